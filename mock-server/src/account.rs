@@ -1,0 +1,235 @@
+//! One account's state: its clock, objects, idempotency keys, webhook
+//! endpoints, scheduled work and logs. A test-mode secret key names an
+//! account, and `Stripe-Account` names a connected account inside it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::Notify;
+
+use crate::clock::Clock;
+use crate::faults::FaultState;
+use crate::ids::IdGenerator;
+use crate::store::Store;
+use crate::wire::idempotency::IdempotencyRecord;
+
+/// Work that falls due on the virtual clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Task {
+    /// One delivery attempt of an event to an endpoint.
+    Deliver { event_id: String, endpoint_id: String, attempt: u32 },
+    /// An open session reaches its `expires_at`.
+    ExpireSession { session_id: String },
+    /// An asynchronous payment (SEPA debit, US bank account) settles.
+    SettleAsync { session_id: String, succeed: bool },
+    /// A held session becomes visible as paid to retrieve and list.
+    EndLag { session_id: String },
+}
+
+/// A webhook endpoint's delivery settings and signing secrets.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub id: String,
+    pub url: String,
+    pub enabled_events: Vec<String>,
+    /// Current secret first. A rolled secret stays until its expiry, and
+    /// deliveries carry one `v1=` signature per live secret.
+    pub secrets: Vec<(String, Option<i64>)>,
+    pub api_version: Option<String>,
+    pub enabled: bool,
+    /// Endpoints from `serve --forward-to` do not appear in the API.
+    pub hidden: bool,
+}
+
+impl Endpoint {
+    /// Whether the endpoint receives events of `event_type`.
+    pub fn subscribes_to(&self, event_type: &str) -> bool {
+        self.enabled && self.enabled_events.iter().any(|e| e == "*" || e == event_type)
+    }
+
+    /// The secrets that sign a delivery at virtual time `now`.
+    pub fn live_secrets(&self, now: i64) -> Vec<&str> {
+        self.secrets
+            .iter()
+            .filter(|(_, expires_at)| expires_at.is_none_or(|at| at > now))
+            .map(|(secret, _)| secret.as_str())
+            .collect()
+    }
+}
+
+/// One delivery attempt, as `GET /_fakestripe/deliveries` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliveryRecord {
+    pub event_id: String,
+    pub event_type: String,
+    pub endpoint: String,
+    pub url: String,
+    pub attempt: u32,
+    /// Virtual time the attempt was due.
+    pub scheduled_at: i64,
+    /// Virtual time the attempt was sent.
+    pub sent_at: i64,
+    /// The endpoint's HTTP status, if it answered.
+    pub status: Option<u16>,
+    /// Why the attempt failed without a status (refused, timed out).
+    pub error: Option<String>,
+    pub latency_ms: u64,
+    /// The first bytes of the endpoint's answer.
+    pub response_body: String,
+    /// Set for a deliberately forged delivery: which way it was forged.
+    pub forged: Option<String>,
+    /// Set for a deliberate duplicate of an earlier delivery.
+    pub duplicate: bool,
+}
+
+impl DeliveryRecord {
+    pub fn succeeded(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+}
+
+/// One API request, as `GET /_fakestripe/requests` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestRecord {
+    pub request_id: String,
+    pub at: i64,
+    pub method: String,
+    pub path: String,
+    /// The decoded parameters. Secrets never reach this log.
+    pub params: Value,
+    pub idempotency_key: Option<String>,
+    pub idempotent_replayed: bool,
+    pub status: u16,
+    /// Ids of the objects the request created, changed or read.
+    pub objects: Vec<String>,
+    /// The fault applied to this request, if any.
+    pub fault: Option<String>,
+    pub api_version: String,
+}
+
+/// One line of the trace: every request, object change, event, delivery
+/// attempt and fault decision, in the order they happened.
+#[derive(Debug, Clone, Serialize)]
+pub struct TraceEntry {
+    pub seq: u64,
+    pub at: i64,
+    pub kind: &'static str,
+    pub detail: Value,
+}
+
+/// The mutable state of an account.
+#[derive(Debug)]
+pub struct AccountData {
+    pub clock: Clock,
+    pub store: Store,
+    pub ids: IdGenerator,
+    pub idempotency: HashMap<String, IdempotencyRecord>,
+    pub schedule: BTreeMap<(i64, u64), Task>,
+    next_seq: u64,
+    pub endpoints: BTreeMap<String, Endpoint>,
+    pub deliveries: Vec<DeliveryRecord>,
+    pub requests: Vec<RequestRecord>,
+    pub trace: Vec<TraceEntry>,
+    pub faults: FaultState,
+    /// The connected account (`acct_…`) this state belongs to, if any.
+    pub connected_account: Option<String>,
+    /// The seed of the id generator, kept so a reset replays the same ids.
+    seed: u64,
+}
+
+impl AccountData {
+    pub fn new(clock: Clock, seed: u64, connected_account: Option<String>) -> Self {
+        AccountData {
+            clock,
+            store: Store::default(),
+            ids: IdGenerator::new(seed),
+            idempotency: HashMap::new(),
+            schedule: BTreeMap::new(),
+            next_seq: 0,
+            endpoints: BTreeMap::new(),
+            deliveries: Vec::new(),
+            requests: Vec::new(),
+            trace: Vec::new(),
+            faults: FaultState::new(seed),
+            connected_account,
+            seed,
+        }
+    }
+
+    /// The seed this account's ids are drawn from.
+    pub fn ids_seed(&self) -> u64 {
+        self.seed
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// A sequence number shared by the schedule and the trace, so work due
+    /// at the same second runs in the order it was scheduled.
+    pub fn next_seq(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq
+    }
+
+    /// Schedules `task` at virtual time `at`.
+    pub fn schedule(&mut self, at: i64, task: Task) {
+        let seq = self.next_seq();
+        self.schedule.insert((at, seq), task);
+    }
+
+    /// Appends a line to the trace.
+    pub fn trace(&mut self, kind: &'static str, detail: Value) {
+        let seq = self.next_seq();
+        let at = self.now();
+        self.trace.push(TraceEntry { seq, at, kind, detail });
+    }
+
+    /// The earliest scheduled work, if any.
+    pub fn next_due(&self) -> Option<i64> {
+        self.schedule.keys().next().map(|(at, _)| *at)
+    }
+
+    /// Removes and returns the earliest task due at or before `at`.
+    pub fn pop_due(&mut self, at: i64) -> Option<(i64, Task)> {
+        let (&(due, seq), _) = self.schedule.iter().next()?;
+        if due > at {
+            return None;
+        }
+        self.schedule.remove(&(due, seq)).map(|task| (due, task))
+    }
+}
+
+/// An account and the handles its background work needs.
+#[derive(Debug)]
+pub struct Account {
+    /// The masked key, for logs.
+    pub label: String,
+    data: Mutex<AccountData>,
+    /// Wakes the account's dispatcher when work is scheduled or the clock
+    /// changes.
+    pub wake: Notify,
+    /// Held while due work runs, so an advance and the background
+    /// dispatcher never run the same task twice.
+    pub runner: tokio::sync::Mutex<()>,
+}
+
+impl Account {
+    pub fn new(label: String, data: AccountData) -> Arc<Self> {
+        Arc::new(Account {
+            label,
+            data: Mutex::new(data),
+            wake: Notify::new(),
+            runner: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Locks the account's state. The lock is never held across an await.
+    pub fn lock(&self) -> MutexGuard<'_, AccountData> {
+        // A panic while the lock was held leaves the data as the panicking
+        // request left it; serving on is more useful to a test than refusing.
+        self.data.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

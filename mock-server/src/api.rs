@@ -1,0 +1,329 @@
+//! The `/v1` request pipeline: route, authenticate, decode, apply faults and
+//! idempotency, run the resource handler under the account lock, expand,
+//! log, and answer in Stripe's format.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::Response;
+use serde_json::{Map, Value};
+
+use crate::account::{AccountData, RequestRecord};
+use crate::faults::{self, ApiFault};
+use crate::resources::{self, Handler};
+use crate::server::Shared;
+use crate::wire::idempotency::{self, Decision};
+use crate::wire::{ApiError, Params, auth, expand, form, version};
+
+/// What a resource handler gets besides the account state and parameters.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    pub shared: &'a Shared,
+    pub request_id: String,
+    pub api_version: String,
+    pub idempotency_key: Option<String>,
+    /// The id segments of the path, such as the session id in
+    /// `/v1/checkout/sessions/{id}/expire`.
+    pub args: Vec<String>,
+    /// The request path, for list `url` fields.
+    pub path: String,
+    /// Ids the request created, changed or read, for the request log.
+    pub touched: Vec<String>,
+}
+
+impl Ctx<'_> {
+    /// The path argument at `index`.
+    pub fn arg(&self, index: usize) -> &str {
+        self.args.get(index).map(String::as_str).unwrap_or_default()
+    }
+
+    pub fn touch(&mut self, id: &str) {
+        if !self.touched.iter().any(|t| t == id) {
+            self.touched.push(id.to_owned());
+        }
+    }
+}
+
+/// Answers every request that no other route matched.
+pub async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_owned();
+    let fallback_id = format!("req_{}", unauthenticated_request_number());
+
+    let Some(route) = resources::route(&method, &path) else {
+        return error_response(&ApiError::unknown_route(method.as_str(), &path), &fallback_id, None);
+    };
+    let key = match auth::api_key(&headers) {
+        Ok(key) => key,
+        Err(err) => return error_response(&err, &fallback_id, None),
+    };
+    let connected = match header(&headers, "stripe-account") {
+        Some(acct) if !acct.starts_with("acct_") || acct.len() < 6 => {
+            let err = ApiError::new(
+                StatusCode::BAD_REQUEST,
+                crate::wire::ErrorType::InvalidRequest,
+                format!("Invalid Stripe-Account header `{acct}`: expected an id that starts with acct_."),
+            );
+            return error_response(&err, &fallback_id, None);
+        }
+        other => other,
+    };
+    let api_version = match header(&headers, "stripe-version") {
+        Some(v) if !version::is_valid(&v) => {
+            let err = ApiError::new(
+                StatusCode::BAD_REQUEST,
+                crate::wire::ErrorType::InvalidRequest,
+                format!("Invalid Stripe API version: {v}. Send a dated version such as {}.", version::DEFAULT_API_VERSION),
+            );
+            return error_response(&err, &fallback_id, None);
+        }
+        Some(v) => v,
+        None => version::DEFAULT_API_VERSION.to_owned(),
+    };
+    let raw_params = match decode_params(&method, &uri, &headers, &body) {
+        Ok(map) => map,
+        Err(err) => return error_response(&err, &fallback_id, Some(&api_version)),
+    };
+    let idempotency_key = header(&headers, "idempotency-key").filter(|k| !k.is_empty());
+
+    let account = shared.account(&key, connected.as_deref());
+    let route_name = format!("{} {}", method, route.template);
+    let params_value = Value::Object(raw_params.clone());
+
+    // Faults that answer before the request runs, and the request id.
+    let (request_id, fault) = {
+        let mut data = account.lock();
+        let request_id = data.ids.next("req_");
+        let fault = faults::api_fault(&mut data, method.as_str(), &path, &request_id);
+        (request_id, fault)
+    };
+    let mut latency = None;
+    let mut lost_response = false;
+    match &fault {
+        Some(ApiFault::Error(err)) => {
+            let mut data = account.lock();
+            record(&mut data, &request_id, &method, &path, &params_value, idempotency_key.as_deref(), false, err.status.as_u16(), Vec::new(), Some(err.message.clone()), &api_version);
+            drop(data);
+            return error_response(err, &request_id, Some(&api_version));
+        }
+        Some(ApiFault::Latency(duration)) => latency = Some(*duration),
+        Some(ApiFault::LostResponse) => lost_response = true,
+        None => {}
+    }
+    if let Some(duration) = latency {
+        tokio::time::sleep(duration).await;
+    }
+
+    // Idempotency: replay, reject, or mark the key in flight.
+    if method == Method::POST
+        && let Some(key) = &idempotency_key
+    {
+        let mut data = account.lock();
+        let now = data.now();
+        match idempotency::begin(&mut data.idempotency, key, &route_name, &params_value, now) {
+            Err(err) => {
+                record(&mut data, &request_id, &method, &path, &params_value, Some(key), false, err.status.as_u16(), Vec::new(), None, &api_version);
+                return error_response(&err, &request_id, Some(&api_version));
+            }
+            Ok(Decision::Replay { status, body }) => {
+                record(&mut data, &request_id, &method, &path, &params_value, Some(key), true, status, Vec::new(), None, &api_version);
+                let mut response = json_response(status, body, &request_id, Some(&api_version));
+                let headers = response.headers_mut();
+                headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+                if let Ok(value) = HeaderValue::from_str(key) {
+                    headers.insert("idempotency-key", value);
+                }
+                return response;
+            }
+            Ok(Decision::Run) => {}
+        }
+    }
+
+    // Run the handler under the account lock.
+    let (status, body, error) = {
+        let mut data = account.lock();
+        let mut ctx = Ctx {
+            shared: &shared,
+            request_id: request_id.clone(),
+            api_version: api_version.clone(),
+            idempotency_key: idempotency_key.clone(),
+            args: route.args.clone(),
+            path: path.clone(),
+            touched: Vec::new(),
+        };
+        let outcome = run_handler(route.handler, &mut ctx, &mut data, raw_params);
+        let (status, body, error) = match outcome {
+            Ok(value) => (StatusCode::OK, render(&value), None),
+            Err(err) => (err.status, render(&err.body(&request_id)), Some(err)),
+        };
+        if method == Method::POST
+            && let Some(key) = &idempotency_key
+        {
+            idempotency::finish(&mut data.idempotency, key, status.as_u16(), &body);
+        }
+        let fault_note = lost_response.then(|| "lost_response".to_owned());
+        record(&mut data, &request_id, &method, &path, &params_value, idempotency_key.as_deref(), false, status.as_u16(), ctx.touched, fault_note, &api_version);
+        (status, body, error)
+    };
+    account.wake.notify_one();
+
+    if lost_response {
+        let err = faults::lost_response_error();
+        return error_response(&err, &request_id, Some(&api_version));
+    }
+    let mut response = match error {
+        Some(err) => error_response(&err, &request_id, Some(&api_version)),
+        None => json_response(status.as_u16(), body, &request_id, Some(&api_version)),
+    };
+    if let Some(key) = &idempotency_key
+        && let Ok(value) = HeaderValue::from_str(key)
+    {
+        response.headers_mut().insert("idempotency-key", value);
+    }
+    response
+}
+
+fn run_handler(handler: Handler, ctx: &mut Ctx<'_>, data: &mut AccountData, raw: Map<String, Value>) -> Result<Value, ApiError> {
+    let mut params = Params::new(raw);
+    let expand_paths = params.string_array("expand")?.unwrap_or_default();
+    let mut value = handler(ctx, data, params)?;
+    if !expand_paths.is_empty() {
+        expand::apply(&mut value, &expand_paths, &data.store)?;
+    }
+    Ok(value)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record(
+    data: &mut AccountData,
+    request_id: &str,
+    method: &Method,
+    path: &str,
+    params: &Value,
+    idempotency_key: Option<&str>,
+    replayed: bool,
+    status: u16,
+    objects: Vec<String>,
+    fault: Option<String>,
+    api_version: &str,
+) {
+    let at = data.now();
+    let params = mask_params(params);
+    data.trace(
+        "request",
+        serde_json::json!({
+            "request_id": request_id,
+            "method": method.as_str(),
+            "path": path,
+            "status": status,
+            "idempotency_key": idempotency_key,
+            "idempotent_replayed": replayed,
+            "objects": objects,
+            "fault": fault,
+        }),
+    );
+    tracing::debug!(request_id, method = %method, path, status, idempotency_key, "request");
+    data.requests.push(RequestRecord {
+        request_id: request_id.to_owned(),
+        at,
+        method: method.as_str().to_owned(),
+        path: path.to_owned(),
+        params,
+        idempotency_key: idempotency_key.map(str::to_owned),
+        idempotent_replayed: replayed,
+        status,
+        objects,
+        fault,
+        api_version: api_version.to_owned(),
+    });
+}
+
+/// Replaces values of parameters that carry secrets before they are logged.
+fn mask_params(params: &Value) -> Value {
+    match params {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, value)| {
+                    let sensitive = matches!(key.as_str(), "number" | "cvc" | "secret" | "password");
+                    let value = if sensitive { Value::String("***".into()) } else { mask_params(value) };
+                    (key.clone(), value)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(mask_params).collect()),
+        other => other.clone(),
+    }
+}
+
+fn decode_params(method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Result<Map<String, Value>, ApiError> {
+    let mut params = form::decode(uri.query().unwrap_or_default().as_bytes())?;
+    if *method == Method::POST && !body.is_empty() {
+        let is_json = header(headers, "content-type").is_some_and(|ct| ct.contains("json"))
+            || body.first() == Some(&b'{');
+        if is_json {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                crate::wire::ErrorType::InvalidRequest,
+                "Invalid request: the Stripe API takes application/x-www-form-urlencoded \
+                 bodies, not JSON. Encode nested parameters in bracket notation, such as \
+                 metadata[order_id]=42.",
+            ));
+        }
+        for (key, value) in form::decode(body)? {
+            params.insert(key, value);
+        }
+    }
+    Ok(params)
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(|v| v.trim().to_owned())
+}
+
+/// Stripe answers with pretty-printed JSON; so does the fake.
+pub fn render(value: &Value) -> Vec<u8> {
+    let mut body = serde_json::to_vec_pretty(value).unwrap_or_default();
+    body.push(b'\n');
+    body
+}
+
+fn json_response(status: u16, body: Vec<u8>, request_id: &str, api_version: Option<&str>) -> Response {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        headers.insert("request-id", value);
+    }
+    if let Some(version) = api_version.and_then(|v| HeaderValue::from_str(v).ok()) {
+        headers.insert("stripe-version", version);
+    }
+    response
+}
+
+/// Renders an error in Stripe's envelope with its status and headers.
+pub fn error_response(err: &ApiError, request_id: &str, api_version: Option<&str>) -> Response {
+    let mut response = json_response(err.status.as_u16(), render(&err.body(request_id)), request_id, api_version);
+    for (name, value) in &err.headers {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            response.headers_mut().insert(*name, value);
+        }
+    }
+    response
+}
+
+/// Request ids for answers given before an account is known (bad key,
+/// unknown route). They come from a process-wide counter, not the seeded
+/// generator, because no account's seed applies.
+fn unauthenticated_request_number() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("anon{:020}", NEXT.fetch_add(1, Ordering::Relaxed))
+}

@@ -1,0 +1,334 @@
+//! The control API under `/_fakestripe/`: what Stripe's own API has no
+//! call for. The clock, the customer's actions, the logs, the fault plan,
+//! held events and reset. Calls authenticate with the account's secret key
+//! like the API, take and return JSON, and answer errors in Stripe's
+//! envelope.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::account::{Account, AccountData};
+use crate::api::{error_response, render};
+use crate::clock::{Clock, ClockMode};
+use crate::events::dispatcher;
+use crate::faults;
+use crate::server::Shared;
+use crate::simulate::{self, PayRequest};
+use crate::wire::{ApiError, ErrorType, auth};
+
+/// The control API's routes.
+pub fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/_fakestripe/clock", get(clock_get).post(clock_set))
+        .route("/_fakestripe/clock/advance", post(clock_advance))
+        .route("/_fakestripe/checkout/sessions/{id}/pay", post(session_pay))
+        .route("/_fakestripe/checkout/sessions/{id}/cancel", post(session_cancel))
+        .route("/_fakestripe/deliveries", get(deliveries))
+        .route("/_fakestripe/requests", get(requests))
+        .route("/_fakestripe/trace", get(trace))
+        .route("/_fakestripe/faults", get(faults_get).put(faults_put).delete(faults_delete))
+        .route("/_fakestripe/events/held", get(held))
+        .route("/_fakestripe/events/release", post(release))
+        .route("/_fakestripe/webhook_endpoints/{id}/roll_secret", post(roll_secret))
+        .route("/_fakestripe/reset", post(reset))
+}
+
+type Answer = Result<Response, Response>;
+
+/// The account a control call acts on: the API key, and `Stripe-Account`
+/// for a connected account.
+pub fn account_for(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<Arc<Account>, Response> {
+    let key = auth::api_key(headers).map_err(|err| fail(&err))?;
+    let connected = headers.get("stripe-account").and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
+    if let Some(acct) = connected
+        && !acct.starts_with("acct_")
+    {
+        return Err(fail(&ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorType::InvalidRequest,
+            format!("Invalid Stripe-Account header `{acct}`: expected an id that starts with acct_."),
+        )));
+    }
+    Ok(shared.account(&key, connected))
+}
+
+fn fail(err: &ApiError) -> Response {
+    error_response(err, "req_control", None)
+}
+
+fn ok(value: &Value) -> Response {
+    let mut response = Response::new(Body::from(render(value)));
+    response.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+    response
+}
+
+/// Parses a JSON body; an empty body counts as `{}`.
+fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
+    let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes };
+    serde_json::from_slice(text).map_err(|err| {
+        let message = err.to_string();
+        let param = message
+            .split('`')
+            .nth(1)
+            .filter(|_| message.starts_with("unknown field") || message.starts_with("missing field"))
+            .unwrap_or_default()
+            .to_owned();
+        let mut error = ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorType::InvalidRequest,
+            format!("Invalid JSON body: {message}."),
+        );
+        if !param.is_empty() {
+            error = error.with_param(param);
+        }
+        fail(&error)
+    })
+}
+
+fn clock_view(data: &AccountData) -> Value {
+    match data.clock.mode() {
+        ClockMode::Manual => json!({"now": data.now(), "mode": "manual", "speed": null}),
+        ClockMode::RealTime { speed } => json!({"now": data.now(), "mode": "real_time", "speed": speed}),
+    }
+}
+
+async fn clock_get(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Answer {
+    let account = account_for(&shared, &headers)?;
+    let data = account.lock();
+    Ok(ok(&clock_view(&data)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockSet {
+    mode: Option<String>,
+    speed: Option<f64>,
+    now: Option<i64>,
+}
+
+async fn clock_set(State(shared): State<Arc<Shared>>, headers: HeaderMap, bytes: Bytes) -> Answer {
+    let account = account_for(&shared, &headers)?;
+    let request: ClockSet = body(&bytes)?;
+    let mode = match (request.mode.as_deref(), request.speed) {
+        (None, None) => None,
+        (Some("manual"), None) => Some(ClockMode::Manual),
+        (Some("manual"), Some(_)) => {
+            return Err(fail(&ApiError::invalid_param("speed", "speed applies to the real_time mode only.")));
+        }
+        (Some("real_time") | None, speed) => {
+            let speed = speed.unwrap_or(1.0);
+            if !(speed.is_finite() && speed > 0.0 && speed <= 1e6) {
+                return Err(fail(&ApiError::invalid_param("speed", "speed must be a number above 0 and at most 1000000.")));
+            }
+            Some(ClockMode::RealTime { speed })
+        }
+        (Some(other), _) => {
+            return Err(fail(&ApiError::invalid_param("mode", format!("Unknown clock mode `{other}`: use manual or real_time."))));
+        }
+    };
+    {
+        let mut data = account.lock();
+        if let Some(now) = request.now {
+            if now < data.now() && data.store.count("checkout.session") + data.store.count("event") > 0 {
+                return Err(fail(&ApiError::invalid_param(
+                    "now",
+                    format!("The clock cannot move back ({now} is before {}) once objects exist; reset the account first.", data.now()),
+                )));
+            }
+            if !(0..=4_102_444_800).contains(&now) {
+                return Err(fail(&ApiError::invalid_param("now", "now must be a Unix time between 1970 and 2100.")));
+            }
+            data.clock.set_now(now);
+        }
+        if let Some(mode) = mode {
+            data.clock.set_mode(mode);
+        }
+        let view = clock_view(&data);
+        data.trace("clock", view);
+    }
+    account.wake.notify_one();
+    let data = account.lock();
+    Ok(ok(&clock_view(&data)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Advance {
+    seconds: i64,
+}
+
+/// Most a single advance may move the clock: thirty days, which covers
+/// Stripe's retry schedule with room to spare.
+const MAX_ADVANCE: i64 = 30 * 24 * 3600;
+
+async fn clock_advance(State(shared): State<Arc<Shared>>, headers: HeaderMap, bytes: Bytes) -> Answer {
+    let account = account_for(&shared, &headers)?;
+    let request: Advance = body(&bytes)?;
+    if !(0..=MAX_ADVANCE).contains(&request.seconds) {
+        return Err(fail(&ApiError::invalid_param("seconds", format!("seconds must be between 0 and {MAX_ADVANCE}."))));
+    }
+    let ran = dispatcher::advance(&shared, &account, request.seconds).await;
+    let data = account.lock();
+    let mut view = clock_view(&data);
+    view["ran"] = json!(ran);
+    Ok(ok(&view))
+}
+
+async fn session_pay(State(shared): State<Arc<Shared>>, Path(id): Path<String>, headers: HeaderMap, bytes: Bytes) -> Answer {
+    let account = account_for(&shared, &headers)?;
+    let request: PayRequest = body(&bytes)?;
+    let result = {
+        let mut data = account.lock();
+        simulate::pay(&mut data, &id, &request).map_err(|err| fail(&err))?
+    };
+    account.wake.notify_one();
+    Ok(ok(&serde_json::to_value(result).unwrap_or_default()))
+}
+
+async fn session_cancel(State(shared): State<Arc<Shared>>, Path(id): Path<String>, headers: HeaderMap) -> Answer {
+    let account = account_for(&shared, &headers)?;
+    let mut data = account.lock();
+    let url = simulate::cancel_url(&data, &id).map_err(|err| fail(&err))?;
+    data.trace("customer", json!({"session": id, "action": "cancel"}));
+    Ok(ok(&json!({"redirect_url": url})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeliveryFilter {
+    event_id: Option<String>,
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+}
+
+async fn deliveries(State(shared): State<Arc<Shared>>, headers: HeaderMap, query: Result<Query<DeliveryFilter>, QueryRejection>) -> Answer {
+    let account = account_for(&shared, &headers)?;
+    let Ok(Query(filter)) = query else {
+        return Err(fail(&ApiError::bad_state("Unknown query parameter: use event_id or type.")));
+    };
+    let data = account.lock();
+    let list: Vec<&crate::account::DeliveryRecord> = data
+        .deliveries
+        .iter()
+        .filter(|d| filter.event_id.as_ref().is_none_or(|id| &d.event_id == id))
+        .filter(|d| filter.event_type.as_ref().is_none_or(|t| crate::events::type_matches(t, &d.event_type)))
+        .collect();
+    Ok(ok(&json!({ "data": list })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequestFilter {
+    request_id: Option<String>,
+}
+
+async fn requests(State(shared): State<Arc<Shared>>, headers: HeaderMap, query: Result<Query<RequestFilter>, QueryRejection>) -> Answer {
+    let account = account_for(&shared, &headers)?;
+    let Ok(Query(filter)) = query else {
+        return Err(fail(&ApiError::bad_state("Unknown query parameter: use request_id.")));
+    };
+    let data = account.lock();
+    let list: Vec<&crate::account::RequestRecord> =
+        data.requests.iter().filter(|r| filter.request_id.as_ref().is_none_or(|id| &r.request_id == id)).collect();
+    Ok(ok(&json!({ "data": list })))
+}
+
+async fn trace(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Answer {
+    let account = account_for(&shared, &headers)?;
+    let data = account.lock();
+    Ok(ok(&json!({ "data": data.trace })))
+}
+
+async fn faults_get(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Answer {
+    let account = account_for(&shared, &headers)?;
+    let data = account.lock();
+    Ok(ok(&faults::plan_view(&data)))
+}
+
+async fn faults_put(State(shared): State<Arc<Shared>>, headers: HeaderMap, bytes: Bytes) -> Answer {
+    let account = account_for(&shared, &headers)?;
+    let plan: Value = body(&bytes)?;
+    let mut data = account.lock();
+    faults::set_plan(&mut data, plan).map_err(|err| fail(&err))?;
+    Ok(ok(&faults::plan_view(&data)))
+}
+
+async fn faults_delete(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Answer {
+    let account = account_for(&shared, &headers)?;
+    let mut data = account.lock();
+    faults::clear_plan(&mut data);
+    Ok(ok(&faults::plan_view(&data)))
+}
+
+async fn held(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Answer {
+    let account = account_for(&shared, &headers)?;
+    let data = account.lock();
+    Ok(ok(&json!({ "data": faults::held(&data) })))
+}
+
+async fn release(State(shared): State<Arc<Shared>>, headers: HeaderMap, bytes: Bytes) -> Answer {
+    let account = account_for(&shared, &headers)?;
+    let selector: faults::Release = body(&bytes)?;
+    let released = {
+        let mut data = account.lock();
+        faults::release(&mut data, &selector).map_err(|err| fail(&err))?
+    };
+    account.wake.notify_one();
+    Ok(ok(&json!({ "released": released })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Roll {
+    /// Seconds the old secret keeps signing; Stripe allows up to a day.
+    #[serde(default = "one_day")]
+    expires_in_seconds: i64,
+}
+
+fn one_day() -> i64 {
+    24 * 3600
+}
+
+async fn roll_secret(State(shared): State<Arc<Shared>>, Path(id): Path<String>, headers: HeaderMap, bytes: Bytes) -> Answer {
+    let account = account_for(&shared, &headers)?;
+    let request: Roll = body(&bytes)?;
+    if !(0..=one_day()).contains(&request.expires_in_seconds) {
+        return Err(fail(&ApiError::invalid_param("expires_in_seconds", "expires_in_seconds must be between 0 and 86400.")));
+    }
+    let mut data = account.lock();
+    let expires_at = data.now() + request.expires_in_seconds;
+    let secret = crate::resources::webhook_endpoints::roll_secret(&mut data, &id, expires_at).map_err(|err| fail(&err))?;
+    Ok(ok(&json!({ "id": id, "secret": secret, "previous_secret_expires_at": expires_at })))
+}
+
+async fn reset(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Answer {
+    let account = account_for(&shared, &headers)?;
+    // Wait for running work so nothing it does lands in the fresh state.
+    let _runner = account.runner.lock().await;
+    let mut data = account.lock();
+    let mode = data.clock.mode();
+    let seed = data.ids_seed();
+    let connected = data.connected_account.clone();
+    let forward: Vec<_> = data.endpoints.values().filter(|e| e.hidden).cloned().collect();
+    let plan = data.faults.plan.clone();
+    *data = AccountData::new(Clock::new(mode), seed, connected);
+    for endpoint in forward {
+        data.endpoints.insert(endpoint.id.clone(), endpoint);
+    }
+    if let Some(default_plan) = &shared.config.default_faults
+        && plan.is_some()
+    {
+        let _ = faults::set_plan(&mut data, default_plan.clone());
+    }
+    Ok(ok(&json!({ "reset": true })))
+}

@@ -1,0 +1,173 @@
+//! Runs work that falls due on an account's clock: deliveries, session
+//! expiry, asynchronous settlement. In manual mode nothing runs until an
+//! advance, which runs each task at its own virtual time, in order, and
+//! waits for deliveries to finish. In real-time mode a background task per
+//! account sleeps until the next task is due.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use crate::account::{Account, Task};
+use crate::clock::ClockMode;
+use crate::events::delivery::{self, Prepared};
+use crate::server::Shared;
+use crate::simulate;
+
+/// How often an idle dispatcher checks that its account still exists.
+const IDLE_CHECK: Duration = Duration::from_secs(5);
+
+/// The background loop of one account. Ends when the account or the
+/// server is dropped.
+pub async fn run(shared: Weak<Shared>, account: Weak<Account>) {
+    loop {
+        let (Some(shared_now), Some(account_now)) = (shared.upgrade(), account.upgrade()) else {
+            return;
+        };
+        let wait = {
+            let data = account_now.lock();
+            match (data.clock.mode(), data.next_due()) {
+                (ClockMode::Manual, _) | (_, None) => IDLE_CHECK,
+                (ClockMode::RealTime { .. }, Some(at)) => data.clock.real_wait_until(at).unwrap_or(IDLE_CHECK),
+            }
+        };
+        if wait.is_zero() {
+            run_due_concurrently(&shared_now, &account_now).await;
+            continue;
+        }
+        drop(shared_now);
+        // The strong handle lives only for this wait, which IDLE_CHECK
+        // bounds, so a removed account's loop ends soon after.
+        let notified = account_now.wake.notified();
+        tokio::select! {
+            _ = notified => {}
+            _ = tokio::time::sleep(wait.min(IDLE_CHECK)) => {}
+        }
+    }
+}
+
+/// Runs everything due now in real-time mode. Deliveries to different
+/// endpoints go out in parallel, so an endpoint that hangs does not hold up
+/// the others; deliveries to one endpoint keep their order.
+async fn run_due_concurrently(shared: &Arc<Shared>, account: &Arc<Account>) {
+    let _runner = account.runner.lock().await;
+    let mut by_endpoint: BTreeMap<String, Vec<Prepared>> = BTreeMap::new();
+    {
+        let mut data = account.lock();
+        let now = data.now();
+        while let Some((due, task)) = data.pop_due(now) {
+            if let Some(prepared) = start_task(&mut data, due, task) {
+                by_endpoint.entry(prepared.endpoint_id.clone()).or_default().push(prepared);
+            }
+        }
+    }
+    for (_, batch) in by_endpoint {
+        let shared = shared.clone();
+        let account = account.clone();
+        tokio::spawn(async move {
+            for prepared in batch {
+                let outcome = delivery::send(&shared.http, &prepared).await;
+                let mut data = account.lock();
+                delivery::complete(&mut data, &prepared, &outcome, &shared.config.retry_schedule);
+                drop(data);
+                account.wake.notify_one();
+            }
+        });
+    }
+}
+
+/// Moves a manual clock forward by `seconds`, running each task that falls
+/// due at its own virtual time and waiting for every delivery. Work that a
+/// task schedules inside the window (a retry, a settlement) runs too.
+/// In real-time mode it jumps the clock forward the same way.
+pub async fn advance(shared: &Shared, account: &Account, seconds: i64) -> usize {
+    let _runner = account.runner.lock().await;
+    let target = account.lock().now() + seconds.max(0);
+    let mut ran = 0;
+    loop {
+        let step = {
+            let mut data = account.lock();
+            let Some((due, task)) = data.pop_due(target) else {
+                break;
+            };
+            if due > data.now() {
+                data.clock.set_now(due);
+            }
+            ran += 1;
+            start_task(&mut data, due, task)
+        };
+        if let Some(prepared) = step {
+            run_delivery(shared, account, prepared).await;
+        }
+    }
+    let mut data = account.lock();
+    if target > data.now() {
+        data.clock.set_now(target);
+    }
+    ran
+}
+
+/// Sends one prepared delivery, or a burst of copies at once when the
+/// fault plan asks for concurrent duplicates, and records the outcomes.
+async fn run_delivery(shared: &Shared, account: &Account, prepared: Prepared) {
+    let burst = {
+        let mut data = account.lock();
+        crate::faults::concurrent_copies(&mut data, &prepared)
+    };
+    let mut sends = vec![prepared];
+    sends.extend(burst);
+    let outcomes = futures_join(shared, &sends).await;
+    let mut data = account.lock();
+    for (prepared, outcome) in sends.iter().zip(outcomes) {
+        delivery::complete(&mut data, prepared, &outcome, &shared.config.retry_schedule);
+    }
+}
+
+async fn futures_join(shared: &Shared, sends: &[Prepared]) -> Vec<delivery::Outcome> {
+    if sends.len() == 1 {
+        return vec![delivery::send(&shared.http, &sends[0]).await];
+    }
+    let mut handles = Vec::with_capacity(sends.len());
+    for prepared in sends {
+        let http = shared.http.clone();
+        let prepared = prepared.clone();
+        handles.push(tokio::spawn(async move { delivery::send(&http, &prepared).await }));
+    }
+    let mut outcomes = Vec::with_capacity(handles.len());
+    for handle in handles {
+        outcomes.push(handle.await.unwrap_or_else(|err| delivery::Outcome {
+            status: None,
+            error: Some(format!("delivery task failed: {err}")),
+            latency_ms: 0,
+            response_body: String::new(),
+        }));
+    }
+    outcomes
+}
+
+/// Runs the synchronous part of a task. Returns a delivery to send, if the
+/// task is one.
+fn start_task(data: &mut crate::account::AccountData, due: i64, task: Task) -> Option<Prepared> {
+    match task {
+        Task::Deliver { event_id, endpoint_id, attempt } => {
+            crate::faults::prepare_attempt(data, &event_id, &endpoint_id, attempt, due)
+        }
+        Task::ExpireSession { session_id } => {
+            simulate::expire_on_schedule(data, &session_id);
+            None
+        }
+        Task::SettleAsync { session_id, succeed } => {
+            simulate::settle(data, &session_id, succeed);
+            None
+        }
+        Task::EndLag { session_id } => {
+            crate::faults::end_lag(data, &session_id);
+            None
+        }
+    }
+}
+
+/// Lets tests and the control API prepare a delivery outside the schedule.
+pub fn prepare(data: &crate::account::AccountData, event_id: &str, endpoint_id: &str, attempt: u32, due: i64) -> Option<Prepared> {
+    delivery::prepare(data, event_id, endpoint_id, attempt, due)
+}

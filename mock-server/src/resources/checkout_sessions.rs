@@ -1,0 +1,460 @@
+//! Checkout Sessions in payment mode: create, retrieve, update, list,
+//! expire, and their line items. Paying a session is the customer's side
+//! and lives in `simulate`.
+
+use serde_json::{Map, Value, json};
+
+use super::customers::origin;
+use super::{CreatedFilter, fetch, prices};
+use crate::account::{AccountData, Task};
+use crate::api::Ctx;
+use crate::wire::expand::line_items_key;
+use crate::wire::list::Page;
+use crate::wire::{ApiError, ApiResult, Params, metadata, version};
+
+/// Shortest and longest time a session may stay open, in seconds.
+pub const MIN_EXPIRY: i64 = 30 * 60;
+pub const MAX_EXPIRY: i64 = 24 * 60 * 60;
+
+/// Payment methods a session can offer. The fake models cards and two
+/// methods whose payment settles later.
+pub const PAYMENT_METHODS: &[&str] = &["card", "sepa_debit", "us_bank_account"];
+
+/// The UI modes a session can be created in, which the API renamed in
+/// 2026-03-25: hosted and embedded pages, or elements in the app's own page.
+fn ui_modes(api_version: &str) -> [&'static str; 3] {
+    if version::at_least(api_version, version::RENAMED_UI_MODES) {
+        ["hosted_page", "embedded_page", "elements"]
+    } else {
+        ["hosted", "embedded", "custom"]
+    }
+}
+
+pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
+    let mode = params.one_of("mode", &["payment", "subscription", "setup"])?.ok_or_else(|| ApiError::missing_param("mode"))?;
+    if mode != "payment" {
+        return Err(ApiError::invalid_param(
+            "mode",
+            format!("Checkout Sessions in {mode} mode are not supported by fakestripe yet; use mode=payment."),
+        ));
+    }
+    let [hosted, embedded, elements] = ui_modes(&ctx.api_version);
+    let ui_mode = params.one_of("ui_mode", &[hosted, embedded, elements])?.unwrap_or_else(|| hosted.to_owned());
+    let success_url = params.string("success_url")?;
+    let cancel_url = params.string("cancel_url")?;
+    let return_url = params.string("return_url")?;
+    let redirect_on_completion = params.one_of("redirect_on_completion", &["always", "if_required", "never"])?;
+    if ui_mode == hosted {
+        if return_url.is_some() {
+            return Err(ApiError::invalid_param("return_url", format!("return_url cannot be used with ui_mode={hosted}; use success_url.")));
+        }
+    } else {
+        for (name, value) in [("success_url", &success_url), ("cancel_url", &cancel_url)] {
+            if value.is_some() {
+                return Err(ApiError::invalid_param(name, format!("{name} cannot be used with ui_mode={ui_mode}; use return_url.")));
+            }
+        }
+        if return_url.is_none() && redirect_on_completion.as_deref() != Some("never") {
+            return Err(ApiError::missing_param("return_url"));
+        }
+    }
+    for (name, value) in [("success_url", &success_url), ("cancel_url", &cancel_url), ("return_url", &return_url)] {
+        if let Some(url) = value {
+            check_url(name, url)?;
+        }
+    }
+
+    let client_reference_id = params.string("client_reference_id")?.filter(|s| !s.is_empty());
+    if client_reference_id.as_ref().is_some_and(|s| s.chars().count() > 200) {
+        return Err(ApiError::invalid_param("client_reference_id", "client_reference_id must be at most 200 characters."));
+    }
+    let customer = params.string("customer")?.filter(|s| !s.is_empty());
+    let customer_email = params.string("customer_email")?.filter(|s| !s.is_empty());
+    if customer.is_some() && customer_email.is_some() {
+        return Err(ApiError::invalid_param(
+            "customer_email",
+            "You may only specify one of these parameters: customer, customer_email.",
+        ));
+    }
+    if let Some(id) = &customer
+        && data.store.get("customer", id).is_none()
+    {
+        return Err(ApiError::no_such("customer", id, "customer"));
+    }
+    if let Some(email) = &customer_email
+        && !looks_like_email(email)
+    {
+        return Err(ApiError::invalid_param("customer_email", format!("Invalid email address: {email}")));
+    }
+    let customer_creation = params.one_of("customer_creation", &["always", "if_required"])?;
+    if customer_creation.is_some() && customer.is_some() {
+        return Err(ApiError::invalid_param(
+            "customer_creation",
+            "customer_creation cannot be used together with customer.",
+        ));
+    }
+    let meta = match params.hash("metadata")? {
+        Some(update) => metadata::apply(&Map::new(), update)?,
+        None => Map::new(),
+    };
+    let payment_intent_data = take_payment_intent_data(&mut params)?;
+    let now = data.now();
+    let expires_at = match params.integer("expires_at")? {
+        None => now + MAX_EXPIRY,
+        Some(at) if at - now < MIN_EXPIRY || at - now > MAX_EXPIRY => {
+            return Err(ApiError::invalid_param(
+                "expires_at",
+                format!(
+                    "The `expires_at` timestamp must be between 30 minutes and 24 hours from the Checkout Session's creation ({now}); got {at}."
+                ),
+            ));
+        }
+        Some(at) => at,
+    };
+    let payment_method_types = match params.string_array("payment_method_types")? {
+        None => None,
+        Some(types) => {
+            for (index, kind) in types.iter().enumerate() {
+                if !PAYMENT_METHODS.contains(&kind.as_str()) {
+                    return Err(ApiError::invalid_param(
+                        format!("payment_method_types[{index}]"),
+                        format!("Invalid payment_method_types[{index}]: fakestripe models {}; got `{kind}`.", PAYMENT_METHODS.join(", ")),
+                    ));
+                }
+            }
+            Some(types)
+        }
+    };
+    let locale = params.string("locale")?;
+    let submit_type = params.one_of("submit_type", &["auto", "book", "donate", "pay", "subscribe"])?;
+    let billing_address_collection = params.one_of("billing_address_collection", &["auto", "required"])?;
+    let allow_promotion_codes = params.boolean("allow_promotion_codes")?;
+    let line_item_params = params.hash_array("line_items")?.unwrap_or_default();
+    if line_item_params.is_empty() {
+        return Err(ApiError::missing_param("line_items"));
+    }
+    if line_item_params.len() > 100 {
+        return Err(ApiError::invalid_param("line_items", "A Checkout Session can have at most 100 line items."));
+    }
+    let mut items = Vec::with_capacity(line_item_params.len());
+    for item in line_item_params {
+        items.push(line_item(data, item)?);
+    }
+    let currency = items[0]["currency"].as_str().unwrap_or_default().to_owned();
+    if let Some((index, other)) = items.iter().enumerate().find(|(_, item)| item["currency"] != json!(currency)) {
+        return Err(ApiError::invalid_param(
+            format!("line_items[{index}]"),
+            format!(
+                "All line items must use the same currency; line_items[0] is in {currency} and line_items[{index}] is in {}.",
+                other["currency"].as_str().unwrap_or_default()
+            ),
+        ));
+    }
+    if let Some(types) = &payment_method_types {
+        check_methods_for_currency(types, &currency)?;
+    }
+    params.finish()?;
+
+    let id = data.ids.next("cs_test_");
+    let amount: i64 = items.iter().map(|item| item["amount_total"].as_i64().unwrap_or(0)).sum();
+    for item in &mut items {
+        item["id"] = json!(data.ids.next("li_"));
+    }
+    let hosted_page = ui_mode == hosted;
+    let client_secret = (!hosted_page).then(|| format!("{id}_secret_{}", &data.ids.next("")[..24]));
+    let shown_types = payment_method_types.clone().unwrap_or_else(|| vec!["card".to_owned()]);
+    let customer_creation = match (&customer, customer_creation) {
+        (Some(_), _) => Value::Null,
+        (None, Some(value)) => json!(value),
+        (None, None) => json!("if_required"),
+    };
+    let mut session = json!({
+        "id": id,
+        "object": "checkout.session",
+        "adaptive_pricing": null,
+        "after_expiration": null,
+        "allow_promotion_codes": allow_promotion_codes,
+        "amount_subtotal": amount,
+        "amount_total": amount,
+        "automatic_tax": {"enabled": false, "liability": null, "provider": null, "status": null},
+        "billing_address_collection": billing_address_collection,
+        "cancel_url": cancel_url,
+        "client_reference_id": client_reference_id,
+        "client_secret": client_secret,
+        "collected_information": null,
+        "consent": null,
+        "consent_collection": null,
+        "created": now,
+        "currency": currency,
+        "custom_fields": [],
+        "custom_text": {"after_submit": null, "shipping_address": null, "submit": null, "terms_of_service_acceptance": null},
+        "customer": customer,
+        "customer_creation": customer_creation,
+        "customer_details": null,
+        "customer_email": customer_email,
+        "discounts": [],
+        "expires_at": expires_at,
+        "invoice": null,
+        "invoice_creation": {"enabled": false, "invoice_data": null},
+        "livemode": false,
+        "locale": locale,
+        "metadata": meta,
+        "mode": "payment",
+        "payment_intent": null,
+        "payment_link": null,
+        "payment_method_collection": "if_required",
+        "payment_method_options": {},
+        "payment_method_types": shown_types,
+        "payment_status": "unpaid",
+        "phone_number_collection": {"enabled": false},
+        "recovered_from": null,
+        "redirect_on_completion": redirect_on_completion,
+        "return_url": return_url,
+        "setup_intent": null,
+        "shipping_address_collection": null,
+        "shipping_cost": null,
+        "shipping_options": [],
+        "status": "open",
+        "submit_type": submit_type,
+        "subscription": null,
+        "success_url": success_url,
+        "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+        "ui_mode": ui_mode,
+        "url": hosted_page.then(|| format!("{}/c/pay/{id}", ctx.shared.base_url)),
+        // Kept for the customer's side and stripped from every answer.
+        "_payment_intent_data": payment_intent_data,
+        "_allowed_methods": payment_method_types,
+    });
+    if !version::at_least(&ctx.api_version, version::DEFERRED_PAYMENT_INTENT) {
+        // Before 2022-08-01 a payment-mode session had its payment intent
+        // from the start.
+        let pi = crate::simulate::payment_intent_for(data, &session, &origin(ctx));
+        session["payment_intent"] = pi["id"].clone();
+    }
+    let line_items = json!({
+        "object": "list",
+        "data": items,
+        "has_more": false,
+        "url": format!("/v1/checkout/sessions/{id}/line_items"),
+    });
+    data.store.insert("line_items", &line_items_key(&id), line_items, now);
+    super::save(data, "checkout.session", &id, session.clone());
+    data.schedule(expires_at, Task::ExpireSession { session_id: id.clone() });
+    ctx.touch(&id);
+    Ok(public(&session))
+}
+
+/// The parts of `payment_intent_data` the payment intent is created with.
+fn take_payment_intent_data(params: &mut Params) -> ApiResult<Value> {
+    let Some(mut pid) = params.hash("payment_intent_data")? else {
+        return Ok(json!({"metadata": {}}));
+    };
+    let meta = match pid.hash("metadata")? {
+        Some(update) => metadata::apply(&Map::new(), update)?,
+        None => Map::new(),
+    };
+    let description = pid.string("description")?;
+    let capture_method = pid.one_of("capture_method", &["automatic", "automatic_async", "manual"])?;
+    let receipt_email = pid.string("receipt_email")?;
+    let statement_descriptor = pid.string("statement_descriptor")?;
+    let statement_descriptor_suffix = pid.string("statement_descriptor_suffix")?;
+    let setup_future_usage = pid.one_of("setup_future_usage", &["on_session", "off_session"])?;
+    if statement_descriptor.as_ref().is_some_and(|s| s.chars().count() > 22) {
+        return Err(ApiError::invalid_param(pid.path("statement_descriptor"), "statement_descriptor must be at most 22 characters."));
+    }
+    pid.finish()?;
+    Ok(json!({
+        "metadata": meta,
+        "description": description,
+        "capture_method": capture_method,
+        "receipt_email": receipt_email,
+        "statement_descriptor": statement_descriptor,
+        "statement_descriptor_suffix": statement_descriptor_suffix,
+        "setup_future_usage": setup_future_usage,
+    }))
+}
+
+/// Builds one line item from `line_items[i]`: a `price` id, or `price_data`
+/// which makes an inactive price (and a product from `product_data`).
+fn line_item(data: &mut AccountData, mut item: Params) -> ApiResult<Value> {
+    let quantity_path = item.path("quantity");
+    let price = match (item.string("price")?, item.hash("price_data")?) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid_param(
+                item.path("price_data"),
+                "You may only specify one of these parameters: price, price_data.",
+            ));
+        }
+        (Some(id), None) => {
+            let price = data.store.get("price", &id).cloned().ok_or_else(|| ApiError::no_such("price", &id, &item.path("price")))?;
+            if price["active"] != json!(true) {
+                return Err(ApiError::invalid_param(item.path("price"), format!("The price `{id}` is not active and cannot be used in a new Checkout Session.")));
+            }
+            price
+        }
+        (None, Some(mut price_data)) => {
+            let price = prices::build(data, &mut price_data, true)?;
+            price_data.finish()?;
+            price
+        }
+        (None, None) => return Err(ApiError::missing_param(item.path("price"))),
+    };
+    if !price["recurring"].is_null() {
+        return Err(ApiError::invalid_param(
+            item.path("price"),
+            "A recurring price needs mode=subscription, which fakestripe does not support yet.",
+        ));
+    }
+    let quantity = item.integer_in("quantity", 1, 999_999)?.ok_or_else(|| ApiError::missing_param(quantity_path.clone()))?;
+    if let Some(mut adjustable) = item.hash("adjustable_quantity")? {
+        adjustable.boolean("enabled")?;
+        adjustable.integer("minimum")?;
+        adjustable.integer("maximum")?;
+        adjustable.finish()?;
+    }
+    item.string_array("tax_rates")?;
+    item.finish()?;
+    let unit_amount = price["unit_amount"].as_i64().unwrap_or(0);
+    let total = unit_amount.checked_mul(quantity).ok_or_else(|| ApiError::invalid_param(quantity_path, "The line item's amount is too large."))?;
+    let description = data
+        .store
+        .get("product", price["product"].as_str().unwrap_or_default())
+        .and_then(|product| product["name"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    Ok(json!({
+        "id": null,
+        "object": "item",
+        "amount_discount": 0,
+        "amount_subtotal": total,
+        "amount_tax": 0,
+        "amount_total": total,
+        "currency": price["currency"],
+        "description": description,
+        "price": price,
+        "quantity": quantity,
+    }))
+}
+
+/// SEPA Direct Debit takes euros and US bank accounts take dollars.
+fn check_methods_for_currency(types: &[String], currency: &str) -> ApiResult<()> {
+    for (index, kind) in types.iter().enumerate() {
+        let needed = match kind.as_str() {
+            "sepa_debit" => "eur",
+            "us_bank_account" => "usd",
+            _ => continue,
+        };
+        if currency != needed {
+            return Err(ApiError::invalid_param(
+                format!("payment_method_types[{index}]"),
+                format!("The payment method `{kind}` only supports {needed}; this session's line items are in {currency}."),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_url(name: &str, url: &str) -> ApiResult<()> {
+    match url::Url::parse(url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(()),
+        _ => Err(ApiError::invalid_param(name, format!("Not a valid URL: {url}. Use an absolute http:// or https:// URL."))),
+    }
+}
+
+fn looks_like_email(email: &str) -> bool {
+    let mut parts = email.splitn(2, '@');
+    let (Some(local), Some(domain)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !email.contains(' ')
+}
+
+/// A session as the API shows it: without the fields the fake keeps for
+/// itself.
+pub fn public(session: &Value) -> Value {
+    let mut shown = session.clone();
+    if let Some(map) = shown.as_object_mut() {
+        map.retain(|key, _| !key.starts_with('_'));
+    }
+    shown
+}
+
+pub fn retrieve(ctx: &mut Ctx<'_>, data: &mut AccountData, params: Params) -> ApiResult<Value> {
+    params.finish()?;
+    let id = ctx.arg(0).to_owned();
+    ctx.touch(&id);
+    let session = crate::faults::visible(data, "checkout.session", &id)
+        .ok_or_else(|| ApiError::no_such("checkout.session", &id, "session"))?;
+    Ok(public(&session))
+}
+
+pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
+    let id = ctx.arg(0).to_owned();
+    let before = fetch(data, "checkout.session", "checkout.session", &id)?;
+    let mut session = before.clone();
+    if let Some(update) = params.hash("metadata")? {
+        let current = session["metadata"].as_object().cloned().unwrap_or_default();
+        session["metadata"] = Value::Object(metadata::apply(&current, update)?);
+    }
+    params.finish()?;
+    super::save(data, "checkout.session", &id, session.clone());
+    ctx.touch(&id);
+    Ok(public(&session))
+}
+
+pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
+    let page = Page::take(&mut params)?;
+    let payment_intent = params.string("payment_intent")?;
+    let customer = params.string("customer")?;
+    let status = params.one_of("status", &["open", "complete", "expired"])?;
+    let payment_link = params.string("payment_link")?;
+    let email = match params.hash("customer_details")? {
+        Some(mut details) => {
+            let email = details.required_string("email")?;
+            details.finish()?;
+            Some(email)
+        }
+        None => None,
+    };
+    let created = CreatedFilter::take(&mut params)?;
+    params.finish()?;
+    let visible: Vec<Value> = crate::faults::visible_list(data, "checkout.session");
+    let keep = |s: &Value| {
+        payment_intent.as_ref().is_none_or(|pi| s["payment_intent"] == json!(pi))
+            && customer.as_ref().is_none_or(|c| s["customer"] == json!(c))
+            && status.as_ref().is_none_or(|st| s["status"] == json!(st))
+            && payment_link.as_ref().is_none_or(|pl| s["payment_link"] == json!(pl))
+            && email.as_ref().is_none_or(|e| s["customer_details"]["email"] == json!(e))
+            && created.matches(s)
+    };
+    let items: Vec<Value> = visible.iter().filter(|s| keep(s)).map(public).collect();
+    page.apply(items, &ctx.path)
+}
+
+pub fn expire(ctx: &mut Ctx<'_>, data: &mut AccountData, params: Params) -> ApiResult<Value> {
+    params.finish()?;
+    let id = ctx.arg(0).to_owned();
+    let session = fetch(data, "checkout.session", "checkout.session", &id)?;
+    if session["status"] != "open" {
+        return Err(ApiError::bad_state(format!(
+            "Only Checkout Sessions with a status in [\"open\"] can be expired; this one is {}.",
+            session["status"].as_str().unwrap_or_default()
+        ))
+        .with_code("checkout_session_not_open"));
+    }
+    ctx.touch(&id);
+    let expired = crate::simulate::expire(data, &id, &origin(ctx));
+    Ok(public(&expired))
+}
+
+pub fn line_items(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
+    let page = Page::take(&mut params)?;
+    params.finish()?;
+    let id = ctx.arg(0).to_owned();
+    fetch(data, "checkout.session", "checkout.session", &id)?;
+    ctx.touch(&id);
+    let list = data.store.get("line_items", &line_items_key(&id)).cloned().unwrap_or_else(|| json!({"data": []}));
+    // Line items keep the order they were given in, unlike other lists.
+    let items = list["data"].as_array().cloned().unwrap_or_default();
+    page.apply(items, &ctx.path)
+}

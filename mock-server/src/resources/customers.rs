@@ -1,0 +1,124 @@
+//! Customers: create, retrieve, update, list, delete.
+
+use serde_json::{Map, Value, json};
+
+use super::{CreatedFilter, fetch, list_where};
+use crate::account::AccountData;
+use crate::api::Ctx;
+use crate::wire::list::Page;
+use crate::wire::{ApiResult, Params, metadata};
+
+pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
+    let email = params.string("email")?;
+    let name = params.string("name")?;
+    let description = params.string("description")?;
+    let phone = params.string("phone")?;
+    let meta = match params.hash("metadata")? {
+        Some(update) => metadata::apply(&Map::new(), update)?,
+        None => Map::new(),
+    };
+    params.finish()?;
+    let customer = new_customer(data, email, name, description, phone, meta);
+    ctx.touch(customer["id"].as_str().unwrap_or_default());
+    Ok(customer)
+}
+
+/// Stores a new customer and returns it. Checkout calls this when it
+/// creates a customer for a session.
+pub fn new_customer(
+    data: &mut AccountData,
+    email: Option<String>,
+    name: Option<String>,
+    description: Option<String>,
+    phone: Option<String>,
+    meta: Map<String, Value>,
+) -> Value {
+    let id = data.ids.next("cus_");
+    let now = data.now();
+    let customer = json!({
+        "id": id,
+        "object": "customer",
+        "address": null,
+        "balance": 0,
+        "created": now,
+        "currency": null,
+        "default_source": null,
+        "delinquent": false,
+        "description": description,
+        "email": email,
+        "invoice_prefix": id[4..12].to_uppercase(),
+        "invoice_settings": {"custom_fields": null, "default_payment_method": null, "footer": null, "rendering_options": null},
+        "livemode": false,
+        "metadata": meta,
+        "name": name,
+        "phone": phone,
+        "preferred_locales": [],
+        "shipping": null,
+        "tax_exempt": "none",
+        "test_clock": null,
+    });
+    data.store.insert("customer", &id, customer.clone(), now);
+    crate::events::emit(data, "customer.created", &customer, None, &crate::events::Origin::default());
+    customer
+}
+
+pub fn retrieve(ctx: &mut Ctx<'_>, data: &mut AccountData, params: Params) -> ApiResult<Value> {
+    params.finish()?;
+    let id = ctx.arg(0).to_owned();
+    ctx.touch(&id);
+    fetch(data, "customer", "customer", &id)
+}
+
+pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
+    let id = ctx.arg(0).to_owned();
+    let before = fetch(data, "customer", "customer", &id)?;
+    let mut customer = before.clone();
+    for field in ["email", "name", "description", "phone"] {
+        if let Some(value) = params.string(field)? {
+            customer[field] = if value.is_empty() { Value::Null } else { json!(value) };
+        }
+    }
+    if let Some(update) = params.hash("metadata")? {
+        let current = customer["metadata"].as_object().cloned().unwrap_or_default();
+        customer["metadata"] = Value::Object(metadata::apply(&current, update)?);
+    }
+    params.finish()?;
+    let now = data.now();
+    data.store.update(&id, customer.clone(), now);
+    let previous = crate::events::changed_fields(&before, &customer);
+    if !previous.is_empty() {
+        let origin = origin(ctx);
+        crate::events::emit(data, "customer.updated", &customer, Some(previous), &origin);
+    }
+    ctx.touch(&id);
+    Ok(customer)
+}
+
+pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
+    let page = Page::take(&mut params)?;
+    let email = params.string("email")?;
+    let created = CreatedFilter::take(&mut params)?;
+    params.finish()?;
+    list_where(ctx, data, "customer", &page, |c| {
+        email.as_ref().is_none_or(|e| c["email"] == json!(e)) && created.matches(c)
+    })
+}
+
+pub fn delete(ctx: &mut Ctx<'_>, data: &mut AccountData, params: Params) -> ApiResult<Value> {
+    params.finish()?;
+    let id = ctx.arg(0).to_owned();
+    let customer = fetch(data, "customer", "customer", &id)?;
+    data.store.delete(&id);
+    crate::events::emit(data, "customer.deleted", &customer, None, &origin(ctx));
+    ctx.touch(&id);
+    Ok(json!({ "id": id, "object": "customer", "deleted": true }))
+}
+
+/// The origin of events caused by the current request.
+pub fn origin(ctx: &Ctx<'_>) -> crate::events::Origin {
+    crate::events::Origin {
+        request_id: Some(ctx.request_id.clone()),
+        idempotency_key: ctx.idempotency_key.clone(),
+        api_version: Some(ctx.api_version.clone()),
+    }
+}

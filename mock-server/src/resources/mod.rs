@@ -1,0 +1,199 @@
+//! One module per Stripe resource. Each takes its parameters from a
+//! `Params`, applies them to the account's store, and returns the object
+//! as Stripe renders it. `route` maps a method and path to a handler.
+
+pub mod balance_transactions;
+pub mod charges;
+pub mod checkout_sessions;
+pub mod customers;
+pub mod events;
+pub mod payment_intents;
+pub mod prices;
+pub mod products;
+pub mod refunds;
+pub mod webhook_endpoints;
+
+use axum::http::Method;
+use serde_json::Value;
+
+use crate::account::AccountData;
+use crate::api::Ctx;
+use crate::wire::list::Page;
+use crate::wire::{ApiError, ApiResult, Params};
+
+/// A resource handler: runs under the account lock, never awaits.
+pub type Handler = fn(&mut Ctx<'_>, &mut AccountData, Params) -> ApiResult<Value>;
+
+/// A matched route: the handler, the ids in the path, and the path
+/// template for logs (`/v1/checkout/sessions/{id}`).
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub handler: Handler,
+    pub args: Vec<String>,
+    pub template: &'static str,
+}
+
+/// Finds the handler for `method` and `path`.
+pub fn route(method: &Method, path: &str) -> Option<Route> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    let m = method.as_str();
+    let found: (Handler, &'static str, Vec<&str>) = match (m, segments.as_slice()) {
+        ("POST", ["v1", "checkout", "sessions"]) => (checkout_sessions::create, "/v1/checkout/sessions", vec![]),
+        ("GET", ["v1", "checkout", "sessions"]) => (checkout_sessions::list, "/v1/checkout/sessions", vec![]),
+        ("GET", ["v1", "checkout", "sessions", id]) => (checkout_sessions::retrieve, "/v1/checkout/sessions/{id}", vec![id]),
+        ("POST", ["v1", "checkout", "sessions", id]) => (checkout_sessions::update, "/v1/checkout/sessions/{id}", vec![id]),
+        ("POST", ["v1", "checkout", "sessions", id, "expire"]) => (checkout_sessions::expire, "/v1/checkout/sessions/{id}/expire", vec![id]),
+        ("GET", ["v1", "checkout", "sessions", id, "line_items"]) => (checkout_sessions::line_items, "/v1/checkout/sessions/{id}/line_items", vec![id]),
+
+        ("POST", ["v1", "payment_intents"]) => (payment_intents::create, "/v1/payment_intents", vec![]),
+        ("GET", ["v1", "payment_intents"]) => (payment_intents::list, "/v1/payment_intents", vec![]),
+        ("GET", ["v1", "payment_intents", id]) => (payment_intents::retrieve, "/v1/payment_intents/{id}", vec![id]),
+        ("POST", ["v1", "payment_intents", id]) => (payment_intents::update, "/v1/payment_intents/{id}", vec![id]),
+        ("POST", ["v1", "payment_intents", id, "confirm"]) => (payment_intents::confirm, "/v1/payment_intents/{id}/confirm", vec![id]),
+        ("POST", ["v1", "payment_intents", id, "capture"]) => (payment_intents::capture, "/v1/payment_intents/{id}/capture", vec![id]),
+        ("POST", ["v1", "payment_intents", id, "cancel"]) => (payment_intents::cancel, "/v1/payment_intents/{id}/cancel", vec![id]),
+
+        ("GET", ["v1", "charges"]) => (charges::list, "/v1/charges", vec![]),
+        ("GET", ["v1", "charges", id]) => (charges::retrieve, "/v1/charges/{id}", vec![id]),
+
+        ("POST", ["v1", "refunds"]) => (refunds::create, "/v1/refunds", vec![]),
+        ("GET", ["v1", "refunds"]) => (refunds::list, "/v1/refunds", vec![]),
+        ("GET", ["v1", "refunds", id]) => (refunds::retrieve, "/v1/refunds/{id}", vec![id]),
+
+        ("GET", ["v1", "balance_transactions"]) => (balance_transactions::list, "/v1/balance_transactions", vec![]),
+        ("GET", ["v1", "balance_transactions", id]) => (balance_transactions::retrieve, "/v1/balance_transactions/{id}", vec![id]),
+
+        ("POST", ["v1", "customers"]) => (customers::create, "/v1/customers", vec![]),
+        ("GET", ["v1", "customers"]) => (customers::list, "/v1/customers", vec![]),
+        ("GET", ["v1", "customers", id]) => (customers::retrieve, "/v1/customers/{id}", vec![id]),
+        ("POST", ["v1", "customers", id]) => (customers::update, "/v1/customers/{id}", vec![id]),
+        ("DELETE", ["v1", "customers", id]) => (customers::delete, "/v1/customers/{id}", vec![id]),
+
+        ("POST", ["v1", "products"]) => (products::create, "/v1/products", vec![]),
+        ("GET", ["v1", "products"]) => (products::list, "/v1/products", vec![]),
+        ("GET", ["v1", "products", id]) => (products::retrieve, "/v1/products/{id}", vec![id]),
+        ("POST", ["v1", "products", id]) => (products::update, "/v1/products/{id}", vec![id]),
+        ("DELETE", ["v1", "products", id]) => (products::delete, "/v1/products/{id}", vec![id]),
+
+        ("POST", ["v1", "prices"]) => (prices::create, "/v1/prices", vec![]),
+        ("GET", ["v1", "prices"]) => (prices::list, "/v1/prices", vec![]),
+        ("GET", ["v1", "prices", id]) => (prices::retrieve, "/v1/prices/{id}", vec![id]),
+        ("POST", ["v1", "prices", id]) => (prices::update, "/v1/prices/{id}", vec![id]),
+
+        ("GET", ["v1", "events"]) => (events::list, "/v1/events", vec![]),
+        ("GET", ["v1", "events", id]) => (events::retrieve, "/v1/events/{id}", vec![id]),
+
+        ("POST", ["v1", "webhook_endpoints"]) => (webhook_endpoints::create, "/v1/webhook_endpoints", vec![]),
+        ("GET", ["v1", "webhook_endpoints"]) => (webhook_endpoints::list, "/v1/webhook_endpoints", vec![]),
+        ("GET", ["v1", "webhook_endpoints", id]) => (webhook_endpoints::retrieve, "/v1/webhook_endpoints/{id}", vec![id]),
+        ("POST", ["v1", "webhook_endpoints", id]) => (webhook_endpoints::update, "/v1/webhook_endpoints/{id}", vec![id]),
+        ("DELETE", ["v1", "webhook_endpoints", id]) => (webhook_endpoints::delete, "/v1/webhook_endpoints/{id}", vec![id]),
+        _ => return None,
+    };
+    let (handler, template, args) = found;
+    Some(Route { handler, args: args.into_iter().map(str::to_owned).collect(), template })
+}
+
+/// Stores a new object or a new version of one, and writes the change to
+/// the trace.
+pub fn save(data: &mut AccountData, kind: &'static str, id: &str, object: Value) {
+    let now = data.now();
+    let status = object.get("status").cloned().unwrap_or(Value::Null);
+    let created = data.store.get_any(id).is_none();
+    if created {
+        data.store.insert(kind, id, object, now);
+    } else {
+        data.store.update(id, object, now);
+    }
+    data.trace(
+        "object",
+        serde_json::json!({ "id": id, "kind": kind, "change": if created { "created" } else { "updated" }, "status": status }),
+    );
+}
+
+/// The current version of an object, or a 404 naming it.
+pub fn fetch(data: &AccountData, kind: &'static str, label: &str, id: &str) -> ApiResult<Value> {
+    data.store.get(kind, id).cloned().ok_or_else(|| ApiError::no_such(label, id, "id"))
+}
+
+/// A page of `kind`, newest first, keeping the objects `keep` accepts.
+pub fn list_where(
+    ctx: &Ctx<'_>,
+    data: &AccountData,
+    kind: &'static str,
+    page: &Page,
+    keep: impl Fn(&Value) -> bool,
+) -> ApiResult<Value> {
+    let items: Vec<Value> = data
+        .store
+        .ids_newest_first(kind)
+        .filter_map(|id| data.store.get(kind, id))
+        .filter(|object| keep(object))
+        .cloned()
+        .collect();
+    page.apply(items, &ctx.path)
+}
+
+/// A `created` filter: an exact timestamp or a hash of `gt`, `gte`, `lt`, `lte`.
+#[derive(Debug, Clone, Default)]
+pub struct CreatedFilter {
+    gt: Option<i64>,
+    gte: Option<i64>,
+    lt: Option<i64>,
+    lte: Option<i64>,
+}
+
+impl CreatedFilter {
+    pub fn take(params: &mut Params) -> ApiResult<CreatedFilter> {
+        if !params.contains("created") {
+            return Ok(CreatedFilter::default());
+        }
+        let mut probe = params.clone();
+        if let Ok(Some(exact)) = probe.integer("created") {
+            params.integer("created")?;
+            return Ok(CreatedFilter { gte: Some(exact), lte: Some(exact), ..Default::default() });
+        }
+        let Some(mut range) = params.hash("created")? else {
+            return Ok(CreatedFilter::default());
+        };
+        let filter = CreatedFilter {
+            gt: range.integer("gt")?,
+            gte: range.integer("gte")?,
+            lt: range.integer("lt")?,
+            lte: range.integer("lte")?,
+        };
+        range.finish()?;
+        Ok(filter)
+    }
+
+    pub fn matches(&self, object: &Value) -> bool {
+        let created = object["created"].as_i64().unwrap_or_default();
+        self.gt.is_none_or(|v| created > v)
+            && self.gte.is_none_or(|v| created >= v)
+            && self.lt.is_none_or(|v| created < v)
+            && self.lte.is_none_or(|v| created <= v)
+    }
+}
+
+/// Three-letter lowercase ISO currency codes the fake accepts. A subset of
+/// what Stripe supports, covering the common settlement currencies.
+pub const CURRENCIES: &[&str] = &[
+    "usd", "eur", "gbp", "jpy", "cad", "aud", "chf", "sek", "nok", "dkk", "pln", "czk", "nzd", "sgd",
+    "hkd", "mxn", "brl", "inr",
+];
+
+/// Takes a currency parameter and checks it against `CURRENCIES`.
+pub fn currency(params: &mut Params, name: &str) -> ApiResult<Option<String>> {
+    let path = params.path(name);
+    match params.string(name)? {
+        None => Ok(None),
+        Some(code) => {
+            let lower = code.to_ascii_lowercase();
+            if CURRENCIES.contains(&lower.as_str()) {
+                Ok(Some(lower))
+            } else {
+                Err(ApiError::invalid_param(path, format!("Invalid currency: {code}. Use a lowercase ISO code such as eur or usd.")))
+            }
+        }
+    }
+}

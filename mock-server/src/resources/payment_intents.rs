@@ -1,0 +1,286 @@
+//! Payment intents: create, retrieve, update, confirm, capture, cancel,
+//! list. Confirmation takes Stripe's test payment method ids
+//! (`pm_card_visa`, `pm_card_chargeDeclined`, …) and behaves as the card
+//! behind each id does.
+
+use serde_json::{Map, Value, json};
+
+use super::customers::origin;
+use super::{CreatedFilter, currency, fetch, save};
+use crate::account::AccountData;
+use crate::api::Ctx;
+use crate::events::{changed_fields, emit};
+use crate::simulate::{self, IntentSpec};
+use crate::wire::list::Page;
+use crate::wire::{ApiError, ApiResult, ErrorType, Params, metadata};
+
+/// Smallest amount Stripe charges in a currency, in its minor unit.
+fn minimum_amount(currency: &str) -> i64 {
+    match currency {
+        "usd" | "eur" | "cad" | "aud" | "nzd" | "sgd" | "chf" => 50,
+        "gbp" => 30,
+        "jpy" => 50,
+        "hkd" => 400,
+        "mxn" => 1000,
+        "sek" | "nok" | "dkk" => 300,
+        _ => 1,
+    }
+}
+
+pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
+    let amount = params.integer_in("amount", 1, 99_999_999)?.ok_or_else(|| ApiError::missing_param("amount"))?;
+    let currency_code = currency(&mut params, "currency")?.ok_or_else(|| ApiError::missing_param("currency"))?;
+    let minimum = minimum_amount(&currency_code);
+    if amount < minimum {
+        return Err(ApiError::invalid_param(
+            "amount",
+            format!("Amount must be at least {minimum} in the minor unit of {currency_code}."),
+        )
+        .with_code("amount_too_small"));
+    }
+    let customer = params.string("customer")?.filter(|s| !s.is_empty());
+    if let Some(id) = &customer
+        && data.store.get("customer", id).is_none()
+    {
+        return Err(ApiError::no_such("customer", id, "customer"));
+    }
+    let description = params.string("description")?;
+    let meta = match params.hash("metadata")? {
+        Some(update) => metadata::apply(&Map::new(), update)?,
+        None => Map::new(),
+    };
+    let capture_method = params.one_of("capture_method", &["automatic", "automatic_async", "manual"])?;
+    let types = params.string_array("payment_method_types")?;
+    if let Some(mut automatic) = params.hash("automatic_payment_methods")? {
+        automatic.boolean("enabled")?;
+        automatic.one_of("allow_redirects", &["always", "never"])?;
+        automatic.finish()?;
+    }
+    let receipt_email = params.string("receipt_email")?;
+    let statement_descriptor = params.string("statement_descriptor")?;
+    let statement_descriptor_suffix = params.string("statement_descriptor_suffix")?;
+    let setup_future_usage = params.one_of("setup_future_usage", &["on_session", "off_session"])?;
+    let payment_method = params.string("payment_method")?;
+    let confirm = params.boolean("confirm")?.unwrap_or(false);
+    params.string("return_url")?;
+    params.boolean("off_session")?;
+    params.finish()?;
+    if let Some(pm) = &payment_method
+        && simulate::test_payment_method_number(pm).is_none()
+    {
+        return Err(ApiError::no_such("payment_method", pm, "payment_method"));
+    }
+    let spec = IntentSpec {
+        amount,
+        currency: currency_code,
+        customer: json!(customer),
+        description: json!(description),
+        metadata: meta,
+        capture_method: capture_method.unwrap_or_else(|| "automatic_async".to_owned()),
+        payment_method_types: json!(types.unwrap_or_else(|| vec!["card".to_owned()])),
+        receipt_email: json!(receipt_email),
+        statement_descriptor: json!(statement_descriptor),
+        statement_descriptor_suffix: json!(statement_descriptor_suffix),
+        setup_future_usage: json!(setup_future_usage),
+    };
+    let origin = origin(ctx);
+    let pi = simulate::new_payment_intent(data, spec, &origin);
+    let id = pi["id"].as_str().unwrap_or_default().to_owned();
+    ctx.touch(&id);
+    match (payment_method, confirm) {
+        (Some(pm), true) => run_confirm(data, &id, &pm, &origin),
+        (Some(pm), false) => {
+            let mut pi = pi;
+            pi["payment_method"] = json!(pm);
+            pi["status"] = json!("requires_confirmation");
+            save(data, "payment_intent", &id, pi.clone());
+            Ok(pi)
+        }
+        (None, true) => Err(ApiError::missing_param("payment_method")),
+        (None, false) => Ok(pi),
+    }
+}
+
+/// Confirms with a test payment method: a card error answers 402 with the
+/// payment intent in the error, as Stripe does.
+fn run_confirm(data: &mut AccountData, id: &str, pm_id: &str, origin: &crate::events::Origin) -> ApiResult<Value> {
+    let number = simulate::test_payment_method_number(pm_id).ok_or_else(|| ApiError::no_such("payment_method", pm_id, "payment_method"))?;
+    let card = simulate::test_card(number)?;
+    let pm = simulate::payment_method(data, "card", Some(&card), None, None);
+    match simulate::attempt_card(data, id, &pm, &card, false, origin) {
+        Ok(pi) => {
+            simulate::attach_balance_transaction(data, id, origin);
+            Ok(data.store.get("payment_intent", id).cloned().unwrap_or(pi))
+        }
+        Err(error) => {
+            let pi = data.store.get("payment_intent", id).cloned().unwrap_or_default();
+            let message = error["message"].as_str().unwrap_or("Your card was declined.").to_owned();
+            let code = match error["code"].as_str() {
+                Some("expired_card") => "expired_card",
+                Some("incorrect_cvc") => "incorrect_cvc",
+                Some("processing_error") => "processing_error",
+                Some("incorrect_number") => "incorrect_number",
+                Some("payment_intent_authentication_failure") => "payment_intent_authentication_failure",
+                _ => "card_declined",
+            };
+            let mut err = ApiError::new(axum::http::StatusCode::PAYMENT_REQUIRED, ErrorType::Card, message)
+                .with_code(code)
+                .with_extra("payment_intent", pi)
+                .with_extra("charge", error["charge"].clone());
+            if let Some(decline) = error["decline_code"].as_str() {
+                err = err.with_extra("decline_code", json!(decline));
+            }
+            Err(err)
+        }
+    }
+}
+
+pub fn retrieve(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
+    params.string("client_secret")?;
+    params.finish()?;
+    let id = ctx.arg(0).to_owned();
+    ctx.touch(&id);
+    crate::faults::visible(data, "payment_intent", &id).ok_or_else(|| ApiError::no_such("payment_intent", &id, "intent"))
+}
+
+pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
+    let id = ctx.arg(0).to_owned();
+    let before = fetch(data, "payment_intent", "payment_intent", &id)?;
+    let mut pi = before.clone();
+    let final_state = matches!(pi["status"].as_str(), Some("succeeded" | "canceled" | "processing"));
+    if let Some(update) = params.hash("metadata")? {
+        let current = pi["metadata"].as_object().cloned().unwrap_or_default();
+        pi["metadata"] = Value::Object(metadata::apply(&current, update)?);
+    }
+    for field in ["description", "receipt_email", "statement_descriptor", "statement_descriptor_suffix"] {
+        if let Some(value) = params.string(field)? {
+            pi[field] = if value.is_empty() { Value::Null } else { json!(value) };
+        }
+    }
+    if let Some(amount) = params.integer_in("amount", 1, 99_999_999)? {
+        if final_state || pi["status"] == "requires_capture" {
+            return Err(ApiError::bad_state(format!(
+                "The amount of a PaymentIntent in status {} cannot be changed.",
+                pi["status"].as_str().unwrap_or_default()
+            ))
+            .with_param("amount"));
+        }
+        pi["amount"] = json!(amount);
+    }
+    params.finish()?;
+    save(data, "payment_intent", &id, pi.clone());
+    let previous = changed_fields(&before, &pi);
+    if !previous.is_empty() {
+        emit(data, "payment_intent.updated", &pi, Some(previous), &origin(ctx));
+    }
+    ctx.touch(&id);
+    Ok(pi)
+}
+
+pub fn confirm(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
+    let id = ctx.arg(0).to_owned();
+    let pi = fetch(data, "payment_intent", "payment_intent", &id)?;
+    let pm = params.string("payment_method")?;
+    params.string("return_url")?;
+    params.boolean("off_session")?;
+    params.string("receipt_email")?;
+    params.finish()?;
+    ctx.touch(&id);
+    match pi["status"].as_str() {
+        Some("requires_payment_method" | "requires_confirmation") => {}
+        Some(status) => {
+            return Err(ApiError::bad_state(format!(
+                "You cannot confirm this PaymentIntent because it has a status of {status}."
+            ))
+            .with_code("payment_intent_unexpected_state"));
+        }
+        None => return Err(ApiError::internal("payment intent without status")),
+    }
+    let pm = pm
+        .or_else(|| pi["payment_method"].as_str().map(str::to_owned))
+        .ok_or_else(|| ApiError::missing_param("payment_method"))?;
+    run_confirm(data, &id, &pm, &origin(ctx))
+}
+
+pub fn capture(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
+    let id = ctx.arg(0).to_owned();
+    let before = fetch(data, "payment_intent", "payment_intent", &id)?;
+    let amount_to_capture = params.integer("amount_to_capture")?;
+    params.finish()?;
+    ctx.touch(&id);
+    if before["status"] != "requires_capture" {
+        return Err(ApiError::bad_state(format!(
+            "This PaymentIntent could not be captured because it has a status of {}. Only a PaymentIntent with one of the following statuses may be captured: requires_capture.",
+            before["status"].as_str().unwrap_or_default()
+        ))
+        .with_code("payment_intent_unexpected_state"));
+    }
+    let capturable = before["amount_capturable"].as_i64().unwrap_or(0);
+    let amount = amount_to_capture.unwrap_or(capturable);
+    if amount < 1 || amount > capturable {
+        return Err(ApiError::invalid_param("amount_to_capture", format!("amount_to_capture must be between 1 and {capturable}.")));
+    }
+    let origin = origin(ctx);
+    let charge_id = before["latest_charge"].as_str().unwrap_or_default().to_owned();
+    if let Some(mut charge) = data.store.get("charge", &charge_id).cloned() {
+        let charge_before = charge.clone();
+        charge["captured"] = json!(true);
+        charge["amount_captured"] = json!(amount);
+        save(data, "charge", &charge_id, charge.clone());
+        emit(data, "charge.captured", &charge, Some(changed_fields(&charge_before, &charge)), &origin);
+    }
+    let mut pi = before.clone();
+    pi["status"] = json!("succeeded");
+    pi["amount_capturable"] = json!(0);
+    pi["amount_received"] = json!(amount);
+    save(data, "payment_intent", &id, pi.clone());
+    emit(data, "payment_intent.succeeded", &pi, Some(changed_fields(&before, &pi)), &origin);
+    simulate::attach_balance_transaction(data, &id, &origin);
+    Ok(data.store.get("payment_intent", &id).cloned().unwrap_or(pi))
+}
+
+pub fn cancel(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
+    let id = ctx.arg(0).to_owned();
+    let before = fetch(data, "payment_intent", "payment_intent", &id)?;
+    let reason = params.one_of("cancellation_reason", &["duplicate", "fraudulent", "requested_by_customer", "abandoned"])?;
+    params.finish()?;
+    ctx.touch(&id);
+    let status = before["status"].as_str().unwrap_or_default();
+    if !matches!(status, "requires_payment_method" | "requires_capture" | "requires_confirmation" | "requires_action") {
+        return Err(ApiError::bad_state(format!(
+            "You cannot cancel this PaymentIntent because it has a status of {status}. Only a PaymentIntent with one of the following statuses may be canceled: requires_payment_method, requires_capture, requires_confirmation, requires_action, processing."
+        ))
+        .with_code("payment_intent_unexpected_state"));
+    }
+    let owned_by_session = data
+        .store
+        .ids_newest_first("checkout.session")
+        .filter_map(|sid| data.store.get("checkout.session", sid))
+        .any(|s| s["payment_intent"] == json!(id) && s["status"] == "open");
+    if owned_by_session {
+        return Err(ApiError::bad_state(
+            "This PaymentIntent belongs to an open Checkout Session; expire the session instead of canceling the PaymentIntent.",
+        )
+        .with_code("payment_intent_unexpected_state"));
+    }
+    let mut pi = before.clone();
+    pi["status"] = json!("canceled");
+    pi["canceled_at"] = json!(data.now());
+    pi["cancellation_reason"] = json!(reason);
+    pi["amount_capturable"] = json!(0);
+    save(data, "payment_intent", &id, pi.clone());
+    emit(data, "payment_intent.canceled", &pi, Some(changed_fields(&before, &pi)), &origin(ctx));
+    Ok(pi)
+}
+
+pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
+    let page = Page::take(&mut params)?;
+    let customer = params.string("customer")?;
+    let created = CreatedFilter::take(&mut params)?;
+    params.finish()?;
+    let items: Vec<Value> = crate::faults::visible_list(data, "payment_intent")
+        .into_iter()
+        .filter(|pi| customer.as_ref().is_none_or(|c| pi["customer"] == json!(c)) && created.matches(pi))
+        .collect();
+    page.apply(items, &ctx.path)
+}

@@ -1,0 +1,175 @@
+//! Prices: create, retrieve, update, list. Stripe has no delete for prices;
+//! they are archived with `active=false`.
+
+use serde_json::{Map, Value, json};
+
+use super::customers::origin;
+use super::{CreatedFilter, currency, fetch, list_where};
+use crate::account::AccountData;
+use crate::api::Ctx;
+use crate::wire::list::Page;
+use crate::wire::{ApiError, ApiResult, Params, metadata};
+
+pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
+    let price = build(data, &mut params, false)?;
+    let nickname = params.string("nickname")?;
+    let lookup_key = params.string("lookup_key")?;
+    let active = params.boolean("active")?.unwrap_or(true);
+    let meta = match params.hash("metadata")? {
+        Some(update) => metadata::apply(&Map::new(), update)?,
+        None => Map::new(),
+    };
+    params.finish()?;
+    let mut price = price;
+    price["nickname"] = json!(nickname);
+    price["lookup_key"] = json!(lookup_key);
+    price["active"] = json!(active);
+    price["metadata"] = Value::Object(meta);
+    let id = price["id"].as_str().unwrap_or_default().to_owned();
+    let now = data.now();
+    data.store.insert("price", &id, price.clone(), now);
+    crate::events::emit(data, "price.created", &price, None, &origin(ctx));
+    ctx.touch(&id);
+    Ok(price)
+}
+
+/// Builds a price from `currency`, `unit_amount` and `product` or
+/// `product_data`, as `POST /v1/prices` and Checkout's `price_data` take
+/// them. With `inline`, the price is one that Checkout made for a line item.
+/// The price is not stored; the product from `product_data` is.
+pub fn build(data: &mut AccountData, params: &mut Params, inline: bool) -> ApiResult<Value> {
+    let currency_code = currency(params, "currency")?.ok_or_else(|| ApiError::missing_param(params.path("currency")))?;
+    let unit_amount = params.integer_in("unit_amount", 0, 99_999_999)?;
+    let unit_amount_decimal = params.string("unit_amount_decimal")?;
+    let amount = match (unit_amount, unit_amount_decimal) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid_param(
+                params.path("unit_amount_decimal"),
+                "You may only specify one of these parameters: unit_amount, unit_amount_decimal.",
+            ));
+        }
+        (Some(amount), None) => amount,
+        (None, Some(decimal)) => decimal
+            .parse::<f64>()
+            .ok()
+            .filter(|v| *v >= 0.0)
+            .map(|v| v.round() as i64)
+            .ok_or_else(|| ApiError::invalid_param(params.path("unit_amount_decimal"), format!("Invalid decimal: {decimal}")))?,
+        (None, None) => return Err(ApiError::missing_param(params.path("unit_amount"))),
+    };
+    let recurring = match params.hash("recurring")? {
+        None => Value::Null,
+        Some(mut recurring) => {
+            let interval = recurring
+                .one_of("interval", &["day", "week", "month", "year"])?
+                .ok_or_else(|| ApiError::missing_param(recurring.path("interval")))?;
+            let interval_count = recurring.integer_in("interval_count", 1, 365)?.unwrap_or(1);
+            recurring.finish()?;
+            json!({"interval": interval, "interval_count": interval_count, "usage_type": "licensed", "aggregate_usage": null, "meter": null, "trial_period_days": null})
+        }
+    };
+    let tax_behavior = params.one_of("tax_behavior", &["inclusive", "exclusive", "unspecified"])?;
+    let product_id = match (params.string("product")?, params.hash("product_data")?) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid_param(
+                params.path("product_data"),
+                "You may only specify one of these parameters: product, product_data.",
+            ));
+        }
+        (Some(id), None) => {
+            if data.store.get("product", &id).is_none() {
+                return Err(ApiError::no_such("product", &id, &params.path("product")));
+            }
+            id
+        }
+        (None, Some(mut product_data)) => {
+            let name = product_data.required_string("name")?;
+            let description = product_data.string("description")?;
+            let images = product_data.string_array("images")?.unwrap_or_default();
+            let meta = match product_data.hash("metadata")? {
+                Some(update) => metadata::apply(&Map::new(), update)?,
+                None => Map::new(),
+            };
+            product_data.string("tax_code")?;
+            product_data.finish()?;
+            let id = data.ids.next("prod_");
+            super::products::insert(data, &id, name, description, true, images, meta);
+            id
+        }
+        (None, None) => return Err(ApiError::missing_param(params.path("product"))),
+    };
+    let id = data.ids.next("price_");
+    let kind = if recurring.is_null() { "one_time" } else { "recurring" };
+    Ok(json!({
+        "id": id,
+        "object": "price",
+        "active": !inline,
+        "billing_scheme": "per_unit",
+        "created": data.now(),
+        "currency": currency_code,
+        "custom_unit_amount": null,
+        "livemode": false,
+        "lookup_key": null,
+        "metadata": {},
+        "nickname": null,
+        "product": product_id,
+        "recurring": recurring,
+        "tax_behavior": tax_behavior.unwrap_or_else(|| "unspecified".to_owned()),
+        "tiers_mode": null,
+        "transform_quantity": null,
+        "type": kind,
+        "unit_amount": amount,
+        "unit_amount_decimal": amount.to_string(),
+    }))
+}
+
+pub fn retrieve(ctx: &mut Ctx<'_>, data: &mut AccountData, params: Params) -> ApiResult<Value> {
+    params.finish()?;
+    let id = ctx.arg(0).to_owned();
+    ctx.touch(&id);
+    fetch(data, "price", "price", &id)
+}
+
+pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
+    let id = ctx.arg(0).to_owned();
+    let before = fetch(data, "price", "price", &id)?;
+    let mut price = before.clone();
+    if let Some(active) = params.boolean("active")? {
+        price["active"] = json!(active);
+    }
+    for field in ["nickname", "lookup_key"] {
+        if let Some(value) = params.string(field)? {
+            price[field] = if value.is_empty() { Value::Null } else { json!(value) };
+        }
+    }
+    if let Some(update) = params.hash("metadata")? {
+        let current = price["metadata"].as_object().cloned().unwrap_or_default();
+        price["metadata"] = Value::Object(metadata::apply(&current, update)?);
+    }
+    params.finish()?;
+    let now = data.now();
+    data.store.update(&id, price.clone(), now);
+    let previous = crate::events::changed_fields(&before, &price);
+    crate::events::emit(data, "price.updated", &price, Some(previous), &origin(ctx));
+    ctx.touch(&id);
+    Ok(price)
+}
+
+pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
+    let page = Page::take(&mut params)?;
+    let active = params.boolean("active")?;
+    let product = params.string("product")?;
+    let currency_code = currency(&mut params, "currency")?;
+    let kind = params.one_of("type", &["one_time", "recurring"])?;
+    let lookup_keys = params.string_array("lookup_keys")?;
+    let created = CreatedFilter::take(&mut params)?;
+    params.finish()?;
+    list_where(ctx, data, "price", &page, |p| {
+        active.is_none_or(|a| p["active"] == json!(a))
+            && product.as_ref().is_none_or(|id| p["product"] == json!(id))
+            && currency_code.as_ref().is_none_or(|c| p["currency"] == json!(c))
+            && kind.as_ref().is_none_or(|k| p["type"] == json!(k))
+            && lookup_keys.as_ref().is_none_or(|keys| keys.iter().any(|k| p["lookup_key"] == json!(k)))
+            && created.matches(p)
+    })
+}

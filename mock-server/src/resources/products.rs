@@ -1,0 +1,138 @@
+//! Products: create, retrieve, update, list, delete.
+
+use serde_json::{Map, Value, json};
+
+use super::customers::origin;
+use super::{CreatedFilter, fetch, list_where};
+use crate::account::AccountData;
+use crate::api::Ctx;
+use crate::wire::list::Page;
+use crate::wire::{ApiError, ApiResult, Params, metadata};
+
+pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
+    let name = params.required_string("name")?;
+    let description = params.string("description")?;
+    let active = params.boolean("active")?.unwrap_or(true);
+    let images = params.string_array("images")?.unwrap_or_default();
+    let meta = match params.hash("metadata")? {
+        Some(update) => metadata::apply(&Map::new(), update)?,
+        None => Map::new(),
+    };
+    let id = match params.string("id")? {
+        Some(id) if !id.is_empty() => {
+            if data.store.get_any(&id).is_some() {
+                return Err(ApiError::invalid_param("id", format!("Product already exists: {id}")).with_code("resource_already_exists"));
+            }
+            id
+        }
+        _ => data.ids.next("prod_"),
+    };
+    params.finish()?;
+    let product = insert(data, &id, name, description, active, images, meta);
+    crate::events::emit(data, "product.created", &product, None, &origin(ctx));
+    ctx.touch(&id);
+    Ok(product)
+}
+
+/// Stores a product. Checkout calls this for `product_data`.
+pub fn insert(
+    data: &mut AccountData,
+    id: &str,
+    name: String,
+    description: Option<String>,
+    active: bool,
+    images: Vec<String>,
+    meta: Map<String, Value>,
+) -> Value {
+    let now = data.now();
+    let product = json!({
+        "id": id,
+        "object": "product",
+        "active": active,
+        "created": now,
+        "default_price": null,
+        "description": description,
+        "images": images,
+        "livemode": false,
+        "marketing_features": [],
+        "metadata": meta,
+        "name": name,
+        "package_dimensions": null,
+        "shippable": null,
+        "statement_descriptor": null,
+        "tax_code": null,
+        "unit_label": null,
+        "updated": now,
+        "url": null,
+    });
+    data.store.insert("product", id, product.clone(), now);
+    product
+}
+
+pub fn retrieve(ctx: &mut Ctx<'_>, data: &mut AccountData, params: Params) -> ApiResult<Value> {
+    params.finish()?;
+    let id = ctx.arg(0).to_owned();
+    ctx.touch(&id);
+    fetch(data, "product", "product", &id)
+}
+
+pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
+    let id = ctx.arg(0).to_owned();
+    let before = fetch(data, "product", "product", &id)?;
+    let mut product = before.clone();
+    if let Some(name) = params.string("name")? {
+        if name.is_empty() {
+            return Err(ApiError::invalid_param("name", "A product's name cannot be empty."));
+        }
+        product["name"] = json!(name);
+    }
+    if let Some(description) = params.string("description")? {
+        product["description"] = if description.is_empty() { Value::Null } else { json!(description) };
+    }
+    if let Some(active) = params.boolean("active")? {
+        product["active"] = json!(active);
+    }
+    if let Some(update) = params.hash("metadata")? {
+        let current = product["metadata"].as_object().cloned().unwrap_or_default();
+        product["metadata"] = Value::Object(metadata::apply(&current, update)?);
+    }
+    params.finish()?;
+    let now = data.now();
+    product["updated"] = json!(now);
+    data.store.update(&id, product.clone(), now);
+    let previous = crate::events::changed_fields(&before, &product);
+    crate::events::emit(data, "product.updated", &product, Some(previous), &origin(ctx));
+    ctx.touch(&id);
+    Ok(product)
+}
+
+pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
+    let page = Page::take(&mut params)?;
+    let active = params.boolean("active")?;
+    let created = CreatedFilter::take(&mut params)?;
+    params.finish()?;
+    list_where(ctx, data, "product", &page, |p| {
+        active.is_none_or(|a| p["active"] == json!(a)) && created.matches(p)
+    })
+}
+
+pub fn delete(ctx: &mut Ctx<'_>, data: &mut AccountData, params: Params) -> ApiResult<Value> {
+    params.finish()?;
+    let id = ctx.arg(0).to_owned();
+    let product = fetch(data, "product", "product", &id)?;
+    let has_prices = data
+        .store
+        .ids_newest_first("price")
+        .filter_map(|price_id| data.store.get("price", price_id))
+        .any(|price| price["product"] == json!(id));
+    if has_prices {
+        return Err(ApiError::bad_state(format!(
+            "This product cannot be deleted because it has one or more user-created prices. \
+             Archive it instead by updating it with active=false ({id})."
+        )));
+    }
+    data.store.delete(&id);
+    crate::events::emit(data, "product.deleted", &product, None, &origin(ctx));
+    ctx.touch(&id);
+    Ok(json!({ "id": id, "object": "product", "deleted": true }))
+}

@@ -1,0 +1,175 @@
+//! Webhook endpoints: create (the only answer that shows the signing
+//! secret), retrieve, update, list, delete. The delivery settings live in
+//! `AccountData::endpoints`; the object the API shows lives in the store.
+
+use serde_json::{Map, Value, json};
+
+use super::{fetch, list_where, save};
+use crate::account::{AccountData, Endpoint};
+use crate::api::Ctx;
+use crate::wire::list::Page;
+use crate::wire::{ApiError, ApiResult, Params, metadata, version};
+
+/// Most endpoints an account may have, as on Stripe.
+pub const MAX_ENDPOINTS: usize = 16;
+
+pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
+    let url = params.required_string("url")?;
+    check_url(&url)?;
+    let enabled_events = take_events(&mut params)?.ok_or_else(|| ApiError::missing_param("enabled_events"))?;
+    let description = params.string("description")?;
+    let api_version = params.string("api_version")?;
+    if let Some(v) = &api_version
+        && !version::is_valid(v)
+    {
+        return Err(ApiError::invalid_param("api_version", format!("Invalid API version: {v}")));
+    }
+    params.boolean("connect")?;
+    let meta = match params.hash("metadata")? {
+        Some(update) => metadata::apply(&Map::new(), update)?,
+        None => Map::new(),
+    };
+    params.finish()?;
+    if data.store.count("webhook_endpoint") >= MAX_ENDPOINTS {
+        return Err(ApiError::bad_state(format!("An account can have at most {MAX_ENDPOINTS} webhook endpoints.")));
+    }
+    let id = data.ids.next("we_");
+    let secret = data.ids.next("whsec_");
+    let endpoint = json!({
+        "id": id,
+        "object": "webhook_endpoint",
+        "api_version": api_version,
+        "application": null,
+        "created": data.now(),
+        "description": description,
+        "enabled_events": enabled_events,
+        "livemode": false,
+        "metadata": meta,
+        "status": "enabled",
+        "url": url,
+    });
+    save(data, "webhook_endpoint", &id, endpoint.clone());
+    data.endpoints.insert(
+        id.clone(),
+        Endpoint {
+            id: id.clone(),
+            url,
+            enabled_events,
+            secrets: vec![(secret.clone(), None)],
+            api_version,
+            enabled: true,
+            hidden: false,
+        },
+    );
+    ctx.touch(&id);
+    let mut shown = endpoint;
+    shown["secret"] = json!(secret);
+    Ok(shown)
+}
+
+/// Takes `enabled_events`: `*` or event types such as
+/// `checkout.session.completed`.
+fn take_events(params: &mut Params) -> ApiResult<Option<Vec<String>>> {
+    let Some(events) = params.string_array("enabled_events")? else {
+        return Ok(None);
+    };
+    if events.is_empty() {
+        return Err(ApiError::missing_param("enabled_events"));
+    }
+    for (index, event) in events.iter().enumerate() {
+        let well_formed = event == "*"
+            || (event.contains('.')
+                && event.split('.').all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
+        if !well_formed {
+            return Err(ApiError::invalid_param(
+                format!("enabled_events[{index}]"),
+                format!("Invalid event type `{event}`: use `*` or a type such as checkout.session.completed."),
+            ));
+        }
+    }
+    Ok(Some(events))
+}
+
+fn check_url(url: &str) -> ApiResult<()> {
+    match url::Url::parse(url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(()),
+        _ => Err(ApiError::invalid_param("url", format!("Invalid URL: {url}. Use an absolute http:// or https:// URL."))),
+    }
+}
+
+pub fn retrieve(ctx: &mut Ctx<'_>, data: &mut AccountData, params: Params) -> ApiResult<Value> {
+    params.finish()?;
+    let id = ctx.arg(0).to_owned();
+    ctx.touch(&id);
+    fetch(data, "webhook_endpoint", "webhook_endpoint", &id)
+}
+
+pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
+    let id = ctx.arg(0).to_owned();
+    let mut endpoint = fetch(data, "webhook_endpoint", "webhook_endpoint", &id)?;
+    let url = params.string("url")?;
+    if let Some(url) = &url {
+        check_url(url)?;
+        endpoint["url"] = json!(url);
+    }
+    let events = take_events(&mut params)?;
+    if let Some(events) = &events {
+        endpoint["enabled_events"] = json!(events);
+    }
+    let disabled = params.boolean("disabled")?;
+    if let Some(disabled) = disabled {
+        endpoint["status"] = json!(if disabled { "disabled" } else { "enabled" });
+    }
+    if let Some(description) = params.string("description")? {
+        endpoint["description"] = if description.is_empty() { Value::Null } else { json!(description) };
+    }
+    if let Some(update) = params.hash("metadata")? {
+        let current = endpoint["metadata"].as_object().cloned().unwrap_or_default();
+        endpoint["metadata"] = Value::Object(metadata::apply(&current, update)?);
+    }
+    params.finish()?;
+    if let Some(settings) = data.endpoints.get_mut(&id) {
+        if let Some(url) = url {
+            settings.url = url;
+        }
+        if let Some(events) = events {
+            settings.enabled_events = events;
+        }
+        if let Some(disabled) = disabled {
+            settings.enabled = !disabled;
+        }
+    }
+    save(data, "webhook_endpoint", &id, endpoint.clone());
+    ctx.touch(&id);
+    Ok(endpoint)
+}
+
+pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
+    let page = Page::take(&mut params)?;
+    params.finish()?;
+    list_where(ctx, data, "webhook_endpoint", &page, |_| true)
+}
+
+pub fn delete(ctx: &mut Ctx<'_>, data: &mut AccountData, params: Params) -> ApiResult<Value> {
+    params.finish()?;
+    let id = ctx.arg(0).to_owned();
+    fetch(data, "webhook_endpoint", "webhook_endpoint", &id)?;
+    data.store.delete(&id);
+    data.endpoints.remove(&id);
+    ctx.touch(&id);
+    Ok(json!({ "id": id, "object": "webhook_endpoint", "deleted": true }))
+}
+
+/// Rolls an endpoint's signing secret. The old secret keeps signing until
+/// `expires_at`, so deliveries carry both signatures for a while.
+pub fn roll_secret(data: &mut AccountData, id: &str, old_expires_at: i64) -> ApiResult<String> {
+    let secret = data.ids.next("whsec_");
+    let endpoint = data.endpoints.get_mut(id).ok_or_else(|| ApiError::no_such("webhook_endpoint", id, "id"))?;
+    for (_, expiry) in endpoint.secrets.iter_mut() {
+        if expiry.is_none() {
+            *expiry = Some(old_expires_at);
+        }
+    }
+    endpoint.secrets.insert(0, (secret.clone(), None));
+    Ok(secret)
+}

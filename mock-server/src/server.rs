@@ -1,0 +1,182 @@
+//! The shared server state and its lifecycle: binding, the router, account
+//! lookup, and shutdown.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::account::{Account, AccountData, Endpoint};
+use crate::clock::Clock;
+use crate::config::ServerConfig;
+use crate::ids::seed_from_key;
+use crate::wire::auth::mask;
+
+/// State shared by every request and background task.
+#[derive(Debug)]
+pub struct Shared {
+    pub config: ServerConfig,
+    /// `http://host:port`, with no trailing slash.
+    pub base_url: String,
+    accounts: Mutex<HashMap<String, Arc<Account>>>,
+    /// The client that sends webhooks.
+    pub http: reqwest::Client,
+}
+
+impl Shared {
+    pub fn new(config: ServerConfig, base_url: String) -> Arc<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(config.delivery_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(8)
+            .build()
+            .expect("building the webhook HTTP client");
+        Arc::new(Shared { config, base_url, accounts: Mutex::new(HashMap::new()), http })
+    }
+
+    /// The account for `key`, or the connected account `connected` inside
+    /// it, created on first use.
+    pub fn account(self: &Arc<Self>, key: &str, connected: Option<&str>) -> Arc<Account> {
+        let scope = match connected {
+            Some(acct) => format!("{key}/{acct}"),
+            None => key.to_owned(),
+        };
+        let mut accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(account) = accounts.get(&scope) {
+            return account.clone();
+        }
+        let mut data = AccountData::new(
+            Clock::new(self.config.clock_mode),
+            seed_from_key(&scope),
+            connected.map(str::to_owned),
+        );
+        if let Some(url) = &self.config.forward_to {
+            data.endpoints.insert(
+                "we_forward".to_owned(),
+                Endpoint {
+                    id: "we_forward".to_owned(),
+                    url: url.clone(),
+                    enabled_events: vec!["*".to_owned()],
+                    secrets: vec![(self.config.forward_secret.clone(), None)],
+                    api_version: None,
+                    enabled: true,
+                    hidden: true,
+                },
+            );
+        }
+        if let Some(plan) = &self.config.default_faults
+            && let Err(err) = crate::faults::set_plan(&mut data, plan.clone())
+        {
+            tracing::error!(%err, "the default fault plan was rejected for a new account");
+        }
+        let label = match connected {
+            Some(acct) => format!("{}/{acct}", mask(key)),
+            None => mask(key),
+        };
+        let account = Account::new(label, data);
+        accounts.insert(scope, account.clone());
+        tokio::spawn(crate::events::dispatcher::run(Arc::downgrade(self), Arc::downgrade(&account)));
+        tracing::debug!(account = %account.label, "account created");
+        account
+    }
+
+    /// Every account, for server-wide operations such as a reset.
+    pub fn accounts(&self) -> Vec<Arc<Account>> {
+        self.accounts.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
+    }
+
+    /// Forgets an account and everything in it.
+    pub fn remove_account(&self, key: &str) {
+        let mut accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+        accounts.retain(|scope, _| scope != key && !scope.starts_with(&format!("{key}/")));
+    }
+}
+
+/// Builds the router: the Stripe API under `/v1`, the control API under
+/// `/_fakestripe`, and the hosted pages.
+pub fn app(shared: Arc<Shared>) -> Router {
+    let max_body = shared.config.max_body_bytes;
+    Router::new()
+        .merge(crate::control::routes())
+        .merge(crate::pages::routes())
+        .fallback(crate::api::handle)
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .with_state(shared)
+}
+
+/// A running fake. Dropping it shuts the server down.
+#[derive(Debug)]
+pub struct Server {
+    base_url: String,
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Binds to `config.host:config.port` and serves in the background.
+    pub async fn start(config: ServerConfig) -> std::io::Result<Server> {
+        let listener = TcpListener::bind((config.host, config.port)).await?;
+        let addr = listener.local_addr()?;
+        let base_url = format!("http://{addr}");
+        let shared = Shared::new(config, base_url.clone());
+        let router = app(shared.clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let served = axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+            if let Err(err) = served {
+                tracing::error!(%err, "the server stopped with an error");
+            }
+        });
+        tracing::info!(%base_url, "fakestripe listening");
+        Ok(Server { base_url, addr, shared, shutdown: Some(tx), task: Some(task) })
+    }
+
+    /// Starts a fake on a free port of 127.0.0.1, for tests.
+    pub async fn spawn() -> Server {
+        Server::start(ServerConfig::default())
+            .await
+            .expect("binding fakestripe to a free port on 127.0.0.1")
+    }
+
+    /// `http://127.0.0.1:PORT`, the value for `STRIPE_API_BASE`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The state behind the server, for tests that inspect it directly.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Stops accepting connections and waits for open requests to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

@@ -1,0 +1,808 @@
+//! The customer's side of a checkout: paying a session with a test card or
+//! an asynchronous method, declines, 3-D Secure, and the session's expiry.
+//! The control API's pay call and the hosted page both come here, so they
+//! create the same objects and events.
+//!
+//! Events, in order, for each flow:
+//! - card: `payment_intent.created`, `charge.succeeded`,
+//!   `payment_intent.succeeded`, `checkout.session.completed`,
+//!   `charge.updated` (the balance transaction is attached).
+//! - 3-D Secure card: `payment_intent.requires_action` before the card flow;
+//!   a failed authentication ends in `payment_intent.payment_failed`.
+//! - declined card: `payment_intent.created` (first attempt only),
+//!   `charge.failed`, `payment_intent.payment_failed`; the session stays open.
+//! - SEPA Direct Debit or US bank account: `payment_intent.created`,
+//!   `checkout.session.completed` (unpaid), `payment_intent.processing`,
+//!   `charge.pending`; after the delay either `charge.succeeded`,
+//!   `payment_intent.succeeded`, `checkout.session.async_payment_succeeded`
+//!   or `charge.failed`, `payment_intent.payment_failed`,
+//!   `checkout.session.async_payment_failed`.
+//! - expiry: `payment_intent.canceled` when a payment intent exists, then
+//!   `checkout.session.expired`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::account::{AccountData, Task};
+use crate::events::{Origin, changed_fields, emit};
+use crate::resources::checkout_sessions::public;
+use crate::resources::save;
+use crate::wire::{ApiError, ApiResult};
+
+/// Default seconds before an asynchronous payment settles.
+pub const DEFAULT_SETTLE_DELAY: i64 = 180;
+
+/// What the customer does on the payment page.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayRequest {
+    #[serde(default = "card")]
+    pub payment_method: String,
+    pub card_number: Option<String>,
+    /// For asynchronous methods: whether the payment eventually succeeds.
+    pub outcome: Option<String>,
+    /// For asynchronous methods: seconds until the payment settles.
+    pub delay_seconds: Option<i64>,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    /// For cards that ask for 3-D Secure: `complete` (default) or `fail`.
+    pub three_d_secure: Option<String>,
+}
+
+fn card() -> String {
+    "card".to_owned()
+}
+
+/// What the page shows after a pay attempt.
+#[derive(Debug, Clone, Serialize)]
+pub struct PayResult {
+    /// `succeeded`, `processing` (asynchronous, not settled) or `declined`.
+    pub result: &'static str,
+    /// Where the browser goes next: `success_url` (or `return_url`) with the
+    /// session id filled in. Null after a decline: the customer stays.
+    pub redirect_url: Option<String>,
+    pub session: Value,
+    pub error: Option<Value>,
+}
+
+/// How a test card behaves, from Stripe's list of test numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardBehaviour {
+    Succeeds,
+    /// Asks for 3-D Secure authentication, then succeeds if it passes.
+    Authenticates,
+    Declines { code: &'static str, decline_code: Option<&'static str>, message: &'static str },
+}
+
+/// A test card: number, brand and how it behaves.
+#[derive(Debug, Clone)]
+pub struct TestCard {
+    pub number: String,
+    pub brand: &'static str,
+    pub behaviour: CardBehaviour,
+}
+
+const GENERIC_DECLINE: CardBehaviour =
+    CardBehaviour::Declines { code: "card_declined", decline_code: Some("generic_decline"), message: "Your card was declined." };
+
+/// Reads a card number the way the payment page does: spaces and dashes
+/// ignored, 13 to 19 digits, Luhn checked.
+pub fn test_card(number: &str) -> Result<TestCard, ApiError> {
+    let digits: String = number.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+    if !(13..=19).contains(&digits.len()) || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return Err(ApiError::invalid_param(
+            "card_number",
+            format!("`{number}` is not a card number: use 13 to 19 digits, such as 4242424242424242."),
+        ));
+    }
+    let brand = brand(&digits);
+    let behaviour = if !luhn(&digits) {
+        CardBehaviour::Declines { code: "incorrect_number", decline_code: None, message: "Your card number is incorrect." }
+    } else {
+        match digits.as_str() {
+            "4000000000000002" => GENERIC_DECLINE,
+            "4000000000009995" => CardBehaviour::Declines {
+                code: "card_declined",
+                decline_code: Some("insufficient_funds"),
+                message: "Your card has insufficient funds.",
+            },
+            "4000000000009987" => CardBehaviour::Declines { code: "card_declined", decline_code: Some("lost_card"), message: "Your card was declined." },
+            "4000000000009979" => CardBehaviour::Declines { code: "card_declined", decline_code: Some("stolen_card"), message: "Your card was declined." },
+            "4000000000000069" => CardBehaviour::Declines { code: "expired_card", decline_code: Some("expired_card"), message: "Your card has expired." },
+            "4000000000000127" => CardBehaviour::Declines { code: "incorrect_cvc", decline_code: Some("incorrect_cvc"), message: "Your card's security code is incorrect." },
+            "4000000000000119" => CardBehaviour::Declines {
+                code: "processing_error",
+                decline_code: Some("processing_error"),
+                message: "An error occurred while processing your card. Try again in a little bit.",
+            },
+            "4000002500003155" | "4000002760003184" | "4000000000003220" | "4000000000003063" => CardBehaviour::Authenticates,
+            _ => CardBehaviour::Succeeds,
+        }
+    };
+    Ok(TestCard { number: digits, brand, behaviour })
+}
+
+/// The card number behind one of Stripe's test payment method ids.
+pub fn test_payment_method_number(id: &str) -> Option<&'static str> {
+    Some(match id {
+        "pm_card_visa" | "tok_visa" => "4242424242424242",
+        "pm_card_mastercard" | "tok_mastercard" => "5555555555554444",
+        "pm_card_amex" | "tok_amex" => "378282246310005",
+        "pm_card_chargeDeclined" | "tok_chargeDeclined" => "4000000000000002",
+        "pm_card_chargeDeclinedInsufficientFunds" | "tok_chargeDeclinedInsufficientFunds" => "4000000000009995",
+        "pm_card_chargeDeclinedLostCard" => "4000000000009987",
+        "pm_card_chargeDeclinedStolenCard" => "4000000000009979",
+        "pm_card_chargeDeclinedExpiredCard" => "4000000000000069",
+        "pm_card_chargeDeclinedIncorrectCvc" => "4000000000000127",
+        "pm_card_chargeDeclinedProcessingError" => "4000000000000119",
+        "pm_card_authenticationRequired" => "4000002760003184",
+        "pm_card_threeDSecure2Required" => "4000000000003220",
+        _ => return None,
+    })
+}
+
+fn brand(digits: &str) -> &'static str {
+    let prefix2: u32 = digits[..2].parse().unwrap_or(0);
+    let prefix4: u32 = digits[..4].parse().unwrap_or(0);
+    match digits.as_bytes()[0] {
+        b'4' => "visa",
+        _ if (51..=55).contains(&prefix2) || (2221..=2720).contains(&prefix4) => "mastercard",
+        _ if prefix2 == 34 || prefix2 == 37 => "amex",
+        _ if prefix4 == 6011 || prefix2 == 65 => "discover",
+        _ => "unknown",
+    }
+}
+
+fn luhn(digits: &str) -> bool {
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 1 {
+                let doubled = d * 2;
+                if doubled > 9 { doubled - 9 } else { doubled }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+/// Pays session `session_id` as the customer would on its page.
+pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> ApiResult<PayResult> {
+    let session = data
+        .store
+        .get("checkout.session", session_id)
+        .cloned()
+        .ok_or_else(|| ApiError::no_such("checkout.session", session_id, "id"))?;
+    match session["status"].as_str() {
+        Some("open") => {}
+        Some(status) => {
+            return Err(ApiError::bad_state(format!(
+                "This Checkout Session is {status} and can no longer be paid."
+            ))
+            .with_code("checkout_session_not_open"));
+        }
+        None => return Err(ApiError::internal("session without status")),
+    }
+    let method = request.payment_method.as_str();
+    if !crate::resources::checkout_sessions::PAYMENT_METHODS.contains(&method) {
+        return Err(ApiError::invalid_param(
+            "payment_method",
+            format!("Unknown payment method `{method}`: use card, sepa_debit or us_bank_account."),
+        ));
+    }
+    let allowed: Option<Vec<String>> = serde_json::from_value(session["_allowed_methods"].clone()).unwrap_or(None);
+    let currency = session["currency"].as_str().unwrap_or_default();
+    match &allowed {
+        Some(types) if !types.iter().any(|t| t == method) => {
+            return Err(ApiError::invalid_param(
+                "payment_method",
+                format!("This session offers {} only, not {method}.", types.join(", ")),
+            ));
+        }
+        None if method == "sepa_debit" && currency != "eur" => {
+            return Err(ApiError::invalid_param("payment_method", format!("sepa_debit is offered only for eur sessions; this one is in {currency}.")));
+        }
+        None if method == "us_bank_account" && currency != "usd" => {
+            return Err(ApiError::invalid_param("payment_method", format!("us_bank_account is offered only for usd sessions; this one is in {currency}.")));
+        }
+        _ => {}
+    }
+    if let Some(email) = &request.email
+        && !email.contains('@')
+    {
+        return Err(ApiError::invalid_param("email", format!("Invalid email address: {email}")));
+    }
+    let origin = Origin::default();
+    let email = request.email.clone().or_else(|| session["customer_email"].as_str().map(str::to_owned)).or_else(|| {
+        session["customer"].as_str().and_then(|id| data.store.get("customer", id)).and_then(|c| c["email"].as_str().map(str::to_owned))
+    });
+    let name = request.name.clone();
+
+    if method == "card" {
+        let number = request.card_number.as_deref().ok_or_else(|| ApiError::missing_param("card_number"))?;
+        let card = test_card(number)?;
+        if request.outcome.is_some() || request.delay_seconds.is_some() {
+            return Err(ApiError::invalid_param("outcome", "outcome and delay_seconds apply to sepa_debit and us_bank_account; a card's number decides its outcome."));
+        }
+        let fail_3ds = match request.three_d_secure.as_deref() {
+            None | Some("complete") => false,
+            Some("fail") => true,
+            Some(other) => return Err(ApiError::invalid_param("three_d_secure", format!("Use complete or fail, not `{other}`."))),
+        };
+        data.trace("customer", json!({"session": session_id, "action": "pay", "method": "card", "card": last4(&card.number)}));
+        let pi_id = ensure_payment_intent(data, session_id, &origin);
+        let pm = payment_method(data, "card", Some(&card), email.as_deref(), name.as_deref());
+        let result = attempt_card(data, &pi_id, &pm, &card, fail_3ds, &origin);
+        return match result {
+            Err(decline) => {
+                let session = data.store.get("checkout.session", session_id).cloned().unwrap_or(session);
+                Ok(PayResult { result: "declined", redirect_url: None, session: public(&session), error: Some(decline) })
+            }
+            Ok(_) => {
+                let completed = complete_session(data, session_id, &pi_id, "paid", email, name, &origin);
+                attach_balance_transaction(data, &pi_id, &origin);
+                Ok(PayResult { result: "succeeded", redirect_url: redirect_url(&completed), session: public(&completed), error: None })
+            }
+        };
+    }
+
+    if request.card_number.is_some() || request.three_d_secure.is_some() {
+        return Err(ApiError::invalid_param("card_number", format!("card_number applies to card payments, not {method}.")));
+    }
+    let succeed = match request.outcome.as_deref() {
+        None | Some("succeeded") => true,
+        Some("failed") => false,
+        Some(other) => return Err(ApiError::invalid_param("outcome", format!("Use succeeded or failed, not `{other}`."))),
+    };
+    let delay = request.delay_seconds.unwrap_or(DEFAULT_SETTLE_DELAY);
+    if !(0..=30 * 24 * 3600).contains(&delay) {
+        return Err(ApiError::invalid_param("delay_seconds", "delay_seconds must be between 0 and 2592000 (30 days)."));
+    }
+    data.trace("customer", json!({"session": session_id, "action": "pay", "method": method, "outcome": if succeed { "succeeded" } else { "failed" }, "delay_seconds": delay}));
+    let pi_id = ensure_payment_intent(data, session_id, &origin);
+    let pm = payment_method(data, method, None, email.as_deref(), name.as_deref());
+    let completed = complete_session(data, session_id, &pi_id, "unpaid", email, name, &origin);
+    start_processing(data, &pi_id, &pm, &origin);
+    let now = data.now();
+    data.schedule(now + delay, Task::SettleAsync { session_id: session_id.to_owned(), succeed });
+    Ok(PayResult { result: "processing", redirect_url: redirect_url(&completed), session: public(&completed), error: None })
+}
+
+/// Where the browser goes when it cancels on the page.
+pub fn cancel_url(data: &AccountData, session_id: &str) -> ApiResult<Option<String>> {
+    let session = data
+        .store
+        .get("checkout.session", session_id)
+        .ok_or_else(|| ApiError::no_such("checkout.session", session_id, "id"))?;
+    Ok(session["cancel_url"].as_str().map(str::to_owned))
+}
+
+fn last4(number: &str) -> &str {
+    &number[number.len().saturating_sub(4)..]
+}
+
+/// `success_url` (or `return_url`) with the literal `{CHECKOUT_SESSION_ID}`
+/// replaced. Only that exact token is replaced: a percent-encoded one stays
+/// as it is, as on Stripe.
+pub fn redirect_url(session: &Value) -> Option<String> {
+    let id = session["id"].as_str().unwrap_or_default();
+    session["success_url"]
+        .as_str()
+        .or_else(|| session["return_url"].as_str())
+        .map(|url| url.replace("{CHECKOUT_SESSION_ID}", id))
+}
+
+/// The session's payment intent, created on the first attempt.
+fn ensure_payment_intent(data: &mut AccountData, session_id: &str, origin: &Origin) -> String {
+    let session = data.store.get("checkout.session", session_id).cloned().unwrap_or_default();
+    if let Some(id) = session["payment_intent"].as_str() {
+        return id.to_owned();
+    }
+    let pi = payment_intent_for(data, &session, origin);
+    let id = pi["id"].as_str().unwrap_or_default().to_owned();
+    let mut updated = session;
+    updated["payment_intent"] = json!(id);
+    save(data, "checkout.session", session_id, updated);
+    id
+}
+
+/// Creates the payment intent of a session. It carries
+/// `payment_intent_data.metadata`, never the session's own metadata.
+pub fn payment_intent_for(data: &mut AccountData, session: &Value, origin: &Origin) -> Value {
+    let pid = &session["_payment_intent_data"];
+    let metadata = pid["metadata"].as_object().cloned().unwrap_or_default();
+    let metadata = crate::faults::payment_intent_metadata(data, session, metadata);
+    let spec = IntentSpec {
+        amount: session["amount_total"].as_i64().unwrap_or(0),
+        currency: session["currency"].as_str().unwrap_or("usd").to_owned(),
+        customer: session["customer"].clone(),
+        description: pid["description"].clone(),
+        metadata,
+        capture_method: pid["capture_method"].as_str().unwrap_or("automatic_async").to_owned(),
+        payment_method_types: session["payment_method_types"].clone(),
+        receipt_email: pid["receipt_email"].clone(),
+        statement_descriptor: pid["statement_descriptor"].clone(),
+        statement_descriptor_suffix: pid["statement_descriptor_suffix"].clone(),
+        setup_future_usage: pid["setup_future_usage"].clone(),
+    };
+    new_payment_intent(data, spec, origin)
+}
+
+/// The fields a payment intent is created with.
+#[derive(Debug, Clone)]
+pub struct IntentSpec {
+    pub amount: i64,
+    pub currency: String,
+    pub customer: Value,
+    pub description: Value,
+    pub metadata: Map<String, Value>,
+    pub capture_method: String,
+    pub payment_method_types: Value,
+    pub receipt_email: Value,
+    pub statement_descriptor: Value,
+    pub statement_descriptor_suffix: Value,
+    pub setup_future_usage: Value,
+}
+
+/// Stores a payment intent in `requires_payment_method` and emits
+/// `payment_intent.created`.
+pub fn new_payment_intent(data: &mut AccountData, spec: IntentSpec, origin: &Origin) -> Value {
+    let id = data.ids.next("pi_");
+    let secret = data.ids.next("");
+    let now = data.now();
+    let pi = json!({
+        "id": id,
+        "object": "payment_intent",
+        "amount": spec.amount,
+        "amount_capturable": 0,
+        "amount_details": {"tip": {}},
+        "amount_received": 0,
+        "application": null,
+        "application_fee_amount": null,
+        "automatic_payment_methods": null,
+        "canceled_at": null,
+        "cancellation_reason": null,
+        "capture_method": spec.capture_method,
+        "client_secret": format!("{id}_secret_{secret}"),
+        "confirmation_method": "automatic",
+        "created": now,
+        "currency": spec.currency,
+        "customer": spec.customer,
+        "description": spec.description,
+        "last_payment_error": null,
+        "latest_charge": null,
+        "livemode": false,
+        "metadata": spec.metadata,
+        "next_action": null,
+        "on_behalf_of": null,
+        "payment_method": null,
+        "payment_method_configuration_details": null,
+        "payment_method_options": {},
+        "payment_method_types": spec.payment_method_types,
+        "processing": null,
+        "receipt_email": spec.receipt_email,
+        "review": null,
+        "setup_future_usage": spec.setup_future_usage,
+        "shipping": null,
+        "source": null,
+        "statement_descriptor": spec.statement_descriptor,
+        "statement_descriptor_suffix": spec.statement_descriptor_suffix,
+        "status": "requires_payment_method",
+        "transfer_data": null,
+        "transfer_group": null,
+    });
+    save(data, "payment_intent", &id, pi.clone());
+    emit(data, "payment_intent.created", &pi, None, origin);
+    pi
+}
+
+/// Stores a payment method for the customer's card or bank account.
+pub fn payment_method(data: &mut AccountData, kind: &str, card: Option<&TestCard>, email: Option<&str>, name: Option<&str>) -> Value {
+    let id = data.ids.next("pm_");
+    let now = data.now();
+    let mut pm = json!({
+        "id": id,
+        "object": "payment_method",
+        "billing_details": {"address": null, "email": email, "name": name, "phone": null},
+        "created": now,
+        "customer": null,
+        "livemode": false,
+        "metadata": {},
+        "type": kind,
+    });
+    match (kind, card) {
+        ("card", Some(card)) => {
+            pm["card"] = json!({
+                "brand": card.brand,
+                "country": "US",
+                "exp_month": 12,
+                "exp_year": 2034,
+                "funding": "credit",
+                "last4": last4(&card.number),
+                "three_d_secure_usage": {"supported": true},
+            });
+        }
+        ("sepa_debit", _) => {
+            pm["sepa_debit"] = json!({"bank_code": "37040044", "country": "DE", "last4": "3000"});
+        }
+        ("us_bank_account", _) => {
+            pm["us_bank_account"] = json!({"account_holder_type": "individual", "account_type": "checking", "bank_name": "STRIPE TEST BANK", "last4": "6789", "routing_number": "110000000"});
+        }
+        _ => {}
+    }
+    save(data, "payment_method", &id, pm.clone());
+    pm
+}
+
+/// One card attempt on a payment intent. On success the payment intent
+/// is `succeeded` (or `requires_capture` with manual capture); on a decline
+/// it is back in `requires_payment_method` and the error is returned.
+pub fn attempt_card(data: &mut AccountData, pi_id: &str, pm: &Value, card: &TestCard, fail_3ds: bool, origin: &Origin) -> Result<Value, Value> {
+    let mut pi = data.store.get("payment_intent", pi_id).cloned().unwrap_or_default();
+    let pm_id = pm["id"].clone();
+    if card.behaviour == CardBehaviour::Authenticates {
+        let before = pi.clone();
+        pi["status"] = json!("requires_action");
+        pi["payment_method"] = pm_id.clone();
+        pi["next_action"] = json!({"type": "use_stripe_sdk", "use_stripe_sdk": {"type": "three_d_secure_redirect"}});
+        save(data, "payment_intent", pi_id, pi.clone());
+        emit(data, "payment_intent.requires_action", &pi, Some(changed_fields(&before, &pi)), origin);
+        pi["next_action"] = Value::Null;
+        if fail_3ds {
+            let error = json!({
+                "type": "invalid_request_error",
+                "code": "payment_intent_authentication_failure",
+                "message": "The provided payment method has failed authentication. Provide a new payment method to attempt to fulfill this PaymentIntent again.",
+                "payment_method": pm,
+            });
+            pi["status"] = json!("requires_payment_method");
+            pi["payment_method"] = Value::Null;
+            pi["last_payment_error"] = error.clone();
+            save(data, "payment_intent", pi_id, pi.clone());
+            emit(data, "payment_intent.payment_failed", &pi, None, origin);
+            return Err(error);
+        }
+    }
+    let amount = pi["amount"].as_i64().unwrap_or(0);
+    let charge_id = data.ids.next("ch_");
+    let now = data.now();
+    let (status, outcome, failure) = match &card.behaviour {
+        CardBehaviour::Declines { code, decline_code, message } => (
+            "failed",
+            json!({"network_status": "declined_by_network", "reason": decline_code, "risk_level": "normal", "risk_score": 30, "seller_message": "The bank did not return any further details with this decline.", "type": "issuer_declined"}),
+            Some((*code, *decline_code, *message)),
+        ),
+        _ => (
+            "succeeded",
+            json!({"network_status": "approved_by_network", "reason": null, "risk_level": "normal", "risk_score": 20, "seller_message": "Payment complete.", "type": "authorized"}),
+            None,
+        ),
+    };
+    let manual = pi["capture_method"] == "manual";
+    let captured = failure.is_none() && !manual;
+    let charge = json!({
+        "id": charge_id,
+        "object": "charge",
+        "amount": amount,
+        "amount_captured": if captured { amount } else { 0 },
+        "amount_refunded": 0,
+        "balance_transaction": null,
+        "billing_details": pm["billing_details"],
+        "captured": captured,
+        "created": now,
+        "currency": pi["currency"],
+        "customer": pi["customer"],
+        "description": pi["description"],
+        "disputed": false,
+        "failure_code": failure.map(|f| f.0),
+        "failure_message": failure.map(|f| f.2),
+        "livemode": false,
+        "metadata": pi["metadata"],
+        "outcome": outcome,
+        "paid": failure.is_none(),
+        "payment_intent": pi_id,
+        "payment_method": pm_id,
+        "payment_method_details": {"card": pm["card"], "type": "card"},
+        "receipt_email": pi["receipt_email"],
+        "receipt_url": null,
+        "refunded": false,
+        "status": status,
+    });
+    save(data, "charge", &charge_id, charge.clone());
+    let before = pi.clone();
+    pi["latest_charge"] = json!(charge_id);
+    if let Some((code, decline_code, message)) = failure {
+        emit(data, "charge.failed", &charge, None, origin);
+        let error = json!({
+            "type": "card_error",
+            "charge": charge_id,
+            "code": code,
+            "decline_code": decline_code,
+            "message": message,
+            "payment_method": pm,
+        });
+        pi["status"] = json!("requires_payment_method");
+        pi["payment_method"] = Value::Null;
+        pi["last_payment_error"] = error.clone();
+        save(data, "payment_intent", pi_id, pi.clone());
+        emit(data, "payment_intent.payment_failed", &pi, Some(changed_fields(&before, &pi)), origin);
+        return Err(error);
+    }
+    emit(data, "charge.succeeded", &charge, None, origin);
+    pi["payment_method"] = pm_id;
+    pi["last_payment_error"] = Value::Null;
+    if manual {
+        pi["status"] = json!("requires_capture");
+        pi["amount_capturable"] = json!(amount);
+        save(data, "payment_intent", pi_id, pi.clone());
+        emit(data, "payment_intent.amount_capturable_updated", &pi, Some(changed_fields(&before, &pi)), origin);
+    } else {
+        pi["status"] = json!("succeeded");
+        pi["amount_received"] = json!(amount);
+        save(data, "payment_intent", pi_id, pi.clone());
+        emit(data, "payment_intent.succeeded", &pi, Some(changed_fields(&before, &pi)), origin);
+    }
+    Ok(pi)
+}
+
+/// Creates the balance transaction of a payment intent's latest charge and
+/// emits `charge.updated`, as Stripe does shortly after the charge.
+pub fn attach_balance_transaction(data: &mut AccountData, pi_id: &str, origin: &Origin) {
+    let Some(charge_id) = data.store.get("payment_intent", pi_id).and_then(|pi| pi["latest_charge"].as_str()).map(str::to_owned) else {
+        return;
+    };
+    let Some(mut charge) = data.store.get("charge", &charge_id).cloned() else {
+        return;
+    };
+    if !charge["balance_transaction"].is_null() || charge["captured"] != json!(true) {
+        return;
+    }
+    let amount = charge["amount_captured"].as_i64().unwrap_or(0);
+    let kind = charge["payment_method_details"]["type"].as_str().unwrap_or("card").to_owned();
+    let fee = match kind.as_str() {
+        "sepa_debit" => 35,
+        "us_bank_account" => ((amount as f64) * 0.008).round().min(500.0) as i64,
+        _ => ((amount as f64) * 0.029).round() as i64 + 30,
+    };
+    let txn_id = data.ids.next("txn_");
+    let now = data.now();
+    let txn = json!({
+        "id": txn_id,
+        "object": "balance_transaction",
+        "amount": amount,
+        "available_on": now + 2 * 24 * 3600,
+        "created": now,
+        "currency": charge["currency"],
+        "description": charge["description"],
+        "exchange_rate": null,
+        "fee": fee,
+        "fee_details": [{"amount": fee, "application": null, "currency": charge["currency"], "description": "Stripe processing fees", "type": "stripe_fee"}],
+        "net": amount - fee,
+        "reporting_category": "charge",
+        "source": charge_id,
+        "status": "pending",
+        "type": "charge",
+    });
+    save(data, "balance_transaction", &txn_id, txn);
+    let before = charge.clone();
+    charge["balance_transaction"] = json!(txn_id);
+    save(data, "charge", &charge_id, charge.clone());
+    emit(data, "charge.updated", &charge, Some(changed_fields(&before, &charge)), origin);
+}
+
+/// Puts a payment intent in `processing` with a pending charge, for a
+/// method that settles later.
+fn start_processing(data: &mut AccountData, pi_id: &str, pm: &Value, origin: &Origin) {
+    let Some(mut pi) = data.store.get("payment_intent", pi_id).cloned() else {
+        return;
+    };
+    let before = pi.clone();
+    let charge_id = data.ids.next("ch_");
+    let now = data.now();
+    let kind = pm["type"].as_str().unwrap_or_default().to_owned();
+    let amount = pi["amount"].as_i64().unwrap_or(0);
+    let charge = json!({
+        "id": charge_id,
+        "object": "charge",
+        "amount": amount,
+        "amount_captured": amount,
+        "amount_refunded": 0,
+        "balance_transaction": null,
+        "billing_details": pm["billing_details"],
+        "captured": true,
+        "created": now,
+        "currency": pi["currency"],
+        "customer": pi["customer"],
+        "description": pi["description"],
+        "disputed": false,
+        "failure_code": null,
+        "failure_message": null,
+        "livemode": false,
+        "metadata": pi["metadata"],
+        "outcome": {"network_status": "approved_by_network", "reason": null, "risk_level": "not_assessed", "seller_message": "Payment complete.", "type": "authorized"},
+        "paid": false,
+        "payment_intent": pi_id,
+        "payment_method": pm["id"],
+        "payment_method_details": {kind.clone(): pm[&kind], "type": kind},
+        "receipt_email": pi["receipt_email"],
+        "receipt_url": null,
+        "refunded": false,
+        "status": "pending",
+    });
+    save(data, "charge", &charge_id, charge.clone());
+    pi["status"] = json!("processing");
+    pi["payment_method"] = pm["id"].clone();
+    pi["latest_charge"] = json!(charge_id);
+    save(data, "payment_intent", pi_id, pi.clone());
+    emit(data, "payment_intent.processing", &pi, Some(changed_fields(&before, &pi)), origin);
+    emit(data, "charge.pending", &charge, None, origin);
+}
+
+/// Marks a session complete after a successful or pending payment, fills
+/// `customer_details`, creates a customer when `customer_creation` asks for
+/// one, and emits `checkout.session.completed`.
+fn complete_session(
+    data: &mut AccountData,
+    session_id: &str,
+    pi_id: &str,
+    payment_status: &str,
+    email: Option<String>,
+    name: Option<String>,
+    origin: &Origin,
+) -> Value {
+    let before = data.store.get("checkout.session", session_id).cloned().unwrap_or_default();
+    let mut session = before.clone();
+    if session["customer"].is_null() && session["customer_creation"] == "always" {
+        let customer = crate::resources::customers::new_customer(data, email.clone(), name.clone(), None, None, Map::new());
+        session["customer"] = customer["id"].clone();
+        if let Some(mut pi) = data.store.get("payment_intent", pi_id).cloned() {
+            pi["customer"] = customer["id"].clone();
+            save(data, "payment_intent", pi_id, pi);
+        }
+    }
+    session["status"] = json!("complete");
+    session["payment_status"] = json!(payment_status);
+    session["payment_intent"] = json!(pi_id);
+    session["url"] = Value::Null;
+    session["customer_details"] = json!({
+        "address": null,
+        "email": email,
+        "name": name,
+        "phone": null,
+        "tax_exempt": "none",
+        "tax_ids": [],
+    });
+    save(data, "checkout.session", session_id, session.clone());
+    crate::faults::start_lag(data, session_id, &before);
+    emit(data, "checkout.session.completed", &session, None, origin);
+    session
+}
+
+/// Settles an asynchronous payment: the session's payment succeeds or fails.
+pub fn settle(data: &mut AccountData, session_id: &str, succeed: bool) {
+    let Some(session) = data.store.get("checkout.session", session_id).cloned() else {
+        return;
+    };
+    let Some(pi_id) = session["payment_intent"].as_str().map(str::to_owned) else {
+        return;
+    };
+    let Some(mut pi) = data.store.get("payment_intent", &pi_id).cloned() else {
+        return;
+    };
+    if pi["status"] != "processing" {
+        return;
+    }
+    let origin = Origin::default();
+    let charge_id = pi["latest_charge"].as_str().unwrap_or_default().to_owned();
+    let mut charge = data.store.get("charge", &charge_id).cloned().unwrap_or_default();
+    data.trace("customer", json!({"session": session_id, "action": "settle", "outcome": if succeed { "succeeded" } else { "failed" }}));
+    let before_pi = pi.clone();
+    let before_charge = charge.clone();
+    if succeed {
+        charge["status"] = json!("succeeded");
+        charge["paid"] = json!(true);
+        save(data, "charge", &charge_id, charge.clone());
+        emit(data, "charge.succeeded", &charge, Some(changed_fields(&before_charge, &charge)), &origin);
+        pi["status"] = json!("succeeded");
+        pi["amount_received"] = pi["amount"].clone();
+        save(data, "payment_intent", &pi_id, pi.clone());
+        emit(data, "payment_intent.succeeded", &pi, Some(changed_fields(&before_pi, &pi)), &origin);
+        let mut paid = session.clone();
+        paid["payment_status"] = json!("paid");
+        save(data, "checkout.session", session_id, paid.clone());
+        emit(data, "checkout.session.async_payment_succeeded", &paid, None, &origin);
+        attach_balance_transaction(data, &pi_id, &origin);
+    } else {
+        let error = json!({
+            "type": "card_error",
+            "charge": charge_id,
+            "code": "payment_method_provider_decline",
+            "decline_code": "insufficient_funds",
+            "message": "The customer's bank declined the debit.",
+        });
+        charge["status"] = json!("failed");
+        charge["paid"] = json!(false);
+        charge["failure_code"] = json!("insufficient_funds");
+        charge["failure_message"] = json!("The customer's account has insufficient funds to cover this payment.");
+        save(data, "charge", &charge_id, charge.clone());
+        emit(data, "charge.failed", &charge, Some(changed_fields(&before_charge, &charge)), &origin);
+        pi["status"] = json!("requires_payment_method");
+        pi["payment_method"] = Value::Null;
+        pi["last_payment_error"] = error;
+        save(data, "payment_intent", &pi_id, pi.clone());
+        emit(data, "payment_intent.payment_failed", &pi, Some(changed_fields(&before_pi, &pi)), &origin);
+        emit(data, "checkout.session.async_payment_failed", &session, None, &origin);
+    }
+}
+
+/// Expires an open session: `status` becomes `expired`, `url` null, a
+/// waiting payment intent is canceled, and `checkout.session.expired` fires.
+pub fn expire(data: &mut AccountData, session_id: &str, origin: &Origin) -> Value {
+    let before = data.store.get("checkout.session", session_id).cloned().unwrap_or_default();
+    let mut session = before.clone();
+    if let Some(pi_id) = session["payment_intent"].as_str()
+        && let Some(mut pi) = data.store.get("payment_intent", pi_id).cloned()
+        && pi["status"] == "requires_payment_method"
+    {
+        let pi_before = pi.clone();
+        pi["status"] = json!("canceled");
+        pi["canceled_at"] = json!(data.now());
+        pi["cancellation_reason"] = json!("automatic");
+        let pi_id = pi_id.to_owned();
+        save(data, "payment_intent", &pi_id, pi.clone());
+        emit(data, "payment_intent.canceled", &pi, Some(changed_fields(&pi_before, &pi)), origin);
+    }
+    session["status"] = json!("expired");
+    session["url"] = Value::Null;
+    save(data, "checkout.session", session_id, session.clone());
+    emit(data, "checkout.session.expired", &session, None, origin);
+    session
+}
+
+/// Runs when the clock reaches a session's `expires_at`.
+pub fn expire_on_schedule(data: &mut AccountData, session_id: &str) {
+    let Some(session) = data.store.get("checkout.session", session_id) else {
+        return;
+    };
+    let due = session["expires_at"].as_i64().unwrap_or(i64::MAX);
+    if session["status"] == "open" && data.now() >= due {
+        expire(data, session_id, &Origin::default());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_cards_behave_as_documented() {
+        assert_eq!(test_card("4242 4242 4242 4242").unwrap().behaviour, CardBehaviour::Succeeds);
+        assert_eq!(test_card("4242424242424242").unwrap().brand, "visa");
+        assert_eq!(test_card("5555555555554444").unwrap().brand, "mastercard");
+        assert_eq!(test_card("4000000000000002").unwrap().behaviour, GENERIC_DECLINE);
+        assert!(matches!(
+            test_card("4000000000009995").unwrap().behaviour,
+            CardBehaviour::Declines { decline_code: Some("insufficient_funds"), .. }
+        ));
+        assert_eq!(test_card("4000002500003155").unwrap().behaviour, CardBehaviour::Authenticates);
+        assert!(matches!(
+            test_card("4242424242424241").unwrap().behaviour,
+            CardBehaviour::Declines { code: "incorrect_number", .. }
+        ));
+        assert!(test_card("4242").is_err());
+        assert!(test_card("abcd abcd abcd abcd").is_err());
+    }
+
+    #[test]
+    fn redirect_replaces_only_the_literal_token() {
+        let session = json!({"id": "cs_test_1", "success_url": "https://shop.test/ok?s={CHECKOUT_SESSION_ID}"});
+        assert_eq!(redirect_url(&session).as_deref(), Some("https://shop.test/ok?s=cs_test_1"));
+        let encoded = json!({"id": "cs_test_1", "success_url": "https://shop.test/ok?s=%7BCHECKOUT_SESSION_ID%7D"});
+        assert_eq!(redirect_url(&encoded).as_deref(), Some("https://shop.test/ok?s=%7BCHECKOUT_SESSION_ID%7D"));
+    }
+}

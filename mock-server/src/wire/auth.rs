@@ -1,0 +1,116 @@
+//! API keys. Each test-mode secret or restricted key is an account of its
+//! own, so parallel jobs that share one server never see each other's
+//! objects. `Stripe-Account` narrows a request to a connected account.
+
+use axum::http::{HeaderMap, StatusCode, header::AUTHORIZATION};
+use base64::Engine;
+
+use super::error::{ApiError, ErrorType};
+
+/// Reads the API key from `Authorization: Bearer KEY` or from Basic auth with
+/// the key as the user name, and checks that it is a test-mode key.
+pub fn api_key(headers: &HeaderMap) -> Result<String, ApiError> {
+    let header = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .ok_or_else(missing_key)?;
+    let key = if let Some(token) = strip_scheme(header, "Bearer") {
+        token.trim().to_owned()
+    } else if let Some(encoded) = strip_scheme(header, "Basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .map_err(|_| invalid_key("(undecodable Basic credentials)"))?;
+        let text = String::from_utf8(decoded).map_err(|_| invalid_key("(undecodable Basic credentials)"))?;
+        text.split(':').next().unwrap_or_default().to_owned()
+    } else {
+        return Err(invalid_key(header));
+    };
+    if key.is_empty() {
+        return Err(missing_key());
+    }
+    let well_formed = ["sk_test_", "rk_test_"]
+        .iter()
+        .any(|prefix| key.len() > prefix.len() && key.starts_with(prefix))
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !well_formed {
+        return Err(invalid_key(&key));
+    }
+    Ok(key)
+}
+
+fn strip_scheme<'a>(header: &'a str, scheme: &str) -> Option<&'a str> {
+    let (head, rest) = header.split_at_checked(scheme.len())?;
+    (head.eq_ignore_ascii_case(scheme) && rest.starts_with(' ')).then_some(rest)
+}
+
+/// Masks a key for messages and logs, keeping the prefix and last four
+/// characters as Stripe's dashboard does.
+pub fn mask(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    if chars.len() <= 12 {
+        return "*".repeat(chars.len());
+    }
+    let prefix: String = chars[..8].iter().collect();
+    let suffix: String = chars[chars.len() - 4..].iter().collect();
+    format!("{prefix}{}{suffix}", "*".repeat(chars.len() - 12))
+}
+
+fn missing_key() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        ErrorType::InvalidRequest,
+        "You did not provide an API key. Send it in the Authorization header as \
+         'Authorization: Bearer sk_test_...', or as the user name of Basic auth.",
+    )
+}
+
+fn invalid_key(key: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        ErrorType::InvalidRequest,
+        format!(
+            "Invalid API Key provided: {}. fakestripe takes test-mode keys only: \
+             sk_test_ or rk_test_ followed by letters, digits or underscores.",
+            mask(key)
+        ),
+    )
+    .with_code("api_key_invalid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        map.insert(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        map
+    }
+
+    #[test]
+    fn bearer_and_basic_give_same_key() {
+        let bearer = api_key(&headers("Bearer sk_test_abc123")).unwrap();
+        let basic = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("sk_test_abc123:")
+        );
+        assert_eq!(bearer, "sk_test_abc123");
+        assert_eq!(api_key(&headers(&basic)).unwrap(), "sk_test_abc123");
+    }
+
+    #[test]
+    fn live_key_is_rejected_and_masked() {
+        let err = api_key(&headers("Bearer sk_live_1234567890abcdef")).unwrap_err();
+        assert_eq!(err.status, StatusCode::UNAUTHORIZED);
+        assert!(err.message.contains("sk_live_****cdef"), "{}", err.message);
+        assert!(!err.message.contains("1234567890ab"));
+    }
+
+    #[test]
+    fn missing_header_is_401() {
+        let err = api_key(&HeaderMap::new()).unwrap_err();
+        assert_eq!(err.status, StatusCode::UNAUTHORIZED);
+    }
+}

@@ -1,0 +1,184 @@
+//! Stripe's error envelope and the statuses that go with each error type.
+
+use axum::http::StatusCode;
+use serde_json::{Map, Value, json};
+
+/// The `error.type` values Stripe uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorType {
+    /// Bad parameters, unknown ids, unknown routes, wrong state.
+    InvalidRequest,
+    /// A card was declined or needs authentication.
+    Card,
+    /// The same idempotency key was used with other parameters or route.
+    Idempotency,
+    /// Something went wrong on the server's side (Stripe's `api_error`).
+    Api,
+}
+
+impl ErrorType {
+    fn as_str(self) -> &'static str {
+        match self {
+            ErrorType::InvalidRequest => "invalid_request_error",
+            ErrorType::Card => "card_error",
+            ErrorType::Idempotency => "idempotency_error",
+            ErrorType::Api => "api_error",
+        }
+    }
+}
+
+/// An error answered in Stripe's envelope: `{"error": {type, code, message, param, …}}`.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub kind: ErrorType,
+    pub code: Option<&'static str>,
+    pub message: String,
+    pub param: Option<String>,
+    /// Extra fields of the error object, such as `decline_code` or the
+    /// `payment_intent` a card error belongs to.
+    pub extra: Map<String, Value>,
+    /// Extra response headers, such as `Stripe-Should-Retry`.
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, kind: ErrorType, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            kind,
+            code: None,
+            message: message.into(),
+            param: None,
+            extra: Map::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// A 400 `invalid_request_error` about one parameter.
+    pub fn invalid_param(param: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, ErrorType::InvalidRequest, message)
+            .with_param(param)
+            .with_code("parameter_invalid")
+    }
+
+    /// A 400 for a required parameter that was not sent.
+    pub fn missing_param(param: impl Into<String>) -> Self {
+        let param = param.into();
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorType::InvalidRequest,
+            format!("Missing required param: {param}."),
+        )
+        .with_code("parameter_missing")
+        .with_param(param)
+    }
+
+    /// A 400 for a parameter the endpoint does not take.
+    pub fn unknown_param(param: impl Into<String>) -> Self {
+        let param = param.into();
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorType::InvalidRequest,
+            format!("Received unknown parameter: {param}"),
+        )
+        .with_code("parameter_unknown")
+        .with_param(param)
+    }
+
+    /// A 404 `resource_missing` for an id that does not exist in this account.
+    pub fn no_such(object: &str, id: &str, param: &str) -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorType::InvalidRequest,
+            format!("No such {object}: '{id}'"),
+        )
+        .with_code("resource_missing")
+        .with_param(param)
+    }
+
+    /// A 400 for a request that the object's current state does not allow.
+    pub fn bad_state(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, ErrorType::InvalidRequest, message)
+    }
+
+    /// A 404 for a route the fake does not implement, naming method and path.
+    pub fn unknown_route(method: &str, path: &str) -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorType::InvalidRequest,
+            format!(
+                "Unrecognized request URL ({method}: {path}). fakestripe does not implement \
+                 this endpoint; see its README for the endpoints it models."
+            ),
+        )
+    }
+
+    /// A 500 `api_error` for a bug in the fake. The cause goes to the log only.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(%cause, "internal error in the fake");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorType::Api,
+            "An unexpected error occurred in fakestripe; its log has the cause.",
+        )
+    }
+
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = Some(code);
+        self
+    }
+
+    pub fn with_param(mut self, param: impl Into<String>) -> Self {
+        self.param = Some(param.into());
+        self
+    }
+
+    pub fn with_extra(mut self, key: &str, value: Value) -> Self {
+        self.extra.insert(key.to_owned(), value);
+        self
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// The JSON body, `{"error": {…}}`, with Stripe's field names.
+    pub fn body(&self, request_id: &str) -> Value {
+        let mut error = Map::new();
+        if let Some(code) = self.code {
+            error.insert("code".into(), json!(code));
+        }
+        error.insert(
+            "doc_url".into(),
+            match self.code {
+                Some(code) => json!(format!("https://stripe.com/docs/error-codes/{}", code.replace('_', "-"))),
+                None => Value::Null,
+            },
+        );
+        error.insert("message".into(), json!(self.message));
+        if let Some(param) = &self.param {
+            error.insert("param".into(), json!(param));
+        }
+        error.insert(
+            "request_log_url".into(),
+            json!(format!("/_fakestripe/requests?request_id={request_id}")),
+        );
+        for (key, value) in &self.extra {
+            error.insert(key.clone(), value.clone());
+        }
+        error.insert("type".into(), json!(self.kind.as_str()));
+        json!({ "error": error })
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.kind.as_str(), self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+pub type ApiResult<T> = Result<T, ApiError>;

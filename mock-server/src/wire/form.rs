@@ -1,0 +1,125 @@
+//! Decoding of Stripe's request format: `application/x-www-form-urlencoded`
+//! bodies and query strings in bracket notation (`metadata[order_id]=42`,
+//! `line_items[0][price_data][unit_amount]=2000`, `expand[]=payment_intent`).
+
+use serde_json::{Map, Value};
+
+use super::error::ApiError;
+
+/// Deepest nesting accepted. Stripe's own parameters go about six levels
+/// deep (`line_items[0][price_data][product_data][metadata][key]`); the
+/// margin lets clients nest metadata-like hashes a little further.
+pub const MAX_DEPTH: usize = 16;
+
+/// Decodes a form body or query string into a tree of strings, objects and
+/// arrays. Indexed (`a[0]`) and empty-indexed (`a[]`) arrays become JSON
+/// arrays, and percent-encoded brackets are decoded the same as literal ones.
+pub fn decode(input: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if input.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(Map::new());
+    }
+    let config = serde_qs::Config::new()
+        .max_depth(MAX_DEPTH)
+        .use_form_encoding(true);
+    let value: Value = config
+        .deserialize_bytes(input)
+        .map_err(|err| invalid_body(&err.to_string()))?;
+    match value {
+        Value::Object(map) => {
+            check_keys(&map, "")?;
+            Ok(map)
+        }
+        Value::String(s) if s.is_empty() => Ok(Map::new()),
+        _ => Err(invalid_body("expected key=value pairs")),
+    }
+}
+
+/// Rejects an empty key anywhere in the tree, which is what the decoder makes
+/// of a parameter sent both as a value and as a hash (`a=1&a[b]=2`).
+fn check_keys(map: &Map<String, Value>, prefix: &str) -> Result<(), ApiError> {
+    for (key, value) in map {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}[{key}]")
+        };
+        if key.is_empty() {
+            let param = if prefix.is_empty() { "(empty)".to_owned() } else { prefix.to_owned() };
+            return Err(ApiError::invalid_param(
+                param.clone(),
+                format!("Invalid parameter `{param}`: it was sent both as a value and as a hash."),
+            ));
+        }
+        match value {
+            Value::Object(inner) => check_keys(inner, &path)?,
+            Value::Array(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    if let Value::Object(inner) = item {
+                        check_keys(inner, &format!("{path}[{index}]"))?;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn invalid_body(detail: &str) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::BAD_REQUEST,
+        super::error::ErrorType::InvalidRequest,
+        format!(
+            "Invalid request body: {detail}. Send parameters as application/x-www-form-urlencoded \
+             in bracket notation, such as metadata[order_id]=42."
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn decodes_nested_and_arrays() {
+        let map = decode(
+            b"line_items[0][price_data][unit_amount]=2000&line_items[0][quantity]=2&expand[]=payment_intent&metadata[k]=a+b",
+        )
+        .unwrap();
+        assert_eq!(
+            Value::Object(map),
+            json!({
+                "line_items": [{"price_data": {"unit_amount": "2000"}, "quantity": "2"}],
+                "expand": ["payment_intent"],
+                "metadata": {"k": "a b"}
+            })
+        );
+    }
+
+    #[test]
+    fn percent_encoded_brackets_match_literal() {
+        let literal = decode(b"metadata[order_id]=1&expand[]=x").unwrap();
+        let encoded = decode(b"metadata%5Border_id%5D=1&expand%5B%5D=x").unwrap();
+        assert_eq!(literal, encoded);
+    }
+
+    #[test]
+    fn ten_levels_deep() {
+        let map = decode(b"a[b][c][d][e][f][g][h][i][j][k]=deep").unwrap();
+        let leaf = &map["a"]["b"]["c"]["d"]["e"]["f"]["g"]["h"]["i"]["j"]["k"];
+        assert_eq!(leaf, "deep");
+    }
+
+    #[test]
+    fn value_and_hash_clash_is_rejected() {
+        let err = decode(b"metadata=1&metadata[a]=2").unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("metadata"));
+    }
+
+    #[test]
+    fn unbalanced_bracket_is_rejected() {
+        let err = decode(b"metadata[a=1").unwrap_err();
+        assert_eq!(err.status.as_u16(), 400);
+    }
+}

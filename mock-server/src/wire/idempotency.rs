@@ -1,0 +1,187 @@
+//! `Idempotency-Key` on POST requests. An identical retry replays the stored
+//! status and body; the same key with other parameters or on another
+//! endpoint is rejected; a retry while the first request still runs gets a
+//! 409. Requests rejected by validation are not stored, so a corrected retry
+//! with the same key goes through. Keys expire after 24 hours of the
+//! account's clock.
+
+use axum::http::StatusCode;
+use serde_json::Value;
+
+use super::error::{ApiError, ErrorType};
+
+/// How long a key is remembered, in seconds of the virtual clock.
+pub const KEY_LIFETIME: i64 = 24 * 60 * 60;
+
+/// Longest key accepted, as Stripe documents.
+pub const MAX_KEY_CHARS: usize = 255;
+
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// The first request has not finished.
+    InFlight,
+    /// The stored answer.
+    Done { status: u16, body: Vec<u8> },
+}
+
+/// What the fake remembers about one key.
+#[derive(Debug, Clone)]
+pub struct IdempotencyRecord {
+    /// `POST /v1/checkout/sessions`: the method and path the key was first used on.
+    pub route: String,
+    pub params: Value,
+    pub created_at: i64,
+    pub outcome: Outcome,
+}
+
+/// What to do with an incoming request that carries a key.
+#[derive(Debug)]
+pub enum Decision {
+    /// Run the request; the key is now in flight.
+    Run,
+    /// Answer with the stored response.
+    Replay { status: u16, body: Vec<u8> },
+}
+
+/// Checks `key` against the stored records and marks it in flight when the
+/// request should run.
+pub fn begin(
+    records: &mut std::collections::HashMap<String, IdempotencyRecord>,
+    key: &str,
+    route: &str,
+    params: &Value,
+    now: i64,
+) -> Result<Decision, ApiError> {
+    if key.chars().count() > MAX_KEY_CHARS {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorType::InvalidRequest,
+            format!("Idempotency-Key is longer than {MAX_KEY_CHARS} characters."),
+        ));
+    }
+    if let Some(record) = records.get(key)
+        && now - record.created_at < KEY_LIFETIME
+    {
+        if record.route != route {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorType::Idempotency,
+                format!(
+                    "Keys for idempotent requests can only be used for the same endpoint they \
+                     were first used for ('{}'). You used '{route}' with key '{key}'. Use a new \
+                     key for each logical operation.",
+                    record.route
+                ),
+            ));
+        }
+        if &record.params != params {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorType::Idempotency,
+                format!(
+                    "Keys for idempotent requests can only be used with the same parameters \
+                     they were first used with. Try using a key other than '{key}' if you meant \
+                     to execute a different request."
+                ),
+            ));
+        }
+        return match &record.outcome {
+            Outcome::InFlight => Err(ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorType::InvalidRequest,
+                format!(
+                    "There is currently another in-progress request using this Stripe token \
+                     (idempotency key '{key}'). Retry this request later."
+                ),
+            )
+            .with_code("lock_timeout")),
+            Outcome::Done { status, body } => {
+                Ok(Decision::Replay { status: *status, body: body.clone() })
+            }
+        };
+    }
+    records.insert(
+        key.to_owned(),
+        IdempotencyRecord {
+            route: route.to_owned(),
+            params: params.clone(),
+            created_at: now,
+            outcome: Outcome::InFlight,
+        },
+    );
+    Ok(Decision::Run)
+}
+
+/// Stores the answer of a request that ran, or forgets the key when the
+/// answer should not be kept (validation errors, auth errors, conflicts).
+pub fn finish(
+    records: &mut std::collections::HashMap<String, IdempotencyRecord>,
+    key: &str,
+    status: u16,
+    body: &[u8],
+) {
+    if should_store(status) {
+        if let Some(record) = records.get_mut(key) {
+            record.outcome = Outcome::Done { status, body: body.to_vec() };
+        }
+    } else {
+        records.remove(key);
+    }
+}
+
+/// Whether an answer with `status` is saved against its key. Successes,
+/// card declines (402) and server errors are saved; parameter errors,
+/// missing objects and rate limits are not, because the request did not
+/// start executing.
+fn should_store(status: u16) -> bool {
+    (200..300).contains(&status) || status == 402 || status >= 500
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::collections::HashMap;
+
+    #[test]
+    fn replay_then_conflicts() {
+        let mut records = HashMap::new();
+        let params = json!({"a": "1"});
+        let route = "POST /v1/customers";
+        assert!(matches!(begin(&mut records, "k", route, &params, 0), Ok(Decision::Run)));
+
+        let err = begin(&mut records, "k", route, &params, 1).unwrap_err();
+        assert_eq!(err.status, StatusCode::CONFLICT);
+
+        finish(&mut records, "k", 200, b"{}");
+        match begin(&mut records, "k", route, &params, 2).unwrap() {
+            Decision::Replay { status, body } => {
+                assert_eq!(status, 200);
+                assert_eq!(body, b"{}");
+            }
+            Decision::Run => panic!("expected a replay"),
+        }
+
+        let err = begin(&mut records, "k", route, &json!({"a": "2"}), 3).unwrap_err();
+        assert_eq!(err.kind, ErrorType::Idempotency);
+        let err = begin(&mut records, "k", "POST /v1/products", &params, 3).unwrap_err();
+        assert_eq!(err.kind, ErrorType::Idempotency);
+    }
+
+    #[test]
+    fn validation_failure_is_forgotten_and_keys_expire() {
+        let mut records = HashMap::new();
+        let params = json!({});
+        begin(&mut records, "k", "POST /v1/x", &params, 0).unwrap();
+        finish(&mut records, "k", 400, b"{}");
+        assert!(records.is_empty());
+
+        begin(&mut records, "k", "POST /v1/x", &params, 0).unwrap();
+        finish(&mut records, "k", 200, b"{}");
+        let later = KEY_LIFETIME + 1;
+        assert!(matches!(
+            begin(&mut records, "k", "POST /v1/x", &json!({"other": "1"}), later),
+            Ok(Decision::Run)
+        ));
+    }
+}

@@ -1,0 +1,235 @@
+//! Typed access to a decoded parameter tree. Each endpoint takes the
+//! parameters it knows, one by one, and `finish` rejects whatever is left,
+//! so every error names the full bracket path (`line_items[0][quantity]`).
+
+use serde_json::{Map, Value};
+
+use super::error::{ApiError, ApiResult};
+
+/// Parameters at one level of the tree, with the path that leads to them.
+#[derive(Debug, Clone, Default)]
+pub struct Params {
+    map: Map<String, Value>,
+    prefix: String,
+}
+
+impl Params {
+    pub fn new(map: Map<String, Value>) -> Self {
+        Params { map, prefix: String::new() }
+    }
+
+    /// The bracket path of a parameter at this level.
+    pub fn path(&self, name: &str) -> String {
+        if self.prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}[{}]", self.prefix, name)
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.map.contains_key(name)
+    }
+
+    /// Takes a string parameter. An empty string counts as sent.
+    pub fn string(&mut self, name: &str) -> ApiResult<Option<String>> {
+        match self.map.remove(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(ApiError::invalid_param(
+                self.path(name),
+                format!("Invalid string: {} must be a string, not a hash or array.", self.path(name)),
+            )),
+        }
+    }
+
+    /// Takes a string parameter that must be present and non-empty.
+    pub fn required_string(&mut self, name: &str) -> ApiResult<String> {
+        match self.string(name)? {
+            Some(s) if !s.is_empty() => Ok(s),
+            _ => Err(ApiError::missing_param(self.path(name))),
+        }
+    }
+
+    /// Takes an integer parameter.
+    pub fn integer(&mut self, name: &str) -> ApiResult<Option<i64>> {
+        let path = self.path(name);
+        match self.string(name)? {
+            None => Ok(None),
+            Some(s) => s
+                .trim()
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| ApiError::invalid_param(path, format!("Invalid integer: {s}"))),
+        }
+    }
+
+    /// Takes an integer that must lie in `min..=max`.
+    pub fn integer_in(&mut self, name: &str, min: i64, max: i64) -> ApiResult<Option<i64>> {
+        let path = self.path(name);
+        let value = self.integer(name)?;
+        if let Some(v) = value
+            && (v < min || v > max)
+        {
+            return Err(ApiError::invalid_param(
+                path.clone(),
+                format!("Invalid {path}: must be between {min} and {max}, got {v}."),
+            ));
+        }
+        Ok(value)
+    }
+
+    /// Takes a boolean parameter (`true` or `false`).
+    pub fn boolean(&mut self, name: &str) -> ApiResult<Option<bool>> {
+        let path = self.path(name);
+        match self.string(name)?.as_deref() {
+            None => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(other) => Err(ApiError::invalid_param(
+                path,
+                format!("Invalid boolean: {other}. Send true or false."),
+            )),
+        }
+    }
+
+    /// Takes a string parameter that must be one of `allowed`.
+    pub fn one_of(&mut self, name: &str, allowed: &[&str]) -> ApiResult<Option<String>> {
+        let path = self.path(name);
+        match self.string(name)? {
+            None => Ok(None),
+            Some(s) if allowed.contains(&s.as_str()) => Ok(Some(s)),
+            Some(s) => Err(ApiError::invalid_param(
+                path,
+                format!("Invalid {name}: must be one of {}, got `{s}`.", allowed.join(", ")),
+            )),
+        }
+    }
+
+    /// Takes a hash parameter. An empty string (`metadata=`) comes back as an
+    /// empty hash, which is how clients clear a hash.
+    pub fn hash(&mut self, name: &str) -> ApiResult<Option<Params>> {
+        let path = self.path(name);
+        match self.map.remove(name) {
+            None => Ok(None),
+            Some(Value::Object(map)) => Ok(Some(Params { map, prefix: path })),
+            Some(Value::String(s)) if s.is_empty() => Ok(Some(Params { map: Map::new(), prefix: path })),
+            Some(_) => Err(ApiError::invalid_param(
+                path.clone(),
+                format!("Invalid hash: {path} must be a hash, such as {path}[key]=value."),
+            )),
+        }
+    }
+
+    /// Takes an array of hashes (`line_items[0][…]`).
+    pub fn hash_array(&mut self, name: &str) -> ApiResult<Option<Vec<Params>>> {
+        let path = self.path(name);
+        let items = match self.map.remove(name) {
+            None => return Ok(None),
+            Some(Value::Array(items)) => items,
+            Some(Value::Object(map)) if map.is_empty() => Vec::new(),
+            Some(Value::String(s)) if s.is_empty() => Vec::new(),
+            Some(_) => {
+                return Err(ApiError::invalid_param(
+                    path.clone(),
+                    format!("Invalid array: {path} must be an array, such as {path}[0][key]=value."),
+                ));
+            }
+        };
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(index, item)| match item {
+                Value::Object(map) => Ok(Params { map, prefix: format!("{path}[{index}]") }),
+                _ => Err(ApiError::invalid_param(
+                    format!("{path}[{index}]"),
+                    format!("Invalid hash: {path}[{index}] must be a hash."),
+                )),
+            })
+            .collect::<ApiResult<Vec<_>>>()
+            .map(Some)
+    }
+
+    /// Takes an array of strings (`expand[]=a`, `payment_method_types[0]=card`).
+    /// A single value sent without brackets counts as a one-element array.
+    pub fn string_array(&mut self, name: &str) -> ApiResult<Option<Vec<String>>> {
+        let path = self.path(name);
+        match self.map.remove(name) {
+            None => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Ok(Some(Vec::new())),
+            Some(Value::String(s)) => Ok(Some(vec![s])),
+            Some(Value::Array(items)) => items
+                .into_iter()
+                .enumerate()
+                .map(|(index, item)| match item {
+                    Value::String(s) => Ok(s),
+                    _ => Err(ApiError::invalid_param(
+                        format!("{path}[{index}]"),
+                        format!("Invalid string: {path}[{index}] must be a string."),
+                    )),
+                })
+                .collect::<ApiResult<Vec<_>>>()
+                .map(Some),
+            Some(_) => Err(ApiError::invalid_param(
+                path.clone(),
+                format!("Invalid array: {path} must be an array of strings."),
+            )),
+        }
+    }
+
+    /// Takes the remaining entries as raw values, for hashes with free keys
+    /// such as `metadata`.
+    pub fn into_entries(self) -> (String, Map<String, Value>) {
+        (self.prefix, self.map)
+    }
+
+    /// Rejects any parameter that was not taken.
+    pub fn finish(self) -> ApiResult<()> {
+        match self.map.keys().next() {
+            None => Ok(()),
+            Some(key) => Err(ApiError::unknown_param(self.path(key))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn params(value: Value) -> Params {
+        match value {
+            Value::Object(map) => Params::new(map),
+            _ => unreachable!("test input is an object"),
+        }
+    }
+
+    #[test]
+    fn nested_error_names_full_path() {
+        let mut p = params(json!({"line_items": [{"price_data": {"unit_amount": "abc"}}]}));
+        let mut items = p.hash_array("line_items").unwrap().unwrap();
+        let mut price_data = items[0].hash("price_data").unwrap().unwrap();
+        let err = price_data.integer("unit_amount").unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("line_items[0][price_data][unit_amount]"));
+        assert_eq!(err.message, "Invalid integer: abc");
+    }
+
+    #[test]
+    fn finish_rejects_leftover() {
+        let mut p = params(json!({"mode": "payment", "colour": "red"}));
+        p.string("mode").unwrap();
+        let err = p.finish().unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("colour"));
+        assert_eq!(err.message, "Received unknown parameter: colour");
+    }
+
+    #[test]
+    fn empty_string_is_empty_hash() {
+        let mut p = params(json!({"metadata": ""}));
+        assert!(p.hash("metadata").unwrap().unwrap().is_empty());
+    }
+}
