@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 
 use crate::clock::Clock;
-use crate::faults::FaultState;
+use crate::faults::{FaultState, Variant};
 use crate::ids::IdGenerator;
 use crate::store::Store;
 use crate::wire::idempotency::IdempotencyRecord;
@@ -19,13 +19,20 @@ use crate::wire::idempotency::IdempotencyRecord;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Task {
     /// One delivery attempt of an event to an endpoint.
-    Deliver { event_id: String, endpoint_id: String, attempt: u32 },
+    Deliver {
+        event_id: String,
+        endpoint_id: String,
+        attempt: u32,
+        variant: Variant,
+    },
     /// An open session reaches its `expires_at`.
     ExpireSession { session_id: String },
     /// An asynchronous payment (SEPA debit, US bank account) settles.
     SettleAsync { session_id: String, succeed: bool },
     /// A held session becomes visible as paid to retrieve and list.
     EndLag { session_id: String },
+    /// A metadata-divergence fault rewrites a payment intent's metadata.
+    RewriteMetadata { payment_intent: String },
 }
 
 /// A webhook endpoint's delivery settings and signing secrets.
@@ -46,7 +53,11 @@ pub struct Endpoint {
 impl Endpoint {
     /// Whether the endpoint receives events of `event_type`.
     pub fn subscribes_to(&self, event_type: &str) -> bool {
-        self.enabled && self.enabled_events.iter().any(|e| e == "*" || e == event_type)
+        self.enabled
+            && self
+                .enabled_events
+                .iter()
+                .any(|e| e == "*" || e == event_type)
     }
 
     /// The secrets that sign a delivery at virtual time `now`.
@@ -184,7 +195,12 @@ impl AccountData {
     pub fn trace(&mut self, kind: &'static str, detail: Value) {
         let seq = self.next_seq();
         let at = self.now();
-        self.trace.push(TraceEntry { seq, at, kind, detail });
+        self.trace.push(TraceEntry {
+            seq,
+            at,
+            kind,
+            detail,
+        });
     }
 
     /// The earliest scheduled work, if any.
@@ -230,6 +246,8 @@ impl Account {
     pub fn lock(&self) -> MutexGuard<'_, AccountData> {
         // A panic while the lock was held leaves the data as the panicking
         // request left it; serving on is more useful to a test than refusing.
-        self.data.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.data
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

@@ -58,7 +58,11 @@ pub async fn handle(
     let fallback_id = format!("req_{}", unauthenticated_request_number());
 
     let Some(route) = resources::route(&method, &path) else {
-        return error_response(&ApiError::unknown_route(method.as_str(), &path), &fallback_id, None);
+        return error_response(
+            &ApiError::unknown_route(method.as_str(), &path),
+            &fallback_id,
+            None,
+        );
     };
     let key = match auth::api_key(&headers) {
         Ok(key) => key,
@@ -69,7 +73,9 @@ pub async fn handle(
             let err = ApiError::new(
                 StatusCode::BAD_REQUEST,
                 crate::wire::ErrorType::InvalidRequest,
-                format!("Invalid Stripe-Account header `{acct}`: expected an id that starts with acct_."),
+                format!(
+                    "Invalid Stripe-Account header `{acct}`: expected an id that starts with acct_."
+                ),
             );
             return error_response(&err, &fallback_id, None);
         }
@@ -80,7 +86,10 @@ pub async fn handle(
             let err = ApiError::new(
                 StatusCode::BAD_REQUEST,
                 crate::wire::ErrorType::InvalidRequest,
-                format!("Invalid Stripe API version: {v}. Send a dated version such as {}.", version::DEFAULT_API_VERSION),
+                format!(
+                    "Invalid Stripe API version: {v}. Send a dated version such as {}.",
+                    version::DEFAULT_API_VERSION
+                ),
             );
             return error_response(&err, &fallback_id, None);
         }
@@ -101,20 +110,32 @@ pub async fn handle(
     let (request_id, fault) = {
         let mut data = account.lock();
         let request_id = data.ids.next("req_");
-        let fault = faults::api_fault(&mut data, method.as_str(), &path, &request_id);
+        let fault = faults::api_fault(&mut data, &route_name, &path, &request_id);
         (request_id, fault)
     };
     let mut latency = None;
-    let mut lost_response = false;
+    let mut lost_response: Option<bool> = None;
     match &fault {
         Some(ApiFault::Error(err)) => {
             let mut data = account.lock();
-            record(&mut data, &request_id, &method, &path, &params_value, idempotency_key.as_deref(), false, err.status.as_u16(), Vec::new(), Some(err.message.clone()), &api_version);
+            record(
+                &mut data,
+                &request_id,
+                &method,
+                &path,
+                &params_value,
+                idempotency_key.as_deref(),
+                false,
+                err.status.as_u16(),
+                Vec::new(),
+                Some(err.message.clone()),
+                &api_version,
+            );
             drop(data);
             return error_response(err, &request_id, Some(&api_version));
         }
         Some(ApiFault::Latency(duration)) => latency = Some(*duration),
-        Some(ApiFault::LostResponse) => lost_response = true,
+        Some(ApiFault::LostResponse { drop }) => lost_response = Some(*drop),
         None => {}
     }
     if let Some(duration) = latency {
@@ -129,11 +150,35 @@ pub async fn handle(
         let now = data.now();
         match idempotency::begin(&mut data.idempotency, key, &route_name, &params_value, now) {
             Err(err) => {
-                record(&mut data, &request_id, &method, &path, &params_value, Some(key), false, err.status.as_u16(), Vec::new(), None, &api_version);
+                record(
+                    &mut data,
+                    &request_id,
+                    &method,
+                    &path,
+                    &params_value,
+                    Some(key),
+                    false,
+                    err.status.as_u16(),
+                    Vec::new(),
+                    None,
+                    &api_version,
+                );
                 return error_response(&err, &request_id, Some(&api_version));
             }
             Ok(Decision::Replay { status, body }) => {
-                record(&mut data, &request_id, &method, &path, &params_value, Some(key), true, status, Vec::new(), None, &api_version);
+                record(
+                    &mut data,
+                    &request_id,
+                    &method,
+                    &path,
+                    &params_value,
+                    Some(key),
+                    true,
+                    status,
+                    Vec::new(),
+                    None,
+                    &api_version,
+                );
                 let mut response = json_response(status, body, &request_id, Some(&api_version));
                 let headers = response.headers_mut();
                 headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
@@ -168,15 +213,34 @@ pub async fn handle(
         {
             idempotency::finish(&mut data.idempotency, key, status.as_u16(), &body);
         }
-        let fault_note = lost_response.then(|| "lost_response".to_owned());
-        record(&mut data, &request_id, &method, &path, &params_value, idempotency_key.as_deref(), false, status.as_u16(), ctx.touched, fault_note, &api_version);
+        let fault_note = lost_response.map(|_| "lost_response".to_owned());
+        record(
+            &mut data,
+            &request_id,
+            &method,
+            &path,
+            &params_value,
+            idempotency_key.as_deref(),
+            false,
+            status.as_u16(),
+            ctx.touched,
+            fault_note,
+            &api_version,
+        );
         (status, body, error)
     };
     account.wake.notify_one();
 
-    if lost_response {
-        let err = faults::lost_response_error();
-        return error_response(&err, &request_id, Some(&api_version));
+    match lost_response {
+        Some(true) => return dropped_connection(),
+        Some(false) => {
+            return error_response(
+                &faults::lost_response_error(),
+                &request_id,
+                Some(&api_version),
+            );
+        }
+        None => {}
     }
     let mut response = match error {
         Some(err) => error_response(&err, &request_id, Some(&api_version)),
@@ -190,7 +254,12 @@ pub async fn handle(
     response
 }
 
-fn run_handler(handler: Handler, ctx: &mut Ctx<'_>, data: &mut AccountData, raw: Map<String, Value>) -> Result<Value, ApiError> {
+fn run_handler(
+    handler: Handler,
+    ctx: &mut Ctx<'_>,
+    data: &mut AccountData,
+    raw: Map<String, Value>,
+) -> Result<Value, ApiError> {
     let mut params = Params::new(raw);
     let expand_paths = params.string_array("expand")?.unwrap_or_default();
     let mut value = handler(ctx, data, params)?;
@@ -251,8 +320,13 @@ fn mask_params(params: &Value) -> Value {
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(key, value)| {
-                    let sensitive = matches!(key.as_str(), "number" | "cvc" | "secret" | "password");
-                    let value = if sensitive { Value::String("***".into()) } else { mask_params(value) };
+                    let sensitive =
+                        matches!(key.as_str(), "number" | "cvc" | "secret" | "password");
+                    let value = if sensitive {
+                        Value::String("***".into())
+                    } else {
+                        mask_params(value)
+                    };
                     (key.clone(), value)
                 })
                 .collect(),
@@ -262,7 +336,12 @@ fn mask_params(params: &Value) -> Value {
     }
 }
 
-fn decode_params(method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Result<Map<String, Value>, ApiError> {
+fn decode_params(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Map<String, Value>, ApiError> {
     let mut params = form::decode(uri.query().unwrap_or_default().as_bytes())?;
     if *method == Method::POST && !body.is_empty() {
         let is_json = header(headers, "content-type").is_some_and(|ct| ct.contains("json"))
@@ -284,7 +363,10 @@ fn decode_params(method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) 
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(|v| v.trim().to_owned())
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_owned())
 }
 
 /// Stripe answers with pretty-printed JSON; so does the fake.
@@ -294,9 +376,15 @@ pub fn render(value: &Value) -> Vec<u8> {
     body
 }
 
-fn json_response(status: u16, body: Vec<u8>, request_id: &str, api_version: Option<&str>) -> Response {
+fn json_response(
+    status: u16,
+    body: Vec<u8>,
+    request_id: &str,
+    api_version: Option<&str>,
+) -> Response {
     let mut response = Response::new(Body::from(body));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
     headers.insert("content-type", HeaderValue::from_static("application/json"));
     if let Ok(value) = HeaderValue::from_str(request_id) {
@@ -310,7 +398,12 @@ fn json_response(status: u16, body: Vec<u8>, request_id: &str, api_version: Opti
 
 /// Renders an error in Stripe's envelope with its status and headers.
 pub fn error_response(err: &ApiError, request_id: &str, api_version: Option<&str>) -> Response {
-    let mut response = json_response(err.status.as_u16(), render(&err.body(request_id)), request_id, api_version);
+    let mut response = json_response(
+        err.status.as_u16(),
+        render(&err.body(request_id)),
+        request_id,
+        api_version,
+    );
     for (name, value) in &err.headers {
         if let Ok(value) = HeaderValue::from_str(value) {
             response.headers_mut().insert(*name, value);
@@ -326,4 +419,20 @@ fn unauthenticated_request_number() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
     format!("anon{:020}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A response whose body fails after the headers, so the client sees the
+/// connection close before an answer arrives.
+fn dropped_connection() -> Response {
+    let stream = futures_util::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "lost_response fault",
+        ))
+    });
+    let mut response = Response::new(Body::from_stream(stream));
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    response
 }

@@ -30,7 +30,11 @@ pub struct Clock {
 impl Clock {
     /// A clock that starts at the current wall-clock time.
     pub fn new(mode: ClockMode) -> Self {
-        Clock { mode, anchor_virtual: wall_clock_seconds(), anchor_real: Instant::now() }
+        Clock {
+            mode,
+            anchor_virtual: wall_clock_seconds(),
+            anchor_real: Instant::now(),
+        }
     }
 
     pub fn mode(&self) -> ClockMode {
@@ -72,7 +76,9 @@ impl Clock {
             ClockMode::Manual => None,
             ClockMode::RealTime { speed } => {
                 let remaining = (at as f64 - self.now_precise()).max(0.0);
-                Some(std::time::Duration::from_secs_f64(remaining / speed.max(1e-9)))
+                Some(std::time::Duration::from_secs_f64(
+                    remaining / speed.max(1e-9),
+                ))
             }
         }
     }

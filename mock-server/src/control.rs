@@ -32,14 +32,23 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/_fakestripe/clock", get(clock_get).post(clock_set))
         .route("/_fakestripe/clock/advance", post(clock_advance))
         .route("/_fakestripe/checkout/sessions/{id}/pay", post(session_pay))
-        .route("/_fakestripe/checkout/sessions/{id}/cancel", post(session_cancel))
+        .route(
+            "/_fakestripe/checkout/sessions/{id}/cancel",
+            post(session_cancel),
+        )
         .route("/_fakestripe/deliveries", get(deliveries))
         .route("/_fakestripe/requests", get(requests))
         .route("/_fakestripe/trace", get(trace))
-        .route("/_fakestripe/faults", get(faults_get).put(faults_put).delete(faults_delete))
+        .route(
+            "/_fakestripe/faults",
+            get(faults_get).put(faults_put).delete(faults_delete),
+        )
         .route("/_fakestripe/events/held", get(held))
         .route("/_fakestripe/events/release", post(release))
-        .route("/_fakestripe/webhook_endpoints/{id}/roll_secret", post(roll_secret))
+        .route(
+            "/_fakestripe/webhook_endpoints/{id}/roll_secret",
+            post(roll_secret),
+        )
         .route("/_fakestripe/reset", post(reset))
 }
 
@@ -49,14 +58,20 @@ type Answer = Result<Response, Response>;
 /// for a connected account.
 pub fn account_for(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<Arc<Account>, Response> {
     let key = auth::api_key(headers).map_err(|err| fail(&err))?;
-    let connected = headers.get("stripe-account").and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
+    let connected = headers
+        .get("stripe-account")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
     if let Some(acct) = connected
         && !acct.starts_with("acct_")
     {
         return Err(fail(&ApiError::new(
             StatusCode::BAD_REQUEST,
             ErrorType::InvalidRequest,
-            format!("Invalid Stripe-Account header `{acct}`: expected an id that starts with acct_."),
+            format!(
+                "Invalid Stripe-Account header `{acct}`: expected an id that starts with acct_."
+            ),
         )));
     }
     Ok(shared.account(&key, connected))
@@ -68,19 +83,27 @@ fn fail(err: &ApiError) -> Response {
 
 fn ok(value: &Value) -> Response {
     let mut response = Response::new(Body::from(render(value)));
-    response.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
     response
 }
 
 /// Parses a JSON body; an empty body counts as `{}`.
 fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
-    let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes };
+    let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
     serde_json::from_slice(text).map_err(|err| {
         let message = err.to_string();
         let param = message
             .split('`')
             .nth(1)
-            .filter(|_| message.starts_with("unknown field") || message.starts_with("missing field"))
+            .filter(|_| {
+                message.starts_with("unknown field") || message.starts_with("missing field")
+            })
             .unwrap_or_default()
             .to_owned();
         let mut error = ApiError::new(
@@ -98,7 +121,9 @@ fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
 fn clock_view(data: &AccountData) -> Value {
     match data.clock.mode() {
         ClockMode::Manual => json!({"now": data.now(), "mode": "manual", "speed": null}),
-        ClockMode::RealTime { speed } => json!({"now": data.now(), "mode": "real_time", "speed": speed}),
+        ClockMode::RealTime { speed } => {
+            json!({"now": data.now(), "mode": "real_time", "speed": speed})
+        }
     }
 }
 
@@ -123,30 +148,47 @@ async fn clock_set(State(shared): State<Arc<Shared>>, headers: HeaderMap, bytes:
         (None, None) => None,
         (Some("manual"), None) => Some(ClockMode::Manual),
         (Some("manual"), Some(_)) => {
-            return Err(fail(&ApiError::invalid_param("speed", "speed applies to the real_time mode only.")));
+            return Err(fail(&ApiError::invalid_param(
+                "speed",
+                "speed applies to the real_time mode only.",
+            )));
         }
         (Some("real_time") | None, speed) => {
             let speed = speed.unwrap_or(1.0);
             if !(speed.is_finite() && speed > 0.0 && speed <= 1e6) {
-                return Err(fail(&ApiError::invalid_param("speed", "speed must be a number above 0 and at most 1000000.")));
+                return Err(fail(&ApiError::invalid_param(
+                    "speed",
+                    "speed must be a number above 0 and at most 1000000.",
+                )));
             }
             Some(ClockMode::RealTime { speed })
         }
         (Some(other), _) => {
-            return Err(fail(&ApiError::invalid_param("mode", format!("Unknown clock mode `{other}`: use manual or real_time."))));
+            return Err(fail(&ApiError::invalid_param(
+                "mode",
+                format!("Unknown clock mode `{other}`: use manual or real_time."),
+            )));
         }
     };
     {
         let mut data = account.lock();
         if let Some(now) = request.now {
-            if now < data.now() && data.store.count("checkout.session") + data.store.count("event") > 0 {
+            if now < data.now()
+                && data.store.count("checkout.session") + data.store.count("event") > 0
+            {
                 return Err(fail(&ApiError::invalid_param(
                     "now",
-                    format!("The clock cannot move back ({now} is before {}) once objects exist; reset the account first.", data.now()),
+                    format!(
+                        "The clock cannot move back ({now} is before {}) once objects exist; reset the account first.",
+                        data.now()
+                    ),
                 )));
             }
             if !(0..=4_102_444_800).contains(&now) {
-                return Err(fail(&ApiError::invalid_param("now", "now must be a Unix time between 1970 and 2100.")));
+                return Err(fail(&ApiError::invalid_param(
+                    "now",
+                    "now must be a Unix time between 1970 and 2100.",
+                )));
             }
             data.clock.set_now(now);
         }
@@ -171,11 +213,18 @@ struct Advance {
 /// Stripe's retry schedule with room to spare.
 const MAX_ADVANCE: i64 = 30 * 24 * 3600;
 
-async fn clock_advance(State(shared): State<Arc<Shared>>, headers: HeaderMap, bytes: Bytes) -> Answer {
+async fn clock_advance(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Answer {
     let account = account_for(&shared, &headers)?;
     let request: Advance = body(&bytes)?;
     if !(0..=MAX_ADVANCE).contains(&request.seconds) {
-        return Err(fail(&ApiError::invalid_param("seconds", format!("seconds must be between 0 and {MAX_ADVANCE}."))));
+        return Err(fail(&ApiError::invalid_param(
+            "seconds",
+            format!("seconds must be between 0 and {MAX_ADVANCE}."),
+        )));
     }
     let ran = dispatcher::advance(&shared, &account, request.seconds).await;
     let data = account.lock();
@@ -184,7 +233,12 @@ async fn clock_advance(State(shared): State<Arc<Shared>>, headers: HeaderMap, by
     Ok(ok(&view))
 }
 
-async fn session_pay(State(shared): State<Arc<Shared>>, Path(id): Path<String>, headers: HeaderMap, bytes: Bytes) -> Answer {
+async fn session_pay(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Answer {
     let account = account_for(&shared, &headers)?;
     let request: PayRequest = body(&bytes)?;
     let result = {
@@ -195,7 +249,11 @@ async fn session_pay(State(shared): State<Arc<Shared>>, Path(id): Path<String>, 
     Ok(ok(&serde_json::to_value(result).unwrap_or_default()))
 }
 
-async fn session_cancel(State(shared): State<Arc<Shared>>, Path(id): Path<String>, headers: HeaderMap) -> Answer {
+async fn session_cancel(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Answer {
     let account = account_for(&shared, &headers)?;
     let mut data = account.lock();
     let url = simulate::cancel_url(&data, &id).map_err(|err| fail(&err))?;
@@ -211,17 +269,28 @@ struct DeliveryFilter {
     event_type: Option<String>,
 }
 
-async fn deliveries(State(shared): State<Arc<Shared>>, headers: HeaderMap, query: Result<Query<DeliveryFilter>, QueryRejection>) -> Answer {
+async fn deliveries(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    query: Result<Query<DeliveryFilter>, QueryRejection>,
+) -> Answer {
     let account = account_for(&shared, &headers)?;
     let Ok(Query(filter)) = query else {
-        return Err(fail(&ApiError::bad_state("Unknown query parameter: use event_id or type.")));
+        return Err(fail(&ApiError::bad_state(
+            "Unknown query parameter: use event_id or type.",
+        )));
     };
     let data = account.lock();
     let list: Vec<&crate::account::DeliveryRecord> = data
         .deliveries
         .iter()
         .filter(|d| filter.event_id.as_ref().is_none_or(|id| &d.event_id == id))
-        .filter(|d| filter.event_type.as_ref().is_none_or(|t| crate::events::type_matches(t, &d.event_type)))
+        .filter(|d| {
+            filter
+                .event_type
+                .as_ref()
+                .is_none_or(|t| crate::events::type_matches(t, &d.event_type))
+        })
         .collect();
     Ok(ok(&json!({ "data": list })))
 }
@@ -232,14 +301,28 @@ struct RequestFilter {
     request_id: Option<String>,
 }
 
-async fn requests(State(shared): State<Arc<Shared>>, headers: HeaderMap, query: Result<Query<RequestFilter>, QueryRejection>) -> Answer {
+async fn requests(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    query: Result<Query<RequestFilter>, QueryRejection>,
+) -> Answer {
     let account = account_for(&shared, &headers)?;
     let Ok(Query(filter)) = query else {
-        return Err(fail(&ApiError::bad_state("Unknown query parameter: use request_id.")));
+        return Err(fail(&ApiError::bad_state(
+            "Unknown query parameter: use request_id.",
+        )));
     };
     let data = account.lock();
-    let list: Vec<&crate::account::RequestRecord> =
-        data.requests.iter().filter(|r| filter.request_id.as_ref().is_none_or(|id| &r.request_id == id)).collect();
+    let list: Vec<&crate::account::RequestRecord> = data
+        .requests
+        .iter()
+        .filter(|r| {
+            filter
+                .request_id
+                .as_ref()
+                .is_none_or(|id| &r.request_id == id)
+        })
+        .collect();
     Ok(ok(&json!({ "data": list })))
 }
 
@@ -299,16 +382,27 @@ fn one_day() -> i64 {
     24 * 3600
 }
 
-async fn roll_secret(State(shared): State<Arc<Shared>>, Path(id): Path<String>, headers: HeaderMap, bytes: Bytes) -> Answer {
+async fn roll_secret(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Answer {
     let account = account_for(&shared, &headers)?;
     let request: Roll = body(&bytes)?;
     if !(0..=one_day()).contains(&request.expires_in_seconds) {
-        return Err(fail(&ApiError::invalid_param("expires_in_seconds", "expires_in_seconds must be between 0 and 86400.")));
+        return Err(fail(&ApiError::invalid_param(
+            "expires_in_seconds",
+            "expires_in_seconds must be between 0 and 86400.",
+        )));
     }
     let mut data = account.lock();
     let expires_at = data.now() + request.expires_in_seconds;
-    let secret = crate::resources::webhook_endpoints::roll_secret(&mut data, &id, expires_at).map_err(|err| fail(&err))?;
-    Ok(ok(&json!({ "id": id, "secret": secret, "previous_secret_expires_at": expires_at })))
+    let secret = crate::resources::webhook_endpoints::roll_secret(&mut data, &id, expires_at)
+        .map_err(|err| fail(&err))?;
+    Ok(ok(
+        &json!({ "id": id, "secret": secret, "previous_secret_expires_at": expires_at }),
+    ))
 }
 
 async fn reset(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Answer {
@@ -319,7 +413,12 @@ async fn reset(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Answer 
     let mode = data.clock.mode();
     let seed = data.ids_seed();
     let connected = data.connected_account.clone();
-    let forward: Vec<_> = data.endpoints.values().filter(|e| e.hidden).cloned().collect();
+    let forward: Vec<_> = data
+        .endpoints
+        .values()
+        .filter(|e| e.hidden)
+        .cloned()
+        .collect();
     let plan = data.faults.plan.clone();
     *data = AccountData::new(Clock::new(mode), seed, connected);
     for endpoint in forward {

@@ -1,16 +1,29 @@
 //! The fault plan: Stripe's quirks, switched on per account, drawn from one
 //! seeded generator, and written to the trace.
+//!
+//! A plan is `{"seed": N, "faults": [{"kind": NAME, …}]}`. Every fault is
+//! off unless the plan names it; with no plan the fake behaves as if this
+//! module did not exist. Each decision that involves chance draws from the
+//! account's generator, seeded from the plan's seed, and the trace records
+//! the decision and the draw, so the same seed replays the same run.
+//! docs/faults.md describes every kind and parameter.
 
-use rand::SeedableRng;
+use std::collections::HashMap;
+
+use axum::http::StatusCode;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
 
-use crate::account::AccountData;
+use crate::account::{AccountData, Task};
 use crate::events::delivery::{self, Prepared};
-use crate::wire::ApiError;
+use crate::events::type_matches;
+use crate::wire::{ApiError, ErrorType};
 
 /// Ways to forge a delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Forgery {
     WrongSecret,
     StaleTimestamp,
@@ -27,6 +40,15 @@ impl Forgery {
     }
 }
 
+/// What a scheduled delivery is: the event itself, a deliberate
+/// duplicate, or a forgery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    Original,
+    Duplicate,
+    Forged(Forgery),
+}
+
 /// A fault that changes how an API request is answered.
 #[derive(Debug, Clone)]
 pub enum ApiFault {
@@ -34,106 +56,933 @@ pub enum ApiFault {
     Error(ApiError),
     /// Run the request after this delay.
     Latency(std::time::Duration),
-    /// Run the request, then answer with an error as if the response was lost.
-    LostResponse,
+    /// Run the request, then lose the answer: an error, or with `drop` a
+    /// connection closed mid-response.
+    LostResponse { drop: bool },
 }
 
-/// The fault plan in force and the generator its draws come from.
+/// How a payment intent's metadata departs from what the session asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Divergence {
+    /// The keys are missing from the payment intent.
+    #[default]
+    Missing,
+    /// The keys have other values.
+    Changed,
+    /// The payment intent starts right and is rewritten later, with a
+    /// `payment_intent.updated` event.
+    Rewritten,
+}
+
+/// How a webhook delay is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Distribution {
+    #[default]
+    Fixed,
+    Uniform,
+    Exponential,
+}
+
+fn one() -> f64 {
+    1.0
+}
+fn one_u32() -> u32 {
+    1
+}
+fn thirty() -> i64 {
+    30
+}
+fn one_second() -> i64 {
+    1
+}
+fn all_forgeries() -> Vec<Forgery> {
+    vec![Forgery::WrongSecret]
+}
+
+/// One fault of a plan. Field names are the plan's parameter names.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Fault {
+    PaymentStatusLag {
+        #[serde(default = "thirty")]
+        seconds: i64,
+        #[serde(default = "one")]
+        probability: f64,
+    },
+    StaleRead {
+        #[serde(default = "thirty")]
+        seconds: i64,
+        #[serde(default)]
+        resources: Vec<String>,
+        #[serde(default = "one")]
+        probability: f64,
+    },
+    MetadataDivergence {
+        #[serde(default)]
+        mode: Divergence,
+        #[serde(default)]
+        keys: Vec<String>,
+        #[serde(default)]
+        after_seconds: i64,
+    },
+    WebhookDelay {
+        #[serde(default)]
+        distribution: Distribution,
+        #[serde(default)]
+        seconds: i64,
+        #[serde(default)]
+        min_seconds: i64,
+        #[serde(default)]
+        max_seconds: i64,
+        #[serde(default)]
+        mean_seconds: f64,
+        #[serde(default)]
+        types: Vec<String>,
+    },
+    WebhookOrder {
+        #[serde(default)]
+        order: Vec<String>,
+        #[serde(default)]
+        shuffle: bool,
+        #[serde(default)]
+        types: Vec<String>,
+        #[serde(default = "one_second")]
+        spacing_seconds: i64,
+    },
+    WebhookDuplicate {
+        #[serde(default)]
+        types: Vec<String>,
+        #[serde(default = "one_u32")]
+        copies: u32,
+        #[serde(default)]
+        concurrent: bool,
+        #[serde(default)]
+        delay_seconds: i64,
+        #[serde(default = "one")]
+        probability: f64,
+    },
+    WebhookDrop {
+        #[serde(default)]
+        types: Vec<String>,
+        #[serde(default = "one_u32")]
+        attempts: u32,
+    },
+    Hold {
+        types: Vec<String>,
+    },
+    ApiError {
+        #[serde(default)]
+        routes: Vec<String>,
+        #[serde(default)]
+        status: Option<u16>,
+        #[serde(default)]
+        latency_ms: Option<u64>,
+        #[serde(default = "one_u32")]
+        count: u32,
+        #[serde(default)]
+        skip: u32,
+    },
+    LostResponse {
+        #[serde(default)]
+        routes: Vec<String>,
+        #[serde(default = "one_u32")]
+        count: u32,
+        #[serde(default)]
+        skip: u32,
+        #[serde(default)]
+        drop_connection: bool,
+    },
+    ForgedWebhook {
+        #[serde(default)]
+        types: Vec<String>,
+        #[serde(default = "all_forgeries")]
+        forgeries: Vec<Forgery>,
+    },
+}
+
+/// Every fault kind, for error messages and the schema.
+pub const KINDS: &[&str] = &[
+    "payment_status_lag",
+    "stale_read",
+    "metadata_divergence",
+    "webhook_delay",
+    "webhook_order",
+    "webhook_duplicate",
+    "webhook_drop",
+    "hold",
+    "api_error",
+    "lost_response",
+    "forged_webhook",
+];
+
+/// A parsed plan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub seed: Option<u64>,
+    #[serde(default)]
+    pub faults: Vec<Fault>,
+}
+
+/// A delivery held by a `hold` fault until released.
+#[derive(Debug, Clone, Serialize)]
+pub struct Held {
+    pub event_id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub endpoint: String,
+    pub held_at: i64,
+}
+
+/// The fault plan in force, its generator and its bookkeeping.
 #[derive(Debug)]
 pub struct FaultState {
+    /// The plan as set, with its seed filled in.
     pub plan: Option<Value>,
+    faults: Vec<Fault>,
     pub rng: ChaCha8Rng,
+    default_seed: u64,
+    /// Calls each API fault has matched, by fault index.
+    matched: Vec<u32>,
+    /// Sessions whose paid state is hidden: until when, and the version
+    /// retrieve shows meanwhile.
+    lags: HashMap<String, (i64, Value)>,
+    held: Vec<Held>,
 }
 
 impl FaultState {
     pub fn new(seed: u64) -> Self {
-        FaultState { plan: None, rng: ChaCha8Rng::seed_from_u64(seed) }
+        FaultState {
+            plan: None,
+            faults: Vec::new(),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            default_seed: seed,
+            matched: Vec::new(),
+            lags: HashMap::new(),
+            held: Vec::new(),
+        }
     }
 }
 
 /// The deliveries to schedule for one event and endpoint: a delay in
-/// seconds for each send.
-#[derive(Debug, Clone)]
+/// seconds and what each send is.
+#[derive(Debug, Clone, Default)]
 pub struct DeliveryPlan {
-    pub attempts: Vec<(i64, bool)>,
+    pub sends: Vec<(i64, Variant)>,
 }
 
-/// Sets an account's plan.
-pub fn set_plan(data: &mut AccountData, plan: Value) -> Result<(), ApiError> {
-    data.faults.plan = Some(plan);
+/// Most seconds any fault may delay or hide something: thirty days.
+const MAX_SECONDS: i64 = 30 * 24 * 3600;
+
+/// Parses and checks a plan. Errors name the field (`faults[1][copies]`)
+/// and, for an unknown kind, list the valid ones.
+pub fn parse_plan(value: &Value) -> Result<Plan, ApiError> {
+    let Some(object) = value.as_object() else {
+        return Err(ApiError::invalid_param(
+            "plan",
+            "A fault plan is an object: {\"seed\": N, \"faults\": [...]}.",
+        ));
+    };
+    for key in object.keys() {
+        if key != "seed" && key != "faults" {
+            return Err(
+                ApiError::unknown_param(key.clone()).with_extra("valid", json!(["seed", "faults"]))
+            );
+        }
+    }
+    if let Some(seed) = object.get("seed")
+        && !seed.is_null()
+        && !seed.is_u64()
+    {
+        return Err(ApiError::invalid_param(
+            "seed",
+            "seed must be a whole number from 0 to 18446744073709551615.",
+        ));
+    }
+    let faults = match object.get("faults") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items.clone(),
+        Some(_) => {
+            return Err(ApiError::invalid_param(
+                "faults",
+                "faults must be a list of {\"kind\": NAME, …} objects.",
+            ));
+        }
+    };
+    let mut parsed = Vec::with_capacity(faults.len());
+    for (index, item) in faults.iter().enumerate() {
+        let kind = item.get("kind").and_then(Value::as_str).unwrap_or_default();
+        if !KINDS.contains(&kind) {
+            let nearest = KINDS
+                .iter()
+                .map(|k| (strsim::jaro_winkler(k, kind), *k))
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .filter(|(score, _)| *score > 0.8)
+                .map(|(_, k)| format!(" Did you mean `{k}`?"))
+                .unwrap_or_default();
+            let message = if kind.is_empty() {
+                format!("Each fault needs a kind, one of: {}.", KINDS.join(", "))
+            } else {
+                format!(
+                    "Unknown fault kind `{kind}`.{nearest} Valid kinds: {}.",
+                    KINDS.join(", ")
+                )
+            };
+            return Err(ApiError::invalid_param(
+                format!("faults[{index}][kind]"),
+                message,
+            ));
+        }
+        let fault: Fault = serde_json::from_value(item.clone()).map_err(|err| {
+            let message = err.to_string();
+            let field = message
+                .split('`')
+                .nth(1)
+                .filter(|_| message.contains("field"))
+                .map(str::to_owned);
+            let param = match field {
+                Some(field) => format!("faults[{index}][{field}]"),
+                None => format!("faults[{index}]"),
+            };
+            ApiError::invalid_param(param, format!("Invalid {kind} fault: {message}."))
+        })?;
+        check_fault(&fault, index)?;
+        parsed.push(fault);
+    }
+    Ok(Plan {
+        seed: object.get("seed").and_then(Value::as_u64),
+        faults: parsed,
+    })
+}
+
+fn check_fault(fault: &Fault, index: usize) -> Result<(), ApiError> {
+    let param = |name: &str| format!("faults[{index}][{name}]");
+    let seconds = |name: &str, value: i64| {
+        if (0..=MAX_SECONDS).contains(&value) {
+            Ok(())
+        } else {
+            Err(ApiError::invalid_param(
+                param(name),
+                format!("{name} must be between 0 and {MAX_SECONDS}."),
+            ))
+        }
+    };
+    let probability = |value: f64| {
+        if (0.0..=1.0).contains(&value) {
+            Ok(())
+        } else {
+            Err(ApiError::invalid_param(
+                param("probability"),
+                "probability must be between 0 and 1.",
+            ))
+        }
+    };
+    let patterns = |name: &str, list: &[String]| {
+        for (i, pattern) in list.iter().enumerate() {
+            let ok = pattern == "*"
+                || pattern
+                    .trim_end_matches('*')
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.');
+            if !ok || pattern.is_empty() {
+                return Err(ApiError::invalid_param(
+                    format!("faults[{index}][{name}][{i}]"),
+                    format!(
+                        "`{pattern}` is not an event type pattern; use a type such as checkout.session.completed or a prefix such as checkout.session.*."
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    };
+    match fault {
+        Fault::PaymentStatusLag {
+            seconds: s,
+            probability: p,
+        } => {
+            seconds("seconds", *s)?;
+            probability(*p)?;
+        }
+        Fault::StaleRead {
+            seconds: s,
+            resources,
+            probability: p,
+        } => {
+            seconds("seconds", *s)?;
+            probability(*p)?;
+            for (i, resource) in resources.iter().enumerate() {
+                if !READABLE.contains(&resource.as_str()) {
+                    return Err(ApiError::invalid_param(
+                        format!("faults[{index}][resources][{i}]"),
+                        format!(
+                            "Unknown resource `{resource}`: use {}.",
+                            READABLE.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        Fault::MetadataDivergence { after_seconds, .. } => {
+            seconds("after_seconds", *after_seconds)?
+        }
+        Fault::WebhookDelay {
+            distribution,
+            seconds: s,
+            min_seconds,
+            max_seconds,
+            mean_seconds,
+            types,
+        } => {
+            seconds("seconds", *s)?;
+            seconds("min_seconds", *min_seconds)?;
+            seconds("max_seconds", *max_seconds)?;
+            patterns("types", types)?;
+            if *distribution == Distribution::Uniform && min_seconds > max_seconds {
+                return Err(ApiError::invalid_param(
+                    param("max_seconds"),
+                    "max_seconds must not be below min_seconds.",
+                ));
+            }
+            if *distribution == Distribution::Exponential
+                && !(mean_seconds.is_finite()
+                    && *mean_seconds > 0.0
+                    && *mean_seconds <= MAX_SECONDS as f64)
+            {
+                return Err(ApiError::invalid_param(
+                    param("mean_seconds"),
+                    "mean_seconds must be above 0 for the exponential distribution.",
+                ));
+            }
+        }
+        Fault::WebhookOrder {
+            order,
+            shuffle,
+            types,
+            spacing_seconds,
+        } => {
+            patterns("order", order)?;
+            patterns("types", types)?;
+            if order.is_empty() != *shuffle {
+                return Err(ApiError::invalid_param(
+                    param("order"),
+                    "Give either order (a list of event types) or shuffle: true, not both.",
+                ));
+            }
+            if !(1..=3600).contains(spacing_seconds) {
+                return Err(ApiError::invalid_param(
+                    param("spacing_seconds"),
+                    "spacing_seconds must be between 1 and 3600.",
+                ));
+            }
+        }
+        Fault::WebhookDuplicate {
+            types,
+            copies,
+            delay_seconds,
+            probability: p,
+            ..
+        } => {
+            patterns("types", types)?;
+            seconds("delay_seconds", *delay_seconds)?;
+            probability(*p)?;
+            if !(1..=20).contains(copies) {
+                return Err(ApiError::invalid_param(
+                    param("copies"),
+                    "copies must be between 1 and 20.",
+                ));
+            }
+        }
+        Fault::WebhookDrop { types, attempts } => {
+            patterns("types", types)?;
+            if !(1..=10).contains(attempts) {
+                return Err(ApiError::invalid_param(
+                    param("attempts"),
+                    "attempts must be between 1 and 10.",
+                ));
+            }
+        }
+        Fault::Hold { types } => {
+            if types.is_empty() {
+                return Err(ApiError::missing_param(param("types")));
+            }
+            patterns("types", types)?;
+        }
+        Fault::ApiError {
+            routes,
+            status,
+            latency_ms,
+            count,
+            ..
+        } => {
+            check_routes(routes, index)?;
+            match (status, latency_ms) {
+                (Some(429 | 500 | 503), None) => {}
+                (None, Some(ms)) if *ms <= 60_000 => {}
+                (None, Some(_)) => {
+                    return Err(ApiError::invalid_param(
+                        param("latency_ms"),
+                        "latency_ms must be at most 60000.",
+                    ));
+                }
+                (Some(_), Some(_)) => {
+                    return Err(ApiError::invalid_param(
+                        param("latency_ms"),
+                        "Give status or latency_ms, not both.",
+                    ));
+                }
+                (Some(other), None) => {
+                    return Err(ApiError::invalid_param(
+                        param("status"),
+                        format!("status must be 429, 500 or 503, not {other}."),
+                    ));
+                }
+                (None, None) => return Err(ApiError::missing_param(param("status"))),
+            }
+            if *count == 0 {
+                return Err(ApiError::invalid_param(
+                    param("count"),
+                    "count must be at least 1.",
+                ));
+            }
+        }
+        Fault::LostResponse { routes, count, .. } => {
+            check_routes(routes, index)?;
+            if *count == 0 {
+                return Err(ApiError::invalid_param(
+                    param("count"),
+                    "count must be at least 1.",
+                ));
+            }
+        }
+        Fault::ForgedWebhook { types, forgeries } => {
+            patterns("types", types)?;
+            if forgeries.is_empty() {
+                return Err(ApiError::missing_param(param("forgeries")));
+            }
+        }
+    }
     Ok(())
 }
 
-/// The fault, if any, for an API request.
-pub fn api_fault(_data: &mut AccountData, _method: &str, _path: &str, _request_id: &str) -> Option<ApiFault> {
+/// Resources whose reads the stale-read fault can affect.
+pub const READABLE: &[&str] = &["checkout.session", "payment_intent"];
+
+fn check_routes(routes: &[String], index: usize) -> Result<(), ApiError> {
+    for (i, route) in routes.iter().enumerate() {
+        let path = route
+            .split_once(' ')
+            .map_or(route.as_str(), |(_, path)| path);
+        let method_ok = route
+            .split_once(' ')
+            .is_none_or(|(m, _)| matches!(m, "GET" | "POST" | "DELETE" | "*"));
+        if !path.starts_with("/v1/") || !method_ok {
+            return Err(ApiError::invalid_param(
+                format!("faults[{index}][routes][{i}]"),
+                format!(
+                    "`{route}` is not a route: use METHOD and path template, such as `POST /v1/checkout/sessions` or `GET /v1/checkout/sessions/{{id}}`, or a path prefix ending in *."
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a plan without setting it.
+pub fn validate_plan(plan: &Value) -> Result<(), ApiError> {
+    parse_plan(plan).map(|_| ())
+}
+
+/// Sets an account's plan, replacing any other. The generator restarts
+/// from the plan's seed (or the account's own when the plan has none).
+/// On an account with no objects yet, ids restart from the seed too, so a
+/// seed replays the same ids.
+pub fn set_plan(data: &mut AccountData, plan: Value) -> Result<(), ApiError> {
+    let parsed = parse_plan(&plan)?;
+    let seed = parsed.seed.unwrap_or(data.faults.default_seed);
+    let mut shown = plan;
+    shown["seed"] = json!(seed);
+    if shown.get("faults").is_none_or(Value::is_null) {
+        shown["faults"] = json!([]);
+    }
+    data.faults.rng = ChaCha8Rng::seed_from_u64(seed);
+    data.faults.matched = vec![0; parsed.faults.len()];
+    data.faults.faults = parsed.faults;
+    data.faults.plan = Some(shown.clone());
+    if parsed.seed.is_some() && data.store.is_empty() {
+        data.ids = crate::ids::IdGenerator::new(seed);
+    }
+    data.trace("fault", json!({"decision": "plan_set", "plan": shown}));
+    Ok(())
+}
+
+/// The plan in force, as `GET /_fakestripe/faults` shows it.
+pub fn plan_view(data: &AccountData) -> Value {
+    data.faults
+        .plan
+        .clone()
+        .unwrap_or_else(|| json!({"seed": data.faults.default_seed, "faults": []}))
+}
+
+/// Removes the plan. Held deliveries stay held until released; lags end.
+pub fn clear_plan(data: &mut AccountData) {
+    data.faults.plan = None;
+    data.faults.faults.clear();
+    data.faults.matched.clear();
+    data.faults.lags.clear();
+    data.trace("fault", json!({"decision": "plan_cleared"}));
+}
+
+fn matches_types(types: &[String], event_type: &str) -> bool {
+    types.is_empty()
+        || types
+            .iter()
+            .any(|pattern| type_matches(pattern, event_type))
+}
+
+/// Whether a route pattern matches a route such as
+/// `POST /v1/checkout/sessions/{id}` for the request path `path`.
+fn matches_route(routes: &[String], route: &str, path: &str) -> bool {
+    if routes.is_empty() {
+        return true;
+    }
+    let (method, template) = route.split_once(' ').unwrap_or(("", route));
+    routes.iter().any(|pattern| {
+        let (want_method, want_path) = match pattern.split_once(' ') {
+            Some((m, p)) => (Some(m), p),
+            None => (None, pattern.as_str()),
+        };
+        let method_ok = want_method.is_none_or(|m| m == "*" || m == method);
+        let path_ok = match want_path.strip_suffix('*') {
+            Some(prefix) => path.starts_with(prefix) || template.starts_with(prefix),
+            None => want_path == template || want_path == path,
+        };
+        method_ok && path_ok
+    })
+}
+
+/// Draws a number in `0..1` and writes the decision to the trace.
+fn draw(data: &mut AccountData) -> f64 {
+    data.faults.rng.random::<f64>()
+}
+
+/// The fault, if any, for an API request on `route` (`POST
+/// /v1/checkout/sessions/{id}`) at `path`.
+pub fn api_fault(
+    data: &mut AccountData,
+    route: &str,
+    path: &str,
+    request_id: &str,
+) -> Option<ApiFault> {
+    for index in 0..data.faults.faults.len() {
+        let (routes, count, skip) = match &data.faults.faults[index] {
+            Fault::ApiError {
+                routes,
+                count,
+                skip,
+                ..
+            }
+            | Fault::LostResponse {
+                routes,
+                count,
+                skip,
+                ..
+            } => (routes.clone(), *count, *skip),
+            _ => continue,
+        };
+        if !matches_route(&routes, route, path) {
+            continue;
+        }
+        data.faults.matched[index] += 1;
+        let matched = data.faults.matched[index];
+        if matched <= skip || matched > skip + count {
+            continue;
+        }
+        let fault = match &data.faults.faults[index] {
+            Fault::ApiError {
+                status: Some(status),
+                ..
+            } => ApiFault::Error(injected_error(*status)),
+            Fault::ApiError {
+                latency_ms: Some(ms),
+                ..
+            } => ApiFault::Latency(std::time::Duration::from_millis(*ms)),
+            Fault::LostResponse {
+                drop_connection, ..
+            } => ApiFault::LostResponse {
+                drop: *drop_connection,
+            },
+            _ => continue,
+        };
+        let name = match &fault {
+            ApiFault::Error(err) => format!("api_error {}", err.status.as_u16()),
+            ApiFault::Latency(d) => format!("latency {} ms", d.as_millis()),
+            ApiFault::LostResponse { drop: true } => {
+                "lost_response (connection dropped)".to_owned()
+            }
+            ApiFault::LostResponse { drop: false } => "lost_response".to_owned(),
+        };
+        data.trace(
+            "fault",
+            json!({"decision": name, "fault_index": index, "route": route, "request_id": request_id, "call": matched}),
+        );
+        return Some(fault);
+    }
     None
+}
+
+fn injected_error(status: u16) -> ApiError {
+    match status {
+        429 => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorType::InvalidRequest,
+            "Too many requests hit the API too quickly (api_error fault). Retry with exponential backoff.",
+        )
+        .with_code("rate_limit")
+        .with_header("stripe-should-retry", "true"),
+        503 => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorType::Api,
+            "The service is temporarily unavailable (api_error fault). Retry later.",
+        )
+        .with_header("stripe-should-retry", "true"),
+        _ => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorType::Api,
+            "Something went wrong on Stripe's end (api_error fault). The request was not applied.",
+        ),
+    }
 }
 
 /// The error a client sees when the response to a committed write is lost.
 pub fn lost_response_error() -> ApiError {
     ApiError::new(
-        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-        crate::wire::ErrorType::Api,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorType::Api,
         "The response was lost after the request was committed (lost_response fault). \
          Retry with the same Idempotency-Key to get the committed object.",
     )
 }
 
-/// How one event's deliveries to one endpoint are scheduled.
-pub fn plan_delivery(_data: &mut AccountData, _event_id: &str, _event_type: &str, _object: &Value, _endpoint_id: &str) -> DeliveryPlan {
-    DeliveryPlan { attempts: vec![(0, false)] }
+/// How one event's deliveries to one endpoint are scheduled: held, delayed,
+/// reordered, duplicated or accompanied by forgeries.
+pub fn plan_delivery(
+    data: &mut AccountData,
+    event_id: &str,
+    event_type: &str,
+    _object: &Value,
+    endpoint_id: &str,
+) -> DeliveryPlan {
+    let faults = data.faults.faults.clone();
+    if faults.is_empty() {
+        return DeliveryPlan {
+            sends: vec![(0, Variant::Original)],
+        };
+    }
+    for fault in &faults {
+        if let Fault::Hold { types } = fault
+            && matches_types(types, event_type)
+        {
+            let held_at = data.now();
+            data.faults.held.push(Held {
+                event_id: event_id.to_owned(),
+                event_type: event_type.to_owned(),
+                endpoint: endpoint_id.to_owned(),
+                held_at,
+            });
+            data.trace("fault", json!({"decision": "hold", "event_id": event_id, "type": event_type, "endpoint": endpoint_id}));
+            return DeliveryPlan::default();
+        }
+    }
+    let mut delay = 0;
+    let mut sends = Vec::new();
+    for fault in &faults {
+        match fault {
+            Fault::WebhookDelay {
+                distribution,
+                seconds,
+                min_seconds,
+                max_seconds,
+                mean_seconds,
+                types,
+            } if matches_types(types, event_type) => {
+                let roll = draw(data);
+                let drawn = match distribution {
+                    Distribution::Fixed => *seconds,
+                    Distribution::Uniform => {
+                        min_seconds
+                            + (roll * ((max_seconds - min_seconds + 1) as f64)).floor() as i64
+                    }
+                    Distribution::Exponential => (-(1.0 - roll).ln() * mean_seconds)
+                        .round()
+                        .min(MAX_SECONDS as f64)
+                        as i64,
+                };
+                delay += drawn;
+                data.trace("fault", json!({"decision": "webhook_delay", "event_id": event_id, "type": event_type, "draw": roll, "seconds": drawn}));
+            }
+            Fault::WebhookOrder {
+                order,
+                shuffle,
+                types,
+                spacing_seconds,
+            } => {
+                let rank = if *shuffle {
+                    if !matches_types(types, event_type) {
+                        continue;
+                    }
+                    let roll = draw(data);
+                    let rank = (roll * 10.0).floor() as i64;
+                    data.trace("fault", json!({"decision": "webhook_order", "event_id": event_id, "type": event_type, "draw": roll, "rank": rank}));
+                    rank
+                } else {
+                    match order
+                        .iter()
+                        .position(|pattern| type_matches(pattern, event_type))
+                    {
+                        Some(position) => {
+                            data.trace("fault", json!({"decision": "webhook_order", "event_id": event_id, "type": event_type, "rank": position + 1}));
+                            position as i64 + 1
+                        }
+                        None => continue,
+                    }
+                };
+                delay += rank * spacing_seconds;
+            }
+            _ => {}
+        }
+    }
+    for fault in &faults {
+        if let Fault::ForgedWebhook { types, forgeries } = fault
+            && matches_types(types, event_type)
+        {
+            for forgery in forgeries {
+                data.trace("fault", json!({"decision": "forged_webhook", "event_id": event_id, "type": event_type, "forgery": forgery.name()}));
+                sends.push((delay, Variant::Forged(*forgery)));
+            }
+        }
+    }
+    sends.push((delay, Variant::Original));
+    for fault in &faults {
+        if let Fault::WebhookDuplicate {
+            types,
+            copies,
+            concurrent: false,
+            delay_seconds,
+            probability,
+        } = fault
+            && matches_types(types, event_type)
+        {
+            let roll = draw(data);
+            if roll >= *probability {
+                continue;
+            }
+            data.trace("fault", json!({"decision": "webhook_duplicate", "event_id": event_id, "type": event_type, "draw": roll, "copies": copies}));
+            for copy in 0..*copies {
+                sends.push((
+                    delay + delay_seconds * i64::from(copy + 1),
+                    Variant::Duplicate,
+                ));
+            }
+        }
+    }
+    DeliveryPlan { sends }
 }
 
-/// Builds one scheduled attempt, applying drop, hold and forgery faults.
-pub fn prepare_attempt(data: &mut AccountData, event_id: &str, endpoint_id: &str, attempt: u32, due: i64) -> Option<Prepared> {
-    delivery::prepare(data, event_id, endpoint_id, attempt, due)
+/// Builds one scheduled send, applying duplicate, forgery and drop faults.
+pub fn prepare_attempt(
+    data: &mut AccountData,
+    event_id: &str,
+    endpoint_id: &str,
+    attempt: u32,
+    due: i64,
+    variant: Variant,
+) -> Option<Prepared> {
+    let mut prepared = delivery::prepare(data, event_id, endpoint_id, attempt, due)?;
+    match variant {
+        Variant::Original => {}
+        Variant::Duplicate => {
+            prepared.duplicate = true;
+            prepared.retry_on_failure = false;
+        }
+        Variant::Forged(forgery) => {
+            let now = data.now();
+            let secrets: Vec<String> = data
+                .endpoints
+                .get(endpoint_id)
+                .map(|e| e.live_secrets(now).into_iter().map(str::to_owned).collect())
+                .unwrap_or_default();
+            let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+            let wrong = data.ids.next("whsec_");
+            delivery::forge(&mut prepared, forgery, &refs, &wrong);
+            return Some(prepared);
+        }
+    }
+    if variant == Variant::Original {
+        let drops = data.faults.faults.iter().find_map(|fault| match fault {
+            Fault::WebhookDrop { types, attempts }
+                if matches_types(types, &prepared.event_type) =>
+            {
+                Some(*attempts)
+            }
+            _ => None,
+        });
+        if let Some(attempts) = drops
+            && attempt <= attempts
+        {
+            prepared.lost = true;
+            data.trace("fault", json!({"decision": "webhook_drop", "event_id": event_id, "endpoint": endpoint_id, "attempt": attempt}));
+        }
+    }
+    Some(prepared)
 }
 
-/// Extra copies of a delivery to send at the same moment.
-pub fn concurrent_copies(_data: &mut AccountData, _prepared: &Prepared) -> Vec<Prepared> {
-    Vec::new()
+/// Extra copies of a delivery to send at the same moment, for a concurrent
+/// duplicate fault. Only an event's first attempt gets them.
+pub fn concurrent_copies(data: &mut AccountData, prepared: &Prepared) -> Vec<Prepared> {
+    if prepared.attempt != 1 || prepared.duplicate || prepared.forged.is_some() {
+        return Vec::new();
+    }
+    let faults = data.faults.faults.clone();
+    let mut copies = Vec::new();
+    for fault in &faults {
+        if let Fault::WebhookDuplicate {
+            types,
+            copies: count,
+            concurrent: true,
+            probability,
+            ..
+        } = fault
+            && matches_types(types, &prepared.event_type)
+        {
+            let roll = draw(data);
+            if roll >= *probability {
+                continue;
+            }
+            data.trace(
+                "fault",
+                json!({"decision": "webhook_duplicate_concurrent", "event_id": prepared.event_id, "draw": roll, "copies": count}),
+            );
+            for _ in 0..*count {
+                let mut copy = prepared.clone();
+                copy.duplicate = true;
+                copy.retry_on_failure = false;
+                copy.lost = false;
+                copies.push(copy);
+            }
+        }
+    }
+    copies
 }
 
-/// Ends a payment_status lag for a session.
-pub fn end_lag(_data: &mut AccountData, _session_id: &str) {}
-
-/// Checks a plan without setting it.
-pub fn validate_plan(_plan: &Value) -> Result<(), ApiError> {
-    Ok(())
+/// The held deliveries, oldest first.
+pub fn held(data: &AccountData) -> Vec<Held> {
+    data.faults.held.clone()
 }
 
-/// The version of an object that a retrieve sees: the current one unless a
-/// lag or stale-read fault hides it. `None` answers 404.
-pub fn visible(data: &mut AccountData, kind: &str, id: &str) -> Option<Value> {
-    data.store.get(kind, id).cloned()
-}
-
-/// The objects of `kind` that a list sees, newest first.
-pub fn visible_list(data: &mut AccountData, kind: &str) -> Vec<Value> {
-    let ids: Vec<String> = data.store.ids_newest_first(kind).cloned().collect();
-    ids.iter().filter_map(|id| visible(data, kind, id)).collect()
-}
-
-/// The metadata a session's payment intent is created with.
-pub fn payment_intent_metadata(_data: &mut AccountData, _session: &Value, metadata: serde_json::Map<String, Value>) -> serde_json::Map<String, Value> {
-    metadata
-}
-
-/// Starts a payment_status lag for a session that was just paid.
-pub fn start_lag(_data: &mut AccountData, _session_id: &str, _before: &Value) {}
-
-/// The plan in force, as `GET /_fakestripe/faults` shows it.
-pub fn plan_view(data: &AccountData) -> Value {
-    data.faults.plan.clone().unwrap_or_else(|| serde_json::json!({"seed": null, "faults": []}))
-}
-
-/// Removes the plan. Held events stay held until released.
-pub fn clear_plan(data: &mut AccountData) {
-    data.faults.plan = None;
-}
-
-/// Which held deliveries to release, in the order given.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+/// Which held deliveries to release, in the order given. Empty releases all.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Release {
     #[serde(default)]
@@ -142,12 +991,335 @@ pub struct Release {
     pub types: Vec<String>,
 }
 
-/// The held deliveries.
-pub fn held(_data: &AccountData) -> Vec<Value> {
-    Vec::new()
+/// Schedules held deliveries now, in the order asked for; returns how many.
+pub fn release(data: &mut AccountData, selector: &Release) -> Result<usize, ApiError> {
+    if !selector.event_ids.is_empty() && !selector.types.is_empty() {
+        return Err(ApiError::invalid_param(
+            "types",
+            "Give event_ids or types, not both.",
+        ));
+    }
+    let mut chosen: Vec<Held> = Vec::new();
+    if !selector.event_ids.is_empty() {
+        for (index, id) in selector.event_ids.iter().enumerate() {
+            let found: Vec<Held> = data
+                .faults
+                .held
+                .iter()
+                .filter(|h| &h.event_id == id)
+                .cloned()
+                .collect();
+            if found.is_empty() {
+                return Err(ApiError::no_such(
+                    "held event",
+                    id,
+                    &format!("event_ids[{index}]"),
+                ));
+            }
+            chosen.extend(found);
+        }
+    } else if !selector.types.is_empty() {
+        for pattern in &selector.types {
+            chosen.extend(
+                data.faults
+                    .held
+                    .iter()
+                    .filter(|h| type_matches(pattern, &h.event_type))
+                    .cloned(),
+            );
+        }
+    } else {
+        chosen = data.faults.held.clone();
+    }
+    let now = data.now();
+    let mut count = 0;
+    for held in &chosen {
+        let Some(position) = data
+            .faults
+            .held
+            .iter()
+            .position(|h| h.event_id == held.event_id && h.endpoint == held.endpoint)
+        else {
+            continue;
+        };
+        data.faults.held.remove(position);
+        data.trace("fault", json!({"decision": "release", "event_id": held.event_id, "type": held.event_type, "endpoint": held.endpoint}));
+        data.schedule(
+            now,
+            Task::Deliver {
+                event_id: held.event_id.clone(),
+                endpoint_id: held.endpoint.clone(),
+                attempt: 1,
+                variant: Variant::Original,
+            },
+        );
+        count += 1;
+    }
+    Ok(count)
 }
 
-/// Releases held deliveries; returns how many.
-pub fn release(_data: &mut AccountData, _selector: &Release) -> Result<usize, ApiError> {
-    Ok(0)
+/// The version of an object that a retrieve sees: the current one unless a
+/// lag or stale-read fault hides it. `None` answers 404.
+pub fn visible(data: &mut AccountData, kind: &str, id: &str) -> Option<Value> {
+    let current = data.store.get(kind, id).cloned()?;
+    if data.faults.faults.is_empty() {
+        return Some(current);
+    }
+    let now = data.now();
+    if let Some((until, snapshot)) = data.faults.lags.get(id)
+        && now < *until
+    {
+        let snapshot = snapshot.clone();
+        data.trace(
+            "fault",
+            json!({"decision": "payment_status_lag", "id": id, "until": until}),
+        );
+        return Some(snapshot);
+    }
+    let stale = data.faults.faults.iter().find_map(|fault| match fault {
+        Fault::StaleRead {
+            seconds,
+            resources,
+            probability,
+        } if resources.is_empty() || resources.iter().any(|r| r == kind) => {
+            Some((*seconds, *probability))
+        }
+        _ => None,
+    });
+    let Some((window, probability)) = stale else {
+        return Some(current);
+    };
+    let versions = data.store.versions(id);
+    let newest_written = versions.last().map_or(now, |v| v.written_at);
+    if now - newest_written >= window {
+        return Some(current);
+    }
+    let roll = draw(data);
+    if roll >= probability {
+        return Some(current);
+    }
+    let settled = data
+        .store
+        .versions(id)
+        .iter()
+        .rev()
+        .find(|v| now - v.written_at >= window)
+        .map(|v| v.object.clone());
+    data.trace(
+        "fault",
+        json!({"decision": "stale_read", "id": id, "draw": roll, "served": if settled.is_some() { "previous_version" } else { "not_found" }}),
+    );
+    settled
+}
+
+/// The objects of `kind` that a list sees, newest first.
+pub fn visible_list(data: &mut AccountData, kind: &str) -> Vec<Value> {
+    let ids: Vec<String> = data.store.ids_newest_first(kind).cloned().collect();
+    ids.iter()
+        .filter_map(|id| visible(data, kind, id))
+        .collect()
+}
+
+/// The metadata a session's payment intent is created with.
+pub fn payment_intent_metadata(
+    data: &mut AccountData,
+    session: &Value,
+    metadata: Map<String, Value>,
+) -> Map<String, Value> {
+    let divergence = data.faults.faults.iter().find_map(|fault| match fault {
+        Fault::MetadataDivergence {
+            mode,
+            keys,
+            after_seconds,
+        } => Some((*mode, keys.clone(), *after_seconds)),
+        _ => None,
+    });
+    let Some((mode, keys, _)) = divergence else {
+        return metadata;
+    };
+    let affected = |key: &str| keys.is_empty() || keys.iter().any(|k| k == key);
+    let result: Map<String, Value> = match mode {
+        Divergence::Missing => metadata
+            .into_iter()
+            .filter(|(key, _)| !affected(key))
+            .collect(),
+        Divergence::Changed => metadata
+            .into_iter()
+            .map(|(key, value)| {
+                if affected(&key) {
+                    let changed = format!("{}-diverged", value.as_str().unwrap_or_default());
+                    (key, json!(changed))
+                } else {
+                    (key, value)
+                }
+            })
+            .collect(),
+        Divergence::Rewritten => metadata,
+    };
+    data.trace("fault", json!({"decision": "metadata_divergence", "session": session["id"], "mode": mode, "metadata": result}));
+    result
+}
+
+/// Schedules the later rewrite of a payment intent's metadata, for the
+/// `rewritten` divergence.
+pub fn after_payment_intent_created(data: &mut AccountData, pi_id: &str) {
+    let rewrite = data.faults.faults.iter().find_map(|fault| match fault {
+        Fault::MetadataDivergence {
+            mode: Divergence::Rewritten,
+            after_seconds,
+            ..
+        } => Some(*after_seconds),
+        _ => None,
+    });
+    if let Some(after) = rewrite {
+        let at = data.now() + after;
+        data.schedule(
+            at,
+            Task::RewriteMetadata {
+                payment_intent: pi_id.to_owned(),
+            },
+        );
+    }
+}
+
+/// Rewrites a payment intent's metadata and emits `payment_intent.updated`.
+pub fn rewrite_metadata(data: &mut AccountData, pi_id: &str) {
+    let keys = data.faults.faults.iter().find_map(|fault| match fault {
+        Fault::MetadataDivergence { keys, .. } => Some(keys.clone()),
+        _ => None,
+    });
+    let Some(mut pi) = data.store.get("payment_intent", pi_id).cloned() else {
+        return;
+    };
+    let before = pi.clone();
+    let keys = keys.unwrap_or_default();
+    if let Some(meta) = pi["metadata"].as_object_mut() {
+        for (key, value) in meta.iter_mut() {
+            if keys.is_empty() || keys.iter().any(|k| k == key) {
+                *value = json!(format!("{}-rewritten", value.as_str().unwrap_or_default()));
+            }
+        }
+    }
+    if before == pi {
+        return;
+    }
+    crate::resources::save(data, "payment_intent", pi_id, pi.clone());
+    data.trace("fault", json!({"decision": "metadata_rewrite", "payment_intent": pi_id, "metadata": pi["metadata"]}));
+    let previous = crate::events::changed_fields(&before, &pi);
+    crate::events::emit(
+        data,
+        "payment_intent.updated",
+        &pi,
+        Some(previous),
+        &crate::events::Origin::default(),
+    );
+}
+
+/// Starts a payment_status lag for a session that was just paid: until it
+/// ends, retrieve and list show `before`.
+pub fn start_lag(data: &mut AccountData, session_id: &str, before: &Value) {
+    let lag = data.faults.faults.iter().find_map(|fault| match fault {
+        Fault::PaymentStatusLag {
+            seconds,
+            probability,
+        } => Some((*seconds, *probability)),
+        _ => None,
+    });
+    let Some((seconds, probability)) = lag else {
+        return;
+    };
+    let roll = draw(data);
+    if roll >= probability || seconds == 0 {
+        return;
+    }
+    let until = data.now() + seconds;
+    data.faults
+        .lags
+        .insert(session_id.to_owned(), (until, before.clone()));
+    data.trace("fault", json!({"decision": "payment_status_lag_start", "session": session_id, "draw": roll, "until": until}));
+    data.schedule(
+        until,
+        Task::EndLag {
+            session_id: session_id.to_owned(),
+        },
+    );
+}
+
+/// Ends a payment_status lag for a session.
+pub fn end_lag(data: &mut AccountData, session_id: &str) {
+    if data.faults.lags.remove(session_id).is_some() {
+        data.trace(
+            "fault",
+            json!({"decision": "payment_status_lag_end", "session": session_id}),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_kind_names_the_field_and_suggests() {
+        let err =
+            parse_plan(&json!({"seed": 1, "faults": [{"kind": "webhook_duplicat"}]})).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("faults[0][kind]"));
+        assert!(
+            err.message.contains("Did you mean `webhook_duplicate`?"),
+            "{}",
+            err.message
+        );
+        assert!(err.message.contains("forged_webhook"), "{}", err.message);
+    }
+
+    #[test]
+    fn unknown_parameter_names_its_path() {
+        let err = parse_plan(&json!({"faults": [{"kind": "hold", "types": ["charge.*"]}, {"kind": "webhook_drop", "attempt": 2}]})).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("faults[1][attempt]"));
+    }
+
+    #[test]
+    fn ranges_are_checked() {
+        let err = parse_plan(&json!({"faults": [{"kind": "webhook_duplicate", "copies": 0}]}))
+            .unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("faults[0][copies]"));
+        let err =
+            parse_plan(&json!({"faults": [{"kind": "api_error", "status": 404}]})).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("faults[0][status]"));
+        let err = parse_plan(&json!({"faults": [{"kind": "stale_read", "resources": ["charge"]}]}))
+            .unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("faults[0][resources][0]"));
+    }
+
+    #[test]
+    fn routes_match_templates_prefixes_and_methods() {
+        let route = "POST /v1/checkout/sessions";
+        assert!(matches_route(&[], route, "/v1/checkout/sessions"));
+        assert!(matches_route(
+            &["POST /v1/checkout/sessions".into()],
+            route,
+            "/v1/checkout/sessions"
+        ));
+        assert!(!matches_route(
+            &["GET /v1/checkout/sessions".into()],
+            route,
+            "/v1/checkout/sessions"
+        ));
+        assert!(matches_route(
+            &["/v1/checkout/*".into()],
+            route,
+            "/v1/checkout/sessions"
+        ));
+        let retrieve = "GET /v1/checkout/sessions/{id}";
+        assert!(matches_route(
+            &["GET /v1/checkout/sessions/{id}".into()],
+            retrieve,
+            "/v1/checkout/sessions/cs_test_1"
+        ));
+        assert!(!matches_route(
+            &["POST /v1/checkout/sessions".into()],
+            retrieve,
+            "/v1/checkout/sessions/cs_test_1"
+        ));
+    }
 }

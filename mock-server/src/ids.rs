@@ -14,7 +14,9 @@ pub struct IdGenerator {
 
 impl IdGenerator {
     pub fn new(seed: u64) -> Self {
-        IdGenerator { rng: ChaCha8Rng::seed_from_u64(seed) }
+        IdGenerator {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        }
     }
 
     /// An id with `prefix` and `len` random characters after it. Checkout

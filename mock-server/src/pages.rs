@@ -14,6 +14,11 @@ pub fn routes() -> Router<Arc<Shared>> {
 }
 
 async fn page(Path(id): Path<String>) -> Html<String> {
-    let escaped: String = id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-    Html(format!("<!doctype html><title>Checkout</title><p>Checkout Session {escaped}</p>"))
+    let escaped: String = id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    Html(format!(
+        "<!doctype html><title>Checkout</title><p>Checkout Session {escaped}</p>"
+    ))
 }

@@ -35,7 +35,12 @@ impl Shared {
             .pool_max_idle_per_host(8)
             .build()
             .expect("building the webhook HTTP client");
-        Arc::new(Shared { config, base_url, accounts: Mutex::new(HashMap::new()), http })
+        Arc::new(Shared {
+            config,
+            base_url,
+            accounts: Mutex::new(HashMap::new()),
+            http,
+        })
     }
 
     /// The account for `key`, or the connected account `connected` inside
@@ -79,14 +84,22 @@ impl Shared {
         };
         let account = Account::new(label, data);
         accounts.insert(scope, account.clone());
-        tokio::spawn(crate::events::dispatcher::run(Arc::downgrade(self), Arc::downgrade(&account)));
+        tokio::spawn(crate::events::dispatcher::run(
+            Arc::downgrade(self),
+            Arc::downgrade(&account),
+        ));
         tracing::debug!(account = %account.label, "account created");
         account
     }
 
     /// Every account, for server-wide operations such as a reset.
     pub fn accounts(&self) -> Vec<Arc<Account>> {
-        self.accounts.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
+        self.accounts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// Forgets an account and everything in it.
@@ -138,7 +151,13 @@ impl Server {
             }
         });
         tracing::info!(%base_url, "fakestripe listening");
-        Ok(Server { base_url, addr, shared, shutdown: Some(tx), task: Some(task) })
+        Ok(Server {
+            base_url,
+            addr,
+            shared,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
     }
 
     /// Starts a fake on a free port of 127.0.0.1, for tests.

@@ -71,7 +71,11 @@ pub enum CardBehaviour {
     Succeeds,
     /// Asks for 3-D Secure authentication, then succeeds if it passes.
     Authenticates,
-    Declines { code: &'static str, decline_code: Option<&'static str>, message: &'static str },
+    Declines {
+        code: &'static str,
+        decline_code: Option<&'static str>,
+        message: &'static str,
+    },
 }
 
 /// A test card: number, brand and how it behaves.
@@ -82,8 +86,11 @@ pub struct TestCard {
     pub behaviour: CardBehaviour,
 }
 
-const GENERIC_DECLINE: CardBehaviour =
-    CardBehaviour::Declines { code: "card_declined", decline_code: Some("generic_decline"), message: "Your card was declined." };
+const GENERIC_DECLINE: CardBehaviour = CardBehaviour::Declines {
+    code: "card_declined",
+    decline_code: Some("generic_decline"),
+    message: "Your card was declined.",
+};
 
 /// Reads a card number the way the payment page does: spaces and dashes
 /// ignored, 13 to 19 digits, Luhn checked.
@@ -92,12 +99,18 @@ pub fn test_card(number: &str) -> Result<TestCard, ApiError> {
     if !(13..=19).contains(&digits.len()) || !digits.chars().all(|c| c.is_ascii_digit()) {
         return Err(ApiError::invalid_param(
             "card_number",
-            format!("`{number}` is not a card number: use 13 to 19 digits, such as 4242424242424242."),
+            format!(
+                "`{number}` is not a card number: use 13 to 19 digits, such as 4242424242424242."
+            ),
         ));
     }
     let brand = brand(&digits);
     let behaviour = if !luhn(&digits) {
-        CardBehaviour::Declines { code: "incorrect_number", decline_code: None, message: "Your card number is incorrect." }
+        CardBehaviour::Declines {
+            code: "incorrect_number",
+            decline_code: None,
+            message: "Your card number is incorrect.",
+        }
     } else {
         match digits.as_str() {
             "4000000000000002" => GENERIC_DECLINE,
@@ -106,20 +119,42 @@ pub fn test_card(number: &str) -> Result<TestCard, ApiError> {
                 decline_code: Some("insufficient_funds"),
                 message: "Your card has insufficient funds.",
             },
-            "4000000000009987" => CardBehaviour::Declines { code: "card_declined", decline_code: Some("lost_card"), message: "Your card was declined." },
-            "4000000000009979" => CardBehaviour::Declines { code: "card_declined", decline_code: Some("stolen_card"), message: "Your card was declined." },
-            "4000000000000069" => CardBehaviour::Declines { code: "expired_card", decline_code: Some("expired_card"), message: "Your card has expired." },
-            "4000000000000127" => CardBehaviour::Declines { code: "incorrect_cvc", decline_code: Some("incorrect_cvc"), message: "Your card's security code is incorrect." },
+            "4000000000009987" => CardBehaviour::Declines {
+                code: "card_declined",
+                decline_code: Some("lost_card"),
+                message: "Your card was declined.",
+            },
+            "4000000000009979" => CardBehaviour::Declines {
+                code: "card_declined",
+                decline_code: Some("stolen_card"),
+                message: "Your card was declined.",
+            },
+            "4000000000000069" => CardBehaviour::Declines {
+                code: "expired_card",
+                decline_code: Some("expired_card"),
+                message: "Your card has expired.",
+            },
+            "4000000000000127" => CardBehaviour::Declines {
+                code: "incorrect_cvc",
+                decline_code: Some("incorrect_cvc"),
+                message: "Your card's security code is incorrect.",
+            },
             "4000000000000119" => CardBehaviour::Declines {
                 code: "processing_error",
                 decline_code: Some("processing_error"),
                 message: "An error occurred while processing your card. Try again in a little bit.",
             },
-            "4000002500003155" | "4000002760003184" | "4000000000003220" | "4000000000003063" => CardBehaviour::Authenticates,
+            "4000002500003155" | "4000002760003184" | "4000000000003220" | "4000000000003063" => {
+                CardBehaviour::Authenticates
+            }
             _ => CardBehaviour::Succeeds,
         }
     };
-    Ok(TestCard { number: digits, brand, behaviour })
+    Ok(TestCard {
+        number: digits,
+        brand,
+        behaviour,
+    })
 }
 
 /// The card number behind one of Stripe's test payment method ids.
@@ -129,7 +164,9 @@ pub fn test_payment_method_number(id: &str) -> Option<&'static str> {
         "pm_card_mastercard" | "tok_mastercard" => "5555555555554444",
         "pm_card_amex" | "tok_amex" => "378282246310005",
         "pm_card_chargeDeclined" | "tok_chargeDeclined" => "4000000000000002",
-        "pm_card_chargeDeclinedInsufficientFunds" | "tok_chargeDeclinedInsufficientFunds" => "4000000000009995",
+        "pm_card_chargeDeclinedInsufficientFunds" | "tok_chargeDeclinedInsufficientFunds" => {
+            "4000000000009995"
+        }
         "pm_card_chargeDeclinedLostCard" => "4000000000009987",
         "pm_card_chargeDeclinedStolenCard" => "4000000000009979",
         "pm_card_chargeDeclinedExpiredCard" => "4000000000000069",
@@ -168,7 +205,7 @@ fn luhn(digits: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Pays session `session_id` as the customer would on its page.
@@ -195,44 +232,77 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
             format!("Unknown payment method `{method}`: use card, sepa_debit or us_bank_account."),
         ));
     }
-    let allowed: Option<Vec<String>> = serde_json::from_value(session["_allowed_methods"].clone()).unwrap_or(None);
+    let allowed: Option<Vec<String>> =
+        serde_json::from_value(session["_allowed_methods"].clone()).unwrap_or(None);
     let currency = session["currency"].as_str().unwrap_or_default();
     match &allowed {
         Some(types) if !types.iter().any(|t| t == method) => {
             return Err(ApiError::invalid_param(
                 "payment_method",
-                format!("This session offers {} only, not {method}.", types.join(", ")),
+                format!(
+                    "This session offers {} only, not {method}.",
+                    types.join(", ")
+                ),
             ));
         }
         None if method == "sepa_debit" && currency != "eur" => {
-            return Err(ApiError::invalid_param("payment_method", format!("sepa_debit is offered only for eur sessions; this one is in {currency}.")));
+            return Err(ApiError::invalid_param(
+                "payment_method",
+                format!("sepa_debit is offered only for eur sessions; this one is in {currency}."),
+            ));
         }
         None if method == "us_bank_account" && currency != "usd" => {
-            return Err(ApiError::invalid_param("payment_method", format!("us_bank_account is offered only for usd sessions; this one is in {currency}.")));
+            return Err(ApiError::invalid_param(
+                "payment_method",
+                format!(
+                    "us_bank_account is offered only for usd sessions; this one is in {currency}."
+                ),
+            ));
         }
         _ => {}
     }
     if let Some(email) = &request.email
         && !email.contains('@')
     {
-        return Err(ApiError::invalid_param("email", format!("Invalid email address: {email}")));
+        return Err(ApiError::invalid_param(
+            "email",
+            format!("Invalid email address: {email}"),
+        ));
     }
     let origin = Origin::default();
-    let email = request.email.clone().or_else(|| session["customer_email"].as_str().map(str::to_owned)).or_else(|| {
-        session["customer"].as_str().and_then(|id| data.store.get("customer", id)).and_then(|c| c["email"].as_str().map(str::to_owned))
-    });
+    let email = request
+        .email
+        .clone()
+        .or_else(|| session["customer_email"].as_str().map(str::to_owned))
+        .or_else(|| {
+            session["customer"]
+                .as_str()
+                .and_then(|id| data.store.get("customer", id))
+                .and_then(|c| c["email"].as_str().map(str::to_owned))
+        });
     let name = request.name.clone();
 
     if method == "card" {
-        let number = request.card_number.as_deref().ok_or_else(|| ApiError::missing_param("card_number"))?;
+        let number = request
+            .card_number
+            .as_deref()
+            .ok_or_else(|| ApiError::missing_param("card_number"))?;
         let card = test_card(number)?;
         if request.outcome.is_some() || request.delay_seconds.is_some() {
-            return Err(ApiError::invalid_param("outcome", "outcome and delay_seconds apply to sepa_debit and us_bank_account; a card's number decides its outcome."));
+            return Err(ApiError::invalid_param(
+                "outcome",
+                "outcome and delay_seconds apply to sepa_debit and us_bank_account; a card's number decides its outcome.",
+            ));
         }
         let fail_3ds = match request.three_d_secure.as_deref() {
             None | Some("complete") => false,
             Some("fail") => true,
-            Some(other) => return Err(ApiError::invalid_param("three_d_secure", format!("Use complete or fail, not `{other}`."))),
+            Some(other) => {
+                return Err(ApiError::invalid_param(
+                    "three_d_secure",
+                    format!("Use complete or fail, not `{other}`."),
+                ));
+            }
         };
         data.trace("customer", json!({"session": session_id, "action": "pay", "method": "card", "card": last4(&card.number)}));
         let pi_id = ensure_payment_intent(data, session_id, &origin);
@@ -240,37 +310,76 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
         let result = attempt_card(data, &pi_id, &pm, &card, fail_3ds, &origin);
         return match result {
             Err(decline) => {
-                let session = data.store.get("checkout.session", session_id).cloned().unwrap_or(session);
-                Ok(PayResult { result: "declined", redirect_url: None, session: public(&session), error: Some(decline) })
+                let session = data
+                    .store
+                    .get("checkout.session", session_id)
+                    .cloned()
+                    .unwrap_or(session);
+                Ok(PayResult {
+                    result: "declined",
+                    redirect_url: None,
+                    session: public(&session),
+                    error: Some(decline),
+                })
             }
             Ok(_) => {
-                let completed = complete_session(data, session_id, &pi_id, "paid", email, name, &origin);
+                let completed =
+                    complete_session(data, session_id, &pi_id, "paid", email, name, &origin);
+                crate::faults::start_lag(data, session_id, &session);
                 attach_balance_transaction(data, &pi_id, &origin);
-                Ok(PayResult { result: "succeeded", redirect_url: redirect_url(&completed), session: public(&completed), error: None })
+                Ok(PayResult {
+                    result: "succeeded",
+                    redirect_url: redirect_url(&completed),
+                    session: public(&completed),
+                    error: None,
+                })
             }
         };
     }
 
     if request.card_number.is_some() || request.three_d_secure.is_some() {
-        return Err(ApiError::invalid_param("card_number", format!("card_number applies to card payments, not {method}.")));
+        return Err(ApiError::invalid_param(
+            "card_number",
+            format!("card_number applies to card payments, not {method}."),
+        ));
     }
     let succeed = match request.outcome.as_deref() {
         None | Some("succeeded") => true,
         Some("failed") => false,
-        Some(other) => return Err(ApiError::invalid_param("outcome", format!("Use succeeded or failed, not `{other}`."))),
+        Some(other) => {
+            return Err(ApiError::invalid_param(
+                "outcome",
+                format!("Use succeeded or failed, not `{other}`."),
+            ));
+        }
     };
     let delay = request.delay_seconds.unwrap_or(DEFAULT_SETTLE_DELAY);
     if !(0..=30 * 24 * 3600).contains(&delay) {
-        return Err(ApiError::invalid_param("delay_seconds", "delay_seconds must be between 0 and 2592000 (30 days)."));
+        return Err(ApiError::invalid_param(
+            "delay_seconds",
+            "delay_seconds must be between 0 and 2592000 (30 days).",
+        ));
     }
     data.trace("customer", json!({"session": session_id, "action": "pay", "method": method, "outcome": if succeed { "succeeded" } else { "failed" }, "delay_seconds": delay}));
     let pi_id = ensure_payment_intent(data, session_id, &origin);
     let pm = payment_method(data, method, None, email.as_deref(), name.as_deref());
     let completed = complete_session(data, session_id, &pi_id, "unpaid", email, name, &origin);
+    crate::faults::start_lag(data, session_id, &session);
     start_processing(data, &pi_id, &pm, &origin);
     let now = data.now();
-    data.schedule(now + delay, Task::SettleAsync { session_id: session_id.to_owned(), succeed });
-    Ok(PayResult { result: "processing", redirect_url: redirect_url(&completed), session: public(&completed), error: None })
+    data.schedule(
+        now + delay,
+        Task::SettleAsync {
+            session_id: session_id.to_owned(),
+            succeed,
+        },
+    );
+    Ok(PayResult {
+        result: "processing",
+        redirect_url: redirect_url(&completed),
+        session: public(&completed),
+        error: None,
+    })
 }
 
 /// Where the browser goes when it cancels on the page.
@@ -299,7 +408,11 @@ pub fn redirect_url(session: &Value) -> Option<String> {
 
 /// The session's payment intent, created on the first attempt.
 fn ensure_payment_intent(data: &mut AccountData, session_id: &str, origin: &Origin) -> String {
-    let session = data.store.get("checkout.session", session_id).cloned().unwrap_or_default();
+    let session = data
+        .store
+        .get("checkout.session", session_id)
+        .cloned()
+        .unwrap_or_default();
     if let Some(id) = session["payment_intent"].as_str() {
         return id.to_owned();
     }
@@ -323,14 +436,19 @@ pub fn payment_intent_for(data: &mut AccountData, session: &Value, origin: &Orig
         customer: session["customer"].clone(),
         description: pid["description"].clone(),
         metadata,
-        capture_method: pid["capture_method"].as_str().unwrap_or("automatic_async").to_owned(),
+        capture_method: pid["capture_method"]
+            .as_str()
+            .unwrap_or("automatic_async")
+            .to_owned(),
         payment_method_types: session["payment_method_types"].clone(),
         receipt_email: pid["receipt_email"].clone(),
         statement_descriptor: pid["statement_descriptor"].clone(),
         statement_descriptor_suffix: pid["statement_descriptor_suffix"].clone(),
         setup_future_usage: pid["setup_future_usage"].clone(),
     };
-    new_payment_intent(data, spec, origin)
+    let pi = new_payment_intent(data, spec, origin);
+    crate::faults::after_payment_intent_created(data, pi["id"].as_str().unwrap_or_default());
+    pi
 }
 
 /// The fields a payment intent is created with.
@@ -402,7 +520,13 @@ pub fn new_payment_intent(data: &mut AccountData, spec: IntentSpec, origin: &Ori
 }
 
 /// Stores a payment method for the customer's card or bank account.
-pub fn payment_method(data: &mut AccountData, kind: &str, card: Option<&TestCard>, email: Option<&str>, name: Option<&str>) -> Value {
+pub fn payment_method(
+    data: &mut AccountData,
+    kind: &str,
+    card: Option<&TestCard>,
+    email: Option<&str>,
+    name: Option<&str>,
+) -> Value {
     let id = data.ids.next("pm_");
     let now = data.now();
     let mut pm = json!({
@@ -442,8 +566,19 @@ pub fn payment_method(data: &mut AccountData, kind: &str, card: Option<&TestCard
 /// One card attempt on a payment intent. On success the payment intent
 /// is `succeeded` (or `requires_capture` with manual capture); on a decline
 /// it is back in `requires_payment_method` and the error is returned.
-pub fn attempt_card(data: &mut AccountData, pi_id: &str, pm: &Value, card: &TestCard, fail_3ds: bool, origin: &Origin) -> Result<Value, Value> {
-    let mut pi = data.store.get("payment_intent", pi_id).cloned().unwrap_or_default();
+pub fn attempt_card(
+    data: &mut AccountData,
+    pi_id: &str,
+    pm: &Value,
+    card: &TestCard,
+    fail_3ds: bool,
+    origin: &Origin,
+) -> Result<Value, Value> {
+    let mut pi = data
+        .store
+        .get("payment_intent", pi_id)
+        .cloned()
+        .unwrap_or_default();
     let pm_id = pm["id"].clone();
     if card.behaviour == CardBehaviour::Authenticates {
         let before = pi.clone();
@@ -451,7 +586,13 @@ pub fn attempt_card(data: &mut AccountData, pi_id: &str, pm: &Value, card: &Test
         pi["payment_method"] = pm_id.clone();
         pi["next_action"] = json!({"type": "use_stripe_sdk", "use_stripe_sdk": {"type": "three_d_secure_redirect"}});
         save(data, "payment_intent", pi_id, pi.clone());
-        emit(data, "payment_intent.requires_action", &pi, Some(changed_fields(&before, &pi)), origin);
+        emit(
+            data,
+            "payment_intent.requires_action",
+            &pi,
+            Some(changed_fields(&before, &pi)),
+            origin,
+        );
         pi["next_action"] = Value::Null;
         if fail_3ds {
             let error = json!({
@@ -472,7 +613,11 @@ pub fn attempt_card(data: &mut AccountData, pi_id: &str, pm: &Value, card: &Test
     let charge_id = data.ids.next("ch_");
     let now = data.now();
     let (status, outcome, failure) = match &card.behaviour {
-        CardBehaviour::Declines { code, decline_code, message } => (
+        CardBehaviour::Declines {
+            code,
+            decline_code,
+            message,
+        } => (
             "failed",
             json!({"network_status": "declined_by_network", "reason": decline_code, "risk_level": "normal", "risk_score": 30, "seller_message": "The bank did not return any further details with this decline.", "type": "issuer_declined"}),
             Some((*code, *decline_code, *message)),
@@ -530,7 +675,13 @@ pub fn attempt_card(data: &mut AccountData, pi_id: &str, pm: &Value, card: &Test
         pi["payment_method"] = Value::Null;
         pi["last_payment_error"] = error.clone();
         save(data, "payment_intent", pi_id, pi.clone());
-        emit(data, "payment_intent.payment_failed", &pi, Some(changed_fields(&before, &pi)), origin);
+        emit(
+            data,
+            "payment_intent.payment_failed",
+            &pi,
+            Some(changed_fields(&before, &pi)),
+            origin,
+        );
         return Err(error);
     }
     emit(data, "charge.succeeded", &charge, None, origin);
@@ -540,12 +691,24 @@ pub fn attempt_card(data: &mut AccountData, pi_id: &str, pm: &Value, card: &Test
         pi["status"] = json!("requires_capture");
         pi["amount_capturable"] = json!(amount);
         save(data, "payment_intent", pi_id, pi.clone());
-        emit(data, "payment_intent.amount_capturable_updated", &pi, Some(changed_fields(&before, &pi)), origin);
+        emit(
+            data,
+            "payment_intent.amount_capturable_updated",
+            &pi,
+            Some(changed_fields(&before, &pi)),
+            origin,
+        );
     } else {
         pi["status"] = json!("succeeded");
         pi["amount_received"] = json!(amount);
         save(data, "payment_intent", pi_id, pi.clone());
-        emit(data, "payment_intent.succeeded", &pi, Some(changed_fields(&before, &pi)), origin);
+        emit(
+            data,
+            "payment_intent.succeeded",
+            &pi,
+            Some(changed_fields(&before, &pi)),
+            origin,
+        );
     }
     Ok(pi)
 }
@@ -553,7 +716,12 @@ pub fn attempt_card(data: &mut AccountData, pi_id: &str, pm: &Value, card: &Test
 /// Creates the balance transaction of a payment intent's latest charge and
 /// emits `charge.updated`, as Stripe does shortly after the charge.
 pub fn attach_balance_transaction(data: &mut AccountData, pi_id: &str, origin: &Origin) {
-    let Some(charge_id) = data.store.get("payment_intent", pi_id).and_then(|pi| pi["latest_charge"].as_str()).map(str::to_owned) else {
+    let Some(charge_id) = data
+        .store
+        .get("payment_intent", pi_id)
+        .and_then(|pi| pi["latest_charge"].as_str())
+        .map(str::to_owned)
+    else {
         return;
     };
     let Some(mut charge) = data.store.get("charge", &charge_id).cloned() else {
@@ -563,7 +731,10 @@ pub fn attach_balance_transaction(data: &mut AccountData, pi_id: &str, origin: &
         return;
     }
     let amount = charge["amount_captured"].as_i64().unwrap_or(0);
-    let kind = charge["payment_method_details"]["type"].as_str().unwrap_or("card").to_owned();
+    let kind = charge["payment_method_details"]["type"]
+        .as_str()
+        .unwrap_or("card")
+        .to_owned();
     let fee = match kind.as_str() {
         "sepa_debit" => 35,
         "us_bank_account" => ((amount as f64) * 0.008).round().min(500.0) as i64,
@@ -592,7 +763,13 @@ pub fn attach_balance_transaction(data: &mut AccountData, pi_id: &str, origin: &
     let before = charge.clone();
     charge["balance_transaction"] = json!(txn_id);
     save(data, "charge", &charge_id, charge.clone());
-    emit(data, "charge.updated", &charge, Some(changed_fields(&before, &charge)), origin);
+    emit(
+        data,
+        "charge.updated",
+        &charge,
+        Some(changed_fields(&before, &charge)),
+        origin,
+    );
 }
 
 /// Puts a payment intent in `processing` with a pending charge, for a
@@ -639,7 +816,13 @@ fn start_processing(data: &mut AccountData, pi_id: &str, pm: &Value, origin: &Or
     pi["payment_method"] = pm["id"].clone();
     pi["latest_charge"] = json!(charge_id);
     save(data, "payment_intent", pi_id, pi.clone());
-    emit(data, "payment_intent.processing", &pi, Some(changed_fields(&before, &pi)), origin);
+    emit(
+        data,
+        "payment_intent.processing",
+        &pi,
+        Some(changed_fields(&before, &pi)),
+        origin,
+    );
     emit(data, "charge.pending", &charge, None, origin);
 }
 
@@ -655,10 +838,21 @@ fn complete_session(
     name: Option<String>,
     origin: &Origin,
 ) -> Value {
-    let before = data.store.get("checkout.session", session_id).cloned().unwrap_or_default();
+    let before = data
+        .store
+        .get("checkout.session", session_id)
+        .cloned()
+        .unwrap_or_default();
     let mut session = before.clone();
     if session["customer"].is_null() && session["customer_creation"] == "always" {
-        let customer = crate::resources::customers::new_customer(data, email.clone(), name.clone(), None, None, Map::new());
+        let customer = crate::resources::customers::new_customer(
+            data,
+            email.clone(),
+            name.clone(),
+            None,
+            None,
+            Map::new(),
+        );
         session["customer"] = customer["id"].clone();
         if let Some(mut pi) = data.store.get("payment_intent", pi_id).cloned() {
             pi["customer"] = customer["id"].clone();
@@ -678,7 +872,6 @@ fn complete_session(
         "tax_ids": [],
     });
     save(data, "checkout.session", session_id, session.clone());
-    crate::faults::start_lag(data, session_id, &before);
     emit(data, "checkout.session.completed", &session, None, origin);
     session
 }
@@ -699,7 +892,11 @@ pub fn settle(data: &mut AccountData, session_id: &str, succeed: bool) {
     }
     let origin = Origin::default();
     let charge_id = pi["latest_charge"].as_str().unwrap_or_default().to_owned();
-    let mut charge = data.store.get("charge", &charge_id).cloned().unwrap_or_default();
+    let mut charge = data
+        .store
+        .get("charge", &charge_id)
+        .cloned()
+        .unwrap_or_default();
     data.trace("customer", json!({"session": session_id, "action": "settle", "outcome": if succeed { "succeeded" } else { "failed" }}));
     let before_pi = pi.clone();
     let before_charge = charge.clone();
@@ -707,15 +904,34 @@ pub fn settle(data: &mut AccountData, session_id: &str, succeed: bool) {
         charge["status"] = json!("succeeded");
         charge["paid"] = json!(true);
         save(data, "charge", &charge_id, charge.clone());
-        emit(data, "charge.succeeded", &charge, Some(changed_fields(&before_charge, &charge)), &origin);
+        emit(
+            data,
+            "charge.succeeded",
+            &charge,
+            Some(changed_fields(&before_charge, &charge)),
+            &origin,
+        );
         pi["status"] = json!("succeeded");
         pi["amount_received"] = pi["amount"].clone();
         save(data, "payment_intent", &pi_id, pi.clone());
-        emit(data, "payment_intent.succeeded", &pi, Some(changed_fields(&before_pi, &pi)), &origin);
+        emit(
+            data,
+            "payment_intent.succeeded",
+            &pi,
+            Some(changed_fields(&before_pi, &pi)),
+            &origin,
+        );
         let mut paid = session.clone();
         paid["payment_status"] = json!("paid");
         save(data, "checkout.session", session_id, paid.clone());
-        emit(data, "checkout.session.async_payment_succeeded", &paid, None, &origin);
+        crate::faults::start_lag(data, session_id, &session);
+        emit(
+            data,
+            "checkout.session.async_payment_succeeded",
+            &paid,
+            None,
+            &origin,
+        );
         attach_balance_transaction(data, &pi_id, &origin);
     } else {
         let error = json!({
@@ -728,22 +944,45 @@ pub fn settle(data: &mut AccountData, session_id: &str, succeed: bool) {
         charge["status"] = json!("failed");
         charge["paid"] = json!(false);
         charge["failure_code"] = json!("insufficient_funds");
-        charge["failure_message"] = json!("The customer's account has insufficient funds to cover this payment.");
+        charge["failure_message"] =
+            json!("The customer's account has insufficient funds to cover this payment.");
         save(data, "charge", &charge_id, charge.clone());
-        emit(data, "charge.failed", &charge, Some(changed_fields(&before_charge, &charge)), &origin);
+        emit(
+            data,
+            "charge.failed",
+            &charge,
+            Some(changed_fields(&before_charge, &charge)),
+            &origin,
+        );
         pi["status"] = json!("requires_payment_method");
         pi["payment_method"] = Value::Null;
         pi["last_payment_error"] = error;
         save(data, "payment_intent", &pi_id, pi.clone());
-        emit(data, "payment_intent.payment_failed", &pi, Some(changed_fields(&before_pi, &pi)), &origin);
-        emit(data, "checkout.session.async_payment_failed", &session, None, &origin);
+        emit(
+            data,
+            "payment_intent.payment_failed",
+            &pi,
+            Some(changed_fields(&before_pi, &pi)),
+            &origin,
+        );
+        emit(
+            data,
+            "checkout.session.async_payment_failed",
+            &session,
+            None,
+            &origin,
+        );
     }
 }
 
 /// Expires an open session: `status` becomes `expired`, `url` null, a
 /// waiting payment intent is canceled, and `checkout.session.expired` fires.
 pub fn expire(data: &mut AccountData, session_id: &str, origin: &Origin) -> Value {
-    let before = data.store.get("checkout.session", session_id).cloned().unwrap_or_default();
+    let before = data
+        .store
+        .get("checkout.session", session_id)
+        .cloned()
+        .unwrap_or_default();
     let mut session = before.clone();
     if let Some(pi_id) = session["payment_intent"].as_str()
         && let Some(mut pi) = data.store.get("payment_intent", pi_id).cloned()
@@ -755,7 +994,13 @@ pub fn expire(data: &mut AccountData, session_id: &str, origin: &Origin) -> Valu
         pi["cancellation_reason"] = json!("automatic");
         let pi_id = pi_id.to_owned();
         save(data, "payment_intent", &pi_id, pi.clone());
-        emit(data, "payment_intent.canceled", &pi, Some(changed_fields(&pi_before, &pi)), origin);
+        emit(
+            data,
+            "payment_intent.canceled",
+            &pi,
+            Some(changed_fields(&pi_before, &pi)),
+            origin,
+        );
     }
     session["status"] = json!("expired");
     session["url"] = Value::Null;
@@ -781,18 +1026,33 @@ mod tests {
 
     #[test]
     fn test_cards_behave_as_documented() {
-        assert_eq!(test_card("4242 4242 4242 4242").unwrap().behaviour, CardBehaviour::Succeeds);
+        assert_eq!(
+            test_card("4242 4242 4242 4242").unwrap().behaviour,
+            CardBehaviour::Succeeds
+        );
         assert_eq!(test_card("4242424242424242").unwrap().brand, "visa");
         assert_eq!(test_card("5555555555554444").unwrap().brand, "mastercard");
-        assert_eq!(test_card("4000000000000002").unwrap().behaviour, GENERIC_DECLINE);
+        assert_eq!(
+            test_card("4000000000000002").unwrap().behaviour,
+            GENERIC_DECLINE
+        );
         assert!(matches!(
             test_card("4000000000009995").unwrap().behaviour,
-            CardBehaviour::Declines { decline_code: Some("insufficient_funds"), .. }
+            CardBehaviour::Declines {
+                decline_code: Some("insufficient_funds"),
+                ..
+            }
         ));
-        assert_eq!(test_card("4000002500003155").unwrap().behaviour, CardBehaviour::Authenticates);
+        assert_eq!(
+            test_card("4000002500003155").unwrap().behaviour,
+            CardBehaviour::Authenticates
+        );
         assert!(matches!(
             test_card("4242424242424241").unwrap().behaviour,
-            CardBehaviour::Declines { code: "incorrect_number", .. }
+            CardBehaviour::Declines {
+                code: "incorrect_number",
+                ..
+            }
         ));
         assert!(test_card("4242").is_err());
         assert!(test_card("abcd abcd abcd abcd").is_err());
@@ -801,8 +1061,14 @@ mod tests {
     #[test]
     fn redirect_replaces_only_the_literal_token() {
         let session = json!({"id": "cs_test_1", "success_url": "https://shop.test/ok?s={CHECKOUT_SESSION_ID}"});
-        assert_eq!(redirect_url(&session).as_deref(), Some("https://shop.test/ok?s=cs_test_1"));
+        assert_eq!(
+            redirect_url(&session).as_deref(),
+            Some("https://shop.test/ok?s=cs_test_1")
+        );
         let encoded = json!({"id": "cs_test_1", "success_url": "https://shop.test/ok?s=%7BCHECKOUT_SESSION_ID%7D"});
-        assert_eq!(redirect_url(&encoded).as_deref(), Some("https://shop.test/ok?s=%7BCHECKOUT_SESSION_ID%7D"));
+        assert_eq!(
+            redirect_url(&encoded).as_deref(),
+            Some("https://shop.test/ok?s=%7BCHECKOUT_SESSION_ID%7D")
+        );
     }
 }

@@ -33,7 +33,14 @@ impl Store {
     pub fn insert(&mut self, kind: &'static str, id: &str, object: Value, now: i64) {
         self.entries.insert(
             id.to_owned(),
-            Entry { kind, versions: vec![Version { written_at: now, object }], deleted: false },
+            Entry {
+                kind,
+                versions: vec![Version {
+                    written_at: now,
+                    object,
+                }],
+                deleted: false,
+            },
         );
         self.order.entry(kind).or_default().push(id.to_owned());
     }
@@ -42,7 +49,10 @@ impl Store {
     pub fn update(&mut self, id: &str, object: Value, now: i64) -> bool {
         match self.entries.get_mut(id) {
             Some(entry) if !entry.deleted => {
-                entry.versions.push(Version { written_at: now, object });
+                entry.versions.push(Version {
+                    written_at: now,
+                    object,
+                });
                 true
             }
             _ => false,
@@ -83,12 +93,23 @@ impl Store {
 
     /// Every version of an object, oldest first.
     pub fn versions(&self, id: &str) -> &[Version] {
-        self.entries.get(id).map(|entry| entry.versions.as_slice()).unwrap_or_default()
+        self.entries
+            .get(id)
+            .map(|entry| entry.versions.as_slice())
+            .unwrap_or_default()
     }
 
     /// Ids of `kind`, newest first, as Stripe lists them.
     pub fn ids_newest_first(&self, kind: &str) -> impl Iterator<Item = &String> {
-        self.order.get(kind).into_iter().flat_map(|ids| ids.iter().rev())
+        self.order
+            .get(kind)
+            .into_iter()
+            .flat_map(|ids| ids.iter().rev())
+    }
+
+    /// Whether the account has stored nothing yet.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 
     /// Number of stored objects of `kind`, not counting deleted ones.

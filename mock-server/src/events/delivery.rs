@@ -29,6 +29,9 @@ pub struct Prepared {
     /// Whether a failure schedules another attempt. Forged and duplicate
     /// deliveries are extra sends, never retried.
     pub retry_on_failure: bool,
+    /// Set by a drop fault: the attempt fails as if the network lost it,
+    /// without reaching the endpoint.
+    pub lost: bool,
 }
 
 /// What the endpoint did with one attempt.
@@ -72,6 +75,7 @@ pub fn prepare(
         forged: None,
         duplicate: false,
         retry_on_failure: true,
+        lost: false,
     })
 }
 
@@ -89,8 +93,11 @@ pub fn forge(prepared: &mut Prepared, forgery: Forgery, secrets: &[&str], wrong_
             prepared.signature = signature::header(secrets, now - 600, &prepared.body);
         }
         Forgery::TamperedBody => {
-            let text = String::from_utf8_lossy(&prepared.body)
-                .replacen("\"livemode\": false", "\"livemode\": true", 1);
+            let text = String::from_utf8_lossy(&prepared.body).replacen(
+                "\"livemode\": false",
+                "\"livemode\": true",
+                1,
+            );
             prepared.body = text.into_bytes();
         }
     }
@@ -101,12 +108,23 @@ pub fn forge(prepared: &mut Prepared, forgery: Forgery, secrets: &[&str], wrong_
 /// Sends one attempt and measures it. Never fails: refusals and timeouts
 /// become an `Outcome` with an error.
 pub async fn send(http: &reqwest::Client, prepared: &Prepared) -> Outcome {
+    if prepared.lost {
+        return Outcome {
+            status: None,
+            error: Some("connection lost (webhook_drop fault)".to_owned()),
+            latency_ms: 0,
+            response_body: String::new(),
+        };
+    }
     let started = Instant::now();
     let result = http
         .post(&prepared.url)
         .header("content-type", "application/json; charset=utf-8")
         .header("stripe-signature", &prepared.signature)
-        .header("user-agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)")
+        .header(
+            "user-agent",
+            "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+        )
         .body(prepared.body.clone())
         .send()
         .await;
@@ -117,10 +135,17 @@ pub async fn send(http: &reqwest::Client, prepared: &Prepared) -> Outcome {
             (Some(status), None, snippet(&text))
         }
         Err(err) if err.is_timeout() => (None, Some("timed out".to_owned()), String::new()),
-        Err(err) if err.is_connect() => (None, Some("connection refused".to_owned()), String::new()),
+        Err(err) if err.is_connect() => {
+            (None, Some("connection refused".to_owned()), String::new())
+        }
         Err(err) => (None, Some(format!("request failed: {err}")), String::new()),
     };
-    Outcome { status, error, latency_ms: started.elapsed().as_millis() as u64, response_body }
+    Outcome {
+        status,
+        error,
+        latency_ms: started.elapsed().as_millis() as u64,
+        response_body,
+    }
 }
 
 fn snippet(text: &str) -> String {
@@ -136,7 +161,12 @@ fn snippet(text: &str) -> String {
 
 /// Records an attempt, updates the event's `pending_webhooks`, and
 /// schedules the next attempt if this one failed and attempts remain.
-pub fn complete(data: &mut AccountData, prepared: &Prepared, outcome: &Outcome, retry_schedule: &[i64]) {
+pub fn complete(
+    data: &mut AccountData,
+    prepared: &Prepared,
+    outcome: &Outcome,
+    retry_schedule: &[i64],
+) {
     let now = data.now();
     let record = DeliveryRecord {
         event_id: prepared.event_id.clone(),
@@ -167,8 +197,12 @@ pub fn complete(data: &mut AccountData, prepared: &Prepared, outcome: &Outcome, 
         }),
     );
     match (outcome.status, &outcome.error) {
-        (Some(status), _) => tracing::debug!(event = %prepared.event_id, endpoint = %prepared.endpoint_id, attempt = prepared.attempt, status, "webhook delivered"),
-        (None, Some(error)) => tracing::info!(event = %prepared.event_id, endpoint = %prepared.endpoint_id, attempt = prepared.attempt, %error, "webhook delivery failed"),
+        (Some(status), _) => {
+            tracing::debug!(event = %prepared.event_id, endpoint = %prepared.endpoint_id, attempt = prepared.attempt, status, "webhook delivered")
+        }
+        (None, Some(error)) => {
+            tracing::info!(event = %prepared.event_id, endpoint = %prepared.endpoint_id, attempt = prepared.attempt, %error, "webhook delivery failed")
+        }
         (None, None) => {}
     }
     data.deliveries.push(record);
@@ -192,6 +226,7 @@ pub fn complete(data: &mut AccountData, prepared: &Prepared, outcome: &Outcome, 
                 event_id: prepared.event_id.clone(),
                 endpoint_id: prepared.endpoint_id.clone(),
                 attempt: prepared.attempt + 1,
+                variant: crate::faults::Variant::Original,
             },
         );
     } else {

@@ -28,7 +28,9 @@ pub async fn run(shared: Weak<Shared>, account: Weak<Account>) {
             let data = account_now.lock();
             match (data.clock.mode(), data.next_due()) {
                 (ClockMode::Manual, _) | (_, None) => IDLE_CHECK,
-                (ClockMode::RealTime { .. }, Some(at)) => data.clock.real_wait_until(at).unwrap_or(IDLE_CHECK),
+                (ClockMode::RealTime { .. }, Some(at)) => {
+                    data.clock.real_wait_until(at).unwrap_or(IDLE_CHECK)
+                }
             }
         };
         if wait.is_zero() {
@@ -57,7 +59,24 @@ async fn run_due_concurrently(shared: &Arc<Shared>, account: &Arc<Account>) {
         let now = data.now();
         while let Some((due, task)) = data.pop_due(now) {
             if let Some(prepared) = start_task(&mut data, due, task) {
-                by_endpoint.entry(prepared.endpoint_id.clone()).or_default().push(prepared);
+                let copies = crate::faults::concurrent_copies(&mut data, &prepared);
+                let queue = by_endpoint.entry(prepared.endpoint_id.clone()).or_default();
+                queue.push(prepared);
+                // Concurrent copies go out at once, outside the endpoint's queue.
+                for copy in copies {
+                    let shared = shared.clone();
+                    let account = account.clone();
+                    tokio::spawn(async move {
+                        let outcome = delivery::send(&shared.http, &copy).await;
+                        let mut data = account.lock();
+                        delivery::complete(
+                            &mut data,
+                            &copy,
+                            &outcome,
+                            &shared.config.retry_schedule,
+                        );
+                    });
+                }
             }
         }
     }
@@ -68,7 +87,12 @@ async fn run_due_concurrently(shared: &Arc<Shared>, account: &Arc<Account>) {
             for prepared in batch {
                 let outcome = delivery::send(&shared.http, &prepared).await;
                 let mut data = account.lock();
-                delivery::complete(&mut data, &prepared, &outcome, &shared.config.retry_schedule);
+                delivery::complete(
+                    &mut data,
+                    &prepared,
+                    &outcome,
+                    &shared.config.retry_schedule,
+                );
                 drop(data);
                 account.wake.notify_one();
             }
@@ -131,7 +155,9 @@ async fn futures_join(shared: &Shared, sends: &[Prepared]) -> Vec<delivery::Outc
     for prepared in sends {
         let http = shared.http.clone();
         let prepared = prepared.clone();
-        handles.push(tokio::spawn(async move { delivery::send(&http, &prepared).await }));
+        handles.push(tokio::spawn(async move {
+            delivery::send(&http, &prepared).await
+        }));
     }
     let mut outcomes = Vec::with_capacity(handles.len());
     for handle in handles {
@@ -149,14 +175,24 @@ async fn futures_join(shared: &Shared, sends: &[Prepared]) -> Vec<delivery::Outc
 /// task is one.
 fn start_task(data: &mut crate::account::AccountData, due: i64, task: Task) -> Option<Prepared> {
     match task {
-        Task::Deliver { event_id, endpoint_id, attempt } => {
-            crate::faults::prepare_attempt(data, &event_id, &endpoint_id, attempt, due)
+        Task::Deliver {
+            event_id,
+            endpoint_id,
+            attempt,
+            variant,
+        } => crate::faults::prepare_attempt(data, &event_id, &endpoint_id, attempt, due, variant),
+        Task::RewriteMetadata { payment_intent } => {
+            crate::faults::rewrite_metadata(data, &payment_intent);
+            None
         }
         Task::ExpireSession { session_id } => {
             simulate::expire_on_schedule(data, &session_id);
             None
         }
-        Task::SettleAsync { session_id, succeed } => {
+        Task::SettleAsync {
+            session_id,
+            succeed,
+        } => {
             simulate::settle(data, &session_id, succeed);
             None
         }
@@ -168,6 +204,12 @@ fn start_task(data: &mut crate::account::AccountData, due: i64, task: Task) -> O
 }
 
 /// Lets tests and the control API prepare a delivery outside the schedule.
-pub fn prepare(data: &crate::account::AccountData, event_id: &str, endpoint_id: &str, attempt: u32, due: i64) -> Option<Prepared> {
+pub fn prepare(
+    data: &crate::account::AccountData,
+    event_id: &str,
+    endpoint_id: &str,
+    attempt: u32,
+    due: i64,
+) -> Option<Prepared> {
     delivery::prepare(data, event_id, endpoint_id, attempt, due)
 }

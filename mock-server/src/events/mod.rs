@@ -76,10 +76,15 @@ pub fn emit(
     );
     for endpoint_id in subscribed {
         let plan = faults::plan_delivery(data, &id, event_type, object, &endpoint_id);
-        for (delay, _copy) in plan.attempts {
+        for (delay, variant) in plan.sends {
             data.schedule(
                 now + delay,
-                Task::Deliver { event_id: id.clone(), endpoint_id: endpoint_id.clone(), attempt: 1 },
+                Task::Deliver {
+                    event_id: id.clone(),
+                    endpoint_id: endpoint_id.clone(),
+                    attempt: 1,
+                    variant,
+                },
             );
         }
     }
@@ -104,7 +109,10 @@ pub fn changed_fields(before: &Value, after: &Value) -> Map<String, Value> {
 fn strip_private(object: &Value) -> Value {
     match object {
         Value::Object(map) => Value::Object(
-            map.iter().filter(|(key, _)| !key.starts_with('_')).map(|(k, v)| (k.clone(), v.clone())).collect(),
+            map.iter()
+                .filter(|(key, _)| !key.starts_with('_'))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         ),
         other => other.clone(),
     }
@@ -127,8 +135,14 @@ mod tests {
 
     #[test]
     fn patterns_match_prefixes() {
-        assert!(type_matches("checkout.session.*", "checkout.session.completed"));
-        assert!(!type_matches("checkout.session.*", "payment_intent.succeeded"));
+        assert!(type_matches(
+            "checkout.session.*",
+            "checkout.session.completed"
+        ));
+        assert!(!type_matches(
+            "checkout.session.*",
+            "payment_intent.succeeded"
+        ));
         assert!(type_matches("*", "charge.updated"));
         assert!(type_matches("charge.updated", "charge.updated"));
         assert!(!type_matches("charge.updated", "charge.updated.extra"));
@@ -138,6 +152,9 @@ mod tests {
     fn changed_fields_keep_old_values() {
         let before = json!({"status": "open", "metadata": {}, "id": "cs_1"});
         let after = json!({"status": "complete", "metadata": {}, "id": "cs_1"});
-        assert_eq!(Value::Object(changed_fields(&before, &after)), json!({"status": "open"}));
+        assert_eq!(
+            Value::Object(changed_fields(&before, &after)),
+            json!({"status": "open"})
+        );
     }
 }

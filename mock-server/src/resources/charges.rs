@@ -23,8 +23,12 @@ pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> Ap
     let created = CreatedFilter::take(&mut params)?;
     params.finish()?;
     list_where(ctx, data, "charge", &page, |c| {
-        customer.as_ref().is_none_or(|id| c["customer"] == json!(id))
-            && payment_intent.as_ref().is_none_or(|id| c["payment_intent"] == json!(id))
+        customer
+            .as_ref()
+            .is_none_or(|id| c["customer"] == json!(id))
+            && payment_intent
+                .as_ref()
+                .is_none_or(|id| c["payment_intent"] == json!(id))
             && created.matches(c)
     })
 }

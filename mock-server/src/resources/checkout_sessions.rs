@@ -30,43 +30,95 @@ fn ui_modes(api_version: &str) -> [&'static str; 3] {
     }
 }
 
+/// The top-level parameters session create takes.
+const CREATE_PARAMS: &[&str] = &[
+    "mode",
+    "ui_mode",
+    "success_url",
+    "cancel_url",
+    "return_url",
+    "redirect_on_completion",
+    "client_reference_id",
+    "customer",
+    "customer_email",
+    "customer_creation",
+    "metadata",
+    "payment_intent_data",
+    "expires_at",
+    "payment_method_types",
+    "locale",
+    "submit_type",
+    "billing_address_collection",
+    "allow_promotion_codes",
+    "line_items",
+    "expand",
+];
+
 pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
-    let mode = params.one_of("mode", &["payment", "subscription", "setup"])?.ok_or_else(|| ApiError::missing_param("mode"))?;
+    params.reject_unknown(CREATE_PARAMS)?;
+    let mode = params
+        .one_of("mode", &["payment", "subscription", "setup"])?
+        .ok_or_else(|| ApiError::missing_param("mode"))?;
     if mode != "payment" {
         return Err(ApiError::invalid_param(
             "mode",
-            format!("Checkout Sessions in {mode} mode are not supported by fakestripe yet; use mode=payment."),
+            format!(
+                "Checkout Sessions in {mode} mode are not supported by fakestripe yet; use mode=payment."
+            ),
         ));
     }
     let [hosted, embedded, elements] = ui_modes(&ctx.api_version);
-    let ui_mode = params.one_of("ui_mode", &[hosted, embedded, elements])?.unwrap_or_else(|| hosted.to_owned());
+    let ui_mode = params
+        .one_of("ui_mode", &[hosted, embedded, elements])?
+        .unwrap_or_else(|| hosted.to_owned());
     let success_url = params.string("success_url")?;
     let cancel_url = params.string("cancel_url")?;
     let return_url = params.string("return_url")?;
-    let redirect_on_completion = params.one_of("redirect_on_completion", &["always", "if_required", "never"])?;
+    let redirect_on_completion = params.one_of(
+        "redirect_on_completion",
+        &["always", "if_required", "never"],
+    )?;
     if ui_mode == hosted {
         if return_url.is_some() {
-            return Err(ApiError::invalid_param("return_url", format!("return_url cannot be used with ui_mode={hosted}; use success_url.")));
+            return Err(ApiError::invalid_param(
+                "return_url",
+                format!("return_url cannot be used with ui_mode={hosted}; use success_url."),
+            ));
         }
     } else {
         for (name, value) in [("success_url", &success_url), ("cancel_url", &cancel_url)] {
             if value.is_some() {
-                return Err(ApiError::invalid_param(name, format!("{name} cannot be used with ui_mode={ui_mode}; use return_url.")));
+                return Err(ApiError::invalid_param(
+                    name,
+                    format!("{name} cannot be used with ui_mode={ui_mode}; use return_url."),
+                ));
             }
         }
         if return_url.is_none() && redirect_on_completion.as_deref() != Some("never") {
             return Err(ApiError::missing_param("return_url"));
         }
     }
-    for (name, value) in [("success_url", &success_url), ("cancel_url", &cancel_url), ("return_url", &return_url)] {
+    for (name, value) in [
+        ("success_url", &success_url),
+        ("cancel_url", &cancel_url),
+        ("return_url", &return_url),
+    ] {
         if let Some(url) = value {
             check_url(name, url)?;
         }
     }
 
-    let client_reference_id = params.string("client_reference_id")?.filter(|s| !s.is_empty());
-    if client_reference_id.as_ref().is_some_and(|s| s.chars().count() > 200) {
-        return Err(ApiError::invalid_param("client_reference_id", "client_reference_id must be at most 200 characters."));
+    let client_reference_id = params
+        .string("client_reference_id")?
+        .filter(|s| !s.is_empty());
+    if client_reference_id
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > 200)
+    {
+        return Err(ApiError::invalid_param(
+            "client_reference_id",
+            "client_reference_id must be at most 200 characters.",
+        ));
     }
     let customer = params.string("customer")?.filter(|s| !s.is_empty());
     let customer_email = params.string("customer_email")?.filter(|s| !s.is_empty());
@@ -84,7 +136,10 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     if let Some(email) = &customer_email
         && !looks_like_email(email)
     {
-        return Err(ApiError::invalid_param("customer_email", format!("Invalid email address: {email}")));
+        return Err(ApiError::invalid_param(
+            "customer_email",
+            format!("Invalid email address: {email}"),
+        ));
     }
     let customer_creation = params.one_of("customer_creation", &["always", "if_required"])?;
     if customer_creation.is_some() && customer.is_some() {
@@ -118,7 +173,10 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
                 if !PAYMENT_METHODS.contains(&kind.as_str()) {
                     return Err(ApiError::invalid_param(
                         format!("payment_method_types[{index}]"),
-                        format!("Invalid payment_method_types[{index}]: fakestripe models {}; got `{kind}`.", PAYMENT_METHODS.join(", ")),
+                        format!(
+                            "Invalid payment_method_types[{index}]: fakestripe models {}; got `{kind}`.",
+                            PAYMENT_METHODS.join(", ")
+                        ),
                     ));
                 }
             }
@@ -126,22 +184,33 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         }
     };
     let locale = params.string("locale")?;
-    let submit_type = params.one_of("submit_type", &["auto", "book", "donate", "pay", "subscribe"])?;
-    let billing_address_collection = params.one_of("billing_address_collection", &["auto", "required"])?;
+    let submit_type = params.one_of(
+        "submit_type",
+        &["auto", "book", "donate", "pay", "subscribe"],
+    )?;
+    let billing_address_collection =
+        params.one_of("billing_address_collection", &["auto", "required"])?;
     let allow_promotion_codes = params.boolean("allow_promotion_codes")?;
     let line_item_params = params.hash_array("line_items")?.unwrap_or_default();
     if line_item_params.is_empty() {
         return Err(ApiError::missing_param("line_items"));
     }
     if line_item_params.len() > 100 {
-        return Err(ApiError::invalid_param("line_items", "A Checkout Session can have at most 100 line items."));
+        return Err(ApiError::invalid_param(
+            "line_items",
+            "A Checkout Session can have at most 100 line items.",
+        ));
     }
     let mut items = Vec::with_capacity(line_item_params.len());
     for item in line_item_params {
         items.push(line_item(data, item)?);
     }
     let currency = items[0]["currency"].as_str().unwrap_or_default().to_owned();
-    if let Some((index, other)) = items.iter().enumerate().find(|(_, item)| item["currency"] != json!(currency)) {
+    if let Some((index, other)) = items
+        .iter()
+        .enumerate()
+        .find(|(_, item)| item["currency"] != json!(currency))
+    {
         return Err(ApiError::invalid_param(
             format!("line_items[{index}]"),
             format!(
@@ -156,13 +225,18 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     params.finish()?;
 
     let id = data.ids.next("cs_test_");
-    let amount: i64 = items.iter().map(|item| item["amount_total"].as_i64().unwrap_or(0)).sum();
+    let amount: i64 = items
+        .iter()
+        .map(|item| item["amount_total"].as_i64().unwrap_or(0))
+        .sum();
     for item in &mut items {
         item["id"] = json!(data.ids.next("li_"));
     }
     let hosted_page = ui_mode == hosted;
     let client_secret = (!hosted_page).then(|| format!("{id}_secret_{}", &data.ids.next("")[..24]));
-    let shown_types = payment_method_types.clone().unwrap_or_else(|| vec!["card".to_owned()]);
+    let shown_types = payment_method_types
+        .clone()
+        .unwrap_or_else(|| vec!["card".to_owned()]);
     let customer_creation = match (&customer, customer_creation) {
         (Some(_), _) => Value::Null,
         (None, Some(value)) => json!(value),
@@ -237,9 +311,15 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         "has_more": false,
         "url": format!("/v1/checkout/sessions/{id}/line_items"),
     });
-    data.store.insert("line_items", &line_items_key(&id), line_items, now);
+    data.store
+        .insert("line_items", &line_items_key(&id), line_items, now);
     super::save(data, "checkout.session", &id, session.clone());
-    data.schedule(expires_at, Task::ExpireSession { session_id: id.clone() });
+    data.schedule(
+        expires_at,
+        Task::ExpireSession {
+            session_id: id.clone(),
+        },
+    );
     ctx.touch(&id);
     Ok(public(&session))
 }
@@ -254,13 +334,22 @@ fn take_payment_intent_data(params: &mut Params) -> ApiResult<Value> {
         None => Map::new(),
     };
     let description = pid.string("description")?;
-    let capture_method = pid.one_of("capture_method", &["automatic", "automatic_async", "manual"])?;
+    let capture_method = pid.one_of(
+        "capture_method",
+        &["automatic", "automatic_async", "manual"],
+    )?;
     let receipt_email = pid.string("receipt_email")?;
     let statement_descriptor = pid.string("statement_descriptor")?;
     let statement_descriptor_suffix = pid.string("statement_descriptor_suffix")?;
     let setup_future_usage = pid.one_of("setup_future_usage", &["on_session", "off_session"])?;
-    if statement_descriptor.as_ref().is_some_and(|s| s.chars().count() > 22) {
-        return Err(ApiError::invalid_param(pid.path("statement_descriptor"), "statement_descriptor must be at most 22 characters."));
+    if statement_descriptor
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > 22)
+    {
+        return Err(ApiError::invalid_param(
+            pid.path("statement_descriptor"),
+            "statement_descriptor must be at most 22 characters.",
+        ));
     }
     pid.finish()?;
     Ok(json!({
@@ -286,9 +375,18 @@ fn line_item(data: &mut AccountData, mut item: Params) -> ApiResult<Value> {
             ));
         }
         (Some(id), None) => {
-            let price = data.store.get("price", &id).cloned().ok_or_else(|| ApiError::no_such("price", &id, &item.path("price")))?;
+            let price = data
+                .store
+                .get("price", &id)
+                .cloned()
+                .ok_or_else(|| ApiError::no_such("price", &id, &item.path("price")))?;
             if price["active"] != json!(true) {
-                return Err(ApiError::invalid_param(item.path("price"), format!("The price `{id}` is not active and cannot be used in a new Checkout Session.")));
+                return Err(ApiError::invalid_param(
+                    item.path("price"),
+                    format!(
+                        "The price `{id}` is not active and cannot be used in a new Checkout Session."
+                    ),
+                ));
             }
             price
         }
@@ -305,7 +403,9 @@ fn line_item(data: &mut AccountData, mut item: Params) -> ApiResult<Value> {
             "A recurring price needs mode=subscription, which fakestripe does not support yet.",
         ));
     }
-    let quantity = item.integer_in("quantity", 1, 999_999)?.ok_or_else(|| ApiError::missing_param(quantity_path.clone()))?;
+    let quantity = item
+        .integer_in("quantity", 1, 999_999)?
+        .ok_or_else(|| ApiError::missing_param(quantity_path.clone()))?;
     if let Some(mut adjustable) = item.hash("adjustable_quantity")? {
         adjustable.boolean("enabled")?;
         adjustable.integer("minimum")?;
@@ -315,7 +415,9 @@ fn line_item(data: &mut AccountData, mut item: Params) -> ApiResult<Value> {
     item.string_array("tax_rates")?;
     item.finish()?;
     let unit_amount = price["unit_amount"].as_i64().unwrap_or(0);
-    let total = unit_amount.checked_mul(quantity).ok_or_else(|| ApiError::invalid_param(quantity_path, "The line item's amount is too large."))?;
+    let total = unit_amount.checked_mul(quantity).ok_or_else(|| {
+        ApiError::invalid_param(quantity_path, "The line item's amount is too large.")
+    })?;
     let description = data
         .store
         .get("product", price["product"].as_str().unwrap_or_default())
@@ -347,7 +449,9 @@ fn check_methods_for_currency(types: &[String], currency: &str) -> ApiResult<()>
         if currency != needed {
             return Err(ApiError::invalid_param(
                 format!("payment_method_types[{index}]"),
-                format!("The payment method `{kind}` only supports {needed}; this session's line items are in {currency}."),
+                format!(
+                    "The payment method `{kind}` only supports {needed}; this session's line items are in {currency}."
+                ),
             ));
         }
     }
@@ -357,7 +461,10 @@ fn check_methods_for_currency(types: &[String], currency: &str) -> ApiResult<()>
 fn check_url(name: &str, url: &str) -> ApiResult<()> {
     match url::Url::parse(url) {
         Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(()),
-        _ => Err(ApiError::invalid_param(name, format!("Not a valid URL: {url}. Use an absolute http:// or https:// URL."))),
+        _ => Err(ApiError::invalid_param(
+            name,
+            format!("Not a valid URL: {url}. Use an absolute http:// or https:// URL."),
+        )),
     }
 }
 
@@ -366,7 +473,11 @@ fn looks_like_email(email: &str) -> bool {
     let (Some(local), Some(domain)) = (parts.next(), parts.next()) else {
         return false;
     };
-    !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !email.contains(' ')
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email.contains(' ')
 }
 
 /// A session as the API shows it: without the fields the fake keeps for
@@ -420,11 +531,17 @@ pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> Ap
     params.finish()?;
     let visible: Vec<Value> = crate::faults::visible_list(data, "checkout.session");
     let keep = |s: &Value| {
-        payment_intent.as_ref().is_none_or(|pi| s["payment_intent"] == json!(pi))
+        payment_intent
+            .as_ref()
+            .is_none_or(|pi| s["payment_intent"] == json!(pi))
             && customer.as_ref().is_none_or(|c| s["customer"] == json!(c))
             && status.as_ref().is_none_or(|st| s["status"] == json!(st))
-            && payment_link.as_ref().is_none_or(|pl| s["payment_link"] == json!(pl))
-            && email.as_ref().is_none_or(|e| s["customer_details"]["email"] == json!(e))
+            && payment_link
+                .as_ref()
+                .is_none_or(|pl| s["payment_link"] == json!(pl))
+            && email
+                .as_ref()
+                .is_none_or(|e| s["customer_details"]["email"] == json!(e))
             && created.matches(s)
     };
     let items: Vec<Value> = visible.iter().filter(|s| keep(s)).map(public).collect();
@@ -447,13 +564,21 @@ pub fn expire(ctx: &mut Ctx<'_>, data: &mut AccountData, params: Params) -> ApiR
     Ok(public(&expired))
 }
 
-pub fn line_items(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
+pub fn line_items(
+    ctx: &mut Ctx<'_>,
+    data: &mut AccountData,
+    mut params: Params,
+) -> ApiResult<Value> {
     let page = Page::take(&mut params)?;
     params.finish()?;
     let id = ctx.arg(0).to_owned();
     fetch(data, "checkout.session", "checkout.session", &id)?;
     ctx.touch(&id);
-    let list = data.store.get("line_items", &line_items_key(&id)).cloned().unwrap_or_else(|| json!({"data": []}));
+    let list = data
+        .store
+        .get("line_items", &line_items_key(&id))
+        .cloned()
+        .unwrap_or_else(|| json!({"data": []}));
     // Line items keep the order they were given in, unlike other lists.
     let items = list["data"].as_array().cloned().unwrap_or_default();
     page.apply(items, &ctx.path)

@@ -58,7 +58,13 @@ pub fn new_customer(
         "test_clock": null,
     });
     data.store.insert("customer", &id, customer.clone(), now);
-    crate::events::emit(data, "customer.created", &customer, None, &crate::events::Origin::default());
+    crate::events::emit(
+        data,
+        "customer.created",
+        &customer,
+        None,
+        &crate::events::Origin::default(),
+    );
     customer
 }
 
@@ -75,11 +81,18 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     let mut customer = before.clone();
     for field in ["email", "name", "description", "phone"] {
         if let Some(value) = params.string(field)? {
-            customer[field] = if value.is_empty() { Value::Null } else { json!(value) };
+            customer[field] = if value.is_empty() {
+                Value::Null
+            } else {
+                json!(value)
+            };
         }
     }
     if let Some(update) = params.hash("metadata")? {
-        let current = customer["metadata"].as_object().cloned().unwrap_or_default();
+        let current = customer["metadata"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         customer["metadata"] = Value::Object(metadata::apply(&current, update)?);
     }
     params.finish()?;

@@ -23,7 +23,10 @@ pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> Ap
     let single = params.string("type")?;
     let several = params.string_array("types")?;
     if single.is_some() && several.is_some() {
-        return Err(ApiError::invalid_param("types", "You may only specify one of these parameters: type, types."));
+        return Err(ApiError::invalid_param(
+            "types",
+            "You may only specify one of these parameters: type, types.",
+        ));
     }
     let patterns: Vec<String> = single.map(|t| vec![t]).or(several).unwrap_or_default();
     let delivery_success = params.boolean("delivery_success")?;
@@ -33,6 +36,7 @@ pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> Ap
         let event_type = event["type"].as_str().unwrap_or_default();
         (patterns.is_empty() || patterns.iter().any(|p| type_matches(p, event_type)))
             && created.matches(event)
-            && delivery_success.is_none_or(|wanted| (event["pending_webhooks"].as_i64() == Some(0)) == wanted)
+            && delivery_success
+                .is_none_or(|wanted| (event["pending_webhooks"].as_i64() == Some(0)) == wanted)
     })
 }

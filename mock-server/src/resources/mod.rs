@@ -38,20 +38,64 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
     let m = method.as_str();
     let found: (Handler, &'static str, Vec<&str>) = match (m, segments.as_slice()) {
-        ("POST", ["v1", "checkout", "sessions"]) => (checkout_sessions::create, "/v1/checkout/sessions", vec![]),
-        ("GET", ["v1", "checkout", "sessions"]) => (checkout_sessions::list, "/v1/checkout/sessions", vec![]),
-        ("GET", ["v1", "checkout", "sessions", id]) => (checkout_sessions::retrieve, "/v1/checkout/sessions/{id}", vec![id]),
-        ("POST", ["v1", "checkout", "sessions", id]) => (checkout_sessions::update, "/v1/checkout/sessions/{id}", vec![id]),
-        ("POST", ["v1", "checkout", "sessions", id, "expire"]) => (checkout_sessions::expire, "/v1/checkout/sessions/{id}/expire", vec![id]),
-        ("GET", ["v1", "checkout", "sessions", id, "line_items"]) => (checkout_sessions::line_items, "/v1/checkout/sessions/{id}/line_items", vec![id]),
+        ("POST", ["v1", "checkout", "sessions"]) => {
+            (checkout_sessions::create, "/v1/checkout/sessions", vec![])
+        }
+        ("GET", ["v1", "checkout", "sessions"]) => {
+            (checkout_sessions::list, "/v1/checkout/sessions", vec![])
+        }
+        ("GET", ["v1", "checkout", "sessions", id]) => (
+            checkout_sessions::retrieve,
+            "/v1/checkout/sessions/{id}",
+            vec![id],
+        ),
+        ("POST", ["v1", "checkout", "sessions", id]) => (
+            checkout_sessions::update,
+            "/v1/checkout/sessions/{id}",
+            vec![id],
+        ),
+        ("POST", ["v1", "checkout", "sessions", id, "expire"]) => (
+            checkout_sessions::expire,
+            "/v1/checkout/sessions/{id}/expire",
+            vec![id],
+        ),
+        ("GET", ["v1", "checkout", "sessions", id, "line_items"]) => (
+            checkout_sessions::line_items,
+            "/v1/checkout/sessions/{id}/line_items",
+            vec![id],
+        ),
 
-        ("POST", ["v1", "payment_intents"]) => (payment_intents::create, "/v1/payment_intents", vec![]),
-        ("GET", ["v1", "payment_intents"]) => (payment_intents::list, "/v1/payment_intents", vec![]),
-        ("GET", ["v1", "payment_intents", id]) => (payment_intents::retrieve, "/v1/payment_intents/{id}", vec![id]),
-        ("POST", ["v1", "payment_intents", id]) => (payment_intents::update, "/v1/payment_intents/{id}", vec![id]),
-        ("POST", ["v1", "payment_intents", id, "confirm"]) => (payment_intents::confirm, "/v1/payment_intents/{id}/confirm", vec![id]),
-        ("POST", ["v1", "payment_intents", id, "capture"]) => (payment_intents::capture, "/v1/payment_intents/{id}/capture", vec![id]),
-        ("POST", ["v1", "payment_intents", id, "cancel"]) => (payment_intents::cancel, "/v1/payment_intents/{id}/cancel", vec![id]),
+        ("POST", ["v1", "payment_intents"]) => {
+            (payment_intents::create, "/v1/payment_intents", vec![])
+        }
+        ("GET", ["v1", "payment_intents"]) => {
+            (payment_intents::list, "/v1/payment_intents", vec![])
+        }
+        ("GET", ["v1", "payment_intents", id]) => (
+            payment_intents::retrieve,
+            "/v1/payment_intents/{id}",
+            vec![id],
+        ),
+        ("POST", ["v1", "payment_intents", id]) => (
+            payment_intents::update,
+            "/v1/payment_intents/{id}",
+            vec![id],
+        ),
+        ("POST", ["v1", "payment_intents", id, "confirm"]) => (
+            payment_intents::confirm,
+            "/v1/payment_intents/{id}/confirm",
+            vec![id],
+        ),
+        ("POST", ["v1", "payment_intents", id, "capture"]) => (
+            payment_intents::capture,
+            "/v1/payment_intents/{id}/capture",
+            vec![id],
+        ),
+        ("POST", ["v1", "payment_intents", id, "cancel"]) => (
+            payment_intents::cancel,
+            "/v1/payment_intents/{id}/cancel",
+            vec![id],
+        ),
 
         ("GET", ["v1", "charges"]) => (charges::list, "/v1/charges", vec![]),
         ("GET", ["v1", "charges", id]) => (charges::retrieve, "/v1/charges/{id}", vec![id]),
@@ -60,8 +104,16 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
         ("GET", ["v1", "refunds"]) => (refunds::list, "/v1/refunds", vec![]),
         ("GET", ["v1", "refunds", id]) => (refunds::retrieve, "/v1/refunds/{id}", vec![id]),
 
-        ("GET", ["v1", "balance_transactions"]) => (balance_transactions::list, "/v1/balance_transactions", vec![]),
-        ("GET", ["v1", "balance_transactions", id]) => (balance_transactions::retrieve, "/v1/balance_transactions/{id}", vec![id]),
+        ("GET", ["v1", "balance_transactions"]) => (
+            balance_transactions::list,
+            "/v1/balance_transactions",
+            vec![],
+        ),
+        ("GET", ["v1", "balance_transactions", id]) => (
+            balance_transactions::retrieve,
+            "/v1/balance_transactions/{id}",
+            vec![id],
+        ),
 
         ("POST", ["v1", "customers"]) => (customers::create, "/v1/customers", vec![]),
         ("GET", ["v1", "customers"]) => (customers::list, "/v1/customers", vec![]),
@@ -83,15 +135,35 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
         ("GET", ["v1", "events"]) => (events::list, "/v1/events", vec![]),
         ("GET", ["v1", "events", id]) => (events::retrieve, "/v1/events/{id}", vec![id]),
 
-        ("POST", ["v1", "webhook_endpoints"]) => (webhook_endpoints::create, "/v1/webhook_endpoints", vec![]),
-        ("GET", ["v1", "webhook_endpoints"]) => (webhook_endpoints::list, "/v1/webhook_endpoints", vec![]),
-        ("GET", ["v1", "webhook_endpoints", id]) => (webhook_endpoints::retrieve, "/v1/webhook_endpoints/{id}", vec![id]),
-        ("POST", ["v1", "webhook_endpoints", id]) => (webhook_endpoints::update, "/v1/webhook_endpoints/{id}", vec![id]),
-        ("DELETE", ["v1", "webhook_endpoints", id]) => (webhook_endpoints::delete, "/v1/webhook_endpoints/{id}", vec![id]),
+        ("POST", ["v1", "webhook_endpoints"]) => {
+            (webhook_endpoints::create, "/v1/webhook_endpoints", vec![])
+        }
+        ("GET", ["v1", "webhook_endpoints"]) => {
+            (webhook_endpoints::list, "/v1/webhook_endpoints", vec![])
+        }
+        ("GET", ["v1", "webhook_endpoints", id]) => (
+            webhook_endpoints::retrieve,
+            "/v1/webhook_endpoints/{id}",
+            vec![id],
+        ),
+        ("POST", ["v1", "webhook_endpoints", id]) => (
+            webhook_endpoints::update,
+            "/v1/webhook_endpoints/{id}",
+            vec![id],
+        ),
+        ("DELETE", ["v1", "webhook_endpoints", id]) => (
+            webhook_endpoints::delete,
+            "/v1/webhook_endpoints/{id}",
+            vec![id],
+        ),
         _ => return None,
     };
     let (handler, template, args) = found;
-    Some(Route { handler, args: args.into_iter().map(str::to_owned).collect(), template })
+    Some(Route {
+        handler,
+        args: args.into_iter().map(str::to_owned).collect(),
+        template,
+    })
 }
 
 /// Stores a new object or a new version of one, and writes the change to
@@ -113,7 +185,10 @@ pub fn save(data: &mut AccountData, kind: &'static str, id: &str, object: Value)
 
 /// The current version of an object, or a 404 naming it.
 pub fn fetch(data: &AccountData, kind: &'static str, label: &str, id: &str) -> ApiResult<Value> {
-    data.store.get(kind, id).cloned().ok_or_else(|| ApiError::no_such(label, id, "id"))
+    data.store
+        .get(kind, id)
+        .cloned()
+        .ok_or_else(|| ApiError::no_such(label, id, "id"))
 }
 
 /// A page of `kind`, newest first, keeping the objects `keep` accepts.
@@ -151,7 +226,11 @@ impl CreatedFilter {
         let mut probe = params.clone();
         if let Ok(Some(exact)) = probe.integer("created") {
             params.integer("created")?;
-            return Ok(CreatedFilter { gte: Some(exact), lte: Some(exact), ..Default::default() });
+            return Ok(CreatedFilter {
+                gte: Some(exact),
+                lte: Some(exact),
+                ..Default::default()
+            });
         }
         let Some(mut range) = params.hash("created")? else {
             return Ok(CreatedFilter::default());
@@ -178,8 +257,8 @@ impl CreatedFilter {
 /// Three-letter lowercase ISO currency codes the fake accepts. A subset of
 /// what Stripe supports, covering the common settlement currencies.
 pub const CURRENCIES: &[&str] = &[
-    "usd", "eur", "gbp", "jpy", "cad", "aud", "chf", "sek", "nok", "dkk", "pln", "czk", "nzd", "sgd",
-    "hkd", "mxn", "brl", "inr",
+    "usd", "eur", "gbp", "jpy", "cad", "aud", "chf", "sek", "nok", "dkk", "pln", "czk", "nzd",
+    "sgd", "hkd", "mxn", "brl", "inr",
 ];
 
 /// Takes a currency parameter and checks it against `CURRENCIES`.
@@ -192,7 +271,12 @@ pub fn currency(params: &mut Params, name: &str) -> ApiResult<Option<String>> {
             if CURRENCIES.contains(&lower.as_str()) {
                 Ok(Some(lower))
             } else {
-                Err(ApiError::invalid_param(path, format!("Invalid currency: {code}. Use a lowercase ISO code such as eur or usd.")))
+                Err(ApiError::invalid_param(
+                    path,
+                    format!(
+                        "Invalid currency: {code}. Use a lowercase ISO code such as eur or usd."
+                    ),
+                ))
             }
         }
     }

@@ -28,8 +28,11 @@ fn minimum_amount(currency: &str) -> i64 {
 }
 
 pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
-    let amount = params.integer_in("amount", 1, 99_999_999)?.ok_or_else(|| ApiError::missing_param("amount"))?;
-    let currency_code = currency(&mut params, "currency")?.ok_or_else(|| ApiError::missing_param("currency"))?;
+    let amount = params
+        .integer_in("amount", 1, 99_999_999)?
+        .ok_or_else(|| ApiError::missing_param("amount"))?;
+    let currency_code =
+        currency(&mut params, "currency")?.ok_or_else(|| ApiError::missing_param("currency"))?;
     let minimum = minimum_amount(&currency_code);
     if amount < minimum {
         return Err(ApiError::invalid_param(
@@ -49,7 +52,10 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         Some(update) => metadata::apply(&Map::new(), update)?,
         None => Map::new(),
     };
-    let capture_method = params.one_of("capture_method", &["automatic", "automatic_async", "manual"])?;
+    let capture_method = params.one_of(
+        "capture_method",
+        &["automatic", "automatic_async", "manual"],
+    )?;
     let types = params.string_array("payment_method_types")?;
     if let Some(mut automatic) = params.hash("automatic_payment_methods")? {
         automatic.boolean("enabled")?;
@@ -103,8 +109,14 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
 
 /// Confirms with a test payment method: a card error answers 402 with the
 /// payment intent in the error, as Stripe does.
-fn run_confirm(data: &mut AccountData, id: &str, pm_id: &str, origin: &crate::events::Origin) -> ApiResult<Value> {
-    let number = simulate::test_payment_method_number(pm_id).ok_or_else(|| ApiError::no_such("payment_method", pm_id, "payment_method"))?;
+fn run_confirm(
+    data: &mut AccountData,
+    id: &str,
+    pm_id: &str,
+    origin: &crate::events::Origin,
+) -> ApiResult<Value> {
+    let number = simulate::test_payment_method_number(pm_id)
+        .ok_or_else(|| ApiError::no_such("payment_method", pm_id, "payment_method"))?;
     let card = simulate::test_card(number)?;
     let pm = simulate::payment_method(data, "card", Some(&card), None, None);
     match simulate::attempt_card(data, id, &pm, &card, false, origin) {
@@ -113,20 +125,33 @@ fn run_confirm(data: &mut AccountData, id: &str, pm_id: &str, origin: &crate::ev
             Ok(data.store.get("payment_intent", id).cloned().unwrap_or(pi))
         }
         Err(error) => {
-            let pi = data.store.get("payment_intent", id).cloned().unwrap_or_default();
-            let message = error["message"].as_str().unwrap_or("Your card was declined.").to_owned();
+            let pi = data
+                .store
+                .get("payment_intent", id)
+                .cloned()
+                .unwrap_or_default();
+            let message = error["message"]
+                .as_str()
+                .unwrap_or("Your card was declined.")
+                .to_owned();
             let code = match error["code"].as_str() {
                 Some("expired_card") => "expired_card",
                 Some("incorrect_cvc") => "incorrect_cvc",
                 Some("processing_error") => "processing_error",
                 Some("incorrect_number") => "incorrect_number",
-                Some("payment_intent_authentication_failure") => "payment_intent_authentication_failure",
+                Some("payment_intent_authentication_failure") => {
+                    "payment_intent_authentication_failure"
+                }
                 _ => "card_declined",
             };
-            let mut err = ApiError::new(axum::http::StatusCode::PAYMENT_REQUIRED, ErrorType::Card, message)
-                .with_code(code)
-                .with_extra("payment_intent", pi)
-                .with_extra("charge", error["charge"].clone());
+            let mut err = ApiError::new(
+                axum::http::StatusCode::PAYMENT_REQUIRED,
+                ErrorType::Card,
+                message,
+            )
+            .with_code(code)
+            .with_extra("payment_intent", pi)
+            .with_extra("charge", error["charge"].clone());
             if let Some(decline) = error["decline_code"].as_str() {
                 err = err.with_extra("decline_code", json!(decline));
             }
@@ -140,21 +165,34 @@ pub fn retrieve(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -
     params.finish()?;
     let id = ctx.arg(0).to_owned();
     ctx.touch(&id);
-    crate::faults::visible(data, "payment_intent", &id).ok_or_else(|| ApiError::no_such("payment_intent", &id, "intent"))
+    crate::faults::visible(data, "payment_intent", &id)
+        .ok_or_else(|| ApiError::no_such("payment_intent", &id, "intent"))
 }
 
 pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
     let id = ctx.arg(0).to_owned();
     let before = fetch(data, "payment_intent", "payment_intent", &id)?;
     let mut pi = before.clone();
-    let final_state = matches!(pi["status"].as_str(), Some("succeeded" | "canceled" | "processing"));
+    let final_state = matches!(
+        pi["status"].as_str(),
+        Some("succeeded" | "canceled" | "processing")
+    );
     if let Some(update) = params.hash("metadata")? {
         let current = pi["metadata"].as_object().cloned().unwrap_or_default();
         pi["metadata"] = Value::Object(metadata::apply(&current, update)?);
     }
-    for field in ["description", "receipt_email", "statement_descriptor", "statement_descriptor_suffix"] {
+    for field in [
+        "description",
+        "receipt_email",
+        "statement_descriptor",
+        "statement_descriptor_suffix",
+    ] {
         if let Some(value) = params.string(field)? {
-            pi[field] = if value.is_empty() { Value::Null } else { json!(value) };
+            pi[field] = if value.is_empty() {
+                Value::Null
+            } else {
+                json!(value)
+            };
         }
     }
     if let Some(amount) = params.integer_in("amount", 1, 99_999_999)? {
@@ -171,7 +209,13 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     save(data, "payment_intent", &id, pi.clone());
     let previous = changed_fields(&before, &pi);
     if !previous.is_empty() {
-        emit(data, "payment_intent.updated", &pi, Some(previous), &origin(ctx));
+        emit(
+            data,
+            "payment_intent.updated",
+            &pi,
+            Some(previous),
+            &origin(ctx),
+        );
     }
     ctx.touch(&id);
     Ok(pi)
@@ -218,23 +262,41 @@ pub fn capture(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) ->
     let capturable = before["amount_capturable"].as_i64().unwrap_or(0);
     let amount = amount_to_capture.unwrap_or(capturable);
     if amount < 1 || amount > capturable {
-        return Err(ApiError::invalid_param("amount_to_capture", format!("amount_to_capture must be between 1 and {capturable}.")));
+        return Err(ApiError::invalid_param(
+            "amount_to_capture",
+            format!("amount_to_capture must be between 1 and {capturable}."),
+        ));
     }
     let origin = origin(ctx);
-    let charge_id = before["latest_charge"].as_str().unwrap_or_default().to_owned();
+    let charge_id = before["latest_charge"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     if let Some(mut charge) = data.store.get("charge", &charge_id).cloned() {
         let charge_before = charge.clone();
         charge["captured"] = json!(true);
         charge["amount_captured"] = json!(amount);
         save(data, "charge", &charge_id, charge.clone());
-        emit(data, "charge.captured", &charge, Some(changed_fields(&charge_before, &charge)), &origin);
+        emit(
+            data,
+            "charge.captured",
+            &charge,
+            Some(changed_fields(&charge_before, &charge)),
+            &origin,
+        );
     }
     let mut pi = before.clone();
     pi["status"] = json!("succeeded");
     pi["amount_capturable"] = json!(0);
     pi["amount_received"] = json!(amount);
     save(data, "payment_intent", &id, pi.clone());
-    emit(data, "payment_intent.succeeded", &pi, Some(changed_fields(&before, &pi)), &origin);
+    emit(
+        data,
+        "payment_intent.succeeded",
+        &pi,
+        Some(changed_fields(&before, &pi)),
+        &origin,
+    );
     simulate::attach_balance_transaction(data, &id, &origin);
     Ok(data.store.get("payment_intent", &id).cloned().unwrap_or(pi))
 }
@@ -242,11 +304,25 @@ pub fn capture(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) ->
 pub fn cancel(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
     let id = ctx.arg(0).to_owned();
     let before = fetch(data, "payment_intent", "payment_intent", &id)?;
-    let reason = params.one_of("cancellation_reason", &["duplicate", "fraudulent", "requested_by_customer", "abandoned"])?;
+    let reason = params.one_of(
+        "cancellation_reason",
+        &[
+            "duplicate",
+            "fraudulent",
+            "requested_by_customer",
+            "abandoned",
+        ],
+    )?;
     params.finish()?;
     ctx.touch(&id);
     let status = before["status"].as_str().unwrap_or_default();
-    if !matches!(status, "requires_payment_method" | "requires_capture" | "requires_confirmation" | "requires_action") {
+    if !matches!(
+        status,
+        "requires_payment_method"
+            | "requires_capture"
+            | "requires_confirmation"
+            | "requires_action"
+    ) {
         return Err(ApiError::bad_state(format!(
             "You cannot cancel this PaymentIntent because it has a status of {status}. Only a PaymentIntent with one of the following statuses may be canceled: requires_payment_method, requires_capture, requires_confirmation, requires_action, processing."
         ))
@@ -269,7 +345,13 @@ pub fn cancel(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     pi["cancellation_reason"] = json!(reason);
     pi["amount_capturable"] = json!(0);
     save(data, "payment_intent", &id, pi.clone());
-    emit(data, "payment_intent.canceled", &pi, Some(changed_fields(&before, &pi)), &origin(ctx));
+    emit(
+        data,
+        "payment_intent.canceled",
+        &pi,
+        Some(changed_fields(&before, &pi)),
+        &origin(ctx),
+    );
     Ok(pi)
 }
 
@@ -280,7 +362,9 @@ pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> Ap
     params.finish()?;
     let items: Vec<Value> = crate::faults::visible_list(data, "payment_intent")
         .into_iter()
-        .filter(|pi| customer.as_ref().is_none_or(|c| pi["customer"] == json!(c)) && created.matches(pi))
+        .filter(|pi| {
+            customer.as_ref().is_none_or(|c| pi["customer"] == json!(c)) && created.matches(pi)
+        })
         .collect();
     page.apply(items, &ctx.path)
 }

@@ -38,7 +38,8 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
 /// them. With `inline`, the price is one that Checkout made for a line item.
 /// The price is not stored; the product from `product_data` is.
 pub fn build(data: &mut AccountData, params: &mut Params, inline: bool) -> ApiResult<Value> {
-    let currency_code = currency(params, "currency")?.ok_or_else(|| ApiError::missing_param(params.path("currency")))?;
+    let currency_code = currency(params, "currency")?
+        .ok_or_else(|| ApiError::missing_param(params.path("currency")))?;
     let unit_amount = params.integer_in("unit_amount", 0, 99_999_999)?;
     let unit_amount_decimal = params.string("unit_amount_decimal")?;
     let amount = match (unit_amount, unit_amount_decimal) {
@@ -54,7 +55,12 @@ pub fn build(data: &mut AccountData, params: &mut Params, inline: bool) -> ApiRe
             .ok()
             .filter(|v| *v >= 0.0)
             .map(|v| v.round() as i64)
-            .ok_or_else(|| ApiError::invalid_param(params.path("unit_amount_decimal"), format!("Invalid decimal: {decimal}")))?,
+            .ok_or_else(|| {
+                ApiError::invalid_param(
+                    params.path("unit_amount_decimal"),
+                    format!("Invalid decimal: {decimal}"),
+                )
+            })?,
         (None, None) => return Err(ApiError::missing_param(params.path("unit_amount"))),
     };
     let recurring = match params.hash("recurring")? {
@@ -99,7 +105,11 @@ pub fn build(data: &mut AccountData, params: &mut Params, inline: bool) -> ApiRe
         (None, None) => return Err(ApiError::missing_param(params.path("product"))),
     };
     let id = data.ids.next("price_");
-    let kind = if recurring.is_null() { "one_time" } else { "recurring" };
+    let kind = if recurring.is_null() {
+        "one_time"
+    } else {
+        "recurring"
+    };
     Ok(json!({
         "id": id,
         "object": "price",
@@ -139,7 +149,11 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     }
     for field in ["nickname", "lookup_key"] {
         if let Some(value) = params.string(field)? {
-            price[field] = if value.is_empty() { Value::Null } else { json!(value) };
+            price[field] = if value.is_empty() {
+                Value::Null
+            } else {
+                json!(value)
+            };
         }
     }
     if let Some(update) = params.hash("metadata")? {
@@ -167,9 +181,13 @@ pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> Ap
     list_where(ctx, data, "price", &page, |p| {
         active.is_none_or(|a| p["active"] == json!(a))
             && product.as_ref().is_none_or(|id| p["product"] == json!(id))
-            && currency_code.as_ref().is_none_or(|c| p["currency"] == json!(c))
+            && currency_code
+                .as_ref()
+                .is_none_or(|c| p["currency"] == json!(c))
             && kind.as_ref().is_none_or(|k| p["type"] == json!(k))
-            && lookup_keys.as_ref().is_none_or(|keys| keys.iter().any(|k| p["lookup_key"] == json!(k)))
+            && lookup_keys
+                .as_ref()
+                .is_none_or(|keys| keys.iter().any(|k| p["lookup_key"] == json!(k)))
             && created.matches(p)
     })
 }

@@ -21,7 +21,10 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     let id = match params.string("id")? {
         Some(id) if !id.is_empty() => {
             if data.store.get_any(&id).is_some() {
-                return Err(ApiError::invalid_param("id", format!("Product already exists: {id}")).with_code("resource_already_exists"));
+                return Err(
+                    ApiError::invalid_param("id", format!("Product already exists: {id}"))
+                        .with_code("resource_already_exists"),
+                );
             }
             id
         }
@@ -82,12 +85,19 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     let mut product = before.clone();
     if let Some(name) = params.string("name")? {
         if name.is_empty() {
-            return Err(ApiError::invalid_param("name", "A product's name cannot be empty."));
+            return Err(ApiError::invalid_param(
+                "name",
+                "A product's name cannot be empty.",
+            ));
         }
         product["name"] = json!(name);
     }
     if let Some(description) = params.string("description")? {
-        product["description"] = if description.is_empty() { Value::Null } else { json!(description) };
+        product["description"] = if description.is_empty() {
+            Value::Null
+        } else {
+            json!(description)
+        };
     }
     if let Some(active) = params.boolean("active")? {
         product["active"] = json!(active);
@@ -101,7 +111,13 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     product["updated"] = json!(now);
     data.store.update(&id, product.clone(), now);
     let previous = crate::events::changed_fields(&before, &product);
-    crate::events::emit(data, "product.updated", &product, Some(previous), &origin(ctx));
+    crate::events::emit(
+        data,
+        "product.updated",
+        &product,
+        Some(previous),
+        &origin(ctx),
+    );
     ctx.touch(&id);
     Ok(product)
 }

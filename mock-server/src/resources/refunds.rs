@@ -15,7 +15,10 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     let charge_param = params.string("charge")?.filter(|s| !s.is_empty());
     let pi_param = params.string("payment_intent")?.filter(|s| !s.is_empty());
     let amount = params.integer("amount")?;
-    let reason = params.one_of("reason", &["duplicate", "fraudulent", "requested_by_customer"])?;
+    let reason = params.one_of(
+        "reason",
+        &["duplicate", "fraudulent", "requested_by_customer"],
+    )?;
     let meta = match params.hash("metadata")? {
         Some(update) => metadata::apply(&Map::new(), update)?,
         None => Map::new(),
@@ -23,14 +26,18 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     params.finish()?;
     let charge_id = match (charge_param, pi_param) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::invalid_param("payment_intent", "You may only specify one of these parameters: charge, payment_intent."));
+            return Err(ApiError::invalid_param(
+                "payment_intent",
+                "You may only specify one of these parameters: charge, payment_intent.",
+            ));
         }
         (Some(id), None) => {
             fetch(data, "charge", "charge", &id).map_err(|e| e.with_param("charge"))?;
             id
         }
         (None, Some(pi_id)) => {
-            let pi = fetch(data, "payment_intent", "payment_intent", &pi_id).map_err(|e| e.with_param("payment_intent"))?;
+            let pi = fetch(data, "payment_intent", "payment_intent", &pi_id)
+                .map_err(|e| e.with_param("payment_intent"))?;
             match (pi["status"].as_str(), pi["latest_charge"].as_str()) {
                 (Some("succeeded"), Some(charge)) => charge.to_owned(),
                 (status, _) => {
@@ -46,17 +53,26 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     };
     let mut charge = fetch(data, "charge", "charge", &charge_id)?;
     if charge["status"] != "succeeded" || charge["captured"] != json!(true) {
-        return Err(ApiError::bad_state(format!("Charge {charge_id} has not succeeded and cannot be refunded.")).with_param("charge"));
+        return Err(ApiError::bad_state(format!(
+            "Charge {charge_id} has not succeeded and cannot be refunded."
+        ))
+        .with_param("charge"));
     }
-    let refundable = charge["amount_captured"].as_i64().unwrap_or(0) - charge["amount_refunded"].as_i64().unwrap_or(0);
+    let refundable = charge["amount_captured"].as_i64().unwrap_or(0)
+        - charge["amount_refunded"].as_i64().unwrap_or(0);
     if refundable <= 0 {
-        return Err(ApiError::bad_state(format!("Charge {charge_id} has already been refunded.")).with_code("charge_already_refunded"));
+        return Err(
+            ApiError::bad_state(format!("Charge {charge_id} has already been refunded."))
+                .with_code("charge_already_refunded"),
+        );
     }
     let amount = amount.unwrap_or(refundable);
     if amount < 1 || amount > refundable {
         return Err(ApiError::invalid_param(
             "amount",
-            format!("Refund amount ({amount}) is greater than the unrefunded amount on the charge ({refundable})."),
+            format!(
+                "Refund amount ({amount}) is greater than the unrefunded amount on the charge ({refundable})."
+            ),
         ));
     }
     let now = data.now();
@@ -98,7 +114,13 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     save(data, "charge", &charge_id, charge.clone());
     let origin = origin(ctx);
     emit(data, "refund.created", &refund, None, &origin);
-    emit(data, "charge.refunded", &charge, Some(changed_fields(&before, &charge)), &origin);
+    emit(
+        data,
+        "charge.refunded",
+        &charge,
+        Some(changed_fields(&before, &charge)),
+        &origin,
+    );
     ctx.touch(&refund_id);
     Ok(refund)
 }
@@ -118,7 +140,9 @@ pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> Ap
     params.finish()?;
     list_where(ctx, data, "refund", &page, |r| {
         charge.as_ref().is_none_or(|id| r["charge"] == json!(id))
-            && payment_intent.as_ref().is_none_or(|id| r["payment_intent"] == json!(id))
+            && payment_intent
+                .as_ref()
+                .is_none_or(|id| r["payment_intent"] == json!(id))
             && created.matches(r)
     })
 }

@@ -16,13 +16,17 @@ pub const MAX_ENDPOINTS: usize = 16;
 pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
     let url = params.required_string("url")?;
     check_url(&url)?;
-    let enabled_events = take_events(&mut params)?.ok_or_else(|| ApiError::missing_param("enabled_events"))?;
+    let enabled_events =
+        take_events(&mut params)?.ok_or_else(|| ApiError::missing_param("enabled_events"))?;
     let description = params.string("description")?;
     let api_version = params.string("api_version")?;
     if let Some(v) = &api_version
         && !version::is_valid(v)
     {
-        return Err(ApiError::invalid_param("api_version", format!("Invalid API version: {v}")));
+        return Err(ApiError::invalid_param(
+            "api_version",
+            format!("Invalid API version: {v}"),
+        ));
     }
     params.boolean("connect")?;
     let meta = match params.hash("metadata")? {
@@ -31,7 +35,9 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     };
     params.finish()?;
     if data.store.count("webhook_endpoint") >= MAX_ENDPOINTS {
-        return Err(ApiError::bad_state(format!("An account can have at most {MAX_ENDPOINTS} webhook endpoints.")));
+        return Err(ApiError::bad_state(format!(
+            "An account can have at most {MAX_ENDPOINTS} webhook endpoints."
+        )));
     }
     let id = data.ids.next("we_");
     let secret = data.ids.next("whsec_");
@@ -79,11 +85,15 @@ fn take_events(params: &mut Params) -> ApiResult<Option<Vec<String>>> {
     for (index, event) in events.iter().enumerate() {
         let well_formed = event == "*"
             || (event.contains('.')
-                && event.split('.').all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
+                && event.split('.').all(|part| {
+                    !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                }));
         if !well_formed {
             return Err(ApiError::invalid_param(
                 format!("enabled_events[{index}]"),
-                format!("Invalid event type `{event}`: use `*` or a type such as checkout.session.completed."),
+                format!(
+                    "Invalid event type `{event}`: use `*` or a type such as checkout.session.completed."
+                ),
             ));
         }
     }
@@ -93,7 +103,10 @@ fn take_events(params: &mut Params) -> ApiResult<Option<Vec<String>>> {
 fn check_url(url: &str) -> ApiResult<()> {
     match url::Url::parse(url) {
         Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(()),
-        _ => Err(ApiError::invalid_param("url", format!("Invalid URL: {url}. Use an absolute http:// or https:// URL."))),
+        _ => Err(ApiError::invalid_param(
+            "url",
+            format!("Invalid URL: {url}. Use an absolute http:// or https:// URL."),
+        )),
     }
 }
 
@@ -121,10 +134,17 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         endpoint["status"] = json!(if disabled { "disabled" } else { "enabled" });
     }
     if let Some(description) = params.string("description")? {
-        endpoint["description"] = if description.is_empty() { Value::Null } else { json!(description) };
+        endpoint["description"] = if description.is_empty() {
+            Value::Null
+        } else {
+            json!(description)
+        };
     }
     if let Some(update) = params.hash("metadata")? {
-        let current = endpoint["metadata"].as_object().cloned().unwrap_or_default();
+        let current = endpoint["metadata"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         endpoint["metadata"] = Value::Object(metadata::apply(&current, update)?);
     }
     params.finish()?;
@@ -164,7 +184,10 @@ pub fn delete(ctx: &mut Ctx<'_>, data: &mut AccountData, params: Params) -> ApiR
 /// `expires_at`, so deliveries carry both signatures for a while.
 pub fn roll_secret(data: &mut AccountData, id: &str, old_expires_at: i64) -> ApiResult<String> {
     let secret = data.ids.next("whsec_");
-    let endpoint = data.endpoints.get_mut(id).ok_or_else(|| ApiError::no_such("webhook_endpoint", id, "id"))?;
+    let endpoint = data
+        .endpoints
+        .get_mut(id)
+        .ok_or_else(|| ApiError::no_such("webhook_endpoint", id, "id"))?;
     for (_, expiry) in endpoint.secrets.iter_mut() {
         if expiry.is_none() {
             *expiry = Some(old_expires_at);

@@ -21,7 +21,8 @@ pub fn api_key(headers: &HeaderMap) -> Result<String, ApiError> {
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(encoded.trim())
             .map_err(|_| invalid_key("(undecodable Basic credentials)"))?;
-        let text = String::from_utf8(decoded).map_err(|_| invalid_key("(undecodable Basic credentials)"))?;
+        let text = String::from_utf8(decoded)
+            .map_err(|_| invalid_key("(undecodable Basic credentials)"))?;
         text.split(':').next().unwrap_or_default().to_owned()
     } else {
         return Err(invalid_key(header));
@@ -104,7 +105,11 @@ mod tests {
     fn live_key_is_rejected_and_masked() {
         let err = api_key(&headers("Bearer sk_live_1234567890abcdef")).unwrap_err();
         assert_eq!(err.status, StatusCode::UNAUTHORIZED);
-        assert!(err.message.contains("sk_live_****cdef"), "{}", err.message);
+        assert!(
+            err.message.contains("sk_live_************cdef"),
+            "{}",
+            err.message
+        );
         assert!(!err.message.contains("1234567890ab"));
     }
 

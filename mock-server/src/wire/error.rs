@@ -153,7 +153,10 @@ impl ApiError {
         error.insert(
             "doc_url".into(),
             match self.code {
-                Some(code) => json!(format!("https://stripe.com/docs/error-codes/{}", code.replace('_', "-"))),
+                Some(code) => json!(format!(
+                    "https://stripe.com/docs/error-codes/{}",
+                    code.replace('_', "-")
+                )),
                 None => Value::Null,
             },
         );
@@ -175,7 +178,13 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.kind.as_str(), self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.kind.as_str(),
+            self.message
+        )
     }
 }
 

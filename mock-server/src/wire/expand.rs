@@ -14,11 +14,24 @@ pub const MAX_LEVELS: usize = 4;
 fn expandable(object: &str, field: &str) -> bool {
     matches!(
         (object, field),
-        ("checkout.session", "payment_intent" | "customer" | "line_items" | "invoice" | "subscription" | "setup_intent")
-            | ("payment_intent", "latest_charge" | "customer" | "payment_method")
-            | ("charge", "balance_transaction" | "payment_intent" | "customer" | "refunds")
-            | ("refund", "charge" | "payment_intent" | "balance_transaction")
-            | ("price", "product")
+        (
+            "checkout.session",
+            "payment_intent"
+                | "customer"
+                | "line_items"
+                | "invoice"
+                | "subscription"
+                | "setup_intent"
+        ) | (
+            "payment_intent",
+            "latest_charge" | "customer" | "payment_method"
+        ) | (
+            "charge",
+            "balance_transaction" | "payment_intent" | "customer" | "refunds"
+        ) | (
+            "refund",
+            "charge" | "payment_intent" | "balance_transaction"
+        ) | ("price", "product")
             | ("product", "default_price")
             | ("item", "price")
     )
@@ -40,7 +53,13 @@ pub fn apply(value: &mut Value, paths: &[String], store: &Store) -> ApiResult<()
     Ok(())
 }
 
-fn expand_path(value: &mut Value, parts: &[&str], store: &Store, path: &str, index: usize) -> ApiResult<()> {
+fn expand_path(
+    value: &mut Value,
+    parts: &[&str],
+    store: &Store,
+    path: &str,
+    index: usize,
+) -> ApiResult<()> {
     let Some((head, rest)) = parts.split_first() else {
         return Ok(());
     };

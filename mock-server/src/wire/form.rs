@@ -21,9 +21,14 @@ pub fn decode(input: &[u8]) -> Result<Map<String, Value>, ApiError> {
     let config = serde_qs::Config::new()
         .max_depth(MAX_DEPTH)
         .use_form_encoding(true);
-    let value: Value = config
-        .deserialize_bytes(input)
-        .map_err(|err| invalid_body(&err.to_string()))?;
+    let value: Value = config.deserialize_bytes(input).map_err(|err| {
+        let detail = err.to_string();
+        let error = invalid_body(&detail);
+        match param_at(input, &detail) {
+            Some(param) => error.with_param(param),
+            None => error,
+        }
+    })?;
     match value {
         Value::Object(map) => {
             check_keys(&map, "")?;
@@ -44,7 +49,11 @@ fn check_keys(map: &Map<String, Value>, prefix: &str) -> Result<(), ApiError> {
             format!("{prefix}[{key}]")
         };
         if key.is_empty() {
-            let param = if prefix.is_empty() { "(empty)".to_owned() } else { prefix.to_owned() };
+            let param = if prefix.is_empty() {
+                "(empty)".to_owned()
+            } else {
+                prefix.to_owned()
+            };
             return Err(ApiError::invalid_param(
                 param.clone(),
                 format!("Invalid parameter `{param}`: it was sent both as a value and as a hash."),
@@ -63,6 +72,32 @@ fn check_keys(map: &Map<String, Value>, prefix: &str) -> Result<(), ApiError> {
         }
     }
     Ok(())
+}
+
+/// The name of the parameter whose pair holds the byte offset that the
+/// decoder's message reports (`… at position: 21`), so the error can name it.
+fn param_at(input: &[u8], detail: &str) -> Option<String> {
+    let position: usize = detail
+        .rsplit("position: ")
+        .next()?
+        .trim_matches(|c: char| !c.is_ascii_digit())
+        .parse()
+        .ok()?;
+    let position = position.min(input.len());
+    let start = input[..position]
+        .iter()
+        .rposition(|b| *b == b'&')
+        .map_or(0, |i| i + 1);
+    let pair = &input[start..];
+    let end = pair
+        .iter()
+        .position(|b| matches!(b, b'&' | b'='))
+        .unwrap_or(pair.len());
+    let key = url::form_urlencoded::parse(&pair[..end])
+        .next()
+        .map(|(k, _)| k.into_owned())?;
+    let name = key.split('[').next().unwrap_or_default().to_owned();
+    (!name.is_empty()).then_some(name)
 }
 
 fn invalid_body(detail: &str) -> ApiError {

@@ -95,9 +95,10 @@ pub fn begin(
                 ),
             )
             .with_code("lock_timeout")),
-            Outcome::Done { status, body } => {
-                Ok(Decision::Replay { status: *status, body: body.clone() })
-            }
+            Outcome::Done { status, body } => Ok(Decision::Replay {
+                status: *status,
+                body: body.clone(),
+            }),
         };
     }
     records.insert(
@@ -122,7 +123,10 @@ pub fn finish(
 ) {
     if should_store(status) {
         if let Some(record) = records.get_mut(key) {
-            record.outcome = Outcome::Done { status, body: body.to_vec() };
+            record.outcome = Outcome::Done {
+                status,
+                body: body.to_vec(),
+            };
         }
     } else {
         records.remove(key);
@@ -148,7 +152,10 @@ mod tests {
         let mut records = HashMap::new();
         let params = json!({"a": "1"});
         let route = "POST /v1/customers";
-        assert!(matches!(begin(&mut records, "k", route, &params, 0), Ok(Decision::Run)));
+        assert!(matches!(
+            begin(&mut records, "k", route, &params, 0),
+            Ok(Decision::Run)
+        ));
 
         let err = begin(&mut records, "k", route, &params, 1).unwrap_err();
         assert_eq!(err.status, StatusCode::CONFLICT);
@@ -180,7 +187,13 @@ mod tests {
         finish(&mut records, "k", 200, b"{}");
         let later = KEY_LIFETIME + 1;
         assert!(matches!(
-            begin(&mut records, "k", "POST /v1/x", &json!({"other": "1"}), later),
+            begin(
+                &mut records,
+                "k",
+                "POST /v1/x",
+                &json!({"other": "1"}),
+                later
+            ),
             Ok(Decision::Run)
         ));
     }

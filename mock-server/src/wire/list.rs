@@ -27,7 +27,11 @@ impl Page {
                 "You may only specify one of these parameters: starting_after, ending_before.",
             ));
         }
-        Ok(Page { limit, starting_after, ending_before })
+        Ok(Page {
+            limit,
+            starting_after,
+            ending_before,
+        })
     }
 
     /// Cuts one page out of `items` (newest first) and wraps it in a list
@@ -42,14 +46,20 @@ impl Page {
         let (data, has_more): (Vec<Value>, bool) = if let Some(cursor) = &self.starting_after {
             let start = position(cursor, "starting_after")? + 1;
             let rest = &items[start..];
-            (rest.iter().take(self.limit).cloned().collect(), rest.len() > self.limit)
+            (
+                rest.iter().take(self.limit).cloned().collect(),
+                rest.len() > self.limit,
+            )
         } else if let Some(cursor) = &self.ending_before {
             let end = position(cursor, "ending_before")?;
             let before = &items[..end];
             let start = before.len().saturating_sub(self.limit);
             (before[start..].to_vec(), start > 0)
         } else {
-            (items.iter().take(self.limit).cloned().collect(), items.len() > self.limit)
+            (
+                items.iter().take(self.limit).cloned().collect(),
+                items.len() > self.limit,
+            )
         };
         Ok(json!({ "object": "list", "data": data, "has_more": has_more, "url": url }))
     }
@@ -60,16 +70,28 @@ mod tests {
     use super::*;
 
     fn items(n: usize) -> Vec<Value> {
-        (0..n).rev().map(|i| json!({ "id": format!("obj_{i}") })).collect()
+        (0..n)
+            .rev()
+            .map(|i| json!({ "id": format!("obj_{i}") }))
+            .collect()
     }
 
     fn ids(list: &Value) -> Vec<String> {
-        list["data"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap().to_owned()).collect()
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["id"].as_str().unwrap().to_owned())
+            .collect()
     }
 
     #[test]
     fn starting_after_walks_forward() {
-        let page = Page { limit: 2, starting_after: Some("obj_4".into()), ending_before: None };
+        let page = Page {
+            limit: 2,
+            starting_after: Some("obj_4".into()),
+            ending_before: None,
+        };
         let list = page.apply(items(5), "/v1/x").unwrap();
         assert_eq!(ids(&list), ["obj_3", "obj_2"]);
         assert_eq!(list["has_more"], true);
@@ -77,7 +99,11 @@ mod tests {
 
     #[test]
     fn ending_before_walks_back() {
-        let page = Page { limit: 2, starting_after: None, ending_before: Some("obj_1".into()) };
+        let page = Page {
+            limit: 2,
+            starting_after: None,
+            ending_before: Some("obj_1".into()),
+        };
         let list = page.apply(items(5), "/v1/x").unwrap();
         assert_eq!(ids(&list), ["obj_3", "obj_2"]);
         assert_eq!(list["has_more"], true);
@@ -85,7 +111,11 @@ mod tests {
 
     #[test]
     fn unknown_cursor_is_404() {
-        let page = Page { limit: 2, starting_after: Some("nope".into()), ending_before: None };
+        let page = Page {
+            limit: 2,
+            starting_after: Some("nope".into()),
+            ending_before: None,
+        };
         let err = page.apply(items(2), "/v1/x").unwrap_err();
         assert_eq!(err.status.as_u16(), 404);
         assert_eq!(err.param.as_deref(), Some("starting_after"));

@@ -27,7 +27,9 @@ pub fn apply(current: &Map<String, Value>, update: Params) -> ApiResult<Map<Stri
             _ => {
                 return Err(ApiError::invalid_param(
                     param,
-                    format!("Invalid metadata key `{key}`: keys cannot contain square brackets or nest."),
+                    format!(
+                        "Invalid metadata key `{key}`: keys cannot contain square brackets or nest."
+                    ),
                 ));
             }
         };
@@ -40,7 +42,9 @@ pub fn apply(current: &Map<String, Value>, update: Params) -> ApiResult<Map<Stri
         if value.chars().count() > MAX_VALUE_CHARS {
             return Err(ApiError::invalid_param(
                 param,
-                format!("Metadata value for key `{key}` is longer than {MAX_VALUE_CHARS} characters."),
+                format!(
+                    "Metadata value for key `{key}` is longer than {MAX_VALUE_CHARS} characters."
+                ),
             ));
         }
         if value.is_empty() {
@@ -52,7 +56,10 @@ pub fn apply(current: &Map<String, Value>, update: Params) -> ApiResult<Map<Stri
     if merged.len() > MAX_KEYS {
         return Err(ApiError::invalid_param(
             path,
-            format!("Metadata can have at most {MAX_KEYS} keys, got {}.", merged.len()),
+            format!(
+                "Metadata can have at most {MAX_KEYS} keys, got {}.",
+                merged.len()
+            ),
         ));
     }
     Ok(merged)

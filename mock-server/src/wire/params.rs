@@ -15,7 +15,10 @@ pub struct Params {
 
 impl Params {
     pub fn new(map: Map<String, Value>) -> Self {
-        Params { map, prefix: String::new() }
+        Params {
+            map,
+            prefix: String::new(),
+        }
     }
 
     /// The bracket path of a parameter at this level.
@@ -42,7 +45,10 @@ impl Params {
             Some(Value::String(s)) => Ok(Some(s)),
             Some(_) => Err(ApiError::invalid_param(
                 self.path(name),
-                format!("Invalid string: {} must be a string, not a hash or array.", self.path(name)),
+                format!(
+                    "Invalid string: {} must be a string, not a hash or array.",
+                    self.path(name)
+                ),
             )),
         }
     }
@@ -105,7 +111,10 @@ impl Params {
             Some(s) if allowed.contains(&s.as_str()) => Ok(Some(s)),
             Some(s) => Err(ApiError::invalid_param(
                 path,
-                format!("Invalid {name}: must be one of {}, got `{s}`.", allowed.join(", ")),
+                format!(
+                    "Invalid {name}: must be one of {}, got `{s}`.",
+                    allowed.join(", ")
+                ),
             )),
         }
     }
@@ -117,7 +126,10 @@ impl Params {
         match self.map.remove(name) {
             None => Ok(None),
             Some(Value::Object(map)) => Ok(Some(Params { map, prefix: path })),
-            Some(Value::String(s)) if s.is_empty() => Ok(Some(Params { map: Map::new(), prefix: path })),
+            Some(Value::String(s)) if s.is_empty() => Ok(Some(Params {
+                map: Map::new(),
+                prefix: path,
+            })),
             Some(_) => Err(ApiError::invalid_param(
                 path.clone(),
                 format!("Invalid hash: {path} must be a hash, such as {path}[key]=value."),
@@ -136,7 +148,9 @@ impl Params {
             Some(_) => {
                 return Err(ApiError::invalid_param(
                     path.clone(),
-                    format!("Invalid array: {path} must be an array, such as {path}[0][key]=value."),
+                    format!(
+                        "Invalid array: {path} must be an array, such as {path}[0][key]=value."
+                    ),
                 ));
             }
         };
@@ -144,7 +158,10 @@ impl Params {
             .into_iter()
             .enumerate()
             .map(|(index, item)| match item {
-                Value::Object(map) => Ok(Params { map, prefix: format!("{path}[{index}]") }),
+                Value::Object(map) => Ok(Params {
+                    map,
+                    prefix: format!("{path}[{index}]"),
+                }),
                 _ => Err(ApiError::invalid_param(
                     format!("{path}[{index}]"),
                     format!("Invalid hash: {path}[{index}] must be a hash."),
@@ -187,6 +204,15 @@ impl Params {
         (self.prefix, self.map)
     }
 
+    /// Rejects a parameter outside `known` before any other check, so an
+    /// unknown name is reported ahead of a missing one, as Stripe does.
+    pub fn reject_unknown(&self, known: &[&str]) -> ApiResult<()> {
+        match self.map.keys().find(|key| !known.contains(&key.as_str())) {
+            None => Ok(()),
+            Some(key) => Err(ApiError::unknown_param(self.path(key))),
+        }
+    }
+
     /// Rejects any parameter that was not taken.
     pub fn finish(self) -> ApiResult<()> {
         match self.map.keys().next() {
@@ -214,7 +240,10 @@ mod tests {
         let mut items = p.hash_array("line_items").unwrap().unwrap();
         let mut price_data = items[0].hash("price_data").unwrap().unwrap();
         let err = price_data.integer("unit_amount").unwrap_err();
-        assert_eq!(err.param.as_deref(), Some("line_items[0][price_data][unit_amount]"));
+        assert_eq!(
+            err.param.as_deref(),
+            Some("line_items[0][price_data][unit_amount]")
+        );
         assert_eq!(err.message, "Invalid integer: abc");
     }
 

@@ -24,10 +24,13 @@ pub fn at_least(version: &str, date: &str) -> bool {
 pub fn is_valid(version: &str) -> bool {
     let bytes = version.as_bytes();
     bytes.len() >= 10
-        && bytes[..10]
-            .iter()
-            .enumerate()
-            .all(|(i, b)| if i == 4 || i == 7 { *b == b'-' } else { b.is_ascii_digit() })
+        && bytes[..10].iter().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                *b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        })
         && (bytes.len() == 10
             || (bytes[10] == b'.' && bytes[11..].iter().all(|b| b.is_ascii_lowercase())))
 }

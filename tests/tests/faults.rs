@@ -1,0 +1,768 @@
+//! Each fault of the plan, shown by its effect on a real HTTP client and a
+//! real webhook receiver. Every test runs the fake in-process with a manual
+//! clock, so deliveries happen inside `clock/advance` and nothing sleeps.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use fakestripe_server::{ClockMode, Server, ServerConfig};
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+/// A virtual start time, so traces do not depend on the day the test runs.
+const START: i64 = 1_800_000_000;
+
+/// One delivery as the receiver saw it.
+#[derive(Debug, Clone)]
+struct Received {
+    event: Value,
+    raw: Vec<u8>,
+    signature: String,
+    /// Whether the signature verified with the endpoint's secret.
+    genuine: bool,
+}
+
+#[derive(Default)]
+struct ReceiverState {
+    secret: Mutex<String>,
+    received: Mutex<Vec<Received>>,
+}
+
+/// A webhook endpoint that verifies signatures like a correct app: 400 for
+/// a bad signature or a timestamp more than five minutes off, 200 otherwise.
+struct Receiver {
+    url: String,
+    state: Arc<ReceiverState>,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let state = Arc::new(ReceiverState::default());
+        let app = axum::Router::new()
+            .route("/hook", post(receive))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Receiver { url, state }
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.state.received.lock().unwrap().clone()
+    }
+
+    /// Types of the deliveries that verified, in arrival order.
+    fn genuine_types(&self) -> Vec<String> {
+        self.received()
+            .iter()
+            .filter(|r| r.genuine)
+            .map(|r| r.event["type"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+async fn receive(
+    State(state): State<Arc<ReceiverState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let signature = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let secret = state.secret.lock().unwrap().clone();
+    let genuine = verify(&secret, &signature, &body);
+    let event = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    state.received.lock().unwrap().push(Received {
+        event,
+        raw: body.to_vec(),
+        signature,
+        genuine,
+    });
+    if genuine {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    }
+}
+
+/// Stripe's scheme: `t=…,v1=…`, HMAC-SHA256 of "{t}.{body}", within 300 s.
+fn verify(secret: &str, header: &str, body: &[u8]) -> bool {
+    let mut timestamp = None;
+    let mut signatures = Vec::new();
+    for part in header.split(',') {
+        match part.split_once('=') {
+            Some(("t", t)) => timestamp = t.parse::<i64>().ok(),
+            Some(("v1", v)) => signatures.push(v.to_owned()),
+            _ => {}
+        }
+    }
+    let Some(t) = timestamp else { return false };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    if (now - t).abs() > 300 {
+        return false;
+    }
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body);
+    let expected = hex::encode(mac.finalize().into_bytes());
+    signatures.contains(&expected)
+}
+
+/// A client for one account of a running fake.
+struct Account {
+    base: String,
+    key: String,
+    http: reqwest::Client,
+}
+
+impl Account {
+    fn new(fake: &Server, key: &str) -> Account {
+        Account {
+            base: fake.base_url().to_owned(),
+            key: key.to_owned(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn form(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        idempotency_key: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .form(form);
+        if let Some(key) = idempotency_key {
+            request = request.header("idempotency-key", key);
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    async fn control(&self, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .request(method, format!("{}/_fakestripe{path}", self.base))
+            .bearer_auth(&self.key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    async fn set_faults(&self, plan: Value) {
+        let (status, body) = self.control(reqwest::Method::PUT, "/faults", plan).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    async fn advance(&self, seconds: i64) {
+        let (status, body) = self
+            .control(
+                reqwest::Method::POST,
+                "/clock/advance",
+                json!({"seconds": seconds}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    /// Registers `receiver` for every event and hands it the secret.
+    async fn listen(&self, receiver: &Receiver) {
+        let response = self
+            .form(
+                "/v1/webhook_endpoints",
+                &[("url", &receiver.url), ("enabled_events[]", "*")],
+                None,
+            )
+            .await;
+        let endpoint: Value = response.json().await.unwrap();
+        *receiver.state.secret.lock().unwrap() = endpoint["secret"].as_str().unwrap().to_owned();
+    }
+
+    /// Creates a 2 × 1500 usd session for `order` and returns it.
+    async fn session(&self, order: &str) -> Value {
+        let success = "http://127.0.0.1:9/success?session_id={CHECKOUT_SESSION_ID}".to_owned();
+        let response = self
+            .form(
+                "/v1/checkout/sessions",
+                &[
+                    ("mode", "payment"),
+                    ("line_items[0][price_data][currency]", "usd"),
+                    ("line_items[0][price_data][unit_amount]", "1500"),
+                    ("line_items[0][price_data][product_data][name]", "Mug"),
+                    ("line_items[0][quantity]", "2"),
+                    ("success_url", &success),
+                    ("metadata[order_id]", order),
+                    ("payment_intent_data[metadata][order_id]", order),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    async fn pay(&self, session_id: &str) -> Value {
+        let (status, body) = self
+            .control(
+                reqwest::Method::POST,
+                &format!("/checkout/sessions/{session_id}/pay"),
+                json!({"payment_method": "card", "card_number": "4242424242424242"}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+}
+
+async fn manual_fake() -> Server {
+    Server::start(ServerConfig {
+        clock_mode: ClockMode::Manual,
+        ..ServerConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// An account whose clock starts at `START`, with `receiver` listening.
+async fn account(fake: &Server, key: &str, receiver: &Receiver) -> Account {
+    let account = Account::new(fake, key);
+    let (status, _) = account
+        .control(reqwest::Method::POST, "/clock", json!({"now": START}))
+        .await;
+    assert_eq!(status, 200);
+    account.listen(receiver).await;
+    account
+}
+
+#[tokio::test]
+async fn lag_hides_paid_state_from_retrieve() {
+    let fake = manual_fake().await;
+    let receiver = Receiver::start().await;
+    let acct = account(&fake, "sk_test_lag", &receiver).await;
+    acct.set_faults(json!({"seed": 1, "faults": [{"kind": "payment_status_lag", "seconds": 60}]}))
+        .await;
+    let session = acct.session("O-1").await;
+    let id = session["id"].as_str().unwrap();
+    acct.pay(id).await;
+    acct.advance(0).await;
+
+    let completed = receiver
+        .received()
+        .into_iter()
+        .find(|r| r.event["type"] == "checkout.session.completed")
+        .unwrap();
+    assert_eq!(completed.event["data"]["object"]["payment_status"], "paid");
+    let (_, seen) = acct.get(&format!("/v1/checkout/sessions/{id}")).await;
+    assert_eq!(
+        (seen["status"].as_str(), seen["payment_status"].as_str()),
+        (Some("open"), Some("unpaid"))
+    );
+    assert!(seen["payment_intent"].is_null());
+    let (_, listed) = acct.get("/v1/checkout/sessions").await;
+    assert_eq!(listed["data"][0]["payment_status"], "unpaid");
+
+    acct.advance(60).await;
+    let (_, seen) = acct.get(&format!("/v1/checkout/sessions/{id}")).await;
+    assert_eq!(
+        (seen["status"].as_str(), seen["payment_status"].as_str()),
+        (Some("complete"), Some("paid"))
+    );
+}
+
+#[tokio::test]
+async fn stale_read_serves_previous_version() {
+    let fake = manual_fake().await;
+    let receiver = Receiver::start().await;
+    let acct = account(&fake, "sk_test_stale", &receiver).await;
+    acct.set_faults(json!({"seed": 2, "faults": [{"kind": "stale_read", "seconds": 10, "resources": ["checkout.session"]}]})).await;
+    let session = acct.session("O-2").await;
+    let id = session["id"].as_str().unwrap();
+
+    let (status, body) = acct.get(&format!("/v1/checkout/sessions/{id}")).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "resource_missing");
+    acct.advance(10).await;
+    let (status, _) = acct.get(&format!("/v1/checkout/sessions/{id}")).await;
+    assert_eq!(status, 200);
+
+    let response = acct
+        .form(
+            &format!("/v1/checkout/sessions/{id}"),
+            &[("metadata[note]", "gift")],
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let (_, stale) = acct.get(&format!("/v1/checkout/sessions/{id}")).await;
+    assert_eq!(stale["metadata"], json!({"order_id": "O-2"}));
+    acct.advance(10).await;
+    let (_, fresh) = acct.get(&format!("/v1/checkout/sessions/{id}")).await;
+    assert_eq!(
+        fresh["metadata"],
+        json!({"order_id": "O-2", "note": "gift"})
+    );
+}
+
+#[tokio::test]
+async fn metadata_divergence_drops_or_rewrites() {
+    let fake = manual_fake().await;
+    let receiver = Receiver::start().await;
+    let acct = account(&fake, "sk_test_meta_missing", &receiver).await;
+    acct.set_faults(json!({"faults": [{"kind": "metadata_divergence", "mode": "missing", "keys": ["order_id"]}]})).await;
+    let session = acct.session("O-3").await;
+    let paid = acct.pay(session["id"].as_str().unwrap()).await;
+    let pi = paid["session"]["payment_intent"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, intent) = acct.get(&format!("/v1/payment_intents/{pi}")).await;
+    assert_eq!(intent["metadata"], json!({}));
+    assert_eq!(paid["session"]["metadata"], json!({"order_id": "O-3"}));
+
+    let acct = account(&fake, "sk_test_meta_rewritten", &receiver).await;
+    acct.set_faults(json!({"faults": [{"kind": "metadata_divergence", "mode": "rewritten", "after_seconds": 30}]})).await;
+    let session = acct.session("O-4").await;
+    let paid = acct.pay(session["id"].as_str().unwrap()).await;
+    let pi = paid["session"]["payment_intent"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, intent) = acct.get(&format!("/v1/payment_intents/{pi}")).await;
+    assert_eq!(intent["metadata"], json!({"order_id": "O-4"}));
+    acct.advance(30).await;
+    let (_, intent) = acct.get(&format!("/v1/payment_intents/{pi}")).await;
+    assert_eq!(intent["metadata"], json!({"order_id": "O-4-rewritten"}));
+    let updated = receiver
+        .received()
+        .into_iter()
+        .find(|r| r.event["type"] == "payment_intent.updated")
+        .unwrap();
+    assert_eq!(
+        updated.event["data"]["previous_attributes"]["metadata"],
+        json!({"order_id": "O-4"})
+    );
+}
+
+#[tokio::test]
+async fn webhook_delay_defers_deliveries() {
+    let fake = manual_fake().await;
+    let receiver = Receiver::start().await;
+    let acct = account(&fake, "sk_test_delay", &receiver).await;
+    acct.set_faults(
+        json!({"faults": [{"kind": "webhook_delay", "distribution": "fixed", "seconds": 100}]}),
+    )
+    .await;
+    let session = acct.session("O-5").await;
+    acct.pay(session["id"].as_str().unwrap()).await;
+    acct.advance(99).await;
+    assert!(receiver.received().is_empty());
+    acct.advance(1).await;
+    assert_eq!(
+        receiver.genuine_types(),
+        [
+            "payment_intent.created",
+            "charge.succeeded",
+            "payment_intent.succeeded",
+            "checkout.session.completed",
+            "charge.updated"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn webhook_order_follows_given_order() {
+    let fake = manual_fake().await;
+    let receiver = Receiver::start().await;
+    let acct = account(&fake, "sk_test_order", &receiver).await;
+    acct.set_faults(json!({"faults": [{"kind": "webhook_order", "order": ["checkout.session.completed", "payment_intent.succeeded", "payment_intent.created"]}]})).await;
+    let session = acct.session("O-6").await;
+    acct.pay(session["id"].as_str().unwrap()).await;
+    acct.advance(10).await;
+    let types = receiver.genuine_types();
+    // Types outside the order come first, then the order as given.
+    assert_eq!(
+        types,
+        [
+            "charge.succeeded",
+            "charge.updated",
+            "checkout.session.completed",
+            "payment_intent.succeeded",
+            "payment_intent.created"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn webhook_duplicate_repeats_event_id() {
+    let fake = manual_fake().await;
+    let receiver = Receiver::start().await;
+    let acct = account(&fake, "sk_test_dup", &receiver).await;
+    acct.set_faults(json!({"faults": [
+        {"kind": "webhook_duplicate", "types": ["checkout.session.completed"], "copies": 2},
+        {"kind": "webhook_duplicate", "types": ["payment_intent.succeeded"], "copies": 3, "concurrent": true}
+    ]}))
+    .await;
+    let session = acct.session("O-7").await;
+    acct.pay(session["id"].as_str().unwrap()).await;
+    acct.advance(0).await;
+    let received = receiver.received();
+    let ids = |kind: &str| -> Vec<String> {
+        received
+            .iter()
+            .filter(|r| r.event["type"] == kind)
+            .map(|r| r.event["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let completed = ids("checkout.session.completed");
+    assert_eq!(completed.len(), 3);
+    assert!(completed.iter().all(|id| *id == completed[0]));
+    let succeeded = ids("payment_intent.succeeded");
+    assert_eq!(succeeded.len(), 4);
+    assert!(succeeded.iter().all(|id| *id == succeeded[0]));
+    let (_, log) = acct
+        .get("/_fakestripe/deliveries?type=checkout.session.completed")
+        .await;
+    let duplicates = log["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["duplicate"] == true)
+        .count();
+    assert_eq!(duplicates, 2);
+}
+
+#[tokio::test]
+async fn webhook_drop_arrives_by_retry() {
+    let fake = manual_fake().await;
+    let receiver = Receiver::start().await;
+    let acct = account(&fake, "sk_test_drop", &receiver).await;
+    acct.set_faults(json!({"faults": [{"kind": "webhook_drop", "types": ["checkout.session.completed"], "attempts": 2}]})).await;
+    let session = acct.session("O-8").await;
+    acct.pay(session["id"].as_str().unwrap()).await;
+    acct.advance(0).await;
+    assert!(
+        !receiver
+            .genuine_types()
+            .contains(&"checkout.session.completed".to_owned())
+    );
+    acct.advance(60).await;
+    assert!(
+        !receiver
+            .genuine_types()
+            .contains(&"checkout.session.completed".to_owned())
+    );
+    acct.advance(300).await;
+    assert!(
+        receiver
+            .genuine_types()
+            .contains(&"checkout.session.completed".to_owned())
+    );
+    let (_, log) = acct
+        .get("/_fakestripe/deliveries?type=checkout.session.completed")
+        .await;
+    let attempts: Vec<(u64, Value)> = log["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["attempt"].as_u64().unwrap(), d["status"].clone()))
+        .collect();
+    assert_eq!(
+        attempts,
+        [(1, Value::Null), (2, Value::Null), (3, json!(200))]
+    );
+    assert_eq!(
+        log["data"][0]["error"],
+        "connection lost (webhook_drop fault)"
+    );
+}
+
+#[tokio::test]
+async fn hold_releases_in_given_order() {
+    let fake = manual_fake().await;
+    let receiver = Receiver::start().await;
+    let acct = account(&fake, "sk_test_hold", &receiver).await;
+    acct.set_faults(
+        json!({"faults": [{"kind": "hold", "types": ["payment_intent.*", "checkout.session.*"]}]}),
+    )
+    .await;
+    let session = acct.session("O-9").await;
+    acct.pay(session["id"].as_str().unwrap()).await;
+    acct.advance(0).await;
+    assert_eq!(
+        receiver.genuine_types(),
+        ["charge.succeeded", "charge.updated"]
+    );
+    let (_, held) = acct.get("/_fakestripe/events/held").await;
+    let held_types: Vec<&str> = held["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        held_types,
+        [
+            "payment_intent.created",
+            "payment_intent.succeeded",
+            "checkout.session.completed"
+        ]
+    );
+    let completed = held["data"][2]["event_id"].as_str().unwrap();
+    let created = held["data"][0]["event_id"].as_str().unwrap();
+    let (status, body) = acct
+        .control(
+            reqwest::Method::POST,
+            "/events/release",
+            json!({"event_ids": [completed, created]}),
+        )
+        .await;
+    assert_eq!((status, body["released"].as_u64()), (200, Some(2)));
+    acct.advance(0).await;
+    assert_eq!(
+        receiver.genuine_types(),
+        [
+            "charge.succeeded",
+            "charge.updated",
+            "checkout.session.completed",
+            "payment_intent.created"
+        ]
+    );
+    let (status, body) = acct
+        .control(
+            reqwest::Method::POST,
+            "/events/release",
+            json!({"event_ids": ["evt_unknown"]}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["param"].as_str()),
+        (404, Some("event_ids[0]"))
+    );
+    let (_, body) = acct
+        .control(reqwest::Method::POST, "/events/release", json!({}))
+        .await;
+    assert_eq!(body["released"], 1);
+}
+
+#[tokio::test]
+async fn api_error_fails_next_calls() {
+    let fake = manual_fake().await;
+    let receiver = Receiver::start().await;
+    let acct = account(&fake, "sk_test_api_error", &receiver).await;
+    acct.set_faults(json!({"faults": [{"kind": "api_error", "routes": ["POST /v1/checkout/sessions"], "status": 429, "count": 2}]})).await;
+    for _ in 0..2 {
+        let response = acct
+            .form("/v1/checkout/sessions", &[("mode", "payment")], None)
+            .await;
+        assert_eq!(response.status(), 429);
+        assert_eq!(response.headers()["stripe-should-retry"], "true");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "rate_limit");
+    }
+    // The third call runs, and other routes were never affected.
+    acct.session("O-10").await;
+    let (_, requests) = acct.get("/_fakestripe/requests").await;
+    let faults: Vec<Value> = requests["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["fault"].clone())
+        .collect();
+    assert_eq!(faults.iter().filter(|f| !f.is_null()).count(), 2);
+}
+
+#[tokio::test]
+async fn lost_response_commits_the_write() {
+    let fake = manual_fake().await;
+    let receiver = Receiver::start().await;
+    let acct = account(&fake, "sk_test_lost", &receiver).await;
+    acct.set_faults(json!({"faults": [{"kind": "lost_response", "routes": ["POST /v1/customers"], "count": 1}]})).await;
+    let first = acct
+        .form(
+            "/v1/customers",
+            &[("email", "a@example.com")],
+            Some("key-1"),
+        )
+        .await;
+    assert_eq!(first.status(), 500);
+    let retry = acct
+        .form(
+            "/v1/customers",
+            &[("email", "a@example.com")],
+            Some("key-1"),
+        )
+        .await;
+    assert_eq!(retry.status(), 200);
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    let (_, customers) = acct.get("/v1/customers").await;
+    assert_eq!(customers["data"].as_array().unwrap().len(), 1);
+
+    acct.set_faults(json!({"faults": [{"kind": "lost_response", "routes": ["POST /v1/customers"], "drop_connection": true}]})).await;
+    let dropped = acct
+        .http
+        .post(format!("{}/v1/customers", acct.base))
+        .bearer_auth(&acct.key)
+        .form(&[("email", "b@example.com")])
+        .send()
+        .await;
+    let body_failed = match dropped {
+        Err(_) => true,
+        Ok(response) => response.bytes().await.is_err(),
+    };
+    assert!(body_failed, "the client must not get an answer");
+    // A retry without a key creates a second customer.
+    acct.form("/v1/customers", &[("email", "b@example.com")], None)
+        .await;
+    let (_, customers) = acct.get("/v1/customers?email=b@example.com").await;
+    assert_eq!(customers["data"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn forged_webhooks_fail_verification() {
+    let fake = manual_fake().await;
+    let receiver = Receiver::start().await;
+    let acct = account(&fake, "sk_test_forged", &receiver).await;
+    acct.set_faults(json!({"faults": [{"kind": "forged_webhook", "types": ["checkout.session.completed"], "forgeries": ["wrong_secret", "stale_timestamp", "tampered_body"]}]})).await;
+    let session = acct.session("O-11").await;
+    acct.pay(session["id"].as_str().unwrap()).await;
+    acct.advance(0).await;
+    let completed: Vec<Received> = receiver
+        .received()
+        .into_iter()
+        .filter(|r| r.event["type"] == "checkout.session.completed")
+        .collect();
+    assert_eq!(
+        completed.iter().map(|r| r.genuine).collect::<Vec<_>>(),
+        [false, false, false, true]
+    );
+    assert_ne!(
+        completed[2].raw, completed[3].raw,
+        "the tampered body differs from the signed one"
+    );
+    assert_ne!(completed[0].signature, completed[3].signature);
+    let (_, log) = acct
+        .get("/_fakestripe/deliveries?type=checkout.session.completed")
+        .await;
+    let forged: Vec<(Value, Value)> = log["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["forged"].clone(), d["status"].clone()))
+        .collect();
+    assert_eq!(
+        forged,
+        [
+            (json!("wrong_secret"), json!(400)),
+            (json!("stale_timestamp"), json!(400)),
+            (json!("tampered_body"), json!(400)),
+            (Value::Null, json!(200))
+        ]
+    );
+}
+
+#[tokio::test]
+async fn invalid_plan_names_the_field() {
+    let fake = manual_fake().await;
+    let acct = Account::new(&fake, "sk_test_invalid_plan");
+    let (status, body) = acct
+        .control(
+            reqwest::Method::PUT,
+            "/faults",
+            json!({"faults": [{"kind": "webhook_dupe", "copies": 2}]}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["param"], "faults[0][kind]");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("webhook_duplicate")
+    );
+    let (status, body) = acct
+        .control(
+            reqwest::Method::PUT,
+            "/faults",
+            json!({"faults": [{"kind": "hold", "types": ["checkout.*"], "extra": 1}]}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["param"].as_str()),
+        (400, Some("faults[0][extra]"))
+    );
+    let (_, plan) = acct.get("/_fakestripe/faults").await;
+    assert_eq!(plan["faults"], json!([]));
+}
+
+/// Runs one seeded checkout with reordering faults on a fresh account and
+/// returns the trace and the delivery order.
+async fn seeded_run(
+    fake: &Server,
+    receiver: &Receiver,
+    key: &str,
+    seed: u64,
+) -> (String, Vec<String>) {
+    let acct = Account::new(fake, key);
+    acct.control(reqwest::Method::POST, "/clock", json!({"now": START}))
+        .await;
+    acct.set_faults(json!({"seed": seed, "faults": [
+        {"kind": "webhook_order", "shuffle": true},
+        {"kind": "webhook_duplicate", "probability": 0.3},
+        {"kind": "webhook_delay", "distribution": "uniform", "min_seconds": 0, "max_seconds": 5}
+    ]}))
+    .await;
+    acct.listen(receiver).await;
+    let session = acct.session("O-seeded").await;
+    acct.pay(session["id"].as_str().unwrap()).await;
+    acct.advance(120).await;
+    let (_, trace) = acct.get("/_fakestripe/trace").await;
+    let (_, deliveries) = acct.get("/_fakestripe/deliveries").await;
+    let order = deliveries["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["event_type"].as_str().unwrap().to_owned())
+        .collect();
+    (trace.to_string(), order)
+}
+
+#[tokio::test]
+async fn same_seed_replays_same_trace() {
+    let fake = manual_fake().await;
+    let receiver = Receiver::start().await;
+    let (first, order) = seeded_run(&fake, &receiver, "sk_test_seed_0", 7).await;
+    for run in 1..100 {
+        let (trace, _) = seeded_run(&fake, &receiver, &format!("sk_test_seed_{run}"), 7).await;
+        assert_eq!(trace, first, "run {run} differs from run 0");
+    }
+    let mut reordered = false;
+    for seed in 8..20 {
+        let (_, other) = seeded_run(&fake, &receiver, &format!("sk_test_other_{seed}"), seed).await;
+        reordered |= other != order;
+    }
+    assert!(reordered, "no other seed changed the delivery order");
+}
