@@ -213,6 +213,9 @@ pub async fn handle(
         {
             idempotency::finish(&mut data.idempotency, key, status.as_u16(), &body);
         }
+        for id in ctx.touched.iter().filter(|id| id.starts_with("cs_")) {
+            shared.index_session(id, &account);
+        }
         let fault_note = lost_response.map(|_| "lost_response".to_owned());
         record(
             &mut data,

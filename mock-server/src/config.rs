@@ -8,7 +8,7 @@ use crate::clock::ClockMode;
 /// Delays, in seconds of the virtual clock, between a failed delivery
 /// attempt and the next one. Stripe retries live-mode deliveries with
 /// exponential backoff for up to three days; this schedule makes ten
-/// attempts over about 2.6 days.
+/// attempts over about 2.2 days.
 pub const DEFAULT_RETRY_SCHEDULE: &[i64] =
     &[60, 300, 1_800, 3_600, 7_200, 14_400, 28_800, 43_200, 86_400];
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use axum::Router;
 use tokio::net::TcpListener;
@@ -23,6 +23,9 @@ pub struct Shared {
     /// `http://host:port`, with no trailing slash.
     pub base_url: String,
     accounts: Mutex<HashMap<String, Arc<Account>>>,
+    /// The account of each Checkout Session, for the hosted page, which
+    /// has the session id in its URL but no API key.
+    sessions: Mutex<HashMap<String, Weak<Account>>>,
     /// The client that sends webhooks.
     pub http: reqwest::Client,
 }
@@ -39,6 +42,7 @@ impl Shared {
             config,
             base_url,
             accounts: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(HashMap::new()),
             http,
         })
     }
@@ -102,6 +106,20 @@ impl Shared {
             .collect()
     }
 
+    /// Records which account a Checkout Session belongs to.
+    pub fn index_session(&self, session_id: &str, account: &Arc<Account>) {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        sessions
+            .entry(session_id.to_owned())
+            .or_insert_with(|| Arc::downgrade(account));
+    }
+
+    /// The account that owns a Checkout Session, if it still exists.
+    pub fn session_account(&self, session_id: &str) -> Option<Arc<Account>> {
+        let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        sessions.get(session_id).and_then(Weak::upgrade)
+    }
+
     /// Forgets an account and everything in it.
     pub fn remove_account(&self, key: &str) {
         let mut accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
@@ -118,7 +136,44 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .merge(crate::pages::routes())
         .fallback(crate::api::handle)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::map_response(move |response| {
+            shape_plain_error(response, max_body)
+        }))
         .with_state(shared)
+}
+
+/// Gives the plain-text answers that axum's extractors produce (body too
+/// large, method not allowed) Stripe's error envelope, so every client
+/// sees one error format.
+async fn shape_plain_error(
+    response: axum::response::Response,
+    max_body: usize,
+) -> axum::response::Response {
+    use axum::http::StatusCode;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.contains("json") || ct.contains("html"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let message = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            format!("Request body too large: the limit is {max_body} bytes.")
+        }
+        StatusCode::METHOD_NOT_ALLOWED => {
+            "Method not allowed on this path; see the README for the control API's methods."
+                .to_owned()
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            "Unsupported content type: the control API takes JSON.".to_owned()
+        }
+        _ => format!("Request failed with status {}.", status.as_u16()),
+    };
+    let error = crate::wire::ApiError::new(status, crate::wire::ErrorType::InvalidRequest, message);
+    crate::api::error_response(&error, "req_unrouted", None)
 }
 
 /// A running fake. Dropping it shuts the server down.
