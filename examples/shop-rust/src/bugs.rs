@@ -50,7 +50,7 @@ impl Bug {
         Bug::LineItemsFromEvent,
     ];
 
-    /// The name that `SHOP_BUG` and `--list-bugs` use.
+    /// Returns the name that `SHOP_BUG` and `--list-bugs` use.
     pub(crate) fn name(self) -> &'static str {
         match self {
             Bug::TrustRedirect => "trust-redirect",
@@ -74,7 +74,7 @@ impl Bug {
         }
     }
 
-    /// One line on what the shop does wrong with this switch on.
+    /// Returns one line on what the shop does wrong with this switch on.
     pub(crate) fn description(self) -> &'static str {
         match self {
             Bug::TrustRedirect => {
@@ -83,9 +83,7 @@ impl Bug {
             Bug::FulfilUnpaid => {
                 "checkout.session.completed fulfils the order even when payment_status is unpaid"
             }
-            Bug::IgnoreAsync => {
-                "checkout.session.async_payment_succeeded and _failed are ignored"
-            }
+            Bug::IgnoreAsync => "checkout.session.async_payment_succeeded and _failed are ignored",
             Bug::PiMetadata => {
                 "sessions carry no payment_intent_data metadata, and only \
                  payment_intent.succeeded fulfils, using the payment intent's metadata"

@@ -90,7 +90,8 @@ mod tests {
     fn values_not_escaped_here() {
         // Percent-encoding is the HTTP client's job. The success URL token
         // must reach it with literal braces.
-        let params = json!({"success_url": "http://127.0.0.1:1/s?session_id={CHECKOUT_SESSION_ID}"});
+        let params =
+            json!({"success_url": "http://127.0.0.1:1/s?session_id={CHECKOUT_SESSION_ID}"});
         assert_eq!(
             flatten(&params),
             vec![pair(

@@ -7,12 +7,13 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-/// How far, in seconds, the signed timestamp may be from the shop's clock.
+/// The maximum distance, in seconds, between the signed timestamp and the
+/// shop's clock.
 /// Stripe's own libraries default to 300 seconds, which limits replays of a
 /// captured delivery.
 pub(crate) const TOLERANCE_SECONDS: i64 = 300;
 
-/// Why a delivery was rejected.
+/// The reason a delivery was rejected.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub(crate) enum SignatureError {
     #[error("missing Stripe-Signature header")]
@@ -60,8 +61,8 @@ pub(crate) fn verify(
                 timestamp = Some(parsed);
             }
             "v1" => signatures.push(value),
-            // Other schemes (such as Stripe's `v0` test signature) are not
-            // trusted, as in Stripe's own libraries.
+            // Other schemes, such as `v0`, are ignored, so only HMAC-SHA256
+            // signatures count.
             _ => {}
         }
     }
@@ -76,7 +77,9 @@ pub(crate) fn verify(
         let Ok(bytes) = hex::decode(signature) else {
             return false;
         };
-        new_mac(secret, timestamp, body).verify_slice(&bytes).is_ok()
+        new_mac(secret, timestamp, body)
+            .verify_slice(&bytes)
+            .is_ok()
     });
     if !matched {
         return Err(SignatureError::NoMatch);
