@@ -45,6 +45,7 @@ pub fn routes() -> Router<Arc<Shared>> {
         )
         .route("/_fakestripe/events/held", get(held))
         .route("/_fakestripe/events/release", post(release))
+        .route("/_fakestripe/events/{id}/resend", post(resend))
         .route(
             "/_fakestripe/webhook_endpoints/{id}/roll_secret",
             post(roll_secret),
@@ -368,6 +369,22 @@ async fn release(State(shared): State<Arc<Shared>>, headers: HeaderMap, bytes: B
     };
     account.wake.notify_one();
     Ok(ok(&json!({ "released": released })))
+}
+
+async fn resend(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Answer {
+    let account = account_for(&shared, &headers)?;
+    let request: faults::Resend = body(&bytes)?;
+    let scheduled = {
+        let mut data = account.lock();
+        faults::resend(&mut data, &id, &request).map_err(|err| fail(&err))?
+    };
+    account.wake.notify_one();
+    Ok(ok(&json!({ "scheduled": scheduled })))
 }
 
 #[derive(Debug, Deserialize)]

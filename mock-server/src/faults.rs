@@ -250,6 +250,9 @@ pub struct FaultState {
     /// retrieve shows meanwhile.
     lags: HashMap<String, (i64, Value)>,
     held: Vec<Held>,
+    /// Copies to send at once with the next delivery of an event to an
+    /// endpoint, asked for through a resend.
+    bursts: HashMap<(String, String), u32>,
 }
 
 impl FaultState {
@@ -262,6 +265,7 @@ impl FaultState {
             matched: Vec::new(),
             lags: HashMap::new(),
             held: Vec::new(),
+            bursts: HashMap::new(),
         }
     }
 }
@@ -941,6 +945,18 @@ pub fn prepare_attempt(
 /// Extra copies of a delivery to send at the same moment, for a concurrent
 /// duplicate fault. Only an event's first attempt gets them.
 pub fn concurrent_copies(data: &mut AccountData, prepared: &Prepared) -> Vec<Prepared> {
+    let burst_key = (prepared.event_id.clone(), prepared.endpoint_id.clone());
+    if let Some(count) = data.faults.bursts.remove(&burst_key) {
+        return (0..count)
+            .map(|_| {
+                let mut copy = prepared.clone();
+                copy.duplicate = true;
+                copy.retry_on_failure = false;
+                copy.lost = false;
+                copy
+            })
+            .collect();
+    }
     if prepared.attempt != 1 || prepared.duplicate || prepared.forged.is_some() {
         return Vec::new();
     }
@@ -1056,6 +1072,93 @@ pub fn release(data: &mut AccountData, selector: &Release) -> Result<usize, ApiE
         count += 1;
     }
     Ok(count)
+}
+
+/// How to send an event again.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resend {
+    /// Sends in all; 1 sends the event once more.
+    #[serde(default = "one_u32")]
+    pub copies: u32,
+    /// Send the copies at the same moment, in parallel.
+    #[serde(default)]
+    pub concurrent: bool,
+}
+
+/// Sends an event again to every endpoint that subscribes to it, as
+/// Stripe does when it delivers an event twice. A held event is released
+/// instead, and the extra copies follow it. Returns the number of sends
+/// scheduled.
+pub fn resend(data: &mut AccountData, event_id: &str, request: &Resend) -> Result<usize, ApiError> {
+    if !(1..=20).contains(&request.copies) {
+        return Err(ApiError::invalid_param(
+            "copies",
+            "copies must be between 1 and 20.",
+        ));
+    }
+    let event_type = data
+        .store
+        .get("event", event_id)
+        .and_then(|e| e["type"].as_str())
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError::no_such("event", event_id, "id"))?;
+    let endpoints: Vec<String> = data
+        .endpoints
+        .values()
+        .filter(|e| e.subscribes_to(&event_type))
+        .map(|e| e.id.clone())
+        .collect();
+    let now = data.now();
+    let mut scheduled = 0;
+    for endpoint in endpoints {
+        let held = data
+            .faults
+            .held
+            .iter()
+            .position(|h| h.event_id == event_id && h.endpoint == endpoint);
+        let variant = match held {
+            Some(position) => {
+                data.faults.held.remove(position);
+                Variant::Original
+            }
+            None => Variant::Duplicate,
+        };
+        let extra = request.copies - 1;
+        if request.concurrent && extra > 0 {
+            data.faults
+                .bursts
+                .insert((event_id.to_owned(), endpoint.clone()), extra);
+        }
+        data.trace(
+            "fault",
+            json!({"decision": "resend", "event_id": event_id, "endpoint": endpoint, "copies": request.copies, "concurrent": request.concurrent, "released": held.is_some()}),
+        );
+        data.schedule(
+            now,
+            Task::Deliver {
+                event_id: event_id.to_owned(),
+                endpoint_id: endpoint.clone(),
+                attempt: 1,
+                variant,
+            },
+        );
+        if !request.concurrent {
+            for _ in 0..extra {
+                data.schedule(
+                    now,
+                    Task::Deliver {
+                        event_id: event_id.to_owned(),
+                        endpoint_id: endpoint.clone(),
+                        attempt: 1,
+                        variant: Variant::Duplicate,
+                    },
+                );
+            }
+        }
+        scheduled += request.copies as usize;
+    }
+    Ok(scheduled)
 }
 
 /// The version of an object that a retrieve sees: the current one unless a

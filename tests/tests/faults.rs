@@ -766,3 +766,63 @@ async fn same_seed_replays_same_trace() {
     }
     assert!(reordered, "no other seed changed the delivery order");
 }
+
+#[tokio::test]
+async fn resend_repeats_or_releases_events() {
+    let fake = manual_fake().await;
+    let receiver = Receiver::start().await;
+    let acct = account(&fake, "sk_test_resend", &receiver).await;
+    acct.set_faults(json!({"faults": [{"kind": "hold", "types": ["checkout.session.completed"]}]}))
+        .await;
+    let session = acct.session("O-12").await;
+    acct.pay(session["id"].as_str().unwrap()).await;
+    acct.advance(0).await;
+    let (_, held) = acct.get("/_fakestripe/events/held").await;
+    let completed = held["data"][0]["event_id"].as_str().unwrap().to_owned();
+    let created = receiver.received()[0].event["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // A held event is released by its first send; the copies follow at once.
+    let path = format!("/events/{completed}/resend");
+    let (status, body) = acct
+        .control(
+            reqwest::Method::POST,
+            &path,
+            json!({"copies": 3, "concurrent": true}),
+        )
+        .await;
+    assert_eq!((status, body["scheduled"].as_u64()), (200, Some(3)));
+    acct.advance(0).await;
+    let sends = receiver
+        .received()
+        .iter()
+        .filter(|r| r.event["id"] == completed.as_str())
+        .count();
+    assert_eq!(sends, 3);
+    let (_, held) = acct.get("/_fakestripe/events/held").await;
+    assert_eq!(held["data"], json!([]));
+
+    // A delivered event is sent again as a duplicate.
+    let path = format!("/events/{created}/resend");
+    acct.control(reqwest::Method::POST, &path, json!({})).await;
+    acct.advance(0).await;
+    let sends = receiver
+        .received()
+        .iter()
+        .filter(|r| r.event["id"] == created.as_str())
+        .count();
+    assert_eq!(sends, 2);
+    let (status, body) = acct
+        .control(
+            reqwest::Method::POST,
+            "/events/evt_missing/resend",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("resource_missing"))
+    );
+}
