@@ -307,7 +307,12 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
         data.trace("customer", json!({"session": session_id, "action": "pay", "method": "card", "card": last4(&card.number)}));
         let pi_id = ensure_payment_intent(data, session_id, &origin);
         let pm = payment_method(data, "card", Some(&card), email.as_deref(), name.as_deref());
-        let result = attempt_card(data, &pi_id, &pm, &card, fail_3ds, &origin);
+        let authentication = if fail_3ds {
+            Authentication::Fail
+        } else {
+            Authentication::Complete
+        };
+        let result = attempt_card(data, &pi_id, &pm, &card, authentication, &origin);
         return match result {
             Err(decline) => {
                 let session = data
@@ -563,6 +568,18 @@ pub fn payment_method(
     pm
 }
 
+/// What happens when a card asks for 3-D Secure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authentication {
+    /// The customer completes the challenge on the page.
+    Complete,
+    /// The customer fails the challenge.
+    Fail,
+    /// Nobody is there to answer it: a server-side confirmation stops at
+    /// `requires_action`, as on Stripe.
+    Pending,
+}
+
 /// One card attempt on a payment intent. On success the payment intent
 /// is `succeeded` (or `requires_capture` with manual capture); on a decline
 /// it is back in `requires_payment_method` and the error is returned.
@@ -571,7 +588,7 @@ pub fn attempt_card(
     pi_id: &str,
     pm: &Value,
     card: &TestCard,
-    fail_3ds: bool,
+    authentication: Authentication,
     origin: &Origin,
 ) -> Result<Value, Value> {
     let mut pi = data
@@ -593,8 +610,11 @@ pub fn attempt_card(
             Some(changed_fields(&before, &pi)),
             origin,
         );
+        if authentication == Authentication::Pending {
+            return Ok(pi);
+        }
         pi["next_action"] = Value::Null;
-        if fail_3ds {
+        if authentication == Authentication::Fail {
             let error = json!({
                 "type": "invalid_request_error",
                 "code": "payment_intent_authentication_failure",

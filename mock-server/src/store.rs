@@ -82,6 +82,13 @@ impl Store {
             .map(|version| &version.object)
     }
 
+    /// Whether an object of `kind` existed and was deleted.
+    pub fn is_deleted(&self, kind: &str, id: &str) -> bool {
+        self.entries
+            .get(id)
+            .is_some_and(|entry| entry.kind == kind && entry.deleted)
+    }
+
     /// The current version of any object, whatever its kind.
     pub fn get_any(&self, id: &str) -> Option<&Value> {
         self.entries

@@ -43,10 +43,9 @@ pub fn emit(
         .filter(|endpoint| endpoint.subscribes_to(event_type))
         .map(|endpoint| endpoint.id.clone())
         .collect();
-    let api_version = origin
-        .api_version
-        .clone()
-        .unwrap_or_else(|| crate::wire::version::DEFAULT_API_VERSION.to_owned());
+    // Events are rendered in the account's API version, whatever version
+    // the request that caused them asked for.
+    let api_version = crate::wire::version::DEFAULT_API_VERSION;
     let mut data_field = Map::new();
     data_field.insert("object".into(), strip_private(object));
     if let Some(previous) = previous {

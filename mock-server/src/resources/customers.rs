@@ -72,6 +72,10 @@ pub fn retrieve(ctx: &mut Ctx<'_>, data: &mut AccountData, params: Params) -> Ap
     params.finish()?;
     let id = ctx.arg(0).to_owned();
     ctx.touch(&id);
+    // Stripe still answers for a deleted customer, with a stub that says so.
+    if data.store.is_deleted("customer", &id) {
+        return Ok(json!({ "id": id, "object": "customer", "deleted": true }));
+    }
     fetch(data, "customer", "customer", &id)
 }
 

@@ -119,7 +119,14 @@ fn run_confirm(
         .ok_or_else(|| ApiError::no_such("payment_method", pm_id, "payment_method"))?;
     let card = simulate::test_card(number)?;
     let pm = simulate::payment_method(data, "card", Some(&card), None, None);
-    match simulate::attempt_card(data, id, &pm, &card, false, origin) {
+    match simulate::attempt_card(
+        data,
+        id,
+        &pm,
+        &card,
+        simulate::Authentication::Pending,
+        origin,
+    ) {
         Ok(pi) => {
             simulate::attach_balance_transaction(data, id, origin);
             Ok(data.store.get("payment_intent", id).cloned().unwrap_or(pi))
@@ -276,6 +283,8 @@ pub fn capture(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) ->
         let charge_before = charge.clone();
         charge["captured"] = json!(true);
         charge["amount_captured"] = json!(amount);
+        // The part left uncaptured goes back to the customer as a refund.
+        charge["amount_refunded"] = json!(capturable - amount);
         save(data, "charge", &charge_id, charge.clone());
         emit(
             data,

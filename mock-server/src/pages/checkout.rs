@@ -1,0 +1,582 @@
+//! The hosted checkout page at a session's `url` (`/c/pay/{id}`).
+//!
+//! The page needs no API key: the session id in the path names the account.
+//! It works without JavaScript, through two plain form posts:
+//!
+//! - `POST /c/pay/{id}` pays through `simulate::pay`, the same code the
+//!   control API's pay call runs, then answers 303 See Other to the
+//!   session's `success_url` (with `{CHECKOUT_SESSION_ID}` filled in), or
+//!   back to the page, which then shows the completed state, when the
+//!   session has no `success_url`. A declined card re-renders the form with
+//!   the decline message. A card that asks for 3-D Secure first gets an
+//!   authentication step whose buttons post again with `three_d_secure`.
+//! - `POST /c/pay/{id}/cancel` answers 303 See Other to `cancel_url`.
+//!
+//! Element ids are stable, for browser tests of an app:
+//!
+//! | id | element |
+//! |---|---|
+//! | `checkout-form` | the payment form |
+//! | `session-status` | the session's state; `data-status` is `open`, `complete` or `expired` |
+//! | `line-items` | the table of line items, one `tr.line-item` each |
+//! | `total-amount` | the amount due |
+//! | `email` | the customer's email, prefilled from `customer_email` |
+//! | `billing-name` | the customer's name |
+//! | `method-card`, `method-sepa_debit`, `method-us_bank_account` | one radio button per offered method |
+//! | `card-number` | the card number |
+//! | `outcome` | test outcome of an asynchronous method: `succeeded` or `failed` |
+//! | `delay-seconds` | seconds until an asynchronous payment settles |
+//! | `payment-error` | the decline or validation message, when there is one |
+//! | `pay-button` | submits the payment; absent unless the session is open |
+//! | `cancel-button` | returns to `cancel_url`; absent without one, or once complete |
+//! | `three-d-secure` | the authentication step |
+//! | `three-d-secure-complete`, `three-d-secure-fail` | pass or fail authentication |
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Form;
+use axum::Router;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{format, html, message, see_other};
+use crate::account::AccountData;
+use crate::server::Shared;
+use crate::simulate::{self, CardBehaviour, PayRequest};
+use crate::wire::expand::line_items_key;
+
+pub fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/c/pay/{id}", get(show).post(pay))
+        .route("/c/pay/{id}/cancel", post(cancel))
+}
+
+/// The fields the payment form posts. Every field is optional here, and
+/// empty fields count as absent, so that `simulate::pay` or the page itself
+/// reports what is missing.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PayForm {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub payment_method: Option<String>,
+    pub card_number: Option<String>,
+    pub outcome: Option<String>,
+    pub delay_seconds: Option<String>,
+    pub three_d_secure: Option<String>,
+}
+
+fn filled(field: &Option<String>) -> Option<String> {
+    field
+        .as_deref()
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+        .map(str::to_owned)
+}
+
+impl PayForm {
+    /// Builds the control API's pay request from the form. Only the fields
+    /// of the chosen method are passed on, because `simulate::pay` rejects
+    /// a card number on an asynchronous method and an outcome on a card.
+    pub fn to_request(&self) -> Result<PayRequest, String> {
+        let method = filled(&self.payment_method).unwrap_or_else(|| "card".to_owned());
+        let mut request = PayRequest {
+            payment_method: method.clone(),
+            card_number: None,
+            outcome: None,
+            delay_seconds: None,
+            email: filled(&self.email),
+            name: filled(&self.name),
+            three_d_secure: None,
+        };
+        if method == "card" {
+            let number = filled(&self.card_number)
+                .ok_or("Enter a card number, such as 4242 4242 4242 4242.")?;
+            request.card_number = Some(number);
+            request.three_d_secure = filled(&self.three_d_secure);
+        } else {
+            request.outcome = filled(&self.outcome);
+            if let Some(text) = filled(&self.delay_seconds) {
+                let seconds = text.parse().map_err(|_| {
+                    format!("The settlement delay `{text}` is not a whole number of seconds.")
+                })?;
+                request.delay_seconds = Some(seconds);
+            }
+        }
+        Ok(request)
+    }
+}
+
+/// One row of the order summary.
+#[derive(Debug)]
+struct ItemView {
+    description: String,
+    quantity: i64,
+    unit_amount: String,
+    amount: String,
+}
+
+/// One payment method the customer may choose.
+#[derive(Debug)]
+struct MethodView {
+    value: String,
+    label: &'static str,
+    checked: bool,
+    /// Whether the payment settles later, so the outcome choice applies.
+    asynchronous: bool,
+}
+
+/// What the customer typed, shown again when the form comes back.
+#[derive(Debug, Default)]
+struct Entered {
+    email: String,
+    name: String,
+    method: String,
+    card_number: String,
+    outcome: String,
+    delay_seconds: String,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "checkout/page.html")]
+struct CheckoutPage {
+    session_id: String,
+    /// `open`, `complete` or `expired`.
+    status: String,
+    /// `paid` or `unpaid`; a complete session is unpaid while an
+    /// asynchronous payment is processing.
+    payment_status: String,
+    items: Vec<ItemView>,
+    total: String,
+    expires: String,
+    methods: Vec<MethodView>,
+    async_offered: bool,
+    entered: Entered,
+    error: Option<String>,
+    pay_action: String,
+    cancel_action: Option<String>,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "checkout/authenticate.html")]
+struct AuthenticatePage {
+    total: String,
+    last4: String,
+    pay_action: String,
+    card_number: String,
+    email: String,
+    name: String,
+}
+
+fn pay_action(session_id: &str) -> String {
+    format!("/c/pay/{session_id}")
+}
+
+fn method_label(method: &str) -> &'static str {
+    match method {
+        "card" => "Card",
+        "sepa_debit" => "SEPA Direct Debit",
+        "us_bank_account" => "US bank account",
+        _ => "Other",
+    }
+}
+
+/// The methods the session offers, in the order the page lists them.
+/// Without `payment_method_types` the session offers cards, plus SEPA
+/// Direct Debit for euros and US bank accounts for dollars, as
+/// `simulate::pay` accepts.
+fn offered_methods(session: &Value) -> Vec<String> {
+    let allowed: Option<Vec<String>> =
+        serde_json::from_value(session["_allowed_methods"].clone()).unwrap_or(None);
+    match allowed {
+        Some(types) => types
+            .into_iter()
+            .filter(|t| crate::resources::checkout_sessions::PAYMENT_METHODS.contains(&t.as_str()))
+            .collect(),
+        None => {
+            let mut methods = vec!["card".to_owned()];
+            match session["currency"].as_str() {
+                Some("eur") => methods.push("sepa_debit".to_owned()),
+                Some("usd") => methods.push("us_bank_account".to_owned()),
+                _ => {}
+            }
+            methods
+        }
+    }
+}
+
+/// The email the form starts with: the session's `customer_email`, or the
+/// email of its customer.
+fn prefilled_email(data: &AccountData, session: &Value) -> String {
+    session["customer_email"]
+        .as_str()
+        .or_else(|| {
+            session["customer"]
+                .as_str()
+                .and_then(|id| data.store.get("customer", id))
+                .and_then(|customer| customer["email"].as_str())
+        })
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn line_items(data: &AccountData, session: &Value, currency: &str) -> Vec<ItemView> {
+    let id = session["id"].as_str().unwrap_or_default();
+    let Some(list) = data.store.get_any(&line_items_key(id)) else {
+        return Vec::new();
+    };
+    list["data"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|item| {
+            let currency = item["currency"].as_str().unwrap_or(currency);
+            ItemView {
+                description: item["description"].as_str().unwrap_or_default().to_owned(),
+                quantity: item["quantity"].as_i64().unwrap_or(1),
+                unit_amount: format::money(
+                    item["price"]["unit_amount"].as_i64().unwrap_or(0),
+                    currency,
+                ),
+                amount: format::money(item["amount_total"].as_i64().unwrap_or(0), currency),
+            }
+        })
+        .collect()
+}
+
+/// Renders the page for `session` in its current state. `entered` is what
+/// the customer posted, if the form is coming back to them.
+fn render(
+    data: &AccountData,
+    session: &Value,
+    entered: Option<Entered>,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    html(status, &checkout_page(data, session, entered, error))
+}
+
+fn checkout_page(
+    data: &AccountData,
+    session: &Value,
+    entered: Option<Entered>,
+    error: Option<String>,
+) -> CheckoutPage {
+    let id = session["id"].as_str().unwrap_or_default();
+    let currency = session["currency"].as_str().unwrap_or("usd");
+    let session_status = session["status"].as_str().unwrap_or("open").to_owned();
+    let offered = offered_methods(session);
+    let entered = entered.unwrap_or_else(|| Entered {
+        email: prefilled_email(data, session),
+        outcome: "succeeded".to_owned(),
+        ..Entered::default()
+    });
+    let chosen = if offered.contains(&entered.method) {
+        entered.method.clone()
+    } else {
+        offered.first().cloned().unwrap_or_default()
+    };
+    let methods: Vec<MethodView> = offered
+        .iter()
+        .map(|method| MethodView {
+            value: method.clone(),
+            label: method_label(method),
+            checked: *method == chosen,
+            asynchronous: method != "card",
+        })
+        .collect();
+    let has_cancel_url = session["cancel_url"].as_str().is_some();
+    CheckoutPage {
+        session_id: id.to_owned(),
+        payment_status: session["payment_status"]
+            .as_str()
+            .unwrap_or("unpaid")
+            .to_owned(),
+        items: line_items(data, session, currency),
+        total: format::money(session["amount_total"].as_i64().unwrap_or(0), currency),
+        expires: format::time(session["expires_at"].as_i64().unwrap_or(0)),
+        async_offered: methods.iter().any(|m| m.asynchronous),
+        methods,
+        entered,
+        error,
+        pay_action: pay_action(id),
+        cancel_action: (has_cancel_url && session_status != "complete")
+            .then(|| format!("/c/pay/{id}/cancel")),
+        status: session_status,
+    }
+}
+
+fn not_found(id: &str) -> Response {
+    message(
+        StatusCode::NOT_FOUND,
+        "Checkout not found",
+        &format!(
+            "No Checkout Session `{id}` exists on this server. It may belong to a server that \
+             has restarted, or to an account that was reset."
+        ),
+    )
+}
+
+async fn show(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    let Some(account) = shared.session_account(&id) else {
+        return not_found(&id);
+    };
+    let data = account.lock();
+    let Some(session) = data.store.get("checkout.session", &id) else {
+        return not_found(&id);
+    };
+    render(&data, session, None, None, StatusCode::OK)
+}
+
+/// Whether a card payment must first go through the authentication step:
+/// the card asks for 3-D Secure and the customer has not answered yet.
+fn needs_authentication(request: &PayRequest) -> bool {
+    request.payment_method == "card"
+        && request.three_d_secure.is_none()
+        && request
+            .card_number
+            .as_deref()
+            .and_then(|number| simulate::test_card(number).ok())
+            .is_some_and(|card| card.behaviour == CardBehaviour::Authenticates)
+}
+
+async fn pay(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    form: Result<Form<PayForm>, FormRejection>,
+) -> Response {
+    let Some(account) = shared.session_account(&id) else {
+        return not_found(&id);
+    };
+    let (response, paid) = {
+        let mut data = account.lock();
+        let Some(session) = data.store.get("checkout.session", &id).cloned() else {
+            return not_found(&id);
+        };
+        let form = match form {
+            Ok(Form(form)) => form,
+            Err(rejection) => {
+                let error = format!("The payment form could not be read: {rejection}");
+                return render(&data, &session, None, Some(error), StatusCode::BAD_REQUEST);
+            }
+        };
+        if session["status"] != "open" {
+            // A second tab, or the back button: show the session as it is.
+            return see_other(&pay_action(&id), "/");
+        }
+        let entered = Entered {
+            email: form.email.clone().unwrap_or_default(),
+            name: form.name.clone().unwrap_or_default(),
+            method: form.payment_method.clone().unwrap_or_default(),
+            card_number: form.card_number.clone().unwrap_or_default(),
+            outcome: form.outcome.clone().unwrap_or_default(),
+            delay_seconds: form.delay_seconds.clone().unwrap_or_default(),
+        };
+        let request = match form.to_request() {
+            Ok(request) => request,
+            Err(error) => {
+                let status = StatusCode::BAD_REQUEST;
+                return render(&data, &session, Some(entered), Some(error), status);
+            }
+        };
+        if needs_authentication(&request) {
+            return authentication_step(&session, &request);
+        }
+        match simulate::pay(&mut data, &id, &request) {
+            Ok(result) if result.result == "declined" => {
+                let message = result.error.as_ref().and_then(|e| e["message"].as_str());
+                let error = message.unwrap_or("The payment was declined.").to_owned();
+                tracing::debug!(session = %id, %error, "hosted page payment declined");
+                // The customer tries another card, so the declined number goes.
+                let entered = Entered {
+                    card_number: String::new(),
+                    ..entered
+                };
+                let session = data.store.get("checkout.session", &id).cloned();
+                let session = session.unwrap_or(result.session);
+                let status = StatusCode::PAYMENT_REQUIRED;
+                (
+                    render(&data, &session, Some(entered), Some(error), status),
+                    true,
+                )
+            }
+            Ok(result) => {
+                tracing::debug!(session = %id, result = result.result, "hosted page payment");
+                let page = pay_action(&id);
+                let location = result.redirect_url.unwrap_or_else(|| page.clone());
+                (see_other(&location, &page), true)
+            }
+            Err(err) => {
+                let error = err.message.clone();
+                (
+                    render(&data, &session, Some(entered), Some(error), err.status),
+                    false,
+                )
+            }
+        }
+    };
+    if paid {
+        // Events were recorded; in real-time mode the dispatcher sends them now.
+        account.wake.notify_one();
+    }
+    response
+}
+
+fn authentication_step(session: &Value, request: &PayRequest) -> Response {
+    let currency = session["currency"].as_str().unwrap_or("usd");
+    let number = request.card_number.clone().unwrap_or_default();
+    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+    let page = AuthenticatePage {
+        total: format::money(session["amount_total"].as_i64().unwrap_or(0), currency),
+        last4: digits[digits.len().saturating_sub(4)..].to_owned(),
+        pay_action: pay_action(session["id"].as_str().unwrap_or_default()),
+        card_number: number,
+        email: request.email.clone().unwrap_or_default(),
+        name: request.name.clone().unwrap_or_default(),
+    };
+    html(StatusCode::OK, &page)
+}
+
+async fn cancel(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    let Some(account) = shared.session_account(&id) else {
+        return not_found(&id);
+    };
+    let mut data = account.lock();
+    let page = pay_action(&id);
+    match simulate::cancel_url(&data, &id) {
+        Ok(Some(url)) => {
+            data.trace("customer", json!({"session": id, "action": "cancel"}));
+            see_other(&url, &page)
+        }
+        // Without a cancel_url there is nowhere to return to.
+        Ok(None) => see_other(&page, "/"),
+        Err(_) => not_found(&id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{Clock, ClockMode};
+
+    fn account_with_session(name: &str, currency: &str, status: &str) -> AccountData {
+        let mut data = AccountData::new(Clock::new(ClockMode::Manual), 7, None);
+        let session = json!({
+            "id": "cs_test_1",
+            "object": "checkout.session",
+            "amount_total": 3000,
+            "currency": currency,
+            "customer_email": "buyer@example.com",
+            "status": status,
+            "payment_status": "unpaid",
+            "cancel_url": "http://127.0.0.1:9/cancel",
+            "success_url": "http://127.0.0.1:9/ok",
+            "expires_at": 1_700_000_000,
+            "_allowed_methods": null,
+        });
+        let items = json!({
+            "object": "list",
+            "data": [{
+                "description": name,
+                "quantity": 2,
+                "amount_total": 3000,
+                "currency": currency,
+                "price": {"unit_amount": 1500},
+            }],
+        });
+        data.store
+            .insert("line_items", &line_items_key("cs_test_1"), items, 0);
+        data.store
+            .insert("checkout.session", "cs_test_1", session, 0);
+        data
+    }
+
+    fn body_of(data: &AccountData) -> String {
+        let session = data.store.get("checkout.session", "cs_test_1").unwrap();
+        checkout_page(data, session, None, None)
+            .render()
+            .expect("rendering the page")
+    }
+
+    #[test]
+    fn product_name_is_escaped() {
+        let data = account_with_session("<script>alert(1)</script> & co", "usd", "open");
+        let body = body_of(&data);
+        // askama writes `<`, `>` and `&` as numeric character references.
+        assert!(
+            body.contains("&#60;script&#62;alert(1)&#60;/script&#62; &#38; co"),
+            "{body}"
+        );
+        assert!(!body.contains("<script>"), "{body}");
+    }
+
+    #[test]
+    fn open_session_offers_card_and_bank_account() {
+        let body = body_of(&account_with_session("Socks", "usd", "open"));
+        assert!(body.contains("id=\"pay-button\""));
+        assert!(body.contains("id=\"cancel-button\""));
+        assert!(body.contains("id=\"method-card\""));
+        assert!(body.contains("id=\"method-us_bank_account\""));
+        assert!(!body.contains("id=\"method-sepa_debit\""));
+        assert!(body.contains("value=\"buyer@example.com\""));
+        assert!(body.contains("30.00 USD"));
+        assert!(body.contains("15.00 USD"));
+    }
+
+    #[test]
+    fn yen_amounts_have_no_decimals() {
+        let body = body_of(&account_with_session("Tea", "jpy", "open"));
+        assert!(body.contains("3,000 JPY"), "{body}");
+        assert!(!body.contains("30.00"), "{body}");
+    }
+
+    #[test]
+    fn expired_session_has_no_pay_button() {
+        let body = body_of(&account_with_session("Socks", "usd", "expired"));
+        assert!(body.contains("data-status=\"expired\""));
+        assert!(!body.contains("id=\"pay-button\""));
+        assert!(!body.contains("id=\"checkout-form\""));
+    }
+
+    #[test]
+    fn complete_session_has_no_buttons() {
+        let body = body_of(&account_with_session("Socks", "usd", "complete"));
+        assert!(body.contains("data-status=\"complete\""));
+        assert!(!body.contains("id=\"pay-button\""));
+        assert!(!body.contains("id=\"cancel-button\""));
+    }
+
+    #[test]
+    fn form_passes_only_the_chosen_method_fields() {
+        let form = PayForm {
+            payment_method: Some("us_bank_account".into()),
+            card_number: Some("4242424242424242".into()),
+            outcome: Some("failed".into()),
+            delay_seconds: Some(" 30 ".into()),
+            email: Some(String::new()),
+            ..PayForm::default()
+        };
+        let request = form.to_request().unwrap();
+        assert_eq!(request.card_number, None);
+        assert_eq!(request.outcome.as_deref(), Some("failed"));
+        assert_eq!(request.delay_seconds, Some(30));
+        assert_eq!(request.email, None);
+    }
+
+    #[test]
+    fn form_without_card_number_is_rejected() {
+        let form = PayForm {
+            payment_method: Some("card".into()),
+            outcome: Some("failed".into()),
+            ..PayForm::default()
+        };
+        let error = form.to_request().unwrap_err();
+        assert!(error.contains("card number"), "{error}");
+    }
+}

@@ -1,0 +1,121 @@
+"""Customers, products and prices: create, retrieve, update, list and
+delete through stripe-python."""
+
+import pytest
+import stripe
+
+
+def test_customer_crud(client):
+    created = client.v1.customers.create(
+        params={"email": "ada@example.com", "name": "Ada", "metadata": {"crm_id": "42"}}
+    )
+    client.v1.customers.create(params={"email": "bob@example.com"})
+
+    retrieved = client.v1.customers.retrieve(created.id)
+    updated = client.v1.customers.update(created.id, params={"name": "Ada Lovelace", "metadata": {"tier": "gold"}})
+    by_email = client.v1.customers.list(params={"email": "ada@example.com"})
+    deleted = client.v1.customers.delete(created.id)
+
+    assert created.id.startswith("cus_")
+    assert created.object == "customer"
+    assert retrieved.email == "ada@example.com"
+    assert retrieved.metadata.to_dict() == {"crm_id": "42"}
+    assert updated.name == "Ada Lovelace"
+    assert updated.metadata.to_dict() == {"crm_id": "42", "tier": "gold"}
+    assert [c.id for c in by_email.data] == [created.id]
+    assert deleted.id == created.id
+    assert deleted.deleted is True
+    assert [c.email for c in client.v1.customers.list().data] == ["bob@example.com"]
+
+
+def test_deleted_customer_retrieves_as_deleted(client):
+    # Stripe's reference for GET /v1/customers/{id}: a deleted customer
+    # comes back as a subset of its fields with `deleted: true`, not a 404.
+    created = client.v1.customers.create(params={"email": "gone@example.com"})
+    client.v1.customers.delete(created.id)
+
+    retrieved = client.v1.customers.retrieve(created.id)
+
+    assert retrieved.id == created.id
+    assert retrieved.deleted is True
+
+
+def test_product_crud(client):
+    created = client.v1.products.create(params={"name": "Mug", "description": "Blue", "metadata": {"sku": "M-1"}})
+    archived = client.v1.products.create(params={"name": "Old mug", "active": False})
+
+    retrieved = client.v1.products.retrieve(created.id)
+    updated = client.v1.products.update(created.id, params={"name": "Large mug", "description": ""})
+    active = client.v1.products.list(params={"active": True})
+    inactive = client.v1.products.list(params={"active": False})
+    deleted = client.v1.products.delete(created.id)
+
+    assert created.id.startswith("prod_")
+    assert created.active is True
+    assert retrieved.name == "Mug"
+    assert retrieved.metadata.to_dict() == {"sku": "M-1"}
+    assert updated.name == "Large mug"
+    assert updated.description is None
+    assert [p.id for p in active.data] == [created.id]
+    assert [p.id for p in inactive.data] == [archived.id]
+    assert deleted.deleted is True
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.products.retrieve(created.id)
+    assert raised.value.http_status == 404
+    assert raised.value.code == "resource_missing"
+
+
+def test_price_crud(client):
+    product = client.v1.products.create(params={"name": "Tea"})
+    other = client.v1.products.create(params={"name": "Coffee"})
+
+    price = client.v1.prices.create(
+        params={"product": product.id, "currency": "usd", "unit_amount": 700, "lookup_key": "tea_small"}
+    )
+    client.v1.prices.create(params={"product": other.id, "currency": "usd", "unit_amount": 900})
+    retrieved = client.v1.prices.retrieve(price.id)
+    updated = client.v1.prices.update(price.id, params={"nickname": "Small tea", "active": False})
+    by_product = client.v1.prices.list(params={"product": product.id})
+    by_lookup_key = client.v1.prices.list(params={"lookup_keys": ["tea_small"]})
+    active = client.v1.prices.list(params={"active": True})
+
+    assert price.id.startswith("price_")
+    assert price.unit_amount == 700
+    assert price.currency == "usd"
+    assert price.type == "one_time"
+    assert price.product == product.id
+    assert retrieved.lookup_key == "tea_small"
+    assert updated.nickname == "Small tea"
+    assert updated.active is False
+    assert [p.id for p in by_product.data] == [price.id]
+    assert [p.id for p in by_lookup_key.data] == [price.id]
+    assert [p.unit_amount for p in active.data] == [900]
+
+
+def test_price_in_session_line_item(client):
+    product = client.v1.products.create(params={"name": "Tea"})
+    price = client.v1.prices.create(params={"product": product.id, "currency": "usd", "unit_amount": 700})
+
+    session = client.v1.checkout.sessions.create(
+        params={
+            "mode": "payment",
+            "success_url": "https://shop.example/success",
+            "line_items": [{"price": price.id, "quantity": 3}],
+        }
+    )
+    items = client.v1.checkout.sessions.line_items.list(session.id)
+
+    assert session.amount_total == 2100
+    assert [item.price.id for item in items.data] == [price.id]
+    assert [item.description for item in items.data] == ["Tea"]
+
+
+def test_product_with_price_cannot_be_deleted(client):
+    product = client.v1.products.create(params={"name": "Tea"})
+    client.v1.prices.create(params={"product": product.id, "currency": "usd", "unit_amount": 700})
+
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.products.delete(product.id)
+
+    assert raised.value.http_status == 400
+    assert client.v1.products.retrieve(product.id).id == product.id

@@ -1,0 +1,177 @@
+"""Payment intents, card declines, charges and refunds through
+stripe-python."""
+
+import pytest
+import stripe
+
+from conftest import session_params
+
+
+def test_confirm_with_visa_succeeds(client):
+    intent = client.v1.payment_intents.create(
+        params={"amount": 4200, "currency": "usd", "metadata": {"order_id": "order_7"}}
+    )
+
+    confirmed = client.v1.payment_intents.confirm(intent.id, params={"payment_method": "pm_card_visa"})
+    charge = client.v1.charges.retrieve(confirmed.latest_charge)
+
+    assert intent.id.startswith("pi_")
+    assert intent.status == "requires_payment_method"
+    assert intent.client_secret.startswith(f"{intent.id}_secret_")
+    assert confirmed.id == intent.id
+    assert confirmed.status == "succeeded"
+    assert confirmed.amount_received == 4200
+    assert confirmed.payment_method.startswith("pm_")
+    assert confirmed.metadata.to_dict() == {"order_id": "order_7"}
+    assert charge.id.startswith("ch_")
+    assert charge.amount == 4200
+    assert charge.amount_captured == 4200
+    assert charge.paid is True
+    assert charge.status == "succeeded"
+    assert charge.payment_intent == intent.id
+    assert charge.payment_method_details.card.brand == "visa"
+    assert charge.payment_method_details.card.last4 == "4242"
+
+
+def test_create_and_confirm_in_one_call(client):
+    intent = client.v1.payment_intents.create(
+        params={"amount": 1999, "currency": "eur", "payment_method": "pm_card_visa", "confirm": True}
+    )
+
+    assert intent.status == "succeeded"
+    assert intent.currency == "eur"
+    assert intent.amount_received == 1999
+    assert intent.latest_charge.startswith("ch_")
+
+
+def test_declined_card_raises_card_error(client):
+    intent = client.v1.payment_intents.create(params={"amount": 2500, "currency": "usd"})
+
+    with pytest.raises(stripe.CardError) as raised:
+        client.v1.payment_intents.confirm(intent.id, params={"payment_method": "pm_card_chargeDeclined"})
+
+    error = raised.value
+    assert error.http_status == 402
+    assert error.code == "card_declined"
+    assert error.error.decline_code == "generic_decline"
+    assert error.error.payment_intent.id == intent.id
+    assert error.error.payment_intent.status == "requires_payment_method"
+    retrieved = client.v1.payment_intents.retrieve(intent.id)
+    assert retrieved.status == "requires_payment_method"
+    assert retrieved.last_payment_error.decline_code == "generic_decline"
+    failed_charge = client.v1.charges.retrieve(retrieved.latest_charge)
+    assert failed_charge.status == "failed"
+    assert failed_charge.failure_code == "card_declined"
+
+
+def test_insufficient_funds_decline_code(client):
+    with pytest.raises(stripe.CardError) as raised:
+        client.v1.payment_intents.create(
+            params={
+                "amount": 2500,
+                "currency": "usd",
+                "payment_method": "pm_card_chargeDeclinedInsufficientFunds",
+                "confirm": True,
+            }
+        )
+
+    assert raised.value.code == "card_declined"
+    assert raised.value.error.decline_code == "insufficient_funds"
+
+
+def test_partial_then_full_refund(client):
+    intent = client.v1.payment_intents.create(
+        params={"amount": 4200, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True}
+    )
+
+    partial = client.v1.refunds.create(params={"payment_intent": intent.id, "amount": 1000, "reason": "requested_by_customer"})
+    after_partial = client.v1.charges.retrieve(intent.latest_charge)
+    rest = client.v1.refunds.create(params={"charge": intent.latest_charge})
+    after_full = client.v1.charges.retrieve(intent.latest_charge)
+    listed = client.v1.refunds.list(params={"payment_intent": intent.id})
+
+    assert partial.id.startswith("re_")
+    assert partial.status == "succeeded"
+    assert partial.amount == 1000
+    assert partial.reason == "requested_by_customer"
+    assert partial.charge == intent.latest_charge
+    assert partial.payment_intent == intent.id
+    assert after_partial.amount_refunded == 1000
+    assert after_partial.refunded is False
+    assert rest.amount == 3200
+    assert after_full.amount_refunded == 4200
+    assert after_full.refunded is True
+    assert [refund.id for refund in listed.data] == [rest.id, partial.id]
+    assert client.v1.refunds.retrieve(partial.id).amount == 1000
+
+
+def test_refund_above_remaining_amount_fails(client):
+    intent = client.v1.payment_intents.create(
+        params={"amount": 4200, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True}
+    )
+    client.v1.refunds.create(params={"payment_intent": intent.id, "amount": 4000})
+
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.refunds.create(params={"payment_intent": intent.id, "amount": 201})
+
+    assert raised.value.http_status == 400
+    assert raised.value.param == "amount"
+    assert client.v1.charges.retrieve(intent.latest_charge).amount_refunded == 4000
+
+
+def test_refund_of_refunded_charge_fails(client):
+    intent = client.v1.payment_intents.create(
+        params={"amount": 800, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True}
+    )
+    client.v1.refunds.create(params={"payment_intent": intent.id})
+
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.refunds.create(params={"payment_intent": intent.id})
+
+    assert raised.value.http_status == 400
+    assert raised.value.code == "charge_already_refunded"
+
+
+def test_session_payment_is_refundable(client, control):
+    session = client.v1.checkout.sessions.create(params=session_params())
+    control.pay(session.id)
+    intent_id = client.v1.checkout.sessions.retrieve(session.id).payment_intent
+
+    refund = client.v1.refunds.create(params={"payment_intent": intent_id})
+
+    assert refund.amount == 3700
+    assert refund.payment_intent == intent_id
+
+
+def test_confirming_succeeded_intent_fails(client):
+    intent = client.v1.payment_intents.create(
+        params={"amount": 1000, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True}
+    )
+
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.payment_intents.confirm(intent.id, params={"payment_method": "pm_card_visa"})
+
+    assert raised.value.http_status == 400
+    assert raised.value.code == "payment_intent_unexpected_state"
+    assert len(client.v1.charges.list(params={"payment_intent": intent.id}).data) == 1
+
+
+def test_card_needing_authentication_requires_action(client):
+    # Stripe's guide "Migrate your basic card integration": without
+    # error_on_requires_action, a payment that needs 3-D Secure leaves
+    # server-side confirmation in status requires_action, with next_action
+    # telling the client what to do. The test card behind
+    # pm_card_authenticationRequired needs authentication on every payment.
+    intent = client.v1.payment_intents.create(
+        params={
+            "amount": 2000,
+            "currency": "usd",
+            "payment_method": "pm_card_authenticationRequired",
+            "confirm": True,
+            "return_url": "https://shop.example/return",
+        }
+    )
+
+    assert intent.status == "requires_action"
+    assert intent.next_action is not None
+    assert intent.amount_received == 0
