@@ -203,7 +203,14 @@ pub async fn handle(
             path: path.clone(),
             touched: Vec::new(),
         };
-        let outcome = run_handler(route.handler, &mut ctx, &mut data, raw_params);
+        let outcome = run_handler(
+            route.handler,
+            route.template,
+            &method,
+            &mut ctx,
+            &mut data,
+            raw_params,
+        );
         let (status, body, error) = match outcome {
             Ok(value) => (StatusCode::OK, render(&value), None),
             Err(err) => (err.status, render(&err.body(&request_id)), Some(err)),
@@ -257,14 +264,45 @@ pub async fn handle(
     response
 }
 
+/// The object type a route answers with, and whether it answers a list.
+fn response_kind(template: &str, method: &Method) -> (&'static str, bool) {
+    let rest = template.trim_start_matches("/v1/");
+    let kind = match rest.split('/').next().unwrap_or_default() {
+        "checkout" => "checkout.session",
+        "payment_intents" => "payment_intent",
+        "charges" => "charge",
+        "refunds" => "refund",
+        "balance_transactions" => "balance_transaction",
+        "customers" => "customer",
+        "products" => "product",
+        "prices" => "price",
+        "events" => "event",
+        "webhook_endpoints" => "webhook_endpoint",
+        _ => "",
+    };
+    if template.ends_with("/line_items") {
+        return ("item", true);
+    }
+    let collection = !template.ends_with("}")
+        && !template.ends_with("/expire")
+        && !template.ends_with("/confirm")
+        && !template.ends_with("/capture")
+        && !template.ends_with("/cancel");
+    (kind, collection && *method == Method::GET)
+}
+
 fn run_handler(
     handler: Handler,
+    template: &str,
+    method: &Method,
     ctx: &mut Ctx<'_>,
     data: &mut AccountData,
     raw: Map<String, Value>,
 ) -> Result<Value, ApiError> {
     let mut params = Params::new(raw);
     let expand_paths = params.string_array("expand")?.unwrap_or_default();
+    let (kind, list) = response_kind(template, method);
+    expand::check(kind, list, &expand_paths)?;
     let mut value = handler(ctx, data, params)?;
     if !expand_paths.is_empty() {
         expand::apply(&mut value, &expand_paths, &data.store)?;

@@ -14,8 +14,9 @@
 //! - SEPA Direct Debit or US bank account: `payment_intent.created`,
 //!   `checkout.session.completed` (unpaid), `payment_intent.processing`,
 //!   `charge.pending`; after the delay either `charge.succeeded`,
-//!   `payment_intent.succeeded`, `checkout.session.async_payment_succeeded`
-//!   or `charge.failed`, `payment_intent.payment_failed`,
+//!   `payment_intent.succeeded`, `checkout.session.async_payment_succeeded`,
+//!   `charge.updated` (the balance transaction is attached), or
+//!   `charge.failed`, `payment_intent.payment_failed`,
 //!   `checkout.session.async_payment_failed`.
 //! - expiry: `payment_intent.canceled` when a payment intent exists, then
 //!   `checkout.session.expired`.
@@ -872,6 +873,7 @@ fn complete_session(
             None,
             None,
             Map::new(),
+            origin,
         );
         session["customer"] = customer["id"].clone();
         if let Some(mut pi) = data.store.get("payment_intent", pi_id).cloned() {

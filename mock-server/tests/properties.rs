@@ -15,6 +15,7 @@ use fakestripe_server::{ClockMode, Server, ServerConfig};
 use hmac::{Hmac, Mac};
 use proptest::prelude::*;
 use proptest::sample::Index;
+use proptest::test_runner::FileFailurePersistence;
 use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
@@ -37,16 +38,38 @@ static FAKE: LazyLock<Server> = LazyLock::new(|| {
         retry_schedule: vec![60, 300],
         ..Default::default()
     };
-    RUNTIME
-        .block_on(Server::start(config))
-        .expect("starting the fake")
+    on_runtime(Server::start(config)).expect("starting the fake")
 });
 
-static RECEIVER: LazyLock<Receiver> = LazyLock::new(|| RUNTIME.block_on(Receiver::start()));
+static RECEIVER: LazyLock<Receiver> = LazyLock::new(|| on_runtime(Receiver::start()));
+
+/// Runs `future` to completion on `RUNTIME` from a thread of its own, so a
+/// lazy static may be first touched inside `block_on` without nesting runtimes.
+fn on_runtime<F>(future: F) -> F::Output
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    std::thread::spawn(move || RUNTIME.block_on(future))
+        .join()
+        .expect("the setup thread panicked")
+}
+
+/// Runs `cases` cases and stores failing ones in
+/// `properties.proptest-regressions` beside this file.
+fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions",
+        ))),
+        ..ProptestConfig::default()
+    }
+}
 
 static NEXT_CASE: AtomicU64 = AtomicU64::new(1);
 
-/// A number unique to one property case, for its API keys and receiver paths.
+/// Returns a number unique to one property case, for its API keys and receiver paths.
 fn case_number() -> u64 {
     NEXT_CASE.fetch_add(1, Ordering::Relaxed)
 }
@@ -56,12 +79,22 @@ fn http() -> &'static reqwest::Client {
     &CLIENT
 }
 
-/// Records every request by path. Paths that contain `/down/` answer 500,
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+struct Delivery {
+    path: String,
+    signature: String,
+    body: Vec<u8>,
+}
+
+type Log = Arc<Mutex<Vec<Delivery>>>;
+
+/// Records every request by path. Paths that contain `/down/` get a 500,
 /// as an endpoint that is failing would.
 #[derive(Debug, Clone)]
 struct Receiver {
     base: String,
-    received: Arc<Mutex<Vec<(String, String, Vec<u8>)>>>,
+    received: Log,
 }
 
 impl Receiver {
@@ -85,18 +118,16 @@ impl Receiver {
         Receiver { base, received }
     }
 
-    /// `(signature header, body)` of each request to `path`, in arrival order.
-    fn at(&self, path: &str) -> Vec<(String, Vec<u8>)> {
+    /// Returns the requests to `path`, in arrival order.
+    fn at(&self, path: &str) -> Vec<Delivery> {
         let received = self.received.lock().unwrap();
         received
             .iter()
-            .filter(|(p, _, _)| p == path)
-            .map(|(_, s, b)| (s.clone(), b.clone()))
+            .filter(|d| d.path == path)
+            .cloned()
             .collect()
     }
 }
-
-type Log = Arc<Mutex<Vec<(String, String, Vec<u8>)>>>;
 
 async fn receive(State(log): State<Log>, uri: Uri, headers: HeaderMap, body: Bytes) -> StatusCode {
     let signature = headers
@@ -106,7 +137,11 @@ async fn receive(State(log): State<Log>, uri: Uri, headers: HeaderMap, body: Byt
         .to_owned();
     let path = uri.path().to_owned();
     let down = path.contains("/down/");
-    log.lock().unwrap().push((path, signature, body.to_vec()));
+    log.lock().unwrap().push(Delivery {
+        path,
+        signature,
+        body: body.to_vec(),
+    });
     if down {
         StatusCode::INTERNAL_SERVER_ERROR
     } else {
@@ -114,7 +149,7 @@ async fn receive(State(log): State<Log>, uri: Uri, headers: HeaderMap, body: Byt
     }
 }
 
-/// An answer from the fake.
+/// A response from the fake.
 struct Reply {
     status: u16,
     replayed: bool,
@@ -129,7 +164,11 @@ async fn send(builder: reqwest::RequestBuilder) -> Reply {
         .headers()
         .get("idempotent-replayed")
         .is_some_and(|v| v == "true");
-    let bytes = response.bytes().await.expect("reading the answer").to_vec();
+    let bytes = response
+        .bytes()
+        .await
+        .expect("reading the response")
+        .to_vec();
     let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     Reply {
         status,
@@ -360,6 +399,8 @@ fn formish_bytes() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
+    #![proptest_config(config(256))]
+
     /// `decode` never panics, whatever the bytes, and every rejection is a
     /// 400 `invalid_request_error` rather than a server error.
     #[test]
@@ -386,7 +427,7 @@ proptest! {
 // Pagination and idempotency over HTTP.
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(config(24))]
 
     /// Following `starting_after` from any object (or from the top) with
     /// any `limit` returns every later object exactly once, newest first,
@@ -432,7 +473,7 @@ proptest! {
     }
 
     /// Repeating a POST with the same `Idempotency-Key` and the same
-    /// parameters returns the first answer byte for byte, marked
+    /// parameters returns the first response byte for byte, marked
     /// `Idempotent-Replayed: true`, and creates nothing more. The same key
     /// with other parameters is a 400 `idempotency_error`.
     #[test]
@@ -663,7 +704,7 @@ async fn apply(tenants: &mut [Tenant], op: &Op) {
             let body =
                 json!({"payment_method": "sepa_debit", "outcome": outcome, "delay_seconds": delay});
             let reply = control(&tenant.key, &format!("/checkout/sessions/{id}/pay"), body).await;
-            // A usd session or one that is no longer open answers 400.
+            // A usd session, or one that is no longer open, gets a 400.
             assert!(
                 matches!(reply.status, 200 | 400),
                 "{}",
@@ -742,12 +783,12 @@ fn signed_by(header: &str, body: &[u8], secret: &str) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+    #![proptest_config(config(16))]
 
-    /// Under any interleaving of session creates, card and SEPA payments,
-    /// expiries and clock advances across accounts, once every account's
-    /// clock has run two days on: each healthy endpoint has received every
-    /// event of its account whose type it subscribes to exactly once,
+    /// Ops interleave session creates, card and SEPA payments, expiries and
+    /// clock advances across accounts, and then every account's clock runs
+    /// two more days. After any such run, each healthy endpoint has received
+    /// every event of its account whose type it subscribes to exactly once,
     /// correctly signed, and nothing else. An endpoint that always fails
     /// keeps each event's `pending_webhooks` at 1. No account lists or
     /// retrieves another's events.
@@ -782,9 +823,9 @@ proptest! {
                         .map(|e| e["id"].as_str().unwrap().to_owned())
                         .collect();
                     let mut got = Vec::new();
-                    for (signature, body) in RECEIVER.at(path) {
-                        assert!(signed_by(&signature, &body, secret), "bad signature at {path}");
-                        let event: Value = serde_json::from_slice(&body).unwrap();
+                    for delivery in RECEIVER.at(path) {
+                        assert!(signed_by(&delivery.signature, &delivery.body, secret), "bad signature at {path}");
+                        let event: Value = serde_json::from_slice(&delivery.body).unwrap();
                         got.push(event["id"].as_str().unwrap().to_owned());
                     }
                     expected.sort();

@@ -60,7 +60,15 @@ pub fn prepare(
 ) -> Option<Prepared> {
     let event = data.store.get("event", event_id)?;
     let endpoint = data.endpoints.get(endpoint_id)?;
-    let body = crate::api::render(event);
+    // An endpoint pinned to an API version gets events in that version.
+    let body = match &endpoint.api_version {
+        Some(version) if event["api_version"] != version.as_str() => {
+            let mut pinned = event.clone();
+            pinned["api_version"] = serde_json::json!(version);
+            crate::api::render(&pinned)
+        }
+        _ => crate::api::render(event),
+    };
     let timestamp = wall_clock_seconds().floor() as i64;
     let secrets = endpoint.live_secrets(data.now());
     Some(Prepared {

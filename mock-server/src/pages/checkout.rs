@@ -4,13 +4,13 @@
 //! It works without JavaScript, through two plain form posts:
 //!
 //! - `POST /c/pay/{id}` pays through `simulate::pay`, the same code the
-//!   control API's pay call runs, then answers 303 See Other to the
+//!   control API's pay call runs, then responds with 303 See Other to the
 //!   session's `success_url` (with `{CHECKOUT_SESSION_ID}` filled in), or
 //!   back to the page, which then shows the completed state, when the
 //!   session has no `success_url`. A declined card re-renders the form with
 //!   the decline message. A card that asks for 3-D Secure first gets an
 //!   authentication step whose buttons post again with `three_d_secure`.
-//! - `POST /c/pay/{id}/cancel` answers 303 See Other to `cancel_url`.
+//! - `POST /c/pay/{id}/cancel` responds with 303 See Other to `cancel_url`.
 //!
 //! Element ids are stable, for browser tests of an app:
 //!
@@ -131,7 +131,7 @@ struct MethodView {
     asynchronous: bool,
 }
 
-/// What the customer typed, shown again when the form comes back.
+/// The values the customer entered, shown again when the form comes back.
 #[derive(Debug, Default)]
 struct Entered {
     email: String,
@@ -148,7 +148,7 @@ struct CheckoutPage {
     session_id: String,
     /// `open`, `complete` or `expired`.
     status: String,
-    /// `paid` or `unpaid`; a complete session is unpaid while an
+    /// `paid` or `unpaid`. A complete session is unpaid while an
     /// asynchronous payment is processing.
     payment_status: String,
     items: Vec<ItemView>,
@@ -186,7 +186,7 @@ fn method_label(method: &str) -> &'static str {
     }
 }
 
-/// The methods the session offers, in the order the page lists them.
+/// Lists the methods the session offers, in the order the page shows them.
 /// Without `payment_method_types` the session offers cards, plus SEPA
 /// Direct Debit for euros and US bank accounts for dollars, as
 /// `simulate::pay` accepts.
@@ -210,8 +210,8 @@ fn offered_methods(session: &Value) -> Vec<String> {
     }
 }
 
-/// The email the form starts with: the session's `customer_email`, or the
-/// email of its customer.
+/// Returns the email the form starts with: the session's `customer_email`,
+/// or the email of its customer.
 fn prefilled_email(data: &AccountData, session: &Value) -> String {
     session["customer_email"]
         .as_str()
@@ -313,6 +313,7 @@ fn checkout_page(
 }
 
 fn not_found(id: &str) -> Response {
+    tracing::debug!(session = %id, "hosted page for an unknown session");
     message(
         StatusCode::NOT_FOUND,
         "Checkout not found",
@@ -335,9 +336,11 @@ async fn show(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Resp
 }
 
 /// Whether a card payment must first go through the authentication step:
-/// the card asks for 3-D Secure and the customer has not answered yet.
-fn needs_authentication(request: &PayRequest) -> bool {
+/// the session takes cards, the card requires 3-D Secure, and the customer
+/// has not chosen an authentication result yet.
+fn needs_authentication(session: &Value, request: &PayRequest) -> bool {
     request.payment_method == "card"
+        && offered_methods(session).iter().any(|m| m == "card")
         && request.three_d_secure.is_none()
         && request
             .card_number
@@ -362,6 +365,7 @@ async fn pay(
         let form = match form {
             Ok(Form(form)) => form,
             Err(rejection) => {
+                tracing::debug!(session = %id, %rejection, "hosted page form rejected");
                 let error = format!("The payment form could not be read: {rejection}");
                 return render(&data, &session, None, Some(error), StatusCode::BAD_REQUEST);
             }
@@ -385,7 +389,7 @@ async fn pay(
                 return render(&data, &session, Some(entered), Some(error), status);
             }
         };
-        if needs_authentication(&request) {
+        if needs_authentication(&session, &request) {
             return authentication_step(&session, &request);
         }
         match simulate::pay(&mut data, &id, &request) {
@@ -413,6 +417,7 @@ async fn pay(
                 (see_other(&location, &page), true)
             }
             Err(err) => {
+                tracing::debug!(session = %id, error = %err.message, "hosted page payment rejected");
                 let error = err.message.clone();
                 (
                     render(&data, &session, Some(entered), Some(error), err.status),
@@ -422,7 +427,8 @@ async fn pay(
         }
     };
     if paid {
-        // Events were recorded; in real-time mode the dispatcher sends them now.
+        // Events were recorded, and in real-time mode the dispatcher sends
+        // them as soon as it wakes.
         account.wake.notify_one();
     }
     response

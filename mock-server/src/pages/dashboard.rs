@@ -37,8 +37,8 @@ use crate::wire::auth;
 /// stay in the control API's logs.
 const MAX_ROWS: usize = 200;
 
-/// Characters of an endpoint's answer shown next to a delivery.
-const ANSWER_CHARS: usize = 160;
+/// Characters of an endpoint's response body shown next to a delivery.
+const RESPONSE_CHARS: usize = 160;
 
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
@@ -91,7 +91,9 @@ fn authenticate(
             let mut from_query = HeaderMap::new();
             let value = HeaderValue::from_str(&format!("Bearer {key}"));
             let value = value.map_err(|_| {
-                let error = "The key contains characters no API key has.".to_owned();
+                let error = "Invalid API key: it contains characters that no API key has. \
+                             Enter a test-mode secret key, which starts with sk_test_."
+                    .to_owned();
                 login(StatusCode::UNAUTHORIZED, Some(error))
             })?;
             from_query.insert(header::AUTHORIZATION, value);
@@ -100,7 +102,12 @@ fn authenticate(
         None if headers.contains_key(header::AUTHORIZATION) => auth::api_key(headers),
         None => return Err(login(StatusCode::UNAUTHORIZED, None)),
     };
-    let key = key.map_err(|err| login(StatusCode::UNAUTHORIZED, Some(err.message)))?;
+
+    let key = key.map_err(|err| {
+        tracing::debug!(error = %err.message, "dashboard key rejected");
+        login(StatusCode::UNAUTHORIZED, Some(err.message))
+    })?;
+
     let header_account = headers
         .get("stripe-account")
         .and_then(|value| value.to_str().ok());
@@ -114,6 +121,7 @@ fn authenticate(
         let well_formed = acct.starts_with("acct_")
             && acct.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         if !well_formed {
+            tracing::debug!(account = %acct, "dashboard connected account rejected");
             return Err(message(
                 StatusCode::BAD_REQUEST,
                 "Invalid connected account",
@@ -123,6 +131,7 @@ fn authenticate(
             ));
         }
     }
+
     // `api_key` accepts only letters, digits and underscores, and the
     // account was checked above, so neither needs percent-encoding.
     let mut query = format!("?key={key}");
@@ -177,8 +186,13 @@ fn truncate(text: &str, max: usize) -> String {
 fn clock_text(data: &AccountData) -> String {
     match data.clock.mode() {
         ClockMode::Manual => "manual: moves only when advanced".to_owned(),
-        ClockMode::RealTime { speed } if speed == 1.0 => "real time".to_owned(),
-        ClockMode::RealTime { speed } => format!("real time × {speed}"),
+        ClockMode::RealTime { speed } => {
+            if speed == 1.0 {
+                "real time".to_owned()
+            } else {
+                format!("real time × {speed}")
+            }
+        }
     }
 }
 
@@ -217,7 +231,7 @@ struct DeliveryRow {
     succeeded: bool,
     latency: String,
     sent: String,
-    answer: String,
+    response: String,
     /// `forged: …` or `duplicate`, for deliveries a fault made.
     note: String,
 }
@@ -269,7 +283,7 @@ struct OverviewPage {
     clock: String,
     fault_plan: String,
     faults_active: bool,
-    held: usize,
+    held_deliveries: usize,
     sessions: Table<SessionRow>,
     intents: Table<IntentRow>,
     events: Table<EventRow>,
@@ -281,7 +295,7 @@ fn delivery_row(record: &DeliveryRecord) -> DeliveryRow {
     let outcome = match (record.status, &record.error) {
         (Some(status), _) => status.to_string(),
         (None, Some(error)) => error.clone(),
-        (None, None) => "no answer".to_owned(),
+        (None, None) => "no response".to_owned(),
     };
     let note = match (&record.forged, record.duplicate) {
         (Some(forgery), _) => format!("forged: {forgery}"),
@@ -296,12 +310,12 @@ fn delivery_row(record: &DeliveryRecord) -> DeliveryRow {
         succeeded: record.succeeded(),
         latency: format!("{} ms", record.latency_ms),
         sent: format::time(record.sent_at),
-        answer: truncate(record.response_body.trim(), ANSWER_CHARS),
+        response: truncate(record.response_body.trim(), RESPONSE_CHARS),
         note,
     }
 }
 
-/// The newest `MAX_ROWS` objects of `kind`, each built by `row`.
+/// Builds a row with `row` for each of the newest `MAX_ROWS` objects of `kind`.
 fn newest<T>(data: &AccountData, kind: &str, row: impl Fn(&str, &Value) -> T) -> Table<T> {
     let rows = data
         .store
@@ -385,7 +399,7 @@ fn overview_page(data: &AccountData, viewer: &Viewer) -> OverviewPage {
         clock: clock_text(data),
         faults_active: plan["faults"].as_array().is_some_and(|f| !f.is_empty()),
         fault_plan: serde_json::to_string_pretty(&plan).unwrap_or_default(),
-        held: crate::faults::held(data).len(),
+        held_deliveries: crate::faults::held(data).len(),
         sessions,
         intents,
         events,
@@ -423,7 +437,7 @@ struct TimelineRow {
     text: String,
     /// An object whose JSON the row links to.
     link: Option<String>,
-    /// For deliveries and requests: whether the other side answered 2xx.
+    /// For deliveries and requests: whether the status was not 2xx.
     failed: bool,
 }
 
@@ -481,6 +495,7 @@ fn checkout_ids(data: &AccountData, session: &Value) -> HashSet<String> {
 fn checkout_trace<'a>(data: &'a AccountData, session: &Value) -> Vec<&'a TraceEntry> {
     let ids = checkout_ids(data, session);
     let session_id = text(&session["id"]);
+
     // Event and request ids come first, so that entries logged before
     // their event or request (an API fault is decided before the request
     // is recorded) still match.
@@ -498,6 +513,7 @@ fn checkout_trace<'a>(data: &'a AccountData, session: &Value) -> Vec<&'a TraceEn
             _ => {}
         }
     }
+
     let names = |value: &Value| {
         value
             .as_str()
@@ -518,6 +534,7 @@ fn checkout_trace<'a>(data: &'a AccountData, session: &Value) -> Vec<&'a TraceEn
             _ => false,
         }
     };
+
     let first = data.trace.iter().position(&belongs);
     let last = data.trace.iter().rposition(&belongs);
     let (Some(first), Some(last)) = (first, last) else {
@@ -545,8 +562,8 @@ fn mentions_any(list: &Value, ids: &HashSet<String>) -> bool {
     })
 }
 
-/// The delivery record a `delivery` trace entry was written with, for the
-/// latency and the endpoint's answer, which the trace does not keep.
+/// Finds the delivery record a `delivery` trace entry was written with, for
+/// the latency and the endpoint's response body, which the trace does not keep.
 fn find_delivery<'a>(data: &'a AccountData, detail: &Value) -> Option<&'a DeliveryRecord> {
     data.deliveries.iter().find(|record| {
         detail["event_id"] == record.event_id.as_str()
@@ -604,7 +621,7 @@ fn describe(data: &AccountData, entry: &TraceEntry) -> (String, Option<String>, 
             let outcome = match (detail["status"].as_u64(), detail["error"].as_str()) {
                 (Some(status), _) => format!("HTTP {status}"),
                 (None, Some(error)) => error.to_owned(),
-                (None, None) => "no answer".to_owned(),
+                (None, None) => "no response".to_owned(),
             };
             let mut line = format!(
                 "{} {} to {}, attempt {}: {outcome}",
@@ -616,9 +633,9 @@ fn describe(data: &AccountData, entry: &TraceEntry) -> (String, Option<String>, 
             let record = find_delivery(data, detail);
             if let Some(record) = record {
                 line.push_str(&format!(" in {} ms", record.latency_ms));
-                let answer = truncate(record.response_body.trim(), ANSWER_CHARS);
-                if !answer.is_empty() {
-                    line.push_str(&format!(", answer: {answer}"));
+                let response = truncate(record.response_body.trim(), RESPONSE_CHARS);
+                if !response.is_empty() {
+                    line.push_str(&format!(", response: {response}"));
                 }
             }
             if let Some(forgery) = detail["forged"].as_str() {
@@ -647,7 +664,7 @@ fn describe(data: &AccountData, entry: &TraceEntry) -> (String, Option<String>, 
                     format!("customer pays by card ending in {}", text(&detail["card"]))
                 }
                 Some("pay") => format!(
-                    "customer pays by {}, which will end {} after {} s",
+                    "customer pays by {}, set to settle as {} after {} s",
                     text(&detail["method"]),
                     text(&detail["outcome"]),
                     detail["delay_seconds"]
@@ -674,7 +691,7 @@ fn describe(data: &AccountData, entry: &TraceEntry) -> (String, Option<String>, 
                 .remove("decision")
                 .map(|d| text(&d))
                 .unwrap_or_default();
-            // The plan itself is on the overview; its seed is enough here.
+            // The overview shows the plan itself, so its seed is enough here.
             if let Some(plan) = rest.remove("plan") {
                 rest.insert("seed".to_owned(), plan["seed"].clone());
             }
@@ -731,6 +748,7 @@ async fn timeline(
     let page = {
         let data = viewer.account.lock();
         let Some(session) = data.store.get("checkout.session", &id) else {
+            tracing::debug!(account = %viewer.account.label, session = %id, "dashboard timeline of an unknown session");
             return message(
                 StatusCode::NOT_FOUND,
                 "Checkout Session not found",
@@ -742,8 +760,8 @@ async fn timeline(
     html(StatusCode::OK, &page)
 }
 
-/// Answers with the stored object as pretty JSON, without the fields the
-/// fake keeps for itself (names starting with `_`).
+/// Serves the stored object as pretty JSON, without the fields the fake
+/// keeps for itself (names starting with `_`).
 async fn object_json(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
@@ -759,6 +777,7 @@ async fn object_json(
         data.store.get_any(&id).cloned()
     };
     let Some(mut object) = object else {
+        tracing::debug!(account = %viewer.account.label, object = %id, "dashboard object not found");
         let err = crate::wire::ApiError::no_such("object", &id, "id");
         return crate::api::error_response(&err, "req_dashboard", None);
     };

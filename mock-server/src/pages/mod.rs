@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::server::Shared;
 
-/// The routes of both pages.
+/// Builds the routes of both pages.
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .merge(checkout::routes())
@@ -37,7 +37,7 @@ struct MessagePage<'a> {
 }
 
 /// Renders `template` as an HTML response with `status`. Pages show live
-/// state, so browsers are told not to cache them.
+/// state, so the response sets `Cache-Control: no-store`.
 fn html(status: StatusCode, template: &impl Template) -> Response {
     match template.render() {
         Ok(body) => {
@@ -61,13 +61,13 @@ fn html(status: StatusCode, template: &impl Template) -> Response {
     }
 }
 
-/// A page that shows `message` under `title`.
+/// Renders a page that shows `message` under `title`.
 fn message(status: StatusCode, title: &str, message: &str) -> Response {
     html(status, &MessagePage { title, message })
 }
 
-/// A 303 See Other to `location`, so the browser follows a form post with
-/// a GET. Falls back to `fallback` when `location` cannot be a header value.
+/// Builds a 303 See Other to `location`, so the browser follows a form post
+/// with a GET. Falls back to `fallback` when `location` cannot be a header value.
 fn see_other(location: &str, fallback: &str) -> Response {
     let value = HeaderValue::from_str(location)
         .or_else(|_| HeaderValue::from_str(fallback))

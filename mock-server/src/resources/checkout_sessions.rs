@@ -223,6 +223,9 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         check_methods_for_currency(types, &currency)?;
     }
     params.finish()?;
+    for item in &mut items {
+        prices::commit_product(data, &mut item["price"]);
+    }
 
     let id = data.ids.next("cs_test_");
     let amount: i64 = items
@@ -418,10 +421,13 @@ fn line_item(data: &mut AccountData, mut item: Params) -> ApiResult<Value> {
     let total = unit_amount.checked_mul(quantity).ok_or_else(|| {
         ApiError::invalid_param(quantity_path, "The line item's amount is too large.")
     })?;
-    let description = data
-        .store
-        .get("product", price["product"].as_str().unwrap_or_default())
-        .and_then(|product| product["name"].as_str())
+    let description = price["_new_product"]["name"]
+        .as_str()
+        .or_else(|| {
+            data.store
+                .get("product", price["product"].as_str().unwrap_or_default())
+                .and_then(|product| product["name"].as_str())
+        })
         .unwrap_or_default()
         .to_owned();
     Ok(json!({

@@ -18,7 +18,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         None => Map::new(),
     };
     params.finish()?;
-    let customer = new_customer(data, email, name, description, phone, meta);
+    let customer = new_customer(data, email, name, description, phone, meta, &origin(ctx));
     ctx.touch(customer["id"].as_str().unwrap_or_default());
     Ok(customer)
 }
@@ -32,6 +32,7 @@ pub fn new_customer(
     description: Option<String>,
     phone: Option<String>,
     meta: Map<String, Value>,
+    origin: &crate::events::Origin,
 ) -> Value {
     let id = data.ids.next("cus_");
     let now = data.now();
@@ -58,13 +59,7 @@ pub fn new_customer(
         "test_clock": null,
     });
     data.store.insert("customer", &id, customer.clone(), now);
-    crate::events::emit(
-        data,
-        "customer.created",
-        &customer,
-        None,
-        &crate::events::Origin::default(),
-    );
+    crate::events::emit(data, "customer.created", &customer, None, origin);
     customer
 }
 

@@ -21,6 +21,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     };
     params.finish()?;
     let mut price = price;
+    commit_product(data, &mut price);
     price["nickname"] = json!(nickname);
     price["lookup_key"] = json!(lookup_key);
     price["active"] = json!(active);
@@ -33,10 +34,25 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     Ok(price)
 }
 
+/// Stores the product that `build` made from `product_data`, once the
+/// whole request has been checked, so a rejected request stores nothing.
+pub fn commit_product(data: &mut AccountData, price: &mut Value) {
+    let Some(product) = price.as_object_mut().and_then(|p| p.remove("_new_product")) else {
+        return;
+    };
+    let id = product["id"].as_str().unwrap_or_default().to_owned();
+    let name = product["name"].as_str().unwrap_or_default().to_owned();
+    let description = product["description"].as_str().map(str::to_owned);
+    let images = serde_json::from_value(product["images"].clone()).unwrap_or_default();
+    let meta = product["metadata"].as_object().cloned().unwrap_or_default();
+    super::products::insert(data, &id, name, description, true, images, meta);
+}
+
 /// Builds a price from `currency`, `unit_amount` and `product` or
 /// `product_data`, as `POST /v1/prices` and Checkout's `price_data` take
 /// them. With `inline`, the price is one that Checkout made for a line item.
-/// The price is not stored; the product from `product_data` is.
+/// Nothing is stored: a product from `product_data` waits in the price
+/// until `commit_product`.
 pub fn build(data: &mut AccountData, params: &mut Params, inline: bool) -> ApiResult<Value> {
     let currency_code = currency(params, "currency")?
         .ok_or_else(|| ApiError::missing_param(params.path("currency")))?;
@@ -75,6 +91,7 @@ pub fn build(data: &mut AccountData, params: &mut Params, inline: bool) -> ApiRe
         }
     };
     let tax_behavior = params.one_of("tax_behavior", &["inclusive", "exclusive", "unspecified"])?;
+    let mut new_product = None;
     let product_id = match (params.string("product")?, params.hash("product_data")?) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid_param(
@@ -99,7 +116,9 @@ pub fn build(data: &mut AccountData, params: &mut Params, inline: bool) -> ApiRe
             product_data.string("tax_code")?;
             product_data.finish()?;
             let id = data.ids.next("prod_");
-            super::products::insert(data, &id, name, description, true, images, meta);
+            new_product = Some(
+                json!({"id": id, "name": name, "description": description, "images": images, "metadata": meta}),
+            );
             id
         }
         (None, None) => return Err(ApiError::missing_param(params.path("product"))),
@@ -110,7 +129,7 @@ pub fn build(data: &mut AccountData, params: &mut Params, inline: bool) -> ApiRe
     } else {
         "recurring"
     };
-    Ok(json!({
+    let mut price = json!({
         "id": id,
         "object": "price",
         "active": !inline,
@@ -130,7 +149,11 @@ pub fn build(data: &mut AccountData, params: &mut Params, inline: bool) -> ApiRe
         "type": kind,
         "unit_amount": amount,
         "unit_amount_decimal": amount.to_string(),
-    }))
+    });
+    if let Some(product) = new_product {
+        price["_new_product"] = product;
+    }
+    Ok(price)
 }
 
 pub fn retrieve(ctx: &mut Ctx<'_>, data: &mut AccountData, params: Params) -> ApiResult<Value> {

@@ -37,6 +37,76 @@ fn expandable(object: &str, field: &str) -> bool {
     )
 }
 
+/// The object type an expandable field holds, and whether it is a list.
+fn target(object: &str, field: &str) -> Option<(&'static str, bool)> {
+    Some(match (object, field) {
+        ("checkout.session", "payment_intent")
+        | ("charge", "payment_intent")
+        | ("refund", "payment_intent") => ("payment_intent", false),
+        ("checkout.session" | "payment_intent" | "charge", "customer") => ("customer", false),
+        ("checkout.session", "line_items") => ("item", true),
+        ("checkout.session", "invoice") => ("invoice", false),
+        ("checkout.session", "subscription") => ("subscription", false),
+        ("checkout.session", "setup_intent") => ("setup_intent", false),
+        ("payment_intent", "latest_charge") | ("refund", "charge") => ("charge", false),
+        ("payment_intent", "payment_method") => ("payment_method", false),
+        ("charge" | "refund", "balance_transaction") => ("balance_transaction", false),
+        ("charge", "refunds") => ("refund", true),
+        ("price", "product") => ("product", false),
+        ("product", "default_price") | ("item", "price") => ("price", false),
+        _ => return None,
+    })
+}
+
+/// Checks `expand` paths against the type of the response before the
+/// request runs, so a bad path rejects the request without side effects.
+/// `kind` is the response's object type; `list` says the response is a list
+/// of them, whose paths start with `data.`.
+pub fn check(kind: &str, list: bool, paths: &[String]) -> ApiResult<()> {
+    for (index, path) in paths.iter().enumerate() {
+        let param = format!("expand[{index}]");
+        let mut current = kind;
+        let mut in_list = list;
+        let mut levels = 0;
+        for part in path.split('.') {
+            if in_list {
+                if part != "data" {
+                    return Err(ApiError::invalid_param(
+                        param,
+                        format!(
+                            "This property cannot be expanded ({path}): a list's paths start with data."
+                        ),
+                    ));
+                }
+                in_list = false;
+                continue;
+            }
+            levels += 1;
+            if levels > MAX_LEVELS {
+                return Err(ApiError::invalid_param(
+                    param,
+                    format!(
+                        "You cannot expand more than {MAX_LEVELS} levels of a property: {path}."
+                    ),
+                ));
+            }
+            match target(current, part) {
+                Some((next, is_list)) => {
+                    current = next;
+                    in_list = is_list;
+                }
+                None => {
+                    return Err(ApiError::invalid_param(
+                        param,
+                        format!("This property cannot be expanded ({path})."),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Expands every path in `paths` inside `value`.
 pub fn apply(value: &mut Value, paths: &[String], store: &Store) -> ApiResult<()> {
     for (index, path) in paths.iter().enumerate() {

@@ -1,0 +1,886 @@
+//! Checkout Sessions over real HTTP. The tests cover create, retrieve,
+//! update, list, expire and line items, the customer's pay flows through
+//! the control API, and expiry on the manual clock. Each flow's event
+//! sequence is checked against the list at the top of `simulate.rs`.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::{Api, create_session, form, session_body, start_manual};
+
+fn ids(list: &Value) -> Vec<String> {
+    list["data"]
+        .as_array()
+        .expect("list.data")
+        .iter()
+        .map(|o| o["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn id_of(object: &Value) -> String {
+    object["id"].as_str().expect("object id").to_owned()
+}
+
+/// Creates a euro session, which SEPA Direct Debit may pay.
+async fn create_eur_session(api: &Api) -> Value {
+    api.post("/v1/checkout/sessions", &session_body("eur", &[]))
+        .await
+        .ok()
+        .clone()
+}
+
+async fn pay_sepa(api: &Api, session_id: &str, outcome: &str, delay_seconds: i64) -> Value {
+    api.control(
+        &format!("/checkout/sessions/{session_id}/pay"),
+        json!({ "payment_method": "sepa_debit", "outcome": outcome, "delay_seconds": delay_seconds }),
+    )
+    .await
+    .ok()
+    .clone()
+}
+
+#[tokio::test]
+async fn create_computes_amounts_from_line_items() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cs_create");
+    let now = api.now().await;
+
+    let session = create_session(&api, &[]).await;
+
+    let id = id_of(&session);
+    assert!(id.starts_with("cs_test_"), "{id}");
+    assert_eq!(session["object"], "checkout.session");
+    assert_eq!(session["amount_subtotal"], 3500);
+    assert_eq!(session["amount_total"], 3500);
+    assert_eq!(session["currency"], "usd");
+    assert_eq!(session["mode"], "payment");
+    assert_eq!(session["status"], "open");
+    assert_eq!(session["payment_status"], "unpaid");
+    assert_eq!(session["payment_intent"], Value::Null);
+    assert_eq!(session["created"], now);
+    assert_eq!(session["expires_at"], now + 24 * 3600);
+    assert_eq!(session["url"], format!("{}/c/pay/{id}", fake.base_url()));
+    assert_eq!(session["success_url"], "https://shop.test/ok");
+    assert!(
+        session
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|k| !k.starts_with('_')),
+        "private fields leaked: {session}"
+    );
+
+    let page = reqwest::get(session["url"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.text().await.unwrap().contains(&id));
+}
+
+#[tokio::test]
+async fn retrieve_returns_created_session() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cs_retrieve");
+    let session = create_session(
+        &api,
+        &[("client_reference_id", "order-9"), ("metadata[cart]", "c9")],
+    )
+    .await;
+
+    let fetched = api
+        .get(&format!("/v1/checkout/sessions/{}", id_of(&session)))
+        .await;
+
+    assert_eq!(fetched.ok(), &session);
+    assert_eq!(fetched.ok()["client_reference_id"], "order-9");
+    assert_eq!(fetched.ok()["metadata"], json!({"cart": "c9"}));
+}
+
+#[tokio::test]
+async fn update_merges_metadata() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cs_update");
+    let session = create_session(&api, &[("metadata[cart]", "c1"), ("metadata[step]", "1")]).await;
+    let path = format!("/v1/checkout/sessions/{}", id_of(&session));
+
+    let updated = api
+        .post(
+            &path,
+            "metadata[step]=2&metadata[cart]=&metadata[coupon]=none",
+        )
+        .await;
+
+    assert_eq!(
+        updated.ok()["metadata"],
+        json!({"step": "2", "coupon": "none"})
+    );
+    assert_eq!(
+        api.get(&path).await.ok()["metadata"],
+        json!({"step": "2", "coupon": "none"})
+    );
+    let unknown = api.post(&path, "colour=red").await;
+    unknown.expect(400);
+    assert_eq!(unknown.error()["param"], "colour");
+}
+
+#[tokio::test]
+async fn line_items_keep_given_order() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cs_line_items");
+    let session = create_session(&api, &[]).await;
+    let path = format!("/v1/checkout/sessions/{}/line_items", id_of(&session));
+
+    let list = api.get(&path).await.ok().clone();
+
+    assert_eq!(list["object"], "list");
+    assert_eq!(list["url"], path);
+    assert_eq!(list["has_more"], false);
+    let items = list["data"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["object"], "item");
+    assert_eq!(items[0]["description"], "T-shirt");
+    assert_eq!(items[0]["quantity"], 2);
+    assert_eq!(items[0]["price"]["unit_amount"], 1500);
+    assert_eq!(items[0]["amount_total"], 3000);
+    assert_eq!(items[1]["description"], "Socks");
+    assert_eq!(items[1]["amount_total"], 500);
+    assert!(items[0]["id"].as_str().unwrap().starts_with("li_"));
+
+    let first = api.get(&format!("{path}?limit=1")).await.ok().clone();
+    assert_eq!(ids(&first), [id_of(&items[0])]);
+    assert_eq!(first["has_more"], true);
+}
+
+#[tokio::test]
+async fn list_filters_by_payment_intent_customer_and_status() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cs_list");
+    let customer = api
+        .post("/v1/customers", "email=buyer%40shop.test")
+        .await
+        .ok()
+        .clone();
+    let customer_id = id_of(&customer);
+    let paid = create_session(&api, &[]).await;
+    let open = create_session(&api, &[("customer", &customer_id)]).await;
+    let expired = create_session(&api, &[]).await;
+    api.pay_card(&id_of(&paid), "4242424242424242").await.ok();
+    api.post(
+        &format!("/v1/checkout/sessions/{}/expire", id_of(&expired)),
+        "",
+    )
+    .await
+    .ok();
+    let paid = api
+        .get(&format!("/v1/checkout/sessions/{}", id_of(&paid)))
+        .await
+        .ok()
+        .clone();
+    let pi_id = paid["payment_intent"].as_str().unwrap();
+
+    let all = api.get("/v1/checkout/sessions").await.ok().clone();
+    assert_eq!(ids(&all), [id_of(&expired), id_of(&open), id_of(&paid)]);
+    for (status, expected) in [("complete", &paid), ("open", &open), ("expired", &expired)] {
+        let filtered = api
+            .get(&format!("/v1/checkout/sessions?status={status}"))
+            .await;
+        assert_eq!(ids(filtered.ok()), [id_of(expected)], "status={status}");
+    }
+    let by_customer = api
+        .get(&format!("/v1/checkout/sessions?customer={customer_id}"))
+        .await;
+    assert_eq!(ids(by_customer.ok()), [id_of(&open)]);
+    let by_pi = api
+        .get(&format!("/v1/checkout/sessions?payment_intent={pi_id}"))
+        .await;
+    assert_eq!(ids(by_pi.ok()), [id_of(&paid)]);
+    let bad_status = api.get("/v1/checkout/sessions?status=paid").await;
+    bad_status.expect(400);
+    assert_eq!(bad_status.error()["param"], "status");
+}
+
+#[tokio::test]
+async fn expire_works_only_while_open() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cs_expire");
+    let session = create_session(&api, &[]).await;
+    let path = format!("/v1/checkout/sessions/{}/expire", id_of(&session));
+
+    let expired = api.post(&path, "").await;
+    let again = api.post(&path, "").await;
+
+    assert_eq!(expired.ok()["status"], "expired");
+    assert_eq!(expired.ok()["url"], Value::Null);
+    again.expect(400);
+    assert_eq!(again.error()["type"], "invalid_request_error");
+    assert!(
+        again.error()["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired"),
+        "{}",
+        again.error()
+    );
+    assert_eq!(
+        api.event_types_oldest_first().await,
+        ["checkout.session.expired"]
+    );
+
+    let paid = create_session(&api, &[]).await;
+    api.pay_card(&id_of(&paid), "4242424242424242").await.ok();
+    let complete = api
+        .post(
+            &format!("/v1/checkout/sessions/{}/expire", id_of(&paid)),
+            "",
+        )
+        .await;
+    complete.expect(400);
+}
+
+#[tokio::test]
+async fn expire_event_carries_request_id() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cs_expire_request");
+    let session = create_session(&api, &[]).await;
+
+    let reply = api
+        .post(
+            &format!("/v1/checkout/sessions/{}/expire", id_of(&session)),
+            "",
+        )
+        .await;
+
+    reply.ok();
+    let events = api.all_events().await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events[0]["request"]["id"],
+        reply.header("request-id").unwrap()
+    );
+    assert_eq!(events[0]["data"]["object"]["status"], "expired");
+}
+
+#[tokio::test]
+async fn customer_and_customer_email_are_exclusive() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cs_customer_email");
+    let customer = api
+        .post("/v1/customers", "email=a%40shop.test")
+        .await
+        .ok()
+        .clone();
+
+    let both = api
+        .post(
+            "/v1/checkout/sessions",
+            &session_body(
+                "usd",
+                &[
+                    ("customer", &id_of(&customer)),
+                    ("customer_email", "b@shop.test"),
+                ],
+            ),
+        )
+        .await;
+    both.expect(400);
+    assert_eq!(both.error()["param"], "customer_email");
+
+    let unknown = api
+        .post(
+            "/v1/checkout/sessions",
+            &session_body("usd", &[("customer", "cus_nobody")]),
+        )
+        .await;
+    unknown.expect(404);
+    assert_eq!(unknown.error()["param"], "customer");
+
+    let email_only = create_session(&api, &[("customer_email", "b@shop.test")]).await;
+    assert_eq!(email_only["customer_email"], "b@shop.test");
+    assert_eq!(email_only["customer"], Value::Null);
+}
+
+#[tokio::test]
+async fn expires_at_bounds_are_enforced() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cs_expires_at");
+    let now = api.now().await;
+
+    for (offset, accepted) in [
+        (1_799, false),
+        (1_800, true),
+        (86_400, true),
+        (86_401, false),
+    ] {
+        let at = (now + offset).to_string();
+        let reply = api
+            .post(
+                "/v1/checkout/sessions",
+                &session_body("usd", &[("expires_at", &at)]),
+            )
+            .await;
+        if accepted {
+            assert_eq!(reply.ok()["expires_at"], now + offset);
+        } else {
+            reply.expect(400);
+            assert_eq!(reply.error()["param"], "expires_at", "offset {offset}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn subscription_and_setup_modes_are_not_supported() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cs_modes");
+
+    for mode in ["subscription", "setup"] {
+        let body = session_body("usd", &[]).replace("mode=payment", &format!("mode={mode}"));
+        let reply = api.post("/v1/checkout/sessions", &body).await;
+
+        reply.expect(400);
+        assert_eq!(reply.error()["param"], "mode");
+        let message = reply.error()["message"].as_str().unwrap();
+        assert!(
+            message.contains("not supported") && message.contains("yet"),
+            "{mode}: {message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn card_payment_completes_session() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cs_card");
+    let session = create_session(
+        &api,
+        &[
+            ("metadata[cart]", "c1"),
+            ("payment_intent_data[metadata][order]", "o1"),
+        ],
+    )
+    .await;
+    let id = id_of(&session);
+
+    let result = api.pay_card(&id, "4242424242424242").await.ok().clone();
+
+    assert_eq!(result["result"], "succeeded");
+    assert_eq!(result["redirect_url"], "https://shop.test/ok");
+    let session = api
+        .get(&format!("/v1/checkout/sessions/{id}"))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(session["status"], "complete");
+    assert_eq!(session["payment_status"], "paid");
+    assert_eq!(session["url"], Value::Null);
+    assert_eq!(session["metadata"], json!({"cart": "c1"}));
+    let pi_id = session["payment_intent"]
+        .as_str()
+        .expect("a paid session has a payment intent");
+
+    let pi = api
+        .get(&format!("/v1/payment_intents/{pi_id}"))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(pi["status"], "succeeded");
+    assert_eq!(pi["amount"], 3500);
+    assert_eq!(pi["amount_received"], 3500);
+    assert_eq!(
+        pi["metadata"],
+        json!({"order": "o1"}),
+        "the payment intent takes payment_intent_data.metadata only"
+    );
+
+    let charge_id = pi["latest_charge"].as_str().expect("latest_charge");
+    let charge = api
+        .get(&format!("/v1/charges/{charge_id}"))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(charge["status"], "succeeded");
+    assert_eq!(charge["paid"], true);
+    assert_eq!(charge["amount"], 3500);
+    assert_eq!(charge["payment_intent"], pi_id);
+    assert_eq!(charge["payment_method_details"]["card"]["last4"], "4242");
+
+    let txn_id = charge["balance_transaction"]
+        .as_str()
+        .expect("a captured charge has a balance transaction");
+    let txn = api
+        .get(&format!("/v1/balance_transactions/{txn_id}"))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(txn["amount"], 3500);
+    assert_eq!(txn["source"], charge_id);
+    assert_eq!(txn["type"], "charge");
+    let fee = txn["fee"].as_i64().unwrap();
+    assert!(fee > 0);
+    assert_eq!(txn["net"], 3500 - fee);
+
+    assert_eq!(
+        api.event_types_oldest_first().await,
+        [
+            "payment_intent.created",
+            "charge.succeeded",
+            "payment_intent.succeeded",
+            "checkout.session.completed",
+            "charge.updated",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn generic_decline_then_second_card_succeeds() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cs_decline_retry");
+    let id = id_of(&create_session(&api, &[]).await);
+
+    let declined = api.pay_card(&id, "4000000000000002").await.ok().clone();
+
+    assert_eq!(declined["result"], "declined");
+    assert_eq!(declined["redirect_url"], Value::Null);
+    assert_eq!(declined["error"]["code"], "card_declined");
+    assert_eq!(declined["error"]["decline_code"], "generic_decline");
+    let open = api
+        .get(&format!("/v1/checkout/sessions/{id}"))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(open["status"], "open");
+    assert_eq!(open["payment_status"], "unpaid");
+    let pi_id = open["payment_intent"]
+        .as_str()
+        .expect("the first attempt creates the payment intent")
+        .to_owned();
+    let pi = api
+        .get(&format!("/v1/payment_intents/{pi_id}"))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(pi["status"], "requires_payment_method");
+    assert_eq!(pi["last_payment_error"]["code"], "card_declined");
+
+    let paid = api.pay_card(&id, "4242424242424242").await.ok().clone();
+
+    assert_eq!(paid["result"], "succeeded");
+    assert_eq!(paid["session"]["payment_status"], "paid");
+    assert_eq!(
+        paid["session"]["payment_intent"], pi_id,
+        "the retry reuses the payment intent"
+    );
+    assert_eq!(
+        api.event_types_oldest_first().await,
+        [
+            "payment_intent.created",
+            "charge.failed",
+            "payment_intent.payment_failed",
+            "charge.succeeded",
+            "payment_intent.succeeded",
+            "checkout.session.completed",
+            "charge.updated",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn insufficient_funds_sets_decline_code() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cs_insufficient");
+    let id = id_of(&create_session(&api, &[]).await);
+
+    let declined = api.pay_card(&id, "4000000000009995").await.ok().clone();
+
+    assert_eq!(declined["result"], "declined");
+    assert_eq!(declined["error"]["code"], "card_declined");
+    assert_eq!(declined["error"]["decline_code"], "insufficient_funds");
+    let charge_id = declined["error"]["charge"].as_str().unwrap();
+    let charge = api
+        .get(&format!("/v1/charges/{charge_id}"))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(charge["status"], "failed");
+    assert_eq!(charge["outcome"]["reason"], "insufficient_funds");
+    assert_eq!(
+        api.event_types_oldest_first().await,
+        [
+            "payment_intent.created",
+            "charge.failed",
+            "payment_intent.payment_failed"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn three_d_secure_card_succeeds_after_authentication() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cs_3ds_ok");
+    let id = id_of(&create_session(&api, &[]).await);
+
+    let result = api.pay_card(&id, "4000002500003155").await.ok().clone();
+
+    assert_eq!(result["result"], "succeeded");
+    assert_eq!(result["session"]["payment_status"], "paid");
+    assert_eq!(
+        api.event_types_oldest_first().await,
+        [
+            "payment_intent.created",
+            "payment_intent.requires_action",
+            "charge.succeeded",
+            "payment_intent.succeeded",
+            "checkout.session.completed",
+            "charge.updated",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn three_d_secure_failure_keeps_session_open() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cs_3ds_fail");
+    let id = id_of(&create_session(&api, &[]).await);
+
+    let result = api
+        .control(
+            &format!("/checkout/sessions/{id}/pay"),
+            json!({"payment_method": "card", "card_number": "4000002500003155", "three_d_secure": "fail"}),
+        )
+        .await
+        .ok()
+        .clone();
+
+    assert_eq!(result["result"], "declined");
+    assert_eq!(
+        result["error"]["code"],
+        "payment_intent_authentication_failure"
+    );
+    let session = api
+        .get(&format!("/v1/checkout/sessions/{id}"))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(session["status"], "open");
+    let pi = api
+        .get(&format!(
+            "/v1/payment_intents/{}",
+            session["payment_intent"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(pi.ok()["status"], "requires_payment_method");
+    assert_eq!(
+        api.event_types_oldest_first().await,
+        [
+            "payment_intent.created",
+            "payment_intent.requires_action",
+            "payment_intent.payment_failed"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn async_payment_settles_paid_after_delay() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cs_sepa_ok");
+    let id = id_of(&create_eur_session(&api).await);
+    let path = format!("/v1/checkout/sessions/{id}");
+
+    let result = pay_sepa(&api, &id, "succeeded", 600).await;
+
+    assert_eq!(result["result"], "processing");
+    assert_eq!(result["redirect_url"], "https://shop.test/ok");
+    let pending = api.get(&path).await.ok().clone();
+    assert_eq!(pending["status"], "complete");
+    assert_eq!(pending["payment_status"], "unpaid");
+    let pi_path = format!(
+        "/v1/payment_intents/{}",
+        pending["payment_intent"].as_str().unwrap()
+    );
+    assert_eq!(api.get(&pi_path).await.ok()["status"], "processing");
+
+    api.advance(599).await;
+    assert_eq!(
+        api.get(&path).await.ok()["payment_status"],
+        "unpaid",
+        "one second before the delay ends"
+    );
+
+    api.advance(1).await;
+    assert_eq!(api.get(&path).await.ok()["payment_status"], "paid");
+    assert_eq!(api.get(&pi_path).await.ok()["status"], "succeeded");
+    let types = api.event_types_oldest_first().await;
+    assert_eq!(
+        types,
+        [
+            "payment_intent.created",
+            "checkout.session.completed",
+            "payment_intent.processing",
+            "charge.pending",
+            "charge.succeeded",
+            "payment_intent.succeeded",
+            "checkout.session.async_payment_succeeded",
+            "charge.updated",
+        ]
+    );
+}
+
+/// The settled flow, in the order `simulate.rs` documents it.
+#[tokio::test]
+async fn async_success_events_match_documented_sequence() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cs_sepa_sequence");
+    let id = id_of(&create_eur_session(&api).await);
+    pay_sepa(&api, &id, "succeeded", 600).await;
+
+    api.advance(600).await;
+
+    assert_eq!(
+        api.event_types_oldest_first().await,
+        [
+            "payment_intent.created",
+            "checkout.session.completed",
+            "payment_intent.processing",
+            "charge.pending",
+            "charge.succeeded",
+            "payment_intent.succeeded",
+            "checkout.session.async_payment_succeeded",
+            "charge.updated",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn async_payment_fails_after_delay() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cs_sepa_fail");
+    let id = id_of(&create_eur_session(&api).await);
+    let path = format!("/v1/checkout/sessions/{id}");
+
+    pay_sepa(&api, &id, "failed", 600).await;
+    api.advance(599).await;
+    assert_eq!(
+        api.event_types_oldest_first().await,
+        [
+            "payment_intent.created",
+            "checkout.session.completed",
+            "payment_intent.processing",
+            "charge.pending"
+        ],
+        "nothing settles before the delay ends"
+    );
+    api.advance(1).await;
+
+    let session = api.get(&path).await.ok().clone();
+    assert_eq!(session["status"], "complete");
+    assert_eq!(session["payment_status"], "unpaid");
+    let pi = api
+        .get(&format!(
+            "/v1/payment_intents/{}",
+            session["payment_intent"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(pi.ok()["status"], "requires_payment_method");
+    assert_eq!(
+        api.event_types_oldest_first().await,
+        [
+            "payment_intent.created",
+            "checkout.session.completed",
+            "payment_intent.processing",
+            "charge.pending",
+            "charge.failed",
+            "payment_intent.payment_failed",
+            "checkout.session.async_payment_failed",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn sepa_is_rejected_for_usd_session() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cs_sepa_usd");
+    let id = id_of(&create_session(&api, &[]).await);
+
+    let reply = api
+        .control(
+            &format!("/checkout/sessions/{id}/pay"),
+            json!({"payment_method": "sepa_debit", "outcome": "succeeded"}),
+        )
+        .await;
+
+    reply.expect(400);
+    assert_eq!(reply.error()["param"], "payment_method");
+    assert_eq!(api.all_events().await, Vec::<Value>::new());
+}
+
+#[tokio::test]
+async fn customer_creation_always_creates_customer() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cs_customer_creation");
+    let id = id_of(&create_session(&api, &[("customer_creation", "always")]).await);
+
+    api.control(
+        &format!("/checkout/sessions/{id}/pay"),
+        json!({"payment_method": "card", "card_number": "4242424242424242", "email": "ada@shop.test", "name": "Ada Lovelace"}),
+    )
+    .await
+    .ok();
+
+    let session = api
+        .get(&format!("/v1/checkout/sessions/{id}"))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(session["customer_details"]["email"], "ada@shop.test");
+    assert_eq!(session["customer_details"]["name"], "Ada Lovelace");
+    let customer_id = session["customer"]
+        .as_str()
+        .expect("customer_creation=always sets the session's customer");
+    let customer = api
+        .get(&format!("/v1/customers/{customer_id}"))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(customer["email"], "ada@shop.test");
+    assert_eq!(customer["name"], "Ada Lovelace");
+    let pi = api
+        .get(&format!(
+            "/v1/payment_intents/{}",
+            session["payment_intent"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(pi.ok()["customer"], customer_id);
+}
+
+#[tokio::test]
+async fn if_required_creates_no_customer() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cs_if_required");
+    let id = id_of(&create_session(&api, &[]).await);
+
+    api.pay_card(&id, "4242424242424242").await.ok();
+
+    let session = api
+        .get(&format!("/v1/checkout/sessions/{id}"))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(session["customer_creation"], "if_required");
+    assert_eq!(session["customer"], Value::Null);
+    assert_eq!(api.get("/v1/customers").await.ok()["data"], json!([]));
+}
+
+#[tokio::test]
+async fn success_url_replaces_only_literal_token() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cs_token");
+    let success_url =
+        "https://shop.test/ok?session_id={CHECKOUT_SESSION_ID}&raw=%7BCHECKOUT_SESSION_ID%7D";
+    let body = form(&[
+        ("mode", "payment"),
+        ("success_url", success_url),
+        ("line_items[0][price_data][currency]", "usd"),
+        ("line_items[0][price_data][unit_amount]", "700"),
+        ("line_items[0][price_data][product_data][name]", "Book"),
+        ("line_items[0][quantity]", "1"),
+    ]);
+    let session = api.post("/v1/checkout/sessions", &body).await.ok().clone();
+    let id = id_of(&session);
+    assert_eq!(
+        session["success_url"], success_url,
+        "the stored success_url keeps the token"
+    );
+
+    let result = api.pay_card(&id, "4242424242424242").await.ok().clone();
+
+    assert_eq!(
+        result["redirect_url"],
+        format!("https://shop.test/ok?session_id={id}&raw=%7BCHECKOUT_SESSION_ID%7D")
+    );
+}
+
+#[tokio::test]
+async fn session_expires_at_expires_at() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cs_clock_expiry");
+    let now = api.now().await;
+    let expires_at = (now + 1800).to_string();
+    let id = id_of(&create_session(&api, &[("expires_at", &expires_at)]).await);
+    let path = format!("/v1/checkout/sessions/{id}");
+
+    api.advance(1799).await;
+    let still_open = api.get(&path).await.ok().clone();
+    assert_eq!(still_open["status"], "open");
+    assert!(still_open["url"].is_string());
+    assert_eq!(api.all_events().await, Vec::<Value>::new());
+
+    api.advance(1).await;
+    let expired = api.get(&path).await.ok().clone();
+    assert_eq!(expired["status"], "expired");
+    assert_eq!(expired["url"], Value::Null);
+    let events = api.all_events().await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["type"], "checkout.session.expired");
+    assert_eq!(events[0]["created"], now + 1800);
+    assert_eq!(
+        events[0]["request"]["id"],
+        Value::Null,
+        "the clock, not a request, expired the session"
+    );
+
+    let late = api.pay_card(&id, "4242424242424242").await;
+    late.expect(400);
+    assert_eq!(late.error()["code"], "checkout_session_not_open");
+}
+
+#[tokio::test]
+async fn expiry_cancels_waiting_payment_intent() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cs_expiry_cancel");
+    let id = id_of(&create_session(&api, &[]).await);
+    api.pay_card(&id, "4000000000000002").await.ok();
+
+    api.advance(24 * 3600).await;
+
+    let session = api
+        .get(&format!("/v1/checkout/sessions/{id}"))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(session["status"], "expired");
+    let pi = api
+        .get(&format!(
+            "/v1/payment_intents/{}",
+            session["payment_intent"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(pi.ok()["status"], "canceled");
+    assert_eq!(
+        api.event_types_oldest_first().await,
+        [
+            "payment_intent.created",
+            "charge.failed",
+            "payment_intent.payment_failed",
+            "payment_intent.canceled",
+            "checkout.session.expired",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn failed_session_create_stores_no_product() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cs_orphan_product");
+    let body = form(&[
+        ("mode", "payment"),
+        ("success_url", "https://shop.test/ok"),
+        ("line_items[0][price_data][currency]", "usd"),
+        ("line_items[0][price_data][unit_amount]", "700"),
+        ("line_items[0][price_data][product_data][name]", "Book"),
+    ]);
+
+    let reply = api.post("/v1/checkout/sessions", &body).await;
+
+    reply.expect(400);
+    assert_eq!(reply.error()["param"], "line_items[0][quantity]");
+    assert_eq!(api.get("/v1/products").await.ok()["data"], json!([]));
+}

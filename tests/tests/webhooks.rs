@@ -1,0 +1,545 @@
+//! Webhook delivery over real HTTP to a receiver on 127.0.0.1: signatures
+//! checked with an independent HMAC, the event body, `pending_webhooks`,
+//! `enabled_events`, retries on the manual clock, the delivery log, secret
+//! rolling, and a hanging endpoint in real-time mode.
+
+mod support;
+
+use std::time::Duration;
+
+use fakestripe_server::ServerConfig;
+use serde_json::{Value, json};
+use support::{
+    Api, Receiver, create_session, expected_v1, parse_signature, signed_by, start, start_manual,
+    wall_clock,
+};
+
+/// Creates a product, which records exactly one `product.created` event
+/// caused by this request.
+async fn create_product(api: &Api, headers: &[(&str, &str)]) -> support::Reply {
+    let reply = api.post_with("/v1/products", "name=Lamp", headers).await;
+    reply.ok();
+    reply
+}
+
+#[tokio::test]
+async fn delivery_is_signed_over_timestamp_and_body() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_signed");
+    let receiver = Receiver::start().await;
+    let (_, secret) = api.webhook_endpoint(&receiver.url("/hook"), &["*"]).await;
+    let session = create_session(&api, &[]).await;
+    api.pay_card(session["id"].as_str().unwrap(), "4242424242424242")
+        .await
+        .ok();
+
+    assert!(
+        receiver.received().is_empty(),
+        "the manual clock delivers nothing before an advance"
+    );
+    api.run_due().await;
+
+    let received = receiver.received_at("/hook");
+    let types: Vec<String> = received
+        .iter()
+        .map(|r| r.event()["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        types,
+        api.event_types_oldest_first().await,
+        "one delivery per event, in the order they happened"
+    );
+    for delivery in &received {
+        let signature = parse_signature(&delivery.signature);
+        assert!(
+            delivery
+                .signature
+                .starts_with(&format!("t={},v1=", signature.timestamp)),
+            "{}",
+            delivery.signature
+        );
+        assert_eq!(
+            signature.v1.len(),
+            1,
+            "one secret signs: {}",
+            delivery.signature
+        );
+        assert_eq!(signature.v1[0].len(), 64);
+        assert_eq!(
+            signature.v1[0],
+            expected_v1(&secret, signature.timestamp, &delivery.body)
+        );
+        assert!(!signed_by(delivery, "whsec_someoneelse"));
+    }
+}
+
+#[tokio::test]
+async fn signature_time_is_wall_clock_after_advance() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_wall_clock");
+    let receiver = Receiver::start().await;
+    let (_, secret) = api.webhook_endpoint(&receiver.url("/hook"), &["*"]).await;
+    let three_days = 3 * 24 * 3600;
+
+    api.advance(three_days).await;
+    create_product(&api, &[]).await;
+    api.run_due().await;
+
+    let delivery = &receiver.received_at("/hook")[0];
+    let timestamp = parse_signature(&delivery.signature).timestamp;
+    let wall = wall_clock() as i64;
+    assert!(
+        (wall - 5..=wall + 1).contains(&timestamp),
+        "t={timestamp}, wall clock {wall}"
+    );
+    let created = delivery.event()["created"].as_i64().unwrap();
+    assert!(
+        created >= wall + three_days - 5,
+        "event.created {created} follows the virtual clock"
+    );
+    assert!(signed_by(delivery, &secret));
+}
+
+#[tokio::test]
+async fn event_body_has_object_version_and_request() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_body");
+    let receiver = Receiver::start().await;
+    api.webhook_endpoint(&receiver.url("/hook"), &["*"]).await;
+
+    let reply = create_product(&api, &[("Idempotency-Key", "lamp-1")]).await;
+    api.run_due().await;
+
+    let event = receiver.received_at("/hook")[0].event();
+    assert_eq!(event["object"], "event");
+    assert_eq!(event["type"], "product.created");
+    assert_eq!(event["data"]["object"]["id"], reply.json["id"]);
+    assert_eq!(event["data"]["object"]["name"], "Lamp");
+    assert_eq!(event["api_version"], "2026-03-25.dahlia");
+    assert_eq!(event["livemode"], false);
+    assert_eq!(event["request"]["id"], reply.header("request-id").unwrap());
+    assert_eq!(event["request"]["idempotency_key"], "lamp-1");
+    assert_eq!(
+        event["pending_webhooks"], 1,
+        "the body is rendered before this delivery succeeds"
+    );
+
+    let stored = api
+        .get(&format!("/v1/events/{}", event["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(
+        stored.ok()["pending_webhooks"],
+        0,
+        "a successful delivery decrements pending_webhooks"
+    );
+    assert_eq!(stored.ok()["data"], event["data"]);
+}
+
+#[tokio::test]
+async fn event_without_endpoint_has_no_pending_webhooks() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_no_endpoint");
+
+    create_product(&api, &[]).await;
+
+    let events = api.all_events().await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["pending_webhooks"], 0);
+}
+
+/// Stripe fills `request.id` for every event an API request caused.
+#[tokio::test]
+async fn customer_created_event_carries_request_id() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_customer_request");
+
+    let reply = api
+        .post_with("/v1/customers", "name=Ada", &[("Idempotency-Key", "ada-1")])
+        .await;
+    reply.ok();
+
+    let events = api.all_events().await;
+    assert_eq!(events[0]["type"], "customer.created");
+    assert_eq!(
+        events[0]["request"]["id"],
+        reply.header("request-id").unwrap()
+    );
+    assert_eq!(events[0]["request"]["idempotency_key"], "ada-1");
+}
+
+/// Stripe renders events sent to an endpoint that has an `api_version` in
+/// that version instead of the account's default.
+#[tokio::test]
+async fn endpoint_api_version_sets_event_version() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_endpoint_version");
+    let receiver = Receiver::start().await;
+    let body = support::form(&[
+        ("url", &receiver.url("/hook")),
+        ("enabled_events[]", "*"),
+        ("api_version", "2024-06-20"),
+    ]);
+    api.post("/v1/webhook_endpoints", &body).await.ok();
+
+    create_product(&api, &[]).await;
+    api.run_due().await;
+
+    let event = receiver.received_at("/hook")[0].event();
+    assert_eq!(event["api_version"], "2024-06-20");
+}
+
+#[tokio::test]
+async fn enabled_events_filter_deliveries() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_filter");
+    let receiver = Receiver::start().await;
+    api.webhook_endpoint(&receiver.url("/all"), &["*"]).await;
+    api.webhook_endpoint(&receiver.url("/completed"), &["checkout.session.completed"])
+        .await;
+    let session = create_session(&api, &[]).await;
+    api.pay_card(session["id"].as_str().unwrap(), "4242424242424242")
+        .await
+        .ok();
+
+    api.run_due().await;
+
+    assert_eq!(receiver.received_at("/all").len(), 5);
+    let completed = receiver.received_at("/completed");
+    assert_eq!(completed.len(), 1);
+    assert_eq!(completed[0].event()["type"], "checkout.session.completed");
+    assert_eq!(completed[0].event()["data"]["object"]["id"], session["id"]);
+    let events = api.all_events().await;
+    for event in &events {
+        assert_eq!(event["pending_webhooks"], 0, "{}", event["type"]);
+    }
+}
+
+#[tokio::test]
+async fn failing_receiver_gets_third_attempt_after_backoff() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_retry");
+    let receiver = Receiver::start().await;
+    let (endpoint_id, secret) = api.webhook_endpoint(&receiver.url("/hook"), &["*"]).await;
+    receiver.fail_next(2);
+    let start = api.now().await;
+    create_product(&api, &[]).await;
+
+    api.run_due().await;
+    assert_eq!(receiver.received_at("/hook").len(), 1);
+    api.advance(59).await;
+    assert_eq!(
+        receiver.received_at("/hook").len(),
+        1,
+        "the first retry waits 60 s"
+    );
+    api.advance(1).await;
+    assert_eq!(receiver.received_at("/hook").len(), 2);
+    api.advance(299).await;
+    assert_eq!(
+        receiver.received_at("/hook").len(),
+        2,
+        "the second retry waits 300 s more"
+    );
+    api.advance(1).await;
+
+    let received = receiver.received_at("/hook");
+    assert_eq!(received.len(), 3);
+    let event_id = received[0].event()["id"].clone();
+    assert!(
+        received.iter().all(|r| r.event()["id"] == event_id),
+        "every attempt carries the same event"
+    );
+    assert!(received.iter().all(|r| signed_by(r, &secret)));
+
+    let deliveries = api.deliveries().await;
+    assert_eq!(deliveries.len(), 3);
+    for (index, (status, scheduled)) in [(500, start), (500, start + 60), (200, start + 360)]
+        .into_iter()
+        .enumerate()
+    {
+        let record = &deliveries[index];
+        assert_eq!(record["event_id"], event_id);
+        assert_eq!(record["event_type"], "product.created");
+        assert_eq!(record["endpoint"], endpoint_id);
+        assert_eq!(record["url"], receiver.url("/hook"));
+        assert_eq!(record["attempt"], index + 1);
+        assert_eq!(record["status"], status);
+        assert_eq!(record["scheduled_at"], scheduled);
+        assert_eq!(record["sent_at"], scheduled);
+        assert_eq!(record["error"], Value::Null);
+        assert!(record["latency_ms"].is_u64());
+        assert!(record["response_body"].is_string());
+        assert_eq!(record["forged"], Value::Null);
+        assert_eq!(record["duplicate"], false);
+    }
+    let event = api
+        .get(&format!("/v1/events/{}", event_id.as_str().unwrap()))
+        .await;
+    assert_eq!(event.ok()["pending_webhooks"], 0);
+}
+
+#[tokio::test]
+async fn deliveries_filter_by_event_and_type() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_delivery_filter");
+    let receiver = Receiver::start().await;
+    api.webhook_endpoint(&receiver.url("/hook"), &["*"]).await;
+    let session = create_session(&api, &[]).await;
+    api.pay_card(session["id"].as_str().unwrap(), "4242424242424242")
+        .await
+        .ok();
+    api.run_due().await;
+    let completed = api
+        .get("/v1/events?type=checkout.session.completed")
+        .await
+        .ok()["data"][0]
+        .clone();
+
+    let by_type = api
+        .control_get("/deliveries?type=charge.succeeded")
+        .await
+        .ok()["data"]
+        .clone();
+    let by_event = api
+        .control_get(&format!(
+            "/deliveries?event_id={}",
+            completed["id"].as_str().unwrap()
+        ))
+        .await
+        .ok()["data"]
+        .clone();
+
+    assert_eq!(api.deliveries().await.len(), 5);
+    assert_eq!(by_type.as_array().unwrap().len(), 1);
+    assert_eq!(by_type[0]["event_type"], "charge.succeeded");
+    assert_eq!(by_event.as_array().unwrap().len(), 1);
+    assert_eq!(by_event[0]["event_type"], "checkout.session.completed");
+    api.control_get("/deliveries?colour=red").await.expect(400);
+}
+
+#[tokio::test]
+async fn refused_connection_is_retried() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_refused");
+    // Reserve a free port, then close it so the first attempt is refused.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let url = format!("http://{addr}/hook");
+    let (_, secret) = api.webhook_endpoint(&url, &["*"]).await;
+    create_product(&api, &[]).await;
+
+    api.run_due().await;
+    let first = api.deliveries().await;
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0]["status"], Value::Null);
+    assert_eq!(first[0]["error"], "connection refused");
+
+    let receiver = Receiver::serve(tokio::net::TcpListener::bind(addr).await.unwrap());
+    api.advance(60).await;
+
+    let received = receiver.received_at("/hook");
+    assert_eq!(received.len(), 1);
+    assert!(signed_by(&received[0], &secret));
+    let deliveries = api.deliveries().await;
+    assert_eq!(deliveries.len(), 2);
+    assert_eq!(deliveries[1]["attempt"], 2);
+    assert_eq!(deliveries[1]["status"], 200);
+}
+
+#[tokio::test]
+async fn rolled_secret_signs_twice_until_expiry() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_roll");
+    let receiver = Receiver::start().await;
+    let (endpoint_id, old_secret) = api.webhook_endpoint(&receiver.url("/hook"), &["*"]).await;
+
+    let rolled = api
+        .control(
+            &format!("/webhook_endpoints/{endpoint_id}/roll_secret"),
+            json!({"expires_in_seconds": 3600}),
+        )
+        .await;
+    let new_secret = rolled.ok()["secret"].as_str().unwrap().to_owned();
+    assert_ne!(new_secret, old_secret);
+    assert!(new_secret.starts_with("whsec_"));
+
+    create_product(&api, &[]).await;
+    api.run_due().await;
+    api.advance(3599).await;
+    create_product(&api, &[]).await;
+    api.run_due().await;
+    api.advance(1).await;
+    create_product(&api, &[]).await;
+    api.run_due().await;
+
+    let received = receiver.received_at("/hook");
+    assert_eq!(received.len(), 3);
+    for (index, delivery) in received[..2].iter().enumerate() {
+        assert_eq!(
+            parse_signature(&delivery.signature).v1.len(),
+            2,
+            "delivery {index}: {}",
+            delivery.signature
+        );
+        assert!(signed_by(delivery, &new_secret), "delivery {index}");
+        assert!(signed_by(delivery, &old_secret), "delivery {index}");
+    }
+    let after_expiry = &received[2];
+    assert_eq!(
+        parse_signature(&after_expiry.signature).v1.len(),
+        1,
+        "{}",
+        after_expiry.signature
+    );
+    assert!(signed_by(after_expiry, &new_secret));
+    assert!(!signed_by(after_expiry, &old_secret));
+}
+
+#[tokio::test]
+async fn roll_secret_of_unknown_endpoint_is_404() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_roll_missing");
+
+    let reply = api
+        .control("/webhook_endpoints/we_missing/roll_secret", json!({}))
+        .await;
+
+    reply.expect(404);
+    assert_eq!(reply.error()["code"], "resource_missing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hanging_endpoint_does_not_block_another() {
+    let fake = start(ServerConfig {
+        delivery_timeout: Duration::from_secs(2),
+        ..Default::default()
+    })
+    .await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_hang");
+    let stuck = Receiver::start().await;
+    stuck.hang_for(Duration::from_secs(30));
+    let healthy = Receiver::start().await;
+    api.webhook_endpoint(&stuck.url("/stuck"), &["*"]).await;
+    api.webhook_endpoint(&healthy.url("/healthy"), &["*"]).await;
+    let started = wall_clock();
+
+    create_product(&api, &[]).await;
+    let first = healthy
+        .wait_for("/healthy", 1, Duration::from_secs(5))
+        .await;
+    create_product(&api, &[]).await;
+    let both = healthy
+        .wait_for("/healthy", 2, Duration::from_secs(5))
+        .await;
+
+    assert_eq!(first.len(), 1);
+    assert_eq!(both.len(), 2);
+    let waited = both[1].arrived_at - started;
+    assert!(
+        waited < 1.5,
+        "the healthy endpoint waited {waited:.2} s, behind the 2 s timeout of the stuck one"
+    );
+    assert!(
+        !stuck.received_at("/stuck").is_empty(),
+        "the stuck endpoint was tried too"
+    );
+
+    // The stuck attempt ends when the delivery timeout passes.
+    let deadline = std::time::Instant::now() + Duration::from_secs(6);
+    let timed_out = loop {
+        let deliveries = api.deliveries().await;
+        let found = deliveries
+            .iter()
+            .find(|d| d["url"] == stuck.url("/stuck"))
+            .cloned();
+        if found.is_some() || std::time::Instant::now() > deadline {
+            break found;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let timed_out = timed_out.expect("the stuck delivery is recorded after its timeout");
+    assert_eq!(timed_out["error"], "timed out");
+    assert_eq!(timed_out["status"], Value::Null);
+}
+
+#[tokio::test]
+async fn disabled_endpoint_receives_nothing() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_disabled");
+    let receiver = Receiver::start().await;
+    let (endpoint_id, _) = api.webhook_endpoint(&receiver.url("/hook"), &["*"]).await;
+
+    let updated = api
+        .post(
+            &format!("/v1/webhook_endpoints/{endpoint_id}"),
+            "disabled=true",
+        )
+        .await;
+    create_product(&api, &[]).await;
+    api.run_due().await;
+
+    assert_eq!(updated.ok()["status"], "disabled");
+    assert!(receiver.received().is_empty());
+    assert_eq!(api.all_events().await[0]["pending_webhooks"], 0);
+}
+
+#[tokio::test]
+async fn deleted_endpoint_gets_no_more_retries() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_deleted");
+    let receiver = Receiver::start().await;
+    let (endpoint_id, _) = api.webhook_endpoint(&receiver.url("/hook"), &["*"]).await;
+    receiver.fail_next(1);
+    create_product(&api, &[]).await;
+    api.run_due().await;
+
+    api.delete(&format!("/v1/webhook_endpoints/{endpoint_id}"))
+        .await
+        .ok();
+    api.advance(3600).await;
+
+    assert_eq!(receiver.received_at("/hook").len(), 1);
+    assert_eq!(api.deliveries().await.len(), 1);
+}
+
+#[tokio::test]
+async fn completed_event_carries_paid_session() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_completed_body");
+    let receiver = Receiver::start().await;
+    api.webhook_endpoint(&receiver.url("/hook"), &["checkout.session.completed"])
+        .await;
+    let session = create_session(&api, &[("client_reference_id", "order-5")]).await;
+
+    api.pay_card(session["id"].as_str().unwrap(), "4242424242424242")
+        .await
+        .ok();
+    api.run_due().await;
+
+    let event = receiver.received_at("/hook")[0].event();
+    let object = &event["data"]["object"];
+    assert_eq!(object["id"], session["id"]);
+    assert_eq!(object["status"], "complete");
+    assert_eq!(object["payment_status"], "paid");
+    assert_eq!(object["client_reference_id"], "order-5");
+    assert!(
+        object["payment_intent"]
+            .as_str()
+            .unwrap()
+            .starts_with("pi_")
+    );
+    assert_eq!(
+        event["request"]["id"],
+        Value::Null,
+        "the customer, not an API request, paid"
+    );
+    assert!(
+        object
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|k| !k.starts_with('_')),
+        "private fields leaked: {object}"
+    );
+}

@@ -1,0 +1,998 @@
+//! Stripe's wire protocol over real HTTP: form bodies in bracket notation,
+//! error envelopes and statuses, API keys, `Stripe-Account`,
+//! `Stripe-Version`, idempotency, pagination, `expand`, metadata rules,
+//! the body size limit and isolation between keys.
+
+mod support;
+
+use base64::Engine;
+use fakestripe_server::ServerConfig;
+use serde_json::{Value, json};
+use support::{Api, create_session, form, start, start_manual};
+
+fn ids(list: &Value) -> Vec<String> {
+    list["data"]
+        .as_array()
+        .expect("list.data")
+        .iter()
+        .map(|o| o["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn literal_and_encoded_brackets_decode_alike() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_brackets");
+
+    let literal = api
+        .post("/v1/customers", "name=Ada&metadata[order_id]=42")
+        .await;
+    let encoded = api
+        .post("/v1/customers", "name=Ada&metadata%5Border_id%5D=42")
+        .await;
+
+    assert_eq!(literal.ok()["metadata"], json!({"order_id": "42"}));
+    assert_eq!(encoded.ok()["metadata"], json!({"order_id": "42"}));
+}
+
+#[tokio::test]
+async fn empty_and_indexed_array_keys_decode_alike() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_arrays");
+    let images = json!(["https://img.test/1.png", "https://img.test/2.png"]);
+
+    let empty_index = api
+        .post("/v1/products", "name=Mug&images[]=https%3A%2F%2Fimg.test%2F1.png&images[]=https%3A%2F%2Fimg.test%2F2.png")
+        .await;
+    let numbered = api
+        .post("/v1/products", "name=Mug&images[0]=https%3A%2F%2Fimg.test%2F1.png&images[1]=https%3A%2F%2Fimg.test%2F2.png")
+        .await;
+    let encoded = api
+        .post("/v1/products", "name=Mug&images%5B0%5D=https%3A%2F%2Fimg.test%2F1.png&images%5B1%5D=https%3A%2F%2Fimg.test%2F2.png")
+        .await;
+
+    assert_eq!(empty_index.ok()["images"], images);
+    assert_eq!(numbered.ok()["images"], images);
+    assert_eq!(encoded.ok()["images"], images);
+}
+
+#[tokio::test]
+async fn ten_level_param_named_in_full() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_deep");
+    // line_items, 0, price_data, product_data and six more levels: ten in all.
+    let body = format!(
+        "{}&line_items[0][price_data][product_data][l5][l6][l7][l8][l9][l10]=deep",
+        support::session_body("usd", &[])
+    );
+
+    let reply = api.post("/v1/checkout/sessions", &body).await;
+
+    reply.expect(400);
+    let error = reply.error();
+    assert_eq!(error["type"], "invalid_request_error");
+    assert_eq!(error["code"], "parameter_unknown");
+    assert_eq!(
+        error["param"],
+        "line_items[0][price_data][product_data][l5]"
+    );
+    assert_eq!(
+        error["message"],
+        "Received unknown parameter: line_items[0][price_data][product_data][l5]"
+    );
+}
+
+#[tokio::test]
+async fn nested_metadata_value_is_rejected_with_path() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_nested_meta");
+
+    let reply = api.post("/v1/customers", "metadata[a][b]=c").await;
+
+    reply.expect(400);
+    assert_eq!(reply.error()["param"], "metadata[a]");
+}
+
+#[tokio::test]
+async fn get_reads_query_string() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_query");
+    for email in ["a@x.test", "b@x.test", "b@x.test"] {
+        api.post("/v1/customers", &form(&[("email", email)]))
+            .await
+            .ok();
+    }
+
+    let filtered = api.get("/v1/customers?email=b%40x.test&limit=1").await;
+    let list = filtered.ok();
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    assert_eq!(list["data"][0]["email"], "b@x.test");
+    assert_eq!(list["has_more"], true);
+
+    let bad = api.get("/v1/customers?limit=abc").await;
+    bad.expect(400);
+    assert_eq!(bad.error()["param"], "limit");
+}
+
+#[tokio::test]
+async fn json_body_is_rejected() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_json_body");
+
+    let response = api
+        .http
+        .post(format!("{}/v1/customers", fake.base_url()))
+        .bearer_auth(&api.key)
+        .header("content-type", "application/json")
+        .body(r#"{"name":"Ada"}"#)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("x-www-form-urlencoded"),
+        "{body}"
+    );
+    let customers = api.get("/v1/customers").await;
+    assert_eq!(
+        customers.ok()["data"],
+        json!([]),
+        "a rejected body must create nothing"
+    );
+}
+
+#[tokio::test]
+async fn unknown_param_is_400_naming_it() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_unknown_param");
+
+    let reply = api.post("/v1/customers", "name=Ada&colour=red").await;
+
+    reply.expect(400);
+    let error = reply.error();
+    assert_eq!(error["type"], "invalid_request_error");
+    assert_eq!(error["code"], "parameter_unknown");
+    assert_eq!(error["param"], "colour");
+    assert_eq!(
+        error["doc_url"],
+        "https://stripe.com/docs/error-codes/parameter-unknown"
+    );
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    let request_id = reply.header("request-id").expect("request-id header");
+    assert!(request_id.starts_with("req_"), "{request_id}");
+}
+
+#[tokio::test]
+async fn missing_params_are_400_naming_them() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_missing_param");
+
+    let no_mode = api
+        .post(
+            "/v1/checkout/sessions",
+            "success_url=https%3A%2F%2Fshop.test%2Fok",
+        )
+        .await;
+    no_mode.expect(400);
+    assert_eq!(no_mode.error()["code"], "parameter_missing");
+    assert_eq!(no_mode.error()["param"], "mode");
+    assert_eq!(no_mode.error()["message"], "Missing required param: mode.");
+
+    let no_quantity = api
+        .post(
+            "/v1/checkout/sessions",
+            &form(&[
+                ("mode", "payment"),
+                ("success_url", "https://shop.test/ok"),
+                ("line_items[0][price_data][currency]", "usd"),
+                ("line_items[0][price_data][unit_amount]", "100"),
+                ("line_items[0][price_data][product_data][name]", "Pen"),
+            ]),
+        )
+        .await;
+    no_quantity.expect(400);
+    assert_eq!(no_quantity.error()["param"], "line_items[0][quantity]");
+}
+
+#[tokio::test]
+async fn invalid_nested_param_names_full_path() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_invalid_param");
+    let body = form(&[
+        ("mode", "payment"),
+        ("success_url", "https://shop.test/ok"),
+        ("line_items[0][price_data][currency]", "usd"),
+        ("line_items[0][price_data][unit_amount]", "abc"),
+        ("line_items[0][price_data][product_data][name]", "Pen"),
+        ("line_items[0][quantity]", "1"),
+    ]);
+
+    let reply = api.post("/v1/checkout/sessions", &body).await;
+
+    reply.expect(400);
+    let error = reply.error();
+    assert_eq!(error["type"], "invalid_request_error");
+    assert_eq!(error["code"], "parameter_invalid");
+    assert_eq!(error["param"], "line_items[0][price_data][unit_amount]");
+}
+
+#[tokio::test]
+async fn missing_key_is_401() {
+    let fake = start_manual().await;
+
+    let response = reqwest::get(format!("{}/v1/customers", fake.base_url()))
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+
+    assert_eq!(status, 401);
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did not provide an API key"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn malformed_keys_are_401_and_masked() {
+    let fake = start_manual().await;
+    // Each key is shown as its first eight characters, stars, and its last four.
+    let cases = [
+        ("sk_live_1234567890abcdef", "1234567890ab"),
+        ("sk_test_has-dash-inside9876", "has-dash-inside"),
+        ("pk_test_publishablekey5555", "publishablekey"),
+    ];
+    for (key, hidden) in cases {
+        let masked = format!(
+            "{}{}{}",
+            &key[..8],
+            "*".repeat(key.len() - 12),
+            &key[key.len() - 4..]
+        );
+        let api = Api::new(fake.base_url(), key);
+
+        let reply = api.get("/v1/customers").await;
+
+        reply.expect(401);
+        let message = reply.error()["message"].as_str().unwrap();
+        assert_eq!(reply.error()["code"], "api_key_invalid", "{key}");
+        assert!(message.contains(&masked), "{key}: {message}");
+        assert!(!message.contains(hidden), "{key} leaked in: {message}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_id_is_404_resource_missing() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_missing_id");
+
+    let customer = api.get("/v1/customers/cus_doesnotexist").await;
+    customer.expect(404);
+    assert_eq!(customer.error()["type"], "invalid_request_error");
+    assert_eq!(customer.error()["code"], "resource_missing");
+    assert_eq!(customer.error()["param"], "id");
+    assert_eq!(
+        customer.error()["message"],
+        "No such customer: 'cus_doesnotexist'"
+    );
+
+    let session = api.get("/v1/checkout/sessions/cs_test_doesnotexist").await;
+    session.expect(404);
+    assert_eq!(session.error()["code"], "resource_missing");
+    assert_eq!(session.error()["param"], "session");
+}
+
+#[tokio::test]
+async fn unknown_route_is_404_naming_method_and_path() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_unknown_route");
+
+    let missing = api.get("/v1/subscriptions_and_more").await;
+    missing.expect(404);
+    assert_eq!(missing.error()["type"], "invalid_request_error");
+    let message = missing.error()["message"].as_str().unwrap();
+    assert!(
+        message.contains("GET: /v1/subscriptions_and_more"),
+        "{message}"
+    );
+
+    let wrong_method = api.delete("/v1/checkout/sessions").await;
+    wrong_method.expect(404);
+    let message = wrong_method.error()["message"].as_str().unwrap();
+    assert!(
+        message.contains("DELETE: /v1/checkout/sessions"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn declined_confirm_is_402_card_error() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_card_error");
+    let pi = api
+        .post("/v1/payment_intents", "amount=2000&currency=usd")
+        .await
+        .ok()
+        .clone();
+    let pi_id = pi["id"].as_str().unwrap();
+
+    let reply = api
+        .post(
+            &format!("/v1/payment_intents/{pi_id}/confirm"),
+            "payment_method=pm_card_chargeDeclined",
+        )
+        .await;
+
+    reply.expect(402);
+    let error = reply.error();
+    assert_eq!(error["type"], "card_error");
+    assert_eq!(error["code"], "card_declined");
+    assert_eq!(error["decline_code"], "generic_decline");
+    assert_eq!(error["message"], "Your card was declined.");
+    assert_eq!(error["payment_intent"]["id"], pi_id);
+    assert_eq!(error["payment_intent"]["status"], "requires_payment_method");
+    let charge_id = error["charge"]
+        .as_str()
+        .expect("error.charge is the failed charge's id");
+    let charge = api.get(&format!("/v1/charges/{charge_id}")).await;
+    assert_eq!(charge.ok()["status"], "failed");
+    assert_eq!(charge.ok()["failure_code"], "card_declined");
+}
+
+#[tokio::test]
+async fn basic_auth_reaches_same_account_as_bearer() {
+    let fake = start_manual().await;
+    let bearer = Api::new(fake.base_url(), "sk_test_basicuser");
+    let customer = bearer.post("/v1/customers", "name=Ada").await.ok().clone();
+    let id = customer["id"].as_str().unwrap();
+    let credentials = base64::engine::general_purpose::STANDARD.encode("sk_test_basicuser:");
+
+    let response = reqwest::Client::new()
+        .get(format!("{}/v1/customers/{id}", fake.base_url()))
+        .header("authorization", format!("Basic {credentials}"))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["name"], "Ada");
+}
+
+#[tokio::test]
+async fn restricted_key_is_its_own_account() {
+    let fake = start_manual().await;
+    let restricted = Api::new(fake.base_url(), "rk_test_shopreader");
+    let secret = Api::new(fake.base_url(), "sk_test_shopreader");
+
+    let created = restricted.post("/v1/customers", "name=Rita").await;
+    let id = created.ok()["id"].as_str().unwrap().to_owned();
+
+    assert_eq!(
+        restricted.get(&format!("/v1/customers/{id}")).await.ok()["name"],
+        "Rita"
+    );
+    secret.get(&format!("/v1/customers/{id}")).await.expect(404);
+}
+
+#[tokio::test]
+async fn stripe_account_header_scopes_objects() {
+    let fake = start_manual().await;
+    let platform = Api::new(fake.base_url(), "sk_test_platform");
+    let connected = platform
+        .clone()
+        .with_header("Stripe-Account", "acct_1Connected");
+    let other = platform
+        .clone()
+        .with_header("Stripe-Account", "acct_2Other");
+
+    let customer = connected
+        .post("/v1/customers", "name=Connie")
+        .await
+        .ok()
+        .clone();
+    let id = customer["id"].as_str().unwrap();
+
+    assert_eq!(
+        connected.get(&format!("/v1/customers/{id}")).await.ok()["name"],
+        "Connie"
+    );
+    platform
+        .get(&format!("/v1/customers/{id}"))
+        .await
+        .expect(404);
+    other.get(&format!("/v1/customers/{id}")).await.expect(404);
+    assert_eq!(platform.get("/v1/customers").await.ok()["data"], json!([]));
+    let events = connected.all_events().await;
+    assert!(
+        !events.is_empty(),
+        "creating a customer records customer.created"
+    );
+    assert!(
+        events.iter().all(|e| e["account"] == "acct_1Connected"),
+        "{events:?}"
+    );
+    assert_eq!(platform.all_events().await, Vec::<Value>::new());
+
+    let invalid = platform
+        .get_with("/v1/customers", &[("Stripe-Account", "merchant42")])
+        .await;
+    invalid.expect(400);
+    assert!(
+        invalid.error()["message"]
+            .as_str()
+            .unwrap()
+            .contains("acct_")
+    );
+}
+
+#[tokio::test]
+async fn stripe_version_is_echoed() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_versions");
+
+    let pinned = api
+        .get_with("/v1/customers", &[("Stripe-Version", "2024-06-20")])
+        .await;
+    pinned.ok();
+    assert_eq!(pinned.header("stripe-version"), Some("2024-06-20"));
+
+    let default = api.get("/v1/customers").await;
+    assert_eq!(default.header("stripe-version"), Some("2026-03-25.dahlia"));
+
+    let named = api
+        .get_with("/v1/customers", &[("Stripe-Version", "2025-03-31.basil")])
+        .await;
+    assert_eq!(named.header("stripe-version"), Some("2025-03-31.basil"));
+
+    let invalid = api
+        .get_with("/v1/customers", &[("Stripe-Version", "latest")])
+        .await;
+    invalid.expect(400);
+    assert!(
+        invalid.error()["message"]
+            .as_str()
+            .unwrap()
+            .contains("latest")
+    );
+}
+
+#[tokio::test]
+async fn old_version_creates_payment_intent_with_session() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_old_version");
+    let body = support::session_body("usd", &[]);
+
+    let old = api
+        .post_with(
+            "/v1/checkout/sessions",
+            &body,
+            &[("Stripe-Version", "2022-07-31")],
+        )
+        .await;
+    let old = old.ok();
+    let pi_id = old["payment_intent"]
+        .as_str()
+        .expect("before 2022-08-01 a session has a payment intent at once");
+    let pi = api.get(&format!("/v1/payment_intents/{pi_id}")).await;
+    assert_eq!(pi.ok()["status"], "requires_payment_method");
+    assert_eq!(pi.ok()["amount"], 3500);
+
+    let new = api
+        .post_with(
+            "/v1/checkout/sessions",
+            &body,
+            &[("Stripe-Version", "2022-08-01")],
+        )
+        .await;
+    assert_eq!(new.ok()["payment_intent"], Value::Null);
+}
+
+#[tokio::test]
+async fn ui_mode_names_follow_version() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_ui_mode");
+    let items = support::two_line_items("usd");
+    let embedded = |mode: &'static str| {
+        let mut pairs: Vec<(&str, &str)> = vec![
+            ("mode", "payment"),
+            ("ui_mode", mode),
+            ("return_url", "https://shop.test/back"),
+        ];
+        pairs.extend(items.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        form(&pairs)
+    };
+    let old = [("Stripe-Version", "2025-03-31.basil")];
+
+    let hosted_new = create_session(&api, &[]).await;
+    assert_eq!(hosted_new["ui_mode"], "hosted_page");
+    let embedded_new = api
+        .post("/v1/checkout/sessions", &embedded("embedded_page"))
+        .await;
+    let session = embedded_new.ok();
+    assert_eq!(session["ui_mode"], "embedded_page");
+    assert_eq!(session["url"], Value::Null);
+    let secret = session["client_secret"]
+        .as_str()
+        .expect("an embedded session has a client_secret");
+    assert!(
+        secret.starts_with(session["id"].as_str().unwrap()),
+        "{secret}"
+    );
+    let old_name_on_new = api
+        .post("/v1/checkout/sessions", &embedded("embedded"))
+        .await;
+    old_name_on_new.expect(400);
+    assert_eq!(old_name_on_new.error()["param"], "ui_mode");
+
+    let hosted_old = api
+        .post_with(
+            "/v1/checkout/sessions",
+            &support::session_body("usd", &[]),
+            &old,
+        )
+        .await;
+    assert_eq!(hosted_old.ok()["ui_mode"], "hosted");
+    let embedded_old = api
+        .post_with("/v1/checkout/sessions", &embedded("embedded"), &old)
+        .await;
+    assert_eq!(embedded_old.ok()["ui_mode"], "embedded");
+    let new_name_on_old = api
+        .post_with("/v1/checkout/sessions", &embedded("embedded_page"), &old)
+        .await;
+    new_name_on_old.expect(400);
+    assert_eq!(new_name_on_old.error()["param"], "ui_mode");
+}
+
+#[tokio::test]
+async fn idempotent_replay_returns_same_bytes() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_idem_replay");
+    let key = [("Idempotency-Key", "order-17-create")];
+
+    let first = api
+        .post_with("/v1/customers", "name=Ada&metadata[order]=17", &key)
+        .await;
+    let second = api
+        .post_with("/v1/customers", "name=Ada&metadata[order]=17", &key)
+        .await;
+
+    first.ok();
+    assert_eq!(second.status, 200);
+    assert_eq!(second.bytes, first.bytes);
+    assert_eq!(first.header("idempotent-replayed"), None);
+    assert_eq!(second.header("idempotent-replayed"), Some("true"));
+    assert_eq!(second.header("idempotency-key"), Some("order-17-create"));
+    let list = api.get("/v1/customers").await;
+    assert_eq!(
+        list.ok()["data"].as_array().unwrap().len(),
+        1,
+        "a replay must not create a second customer"
+    );
+}
+
+#[tokio::test]
+async fn idempotency_key_with_other_params_is_rejected() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_idem_mismatch");
+    let key = [("Idempotency-Key", "shared-key")];
+    api.post_with("/v1/customers", "name=Ada", &key).await.ok();
+
+    let other_params = api.post_with("/v1/customers", "name=Grace", &key).await;
+    other_params.expect(400);
+    assert_eq!(other_params.error()["type"], "idempotency_error");
+
+    let other_endpoint = api.post_with("/v1/products", "name=Ada", &key).await;
+    other_endpoint.expect(400);
+    assert_eq!(other_endpoint.error()["type"], "idempotency_error");
+}
+
+#[tokio::test]
+async fn failed_validation_does_not_store_key() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_idem_retry");
+    let key = [("Idempotency-Key", "retry-after-fix")];
+
+    let rejected = api
+        .post_with("/v1/customers", "name=Ada&colour=red", &key)
+        .await;
+    rejected.expect(400);
+    let corrected = api.post_with("/v1/customers", "name=Ada", &key).await;
+    let replayed = api.post_with("/v1/customers", "name=Ada", &key).await;
+
+    assert_eq!(corrected.ok()["name"], "Ada");
+    assert_eq!(corrected.header("idempotent-replayed"), None);
+    assert_eq!(replayed.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replayed.bytes, corrected.bytes);
+}
+
+#[tokio::test]
+async fn list_limit_is_bounded() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_limits");
+
+    for limit in ["0", "101", "-1"] {
+        let reply = api.get(&format!("/v1/customers?limit={limit}")).await;
+        reply.expect(400);
+        assert_eq!(reply.error()["param"], "limit", "limit={limit}");
+    }
+    api.get("/v1/customers?limit=1").await.ok();
+    api.get("/v1/customers?limit=100").await.ok();
+}
+
+#[tokio::test]
+async fn cursors_walk_newest_first() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cursors");
+    let mut created = Vec::new();
+    for n in 0..5 {
+        let customer = api
+            .post("/v1/customers", &format!("name=c{n}"))
+            .await
+            .ok()
+            .clone();
+        created.push(customer["id"].as_str().unwrap().to_owned());
+    }
+    let [c0, c1, c2, c3, c4] = [0, 1, 2, 3, 4].map(|i| created[i].clone());
+
+    let first = api.get("/v1/customers?limit=2").await.ok().clone();
+    assert_eq!(ids(&first), [c4.as_str(), c3.as_str()]);
+    assert_eq!(first["has_more"], true);
+    assert_eq!(first["object"], "list");
+    assert_eq!(first["url"], "/v1/customers");
+
+    let second = api
+        .get(&format!("/v1/customers?limit=2&starting_after={c3}"))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(ids(&second), [c2.as_str(), c1.as_str()]);
+    assert_eq!(second["has_more"], true);
+
+    let last = api
+        .get(&format!("/v1/customers?limit=2&starting_after={c1}"))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(ids(&last), [c0.as_str()]);
+    assert_eq!(last["has_more"], false);
+
+    let back = api
+        .get(&format!("/v1/customers?limit=2&ending_before={c0}"))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(ids(&back), [c2.as_str(), c1.as_str()]);
+    assert_eq!(back["has_more"], true);
+
+    let front = api
+        .get(&format!("/v1/customers?limit=2&ending_before={c2}"))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(ids(&front), [c4.as_str(), c3.as_str()]);
+    assert_eq!(front["has_more"], false);
+
+    let both = api
+        .get(&format!(
+            "/v1/customers?starting_after={c1}&ending_before={c3}"
+        ))
+        .await;
+    both.expect(400);
+    let unknown = api.get("/v1/customers?starting_after=cus_nothere").await;
+    unknown.expect(404);
+    assert_eq!(unknown.error()["param"], "starting_after");
+}
+
+#[tokio::test]
+async fn expand_replaces_ids_with_objects() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_expand");
+    let session = create_session(&api, &[]).await;
+    let id = session["id"].as_str().unwrap();
+    assert!(
+        session.get("line_items").is_none(),
+        "line items are not part of a session's body"
+    );
+    api.pay_card(id, "4242424242424242").await.ok();
+    let plain = api
+        .get(&format!("/v1/checkout/sessions/{id}"))
+        .await
+        .ok()
+        .clone();
+    let pi_id = plain["payment_intent"].as_str().unwrap();
+
+    let with_pi = api
+        .get(&format!(
+            "/v1/checkout/sessions/{id}?expand[]=payment_intent"
+        ))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(with_pi["payment_intent"]["object"], "payment_intent");
+    assert_eq!(with_pi["payment_intent"]["id"], pi_id);
+    assert!(with_pi["payment_intent"]["latest_charge"].is_string());
+
+    let with_charge = api
+        .get(&format!(
+            "/v1/checkout/sessions/{id}?expand[]=payment_intent.latest_charge"
+        ))
+        .await
+        .ok()
+        .clone();
+    let charge = &with_charge["payment_intent"]["latest_charge"];
+    assert_eq!(charge["object"], "charge");
+    assert_eq!(charge["amount"], 3500);
+
+    let with_items = api
+        .get(&format!("/v1/checkout/sessions/{id}?expand[0]=line_items"))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(with_items["line_items"]["object"], "list");
+    assert_eq!(
+        with_items["line_items"]["data"].as_array().unwrap().len(),
+        2
+    );
+
+    let on_list = api
+        .get("/v1/checkout/sessions?expand[]=data.payment_intent")
+        .await
+        .ok()
+        .clone();
+    assert_eq!(on_list["data"][0]["payment_intent"]["id"], pi_id);
+
+    let on_create = api
+        .post("/v1/customers", "name=Ada&expand[]=nothing_here")
+        .await;
+    on_create.expect(400);
+    assert_eq!(on_create.error()["param"], "expand[0]");
+}
+
+#[tokio::test]
+async fn expand_deeper_than_four_levels_is_rejected() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_expand_deep");
+    let session = create_session(&api, &[]).await;
+    let id = session["id"].as_str().unwrap();
+
+    let five = "payment_intent.latest_charge.balance_transaction.source.customer";
+    let reply = api
+        .get(&format!(
+            "/v1/checkout/sessions/{id}?expand[]=line_items&expand[]={five}"
+        ))
+        .await;
+
+    reply.expect(400);
+    assert_eq!(reply.error()["param"], "expand[1]");
+    assert!(
+        reply.error()["message"]
+            .as_str()
+            .unwrap()
+            .contains("4 levels"),
+        "{}",
+        reply.error()
+    );
+}
+
+#[tokio::test]
+async fn metadata_limits_are_enforced() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_metadata_limits");
+    let keys: Vec<String> = (0..51).map(|i| format!("metadata[k{i}]")).collect();
+
+    let fifty: Vec<(&str, &str)> = keys[..50].iter().map(|k| (k.as_str(), "v")).collect();
+    let ok = api.post("/v1/customers", &form(&fifty)).await;
+    assert_eq!(ok.ok()["metadata"].as_object().unwrap().len(), 50);
+
+    let fifty_one: Vec<(&str, &str)> = keys.iter().map(|k| (k.as_str(), "v")).collect();
+    let too_many = api.post("/v1/customers", &form(&fifty_one)).await;
+    too_many.expect(400);
+    assert_eq!(too_many.error()["param"], "metadata");
+
+    let key_40 = format!("metadata[{}]", "k".repeat(40));
+    api.post("/v1/customers", &form(&[(&key_40, "v")]))
+        .await
+        .ok();
+    let key_41 = format!("metadata[{}]", "k".repeat(41));
+    let long_key = api.post("/v1/customers", &form(&[(&key_41, "v")])).await;
+    long_key.expect(400);
+    assert_eq!(long_key.error()["param"], key_41);
+
+    let value_500 = "v".repeat(500);
+    api.post("/v1/customers", &form(&[("metadata[note]", &value_500)]))
+        .await
+        .ok();
+    let value_501 = "v".repeat(501);
+    let long_value = api
+        .post("/v1/customers", &form(&[("metadata[note]", &value_501)]))
+        .await;
+    long_value.expect(400);
+    assert_eq!(long_value.error()["param"], "metadata[note]");
+}
+
+#[tokio::test]
+async fn empty_metadata_values_unset_and_clear() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_metadata_unset");
+    let customer = api
+        .post("/v1/customers", "metadata[a]=1&metadata[b]=2&metadata[c]=3")
+        .await
+        .ok()
+        .clone();
+    let path = format!("/v1/customers/{}", customer["id"].as_str().unwrap());
+
+    let unset = api.post(&path, "metadata[a]=&metadata[d]=4").await;
+    assert_eq!(
+        unset.ok()["metadata"],
+        json!({"b": "2", "c": "3", "d": "4"})
+    );
+
+    let cleared = api.post(&path, "metadata=").await;
+    assert_eq!(cleared.ok()["metadata"], json!({}));
+    assert_eq!(api.get(&path).await.ok()["metadata"], json!({}));
+}
+
+#[tokio::test]
+async fn oversized_body_is_413() {
+    let fake = start(ServerConfig {
+        max_body_bytes: 2048,
+        ..Default::default()
+    })
+    .await;
+    let api = Api::new(fake.base_url(), "sk_test_big_body");
+    let small = form(&[("metadata[note]", &"x".repeat(400))]);
+    let large = form(&[("description", &"x".repeat(4096))]);
+
+    api.post("/v1/customers", &small).await.ok();
+    let reply = api.post("/v1/customers", &large).await;
+
+    assert_eq!(
+        reply.status,
+        413,
+        "{}",
+        String::from_utf8_lossy(&reply.bytes)
+    );
+    assert_eq!(
+        api.get("/v1/customers").await.ok()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// Stripe's SDKs parse every non-2xx response as an error envelope, so a
+/// body that is too large should still get `{"error": {...}}` back.
+#[tokio::test]
+async fn oversized_body_gets_error_envelope() {
+    let fake = start(ServerConfig {
+        max_body_bytes: 2048,
+        ..Default::default()
+    })
+    .await;
+    let api = Api::new(fake.base_url(), "sk_test_big_body_envelope");
+    let large = form(&[("description", &"x".repeat(4096))]);
+
+    let reply = api.post("/v1/customers", &large).await;
+
+    assert_eq!(reply.status, 413);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert_eq!(
+        reply.error()["type"],
+        "invalid_request_error",
+        "{}",
+        String::from_utf8_lossy(&reply.bytes)
+    );
+}
+
+#[tokio::test]
+async fn keys_are_isolated_accounts() {
+    let fake = start_manual().await;
+    let alice = Api::new(fake.base_url(), "sk_test_alice");
+    let bob = Api::new(fake.base_url(), "sk_test_bob");
+    let session = create_session(&alice, &[]).await;
+    let customer = alice.post("/v1/customers", "name=Ada").await.ok().clone();
+
+    bob.get(&format!(
+        "/v1/customers/{}",
+        customer["id"].as_str().unwrap()
+    ))
+    .await
+    .expect(404);
+    bob.get(&format!(
+        "/v1/checkout/sessions/{}",
+        session["id"].as_str().unwrap()
+    ))
+    .await
+    .expect(404);
+    bob.pay_card(session["id"].as_str().unwrap(), "4242424242424242")
+        .await
+        .expect(404);
+    assert_eq!(bob.get("/v1/customers").await.ok()["data"], json!([]));
+    assert_eq!(
+        bob.get("/v1/checkout/sessions").await.ok()["data"],
+        json!([])
+    );
+    assert_eq!(bob.all_events().await, Vec::<Value>::new());
+    assert_eq!(
+        alice.get("/v1/customers").await.ok()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn invalid_expand_on_create_creates_nothing() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_expand_create");
+
+    let reply = api
+        .post("/v1/customers", "name=Ada&expand[]=nothing_here")
+        .await;
+
+    reply.expect(400);
+    assert_eq!(api.get("/v1/customers").await.ok()["data"], json!([]));
+    assert_eq!(api.all_events().await, Vec::<Value>::new());
+}
+
+#[tokio::test]
+async fn card_error_is_replayed() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_idem_402");
+    let body = "amount=2000&currency=usd&confirm=true&payment_method=pm_card_chargeDeclined";
+    let key = [("Idempotency-Key", "declined-once")];
+
+    let first = api.post_with("/v1/payment_intents", body, &key).await;
+    let second = api.post_with("/v1/payment_intents", body, &key).await;
+
+    first.expect(402);
+    assert_eq!(second.status, 402);
+    assert_eq!(second.bytes, first.bytes);
+    assert_eq!(second.header("idempotent-replayed"), Some("true"));
+    let intents = api.get("/v1/payment_intents").await;
+    assert_eq!(
+        intents.ok()["data"].as_array().unwrap().len(),
+        1,
+        "a replayed decline must not create a second payment intent"
+    );
+}
+
+#[tokio::test]
+async fn replayed_expire_emits_no_second_event() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_idem_expire");
+    let session = create_session(&api, &[]).await;
+    let path = format!(
+        "/v1/checkout/sessions/{}/expire",
+        session["id"].as_str().unwrap()
+    );
+    let key = [("Idempotency-Key", "expire-once")];
+
+    let first = api.post_with(&path, "", &key).await;
+    let retry = api.post_with(&path, "", &key).await;
+
+    assert_eq!(first.ok()["status"], "expired");
+    assert_eq!(
+        retry.status, 200,
+        "a retried expire replays the first answer instead of failing"
+    );
+    assert_eq!(retry.bytes, first.bytes);
+    assert_eq!(
+        api.event_types_oldest_first().await,
+        ["checkout.session.expired"]
+    );
+}
