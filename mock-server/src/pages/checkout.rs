@@ -4,12 +4,12 @@
 //! It works without JavaScript, through two plain form posts:
 //!
 //! - `POST /c/pay/{id}` pays through `simulate::pay`, the same code the
-//!   control API's pay call runs, then responds with 303 See Other to the
-//!   session's `success_url` (with `{CHECKOUT_SESSION_ID}` filled in), or
-//!   back to the page, which then shows the completed state, when the
-//!   session has no `success_url`. A declined card re-renders the form with
-//!   the decline message. A card that asks for 3-D Secure first gets an
-//!   authentication step whose buttons post again with `three_d_secure`.
+//!   control API's pay call runs. A payment responds with 303 See Other to
+//!   the session's `success_url`, with `{CHECKOUT_SESSION_ID}` filled in.
+//!   Without a `success_url` it goes back to the page, which then shows the
+//!   completed state. A declined card re-renders the form with the decline
+//!   message. A card that requires 3-D Secure first gets an authentication
+//!   step whose buttons post again with `three_d_secure`.
 //! - `POST /c/pay/{id}/cancel` responds with 303 See Other to `cancel_url`.
 //!
 //! Element ids are stable, for browser tests of an app:
@@ -318,7 +318,7 @@ fn not_found(id: &str) -> Response {
         StatusCode::NOT_FOUND,
         "Checkout not found",
         &format!(
-            "No Checkout Session `{id}` exists on this server. It may belong to a server that \
+            "No Checkout Session {id} exists on this server. It may belong to a server that \
              has restarted, or to an account that was reset."
         ),
     )

@@ -126,7 +126,7 @@ fn authenticate(
                 StatusCode::BAD_REQUEST,
                 "Invalid connected account",
                 &format!(
-                    "`{acct}` is not a connected account id: expected acct_ and letters or digits."
+                    "{acct} is not a connected account id: expected acct_ followed by letters, digits or underscores."
                 ),
             ));
         }
@@ -752,7 +752,7 @@ async fn timeline(
             return message(
                 StatusCode::NOT_FOUND,
                 "Checkout Session not found",
-                &format!("This account has no Checkout Session `{id}`."),
+                &format!("This account has no Checkout Session {id}."),
             );
         };
         timeline_page(&data, &viewer, session)
