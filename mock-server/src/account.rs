@@ -185,6 +185,12 @@ impl AccountData {
         self.next_seq
     }
 
+    /// Continues sequence numbers after `last`, so a trace read with
+    /// `after=SEQ` stays correct across a reset.
+    pub fn resume_sequence(&mut self, last: u64) {
+        self.next_seq = self.next_seq.max(last);
+    }
+
     /// Schedules `task` at virtual time `at`.
     pub fn schedule(&mut self, at: i64, task: Task) {
         let seq = self.next_seq();

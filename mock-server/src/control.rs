@@ -51,6 +51,7 @@ pub fn routes() -> Router<Arc<Shared>> {
             post(roll_secret),
         )
         .route("/_fakestripe/reset", post(reset))
+        .route("/_fakestripe/objects/{id}", get(object))
 }
 
 type Answer = Result<Response, Response>;
@@ -327,10 +328,46 @@ async fn requests(
     Ok(ok(&json!({ "data": list })))
 }
 
-async fn trace(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Answer {
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TraceFilter {
+    /// Only entries with a sequence number above this one.
+    after: Option<u64>,
+}
+
+async fn trace(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    query: Result<Query<TraceFilter>, QueryRejection>,
+) -> Answer {
+    let account = account_for(&shared, &headers)?;
+    let Ok(Query(filter)) = query else {
+        return Err(fail(&ApiError::bad_state(
+            "Invalid query parameter: use after=SEQ, a whole number.",
+        )));
+    };
+    let data = account.lock();
+    let after = filter.after.unwrap_or(0);
+    // Entries are in sequence order, so the tail starts at the first one
+    // past `after`.
+    let start = data.trace.partition_point(|entry| entry.seq <= after);
+    Ok(ok(&json!({ "data": &data.trace[start..] })))
+}
+
+/// Reads an object as stored, past every fault and without a line in the
+/// request log, for checks made by a harness rather than the app.
+async fn object(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Answer {
     let account = account_for(&shared, &headers)?;
     let data = account.lock();
-    Ok(ok(&json!({ "data": data.trace })))
+    let object = data
+        .store
+        .get_any(&id)
+        .ok_or_else(|| fail(&ApiError::no_such("object", &id, "id")))?;
+    Ok(ok(&crate::resources::checkout_sessions::public(object)))
 }
 
 async fn faults_get(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Answer {
@@ -422,28 +459,56 @@ async fn roll_secret(
     ))
 }
 
-async fn reset(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Answer {
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResetRequest {
+    /// Keep webhook endpoints and their secrets, so an app that was started
+    /// with a secret keeps receiving events.
+    #[serde(default)]
+    keep_webhook_endpoints: bool,
+}
+
+async fn reset(State(shared): State<Arc<Shared>>, headers: HeaderMap, bytes: Bytes) -> Answer {
     let account = account_for(&shared, &headers)?;
+    let request: ResetRequest = body(&bytes)?;
     // Wait for running work so nothing it does lands in the fresh state.
     let _runner = account.runner.lock().await;
     let mut data = account.lock();
     let mode = data.clock.mode();
+    let now = data.now();
     let seed = data.ids_seed();
     let connected = data.connected_account.clone();
-    let forward: Vec<_> = data
+    let kept: Vec<_> = data
         .endpoints
         .values()
-        .filter(|e| e.hidden)
+        .filter(|e| e.hidden || request.keep_webhook_endpoints)
         .cloned()
         .collect();
-    let plan = data.faults.plan.clone();
+    let kept_objects: Vec<(String, serde_json::Value)> = kept
+        .iter()
+        .filter_map(|e| {
+            data.store
+                .get("webhook_endpoint", &e.id)
+                .map(|o| (e.id.clone(), o.clone()))
+        })
+        .collect();
+    let ids = data.ids.clone();
+    let last_seq = data.next_seq();
     *data = AccountData::new(Clock::new(mode), seed, connected);
-    for endpoint in forward {
+    // The clock keeps its time: a reset forgets objects, not the date.
+    data.clock.set_now(now);
+    data.resume_sequence(last_seq);
+    if request.keep_webhook_endpoints {
+        // Restarting the ids could draw a kept endpoint's id again.
+        data.ids = ids;
+    }
+    for endpoint in kept {
         data.endpoints.insert(endpoint.id.clone(), endpoint);
     }
-    if let Some(default_plan) = &shared.config.default_faults
-        && plan.is_some()
-    {
+    for (id, object) in kept_objects {
+        data.store.insert("webhook_endpoint", &id, object, now);
+    }
+    if let Some(default_plan) = &shared.config.default_faults {
         let _ = faults::set_plan(&mut data, default_plan.clone());
     }
     Ok(ok(&json!({ "reset": true })))

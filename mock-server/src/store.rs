@@ -114,9 +114,12 @@ impl Store {
             .flat_map(|ids| ids.iter().rev())
     }
 
-    /// Whether the account has stored nothing yet.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+    /// Whether every stored object is of one of `kinds`: true for an
+    /// account that has stored nothing yet.
+    pub fn holds_only(&self, kinds: &[&str]) -> bool {
+        self.entries
+            .values()
+            .all(|entry| kinds.contains(&entry.kind))
     }
 
     /// Number of stored objects of `kind`, not counting deleted ones.

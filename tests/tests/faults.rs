@@ -826,3 +826,78 @@ async fn resend_repeats_or_releases_events() {
         (404, Some("resource_missing"))
     );
 }
+
+#[tokio::test]
+async fn reset_can_keep_webhook_endpoints() {
+    let fake = manual_fake().await;
+    let receiver = Receiver::start().await;
+    let acct = account(&fake, "sk_test_reset", &receiver).await;
+    let first = acct.session("O-13").await;
+    let (_, before) = acct.get("/_fakestripe/trace").await;
+    let last_seq = before["data"].as_array().unwrap().last().unwrap()["seq"]
+        .as_u64()
+        .unwrap();
+
+    let (status, _) = acct
+        .control(
+            reqwest::Method::POST,
+            "/reset",
+            json!({"keep_webhook_endpoints": true}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = acct
+        .get(&format!(
+            "/v1/checkout/sessions/{}",
+            first["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(status, 404);
+    let (_, endpoints) = acct.get("/v1/webhook_endpoints").await;
+    assert_eq!(endpoints["data"].as_array().unwrap().len(), 1);
+    let (_, clock) = acct.get("/_fakestripe/clock").await;
+    assert_eq!(clock["now"], START);
+
+    // The kept endpoint still gets events, signed with the same secret.
+    let session = acct.session("O-14").await;
+    acct.pay(session["id"].as_str().unwrap()).await;
+    acct.advance(0).await;
+    assert!(
+        receiver
+            .genuine_types()
+            .contains(&"checkout.session.completed".to_owned())
+    );
+
+    // The harness's own read skips faults and the request log.
+    acct.set_faults(json!({"faults": [{"kind": "stale_read", "seconds": 60}]}))
+        .await;
+    let fresh = acct.session("O-15").await;
+    let id = fresh["id"].as_str().unwrap();
+    let (status, object) = acct.get(&format!("/_fakestripe/objects/{id}")).await;
+    assert_eq!((status, object["id"].as_str()), (200, Some(id)));
+    let (_, requests) = acct.get("/_fakestripe/requests").await;
+    assert!(
+        requests["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| !r["path"].as_str().unwrap().starts_with("/_fakestripe"))
+    );
+
+    // Sequence numbers go on across the reset.
+    let (_, tail) = acct
+        .get(&format!("/_fakestripe/trace?after={last_seq}"))
+        .await;
+    let tail = tail["data"].as_array().unwrap();
+    assert!(tail.iter().any(|e| e["kind"] == "event"));
+    assert!(tail.iter().all(|e| e["seq"].as_u64().unwrap() > last_seq));
+    let (status, _) = acct.get("/_fakestripe/trace?after=abc").await;
+    assert_eq!(status, 400);
+
+    let (_, plain) = acct
+        .control(reqwest::Method::POST, "/reset", json!({}))
+        .await;
+    assert_eq!(plain["reset"], true);
+    let (_, endpoints) = acct.get("/v1/webhook_endpoints").await;
+    assert_eq!(endpoints["data"], json!([]));
+}
