@@ -6,13 +6,33 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// Exit code when a scenario failed.
+pub const EXIT_FAILED: u8 = 1;
 /// Exit code for invalid usage or an invalid input file.
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code when the app or the fake could not be started.
 pub const EXIT_START: u8 = 3;
+/// Exit code when no scenario file matched the paths and `--filter`.
+pub const EXIT_NO_MATCH: u8 = 4;
+/// Exit code after Ctrl-C, as shells report a process ended by SIGINT.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    every scenario passed
+  1    a scenario failed
+  2    invalid usage, or an invalid scenario file or fakestripe.yaml
+  3    the app or the fake could not be started
+  4    no scenario matched the paths and --filter
+  130  interrupted by Ctrl-C";
 
 #[derive(Debug, Parser)]
-#[command(name = "fakestripe", version, about = "A stateful fake of Stripe's checkout API and a harness that tests integrations against it")]
+#[command(
+    name = "fakestripe",
+    version,
+    about = "A stateful fake of Stripe's checkout API and a harness that tests integrations against it",
+    after_help = EXIT_CODES
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -22,11 +42,30 @@ pub struct Cli {
 pub enum Command {
     /// Run the fake Stripe API server.
     Serve(crate::serve::ServeArgs),
+    /// Run scenario files against an app and check that it reconciles.
+    #[command(after_help = EXIT_CODES)]
+    Run(crate::run::RunArgs),
+    /// Print the JSON Schema of scenario files.
+    Schema,
 }
 
 /// Runs a parsed command line and returns the process exit code.
 pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve(args) => crate::serve::main(args),
+        Command::Run(args) => crate::run::main(args),
+        Command::Schema => {
+            let schema = crate::scenario::json_schema();
+            match serde_json::to_string_pretty(&schema) {
+                Ok(text) => {
+                    println!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    eprintln!("fakestripe schema: {err}");
+                    ExitCode::from(EXIT_USAGE)
+                }
+            }
+        }
     }
 }

@@ -63,7 +63,10 @@ pub fn main(args: ServeArgs) -> ExitCode {
         let server = match Server::start(config.clone()).await {
             Ok(server) => server,
             Err(err) => {
-                eprintln!("fakestripe serve: cannot listen on {}:{}: {err}", args.host, args.port);
+                eprintln!(
+                    "fakestripe serve: cannot listen on {}:{}: {err}",
+                    args.host, args.port
+                );
                 return ExitCode::from(EXIT_START);
             }
         };
@@ -86,39 +89,63 @@ pub fn main(args: ServeArgs) -> ExitCode {
 
 /// Builds the server settings from the flags.
 pub fn config_from(args: &ServeArgs) -> Result<ServerConfig, String> {
-    let mut config = ServerConfig { host: args.host, port: args.port, ..ServerConfig::default() };
+    let mut config = ServerConfig {
+        host: args.host,
+        port: args.port,
+        ..ServerConfig::default()
+    };
     if !(args.speed.is_finite() && args.speed > 0.0) {
-        return Err(format!("--speed must be a positive number, got {}", args.speed));
+        return Err(format!(
+            "--speed must be a positive number, got {}",
+            args.speed
+        ));
     }
-    config.clock_mode = if args.manual_clock { ClockMode::Manual } else { ClockMode::RealTime { speed: args.speed } };
+    config.clock_mode = if args.manual_clock {
+        ClockMode::Manual
+    } else {
+        ClockMode::RealTime { speed: args.speed }
+    };
     config.delivery_timeout = std::time::Duration::from_secs(args.delivery_timeout.max(1));
     if let Some(url) = &args.forward_to {
         let parsed = url::Url::parse(url).map_err(|err| format!("--forward-to {url}: {err}"))?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(format!("--forward-to {url}: use an http:// or https:// URL"));
+            return Err(format!(
+                "--forward-to {url}: use an http:// or https:// URL"
+            ));
         }
         config.forward_to = Some(url.clone());
         config.forward_secret = match &args.webhook_secret {
             Some(secret) if secret.starts_with("whsec_") => secret.clone(),
-            Some(secret) => return Err(format!("--webhook-secret must start with whsec_, got {}…", secret.chars().take(6).collect::<String>())),
+            Some(secret) => {
+                return Err(format!(
+                    "--webhook-secret must start with whsec_, got {}…",
+                    secret.chars().take(6).collect::<String>()
+                ));
+            }
             None => fakestripe_server::random_webhook_secret(),
         };
     }
     if let Some(path) = &args.faults {
-        let text = std::fs::read_to_string(path).map_err(|err| format!("--faults {}: {err}", path.display()))?;
-        let plan: serde_json::Value =
-            serde_saphyr::from_str(&text).map_err(|err| format!("--faults {}: {err}", path.display()))?;
-        fakestripe_server::faults::validate_plan(&plan).map_err(|err| format!("--faults {}: {}", path.display(), err.message))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|err| format!("--faults {}: {err}", path.display()))?;
+        let plan: serde_json::Value = serde_saphyr::from_str(&text)
+            .map_err(|err| format!("--faults {}: {err}", path.display()))?;
+        fakestripe_server::faults::validate_plan(&plan)
+            .map_err(|err| format!("--faults {}: {}", path.display(), err.message))?;
         config.default_faults = Some(plan);
     }
     Ok(config)
 }
 
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("fakestripe=info,fakestripe_server=info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("fakestripe=info,fakestripe_server=info")
+    });
     // Logs go to stderr so stdout carries only what scripts read.
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Resolves on Ctrl-C, or on SIGTERM where there is one.

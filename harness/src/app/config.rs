@@ -1,0 +1,345 @@
+//! fakestripe.yaml: how to start the app under test and how to talk to it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+use serde_saphyr::Spanned;
+
+use super::template::{TEMPLATE_VARIABLES, placeholders};
+use crate::diagnostic::{FileError, Source, suggest};
+use crate::scenario::model::OrderStatus;
+
+/// The file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppFile {
+    pub version: Spanned<u32>,
+    pub name: Option<String>,
+    /// How to start the app. Exactly one of `start` and `base_url`.
+    pub start: Option<Spanned<StartConfig>>,
+    /// The base URL of an app that is already running.
+    pub base_url: Option<Spanned<String>>,
+    /// With `base_url`: a file the harness writes `STRIPE_API_BASE`,
+    /// `STRIPE_SECRET_KEY` and `STRIPE_WEBHOOK_SECRET` to, as `KEY=value`
+    /// lines, for the running app to read.
+    pub env_file: Option<PathBuf>,
+    /// The path of the app's webhook endpoint.
+    pub webhook_path: Spanned<String>,
+    /// A request that deletes the app's orders, sent before each scenario.
+    pub reset: Option<Spanned<RequestTemplate>>,
+    pub checkout: CheckoutConfig,
+    pub order: OrderConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartConfig {
+    /// The program and its arguments.
+    pub command: Vec<String>,
+    /// Working directory, relative to fakestripe.yaml.
+    pub cwd: Option<PathBuf>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// The variable that carries the port. Default `PORT`.
+    pub port_env: Option<String>,
+    /// A path that responds with 2xx once the app is ready. Default `/`.
+    pub ready: Option<String>,
+    /// Seconds to wait for readiness. Default 60.
+    pub timeout_seconds: Option<u64>,
+}
+
+/// An HTTP request with `{{variable}}` placeholders.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestTemplate {
+    /// Default GET, or POST when a body is given.
+    pub method: Option<String>,
+    pub path: String,
+    #[serde(default)]
+    pub query: BTreeMap<String, Value>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// A JSON body.
+    pub json: Option<Value>,
+    /// A form-encoded body.
+    pub form: Option<BTreeMap<String, Value>>,
+}
+
+impl RequestTemplate {
+    pub fn method(&self) -> String {
+        match &self.method {
+            Some(method) => method.to_ascii_uppercase(),
+            None if self.json.is_some() || self.form.is_some() => "POST".to_owned(),
+            None => "GET".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutConfig {
+    pub request: Spanned<RequestTemplate>,
+    /// JSON pointer to the session id in the response.
+    pub session_id: Option<String>,
+    /// JSON pointer to the Checkout URL in the response.
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderConfig {
+    pub request: Spanned<RequestTemplate>,
+    /// JSON pointers into the order read's response.
+    pub status: Spanned<String>,
+    pub fulfilments: Option<Spanned<String>>,
+    pub session_id: Option<Spanned<String>>,
+    pub amount: Option<Spanned<String>>,
+    pub currency: Option<Spanned<String>>,
+    pub released: Option<Spanned<String>>,
+    pub status_map: Spanned<StatusMap>,
+}
+
+/// The app's status words for each of the harness's order statuses.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusMap {
+    #[serde(default)]
+    pub paid: Vec<String>,
+    #[serde(default)]
+    pub pending: Vec<String>,
+    #[serde(default)]
+    pub failed: Vec<String>,
+    #[serde(default)]
+    pub cancelled: Vec<String>,
+}
+
+impl StatusMap {
+    /// Translates an app's status word into the harness's status.
+    pub fn translate(&self, word: &str) -> Option<OrderStatus> {
+        [
+            (OrderStatus::Paid, &self.paid),
+            (OrderStatus::Pending, &self.pending),
+            (OrderStatus::Failed, &self.failed),
+            (OrderStatus::Cancelled, &self.cancelled),
+        ]
+        .into_iter()
+        .find(|(_, words)| words.iter().any(|w| w == word))
+        .map(|(status, _)| status)
+    }
+}
+
+/// The way the harness reaches the app.
+#[derive(Debug, Clone)]
+pub enum Launch {
+    /// The harness starts the app, one process per job.
+    Start(StartConfig),
+    /// The app already runs at this base URL.
+    Running {
+        base_url: String,
+        env_file: Option<PathBuf>,
+    },
+}
+
+/// A checked fakestripe.yaml.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// The file, as given.
+    pub path: PathBuf,
+    /// Its directory, which relative paths in it start from.
+    pub dir: PathBuf,
+    pub name: String,
+    pub launch: Launch,
+    pub webhook_path: String,
+    pub reset: Option<RequestTemplate>,
+    pub checkout: CheckoutConfig,
+    pub order: OrderConfig,
+}
+
+/// Reads and checks fakestripe.yaml.
+pub fn load(path: &Path) -> Result<AppConfig, Vec<FileError>> {
+    let text = std::fs::read_to_string(path).map_err(|err| {
+        vec![FileError::whole_file(
+            path,
+            format!("cannot read the app file: {err}"),
+        )]
+    })?;
+    parse(path, &text)
+}
+
+/// Parses and checks the text of fakestripe.yaml.
+pub fn parse(path: &Path, text: &str) -> Result<AppConfig, Vec<FileError>> {
+    let source = Source { path, text };
+    let file: AppFile = source
+        .deserialize("fakestripe.yaml needs `version`, `start` or `base_url`, `webhook_path`, `checkout` and `order`")
+        .map_err(|err| vec![err])?;
+    let mut errors = Vec::new();
+
+    if file.version.value != 1 {
+        errors.push(source.at(
+            &file.version,
+            format!("unsupported version {}, expected 1", file.version.value),
+            None,
+        ));
+    }
+    let launch = match (&file.start, &file.base_url) {
+        (Some(start), None) => {
+            if start.value.command.is_empty() {
+                errors.push(source.at(
+                    start,
+                    "`command` is empty; give the program and its arguments",
+                    None,
+                ));
+            }
+            if start
+                .value
+                .ready
+                .as_ref()
+                .is_some_and(|ready| !ready.starts_with('/'))
+            {
+                errors.push(source.at(start, "`ready` must be a path starting with `/`", None));
+            }
+            Some(Launch::Start(start.value.clone()))
+        }
+        (None, Some(base_url)) => match url::Url::parse(&base_url.value) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => Some(Launch::Running {
+                base_url: base_url.value.trim_end_matches('/').to_owned(),
+                env_file: file.env_file.clone(),
+            }),
+            _ => {
+                errors.push(source.at(
+                    base_url,
+                    format!(
+                        "invalid `base_url` `{}`, expected an http:// URL",
+                        base_url.value
+                    ),
+                    None,
+                ));
+                None
+            }
+        },
+        (Some(start), Some(_)) => {
+            errors.push(source.at(start, "give either `start` or `base_url`, not both", None));
+            None
+        }
+        (None, None) => {
+            errors.push(source.error(
+                0,
+                0,
+                "missing `start` (how to start the app) or `base_url` (where it runs)",
+                None,
+            ));
+            None
+        }
+    };
+    if !file.webhook_path.value.starts_with('/') {
+        errors.push(source.at(
+            &file.webhook_path,
+            "`webhook_path` must start with `/`",
+            None,
+        ));
+    }
+    if let Some(reset) = &file.reset {
+        check_template(&source, reset, &mut errors);
+    }
+    check_template(&source, &file.checkout.request, &mut errors);
+    check_template(&source, &file.order.request, &mut errors);
+    for pointer in [Some(&file.order.status)]
+        .into_iter()
+        .chain(
+            [
+                &file.order.fulfilments,
+                &file.order.session_id,
+                &file.order.amount,
+                &file.order.currency,
+                &file.order.released,
+            ]
+            .map(Option::as_ref),
+        )
+        .flatten()
+    {
+        if !pointer.value.is_empty() && !pointer.value.starts_with('/') {
+            errors.push(source.at(
+                pointer,
+                format!(
+                    "`{}` is not a JSON pointer; pointers start with `/`",
+                    pointer.value
+                ),
+                None,
+            ));
+        }
+    }
+    if file.order.status_map.value.paid.is_empty() {
+        errors.push(source.at(
+            &file.order.status_map,
+            "`status_map` needs at least the app's word for `paid`",
+            None,
+        ));
+    }
+
+    let Some(launch) = launch else {
+        return Err(errors);
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let name = file.name.unwrap_or_else(|| {
+        dir.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "app".to_owned())
+    });
+    Ok(AppConfig {
+        path: path.to_owned(),
+        dir,
+        name,
+        launch,
+        webhook_path: file.webhook_path.value,
+        reset: file.reset.map(|r| r.value),
+        checkout: file.checkout,
+        order: file.order,
+    })
+}
+
+/// Rejects placeholders that name no template variable.
+fn check_template(
+    source: &Source<'_>,
+    template: &Spanned<RequestTemplate>,
+    errors: &mut Vec<FileError>,
+) {
+    let request = &template.value;
+    let mut texts: Vec<String> = vec![request.path.clone()];
+    texts.extend(request.headers.values().cloned());
+    for value in request
+        .query
+        .values()
+        .chain(request.form.iter().flat_map(|f| f.values()))
+    {
+        texts.push(value.to_string());
+    }
+    if let Some(json) = &request.json {
+        texts.push(json.to_string());
+    }
+    for text in texts {
+        for name in placeholders(&text) {
+            if !TEMPLATE_VARIABLES.contains(&name.as_str()) {
+                let message = format!(
+                    "unknown template variable `{{{{{name}}}}}`, expected one of {}",
+                    TEMPLATE_VARIABLES.join(", ")
+                );
+                errors.push(source.at(template, message, suggest(&name, TEMPLATE_VARIABLES)));
+            }
+        }
+    }
+    if request.json.is_some() && request.form.is_some() {
+        errors.push(source.at(
+            template,
+            "give either `json` or `form` as the body, not both",
+            None,
+        ));
+    }
+    if !request.path.starts_with('/') {
+        errors.push(source.at(template, "the request `path` must start with `/`", None));
+    }
+}

@@ -1,0 +1,346 @@
+//! The app under test: its fakestripe.yaml ([`config`]), its process
+//! ([`process`]), and the HTTP calls the harness makes to it: reset, start a
+//! checkout, read an order, and the browser's return from Checkout.
+
+pub mod config;
+pub mod process;
+pub mod template;
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::Value;
+
+pub use config::{AppConfig, Launch};
+pub use process::{AppLog, AppProcess, LaunchEnv, StartError};
+use template::{Variables, encode_path_segment, render_text, render_value, scalar_text};
+
+use crate::runner::record::OrderView;
+
+/// How long the harness waits for one response from the app.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The app's response to a checkout request.
+#[derive(Debug, Clone)]
+pub struct CheckoutAnswer {
+    pub http_status: u16,
+    pub session_id: Option<String>,
+    pub url: Option<String>,
+    /// The start of the body, for messages.
+    pub body_excerpt: String,
+}
+
+/// The app's response to the browser's return from Checkout.
+#[derive(Debug, Clone)]
+pub struct PageAnswer {
+    pub http_status: u16,
+    pub url: String,
+    pub body_excerpt: String,
+}
+
+/// A response from the app.
+struct Answer {
+    status: u16,
+    body: Vec<u8>,
+    location: Option<String>,
+}
+
+/// Talks to one running app.
+#[derive(Debug, Clone)]
+pub struct AppClient {
+    config: std::sync::Arc<AppConfig>,
+    pub base_url: String,
+    http: reqwest::Client,
+    browser: reqwest::Client,
+}
+
+impl AppClient {
+    pub fn new(config: std::sync::Arc<AppConfig>, base_url: String) -> AppClient {
+        let http = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        // The browser follows redirects, but only within the app, so a
+        // redirect to a real payment page or another site goes nowhere.
+        let authority = url::Url::parse(&base_url)
+            .ok()
+            .map(|url| (url.host_str().map(str::to_owned), url.port()));
+        let browser = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+                let same = authority.as_ref().is_some_and(|(host, port)| {
+                    attempt.url().host_str() == host.as_deref() && attempt.url().port() == *port
+                });
+                if same && attempt.previous().len() < 5 {
+                    attempt.follow()
+                } else {
+                    attempt.stop()
+                }
+            }))
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        AppClient {
+            config,
+            base_url,
+            http,
+            browser,
+        }
+    }
+
+    pub fn config(&self) -> &AppConfig {
+        &self.config
+    }
+
+    /// Sends the reset request, if the app has one.
+    pub async fn reset(&self) -> Result<(), String> {
+        let Some(template) = &self.config.reset else {
+            return Ok(());
+        };
+        let answer = self.send(template, &Variables::new()).await?;
+        if (200..300).contains(&answer.status) {
+            Ok(())
+        } else {
+            Err(format!(
+                "the reset request returned {}: {}",
+                answer.status,
+                excerpt(&answer.body)
+            ))
+        }
+    }
+
+    /// Asks the app to start a checkout.
+    pub async fn checkout(&self, vars: &Variables) -> Result<CheckoutAnswer, String> {
+        let checkout = &self.config.checkout;
+        let answer = self.send(&checkout.request.value, vars).await?;
+        let json: Option<Value> = serde_json::from_slice(&answer.body).ok();
+        let pick = |pointer: &Option<String>| -> Option<String> {
+            let pointer = pointer.as_deref()?;
+            json.as_ref()?
+                .pointer(pointer)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        // An app that responds with a redirect to the Checkout URL has the
+        // session id in the Location header.
+        let url = pick(&checkout.url).or(answer.location);
+        let session_id =
+            pick(&checkout.session_id).or_else(|| url.as_deref().and_then(find_session_id));
+        Ok(CheckoutAnswer {
+            http_status: answer.status,
+            session_id,
+            url,
+            body_excerpt: excerpt(&answer.body),
+        })
+    }
+
+    /// Reads one order and picks its fields through the configured
+    /// pointers. Failures are part of the view, not errors, because a
+    /// missing order is itself something to report.
+    pub async fn read_order(&self, app_order_id: &str) -> OrderView {
+        let order = &self.config.order;
+        let mut vars = Variables::new();
+        vars.set("order_id", Value::String(app_order_id.to_owned()));
+        let answer = match self.send(&order.request.value, &vars).await {
+            Ok(answer) => answer,
+            Err(err) => {
+                return OrderView {
+                    error: Some(err),
+                    ..OrderView::default()
+                };
+            }
+        };
+
+        let mut view = OrderView {
+            http_status: answer.status,
+            ..OrderView::default()
+        };
+        if answer.status == 404 {
+            return view;
+        }
+        if !(200..300).contains(&answer.status) {
+            view.error = Some(format!(
+                "the order read returned {}: {}",
+                answer.status,
+                excerpt(&answer.body)
+            ));
+            return view;
+        }
+        let Ok(json) = serde_json::from_slice::<Value>(&answer.body) else {
+            view.error = Some(format!(
+                "the order read did not return JSON: {}",
+                excerpt(&answer.body)
+            ));
+            return view;
+        };
+
+        view.found = true;
+        let field = |pointer: &Option<serde_saphyr::Spanned<String>>| -> Option<&Value> {
+            json.pointer(&pointer.as_ref()?.value)
+                .filter(|v| !v.is_null())
+        };
+        view.status_word = json.pointer(&order.status.value).map(scalar_text);
+        view.status = view
+            .status_word
+            .as_deref()
+            .and_then(|word| order.status_map.value.translate(word));
+        view.fulfilments = field(&order.fulfilments).and_then(Value::as_u64);
+        view.session_id = field(&order.session_id).map(scalar_text);
+        view.amount = field(&order.amount).and_then(Value::as_i64);
+        view.currency = field(&order.currency).map(scalar_text);
+        view.released = field(&order.released).and_then(Value::as_bool);
+        view
+    }
+
+    /// Plays the browser returning from Checkout: a GET of the redirect URL,
+    /// sent to this app whatever host the URL names.
+    pub async fn visit(&self, redirect_url: &str) -> Result<PageAnswer, String> {
+        let url = self.rebase(redirect_url)?;
+        let response = self
+            .browser
+            .get(&url)
+            .send()
+            .await
+            .map_err(|err| format!("GET {url} failed: {err}"))?;
+        let http_status = response.status().as_u16();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|err| format!("GET {url}: reading the body failed: {err}"))?;
+        Ok(PageAnswer {
+            http_status,
+            url,
+            body_excerpt: excerpt(&body),
+        })
+    }
+
+    /// Replaces the scheme, host and port of `url` with the app's.
+    fn rebase(&self, url: &str) -> Result<String, String> {
+        let parsed =
+            url::Url::parse(url).map_err(|err| format!("invalid redirect URL `{url}`: {err}"))?;
+        let mut out = self.base_url.clone();
+        out.push_str(parsed.path());
+        if let Some(query) = parsed.query() {
+            out.push('?');
+            out.push_str(query);
+        }
+        Ok(out)
+    }
+
+    /// Sends a request template; returns the status, the body and the
+    /// `Location` header.
+    async fn send(
+        &self,
+        template: &config::RequestTemplate,
+        vars: &Variables,
+    ) -> Result<Answer, String> {
+        let method = template.method();
+        let path = render_text(&template.path, vars, encode_path_segment);
+        let url = format!("{}{path}", self.base_url);
+        let method_value = reqwest::Method::from_bytes(method.as_bytes()).map_err(|_| {
+            format!(
+                "invalid HTTP method `{method}` in {}",
+                self.config.path.display()
+            )
+        })?;
+        let mut request = self.http.request(method_value, &url);
+
+        if !template.query.is_empty() {
+            let query: Vec<(String, String)> = template
+                .query
+                .iter()
+                .map(|(key, value)| (key.clone(), scalar_text(&render_value(value, vars))))
+                .collect();
+            request = request.query(&query);
+        }
+        let mut headers = HeaderMap::new();
+        for (name, value) in &template.headers {
+            let value = render_text(value, vars, str::to_owned);
+            match (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                (Ok(name), Ok(value)) => {
+                    headers.insert(name, value);
+                }
+                _ => tracing::warn!(header = %name, "skipping a header that is not valid HTTP"),
+            }
+        }
+        request = request.headers(headers);
+        if let Some(json) = &template.json {
+            request = request.json(&render_value(json, vars));
+        } else if let Some(form) = &template.form {
+            let fields: Vec<(String, String)> = form
+                .iter()
+                .map(|(key, value)| (key.clone(), scalar_text(&render_value(value, vars))))
+                .collect();
+            request = request.form(&fields);
+        }
+
+        let response = request
+            .send()
+            .await
+            .map_err(|err| format!("{method} {url} failed: {err}"))?;
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response
+            .bytes()
+            .await
+            .map_err(|err| format!("{method} {url}: reading the body failed: {err}"))?
+            .to_vec();
+        Ok(Answer {
+            status,
+            body,
+            location,
+        })
+    }
+}
+
+/// A `cs_…` id inside a Checkout URL, for apps that return only the URL.
+pub fn find_session_id(text: &str) -> Option<String> {
+    let start = text.find("cs_")?;
+    let id: String = text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    (id.len() > 3).then_some(id)
+}
+
+/// Returns the start of a body, as one line, for messages.
+pub fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() > 200 {
+        let cut: String = flat.chars().take(200).collect();
+        format!("{cut}…")
+    } else if flat.is_empty() {
+        "(empty body)".to_owned()
+    } else {
+        flat
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_id_in_url() {
+        assert_eq!(
+            find_session_id("http://x/c/pay/cs_test_a1B2#frag"),
+            Some("cs_test_a1B2".to_owned())
+        );
+        assert_eq!(find_session_id("http://x/none"), None);
+    }
+
+    #[test]
+    fn excerpt_is_flat_and_short() {
+        assert_eq!(excerpt(b"a\n  b"), "a b");
+        assert_eq!(excerpt(b""), "(empty body)");
+        assert!(excerpt("x".repeat(300).as_bytes()).ends_with('…'));
+    }
+}

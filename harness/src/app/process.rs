@@ -1,0 +1,284 @@
+//! Starting the app under test, waiting until it is ready, keeping its
+//! output, and stopping it.
+//!
+//! The app runs in its own process group, so stopping it also stops what
+//! it started (`cargo run` starts the real binary as a child). The group is
+//! stopped when the run ends, when a scenario fails, on Ctrl-C (the caller
+//! stops every app before exiting) and, as a last resort, when the handle
+//! is dropped. A harness killed with SIGKILL cannot stop anything, and
+//! leaves the app running.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+
+use super::config::StartConfig;
+
+/// Lines of app output kept in memory; older lines are dropped.
+const LOG_CAPACITY: usize = 2_000;
+
+/// The app's output, interleaved from stdout and stderr.
+#[derive(Debug, Default)]
+pub struct AppLog {
+    lines: VecDeque<String>,
+    /// Lines received so far, including dropped ones.
+    total: u64,
+}
+
+impl AppLog {
+    fn push(&mut self, line: String) {
+        if self.lines.len() == LOG_CAPACITY {
+            self.lines.pop_front();
+        }
+        self.lines.push_back(line);
+        self.total += 1;
+    }
+
+    /// Returns a position to read from later with [`AppLog::since`].
+    pub fn mark(&self) -> u64 {
+        self.total
+    }
+
+    /// Returns the lines received after `mark`, at most `max` of them (the
+    /// last).
+    pub fn since(&self, mark: u64, max: usize) -> Vec<String> {
+        let new = (self.total - mark.min(self.total)) as usize;
+        let available = new.min(self.lines.len());
+        let skip = self.lines.len() - available + available.saturating_sub(max);
+        self.lines.iter().skip(skip).cloned().collect()
+    }
+
+    pub fn tail(&self, max: usize) -> Vec<String> {
+        self.since(0, max)
+    }
+}
+
+/// The values the harness passes to the app.
+#[derive(Debug, Clone)]
+pub struct LaunchEnv {
+    pub api_base: String,
+    pub secret_key: String,
+    pub webhook_secret: String,
+    pub port: u16,
+}
+
+/// The reason the app could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot start `{command}` in {cwd}: {source}")]
+    Spawn {
+        command: String,
+        cwd: String,
+        source: std::io::Error,
+    },
+    #[error("the app exited before it was ready ({status}){}", log_excerpt(.log))]
+    Exited { status: String, log: Vec<String> },
+    #[error("the app was not ready after {seconds}s: GET {url} {last}{}", log_excerpt(.log))]
+    Timeout {
+        seconds: u64,
+        url: String,
+        last: String,
+        log: Vec<String>,
+    },
+}
+
+fn log_excerpt(log: &[String]) -> String {
+    if log.is_empty() {
+        return "; it printed nothing".to_owned();
+    }
+    let mut text = String::from("; its last output:");
+    for line in log {
+        text.push_str("\n    ");
+        text.push_str(line);
+    }
+    text
+}
+
+/// A running app started by the harness.
+#[derive(Debug)]
+pub struct AppProcess {
+    child: Child,
+    /// The process group id, which is the child's pid.
+    group: Option<i32>,
+    pub base_url: String,
+    pub log: Arc<Mutex<AppLog>>,
+    stopped: bool,
+}
+
+impl AppProcess {
+    /// Starts the app and waits until its readiness path responds with 2xx.
+    pub async fn start(
+        start: &StartConfig,
+        dir: &std::path::Path,
+        env: &LaunchEnv,
+    ) -> Result<AppProcess, StartError> {
+        let cwd: PathBuf = match &start.cwd {
+            Some(cwd) => dir.join(cwd),
+            None => dir.to_path_buf(),
+        };
+        let base_url = format!("http://127.0.0.1:{}", env.port);
+        let port_env = start.port_env.as_deref().unwrap_or("PORT");
+
+        let mut command = Command::new(&start.command[0]);
+        command
+            .args(&start.command[1..])
+            .current_dir(&cwd)
+            .envs(&start.env)
+            .env("STRIPE_API_BASE", &env.api_base)
+            .env("STRIPE_SECRET_KEY", &env.secret_key)
+            .env("STRIPE_WEBHOOK_SECRET", &env.webhook_secret)
+            .env(port_env, env.port.to_string())
+            .env("APP_BASE_URL", &base_url)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        #[cfg(unix)]
+        command.process_group(0);
+
+        let mut child = command.spawn().map_err(|source| StartError::Spawn {
+            command: start.command.join(" "),
+            cwd: cwd.display().to_string(),
+            source,
+        })?;
+        let group = child.id().and_then(|id| i32::try_from(id).ok());
+        let log = Arc::new(Mutex::new(AppLog::default()));
+        if let Some(stdout) = child.stdout.take() {
+            tokio::spawn(collect(stdout, log.clone()));
+        }
+        if let Some(stderr) = child.stderr.take() {
+            tokio::spawn(collect(stderr, log.clone()));
+        }
+        tracing::info!(command = %start.command.join(" "), port = env.port, "starting the app");
+
+        let mut app = AppProcess {
+            child,
+            group,
+            base_url,
+            log,
+            stopped: false,
+        };
+        let ready_path = start.ready.as_deref().unwrap_or("/");
+        let timeout = Duration::from_secs(start.timeout_seconds.unwrap_or(60));
+        if let Err(err) = app.wait_ready(ready_path, timeout).await {
+            app.stop().await;
+            return Err(err);
+        }
+        Ok(app)
+    }
+
+    async fn wait_ready(&mut self, path: &str, timeout: Duration) -> Result<(), StartError> {
+        let url = format!("{}{path}", self.base_url);
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        let started = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                // Give the output readers a moment to take the last lines.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                return Err(StartError::Exited {
+                    status: status.to_string(),
+                    log: self.tail(30),
+                });
+            }
+            let last = match client.get(&url).send().await {
+                Ok(response) if response.status().is_success() => return Ok(()),
+                Ok(response) => format!("returned {}", response.status().as_u16()),
+                Err(err) if err.is_connect() => "was refused".to_owned(),
+                Err(err) => format!("failed: {err}"),
+            };
+            if started.elapsed() >= timeout {
+                return Err(StartError::Timeout {
+                    seconds: timeout.as_secs(),
+                    url,
+                    last,
+                    log: self.tail(30),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn tail(&self, max: usize) -> Vec<String> {
+        self.log.lock().map(|log| log.tail(max)).unwrap_or_default()
+    }
+
+    /// Stops the app's process group: SIGTERM, then SIGKILL after five
+    /// seconds.
+    pub async fn stop(&mut self) {
+        if self.stopped {
+            return;
+        }
+        self.stopped = true;
+        signal_group(self.group, false);
+        let exited = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+        if exited.is_err() {
+            tracing::warn!("the app did not stop within 5s of SIGTERM; sending SIGKILL");
+            signal_group(self.group, true);
+            let _ = self.child.kill().await;
+        }
+        // The group may still hold children of the app that outlived it.
+        signal_group(self.group, true);
+        tracing::info!("the app stopped");
+    }
+}
+
+impl Drop for AppProcess {
+    fn drop(&mut self) {
+        if !self.stopped {
+            signal_group(self.group, true);
+            let _ = self.child.start_kill();
+        }
+    }
+}
+
+#[cfg(unix)]
+fn signal_group(group: Option<i32>, kill: bool) {
+    use nix::sys::signal::{Signal, killpg};
+    use nix::unistd::Pid;
+    let Some(group) = group else { return };
+    let signal = if kill {
+        Signal::SIGKILL
+    } else {
+        Signal::SIGTERM
+    };
+    // ESRCH means the group is already gone, which is the goal.
+    let _ = killpg(Pid::from_raw(group), signal);
+}
+
+#[cfg(not(unix))]
+fn signal_group(_group: Option<i32>, _kill: bool) {}
+
+async fn collect(stream: impl AsyncRead + Unpin, log: Arc<Mutex<AppLog>>) {
+    let mut lines = BufReader::new(stream).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        tracing::debug!(target: "fakestripe::app", "{line}");
+        if let Ok(mut log) = log.lock() {
+            log.push(line);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_since_mark() {
+        let mut log = AppLog::default();
+        log.push("a".into());
+        let mark = log.mark();
+        log.push("b".into());
+        log.push("c".into());
+        assert_eq!(log.since(mark, 10), vec!["b", "c"]);
+        assert_eq!(log.since(mark, 1), vec!["c"]);
+        assert_eq!(log.tail(10), vec!["a", "b", "c"]);
+    }
+}

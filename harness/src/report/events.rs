@@ -1,0 +1,164 @@
+//! The boundary between the runner and the reporters: the runner sends one
+//! stream of [`Event`]s, and every output format (terminal, JUnit, JSON,
+//! GitHub annotations) is built from it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::invariants::Violation;
+
+#[derive(Debug, Clone)]
+pub enum Event {
+    RunStarted {
+        scenarios: usize,
+        jobs: usize,
+        fake_url: String,
+        app: String,
+    },
+    ScenarioStarted {
+        index: usize,
+        path: PathBuf,
+        name: String,
+    },
+    ScenarioFinished {
+        index: usize,
+        result: Arc<ScenarioResult>,
+    },
+    /// Not run, because `--fail-fast` stopped the run or it was interrupted.
+    ScenarioSkipped {
+        index: usize,
+        path: PathBuf,
+        name: String,
+    },
+    RunFinished {
+        summary: Summary,
+    },
+}
+
+/// Counts for the summary line.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Summary {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    #[serde(serialize_with = "seconds")]
+    pub duration: Duration,
+    pub interrupted: bool,
+}
+
+fn seconds<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(duration.as_secs_f64())
+}
+
+/// The outcome of one scenario.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioResult {
+    pub path: PathBuf,
+    pub name: String,
+    pub description: Option<String>,
+    pub seed: u64,
+    #[serde(serialize_with = "seconds")]
+    pub duration: Duration,
+    pub steps_run: usize,
+    pub steps_total: usize,
+    /// Empty when the scenario passed.
+    pub failures: Vec<Failure>,
+    /// Violations of invariants the scenario lists under `allow`.
+    #[serde(serialize_with = "violations")]
+    pub allowed: Vec<Violation>,
+    pub timeline: Vec<TimelineLine>,
+    /// The app's output while the scenario ran (the last lines).
+    pub app_output: Vec<String>,
+    /// The command that runs this scenario again with the same seed.
+    pub replay: String,
+}
+
+impl ScenarioResult {
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+fn violations<S: serde::Serializer>(list: &[Violation], serializer: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = serializer.serialize_seq(Some(list.len()))?;
+    for violation in list {
+        seq.serialize_element(&serde_json::json!({
+            "invariant": violation.invariant.name(),
+            "order": violation.order,
+            "message": violation.message,
+        }))?;
+    }
+    seq.end()
+}
+
+/// What failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FailureKind {
+    /// A step failed: its check did not hold, or its action failed.
+    Step {
+        index: usize,
+        name: String,
+        line: u32,
+        column: u32,
+    },
+    /// A reconciliation invariant does not hold.
+    Invariant { name: String },
+    /// The harness could not do its own work (reset, fault plan, reads).
+    Harness,
+}
+
+/// One failure, with expected and actual values where there are some.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    #[serde(flatten)]
+    pub kind: FailureKind,
+    pub message: String,
+    pub mismatches: Vec<Mismatch>,
+}
+
+impl Failure {
+    /// Returns the line in the scenario file the failure points at, if any.
+    pub fn line(&self) -> Option<u32> {
+        match self.kind {
+            FailureKind::Step { line, .. } => Some(line),
+            _ => None,
+        }
+    }
+
+    /// Returns a one-line title: `step 4 (expect, line 18)` or
+    /// `invariant paid_fulfilled_once`.
+    pub fn title(&self) -> String {
+        match &self.kind {
+            FailureKind::Step {
+                index, name, line, ..
+            } => format!("step {} ({name}, line {line})", index + 1),
+            FailureKind::Invariant { name } => format!("invariant {name}"),
+            FailureKind::Harness => "harness".to_owned(),
+        }
+    }
+}
+
+/// One checked value that differs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mismatch {
+    /// The checked value, such as `status` or `HTTP status`.
+    pub subject: String,
+    pub expected: String,
+    pub actual: String,
+}
+
+/// One line of a failure's timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TimelineLine {
+    /// Virtual seconds since the scenario started.
+    pub offset: i64,
+    /// The actor: `step`, `app`, `harness`, `fake`, `event`, `delivery`,
+    /// `fault`, `customer`, `clock`.
+    pub actor: String,
+    pub text: String,
+}

@@ -1,0 +1,62 @@
+//! A JSON document of the run, written when it finishes: the summary and
+//! every scenario's result, failures and timeline included.
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::Reporter;
+use super::events::{Event, ScenarioResult};
+
+pub struct JsonReporter {
+    path: PathBuf,
+    results: Vec<(usize, Arc<ScenarioResult>)>,
+    skipped: Vec<(usize, String)>,
+}
+
+impl JsonReporter {
+    pub fn new(path: PathBuf) -> Self {
+        JsonReporter {
+            path,
+            results: Vec::new(),
+            skipped: Vec::new(),
+        }
+    }
+}
+
+impl Reporter for JsonReporter {
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        match event {
+            Event::ScenarioFinished { index, result } => {
+                self.results.push((*index, result.clone()))
+            }
+            Event::ScenarioSkipped { index, path, .. } => {
+                self.skipped.push((*index, path.display().to_string()))
+            }
+            Event::RunFinished { summary } => {
+                self.results.sort_by_key(|(index, _)| *index);
+                self.skipped.sort();
+                let scenarios: Vec<&ScenarioResult> = self
+                    .results
+                    .iter()
+                    .map(|(_, result)| result.as_ref())
+                    .collect();
+                let skipped: Vec<&str> =
+                    self.skipped.iter().map(|(_, path)| path.as_str()).collect();
+                let document =
+                    json!({ "summary": summary, "scenarios": scenarios, "skipped": skipped });
+                let text = serde_json::to_string_pretty(&document).map_err(io::Error::other)?;
+                std::fs::write(&self.path, text).map_err(|err| {
+                    io::Error::new(
+                        err.kind(),
+                        format!("writing {}: {err}", self.path.display()),
+                    )
+                })?;
+            }
+            Event::RunStarted { .. } | Event::ScenarioStarted { .. } => {}
+        }
+        Ok(())
+    }
+}

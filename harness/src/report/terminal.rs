@@ -1,0 +1,284 @@
+//! The terminal report: an aligned line per scenario with its time, the
+//! whole story of each failure as it happens, and a summary line. Colour
+//! unless NO_COLOR is set or the output is not a terminal; a progress line
+//! on stderr when stderr is a terminal.
+
+use std::io::{self, Write};
+
+use super::Reporter;
+use super::events::{Event, Failure, ScenarioResult, Summary};
+use super::timeline::format_offset;
+
+const RED: &str = "\x1b[31m";
+const GREEN: &str = "\x1b[32m";
+const YELLOW: &str = "\x1b[33m";
+const BOLD: &str = "\x1b[1m";
+const DIM: &str = "\x1b[2m";
+const RESET: &str = "\x1b[0m";
+
+pub struct TerminalReporter<W: Write> {
+    out: W,
+    color: bool,
+    /// True to redraw a progress line on stderr.
+    progress: bool,
+    total: usize,
+    done: usize,
+    failed: Vec<(String, String)>,
+}
+
+impl<W: Write> TerminalReporter<W> {
+    pub fn new(out: W, color: bool, progress: bool) -> Self {
+        TerminalReporter {
+            out,
+            color,
+            progress,
+            total: 0,
+            done: 0,
+            failed: Vec::new(),
+        }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("{code}{text}{RESET}")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    fn clear_progress(&self) {
+        if self.progress {
+            eprint!("\r\x1b[2K");
+        }
+    }
+
+    fn draw_progress(&self) {
+        if !self.progress || self.total == 0 {
+            return;
+        }
+        let width = 30;
+        let filled = width * self.done / self.total;
+        eprint!(
+            "\r\x1b[2K[{}{}] {}/{}",
+            "=".repeat(filled),
+            " ".repeat(width - filled),
+            self.done,
+            self.total
+        );
+        let _ = io::stderr().flush();
+    }
+
+    fn scenario_line(&mut self, result: &ScenarioResult) -> io::Result<()> {
+        let (word, code) = if result.passed() {
+            ("PASS", GREEN)
+        } else {
+            ("FAIL", RED)
+        };
+        let status = self.paint(code, &format!("{word:>8}"));
+        let name = if result.name == file_stem(&result.path) {
+            String::new()
+        } else {
+            format!(" ({})", result.name)
+        };
+        writeln!(
+            self.out,
+            "{status} [{:>7.2}s] {}{name}",
+            result.duration.as_secs_f64(),
+            result.path.display()
+        )?;
+        if !result.passed() {
+            self.failure_details(result)?;
+        }
+        Ok(())
+    }
+
+    fn failure_details(&mut self, result: &ScenarioResult) -> io::Result<()> {
+        let heading = format!(
+            "--- {}: {} (seed {})",
+            result.path.display(),
+            result.name,
+            result.seed
+        );
+        writeln!(self.out, "{}", self.paint(BOLD, &heading))?;
+        if let Some(description) = &result.description {
+            for line in wrap(description, 76) {
+                writeln!(self.out, "  {}", self.paint(DIM, &line))?;
+            }
+        }
+        for failure in &result.failures {
+            write_failure(&mut self.out, failure, self.color)?;
+        }
+        for violation in &result.allowed {
+            writeln!(
+                self.out,
+                "  allowed: invariant {}: {}",
+                violation.invariant, violation.message
+            )?;
+        }
+        if !result.timeline.is_empty() {
+            writeln!(
+                self.out,
+                "  timeline (virtual time since the scenario began):"
+            )?;
+            for line in &result.timeline {
+                let offset = format_offset(line.offset);
+                if line.actor == "step" {
+                    let text = self.paint(BOLD, &line.text);
+                    writeln!(self.out, "    {offset:>8}  {text}")?;
+                } else {
+                    writeln!(
+                        self.out,
+                        "    {offset:>8}    {:<8} {}",
+                        line.actor, line.text
+                    )?;
+                }
+            }
+        }
+        if !result.app_output.is_empty() {
+            writeln!(
+                self.out,
+                "  app output during the scenario (last {} lines):",
+                result.app_output.len()
+            )?;
+            for line in &result.app_output {
+                writeln!(self.out, "    | {line}")?;
+            }
+        }
+        writeln!(self.out, "  replay: {}", result.replay)?;
+        writeln!(self.out)
+    }
+
+    fn summary(&mut self, summary: &Summary) -> io::Result<()> {
+        let run = summary.passed + summary.failed;
+        let failed = if summary.failed > 0 {
+            self.paint(RED, &format!("{} failed", summary.failed))
+        } else {
+            format!("{} failed", summary.failed)
+        };
+        let passed = self.paint(GREEN, &format!("{} passed", summary.passed));
+        let mut line = format!(
+            "{:>8} [{:>7.2}s] {run} scenario{} run: {passed}, {failed}",
+            "Summary",
+            summary.duration.as_secs_f64(),
+            if run == 1 { "" } else { "s" }
+        );
+        if summary.skipped > 0 {
+            line.push_str(&format!(
+                ", {}",
+                self.paint(YELLOW, &format!("{} skipped", summary.skipped))
+            ));
+        }
+        if summary.interrupted {
+            line.push_str(" (interrupted)");
+        }
+        writeln!(self.out, "{line}")?;
+        for (path, replay) in std::mem::take(&mut self.failed) {
+            writeln!(self.out, "{:>8} {path}: {replay}", self.paint(RED, "FAIL"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes one failure: its title and message, then expected against actual.
+pub fn write_failure(out: &mut impl Write, failure: &Failure, color: bool) -> io::Result<()> {
+    let title = if color {
+        format!("{RED}{}{RESET}", failure.title())
+    } else {
+        failure.title()
+    };
+    writeln!(out, "  {title}: {}", failure.message)?;
+    if failure.mismatches.is_empty() {
+        return Ok(());
+    }
+    let what_width = failure
+        .mismatches
+        .iter()
+        .map(|m| m.subject.chars().count())
+        .max()
+        .unwrap_or(0);
+    for mismatch in &failure.mismatches {
+        writeln!(
+            out,
+            "      {:<what_width$}  expected {}",
+            mismatch.subject, mismatch.expected
+        )?;
+        writeln!(
+            out,
+            "      {:<what_width$}  actual   {}",
+            "", mismatch.actual
+        )?;
+    }
+    Ok(())
+}
+
+/// Splits text into lines of at most `width` characters at spaces,
+/// keeping the text's own line breaks.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    for paragraph in text.trim().lines() {
+        let mut line = String::new();
+        for word in paragraph.split_whitespace() {
+            if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+                lines.push(std::mem::take(&mut line));
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        lines.push(line);
+    }
+    lines
+}
+
+fn file_stem(path: &std::path::Path) -> String {
+    path.file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+impl<W: Write> Reporter for TerminalReporter<W> {
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        match event {
+            Event::RunStarted {
+                scenarios,
+                jobs,
+                fake_url,
+                app,
+            } => {
+                self.total = *scenarios;
+                let line = format!(
+                    "{:>8} {scenarios} scenario{} against {app} ({jobs} job{}, fake at {fake_url})",
+                    "Starting",
+                    if *scenarios == 1 { "" } else { "s" },
+                    if *jobs == 1 { "" } else { "s" }
+                );
+                writeln!(self.out, "{}", self.paint(BOLD, &line))?;
+            }
+            Event::ScenarioStarted { .. } => {}
+            Event::ScenarioFinished { result, .. } => {
+                self.clear_progress();
+                self.done += 1;
+                if !result.passed() {
+                    self.failed
+                        .push((result.path.display().to_string(), result.replay.clone()));
+                }
+                self.scenario_line(result)?;
+                self.out.flush()?;
+                self.draw_progress();
+            }
+            Event::ScenarioSkipped { path, .. } => {
+                self.clear_progress();
+                self.done += 1;
+                let word = self.paint(YELLOW, &format!("{:>8}", "SKIP"));
+                writeln!(self.out, "{word} [{:>7}] {}", "", path.display())?;
+                self.draw_progress();
+            }
+            Event::RunFinished { summary } => {
+                self.clear_progress();
+                self.summary(summary)?;
+            }
+        }
+        self.out.flush()
+    }
+}

@@ -1,0 +1,239 @@
+//! `fakestripe run`: read the scenario files and fakestripe.yaml, start
+//! the fake and the app, run, report, stop everything, and exit with a
+//! code that reports the outcome.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clap::Args;
+
+use crate::cli::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_MATCH, EXIT_START, EXIT_USAGE};
+use crate::report::github::{GithubReporter, in_github_actions};
+use crate::report::json::JsonReporter;
+use crate::report::junit::JunitReporter;
+use crate::report::terminal::TerminalReporter;
+use crate::report::{Reporters, events::Event};
+use crate::runner::{self, RunOptions};
+use crate::scenario::{Scenario, collect_files, load_file};
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario files, or directories searched for .yaml, .yml and .json
+    /// files. Default: ./scenarios.
+    pub paths: Vec<PathBuf>,
+    /// The app's fakestripe.yaml.
+    #[arg(long, default_value = "fakestripe.yaml")]
+    pub app: PathBuf,
+    /// Apps started side by side; each runs its share of the scenarios one
+    /// after another, on its own account in the fake.
+    #[arg(long, short = 'j', default_value_t = 1)]
+    pub jobs: usize,
+    /// Run only the scenarios whose name or path contains this text.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Fault-plan seed for every scenario, in place of each file's `seed`.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Start no scenario after the first failure.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Also write a JUnit XML report to this file.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Also write a JSON report to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Use the fake running at this URL instead of starting one.
+    #[arg(long, env = "FAKESTRIPE_URL")]
+    pub fake: Option<String>,
+}
+
+pub fn main(args: RunArgs) -> ExitCode {
+    init_tracing();
+    if args.jobs == 0 {
+        eprintln!("error: --jobs must be at least 1");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from("scenarios")]
+    } else {
+        args.paths.clone()
+    };
+    let files = match collect_files(&paths) {
+        Ok(files) => files,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let mut scenarios: Vec<Scenario> = Vec::new();
+    let mut invalid = 0;
+    for file in &files {
+        match load_file(file) {
+            Ok(scenario) => scenarios.push(scenario),
+            Err(errors) => {
+                invalid += 1;
+                for error in errors {
+                    eprintln!("error: {error}\n");
+                }
+            }
+        }
+    }
+    if invalid > 0 {
+        eprintln!(
+            "error: {invalid} invalid scenario file{}",
+            if invalid == 1 { "" } else { "s" }
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
+    if let Some(filter) = &args.filter {
+        scenarios.retain(|s| {
+            s.name.contains(filter.as_str()) || s.path.to_string_lossy().contains(filter.as_str())
+        });
+    }
+    if scenarios.is_empty() {
+        let searched: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        match &args.filter {
+            Some(filter) => eprintln!(
+                "error: no scenario in {} matches --filter {filter}",
+                searched.join(", ")
+            ),
+            None => eprintln!(
+                "error: no scenario file (.yaml, .yml, .json) in {}",
+                searched.join(", ")
+            ),
+        }
+        return ExitCode::from(EXIT_NO_MATCH);
+    }
+    let app = match crate::app::config::load(&args.app) {
+        Ok(app) => Arc::new(app),
+        Err(errors) => {
+            for error in errors {
+                eprintln!("error: {error}\n");
+            }
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let options = RunOptions {
+        jobs: args.jobs.min(scenarios.len()),
+        seed: args.seed,
+        fail_fast: args.fail_fast,
+        fake_url: args.fake.clone(),
+        app_arg: args.app.display().to_string(),
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::from(EXIT_START);
+        }
+    };
+    runtime.block_on(run(app, scenarios, options, &args))
+}
+
+async fn run(
+    app: Arc<crate::app::AppConfig>,
+    scenarios: Vec<Scenario>,
+    options: RunOptions,
+    args: &RunArgs,
+) -> ExitCode {
+    let total = scenarios.len();
+    let started = tokio::select! {
+        started = runner::start(app, &options, options.jobs) => started,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("interrupted while starting; stopping");
+            return ExitCode::from(EXIT_INTERRUPTED);
+        }
+    };
+    let started = match started {
+        Ok(started) => started,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(EXIT_START);
+        }
+    };
+
+    let mut reporters = Reporters::default();
+    let stdout_tty = std::io::stdout().is_terminal();
+    let color = stdout_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let progress = std::io::stderr().is_terminal() && total > 1;
+    reporters.push(Box::new(TerminalReporter::new(
+        std::io::stdout(),
+        color,
+        progress,
+    )));
+    if let Some(path) = &args.junit {
+        reporters.push(Box::new(JunitReporter::new(path.clone())));
+    }
+    if let Some(path) = &args.json {
+        reporters.push(Box::new(JsonReporter::new(path.clone())));
+    }
+    if in_github_actions() {
+        reporters.push(Box::new(GithubReporter::new(std::io::stdout())));
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    let reporting = tokio::spawn(async move {
+        let mut failed_to_write = None;
+        while let Some(event) = rx.recv().await {
+            if let Err(err) = reporters.event(&event) {
+                failed_to_write.get_or_insert(err);
+            }
+        }
+        failed_to_write
+    });
+
+    let cancel = Arc::new(AtomicBool::new(false));
+    let scenarios = Arc::new(scenarios);
+    let summary = {
+        let running = runner::run(
+            &started,
+            scenarios.clone(),
+            &options,
+            tx.clone(),
+            cancel.clone(),
+        );
+        tokio::pin!(running);
+        tokio::select! {
+            summary = &mut running => summary,
+            _ = tokio::signal::ctrl_c() => {
+                // Scenarios that are running finish, so the report stays
+                // whole; a second Ctrl-C stops at once.
+                cancel.store(true, Ordering::SeqCst);
+                eprintln!("\ninterrupted; finishing the running scenarios (press Ctrl-C again to stop now)");
+                tokio::select! {
+                    summary = &mut running => summary,
+                    _ = tokio::signal::ctrl_c() => {
+                        let summary = crate::report::events::Summary { interrupted: true, ..Default::default() };
+                        let _ = tx.send(Event::RunFinished { summary });
+                        summary
+                    }
+                }
+            }
+        }
+    };
+    drop(tx);
+    started.stop().await;
+    if let Ok(Some(err)) = reporting.await {
+        eprintln!("error: cannot write a report: {err}");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    if summary.interrupted {
+        ExitCode::from(EXIT_INTERRUPTED)
+    } else if summary.failed > 0 {
+        ExitCode::from(EXIT_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

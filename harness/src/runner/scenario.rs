@@ -1,0 +1,929 @@
+//! Running one scenario on one worker (an app and its account in the
+//! fake): prepare, play the steps, read the app's orders after each, settle
+//! the clock, read the fake's truth, and check the invariants.
+//!
+//! Scenarios on one worker share the account, because the app was given
+//! its key and webhook secret at start. They run one at a time, and every
+//! order gets an id that is unique to the scenario run. The fault plan is
+//! cleared between scenarios, and each reads only the trace and the
+//! deliveries written after it began.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+use super::expect;
+use super::fake::FakeClient;
+use super::record::{
+    AppFields, CheckoutAttempt, Delivery, Moment, Observation, OrderRecord, ScenarioRecord,
+    SessionTruth, TraceEntry,
+};
+use crate::app::template::Variables;
+use crate::app::{AppClient, AppLog};
+use crate::invariants::{self, Violation};
+use crate::report::events::{Failure, FailureKind, Mismatch, ScenarioResult};
+use crate::report::timeline;
+use crate::scenario::load::card_number;
+use crate::scenario::model::{PayStep, PaymentMethod, ReleaseStep, Step, WaitUntilStep};
+use crate::scenario::{PlannedStep, Scenario};
+
+/// Returns the default line items: one unit of 10.00.
+fn default_items() -> Value {
+    json!([{ "name": "Item", "unit_amount": 1000, "quantity": 1 }])
+}
+
+/// The clients and settings one worker runs scenarios with.
+#[derive(Debug, Clone)]
+pub struct WorkerContext {
+    pub fake: Arc<FakeClient>,
+    pub app: AppClient,
+    pub log: Option<Arc<Mutex<AppLog>>>,
+    /// The app file's path as the replay command shows it.
+    pub app_arg: String,
+}
+
+/// Why a step failed: a message, and expected and actual values when the
+/// step checked some.
+#[derive(Debug)]
+pub(crate) struct StepFailure {
+    pub message: String,
+    pub mismatches: Vec<Mismatch>,
+}
+
+impl StepFailure {
+    pub(crate) fn new(message: impl Into<String>) -> StepFailure {
+        StepFailure {
+            message: message.into(),
+            mismatches: Vec::new(),
+        }
+    }
+}
+
+impl From<super::fake::FakeError> for StepFailure {
+    fn from(err: super::fake::FakeError) -> StepFailure {
+        StepFailure::new(err.to_string())
+    }
+}
+
+/// The state of a scenario while it runs.
+pub(crate) struct ScenarioRun<'a> {
+    pub scenario: &'a Scenario,
+    pub seed: u64,
+    pub ctx: &'a WorkerContext,
+    /// Suffix of every order id the app receives.
+    tag: String,
+    pub orders: BTreeMap<String, OrderRecord>,
+    /// The next page the browser opens for each order: a success or
+    /// cancel URL.
+    redirects: BTreeMap<String, String>,
+    faults: Vec<Value>,
+    pub observations: Vec<Observation>,
+    /// Trace entries written since the scenario began.
+    pub trace: Vec<TraceEntry>,
+    /// Highest trace sequence number read so far.
+    pub seq: u64,
+    /// Trace sequence number when each step ended.
+    step_ends: Vec<u64>,
+    start_seq: u64,
+    start_deliveries: usize,
+    start_time: i64,
+    /// Held deliveries left by earlier scenarios, which this one must not
+    /// release.
+    leftover_held: HashSet<String>,
+}
+
+/// Runs a scenario to its result. Returns a result in every case: errors
+/// of the harness, the app or the fake become failures in it.
+pub async fn run_scenario(
+    scenario: &Scenario,
+    seed: u64,
+    ctx: &WorkerContext,
+    tag: String,
+) -> ScenarioResult {
+    let started = Instant::now();
+    let log_mark = ctx
+        .log
+        .as_ref()
+        .and_then(|log| log.lock().ok().map(|log| log.mark()));
+    let mut run = ScenarioRun {
+        scenario,
+        seed,
+        ctx,
+        tag,
+        orders: BTreeMap::new(),
+        redirects: BTreeMap::new(),
+        faults: scenario.faults.clone(),
+        observations: Vec::new(),
+        trace: Vec::new(),
+        seq: 0,
+        step_ends: Vec::new(),
+        start_seq: 0,
+        start_deliveries: 0,
+        start_time: 0,
+        leftover_held: HashSet::new(),
+    };
+    let mut failures = Vec::new();
+    let mut allowed = Vec::new();
+    let mut steps_run = 0;
+    let mut deliveries = Vec::new();
+
+    match run.prepare().await {
+        Err(message) => failures.push(harness_failure(message)),
+        Ok(()) => {
+            for (index, planned) in scenario.steps.iter().enumerate() {
+                steps_run = index + 1;
+                let outcome = run.step(planned).await;
+                let moment = Moment::Step {
+                    index,
+                    name: planned.step.name().to_owned(),
+                    line: planned.line,
+                };
+                if let Err(err) = run.observe(moment).await {
+                    failures.push(harness_failure(err));
+                    break;
+                }
+                run.step_ends.push(run.seq);
+                if let Err(failure) = outcome {
+                    failures.push(Failure {
+                        kind: FailureKind::Step {
+                            index,
+                            name: planned.step.name().to_owned(),
+                            line: planned.line,
+                            column: planned.column,
+                        },
+                        message: failure.message,
+                        mismatches: failure.mismatches,
+                    });
+                    break;
+                }
+            }
+            // After a failed step the clock is not settled, and only the
+            // invariants about what must never happen are checked.
+            let settled = failures.is_empty();
+            let harness_failed = failures.iter().any(|f| f.kind == FailureKind::Harness);
+            if !harness_failed {
+                match run.finish(settled).await {
+                    Ok((violations, all_deliveries)) => {
+                        deliveries = all_deliveries;
+                        for violation in violations {
+                            if scenario.allow.contains(&violation.invariant) {
+                                allowed.push(violation);
+                            } else {
+                                failures.push(invariant_failure(violation));
+                            }
+                        }
+                    }
+                    Err(message) => failures.push(harness_failure(message)),
+                }
+            } else if let Ok(all) = run.deliveries().await {
+                deliveries = all;
+            }
+        }
+    }
+    // The next scenario on this worker starts without this one's faults.
+    if let Err(err) = ctx.fake.clear_faults().await {
+        tracing::warn!(%err, "could not clear the fault plan after a scenario");
+    }
+    if run.trace.is_empty() {
+        let _ = run.sync_trace().await;
+    }
+
+    let timeline = if failures.is_empty() {
+        Vec::new()
+    } else {
+        timeline::build(&timeline::TimelineInput {
+            scenario,
+            trace: &run.trace,
+            deliveries: &deliveries,
+            step_ends: &run.step_ends,
+            start_time: run.start_time,
+            harness_requests: &ctx.fake.own_requests(),
+            observations: &run.observations,
+        })
+    };
+    let app_output = match (&ctx.log, log_mark) {
+        (Some(log), Some(mark)) if !failures.is_empty() => log
+            .lock()
+            .map(|log| log.since(mark, 40))
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    ScenarioResult {
+        path: scenario.path.clone(),
+        name: scenario.name.clone(),
+        description: scenario.description.clone(),
+        seed,
+        duration: started.elapsed(),
+        steps_run,
+        steps_total: scenario.steps.len(),
+        failures,
+        allowed,
+        timeline,
+        app_output,
+        replay: replay_command(&scenario.path, &ctx.app_arg, seed),
+    }
+}
+
+/// Builds the command that runs one scenario again with the same seed.
+pub fn replay_command(path: &std::path::Path, app_arg: &str, seed: u64) -> String {
+    format!(
+        "fakestripe run {} --app {} --seed {seed}",
+        shell_word(&path.display().to_string()),
+        shell_word(app_arg)
+    )
+}
+
+fn shell_word(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '-' | '_' | ':' | '=' | '+' | ',')
+        });
+    if plain {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+fn harness_failure(message: String) -> Failure {
+    Failure {
+        kind: FailureKind::Harness,
+        message,
+        mismatches: Vec::new(),
+    }
+}
+
+fn invariant_failure(violation: Violation) -> Failure {
+    Failure {
+        kind: FailureKind::Invariant {
+            name: violation.invariant.name().to_owned(),
+        },
+        message: format!("{} ({})", violation.message, violation.invariant.rule()),
+        mismatches: Vec::new(),
+    }
+}
+
+impl ScenarioRun<'_> {
+    async fn prepare(&mut self) -> Result<(), String> {
+        let fake = &self.ctx.fake;
+        self.ctx.app.reset().await?;
+        fake.clear_faults().await.map_err(|err| err.to_string())?;
+        self.leftover_held = fake
+            .held()
+            .await
+            .map_err(|err| err.to_string())?
+            .into_iter()
+            .map(|h| h.event_id)
+            .collect();
+        self.start_deliveries = fake
+            .deliveries()
+            .await
+            .map_err(|err| err.to_string())?
+            .len();
+        // Reading the entries left by earlier scenarios moves the account's
+        // last known sequence number past them.
+        fake.trace_after(fake.last_seq())
+            .await
+            .map_err(|err| err.to_string())?;
+        self.start_seq = fake.last_seq();
+        self.seq = self.start_seq;
+        self.start_time = fake.now().await.map_err(|err| err.to_string())?;
+        if !self.faults.is_empty() {
+            fake.set_faults(self.seed, &self.faults)
+                .await
+                .map_err(|err| format!("the fake rejected the scenario's fault plan: {err}"))?;
+        }
+        Ok(())
+    }
+
+    /// Reads the trace entries written since the last read.
+    pub(crate) async fn sync_trace(&mut self) -> Result<(), String> {
+        let entries = self
+            .ctx
+            .fake
+            .trace_after(self.seq)
+            .await
+            .map_err(|err| err.to_string())?;
+        for entry in entries {
+            if entry.seq > self.seq {
+                self.seq = entry.seq;
+                self.trace.push(entry);
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads every order of the scenario from the app, then the trace, so
+    /// the recorded sequence number covers everything the reads could
+    /// reflect.
+    async fn observe(&mut self, moment: Moment) -> Result<(), String> {
+        let mut orders = BTreeMap::new();
+        for (name, order) in &self.orders {
+            orders.insert(name.clone(), self.ctx.app.read_order(&order.app_id).await);
+        }
+        self.sync_trace().await?;
+        let now = self.ctx.fake.now().await.map_err(|err| err.to_string())?;
+        self.observations.push(Observation {
+            moment,
+            trace_seq: self.seq,
+            now,
+            orders,
+        });
+        Ok(())
+    }
+
+    /// Deliveries made since the scenario began.
+    pub(crate) async fn deliveries(&self) -> Result<Vec<Delivery>, String> {
+        let all = self
+            .ctx
+            .fake
+            .deliveries()
+            .await
+            .map_err(|err| err.to_string())?;
+        Ok(all.into_iter().skip(self.start_deliveries).collect())
+    }
+
+    /// Settles the clock, reads the truth and checks the invariants.
+    async fn finish(&mut self, settle: bool) -> Result<(Vec<Violation>, Vec<Delivery>), String> {
+        let fake = self.ctx.fake.clone();
+        if settle && self.scenario.settle_seconds > 0 {
+            fake.advance(self.scenario.settle_seconds)
+                .await
+                .map_err(|err| format!("settling the clock failed: {err}"))?;
+        }
+        if settle {
+            self.observe(Moment::Settle).await?;
+        }
+        // Faults are off for the harness's own reads of the truth.
+        fake.clear_faults().await.map_err(|err| err.to_string())?;
+        self.read_truth().await?;
+        let deliveries = self.deliveries().await?;
+        let record = self.record(deliveries.clone());
+        Ok((invariants::check(&record, settle), deliveries))
+    }
+
+    /// Fills in each order's sessions from the fake's current state.
+    async fn read_truth(&mut self) -> Result<(), String> {
+        let names: Vec<String> = self.orders.keys().cloned().collect();
+        for name in names {
+            let order = &self.orders[&name];
+            let mut sessions = Vec::new();
+            for id in order.session_ids() {
+                let attempt = order
+                    .attempts
+                    .iter()
+                    .position(|a| a.session_id.as_deref() == Some(&id) || a.created.contains(&id))
+                    .map_or(0, |i| i + 1);
+                let object = match self.ctx.fake.session(&id).await {
+                    Ok(object) => object,
+                    // A session id the app made up or mangled is the app's
+                    // problem, reported by the checks that use it.
+                    Err(err) => {
+                        tracing::debug!(%err, session = %id, "session not readable");
+                        continue;
+                    }
+                };
+                sessions.push(self.session_truth(id, attempt, &object));
+            }
+            if let Some(order) = self.orders.get_mut(&name) {
+                order.sessions = sessions;
+            }
+        }
+        Ok(())
+    }
+
+    fn session_truth(&self, id: String, attempt: usize, object: &Value) -> SessionTruth {
+        let payment_intent = match &object["payment_intent"] {
+            Value::String(pi) => Some(pi.clone()),
+            Value::Object(pi) => pi.get("id").and_then(Value::as_str).map(str::to_owned),
+            _ => None,
+        };
+        let pi = payment_intent.as_deref();
+        let paid_seq = self
+            .trace
+            .iter()
+            .find(|entry| {
+                let object_succeeded = entry.kind == "object"
+                    && pi.is_some()
+                    && entry.str_field("id") == pi
+                    && entry.str_field("status") == Some("succeeded");
+                let event_object = entry.str_field("object");
+                let event_paid = entry.kind == "event"
+                    && match entry.str_field("type") {
+                        Some("payment_intent.succeeded") => pi.is_some() && event_object == pi,
+                        Some("checkout.session.async_payment_succeeded") => {
+                            event_object == Some(id.as_str())
+                        }
+                        _ => false,
+                    };
+                object_succeeded || event_paid
+            })
+            .map(|entry| entry.seq);
+        let async_failed = self.trace.iter().any(|entry| {
+            entry.kind == "event"
+                && entry.str_field("type") == Some("checkout.session.async_payment_failed")
+                && entry.str_field("object") == Some(id.as_str())
+        });
+        SessionTruth {
+            status: object["status"].as_str().unwrap_or_default().to_owned(),
+            payment_status: object["payment_status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            amount_total: object["amount_total"].as_i64(),
+            currency: object["currency"].as_str().map(str::to_owned),
+            payment_intent,
+            paid_seq,
+            async_failed,
+            id,
+            attempt,
+        }
+    }
+
+    pub(crate) fn record(&self, deliveries: Vec<Delivery>) -> ScenarioRecord {
+        let order = &self.ctx.app.config().order;
+        ScenarioRecord {
+            orders: self.orders.clone(),
+            observations: self.observations.clone(),
+            deliveries,
+            trace: self.trace.clone(),
+            harness_requests: self.ctx.fake.own_requests(),
+            fields: AppFields {
+                fulfilments: order.fulfilments.is_some(),
+                session_id: order.session_id.is_some(),
+                amount: order.amount.is_some(),
+                currency: order.currency.is_some(),
+                released: order.released.is_some(),
+            },
+        }
+    }
+
+    /// Returns the order record a resolved step acts on.
+    pub(crate) fn order<'p>(
+        &'p self,
+        planned: &'p PlannedStep,
+    ) -> Result<(&'p str, &'p OrderRecord), StepFailure> {
+        let name = planned
+            .order
+            .as_deref()
+            .ok_or_else(|| StepFailure::new("this step has no order"))?;
+        let record = self
+            .orders
+            .get(name)
+            .ok_or_else(|| StepFailure::new(format!("order {name} has not been checked out")))?;
+        Ok((name, record))
+    }
+
+    /// Returns the id of the session a step acts on: of the given attempt,
+    /// or the latest.
+    fn session(&self, planned: &PlannedStep, attempt: Option<u32>) -> Result<String, StepFailure> {
+        let (name, order) = self.order(planned)?;
+        order.session_of(attempt).map(str::to_owned).ok_or_else(|| {
+            let attempt_label = attempt.map_or_else(
+                || "its latest checkout".to_owned(),
+                |n| format!("checkout {n}"),
+            );
+            StepFailure::new(format!(
+                "{name} has no session from {attempt_label}: the app returned no session id"
+            ))
+        })
+    }
+
+    async fn step(&mut self, planned: &PlannedStep) -> Result<(), StepFailure> {
+        let fake = self.ctx.fake.clone();
+        match &planned.step {
+            Step::Checkout(checkout) => {
+                let name = checkout.order.clone();
+                let app_id = format!("{name}-{}", self.tag);
+                let record = self
+                    .orders
+                    .entry(name.clone())
+                    .or_insert_with(|| OrderRecord {
+                        app_id,
+                        attempts: Vec::new(),
+                        sessions: Vec::new(),
+                    });
+                let attempt = record.attempts.len() + 1;
+                let items = match &checkout.items {
+                    Some(items) => {
+                        serde_json::to_value(items_json(items)).unwrap_or_else(|_| default_items())
+                    }
+                    None => default_items(),
+                };
+                let mut vars = Variables::new();
+                vars.set("order_id", Value::String(record.app_id.clone()))
+                    .set("items", items)
+                    .set(
+                        "currency",
+                        Value::String(
+                            checkout
+                                .currency
+                                .clone()
+                                .unwrap_or_else(|| "usd".to_owned()),
+                        ),
+                    )
+                    .set(
+                        "email",
+                        checkout.email.clone().map_or(Value::Null, Value::String),
+                    )
+                    .set(
+                        "name",
+                        checkout.name.clone().map_or(Value::Null, Value::String),
+                    )
+                    .set(
+                        "metadata",
+                        serde_json::to_value(checkout.metadata.clone().unwrap_or_default())
+                            .unwrap_or_default(),
+                    )
+                    .set("attempt", json!(attempt));
+                let before = self.seq;
+                let answer = self
+                    .ctx
+                    .app
+                    .checkout(&vars)
+                    .await
+                    .map_err(StepFailure::new)?;
+                self.sync_trace().await.map_err(StepFailure::new)?;
+                let harness = self.ctx.fake.own_requests();
+                let created: Vec<String> = self
+                    .trace
+                    .iter()
+                    .filter(|e| e.seq > before && e.kind == "request")
+                    .filter(|e| {
+                        !e.str_field("request_id")
+                            .is_some_and(|id| harness.contains(id))
+                    })
+                    .filter(|e| {
+                        e.str_field("method") == Some("POST")
+                            && e.str_field("path") == Some("/v1/checkout/sessions")
+                    })
+                    .flat_map(|e| e.detail["objects"].as_array().cloned().unwrap_or_default())
+                    .filter_map(|id| {
+                        id.as_str()
+                            .filter(|id| id.starts_with("cs_"))
+                            .map(str::to_owned)
+                    })
+                    .fold(Vec::new(), |mut ids, id| {
+                        if !ids.contains(&id) {
+                            ids.push(id);
+                        }
+                        ids
+                    });
+                let session_id = answer
+                    .session_id
+                    .clone()
+                    .or_else(|| created.last().cloned());
+                if let Some(record) = self.orders.get_mut(&name) {
+                    record.attempts.push(CheckoutAttempt {
+                        session_id,
+                        created,
+                        http_status: answer.http_status,
+                    });
+                }
+                self.redirects.remove(&name);
+                let expected = checkout
+                    .expect_status
+                    .unwrap_or(crate::scenario::values::HttpStatus::Class(2));
+                if !expected.matches(answer.http_status) {
+                    return Err(StepFailure {
+                        message: format!(
+                            "the app responded to the checkout request for {name} with {}: {}",
+                            answer.http_status, answer.body_excerpt
+                        ),
+                        mismatches: vec![Mismatch {
+                            subject: "HTTP status".to_owned(),
+                            expected: expected.to_string(),
+                            actual: answer.http_status.to_string(),
+                        }],
+                    });
+                }
+                let no_session = self
+                    .orders
+                    .get(&name)
+                    .and_then(|r| r.attempts.last())
+                    .is_some_and(|a| a.session_id.is_none());
+                if (200..300).contains(&answer.http_status) && no_session {
+                    let pointer = self
+                        .ctx
+                        .app
+                        .config()
+                        .checkout
+                        .session_id
+                        .clone()
+                        .unwrap_or_else(|| "(not set)".to_owned());
+                    return Err(StepFailure::new(format!(
+                        "the app responded with {} but returned no session id (pointer {pointer}) and created no Checkout Session: {}",
+                        answer.http_status, answer.body_excerpt
+                    )));
+                }
+                Ok(())
+            }
+            Step::Pay(pay) => self.pay(planned, pay).await,
+            Step::Cancel(session) => {
+                let attempt = session.as_ref().and_then(|s| s.attempt);
+                let id = self.session(planned, attempt)?;
+                let url = fake.cancel(&id).await?;
+                let name = planned.order.clone().unwrap_or_default();
+                match url {
+                    Some(url) => {
+                        self.redirects.insert(name, url);
+                        Ok(())
+                    }
+                    None => Err(StepFailure::new(format!(
+                        "{id} has no cancel_url to return to"
+                    ))),
+                }
+            }
+            Step::Redirect(redirect) => {
+                let name = planned.order.clone().unwrap_or_default();
+                let Some(url) = self.redirects.remove(&name) else {
+                    return Err(StepFailure::new(format!(
+                        "{name} has no pending redirect: a successful `pay` or a `cancel` must come first"
+                    )));
+                };
+                let page = self.ctx.app.visit(&url).await.map_err(StepFailure::new)?;
+                let expected = redirect.as_ref().and_then(|r| r.expect_status);
+                let ok = match expected {
+                    Some(status) => status.matches(page.http_status),
+                    None => page.http_status < 400,
+                };
+                if ok {
+                    return Ok(());
+                }
+                Err(StepFailure {
+                    message: format!(
+                        "the app responded to GET {} with {}: {}",
+                        page.url, page.http_status, page.body_excerpt
+                    ),
+                    mismatches: vec![Mismatch {
+                        subject: "HTTP status".to_owned(),
+                        expected: expected
+                            .map_or_else(|| "below 500".to_owned(), |s| s.to_string()),
+                        actual: page.http_status.to_string(),
+                    }],
+                })
+            }
+            Step::Expire(session) => {
+                let attempt = session.as_ref().and_then(|s| s.attempt);
+                let id = self.session(planned, attempt)?;
+                fake.expire(&id).await?;
+                Ok(())
+            }
+            Step::Advance(duration) => Ok(fake.advance(duration.seconds()).await?),
+            Step::Hold(hold) => {
+                self.faults
+                    .push(json!({ "kind": "hold", "types": hold.types }));
+                fake.set_faults(self.seed, &self.faults).await?;
+                Ok(())
+            }
+            Step::Release(release) => {
+                let groups = self.held_groups(release.as_ref()).await?;
+                let ids: Vec<String> = groups.into_iter().flatten().collect();
+                fake.release(&ids).await?;
+                Ok(())
+            }
+            Step::Deliver(release) => {
+                for ids in self.held_groups(release.as_ref()).await? {
+                    fake.release(&ids).await?;
+                    fake.advance(0).await?;
+                }
+                Ok(())
+            }
+            Step::SetFaults(entries) => {
+                self.faults = entries.iter().map(|entry| entry.value.clone()).collect();
+                if self.faults.is_empty() {
+                    fake.clear_faults().await?;
+                } else {
+                    fake.set_faults(self.seed, &self.faults).await?;
+                }
+                Ok(())
+            }
+            Step::WaitUntil(wait) => self.wait_until(planned, wait).await,
+            Step::Expect(check) => expect::check(self, planned, check).await,
+        }
+    }
+
+    async fn pay(&mut self, planned: &PlannedStep, pay: &PayStep) -> Result<(), StepFailure> {
+        let id = self.session(planned, pay.attempt)?;
+        let method = pay.method.unwrap_or(PaymentMethod::Card);
+        let mut body = json!({ "payment_method": method.as_str() });
+        if method == PaymentMethod::Card {
+            let card = pay
+                .card
+                .as_deref()
+                .and_then(card_number)
+                .unwrap_or_else(|| "4242424242424242".to_owned());
+            body["card_number"] = json!(card);
+        } else {
+            body["outcome"] = json!(match pay.outcome {
+                Some(crate::scenario::model::AsyncOutcome::Failed) => "failed",
+                _ => "succeeded",
+            });
+            if let Some(delay) = pay.delay {
+                body["delay_seconds"] = json!(delay.seconds());
+            }
+        }
+        if let Some(email) = &pay.email {
+            body["email"] = json!(email);
+        }
+        if let Some(name) = &pay.name {
+            body["name"] = json!(name);
+        }
+        let answer = self.ctx.fake.pay(&id, body).await?;
+        if let Some(url) = &answer.redirect_url {
+            self.redirects
+                .insert(planned.order.clone().unwrap_or_default(), url.clone());
+        }
+        if let Some(expected) = pay.expect
+            && answer.result != expected.as_str()
+        {
+            let reason = answer
+                .error
+                .as_ref()
+                .and_then(|e| e["message"].as_str())
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default();
+            return Err(StepFailure {
+                message: format!("paying {id} returned `{}`{reason}", answer.result),
+                mismatches: vec![Mismatch {
+                    subject: "payment result".to_owned(),
+                    expected: expected.as_str().to_owned(),
+                    actual: answer.result.clone(),
+                }],
+            });
+        }
+        Ok(())
+    }
+
+    /// Selects the held deliveries a release acts on, one group per type pattern in
+    /// the order given, or one group of all of them.
+    async fn held_groups(
+        &self,
+        release: Option<&ReleaseStep>,
+    ) -> Result<Vec<Vec<String>>, StepFailure> {
+        let held: Vec<_> = self
+            .ctx
+            .fake
+            .held()
+            .await?
+            .into_iter()
+            .filter(|h| !self.leftover_held.contains(&h.event_id))
+            .collect();
+        let Some(types) = release.and_then(|r| r.types.as_ref()) else {
+            if held.is_empty() {
+                return Err(StepFailure::new(
+                    "no delivery is held; a `hold` step or a hold fault must come first",
+                ));
+            }
+            return Ok(vec![held.into_iter().map(|h| h.event_id).collect()]);
+        };
+        let mut selected: HashSet<String> = HashSet::new();
+        let mut groups = Vec::new();
+        for pattern in types {
+            let group: Vec<String> = held
+                .iter()
+                .filter(|h| type_matches(pattern, &h.event_type) && !selected.contains(&h.event_id))
+                .map(|h| h.event_id.clone())
+                .collect();
+            if group.is_empty() {
+                let held_types: Vec<String> = held
+                    .iter()
+                    .map(|h| format!("{} ({})", h.event_type, h.event_id))
+                    .collect();
+                let listing = if held_types.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    held_types.join(", ")
+                };
+                return Err(StepFailure::new(format!(
+                    "no held delivery matches `{pattern}`; held: {listing}"
+                )));
+            }
+            selected.extend(group.iter().cloned());
+            groups.push(group);
+        }
+        Ok(groups)
+    }
+
+    async fn wait_until(
+        &mut self,
+        planned: &PlannedStep,
+        wait: &WaitUntilStep,
+    ) -> Result<(), StepFailure> {
+        let within = wait.within.map_or(3_600, |d| d.seconds());
+        let every = wait.every.map_or(60, |d| d.seconds()).max(1);
+        let mut waited = 0;
+        loop {
+            let mismatches = expect::wait_condition(self, planned, wait).await?;
+            if mismatches.is_empty() {
+                return Ok(());
+            }
+            if waited >= within {
+                return Err(StepFailure {
+                    message: format!(
+                        "the condition did not hold within {}",
+                        crate::scenario::values::format_seconds(within)
+                    ),
+                    mismatches,
+                });
+            }
+            let step = every.min(within - waited);
+            self.ctx.fake.advance(step).await?;
+            waited += step;
+        }
+    }
+}
+
+/// Line items as the template's `items` variable.
+fn items_json(items: &[crate::scenario::model::Item]) -> Vec<Value> {
+    items
+        .iter()
+        .map(|item| {
+            let mut value = serde_json::Map::new();
+            if let Some(price) = &item.price {
+                value.insert("price".to_owned(), json!(price));
+            }
+            if let Some(name) = &item.name {
+                value.insert("name".to_owned(), json!(name));
+            }
+            if let Some(amount) = item.unit_amount {
+                value.insert("unit_amount".to_owned(), json!(amount));
+            }
+            value.insert("quantity".to_owned(), json!(item.quantity.unwrap_or(1)));
+            Value::Object(value)
+        })
+        .collect()
+}
+
+/// Returns whether an event type matches a pattern, where `*` matches any run of
+/// characters: `checkout.session.*` matches `checkout.session.completed`.
+pub fn type_matches(pattern: &str, event_type: &str) -> bool {
+    glob(pattern.as_bytes(), event_type.as_bytes(), true)
+}
+
+/// Matches `text` against `pattern` with `*` wildcards; with
+/// `cross_slash` false, `*` does not match `/`.
+pub fn glob(pattern: &[u8], text: &[u8], cross_slash: bool) -> bool {
+    match (pattern.first(), text.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => {
+            glob(&pattern[1..], text, cross_slash)
+                || (!text.is_empty()
+                    && (cross_slash || text[0] != b'/')
+                    && glob(pattern, &text[1..], cross_slash))
+        }
+        (Some(p), Some(t)) if p == t => glob(&pattern[1..], &text[1..], cross_slash),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_type_patterns() {
+        assert!(type_matches(
+            "checkout.session.*",
+            "checkout.session.completed"
+        ));
+        assert!(type_matches("*", "payment_intent.succeeded"));
+        assert!(!type_matches(
+            "checkout.session.*",
+            "payment_intent.succeeded"
+        ));
+        assert!(type_matches(
+            "payment_intent.succeeded",
+            "payment_intent.succeeded"
+        ));
+    }
+
+    #[test]
+    fn path_globs_stop_at_slash() {
+        assert!(glob(
+            b"/v1/checkout/sessions/*",
+            b"/v1/checkout/sessions/cs_1",
+            false
+        ));
+        assert!(!glob(
+            b"/v1/checkout/sessions/*",
+            b"/v1/checkout/sessions/cs_1/expire",
+            false
+        ));
+    }
+
+    #[test]
+    fn replay_quotes_odd_paths() {
+        let command = replay_command(
+            std::path::Path::new("my scenarios/a.yaml"),
+            "fakestripe.yaml",
+            7,
+        );
+        assert_eq!(
+            command,
+            "fakestripe run 'my scenarios/a.yaml' --app fakestripe.yaml --seed 7"
+        );
+    }
+}

@@ -1,0 +1,624 @@
+//! Reading scenario files: YAML or JSON into the model, then the checks
+//! serde cannot do (order references, card numbers, fault kinds), each
+//! reported with the file, line and column it concerns.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use serde_saphyr::Spanned;
+
+use super::model::{
+    ExpectStep, FAULT_KINDS, FaultKind, Item, PayStep, PaymentMethod, ScenarioFile, Step,
+};
+use crate::diagnostic::{FileError, Source, suggest};
+use crate::invariants::Invariant;
+
+/// Virtual time advanced after the last step unless a scenario sets
+/// `settle`: three days, which is longer than Stripe's retry schedule
+/// (about 2.2 days from the first attempt to the last).
+pub const DEFAULT_SETTLE_SECONDS: u64 = 3 * 86_400;
+
+/// A scenario that passed every check, ready to run.
+#[derive(Debug)]
+pub struct Scenario {
+    /// The path as it was given, for reports and the replay command.
+    pub path: PathBuf,
+    pub name: String,
+    pub description: Option<String>,
+    pub seed: u64,
+    pub allow: Vec<Invariant>,
+    /// The fault plan's entries, sent to the fake as JSON.
+    pub faults: Vec<Value>,
+    pub settle_seconds: u64,
+    pub steps: Vec<PlannedStep>,
+}
+
+/// A step with its place in the file and the order it acts on.
+#[derive(Debug)]
+pub struct PlannedStep {
+    pub line: u32,
+    pub column: u32,
+    /// The order the step acts on, after defaults: a step without `order`
+    /// acts on the order of the latest `checkout` step before it.
+    pub order: Option<String>,
+    pub step: Step,
+}
+
+/// Reads and checks one scenario file.
+pub fn load_file(path: &Path) -> Result<Scenario, Vec<FileError>> {
+    let text = std::fs::read_to_string(path).map_err(|err| {
+        vec![FileError::whole_file(
+            path,
+            format!("cannot read the file: {err}"),
+        )]
+    })?;
+    parse(path, &text)
+}
+
+/// Parses and checks scenario text; `path` names it in errors, and its
+/// extension selects JSON (`.json`) or YAML (anything else).
+pub fn parse(path: &Path, text: &str) -> Result<Scenario, Vec<FileError>> {
+    let source = Source { path, text };
+    let file: ScenarioFile = source
+        .deserialize("a scenario needs `version` and `steps`")
+        .map_err(|err| vec![err])?;
+    Checker {
+        source,
+        errors: Vec::new(),
+    }
+    .check(file)
+}
+
+/// Test cards by name. The numbers are Stripe's documented test cards.
+pub const CARD_ALIASES: &[(&str, &str)] = &[
+    ("success", "4242424242424242"),
+    ("declined", "4000000000000002"),
+    ("insufficient_funds", "4000000000009995"),
+    ("3ds", "4000002500003155"),
+];
+
+/// Returns the card number that a scenario's `card` value names.
+pub fn card_number(card: &str) -> Option<String> {
+    if let Some((_, number)) = CARD_ALIASES.iter().find(|(alias, _)| *alias == card) {
+        return Some((*number).to_owned());
+    }
+    let digits: String = card
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    let valid = (12..=19).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit());
+    valid.then_some(digits)
+}
+
+/// Checks a parsed file and turns it into a [`Scenario`].
+struct Checker<'a> {
+    source: Source<'a>,
+    errors: Vec<FileError>,
+}
+
+impl Checker<'_> {
+    fn check(mut self, file: ScenarioFile) -> Result<Scenario, Vec<FileError>> {
+        if file.version.value != 1 {
+            let message = format!("unsupported version {}, expected 1", file.version.value);
+            self.errors
+                .push(self.source.at(&file.version, message, None));
+        }
+        if file.steps.is_empty() {
+            self.errors.push(self.source.error(
+                0,
+                0,
+                "`steps` is empty; a scenario needs at least one step",
+                None,
+            ));
+        }
+
+        let mut allow = Vec::new();
+        for name in &file.allow {
+            match Invariant::from_name(&name.value) {
+                Some(invariant) => allow.push(invariant),
+                None => {
+                    let names: Vec<&str> = Invariant::ALL.iter().map(|i| i.name()).collect();
+                    let message = format!(
+                        "unknown invariant `{}` in `allow`, expected one of {}",
+                        name.value,
+                        names.join(", ")
+                    );
+                    let help = suggest(&name.value, &names);
+                    self.errors.push(self.source.at(name, message, help));
+                }
+            }
+        }
+
+        let faults = self.check_faults(&file.faults, file.seed);
+        let steps = self.check_steps(file.steps);
+
+        if !self.errors.is_empty() {
+            return Err(self.errors);
+        }
+        let name = file.name.unwrap_or_else(|| {
+            self.source
+                .path
+                .file_stem()
+                .map(|stem| stem.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
+        Ok(Scenario {
+            path: self.source.path.to_owned(),
+            name,
+            description: file.description,
+            seed: file.seed,
+            allow,
+            faults,
+            settle_seconds: file.settle.map_or(DEFAULT_SETTLE_SECONDS, |d| d.seconds()),
+            steps,
+        })
+    }
+
+    /// Checks the `kind` of each entry position, so a misspelling gets a
+    /// suggestion, and leaves the parameters to the fake's own check.
+    fn check_faults(&mut self, entries: &[Spanned<Value>], seed: u64) -> Vec<Value> {
+        let mut kinds_ok = true;
+        for entry in entries {
+            let Some(map) = entry.value.as_object() else {
+                self.errors.push(self.source.at(
+                    entry,
+                    "a fault must be a map with a `kind` key",
+                    None,
+                ));
+                kinds_ok = false;
+                continue;
+            };
+            match map.get("kind") {
+                Some(Value::String(kind)) => {
+                    if serde_json::from_value::<FaultKind>(Value::String(kind.clone())).is_err() {
+                        let message = format!(
+                            "unknown fault kind `{kind}`, expected one of {}",
+                            FAULT_KINDS.join(", ")
+                        );
+                        self.errors.push(self.source.at(
+                            entry,
+                            message,
+                            suggest(kind, FAULT_KINDS),
+                        ));
+                        kinds_ok = false;
+                    }
+                }
+                Some(_) => {
+                    self.errors.push(self.source.at(
+                        entry,
+                        "the fault's `kind` must be a string",
+                        None,
+                    ));
+                    kinds_ok = false;
+                }
+                None => {
+                    let message = format!(
+                        "missing key `kind`, expected one of {}",
+                        FAULT_KINDS.join(", ")
+                    );
+                    self.errors.push(self.source.at(entry, message, None));
+                    kinds_ok = false;
+                }
+            }
+        }
+        let values: Vec<Value> = entries.iter().map(|entry| entry.value.clone()).collect();
+        if kinds_ok && !values.is_empty() {
+            let plan = serde_json::json!({ "seed": seed, "faults": values });
+            if let Err(err) = fakestripe_server::faults::validate_plan(&plan) {
+                let index = err.param.as_deref().and_then(fault_index);
+                let message = format!("invalid fault plan: {}", err.message);
+                match index.and_then(|i| entries.get(i)) {
+                    Some(entry) => self.errors.push(self.source.at(entry, message, None)),
+                    None => {
+                        let first = &entries[0];
+                        self.errors.push(self.source.at(first, message, None));
+                    }
+                }
+            }
+        }
+        values
+    }
+
+    fn check_steps(&mut self, steps: Vec<Spanned<Step>>) -> Vec<PlannedStep> {
+        let mut orders: BTreeSet<String> = BTreeSet::new();
+        let mut current: Option<String> = None;
+        let mut planned = Vec::with_capacity(steps.len());
+        for spanned in steps {
+            let line = spanned.referenced.line() as u32;
+            let column = spanned.referenced.column() as u32;
+            let position = Position { line, column };
+            let order = match &spanned.value {
+                Step::Checkout(checkout) => {
+                    self.check_items(position, checkout.items.as_deref());
+                    if checkout.order.trim().is_empty() {
+                        self.push(position, "`order` must not be empty", None);
+                    }
+                    orders.insert(checkout.order.clone());
+                    current = Some(checkout.order.clone());
+                    current.clone()
+                }
+                Step::Pay(pay) => {
+                    self.check_pay(position, pay);
+                    self.resolve(position, pay.order.as_ref(), &orders, &current, true)
+                }
+                Step::Cancel(session) | Step::Expire(session) => {
+                    let order = session.as_ref().and_then(|s| s.order.as_ref());
+                    self.check_attempt(position, session.as_ref().and_then(|s| s.attempt));
+                    self.resolve(position, order, &orders, &current, true)
+                }
+                Step::Redirect(redirect) => {
+                    let order = redirect.as_ref().and_then(|r| r.order.as_ref());
+                    self.resolve(position, order, &orders, &current, true)
+                }
+                Step::Hold(hold) => {
+                    if hold.types.is_empty() {
+                        self.push(
+                            position,
+                            "`types` is empty; name at least one event type pattern",
+                            None,
+                        );
+                    }
+                    None
+                }
+                Step::Release(release) | Step::Deliver(release) => {
+                    let empty = release
+                        .as_ref()
+                        .and_then(|r| r.types.as_ref())
+                        .is_some_and(|t| t.is_empty());
+                    if empty {
+                        self.push(
+                            position,
+                            "`types` is empty; leave it out to release every held delivery",
+                            None,
+                        );
+                    }
+                    None
+                }
+                Step::SetFaults(entries) => {
+                    // Seed 0 serves only the check, because the run sends the
+                    // scenario's seed.
+                    self.check_faults(entries, 0);
+                    None
+                }
+                Step::Advance(_) => None,
+                Step::WaitUntil(wait) => {
+                    let has_order_check = wait.status.is_some()
+                        || wait.app_status.is_some()
+                        || wait.fulfilments.is_some()
+                        || wait.stored_session.is_some()
+                        || wait.released.is_some();
+                    if !has_order_check && wait.delivered.is_none() {
+                        self.push(
+                            position,
+                            "`wait_until` needs a condition: status, app_status, fulfilments, stored_session, released or delivered",
+                            None,
+                        );
+                    }
+                    let within = wait.within.map_or(3_600, |d| d.seconds());
+                    let every = wait.every.map_or(60, |d| d.seconds());
+                    if every == 0 {
+                        self.push(position, "`every` must be at least 1s", None);
+                    } else if within / every > 10_000 {
+                        self.push(
+                            position,
+                            format!(
+                                "`within` / `every` allows {} checks, more than 10000",
+                                within / every
+                            ),
+                            Some("use a longer `every`".to_owned()),
+                        );
+                    }
+                    if has_order_check {
+                        self.resolve(position, wait.order.as_ref(), &orders, &current, true)
+                    } else {
+                        None
+                    }
+                }
+                Step::Expect(expect) => self.check_expect(position, expect, &orders, &current),
+            };
+            planned.push(PlannedStep {
+                line,
+                column,
+                order,
+                step: spanned.value,
+            });
+        }
+        planned
+    }
+
+    fn check_items(&mut self, position: Position, items: Option<&[Item]>) {
+        let Some(items) = items else { return };
+        if items.is_empty() {
+            self.push(
+                position,
+                "`items` is empty; leave it out for the default item",
+                None,
+            );
+        }
+        for (index, item) in items.iter().enumerate() {
+            let by_price = item.price.is_some();
+            let by_amount = item.name.is_some() || item.unit_amount.is_some();
+            if by_price && by_amount {
+                self.push(
+                    position,
+                    format!(
+                        "item {}: give either `price` or `name` and `unit_amount`, not both",
+                        index + 1
+                    ),
+                    None,
+                );
+            } else if !by_price && (item.name.is_none() || item.unit_amount.is_none()) {
+                self.push(
+                    position,
+                    format!(
+                        "item {}: `name` and `unit_amount` are both required without `price`",
+                        index + 1
+                    ),
+                    None,
+                );
+            }
+            if item.unit_amount.is_some_and(|amount| amount < 0) {
+                self.push(
+                    position,
+                    format!("item {}: `unit_amount` cannot be negative", index + 1),
+                    None,
+                );
+            }
+            if item.quantity == Some(0) {
+                self.push(
+                    position,
+                    format!("item {}: `quantity` must be at least 1", index + 1),
+                    None,
+                );
+            }
+        }
+    }
+
+    fn check_pay(&mut self, position: Position, pay: &PayStep) {
+        self.check_attempt(position, pay.attempt);
+        let method = pay.method.unwrap_or(PaymentMethod::Card);
+        if let Some(card) = &pay.card {
+            if method != PaymentMethod::Card {
+                self.push(
+                    position,
+                    format!(
+                        "`card` applies only to `method: card`, not `{}`",
+                        method.as_str()
+                    ),
+                    None,
+                );
+            } else if card_number(card).is_none() {
+                let aliases: Vec<&str> = CARD_ALIASES.iter().map(|(alias, _)| *alias).collect();
+                let message = format!(
+                    "invalid card `{card}`, expected a test card number or one of {}",
+                    aliases.join(", ")
+                );
+                self.push(position, message, suggest(card, &aliases));
+            }
+        }
+        if method == PaymentMethod::Card && (pay.outcome.is_some() || pay.delay.is_some()) {
+            self.push(
+                position,
+                "`outcome` and `delay` apply to asynchronous methods (sepa_debit, us_bank_account); a card's outcome comes from its number",
+                None,
+            );
+        }
+    }
+
+    fn check_attempt(&mut self, position: Position, attempt: Option<u32>) {
+        if attempt == Some(0) {
+            self.push(position, "`attempt` counts from 1", None);
+        }
+    }
+
+    fn check_expect(
+        &mut self,
+        position: Position,
+        expect: &ExpectStep,
+        orders: &BTreeSet<String>,
+        current: &Option<String>,
+    ) -> Option<String> {
+        let order_checks = expect.status.is_some()
+            || expect.app_status.is_some()
+            || expect.fulfilments.is_some()
+            || expect.stored_session.is_some()
+            || expect.amount.is_some()
+            || expect.currency.is_some()
+            || expect.released.is_some()
+            || expect.checkout_session.is_some()
+            || expect.payment_intent.is_some();
+        let request_checks = expect.requests.as_ref().is_some_and(|r| {
+            r.session_retrieved_before_fulfilment.is_some()
+                || r.idempotent_session_creates.is_some()
+                || r.max_sessions_per_order.is_some()
+                || r.matching.as_ref().is_some_and(|m| !m.is_empty())
+        });
+        let delivery_checks = expect.deliveries.as_ref().is_some_and(|d| !d.is_empty());
+        if !order_checks && !request_checks && !delivery_checks {
+            self.push(
+                position,
+                "`expect` has nothing to check",
+                Some("add a key such as `status` or `fulfilments`".to_owned()),
+            );
+        }
+        if let Some(session) = &expect.checkout_session {
+            self.check_attempt(position, session.attempt);
+        }
+        if let Some(intent) = &expect.payment_intent {
+            self.check_attempt(position, intent.attempt);
+        }
+        for matcher in expect
+            .requests
+            .iter()
+            .flat_map(|r| r.matching.iter().flatten())
+        {
+            self.check_counts(position, "request", matcher.count, matcher.min, matcher.max);
+            if matcher.path.contains("{session}") && expect.order.is_none() && current.is_none() {
+                self.push(
+                    position,
+                    "`{session}` in a path needs an order, and no `checkout` step comes before",
+                    None,
+                );
+            }
+        }
+        for matcher in expect.deliveries.iter().flatten() {
+            self.check_counts(
+                position,
+                "delivery",
+                matcher.count,
+                matcher.min,
+                matcher.max,
+            );
+        }
+        let needs_order = order_checks
+            || expect.requests.as_ref().is_some_and(|r| {
+                r.matching
+                    .iter()
+                    .flatten()
+                    .any(|m| m.path.contains("{session}"))
+            });
+        if needs_order || expect.order.is_some() {
+            self.resolve(
+                position,
+                expect.order.as_ref(),
+                orders,
+                current,
+                needs_order,
+            )
+        } else {
+            None
+        }
+    }
+
+    fn check_counts(
+        &mut self,
+        position: Position,
+        kind: &str,
+        count: Option<u32>,
+        min: Option<u32>,
+        max: Option<u32>,
+    ) {
+        if count.is_some() && (min.is_some() || max.is_some()) {
+            self.push(
+                position,
+                format!("a {kind} check takes `count` or `min`/`max`, not both"),
+                None,
+            );
+        }
+        if let (Some(min), Some(max)) = (min, max)
+            && min > max
+        {
+            self.push(
+                position,
+                format!("a {kind} check has `min` {min} above `max` {max}"),
+                None,
+            );
+        }
+    }
+
+    /// The order a step acts on: the one it names, which must have been
+    /// checked out earlier, or the latest checked-out one.
+    fn resolve(
+        &mut self,
+        position: Position,
+        named: Option<&String>,
+        orders: &BTreeSet<String>,
+        current: &Option<String>,
+        required: bool,
+    ) -> Option<String> {
+        match named {
+            Some(order) if orders.contains(order) => Some(order.clone()),
+            Some(order) => {
+                let known: Vec<&str> = orders.iter().map(String::as_str).collect();
+                let message = if known.is_empty() {
+                    format!("order `{order}` is not checked out before this step")
+                } else {
+                    format!(
+                        "order `{order}` is not checked out before this step; checked out so far: {}",
+                        known.join(", ")
+                    )
+                };
+                self.push(position, message, suggest(order, &known));
+                None
+            }
+            None if current.is_some() => current.clone(),
+            None if required => {
+                self.push(
+                    position,
+                    "this step needs an order, and no `checkout` step comes before it",
+                    None,
+                );
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn push(&mut self, position: Position, message: impl Into<String>, help: Option<String>) {
+        let error = self
+            .source
+            .error(position.line, position.column, message, help);
+        self.errors.push(error);
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Position {
+    line: u32,
+    column: u32,
+}
+
+/// Extracts the entry index from a fake error's `param`, such as 2 in
+/// `faults[2][seconds]`.
+fn fault_index(param: &str) -> Option<usize> {
+    let start = param.find("faults[")? + "faults[".len();
+    let end = param[start..].find(']')? + start;
+    param[start..end].parse().ok()
+}
+
+/// Finds the scenario files under `paths`: each file as given, and each
+/// directory's `.yaml`, `.yml` and `.json` files, recursively, sorted.
+pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    for path in paths {
+        let metadata =
+            std::fs::metadata(path).map_err(|err| format!("{}: {err}", path.display()))?;
+        if metadata.is_dir() {
+            let mut found = Vec::new();
+            walk(path, &mut found).map_err(|err| format!("{}: {err}", path.display()))?;
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    let mut seen = BTreeSet::new();
+    files.retain(|file| seen.insert(file.clone()));
+    Ok(files)
+}
+
+fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let hidden = path
+            .file_name()
+            .is_some_and(|name| name.to_string_lossy().starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if path.is_dir() {
+            walk(&path, found)?;
+        } else if is_scenario_file(&path) {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn is_scenario_file(path: &Path) -> bool {
+    let ext = path
+        .extension()
+        .map(|ext| ext.to_string_lossy().to_ascii_lowercase());
+    matches!(ext.as_deref(), Some("yaml" | "yml" | "json"))
+}

@@ -1,0 +1,470 @@
+//! The scenario file as it is written: one struct per step, deserialized
+//! with serde and described for `fakestripe schema` with schemars. Every
+//! struct rejects unknown keys, so a misspelt key is an error with a line
+//! number instead of a silently ignored check.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use serde_saphyr::Spanned;
+
+use super::values::{Duration, HttpStatus, StoredSession};
+
+/// A scenario: one checkout story played against the app and the fake, then
+/// checked against the reconciliation invariants.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "fakestripe scenario")]
+pub struct ScenarioFile {
+    /// Format version. Only 1 exists.
+    #[schemars(with = "u32")]
+    pub version: Spanned<u32>,
+    /// Name shown in reports; defaults to the file name without extension.
+    pub name: Option<String>,
+    /// The story the scenario reproduces and the behaviour of a correct app.
+    pub description: Option<String>,
+    /// Seed of the fault plan. The same seed replays the same fault
+    /// decisions. `fakestripe run --seed` overrides it.
+    #[serde(default)]
+    pub seed: u64,
+    /// Reconciliation invariants this scenario does not expect to hold, by
+    /// name. Their violations are reported but do not fail the scenario.
+    #[serde(default)]
+    #[schemars(with = "Vec<InvariantName>")]
+    pub allow: Vec<Spanned<String>>,
+    /// The fault plan in force from the first step: the same entries as the
+    /// `faults` list of `PUT /_fakestripe/faults`.
+    #[serde(default)]
+    #[schemars(with = "Vec<FaultEntry>")]
+    pub faults: Vec<Spanned<Value>>,
+    /// Virtual time to advance after the last step, so scheduled deliveries,
+    /// retries, expiries and asynchronous payments run before the
+    /// invariants are checked. Default 3 days, which covers Stripe's retry
+    /// schedule; 0 checks the state as the last step left it.
+    pub settle: Option<Duration>,
+    /// The steps, run in order.
+    #[schemars(with = "Vec<Step>")]
+    pub steps: Vec<Spanned<Step>>,
+}
+
+/// The name of a reconciliation invariant, for the schema of `allow`.
+pub struct InvariantName;
+
+impl JsonSchema for InvariantName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "InvariantName".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names: Vec<&str> = crate::invariants::Invariant::ALL
+            .iter()
+            .map(|i| i.name())
+            .collect();
+        schemars::json_schema!({ "enum": names })
+    }
+}
+
+/// One entry of a fault plan. `kind` names the fault; the other keys are
+/// its parameters, which the fake validates.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct FaultEntry {
+    pub kind: FaultKind,
+    #[serde(flatten)]
+    pub parameters: BTreeMap<String, Value>,
+}
+
+/// The fault kinds the fake implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    PaymentStatusLag,
+    StaleRead,
+    MetadataDivergence,
+    WebhookDelay,
+    WebhookOrder,
+    WebhookDuplicate,
+    WebhookDrop,
+    Hold,
+    ApiError,
+    LostResponse,
+    ForgedWebhook,
+}
+
+/// The names of [`FaultKind`], as written in files.
+pub const FAULT_KINDS: &[&str] = &[
+    "payment_status_lag",
+    "stale_read",
+    "metadata_divergence",
+    "webhook_delay",
+    "webhook_order",
+    "webhook_duplicate",
+    "webhook_drop",
+    "hold",
+    "api_error",
+    "lost_response",
+    "forged_webhook",
+];
+
+/// One step. Each is a map with a single key, the step's name.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Step {
+    /// Ask the app to start a checkout for an order.
+    Checkout(CheckoutStep),
+    /// Pay the order's Checkout Session as the customer.
+    Pay(PayStep),
+    /// Leave the hosted checkout page through its cancel link.
+    Cancel(Option<SessionStep>),
+    /// Follow the pending redirect (success or cancel URL) back to the app.
+    Redirect(Option<RedirectStep>),
+    /// Expire the order's Checkout Session through the Stripe API.
+    Expire(Option<SessionStep>),
+    /// Move the virtual clock forward and run everything that falls due.
+    Advance(Duration),
+    /// Hold deliveries of events whose type matches, until released.
+    Hold(HoldStep),
+    /// Release held deliveries; they are sent at the next advance.
+    Release(Option<ReleaseStep>),
+    /// Release held deliveries one type at a time, in the order given, and
+    /// send each before the next.
+    Deliver(Option<ReleaseStep>),
+    /// Replace the fault plan's entries (the seed stays).
+    #[schemars(with = "Vec<FaultEntry>")]
+    SetFaults(Vec<Spanned<Value>>),
+    /// Advance the clock in steps until a condition holds.
+    WaitUntil(WaitUntilStep),
+    /// Check the app's order, the fake's objects, the request log or the
+    /// delivery log.
+    Expect(Box<ExpectStep>),
+}
+
+/// The step names, as written in files.
+pub const STEP_NAMES: &[&str] = &[
+    "checkout",
+    "pay",
+    "cancel",
+    "redirect",
+    "expire",
+    "advance",
+    "hold",
+    "release",
+    "deliver",
+    "set_faults",
+    "wait_until",
+    "expect",
+];
+
+impl Step {
+    /// Returns the step's name as written in files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Step::Checkout(_) => "checkout",
+            Step::Pay(_) => "pay",
+            Step::Cancel(_) => "cancel",
+            Step::Redirect(_) => "redirect",
+            Step::Expire(_) => "expire",
+            Step::Advance(_) => "advance",
+            Step::Hold(_) => "hold",
+            Step::Release(_) => "release",
+            Step::Deliver(_) => "deliver",
+            Step::SetFaults(_) => "set_faults",
+            Step::WaitUntil(_) => "wait_until",
+            Step::Expect(_) => "expect",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutStep {
+    /// The order id, as the scenario names it. The app receives it with a
+    /// suffix that is unique to the run, so runs never share an order.
+    pub order: String,
+    /// Line items. Default: one item of 10.00 in the order's currency.
+    pub items: Option<Vec<Item>>,
+    /// Three-letter ISO currency code. Default `usd`.
+    pub currency: Option<String>,
+    /// The customer's email, given to the app's checkout request.
+    pub email: Option<String>,
+    /// The customer's name, given to the app's checkout request.
+    pub name: Option<String>,
+    /// Metadata for the app's checkout request.
+    pub metadata: Option<BTreeMap<String, String>>,
+    /// The HTTP status the app must respond with: a code such as 409, or a class
+    /// such as `4xx`. Default `2xx`.
+    pub expect_status: Option<HttpStatus>,
+}
+
+/// A line item: either `name` and `unit_amount`, or a `price` id.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Item {
+    pub name: Option<String>,
+    /// Price of one unit in the currency's minor unit (cents).
+    pub unit_amount: Option<i64>,
+    /// An existing price id (`price_…`).
+    pub price: Option<String>,
+    /// Default 1.
+    pub quantity: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMethod {
+    Card,
+    SepaDebit,
+    UsBankAccount,
+}
+
+impl PaymentMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentMethod::Card => "card",
+            PaymentMethod::SepaDebit => "sepa_debit",
+            PaymentMethod::UsBankAccount => "us_bank_account",
+        }
+    }
+}
+
+/// The eventual outcome of an asynchronous payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AsyncOutcome {
+    Succeeded,
+    Failed,
+}
+
+/// The result of the fake's pay call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PayResult {
+    Succeeded,
+    Processing,
+    Declined,
+}
+
+impl PayResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayResult::Succeeded => "succeeded",
+            PayResult::Processing => "processing",
+            PayResult::Declined => "declined",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PayStep {
+    /// Default: the order of the latest `checkout` step.
+    pub order: Option<String>,
+    /// The session to use, by checkout attempt: 1 for the order's first
+    /// checkout. Default: the latest.
+    pub attempt: Option<u32>,
+    /// Default `card`.
+    pub method: Option<PaymentMethod>,
+    /// A test card number, or one of `success` (4242…), `declined`
+    /// (generic decline), `insufficient_funds` and `3ds` (authenticates,
+    /// then succeeds). Default `success`. Only with `method: card`.
+    pub card: Option<String>,
+    /// Outcome of an asynchronous method. Default `succeeded`.
+    pub outcome: Option<AsyncOutcome>,
+    /// Virtual time until an asynchronous payment settles. Default 180s.
+    pub delay: Option<Duration>,
+    /// The email the customer types on the checkout page.
+    pub email: Option<String>,
+    /// The name the customer types on the checkout page.
+    pub name: Option<String>,
+    /// The result the fake must return.
+    pub expect: Option<PayResult>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionStep {
+    /// Default: the order of the latest `checkout` step.
+    pub order: Option<String>,
+    /// The session to use, by checkout attempt; default the latest.
+    pub attempt: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedirectStep {
+    /// Default: the order of the latest `checkout` step.
+    pub order: Option<String>,
+    /// The HTTP status the app's page must respond with, after redirects within
+    /// the app. Default: anything below 400.
+    pub expect_status: Option<HttpStatus>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoldStep {
+    /// Event type patterns, such as `checkout.session.*`.
+    pub types: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseStep {
+    /// Event type patterns, released in this order. Default: every held
+    /// delivery, oldest first.
+    pub types: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WaitUntilStep {
+    /// Default: the order of the latest `checkout` step.
+    pub order: Option<String>,
+    pub status: Option<OrderStatus>,
+    pub app_status: Option<String>,
+    pub fulfilments: Option<u64>,
+    pub stored_session: Option<StoredSession>,
+    pub released: Option<bool>,
+    /// An event type pattern: wait until an event of that type has been
+    /// delivered and the app responded with 2xx.
+    pub delivered: Option<String>,
+    /// Maximum virtual time to wait. Default 1h.
+    pub within: Option<Duration>,
+    /// Virtual time advanced between checks. Default 1m.
+    pub every: Option<Duration>,
+}
+
+/// An order status in the harness's words; `status_map` in
+/// fakestripe.yaml translates the app's words into these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    Paid,
+    Pending,
+    Failed,
+    Cancelled,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Paid => "paid",
+            OrderStatus::Pending => "pending",
+            OrderStatus::Failed => "failed",
+            OrderStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectStep {
+    /// The order the order checks read. Default: the order of the latest
+    /// `checkout` step.
+    pub order: Option<String>,
+    /// The order's status, through `status_map`.
+    pub status: Option<OrderStatus>,
+    /// The order's status word exactly as the app returns it.
+    pub app_status: Option<String>,
+    /// How many times the app fulfilled the order.
+    pub fulfilments: Option<u64>,
+    /// The session id the order must store: `latest`, `first`, `none` or
+    /// an attempt number.
+    pub stored_session: Option<StoredSession>,
+    /// The order's amount, in the currency's minor unit.
+    pub amount: Option<i64>,
+    pub currency: Option<String>,
+    /// Whether the order's stock reservation was given back.
+    pub released: Option<bool>,
+    /// The order's Checkout Session in the fake.
+    pub checkout_session: Option<SessionExpect>,
+    /// The payment intent of the order's Checkout Session in the fake.
+    pub payment_intent: Option<PaymentIntentExpect>,
+    /// Checks on the API requests the app made.
+    pub requests: Option<RequestsExpect>,
+    /// Checks on webhook delivery attempts.
+    pub deliveries: Option<Vec<DeliveryExpect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionExpect {
+    /// The session to use, by checkout attempt; default the latest.
+    pub attempt: Option<u32>,
+    /// `open`, `complete` or `expired`.
+    pub status: Option<String>,
+    /// `paid`, `unpaid` or `no_payment_required`.
+    pub payment_status: Option<String>,
+    pub amount_total: Option<i64>,
+    pub currency: Option<String>,
+    /// Keys that must be present with these values; other keys may exist.
+    pub metadata: Option<BTreeMap<String, String>>,
+    /// Any other field, by JSON pointer (`/customer_details/email`).
+    pub fields: Option<BTreeMap<String, Value>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentIntentExpect {
+    /// The session to use, by checkout attempt; default the latest.
+    pub attempt: Option<u32>,
+    pub status: Option<String>,
+    pub amount: Option<i64>,
+    pub currency: Option<String>,
+    /// Keys that must be present with these values; other keys may exist.
+    pub metadata: Option<BTreeMap<String, String>>,
+    /// Any other field, by JSON pointer.
+    pub fields: Option<BTreeMap<String, Value>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestsExpect {
+    /// The app retrieved the order's Checkout Session from the API before
+    /// the order first showed as fulfilled.
+    pub session_retrieved_before_fulfilment: Option<bool>,
+    /// Every session create the app sent carried an `Idempotency-Key`.
+    pub idempotent_session_creates: Option<bool>,
+    /// The maximum number of Checkout Sessions the app created for any one
+    /// order.
+    pub max_sessions_per_order: Option<u32>,
+    /// Counts of requests matching a method and path.
+    pub matching: Option<Vec<RequestMatch>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestMatch {
+    /// HTTP method; default any.
+    pub method: Option<String>,
+    /// Path, where `*` matches any run of characters except `/`, and
+    /// `{session}` the id of any of the order's sessions.
+    pub path: String,
+    /// The status the fake returned.
+    pub status: Option<HttpStatus>,
+    /// Exact number of matching requests.
+    pub count: Option<u32>,
+    pub min: Option<u32>,
+    pub max: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryExpect {
+    /// Event type pattern; default any.
+    #[serde(rename = "type")]
+    pub event_type: Option<String>,
+    /// Only forged deliveries (true) or only genuine ones (false).
+    pub forged: Option<bool>,
+    /// Only deliberate duplicates (true) or only originals and retries
+    /// (false).
+    pub duplicate: Option<bool>,
+    /// The status every matching attempt must have received from the app,
+    /// such as 200 or `4xx`.
+    pub status: Option<HttpStatus>,
+    /// Exact number of matching attempts.
+    pub count: Option<u32>,
+    /// Default 1 unless `count` or `max` is given.
+    pub min: Option<u32>,
+    pub max: Option<u32>,
+}

@@ -1,0 +1,332 @@
+//! Small value types with their own spelling in scenario files: durations
+//! (`90`, `"5m"`, `"1h30m"`), HTTP statuses (`409`, `"4xx"`) and stored
+//! session selectors (`latest`, `first`, `none`, `2`).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::de::{self, Deserialize, Deserializer, Visitor};
+
+/// A span of virtual time, in whole seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Duration(pub u64);
+
+impl Duration {
+    pub fn seconds(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&format_seconds(self.0))
+    }
+}
+
+/// Formats seconds the way scenario files write them: `90s`, `5m`,
+/// `1h30m`, `2d`.
+pub fn format_seconds(seconds: u64) -> String {
+    if seconds == 0 {
+        return "0s".to_owned();
+    }
+    let mut out = String::new();
+    let mut rest = seconds;
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        if rest >= size {
+            out.push_str(&format!("{}{unit}", rest / size));
+            rest %= size;
+        }
+    }
+    out
+}
+
+/// Parses `90`, `90s`, `5m`, `2h`, `1d` or a sum such as `1h30m`.
+pub fn parse_duration(text: &str) -> Result<u64, String> {
+    let invalid = || {
+        format!(
+            "invalid duration `{text}`, expected whole seconds or numbers with a unit (s, m, h, d) such as 90s, 5m or 1h30m"
+        )
+    };
+    let trimmed = text.trim();
+    if let Ok(seconds) = trimmed.parse::<u64>() {
+        return Ok(seconds);
+    }
+    let mut total: u64 = 0;
+    let mut digits = String::new();
+    for c in trimmed.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let size = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3_600,
+            'd' => 86_400,
+            _ => return Err(invalid()),
+        };
+        let number: u64 = digits.parse().map_err(|_| invalid())?;
+        total = number
+            .checked_mul(size)
+            .and_then(|part| total.checked_add(part))
+            .ok_or_else(|| format!("invalid duration `{text}`: too large"))?;
+        digits.clear();
+    }
+    if !digits.is_empty() || trimmed.is_empty() {
+        return Err(invalid());
+    }
+    Ok(total)
+}
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DurationVisitor;
+
+        impl Visitor<'_> for DurationVisitor {
+            type Value = Duration;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as 90, \"90s\", \"5m\", \"2h\" or \"1d\"")
+            }
+
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Duration, E> {
+                Ok(Duration(value))
+            }
+
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Duration, E> {
+                u64::try_from(value).map(Duration).map_err(|_| {
+                    E::custom(format!(
+                        "invalid duration {value}: durations cannot be negative"
+                    ))
+                })
+            }
+
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<Duration, E> {
+                parse_duration(value).map(Duration).map_err(E::custom)
+            }
+        }
+
+        deserializer.deserialize_any(DurationVisitor)
+    }
+}
+
+impl JsonSchema for Duration {
+    fn schema_name() -> Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "Virtual time: whole seconds, or a string such as \"90s\", \"5m\", \"2h\", \"1d\" or \"1h30m\".",
+            "oneOf": [
+                { "type": "integer", "minimum": 0 },
+                { "type": "string", "pattern": "^([0-9]+[smhd])+$" }
+            ]
+        })
+    }
+}
+
+/// An expected HTTP status: one code, or a class such as `4xx`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpStatus {
+    Code(u16),
+    /// The first digit: 2 for `2xx`.
+    Class(u16),
+}
+
+impl HttpStatus {
+    pub fn matches(self, status: u16) -> bool {
+        match self {
+            HttpStatus::Code(code) => code == status,
+            HttpStatus::Class(class) => status / 100 == class,
+        }
+    }
+}
+
+impl fmt::Display for HttpStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HttpStatus::Code(code) => write!(f, "{code}"),
+            HttpStatus::Class(class) => write!(f, "{class}xx"),
+        }
+    }
+}
+
+fn parse_status(text: &str) -> Result<HttpStatus, String> {
+    let lower = text.trim().to_ascii_lowercase();
+    if let Some(digit) = lower.strip_suffix("xx")
+        && let Ok(class @ 1..=5) = digit.parse::<u16>()
+    {
+        return Ok(HttpStatus::Class(class));
+    }
+    match lower.parse::<u16>() {
+        Ok(code @ 100..=599) => Ok(HttpStatus::Code(code)),
+        _ => Err(format!(
+            "invalid HTTP status `{text}`, expected a code from 100 to 599 or a class such as 2xx"
+        )),
+    }
+}
+
+impl<'de> Deserialize<'de> for HttpStatus {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StatusVisitor;
+
+        impl Visitor<'_> for StatusVisitor {
+            type Value = HttpStatus;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an HTTP status such as 200, or a class such as \"4xx\"")
+            }
+
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<HttpStatus, E> {
+                parse_status(&value.to_string()).map_err(E::custom)
+            }
+
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<HttpStatus, E> {
+                parse_status(&value.to_string()).map_err(E::custom)
+            }
+
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<HttpStatus, E> {
+                parse_status(value).map_err(E::custom)
+            }
+        }
+
+        deserializer.deserialize_any(StatusVisitor)
+    }
+}
+
+impl JsonSchema for HttpStatus {
+    fn schema_name() -> Cow<'static, str> {
+        "HttpStatus".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "An HTTP status code, or a class such as \"2xx\" or \"4xx\".",
+            "oneOf": [
+                { "type": "integer", "minimum": 100, "maximum": 599 },
+                { "type": "string", "pattern": "^[1-5][xX][xX]$" }
+            ]
+        })
+    }
+}
+
+/// The session id an order is expected to store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredSession {
+    /// The session of the order's latest checkout.
+    Latest,
+    /// The session of the order's first checkout.
+    First,
+    /// No session id at all.
+    None,
+    /// The session of the order's Nth checkout, from 1.
+    Attempt(u32),
+}
+
+impl fmt::Display for StoredSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoredSession::Latest => f.write_str("latest"),
+            StoredSession::First => f.write_str("first"),
+            StoredSession::None => f.write_str("none"),
+            StoredSession::Attempt(n) => write!(f, "attempt {n}"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StoredSession {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SelectorVisitor;
+
+        impl Visitor<'_> for SelectorVisitor {
+            type Value = StoredSession;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`latest`, `first`, `none` or an attempt number from 1")
+            }
+
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<StoredSession, E> {
+                match u32::try_from(value) {
+                    Ok(n) if n >= 1 => Ok(StoredSession::Attempt(n)),
+                    _ => Err(E::custom(format!(
+                        "invalid attempt {value}, attempts count from 1"
+                    ))),
+                }
+            }
+
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<StoredSession, E> {
+                match u64::try_from(value) {
+                    Ok(value) => self.visit_u64(value),
+                    Err(_) => Err(E::custom(format!(
+                        "invalid attempt {value}, attempts count from 1"
+                    ))),
+                }
+            }
+
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<StoredSession, E> {
+                match value {
+                    "latest" => Ok(StoredSession::Latest),
+                    "first" => Ok(StoredSession::First),
+                    "none" => Ok(StoredSession::None),
+                    other => Err(E::unknown_variant(other, &["latest", "first", "none"])),
+                }
+            }
+        }
+
+        deserializer.deserialize_any(SelectorVisitor)
+    }
+}
+
+impl JsonSchema for StoredSession {
+    fn schema_name() -> Cow<'static, str> {
+        "StoredSession".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "Which of the order's sessions the order stores: latest, first, none, or an attempt number from 1.",
+            "oneOf": [
+                { "type": "integer", "minimum": 1 },
+                { "enum": ["latest", "first", "none"] }
+            ]
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duration_forms() {
+        assert_eq!(parse_duration("90"), Ok(90));
+        assert_eq!(parse_duration("90s"), Ok(90));
+        assert_eq!(parse_duration("5m"), Ok(300));
+        assert_eq!(parse_duration("1h30m"), Ok(5_400));
+        assert_eq!(parse_duration("3d"), Ok(259_200));
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("5").is_ok());
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("12").is_ok());
+        assert!(parse_duration("1h5").is_err());
+    }
+
+    #[test]
+    fn duration_formatting() {
+        assert_eq!(format_seconds(0), "0s");
+        assert_eq!(format_seconds(90), "1m30s");
+        assert_eq!(format_seconds(259_200), "3d");
+    }
+
+    #[test]
+    fn status_forms() {
+        assert_eq!(parse_status("4xx"), Ok(HttpStatus::Class(4)));
+        assert_eq!(parse_status("409"), Ok(HttpStatus::Code(409)));
+        assert!(parse_status("6xx").is_err());
+        assert!(parse_status("99").is_err());
+        assert!(HttpStatus::Class(2).matches(204));
+        assert!(!HttpStatus::Code(200).matches(201));
+    }
+}

@@ -1,0 +1,81 @@
+//! Reading fakestripe.yaml: the reference shop's file, and the error
+//! message of each kind of invalid file.
+
+use std::path::Path;
+
+use fakestripe::app::config::{Launch, parse};
+use fakestripe::scenario::model::OrderStatus;
+
+const MINIMAL: &str = "\
+version: 1
+start: { command: [./app] }
+webhook_path: /hooks
+checkout: { request: { method: POST, path: /buy, json: { id: \"{{order_id}}\" } } }
+order:
+  request: { path: \"/orders/{{order_id}}\" }
+  status: /state
+  status_map: { paid: [done, shipped], failed: [bounced] }
+";
+
+#[test]
+fn shop_file_parses() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/shop-rust/fakestripe.yaml");
+    let app = fakestripe::app::config::load(&path).expect("the shop's file is valid");
+    assert_eq!(app.name, "shop-rust");
+    assert_eq!(app.webhook_path, "/webhooks/stripe");
+    assert!(app.reset.is_some());
+    assert!(matches!(app.launch, Launch::Start(_)));
+}
+
+#[test]
+fn minimal_file_parses() {
+    let app = parse(Path::new("app/fakestripe.yaml"), MINIMAL).expect("the file is valid");
+    assert_eq!(app.name, "app");
+    let map = &app.order.status_map.value;
+    assert_eq!(map.translate("shipped"), Some(OrderStatus::Paid));
+    assert_eq!(map.translate("bounced"), Some(OrderStatus::Failed));
+    assert_eq!(map.translate("other"), None);
+    assert_eq!(app.checkout.request.value.method(), "POST");
+    assert_eq!(app.order.request.value.method(), "GET");
+}
+
+fn errors(text: &str) -> String {
+    match parse(Path::new("fakestripe.yaml"), text) {
+        Ok(_) => panic!("the file should be invalid"),
+        Err(errors) => errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n\n"),
+    }
+}
+
+#[test]
+fn unknown_template_variable() {
+    insta::assert_snapshot!(errors(
+        &MINIMAL.replace("{{order_id}}\" } } }", "{{oder_id}}\" } } }")
+    ));
+}
+
+#[test]
+fn start_and_base_url() {
+    insta::assert_snapshot!(errors(&MINIMAL.replace(
+        "webhook_path:",
+        "base_url: http://127.0.0.1:4242\nwebhook_path:"
+    )));
+}
+
+#[test]
+fn misspelt_key() {
+    insta::assert_snapshot!(errors(&MINIMAL.replace("webhook_path:", "webhok_path:")));
+}
+
+#[test]
+fn status_map_without_paid() {
+    insta::assert_snapshot!(errors(&MINIMAL.replace("paid: [done, shipped], ", "")));
+}
+
+#[test]
+fn pointer_without_slash() {
+    insta::assert_snapshot!(errors(&MINIMAL.replace("status: /state", "status: state")));
+}

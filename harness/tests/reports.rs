@@ -1,0 +1,172 @@
+//! The reporters' output for a fixed run, pinned by snapshots: the
+//! terminal report, JUnit XML and GitHub annotations.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fakestripe::invariants::{Invariant, Violation};
+use fakestripe::report::Reporter;
+use fakestripe::report::events::{
+    Event, Failure, FailureKind, Mismatch, ScenarioResult, Summary, TimelineLine,
+};
+use fakestripe::report::github::GithubReporter;
+use fakestripe::report::junit::JunitReporter;
+use fakestripe::report::terminal::TerminalReporter;
+
+fn passed() -> ScenarioResult {
+    ScenarioResult {
+        path: PathBuf::from("scenarios/card-paid.yaml"),
+        name: "card-paid".to_owned(),
+        description: None,
+        seed: 1,
+        duration: Duration::from_millis(412),
+        steps_run: 4,
+        steps_total: 4,
+        failures: Vec::new(),
+        allowed: vec![Violation {
+            invariant: Invariant::DuplicatesIgnored,
+            order: Some("O-1".to_owned()),
+            message: "allowed on purpose".to_owned(),
+        }],
+        timeline: Vec::new(),
+        app_output: Vec::new(),
+        replay: "fakestripe run scenarios/card-paid.yaml --app fakestripe.yaml --seed 1".to_owned(),
+    }
+}
+
+fn line(offset: i64, actor: &str, text: &str) -> TimelineLine {
+    TimelineLine {
+        offset,
+        actor: actor.to_owned(),
+        text: text.to_owned(),
+    }
+}
+
+fn failed() -> ScenarioResult {
+    ScenarioResult {
+        path: PathBuf::from("scenarios/redirect-before-webhook.yaml"),
+        name: "the browser returns before the webhook".to_owned(),
+        description: Some("The app must not trust the redirect alone.\nIt retrieves the session first.".to_owned()),
+        seed: 42,
+        duration: Duration::from_millis(1_250),
+        steps_run: 4,
+        steps_total: 6,
+        failures: vec![
+            Failure {
+                kind: FailureKind::Step { index: 3, name: "expect".to_owned(), line: 18, column: 5 },
+                message: "expected order O-1".to_owned(),
+                mismatches: vec![
+                    Mismatch {
+                        subject: "status".to_owned(),
+                        expected: "pending".to_owned(),
+                        actual: "paid (app status \"paid\")".to_owned(),
+                    },
+                    Mismatch { subject: "fulfilments".to_owned(), expected: "0".to_owned(), actual: "1".to_owned() },
+                ],
+            },
+            Failure {
+                kind: FailureKind::Invariant { name: "unpaid_not_fulfilled".to_owned() },
+                message: "after step 3 (redirect, line 14) the app reported O-1 as fulfilled before any payment for it succeeded".to_owned(),
+                mismatches: Vec::new(),
+            },
+        ],
+        allowed: Vec::new(),
+        timeline: vec![
+            line(0, "step", "step 1: checkout O-1 (line 8)"),
+            line(0, "app", "POST /v1/checkout/sessions → 200 [cs_test_1] idempotency key O-1-1"),
+            line(0, "step", "step 2: pay O-1 with sepa_debit (line 11)"),
+            line(0, "customer", "action=pay method=sepa_debit session=cs_test_1"),
+            line(0, "event", "evt_1 checkout.session.completed for cs_test_1"),
+            line(0, "step", "step 3: redirect back to the app for O-1 (line 14)"),
+            line(0, "step", "step 4: advance 1h (line 16)"),
+            line(60, "delivery", "evt_1 checkout.session.completed attempt 1 → app responded 500: boom"),
+            line(3_600, "delivery", "evt_1 checkout.session.completed attempt 2 → app responded 200"),
+        ],
+        app_output: vec!["WARN shop: fulfilled O-1".to_owned()],
+        replay: "fakestripe run scenarios/redirect-before-webhook.yaml --app fakestripe.yaml --seed 42".to_owned(),
+    }
+}
+
+fn events() -> Vec<Event> {
+    vec![
+        Event::RunStarted {
+            scenarios: 3,
+            jobs: 1,
+            fake_url: "http://127.0.0.1:12111".to_owned(),
+            app: "shop-rust".to_owned(),
+        },
+        Event::ScenarioStarted {
+            index: 0,
+            path: PathBuf::from("scenarios/card-paid.yaml"),
+            name: "card-paid".to_owned(),
+        },
+        Event::ScenarioFinished {
+            index: 0,
+            result: Arc::new(passed()),
+        },
+        Event::ScenarioFinished {
+            index: 1,
+            result: Arc::new(failed()),
+        },
+        Event::ScenarioSkipped {
+            index: 2,
+            path: PathBuf::from("scenarios/zz-last.yaml"),
+            name: "zz-last".to_owned(),
+        },
+        Event::RunFinished {
+            summary: Summary {
+                passed: 1,
+                failed: 1,
+                skipped: 1,
+                duration: Duration::from_millis(1_700),
+                interrupted: false,
+            },
+        },
+    ]
+}
+
+#[test]
+fn terminal_report() {
+    let mut out = Vec::new();
+    let mut reporter = TerminalReporter::new(&mut out, false, false);
+    for event in events() {
+        reporter.event(&event).expect("writing to memory");
+    }
+    drop(reporter);
+    insta::assert_snapshot!(String::from_utf8(out).expect("the report is UTF-8"));
+}
+
+#[test]
+fn terminal_report_in_colour() {
+    let mut out = Vec::new();
+    let mut reporter = TerminalReporter::new(&mut out, true, false);
+    reporter.event(&events()[2]).expect("writing to memory");
+    drop(reporter);
+    let text = String::from_utf8(out).expect("the report is UTF-8");
+    assert!(text.contains("\u{1b}[32m    PASS\u{1b}[0m"), "{text:?}");
+}
+
+#[test]
+fn junit_report() {
+    let mut reporter = JunitReporter::new(PathBuf::from("unused.xml"));
+    for event in events()
+        .iter()
+        .filter(|e| !matches!(e, Event::RunFinished { .. }))
+    {
+        reporter.event(event).expect("collecting in memory");
+    }
+    insta::assert_snapshot!(reporter.render().expect("the report serializes"));
+}
+
+#[test]
+fn github_annotations() {
+    let mut out = Vec::new();
+    {
+        let mut reporter = GithubReporter::new(&mut out);
+        for event in events() {
+            reporter.event(&event).expect("writing to memory");
+        }
+    }
+    insta::assert_snapshot!(String::from_utf8(out).expect("the annotations are UTF-8"));
+}

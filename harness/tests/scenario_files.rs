@@ -1,0 +1,313 @@
+//! Reading scenario files: valid files in YAML and JSON, and the error
+//! message of each kind of invalid file, pinned by snapshots.
+
+use std::path::Path;
+
+use fakestripe::scenario::model::{PaymentMethod, Step};
+use fakestripe::scenario::parse;
+
+const FULL: &str = r#"
+version: 1
+name: every step
+description: Uses each step once.
+seed: 42
+allow: [duplicates_ignored]
+settle: 1d
+faults:
+  - kind: webhook_duplicate
+    types: ["checkout.session.completed"]
+    copies: 2
+steps:
+  - hold: { types: ["checkout.session.*"] }
+  - checkout:
+      order: O-1
+      items:
+        - { name: T-shirt, unit_amount: 2000, quantity: 2 }
+        - { price: price_123 }
+      currency: eur
+      email: buyer@example.test
+      metadata: { campaign: spring }
+  - pay: { card: declined, expect: declined }
+  - pay: { method: sepa_debit, outcome: failed, delay: 5m }
+  - redirect:
+  - cancel: {}
+  - expire: { attempt: 1 }
+  - advance: 1h30m
+  - release: { types: ["checkout.session.completed"] }
+  - deliver:
+  - set_faults: []
+  - wait_until: { status: paid, within: 2h, every: 10m }
+  - expect:
+      status: paid
+      fulfilments: 1
+      stored_session: latest
+      amount: 4000
+      currency: eur
+      released: false
+      checkout_session: { status: complete, payment_status: paid, metadata: { order_id: O-1 } }
+      payment_intent: { status: succeeded, fields: { /amount: 4000 } }
+      requests:
+        session_retrieved_before_fulfilment: true
+        idempotent_session_creates: true
+        max_sessions_per_order: 1
+        matching:
+          - { method: GET, path: "/v1/checkout/sessions/{session}", min: 1 }
+      deliveries:
+        - { forged: true, status: 4xx, min: 0 }
+"#;
+
+#[test]
+fn full_yaml_parses() {
+    let scenario = parse(Path::new("every-step.yaml"), FULL).expect("the file is valid");
+    assert_eq!(scenario.name, "every step");
+    assert_eq!(scenario.seed, 42);
+    assert_eq!(scenario.settle_seconds, 86_400);
+    assert_eq!(scenario.faults.len(), 1);
+    assert_eq!(scenario.steps.len(), 13);
+    assert_eq!(scenario.steps[0].order, None);
+    assert_eq!(scenario.steps[2].order.as_deref(), Some("O-1"));
+    assert_eq!(scenario.steps[1].line, 14);
+    let Step::Pay(pay) = &scenario.steps[3].step else {
+        panic!("step 4 is a pay step")
+    };
+    assert_eq!(pay.method, Some(PaymentMethod::SepaDebit));
+    assert_eq!(pay.delay.map(|d| d.seconds()), Some(300));
+    let Step::Advance(duration) = &scenario.steps[7].step else {
+        panic!("step 8 is an advance step")
+    };
+    assert_eq!(duration.seconds(), 5_400);
+}
+
+#[test]
+fn json_file_parses() {
+    let text = r#"{
+  "version": 1,
+  "steps": [
+    {"checkout": {"order": "O-1"}},
+    {"pay": {"card": "4242 4242 4242 4242"}},
+    {"advance": "1m"},
+    {"expect": {"status": "paid"}}
+  ]
+}"#;
+    let scenario = parse(Path::new("card-paid.json"), text).expect("the file is valid");
+    assert_eq!(scenario.name, "card-paid");
+    assert_eq!(scenario.steps.len(), 4);
+    assert_eq!(scenario.steps[3].order.as_deref(), Some("O-1"));
+    assert_eq!(scenario.settle_seconds, 3 * 86_400);
+}
+
+/// Renders every error of an invalid file, as the command line prints them.
+fn errors(name: &str, text: &str) -> String {
+    match parse(Path::new(name), text) {
+        Ok(_) => panic!("{name} should be invalid"),
+        Err(errors) => errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n\n"),
+    }
+}
+
+#[test]
+fn misspelt_step() {
+    let text = "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - chekout: { order: O-2 }\n";
+    insta::assert_snapshot!(errors("misspelt-step.yaml", text));
+}
+
+#[test]
+fn misspelt_key() {
+    let text = "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - pay: { crad: declined }\n";
+    insta::assert_snapshot!(errors("misspelt-key.yaml", text));
+}
+
+#[test]
+fn misspelt_fault_kind() {
+    let text = "version: 1\nfaults:\n  - kind: webhook_duplicat\n    copies: 2\nsteps:\n  - checkout: { order: O-1 }\n";
+    insta::assert_snapshot!(errors("misspelt-fault.yaml", text));
+}
+
+#[test]
+fn misspelt_fault_kind_in_set_faults() {
+    let text = "version: 1\nsteps:\n  - set_faults:\n      - kind: stale_reads\n";
+    insta::assert_snapshot!(errors("misspelt-set-faults.yaml", text));
+}
+
+#[test]
+fn unknown_invariant() {
+    let text = "version: 1\nallow: [paid_fulfilled_twice]\nsteps:\n  - checkout: { order: O-1 }\n";
+    insta::assert_snapshot!(errors("unknown-invariant.yaml", text));
+}
+
+#[test]
+fn order_not_checked_out() {
+    let text = "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - pay: { order: O-2 }\n";
+    insta::assert_snapshot!(errors("unknown-order.yaml", text));
+}
+
+#[test]
+fn step_without_any_order() {
+    let text = "version: 1\nsteps:\n  - advance: 1m\n  - redirect:\n";
+    insta::assert_snapshot!(errors("no-order.yaml", text));
+}
+
+#[test]
+fn invalid_card() {
+    let text = "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - pay: { card: decline }\n";
+    insta::assert_snapshot!(errors("invalid-card.yaml", text));
+}
+
+#[test]
+fn card_with_async_method() {
+    let text = "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - pay: { method: sepa_debit, card: success }\n  - pay: { outcome: failed }\n";
+    insta::assert_snapshot!(errors("card-async.yaml", text));
+}
+
+#[test]
+fn unsupported_version() {
+    insta::assert_snapshot!(errors(
+        "version.yaml",
+        "version: 2\nsteps:\n  - advance: 1m\n"
+    ));
+}
+
+#[test]
+fn empty_file() {
+    insta::assert_snapshot!(errors("empty.yaml", "\n"));
+}
+
+#[test]
+fn missing_steps() {
+    insta::assert_snapshot!(errors("no-steps.yaml", "version: 1\nname: nothing\n"));
+}
+
+#[test]
+fn invalid_duration() {
+    let text = "version: 1\nsteps:\n  - advance: 5 minutes\n";
+    insta::assert_snapshot!(errors("duration.yaml", text));
+}
+
+#[test]
+fn invalid_status() {
+    let text = "version: 1\nsteps:\n  - checkout: { order: O-1, expect_status: 6xx }\n";
+    insta::assert_snapshot!(errors("status.yaml", text));
+}
+
+#[test]
+fn invalid_order_status() {
+    let text = "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - expect: { status: payed }\n";
+    insta::assert_snapshot!(errors("order-status.yaml", text));
+}
+
+#[test]
+fn yaml_syntax_error() {
+    let text = "version: 1\nsteps:\n  - checkout: { order: O-1\n";
+    insta::assert_snapshot!(errors("syntax.yaml", text));
+}
+
+#[test]
+fn json_syntax_error() {
+    let text = "{\n  \"version\": 1,\n  \"steps\": [\n    {\"advance\": 60},\n  ]\n}\n";
+    insta::assert_snapshot!(errors("syntax.json", text));
+}
+
+#[test]
+fn json_with_yaml_comment() {
+    let text = "# a comment\n{\"version\": 1, \"steps\": [{\"advance\": 60}]}\n";
+    insta::assert_snapshot!(errors("comment.json", text));
+}
+
+#[test]
+fn duplicate_key() {
+    let text = "version: 1\nsteps:\n  - checkout:\n      order: O-1\n      order: O-2\n";
+    insta::assert_snapshot!(errors("duplicate.yaml", text));
+}
+
+#[test]
+fn steps_not_a_list() {
+    insta::assert_snapshot!(errors(
+        "not-a-list.yaml",
+        "version: 1\nsteps: { checkout: {} }\n"
+    ));
+}
+
+#[test]
+fn checks_missing() {
+    let text = "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - expect: {}\n  - wait_until: { within: 1h }\n";
+    insta::assert_snapshot!(errors("no-checks.yaml", text));
+}
+
+#[test]
+fn invalid_items() {
+    let text = "version: 1\nsteps:\n  - checkout:\n      order: O-1\n      items:\n        - { name: A }\n        - { price: price_1, unit_amount: 5 }\n        - { name: B, unit_amount: 5, quantity: 0 }\n";
+    insta::assert_snapshot!(errors("items.yaml", text));
+}
+
+#[test]
+fn wait_until_too_many_checks() {
+    let text = "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - wait_until: { status: paid, within: 30d, every: 1s }\n";
+    insta::assert_snapshot!(errors("wait.yaml", text));
+}
+
+#[test]
+fn count_bounds_conflict() {
+    let text = "version: 1\nsteps:\n  - expect:\n      deliveries:\n        - { type: x, count: 1, min: 1 }\n        - { min: 3, max: 1 }\n";
+    insta::assert_snapshot!(errors("counts.yaml", text));
+}
+
+#[test]
+fn odd_inputs_do_not_panic() {
+    let inputs = [
+        "\u{0}\u{1}\u{2}",
+        "[[[[[[[[[[",
+        "version: 99999999999999999999999\nsteps: []\n",
+        "version: -1\nsteps: []\n",
+        "- a\n- b\n",
+        "version: 1\nsteps:\n  - advance: 99999999999999999999d\n",
+        "version: 1\nsteps:\n  - checkout: { order: '' }\n",
+        "version: 1\nsteps: ~\n",
+        "version: 1\nsteps:\n  - ~\n",
+        "version: 1\nsteps:\n  - {}\n",
+        "version: 1\nsteps:\n  - { checkout: { order: a }, pay: {} }\n",
+        "&a [*a]",
+        "version: 1\nfaults: [1, 2]\nsteps: [{advance: 1}]\n",
+        "version: 1\nfaults: [{kind: 3}]\nsteps: [{advance: 1}]\n",
+    ];
+    for input in inputs {
+        assert!(
+            parse(Path::new("odd.yaml"), input).is_err(),
+            "{input:?} should be invalid"
+        );
+        assert!(
+            parse(Path::new("odd.json"), input).is_err(),
+            "{input:?} should be invalid as JSON"
+        );
+    }
+}
+
+mod properties {
+    use std::path::Path;
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any text, valid or not, gives a scenario or errors, never a panic.
+        #[test]
+        fn any_text_never_panics(text in "\\PC{0,200}") {
+            let _ = fakestripe::scenario::parse(Path::new("any.yaml"), &text);
+        }
+
+        /// Any YAML-looking text built from scenario words never panics.
+        #[test]
+        fn scenario_like_text_never_panics(
+            lines in proptest::collection::vec(
+                "(version: 1|steps:|  - checkout: \\{ order: O-1 \\}|  - pay: \\{\\}|  - advance: [0-9a-z]{0,4}|  - expect: \\{ status: [a-z]{0,6} \\}|faults:|  - kind: [a-z_]{0,12}|allow: \\[[a-z_]{0,10}\\])",
+                0..12,
+            )
+        ) {
+            let text = lines.join("\n");
+            let _ = fakestripe::scenario::parse(Path::new("like.yaml"), &text);
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! The JSON Schema that `fakestripe schema` prints.
+
+use fakestripe::scenario::json_schema;
+use fakestripe::scenario::model::{FAULT_KINDS, STEP_NAMES};
+
+#[test]
+fn schema_names_every_step_and_fault() {
+    let text = json_schema().to_string();
+    for name in STEP_NAMES.iter().chain(FAULT_KINDS) {
+        assert!(
+            text.contains(&format!("\"{name}\"")),
+            "the schema does not mention {name}"
+        );
+    }
+}
+
+#[test]
+fn schema_rejects_unknown_keys() {
+    let schema = json_schema();
+    assert_eq!(
+        schema["additionalProperties"],
+        serde_json::Value::Bool(false)
+    );
+}
+
+#[test]
+fn schema_snapshot() {
+    insta::assert_json_snapshot!(json_schema());
+}

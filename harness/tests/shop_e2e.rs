@@ -1,0 +1,204 @@
+//! End-to-end runs against the reference shop (examples/shop-rust): the
+//! scenarios in tests/scenarios pass against the correct shop, and fail
+//! with the expected message when one of its bug switches is on.
+//!
+//! The shop is started with `cargo run`, as its fakestripe.yaml specifies, so
+//! the first run builds it.
+
+use std::path::{Path, PathBuf};
+
+use fakestripe::report::events::{FailureKind, ScenarioResult};
+use fakestripe::{RunOptions, ScenarioFailure, run_files};
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the harness sits in the workspace")
+        .to_owned()
+}
+
+fn shop_app() -> PathBuf {
+    workspace_root().join("examples/shop-rust/fakestripe.yaml")
+}
+
+fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/scenarios")
+        .join(name)
+}
+
+/// Writes a copy of the shop's fakestripe.yaml that turns on one bug
+/// switch, and returns its path.
+fn buggy_shop_app(bug: &str) -> PathBuf {
+    let text = std::fs::read_to_string(shop_app()).expect("the shop's fakestripe.yaml exists");
+    let root = workspace_root().display().to_string();
+    let text = text.replace("cwd: ../..", &format!("cwd: {root}")).replace(
+        "env: { RUST_LOG: warn }",
+        &format!("env: {{ RUST_LOG: warn, SHOP_BUG: {bug} }}"),
+    );
+    assert!(
+        text.contains(&format!("SHOP_BUG: {bug}")),
+        "the bug switch was not added to the app file"
+    );
+    let path =
+        std::env::temp_dir().join(format!("fakestripe-e2e-{}-{bug}.yaml", std::process::id()));
+    std::fs::write(&path, text).expect("the temporary directory is writable");
+    path
+}
+
+fn options(app: &Path, jobs: usize) -> RunOptions {
+    RunOptions {
+        jobs,
+        seed: None,
+        fail_fast: false,
+        fake_url: None,
+        app_arg: app.display().to_string(),
+    }
+}
+
+fn run(app: &Path, paths: &[PathBuf], jobs: usize) -> Vec<ScenarioResult> {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    let outcome = runtime
+        .block_on(run_files(app, paths, options(app, jobs)))
+        .expect("the run starts");
+    outcome
+        .results
+        .into_iter()
+        .map(|result| (*result).clone())
+        .collect()
+}
+
+fn report(result: &ScenarioResult) -> String {
+    ScenarioFailure::Failed(Box::new(result.clone())).to_string()
+}
+
+#[test]
+fn correct_shop_passes_every_scenario() {
+    let results = run(&shop_app(), &[scenario("")], 2);
+    assert_eq!(results.len(), 9);
+    for result in &results {
+        assert!(result.passed(), "{}", report(result));
+    }
+}
+
+fakestripe::scenario_tests! {
+    app: shop_app();
+    scenarios_card_paid: scenario("card-paid.yaml");
+    scenarios_status_lag: scenario("status-lag.yaml");
+}
+
+#[test]
+fn trust_redirect_bug_is_caught() {
+    let app = buggy_shop_app("trust-redirect");
+    let results = run(&app, &[scenario("async-redirect-first.yaml")], 1);
+    let result = &results[0];
+    assert!(!result.passed());
+
+    let step = &result.failures[0];
+    assert_eq!(
+        step.kind,
+        FailureKind::Step {
+            index: 4,
+            name: "expect".to_owned(),
+            line: 11,
+            column: 5
+        }
+    );
+    let fulfilments = step
+        .mismatches
+        .iter()
+        .find(|m| m.subject == "fulfilments")
+        .expect("a fulfilments mismatch");
+    assert_eq!(
+        (fulfilments.expected.as_str(), fulfilments.actual.as_str()),
+        ("0", "1")
+    );
+
+    let invariant = result
+        .failures
+        .iter()
+        .find(|f| {
+            f.kind
+                == FailureKind::Invariant {
+                    name: "unpaid_not_fulfilled".to_owned(),
+                }
+        })
+        .unwrap_or_else(|| panic!("no unpaid_not_fulfilled failure in\n{}", report(result)));
+    assert!(
+        invariant
+            .message
+            .contains("after step 3 (redirect, line 9)"),
+        "{}",
+        invariant.message
+    );
+
+    assert!(
+        result.timeline.iter().any(|line| line.actor == "step"),
+        "the failure has a timeline"
+    );
+    assert!(
+        result.replay.contains("async-redirect-first.yaml --app "),
+        "{}",
+        result.replay
+    );
+    assert!(result.replay.ends_with("--seed 0"), "{}", result.replay);
+}
+
+#[test]
+fn no_dedup_bug_is_caught() {
+    let app = buggy_shop_app("no-dedup");
+    let results = run(&app, &[scenario("duplicate-delivery.yaml")], 1);
+    let result = &results[0];
+    let step = &result.failures[0];
+    let fulfilments = step
+        .mismatches
+        .iter()
+        .find(|m| m.subject == "fulfilments")
+        .expect("a fulfilments mismatch");
+    assert_eq!(fulfilments.actual, "3", "{}", report(result));
+    assert!(result.replay.contains("--seed 7"), "{}", result.replay);
+}
+
+#[test]
+fn forged_webhook_accepted_is_caught() {
+    let app = buggy_shop_app("no-signature-check");
+    let results = run(&app, &[scenario("forged-webhook.yaml")], 1);
+    let result = &results[0];
+    assert!(!result.passed());
+    let text = report(result);
+    assert!(
+        text.contains("deliveries (forged): app's response"),
+        "{text}"
+    );
+    assert!(text.contains("(wrong_secret) got 200"), "{text}");
+    let invariant = result
+        .failures
+        .iter()
+        .find(|f| {
+            f.kind
+                == FailureKind::Invariant {
+                    name: "forgeries_rejected".to_owned(),
+                }
+        })
+        .unwrap_or_else(|| panic!("no forgeries_rejected failure in\n{text}"));
+    assert!(
+        invariant
+            .message
+            .contains("wrong_secret got 200, tampered_body got 200"),
+        "{}",
+        invariant.message
+    );
+}
+
+#[test]
+fn expired_as_failed_bug_is_caught() {
+    let app = buggy_shop_app("expired-as-failed");
+    let results = run(&app, &[scenario("expired-unpaid.yaml")], 1);
+    let status = results[0].failures[0]
+        .mismatches
+        .iter()
+        .find(|m| m.subject == "status")
+        .expect("a status mismatch");
+    assert_eq!(status.expected, "cancelled");
+    assert_eq!(status.actual, "failed (app status \"payment_failed\")");
+}
