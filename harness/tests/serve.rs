@@ -1,0 +1,176 @@
+//! `fakestripe serve` as a process: the first line of stdout, `--port 0`,
+//! forwarding, bad flags, and a clean stop on SIGTERM.
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::post;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_fakestripe");
+
+/// Starts `fakestripe serve` with `args` and returns the process and the
+/// lines it printed up to and including the base URL's.
+async fn serve(args: &[&str]) -> (Child, Vec<String>) {
+    let mut child = Command::new(BINARY)
+        .arg("serve")
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting fakestripe serve");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    let wanted = if args.contains(&"--forward-to") { 3 } else { 1 };
+    while printed.len() < wanted {
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("serve printed nothing for 30 s")
+            .unwrap()
+            .expect("serve closed stdout");
+        printed.push(line);
+    }
+    (child, printed)
+}
+
+#[tokio::test]
+async fn first_line_is_the_base_url() {
+    let (mut child, lines) = serve(&["--port", "0"]).await;
+    let base = &lines[0];
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    let port: u16 = base.rsplit(':').next().unwrap().parse().unwrap();
+    assert_ne!(port, 0);
+    let response = reqwest::Client::new()
+        .get(format!("{base}/v1/customers"))
+        .bearer_auth("sk_test_serve")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn sigterm_stops_it_cleanly() {
+    let (mut child, _) = serve(&["--port", "0"]).await;
+    let pid = nix::unistd::Pid::from_raw(child.id().unwrap() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
+#[tokio::test]
+async fn forward_to_prints_the_secret_and_delivers() {
+    let received: Arc<Mutex<Vec<(String, Bytes)>>> = Arc::default();
+    let app = axum::Router::new()
+        .route(
+            "/hook",
+            post(
+                |State(store): State<Arc<Mutex<Vec<(String, Bytes)>>>>,
+                 headers: HeaderMap,
+                 body: Bytes| async move {
+                    let signature = headers["stripe-signature"].to_str().unwrap().to_owned();
+                    store.lock().unwrap().push((signature, body));
+                    "ok"
+                },
+            ),
+        )
+        .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let secret = "whsec_serve_test_secret";
+    let (mut child, lines) = serve(&[
+        "--port",
+        "0",
+        "--forward-to",
+        &hook,
+        "--webhook-secret",
+        secret,
+    ])
+    .await;
+    assert_eq!(lines[1], format!("forwarding every event to {hook}"));
+    assert_eq!(lines[2], format!("webhook signing secret: {secret}"));
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/customers", lines[0]))
+        .bearer_auth("sk_test_forward")
+        .form(&[("email", "ada@example.com")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut waited = 0;
+    while received.lock().unwrap().is_empty() && waited < 100 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    let deliveries = received.lock().unwrap().clone();
+    assert_eq!(deliveries.len(), 1, "one customer.created delivery");
+    let event: serde_json::Value = serde_json::from_slice(&deliveries[0].1).unwrap();
+    assert_eq!(event["type"], "customer.created");
+    assert!(deliveries[0].0.starts_with("t=") && deliveries[0].0.contains(",v1="));
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn invalid_flags_exit_with_usage_error() {
+    let bad_secret = Command::new(BINARY)
+        .args([
+            "serve",
+            "--port",
+            "0",
+            "--forward-to",
+            "http://127.0.0.1:9/hook",
+            "--webhook-secret",
+            "nope",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(bad_secret.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad_secret.stderr)
+            .contains("--webhook-secret must start with whsec_")
+    );
+
+    let plan =
+        std::env::temp_dir().join(format!("fakestripe-bad-plan-{}.yaml", std::process::id()));
+    std::fs::write(&plan, "faults:\n  - kind: webhook_dupe\n").unwrap();
+    let bad_plan = Command::new(BINARY)
+        .args(["serve", "--port", "0", "--faults"])
+        .arg(&plan)
+        .output()
+        .await
+        .unwrap();
+    std::fs::remove_file(&plan).unwrap();
+    assert_eq!(bad_plan.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad_plan.stderr);
+    assert!(
+        stderr.contains("Did you mean `webhook_duplicate`?"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn busy_port_exits_with_start_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let output = Command::new(BINARY)
+        .args(["serve", "--port", &port])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot listen on 127.0.0.1"));
+}
