@@ -14,6 +14,9 @@ use tokio::process::{Child, Command};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_fakestripe");
 
+/// Deliveries a receiver got: the signature header and the body.
+type Received = Arc<Mutex<Vec<(String, Bytes)>>>;
+
 /// Starts `fakestripe serve` with `args` and returns the process and the
 /// lines it printed up to and including the base URL's.
 async fn serve(args: &[&str]) -> (Child, Vec<String>) {
@@ -71,14 +74,12 @@ async fn sigterm_stops_it_cleanly() {
 
 #[tokio::test]
 async fn forward_to_prints_the_secret_and_delivers() {
-    let received: Arc<Mutex<Vec<(String, Bytes)>>> = Arc::default();
+    let received: Received = Arc::default();
     let app = axum::Router::new()
         .route(
             "/hook",
             post(
-                |State(store): State<Arc<Mutex<Vec<(String, Bytes)>>>>,
-                 headers: HeaderMap,
-                 body: Bytes| async move {
+                |State(store): State<Received>, headers: HeaderMap, body: Bytes| async move {
                     let signature = headers["stripe-signature"].to_str().unwrap().to_owned();
                     store.lock().unwrap().push((signature, body));
                     "ok"
