@@ -1,9 +1,9 @@
-//! A bare axum server that answers every request with one fixed JSON body,
-//! read from a file at start. The benchmarks in `bench/` give it the bytes
-//! of a real Checkout Session, so it does everything fakestripe does over
-//! HTTP (parse the request, read the body, send the same number of bytes)
-//! and nothing else: its throughput is the practical ceiling for an HTTP
-//! service on the machine.
+//! A bare axum server that responds to every request with one fixed JSON
+//! body, read from a file at start. The benchmarks in `bench/` give it the
+//! bytes of a real Checkout Session. It then does the HTTP work fakestripe
+//! does (parse the request, read the body, send the same number of bytes)
+//! and nothing else, so its throughput is the practical ceiling for an
+//! HTTP service on the machine.
 //!
 //! ```sh
 //! cargo run --release -p fakestripe-server --example ceiling -- --port 0 --body session.json
@@ -75,7 +75,7 @@ async fn serve(port: u16, body: Bytes) -> ExitCode {
         .expect("a bound listener has an address");
     println!("http://{local}");
     let _ = std::io::stdout().flush();
-    let router = Router::new().fallback(answer).with_state(body);
+    let router = Router::new().fallback(respond).with_state(body);
     if let Err(err) = axum::serve(listener, router).await {
         eprintln!("ceiling: the server stopped: {err}");
         return ExitCode::from(1);
@@ -85,7 +85,7 @@ async fn serve(port: u16, body: Bytes) -> ExitCode {
 
 /// Reads the whole request body, as the fake does, then sends the fixed
 /// body.
-async fn answer(State(body): State<Bytes>, request: Bytes) -> impl IntoResponse {
+async fn respond(State(body): State<Bytes>, request: Bytes) -> impl IntoResponse {
     drop(request);
     ([(CONTENT_TYPE, "application/json")], body)
 }
