@@ -1216,6 +1216,16 @@ pub fn visible(data: &mut AccountData, kind: &str, id: &str) -> Option<Value> {
     settled
 }
 
+/// Whether the plan has a fault that changes what reads see.
+pub fn affects_reads(data: &AccountData) -> bool {
+    !data.faults.lags.is_empty()
+        || data
+            .faults
+            .faults
+            .iter()
+            .any(|fault| matches!(fault, Fault::StaleRead { .. }))
+}
+
 /// The objects of `kind` that a list sees, newest first.
 pub fn visible_list(data: &mut AccountData, kind: &str) -> Vec<Value> {
     let ids: Vec<String> = data.store.ids_newest_first(kind).cloned().collect();

@@ -199,12 +199,11 @@ pub fn list_where(
     page: &Page,
     keep: impl Fn(&Value) -> bool,
 ) -> ApiResult<Value> {
-    let items: Vec<Value> = data
+    let items: Vec<&Value> = data
         .store
         .ids_newest_first(kind)
         .filter_map(|id| data.store.get(kind, id))
         .filter(|object| keep(object))
-        .cloned()
         .collect();
     page.apply(items, &ctx.path)
 }

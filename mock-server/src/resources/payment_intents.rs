@@ -369,11 +369,12 @@ pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> Ap
     let customer = params.string("customer")?;
     let created = CreatedFilter::take(&mut params)?;
     params.finish()?;
-    let items: Vec<Value> = crate::faults::visible_list(data, "payment_intent")
-        .into_iter()
-        .filter(|pi| {
-            customer.as_ref().is_none_or(|c| pi["customer"] == json!(c)) && created.matches(pi)
-        })
-        .collect();
-    page.apply(items, &ctx.path)
+    let keep = |pi: &Value| {
+        customer.as_ref().is_none_or(|c| pi["customer"] == json!(c)) && created.matches(pi)
+    };
+    if crate::faults::affects_reads(data) {
+        let visible = crate::faults::visible_list(data, "payment_intent");
+        return page.apply(visible.iter().filter(|pi| keep(pi)).collect(), &ctx.path);
+    }
+    super::list_where(ctx, data, "payment_intent", &page, keep)
 }

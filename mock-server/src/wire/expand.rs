@@ -65,9 +65,14 @@ fn target(object: &str, field: &str) -> Option<(&'static str, bool)> {
 pub fn check(kind: &str, list: bool, paths: &[String]) -> ApiResult<()> {
     for (index, path) in paths.iter().enumerate() {
         let param = format!("expand[{index}]");
+        if path.split('.').filter(|part| *part != "data").count() > MAX_LEVELS {
+            return Err(ApiError::invalid_param(
+                param,
+                format!("You cannot expand more than {MAX_LEVELS} levels of a property: {path}."),
+            ));
+        }
         let mut current = kind;
         let mut in_list = list;
-        let mut levels = 0;
         for part in path.split('.') {
             if in_list {
                 if part != "data" {
@@ -80,15 +85,6 @@ pub fn check(kind: &str, list: bool, paths: &[String]) -> ApiResult<()> {
                 }
                 in_list = false;
                 continue;
-            }
-            levels += 1;
-            if levels > MAX_LEVELS {
-                return Err(ApiError::invalid_param(
-                    param,
-                    format!(
-                        "You cannot expand more than {MAX_LEVELS} levels of a property: {path}."
-                    ),
-                ));
             }
             match target(current, part) {
                 Some((next, is_list)) => {

@@ -2,6 +2,8 @@
 //! `ending_before` cursors, and the `{object: "list", data, has_more, url}`
 //! envelope. Items come newest first.
 
+use std::borrow::Borrow;
+
 use serde_json::{Value, json};
 
 use super::error::{ApiError, ApiResult};
@@ -36,28 +38,43 @@ impl Page {
 
     /// Cuts one page out of `items` (newest first) and wraps it in a list
     /// object for `url`.
-    pub fn apply(&self, items: Vec<Value>, url: &str) -> ApiResult<Value> {
+    /// Only the page is cloned, so callers pass references to keep a list
+    /// of a large account cheap.
+    pub fn apply<T: Borrow<Value>>(&self, items: Vec<T>, url: &str) -> ApiResult<Value> {
         let position = |cursor: &str, param: &str| {
             items
                 .iter()
-                .position(|item| item["id"] == cursor)
+                .position(|item| item.borrow()["id"] == cursor)
                 .ok_or_else(|| ApiError::no_such("object", cursor, param))
         };
         let (data, has_more): (Vec<Value>, bool) = if let Some(cursor) = &self.starting_after {
             let start = position(cursor, "starting_after")? + 1;
             let rest = &items[start..];
             (
-                rest.iter().take(self.limit).cloned().collect(),
+                rest.iter()
+                    .take(self.limit)
+                    .map(|item| item.borrow().clone())
+                    .collect(),
                 rest.len() > self.limit,
             )
         } else if let Some(cursor) = &self.ending_before {
             let end = position(cursor, "ending_before")?;
             let before = &items[..end];
             let start = before.len().saturating_sub(self.limit);
-            (before[start..].to_vec(), start > 0)
+            (
+                before[start..]
+                    .iter()
+                    .map(|item| item.borrow().clone())
+                    .collect(),
+                start > 0,
+            )
         } else {
             (
-                items.iter().take(self.limit).cloned().collect(),
+                items
+                    .iter()
+                    .take(self.limit)
+                    .map(|item| item.borrow().clone())
+                    .collect(),
                 items.len() > self.limit,
             )
         };
