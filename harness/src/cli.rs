@@ -45,6 +45,10 @@ pub enum Command {
     /// Run scenario files against an app and check that it reconciles.
     #[command(after_help = EXIT_CODES)]
     Run(crate::run::RunArgs),
+    /// Explore event orders against an app and shrink a failure to a
+    /// scenario file.
+    #[command(after_help = crate::fuzz::EXIT_CODES)]
+    Fuzz(crate::fuzz::FuzzArgs),
     /// Print the JSON Schema of scenario files.
     Schema,
 }
@@ -54,6 +58,7 @@ pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve(args) => crate::serve::main(args),
         Command::Run(args) => crate::run::main(args),
+        Command::Fuzz(args) => crate::fuzz::main(args),
         Command::Schema => {
             let schema = crate::scenario::json_schema();
             match serde_json::to_string_pretty(&schema) {

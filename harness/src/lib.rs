@@ -10,6 +10,8 @@
 //!   leave behind.
 //! - [`invariants`]: the reconciliation checks made after every scenario.
 //! - [`report`]: the terminal, JUnit, JSON and GitHub outputs.
+//! - [`fuzz`]: `fakestripe fuzz`, which generates and shrinks schedules of
+//!   webhook deliveries and writes a failing one as a scenario file.
 //!
 //! # Scenario files as `cargo test` tests
 //!
@@ -31,6 +33,7 @@
 pub mod app;
 pub mod cli;
 pub mod diagnostic;
+pub mod fuzz;
 pub mod invariants;
 pub mod report;
 pub mod run;

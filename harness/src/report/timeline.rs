@@ -154,12 +154,27 @@ pub fn describe_step(planned: &PlannedStep) -> String {
             format!("pay {order} with {method}{detail}")
         }
         Step::Cancel(_) => format!("cancel {order} on the checkout page"),
-        Step::Redirect(_) => format!("redirect back to the app for {order}"),
+        Step::Redirect(redirect) => match redirect.as_ref().and_then(|r| r.race.as_ref()) {
+            Some(types) => format!(
+                "redirect back to the app for {order}, racing {}",
+                types.join(", ")
+            ),
+            None => format!("redirect back to the app for {order}"),
+        },
         Step::Expire(_) => format!("expire {order}'s session"),
         Step::Advance(duration) => format!("advance {duration}"),
         Step::Hold(hold) => format!("hold {}", hold.types.join(", ")),
         Step::Release(release) => format!("release {}", release_types(release.as_ref())),
         Step::Deliver(release) => format!("deliver {}", release_types(release.as_ref())),
+        Step::Resend(resend) => {
+            let copies = resend.copies.unwrap_or(1);
+            let times = match (copies, resend.concurrent.unwrap_or(false)) {
+                (1, _) => String::new(),
+                (n, true) => format!(" ×{n} at once"),
+                (n, false) => format!(" ×{n}"),
+            };
+            format!("resend {}{times}", resend.types.join(" then "))
+        }
         Step::SetFaults(faults) => {
             let kinds: Vec<&str> = faults
                 .iter()

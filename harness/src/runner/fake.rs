@@ -52,6 +52,9 @@ pub struct Held {
     pub event_id: String,
     #[serde(rename = "type")]
     pub event_type: String,
+    /// Virtual time when the delivery was held, in Unix seconds.
+    #[serde(default)]
+    pub held_at: i64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -266,6 +269,39 @@ impl FakeClient {
             )
             .await?;
         Ok(answer["released"].as_u64().unwrap_or_default())
+    }
+
+    /// Sends an event again to every endpoint that subscribes to it, with
+    /// the same event id; a held event is released by the first send. The
+    /// sends go out at the next advance.
+    pub async fn resend(
+        &self,
+        event_id: &str,
+        copies: u32,
+        concurrent: bool,
+    ) -> Result<(), FakeError> {
+        self.call::<Value>(
+            Method::POST,
+            &format!("/_fakestripe/events/{event_id}/resend"),
+            Some(json!({"copies": copies, "concurrent": concurrent})),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Forgets every object, event, delivery and fault of the account. With
+    /// `keep_webhook_endpoints`, the endpoints and their signing secrets
+    /// stay, so an app started with a secret keeps accepting deliveries.
+    /// The clock keeps its time and mode, and trace sequence numbers keep
+    /// growing.
+    pub async fn reset(&self, keep_webhook_endpoints: bool) -> Result<(), FakeError> {
+        self.call::<Value>(
+            Method::POST,
+            "/_fakestripe/reset",
+            Some(json!({"keep_webhook_endpoints": keep_webhook_endpoints})),
+        )
+        .await
+        .map(drop)
     }
 
     pub async fn deliveries(&self) -> Result<Vec<Delivery>, FakeError> {

@@ -75,6 +75,17 @@ impl std::fmt::Debug for Started {
 }
 
 impl Started {
+    /// Returns the clients of each started app and its account, for
+    /// callers that drive the app themselves, such as the fuzzer.
+    pub fn contexts(&self) -> Vec<WorkerContext> {
+        self.workers.iter().map(|w| w.ctx.clone()).collect()
+    }
+
+    /// Returns the base URL of the fake the apps use.
+    pub fn fake_url(&self) -> &str {
+        &self.fake_url
+    }
+
     /// Stops every app, then the fake.
     pub async fn stop(mut self) {
         for worker in &mut self.workers {

@@ -643,7 +643,23 @@ impl ScenarioRun<'_> {
                         "{name} has no pending redirect: a successful `pay` or a `cancel` must come first"
                     )));
                 };
-                let page = self.ctx.app.visit(&url).await.map_err(StepFailure::new)?;
+                let race = redirect.as_ref().and_then(|r| r.race.as_deref());
+                let page = match race {
+                    None => self.ctx.app.visit(&url).await.map_err(StepFailure::new)?,
+                    Some(types) => {
+                        // The resends are scheduled first, so the advance
+                        // that sends them runs alongside the browser's
+                        // request.
+                        for pattern in types {
+                            for id in self.scenario_events(pattern).await? {
+                                fake.resend(&id, 1, false).await?;
+                            }
+                        }
+                        let (page, sent) = tokio::join!(self.ctx.app.visit(&url), fake.advance(0));
+                        sent?;
+                        page.map_err(StepFailure::new)?
+                    }
+                };
                 let expected = redirect.as_ref().and_then(|r| r.expect_status);
                 let ok = match expected {
                     Some(status) => status.matches(page.http_status),
@@ -687,6 +703,17 @@ impl ScenarioRun<'_> {
             Step::Deliver(release) => {
                 for ids in self.held_groups(release.as_ref()).await? {
                     fake.release(&ids).await?;
+                    fake.advance(0).await?;
+                }
+                Ok(())
+            }
+            Step::Resend(resend) => {
+                let copies = resend.copies.unwrap_or(1);
+                let concurrent = resend.concurrent.unwrap_or(false);
+                for pattern in &resend.types {
+                    for id in self.scenario_events(pattern).await? {
+                        fake.resend(&id, copies, concurrent).await?;
+                    }
                     fake.advance(0).await?;
                 }
                 Ok(())
@@ -755,6 +782,36 @@ impl ScenarioRun<'_> {
             });
         }
         Ok(())
+    }
+
+    /// Returns the ids of the events created since the scenario began whose
+    /// type matches `pattern`, oldest first. Fails when there is none.
+    async fn scenario_events(&mut self, pattern: &str) -> Result<Vec<String>, StepFailure> {
+        self.sync_trace().await.map_err(StepFailure::new)?;
+        let events: Vec<(&str, &str)> = self
+            .trace
+            .iter()
+            .filter(|entry| entry.kind == "event")
+            .filter_map(|entry| Some((entry.str_field("event_id")?, entry.str_field("type")?)))
+            .collect();
+        let ids: Vec<String> = events
+            .iter()
+            .filter(|(_, event_type)| type_matches(pattern, event_type))
+            .map(|(id, _)| (*id).to_owned())
+            .collect();
+        if ids.is_empty() {
+            let mut types: Vec<&str> = events.iter().map(|(_, event_type)| *event_type).collect();
+            types.dedup();
+            let listing = if types.is_empty() {
+                "none".to_owned()
+            } else {
+                types.join(", ")
+            };
+            return Err(StepFailure::new(format!(
+                "no event of this scenario matches `{pattern}`; event types so far: {listing}"
+            )));
+        }
+        Ok(ids)
     }
 
     /// Selects the held deliveries a release acts on, one group per type pattern in

@@ -248,6 +248,17 @@ impl Checker<'_> {
                     self.resolve(position, order, &orders, &current, true)
                 }
                 Step::Redirect(redirect) => {
+                    let race_empty = redirect
+                        .as_ref()
+                        .and_then(|r| r.race.as_ref())
+                        .is_some_and(|types| types.is_empty());
+                    if race_empty {
+                        self.push(
+                            position,
+                            "`race` is empty; name at least one event type pattern, or leave it out",
+                            None,
+                        );
+                    }
                     let order = redirect.as_ref().and_then(|r| r.order.as_ref());
                     self.resolve(position, order, &orders, &current, true)
                 }
@@ -270,6 +281,25 @@ impl Checker<'_> {
                         self.push(
                             position,
                             "`types` is empty; leave it out to release every held delivery",
+                            None,
+                        );
+                    }
+                    None
+                }
+                Step::Resend(resend) => {
+                    if resend.types.is_empty() {
+                        self.push(
+                            position,
+                            "`types` is empty; name at least one event type pattern",
+                            None,
+                        );
+                    }
+                    if let Some(copies) = resend.copies
+                        && !(1..=20).contains(&copies)
+                    {
+                        self.push(
+                            position,
+                            format!("`copies` is {copies}, expected 1 to 20"),
                             None,
                         );
                     }

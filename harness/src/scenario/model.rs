@@ -130,6 +130,9 @@ pub enum Step {
     /// Release held deliveries one type at a time, in the order given, and
     /// send each before the next.
     Deliver(Option<ReleaseStep>),
+    /// Send the scenario's events of the given types again with the same
+    /// event ids, whether they are held or were delivered already.
+    Resend(ResendStep),
     /// Replace the fault plan's entries (the seed stays).
     #[schemars(with = "Vec<FaultEntry>")]
     SetFaults(Vec<Spanned<Value>>),
@@ -151,6 +154,7 @@ pub const STEP_NAMES: &[&str] = &[
     "hold",
     "release",
     "deliver",
+    "resend",
     "set_faults",
     "wait_until",
     "expect",
@@ -169,6 +173,7 @@ impl Step {
             Step::Hold(_) => "hold",
             Step::Release(_) => "release",
             Step::Deliver(_) => "deliver",
+            Step::Resend(_) => "resend",
             Step::SetFaults(_) => "set_faults",
             Step::WaitUntil(_) => "wait_until",
             Step::Expect(_) => "expect",
@@ -298,6 +303,10 @@ pub struct RedirectStep {
     /// The HTTP status the app's page must respond with, after redirects within
     /// the app. Default: anything below 400.
     pub expect_status: Option<HttpStatus>,
+    /// Event type patterns. The scenario's events of these types are sent
+    /// again (as `resend` sends them) at the same moment as the browser's
+    /// request, so the webhook and the redirect reach the app in parallel.
+    pub race: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -313,6 +322,21 @@ pub struct ReleaseStep {
     /// Event type patterns, released in this order. Default: every held
     /// delivery, oldest first.
     pub types: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResendStep {
+    /// Event type patterns, sent in this order. Every event created since
+    /// the scenario began whose type matches a pattern is sent, oldest
+    /// first, and each pattern's sends go out before the next pattern's.
+    pub types: Vec<String>,
+    /// Sends of each event, 1 to 20. A held event is released by the first
+    /// send, and the other sends are duplicates. Default 1.
+    pub copies: Option<u32>,
+    /// Send an event's copies at the same moment, in parallel, instead of
+    /// one after another. Default false.
+    pub concurrent: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

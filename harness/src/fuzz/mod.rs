@@ -1,0 +1,397 @@
+//! `fakestripe fuzz`: explores the orders, duplicates, losses and delays in
+//! which Stripe may deliver one checkout's events, and where the browser's
+//! return falls among them, against the real app. The first schedule that
+//! breaks a reconciliation invariant is shrunk to the smallest one that
+//! still breaks it the same way, and written as a scenario file that
+//! `fakestripe run` replays.
+//!
+//! - [`flow`]: the customer's side of each checkout flow, and the probe
+//!   that finds the events a flow creates.
+//! - [`schedule`]: the actions of a schedule, their proptest strategy, and
+//!   their rendering as a scenario file.
+//! - [`explore`]: the loop that generates, runs and shrinks cases.
+
+pub mod explore;
+pub mod flow;
+pub mod schedule;
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use clap::Args;
+
+pub use explore::{FuzzError, FuzzOptions, FuzzOutcome, Progress, Tags, fuzz};
+pub use flow::Flow;
+
+use crate::cli::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_START, EXIT_USAGE};
+use crate::report::Reporter;
+use crate::report::events::Event;
+use crate::report::terminal::TerminalReporter;
+use crate::scenario::values::{format_seconds, parse_duration};
+
+/// Exit codes of `fakestripe fuzz`, for its help text.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0    every case passed
+  1    a case failed (the shrunk schedule is written to --out), or a case
+       could not run
+  2    invalid usage, an invalid fakestripe.yaml, or --out cannot be written
+  3    the app or the fake could not be started, or no flow runs against
+       the app
+  130  interrupted by Ctrl-C";
+
+#[derive(Debug, Args)]
+pub struct FuzzArgs {
+    /// The app's fakestripe.yaml.
+    #[arg(long, default_value = "fakestripe.yaml")]
+    pub app: PathBuf,
+    /// Checkout flows to explore, separated by commas or given more than
+    /// once; cases take the flows in turn. Default: every flow.
+    #[arg(long = "flow", value_enum, value_delimiter = ',')]
+    pub flows: Vec<Flow>,
+    /// Cases to run when none fails.
+    #[arg(long, default_value_t = 200)]
+    pub cases: u32,
+    /// Seed of the schedule generator. The same seed, app and fake run the
+    /// same cases. Default: a seed drawn from the clock, always printed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Real time allowed for shrinking a failure, such as 90s or 5m; then
+    /// the smallest schedule found so far is reported.
+    #[arg(long, default_value = "2m", value_parser = parse_duration)]
+    pub max_shrink_time: u64,
+    /// Maximum actions in one generated schedule.
+    #[arg(long, default_value_t = 8)]
+    pub max_actions: usize,
+    /// Scenario file for the failing schedule. Default:
+    /// fuzz-failure-SEED.yaml in the current directory.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Use the fake running at this URL instead of starting one.
+    #[arg(long, env = "FAKESTRIPE_URL")]
+    pub fake: Option<String>,
+}
+
+pub fn main(args: FuzzArgs) -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+    if args.cases == 0 {
+        eprintln!("error: --cases must be at least 1");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    if args.max_actions == 0 {
+        eprintln!("error: --max-actions must be at least 1");
+        return ExitCode::from(EXIT_USAGE);
+    }
+
+    let app = match crate::app::config::load(&args.app) {
+        Ok(app) => Arc::new(app),
+        Err(errors) => {
+            for error in errors {
+                eprintln!("error: {error}\n");
+            }
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+
+    let seed = args.seed.unwrap_or_else(clock_seed);
+    let mut flows = if args.flows.is_empty() {
+        Flow::ALL.to_vec()
+    } else {
+        args.flows.clone()
+    };
+    let mut seen = Vec::new();
+    flows.retain(|flow| {
+        let first = !seen.contains(flow);
+        seen.push(*flow);
+        first
+    });
+    let options = FuzzOptions {
+        flows,
+        cases: args.cases,
+        seed,
+        max_actions: args.max_actions,
+        max_shrink_time: Duration::from_secs(args.max_shrink_time),
+        out: args
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("fuzz-failure-{seed}.yaml"))),
+        app_arg: args.app.display().to_string(),
+        fake_url: args.fake.clone(),
+    };
+    println!("fakestripe fuzz: seed {seed}");
+
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::from(EXIT_START);
+        }
+    };
+    runtime.block_on(run(app, options))
+}
+
+/// Draws a seed from the clock, for runs without `--seed`.
+fn clock_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    // Small numbers are easier to type back in.
+    explore::mix(nanos) % 1_000_000
+}
+
+async fn run(app: Arc<crate::app::AppConfig>, options: FuzzOptions) -> ExitCode {
+    let name = app.name.clone();
+    println!(
+        "Fuzzing {name}: {} cases over the flows {}, at most {} actions each",
+        options.cases,
+        options
+            .flows
+            .iter()
+            .map(|f| f.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+        options.max_actions
+    );
+
+    let cancel = Arc::new(AtomicBool::new(false));
+    let stop_now = Arc::new(tokio::sync::Notify::new());
+    {
+        let cancel = cancel.clone();
+        let stop_now = stop_now.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_err() {
+                return;
+            }
+            cancel.store(true, Ordering::SeqCst);
+            eprintln!("\ninterrupted; finishing the running case (press Ctrl-C again to stop now)");
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stop_now.notify_one();
+            }
+        });
+    }
+
+    let mut printer = Printer::new(options.cases);
+    let mut report = |event: Progress<'_>| printer.progress(event);
+    let outcome = tokio::select! {
+        outcome = fuzz(app, &options, &mut report, &cancel) => outcome,
+        // Dropping the run stops the app: its process group is killed.
+        _ = stop_now.notified() => {
+            println!("stopped; seed {}", options.seed);
+            return ExitCode::from(EXIT_INTERRUPTED);
+        }
+    };
+    printer.clear();
+    let code = match outcome {
+        Ok(outcome) => report_outcome(&outcome, &options),
+        Err(err) => {
+            eprintln!("error: {err}");
+            match err {
+                FuzzError::Start(_) | FuzzError::NoFlow(_) => ExitCode::from(EXIT_START),
+                FuzzError::Write { .. } => ExitCode::from(EXIT_USAGE),
+                FuzzError::CaseNotRun { .. } | FuzzError::Internal(_) => {
+                    ExitCode::from(EXIT_FAILED)
+                }
+            }
+        }
+    };
+    println!("seed {}", options.seed);
+    code
+}
+
+/// Prints the outcome and returns the exit code.
+fn report_outcome(outcome: &FuzzOutcome, options: &FuzzOptions) -> ExitCode {
+    let color = std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let seconds = outcome.cases_duration.as_secs_f64();
+    let rate = if seconds > 0.0 {
+        f64::from(outcome.cases_run) / seconds
+    } else {
+        0.0
+    };
+    let Some(found) = &outcome.failure else {
+        let word = if outcome.interrupted {
+            "STOPPED"
+        } else {
+            "PASS"
+        };
+        println!(
+            "{word} {} of {} cases passed in {seconds:.1}s ({rate:.1} cases/s)",
+            outcome.cases_run, options.cases
+        );
+        return if outcome.interrupted {
+            ExitCode::from(EXIT_INTERRUPTED)
+        } else {
+            ExitCode::SUCCESS
+        };
+    };
+    println!(
+        "FAIL case {} of the {} flow broke {} after {} cases ({seconds:.1}s, {rate:.1} cases/s)",
+        found.case, found.flow, found.failure, outcome.cases_run
+    );
+    println!(
+        "Smallest schedule: {} of {} actions, {} ({} shrink runs in {:.1}s):",
+        found.minimal.effective.len(),
+        found.original.effective.len(),
+        plural(found.minimal.deliveries, "delivery", "deliveries"),
+        found.shrink_runs,
+        found.shrink_time.as_secs_f64()
+    );
+    print_schedule(found);
+
+    let mut out = std::io::stdout();
+    let mut reporter = TerminalReporter::new(&mut out, color, false);
+    let event = Event::ScenarioFinished {
+        index: 0,
+        result: Arc::new(found.result.clone()),
+    };
+    if let Err(err) = reporter.event(&event) {
+        eprintln!("error: cannot write the report: {err}");
+    }
+    let _ = out.flush();
+    match found.replayed {
+        Some(true) => println!(
+            "Wrote {}; running it again failed the same way.",
+            found.path.display()
+        ),
+        Some(false) => println!(
+            "Wrote {}; running it again did not fail the same way, so the failure depends on timing as well as on the schedule.",
+            found.path.display()
+        ),
+        None => println!("Wrote {}.", found.path.display()),
+    }
+    if outcome.interrupted {
+        ExitCode::from(EXIT_INTERRUPTED)
+    } else {
+        ExitCode::from(EXIT_FAILED)
+    }
+}
+
+fn print_schedule(found: &explore::Found) {
+    let customer: Vec<String> = found.flow.customer_steps();
+    println!(
+        "  with every event held, the customer: {}",
+        customer.join("; ")
+    );
+    for (index, line) in found.minimal.lines.iter().enumerate() {
+        println!("  {}. {line}", index + 1);
+    }
+    let release = if found.minimal.releases_at_end {
+        "the events still held are delivered in the order the fake created them, "
+    } else {
+        ""
+    };
+    println!(
+        "  then {release}the faults end and the clock settles ({})",
+        format_seconds(crate::scenario::load::DEFAULT_SETTLE_SECONDS)
+    );
+}
+
+fn plural(count: u32, one: &str, many: &str) -> String {
+    if count == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{count} {many}")
+    }
+}
+
+/// Prints progress: flows as they are probed, a progress line on stderr
+/// when it is a terminal, and the schedule that failed.
+struct Printer {
+    total: u32,
+    terminal: bool,
+    drawn: bool,
+    smallest: Option<usize>,
+}
+
+impl Printer {
+    fn new(total: u32) -> Printer {
+        Printer {
+            total,
+            terminal: std::io::stderr().is_terminal(),
+            drawn: false,
+            smallest: None,
+        }
+    }
+
+    fn clear(&mut self) {
+        if self.drawn {
+            eprint!("\r\x1b[2K");
+            self.drawn = false;
+        }
+    }
+
+    fn draw(&mut self, text: &str) {
+        if self.terminal {
+            eprint!("\r\x1b[2K{text}");
+            let _ = std::io::stderr().flush();
+            self.drawn = true;
+        }
+    }
+
+    fn progress(&mut self, event: Progress<'_>) {
+        match event {
+            Progress::FlowReady(flow) => {
+                println!("  {}: {}", flow.flow, flow.types.join(", "));
+            }
+            Progress::FlowSkipped { flow, reason } => {
+                self.clear();
+                eprintln!("warning: the {flow} flow is left out: {reason}");
+            }
+            Progress::CaseFinished { case, flow, .. } => {
+                let width = 30;
+                let filled = (width * case as usize) / self.total.max(1) as usize;
+                let bar = format!(
+                    "[{}{}] {case}/{} {flow}",
+                    "=".repeat(filled),
+                    " ".repeat(width - filled.min(width)),
+                    self.total
+                );
+                self.draw(&bar);
+            }
+            Progress::Shrinking {
+                case,
+                flow,
+                failure,
+                schedule,
+            } => {
+                self.clear();
+                println!(
+                    "Case {case} of the {flow} flow broke {failure} with {}:",
+                    plural(schedule.effective.len() as u32, "action", "actions")
+                );
+                for (index, line) in schedule.lines.iter().enumerate() {
+                    println!("  {}. {line}", index + 1);
+                }
+                println!("Shrinking…");
+                self.smallest = Some(schedule.effective.len());
+            }
+            Progress::ShrinkRun {
+                runs,
+                actions,
+                reproduced,
+            } => {
+                if reproduced {
+                    self.smallest = Some(self.smallest.map_or(actions, |s| s.min(actions)));
+                }
+                let smallest = self.smallest.unwrap_or(actions);
+                self.draw(&format!(
+                    "shrinking: {runs} runs, smallest failing schedule {smallest} actions"
+                ));
+            }
+            Progress::Warning(text) => {
+                self.clear();
+                eprintln!("warning: {text}");
+            }
+        }
+    }
+}

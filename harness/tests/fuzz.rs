@@ -1,0 +1,273 @@
+//! `fakestripe fuzz` against the reference shop (examples/shop-rust),
+//! started through its fakestripe.yaml. Each bug switch tested here depends
+//! on the order or the number of deliveries. With it on, fuzzing finds a
+//! failure within 200 cases and shrinks it to at most 3 deliveries, and
+//! `fakestripe run` replays the written scenario with the same failure. The
+//! correct shop passes 500 cases.
+//!
+//! The seeds are fixed, so each test explores the same schedules on every
+//! run.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use fakestripe::fuzz::{Flow, FuzzOptions, FuzzOutcome, fuzz};
+use serde_json::Value;
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the harness sits in the workspace")
+        .to_owned()
+}
+
+fn shop_app() -> PathBuf {
+    workspace_root().join("examples/shop-rust/fakestripe.yaml")
+}
+
+/// Creates a directory for one test's files and returns its path.
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fakestripe-fuzz-{}-{test}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
+    dir
+}
+
+/// Writes a copy of the shop's fakestripe.yaml that turns on one bug
+/// switch, and returns its path.
+fn buggy_shop_app(bug: &str, dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(shop_app()).expect("the shop's fakestripe.yaml exists");
+    let root = workspace_root().display().to_string();
+    let text = text.replace("cwd: ../..", &format!("cwd: {root}")).replace(
+        "env: { RUST_LOG: warn }",
+        &format!("env: {{ RUST_LOG: warn, SHOP_BUG: {bug} }}"),
+    );
+    assert!(
+        text.contains(&format!("SHOP_BUG: {bug}")),
+        "the bug switch was not added to the app file"
+    );
+    let path = dir.join(format!("{bug}.yaml"));
+    std::fs::write(&path, text).expect("the temporary directory is writable");
+    path
+}
+
+fn run_fuzz(app: &Path, cases: u32, seed: u64, out: PathBuf) -> FuzzOutcome {
+    let config = fakestripe::app::config::load(app).expect("the app file is valid");
+    let options = FuzzOptions {
+        flows: Flow::ALL.to_vec(),
+        cases,
+        seed,
+        max_actions: 8,
+        max_shrink_time: Duration::from_secs(120),
+        out,
+        app_arg: app.display().to_string(),
+        fake_url: None,
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    runtime
+        .block_on(fuzz(
+            Arc::new(config),
+            &options,
+            &mut |_| {},
+            &AtomicBool::new(false),
+        ))
+        .expect("the fuzz run starts and every case runs")
+}
+
+/// Runs `fakestripe run FILE --app APP --json REPORT`; returns the exit code
+/// and the names of the invariants the scenario broke.
+fn replay(file: &Path, app: &Path, dir: &Path) -> (Option<i32>, Vec<String>) {
+    let report = dir.join("replay.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_fakestripe"))
+        .arg("run")
+        .arg(file)
+        .arg("--app")
+        .arg(app)
+        .arg("--json")
+        .arg(&report)
+        .output()
+        .expect("fakestripe runs");
+    let text = std::fs::read_to_string(&report).unwrap_or_else(|err| {
+        panic!(
+            "no JSON report ({err}); stdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    let document: Value = serde_json::from_str(&text).expect("the report is JSON");
+    let broken = document["scenarios"][0]["failures"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|failure| failure["kind"] == "invariant")
+        .filter_map(|failure| failure["name"].as_str().map(str::to_owned))
+        .collect();
+    (output.status.code(), broken)
+}
+
+/// Fuzzes the shop with one bug switch, then checks the shrunk schedule and
+/// its replay. Returns the invariant that broke.
+fn bug_is_found_and_shrunk(bug: &str, seed: u64) -> String {
+    let dir = scratch(bug);
+    let app = buggy_shop_app(bug, &dir);
+    let out = dir.join("found.yaml");
+    let outcome = run_fuzz(&app, 200, seed, out.clone());
+    let found = outcome
+        .failure
+        .unwrap_or_else(|| panic!("no failure in {} cases with {bug}", outcome.cases_run));
+    assert!(found.case <= 200, "found only at case {}", found.case);
+    assert!(
+        found.minimal.deliveries <= 3,
+        "the smallest schedule makes {} deliveries:\n{}",
+        found.minimal.deliveries,
+        found.minimal.text
+    );
+    assert!(
+        found.minimal.effective.len() <= found.original.effective.len(),
+        "shrinking made the schedule longer"
+    );
+    assert_eq!(found.replayed, Some(true), "{}", found.minimal.text);
+    assert_eq!(found.path, out);
+    let written = std::fs::read_to_string(&out).expect("the scenario file was written");
+    assert_eq!(written, found.minimal.text);
+
+    let invariant = found
+        .failure
+        .strip_prefix("invariant ")
+        .unwrap_or_else(|| panic!("not an invariant failure: {}", found.failure))
+        .to_owned();
+    let (code, broken) = replay(&out, &app, &dir);
+    assert_eq!(code, Some(1), "the replay must fail:\n{written}");
+    assert!(
+        broken.contains(&invariant),
+        "the replay broke {broken:?}, not {invariant}:\n{written}"
+    );
+    invariant
+}
+
+#[test]
+fn no_dedup_found() {
+    let invariant = bug_is_found_and_shrunk("no-dedup", 11);
+    assert!(
+        ["paid_fulfilled_once", "duplicates_ignored"].contains(&invariant.as_str()),
+        "{invariant}"
+    );
+}
+
+#[test]
+fn last_event_wins_found() {
+    bug_is_found_and_shrunk("last-event-wins", 12);
+}
+
+#[test]
+fn mark_before_commit_found() {
+    let invariant = bug_is_found_and_shrunk("mark-before-commit", 13);
+    assert_eq!(invariant, "paid_fulfilled_once");
+}
+
+#[test]
+fn redirect_fulfils_too_found() {
+    let invariant = bug_is_found_and_shrunk("redirect-fulfils-too", 14);
+    assert!(
+        ["paid_fulfilled_once", "duplicates_ignored"].contains(&invariant.as_str()),
+        "{invariant}"
+    );
+}
+
+#[test]
+fn correct_shop_passes_500_cases() {
+    let dir = scratch("correct");
+    let out = dir.join("found.yaml");
+    let outcome = run_fuzz(&shop_app(), 500, 15, out.clone());
+    if let Some(found) = &outcome.failure {
+        panic!(
+            "case {} broke {}:\n{}",
+            found.case, found.failure, found.minimal.text
+        );
+    }
+    assert_eq!(outcome.cases_run, 500);
+    assert!(!outcome.interrupted);
+    assert!(
+        !out.exists(),
+        "no scenario is written when every case passes"
+    );
+
+    assert!(outcome.skipped.is_empty(), "{:?}", outcome.skipped);
+    let flows: Vec<Flow> = outcome.flows.iter().map(|f| f.flow).collect();
+    assert_eq!(flows, Flow::ALL);
+
+    // The card flow's events, as the fake creates them.
+    let card = &outcome.flows[0];
+    assert_eq!(
+        card.types,
+        [
+            "payment_intent.created",
+            "charge.succeeded",
+            "payment_intent.succeeded",
+            "checkout.session.completed",
+            "charge.updated"
+        ]
+    );
+    let settlement = outcome.flows[1]
+        .events
+        .iter()
+        .find(|e| e.event_type == "checkout.session.async_payment_succeeded")
+        .expect("the async-success flow settles within the probe");
+    assert_eq!(
+        settlement.offset,
+        fakestripe::fuzz::flow::ASYNC_DELAY_SECONDS
+    );
+}
+
+#[test]
+fn cli_prints_seed_and_writes_scenario() {
+    let dir = scratch("cli");
+    let app = buggy_shop_app("redirect-fulfils-too", &dir);
+    let out = dir.join("cli-found.yaml");
+    let output = Command::new(env!("CARGO_BIN_EXE_fakestripe"))
+        .args(["fuzz", "--cases", "50", "--seed", "21", "--flow", "card"])
+        .arg("--app")
+        .arg(&app)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("fakestripe runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.starts_with("fakestripe fuzz: seed 21\n"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("seed 21"), "{stdout}");
+    assert!(stdout.contains("Smallest schedule:"), "{stdout}");
+    assert!(stdout.contains("timeline (virtual time"), "{stdout}");
+    assert!(
+        stdout.contains("running it again failed the same way"),
+        "{stdout}"
+    );
+    let written = std::fs::read_to_string(&out).expect("the scenario file was written");
+    assert!(written.contains("- checkout: { order: O-1 }"), "{written}");
+}
+
+#[test]
+fn cli_rejects_zero_cases() {
+    let output = Command::new(env!("CARGO_BIN_EXE_fakestripe"))
+        .args(["fuzz", "--cases", "0", "--app"])
+        .arg(shop_app())
+        .output()
+        .expect("fakestripe runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--cases must be at least 1"), "{stderr}");
+}
+
+#[test]
+fn cli_rejects_unknown_flow() {
+    let output = Command::new(env!("CARGO_BIN_EXE_fakestripe"))
+        .args(["fuzz", "--flow", "paypal", "--app"])
+        .arg(shop_app())
+        .output()
+        .expect("fakestripe runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("async-success"), "{stderr}");
+}
