@@ -174,6 +174,17 @@ fn paid_fulfilled_once(
             (_, Some(count)) if count > 1 && !duplicated => Some(format!(
                 "{name} was fulfilled {count} times for one payment ({session})"
             )),
+            // A paid order that a later event moved back still counts its
+            // one fulfilment, so the status is checked as well.
+            _ if last
+                .status
+                .is_some_and(|status| status != OrderStatus::Paid) =>
+            {
+                Some(format!(
+                    "{name} was paid ({session}) but the app reports {}",
+                    last.summary()
+                ))
+            }
             _ => None,
         }
     } else if last.status != Some(OrderStatus::Paid) {
@@ -457,14 +468,24 @@ struct RepeatedEvent {
     accepted: usize,
 }
 
-/// Orders with an event that was delivered and accepted (2xx) more than
-/// once, by the scenario's order name.
+/// Event types an app fulfils an order from. A repeated delivery of any
+/// other type cannot explain a second fulfilment, so it is not blamed.
+const FULFILLING_TYPES: &[&str] = &[
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "payment_intent.succeeded",
+    "charge.succeeded",
+];
+
+/// Orders with an event of a fulfilling type that was delivered and
+/// accepted (2xx) more than once, by the scenario's order name.
 fn duplicated_orders(record: &ScenarioRecord) -> BTreeMap<String, RepeatedEvent> {
     let mut accepted: BTreeMap<&str, (usize, &str)> = BTreeMap::new();
     for delivery in record
         .deliveries
         .iter()
         .filter(|d| d.succeeded() && d.forged.is_none())
+        .filter(|d| FULFILLING_TYPES.contains(&d.event_type.as_str()))
     {
         let entry = accepted
             .entry(&delivery.event_id)

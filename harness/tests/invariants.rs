@@ -190,6 +190,46 @@ fn fulfilled_twice_after_duplicate_delivery() {
 }
 
 #[test]
+fn duplicate_of_other_type_not_blamed() {
+    let mut record = record(
+        vec![session("paid", "complete", Some(5))],
+        vec![observation(0, 9, view(OrderStatus::Paid, "paid", 2, false))],
+    );
+    let mut created = delivery("evt_2", 200, None);
+    created.event_type = "payment_intent.created".to_owned();
+    record.deliveries = vec![created.clone(), created];
+    record.trace = vec![TraceEntry {
+        seq: 6,
+        at: 0,
+        kind: "event".to_owned(),
+        detail: json!({"event_id": "evt_2", "type": "payment_intent.created", "object": "cs_1"}),
+    }];
+    assert_eq!(broken(&record), vec![Invariant::PaidFulfilledOnce]);
+}
+
+#[test]
+fn paid_order_moved_back() {
+    let record = record(
+        vec![session("paid", "complete", Some(5))],
+        vec![
+            observation(0, 6, view(OrderStatus::Paid, "paid", 1, false)),
+            observation(
+                1,
+                9,
+                view(OrderStatus::Pending, "awaiting_payment", 1, false),
+            ),
+        ],
+    );
+    let violations = check(&record, true);
+    assert_eq!(broken(&record), vec![Invariant::PaidFulfilledOnce]);
+    assert!(
+        violations[0].message.contains("awaiting_payment"),
+        "{}",
+        violations[0].message
+    );
+}
+
+#[test]
 fn expired_order_not_cancelled() {
     let record = record(
         vec![session("unpaid", "expired", None)],

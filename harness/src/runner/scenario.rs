@@ -269,7 +269,11 @@ impl ScenarioRun<'_> {
     async fn prepare(&mut self) -> Result<(), String> {
         let fake = &self.ctx.fake;
         self.ctx.app.reset().await?;
-        fake.clear_faults().await.map_err(|err| err.to_string())?;
+        // A fresh account state, keeping the endpoint whose secret the app
+        // holds, so nothing an earlier scenario left due (a retry, a held
+        // event, a settlement) reaches this one, and a seeded plan replays
+        // the same ids wherever the scenario runs in the job.
+        fake.reset(true).await.map_err(|err| err.to_string())?;
         self.leftover_held = fake
             .held()
             .await
