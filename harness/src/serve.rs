@@ -70,6 +70,7 @@ pub fn main(args: ServeArgs) -> ExitCode {
                 return ExitCode::from(EXIT_START);
             }
         };
+        let stop = shutdown_signal();
         // The base URL is the first line, so scripts can read it with
         // `head -n1` when they asked for port 0.
         let mut out = std::io::stdout().lock();
@@ -80,7 +81,7 @@ pub fn main(args: ServeArgs) -> ExitCode {
         }
         let _ = out.flush();
         drop(out);
-        shutdown_signal().await;
+        stop.await;
         tracing::info!("shutting down");
         server.shutdown().await;
         ExitCode::SUCCESS
@@ -142,30 +143,43 @@ fn init_tracing() {
         tracing_subscriber::EnvFilter::new("fakestripe=info,fakestripe_server=info")
     });
     // Logs go to stderr so stdout carries only what scripts read.
+    use std::io::IsTerminal;
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = tracing_subscriber::fmt()
+        .with_ansi(colour)
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
 }
 
-/// Resolves on Ctrl-C, or on SIGTERM where there is one.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+/// Registers the Ctrl-C and SIGTERM handlers now and returns a future that
+/// resolves on the first of them. Registering before the base URL is
+/// printed means a script that signals as soon as it reads the URL is
+/// heard, instead of killing the process by the default action.
+#[cfg(unix)]
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let interrupt = signal(SignalKind::interrupt());
+    let terminate = signal(SignalKind::terminate());
+    async move {
+        match (interrupt, terminate) {
+            (Ok(mut interrupt), Ok(mut terminate)) => {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                }
             }
-            Err(_) => std::future::pending::<()>().await,
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = terminate => {}
+    }
+}
+
+/// Resolves on Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
