@@ -91,29 +91,47 @@ fn ok(value: &Value) -> Response {
     response
 }
 
-/// Parses a JSON body; an empty body counts as `{}`.
+/// Parses a JSON body; an empty body counts as `{}`. Errors name the
+/// field at fault in `param`.
 fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
     let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
         bytes
     };
-    serde_json::from_slice(text).map_err(|err| {
-        let message = err.to_string();
-        let param = message
+    let first = text.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(fail(&ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorType::InvalidRequest,
+            "Invalid JSON body: the body must be a JSON object.",
+        )));
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(text);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner().to_string();
+        // Unknown and missing fields name themselves in the message.
+        let named = inner
             .split('`')
             .nth(1)
-            .filter(|_| {
-                message.starts_with("unknown field") || message.starts_with("missing field")
-            })
-            .unwrap_or_default()
-            .to_owned();
+            .filter(|_| inner.starts_with("unknown field") || inner.starts_with("missing field"))
+            .map(str::to_owned);
+        let param = match named {
+            Some(field) if path == "." => Some(field),
+            Some(field) => Some(format!("{path}.{field}")),
+            None if path != "." => Some(path),
+            None => None,
+        };
         let mut error = ApiError::new(
             StatusCode::BAD_REQUEST,
             ErrorType::InvalidRequest,
-            format!("Invalid JSON body: {message}."),
+            match &param {
+                Some(param) => format!("Invalid JSON body: {param}: {inner}."),
+                None => format!("Invalid JSON body: {inner}."),
+            },
         );
-        if !param.is_empty() {
+        if let Some(param) = param {
             error = error.with_param(param);
         }
         fail(&error)

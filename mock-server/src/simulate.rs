@@ -388,12 +388,20 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
     })
 }
 
-/// Where the browser goes when it cancels on the page.
+/// Where the browser goes when it cancels on the page. Only an open
+/// session has a page to cancel from.
 pub fn cancel_url(data: &AccountData, session_id: &str) -> ApiResult<Option<String>> {
     let session = data
         .store
         .get("checkout.session", session_id)
         .ok_or_else(|| ApiError::no_such("checkout.session", session_id, "id"))?;
+    if session["status"] != "open" {
+        return Err(ApiError::bad_state(format!(
+            "This Checkout Session is {} and can no longer be cancelled.",
+            session["status"].as_str().unwrap_or_default()
+        ))
+        .with_code("checkout_session_not_open"));
+    }
     Ok(session["cancel_url"].as_str().map(str::to_owned))
 }
 

@@ -1,0 +1,120 @@
+//! Bad input to the control API and to webhook endpoint creation: every
+//! rejection is Stripe's envelope and names the field at fault.
+
+use fakestripe_server::{ClockMode, Server, ServerConfig};
+use serde_json::Value;
+
+async fn fake() -> Server {
+    Server::start(ServerConfig {
+        clock_mode: ClockMode::Manual,
+        ..ServerConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+async fn control(fake: &Server, path: &str, body: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/_fakestripe{path}", fake.base_url()))
+        .bearer_auth("sk_test_control")
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn wrong_types_name_the_field() {
+    let fake = fake().await;
+    let cases = [
+        ("/clock/advance", r#"{"seconds": "1h"}"#, "seconds"),
+        ("/clock", r#"{"now": "tomorrow"}"#, "now"),
+        (
+            "/reset",
+            r#"{"keep_webhook_endpoints": "yes"}"#,
+            "keep_webhook_endpoints",
+        ),
+        ("/events/release", r#"{"event_ids": "evt_1"}"#, "event_ids"),
+        (
+            "/checkout/sessions/cs_test_x/pay",
+            r#"{"card_number": 4242}"#,
+            "card_number",
+        ),
+    ];
+    for (path, body, param) in cases {
+        let (status, answer) = control(&fake, path, body).await;
+        assert_eq!(status, 400, "{path} {body}: {answer}");
+        assert_eq!(answer["error"]["type"], "invalid_request_error");
+        assert_eq!(answer["error"]["param"], param, "{path} {body}: {answer}");
+    }
+    let (status, answer) = control(&fake, "/clock/advance", "[1, 2]").await;
+    assert_eq!(status, 400);
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("must be a JSON object")
+    );
+}
+
+#[tokio::test]
+async fn cancel_needs_an_open_session() {
+    let fake = fake().await;
+    let http = reqwest::Client::new();
+    let session: Value = http
+        .post(format!("{}/v1/checkout/sessions", fake.base_url()))
+        .bearer_auth("sk_test_control")
+        .form(&[
+            ("mode", "payment"),
+            ("line_items[0][price_data][currency]", "usd"),
+            ("line_items[0][price_data][unit_amount]", "500"),
+            ("line_items[0][price_data][product_data][name]", "Pen"),
+            ("line_items[0][quantity]", "1"),
+            ("cancel_url", "http://127.0.0.1:9/cancel"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = session["id"].as_str().unwrap();
+    let (status, answer) = control(&fake, &format!("/checkout/sessions/{id}/cancel"), "").await;
+    assert_eq!(
+        (status, answer["redirect_url"].as_str()),
+        (200, Some("http://127.0.0.1:9/cancel"))
+    );
+    let pay = r#"{"payment_method": "card", "card_number": "4242424242424242"}"#;
+    let (status, _) = control(&fake, &format!("/checkout/sessions/{id}/pay"), pay).await;
+    assert_eq!(status, 200);
+    let (status, answer) = control(&fake, &format!("/checkout/sessions/{id}/cancel"), "").await;
+    assert_eq!(status, 400);
+    assert_eq!(answer["error"]["code"], "checkout_session_not_open");
+}
+
+#[tokio::test]
+async fn misspelt_event_type_is_rejected() {
+    let fake = fake().await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/webhook_endpoints", fake.base_url()))
+        .bearer_auth("sk_test_control")
+        .form(&[
+            ("url", "http://127.0.0.1:9/hook"),
+            ("enabled_events[]", "charge.succeeded"),
+            ("enabled_events[]", "checkout.sesion.completed"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["error"]["param"], "enabled_events[1]");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("checkout.session.completed")
+    );
+}
