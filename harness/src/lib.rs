@@ -124,8 +124,8 @@ pub fn run_scenario_file(
 /// ```no_run
 /// fakestripe::scenario_tests! {
 ///     app: "examples/shop-rust/fakestripe.yaml";
-///     scenarios_card_paid: "scenarios/card-paid.yaml";
-///     scenarios_duplicate_delivery: "scenarios/duplicate-delivery.yaml";
+///     card_paid: "scenarios/payment-status/card-paid.yaml";
+///     completed_delivered_three_times: "scenarios/duplicates-and-retries/completed-delivered-three-times.yaml";
 /// }
 /// ```
 #[macro_export]

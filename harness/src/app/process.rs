@@ -155,6 +155,15 @@ impl AppProcess {
             tokio::spawn(collect(stderr, log.clone()));
         }
         tracing::info!(command = %start.command.join(" "), port = env.port, "starting the app");
+        let ready_path = start.ready.as_deref().unwrap_or("/");
+        let timeout = Duration::from_secs(start.timeout_seconds.unwrap_or(60));
+        // A first start may build or install the app for minutes, so say
+        // what is being waited for.
+        eprintln!(
+            "starting the app: {} (waiting up to {}s for GET {ready_path})",
+            start.command.join(" "),
+            timeout.as_secs()
+        );
 
         let mut app = AppProcess {
             child,
@@ -163,8 +172,6 @@ impl AppProcess {
             log,
             stopped: false,
         };
-        let ready_path = start.ready.as_deref().unwrap_or("/");
-        let timeout = Duration::from_secs(start.timeout_seconds.unwrap_or(60));
         if let Err(err) = app.wait_ready(ready_path, timeout).await {
             app.stop().await;
             return Err(err);

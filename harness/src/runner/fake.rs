@@ -216,14 +216,25 @@ impl FakeClient {
 
     /// Moves the clock and runs everything that falls due, deliveries
     /// included; returns when they are done.
+    /// Moves the clock on by `seconds`, in steps of at most the thirty
+    /// days the fake accepts in one call, so a scenario may advance or
+    /// settle for longer.
     pub async fn advance(&self, seconds: u64) -> Result<(), FakeError> {
-        self.call::<Value>(
-            Method::POST,
-            "/_fakestripe/clock/advance",
-            Some(json!({"seconds": seconds})),
-        )
-        .await
-        .map(drop)
+        const MAX_STEP: u64 = 30 * 24 * 3600;
+        let mut remaining = seconds;
+        loop {
+            let step = remaining.min(MAX_STEP);
+            self.call::<Value>(
+                Method::POST,
+                "/_fakestripe/clock/advance",
+                Some(json!({"seconds": step})),
+            )
+            .await?;
+            remaining -= step;
+            if remaining == 0 {
+                return Ok(());
+            }
+        }
     }
 
     pub async fn set_faults(&self, seed: u64, faults: &[Value]) -> Result<(), FakeError> {
