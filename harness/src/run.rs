@@ -69,6 +69,26 @@ pub fn main(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    // A folder searched for scenarios may hold the app file too.
+    let app_file = std::fs::canonicalize(&args.app).ok();
+    let files: Vec<PathBuf> = files
+        .into_iter()
+        .filter(|file| app_file.is_none() || std::fs::canonicalize(file).ok() != app_file)
+        .collect();
+    for report in [&args.junit, &args.json].into_iter().flatten() {
+        let parent = report
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        if !parent.is_dir() {
+            eprintln!(
+                "error: cannot write the report {}: the folder {} does not exist",
+                report.display(),
+                parent.display()
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
     let mut scenarios: Vec<Scenario> = Vec::new();
     let mut invalid = 0;
     for file in &files {

@@ -131,8 +131,10 @@ pub fn config_from(args: &ServeArgs) -> Result<ServerConfig, String> {
             .map_err(|err| format!("--faults {}: {err}", path.display()))?;
         let plan: serde_json::Value = serde_saphyr::from_str(&text)
             .map_err(|err| format!("--faults {}: {err}", path.display()))?;
-        fakestripe_server::faults::validate_plan(&plan)
-            .map_err(|err| format!("--faults {}: {}", path.display(), err.message))?;
+        fakestripe_server::faults::validate_plan(&plan).map_err(|err| match &err.param {
+            Some(param) => format!("--faults {}: {param}: {}", path.display(), err.message),
+            None => format!("--faults {}: {}", path.display(), err.message),
+        })?;
         config.default_faults = Some(plan);
     }
     Ok(config)

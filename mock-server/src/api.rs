@@ -58,6 +58,7 @@ pub async fn handle(
     let fallback_id = format!("req_{}", unauthenticated_request_number());
 
     let Some(route) = resources::route(&method, &path) else {
+        tracing::debug!(method = %method, path, status = 404, "request to an unknown route");
         return error_response(
             &ApiError::unknown_route(method.as_str(), &path),
             &fallback_id,
