@@ -138,6 +138,15 @@ fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
     })
 }
 
+/// The query parameters of a control call, or a 400 with `hint` when
+/// they do not parse.
+fn query_params<T>(query: Result<Query<T>, QueryRejection>, hint: &str) -> Result<T, Response> {
+    match query {
+        Ok(Query(params)) => Ok(params),
+        Err(_) => Err(fail(&ApiError::bad_state(hint))),
+    }
+}
+
 fn clock_view(data: &AccountData) -> Value {
     match data.clock.mode() {
         ClockMode::Manual => json!({"now": data.now(), "mode": "manual", "speed": null}),
@@ -295,11 +304,7 @@ async fn deliveries(
     query: Result<Query<DeliveryFilter>, QueryRejection>,
 ) -> Answer {
     let account = account_for(&shared, &headers)?;
-    let Ok(Query(filter)) = query else {
-        return Err(fail(&ApiError::bad_state(
-            "Unknown query parameter: use event_id or type.",
-        )));
-    };
+    let filter = query_params(query, "Unknown query parameter: use event_id or type.")?;
     let data = account.lock();
     let list: Vec<&crate::account::DeliveryRecord> = data
         .deliveries
@@ -327,11 +332,7 @@ async fn requests(
     query: Result<Query<RequestFilter>, QueryRejection>,
 ) -> Answer {
     let account = account_for(&shared, &headers)?;
-    let Ok(Query(filter)) = query else {
-        return Err(fail(&ApiError::bad_state(
-            "Unknown query parameter: use request_id.",
-        )));
-    };
+    let filter = query_params(query, "Unknown query parameter: use request_id.")?;
     let data = account.lock();
     let list: Vec<&crate::account::RequestRecord> = data
         .requests
@@ -359,11 +360,10 @@ async fn trace(
     query: Result<Query<TraceFilter>, QueryRejection>,
 ) -> Answer {
     let account = account_for(&shared, &headers)?;
-    let Ok(Query(filter)) = query else {
-        return Err(fail(&ApiError::bad_state(
-            "Invalid query parameter: use after=SEQ, a whole number.",
-        )));
-    };
+    let filter = query_params(
+        query,
+        "Invalid query parameter: use after=SEQ, a whole number.",
+    )?;
     let data = account.lock();
     let after = filter.after.unwrap_or(0);
     // Entries are in sequence order, so the tail starts at the first one

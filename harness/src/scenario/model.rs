@@ -93,19 +93,7 @@ pub enum FaultKind {
 }
 
 /// The names of [`FaultKind`], as written in files.
-pub const FAULT_KINDS: &[&str] = &[
-    "payment_status_lag",
-    "stale_read",
-    "metadata_divergence",
-    "webhook_delay",
-    "webhook_order",
-    "webhook_duplicate",
-    "webhook_drop",
-    "hold",
-    "api_error",
-    "lost_response",
-    "forged_webhook",
-];
+pub const FAULT_KINDS: &[&str] = fakestripe_server::faults::KINDS;
 
 /// One step. Each is a map with a single key, the step's name.
 #[derive(Debug, Deserialize, JsonSchema)]
