@@ -37,7 +37,7 @@ pub struct ServeArgs {
     /// Speed of the real-time clock: 60 makes a minute pass every second.
     #[arg(long, default_value_t = 1.0)]
     pub speed: f64,
-    /// Seconds to wait for a webhook endpoint's answer.
+    /// Seconds to wait for a webhook endpoint's response.
     #[arg(long, default_value_t = 10)]
     pub delivery_timeout: u64,
 }

@@ -1,7 +1,7 @@
 //! The control API under `/_fakestripe/`: what Stripe's own API has no
 //! call for. The clock, the customer's actions, the logs, the fault plan,
 //! held events and reset. Calls authenticate with the account's secret key
-//! like the API, take and return JSON, and answer errors in Stripe's
+//! like the API, take and return JSON, and return errors in Stripe's
 //! envelope.
 
 use std::sync::Arc;

@@ -40,7 +40,7 @@ impl Forgery {
     }
 }
 
-/// What a scheduled delivery is: the event itself, a deliberate
+/// The kind of a scheduled delivery: the event itself, a deliberate
 /// duplicate, or a forgery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Variant {
@@ -49,19 +49,19 @@ pub enum Variant {
     Forged(Forgery),
 }
 
-/// A fault that changes how an API request is answered.
+/// A fault that changes the response to an API request.
 #[derive(Debug, Clone)]
 pub enum ApiFault {
-    /// Answer with this error instead of running the request.
+    /// Respond with this error instead of running the request.
     Error(ApiError),
     /// Run the request after this delay.
     Latency(std::time::Duration),
-    /// Run the request, then lose the answer: an error, or with `drop` a
+    /// Run the request, then lose the response: an error, or with `drop` a
     /// connection closed mid-response.
     LostResponse { drop: bool },
 }
 
-/// How a payment intent's metadata departs from what the session asked for.
+/// The way a payment intent's metadata departs from what the session requested.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Divergence {
@@ -75,7 +75,7 @@ pub enum Divergence {
     Rewritten,
 }
 
-/// How a webhook delay is drawn.
+/// The distribution a webhook delay is drawn from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Distribution {

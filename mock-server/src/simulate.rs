@@ -33,7 +33,7 @@ use crate::wire::{ApiError, ApiResult};
 /// Default seconds before an asynchronous payment settles.
 pub const DEFAULT_SETTLE_DELAY: i64 = 180;
 
-/// What the customer does on the payment page.
+/// The customer's input on the payment page.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PayRequest {
@@ -54,19 +54,19 @@ fn card() -> String {
     "card".to_owned()
 }
 
-/// What the page shows after a pay attempt.
+/// The outcome of a pay attempt, as the page shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct PayResult {
     /// `succeeded`, `processing` (asynchronous, not settled) or `declined`.
     pub result: &'static str,
-    /// Where the browser goes next: `success_url` (or `return_url`) with the
+    /// The browser's next URL: `success_url` (or `return_url`) with the
     /// session id filled in. Null after a decline: the customer stays.
     pub redirect_url: Option<String>,
     pub session: Value,
     pub error: Option<Value>,
 }
 
-/// How a test card behaves, from Stripe's list of test numbers.
+/// A test card's behaviour, from Stripe's list of test numbers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CardBehaviour {
     Succeeds,
@@ -577,14 +577,14 @@ pub fn payment_method(
     pm
 }
 
-/// What happens when a card asks for 3-D Secure.
+/// The customer's response to a 3-D Secure challenge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Authentication {
     /// The customer completes the challenge on the page.
     Complete,
     /// The customer fails the challenge.
     Fail,
-    /// Nobody is there to answer it: a server-side confirmation stops at
+    /// No customer is present to respond: a server-side confirmation stops at
     /// `requires_action`, as on Stripe.
     Pending,
 }

@@ -107,7 +107,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     }
 }
 
-/// Confirms with a test payment method: a card error answers 402 with the
+/// Confirms with a test payment method: a card error returns 402 with the
 /// payment intent in the error, as Stripe does.
 fn run_confirm(
     data: &mut AccountData,

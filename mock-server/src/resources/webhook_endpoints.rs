@@ -1,4 +1,4 @@
-//! Webhook endpoints: create (the only answer that shows the signing
+//! Webhook endpoints: create (the only response that shows the signing
 //! secret), retrieve, update, list, delete. The delivery settings live in
 //! `AccountData::endpoints`; the object the API shows lives in the store.
 
