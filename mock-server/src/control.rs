@@ -117,12 +117,9 @@ fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
             .nth(1)
             .filter(|_| inner.starts_with("unknown field") || inner.starts_with("missing field"))
             .map(str::to_owned);
-        let param = match named {
-            Some(field) if path == "." => Some(field),
-            Some(field) => Some(format!("{path}.{field}")),
-            None if path != "." => Some(path),
-            None => None,
-        };
+        // The path already ends in an unknown field's name; a missing
+        // field is named only in the message.
+        let param = if path != "." { Some(path) } else { named };
         let mut error = ApiError::new(
             StatusCode::BAD_REQUEST,
             ErrorType::InvalidRequest,
