@@ -82,12 +82,12 @@ pub struct DeliveryRecord {
     pub scheduled_at: i64,
     /// Virtual time the attempt was sent.
     pub sent_at: i64,
-    /// The endpoint's HTTP status, if it answered.
+    /// The endpoint's HTTP status, if it responded.
     pub status: Option<u16>,
     /// Why the attempt failed without a status (refused, timed out).
     pub error: Option<String>,
     pub latency_ms: u64,
-    /// The first bytes of the endpoint's answer.
+    /// The first bytes of the endpoint's response.
     pub response_body: String,
     /// Set for a deliberately forged delivery: which way it was forged.
     pub forged: Option<String>,

@@ -46,7 +46,7 @@ impl Ctx<'_> {
     }
 }
 
-/// Answers every request that no other route matched.
+/// Handles every request that no other route matched.
 pub async fn handle(
     State(shared): State<Arc<Shared>>,
     method: Method,
@@ -107,7 +107,7 @@ pub async fn handle(
     let route_name = format!("{} {}", method, route.template);
     let params_value = Value::Object(raw_params.clone());
 
-    // Faults that answer before the request runs, and the request id.
+    // Faults that respond before the request runs, and the request id.
     let (request_id, fault) = {
         let mut data = account.lock();
         let request_id = data.ids.next("req_");

@@ -142,7 +142,7 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-/// Gives the plain-text answers that axum's extractors produce (body too
+/// Gives the plain-text responses that axum's extractors produce (body too
 /// large, method not allowed) Stripe's error envelope, so every client
 /// sees one error format.
 async fn shape_plain_error(

@@ -22,7 +22,6 @@ use crate::faults;
 pub struct Origin {
     pub request_id: Option<String>,
     pub idempotency_key: Option<String>,
-    pub api_version: Option<String>,
 }
 
 /// Records an event of `event_type` about `object` and schedules its

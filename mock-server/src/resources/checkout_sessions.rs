@@ -298,7 +298,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
         "ui_mode": ui_mode,
         "url": hosted_page.then(|| format!("{}/c/pay/{id}", ctx.shared.base_url)),
-        // Kept for the customer's side and stripped from every answer.
+        // Kept for the customer's side and stripped from every response.
         "_payment_intent_data": payment_intent_data,
         "_allowed_methods": payment_method_types,
     });

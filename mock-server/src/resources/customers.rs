@@ -131,6 +131,5 @@ pub fn origin(ctx: &Ctx<'_>) -> crate::events::Origin {
     crate::events::Origin {
         request_id: Some(ctx.request_id.clone()),
         idempotency_key: ctx.idempotency_key.clone(),
-        api_version: Some(ctx.api_version.clone()),
     }
 }

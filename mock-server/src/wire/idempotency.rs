@@ -20,7 +20,7 @@ pub const MAX_KEY_CHARS: usize = 255;
 pub enum Outcome {
     /// The first request has not finished.
     InFlight,
-    /// The stored answer.
+    /// The stored response.
     Done { status: u16, body: Vec<u8> },
 }
 
@@ -39,7 +39,7 @@ pub struct IdempotencyRecord {
 pub enum Decision {
     /// Run the request; the key is now in flight.
     Run,
-    /// Answer with the stored response.
+    /// Replay the stored response.
     Replay { status: u16, body: Vec<u8> },
 }
 
