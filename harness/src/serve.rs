@@ -40,6 +40,10 @@ pub struct ServeArgs {
     /// Seconds to wait for a webhook endpoint's response.
     #[arg(long, default_value_t = 10)]
     pub delivery_timeout: u64,
+    /// Lines each account's request log, delivery log and trace keep; older
+    /// lines are let go and counted in the logs' `dropped` field.
+    #[arg(long, default_value_t = fakestripe_server::account::DEFAULT_LOG_LIMIT as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    pub log_limit: u64,
 }
 
 /// Starts the server and blocks until a shutdown signal.
@@ -107,6 +111,7 @@ pub fn config_from(args: &ServeArgs) -> Result<ServerConfig, String> {
         ClockMode::RealTime { speed: args.speed }
     };
     config.delivery_timeout = std::time::Duration::from_secs(args.delivery_timeout.max(1));
+    config.log_limit = usize::try_from(args.log_limit).unwrap_or(usize::MAX);
     if let Some(url) = &args.forward_to {
         let parsed = url::Url::parse(url).map_err(|err| format!("--forward-to {url}: {err}"))?;
         if !matches!(parsed.scheme(), "http" | "https") {

@@ -2,11 +2,12 @@
 //! endpoints, scheduled work and logs. A test-mode secret key names an
 //! account, and `Stripe-Account` names a connected account inside it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio::sync::Notify;
 
 use crate::clock::Clock;
@@ -108,8 +109,8 @@ pub struct RequestRecord {
     pub at: i64,
     pub method: String,
     pub path: String,
-    /// The decoded parameters. Secrets never reach this log.
-    pub params: Value,
+    /// The decoded parameters as compact JSON. Secrets never reach this log.
+    pub params: Box<RawValue>,
     pub idempotency_key: Option<String>,
     pub idempotent_replayed: bool,
     pub status: u16,
@@ -127,7 +128,102 @@ pub struct TraceEntry {
     pub seq: u64,
     pub at: i64,
     pub kind: &'static str,
-    pub detail: Value,
+    detail: Detail,
+}
+
+/// What a trace line says. A trace holds many thousands of lines, so each
+/// is compact JSON, and a request's line shares the request log's record.
+#[derive(Debug, Clone)]
+enum Detail {
+    Json(Box<RawValue>),
+    Request(Arc<RequestRecord>),
+}
+
+/// The fields of a request that its trace line shows.
+#[derive(Serialize)]
+struct RequestLine<'a> {
+    request_id: &'a str,
+    method: &'a str,
+    path: &'a str,
+    status: u16,
+    idempotency_key: Option<&'a str>,
+    idempotent_replayed: bool,
+    objects: &'a [String],
+    fault: Option<&'a str>,
+}
+
+impl<'a> From<&'a RequestRecord> for RequestLine<'a> {
+    fn from(record: &'a RequestRecord) -> Self {
+        RequestLine {
+            request_id: &record.request_id,
+            method: &record.method,
+            path: &record.path,
+            status: record.status,
+            idempotency_key: record.idempotency_key.as_deref(),
+            idempotent_replayed: record.idempotent_replayed,
+            objects: &record.objects,
+            fault: record.fault.as_deref(),
+        }
+    }
+}
+
+impl Serialize for Detail {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Detail::Json(raw) => raw.serialize(serializer),
+            Detail::Request(record) => RequestLine::from(&**record).serialize(serializer),
+        }
+    }
+}
+
+impl TraceEntry {
+    /// The details of the line.
+    pub fn detail(&self) -> Value {
+        serde_json::to_value(&self.detail).unwrap_or(Value::Null)
+    }
+}
+
+/// How many lines each of an account's logs (requests, deliveries, trace)
+/// keeps unless the server is told otherwise.
+pub const DEFAULT_LOG_LIMIT: usize = 10_000;
+
+/// A log that keeps its newest `limit` lines and counts the ones it let go.
+#[derive(Debug, Clone)]
+pub struct Log<T> {
+    lines: VecDeque<T>,
+    limit: usize,
+    dropped: u64,
+}
+
+impl<T> Log<T> {
+    pub fn new(limit: usize) -> Self {
+        Log {
+            lines: VecDeque::new(),
+            limit: limit.max(1),
+            dropped: 0,
+        }
+    }
+
+    pub fn push(&mut self, line: T) {
+        if self.lines.len() == self.limit {
+            self.lines.pop_front();
+            self.dropped += 1;
+        }
+        self.lines.push_back(line);
+    }
+
+    /// Lines let go to keep the log within its limit, oldest first.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+}
+
+impl<T> std::ops::Deref for Log<T> {
+    type Target = VecDeque<T>;
+
+    fn deref(&self) -> &VecDeque<T> {
+        &self.lines
+    }
 }
 
 /// The mutable state of an account.
@@ -140,9 +236,9 @@ pub struct AccountData {
     pub schedule: BTreeMap<(i64, u64), Task>,
     next_seq: u64,
     pub endpoints: BTreeMap<String, Endpoint>,
-    pub deliveries: Vec<DeliveryRecord>,
-    pub requests: Vec<RequestRecord>,
-    pub trace: Vec<TraceEntry>,
+    pub deliveries: Log<DeliveryRecord>,
+    pub requests: Log<Arc<RequestRecord>>,
+    pub trace: Log<TraceEntry>,
     pub faults: FaultState,
     /// The connected account (`acct_…`) this state belongs to, if any.
     pub connected_account: Option<String>,
@@ -160,13 +256,21 @@ impl AccountData {
             schedule: BTreeMap::new(),
             next_seq: 0,
             endpoints: BTreeMap::new(),
-            deliveries: Vec::new(),
-            requests: Vec::new(),
-            trace: Vec::new(),
+            deliveries: Log::new(DEFAULT_LOG_LIMIT),
+            requests: Log::new(DEFAULT_LOG_LIMIT),
+            trace: Log::new(DEFAULT_LOG_LIMIT),
             faults: FaultState::new(seed),
             connected_account,
             seed,
         }
+    }
+
+    /// Sets how many lines each log keeps. Call before anything is logged.
+    pub fn with_log_limit(mut self, limit: usize) -> Self {
+        self.deliveries = Log::new(limit);
+        self.requests = Log::new(limit);
+        self.trace = Log::new(limit);
+        self
     }
 
     /// The seed this account's ids are drawn from.
@@ -199,6 +303,22 @@ impl AccountData {
 
     /// Appends a line to the trace.
     pub fn trace(&mut self, kind: &'static str, detail: Value) {
+        self.trace_line(kind, &detail);
+    }
+
+    /// Appends a line to the trace from any serializable detail.
+    pub fn trace_line(&mut self, kind: &'static str, detail: &impl Serialize) {
+        let detail =
+            serde_json::value::to_raw_value(detail).unwrap_or_else(|_| RawValue::NULL.to_owned());
+        self.push_trace(kind, Detail::Json(detail));
+    }
+
+    /// Appends a request's line to the trace.
+    pub fn trace_request(&mut self, record: Arc<RequestRecord>) {
+        self.push_trace("request", Detail::Request(record));
+    }
+
+    fn push_trace(&mut self, kind: &'static str, detail: Detail) {
         let seq = self.next_seq();
         let at = self.now();
         self.trace.push(TraceEntry {

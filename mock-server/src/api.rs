@@ -8,6 +8,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::account::{AccountData, RequestRecord};
@@ -55,19 +56,18 @@ pub async fn handle(
     body: Bytes,
 ) -> Response {
     let path = uri.path().to_owned();
-    let fallback_id = format!("req_{}", unauthenticated_request_number());
 
     let Some(route) = resources::route(&method, &path) else {
         tracing::debug!(method = %method, path, status = 404, "request to an unknown route");
         return error_response(
             &ApiError::unknown_route(method.as_str(), &path),
-            &fallback_id,
+            &fallback_id(),
             None,
         );
     };
     let key = match auth::api_key(&headers) {
         Ok(key) => key,
-        Err(err) => return error_response(&err, &fallback_id, None),
+        Err(err) => return error_response(&err, &fallback_id(), None),
     };
     let connected = match header(&headers, "stripe-account") {
         Some(acct) if !acct.starts_with("acct_") || acct.len() < 6 => {
@@ -78,7 +78,7 @@ pub async fn handle(
                     "Invalid Stripe-Account header `{acct}`: expected an id that starts with acct_."
                 ),
             );
-            return error_response(&err, &fallback_id, None);
+            return error_response(&err, &fallback_id(), None);
         }
         other => other,
     };
@@ -92,20 +92,20 @@ pub async fn handle(
                     version::DEFAULT_API_VERSION
                 ),
             );
-            return error_response(&err, &fallback_id, None);
+            return error_response(&err, &fallback_id(), None);
         }
         Some(v) => v,
         None => version::DEFAULT_API_VERSION.to_owned(),
     };
     let raw_params = match decode_params(&method, &uri, &headers, &body) {
         Ok(map) => map,
-        Err(err) => return error_response(&err, &fallback_id, Some(&api_version)),
+        Err(err) => return error_response(&err, &fallback_id(), Some(&api_version)),
     };
     let idempotency_key = header(&headers, "idempotency-key").filter(|k| !k.is_empty());
 
     let account = shared.account(&key, connected.as_deref());
     let route_name = format!("{} {}", method, route.template);
-    let params_value = Value::Object(raw_params.clone());
+    let params_value = Logged::new(&raw_params);
 
     // Faults that respond before the request runs, and the request id.
     let (request_id, fault) = {
@@ -114,23 +114,25 @@ pub async fn handle(
         let fault = faults::api_fault(&mut data, &route_name, &path, &request_id);
         (request_id, fault)
     };
+    let log = RequestLog {
+        request_id: &request_id,
+        method: &method,
+        path: &path,
+        params: &params_value,
+        api_version: &api_version,
+    };
     let mut latency = None;
     let mut lost_response: Option<bool> = None;
     match &fault {
         Some(ApiFault::Error(err)) => {
             let mut data = account.lock();
-            record(
+            log.write(
                 &mut data,
-                &request_id,
-                &method,
-                &path,
-                &params_value,
                 idempotency_key.as_deref(),
                 false,
                 err.status.as_u16(),
                 Vec::new(),
                 Some(err.message.clone()),
-                &api_version,
             );
             drop(data);
             return error_response(err, &request_id, Some(&api_version));
@@ -149,37 +151,26 @@ pub async fn handle(
     {
         let mut data = account.lock();
         let now = data.now();
-        match idempotency::begin(&mut data.idempotency, key, &route_name, &params_value, now) {
+        match idempotency::begin(
+            &mut data.idempotency,
+            key,
+            &route_name,
+            params_value.compact.get(),
+            now,
+        ) {
             Err(err) => {
-                record(
+                log.write(
                     &mut data,
-                    &request_id,
-                    &method,
-                    &path,
-                    &params_value,
                     Some(key),
                     false,
                     err.status.as_u16(),
                     Vec::new(),
                     None,
-                    &api_version,
                 );
                 return error_response(&err, &request_id, Some(&api_version));
             }
             Ok(Decision::Replay { status, body }) => {
-                record(
-                    &mut data,
-                    &request_id,
-                    &method,
-                    &path,
-                    &params_value,
-                    Some(key),
-                    true,
-                    status,
-                    Vec::new(),
-                    None,
-                    &api_version,
-                );
+                log.write(&mut data, Some(key), true, status, Vec::new(), None);
                 let mut response = json_response(status, body, &request_id, Some(&api_version));
                 let headers = response.headers_mut();
                 headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
@@ -193,8 +184,18 @@ pub async fn handle(
     }
 
     // Run the handler under the account lock.
+    let plain_read = (method == Method::GET && raw_params.is_empty())
+        .then(|| plain_retrieve(route.template))
+        .flatten();
     let (status, body, error) = {
         let mut data = account.lock();
+        if let Some(kind) = plain_read
+            && let Some(body) = read_stored(&mut data, kind, route.args.first())
+        {
+            log.write(&mut data, None, false, 200, route.args.clone(), None);
+            drop(data);
+            return json_response(200, body, &request_id, Some(&api_version));
+        }
         let mut ctx = Ctx {
             shared: &shared,
             request_id: request_id.clone(),
@@ -225,18 +226,13 @@ pub async fn handle(
             shared.index_session(id, &account);
         }
         let fault_note = lost_response.map(|_| "lost_response".to_owned());
-        record(
+        log.write(
             &mut data,
-            &request_id,
-            &method,
-            &path,
-            &params_value,
             idempotency_key.as_deref(),
             false,
             status.as_u16(),
             ctx.touched,
             fault_note,
-            &api_version,
         );
         (status, body, error)
     };
@@ -263,6 +259,78 @@ pub async fn handle(
         response.headers_mut().insert("idempotency-key", value);
     }
     response
+}
+
+/// The kind of object a route reads, for the routes whose answer to a GET
+/// without parameters is the stored object as it is.
+fn plain_retrieve(template: &str) -> Option<&'static str> {
+    Some(match template {
+        "/v1/checkout/sessions/{id}" => "checkout.session",
+        "/v1/payment_intents/{id}" => "payment_intent",
+        "/v1/charges/{id}" => "charge",
+        "/v1/refunds/{id}" => "refund",
+        "/v1/balance_transactions/{id}" => "balance_transaction",
+        "/v1/customers/{id}" => "customer",
+        "/v1/products/{id}" => "product",
+        "/v1/prices/{id}" => "price",
+        "/v1/events/{id}" => "event",
+        "/v1/webhook_endpoints/{id}" => "webhook_endpoint",
+        _ => return None,
+    })
+}
+
+/// The stored body of a plain retrieve, when no fault changes what reads
+/// see. `None` leaves the request to its handler, which also answers the
+/// 404s and deleted customers.
+fn read_stored(data: &mut AccountData, kind: &str, id: Option<&String>) -> Option<Vec<u8>> {
+    if faults::affects_reads(data) {
+        return None;
+    }
+    data.store.public_bytes(kind, id?)
+}
+
+/// The parameters of a request as the request log keeps them: compact
+/// JSON with card numbers, CVCs, secrets and passwords masked.
+struct Logged {
+    compact: Box<RawValue>,
+}
+
+impl Logged {
+    fn new(params: &Map<String, Value>) -> Self {
+        let compact = serde_json::value::to_raw_value(&Masked(params))
+            .unwrap_or_else(|_| RawValue::NULL.to_owned());
+        Logged { compact }
+    }
+}
+
+/// Serializes parameters with the values of sensitive names replaced.
+struct Masked<'a>(&'a Map<String, Value>);
+
+impl serde::Serialize for Masked<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut out = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in self.0 {
+            if matches!(key.as_str(), "number" | "cvc" | "secret" | "password") {
+                out.serialize_entry(key, "***")?;
+            } else {
+                out.serialize_entry(key, &MaskedValue(value))?;
+            }
+        }
+        out.end()
+    }
+}
+
+struct MaskedValue<'a>(&'a Value);
+
+impl serde::Serialize for MaskedValue<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Object(map) => Masked(map).serialize(serializer),
+            Value::Array(items) => serializer.collect_seq(items.iter().map(MaskedValue)),
+            other => other.serialize(serializer),
+        }
+    }
 }
 
 /// The object type a route answers with, and whether it answers a list.
@@ -311,70 +379,44 @@ fn run_handler(
     Ok(value)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn record(
-    data: &mut AccountData,
-    request_id: &str,
-    method: &Method,
-    path: &str,
-    params: &Value,
-    idempotency_key: Option<&str>,
-    replayed: bool,
-    status: u16,
-    objects: Vec<String>,
-    fault: Option<String>,
-    api_version: &str,
-) {
-    let at = data.now();
-    let params = mask_params(params);
-    data.trace(
-        "request",
-        serde_json::json!({
-            "request_id": request_id,
-            "method": method.as_str(),
-            "path": path,
-            "status": status,
-            "idempotency_key": idempotency_key,
-            "idempotent_replayed": replayed,
-            "objects": objects,
-            "fault": fault,
-        }),
-    );
-    tracing::debug!(request_id, method = %method, path, status, idempotency_key, "request");
-    data.requests.push(RequestRecord {
-        request_id: request_id.to_owned(),
-        at,
-        method: method.as_str().to_owned(),
-        path: path.to_owned(),
-        params,
-        idempotency_key: idempotency_key.map(str::to_owned),
-        idempotent_replayed: replayed,
-        status,
-        objects,
-        fault,
-        api_version: api_version.to_owned(),
-    });
+/// The fields shared by every request-log line of one request.
+struct RequestLog<'a> {
+    request_id: &'a str,
+    method: &'a Method,
+    path: &'a str,
+    params: &'a Logged,
+    api_version: &'a str,
 }
 
-/// Replaces values of parameters that carry secrets before they are logged.
-fn mask_params(params: &Value) -> Value {
-    match params {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(key, value)| {
-                    let sensitive =
-                        matches!(key.as_str(), "number" | "cvc" | "secret" | "password");
-                    let value = if sensitive {
-                        Value::String("***".into())
-                    } else {
-                        mask_params(value)
-                    };
-                    (key.clone(), value)
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(mask_params).collect()),
-        other => other.clone(),
+impl RequestLog<'_> {
+    /// Writes the request's line to the request log and the trace.
+    fn write(
+        &self,
+        data: &mut AccountData,
+        idempotency_key: Option<&str>,
+        replayed: bool,
+        status: u16,
+        objects: Vec<String>,
+        fault: Option<String>,
+    ) {
+        let at = data.now();
+        let (request_id, method, path) = (self.request_id, self.method, self.path);
+        tracing::debug!(request_id, method = %method, path, status, idempotency_key, "request");
+        let record = Arc::new(RequestRecord {
+            request_id: request_id.to_owned(),
+            at,
+            method: method.as_str().to_owned(),
+            path: path.to_owned(),
+            params: self.params.compact.clone(),
+            idempotency_key: idempotency_key.map(str::to_owned),
+            idempotent_replayed: replayed,
+            status,
+            objects,
+            fault,
+            api_version: self.api_version.to_owned(),
+        });
+        data.trace_request(record.clone());
+        data.requests.push(record);
     }
 }
 
@@ -457,10 +499,10 @@ pub fn error_response(err: &ApiError, request_id: &str, api_version: Option<&str
 /// Request ids for answers given before an account is known (bad key,
 /// unknown route). They come from a process-wide counter, not the seeded
 /// generator, because no account's seed applies.
-fn unauthenticated_request_number() -> String {
+fn fallback_id() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
-    format!("anon{:020}", NEXT.fetch_add(1, Ordering::Relaxed))
+    format!("req_anon{:020}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// A response whose body fails after the headers, so the client sees the

@@ -31,6 +31,9 @@ pub struct ServerConfig {
     pub delivery_timeout: Duration,
     /// The largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// How many lines each account's request log, delivery log and trace
+    /// keep; older lines are let go and counted.
+    pub log_limit: usize,
     /// A fault plan applied to every new account, as JSON.
     pub default_faults: Option<serde_json::Value>,
 }
@@ -46,6 +49,7 @@ impl Default for ServerConfig {
             retry_schedule: DEFAULT_RETRY_SCHEDULE.to_vec(),
             delivery_timeout: Duration::from_secs(10),
             max_body_bytes: 1024 * 1024,
+            log_limit: crate::account::DEFAULT_LOG_LIMIT,
             default_faults: None,
         }
     }

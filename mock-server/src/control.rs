@@ -314,7 +314,9 @@ async fn deliveries(
                 .is_none_or(|t| crate::events::type_matches(t, &d.event_type))
         })
         .collect();
-    Ok(ok(&json!({ "data": list })))
+    Ok(ok(
+        &json!({ "data": list, "dropped": data.deliveries.dropped() }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -340,8 +342,11 @@ async fn requests(
                 .as_ref()
                 .is_none_or(|id| &r.request_id == id)
         })
+        .map(|r| &**r)
         .collect();
-    Ok(ok(&json!({ "data": list })))
+    Ok(ok(
+        &json!({ "data": list, "dropped": data.requests.dropped() }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -366,7 +371,10 @@ async fn trace(
     // Entries are in sequence order, so the tail starts at the first one
     // past `after`.
     let start = data.trace.partition_point(|entry| entry.seq <= after);
-    Ok(ok(&json!({ "data": &data.trace[start..] })))
+    let tail: Vec<&crate::account::TraceEntry> = data.trace.range(start..).collect();
+    Ok(ok(
+        &json!({ "data": tail, "dropped": data.trace.dropped() }),
+    ))
 }
 
 /// Reads an object as stored, past every fault and without a line in the
@@ -382,7 +390,7 @@ async fn object(
         .store
         .get_any(&id)
         .ok_or_else(|| fail(&ApiError::no_such("object", &id, "id")))?;
-    Ok(ok(&crate::resources::checkout_sessions::public(object)))
+    Ok(ok(&crate::resources::checkout_sessions::public(&object)))
 }
 
 async fn faults_get(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Answer {
@@ -509,7 +517,8 @@ async fn reset(State(shared): State<Arc<Shared>>, headers: HeaderMap, bytes: Byt
         .collect();
     let ids = data.ids.clone();
     let last_seq = data.next_seq();
-    *data = AccountData::new(Clock::new(mode), seed, connected);
+    *data =
+        AccountData::new(Clock::new(mode), seed, connected).with_log_limit(shared.config.log_limit);
     // The clock keeps its time: a reset forgets objects, not the date.
     data.clock.set_now(now);
     data.resume_sequence(last_seq);

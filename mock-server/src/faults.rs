@@ -278,7 +278,7 @@ pub struct DeliveryPlan {
 }
 
 /// Most seconds any fault may delay or hide something: thirty days.
-const MAX_SECONDS: i64 = 30 * 24 * 3600;
+pub const MAX_SECONDS: i64 = 30 * 24 * 3600;
 
 /// Parses and checks a plan. Errors name the field (`faults[1][copies]`)
 /// and, for an unknown kind, list the valid ones.
@@ -1101,8 +1101,7 @@ pub fn resend(data: &mut AccountData, event_id: &str, request: &Resend) -> Resul
     let event_type = data
         .store
         .get("event", event_id)
-        .and_then(|e| e["type"].as_str())
-        .map(str::to_owned)
+        .and_then(|e| e["type"].as_str().map(str::to_owned))
         .ok_or_else(|| ApiError::no_such("event", event_id, "id"))?;
     let endpoints: Vec<String> = data
         .endpoints
@@ -1165,7 +1164,7 @@ pub fn resend(data: &mut AccountData, event_id: &str, request: &Resend) -> Resul
 /// The version of an object that a retrieve sees: the current one unless a
 /// lag or stale-read fault hides it. `None` answers 404.
 pub fn visible(data: &mut AccountData, kind: &str, id: &str) -> Option<Value> {
-    let current = data.store.get(kind, id).cloned()?;
+    let current = data.store.get(kind, id)?;
     if data.faults.faults.is_empty() {
         return Some(current);
     }
@@ -1193,8 +1192,7 @@ pub fn visible(data: &mut AccountData, kind: &str, id: &str) -> Option<Value> {
     let Some((window, probability)) = stale else {
         return Some(current);
     };
-    let versions = data.store.versions(id);
-    let newest_written = versions.last().map_or(now, |v| v.written_at);
+    let newest_written = data.store.written_at(id).unwrap_or(now);
     if now - newest_written >= window {
         return Some(current);
     }
@@ -1204,11 +1202,8 @@ pub fn visible(data: &mut AccountData, kind: &str, id: &str) -> Option<Value> {
     }
     let settled = data
         .store
-        .versions(id)
-        .iter()
-        .rev()
-        .find(|v| now - v.written_at >= window)
-        .map(|v| v.object.clone());
+        .version_at(id, now - window)
+        .map(|version| version.object);
     data.trace(
         "fault",
         json!({"decision": "stale_read", "id": id, "draw": roll, "served": if settled.is_some() { "previous_version" } else { "not_found" }}),
@@ -1228,7 +1223,11 @@ pub fn affects_reads(data: &AccountData) -> bool {
 
 /// The objects of `kind` that a list sees, newest first.
 pub fn visible_list(data: &mut AccountData, kind: &str) -> Vec<Value> {
-    let ids: Vec<String> = data.store.ids_newest_first(kind).cloned().collect();
+    let ids: Vec<String> = data
+        .store
+        .ids_newest_first(kind)
+        .map(str::to_owned)
+        .collect();
     ids.iter()
         .filter_map(|id| visible(data, kind, id))
         .collect()
@@ -1302,7 +1301,7 @@ pub fn rewrite_metadata(data: &mut AccountData, pi_id: &str) {
         Fault::MetadataDivergence { keys, .. } => Some(keys.clone()),
         _ => None,
     });
-    let Some(mut pi) = data.store.get("payment_intent", pi_id).cloned() else {
+    let Some(mut pi) = data.store.get("payment_intent", pi_id) else {
         return;
     };
     let before = pi.clone();

@@ -62,7 +62,8 @@ impl Shared {
             Clock::new(self.config.clock_mode),
             seed_from_key(&scope),
             connected.map(str::to_owned),
-        );
+        )
+        .with_log_limit(self.config.log_limit);
         if let Some(url) = &self.config.forward_to {
             data.endpoints.insert(
                 "we_forward".to_owned(),

@@ -214,7 +214,6 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
     let session = data
         .store
         .get("checkout.session", session_id)
-        .cloned()
         .ok_or_else(|| ApiError::no_such("checkout.session", session_id, "id"))?;
     match session["status"].as_str() {
         Some("open") => {}
@@ -319,7 +318,6 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
                 let session = data
                     .store
                     .get("checkout.session", session_id)
-                    .cloned()
                     .unwrap_or(session);
                 Ok(PayResult {
                     result: "declined",
@@ -425,7 +423,6 @@ fn ensure_payment_intent(data: &mut AccountData, session_id: &str, origin: &Orig
     let session = data
         .store
         .get("checkout.session", session_id)
-        .cloned()
         .unwrap_or_default();
     if let Some(id) = session["payment_intent"].as_str() {
         return id.to_owned();
@@ -600,11 +597,7 @@ pub fn attempt_card(
     authentication: Authentication,
     origin: &Origin,
 ) -> Result<Value, Value> {
-    let mut pi = data
-        .store
-        .get("payment_intent", pi_id)
-        .cloned()
-        .unwrap_or_default();
+    let mut pi = data.store.get("payment_intent", pi_id).unwrap_or_default();
     let pm_id = pm["id"].clone();
     if card.behaviour == CardBehaviour::Authenticates {
         let before = pi.clone();
@@ -748,12 +741,11 @@ pub fn attach_balance_transaction(data: &mut AccountData, pi_id: &str, origin: &
     let Some(charge_id) = data
         .store
         .get("payment_intent", pi_id)
-        .and_then(|pi| pi["latest_charge"].as_str())
-        .map(str::to_owned)
+        .and_then(|pi| pi["latest_charge"].as_str().map(str::to_owned))
     else {
         return;
     };
-    let Some(mut charge) = data.store.get("charge", &charge_id).cloned() else {
+    let Some(mut charge) = data.store.get("charge", &charge_id) else {
         return;
     };
     if !charge["balance_transaction"].is_null() || charge["captured"] != json!(true) {
@@ -804,7 +796,7 @@ pub fn attach_balance_transaction(data: &mut AccountData, pi_id: &str, origin: &
 /// Puts a payment intent in `processing` with a pending charge, for a
 /// method that settles later.
 fn start_processing(data: &mut AccountData, pi_id: &str, pm: &Value, origin: &Origin) {
-    let Some(mut pi) = data.store.get("payment_intent", pi_id).cloned() else {
+    let Some(mut pi) = data.store.get("payment_intent", pi_id) else {
         return;
     };
     let before = pi.clone();
@@ -870,7 +862,6 @@ fn complete_session(
     let before = data
         .store
         .get("checkout.session", session_id)
-        .cloned()
         .unwrap_or_default();
     let mut session = before.clone();
     if session["customer"].is_null() && session["customer_creation"] == "always" {
@@ -884,7 +875,7 @@ fn complete_session(
             origin,
         );
         session["customer"] = customer["id"].clone();
-        if let Some(mut pi) = data.store.get("payment_intent", pi_id).cloned() {
+        if let Some(mut pi) = data.store.get("payment_intent", pi_id) {
             pi["customer"] = customer["id"].clone();
             save(data, "payment_intent", pi_id, pi);
         }
@@ -908,13 +899,13 @@ fn complete_session(
 
 /// Settles an asynchronous payment: the session's payment succeeds or fails.
 pub fn settle(data: &mut AccountData, session_id: &str, succeed: bool) {
-    let Some(session) = data.store.get("checkout.session", session_id).cloned() else {
+    let Some(session) = data.store.get("checkout.session", session_id) else {
         return;
     };
     let Some(pi_id) = session["payment_intent"].as_str().map(str::to_owned) else {
         return;
     };
-    let Some(mut pi) = data.store.get("payment_intent", &pi_id).cloned() else {
+    let Some(mut pi) = data.store.get("payment_intent", &pi_id) else {
         return;
     };
     if pi["status"] != "processing" {
@@ -922,11 +913,7 @@ pub fn settle(data: &mut AccountData, session_id: &str, succeed: bool) {
     }
     let origin = Origin::default();
     let charge_id = pi["latest_charge"].as_str().unwrap_or_default().to_owned();
-    let mut charge = data
-        .store
-        .get("charge", &charge_id)
-        .cloned()
-        .unwrap_or_default();
+    let mut charge = data.store.get("charge", &charge_id).unwrap_or_default();
     data.trace("customer", json!({"session": session_id, "action": "settle", "outcome": if succeed { "succeeded" } else { "failed" }}));
     let before_pi = pi.clone();
     let before_charge = charge.clone();
@@ -1011,11 +998,10 @@ pub fn expire(data: &mut AccountData, session_id: &str, origin: &Origin) -> Valu
     let before = data
         .store
         .get("checkout.session", session_id)
-        .cloned()
         .unwrap_or_default();
     let mut session = before.clone();
     if let Some(pi_id) = session["payment_intent"].as_str()
-        && let Some(mut pi) = data.store.get("payment_intent", pi_id).cloned()
+        && let Some(mut pi) = data.store.get("payment_intent", pi_id)
         && pi["status"] == "requires_payment_method"
     {
         let pi_before = pi.clone();

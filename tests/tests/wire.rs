@@ -996,3 +996,88 @@ async fn replayed_expire_emits_no_second_event() {
         ["checkout.session.expired"]
     );
 }
+
+/// A retrieve without parameters answers from the stored bytes; with
+/// parameters it goes through the resource handler. Both must send the
+/// same body, and the same body as the write that stored the object.
+#[tokio::test]
+async fn plain_retrieve_sends_the_body_the_write_sent() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_plain_retrieve");
+    let created = api
+        .post("/v1/checkout/sessions", &support::session_body("eur", &[]))
+        .await;
+    let id = created.ok()["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/checkout/sessions/{id}");
+
+    let plain = api.get(&path).await;
+    let handled = api.get(&format!("{path}?expand[]=payment_intent")).await;
+    assert_eq!(plain.status, 200);
+    assert_eq!(plain.bytes, created.bytes);
+    assert_eq!(handled.bytes, created.bytes);
+    let text = String::from_utf8(plain.bytes.clone()).unwrap();
+    assert!(!text.contains("\"_"), "private fields leaked: {text}");
+
+    let updated = api.post(&path, "metadata[step]=2").await;
+    let plain = api.get(&path).await;
+    assert_eq!(plain.bytes, updated.bytes);
+    assert_eq!(plain.json["metadata"]["step"], "2");
+
+    // A deleted customer is still answered, by its handler, with a stub.
+    let customer = api.post("/v1/customers", "name=Ada").await;
+    let customer_id = customer.ok()["id"].as_str().unwrap().to_owned();
+    api.delete(&format!("/v1/customers/{customer_id}"))
+        .await
+        .ok();
+    let gone = api.get(&format!("/v1/customers/{customer_id}")).await;
+    assert_eq!(gone.ok()["deleted"], true);
+    let missing = api.get("/v1/customers/cus_never_made").await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.error()["param"], "id");
+
+    // The read is logged like any other.
+    let log = api
+        .control_get(&format!(
+            "/requests?request_id={}",
+            plain.header("request-id").unwrap()
+        ))
+        .await;
+    let entry = &log.ok()["data"][0];
+    assert_eq!(entry["path"], path);
+    assert_eq!(entry["objects"], json!([id]));
+}
+
+/// The logs keep their newest lines and count the rest; the objects stay.
+#[tokio::test]
+async fn logs_keep_the_newest_lines() {
+    let fake = start(ServerConfig {
+        clock_mode: fakestripe_server::ClockMode::Manual,
+        log_limit: 5,
+        ..Default::default()
+    })
+    .await;
+    let api = Api::new(fake.base_url(), "sk_test_log_limit");
+    let mut last = String::new();
+    for n in 0..8 {
+        let reply = api.post("/v1/customers", &format!("name=c{n}")).await;
+        last = reply.header("request-id").unwrap().to_owned();
+    }
+
+    let requests = api.control_get("/requests").await;
+    let lines = requests.ok()["data"].as_array().unwrap();
+    assert_eq!(lines.len(), 5);
+    assert_eq!(requests.json["dropped"], 3);
+    assert_eq!(lines[4]["request_id"], last);
+    assert_eq!(lines[0]["params"], json!({"name": "c3"}));
+
+    // Each create writes an object line and a request line.
+    let trace = api.control_get("/trace").await;
+    let lines = trace.ok()["data"].as_array().unwrap();
+    assert_eq!(lines.len(), 5);
+    assert_eq!(trace.json["dropped"], 11);
+    assert_eq!(lines[4]["kind"], "request");
+    assert_eq!(lines[4]["detail"]["request_id"], last);
+
+    let customers = api.get("/v1/customers?limit=100").await;
+    assert_eq!(customers.ok()["data"].as_array().unwrap().len(), 8);
+}

@@ -67,7 +67,7 @@ pub fn prepare(
             pinned["api_version"] = serde_json::json!(version);
             crate::api::render(&pinned)
         }
-        _ => crate::api::render(event),
+        _ => crate::api::render(&event),
     };
     let timestamp = wall_clock_seconds().floor() as i64;
     let secrets = endpoint.live_secrets(data.now());
@@ -219,7 +219,7 @@ pub fn complete(
         return;
     }
     if outcome.succeeded() {
-        if let Some(mut event) = data.store.get("event", &prepared.event_id).cloned() {
+        if let Some(mut event) = data.store.get("event", &prepared.event_id) {
             let pending = event["pending_webhooks"].as_i64().unwrap_or(0);
             event["pending_webhooks"] = json!((pending - 1).max(0));
             data.store.update(&prepared.event_id, event, now);

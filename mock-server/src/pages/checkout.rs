@@ -215,14 +215,14 @@ fn offered_methods(session: &Value) -> Vec<String> {
 fn prefilled_email(data: &AccountData, session: &Value) -> String {
     session["customer_email"]
         .as_str()
+        .map(str::to_owned)
         .or_else(|| {
             session["customer"]
                 .as_str()
                 .and_then(|id| data.store.get("customer", id))
-                .and_then(|customer| customer["email"].as_str())
+                .and_then(|customer| customer["email"].as_str().map(str::to_owned))
         })
         .unwrap_or_default()
-        .to_owned()
 }
 
 fn line_items(data: &AccountData, session: &Value, currency: &str) -> Vec<ItemView> {
@@ -332,7 +332,7 @@ async fn show(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Resp
     let Some(session) = data.store.get("checkout.session", &id) else {
         return not_found(&id);
     };
-    render(&data, session, None, None, StatusCode::OK)
+    render(&data, &session, None, None, StatusCode::OK)
 }
 
 /// Whether a card payment must first go through the authentication step:
@@ -359,7 +359,7 @@ async fn pay(
     };
     let (response, paid) = {
         let mut data = account.lock();
-        let Some(session) = data.store.get("checkout.session", &id).cloned() else {
+        let Some(session) = data.store.get("checkout.session", &id) else {
             return not_found(&id);
         };
         let form = match form {
@@ -402,7 +402,7 @@ async fn pay(
                     card_number: String::new(),
                     ..entered
                 };
-                let session = data.store.get("checkout.session", &id).cloned();
+                let session = data.store.get("checkout.session", &id);
                 let session = session.unwrap_or(result.session);
                 let status = StatusCode::PAYMENT_REQUIRED;
                 (
@@ -505,7 +505,7 @@ mod tests {
 
     fn body_of(data: &AccountData) -> String {
         let session = data.store.get("checkout.session", "cs_test_1").unwrap();
-        checkout_page(data, session, None, None)
+        checkout_page(data, &session, None, None)
             .render()
             .expect("rendering the page")
     }

@@ -320,7 +320,7 @@ fn newest<T>(data: &AccountData, kind: &str, row: impl Fn(&str, &Value) -> T) ->
     let rows = data
         .store
         .ids_newest_first(kind)
-        .filter_map(|id| data.store.get(kind, id).map(|object| row(id, object)))
+        .filter_map(|id| data.store.get(kind, id).map(|object| row(id, &object)))
         .take(MAX_ROWS)
         .collect();
     Table {
@@ -355,7 +355,7 @@ fn overview_page(data: &AccountData, viewer: &Viewer) -> OverviewPage {
         last_error: text(&pi["last_payment_error"]["message"]),
     });
     let mut by_event: HashMap<&str, Vec<&DeliveryRecord>> = HashMap::new();
-    for record in &data.deliveries {
+    for record in data.deliveries.iter() {
         by_event.entry(&record.event_id).or_default().push(record);
     }
     let events = newest(data, "event", |id, event| EventRow {
@@ -388,7 +388,7 @@ fn overview_page(data: &AccountData, viewer: &Viewer) -> OverviewPage {
                 objects: record.objects.clone(),
             })
             .collect(),
-        total: data.requests.len(),
+        total: data.requests.len() + data.requests.dropped() as usize,
     };
     let plan = crate::faults::plan_view(data);
     OverviewPage {
@@ -467,9 +467,9 @@ fn checkout_ids(data: &AccountData, session: &Value) -> HashSet<String> {
     if let Some(pm) = data
         .store
         .get("payment_intent", pi_id)
-        .and_then(|pi| pi["payment_method"].as_str())
+        .and_then(|pi| pi["payment_method"].as_str().map(str::to_owned))
     {
-        ids.insert(pm.to_owned());
+        ids.insert(pm);
     }
     for kind in ["charge", "refund"] {
         for id in data.store.ids_newest_first(kind) {
@@ -477,7 +477,7 @@ fn checkout_ids(data: &AccountData, session: &Value) -> HashSet<String> {
                 continue;
             };
             if object["payment_intent"] == pi_id {
-                ids.insert(id.clone());
+                ids.insert(id.to_owned());
                 if let Some(txn) = object["balance_transaction"].as_str() {
                     ids.insert(txn.to_owned());
                 }
@@ -501,8 +501,8 @@ fn checkout_trace<'a>(data: &'a AccountData, session: &Value) -> Vec<&'a TraceEn
     // is recorded) still match.
     let mut events = HashSet::new();
     let mut requests = HashSet::new();
-    for entry in &data.trace {
-        let detail = &entry.detail;
+    for entry in data.trace.iter() {
+        let detail = entry.detail();
         match entry.kind {
             "event" if ids.contains(&text(&detail["object"])) => {
                 events.insert(text(&detail["event_id"]));
@@ -520,7 +520,7 @@ fn checkout_trace<'a>(data: &'a AccountData, session: &Value) -> Vec<&'a TraceEn
             .is_some_and(|id| ids.contains(id) || events.contains(id) || requests.contains(id))
     };
     let belongs = |entry: &TraceEntry| {
-        let detail = &entry.detail;
+        let detail = entry.detail();
         match entry.kind {
             "request" => requests.contains(&text(&detail["request_id"])),
             "object" => ids.contains(&text(&detail["id"])),
@@ -540,14 +540,14 @@ fn checkout_trace<'a>(data: &'a AccountData, session: &Value) -> Vec<&'a TraceEn
     let (Some(first), Some(last)) = (first, last) else {
         return Vec::new();
     };
-    data.trace[first..=last]
-        .iter()
+    data.trace
+        .range(first..=last)
         .filter(|entry| {
             belongs(entry)
                 || entry.kind == "clock"
                 || (entry.kind == "fault"
                     && matches!(
-                        entry.detail["decision"].as_str(),
+                        entry.detail()["decision"].as_str(),
                         Some("plan_set" | "plan_cleared")
                     ))
         })
@@ -575,7 +575,7 @@ fn find_delivery<'a>(data: &'a AccountData, detail: &Value) -> Option<&'a Delive
 
 /// Writes one trace entry as a line of the timeline.
 fn describe(data: &AccountData, entry: &TraceEntry) -> (String, Option<String>, bool) {
-    let detail = &entry.detail;
+    let detail = &entry.detail();
     match entry.kind {
         "request" => {
             let mut line = format!(
@@ -755,7 +755,7 @@ async fn timeline(
                 &format!("This account has no Checkout Session {id}."),
             );
         };
-        timeline_page(&data, &viewer, session)
+        timeline_page(&data, &viewer, &session)
     };
     html(StatusCode::OK, &page)
 }
@@ -774,7 +774,7 @@ async fn object_json(
     };
     let object = {
         let data = viewer.account.lock();
-        data.store.get_any(&id).cloned()
+        data.store.get_any(&id)
     };
     let Some(mut object) = object else {
         tracing::debug!(account = %viewer.account.label, object = %id, "dashboard object not found");

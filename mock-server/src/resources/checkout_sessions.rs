@@ -129,7 +129,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         ));
     }
     if let Some(id) = &customer
-        && data.store.get("customer", id).is_none()
+        && !data.store.contains("customer", id)
     {
         return Err(ApiError::no_such("customer", id, "customer"));
     }
@@ -381,7 +381,6 @@ fn line_item(data: &mut AccountData, mut item: Params) -> ApiResult<Value> {
             let price = data
                 .store
                 .get("price", &id)
-                .cloned()
                 .ok_or_else(|| ApiError::no_such("price", &id, &item.path("price")))?;
             if price["active"] != json!(true) {
                 return Err(ApiError::invalid_param(
@@ -423,13 +422,13 @@ fn line_item(data: &mut AccountData, mut item: Params) -> ApiResult<Value> {
     })?;
     let description = price["_new_product"]["name"]
         .as_str()
+        .map(str::to_owned)
         .or_else(|| {
             data.store
                 .get("product", price["product"].as_str().unwrap_or_default())
-                .and_then(|product| product["name"].as_str())
+                .and_then(|product| product["name"].as_str().map(str::to_owned))
         })
-        .unwrap_or_default()
-        .to_owned();
+        .unwrap_or_default();
     Ok(json!({
         "id": null,
         "object": "item",
@@ -596,7 +595,6 @@ pub fn line_items(
     let list = data
         .store
         .get("line_items", &line_items_key(&id))
-        .cloned()
         .unwrap_or_else(|| json!({"data": []}));
     // Line items keep the order they were given in, unlike other lists.
     let items = list["data"].as_array().cloned().unwrap_or_default();

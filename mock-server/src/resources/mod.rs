@@ -171,7 +171,7 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
 pub fn save(data: &mut AccountData, kind: &'static str, id: &str, object: Value) {
     let now = data.now();
     let status = object.get("status").cloned().unwrap_or(Value::Null);
-    let created = data.store.get_any(id).is_none();
+    let created = !data.store.exists(id);
     if created {
         data.store.insert(kind, id, object, now);
     } else {
@@ -187,7 +187,6 @@ pub fn save(data: &mut AccountData, kind: &'static str, id: &str, object: Value)
 pub fn fetch(data: &AccountData, kind: &'static str, label: &str, id: &str) -> ApiResult<Value> {
     data.store
         .get(kind, id)
-        .cloned()
         .ok_or_else(|| ApiError::no_such(label, id, "id"))
 }
 
@@ -199,13 +198,11 @@ pub fn list_where(
     page: &Page,
     keep: impl Fn(&Value) -> bool,
 ) -> ApiResult<Value> {
-    let items: Vec<&Value> = data
-        .store
-        .ids_newest_first(kind)
-        .filter_map(|id| data.store.get(kind, id))
-        .filter(|object| keep(object))
-        .collect();
-    page.apply(items, &ctx.path)
+    page.walk(
+        data.store.ids_newest_first(kind),
+        |id| data.store.get(kind, id).filter(|object| keep(object)),
+        &ctx.path,
+    )
 }
 
 /// A `created` filter: an exact timestamp or a hash of `gt`, `gte`, `lt`, `lte`.

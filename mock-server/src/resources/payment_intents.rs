@@ -43,7 +43,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     }
     let customer = params.string("customer")?.filter(|s| !s.is_empty());
     if let Some(id) = &customer
-        && data.store.get("customer", id).is_none()
+        && !data.store.contains("customer", id)
     {
         return Err(ApiError::no_such("customer", id, "customer"));
     }
@@ -129,14 +129,10 @@ fn run_confirm(
     ) {
         Ok(pi) => {
             simulate::attach_balance_transaction(data, id, origin);
-            Ok(data.store.get("payment_intent", id).cloned().unwrap_or(pi))
+            Ok(data.store.get("payment_intent", id).unwrap_or(pi))
         }
         Err(error) => {
-            let pi = data
-                .store
-                .get("payment_intent", id)
-                .cloned()
-                .unwrap_or_default();
+            let pi = data.store.get("payment_intent", id).unwrap_or_default();
             let message = error["message"]
                 .as_str()
                 .unwrap_or("Your card was declined.")
@@ -279,7 +275,7 @@ pub fn capture(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) ->
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    if let Some(mut charge) = data.store.get("charge", &charge_id).cloned() {
+    if let Some(mut charge) = data.store.get("charge", &charge_id) {
         let charge_before = charge.clone();
         charge["captured"] = json!(true);
         charge["amount_captured"] = json!(amount);
@@ -307,7 +303,7 @@ pub fn capture(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) ->
         &origin,
     );
     simulate::attach_balance_transaction(data, &id, &origin);
-    Ok(data.store.get("payment_intent", &id).cloned().unwrap_or(pi))
+    Ok(data.store.get("payment_intent", &id).unwrap_or(pi))
 }
 
 pub fn cancel(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {

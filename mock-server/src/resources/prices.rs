@@ -100,7 +100,7 @@ pub fn build(data: &mut AccountData, params: &mut Params, inline: bool) -> ApiRe
             ));
         }
         (Some(id), None) => {
-            if data.store.get("product", &id).is_none() {
+            if !data.store.contains("product", &id) {
                 return Err(ApiError::no_such("product", &id, &params.path("product")));
             }
             id

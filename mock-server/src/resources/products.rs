@@ -20,7 +20,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     };
     let id = match params.string("id")? {
         Some(id) if !id.is_empty() => {
-            if data.store.get_any(&id).is_some() {
+            if data.store.exists(&id) {
                 return Err(
                     ApiError::invalid_param("id", format!("Product already exists: {id}"))
                         .with_code("resource_already_exists"),

@@ -5,10 +5,8 @@
 //! with the same key goes through. Keys expire after 24 hours of the
 //! account's clock.
 
-use axum::http::StatusCode;
-use serde_json::Value;
-
 use super::error::{ApiError, ErrorType};
+use axum::http::StatusCode;
 
 /// How long a key is remembered, in seconds of the virtual clock.
 pub const KEY_LIFETIME: i64 = 24 * 60 * 60;
@@ -29,7 +27,8 @@ pub enum Outcome {
 pub struct IdempotencyRecord {
     /// `POST /v1/checkout/sessions`: the method and path the key was first used on.
     pub route: String,
-    pub params: Value,
+    /// The parameters as compact JSON, in the order they were sent.
+    pub params: String,
     pub created_at: i64,
     pub outcome: Outcome,
 }
@@ -49,7 +48,7 @@ pub fn begin(
     records: &mut std::collections::HashMap<String, IdempotencyRecord>,
     key: &str,
     route: &str,
-    params: &Value,
+    params: &str,
     now: i64,
 ) -> Result<Decision, ApiError> {
     if key.chars().count() > MAX_KEY_CHARS {
@@ -74,7 +73,7 @@ pub fn begin(
                 ),
             ));
         }
-        if &record.params != params {
+        if record.params != params {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 ErrorType::Idempotency,
@@ -105,7 +104,7 @@ pub fn begin(
         key.to_owned(),
         IdempotencyRecord {
             route: route.to_owned(),
-            params: params.clone(),
+            params: params.to_owned(),
             created_at: now,
             outcome: Outcome::InFlight,
         },
@@ -150,7 +149,7 @@ mod tests {
     #[test]
     fn replay_then_conflicts() {
         let mut records = HashMap::new();
-        let params = json!({"a": "1"});
+        let params = json!({"a": "1"}).to_string();
         let route = "POST /v1/customers";
         assert!(matches!(
             begin(&mut records, "k", route, &params, 0),
@@ -169,7 +168,7 @@ mod tests {
             Decision::Run => panic!("expected a replay"),
         }
 
-        let err = begin(&mut records, "k", route, &json!({"a": "2"}), 3).unwrap_err();
+        let err = begin(&mut records, "k", route, &json!({"a": "2"}).to_string(), 3).unwrap_err();
         assert_eq!(err.kind, ErrorType::Idempotency);
         let err = begin(&mut records, "k", "POST /v1/products", &params, 3).unwrap_err();
         assert_eq!(err.kind, ErrorType::Idempotency);
@@ -178,7 +177,7 @@ mod tests {
     #[test]
     fn validation_failure_is_forgotten_and_keys_expire() {
         let mut records = HashMap::new();
-        let params = json!({});
+        let params = json!({}).to_string();
         begin(&mut records, "k", "POST /v1/x", &params, 0).unwrap();
         finish(&mut records, "k", 400, b"{}");
         assert!(records.is_empty());
@@ -191,7 +190,7 @@ mod tests {
                 &mut records,
                 "k",
                 "POST /v1/x",
-                &json!({"other": "1"}),
+                &json!({"other": "1"}).to_string(),
                 later
             ),
             Ok(Decision::Run)

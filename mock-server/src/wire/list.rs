@@ -80,6 +80,64 @@ impl Page {
         };
         Ok(json!({ "object": "list", "data": data, "has_more": has_more, "url": url }))
     }
+
+    /// Cuts one page out of `ids` (newest first) and wraps it in a list
+    /// object for `url`. `load` returns the object of an id if it belongs
+    /// in the list; it runs only for the ids up to the end of the page, so
+    /// a first page of a large account costs what the page costs.
+    pub fn walk<'a>(
+        &self,
+        ids: impl Iterator<Item = &'a str>,
+        mut load: impl FnMut(&str) -> Option<Value>,
+        url: &str,
+    ) -> ApiResult<Value> {
+        let mut ids = ids;
+        let (data, has_more) = if let Some(cursor) = &self.starting_after {
+            let found = ids
+                .by_ref()
+                .find(|id| id == cursor)
+                .is_some_and(|id| load(id).is_some());
+            if !found {
+                return Err(ApiError::no_such("object", cursor, "starting_after"));
+            }
+            self.first(ids, load)
+        } else if let Some(cursor) = &self.ending_before {
+            let mut before = std::collections::VecDeque::with_capacity(self.limit + 1);
+            let mut found = false;
+            let mut more = false;
+            for id in ids {
+                if id == cursor {
+                    found = load(id).is_some();
+                    break;
+                }
+                if let Some(object) = load(id) {
+                    before.push_back(object);
+                    if before.len() > self.limit {
+                        before.pop_front();
+                        more = true;
+                    }
+                }
+            }
+            if !found {
+                return Err(ApiError::no_such("object", cursor, "ending_before"));
+            }
+            (before.into_iter().collect(), more)
+        } else {
+            self.first(ids, load)
+        };
+        Ok(json!({ "object": "list", "data": data, "has_more": has_more, "url": url }))
+    }
+
+    fn first<'a>(
+        &self,
+        ids: impl Iterator<Item = &'a str>,
+        load: impl FnMut(&str) -> Option<Value>,
+    ) -> (Vec<Value>, bool) {
+        let mut data: Vec<Value> = ids.filter_map(load).take(self.limit + 1).collect();
+        let more = data.len() > self.limit;
+        data.truncate(self.limit);
+        (data, more)
+    }
 }
 
 #[cfg(test)]
@@ -124,6 +182,45 @@ mod tests {
         let list = page.apply(items(5), "/v1/x").unwrap();
         assert_eq!(ids(&list), ["obj_3", "obj_2"]);
         assert_eq!(list["has_more"], true);
+    }
+
+    #[test]
+    fn walk_agrees_with_apply() {
+        let all = items(9);
+        let ids: Vec<String> = all
+            .iter()
+            .map(|v| v["id"].as_str().unwrap().into())
+            .collect();
+        // Keep even numbers only, as a filter would.
+        let keep = |id: &str| {
+            let n: usize = id["obj_".len()..].parse().unwrap();
+            n.is_multiple_of(2).then(|| json!({ "id": id }))
+        };
+        let kept: Vec<Value> = ids.iter().filter_map(|id| keep(id)).collect();
+        for (starting_after, ending_before) in [
+            (None, None),
+            (Some("obj_8"), None),
+            (Some("obj_2"), None),
+            (None, Some("obj_0")),
+            (None, Some("obj_6")),
+            (Some("obj_3"), None),
+            (None, Some("obj_5")),
+        ] {
+            for limit in [1, 2, 3, 10] {
+                let page = Page {
+                    limit,
+                    starting_after: starting_after.map(str::to_owned),
+                    ending_before: ending_before.map(str::to_owned),
+                };
+                let walked = page.walk(ids.iter().map(String::as_str), keep, "/v1/x");
+                let applied = page.apply(kept.clone(), "/v1/x");
+                match (walked, applied) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b, "{page:?}"),
+                    (Err(a), Err(b)) => assert_eq!(a.param, b.param, "{page:?}"),
+                    (a, b) => panic!("{page:?}: walk {a:?}, apply {b:?}"),
+                }
+            }
+        }
     }
 
     #[test]
