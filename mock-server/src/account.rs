@@ -204,15 +204,20 @@ impl<T> Log<T> {
         }
     }
 
-    pub fn push(&mut self, line: T) {
-        if self.lines.len() == self.limit {
-            self.lines.pop_front();
+    /// Appends a line. Returns the oldest line if the log was full and
+    /// let it go.
+    pub fn push(&mut self, line: T) -> Option<T> {
+        let dropped = if self.lines.len() == self.limit {
             self.dropped += 1;
-        }
+            self.lines.pop_front()
+        } else {
+            None
+        };
         self.lines.push_back(line);
+        dropped
     }
 
-    /// Lines let go to keep the log within its limit, oldest first.
+    /// Number of lines let go to keep the log within its limit.
     pub fn dropped(&self) -> u64 {
         self.dropped
     }
@@ -239,6 +244,8 @@ pub struct AccountData {
     pub deliveries: Log<DeliveryRecord>,
     pub requests: Log<Arc<RequestRecord>>,
     pub trace: Log<TraceEntry>,
+    /// Sequence number of the newest trace line the limit let go.
+    pub trace_dropped_through: u64,
     pub faults: FaultState,
     /// The connected account (`acct_…`) this state belongs to, if any.
     pub connected_account: Option<String>,
@@ -259,6 +266,7 @@ impl AccountData {
             deliveries: Log::new(DEFAULT_LOG_LIMIT),
             requests: Log::new(DEFAULT_LOG_LIMIT),
             trace: Log::new(DEFAULT_LOG_LIMIT),
+            trace_dropped_through: 0,
             faults: FaultState::new(seed),
             connected_account,
             seed,
@@ -321,12 +329,14 @@ impl AccountData {
     fn push_trace(&mut self, kind: &'static str, detail: Detail) {
         let seq = self.next_seq();
         let at = self.now();
-        self.trace.push(TraceEntry {
+        if let Some(old) = self.trace.push(TraceEntry {
             seq,
             at,
             kind,
             detail,
-        });
+        }) {
+            self.trace_dropped_through = old.seq;
+        }
     }
 
     /// The earliest scheduled work, if any.

@@ -151,13 +151,8 @@ pub async fn handle(
     {
         let mut data = account.lock();
         let now = data.now();
-        match idempotency::begin(
-            &mut data.idempotency,
-            key,
-            &route_name,
-            params_value.compact.get(),
-            now,
-        ) {
+        let fingerprint = idempotency::fingerprint(&raw_params);
+        match idempotency::begin(&mut data.idempotency, key, &route_name, &fingerprint, now) {
             Err(err) => {
                 log.write(
                     &mut data,
@@ -184,9 +179,13 @@ pub async fn handle(
     }
 
     // Run the handler under the account lock.
-    let plain_read = (method == Method::GET && raw_params.is_empty())
-        .then(|| plain_retrieve(route.template))
-        .flatten();
+    // Faults and idempotency keys need the full pipeline below.
+    let plain_read = (method == Method::GET
+        && raw_params.is_empty()
+        && fault.is_none()
+        && idempotency_key.is_none())
+    .then(|| plain_retrieve(route.template))
+    .flatten();
     let (status, body, error) = {
         let mut data = account.lock();
         if let Some(kind) = plain_read

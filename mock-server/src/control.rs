@@ -372,9 +372,13 @@ async fn trace(
     // past `after`.
     let start = data.trace.partition_point(|entry| entry.seq <= after);
     let tail: Vec<&crate::account::TraceEntry> = data.trace.range(start..).collect();
-    Ok(ok(
-        &json!({ "data": tail, "dropped": data.trace.dropped() }),
-    ))
+    // Lines after `after` that the log limit let go: the caller has a gap.
+    let truncated = data.trace_dropped_through > after;
+    Ok(ok(&json!({
+        "data": tail,
+        "dropped": data.trace.dropped(),
+        "truncated": truncated,
+    })))
 }
 
 /// Reads an object as stored, past every fault and without a line in the

