@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
+use serde::ser::SerializeMap;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use tokio::sync::Notify;
@@ -107,10 +108,12 @@ impl DeliveryRecord {
 pub struct RequestRecord {
     pub request_id: String,
     pub at: i64,
-    pub method: String,
+    pub method: &'static str,
     pub path: String,
-    /// The decoded parameters as compact JSON. Secrets never reach this log.
-    pub params: Box<RawValue>,
+    /// The decoded parameters as compact JSON, `None` for none. Secrets
+    /// never reach this log.
+    #[serde(serialize_with = "params_or_empty")]
+    pub params: Option<Box<RawValue>>,
     pub idempotency_key: Option<String>,
     pub idempotent_replayed: bool,
     pub status: u16,
@@ -118,7 +121,17 @@ pub struct RequestRecord {
     pub objects: Vec<String>,
     /// The fault applied to this request, if any.
     pub fault: Option<String>,
-    pub api_version: String,
+    pub api_version: std::borrow::Cow<'static, str>,
+}
+
+fn params_or_empty<S: serde::Serializer>(
+    params: &Option<Box<RawValue>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match params {
+        Some(raw) => raw.serialize(serializer),
+        None => serializer.serialize_map(Some(0))?.end(),
+    }
 }
 
 /// One line of the trace: every request, object change, event, delivery
@@ -156,7 +169,7 @@ impl<'a> From<&'a RequestRecord> for RequestLine<'a> {
     fn from(record: &'a RequestRecord) -> Self {
         RequestLine {
             request_id: &record.request_id,
-            method: &record.method,
+            method: record.method,
             path: &record.path,
             status: record.status,
             idempotency_key: record.idempotency_key.as_deref(),

@@ -394,7 +394,9 @@ async fn object(
         .store
         .get_any(&id)
         .ok_or_else(|| fail(&ApiError::no_such("object", &id, "id")))?;
-    Ok(ok(&crate::resources::checkout_sessions::public(&object)))
+    Ok(ok(&crate::resources::checkout_sessions::into_public(
+        object,
+    )))
 }
 
 async fn faults_get(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Answer {
@@ -534,7 +536,7 @@ async fn reset(State(shared): State<Arc<Shared>>, headers: HeaderMap, bytes: Byt
         data.endpoints.insert(endpoint.id.clone(), endpoint);
     }
     for (id, object) in kept_objects {
-        data.store.insert("webhook_endpoint", &id, object, now);
+        data.store.insert("webhook_endpoint", &id, &object, now);
     }
     if let Some(default_plan) = &shared.config.default_faults {
         let _ = faults::set_plan(&mut data, default_plan.clone());

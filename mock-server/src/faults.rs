@@ -1211,6 +1211,11 @@ pub fn visible(data: &mut AccountData, kind: &str, id: &str) -> Option<Value> {
     settled
 }
 
+/// Whether the account has no fault plan, or an empty one.
+pub fn plan_is_empty(data: &AccountData) -> bool {
+    data.faults.faults.is_empty()
+}
+
 /// Whether the plan has a fault that changes what reads see.
 pub fn affects_reads(data: &AccountData) -> bool {
     !data.faults.lags.is_empty()
@@ -1316,7 +1321,7 @@ pub fn rewrite_metadata(data: &mut AccountData, pi_id: &str) {
     if before == pi {
         return;
     }
-    crate::resources::save(data, "payment_intent", pi_id, pi.clone());
+    crate::resources::save(data, "payment_intent", pi_id, &pi);
     data.trace("fault", json!({"decision": "metadata_rewrite", "payment_intent": pi_id, "metadata": pi["metadata"]}));
     let previous = crate::events::changed_fields(&before, &pi);
     crate::events::emit(

@@ -50,17 +50,21 @@ impl Shared {
     /// The account for `key`, or the connected account `connected` inside
     /// it, created on first use.
     pub fn account(self: &Arc<Self>, key: &str, connected: Option<&str>) -> Arc<Account> {
+        let joined;
         let scope = match connected {
-            Some(acct) => format!("{key}/{acct}"),
-            None => key.to_owned(),
+            Some(acct) => {
+                joined = format!("{key}/{acct}");
+                joined.as_str()
+            }
+            None => key,
         };
         let mut accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(account) = accounts.get(&scope) {
+        if let Some(account) = accounts.get(scope) {
             return account.clone();
         }
         let mut data = AccountData::new(
             Clock::new(self.config.clock_mode),
-            seed_from_key(&scope),
+            seed_from_key(scope),
             connected.map(str::to_owned),
         )
         .with_log_limit(self.config.log_limit);
@@ -88,7 +92,7 @@ impl Shared {
             None => mask(key),
         };
         let account = Account::new(label, data);
-        accounts.insert(scope, account.clone());
+        accounts.insert(scope.to_owned(), account.clone());
         tokio::spawn(crate::events::dispatcher::run(
             Arc::downgrade(self),
             Arc::downgrade(&account),
@@ -110,9 +114,9 @@ impl Shared {
     /// Records which account a Checkout Session belongs to.
     pub fn index_session(&self, session_id: &str, account: &Arc<Account>) {
         let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        sessions
-            .entry(session_id.to_owned())
-            .or_insert_with(|| Arc::downgrade(account));
+        if !sessions.contains_key(session_id) {
+            sessions.insert(session_id.to_owned(), Arc::downgrade(account));
+        }
     }
 
     /// The account that owns a Checkout Session, if it still exists.

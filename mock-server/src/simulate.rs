@@ -431,7 +431,7 @@ fn ensure_payment_intent(data: &mut AccountData, session_id: &str, origin: &Orig
     let id = pi["id"].as_str().unwrap_or_default().to_owned();
     let mut updated = session;
     updated["payment_intent"] = json!(id);
-    save(data, "checkout.session", session_id, updated);
+    save(data, "checkout.session", session_id, &updated);
     id
 }
 
@@ -525,7 +525,7 @@ pub fn new_payment_intent(data: &mut AccountData, spec: IntentSpec, origin: &Ori
         "transfer_data": null,
         "transfer_group": null,
     });
-    save(data, "payment_intent", &id, pi.clone());
+    save(data, "payment_intent", &id, &pi);
     emit(data, "payment_intent.created", &pi, None, origin);
     pi
 }
@@ -570,7 +570,7 @@ pub fn payment_method(
         }
         _ => {}
     }
-    save(data, "payment_method", &id, pm.clone());
+    save(data, "payment_method", &id, &pm);
     pm
 }
 
@@ -604,7 +604,7 @@ pub fn attempt_card(
         pi["status"] = json!("requires_action");
         pi["payment_method"] = pm_id.clone();
         pi["next_action"] = json!({"type": "use_stripe_sdk", "use_stripe_sdk": {"type": "three_d_secure_redirect"}});
-        save(data, "payment_intent", pi_id, pi.clone());
+        save(data, "payment_intent", pi_id, &pi);
         emit(
             data,
             "payment_intent.requires_action",
@@ -626,7 +626,7 @@ pub fn attempt_card(
             pi["status"] = json!("requires_payment_method");
             pi["payment_method"] = Value::Null;
             pi["last_payment_error"] = error.clone();
-            save(data, "payment_intent", pi_id, pi.clone());
+            save(data, "payment_intent", pi_id, &pi);
             emit(data, "payment_intent.payment_failed", &pi, None, origin);
             return Err(error);
         }
@@ -680,7 +680,7 @@ pub fn attempt_card(
         "refunded": false,
         "status": status,
     });
-    save(data, "charge", &charge_id, charge.clone());
+    save(data, "charge", &charge_id, &charge);
     let before = pi.clone();
     pi["latest_charge"] = json!(charge_id);
     if let Some((code, decline_code, message)) = failure {
@@ -696,7 +696,7 @@ pub fn attempt_card(
         pi["status"] = json!("requires_payment_method");
         pi["payment_method"] = Value::Null;
         pi["last_payment_error"] = error.clone();
-        save(data, "payment_intent", pi_id, pi.clone());
+        save(data, "payment_intent", pi_id, &pi);
         emit(
             data,
             "payment_intent.payment_failed",
@@ -712,7 +712,7 @@ pub fn attempt_card(
     if manual {
         pi["status"] = json!("requires_capture");
         pi["amount_capturable"] = json!(amount);
-        save(data, "payment_intent", pi_id, pi.clone());
+        save(data, "payment_intent", pi_id, &pi);
         emit(
             data,
             "payment_intent.amount_capturable_updated",
@@ -723,7 +723,7 @@ pub fn attempt_card(
     } else {
         pi["status"] = json!("succeeded");
         pi["amount_received"] = json!(amount);
-        save(data, "payment_intent", pi_id, pi.clone());
+        save(data, "payment_intent", pi_id, &pi);
         emit(
             data,
             "payment_intent.succeeded",
@@ -780,10 +780,10 @@ pub fn attach_balance_transaction(data: &mut AccountData, pi_id: &str, origin: &
         "status": "pending",
         "type": "charge",
     });
-    save(data, "balance_transaction", &txn_id, txn);
+    save(data, "balance_transaction", &txn_id, &txn);
     let before = charge.clone();
     charge["balance_transaction"] = json!(txn_id);
-    save(data, "charge", &charge_id, charge.clone());
+    save(data, "charge", &charge_id, &charge);
     emit(
         data,
         "charge.updated",
@@ -832,11 +832,11 @@ fn start_processing(data: &mut AccountData, pi_id: &str, pm: &Value, origin: &Or
         "refunded": false,
         "status": "pending",
     });
-    save(data, "charge", &charge_id, charge.clone());
+    save(data, "charge", &charge_id, &charge);
     pi["status"] = json!("processing");
     pi["payment_method"] = pm["id"].clone();
     pi["latest_charge"] = json!(charge_id);
-    save(data, "payment_intent", pi_id, pi.clone());
+    save(data, "payment_intent", pi_id, &pi);
     emit(
         data,
         "payment_intent.processing",
@@ -877,7 +877,7 @@ fn complete_session(
         session["customer"] = customer["id"].clone();
         if let Some(mut pi) = data.store.get("payment_intent", pi_id) {
             pi["customer"] = customer["id"].clone();
-            save(data, "payment_intent", pi_id, pi);
+            save(data, "payment_intent", pi_id, &pi);
         }
     }
     session["status"] = json!("complete");
@@ -892,7 +892,7 @@ fn complete_session(
         "tax_exempt": "none",
         "tax_ids": [],
     });
-    save(data, "checkout.session", session_id, session.clone());
+    save(data, "checkout.session", session_id, &session);
     emit(data, "checkout.session.completed", &session, None, origin);
     session
 }
@@ -920,7 +920,7 @@ pub fn settle(data: &mut AccountData, session_id: &str, succeed: bool) {
     if succeed {
         charge["status"] = json!("succeeded");
         charge["paid"] = json!(true);
-        save(data, "charge", &charge_id, charge.clone());
+        save(data, "charge", &charge_id, &charge);
         emit(
             data,
             "charge.succeeded",
@@ -930,7 +930,7 @@ pub fn settle(data: &mut AccountData, session_id: &str, succeed: bool) {
         );
         pi["status"] = json!("succeeded");
         pi["amount_received"] = pi["amount"].clone();
-        save(data, "payment_intent", &pi_id, pi.clone());
+        save(data, "payment_intent", &pi_id, &pi);
         emit(
             data,
             "payment_intent.succeeded",
@@ -940,7 +940,7 @@ pub fn settle(data: &mut AccountData, session_id: &str, succeed: bool) {
         );
         let mut paid = session.clone();
         paid["payment_status"] = json!("paid");
-        save(data, "checkout.session", session_id, paid.clone());
+        save(data, "checkout.session", session_id, &paid);
         crate::faults::start_lag(data, session_id, &session);
         emit(
             data,
@@ -963,7 +963,7 @@ pub fn settle(data: &mut AccountData, session_id: &str, succeed: bool) {
         charge["failure_code"] = json!("insufficient_funds");
         charge["failure_message"] =
             json!("The customer's account has insufficient funds to cover this payment.");
-        save(data, "charge", &charge_id, charge.clone());
+        save(data, "charge", &charge_id, &charge);
         emit(
             data,
             "charge.failed",
@@ -974,7 +974,7 @@ pub fn settle(data: &mut AccountData, session_id: &str, succeed: bool) {
         pi["status"] = json!("requires_payment_method");
         pi["payment_method"] = Value::Null;
         pi["last_payment_error"] = error;
-        save(data, "payment_intent", &pi_id, pi.clone());
+        save(data, "payment_intent", &pi_id, &pi);
         emit(
             data,
             "payment_intent.payment_failed",
@@ -1009,7 +1009,7 @@ pub fn expire(data: &mut AccountData, session_id: &str, origin: &Origin) -> Valu
         pi["canceled_at"] = json!(data.now());
         pi["cancellation_reason"] = json!("automatic");
         let pi_id = pi_id.to_owned();
-        save(data, "payment_intent", &pi_id, pi.clone());
+        save(data, "payment_intent", &pi_id, &pi);
         emit(
             data,
             "payment_intent.canceled",
@@ -1020,7 +1020,7 @@ pub fn expire(data: &mut AccountData, session_id: &str, origin: &Origin) -> Valu
     }
     session["status"] = json!("expired");
     session["url"] = Value::Null;
-    save(data, "checkout.session", session_id, session.clone());
+    save(data, "checkout.session", session_id, &session);
     emit(data, "checkout.session.expired", &session, None, origin);
     session
 }

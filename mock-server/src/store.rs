@@ -64,8 +64,8 @@ pub struct Store {
 
 impl Store {
     /// Stores a new object of `kind` (Stripe's `object` value).
-    pub fn insert(&mut self, kind: &'static str, id: &str, object: Value, now: i64) {
-        let current = self.pack(kind, &object, now);
+    pub fn insert(&mut self, kind: &'static str, id: &str, object: &Value, now: i64) {
+        let current = self.pack(kind, object, now);
         let entry = Entry {
             kind,
             deleted: false,
@@ -85,7 +85,7 @@ impl Store {
     }
 
     /// Replaces an object with a new version. Returns false if the id is unknown.
-    pub fn update(&mut self, id: &str, object: Value, now: i64) -> bool {
+    pub fn update(&mut self, id: &str, object: &Value, now: i64) -> bool {
         let Some(kind) = self
             .entries
             .get(id)
@@ -94,7 +94,7 @@ impl Store {
         else {
             return false;
         };
-        let packed = self.pack(kind, &object, now);
+        let packed = self.pack(kind, object, now);
         let Some(entry) = self.entries.get_mut(id) else {
             return false;
         };
@@ -152,7 +152,8 @@ impl Store {
     /// public fields, pretty-printed, with a final newline.
     pub fn public_bytes(&self, kind: &str, id: &str) -> Option<Vec<u8>> {
         let entry = self.live(id).filter(|entry| entry.kind == kind)?;
-        let mut text = self.decompress(entry.kind, &entry.current);
+        // One byte more than the text, so the newline needs no new buffer.
+        let mut text = self.decompress_with_spare(entry.kind, &entry.current, 1);
         let end = text.iter().position(|b| *b == 0).unwrap_or(text.len());
         text.truncate(end);
         text.push(b'\n');
@@ -234,14 +235,26 @@ impl Store {
     }
 
     fn decompress(&self, kind: &str, packed: &Packed) -> Vec<u8> {
+        self.decompress_with_spare(kind, packed, 0)
+    }
+
+    /// Decompresses into a buffer with `spare` bytes of capacity left over.
+    fn decompress_with_spare(&self, kind: &str, packed: &Packed, spare: usize) -> Vec<u8> {
         let dictionary = self.dictionaries.get(kind).map_or(&[][..], |d| &d[..]);
+        let (size, block) = packed.bytes.split_at(4.min(packed.bytes.len()));
+        let size = u32::from_le_bytes(size.try_into().unwrap_or_default()) as usize;
+        let mut text = vec![0; size];
+        text.reserve_exact(spare);
         // `pack` wrote the bytes with this dictionary, so an error here is
         // a bug in this module.
-        lz4_flex::block::decompress_size_prepended_with_dict(&packed.bytes, dictionary)
-            .unwrap_or_else(|err| {
+        match lz4_flex::block::decompress_into_with_dict(block, &mut text, dictionary) {
+            Ok(written) => text.truncate(written),
+            Err(err) => {
                 tracing::error!(kind, error = %err, "stored object failed to decompress");
-                Vec::new()
-            })
+                text.clear();
+            }
+        }
+        text
     }
 
     fn unpack(&self, kind: &str, packed: &Packed) -> Value {
@@ -316,8 +329,8 @@ mod tests {
     #[test]
     fn update_keeps_history() {
         let mut store = Store::default();
-        store.insert("customer", "cus_1", json!({"v": 1}), 10);
-        store.update("cus_1", json!({"v": 2}), 20);
+        store.insert("customer", "cus_1", &json!({"v": 1}), 10);
+        store.update("cus_1", &json!({"v": 2}), 20);
         assert_eq!(store.get("customer", "cus_1"), Some(json!({"v": 2})));
         assert_eq!(store.version_count("cus_1"), 2);
         let old = store.version_at("cus_1", 15).unwrap();
@@ -329,12 +342,12 @@ mod tests {
     #[test]
     fn history_past_the_window_is_dropped() {
         let mut store = Store::default();
-        store.insert("customer", "cus_1", json!({"v": 1}), 0);
-        store.update("cus_1", json!({"v": 2}), 10);
-        store.update("cus_1", json!({"v": 3}), 20);
+        store.insert("customer", "cus_1", &json!({"v": 1}), 0);
+        store.update("cus_1", &json!({"v": 2}), 10);
+        store.update("cus_1", &json!({"v": 3}), 20);
         // At HISTORY + 30 the version written at 20 is the one the window
         // can still reach; the two before it go.
-        store.update("cus_1", json!({"v": 4}), HISTORY + 30);
+        store.update("cus_1", &json!({"v": 4}), HISTORY + 30);
         assert_eq!(store.version_count("cus_1"), 2);
         let reachable = store.version_at("cus_1", HISTORY + 25).unwrap();
         assert_eq!(reachable.object, json!({"v": 3}));
@@ -343,8 +356,8 @@ mod tests {
     #[test]
     fn kind_must_match_and_delete_hides() {
         let mut store = Store::default();
-        store.insert("product", "prod_1", json!({}), 0);
-        store.insert("product", "prod_2", json!({}), 0);
+        store.insert("product", "prod_1", &json!({}), 0);
+        store.insert("product", "prod_2", &json!({}), 0);
         assert!(store.get("price", "prod_1").is_none());
         let ids: Vec<_> = store.ids_newest_first("product").collect();
         assert_eq!(ids, ["prod_2", "prod_1"]);
@@ -359,8 +372,8 @@ mod tests {
         let mut store = Store::default();
         let first = json!({"id": "cs_1", "status": "open", "_hidden": {"a": [1, 2]}});
         let second = json!({"id": "cs_2", "status": "complete", "metadata": {"k": "v"}});
-        store.insert("checkout.session", "cs_1", first.clone(), 0);
-        store.insert("checkout.session", "cs_2", second.clone(), 0);
+        store.insert("checkout.session", "cs_1", &first, 0);
+        store.insert("checkout.session", "cs_2", &second, 0);
         assert_eq!(store.get("checkout.session", "cs_1"), Some(first));
         assert_eq!(store.get("checkout.session", "cs_2"), Some(second.clone()));
         let body = store.public_bytes("checkout.session", "cs_1").unwrap();
@@ -391,8 +404,8 @@ mod tests {
                 "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
             })
         };
-        store.insert("checkout.session", "a", object(1), 0);
-        store.insert("checkout.session", "b", object(2), 0);
+        store.insert("checkout.session", "a", &object(1), 0);
+        store.insert("checkout.session", "b", &object(2), 0);
         let text = encode(&object(2)).len();
         let packed = store.entries["b"].current.bytes.len();
         assert!(
@@ -405,8 +418,8 @@ mod tests {
     #[test]
     fn reinserted_id_keeps_one_place() {
         let mut store = Store::default();
-        store.insert("line_items", "li_1", json!([1]), 0);
-        store.insert("line_items", "li_1", json!([2]), 0);
+        store.insert("line_items", "li_1", &json!([1]), 0);
+        store.insert("line_items", "li_1", &json!([2]), 0);
         assert_eq!(store.count("line_items"), 1);
         assert_eq!(store.get_any("li_1"), Some(json!([2])));
     }

@@ -222,7 +222,7 @@ pub fn complete(
         if let Some(mut event) = data.store.get("event", &prepared.event_id) {
             let pending = event["pending_webhooks"].as_i64().unwrap_or(0);
             event["pending_webhooks"] = json!((pending - 1).max(0));
-            data.store.update(&prepared.event_id, event, now);
+            data.store.update(&prepared.event_id, &event, now);
         }
         return;
     }

@@ -67,7 +67,7 @@ pub fn emit(
     if let Some(account) = &data.connected_account {
         event["account"] = json!(account);
     }
-    data.store.insert("event", &id, event, now);
+    data.store.insert("event", &id, &event, now);
     data.trace(
         "event",
         json!({ "event_id": id, "type": event_type, "object": object["id"], "endpoints": subscribed }),

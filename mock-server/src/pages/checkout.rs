@@ -497,9 +497,9 @@ mod tests {
             }],
         });
         data.store
-            .insert("line_items", &line_items_key("cs_test_1"), items, 0);
+            .insert("line_items", &line_items_key("cs_test_1"), &items, 0);
         data.store
-            .insert("checkout.session", "cs_test_1", session, 0);
+            .insert("checkout.session", "cs_test_1", &session, 0);
         data
     }
 

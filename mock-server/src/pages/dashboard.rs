@@ -377,7 +377,7 @@ fn overview_page(data: &AccountData, viewer: &Viewer) -> OverviewPage {
             .take(MAX_ROWS)
             .map(|record| RequestRow {
                 at: format::time(record.at),
-                method: record.method.clone(),
+                method: record.method.to_owned(),
                 path: record.path.clone(),
                 status: record.status,
                 succeeded: (200..300).contains(&record.status),

@@ -308,15 +308,19 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         let pi = crate::simulate::payment_intent_for(data, &session, &origin(ctx));
         session["payment_intent"] = pi["id"].clone();
     }
-    let line_items = json!({
-        "object": "list",
-        "data": items,
-        "has_more": false,
-        "url": format!("/v1/checkout/sessions/{id}/line_items"),
-    });
+    // Built by hand: `json!` would copy the items through serde.
+    let mut line_items = Map::new();
+    line_items.insert("object".into(), json!("list"));
+    line_items.insert("data".into(), Value::Array(items));
+    line_items.insert("has_more".into(), json!(false));
+    line_items.insert(
+        "url".into(),
+        json!(format!("/v1/checkout/sessions/{id}/line_items")),
+    );
+    let line_items = Value::Object(line_items);
     data.store
-        .insert("line_items", &line_items_key(&id), line_items, now);
-    super::save(data, "checkout.session", &id, session.clone());
+        .insert("line_items", &line_items_key(&id), &line_items, now);
+    super::save(data, "checkout.session", &id, &session);
     data.schedule(
         expires_at,
         Task::ExpireSession {
@@ -324,7 +328,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         },
     );
     ctx.touch(&id);
-    Ok(public(&session))
+    Ok(into_public(session))
 }
 
 /// The parts of `payment_intent_data` the payment intent is created with.
@@ -517,9 +521,9 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         session["metadata"] = Value::Object(metadata::apply(&current, update)?);
     }
     params.finish()?;
-    super::save(data, "checkout.session", &id, session.clone());
+    super::save(data, "checkout.session", &id, &session);
     ctx.touch(&id);
-    Ok(public(&session))
+    Ok(into_public(session))
 }
 
 pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {

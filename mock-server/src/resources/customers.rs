@@ -58,7 +58,7 @@ pub fn new_customer(
         "tax_exempt": "none",
         "test_clock": null,
     });
-    data.store.insert("customer", &id, customer.clone(), now);
+    data.store.insert("customer", &id, &customer, now);
     crate::events::emit(data, "customer.created", &customer, None, origin);
     customer
 }
@@ -96,7 +96,7 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     }
     params.finish()?;
     let now = data.now();
-    data.store.update(&id, customer.clone(), now);
+    data.store.update(&id, &customer, now);
     let previous = crate::events::changed_fields(&before, &customer);
     if !previous.is_empty() {
         let origin = origin(ctx);

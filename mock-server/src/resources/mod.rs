@@ -168,7 +168,7 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
 
 /// Stores a new object or a new version of one, and writes the change to
 /// the trace.
-pub fn save(data: &mut AccountData, kind: &'static str, id: &str, object: Value) {
+pub fn save(data: &mut AccountData, kind: &'static str, id: &str, object: &Value) {
     let now = data.now();
     let status = object.get("status").cloned().unwrap_or(Value::Null);
     let created = !data.store.exists(id);

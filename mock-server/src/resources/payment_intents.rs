@@ -99,7 +99,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
             let mut pi = pi;
             pi["payment_method"] = json!(pm);
             pi["status"] = json!("requires_confirmation");
-            save(data, "payment_intent", &id, pi.clone());
+            save(data, "payment_intent", &id, &pi);
             Ok(pi)
         }
         (None, true) => Err(ApiError::missing_param("payment_method")),
@@ -209,7 +209,7 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         pi["amount"] = json!(amount);
     }
     params.finish()?;
-    save(data, "payment_intent", &id, pi.clone());
+    save(data, "payment_intent", &id, &pi);
     let previous = changed_fields(&before, &pi);
     if !previous.is_empty() {
         emit(
@@ -281,7 +281,7 @@ pub fn capture(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) ->
         charge["amount_captured"] = json!(amount);
         // The part left uncaptured goes back to the customer as a refund.
         charge["amount_refunded"] = json!(capturable - amount);
-        save(data, "charge", &charge_id, charge.clone());
+        save(data, "charge", &charge_id, &charge);
         emit(
             data,
             "charge.captured",
@@ -294,7 +294,7 @@ pub fn capture(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) ->
     pi["status"] = json!("succeeded");
     pi["amount_capturable"] = json!(0);
     pi["amount_received"] = json!(amount);
-    save(data, "payment_intent", &id, pi.clone());
+    save(data, "payment_intent", &id, &pi);
     emit(
         data,
         "payment_intent.succeeded",
@@ -349,7 +349,7 @@ pub fn cancel(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     pi["canceled_at"] = json!(data.now());
     pi["cancellation_reason"] = json!(reason);
     pi["amount_capturable"] = json!(0);
-    save(data, "payment_intent", &id, pi.clone());
+    save(data, "payment_intent", &id, &pi);
     emit(
         data,
         "payment_intent.canceled",

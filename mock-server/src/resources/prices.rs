@@ -28,7 +28,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     price["metadata"] = Value::Object(meta);
     let id = price["id"].as_str().unwrap_or_default().to_owned();
     let now = data.now();
-    data.store.insert("price", &id, price.clone(), now);
+    data.store.insert("price", &id, &price, now);
     crate::events::emit(data, "price.created", &price, None, &origin(ctx));
     ctx.touch(&id);
     Ok(price)
@@ -185,7 +185,7 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     }
     params.finish()?;
     let now = data.now();
-    data.store.update(&id, price.clone(), now);
+    data.store.update(&id, &price, now);
     let previous = crate::events::changed_fields(&before, &price);
     crate::events::emit(data, "price.updated", &price, Some(previous), &origin(ctx));
     ctx.touch(&id);

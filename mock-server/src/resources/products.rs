@@ -68,7 +68,7 @@ pub fn insert(
         "updated": now,
         "url": null,
     });
-    data.store.insert("product", id, product.clone(), now);
+    data.store.insert("product", id, &product, now);
     product
 }
 
@@ -109,7 +109,7 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     params.finish()?;
     let now = data.now();
     product["updated"] = json!(now);
-    data.store.update(&id, product.clone(), now);
+    data.store.update(&id, &product, now);
     let previous = crate::events::changed_fields(&before, &product);
     crate::events::emit(
         data,

@@ -82,7 +82,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         data,
         "balance_transaction",
         &txn_id,
-        json!({
+        &json!({
             "id": txn_id, "object": "balance_transaction", "amount": -amount, "available_on": now,
             "created": now, "currency": charge["currency"], "description": "REFUND FOR CHARGE", "exchange_rate": null,
             "fee": 0, "fee_details": [], "net": -amount, "reporting_category": "refund", "source": refund_id,
@@ -106,12 +106,12 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         "status": "succeeded",
         "transfer_reversal": null,
     });
-    save(data, "refund", &refund_id, refund.clone());
+    save(data, "refund", &refund_id, &refund);
     let before = charge.clone();
     let refunded_total = charge["amount_refunded"].as_i64().unwrap_or(0) + amount;
     charge["amount_refunded"] = json!(refunded_total);
     charge["refunded"] = json!(refunded_total == charge["amount_captured"].as_i64().unwrap_or(0));
-    save(data, "charge", &charge_id, charge.clone());
+    save(data, "charge", &charge_id, &charge);
     let origin = origin(ctx);
     emit(data, "refund.created", &refund, None, &origin);
     emit(

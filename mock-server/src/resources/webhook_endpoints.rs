@@ -54,7 +54,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         "status": "enabled",
         "url": url,
     });
-    save(data, "webhook_endpoint", &id, endpoint.clone());
+    save(data, "webhook_endpoint", &id, &endpoint);
     data.endpoints.insert(
         id.clone(),
         Endpoint {
@@ -233,7 +233,7 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
             settings.enabled = !disabled;
         }
     }
-    save(data, "webhook_endpoint", &id, endpoint.clone());
+    save(data, "webhook_endpoint", &id, &endpoint);
     ctx.touch(&id);
     Ok(endpoint)
 }
