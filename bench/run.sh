@@ -214,14 +214,15 @@ run_job() {
 
 # Neither peer has Checkout Sessions. localstripe's nearest endpoint is
 # payment intents (the object a session wraps), and customers are the one
-# object all three servers have.
-JOBS=(
-    fakestripe:session_create ceiling:session_create
-    fakestripe:session_retrieve ceiling:session_retrieve
-    fakestripe:payment_intent_create localstripe:payment_intent_create
-    fakestripe:payment_intent_retrieve localstripe:payment_intent_retrieve
-    fakestripe:customer_create localstripe:customer_create stateful-mock:customer_create
-    fakestripe:customer_retrieve localstripe:customer_retrieve stateful-mock:customer_retrieve
+# object all three servers have. Each group holds the jobs a ratio
+# compares, so they run back to back.
+JOB_GROUPS=(
+    "fakestripe:session_create ceiling:session_create"
+    "fakestripe:session_retrieve ceiling:session_retrieve"
+    "fakestripe:payment_intent_create localstripe:payment_intent_create"
+    "fakestripe:payment_intent_retrieve localstripe:payment_intent_retrieve"
+    "fakestripe:customer_create localstripe:customer_create stateful-mock:customer_create"
+    "fakestripe:customer_retrieve localstripe:customer_retrieve stateful-mock:customer_retrieve"
 )
 
 # Saves a real session, as fakestripe returns it, for the ceiling server
@@ -236,14 +237,26 @@ capture_session() {
     echo "session body for the ceiling server: $(wc -c <"$OUT/session.json") bytes"
 }
 
+# Runs every group once per round. The order of the groups rotates from
+# round to round, and every other round runs each group's jobs in reverse,
+# so a slow phase of the machine falls on each side of a pair in turn.
 throughput() {
     printf 'round\ttarget\tjob\tresult\n' >"$RESULTS/throughput.tsv"
-    local round shift count=${#JOBS[@]} i
+    local round count=${#JOB_GROUPS[@]} i j
+    local -a jobs
     for ((round = 1; round <= ROUNDS; round++)); do
         echo "throughput round $round of $ROUNDS"
-        shift=$(((round - 1) * 3 % count))
         for ((i = 0; i < count; i++)); do
-            run_job "$round" "${JOBS[$(((i + shift) % count))]}"
+            read -r -a jobs <<<"${JOB_GROUPS[$(((i + round - 1) % count))]}"
+            if ((round % 2 == 0)); then
+                for ((j = ${#jobs[@]} - 1; j >= 0; j--)); do
+                    run_job "$round" "${jobs[$j]}"
+                done
+            else
+                for ((j = 0; j < ${#jobs[@]}; j++)); do
+                    run_job "$round" "${jobs[$j]}"
+                done
+            fi
         done
     done
 }
