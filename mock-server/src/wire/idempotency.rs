@@ -11,6 +11,9 @@ use axum::http::StatusCode;
 /// How long a key is remembered, in seconds of the virtual clock.
 pub const KEY_LIFETIME: i64 = 24 * 60 * 60;
 
+/// Size of the key map at which expired keys are first swept.
+const PRUNE_FROM: usize = 1024;
+
 /// Longest key accepted, as Stripe documents.
 pub const MAX_KEY_CHARS: usize = 255;
 
@@ -18,8 +21,9 @@ pub const MAX_KEY_CHARS: usize = 255;
 pub enum Outcome {
     /// The first request has not finished.
     InFlight,
-    /// The stored response.
-    Done { status: u16, body: Vec<u8> },
+    /// The stored response, its body LZ4-compressed: SDKs send a key with
+    /// every POST, so an account keeps one body per write for a day.
+    Done { status: u16, body: Box<[u8]> },
 }
 
 /// What the fake remembers about one key.
@@ -130,9 +134,17 @@ pub fn begin(
             .with_code("lock_timeout")),
             Outcome::Done { status, body } => Ok(Decision::Replay {
                 status: *status,
-                body: body.clone(),
+                body: lz4_flex::block::decompress_size_prepended(body).unwrap_or_else(|err| {
+                    tracing::error!(key, error = %err, "stored idempotent response failed to decompress");
+                    Vec::new()
+                }),
             }),
         };
+    }
+    // Expired keys go when the map has doubled since the last sweep, so
+    // the sweeps cost constant time per request on average.
+    if records.len() >= PRUNE_FROM && records.len().is_power_of_two() {
+        records.retain(|_, record| now - record.created_at < KEY_LIFETIME);
     }
     records.insert(
         key.to_owned(),
@@ -158,7 +170,7 @@ pub fn finish(
         if let Some(record) = records.get_mut(key) {
             record.outcome = Outcome::Done {
                 status,
-                body: body.to_vec(),
+                body: lz4_flex::block::compress_prepend_size(body).into_boxed_slice(),
             };
         }
     } else {
@@ -206,6 +218,24 @@ mod tests {
         assert_eq!(err.kind, ErrorType::Idempotency);
         let err = begin(&mut records, "k", "POST /v1/products", &params, 3).unwrap_err();
         assert_eq!(err.kind, ErrorType::Idempotency);
+    }
+
+    #[test]
+    fn expired_keys_are_swept() {
+        let mut records = HashMap::new();
+        let params = json!({}).to_string();
+        for n in 0..PRUNE_FROM - 1 {
+            begin(&mut records, &format!("old-{n}"), "POST /v1/x", &params, 0).unwrap();
+            finish(&mut records, &format!("old-{n}"), 200, b"{\"id\": 1}");
+        }
+        // The next key lands while the map contains PRUNE_FROM - 1 keys, and
+        // the one after it finds the map at PRUNE_FROM and sweeps it.
+        let later = KEY_LIFETIME + 1;
+        begin(&mut records, "new-1", "POST /v1/x", &params, later).unwrap();
+        assert_eq!(records.len(), PRUNE_FROM);
+        begin(&mut records, "new-2", "POST /v1/x", &params, later).unwrap();
+        assert_eq!(records.len(), 2);
+        assert!(records.contains_key("new-1"));
     }
 
     #[test]
