@@ -214,7 +214,7 @@ run_job() {
 
 # Neither peer has Checkout Sessions. localstripe's nearest endpoint is
 # payment intents (the object a session wraps), and customers are the one
-# object all three servers have. Each group holds the jobs a ratio
+# object all three servers have. Each group contains the jobs a ratio
 # compares, so they run back to back.
 JOB_GROUPS=(
     "fakestripe:session_create ceiling:session_create"

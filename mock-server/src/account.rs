@@ -144,8 +144,9 @@ pub struct TraceEntry {
     detail: Detail,
 }
 
-/// What a trace line says. A trace holds many thousands of lines, so each
-/// is compact JSON, and a request's line shares the request log's record.
+/// The content of a trace line. A trace contains many thousands of lines,
+/// so each is compact JSON, and a request's line shares the request log's
+/// record.
 #[derive(Debug, Clone)]
 enum Detail {
     Json(Box<RawValue>),
@@ -190,14 +191,14 @@ impl Serialize for Detail {
 }
 
 impl TraceEntry {
-    /// The details of the line.
+    /// Parses the details of the line.
     pub fn detail(&self) -> Value {
         serde_json::to_value(&self.detail).unwrap_or(Value::Null)
     }
 }
 
-/// How many lines each of an account's logs (requests, deliveries, trace)
-/// keeps unless the server is told otherwise.
+/// The default number of lines each of an account's logs (requests,
+/// deliveries, trace) keeps.
 pub const DEFAULT_LOG_LIMIT: usize = 10_000;
 
 /// A log that keeps its newest `limit` lines and counts the ones it let go.

@@ -108,20 +108,19 @@ pub async fn handle(
     let idempotency_key = header(&headers, "idempotency-key").filter(|k| !k.is_empty());
 
     let account = shared.account(&key, connected.as_deref());
-    // `POST /v1/checkout/sessions`: what fault plans and idempotency keys
-    // match on. Most requests need neither, so it is built on demand.
-    let route_name = || format!("{} {}", method, route.template);
     let params_value = Logged::new(&raw_params);
 
     // Faults that respond before the request runs, and the request id.
     let (request_id, fault) = {
         let mut data = account.lock();
         let request_id = data.ids.next("req_");
-        let fault = if faults::plan_is_empty(&data) {
-            None
-        } else {
-            faults::api_fault(&mut data, &route_name(), &path, &request_id)
-        };
+        let fault = faults::api_fault(
+            &mut data,
+            method.as_str(),
+            route.template,
+            &path,
+            &request_id,
+        );
         (request_id, fault)
     };
     let log = RequestLog {
@@ -162,7 +161,8 @@ pub async fn handle(
         let mut data = account.lock();
         let now = data.now();
         let fingerprint = idempotency::fingerprint(&raw_params);
-        match idempotency::begin(&mut data.idempotency, key, &route_name(), &fingerprint, now) {
+        let route_name = format!("{} {}", method, route.template);
+        match idempotency::begin(&mut data.idempotency, key, &route_name, &fingerprint, now) {
             Err(err) => {
                 log.write(
                     &mut data,
@@ -270,27 +270,16 @@ pub async fn handle(
     response
 }
 
-/// The kind of object a route reads, for the routes whose answer to a GET
-/// without parameters is the stored object as it is.
+/// Returns the kind of object a retrieve route (`/v1/…/{id}`) reads. A GET
+/// of such a route without parameters returns the stored object unchanged.
 fn plain_retrieve(template: &str) -> Option<&'static str> {
-    Some(match template {
-        "/v1/checkout/sessions/{id}" => "checkout.session",
-        "/v1/payment_intents/{id}" => "payment_intent",
-        "/v1/charges/{id}" => "charge",
-        "/v1/refunds/{id}" => "refund",
-        "/v1/balance_transactions/{id}" => "balance_transaction",
-        "/v1/customers/{id}" => "customer",
-        "/v1/products/{id}" => "product",
-        "/v1/prices/{id}" => "price",
-        "/v1/events/{id}" => "event",
-        "/v1/webhook_endpoints/{id}" => "webhook_endpoint",
-        _ => return None,
-    })
+    let (kind, _) = response_kind(template, &Method::GET);
+    (template.ends_with("/{id}") && !kind.is_empty()).then_some(kind)
 }
 
-/// The stored body of a plain retrieve, when no fault changes what reads
-/// see. `None` leaves the request to its handler, which also answers the
-/// 404s and deleted customers.
+/// Returns the stored body of a plain retrieve when no fault changes what
+/// reads see. `None` leaves the request to its handler, which also sends
+/// the 404s and the stubs of deleted customers.
 fn read_stored(data: &mut AccountData, kind: &str, id: Option<&String>) -> Option<Vec<u8>> {
     if faults::affects_reads(data) {
         return None;
@@ -298,7 +287,8 @@ fn read_stored(data: &mut AccountData, kind: &str, id: Option<&String>) -> Optio
     data.store.public_bytes(kind, id?)
 }
 
-/// The method's name, for the request log. Routes take only these.
+/// Returns the method's name as a static string for the request log.
+/// Routes take only these methods.
 fn static_method(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",

@@ -648,11 +648,10 @@ fn matches_types(types: &[String], event_type: &str) -> bool {
 
 /// Whether a route pattern matches a route such as
 /// `POST /v1/checkout/sessions/{id}` for the request path `path`.
-fn matches_route(routes: &[String], route: &str, path: &str) -> bool {
+fn matches_route(routes: &[String], method: &str, template: &str, path: &str) -> bool {
     if routes.is_empty() {
         return true;
     }
-    let (method, template) = route.split_once(' ').unwrap_or(("", route));
     routes.iter().any(|pattern| {
         let (want_method, want_path) = match pattern.split_once(' ') {
             Some((m, p)) => (Some(m), p),
@@ -672,16 +671,17 @@ fn draw(data: &mut AccountData) -> f64 {
     data.faults.rng.random::<f64>()
 }
 
-/// The fault, if any, for an API request on `route` (`POST
-/// /v1/checkout/sessions/{id}`) at `path`.
+/// The fault, if any, for an API request to `method` and `template`
+/// (`/v1/checkout/sessions/{id}`) at `path`.
 pub fn api_fault(
     data: &mut AccountData,
-    route: &str,
+    method: &str,
+    template: &str,
     path: &str,
     request_id: &str,
 ) -> Option<ApiFault> {
     for index in 0..data.faults.faults.len() {
-        let (routes, count, skip) = match &data.faults.faults[index] {
+        let (count, skip) = match &data.faults.faults[index] {
             Fault::ApiError {
                 routes,
                 count,
@@ -693,12 +693,9 @@ pub fn api_fault(
                 count,
                 skip,
                 ..
-            } => (routes.clone(), *count, *skip),
+            } if matches_route(routes, method, template, path) => (*count, *skip),
             _ => continue,
         };
-        if !matches_route(&routes, route, path) {
-            continue;
-        }
         data.faults.matched[index] += 1;
         let matched = data.faults.matched[index];
         if matched <= skip || matched > skip + count {
@@ -730,7 +727,7 @@ pub fn api_fault(
         };
         data.trace(
             "fault",
-            json!({"decision": name, "fault_index": index, "route": route, "request_id": request_id, "call": matched}),
+            json!({"decision": name, "fault_index": index, "route": format!("{method} {template}"), "request_id": request_id, "call": matched}),
         );
         return Some(fault);
     }
@@ -1211,11 +1208,6 @@ pub fn visible(data: &mut AccountData, kind: &str, id: &str) -> Option<Value> {
     settled
 }
 
-/// Whether the account has no fault plan, or an empty one.
-pub fn plan_is_empty(data: &AccountData) -> bool {
-    data.faults.faults.is_empty()
-}
-
 /// Whether the plan has a fault that changes what reads see.
 pub fn affects_reads(data: &AccountData) -> bool {
     !data.faults.lags.is_empty()
@@ -1411,32 +1403,42 @@ mod tests {
 
     #[test]
     fn routes_match_templates_prefixes_and_methods() {
-        let route = "POST /v1/checkout/sessions";
-        assert!(matches_route(&[], route, "/v1/checkout/sessions"));
+        let route = ("POST", "/v1/checkout/sessions");
+        assert!(matches_route(
+            &[],
+            route.0,
+            route.1,
+            "/v1/checkout/sessions"
+        ));
         assert!(matches_route(
             &["POST /v1/checkout/sessions".into()],
-            route,
+            route.0,
+            route.1,
             "/v1/checkout/sessions"
         ));
         assert!(!matches_route(
             &["GET /v1/checkout/sessions".into()],
-            route,
+            route.0,
+            route.1,
             "/v1/checkout/sessions"
         ));
         assert!(matches_route(
             &["/v1/checkout/*".into()],
-            route,
+            route.0,
+            route.1,
             "/v1/checkout/sessions"
         ));
-        let retrieve = "GET /v1/checkout/sessions/{id}";
+        let retrieve = ("GET", "/v1/checkout/sessions/{id}");
         assert!(matches_route(
             &["GET /v1/checkout/sessions/{id}".into()],
-            retrieve,
+            retrieve.0,
+            retrieve.1,
             "/v1/checkout/sessions/cs_test_1"
         ));
         assert!(!matches_route(
             &["POST /v1/checkout/sessions".into()],
-            retrieve,
+            retrieve.0,
+            retrieve.1,
             "/v1/checkout/sessions/cs_test_1"
         ));
     }

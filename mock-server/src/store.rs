@@ -138,18 +138,18 @@ impl Store {
         Some(self.unpack(entry.kind, &entry.current))
     }
 
-    /// Whether a live object of `kind` has this id.
+    /// Returns whether a live object of `kind` has this id.
     pub fn contains(&self, kind: &str, id: &str) -> bool {
         self.live(id).is_some_and(|entry| entry.kind == kind)
     }
 
-    /// Whether a live object of any kind has this id.
+    /// Returns whether a live object of any kind has this id.
     pub fn exists(&self, id: &str) -> bool {
         self.live(id).is_some()
     }
 
-    /// The response body of a plain retrieve of an object of `kind`: its
-    /// public fields, pretty-printed, with a final newline.
+    /// Returns the response body of a plain retrieve of an object of
+    /// `kind`, which is its public fields pretty-printed with a final newline.
     pub fn public_bytes(&self, kind: &str, id: &str) -> Option<Vec<u8>> {
         let entry = self.live(id).filter(|entry| entry.kind == kind)?;
         // One byte more than the text, so the newline needs no new buffer.
@@ -262,8 +262,8 @@ impl Store {
     }
 }
 
-/// The stored text of an object: public fields pretty-printed, NUL, and
-/// the private fields as compact JSON (nothing after the NUL if none).
+/// Prints an object as it is stored: the public fields pretty-printed, a
+/// NUL byte, and the private fields as compact JSON (nothing if none).
 fn encode(object: &Value) -> Vec<u8> {
     let Some(map) = object.as_object() else {
         let mut text = serde_json::to_vec_pretty(object).unwrap_or_default();

@@ -641,8 +641,8 @@ async fn lost_response_commits_the_write() {
     assert_eq!(customers["data"].as_array().unwrap().len(), 2);
 }
 
-/// Reads are answered from stored bytes when nothing special applies; an
-/// API fault on a read must still apply.
+/// A plain read sends the stored bytes, but an API fault on that read must
+/// still apply.
 #[tokio::test]
 async fn api_faults_apply_to_plain_reads() {
     let fake = manual_fake().await;

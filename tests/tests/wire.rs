@@ -997,8 +997,8 @@ async fn replayed_expire_emits_no_second_event() {
     );
 }
 
-/// A retrieve without parameters answers from the stored bytes; with
-/// parameters it goes through the resource handler. Both must send the
+/// A retrieve without parameters sends the stored bytes, and one with
+/// parameters goes through the resource handler. Both must send the
 /// same body, and the same body as the write that stored the object.
 #[tokio::test]
 async fn plain_retrieve_sends_the_body_the_write_sent() {
@@ -1023,14 +1023,14 @@ async fn plain_retrieve_sends_the_body_the_write_sent() {
     assert_eq!(plain.bytes, updated.bytes);
     assert_eq!(plain.json["metadata"]["step"], "2");
 
-    // A deleted customer is still answered, by its handler, with a stub.
+    // The handler still returns a stub for a deleted customer.
     let customer = api.post("/v1/customers", "name=Ada").await;
     let customer_id = customer.ok()["id"].as_str().unwrap().to_owned();
     api.delete(&format!("/v1/customers/{customer_id}"))
         .await
         .ok();
-    let gone = api.get(&format!("/v1/customers/{customer_id}")).await;
-    assert_eq!(gone.ok()["deleted"], true);
+    let deleted = api.get(&format!("/v1/customers/{customer_id}")).await;
+    assert_eq!(deleted.ok()["deleted"], true);
     let missing = api.get("/v1/customers/cus_never_made").await;
     assert_eq!(missing.status, 404);
     assert_eq!(missing.error()["param"], "id");

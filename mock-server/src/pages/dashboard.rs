@@ -496,13 +496,19 @@ fn checkout_trace<'a>(data: &'a AccountData, session: &Value) -> Vec<&'a TraceEn
     let ids = checkout_ids(data, session);
     let session_id = text(&session["id"]);
 
+    // Each line's detail is stored as JSON text, so it is parsed once here.
+    let lines: Vec<(&TraceEntry, Value)> = data
+        .trace
+        .iter()
+        .map(|entry| (entry, entry.detail()))
+        .collect();
+
     // Event and request ids come first, so that entries logged before
     // their event or request (an API fault is decided before the request
     // is recorded) still match.
     let mut events = HashSet::new();
     let mut requests = HashSet::new();
-    for entry in data.trace.iter() {
-        let detail = entry.detail();
+    for (entry, detail) in &lines {
         match entry.kind {
             "event" if ids.contains(&text(&detail["object"])) => {
                 events.insert(text(&detail["event_id"]));
@@ -519,9 +525,9 @@ fn checkout_trace<'a>(data: &'a AccountData, session: &Value) -> Vec<&'a TraceEn
             .as_str()
             .is_some_and(|id| ids.contains(id) || events.contains(id) || requests.contains(id))
     };
-    let belongs = |entry: &TraceEntry| {
-        let detail = entry.detail();
-        match entry.kind {
+    let belongs: Vec<bool> = lines
+        .iter()
+        .map(|(entry, detail)| match entry.kind {
             "request" => requests.contains(&text(&detail["request_id"])),
             "object" => ids.contains(&text(&detail["id"])),
             "event" | "delivery" | "delivery_abandoned" => {
@@ -532,25 +538,26 @@ fn checkout_trace<'a>(data: &'a AccountData, session: &Value) -> Vec<&'a TraceEn
                 .iter()
                 .any(|field| names(&detail[*field])),
             _ => false,
-        }
-    };
+        })
+        .collect();
 
-    let first = data.trace.iter().position(&belongs);
-    let last = data.trace.iter().rposition(&belongs);
+    let first = belongs.iter().position(|b| *b);
+    let last = belongs.iter().rposition(|b| *b);
     let (Some(first), Some(last)) = (first, last) else {
         return Vec::new();
     };
-    data.trace
-        .range(first..=last)
-        .filter(|entry| {
-            belongs(entry)
+    (first..=last)
+        .filter(|&index| {
+            let (entry, detail) = &lines[index];
+            belongs[index]
                 || entry.kind == "clock"
                 || (entry.kind == "fault"
                     && matches!(
-                        entry.detail()["decision"].as_str(),
+                        detail["decision"].as_str(),
                         Some("plan_set" | "plan_cleared")
                     ))
         })
+        .map(|index| lines[index].0)
         .collect()
 }
 

@@ -83,8 +83,8 @@ impl Page {
 
     /// Cuts one page out of `ids` (newest first) and wraps it in a list
     /// object for `url`. `load` returns the object of an id if it belongs
-    /// in the list; it runs only for the ids up to the end of the page, so
-    /// a first page of a large account costs what the page costs.
+    /// in the list. It runs only for the ids up to the end of the page, so
+    /// the first page of a large account costs no more than the page.
     pub fn walk<'a>(
         &self,
         ids: impl Iterator<Item = &'a str>,
@@ -196,7 +196,7 @@ mod tests {
             let n: usize = id["obj_".len()..].parse().unwrap();
             n.is_multiple_of(2).then(|| json!({ "id": id }))
         };
-        let kept: Vec<Value> = ids.iter().filter_map(|id| keep(id)).collect();
+        let filtered: Vec<Value> = ids.iter().filter_map(|id| keep(id)).collect();
         for (starting_after, ending_before) in [
             (None, None),
             (Some("obj_8"), None),
@@ -213,7 +213,7 @@ mod tests {
                     ending_before: ending_before.map(str::to_owned),
                 };
                 let walked = page.walk(ids.iter().map(String::as_str), keep, "/v1/x");
-                let applied = page.apply(kept.clone(), "/v1/x");
+                let applied = page.apply(filtered.clone(), "/v1/x");
                 match (walked, applied) {
                     (Ok(a), Ok(b)) => assert_eq!(a, b, "{page:?}"),
                     (Err(a), Err(b)) => assert_eq!(a.param, b.param, "{page:?}"),
