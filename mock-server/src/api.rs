@@ -110,26 +110,41 @@ pub async fn handle(
     let account = shared.account(&key, connected.as_deref());
     let params_value = Logged::new(&raw_params);
 
+    // Faults and idempotency keys need the full pipeline below; a GET of
+    // one object without them returns the stored bytes.
+    let plain_read = (method == Method::GET && raw_params.is_empty() && idempotency_key.is_none())
+        .then(|| plain_retrieve(route.template))
+        .flatten();
+
     // Faults that respond before the request runs, and the request id.
-    let (request_id, fault) = {
+    let (log, fault) = {
         let mut data = account.lock();
-        let request_id = data.ids.next("req_");
+        let log = RequestLog {
+            request_id: data.ids.next("req_"),
+            method: &method,
+            path: &path,
+            params: &params_value,
+            api_version: &api_version,
+        };
         let fault = faults::api_fault(
             &mut data,
             method.as_str(),
             route.template,
             &path,
-            &request_id,
+            &log.request_id,
         );
-        (request_id, fault)
+        // A plain read that no fault touches is answered under this lock.
+        if fault.is_none()
+            && let Some(kind) = plain_read
+            && let Some(body) = read_stored(&mut data, kind, route.args.first())
+        {
+            log.write(&mut data, None, false, 200, route.args.clone(), None);
+            drop(data);
+            return json_response(200, body, &log.request_id, Some(&api_version));
+        }
+        (log, fault)
     };
-    let log = RequestLog {
-        request_id: &request_id,
-        method: &method,
-        path: &path,
-        params: &params_value,
-        api_version: &api_version,
-    };
+    let request_id = &log.request_id;
     let mut latency = None;
     let mut lost_response: Option<bool> = None;
     match &fault {
@@ -144,7 +159,7 @@ pub async fn handle(
                 Some(err.message.clone()),
             );
             drop(data);
-            return error_response(err, &request_id, Some(&api_version));
+            return error_response(err, request_id, Some(&api_version));
         }
         Some(ApiFault::Latency(duration)) => latency = Some(*duration),
         Some(ApiFault::LostResponse { drop }) => lost_response = Some(*drop),
@@ -172,11 +187,11 @@ pub async fn handle(
                     Vec::new(),
                     None,
                 );
-                return error_response(&err, &request_id, Some(&api_version));
+                return error_response(&err, request_id, Some(&api_version));
             }
             Ok(Decision::Replay { status, body }) => {
                 log.write(&mut data, Some(key), true, status, Vec::new(), None);
-                let mut response = json_response(status, body, &request_id, Some(&api_version));
+                let mut response = json_response(status, body, request_id, Some(&api_version));
                 let headers = response.headers_mut();
                 headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
                 if let Ok(value) = HeaderValue::from_str(key) {
@@ -189,22 +204,8 @@ pub async fn handle(
     }
 
     // Run the handler under the account lock.
-    // Faults and idempotency keys need the full pipeline below.
-    let plain_read = (method == Method::GET
-        && raw_params.is_empty()
-        && fault.is_none()
-        && idempotency_key.is_none())
-    .then(|| plain_retrieve(route.template))
-    .flatten();
     let (status, body, error) = {
         let mut data = account.lock();
-        if let Some(kind) = plain_read
-            && let Some(body) = read_stored(&mut data, kind, route.args.first())
-        {
-            log.write(&mut data, None, false, 200, route.args.clone(), None);
-            drop(data);
-            return json_response(200, body, &request_id, Some(&api_version));
-        }
         let mut ctx = Ctx {
             shared: &shared,
             request_id: request_id.clone(),
@@ -224,7 +225,7 @@ pub async fn handle(
         );
         let (status, body, error) = match outcome {
             Ok(value) => (StatusCode::OK, render(&value), None),
-            Err(err) => (err.status, render(&err.body(&request_id)), Some(err)),
+            Err(err) => (err.status, render(&err.body(request_id)), Some(err)),
         };
         if method == Method::POST
             && let Some(key) = &idempotency_key
@@ -252,15 +253,15 @@ pub async fn handle(
         Some(false) => {
             return error_response(
                 &faults::lost_response_error(),
-                &request_id,
+                request_id,
                 Some(&api_version),
             );
         }
         None => {}
     }
     let mut response = match error {
-        Some(err) => error_response(&err, &request_id, Some(&api_version)),
-        None => json_response(status.as_u16(), body, &request_id, Some(&api_version)),
+        Some(err) => error_response(&err, request_id, Some(&api_version)),
+        None => json_response(status.as_u16(), body, request_id, Some(&api_version)),
     };
     if let Some(key) = &idempotency_key
         && let Ok(value) = HeaderValue::from_str(key)
@@ -396,7 +397,7 @@ fn run_handler(
 
 /// The fields shared by every request-log line of one request.
 struct RequestLog<'a> {
-    request_id: &'a str,
+    request_id: String,
     method: &'a Method,
     path: &'a str,
     params: &'a Logged,
@@ -415,7 +416,7 @@ impl RequestLog<'_> {
         fault: Option<String>,
     ) {
         let at = data.now();
-        let (request_id, method, path) = (self.request_id, self.method, self.path);
+        let (request_id, method, path) = (self.request_id.as_str(), self.method, self.path);
         tracing::debug!(request_id, method = %method, path, status, idempotency_key, "request");
         let record = Arc::new(RequestRecord {
             request_id: request_id.to_owned(),
@@ -493,7 +494,14 @@ fn json_response(
     if let Ok(value) = HeaderValue::from_str(request_id) {
         headers.insert(REQUEST_ID, value);
     }
-    if let Some(version) = api_version.and_then(|v| HeaderValue::from_str(v).ok()) {
+    let version = match api_version {
+        Some(version::DEFAULT_API_VERSION) => {
+            Some(HeaderValue::from_static(version::DEFAULT_API_VERSION))
+        }
+        Some(other) => HeaderValue::from_str(other).ok(),
+        None => None,
+    };
+    if let Some(version) = version {
         headers.insert(STRIPE_VERSION, version);
     }
     response

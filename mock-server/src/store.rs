@@ -154,7 +154,9 @@ impl Store {
         let entry = self.live(id).filter(|entry| entry.kind == kind)?;
         // One byte more than the text, so the newline needs no new buffer.
         let mut text = self.decompress_with_spare(entry.kind, &entry.current, 1);
-        let end = text.iter().position(|b| *b == 0).unwrap_or(text.len());
+        // Printed JSON never contains a raw NUL, so the one separator is found
+        // from the end, past the short private part only.
+        let end = text.iter().rposition(|b| *b == 0).unwrap_or(text.len());
         text.truncate(end);
         text.push(b'\n');
         Some(text)
@@ -302,7 +304,7 @@ impl serde::Serialize for Fields<'_> {
 }
 
 fn decode(text: &[u8]) -> Value {
-    let (public, private) = match text.iter().position(|b| *b == 0) {
+    let (public, private) = match text.iter().rposition(|b| *b == 0) {
         Some(at) => (&text[..at], &text[at + 1..]),
         None => (text, &[][..]),
     };
