@@ -12,10 +12,13 @@
 //! values points at 127.0.0.1, so no random webhook endpoint can send to
 //! another host.
 
+mod common;
+
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use common::RUNTIME;
 use fakestripe_server::wire::form::decode;
 use fakestripe_server::{Server, ServerConfig};
 use proptest::prelude::*;
@@ -24,14 +27,6 @@ use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------
 // The shared server, a client, and the envelope check.
-
-static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("building the test runtime")
-});
 
 static FAKE: LazyLock<Server> = LazyLock::new(|| {
     RUNTIME

@@ -3,179 +3,38 @@
 //! against one shared server with a manual clock. Each case uses fresh API
 //! keys, so cases never share an account.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
+mod common;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::LazyLock;
+
+use common::{
+    RUNTIME, Receiver, Reply, case_number, http, on_runtime, proptest_config, send, signed_by,
+    start_manual_fake,
+};
+use fakestripe_server::Server;
 use fakestripe_server::wire::form::decode;
-use fakestripe_server::{ClockMode, Server, ServerConfig};
-use hmac::{Hmac, Mac};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::FileFailurePersistence;
 use serde_json::{Map, Value, json};
-use sha2::Sha256;
 
 // ---------------------------------------------------------------------------
-// Shared runtime, fake and webhook receiver.
-
-static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("building the test runtime")
-});
+// The fake and the webhook receiver.
 
 /// Retries stop after three attempts so that an endpoint that always fails
 /// costs three requests per event, not ten.
-static FAKE: LazyLock<Server> = LazyLock::new(|| {
-    let config = ServerConfig {
-        clock_mode: ClockMode::Manual,
-        retry_schedule: vec![60, 300],
-        ..Default::default()
-    };
-    on_runtime(Server::start(config)).expect("starting the fake")
-});
+static FAKE: LazyLock<Server> = LazyLock::new(|| start_manual_fake(Some(vec![60, 300])));
 
 static RECEIVER: LazyLock<Receiver> = LazyLock::new(|| on_runtime(Receiver::start()));
-
-/// Runs `future` to completion on `RUNTIME` from a thread of its own, so a
-/// lazy static may be first touched inside `block_on` without nesting runtimes.
-fn on_runtime<F>(future: F) -> F::Output
-where
-    F: std::future::Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    std::thread::spawn(move || RUNTIME.block_on(future))
-        .join()
-        .expect("the setup thread panicked")
-}
 
 /// Runs `cases` cases and stores failing ones in
 /// `properties.proptest-regressions` beside this file.
 fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
+    proptest_config(
         cases,
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
-            "proptest-regressions",
-        ))),
-        ..ProptestConfig::default()
-    }
-}
-
-static NEXT_CASE: AtomicU64 = AtomicU64::new(1);
-
-/// Returns a number unique to one property case, for its API keys and receiver paths.
-fn case_number() -> u64 {
-    NEXT_CASE.fetch_add(1, Ordering::Relaxed)
-}
-
-fn http() -> &'static reqwest::Client {
-    static CLIENT: LazyLock<reqwest::Client> = LazyLock::new(reqwest::Client::new);
-    &CLIENT
-}
-
-/// One request the receiver got.
-#[derive(Debug, Clone)]
-struct Delivery {
-    path: String,
-    signature: String,
-    body: Vec<u8>,
-}
-
-type Log = Arc<Mutex<Vec<Delivery>>>;
-
-/// Records every request by path. Paths that contain `/down/` get a 500,
-/// as an endpoint that is failing would.
-#[derive(Debug, Clone)]
-struct Receiver {
-    base: String,
-    received: Log,
-}
-
-impl Receiver {
-    async fn start() -> Receiver {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binding the receiver");
-        let base = format!(
-            "http://{}",
-            listener.local_addr().expect("receiver address")
-        );
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let router = axum::Router::new()
-            .fallback(receive)
-            .with_state(received.clone());
-        tokio::spawn(async move {
-            axum::serve(listener, router)
-                .await
-                .expect("serving the receiver")
-        });
-        Receiver { base, received }
-    }
-
-    /// Returns the requests to `path`, in arrival order.
-    fn at(&self, path: &str) -> Vec<Delivery> {
-        let received = self.received.lock().unwrap();
-        received
-            .iter()
-            .filter(|d| d.path == path)
-            .cloned()
-            .collect()
-    }
-}
-
-async fn receive(State(log): State<Log>, uri: Uri, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let signature = headers
-        .get("stripe-signature")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let path = uri.path().to_owned();
-    let down = path.contains("/down/");
-    log.lock().unwrap().push(Delivery {
-        path,
-        signature,
-        body: body.to_vec(),
-    });
-    if down {
-        StatusCode::INTERNAL_SERVER_ERROR
-    } else {
-        StatusCode::OK
-    }
-}
-
-/// A response from the fake.
-struct Reply {
-    status: u16,
-    replayed: bool,
-    bytes: Vec<u8>,
-    json: Value,
-}
-
-async fn send(builder: reqwest::RequestBuilder) -> Reply {
-    let response = builder.send().await.expect("sending to the fake");
-    let status = response.status().as_u16();
-    let replayed = response
-        .headers()
-        .get("idempotent-replayed")
-        .is_some_and(|v| v == "true");
-    let bytes = response
-        .bytes()
-        .await
-        .expect("reading the response")
-        .to_vec();
-    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Reply {
-        status,
-        replayed,
-        bytes,
-        json,
-    }
+        FileFailurePersistence::WithSource("proptest-regressions"),
+    )
 }
 
 async fn post(key: &str, path: &str, body: String, idempotency_key: Option<&str>) -> Reply {
@@ -761,25 +620,6 @@ async fn all_events(key: &str) -> Vec<Value> {
             return events;
         }
     }
-}
-
-fn signed_by(header: &str, body: &[u8], secret: &str) -> bool {
-    let mut timestamp = "";
-    let mut signatures = Vec::new();
-    for part in header.split(',') {
-        match part.split_once('=') {
-            Some(("t", value)) => timestamp = value,
-            Some(("v1", value)) => signatures.push(value),
-            _ => {}
-        }
-    }
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(timestamp.as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    let expected = hex::encode(mac.finalize().into_bytes());
-    signatures.contains(&expected.as_str())
 }
 
 proptest! {

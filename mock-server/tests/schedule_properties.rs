@@ -10,70 +10,28 @@
 //! `proptest-regressions/schedule_properties.txt` under this crate, and are
 //! run again first on the next run.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
+mod common;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use common::{
+    RUNTIME, Receiver, Reply, case_number, genuine, http, on_runtime, proptest_config, send,
+    start_manual_fake,
+};
+use fakestripe_server::Server;
 use fakestripe_server::config::DEFAULT_RETRY_SCHEDULE;
-use fakestripe_server::{ClockMode, Server, ServerConfig};
-use hmac::{Hmac, Mac};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use serde_json::{Value, json};
-use sha2::Sha256;
 
-static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("building the test runtime")
-});
-
-static FAKE: LazyLock<Server> = LazyLock::new(|| {
-    let config = ServerConfig {
-        clock_mode: ClockMode::Manual,
-        ..Default::default()
-    };
-    on_runtime(Server::start(config)).expect("starting the fake")
-});
+static FAKE: LazyLock<Server> = LazyLock::new(|| start_manual_fake(None));
 
 static RECEIVER: LazyLock<Receiver> = LazyLock::new(|| on_runtime(Receiver::start()));
 
-/// Runs `future` on `RUNTIME` from a thread of its own, so a lazy static may
-/// be first touched inside `block_on` without nesting runtimes.
-fn on_runtime<F>(future: F) -> F::Output
-where
-    F: std::future::Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    std::thread::spawn(move || RUNTIME.block_on(future))
-        .join()
-        .expect("the setup thread panicked")
-}
-
 fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            "proptest-regressions/schedule_properties.txt",
-        ))),
-        ..ProptestConfig::default()
-    }
-}
-
-static NEXT_CASE: AtomicU64 = AtomicU64::new(1);
-
-fn case_number() -> u64 {
-    NEXT_CASE.fetch_add(1, Ordering::Relaxed)
-}
-
-fn http() -> &'static reqwest::Client {
-    static CLIENT: LazyLock<reqwest::Client> = LazyLock::new(reqwest::Client::new);
-    &CLIENT
+    let failures = FileFailurePersistence::Direct("proptest-regressions/schedule_properties.txt");
+    proptest_config(cases, failures)
 }
 
 /// Virtual time every account starts at, so two runs of a case have the
@@ -104,112 +62,7 @@ const ENDPOINTS: &[(&str, &[&str], bool)] = &[
 ];
 
 // ---------------------------------------------------------------------------
-// The receiver: records every request by path, and responds with 200, or
-// with 500 for paths ending in `/down`.
-
-#[derive(Debug, Clone)]
-struct Received {
-    path: String,
-    signature: String,
-    body: Vec<u8>,
-}
-
-type Log = Arc<Mutex<Vec<Received>>>;
-
-#[derive(Debug, Clone)]
-struct Receiver {
-    base: String,
-    log: Log,
-}
-
-impl Receiver {
-    async fn start() -> Receiver {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binding the receiver");
-        let base = format!(
-            "http://{}",
-            listener.local_addr().expect("receiver address")
-        );
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let router = axum::Router::new()
-            .fallback(receive)
-            .with_state(log.clone());
-        tokio::spawn(async move {
-            axum::serve(listener, router)
-                .await
-                .expect("serving the receiver")
-        });
-        Receiver { base, log }
-    }
-
-    fn at(&self, path: &str) -> Vec<Received> {
-        let log = self.log.lock().unwrap();
-        log.iter().filter(|r| r.path == path).cloned().collect()
-    }
-}
-
-async fn receive(State(log): State<Log>, uri: Uri, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let signature = headers
-        .get("stripe-signature")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let path = uri.path().to_owned();
-    let down = path.ends_with("/down");
-    log.lock().unwrap().push(Received {
-        path,
-        signature,
-        body: body.to_vec(),
-    });
-    if down {
-        StatusCode::INTERNAL_SERVER_ERROR
-    } else {
-        StatusCode::OK
-    }
-}
-
-/// Returns whether a delivery is genuine: signed with `secret`, with a
-/// timestamp within the SDKs' default tolerance of 300 s of real time.
-fn genuine(received: &Received, secret: &str) -> bool {
-    let mut timestamp = "";
-    let mut signatures = Vec::new();
-    for part in received.signature.split(',') {
-        match part.split_once('=') {
-            Some(("t", value)) => timestamp = value,
-            Some(("v1", value)) => signatures.push(value),
-            _ => {}
-        }
-    }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let fresh = timestamp
-        .parse::<i64>()
-        .is_ok_and(|t| (now - t).abs() <= 300);
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
-    mac.update(timestamp.as_bytes());
-    mac.update(b".");
-    mac.update(&received.body);
-    let expected = hex::encode(mac.finalize().into_bytes());
-    fresh && signatures.contains(&expected.as_str())
-}
-
-// ---------------------------------------------------------------------------
 // Calls to the fake.
-
-struct Reply {
-    status: u16,
-    json: Value,
-}
-
-async fn send(builder: reqwest::RequestBuilder) -> Reply {
-    let response = builder.send().await.expect("sending to the fake");
-    let status = response.status().as_u16();
-    let json = response.json().await.unwrap_or(Value::Null);
-    Reply { status, json }
-}
 
 async fn stripe_post(key: &str, path: &str, form: &[(&str, &str)]) -> Reply {
     send(
