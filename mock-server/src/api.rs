@@ -12,7 +12,7 @@ use axum::response::Response;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::account::{AccountData, RequestRecord};
+use crate::account::{Account, AccountData, RequestRecord};
 use crate::faults::{self, ApiFault};
 use crate::resources::{self, Handler};
 use crate::server::Shared;
@@ -133,7 +133,7 @@ pub async fn handle(
             &path,
             &log.request_id,
         );
-        // A plain read that no fault touches is answered under this lock.
+        // A plain read that no fault touches gets its response under this lock.
         if fault.is_none()
             && let Some(kind) = plain_read
             && let Some(body) = read_stored(&mut data, kind, route.args.first())
@@ -165,11 +165,11 @@ pub async fn handle(
         Some(ApiFault::LostResponse { drop }) => lost_response = Some(*drop),
         None => {}
     }
-    if let Some(duration) = latency {
-        tokio::time::sleep(duration).await;
-    }
-
-    // Idempotency: replay, reject, or mark the key in flight.
+    // Idempotency: replay, reject, or mark the key in flight. This comes
+    // before a latency fault's wait, so a retry sent during the wait finds
+    // the key in flight and gets a 409.
+    let mut early = None;
+    let mut in_flight = None;
     if method == Method::POST
         && let Some(key) = &idempotency_key
     {
@@ -187,7 +187,7 @@ pub async fn handle(
                     Vec::new(),
                     None,
                 );
-                return error_response(&err, request_id, Some(&api_version));
+                early = Some(error_response(&err, request_id, Some(&api_version)));
             }
             Ok(Decision::Replay { status, body }) => {
                 log.write(&mut data, Some(key), true, status, Vec::new(), None);
@@ -197,10 +197,21 @@ pub async fn handle(
                 if let Ok(value) = HeaderValue::from_str(key) {
                     headers.insert("idempotency-key", value);
                 }
-                return response;
+                early = Some(response);
             }
-            Ok(Decision::Run) => {}
+            Ok(Decision::Run) => in_flight = Some(key.as_str()),
         }
+    }
+    if let Some(duration) = latency {
+        let mut guard = InFlightKey {
+            account: &account,
+            key: in_flight,
+        };
+        tokio::time::sleep(duration).await;
+        guard.key = None;
+    }
+    if let Some(response) = early {
+        return response;
     }
 
     // Run the handler under the account lock.
@@ -393,6 +404,24 @@ fn run_handler(
         expand::apply(&mut value, &expand_paths, &data.store)?;
     }
     Ok(value)
+}
+
+/// An idempotency key marked in flight while its request waits out a
+/// latency fault. A request dropped during the wait, as when the client
+/// disconnects, releases the key, so later retries with it can run.
+struct InFlightKey<'a> {
+    account: &'a Account,
+    /// The key, until the wait is over.
+    key: Option<&'a str>,
+}
+
+impl Drop for InFlightKey<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key {
+            let mut data = self.account.lock();
+            idempotency::release(&mut data.idempotency, key);
+        }
+    }
 }
 
 /// The fields shared by every request-log line of one request.

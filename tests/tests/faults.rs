@@ -596,6 +596,62 @@ async fn api_error_fails_next_calls() {
 }
 
 #[tokio::test]
+async fn retry_during_latency_gets_409() {
+    let fake = manual_fake().await;
+    let receiver = Receiver::start().await;
+    let acct = Arc::new(account(&fake, "sk_test_slow_key", &receiver).await);
+    acct.set_faults(json!({"faults": [{"kind": "api_error", "routes": ["POST /v1/customers"], "latency_ms": 1500, "count": 1}]})).await;
+    let form = [("email", "slow@example.com")];
+    let first = tokio::spawn({
+        let acct = acct.clone();
+        async move { acct.form("/v1/customers", &form, Some("slow-1")).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let retry = acct.form("/v1/customers", &form, Some("slow-1")).await;
+    assert_eq!(retry.status(), 409);
+    let body: Value = retry.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "lock_timeout");
+
+    let first = first.await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let later = acct.form("/v1/customers", &form, Some("slow-1")).await;
+    assert_eq!(later.headers()["idempotent-replayed"], "true");
+    let (_, customers) = acct.get("/v1/customers").await;
+    assert_eq!(customers["data"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn abandoned_slow_call_frees_its_key() {
+    let fake = manual_fake().await;
+    let receiver = Receiver::start().await;
+    let acct = account(&fake, "sk_test_abandoned_key", &receiver).await;
+    acct.set_faults(json!({"faults": [{"kind": "api_error", "routes": ["POST /v1/customers"], "latency_ms": 2000, "count": 1}]})).await;
+    let gave_up = acct
+        .http
+        .post(format!("{}/v1/customers", acct.base))
+        .bearer_auth(&acct.key)
+        .header("idempotency-key", "gave-up")
+        .timeout(std::time::Duration::from_millis(200))
+        .form(&[("email", "gone@example.com")])
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "the client must time out first");
+    // The server notices the closed connection at its next poll; give it
+    // a moment, well short of the 2 s wait.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let retry = acct
+        .form(
+            "/v1/customers",
+            &[("email", "gone@example.com")],
+            Some("gave-up"),
+        )
+        .await;
+    assert_eq!(retry.status(), 200);
+    assert!(retry.headers().get("idempotent-replayed").is_none());
+}
+
+#[tokio::test]
 async fn lost_response_commits_the_write() {
     let fake = manual_fake().await;
     let receiver = Receiver::start().await;

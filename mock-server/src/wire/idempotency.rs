@@ -178,6 +178,17 @@ pub fn finish(
     }
 }
 
+/// Forgets a key whose request was dropped before it ran, so a retry runs
+/// instead of getting a 409. A finished key is left as it is.
+pub fn release(records: &mut std::collections::HashMap<String, IdempotencyRecord>, key: &str) {
+    if records
+        .get(key)
+        .is_some_and(|record| matches!(record.outcome, Outcome::InFlight))
+    {
+        records.remove(key);
+    }
+}
+
 /// Whether an answer with `status` is saved against its key. Successes,
 /// card declines (402) and server errors are saved; parameter errors,
 /// missing objects and rate limits are not, because the request did not
