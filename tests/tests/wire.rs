@@ -224,6 +224,35 @@ async fn invalid_nested_param_names_full_path() {
 }
 
 #[tokio::test]
+async fn session_total_over_limit_is_400() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_total_limit");
+    let session = |quantity: &'static str| {
+        form(&[
+            ("mode", "payment"),
+            ("success_url", "https://shop.test/ok"),
+            ("line_items[0][price_data][currency]", "usd"),
+            ("line_items[0][price_data][unit_amount]", "99999999"),
+            ("line_items[0][price_data][product_data][name]", "Yacht"),
+            ("line_items[0][quantity]", quantity),
+        ])
+    };
+
+    let at_limit = api.post("/v1/checkout/sessions", &session("1")).await;
+    at_limit.expect(200);
+    let over = api.post("/v1/checkout/sessions", &session("2")).await;
+
+    over.expect(400);
+    assert_eq!(over.error()["code"], "parameter_invalid");
+    assert_eq!(over.error()["param"], "line_items");
+    let message = over.error()["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("199999998"), "{message}");
+    // The rejected session left no product behind.
+    let products = api.get("/v1/products").await;
+    assert_eq!(products.ok()["data"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
 async fn missing_key_is_401() {
     let fake = start_manual().await;
 

@@ -223,15 +223,26 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         check_methods_for_currency(types, &currency)?;
     }
     params.finish()?;
+    // Each line total fits in an i64 (both factors are bounded), and so
+    // does the sum of at most 100 of them.
+    let amount: i64 = items
+        .iter()
+        .map(|item| item["amount_total"].as_i64().unwrap_or(0))
+        .sum();
+    if amount > super::MAX_AMOUNT {
+        return Err(ApiError::invalid_param(
+            "line_items",
+            format!(
+                "The Checkout Session's total amount due must be at most {} in the currency's smallest unit. These line items add up to {amount}.",
+                super::MAX_AMOUNT
+            ),
+        ));
+    }
     for item in &mut items {
         prices::commit_product(data, &mut item["price"]);
     }
 
     let id = data.ids.next("cs_test_");
-    let amount: i64 = items
-        .iter()
-        .map(|item| item["amount_total"].as_i64().unwrap_or(0))
-        .sum();
     for item in &mut items {
         item["id"] = json!(data.ids.next("li_"));
     }

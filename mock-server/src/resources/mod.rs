@@ -21,6 +21,10 @@ use crate::api::Ctx;
 use crate::wire::list::Page;
 use crate::wire::{ApiError, ApiResult, Params};
 
+/// The largest amount Stripe charges in one payment, in the currency's
+/// smallest unit: eight digits, such as $999,999.99.
+pub const MAX_AMOUNT: i64 = 99_999_999;
+
 /// A resource handler: runs under the account lock, never awaits.
 pub type Handler = fn(&mut Ctx<'_>, &mut AccountData, Params) -> ApiResult<Value>;
 

@@ -29,7 +29,7 @@ fn minimum_amount(currency: &str) -> i64 {
 
 pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
     let amount = params
-        .integer_in("amount", 1, 99_999_999)?
+        .integer_in("amount", 1, super::MAX_AMOUNT)?
         .ok_or_else(|| ApiError::missing_param("amount"))?;
     let currency_code =
         currency(&mut params, "currency")?.ok_or_else(|| ApiError::missing_param("currency"))?;
@@ -198,7 +198,7 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
             };
         }
     }
-    if let Some(amount) = params.integer_in("amount", 1, 99_999_999)? {
+    if let Some(amount) = params.integer_in("amount", 1, super::MAX_AMOUNT)? {
         if final_state || pi["status"] == "requires_capture" {
             return Err(ApiError::bad_state(format!(
                 "The amount of a PaymentIntent in status {} cannot be changed.",

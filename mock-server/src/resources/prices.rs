@@ -56,7 +56,7 @@ pub fn commit_product(data: &mut AccountData, price: &mut Value) {
 pub fn build(data: &mut AccountData, params: &mut Params, inline: bool) -> ApiResult<Value> {
     let currency_code = currency(params, "currency")?
         .ok_or_else(|| ApiError::missing_param(params.path("currency")))?;
-    let unit_amount = params.integer_in("unit_amount", 0, 99_999_999)?;
+    let unit_amount = params.integer_in("unit_amount", 0, super::MAX_AMOUNT)?;
     let unit_amount_decimal = params.string("unit_amount_decimal")?;
     let amount = match (unit_amount, unit_amount_decimal) {
         (Some(_), Some(_)) => {
