@@ -42,6 +42,10 @@ pub struct ApiError {
     pub headers: Vec<(&'static str, String)>,
 }
 
+/// Longest parameter name, in characters, that an unknown-parameter error
+/// repeats.
+const MAX_SHOWN_NAME: usize = 200;
+
 impl ApiError {
     pub fn new(status: StatusCode, kind: ErrorType, message: impl Into<String>) -> Self {
         ApiError {
@@ -74,9 +78,15 @@ impl ApiError {
         .with_param(param)
     }
 
-    /// A 400 for a parameter the endpoint does not take.
+    /// A 400 for a parameter the endpoint does not take. A name longer than
+    /// `MAX_SHOWN_NAME` characters is cut there, so a huge name is not sent
+    /// back whole.
     pub fn unknown_param(param: impl Into<String>) -> Self {
-        let param = param.into();
+        let mut param = param.into();
+        if let Some((cut, _)) = param.char_indices().nth(MAX_SHOWN_NAME) {
+            param.truncate(cut);
+            param.push('…');
+        }
         ApiError::new(
             StatusCode::BAD_REQUEST,
             ErrorType::InvalidRequest,

@@ -257,6 +257,16 @@ mod tests {
     }
 
     #[test]
+    fn huge_unknown_name_is_cut() {
+        let name = "é".repeat(100_000);
+        let p = params(json!({ name: "1" }));
+        let err = p.finish().unwrap_err();
+        let shown = format!("{}…", "é".repeat(200));
+        assert_eq!(err.param.as_deref(), Some(shown.as_str()));
+        assert_eq!(err.message, format!("Received unknown parameter: {shown}"));
+    }
+
+    #[test]
     fn empty_string_is_empty_hash() {
         let mut p = params(json!({"metadata": ""}));
         assert!(p.hash("metadata").unwrap().unwrap().is_empty());
