@@ -2,6 +2,7 @@
 //! lookup, and shutdown.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, Weak};
 
@@ -24,8 +25,13 @@ pub struct Shared {
     pub base_url: String,
     accounts: Mutex<HashMap<String, Arc<Account>>>,
     /// The account of each Checkout Session, for the hosted page, which
-    /// has the session id in its URL but no API key.
-    sessions: Mutex<HashMap<String, Weak<Account>>>,
+    /// has the session id in its URL but no API key. Keys are 64-bit
+    /// hashes of the ids, not the 66-character ids: a load test indexes
+    /// hundreds of thousands of sessions. The pages then read the session
+    /// from that account, so the one-in-2^64 chance of two ids sharing a
+    /// hash shows as a 404, never as another account's session.
+    sessions: Mutex<HashMap<u64, Weak<Account>>>,
+    session_hasher: RandomState,
     /// The client that sends webhooks.
     pub http: reqwest::Client,
 }
@@ -43,6 +49,7 @@ impl Shared {
             base_url,
             accounts: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
+            session_hasher: RandomState::new(),
             http,
         })
     }
@@ -113,16 +120,18 @@ impl Shared {
 
     /// Records which account a Checkout Session belongs to.
     pub fn index_session(&self, session_id: &str, account: &Arc<Account>) {
+        let hash = self.session_hasher.hash_one(session_id);
         let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        if !sessions.contains_key(session_id) {
-            sessions.insert(session_id.to_owned(), Arc::downgrade(account));
-        }
+        sessions
+            .entry(hash)
+            .or_insert_with(|| Arc::downgrade(account));
     }
 
     /// The account that owns a Checkout Session, if it still exists.
     pub fn session_account(&self, session_id: &str) -> Option<Arc<Account>> {
+        let hash = self.session_hasher.hash_one(session_id);
         let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        sessions.get(session_id).and_then(Weak::upgrade)
+        sessions.get(&hash).and_then(Weak::upgrade)
     }
 
     /// Forgets an account and everything in it.
