@@ -713,6 +713,37 @@ async fn sepa_is_rejected_for_usd_session() {
 }
 
 #[tokio::test]
+async fn listed_methods_match_the_page() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cs_listed_methods");
+    let cases = [
+        ("usd", vec!["card", "us_bank_account"]),
+        ("eur", vec!["card", "sepa_debit"]),
+        ("gbp", vec!["card"]),
+    ];
+    for (currency, expected) in cases {
+        let reply = api
+            .post("/v1/checkout/sessions", &session_body(currency, &[]))
+            .await;
+        let session = reply.ok();
+        assert_eq!(
+            session["payment_method_types"],
+            json!(expected),
+            "{currency}"
+        );
+
+        let url = session["url"].as_str().unwrap();
+        let page = reqwest::get(url).await.unwrap().text().await.unwrap();
+        let offered: Vec<&str> = page
+            .split("name=\"payment_method\" value=\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        assert_eq!(offered, expected, "{currency}");
+    }
+}
+
+#[tokio::test]
 async fn customer_creation_always_creates_customer() {
     let fake = start_manual().await;
     let api = Api::new(fake.base_url(), "sk_test_cs_customer_creation");

@@ -198,15 +198,9 @@ fn offered_methods(session: &Value) -> Vec<String> {
             .into_iter()
             .filter(|t| crate::resources::checkout_sessions::PAYMENT_METHODS.contains(&t.as_str()))
             .collect(),
-        None => {
-            let mut methods = vec!["card".to_owned()];
-            match session["currency"].as_str() {
-                Some("eur") => methods.push("sepa_debit".to_owned()),
-                Some("usd") => methods.push("us_bank_account".to_owned()),
-                _ => {}
-            }
-            methods
-        }
+        None => crate::resources::checkout_sessions::default_methods(
+            session["currency"].as_str().unwrap_or_default(),
+        ),
     }
 }
 

@@ -20,6 +20,19 @@ pub const MAX_EXPIRY: i64 = 24 * 60 * 60;
 /// methods whose payment settles later.
 pub const PAYMENT_METHODS: &[&str] = &["card", "sepa_debit", "us_bank_account"];
 
+/// Returns the payment methods of a session created without
+/// `payment_method_types`: cards, and the bank debit of the currency where
+/// the fake models one.
+pub fn default_methods(currency: &str) -> Vec<String> {
+    let mut methods = vec!["card".to_owned()];
+    match currency {
+        "eur" => methods.push("sepa_debit".to_owned()),
+        "usd" => methods.push("us_bank_account".to_owned()),
+        _ => {}
+    }
+    methods
+}
+
 /// The UI modes a session can be created in, which the API renamed in
 /// 2026-03-25: hosted and embedded pages, or elements in the app's own page.
 fn ui_modes(api_version: &str) -> [&'static str; 3] {
@@ -248,9 +261,10 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     }
     let hosted_page = ui_mode == hosted;
     let client_secret = (!hosted_page).then(|| format!("{id}_secret_{}", &data.ids.next("")[..24]));
+    // The page offers these methods, so the session lists the same ones.
     let shown_types = payment_method_types
         .clone()
-        .unwrap_or_else(|| vec!["card".to_owned()]);
+        .unwrap_or_else(|| default_methods(&currency));
     let customer_creation = match (&customer, customer_creation) {
         (Some(_), _) => Value::Null,
         (None, Some(value)) => json!(value),
