@@ -456,7 +456,9 @@ fn check_fault(fault: &Fault, index: usize) -> Result<(), ApiError> {
             {
                 return Err(ApiError::invalid_param(
                     param("mean_seconds"),
-                    "mean_seconds must be above 0 for the exponential distribution.",
+                    format!(
+                        "mean_seconds must be above 0 and at most {MAX_SECONDS} for the exponential distribution. Got {mean_seconds}."
+                    ),
                 ));
             }
         }
@@ -469,9 +471,12 @@ fn check_fault(fault: &Fault, index: usize) -> Result<(), ApiError> {
             patterns("order", order)?;
             patterns("types", types)?;
             if order.is_empty() != *shuffle {
+                let problem = if *shuffle { "not both" } else { "one of them" };
                 return Err(ApiError::invalid_param(
                     param("order"),
-                    "Give either order (a list of event types) or shuffle: true, not both.",
+                    format!(
+                        "Give either order (a list of event types) or shuffle: true, {problem}."
+                    ),
                 ));
             }
             if !(1..=3600).contains(spacing_seconds) {
@@ -1399,6 +1404,25 @@ mod tests {
         let err = parse_plan(&json!({"faults": [{"kind": "stale_read", "resources": ["charge"]}]}))
             .unwrap_err();
         assert_eq!(err.param.as_deref(), Some("faults[0][resources][0]"));
+    }
+
+    #[test]
+    fn order_messages_say_what_is_wrong() {
+        let neither = parse_plan(&json!({"faults": [{"kind": "webhook_order"}]})).unwrap_err();
+        assert!(
+            neither.message.ends_with("one of them."),
+            "{}",
+            neither.message
+        );
+        let both = parse_plan(
+            &json!({"faults": [{"kind": "webhook_order", "order": ["charge.*"], "shuffle": true}]}),
+        )
+        .unwrap_err();
+        assert!(both.message.ends_with("not both."), "{}", both.message);
+        let huge = parse_plan(&json!({"faults": [{"kind": "webhook_delay", "distribution": "exponential", "mean_seconds": 1e300}]}))
+            .unwrap_err();
+        assert_eq!(huge.param.as_deref(), Some("faults[0][mean_seconds]"));
+        assert!(huge.message.contains("at most 2592000"), "{}", huge.message);
     }
 
     #[test]
