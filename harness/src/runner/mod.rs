@@ -50,6 +50,8 @@ pub enum StartError {
     Fake(String),
     #[error("cannot start the app: {0}")]
     App(String),
+    #[error("cannot reach the app: {0}")]
+    Unreachable(String),
 }
 
 /// A worker's app and its account.
@@ -210,6 +212,7 @@ async fn start_worker(
             })
         }
         Launch::Running { base_url, env_file } => {
+            check_reachable(base_url, &app.path).await?;
             let (_, secret) = fake
                 .register_endpoint(&format!("{base_url}{}", app.webhook_path))
                 .await
@@ -234,6 +237,34 @@ async fn start_worker(
                 process: None,
             })
         }
+    }
+}
+
+/// How long [`check_reachable`] waits for a connection.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Opens a TCP connection to an app that already runs, so that a wrong
+/// `base_url`, or an app that is not running, stops the run before the
+/// first scenario with the operating system's reason.
+async fn check_reachable(base_url: &str, app_file: &std::path::Path) -> Result<(), StartError> {
+    let unreachable = |reason: String| {
+        StartError::Unreachable(format!(
+            "cannot connect to {base_url}, the `base_url` of {}: {reason}. Start the app, or correct `base_url`.",
+            app_file.display()
+        ))
+    };
+    let url = url::Url::parse(base_url).map_err(|err| unreachable(err.to_string()))?;
+    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+        return Err(unreachable("the URL names no host and port".to_owned()));
+    };
+    let connect = tokio::net::TcpStream::connect(format!("{host}:{port}"));
+    match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(err)) => Err(unreachable(err.to_string())),
+        Err(_) => Err(unreachable(format!(
+            "no connection within {}s",
+            CONNECT_TIMEOUT.as_secs()
+        ))),
     }
 }
 

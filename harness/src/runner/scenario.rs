@@ -87,8 +87,13 @@ pub(crate) struct ScenarioRun<'a> {
     /// Trace sequence number when each step ended.
     step_ends: Vec<u64>,
     start_seq: u64,
+    /// Whether `start_seq` and `start_time` were read. Until then, `seq`
+    /// still points before the entries of earlier scenarios.
+    start_recorded: bool,
     start_deliveries: usize,
     start_time: i64,
+    /// Whether [`ScenarioRun::finish`] cleared the fault plan.
+    faults_cleared: bool,
     /// Held deliveries left by earlier scenarios, which this one must not
     /// release.
     leftover_held: HashSet<String>,
@@ -120,8 +125,10 @@ pub async fn run_scenario(
         seq: 0,
         step_ends: Vec::new(),
         start_seq: 0,
+        start_recorded: false,
         start_deliveries: 0,
         start_time: 0,
+        faults_cleared: false,
         leftover_held: HashSet::new(),
     };
     let mut failures = Vec::new();
@@ -183,10 +190,12 @@ pub async fn run_scenario(
         }
     }
     // The next scenario on this worker starts without this one's faults.
-    if let Err(err) = ctx.fake.clear_faults().await {
+    if !run.faults_cleared
+        && let Err(err) = ctx.fake.clear_faults().await
+    {
         tracing::warn!(%err, "could not clear the fault plan after a scenario");
     }
-    if run.trace.is_empty() {
+    if run.start_recorded && run.trace.is_empty() {
         let _ = run.sync_trace().await;
     }
 
@@ -294,6 +303,7 @@ impl ScenarioRun<'_> {
         self.start_seq = fake.last_seq();
         self.seq = self.start_seq;
         self.start_time = fake.now().await.map_err(|err| err.to_string())?;
+        self.start_recorded = true;
         if !self.faults.is_empty() {
             fake.set_faults(self.seed, &self.faults)
                 .await
@@ -362,6 +372,7 @@ impl ScenarioRun<'_> {
         }
         // Faults are off for the harness's own reads of the truth.
         fake.clear_faults().await.map_err(|err| err.to_string())?;
+        self.faults_cleared = true;
         self.read_truth().await?;
         let deliveries = self.deliveries().await?;
         let record = self.record(deliveries.clone());

@@ -1,0 +1,214 @@
+//! How `fakestripe run` and `fakestripe fuzz` find, start or reach the app
+//! that a fakestripe.yaml describes. The cases are an app file given by a
+//! bare file name or found in the current directory, a `base_url` where
+//! nothing listens, and an app whose reset request fails.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use axum::http::StatusCode;
+use axum::routing::post;
+use fakestripe::{RunOptions, run_files};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_fakestripe");
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the harness sits in the workspace")
+        .to_owned()
+}
+
+fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/scenarios")
+        .join(name)
+}
+
+/// Creates a directory for one test's files and returns its path.
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "fakestripe-app-start-{}-{test}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
+    dir
+}
+
+/// Writes the shop's fakestripe.yaml into `dir` without `cwd`, so the shop
+/// starts in the app file's directory, and returns the file's path.
+fn shop_app_without_cwd(dir: &Path) -> PathBuf {
+    let shop = workspace_root().join("examples/shop-rust/fakestripe.yaml");
+    let text = std::fs::read_to_string(shop).expect("the shop's fakestripe.yaml exists");
+    let manifest = workspace_root().join("Cargo.toml");
+    let command = format!(
+        "command: [\"cargo\", \"run\", \"--quiet\", \"--manifest-path\", \"{}\", \"-p\", \"shop-rust\"]",
+        manifest.display()
+    );
+    let text = text
+        .replace(
+            "command: [\"cargo\", \"run\", \"--quiet\", \"-p\", \"shop-rust\"]",
+            &command,
+        )
+        .replace("  cwd: ../..\n", "");
+    assert!(
+        text.contains("--manifest-path"),
+        "the command was not replaced"
+    );
+    assert!(!text.contains("cwd:"), "the cwd was not removed");
+    let path = dir.join("fakestripe.yaml");
+    std::fs::write(&path, text).expect("the temporary directory is writable");
+    path
+}
+
+/// Returns a port in 14200-14299 on which nothing listened a moment ago.
+fn unused_port() -> u16 {
+    (14200..14300)
+        .find(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok())
+        .expect("a port in 14200-14299 is free")
+}
+
+/// Writes an app file for an app that already runs at `base_url`, and
+/// returns its path.
+fn running_app(dir: &Path, base_url: &str) -> PathBuf {
+    let text = format!(
+        "\
+version: 1
+base_url: {base_url}
+webhook_path: /hooks
+reset: {{ method: POST, path: /reset }}
+checkout: {{ request: {{ method: POST, path: /buy, json: {{ id: \"{{{{order_id}}}}\" }} }} }}
+order:
+  request: {{ path: \"/orders/{{{{order_id}}}}\" }}
+  status: /state
+  status_map: {{ paid: [done] }}
+"
+    );
+    let path = dir.join("running.yaml");
+    std::fs::write(&path, text).expect("the temporary directory is writable");
+    path
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs `command` in a fresh folder that contains the shop's app file without
+/// `cwd`, under the default name, and checks that the app starts there
+/// and the command passes.
+#[track_caller]
+fn passes_beside_app_file(label: &str, command: &mut Command) {
+    let dir = scratch(label);
+    shop_app_without_cwd(&dir);
+    let output = command.current_dir(&dir).output().expect("fakestripe runs");
+    let stderr = text(&output.stderr);
+    assert!(!stderr.contains("cannot start"), "{label}: {stderr}");
+    assert_eq!(output.status.code(), Some(0), "{label}: {stderr}");
+}
+
+#[test]
+fn app_file_without_folder_starts_app() {
+    passes_beside_app_file(
+        "run-bare",
+        Command::new(BINARY)
+            .arg("run")
+            .arg(scenario("card-paid.yaml"))
+            .args(["--app", "fakestripe.yaml"]),
+    );
+    passes_beside_app_file(
+        "run-default",
+        Command::new(BINARY)
+            .arg("run")
+            .arg(scenario("card-paid.yaml")),
+    );
+    passes_beside_app_file(
+        "fuzz-bare",
+        Command::new(BINARY)
+            .args(["fuzz", "--cases", "2", "--seed", "3", "--flow", "card"])
+            .args(["--app", "fakestripe.yaml"]),
+    );
+}
+
+#[test]
+fn unreachable_base_url_exits_3() {
+    let dir = scratch("unreachable");
+    let base_url = format!("http://127.0.0.1:{}", unused_port());
+    let app = running_app(&dir, &base_url);
+    for command in ["run", "fuzz"] {
+        let mut process = Command::new(BINARY);
+        process.arg(command);
+        if command == "run" {
+            process.arg(scenario("card-paid.yaml"));
+        } else {
+            process.args(["--cases", "1"]);
+        }
+        let output = process
+            .arg("--app")
+            .arg(&app)
+            .output()
+            .expect("fakestripe runs");
+        let stdout = text(&output.stdout);
+        let stderr = text(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(3),
+            "{command}: {stdout}\n{stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("cannot connect to {base_url}")),
+            "{command}: {stderr}"
+        );
+        assert!(stderr.contains("Connection refused"), "{command}: {stderr}");
+        assert!(!stdout.contains("FAIL"), "{command}: {stdout}");
+    }
+}
+
+/// An app whose reset request fails stops each scenario before its first
+/// step. The timeline then shows nothing from earlier scenarios on the
+/// same account, such as their fault plan being cleared.
+#[test]
+fn failed_reset_timeline_is_empty() {
+    let dir = scratch("failed-reset");
+    let port = unused_port();
+    let base_url = format!("http://127.0.0.1:{port}");
+    let app = running_app(&dir, &base_url);
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))
+        .expect("the port is free");
+    let router = axum::Router::new().route(
+        "/reset",
+        post(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "reset failed") }),
+    );
+    runtime.spawn(async move { axum::serve(listener, router).await });
+
+    let options = RunOptions {
+        jobs: 1,
+        seed: None,
+        fail_fast: false,
+        fake_url: None,
+        app_arg: app.display().to_string(),
+    };
+    let paths = [
+        scenario("card-paid.yaml"),
+        scenario("duplicate-delivery.yaml"),
+    ];
+    let outcome = runtime
+        .block_on(run_files(&app, &paths, options))
+        .expect("the run starts");
+    assert_eq!(outcome.results.len(), 2);
+    for result in &outcome.results {
+        assert!(!result.passed(), "{}", result.name);
+        let message = &result.failures[0].message;
+        assert!(
+            message.contains("the reset request returned 500"),
+            "{message}"
+        );
+        assert!(
+            result.timeline.is_empty(),
+            "{}: {:#?}",
+            result.name,
+            result.timeline
+        );
+    }
+}
