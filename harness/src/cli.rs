@@ -1,16 +1,19 @@
 //! Command-line parsing and dispatch. Exit codes are the same for every
 //! subcommand: 0 success, 1 a scenario failed, 2 invalid usage or input,
-//! 3 the app or the fake could not be started, 4 no scenario matched.
+//! 3 the app or the fake could not be started or reached, 4 no scenario
+//! matched.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::output::{errln, outln};
+
 /// Exit code when a scenario failed.
 pub const EXIT_FAILED: u8 = 1;
 /// Exit code for invalid usage or an invalid input file.
 pub const EXIT_USAGE: u8 = 2;
-/// Exit code when the app or the fake could not be started.
+/// Exit code when the app or the fake could not be started or reached.
 pub const EXIT_START: u8 = 3;
 /// Exit code when no scenario file matched the paths and `--filter`.
 pub const EXIT_NO_MATCH: u8 = 4;
@@ -22,7 +25,7 @@ Exit codes:
   0    every scenario passed
   1    a scenario failed
   2    invalid usage, or an invalid scenario file or fakestripe.yaml
-  3    the app or the fake could not be started
+  3    the app or the fake could not be started or reached
   4    no scenario matched the paths and --filter
   130  interrupted by Ctrl-C";
 
@@ -63,11 +66,11 @@ pub fn main(cli: Cli) -> ExitCode {
             let schema = crate::scenario::json_schema();
             match serde_json::to_string_pretty(&schema) {
                 Ok(text) => {
-                    println!("{text}");
+                    outln!("{text}");
                     ExitCode::SUCCESS
                 }
                 Err(err) => {
-                    eprintln!("fakestripe schema: {err}");
+                    errln!("fakestripe schema: {err}");
                     ExitCode::from(EXIT_USAGE)
                 }
             }

@@ -12,6 +12,8 @@
 //! - [`report`]: the terminal, JUnit, JSON and GitHub outputs.
 //! - [`fuzz`]: `fakestripe fuzz`, which generates and shrinks schedules of
 //!   webhook deliveries and writes a failing one as a scenario file.
+//! - [`output`]: stdout and stderr writers that stop quietly at a closed
+//!   pipe.
 //!
 //! # Scenario files as `cargo test` tests
 //!
@@ -35,6 +37,7 @@ pub mod cli;
 pub mod diagnostic;
 pub mod fuzz;
 pub mod invariants;
+pub mod output;
 pub mod report;
 pub mod run;
 pub mod runner;

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use clap::Args;
 
 use crate::cli::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_MATCH, EXIT_START, EXIT_USAGE};
+use crate::output::errln;
 use crate::report::github::{GithubReporter, in_github_actions};
 use crate::report::json::JsonReporter;
 use crate::report::junit::JunitReporter;
@@ -54,7 +55,7 @@ pub struct RunArgs {
 pub fn main(args: RunArgs) -> ExitCode {
     init_tracing();
     if args.jobs == 0 {
-        eprintln!("error: --jobs must be at least 1");
+        errln!("error: --jobs must be at least 1");
         return ExitCode::from(EXIT_USAGE);
     }
     let paths = if args.paths.is_empty() {
@@ -65,7 +66,7 @@ pub fn main(args: RunArgs) -> ExitCode {
     let files = match collect_files(&paths) {
         Ok(files) => files,
         Err(err) => {
-            eprintln!("error: {err}");
+            errln!("error: {err}");
             return ExitCode::from(EXIT_USAGE);
         }
     };
@@ -81,7 +82,7 @@ pub fn main(args: RunArgs) -> ExitCode {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(std::path::Path::new("."));
         if !parent.is_dir() {
-            eprintln!(
+            errln!(
                 "error: cannot write the report {}: the folder {} does not exist",
                 report.display(),
                 parent.display()
@@ -97,13 +98,13 @@ pub fn main(args: RunArgs) -> ExitCode {
             Err(errors) => {
                 invalid += 1;
                 for error in errors {
-                    eprintln!("error: {error}\n");
+                    errln!("error: {error}\n");
                 }
             }
         }
     }
     if invalid > 0 {
-        eprintln!(
+        errln!(
             "error: {invalid} invalid scenario file{}",
             if invalid == 1 { "" } else { "s" }
         );
@@ -117,11 +118,11 @@ pub fn main(args: RunArgs) -> ExitCode {
     if scenarios.is_empty() {
         let searched: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
         match &args.filter {
-            Some(filter) => eprintln!(
+            Some(filter) => errln!(
                 "error: no scenario in {} matches --filter {filter}",
                 searched.join(", ")
             ),
-            None => eprintln!(
+            None => errln!(
                 "error: no scenario file (.yaml, .yml, .json) in {}",
                 searched.join(", ")
             ),
@@ -132,7 +133,7 @@ pub fn main(args: RunArgs) -> ExitCode {
         Ok(app) => Arc::new(app),
         Err(errors) => {
             for error in errors {
-                eprintln!("error: {error}\n");
+                errln!("error: {error}\n");
             }
             return ExitCode::from(EXIT_USAGE);
         }
@@ -147,7 +148,7 @@ pub fn main(args: RunArgs) -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
+            errln!("error: cannot start the async runtime: {err}");
             return ExitCode::from(EXIT_START);
         }
     };
@@ -164,14 +165,14 @@ async fn run(
     let started = tokio::select! {
         started = runner::start(app, &options, options.jobs) => started,
         _ = tokio::signal::ctrl_c() => {
-            eprintln!("interrupted while starting; stopping");
+            errln!("interrupted while starting; stopping");
             return ExitCode::from(EXIT_INTERRUPTED);
         }
     };
     let started = match started {
         Ok(started) => started,
         Err(err) => {
-            eprintln!("error: {err}");
+            errln!("error: {err}");
             return ExitCode::from(EXIT_START);
         }
     };
@@ -181,7 +182,7 @@ async fn run(
     let color = stdout_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let progress = std::io::stderr().is_terminal() && total > 1;
     reporters.push(Box::new(TerminalReporter::new(
-        std::io::stdout(),
+        crate::output::stdout(),
         color,
         progress,
     )));
@@ -192,7 +193,7 @@ async fn run(
         reporters.push(Box::new(JsonReporter::new(path.clone())));
     }
     if in_github_actions() {
-        reporters.push(Box::new(GithubReporter::new(std::io::stdout())));
+        reporters.push(Box::new(GithubReporter::new(crate::output::stdout())));
     }
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
     let reporting = tokio::spawn(async move {
@@ -222,7 +223,7 @@ async fn run(
                 // Scenarios that are running finish, so the report stays
                 // whole; a second Ctrl-C stops at once.
                 cancel.store(true, Ordering::SeqCst);
-                eprintln!("\ninterrupted; finishing the running scenarios (press Ctrl-C again to stop now)");
+                errln!("\ninterrupted; finishing the running scenarios (press Ctrl-C again to stop now)");
                 tokio::select! {
                     summary = &mut running => summary,
                     _ = tokio::signal::ctrl_c() => {
@@ -237,7 +238,7 @@ async fn run(
     drop(tx);
     started.stop().await;
     if let Ok(Some(err)) = reporting.await {
-        eprintln!("error: cannot write a report: {err}");
+        errln!("error: cannot write a report: {err}");
         return ExitCode::from(EXIT_USAGE);
     }
     if summary.interrupted {
@@ -254,6 +255,8 @@ fn init_tracing() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(crate::output::stderr)
+        // The fallback for a failed write is `eprintln!`, which panics.
+        .log_internal_errors(false)
         .try_init();
 }

@@ -9,6 +9,7 @@ use clap::Args;
 use fakestripe_server::{ClockMode, Server, ServerConfig};
 
 use crate::cli::{EXIT_START, EXIT_USAGE};
+use crate::output::errln;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -52,14 +53,14 @@ pub fn main(args: ServeArgs) -> ExitCode {
     let config = match config_from(&args) {
         Ok(config) => config,
         Err(message) => {
-            eprintln!("fakestripe serve: {message}");
+            errln!("fakestripe serve: {message}");
             return ExitCode::from(EXIT_USAGE);
         }
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
-            eprintln!("fakestripe serve: cannot start the async runtime: {err}");
+            errln!("fakestripe serve: cannot start the async runtime: {err}");
             return ExitCode::from(EXIT_START);
         }
     };
@@ -67,9 +68,10 @@ pub fn main(args: ServeArgs) -> ExitCode {
         let server = match Server::start(config.clone()).await {
             Ok(server) => server,
             Err(err) => {
-                eprintln!(
+                errln!(
                     "fakestripe serve: cannot listen on {}:{}: {err}",
-                    args.host, args.port
+                    args.host,
+                    args.port
                 );
                 return ExitCode::from(EXIT_START);
             }
@@ -155,7 +157,9 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_ansi(colour)
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(crate::output::stderr)
+        // The fallback for a failed write is `eprintln!`, which panics.
+        .log_internal_errors(false)
         .try_init();
 }
 

@@ -271,3 +271,126 @@ fn cli_rejects_unknown_flow() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("async-success"), "{stderr}");
 }
+
+#[test]
+fn cli_rejects_too_many_actions() {
+    let output = Command::new(env!("CARGO_BIN_EXE_fakestripe"))
+        .args(["fuzz", "--cases", "1", "--flow", "card"])
+        .arg("--max-actions")
+        .arg((fakestripe::fuzz::MAX_ACTIONS + 1).to_string())
+        .arg("--app")
+        .arg(shop_app())
+        .output()
+        .expect("fakestripe runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--max-actions must be at most 100"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn cli_rejects_out_in_missing_folder() {
+    let dir = scratch("missing-folder");
+    let out = dir.join("missing/found.yaml");
+    let output = Command::new(env!("CARGO_BIN_EXE_fakestripe"))
+        .args(["fuzz", "--cases", "1", "--flow", "card"])
+        .arg("--app")
+        .arg(shop_app())
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("fakestripe runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the folder {} does not exist",
+            dir.join("missing").display()
+        )),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("Fuzzing"), "{stdout}");
+    assert!(!stderr.contains("starting the app"), "{stderr}");
+}
+
+#[test]
+fn check_out_leaves_files_unchanged() {
+    let dir = scratch("check-out");
+    let new = dir.join("new.yaml");
+    let _ = std::fs::remove_file(&new);
+    fakestripe::fuzz::check_out(&new).expect("the folder is writable");
+    assert!(!new.exists(), "the check left {} behind", new.display());
+
+    let existing = dir.join("existing.yaml");
+    std::fs::write(&existing, "kept").expect("the temporary directory is writable");
+    fakestripe::fuzz::check_out(&existing).expect("the file is writable");
+    assert_eq!(std::fs::read_to_string(&existing).unwrap(), "kept");
+
+    let err = fakestripe::fuzz::check_out(&dir).expect_err("a folder is not a file");
+    assert!(err.to_string().contains("it is a folder"), "{err}");
+}
+
+#[test]
+fn simultaneous_out_checks_all_pass() {
+    let dir = scratch("check-out-together");
+    let out = dir.join("shared.yaml");
+    let _ = std::fs::remove_file(&out);
+    let checks: Vec<_> = (0..8)
+        .map(|_| {
+            let out = out.clone();
+            std::thread::spawn(move || {
+                (0..50)
+                    .filter(|_| fakestripe::fuzz::check_out(&out).is_err())
+                    .count()
+            })
+        })
+        .collect();
+    let failures: usize = checks.into_iter().map(|c| c.join().unwrap()).sum();
+    assert_eq!(failures, 0);
+    assert!(!out.exists(), "a check created {}", out.display());
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert!(left.is_empty(), "probes left behind: {left:?}");
+}
+
+/// A scenario file that cannot be written once shrinking ends is printed,
+/// so the shrunk schedule is not lost. The folder is removed after the
+/// check before the first case, and long before the write.
+#[test]
+fn cli_prints_scenario_when_write_fails() {
+    let dir = scratch("write-fails");
+    let app = buggy_shop_app("redirect-fulfils-too", &dir);
+    let folder = dir.join("removed");
+    std::fs::create_dir_all(&folder).expect("the temporary directory is writable");
+    let out = folder.join("found.yaml");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fakestripe"))
+        .args(["fuzz", "--cases", "50", "--seed", "21", "--flow", "card"])
+        .arg("--app")
+        .arg(&app)
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("fakestripe runs");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).expect("fakestripe prints");
+    assert_eq!(first, "fakestripe fuzz: seed 21\n");
+    std::fs::remove_dir_all(&folder).expect("the folder can be removed");
+
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).expect("stdout is UTF-8");
+    let output = child.wait_with_output().expect("fakestripe exits");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{rest}\n{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot write {}", out.display())),
+        "{stderr}"
+    );
+    assert!(rest.contains("The scenario file:"), "{rest}");
+    assert!(rest.contains("- checkout: { order: O-1 }"), "{rest}");
+    assert!(rest.trim_end().ends_with("seed 21"), "{rest}");
+}

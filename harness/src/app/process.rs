@@ -18,6 +18,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
 use super::config::StartConfig;
+use crate::output::errln;
 
 /// Lines of app output kept in memory; older lines are dropped.
 const LOG_CAPACITY: usize = 2_000;
@@ -159,7 +160,7 @@ impl AppProcess {
         let timeout = Duration::from_secs(start.timeout_seconds.unwrap_or(60));
         // A first start may build or install the app for minutes, so say
         // what is being waited for.
-        eprintln!(
+        errln!(
             "starting the app: {} (waiting up to {}s for GET {ready_path})",
             start.command.join(" "),
             timeout.as_secs()

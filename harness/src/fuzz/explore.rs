@@ -5,7 +5,7 @@
 //! way.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -115,6 +115,9 @@ pub struct Found {
     pub result: ScenarioResult,
     /// The scenario file written for the minimal schedule.
     pub path: PathBuf,
+    /// The reason `path` could not be written. Then `minimal.text` is the
+    /// only copy of the scenario.
+    pub write_error: Option<String>,
     /// Whether running the written file once more failed the same way;
     /// `None` when the run was interrupted before the check.
     pub replayed: Option<bool>,
@@ -266,6 +269,49 @@ fn classify(result: ScenarioResult) -> CaseOutcome {
         failures,
         result: Box::new(result),
     }
+}
+
+/// Checks that the scenario file of a failure can be written at `path`,
+/// which means that its folder exists and the file can be opened for
+/// writing or created. A file created by the check is removed again, and
+/// an existing file is left unchanged.
+pub fn check_out(path: &Path) -> Result<(), FuzzError> {
+    let error = |message: String| FuzzError::Write {
+        path: path.display().to_string(),
+        message,
+    };
+    let folder = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !folder.is_dir() {
+        return Err(error(format!(
+            "the folder {} does not exist",
+            folder.display()
+        )));
+    }
+    if path.is_dir() {
+        return Err(error("it is a folder".to_owned()));
+    }
+    let opened = if path.exists() {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map(drop)
+    } else {
+        // The probe has a name of its own, so two checks of the same path
+        // at the same moment do not trip over each other's probe.
+        static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let number = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let probe = folder.join(format!(".{name}.{}-{number}.probe", std::process::id()));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&probe)
+            .and_then(|_| std::fs::remove_file(&probe))
+    };
+    opened.map_err(|err| error(err.to_string()))
 }
 
 /// Starts the fake and the app, explores, and stops them. `progress`
@@ -552,10 +598,11 @@ impl Explorer<'_> {
         };
         let minimal = render(flow, &smallest.effective, &header, &self.retry_schedule);
         debug_assert_eq!(minimal.key, smallest.key);
-        std::fs::write(&path, &minimal.text).map_err(|err| FuzzError::Write {
-            path: path.display().to_string(),
-            message: err.to_string(),
-        })?;
+        // A failed write is reported with the scenario's text, which the
+        // caller prints, so minutes of shrinking are not lost.
+        let write_error = std::fs::write(&path, &minimal.text)
+            .err()
+            .map(|err| err.to_string());
 
         // The written file runs once more, as `fakestripe run` would, to
         // show whether the failure reproduces.
@@ -579,6 +626,7 @@ impl Explorer<'_> {
             shrink_time,
             result,
             path,
+            write_error,
             replayed,
         })
     }

@@ -24,10 +24,12 @@ use std::time::Duration;
 
 use clap::Args;
 
-pub use explore::{FuzzError, FuzzOptions, FuzzOutcome, Progress, Tags, fuzz};
+pub use explore::{FuzzError, FuzzOptions, FuzzOutcome, Progress, Tags, check_out, fuzz};
 pub use flow::Flow;
+pub use schedule::MAX_ACTIONS;
 
 use crate::cli::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_START, EXIT_USAGE};
+use crate::output::{errln, outln};
 use crate::report::Reporter;
 use crate::report::events::Event;
 use crate::report::terminal::TerminalReporter;
@@ -40,8 +42,9 @@ Exit codes:
   1    a case failed (the shrunk schedule is written to --out), or a case
        could not run
   2    invalid usage, an invalid fakestripe.yaml, or --out cannot be written
-  3    the app or the fake could not be started, or no flow runs against
-       the app
+       (a shrunk schedule that cannot be written is printed instead)
+  3    the app or the fake could not be started or reached, or no flow
+       runs against the app
   130  interrupted by Ctrl-C";
 
 #[derive(Debug, Args)]
@@ -64,11 +67,12 @@ pub struct FuzzArgs {
     /// the smallest schedule found so far is reported.
     #[arg(long, default_value = "2m", value_parser = parse_duration)]
     pub max_shrink_time: u64,
-    /// Maximum actions in one generated schedule.
+    /// Maximum actions in one generated schedule, from 1 to 100.
     #[arg(long, default_value_t = 8)]
     pub max_actions: usize,
-    /// Scenario file for the failing schedule. Default:
-    /// fuzz-failure-SEED.yaml in the current directory.
+    /// Scenario file for the failing schedule, checked for writing before
+    /// the first case. Default: fuzz-failure-SEED.yaml in the current
+    /// directory.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Use the fake running at this URL instead of starting one.
@@ -81,14 +85,23 @@ pub fn main(args: FuzzArgs) -> ExitCode {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(crate::output::stderr)
+        // The fallback for a failed write is `eprintln!`, which panics.
+        .log_internal_errors(false)
         .try_init();
     if args.cases == 0 {
-        eprintln!("error: --cases must be at least 1");
+        errln!("error: --cases must be at least 1");
         return ExitCode::from(EXIT_USAGE);
     }
     if args.max_actions == 0 {
-        eprintln!("error: --max-actions must be at least 1");
+        errln!("error: --max-actions must be at least 1");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    if args.max_actions > MAX_ACTIONS {
+        errln!(
+            "error: --max-actions must be at most {MAX_ACTIONS}, got {}",
+            args.max_actions
+        );
         return ExitCode::from(EXIT_USAGE);
     }
 
@@ -96,7 +109,7 @@ pub fn main(args: FuzzArgs) -> ExitCode {
         Ok(app) => Arc::new(app),
         Err(errors) => {
             for error in errors {
-                eprintln!("error: {error}\n");
+                errln!("error: {error}\n");
             }
             return ExitCode::from(EXIT_USAGE);
         }
@@ -127,12 +140,18 @@ pub fn main(args: FuzzArgs) -> ExitCode {
         app_arg: args.app.display().to_string(),
         fake_url: args.fake.clone(),
     };
-    println!("fakestripe fuzz: seed {seed}");
+    // A failure can take minutes to find and shrink, so a file that cannot
+    // be written is reported before the first case.
+    if let Err(err) = check_out(&options.out) {
+        errln!("error: {err}. Give --out a path in an existing, writable folder.");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    outln!("fakestripe fuzz: seed {seed}");
 
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
+            errln!("error: cannot start the async runtime: {err}");
             return ExitCode::from(EXIT_START);
         }
     };
@@ -151,7 +170,7 @@ fn clock_seed() -> u64 {
 
 async fn run(app: Arc<crate::app::AppConfig>, options: FuzzOptions) -> ExitCode {
     let name = app.name.clone();
-    println!(
+    outln!(
         "Fuzzing {name}: {} cases over the flows {}, at most {} actions each",
         options.cases,
         options
@@ -173,7 +192,7 @@ async fn run(app: Arc<crate::app::AppConfig>, options: FuzzOptions) -> ExitCode 
                 return;
             }
             cancel.store(true, Ordering::SeqCst);
-            eprintln!("\ninterrupted; finishing the running case (press Ctrl-C again to stop now)");
+            errln!("\ninterrupted; finishing the running case (press Ctrl-C again to stop now)");
             if tokio::signal::ctrl_c().await.is_ok() {
                 stop_now.notify_one();
             }
@@ -186,7 +205,7 @@ async fn run(app: Arc<crate::app::AppConfig>, options: FuzzOptions) -> ExitCode 
         outcome = fuzz(app, &options, &mut report, &cancel) => outcome,
         // Dropping the run stops the app: its process group is killed.
         _ = stop_now.notified() => {
-            println!("stopped; seed {}", options.seed);
+            outln!("stopped; seed {}", options.seed);
             return ExitCode::from(EXIT_INTERRUPTED);
         }
     };
@@ -194,7 +213,7 @@ async fn run(app: Arc<crate::app::AppConfig>, options: FuzzOptions) -> ExitCode 
     let code = match outcome {
         Ok(outcome) => report_outcome(&outcome, &options),
         Err(err) => {
-            eprintln!("error: {err}");
+            errln!("error: {err}");
             match err {
                 FuzzError::Start(_) | FuzzError::NoFlow(_) => ExitCode::from(EXIT_START),
                 FuzzError::Write { .. } => ExitCode::from(EXIT_USAGE),
@@ -204,7 +223,7 @@ async fn run(app: Arc<crate::app::AppConfig>, options: FuzzOptions) -> ExitCode 
             }
         }
     };
-    println!("seed {}", options.seed);
+    outln!("seed {}", options.seed);
     code
 }
 
@@ -224,9 +243,10 @@ fn report_outcome(outcome: &FuzzOutcome, options: &FuzzOptions) -> ExitCode {
         } else {
             "PASS"
         };
-        println!(
+        outln!(
             "{word} {} of {} cases passed in {seconds:.1}s ({rate:.1} cases/s)",
-            outcome.cases_run, options.cases
+            outcome.cases_run,
+            options.cases
         );
         return if outcome.interrupted {
             ExitCode::from(EXIT_INTERRUPTED)
@@ -234,11 +254,14 @@ fn report_outcome(outcome: &FuzzOutcome, options: &FuzzOptions) -> ExitCode {
             ExitCode::SUCCESS
         };
     };
-    println!(
+    outln!(
         "FAIL case {} of the {} flow broke {} after {} cases ({seconds:.1}s, {rate:.1} cases/s)",
-        found.case, found.flow, found.failure, outcome.cases_run
+        found.case,
+        found.flow,
+        found.failure,
+        outcome.cases_run
     );
-    println!(
+    outln!(
         "Smallest schedule: {} of {} actions, {} ({} shrink runs in {:.1}s):",
         found.minimal.effective.len(),
         found.original.effective.len(),
@@ -248,29 +271,39 @@ fn report_outcome(outcome: &FuzzOutcome, options: &FuzzOptions) -> ExitCode {
     );
     print_schedule(found);
 
-    let mut out = std::io::stdout();
+    let mut out = crate::output::stdout();
     let mut reporter = TerminalReporter::new(&mut out, color, false);
     let event = Event::ScenarioFinished {
         index: 0,
         result: Arc::new(found.result.clone()),
     };
     if let Err(err) = reporter.event(&event) {
-        eprintln!("error: cannot write the report: {err}");
+        errln!("error: cannot write the report: {err}");
     }
     let _ = out.flush();
-    match found.replayed {
-        Some(true) => println!(
-            "Wrote {}; running it again failed the same way.",
+    let replay = match found.replayed {
+        Some(true) => "; running it again failed the same way",
+        Some(false) => {
+            "; running it again did not fail the same way, so the failure depends on timing as well as on the schedule"
+        }
+        None => "",
+    };
+    if let Some(err) = &found.write_error {
+        // The scenario goes to stdout instead, so the shrunk schedule is
+        // not lost.
+        errln!("error: cannot write {}: {err}", found.path.display());
+        outln!(
+            "Could not write {}{replay}. The scenario file:",
             found.path.display()
-        ),
-        Some(false) => println!(
-            "Wrote {}; running it again did not fail the same way, so the failure depends on timing as well as on the schedule.",
-            found.path.display()
-        ),
-        None => println!("Wrote {}.", found.path.display()),
+        );
+        outln!("{}", found.minimal.text.trim_end());
+    } else {
+        outln!("Wrote {}{replay}.", found.path.display());
     }
     if outcome.interrupted {
         ExitCode::from(EXIT_INTERRUPTED)
+    } else if found.write_error.is_some() {
+        ExitCode::from(EXIT_USAGE)
     } else {
         ExitCode::from(EXIT_FAILED)
     }
@@ -278,19 +311,19 @@ fn report_outcome(outcome: &FuzzOutcome, options: &FuzzOptions) -> ExitCode {
 
 fn print_schedule(found: &explore::Found) {
     let customer: Vec<String> = found.flow.customer_steps();
-    println!(
+    outln!(
         "  with every event held, the customer: {}",
         customer.join("; ")
     );
     for (index, line) in found.minimal.lines.iter().enumerate() {
-        println!("  {}. {line}", index + 1);
+        outln!("  {}. {line}", index + 1);
     }
     let release = if found.minimal.releases_at_end {
         "the events still held are delivered in the order the fake created them, "
     } else {
         ""
     };
-    println!(
+    outln!(
         "  then {release}the faults end and the clock settles ({})",
         format_seconds(crate::scenario::load::DEFAULT_SETTLE_SECONDS)
     );
@@ -325,15 +358,16 @@ impl Printer {
 
     fn clear(&mut self) {
         if self.drawn {
-            eprint!("\r\x1b[2K");
+            let _ = write!(crate::output::stderr(), "\r\x1b[2K");
             self.drawn = false;
         }
     }
 
     fn draw(&mut self, text: &str) {
         if self.terminal {
-            eprint!("\r\x1b[2K{text}");
-            let _ = std::io::stderr().flush();
+            let mut stderr = crate::output::stderr();
+            let _ = write!(stderr, "\r\x1b[2K{text}");
+            let _ = stderr.flush();
             self.drawn = true;
         }
     }
@@ -341,11 +375,11 @@ impl Printer {
     fn progress(&mut self, event: Progress<'_>) {
         match event {
             Progress::FlowReady(flow) => {
-                println!("  {}: {}", flow.flow, flow.types.join(", "));
+                outln!("  {}: {}", flow.flow, flow.types.join(", "));
             }
             Progress::FlowSkipped { flow, reason } => {
                 self.clear();
-                eprintln!("warning: the {flow} flow is left out: {reason}");
+                errln!("warning: the {flow} flow is left out: {reason}");
             }
             Progress::CaseFinished { case, flow, .. } => {
                 let width = 30;
@@ -365,14 +399,14 @@ impl Printer {
                 schedule,
             } => {
                 self.clear();
-                println!(
+                outln!(
                     "Case {case} of the {flow} flow broke {failure} with {}:",
                     plural(schedule.effective.len() as u32, "action", "actions")
                 );
                 for (index, line) in schedule.lines.iter().enumerate() {
-                    println!("  {}. {line}", index + 1);
+                    outln!("  {}. {line}", index + 1);
                 }
-                println!("Shrinking…");
+                outln!("Shrinking…");
                 self.smallest = Some(schedule.effective.len());
             }
             Progress::ShrinkRun {
@@ -390,7 +424,7 @@ impl Printer {
             }
             Progress::Warning(text) => {
                 self.clear();
-                eprintln!("warning: {text}");
+                errln!("warning: {text}");
             }
         }
     }

@@ -39,6 +39,12 @@ pub const API_FAILURE_ROUTES: &[&str] = &[
 /// The status of an injected API failure.
 pub const API_FAILURE_STATUS: u16 = 500;
 
+/// Maximum value of `--max-actions`. The longest schedules of this many
+/// actions in `longest_schedules_parse` render to about 300 lines of YAML.
+/// That is far below the 250,000 nodes that serde-saphyr 2.2 parses by
+/// default, and each action runs as only one or a few scenario steps.
+pub const MAX_ACTIONS: usize = 100;
+
 /// The clock advances an action can make, in seconds.
 pub const ADVANCE_CHOICES: &[u64] = &[60, 300, 3_600];
 
@@ -653,6 +659,33 @@ mod tests {
         };
         let rendered = render(&flow, &[action], &header(), RETRIES);
         assert!(!rendered.key.contains("concurrent"), "{}", rendered.key);
+    }
+
+    #[test]
+    fn longest_schedules_parse() {
+        use proptest::strategy::ValueTree;
+        use proptest::test_runner::TestRunner;
+        let flow = async_flow();
+        let strategy = strategy(flow.types.len(), true, MAX_ACTIONS);
+        let mut runner = TestRunner::deterministic();
+        let mut schedules: Vec<Vec<Action>> = (0..20)
+            .map(|_| strategy.new_tree(&mut runner).unwrap().current())
+            .collect();
+        // Every API failure restates the whole fault plan, which makes it
+        // the longest action to render.
+        schedules.push(
+            (0..MAX_ACTIONS)
+                .map(|index| Action::FailApi {
+                    route: index % API_FAILURE_ROUTES.len(),
+                    count: 2,
+                })
+                .collect(),
+        );
+        for actions in &schedules {
+            let rendered = render(&flow, actions, &header(), RETRIES);
+            let parsed = crate::scenario::parse(std::path::Path::new("fuzz.yaml"), &rendered.text);
+            assert!(parsed.is_ok(), "{:?}", parsed.err());
+        }
     }
 
     #[test]

@@ -48,7 +48,7 @@ impl<W: Write> TerminalReporter<W> {
 
     fn clear_progress(&self) {
         if self.progress {
-            eprint!("\r\x1b[2K");
+            let _ = write!(crate::output::stderr(), "\r\x1b[2K");
         }
     }
 
@@ -58,14 +58,16 @@ impl<W: Write> TerminalReporter<W> {
         }
         let width = 30;
         let filled = width * self.done / self.total;
-        eprint!(
+        let mut stderr = crate::output::stderr();
+        let _ = write!(
+            stderr,
             "\r\x1b[2K[{}{}] {}/{}",
             "=".repeat(filled),
             " ".repeat(width - filled),
             self.done,
             self.total
         );
-        let _ = io::stderr().flush();
+        let _ = stderr.flush();
     }
 
     fn scenario_line(&mut self, result: &ScenarioResult) -> io::Result<()> {
