@@ -9,6 +9,20 @@ use clap::{Parser, Subcommand};
 
 use crate::output::{errln, outln};
 
+/// Checks a `--fake` value: an absolute http:// or https:// URL, such as
+/// `http://127.0.0.1:12111`.
+pub fn parse_fake_url(text: &str) -> Result<String, String> {
+    match url::Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+            Ok(text.to_owned())
+        }
+        Ok(_) => Err("use an http:// or https:// URL with a host".to_owned()),
+        Err(err) => Err(format!(
+            "{err}: give the fake's base URL, such as http://127.0.0.1:12111"
+        )),
+    }
+}
+
 /// Exit code when a scenario failed.
 pub const EXIT_FAILED: u8 = 1;
 /// Exit code for invalid usage or an invalid input file.

@@ -48,7 +48,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub json: Option<PathBuf>,
     /// Use the fake running at this URL instead of starting one.
-    #[arg(long, env = "FAKESTRIPE_URL")]
+    #[arg(long, env = "FAKESTRIPE_URL", value_parser = crate::cli::parse_fake_url)]
     pub fake: Option<String>,
 }
 

@@ -26,7 +26,7 @@ pub struct ServeArgs {
     pub forward_to: Option<String>,
     /// Signing secret for `--forward-to` deliveries (whsec_…). Printed at
     /// start when not given.
-    #[arg(long, env = "FAKESTRIPE_WEBHOOK_SECRET")]
+    #[arg(long, env = "FAKESTRIPE_WEBHOOK_SECRET", requires = "forward_to")]
     pub webhook_secret: Option<String>,
     /// A fault plan (YAML or JSON) applied to every new account.
     #[arg(long, env = "FAKESTRIPE_FAULTS")]
@@ -101,9 +101,10 @@ pub fn config_from(args: &ServeArgs) -> Result<ServerConfig, String> {
         port: args.port,
         ..ServerConfig::default()
     };
-    if !(args.speed.is_finite() && args.speed > 0.0) {
+    let max_speed = fakestripe_server::clock::MAX_SPEED;
+    if !(args.speed.is_finite() && args.speed > 0.0 && args.speed <= max_speed) {
         return Err(format!(
-            "--speed must be a positive number, got {}",
+            "--speed must be a number above 0 and at most {max_speed}, got {}",
             args.speed
         ));
     }

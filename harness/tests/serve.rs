@@ -161,6 +161,27 @@ async fn invalid_flags_exit_with_usage_error() {
         stderr.contains("Did you mean `webhook_duplicate`?"),
         "{stderr}"
     );
+
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["serve", "--port", "0", "--speed", "1e12"],
+            "at most 1000000",
+        ),
+        (
+            &["serve", "--port", "0", "--webhook-secret", "whsec_unused"],
+            "--forward-to",
+        ),
+        (
+            &["run", "scenarios", "--fake", "notaurl"],
+            "give the fake's base URL",
+        ),
+    ];
+    for (args, expected) in cases {
+        let output = Command::new(BINARY).args(args).output().await.unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
 }
 
 #[tokio::test]

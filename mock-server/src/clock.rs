@@ -6,6 +6,10 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+/// Fastest real-time clock speed accepted: a million virtual seconds,
+/// about 11.6 days, per real second.
+pub const MAX_SPEED: f64 = 1_000_000.0;
+
 /// How the clock moves.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "mode", rename_all = "snake_case")]

@@ -181,10 +181,13 @@ async fn clock_set(State(shared): State<Arc<Shared>>, headers: HeaderMap, bytes:
         }
         (Some("real_time") | None, speed) => {
             let speed = speed.unwrap_or(1.0);
-            if !(speed.is_finite() && speed > 0.0 && speed <= 1e6) {
+            if !(speed.is_finite() && speed > 0.0 && speed <= crate::clock::MAX_SPEED) {
                 return Err(fail(&ApiError::invalid_param(
                     "speed",
-                    "speed must be a number above 0 and at most 1000000.",
+                    format!(
+                        "speed must be a number above 0 and at most {}.",
+                        crate::clock::MAX_SPEED
+                    ),
                 )));
             }
             Some(ClockMode::RealTime { speed })

@@ -76,7 +76,7 @@ pub struct FuzzArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Use the fake running at this URL instead of starting one.
-    #[arg(long, env = "FAKESTRIPE_URL")]
+    #[arg(long, env = "FAKESTRIPE_URL", value_parser = crate::cli::parse_fake_url)]
     pub fake: Option<String>,
 }
 
