@@ -79,3 +79,27 @@ fn status_map_without_paid() {
 fn pointer_without_slash() {
     insta::assert_snapshot!(errors(&MINIMAL.replace("status: /state", "status: state")));
 }
+
+#[test]
+fn checkout_pointer_without_slash() {
+    let text = MINIMAL.replace(
+        "json: { id: \"{{order_id}}\" } } }",
+        "json: { id: \"{{order_id}}\" } }, session_id: no-slash }",
+    );
+    let message = errors(&text);
+    assert!(message.contains("fakestripe.yaml:4:"), "{message}");
+    assert!(
+        message.contains("`no-slash` is not a JSON pointer"),
+        "{message}"
+    );
+}
+
+#[test]
+fn invalid_http_method() {
+    let message = errors(&MINIMAL.replace("method: POST", "method: \"FE TCH\""));
+    assert!(message.contains("fakestripe.yaml:4:"), "{message}");
+    assert!(
+        message.contains("`FE TCH` is not an HTTP method"),
+        "{message}"
+    );
+}

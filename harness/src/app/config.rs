@@ -82,9 +82,9 @@ impl RequestTemplate {
 pub struct CheckoutConfig {
     pub request: Spanned<RequestTemplate>,
     /// JSON pointer to the session id in the response.
-    pub session_id: Option<String>,
+    pub session_id: Option<Spanned<String>>,
     /// JSON pointer to the Checkout URL in the response.
-    pub url: Option<String>,
+    pub url: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -249,6 +249,8 @@ pub fn parse(path: &Path, text: &str) -> Result<AppConfig, Vec<FileError>> {
         .into_iter()
         .chain(
             [
+                &file.checkout.session_id,
+                &file.checkout.url,
                 &file.order.fulfilments,
                 &file.order.session_id,
                 &file.order.amount,
@@ -347,5 +349,14 @@ fn check_template(
     }
     if !request.path.starts_with('/') {
         errors.push(source.at(template, "the request `path` must start with `/`", None));
+    }
+    if let Some(method) = &request.method
+        && reqwest::Method::from_bytes(method.as_bytes()).is_err()
+    {
+        errors.push(source.at(
+            template,
+            format!("`{method}` is not an HTTP method; use one such as GET or POST"),
+            None,
+        ));
     }
 }

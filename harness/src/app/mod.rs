@@ -114,8 +114,8 @@ impl AppClient {
         let checkout = &self.config.checkout;
         let answer = self.send(&checkout.request.value, vars).await?;
         let json: Option<Value> = serde_json::from_slice(&answer.body).ok();
-        let pick = |pointer: &Option<String>| -> Option<String> {
-            let pointer = pointer.as_deref()?;
+        let pick = |pointer: &Option<serde_saphyr::Spanned<String>>| -> Option<String> {
+            let pointer = pointer.as_ref()?.value.as_str();
             json.as_ref()?
                 .pointer(pointer)
                 .and_then(Value::as_str)

@@ -626,8 +626,8 @@ impl ScenarioRun<'_> {
                         .config()
                         .checkout
                         .session_id
-                        .clone()
-                        .unwrap_or_else(|| "(not set)".to_owned());
+                        .as_ref()
+                        .map_or_else(|| "(not set)".to_owned(), |p| p.value.clone());
                     return Err(StepFailure::new(format!(
                         "the app responded with {} but returned no session id (pointer {pointer}) and created no Checkout Session: {}",
                         answer.http_status, answer.body_excerpt
