@@ -48,6 +48,14 @@ use std::path::{Path, PathBuf};
 
 pub use runner::{RunError, RunOptions, RunOutcome, run_files};
 
+/// Returns the folder that contains `path`. A bare file name has the empty
+/// path as its parent, which names no folder, so it gets `.` instead.
+pub fn folder_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
 /// The reason [`run_scenario_file`] did not pass.
 pub enum ScenarioFailure {
     /// The scenario ran and failed.

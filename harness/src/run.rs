@@ -77,10 +77,7 @@ pub fn main(args: RunArgs) -> ExitCode {
         .filter(|file| app_file.is_none() || std::fs::canonicalize(file).ok() != app_file)
         .collect();
     for report in [&args.junit, &args.json].into_iter().flatten() {
-        let parent = report
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."));
+        let parent = crate::folder_of(report);
         if !parent.is_dir() {
             errln!(
                 "error: cannot write the report {}: the folder {} does not exist",

@@ -286,13 +286,7 @@ pub fn parse(path: &Path, text: &str) -> Result<AppConfig, Vec<FileError>> {
     if !errors.is_empty() {
         return Err(errors);
     }
-    // A bare file name has the empty path as its parent, which names no
-    // directory to start a process in.
-    let dir = path
-        .parent()
-        .filter(|parent| !parent.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .to_path_buf();
+    let dir = crate::folder_of(path).to_path_buf();
     let name = file.name.unwrap_or_else(|| {
         dir.file_name()
             .map(|n| n.to_string_lossy().into_owned())

@@ -273,17 +273,14 @@ fn classify(result: ScenarioResult) -> CaseOutcome {
 
 /// Checks that the scenario file of a failure can be written at `path`,
 /// which means that its folder exists and the file can be opened for
-/// writing or created. A file created by the check is removed again, and
-/// an existing file is left unchanged.
+/// writing or created. When no file exists there, the check creates and
+/// removes a probe file beside `path`. An existing file is left unchanged.
 pub fn check_out(path: &Path) -> Result<(), FuzzError> {
     let error = |message: String| FuzzError::Write {
         path: path.display().to_string(),
         message,
     };
-    let folder = path
-        .parent()
-        .filter(|parent| !parent.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let folder = crate::folder_of(path);
     if !folder.is_dir() {
         return Err(error(format!(
             "the folder {} does not exist",
