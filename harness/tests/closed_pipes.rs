@@ -58,8 +58,8 @@ fn run_card_paid() -> Command {
     command
 }
 
-/// A fuzz run of two cases. `label` keeps the `--out` paths of tests that
-/// run at the same time apart.
+/// Builds a fuzz run of two cases. `label` keeps apart the `--out` paths
+/// of tests that run at the same time.
 fn fuzz_two_cases(label: &str) -> Command {
     let out = std::env::temp_dir().join(format!(
         "fakestripe-closed-pipes-{}-{label}.yaml",

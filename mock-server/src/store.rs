@@ -41,8 +41,8 @@ struct Packed {
     bytes: Box<[u8]>,
 }
 
-/// One stored object. Slots never move, so a position in `Store::slots`
-/// names an object for as long as the store lives.
+/// One stored object. A slot keeps its position in `Store::slots` for as
+/// long as the store lives, so the position names the object.
 #[derive(Debug, Clone)]
 struct Slot {
     current: Packed,

@@ -261,9 +261,12 @@ mod tests {
         let name = "é".repeat(100_000);
         let p = params(json!({ name: "1" }));
         let err = p.finish().unwrap_err();
-        let shown = format!("{}…", "é".repeat(200));
-        assert_eq!(err.param.as_deref(), Some(shown.as_str()));
-        assert_eq!(err.message, format!("Received unknown parameter: {shown}"));
+        let cut_name = format!("{}…", "é".repeat(200));
+        assert_eq!(err.param.as_deref(), Some(cut_name.as_str()));
+        assert_eq!(
+            err.message,
+            format!("Received unknown parameter: {cut_name}")
+        );
     }
 
     #[test]

@@ -51,7 +51,7 @@ pub(crate) fn start_manual_fake(retry_schedule: Option<Vec<i64>>) -> Server {
     on_runtime(Server::start(config)).expect("starting the fake")
 }
 
-/// Runs `cases` cases and keeps failing ones where `failures` says.
+/// Runs `cases` cases and stores failing ones where `failures` points.
 pub(crate) fn proptest_config(cases: u32, failures: FileFailurePersistence) -> ProptestConfig {
     ProptestConfig {
         cases,
