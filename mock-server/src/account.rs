@@ -2,7 +2,8 @@
 //! endpoints, scheduled work and logs. A test-mode secret key names an
 //! account, and `Stripe-Account` names a connected account inside it.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
@@ -13,28 +14,80 @@ use tokio::sync::Notify;
 
 use crate::clock::Clock;
 use crate::faults::{FaultState, Variant};
-use crate::ids::IdGenerator;
+use crate::ids::{CompactId, IdGenerator};
 use crate::store::Store;
 use crate::wire::idempotency::IdempotencyRecord;
 
-/// Work that falls due on the virtual clock.
+/// Work that falls due on the virtual clock. Every open session has a
+/// task on the schedule, so the common variants hold compact ids and the
+/// whole task takes 32 bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Task {
     /// One delivery attempt of an event to an endpoint.
-    Deliver {
-        event_id: String,
-        endpoint_id: String,
-        attempt: u32,
-        variant: Variant,
-    },
+    Deliver(Box<Delivery>),
     /// An open session reaches its `expires_at`.
-    ExpireSession { session_id: String },
+    ExpireSession { session_id: CompactId },
     /// An asynchronous payment (SEPA debit, US bank account) settles.
-    SettleAsync { session_id: String, succeed: bool },
+    SettleAsync {
+        session_id: CompactId,
+        succeed: bool,
+    },
     /// A held session becomes visible as paid to retrieve and list.
-    EndLag { session_id: String },
+    EndLag { session_id: CompactId },
     /// A metadata-divergence fault rewrites a payment intent's metadata.
-    RewriteMetadata { payment_intent: String },
+    RewriteMetadata { payment_intent: CompactId },
+}
+
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Task>() == 32);
+
+/// A task and when it falls due. Tasks due at the same time run in the
+/// order they were scheduled.
+#[derive(Debug)]
+struct Scheduled {
+    due: i64,
+    seq: u64,
+    task: Task,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.due, self.seq) == (other.due, other.seq)
+    }
+}
+
+impl Eq for Scheduled {}
+
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Scheduled {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.due, self.seq).cmp(&(other.due, other.seq))
+    }
+}
+
+/// One delivery attempt of an event to an endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub event_id: String,
+    pub endpoint_id: String,
+    pub attempt: u32,
+    pub variant: Variant,
+}
+
+impl Task {
+    pub fn deliver(event_id: &str, endpoint_id: &str, attempt: u32, variant: Variant) -> Task {
+        Task::Deliver(Box::new(Delivery {
+            event_id: event_id.to_owned(),
+            endpoint_id: endpoint_id.to_owned(),
+            attempt,
+            variant,
+        }))
+    }
 }
 
 /// A webhook endpoint's delivery settings and signing secrets.
@@ -110,10 +163,9 @@ pub struct RequestRecord {
     pub at: i64,
     pub method: &'static str,
     pub path: String,
-    /// The decoded parameters as compact JSON, `None` for none. Secrets
-    /// never reach this log.
+    /// The decoded parameters, `None` for none. Secrets never reach this log.
     #[serde(serialize_with = "params_or_empty")]
-    pub params: Option<Box<RawValue>>,
+    pub params: Option<LoggedParams>,
     pub idempotency_key: Option<String>,
     pub idempotent_replayed: bool,
     pub status: u16,
@@ -125,12 +177,38 @@ pub struct RequestRecord {
 }
 
 fn params_or_empty<S: serde::Serializer>(
-    params: &Option<Box<RawValue>>,
+    params: &Option<LoggedParams>,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     match params {
-        Some(raw) => raw.serialize(serializer),
+        Some(params) => params.json().serialize(serializer),
         None => serializer.serialize_map(Some(0))?.end(),
+    }
+}
+
+/// A request's parameters as compact JSON, compressed against the first
+/// long parameters the account logged. The request log keeps thousands of
+/// lines, and requests of one route repeat most of their parameter names
+/// and values, so a line of a session create takes about 50 bytes instead
+/// of 450.
+#[derive(Debug, Clone)]
+pub struct LoggedParams {
+    dictionary: Arc<[u8]>,
+    /// LZ4 block, uncompressed length first.
+    bytes: Box<[u8]>,
+}
+
+/// Parameters shorter than this are not worth a dictionary.
+const PARAMS_DICTIONARY_MIN: usize = 128;
+
+impl LoggedParams {
+    /// The parameters as JSON text.
+    pub fn json(&self) -> Box<RawValue> {
+        lz4_flex::block::decompress_size_prepended_with_dict(&self.bytes, &self.dictionary)
+            .ok()
+            .and_then(|text| String::from_utf8(text).ok())
+            .and_then(|text| RawValue::from_string(text).ok())
+            .unwrap_or_else(|| RawValue::NULL.to_owned())
     }
 }
 
@@ -252,7 +330,10 @@ pub struct AccountData {
     pub store: Store,
     pub ids: IdGenerator,
     pub idempotency: HashMap<String, IdempotencyRecord>,
-    pub schedule: BTreeMap<(i64, u64), Task>,
+    /// Tasks by due time, then by the order they were scheduled in. A heap
+    /// holds each task in 48 bytes with nothing around it; every open
+    /// session has one.
+    schedule: BinaryHeap<Reverse<Scheduled>>,
     next_seq: u64,
     pub endpoints: BTreeMap<String, Endpoint>,
     pub deliveries: Log<DeliveryRecord>,
@@ -265,16 +346,20 @@ pub struct AccountData {
     pub connected_account: Option<String>,
     /// The seed of the id generator, kept so a reset replays the same ids.
     seed: u64,
+    /// What logged parameters compress against: the first that were long
+    /// enough, or nothing yet.
+    params_dictionary: Arc<[u8]>,
 }
 
 impl AccountData {
     pub fn new(clock: Clock, seed: u64, connected_account: Option<String>) -> Self {
+        let ids = IdGenerator::new(seed);
         AccountData {
             clock,
-            store: Store::default(),
-            ids: IdGenerator::new(seed),
+            store: Store::new(ids.upcoming()),
+            ids,
             idempotency: HashMap::new(),
-            schedule: BTreeMap::new(),
+            schedule: BinaryHeap::new(),
             next_seq: 0,
             endpoints: BTreeMap::new(),
             deliveries: Log::new(DEFAULT_LOG_LIMIT),
@@ -284,6 +369,7 @@ impl AccountData {
             faults: FaultState::new(seed),
             connected_account,
             seed,
+            params_dictionary: Arc::from(&[][..]),
         }
     }
 
@@ -317,10 +403,24 @@ impl AccountData {
         self.next_seq = self.next_seq.max(last);
     }
 
+    /// Compresses a request's parameters for the request log.
+    pub fn log_params(&mut self, json: &RawValue) -> LoggedParams {
+        let text = json.get().as_bytes();
+        if self.params_dictionary.is_empty() && text.len() >= PARAMS_DICTIONARY_MIN {
+            self.params_dictionary = Arc::from(text);
+        }
+        LoggedParams {
+            dictionary: self.params_dictionary.clone(),
+            bytes: lz4_flex::block::compress_prepend_size_with_dict(text, &self.params_dictionary)
+                .into_boxed_slice(),
+        }
+    }
+
     /// Schedules `task` at virtual time `at`.
     pub fn schedule(&mut self, at: i64, task: Task) {
         let seq = self.next_seq();
-        self.schedule.insert((at, seq), task);
+        self.schedule
+            .push(Reverse(Scheduled { due: at, seq, task }));
     }
 
     /// Appends a line to the trace.
@@ -355,16 +455,17 @@ impl AccountData {
 
     /// The earliest scheduled work, if any.
     pub fn next_due(&self) -> Option<i64> {
-        self.schedule.keys().next().map(|(at, _)| *at)
+        self.schedule.peek().map(|next| next.0.due)
     }
 
     /// Removes and returns the earliest task due at or before `at`.
     pub fn pop_due(&mut self, at: i64) -> Option<(i64, Task)> {
-        let (&(due, seq), _) = self.schedule.iter().next()?;
-        if due > at {
+        if self.next_due()? > at {
             return None;
         }
-        self.schedule.remove(&(due, seq)).map(|task| (due, task))
+        self.schedule
+            .pop()
+            .map(|Reverse(next)| (next.due, next.task))
     }
 }
 
@@ -399,5 +500,70 @@ impl Account {
         self.data
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ClockMode;
+
+    fn expire(id: &str) -> Task {
+        Task::ExpireSession {
+            session_id: id.into(),
+        }
+    }
+
+    #[test]
+    fn tasks_fall_due_by_time_then_by_order() {
+        let mut data = AccountData::new(Clock::new(ClockMode::Manual), 1, None);
+        data.schedule(30, expire("c"));
+        data.schedule(10, expire("a"));
+        data.schedule(30, expire("d"));
+        data.schedule(20, expire("b"));
+        assert_eq!(data.next_due(), Some(10));
+        assert_eq!(data.pop_due(5), None);
+        let mut order = Vec::new();
+        while let Some((due, task)) = data.pop_due(30) {
+            order.push((due, task));
+        }
+        assert_eq!(
+            order,
+            [
+                (10, expire("a")),
+                (20, expire("b")),
+                (30, expire("c")),
+                (30, expire("d"))
+            ]
+        );
+        assert_eq!(data.next_due(), None);
+    }
+
+    #[test]
+    fn logged_params_come_back_and_compress() {
+        let mut data = AccountData::new(Clock::new(ClockMode::Manual), 1, None);
+        let params = |order: u32| {
+            serde_json::value::to_raw_value(&serde_json::json!({
+                "mode": "payment",
+                "success_url": "https://shop.example/orders/thanks?session_id={CHECKOUT_SESSION_ID}",
+                "line_items": [{"price": "price_1", "quantity": "2"}],
+                "metadata": {"order_id": order.to_string()},
+            }))
+            .unwrap()
+        };
+        let short = serde_json::value::to_raw_value(&serde_json::json!({"limit": "3"})).unwrap();
+        // Short parameters before any long ones are kept without a dictionary.
+        assert_eq!(data.log_params(&short).json().get(), short.get());
+        let first = data.log_params(&params(1));
+        let second = data.log_params(&params(2));
+        assert_eq!(first.json().get(), params(1).get());
+        assert_eq!(second.json().get(), params(2).get());
+        assert!(
+            second.bytes.len() * 4 < params(2).get().len(),
+            "{} bytes from {}",
+            second.bytes.len(),
+            params(2).get().len()
+        );
+        assert_eq!(data.log_params(&short).json().get(), short.get());
     }
 }

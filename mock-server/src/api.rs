@@ -243,9 +243,6 @@ pub async fn handle(
         {
             idempotency::finish(&mut data.idempotency, key, status.as_u16(), &body);
         }
-        for id in ctx.touched.iter().filter(|id| id.starts_with("cs_")) {
-            shared.index_session(id, &account);
-        }
         let fault_note = lost_response.map(|_| "lost_response".to_owned());
         log.write(
             &mut data,
@@ -452,7 +449,11 @@ impl RequestLog<'_> {
             at,
             method: static_method(method),
             path: path.to_owned(),
-            params: self.params.compact.clone(),
+            params: self
+                .params
+                .compact
+                .as_deref()
+                .map(|json| data.log_params(json)),
             idempotency_key: idempotency_key.map(str::to_owned),
             idempotent_replayed: replayed,
             status,

@@ -1065,12 +1065,7 @@ pub fn release(data: &mut AccountData, selector: &Release) -> Result<usize, ApiE
         data.trace("fault", json!({"decision": "release", "event_id": held.event_id, "type": held.event_type, "endpoint": held.endpoint}));
         data.schedule(
             now,
-            Task::Deliver {
-                event_id: held.event_id.clone(),
-                endpoint_id: held.endpoint.clone(),
-                attempt: 1,
-                variant: Variant::Original,
-            },
+            Task::deliver(&held.event_id, &held.endpoint, 1, Variant::Original),
         );
         count += 1;
     }
@@ -1136,25 +1131,12 @@ pub fn resend(data: &mut AccountData, event_id: &str, request: &Resend) -> Resul
             "fault",
             json!({"decision": "resend", "event_id": event_id, "endpoint": endpoint, "copies": request.copies, "concurrent": request.concurrent, "released": held.is_some()}),
         );
-        data.schedule(
-            now,
-            Task::Deliver {
-                event_id: event_id.to_owned(),
-                endpoint_id: endpoint.clone(),
-                attempt: 1,
-                variant,
-            },
-        );
+        data.schedule(now, Task::deliver(event_id, &endpoint, 1, variant));
         if !request.concurrent {
             for _ in 0..extra {
                 data.schedule(
                     now,
-                    Task::Deliver {
-                        event_id: event_id.to_owned(),
-                        endpoint_id: endpoint.clone(),
-                        attempt: 1,
-                        variant: Variant::Duplicate,
-                    },
+                    Task::deliver(event_id, &endpoint, 1, Variant::Duplicate),
                 );
             }
         }
@@ -1225,11 +1207,7 @@ pub fn affects_reads(data: &AccountData) -> bool {
 
 /// The objects of `kind` that a list sees, newest first.
 pub fn visible_list(data: &mut AccountData, kind: &str) -> Vec<Value> {
-    let ids: Vec<String> = data
-        .store
-        .ids_newest_first(kind)
-        .map(str::to_owned)
-        .collect();
+    let ids: Vec<String> = data.store.ids_newest_first(kind).collect();
     ids.iter()
         .filter_map(|id| visible(data, kind, id))
         .collect()
@@ -1291,7 +1269,7 @@ pub fn after_payment_intent_created(data: &mut AccountData, pi_id: &str) {
         data.schedule(
             at,
             Task::RewriteMetadata {
-                payment_intent: pi_id.to_owned(),
+                payment_intent: pi_id.into(),
             },
         );
     }
@@ -1355,7 +1333,7 @@ pub fn start_lag(data: &mut AccountData, session_id: &str, before: &Value) {
     data.schedule(
         until,
         Task::EndLag {
-            session_id: session_id.to_owned(),
+            session_id: session_id.into(),
         },
     );
 }

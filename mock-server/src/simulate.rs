@@ -374,7 +374,7 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
     data.schedule(
         now + delay,
         Task::SettleAsync {
-            session_id: session_id.to_owned(),
+            session_id: session_id.into(),
             succeed,
         },
     );

@@ -4,10 +4,11 @@
 //! takes about ten times its text in small allocations, and an account in
 //! a load test contains hundreds of thousands of objects. Each version is the
 //! object's public fields as the API prints them (pretty JSON), a NUL byte,
-//! and its private fields (names starting with `_`) as compact JSON, the
-//! whole compressed with LZ4. The first object of each kind is the
-//! dictionary for the later ones: objects of one kind share most of their
-//! text, so a 2 KB session compresses to about 130 bytes.
+//! and its private fields (names starting with `_`) as compact JSON. Before
+//! it is compressed, its ids and timestamps become short marks (see
+//! `packing`). The later objects of a kind are kept as their differences
+//! from the first (see `delta`): objects of one kind share most of their
+//! text, so a 2 KB session takes about 15 bytes.
 //!
 //! A read decodes the bytes again. `public_bytes` gives a retrieve its
 //! response body without building a tree at all.
@@ -22,6 +23,9 @@ use std::hash::{BuildHasher, RandomState};
 use hashbrown::HashTable;
 use serde_json::{Map, Value};
 
+use crate::delta::Reference;
+use crate::{ids, packing};
+
 /// How far back replaced versions stay readable, in seconds: the longest
 /// window a stale-read fault may have. Older versions go at the next write.
 pub const HISTORY: i64 = crate::faults::MAX_SECONDS;
@@ -34,11 +38,11 @@ pub struct Version {
     pub object: Value,
 }
 
-#[derive(Debug, Clone)]
+/// One stored version: when it was written and where its bytes are.
+#[derive(Debug, Clone, Copy)]
 struct Packed {
     written_at: i64,
-    /// LZ4 block, uncompressed length first, with the kind's dictionary.
-    bytes: Box<[u8]>,
+    at: Place,
 }
 
 /// One stored object. A slot keeps its position in `Store::slots` for as
@@ -46,73 +50,134 @@ struct Packed {
 #[derive(Debug, Clone)]
 struct Slot {
     current: Packed,
-    /// Start and length in bytes of the id in `Store::ids`.
-    id_start: u32,
-    id_len: u32,
-    /// Position of the kind in `Store::kinds`.
+    /// A derived id's number less `Store::bases[base]`; for any other id,
+    /// its position in `Store::custom_ids`.
+    number: u32,
+    /// Position of the kind in `Store::kinds`, with `DELETED` set once the
+    /// object is deleted.
     kind: u8,
-    deleted: bool,
+    /// Position of the id's shape in `Store::forms`, or `CUSTOM`.
+    form: u8,
+    base: u8,
 }
+
+const DELETED: u8 = 0x80;
+const CUSTOM: u8 = u8::MAX;
 
 // Every object costs one slot, so a change to its size shows here.
 #[cfg(target_pointer_width = "64")]
-const _: () = assert!(std::mem::size_of::<Slot>() == 40);
+const _: () = assert!(std::mem::size_of::<Slot>() == 24);
+
+impl Slot {
+    fn kind(&self) -> u8 {
+        self.kind & !DELETED
+    }
+
+    fn deleted(&self) -> bool {
+        self.kind & DELETED != 0
+    }
+}
 
 /// The state shared by one kind of object: its name, the dictionary its
 /// objects compress against, and its live objects in creation order.
 #[derive(Debug)]
 struct Kind {
     name: &'static str,
-    /// The first object of the kind, encoded.
-    dictionary: Box<[u8]>,
+    /// The first object of the kind, encoded and packed: what the kind's
+    /// other objects are stored as differences from.
+    reference: Reference,
     /// Positions in `Store::slots` of the live objects, oldest first.
     order: Vec<u32>,
+}
+
+/// The text around the derived characters of the ids of one shape.
+#[derive(Debug)]
+struct Form {
+    prefix: Box<str>,
+    /// Derived characters after the prefix.
+    len: u8,
+    suffix: Box<str>,
+}
+
+impl Form {
+    fn matches(&self, prefix: &str, len: usize, suffix: &str) -> bool {
+        *self.prefix == *prefix && usize::from(self.len) == len && *self.suffix == *suffix
+    }
 }
 
 /// The objects of one account, by id, with each kind's objects in
 /// creation order.
 ///
-/// The layout keeps the cost of an object close to its compressed bytes
-/// and its id: a slot per object, every id in one string, and a hash table
-/// of slot positions. Replaced versions sit in a side table, because most
-/// objects are never updated within the history window.
+/// The layout keeps the cost of an object close to its compressed bytes:
+/// a 24-byte slot per object, the bytes back to back in large chunks, and
+/// a hash table of slot positions. An id the account derived is kept as
+/// its number and spelled again when needed; other ids (a product id the
+/// caller chose) are kept as text. Replaced versions sit in a side table,
+/// because most objects are never updated within the history window.
 #[derive(Debug, Default)]
 pub struct Store {
     slots: Vec<Slot>,
-    /// Every id, back to back, in slot order.
-    ids: String,
-    /// Positions in `slots`, hashed by id.
+    /// Positions in `slots`, hashed by id number or by id text.
     index: HashTable<u32>,
     hasher: RandomState,
     kinds: Vec<Kind>,
+    /// The shapes of the derived ids stored so far.
+    forms: Vec<Form>,
+    /// Numbers that slots count their derived ids from. Each account draws
+    /// from one run of numbers, so there is usually one.
+    bases: Vec<u64>,
+    custom_ids: Vec<Box<str>>,
+    /// The number that packed text counts ids from (see `packing`).
+    text_base: u64,
+    bytes: Arena,
     /// Replaced versions by slot, oldest first: those written within
     /// `HISTORY` seconds of the latest write, and the newest one before that.
     older: HashMap<u32, Vec<Packed>>,
 }
 
+/// The parts of an id this module can spell again: the prefix, the
+/// length of the derived characters, the number, and what follows them.
+/// A key such as `cs_test_…/line_items` names an object by the id it
+/// belongs to, so the part from the first `/` on is a suffix.
+fn derived(id: &str) -> Option<(&str, usize, u64, &str)> {
+    let (head, suffix) = id.split_at(id.find('/').unwrap_or(id.len()));
+    ids::split(head).map(|(prefix, number)| (prefix, head.len() - prefix.len(), number, suffix))
+}
+
 impl Store {
+    /// A store for an account whose ids are numbered from `first_id`.
+    pub fn new(first_id: u64) -> Self {
+        Store {
+            text_base: first_id,
+            ..Store::default()
+        }
+    }
+
     /// Stores a new object of `kind` (Stripe's `object` value).
     pub fn insert(&mut self, kind: &'static str, id: &str, object: &Value, now: i64) {
-        let kind = self.kind_index(kind, object);
+        let kind = self.kind_index(kind, object, now);
         let current = self.pack(kind, object, now);
         let position = match self.position(id) {
             // An id stored again (a deleted product's id reused) keeps its
             // slot and moves to the end of its kind's order.
             Some(position) => {
-                let old_kind = self.slots[position as usize].kind;
+                let old_kind = self.slots[position as usize].kind();
                 self.kinds[usize::from(old_kind)]
                     .order
                     .retain(|p| *p != position);
-                self.older.remove(&position);
+                for version in self.older.remove(&position).unwrap_or_default() {
+                    self.bytes.release(version.at);
+                }
                 let slot = &mut self.slots[position as usize];
-                slot.current = current;
+                let replaced = std::mem::replace(&mut slot.current, current);
                 slot.kind = kind;
-                slot.deleted = false;
+                self.bytes.release(replaced.at);
                 position
             }
             None => self.push_slot(id, kind, current),
         };
         self.kinds[usize::from(kind)].order.push(position);
+        self.collect_garbage();
     }
 
     /// Replaces an object with a new version. Returns false if the id is unknown.
@@ -120,7 +185,7 @@ impl Store {
         let Some(position) = self.live_position(id) else {
             return false;
         };
-        let kind = self.slots[position as usize].kind;
+        let kind = self.slots[position as usize].kind();
         let packed = self.pack(kind, object, now);
         let replaced = std::mem::replace(&mut self.slots[position as usize].current, packed);
         let older = self.older.entry(position).or_default();
@@ -132,7 +197,10 @@ impl Store {
             .iter()
             .rposition(|v| v.written_at <= horizon)
             .unwrap_or(0);
-        older.drain(..keep_from);
+        for version in older.drain(..keep_from) {
+            self.bytes.release(version.at);
+        }
+        self.collect_garbage();
         true
     }
 
@@ -142,8 +210,8 @@ impl Store {
             return false;
         };
         let slot = &mut self.slots[position as usize];
-        slot.deleted = true;
-        let kind = slot.kind;
+        slot.kind |= DELETED;
+        let kind = slot.kind();
         self.kinds[usize::from(kind)]
             .order
             .retain(|p| *p != position);
@@ -153,7 +221,7 @@ impl Store {
     /// The current version of an object of `kind`.
     pub fn get(&self, kind: &str, id: &str) -> Option<Value> {
         let slot = self.live_of_kind(kind, id)?;
-        Some(self.unpack(slot.kind, &slot.current))
+        Some(self.unpack(slot.kind(), &slot.current))
     }
 
     /// Returns whether a live object of `kind` has this id.
@@ -171,7 +239,7 @@ impl Store {
     pub fn public_bytes(&self, kind: &str, id: &str) -> Option<Vec<u8>> {
         let slot = self.live_of_kind(kind, id)?;
         // One byte more than the text, so the newline needs no new buffer.
-        let mut text = self.decompress_with_spare(slot.kind, &slot.current, 1);
+        let mut text = self.text_with_spare(slot.kind(), &slot.current, 1);
         // Printed JSON never contains a raw NUL, so the one separator is found
         // from the end, past the short private part only.
         let end = text.iter().rposition(|b| *b == 0).unwrap_or(text.len());
@@ -183,13 +251,13 @@ impl Store {
     /// Whether an object of `kind` existed and was deleted.
     pub fn is_deleted(&self, kind: &str, id: &str) -> bool {
         self.slot(id)
-            .is_some_and(|slot| slot.deleted && self.kind_name(slot) == kind)
+            .is_some_and(|slot| slot.deleted() && self.kind_name(slot) == kind)
     }
 
     /// The current version of any object, whatever its kind.
     pub fn get_any(&self, id: &str) -> Option<Value> {
         let slot = self.live(id)?;
-        Some(self.unpack(slot.kind, &slot.current))
+        Some(self.unpack(slot.kind(), &slot.current))
     }
 
     /// Virtual time of an object's latest write.
@@ -208,7 +276,7 @@ impl Store {
             .find(|version| version.written_at <= at)
             .map(|version| Version {
                 written_at: version.written_at,
-                object: self.unpack(slot.kind, version),
+                object: self.unpack(slot.kind(), version),
             })
     }
 
@@ -220,7 +288,7 @@ impl Store {
     }
 
     /// Ids of `kind`, newest first, as Stripe lists them.
-    pub fn ids_newest_first(&self, kind: &str) -> impl Iterator<Item = &str> {
+    pub fn ids_newest_first<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = String> + 'a {
         self.kinds
             .iter()
             .filter(move |k| k.name == kind)
@@ -244,24 +312,48 @@ impl Store {
             .map_or(0, |k| k.order.len())
     }
 
-    fn hash(&self, id: &str) -> u64 {
-        self.hasher.hash_one(id)
-    }
-
-    fn id_of(&self, slot: &Slot) -> &str {
-        let start = slot.id_start as usize;
-        &self.ids[start..start + slot.id_len as usize]
+    fn id_of(&self, slot: &Slot) -> String {
+        match self.forms.get(usize::from(slot.form)) {
+            Some(form) => {
+                let number =
+                    self.bases[usize::from(slot.base)].wrapping_add(u64::from(slot.number));
+                let mut id = String::with_capacity(
+                    form.prefix.len() + usize::from(form.len) + form.suffix.len(),
+                );
+                id.push_str(&form.prefix);
+                ids::push_body(&mut id, number, usize::from(form.len));
+                id.push_str(&form.suffix);
+                id
+            }
+            None => self.custom_ids[slot.number as usize].to_string(),
+        }
     }
 
     fn kind_name(&self, slot: &Slot) -> &'static str {
-        self.kinds[usize::from(slot.kind)].name
+        self.kinds[usize::from(slot.kind())].name
     }
 
     /// Returns the slot position of an id, deleted or not.
     fn position(&self, id: &str) -> Option<u32> {
+        if let Some((prefix, len, number, suffix)) = derived(id) {
+            let found = self.index.find(self.hasher.hash_one(number), |position| {
+                let slot = &self.slots[*position as usize];
+                self.forms.get(usize::from(slot.form)).is_some_and(|form| {
+                    form.matches(prefix, len, suffix)
+                        && self.bases[usize::from(slot.base)].wrapping_add(u64::from(slot.number))
+                            == number
+                })
+            });
+            if let Some(position) = found {
+                return Some(*position);
+            }
+        }
+        // An id in a derived shape is kept as text when its number or
+        // prefix did not fit a slot.
         self.index
-            .find(self.hash(id), |position| {
-                self.id_of(&self.slots[*position as usize]) == id
+            .find(self.hasher.hash_one(id), |position| {
+                let slot = &self.slots[*position as usize];
+                slot.form == CUSTOM && *self.custom_ids[slot.number as usize] == *id
             })
             .copied()
     }
@@ -273,11 +365,11 @@ impl Store {
 
     fn live_position(&self, id: &str) -> Option<u32> {
         self.position(id)
-            .filter(|position| !self.slots[*position as usize].deleted)
+            .filter(|position| !self.slots[*position as usize].deleted())
     }
 
     fn live(&self, id: &str) -> Option<&Slot> {
-        self.slot(id).filter(|slot| !slot.deleted)
+        self.slot(id).filter(|slot| !slot.deleted())
     }
 
     fn live_of_kind(&self, kind: &str, id: &str) -> Option<&Slot> {
@@ -287,83 +379,194 @@ impl Store {
     /// Appends a slot for a new id and indexes it.
     fn push_slot(&mut self, id: &str, kind: u8, current: Packed) -> u32 {
         let position = u32::try_from(self.slots.len()).expect("fewer than 2^32 objects");
-        let id_start = u32::try_from(self.ids.len()).expect("ids shorter than 4 GiB in all");
-        let id_len = u32::try_from(id.len()).expect("an id shorter than 4 GiB");
-        self.ids.push_str(id);
+        let (form, base, number, hash) = match self.derived_place(id) {
+            Some((form, base, number, full)) => (form, base, number, self.hasher.hash_one(full)),
+            None => {
+                let index =
+                    u32::try_from(self.custom_ids.len()).expect("fewer than 2^32 custom ids");
+                self.custom_ids.push(id.into());
+                (CUSTOM, 0, index, self.hasher.hash_one(id))
+            }
+        };
         self.slots.push(Slot {
             current,
-            id_start,
-            id_len,
+            number,
             kind,
-            deleted: false,
+            form,
+            base,
         });
-        let hash = self.hash(id);
         let Store {
             index,
             slots,
-            ids,
             hasher,
+            forms,
+            bases,
+            custom_ids,
             ..
         } = self;
         index.insert_unique(hash, position, |p| {
             let slot = &slots[*p as usize];
-            let start = slot.id_start as usize;
-            hasher.hash_one(&ids[start..start + slot.id_len as usize])
+            if forms.get(usize::from(slot.form)).is_some() {
+                hasher.hash_one(bases[usize::from(slot.base)].wrapping_add(u64::from(slot.number)))
+            } else {
+                hasher.hash_one(&*custom_ids[slot.number as usize])
+            }
         });
         position
     }
 
+    /// For an id this module can spell again: its form, base, the number
+    /// less the base, and the full number. Adds the form and base if new
+    /// and there is room.
+    fn derived_place(&mut self, id: &str) -> Option<(u8, u8, u32, u64)> {
+        let (prefix, len, number, suffix) = derived(id)?;
+        let form = match self
+            .forms
+            .iter()
+            .position(|f| f.matches(prefix, len, suffix))
+        {
+            Some(form) => form,
+            None if self.forms.len() < usize::from(CUSTOM) => {
+                self.forms.push(Form {
+                    prefix: prefix.into(),
+                    len: u8::try_from(len).ok()?,
+                    suffix: suffix.into(),
+                });
+                self.forms.len() - 1
+            }
+            None => return None,
+        };
+        let offset = |base: u64| u32::try_from(number.wrapping_sub(base)).ok();
+        let base = match self.bases.iter().position(|b| offset(*b).is_some()) {
+            Some(base) => base,
+            None if self.bases.len() <= usize::from(u8::MAX) => {
+                // Start a little below, so ids drawn just before this one
+                // by the same account still fit.
+                self.bases.push(number.wrapping_sub(1 << 16));
+                self.bases.len() - 1
+            }
+            None => return None,
+        };
+        let relative = offset(self.bases[base])?;
+        Some((form as u8, base as u8, relative, number))
+    }
+
     /// Returns the position of `kind` in `kinds`, and adds the kind with
     /// `object` as its dictionary when it is new.
-    fn kind_index(&mut self, kind: &'static str, object: &Value) -> u8 {
+    fn kind_index(&mut self, kind: &'static str, object: &Value, now: i64) -> u8 {
         if let Some(index) = self.kinds.iter().position(|k| k.name == kind) {
             return index as u8;
         }
-        // The store keeps a few kinds of Stripe object, far fewer than 256.
-        let index = u8::try_from(self.kinds.len()).expect("fewer than 256 kinds");
+        // The store keeps a few kinds of Stripe object, far fewer than 128.
+        let index = u8::try_from(self.kinds.len())
+            .ok()
+            .filter(|index| index & DELETED == 0)
+            .expect("fewer than 128 kinds");
         self.kinds.push(Kind {
             name: kind,
-            dictionary: encode(object).into_boxed_slice(),
+            reference: Reference::new(packing::pack(&encode(object), self.text_base, now)),
             order: Vec::new(),
         });
         index
     }
 
-    fn pack(&self, kind: u8, object: &Value, now: i64) -> Packed {
-        let text = encode(object);
-        let dictionary = &self.kinds[usize::from(kind)].dictionary;
+    fn pack(&mut self, kind: u8, object: &Value, now: i64) -> Packed {
+        let text = packing::pack(&encode(object), self.text_base, now);
+        let delta = self.kinds[usize::from(kind)].reference.encode(&text);
         Packed {
             written_at: now,
-            bytes: lz4_flex::block::compress_prepend_size_with_dict(&text, dictionary)
-                .into_boxed_slice(),
+            at: self.bytes.push(&delta),
         }
     }
 
-    fn decompress(&self, kind: u8, packed: &Packed) -> Vec<u8> {
-        self.decompress_with_spare(kind, packed, 0)
-    }
-
-    /// Decompresses into a buffer with `spare` bytes of capacity left over.
-    fn decompress_with_spare(&self, kind: u8, packed: &Packed, spare: usize) -> Vec<u8> {
+    /// Rebuilds a version's text into a buffer with `spare` bytes of
+    /// capacity left over.
+    fn text_with_spare(&self, kind: u8, packed: &Packed, spare: usize) -> Vec<u8> {
         let kind = &self.kinds[usize::from(kind)];
-        let (size, block) = packed.bytes.split_at(4.min(packed.bytes.len()));
-        let size = u32::from_le_bytes(size.try_into().unwrap_or_default()) as usize;
-        let mut text = vec![0; size];
-        text.reserve_exact(spare);
-        // `pack` wrote the bytes with this dictionary, so an error here is
-        // a bug in this module.
-        match lz4_flex::block::decompress_into_with_dict(block, &mut text, &kind.dictionary) {
-            Ok(written) => text.truncate(written),
-            Err(err) => {
-                tracing::error!(kind = kind.name, error = %err, "stored object failed to decompress");
-                text.clear();
-            }
-        }
-        text
+        let text = kind.reference.decode(self.bytes.get(packed.at), 0);
+        packing::unpack(&text, self.text_base, packed.written_at, spare)
     }
 
     fn unpack(&self, kind: u8, packed: &Packed) -> Value {
-        decode(&self.decompress(kind, packed))
+        decode(&self.text_with_spare(kind, packed, 0))
+    }
+
+    /// Moves the bytes still in use to fresh chunks once more than half of
+    /// what the arena holds is released versions.
+    fn collect_garbage(&mut self) {
+        if !self.bytes.wants_collection() {
+            return;
+        }
+        let mut fresh = Arena::default();
+        for slot in &mut self.slots {
+            slot.current.at = fresh.push(self.bytes.get(slot.current.at));
+        }
+        for versions in self.older.values_mut() {
+            for version in versions {
+                version.at = fresh.push(self.bytes.get(version.at));
+            }
+        }
+        self.bytes = fresh;
+    }
+}
+
+/// The position of a version's bytes in an `Arena`: the chunk in the high
+/// 32 bits, the offset in the low ones.
+type Place = u64;
+
+/// Stored versions back to back in large chunks, each with its length in
+/// front. One allocation per chunk instead of one per version keeps the
+/// allocator's per-block overhead and the holes between short-lived
+/// request buffers away from long-lived data.
+#[derive(Debug, Default)]
+struct Arena {
+    chunks: Vec<Vec<u8>>,
+    /// Bytes of released versions, which a collection drops.
+    released: usize,
+    held: usize,
+}
+
+/// The size of a chunk. A version longer than this gets a chunk of its own.
+const CHUNK: usize = 1 << 20;
+
+impl Arena {
+    fn push(&mut self, bytes: &[u8]) -> Place {
+        let mut header = Vec::with_capacity(5);
+        packing::push_varint(&mut header, bytes.len() as u64);
+        let need = header.len() + bytes.len();
+        if self
+            .chunks
+            .last()
+            .is_none_or(|chunk| chunk.capacity() - chunk.len() < need)
+        {
+            self.chunks.push(Vec::with_capacity(CHUNK.max(need)));
+        }
+        let index = self.chunks.len() - 1;
+        let chunk = &mut self.chunks[index];
+        let offset = chunk.len();
+        chunk.extend_from_slice(&header);
+        chunk.extend_from_slice(bytes);
+        self.held += need;
+        ((index as u64) << 32) | offset as u64
+    }
+
+    fn get(&self, place: Place) -> &[u8] {
+        let chunk = &self.chunks[(place >> 32) as usize];
+        let rest = &chunk[(place & u64::from(u32::MAX)) as usize..];
+        let (len, used) = packing::read_varint(rest);
+        &rest[used..used + len as usize]
+    }
+
+    /// Notes that the version at `place` is no longer read.
+    fn release(&mut self, place: Place) {
+        let len = self.get(place).len() as u64;
+        let mut header = Vec::with_capacity(5);
+        packing::push_varint(&mut header, len);
+        self.released += header.len() + len as usize;
+    }
+
+    fn wants_collection(&self) -> bool {
+        self.released > CHUNK && self.released * 2 > self.held
     }
 }
 
@@ -512,7 +715,7 @@ mod tests {
         store.insert("checkout.session", "a", &object(1), 0);
         store.insert("checkout.session", "b", &object(2), 0);
         let text = encode(&object(2)).len();
-        let packed = store.slot("b").unwrap().current.bytes.len();
+        let packed = store.bytes.get(store.slot("b").unwrap().current.at).len();
         assert!(
             packed * 4 < text,
             "{packed} bytes packed from {text} bytes of text"
@@ -552,6 +755,63 @@ mod tests {
         assert_eq!(store.count("product"), 4_999);
         let newest: Vec<_> = store.ids_newest_first("product").take(2).collect();
         assert_eq!(newest, [id(4_999), id(4_998)]);
+    }
+
+    #[test]
+    fn derived_ids_are_kept_as_numbers() {
+        let mut generator = crate::ids::IdGenerator::new(11);
+        let mut store = Store::new(generator.upcoming());
+        let session = generator.next("cs_test_");
+        let items = format!("{session}/line_items");
+        let own = "prod_chosen_by_the_caller";
+        store.insert("checkout.session", &session, &json!({"id": session}), 0);
+        store.insert("line_items", &items, &json!({"url": items}), 0);
+        store.insert("product", own, &json!({"id": own}), 0);
+        // Only the id the caller chose is kept as text.
+        assert_eq!(store.custom_ids.len(), 1);
+        assert_eq!(store.forms.len(), 2);
+        assert_eq!(store.get_any(&items), Some(json!({"url": items})));
+        assert_eq!(store.get_any(own), Some(json!({"id": own})));
+        assert_eq!(store.ids_newest_first("line_items").next(), Some(items));
+        assert_eq!(
+            store.ids_newest_first("checkout.session").next(),
+            Some(session.clone())
+        );
+        // The same characters with another prefix or suffix are another id.
+        let other = session.replacen("cs_test_", "cs_live_", 1);
+        assert!(!store.exists(&other));
+        assert!(!store.exists(&format!("{session}/other")));
+        assert!(store.get("line_items", &session).is_none());
+    }
+
+    #[test]
+    fn released_versions_are_collected() {
+        let mut store = Store::default();
+        // About 12 KB of characters that compress poorly.
+        let big = |n: u64| {
+            let mut text = String::new();
+            for i in 0..200 {
+                text.push(' ');
+                crate::ids::push_body(&mut text, n * 1_000 + i, 58);
+            }
+            json!({"n": n, "text": text})
+        };
+        store.insert("customer", "cus_1", &big(0), 0);
+        store.insert("customer", "cus_2", &json!({"keep": true}), 0);
+        // Each update is far past the history window, so every replaced
+        // version is released at once.
+        for n in 1..=600u64 {
+            store.update("cus_1", &big(n), n as i64 * (HISTORY + 1) * 2);
+        }
+        // 600 versions of 12 KB, of which at most a few megabytes stay.
+        assert!(
+            store.bytes.held < 3 * CHUNK,
+            "{} bytes held",
+            store.bytes.held
+        );
+        assert_eq!(store.get("customer", "cus_1"), Some(big(600)));
+        assert_eq!(store.get("customer", "cus_2"), Some(json!({"keep": true})));
+        assert_eq!(store.version_count("cus_1"), 2);
     }
 
     #[test]

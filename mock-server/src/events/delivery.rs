@@ -230,12 +230,12 @@ pub fn complete(
     if let Some(delay) = retry_schedule.get(index) {
         data.schedule(
             now + delay,
-            Task::Deliver {
-                event_id: prepared.event_id.clone(),
-                endpoint_id: prepared.endpoint_id.clone(),
-                attempt: prepared.attempt + 1,
-                variant: crate::faults::Variant::Original,
-            },
+            Task::deliver(
+                &prepared.event_id,
+                &prepared.endpoint_id,
+                prepared.attempt + 1,
+                crate::faults::Variant::Original,
+            ),
         );
     } else {
         tracing::warn!(event = %prepared.event_id, endpoint = %prepared.endpoint_id, attempts = prepared.attempt, "webhook delivery gave up after the last retry");

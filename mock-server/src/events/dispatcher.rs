@@ -175,29 +175,31 @@ async fn futures_join(shared: &Shared, sends: &[Prepared]) -> Vec<delivery::Outc
 /// task is one.
 fn start_task(data: &mut crate::account::AccountData, due: i64, task: Task) -> Option<Prepared> {
     match task {
-        Task::Deliver {
-            event_id,
-            endpoint_id,
-            attempt,
-            variant,
-        } => crate::faults::prepare_attempt(data, &event_id, &endpoint_id, attempt, due, variant),
+        Task::Deliver(delivery) => crate::faults::prepare_attempt(
+            data,
+            &delivery.event_id,
+            &delivery.endpoint_id,
+            delivery.attempt,
+            due,
+            delivery.variant,
+        ),
         Task::RewriteMetadata { payment_intent } => {
-            crate::faults::rewrite_metadata(data, &payment_intent);
+            crate::faults::rewrite_metadata(data, &payment_intent.to_string());
             None
         }
         Task::ExpireSession { session_id } => {
-            simulate::expire_on_schedule(data, &session_id);
+            simulate::expire_on_schedule(data, &session_id.to_string());
             None
         }
         Task::SettleAsync {
             session_id,
             succeed,
         } => {
-            simulate::settle(data, &session_id, succeed);
+            simulate::settle(data, &session_id.to_string(), succeed);
             None
         }
         Task::EndLag { session_id } => {
-            crate::faults::end_lag(data, &session_id);
+            crate::faults::end_lag(data, &session_id.to_string());
             None
         }
     }

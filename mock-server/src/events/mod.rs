@@ -75,15 +75,7 @@ pub fn emit(
     for endpoint_id in subscribed {
         let plan = faults::plan_delivery(data, &id, event_type, object, &endpoint_id);
         for (delay, variant) in plan.sends {
-            data.schedule(
-                now + delay,
-                Task::Deliver {
-                    event_id: id.clone(),
-                    endpoint_id: endpoint_id.clone(),
-                    attempt: 1,
-                    variant,
-                },
-            );
+            data.schedule(now + delay, Task::deliver(&id, &endpoint_id, 1, variant));
         }
     }
     id

@@ -320,7 +320,7 @@ fn newest<T>(data: &AccountData, kind: &str, row: impl Fn(&str, &Value) -> T) ->
     let rows = data
         .store
         .ids_newest_first(kind)
-        .filter_map(|id| data.store.get(kind, id).map(|object| row(id, &object)))
+        .filter_map(|id| data.store.get(kind, &id).map(|object| row(&id, &object)))
         .take(MAX_ROWS)
         .collect();
     Table {
@@ -473,7 +473,7 @@ fn checkout_ids(data: &AccountData, session: &Value) -> HashSet<String> {
     }
     for kind in ["charge", "refund"] {
         for id in data.store.ids_newest_first(kind) {
-            let Some(object) = data.store.get(kind, id) else {
+            let Some(object) = data.store.get(kind, &id) else {
                 continue;
             };
             if object["payment_intent"] == pi_id {

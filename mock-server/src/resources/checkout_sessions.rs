@@ -349,7 +349,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     data.schedule(
         expires_at,
         Task::ExpireSession {
-            session_id: id.clone(),
+            session_id: (&id).into(),
         },
     );
     ctx.touch(&id);

@@ -336,7 +336,7 @@ pub fn cancel(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     let owned_by_session = data
         .store
         .ids_newest_first("checkout.session")
-        .filter_map(|sid| data.store.get("checkout.session", sid))
+        .filter_map(|sid| data.store.get("checkout.session", &sid))
         .any(|s| s["payment_intent"] == json!(id) && s["status"] == "open");
     if owned_by_session {
         return Err(ApiError::bad_state(

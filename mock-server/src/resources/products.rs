@@ -139,7 +139,7 @@ pub fn delete(ctx: &mut Ctx<'_>, data: &mut AccountData, params: Params) -> ApiR
     let has_prices = data
         .store
         .ids_newest_first("price")
-        .filter_map(|price_id| data.store.get("price", price_id))
+        .filter_map(|price_id| data.store.get("price", &price_id))
         .any(|price| price["product"] == json!(id));
     if has_prices {
         return Err(ApiError::bad_state(format!(

@@ -85,9 +85,9 @@ impl Page {
     /// object for `url`. `load` returns the object of an id if it belongs
     /// in the list. It runs only for the ids up to the end of the page, so
     /// the first page of a large account costs no more than the page.
-    pub fn walk<'a>(
+    pub fn walk<S: AsRef<str>>(
         &self,
-        ids: impl Iterator<Item = &'a str>,
+        ids: impl Iterator<Item = S>,
         mut load: impl FnMut(&str) -> Option<Value>,
         url: &str,
     ) -> ApiResult<Value> {
@@ -95,8 +95,8 @@ impl Page {
         let (data, has_more) = if let Some(cursor) = &self.starting_after {
             let found = ids
                 .by_ref()
-                .find(|id| id == cursor)
-                .is_some_and(|id| load(id).is_some());
+                .find(|id| id.as_ref() == cursor)
+                .is_some_and(|id| load(id.as_ref()).is_some());
             if !found {
                 return Err(ApiError::no_such("object", cursor, "starting_after"));
             }
@@ -106,6 +106,7 @@ impl Page {
             let mut found = false;
             let mut more = false;
             for id in ids {
+                let id = id.as_ref();
                 if id == cursor {
                     found = load(id).is_some();
                     break;
@@ -128,12 +129,15 @@ impl Page {
         Ok(json!({ "object": "list", "data": data, "has_more": has_more, "url": url }))
     }
 
-    fn first<'a>(
+    fn first<S: AsRef<str>>(
         &self,
-        ids: impl Iterator<Item = &'a str>,
-        load: impl FnMut(&str) -> Option<Value>,
+        ids: impl Iterator<Item = S>,
+        mut load: impl FnMut(&str) -> Option<Value>,
     ) -> (Vec<Value>, bool) {
-        let mut data: Vec<Value> = ids.filter_map(load).take(self.limit + 1).collect();
+        let mut data: Vec<Value> = ids
+            .filter_map(|id| load(id.as_ref()))
+            .take(self.limit + 1)
+            .collect();
         let more = data.len() > self.limit;
         data.truncate(self.limit);
         (data, more)
