@@ -202,7 +202,7 @@ pub struct LoggedParams {
 const PARAMS_DICTIONARY_MIN: usize = 128;
 
 impl LoggedParams {
-    /// The parameters as JSON text.
+    /// Decompresses the parameters to JSON text.
     pub fn json(&self) -> Box<RawValue> {
         lz4_flex::block::decompress_size_prepended_with_dict(&self.bytes, &self.dictionary)
             .ok()
@@ -331,7 +331,7 @@ pub struct AccountData {
     pub ids: IdGenerator,
     pub idempotency: HashMap<String, IdempotencyRecord>,
     /// Tasks by due time, then by the order they were scheduled in. A heap
-    /// holds each task in 48 bytes with nothing around it; every open
+    /// keeps each task in 48 bytes with nothing around it, and every open
     /// session has one.
     schedule: BinaryHeap<Reverse<Scheduled>>,
     next_seq: u64,
@@ -346,8 +346,8 @@ pub struct AccountData {
     pub connected_account: Option<String>,
     /// The seed of the id generator, kept so a reset replays the same ids.
     seed: u64,
-    /// What logged parameters compress against: the first that were long
-    /// enough, or nothing yet.
+    /// The dictionary that logged parameters compress against: the first
+    /// parameters that were long enough, or empty until then.
     params_dictionary: Arc<[u8]>,
 }
 

@@ -52,9 +52,9 @@ impl IdGenerator {
     }
 }
 
-/// An id held in 24 bytes without an allocation when this module derived
-/// it and its prefix is at most 8 bytes, as a task on the schedule holds
-/// one: an account can have a task per open session.
+/// An id in 24 bytes without an allocation when this module derived it and
+/// its prefix is at most 8 bytes. Tasks on the schedule use it, because an
+/// account can have a task per open session.
 #[derive(Clone, PartialEq, Eq)]
 pub enum CompactId {
     Derived {
@@ -146,8 +146,8 @@ pub(crate) fn write_body(body: &mut [u8], number: u64) {
     }
 }
 
-/// The number of a derived id given the part after its prefix, or `None`
-/// if this module did not write those characters.
+/// Returns the number of a derived id given the part after its prefix, or
+/// `None` if this module did not write those characters.
 pub fn number_of_body(body: &[u8]) -> Option<u64> {
     if !LENGTHS.contains(&body.len()) {
         return None;
@@ -164,8 +164,8 @@ pub fn number_of_body(body: &[u8]) -> Option<u64> {
     (expected == body).then_some(number)
 }
 
-/// The prefix of a derived id and its number, or `None` for an id this
-/// module did not write (a product id the caller chose, say).
+/// Splits a derived id into its prefix and its number. Returns `None` for an
+/// id this module did not write, such as a product id the caller chose.
 pub fn split(id: &str) -> Option<(&str, u64)> {
     let cut = id.rfind('_').map_or(0, |at| at + 1);
     let (prefix, body) = id.split_at(cut);
@@ -189,7 +189,7 @@ const M2: u64 = 0xc4ce_b9fe_1a85_ec53;
 const M1_INVERSE: u64 = inverse(M1);
 const M2_INVERSE: u64 = inverse(M2);
 
-/// The inverse of an odd number modulo 2^64, by Newton's iteration: each
+/// Computes the inverse of an odd number modulo 2^64, by Newton's iteration: each
 /// step doubles the number of correct low bits.
 const fn inverse(odd: u64) -> u64 {
     let mut x = odd;
@@ -201,7 +201,7 @@ const fn inverse(odd: u64) -> u64 {
     x
 }
 
-/// A bijection of 64-bit numbers that spreads consecutive numbers apart.
+/// Maps 64-bit numbers one to one, spreading consecutive numbers apart.
 /// Each step can be undone: a shift by 33 or more xored in is its own
 /// inverse, and multiplication by an odd number has an inverse.
 fn scramble(number: u64) -> u64 {

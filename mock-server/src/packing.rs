@@ -13,7 +13,7 @@
 //!   so `created` packs to zero and `expires_at` to the session's lifetime.
 //!
 //! `unpack` with the same base and time restores the exact text. Marks use
-//! control bytes that JSON text never holds raw: serializers escape them
+//! control bytes that never appear raw in JSON text: serializers escape them
 //! inside strings, and they are not allowed outside.
 
 use crate::ids;
@@ -69,7 +69,7 @@ pub fn pack(text: &[u8], base: u64, now: i64) -> Vec<u8> {
     out
 }
 
-/// The value of a run of exactly ten digits without a leading zero, which
+/// Parses a run of exactly ten digits without a leading zero, which
 /// printing the value gives back character for character.
 fn time_value(run: &[u8]) -> Option<i64> {
     if run.len() != TIME_DIGITS || run[0] == b'0' || !run.iter().all(u8::is_ascii_digit) {
@@ -88,7 +88,7 @@ pub fn unpack(packed: &[u8], base: u64, now: i64, spare: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(packed.len() + 512 + spare);
     let mut previous = base;
     let mut rest = packed;
-    while let Some(at) = rest.iter().position(|b| *b == ID || *b == TIME) {
+    while let Some(at) = memchr::memchr2(ID, TIME, rest) {
         out.extend_from_slice(&rest[..at]);
         let mark = rest[at];
         rest = &rest[at + 1..];
@@ -119,12 +119,12 @@ pub fn unpack(packed: &[u8], base: u64, now: i64, spare: usize) -> Vec<u8> {
 
 /// Maps a difference to a number that is small when the difference is
 /// small either way.
-fn zigzag(difference: u64) -> u64 {
+pub fn zigzag(difference: u64) -> u64 {
     let signed = difference as i64;
     ((signed << 1) ^ (signed >> 63)) as u64
 }
 
-fn unzigzag(value: u64) -> u64 {
+pub fn unzigzag(value: u64) -> u64 {
     (value >> 1) ^ (value & 1).wrapping_neg()
 }
 

@@ -107,8 +107,8 @@ impl Shared {
             .collect()
     }
 
-    /// The account that holds a Checkout Session, for the hosted page,
-    /// which has the session id in its URL but no API key.
+    /// Finds the account that contains a Checkout Session, for the hosted
+    /// page, which has the session id in its URL but no API key.
     ///
     /// The accounts are asked in turn instead of keeping an index of every
     /// session: an index costs about 30 bytes a session in a load test of

@@ -38,18 +38,12 @@ pub struct Version {
     pub object: Value,
 }
 
-/// One stored version: when it was written and where its bytes are.
-#[derive(Debug, Clone, Copy)]
-struct Packed {
-    written_at: i64,
-    at: Place,
-}
-
 /// One stored object. A slot keeps its position in `Store::slots` for as
 /// long as the store lives, so the position names the object.
 #[derive(Debug, Clone)]
 struct Slot {
-    current: Packed,
+    /// The current version.
+    current: Place,
     /// A derived id's number less `Store::bases[base]`; for any other id,
     /// its position in `Store::custom_ids`.
     number: u32,
@@ -66,7 +60,7 @@ const CUSTOM: u8 = u8::MAX;
 
 // Every object costs one slot, so a change to its size shows here.
 #[cfg(target_pointer_width = "64")]
-const _: () = assert!(std::mem::size_of::<Slot>() == 24);
+const _: () = assert!(std::mem::size_of::<Slot>() == 16);
 
 impl Slot {
     fn kind(&self) -> u8 {
@@ -109,10 +103,10 @@ impl Form {
 /// creation order.
 ///
 /// The layout keeps the cost of an object close to its compressed bytes:
-/// a 24-byte slot per object, the bytes back to back in large chunks, and
+/// a 16-byte slot per object, the bytes back to back in large chunks, and
 /// a hash table of slot positions. An id the account derived is kept as
-/// its number and spelled again when needed; other ids (a product id the
-/// caller chose) are kept as text. Replaced versions sit in a side table,
+/// its number and spelled again when needed. Other ids, such as a product
+/// id the caller chose, are kept as text. Replaced versions sit in a side table,
 /// because most objects are never updated within the history window.
 #[derive(Debug, Default)]
 pub struct Store {
@@ -132,11 +126,11 @@ pub struct Store {
     bytes: Arena,
     /// Replaced versions by slot, oldest first: those written within
     /// `HISTORY` seconds of the latest write, and the newest one before that.
-    older: HashMap<u32, Vec<Packed>>,
+    older: HashMap<u32, Vec<Place>>,
 }
 
-/// The parts of an id this module can spell again: the prefix, the
-/// length of the derived characters, the number, and what follows them.
+/// Splits an id this module can spell again into its prefix, the length of
+/// its derived characters, their number, and what follows them.
 /// A key such as `cs_test_…/line_items` names an object by the id it
 /// belongs to, so the part from the first `/` on is a suffix.
 fn derived(id: &str) -> Option<(&str, usize, u64, &str)> {
@@ -145,7 +139,7 @@ fn derived(id: &str) -> Option<(&str, usize, u64, &str)> {
 }
 
 impl Store {
-    /// A store for an account whose ids are numbered from `first_id`.
+    /// Creates a store for an account whose ids are numbered from `first_id`.
     pub fn new(first_id: u64) -> Self {
         Store {
             text_base: first_id,
@@ -166,12 +160,12 @@ impl Store {
                     .order
                     .retain(|p| *p != position);
                 for version in self.older.remove(&position).unwrap_or_default() {
-                    self.bytes.release(version.at);
+                    self.bytes.release(version);
                 }
                 let slot = &mut self.slots[position as usize];
                 let replaced = std::mem::replace(&mut slot.current, current);
                 slot.kind = kind;
-                self.bytes.release(replaced.at);
+                self.bytes.release(replaced);
                 position
             }
             None => self.push_slot(id, kind, current),
@@ -193,12 +187,13 @@ impl Store {
         // A version stays servable while it is the newest one older than
         // the window's start; anything before that is never read again.
         let horizon = now - HISTORY;
+        let bytes = &mut self.bytes;
         let keep_from = older
             .iter()
-            .rposition(|v| v.written_at <= horizon)
+            .rposition(|version| bytes.written_at(*version) <= horizon)
             .unwrap_or(0);
         for version in older.drain(..keep_from) {
-            self.bytes.release(version.at);
+            bytes.release(version);
         }
         self.collect_garbage();
         true
@@ -262,7 +257,8 @@ impl Store {
 
     /// Virtual time of an object's latest write.
     pub fn written_at(&self, id: &str) -> Option<i64> {
-        self.slot(id).map(|slot| slot.current.written_at)
+        self.slot(id)
+            .map(|slot| self.bytes.written_at(slot.current))
     }
 
     /// The newest version of an object written at or before `at`, if one
@@ -273,9 +269,9 @@ impl Store {
         let older = self.older.get(&position).map_or(&[][..], Vec::as_slice);
         std::iter::once(&slot.current)
             .chain(older.iter().rev())
-            .find(|version| version.written_at <= at)
+            .find(|version| self.bytes.written_at(**version) <= at)
             .map(|version| Version {
-                written_at: version.written_at,
+                written_at: self.bytes.written_at(*version),
                 object: self.unpack(slot.kind(), version),
             })
     }
@@ -377,7 +373,7 @@ impl Store {
     }
 
     /// Appends a slot for a new id and indexes it.
-    fn push_slot(&mut self, id: &str, kind: u8, current: Packed) -> u32 {
+    fn push_slot(&mut self, id: &str, kind: u8, current: Place) -> u32 {
         let position = u32::try_from(self.slots.len()).expect("fewer than 2^32 objects");
         let (form, base, number, hash) = match self.derived_place(id) {
             Some((form, base, number, full)) => (form, base, number, self.hasher.hash_one(full)),
@@ -470,25 +466,23 @@ impl Store {
         index
     }
 
-    fn pack(&mut self, kind: u8, object: &Value, now: i64) -> Packed {
+    fn pack(&mut self, kind: u8, object: &Value, now: i64) -> Place {
         let text = packing::pack(&encode(object), self.text_base, now);
         let delta = self.kinds[usize::from(kind)].reference.encode(&text);
-        Packed {
-            written_at: now,
-            at: self.bytes.push(&delta),
-        }
+        self.bytes.push(now, &delta)
     }
 
     /// Rebuilds a version's text into a buffer with `spare` bytes of
     /// capacity left over.
-    fn text_with_spare(&self, kind: u8, packed: &Packed, spare: usize) -> Vec<u8> {
+    fn text_with_spare(&self, kind: u8, version: &Place, spare: usize) -> Vec<u8> {
         let kind = &self.kinds[usize::from(kind)];
-        let text = kind.reference.decode(self.bytes.get(packed.at), 0);
-        packing::unpack(&text, self.text_base, packed.written_at, spare)
+        let (written_at, delta) = self.bytes.get(*version);
+        let text = kind.reference.decode(delta, 0);
+        packing::unpack(&text, self.text_base, written_at, spare)
     }
 
-    fn unpack(&self, kind: u8, packed: &Packed) -> Value {
-        decode(&self.text_with_spare(kind, packed, 0))
+    fn unpack(&self, kind: u8, version: &Place) -> Value {
+        decode(&self.text_with_spare(kind, version, 0))
     }
 
     /// Moves the bytes still in use to fresh chunks once more than half of
@@ -497,13 +491,16 @@ impl Store {
         if !self.bytes.wants_collection() {
             return;
         }
-        let mut fresh = Arena::default();
+        let mut fresh = Arena {
+            epoch: self.bytes.epoch,
+            ..Arena::default()
+        };
         for slot in &mut self.slots {
-            slot.current.at = fresh.push(self.bytes.get(slot.current.at));
+            slot.current = fresh.push_entry(self.bytes.entry(slot.current));
         }
         for versions in self.older.values_mut() {
             for version in versions {
-                version.at = fresh.push(self.bytes.get(version.at));
+                *version = fresh.push_entry(self.bytes.entry(*version));
             }
         }
         self.bytes = fresh;
@@ -514,59 +511,92 @@ impl Store {
 /// 32 bits, the offset in the low ones.
 type Place = u64;
 
-/// Stored versions back to back in large chunks, each with its length in
-/// front. One allocation per chunk instead of one per version keeps the
-/// allocator's per-block overhead and the holes between short-lived
-/// request buffers away from long-lived data.
+/// Stored versions back to back in large chunks. Each entry is the length
+/// of its bytes and the virtual time of its write (both varints, the time
+/// as its distance from the first write), then the bytes. One allocation
+/// per chunk instead of one per version keeps the allocator's per-block
+/// overhead and the holes between short-lived request buffers away from
+/// long-lived data.
 #[derive(Debug, Default)]
 struct Arena {
     chunks: Vec<Vec<u8>>,
-    /// Bytes of released versions, which a collection drops.
+    /// The virtual time of the first write, which entries count from.
+    epoch: Option<i64>,
+    /// Bytes of released entries, which a collection drops.
     released: usize,
-    held: usize,
+    /// Bytes of all entries, released ones included.
+    written: usize,
 }
 
 /// The size of a chunk. A version longer than this gets a chunk of its own.
 const CHUNK: usize = 1 << 20;
 
 impl Arena {
-    fn push(&mut self, bytes: &[u8]) -> Place {
-        let mut header = Vec::with_capacity(5);
-        packing::push_varint(&mut header, bytes.len() as u64);
-        let need = header.len() + bytes.len();
+    fn push(&mut self, written_at: i64, bytes: &[u8]) -> Place {
+        let epoch = *self.epoch.get_or_insert(written_at);
+        let mut entry = Vec::with_capacity(bytes.len() + 8);
+        packing::push_varint(&mut entry, bytes.len() as u64);
+        packing::push_varint(
+            &mut entry,
+            packing::zigzag(written_at.wrapping_sub(epoch) as u64),
+        );
+        entry.extend_from_slice(bytes);
+        self.push_entry(&entry)
+    }
+
+    /// Appends a whole entry, header included.
+    fn push_entry(&mut self, entry: &[u8]) -> Place {
         if self
             .chunks
             .last()
-            .is_none_or(|chunk| chunk.capacity() - chunk.len() < need)
+            .is_none_or(|chunk| chunk.capacity() - chunk.len() < entry.len())
         {
-            self.chunks.push(Vec::with_capacity(CHUNK.max(need)));
+            self.chunks.push(Vec::with_capacity(CHUNK.max(entry.len())));
         }
         let index = self.chunks.len() - 1;
         let chunk = &mut self.chunks[index];
         let offset = chunk.len();
-        chunk.extend_from_slice(&header);
-        chunk.extend_from_slice(bytes);
-        self.held += need;
+        chunk.extend_from_slice(entry);
+        self.written += entry.len();
         ((index as u64) << 32) | offset as u64
     }
 
-    fn get(&self, place: Place) -> &[u8] {
+    /// Returns the entry at `place` with its header, where its bytes start
+    /// and its stored time.
+    fn split(&self, place: Place) -> (&[u8], usize, u64) {
         let chunk = &self.chunks[(place >> 32) as usize];
         let rest = &chunk[(place & u64::from(u32::MAX)) as usize..];
-        let (len, used) = packing::read_varint(rest);
-        &rest[used..used + len as usize]
+        let (len, first) = packing::read_varint(rest);
+        let (time, second) = packing::read_varint(&rest[first..]);
+        let start = first + second;
+        (&rest[..start + len as usize], start, time)
     }
 
-    /// Notes that the version at `place` is no longer read.
+    fn entry(&self, place: Place) -> &[u8] {
+        self.split(place).0
+    }
+
+    /// Returns the virtual time of the write and the bytes at `place`.
+    fn get(&self, place: Place) -> (i64, &[u8]) {
+        let (entry, start, time) = self.split(place);
+        let written_at = self
+            .epoch
+            .unwrap_or_default()
+            .wrapping_add(packing::unzigzag(time) as i64);
+        (written_at, &entry[start..])
+    }
+
+    fn written_at(&self, place: Place) -> i64 {
+        self.get(place).0
+    }
+
+    /// Notes that the entry at `place` is no longer read.
     fn release(&mut self, place: Place) {
-        let len = self.get(place).len() as u64;
-        let mut header = Vec::with_capacity(5);
-        packing::push_varint(&mut header, len);
-        self.released += header.len() + len as usize;
+        self.released += self.entry(place).len();
     }
 
     fn wants_collection(&self) -> bool {
-        self.released > CHUNK && self.released * 2 > self.held
+        self.released > CHUNK && self.released * 2 > self.written
     }
 }
 
@@ -715,7 +745,7 @@ mod tests {
         store.insert("checkout.session", "a", &object(1), 0);
         store.insert("checkout.session", "b", &object(2), 0);
         let text = encode(&object(2)).len();
-        let packed = store.bytes.get(store.slot("b").unwrap().current.at).len();
+        let packed = store.bytes.get(store.slot("b").unwrap().current).1.len();
         assert!(
             packed * 4 < text,
             "{packed} bytes packed from {text} bytes of text"
@@ -805,9 +835,9 @@ mod tests {
         }
         // 600 versions of 12 KB, of which at most a few megabytes stay.
         assert!(
-            store.bytes.held < 3 * CHUNK,
-            "{} bytes held",
-            store.bytes.held
+            store.bytes.written < 3 * CHUNK,
+            "{} bytes written",
+            store.bytes.written
         );
         assert_eq!(store.get("customer", "cus_1"), Some(big(600)));
         assert_eq!(store.get("customer", "cus_2"), Some(json!({"keep": true})));
