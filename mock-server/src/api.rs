@@ -476,7 +476,7 @@ fn decode_params(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Map<String, Value>, ApiError> {
-    let mut params = form::decode(uri.query().unwrap_or_default().as_bytes())?;
+    let mut params = form::decode_query(uri.query().unwrap_or_default().as_bytes())?;
     if *method == Method::POST && !body.is_empty() {
         let is_json = header(headers, "content-type").is_some_and(|ct| ct.contains("json"))
             || body.first() == Some(&b'{');
@@ -553,13 +553,16 @@ pub fn error_response(err: &ApiError, request_id: &str, api_version: Option<&str
     response
 }
 
-/// Request ids for answers given before an account is known (bad key,
-/// unknown route). They come from a process-wide counter, not the seeded
-/// generator, because no account's seed applies.
-fn fallback_id() -> String {
+/// Returns a request id for an answer given before an account is known (bad
+/// key, unknown route, a control request that failed). These ids count from
+/// a process-wide number instead of an account's seed, because no account's
+/// seed applies, and have the shape of the others.
+pub fn fallback_id() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
-    format!("req_anon{:020}", NEXT.fetch_add(1, Ordering::Relaxed))
+    let mut id = String::from("req_");
+    crate::ids::push_body(&mut id, NEXT.fetch_add(1, Ordering::Relaxed), 24);
+    id
 }
 
 /// A response whose body fails after the headers, so the client sees the

@@ -80,7 +80,7 @@ pub fn account_for(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<Arc<Acco
 }
 
 fn fail(err: &ApiError) -> Response {
-    error_response(err, "req_control", None)
+    error_response(err, &crate::api::fallback_id(), None)
 }
 
 fn ok(value: &Value) -> Response {

@@ -593,6 +593,21 @@ proptest! {
 /// Inputs whose fault lies with one parameter, and the `param` the error
 /// must name.
 #[test]
+fn bad_query_string_is_named_as_such() {
+    let reply = send(
+        reqwest::Method::GET,
+        "/v1/customers?metadata[a=1",
+        Some(FIXTURE_KEY),
+        &[],
+        Vec::new(),
+    )
+    .expect("the fake responds");
+    let error = check_error_envelope("bad query", &reply).unwrap_or_else(|err| panic!("{err}"));
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("Invalid query string"), "{message}");
+}
+
+#[test]
 fn decoder_names_parameter_at_fault() {
     let cases: &[(&[u8], &str)] = &[
         (b"metadata=1&metadata[a]=2", "metadata"),
@@ -884,6 +899,7 @@ proptest! {
 #[test]
 fn control_errors_name_the_field() {
     let key = fresh_key("control_param");
+    let mut ids = std::collections::HashSet::new();
     let cases: &[(&str, Value, &str)] = &[
         (
             "/_fakestripe/clock/advance",
@@ -911,6 +927,10 @@ fn control_errors_name_the_field() {
         let context = format!("POST {path} {body}");
         let error = check_error_envelope(&context, &reply).unwrap_or_else(|err| panic!("{err}"));
         assert_eq!(error["param"], *param, "{context}: {}", reply.text());
+        assert!(
+            ids.insert(request_id(&context, &error)),
+            "{context}: id repeated"
+        );
     }
 }
 
@@ -1001,6 +1021,20 @@ proptest! {
 // ---------------------------------------------------------------------------
 // Hostile headers and paths.
 
+/// Returns the request id in an error's `request_log_url`, after checking
+/// that it has the shape of Stripe's request ids.
+fn request_id(context: &str, error: &Value) -> String {
+    let url = error["request_log_url"].as_str().unwrap_or_default();
+    let id = url.rsplit("request_id=").next().unwrap_or_default();
+    assert!(
+        id.len() == "req_".len() + 24
+            && id.starts_with("req_")
+            && id[4..].bytes().all(|b| b.is_ascii_alphanumeric()),
+        "{context}: request id `{id}` in {error}"
+    );
+    id.to_owned()
+}
+
 #[test]
 fn hostile_headers_are_rejected_cleanly() {
     let long_key = format!("Bearer sk_test_{}", "a".repeat(8_000));
@@ -1035,6 +1069,7 @@ fn hostile_headers_are_rejected_cleanly() {
         ),
         ("long key".into(), vec![("authorization", &long_key)]),
     ];
+    let mut ids = std::collections::HashSet::new();
     for (name, headers) in &cases {
         let reply = send(
             reqwest::Method::GET,
@@ -1045,9 +1080,12 @@ fn hostile_headers_are_rejected_cleanly() {
         )
         .unwrap_or_else(|err| panic!("{name}: {err}"));
         if reply.status != 200 {
-            check_error_envelope(name, &reply).unwrap_or_else(|err| panic!("{err}"));
+            let error = check_error_envelope(name, &reply).unwrap_or_else(|err| panic!("{err}"));
+            // Each rejection before an account is known gets its own id.
+            assert!(ids.insert(request_id(name, &error)), "{name}: id repeated");
         }
     }
+    assert!(ids.len() >= 8, "{} keyless rejections", ids.len());
     let with_key: Vec<(&str, Vec<(&str, &str)>)> = vec![
         ("bad version", vec![("stripe-version", "yesterday")]),
         ("bad account", vec![("stripe-account", "bob")]),

@@ -11,10 +11,26 @@ use super::error::ApiError;
 /// margin lets clients nest metadata-like hashes a little further.
 pub const MAX_DEPTH: usize = 16;
 
-/// Decodes a form body or query string into a tree of strings, objects and
-/// arrays. Indexed (`a[0]`) and empty-indexed (`a[]`) arrays become JSON
-/// arrays, and percent-encoded brackets are decoded the same as literal ones.
+/// Decodes a form body into a tree of strings, objects and arrays. Indexed
+/// (`a[0]`) and empty-indexed (`a[]`) arrays become JSON arrays, and
+/// percent-encoded brackets are decoded the same as literal ones.
 pub fn decode(input: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    decode_from(input, Source::Body)
+}
+
+/// Decodes a query string the same way as a body.
+pub fn decode_query(input: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    decode_from(input, Source::Query)
+}
+
+/// The part of a request the parameters came from, for error messages.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    Body,
+    Query,
+}
+
+fn decode_from(input: &[u8], source: Source) -> Result<Map<String, Value>, ApiError> {
     if input.iter().all(|b| b.is_ascii_whitespace()) {
         return Ok(Map::new());
     }
@@ -23,10 +39,19 @@ pub fn decode(input: &[u8]) -> Result<Map<String, Value>, ApiError> {
         .use_form_encoding(true);
     let value: Value = config.deserialize_bytes(input).map_err(|err| {
         let detail = err.to_string();
-        let error = invalid_body(&detail);
-        match param_at(input, &detail) {
-            Some(param) => error.with_param(param),
-            None => error,
+        let param = param_at(input, &detail);
+        // The decoder's words for `a[]=x&a[0]=y`, in either order.
+        let mixed = detail.contains("both a sequence and a");
+        match (param, mixed) {
+            (Some(param), true) => ApiError::invalid_param(
+                param.clone(),
+                format!(
+                    "Invalid array `{param}`: it was sent both as `{param}[]` and with indices \
+                     such as `{param}[0]`. Use one form for every item."
+                ),
+            ),
+            (Some(param), false) => invalid_input(source, &detail).with_param(param),
+            (None, _) => invalid_input(source, &detail),
         }
     })?;
     match value {
@@ -35,7 +60,7 @@ pub fn decode(input: &[u8]) -> Result<Map<String, Value>, ApiError> {
             Ok(map)
         }
         Value::String(s) if s.is_empty() => Ok(Map::new()),
-        _ => Err(invalid_body("expected key=value pairs")),
+        _ => Err(invalid_input(source, "expected key=value pairs")),
     }
 }
 
@@ -100,14 +125,21 @@ fn param_at(input: &[u8], detail: &str) -> Option<String> {
     (!name.is_empty()).then_some(name)
 }
 
-fn invalid_body(detail: &str) -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::BAD_REQUEST,
-        super::error::ErrorType::InvalidRequest,
-        format!(
+fn invalid_input(source: Source, detail: &str) -> ApiError {
+    let message = match source {
+        Source::Body => format!(
             "Invalid request body: {detail}. Send parameters as application/x-www-form-urlencoded \
              in bracket notation, such as metadata[order_id]=42."
         ),
+        Source::Query => format!(
+            "Invalid query string: {detail}. Send parameters in bracket notation, such as \
+             expand[]=payment_intent."
+        ),
+    };
+    ApiError::new(
+        axum::http::StatusCode::BAD_REQUEST,
+        super::error::ErrorType::InvalidRequest,
+        message,
     )
 }
 
@@ -153,8 +185,35 @@ mod tests {
     }
 
     #[test]
+    fn mixed_array_forms_are_named() {
+        for body in [
+            &b"line_items[]=a&line_items[0][quantity]=1"[..],
+            b"line_items[0][quantity]=1&line_items[]=a",
+        ] {
+            let err = decode(body).unwrap_err();
+            assert_eq!(err.param.as_deref(), Some("line_items"));
+            assert!(
+                err.message.starts_with("Invalid array `line_items`"),
+                "{}",
+                err.message
+            );
+        }
+    }
+
+    #[test]
     fn unbalanced_bracket_is_rejected() {
         let err = decode(b"metadata[a=1").unwrap_err();
         assert_eq!(err.status.as_u16(), 400);
+        assert!(
+            err.message.starts_with("Invalid request body"),
+            "{}",
+            err.message
+        );
+        let err = decode_query(b"metadata[a=1").unwrap_err();
+        assert!(
+            err.message.starts_with("Invalid query string"),
+            "{}",
+            err.message
+        );
     }
 }
