@@ -2,6 +2,7 @@
 //! the file, line and column, the offending line with a caret, and a
 //! suggestion when a name is close to a valid one.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -52,10 +53,10 @@ impl fmt::Display for FileError {
         if let Some(text) = &self.source_line {
             let number = self.line.to_string();
             let gutter = " ".repeat(number.len());
-            let caret_pad = " ".repeat(self.column.saturating_sub(1) as usize);
+            let (excerpt, caret_pad) = snippet(text, self.column);
             write!(
                 f,
-                "\n {gutter} |\n {number} | {text}\n {gutter} | {caret_pad}^"
+                "\n {gutter} |\n {number} | {excerpt}\n {gutter} | {caret_pad}^"
             )?;
         }
         if let Some(help) = &self.help {
@@ -66,6 +67,53 @@ impl fmt::Display for FileError {
 }
 
 impl std::error::Error for FileError {}
+
+/// Maximum characters of a source line that an error shows. A longer line
+/// is cut to this many characters around the error's column.
+const SNIPPET_MAX_CHARS: usize = 120;
+
+/// Returns the part of `line` an error shows, and the padding that puts a
+/// caret under the character at `column` (1-based, in characters). A line
+/// longer than [`SNIPPET_MAX_CHARS`] is cut around the column, with `…`
+/// on each side that was cut. The padding repeats the tabs of the
+/// excerpt, so the caret lines up after a tab too.
+// NOTE: each character before the column that a terminal draws two cells
+// wide, such as a CJK ideograph, puts the caret one cell left of its place.
+fn snippet(line: &str, column: u32) -> (Cow<'_, str>, String) {
+    let total = line.chars().count();
+    let caret = column.saturating_sub(1) as usize;
+    let (excerpt, caret) = if total <= SNIPPET_MAX_CHARS {
+        (Cow::Borrowed(line), caret)
+    } else {
+        // A column past the end of the line shows the line's end.
+        let anchor = caret.min(total);
+        let end = (anchor.saturating_sub(SNIPPET_MAX_CHARS / 2) + SNIPPET_MAX_CHARS).min(total);
+        let start = end - SNIPPET_MAX_CHARS;
+        let byte_at = |index: usize| {
+            line.char_indices()
+                .nth(index)
+                .map_or(line.len(), |(byte, _)| byte)
+        };
+        let mut excerpt = String::new();
+        if start > 0 {
+            excerpt.push('…');
+        }
+        excerpt.push_str(&line[byte_at(start)..byte_at(end)]);
+        if end < total {
+            excerpt.push('…');
+        }
+        let marker = usize::from(start > 0);
+        (Cow::Owned(excerpt), caret - start + marker)
+    };
+    let mut pad: String = excerpt
+        .chars()
+        .take(caret)
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    let padded = pad.chars().count();
+    pad.extend(std::iter::repeat_n(' ', caret.saturating_sub(padded)));
+    (excerpt, pad)
+}
 
 /// The text of a file being read, for errors that quote it.
 #[derive(Debug, Clone, Copy)]
@@ -123,12 +171,14 @@ impl Source<'_> {
             // .json file is first held to JSON's own grammar.
             if let Err(err) = serde_json::from_str::<serde::de::IgnoredAny>(self.text) {
                 let message = strip_position(&err.to_string());
-                let (line, column) = (err.line() as u32, err.column() as u32);
-                let found = self
-                    .text
-                    .lines()
-                    .nth(line.saturating_sub(1) as usize)
-                    .and_then(|text| text.chars().nth(column.saturating_sub(1) as usize));
+                let line = err.line() as u32;
+                let line_text = self.text.lines().nth(line.saturating_sub(1) as usize);
+                // serde_json counts the column in bytes, and errors count
+                // it in characters.
+                let column =
+                    line_text.map_or(err.column() as u32, |text| char_column(text, err.column()));
+                let found =
+                    line_text.and_then(|text| text.chars().nth(column.saturating_sub(1) as usize));
                 let help = match found {
                     Some('#') => {
                         Some("JSON has no comments; name the file .yaml to use them".to_owned())
@@ -154,6 +204,19 @@ impl Source<'_> {
         let (message, help) = explain(&raw);
         self.error(line, column, message, help)
     }
+}
+
+/// Converts a 1-based byte column of `line` to a 1-based character column.
+/// A byte column inside a character counts as that character, and one past
+/// the end of the line stays past it.
+fn char_column(line: &str, byte_column: usize) -> u32 {
+    let byte = byte_column.saturating_sub(1);
+    let before = line
+        .char_indices()
+        .take_while(|(index, c)| index + c.len_utf8() <= byte)
+        .count();
+    let past_end = byte.saturating_sub(line.len());
+    (before + past_end + 1) as u32
 }
 
 /// Removes the " at line N, column M" that serde_json and serde-saphyr
@@ -250,6 +313,18 @@ fn parse_unknown(raw: &str, prefix: &str) -> Option<(String, Vec<String>)> {
     Some((name, expected))
 }
 
+/// Maximum characters of a value that an error message quotes.
+const QUOTE_MAX_CHARS: usize = 60;
+
+/// Cuts a value from the file to [`QUOTE_MAX_CHARS`] characters, ending in
+/// `…` when cut, so that a message quoting it stays one readable line.
+pub fn shorten(text: &str) -> Cow<'_, str> {
+    match text.char_indices().nth(QUOTE_MAX_CHARS) {
+        Some((end, _)) => Cow::Owned(format!("{}…", &text[..end])),
+        None => Cow::Borrowed(text),
+    }
+}
+
 /// Returns the valid name nearest to `name`, as a help line, when one is close
 /// enough to be a likely misspelling.
 pub fn suggest<S: AsRef<str>>(name: &str, valid: &[S]) -> Option<String> {
@@ -281,6 +356,127 @@ mod tests {
             suggest("fulfilment", &["fulfilments"]),
             Some("did you mean `fulfilments`?".to_owned())
         );
+    }
+
+    /// Renders an error at `column` of a one-line file and returns the
+    /// snippet's source line and caret line, without the gutter.
+    fn snippet_lines(line: &str, column: u32) -> (String, String) {
+        let source = Source {
+            path: Path::new("long.yaml"),
+            text: line,
+        };
+        let rendered = source.error(1, column, "invalid", None).to_string();
+        let lines: Vec<&str> = rendered.lines().collect();
+        assert_eq!(lines.len(), 4, "{rendered}");
+        let text = lines[2].strip_prefix(" 1 | ").expect("the source line");
+        let caret = lines[3].strip_prefix("   | ").expect("the caret line");
+        (text.to_owned(), caret.to_owned())
+    }
+
+    /// Returns the character above the caret.
+    fn under_caret(text: &str, caret: &str) -> Option<char> {
+        assert!(caret.ends_with('^'), "{caret:?}");
+        text.chars().nth(caret.chars().count() - 1)
+    }
+
+    #[test]
+    fn snippet_short_line_whole() {
+        let (text, caret) = snippet_lines("steps: [checkout]", 9);
+        assert_eq!(text, "steps: [checkout]");
+        assert_eq!(caret, "        ^");
+    }
+
+    #[test]
+    fn snippet_long_line_middle() {
+        let line = format!("{}X{}", "a".repeat(5_000), "b".repeat(5_000));
+        let (text, caret) = snippet_lines(&line, 5_001);
+        assert!(text.starts_with('…'), "{text}");
+        assert!(text.ends_with('…'), "{text}");
+        assert_eq!(text.chars().count(), SNIPPET_MAX_CHARS + 2);
+        assert_eq!(under_caret(&text, &caret), Some('X'));
+    }
+
+    #[test]
+    fn snippet_long_line_start() {
+        let line = format!("X{}", "a".repeat(10_000));
+        let (text, caret) = snippet_lines(&line, 1);
+        assert!(text.starts_with('X'), "{text}");
+        assert!(text.ends_with('…'), "{text}");
+        assert_eq!(text.chars().count(), SNIPPET_MAX_CHARS + 1);
+        assert_eq!(caret, "^");
+    }
+
+    #[test]
+    fn snippet_long_line_end() {
+        let line = format!("{}X", "a".repeat(10_000));
+        let (text, caret) = snippet_lines(&line, 10_001);
+        assert!(text.starts_with('…'), "{text}");
+        assert!(text.ends_with('X'), "{text}");
+        assert_eq!(text.chars().count(), SNIPPET_MAX_CHARS + 1);
+        assert_eq!(under_caret(&text, &caret), Some('X'));
+        // A column just past the end puts the caret after the last character.
+        let (text, caret) = snippet_lines(&line, 10_002);
+        assert_eq!(caret.chars().count(), text.chars().count() + 1);
+    }
+
+    #[test]
+    fn snippet_long_line_multibyte() {
+        // Two- and three-byte characters on both sides of the column.
+        let line = format!("{}X{}", "é".repeat(4_999), "→".repeat(5_000));
+        let (text, caret) = snippet_lines(&line, 5_000);
+        assert_eq!(under_caret(&text, &caret), Some('X'));
+        assert!(text[3..].starts_with('é'), "{text}");
+        assert!(text.contains('→'), "{text}");
+        // Every column of a short stretch keeps the caret on its character.
+        for column in 4_990..5_010 {
+            let (text, caret) = snippet_lines(&line, column);
+            let expected = line.chars().nth(column as usize - 1);
+            assert_eq!(under_caret(&text, &caret), expected, "column {column}");
+        }
+    }
+
+    #[test]
+    fn snippet_caret_after_tab() {
+        let (text, caret) = snippet_lines("\tkey: x", 7);
+        assert_eq!(under_caret(&text, &caret), Some('x'));
+        assert!(caret.starts_with('\t'), "{caret:?}");
+    }
+
+    #[test]
+    fn json_column_in_characters() {
+        let text = "{\"name\": \"ééé\" x}";
+        let source = Source {
+            path: Path::new("bad.json"),
+            text,
+        };
+        let error = source
+            .deserialize::<serde_json::Value>("")
+            .expect_err("the text is not JSON");
+        let x = text
+            .chars()
+            .position(|c| c == 'x')
+            .expect("x is in the text");
+        assert_eq!(error.column as usize, x + 1);
+    }
+
+    #[test]
+    fn char_column_conversion() {
+        assert_eq!(char_column("abc", 1), 1);
+        assert_eq!(char_column("abc", 4), 4);
+        assert_eq!(char_column("éx", 3), 2);
+        // A byte inside `é` counts as `é`.
+        assert_eq!(char_column("éx", 2), 1);
+        assert_eq!(char_column("é", 5), 4);
+        assert_eq!(char_column("", 0), 1);
+    }
+
+    #[test]
+    fn shorten_long_values() {
+        assert_eq!(shorten("short"), "short");
+        let long = "é".repeat(100);
+        let cut = shorten(&long);
+        assert_eq!(cut.chars().count(), QUOTE_MAX_CHARS + 1);
+        assert!(cut.ends_with('…'));
     }
 
     #[test]

@@ -250,8 +250,188 @@ fn wait_until_too_many_checks() {
 
 #[test]
 fn count_bounds_conflict() {
-    let text = "version: 1\nsteps:\n  - expect:\n      deliveries:\n        - { type: x, count: 1, min: 1 }\n        - { min: 3, max: 1 }\n";
+    let text = "version: 1\nsteps:\n  - expect:\n      deliveries:\n        - { type: checkout.session.completed, count: 1, min: 1 }\n        - { min: 3, max: 1 }\n";
     insta::assert_snapshot!(errors("counts.yaml", text));
+}
+
+#[test]
+fn hold_patterns_invalid() {
+    let text = r#"version: 1
+steps:
+  - hold: { types: ["checkout.*.completed", "", "checkout session.completed", "charge", "charge.**"] }
+  - checkout: { order: O-1 }
+"#;
+    insta::assert_snapshot!(errors("hold.yaml", text));
+}
+
+#[test]
+fn event_type_patterns_invalid() {
+    let text = r#"version: 1
+steps:
+  - checkout: { order: O-1 }
+  - release: { types: ["Checkout.session.completed"] }
+  - resend: { types: ["checkout..completed"] }
+  - redirect: { race: ["checkout"] }
+  - wait_until: { delivered: "" }
+  - expect:
+      deliveries:
+        - { type: "checkout.session.completed " }
+"#;
+    insta::assert_snapshot!(errors("patterns.yaml", text));
+}
+
+#[test]
+fn event_type_patterns_valid() {
+    let text = r#"version: 1
+steps:
+  - hold: { types: ["*", "checkout.session.*", "payment_intent.succeeded", "charge*"] }
+  - checkout: { order: O-1 }
+  - release: { types: ["*.completed", "checkout.*.expired"] }
+  - expect:
+      deliveries:
+        - { type: "checkout.*" }
+"#;
+    parse(Path::new("patterns.yaml"), text).expect("the patterns are valid");
+}
+
+#[test]
+fn field_pointers_invalid() {
+    let text = r#"version: 1
+steps:
+  - checkout: { order: O-1 }
+  - expect:
+      checkout_session:
+        fields:
+          /customer_details/email: a@example.test
+          customer_details.email: a@example.test
+          /metadata/a~2: x
+      payment_intent: { fields: { "": 1, /metadata//order_id: O-1 } }
+"#;
+    insta::assert_snapshot!(errors("pointers.yaml", text));
+}
+
+#[test]
+fn field_pointers_in_json_point_at_key() {
+    let text = r#"{"version": 1, "steps": [
+  {"checkout": {"order": "O-1"}},
+  {"expect": {"payment_intent": {"fields": {"/amount": 1,
+    "amount": 1}}}}
+]}"#;
+    let errors = parse(Path::new("pointers.json"), text).expect_err("a pointer is invalid");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!((errors[0].line, errors[0].column), (4, 5));
+}
+
+#[test]
+fn attempt_beyond_checkouts() {
+    let text = r#"version: 1
+steps:
+  - checkout: { order: O-1 }
+  - checkout: { order: O-2 }
+  - pay: { order: O-1, attempt: 2 }
+  - checkout: { order: O-1 }
+  - cancel: { order: O-1, attempt: 3 }
+  - expire: { attempt: 2 }
+  - wait_until: { status: paid, stored_session: 4 }
+  - expect:
+      stored_session: 3
+      checkout_session: { attempt: 3 }
+      payment_intent: { attempt: 3 }
+"#;
+    insta::assert_snapshot!(errors("attempts.yaml", text));
+}
+
+#[test]
+fn attempts_counted_per_order() {
+    let text = r#"version: 1
+steps:
+  - checkout: { order: O-1 }
+  - checkout: { order: O-2 }
+  - checkout: { order: O-1 }
+  - pay: { order: O-1, attempt: 2 }
+  - expire: { order: O-1, attempt: 1 }
+  - expect: { order: O-2, stored_session: 1, checkout_session: { attempt: 1 } }
+  - expect: { order: O-1, stored_session: 2, payment_intent: { attempt: 2 } }
+"#;
+    parse(Path::new("attempts.yaml"), text).expect("every attempt has its checkout step");
+}
+
+#[test]
+fn step_without_colon() {
+    let text = "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - pay\n  - redirect\n  - advance: 1m\n";
+    insta::assert_snapshot!(errors("no-colon.yaml", text));
+}
+
+/// serde-saphyr 2.2 reads `- checkout` with the next entry as its content,
+/// which would make this file one checkout of O-1.
+#[test]
+fn step_without_colon_keeps_next_step() {
+    let text = "version: 1\nsteps:\n  - checkout\n  - order: O-1\n";
+    let errors = parse(Path::new("no-colon.yaml"), text).expect_err("`- checkout` is invalid");
+    let positions: Vec<(u32, u32)> = errors.iter().map(|e| (e.line, e.column)).collect();
+    assert_eq!(positions, [(3, 5), (4, 5)], "{errors:?}");
+    assert!(errors[0].message.contains("`checkout`"), "{errors:?}");
+    assert!(
+        errors[1].message.contains("unknown step `order`"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn step_without_colon_in_json() {
+    let text = "{\"version\": 1, \"steps\": [\n  {\"checkout\": {\"order\": \"O-1\"}},\n    \"pay\",\n  {\"advance\": 60}\n]}\n";
+    let errors = parse(Path::new("no-colon.json"), text).expect_err("`\"pay\"` is invalid");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!((errors[0].line, errors[0].column), (3, 5));
+}
+
+#[test]
+fn step_map_with_two_names() {
+    let text = "version: 1\nsteps:\n  - checkout: { order: O-1 }\n    pay: {}\n  - {}\n";
+    insta::assert_snapshot!(errors("two-names.yaml", text));
+}
+
+#[test]
+fn long_line_snippet() {
+    let name = "x".repeat(5_000);
+    let email = format!("{}@example.test", "y".repeat(5_000));
+    let text = format!(
+        "version: 1\nsteps:\n  - checkout: {{ order: O-1, name: {name}, crad: 1, email: {email} }}\n"
+    );
+    insta::assert_snapshot!(errors("long-line.yaml", &text));
+}
+
+/// `fakestripe run` reports every error of an invalid file with its place
+/// and exits 2 before it reads the app file or starts anything.
+#[test]
+fn run_reports_load_errors_and_exits_2() {
+    let dir =
+        std::env::temp_dir().join(format!("fakestripe-scenario-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
+    let file = dir.join("invalid.yaml");
+    let text =
+        "version: 1\nsteps:\n  - checkout\n  - hold: { types: [\"checkout.*.completed\"] }\n";
+    std::fs::write(&file, text).expect("the scenario file is written");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_fakestripe"))
+        .arg("run")
+        .arg(&file)
+        .arg("--app")
+        .arg(dir.join("missing-fakestripe.yaml"))
+        .output()
+        .expect("fakestripe runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("invalid.yaml:3:5: step `checkout`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("invalid.yaml:4:5: invalid event type pattern"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("help: write `- checkout: ...`"), "{stderr}");
+    assert!(!stderr.contains("missing-fakestripe.yaml"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -271,6 +451,12 @@ fn odd_inputs_do_not_panic() {
         "&a [*a]",
         "version: 1\nfaults: [1, 2]\nsteps: [{advance: 1}]\n",
         "version: 1\nfaults: [{kind: 3}]\nsteps: [{advance: 1}]\n",
+        "version: 1\nsteps:\n  - checkout\n",
+        "version: 1\nsteps:\n  - advance\n  - 60\n",
+        "version: 1\nsteps:\n  - [checkout]\n",
+        "version: 1\nsteps:\n  - { 1: 2 }\n",
+        "version: 1\nsteps:\n  - hold: { types: [\"\"] }\n",
+        "version: 1\nsteps:\n  - checkout: { order: a }\n  - expect: { checkout_session: { fields: { \"~\": 1 } } }\n",
     ];
     for input in inputs {
         assert!(
@@ -302,7 +488,7 @@ mod properties {
         #[test]
         fn scenario_like_text_never_panics(
             lines in proptest::collection::vec(
-                "(version: 1|steps:|  - checkout: \\{ order: O-1 \\}|  - pay: \\{\\}|  - advance: [0-9a-z]{0,4}|  - expect: \\{ status: [a-z]{0,6} \\}|faults:|  - kind: [a-z_]{0,12}|allow: \\[[a-z_]{0,10}\\])",
+                "(version: 1|steps:|  - checkout: \\{ order: O-1 \\}|  - pay: \\{\\}|  - (checkout|pay|redirect|hold)|  - advance: [0-9a-z]{0,4}|  - expect: \\{ status: [a-z]{0,6} \\}|faults:|  - kind: [a-z_]{0,12}|allow: \\[[a-z_]{0,10}\\])",
                 0..12,
             )
         ) {

@@ -11,8 +11,8 @@ use super::scenario::{ScenarioRun, StepFailure, glob, type_matches};
 use crate::report::events::Mismatch;
 use crate::scenario::PlannedStep;
 use crate::scenario::model::{
-    DeliveryExpect, ExpectStep, OrderStatus, PaymentIntentExpect, RequestMatch, RequestsExpect,
-    SessionExpect, WaitUntilStep,
+    DeliveryExpect, ExpectStep, FieldChecks, OrderStatus, PaymentIntentExpect, RequestMatch,
+    RequestsExpect, SessionExpect, WaitUntilStep,
 };
 use crate::scenario::values::StoredSession;
 
@@ -392,17 +392,15 @@ fn compare_metadata(
     }
 }
 
-fn compare_pointers(
-    object: &Value,
-    expected: Option<&std::collections::BTreeMap<String, Value>>,
-    out: &mut Vec<Mismatch>,
-) {
-    let Some(expected) = expected else { return };
+fn compare_pointers(object: &Value, expected: Option<&FieldChecks>, out: &mut Vec<Mismatch>) {
+    let Some(FieldChecks(expected)) = expected else {
+        return;
+    };
     for (pointer, value) in expected {
-        let actual = object.pointer(pointer);
+        let actual = object.pointer(&pointer.value);
         if actual != Some(value) {
             out.push(mismatch(
-                pointer.clone(),
+                pointer.value.clone(),
                 compact(value),
                 actual.map_or("(missing)".to_owned(), compact),
             ));

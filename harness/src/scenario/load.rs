@@ -1,17 +1,20 @@
 //! Reading scenario files: YAML or JSON into the model, then the checks
-//! serde cannot do (order references, card numbers, fault kinds), each
-//! reported with the file, line and column it concerns.
+//! serde cannot do (order references, attempt numbers, card numbers, fault
+//! kinds, event type patterns, field pointers), each reported with the
+//! file, line and column it concerns.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
 use super::model::{
-    ExpectStep, FAULT_KINDS, FaultKind, Item, PayStep, PaymentMethod, ScenarioFile, Step,
+    ExpectStep, FAULT_KINDS, FaultKind, FieldChecks, Item, PayStep, PaymentMethod, STEP_NAMES,
+    ScenarioFile, Step, StepEntry,
 };
-use crate::diagnostic::{FileError, Source, suggest};
+use super::values::{StoredSession, Wildcards, check_event_type_pattern, check_field_pointer};
+use crate::diagnostic::{FileError, Source, shorten, suggest};
 use crate::invariants::Invariant;
 
 /// Virtual time advanced after the last step unless a scenario sets
@@ -66,9 +69,15 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, Vec<FileError>> {
     Checker {
         source,
         errors: Vec::new(),
+        checkouts: BTreeMap::new(),
     }
     .check(file)
 }
+
+/// The steps whose keys are all optional, so `- redirect:` with nothing
+/// after the colon is a complete step.
+const STEPS_WITHOUT_REQUIRED_KEYS: &[&str] =
+    &["cancel", "redirect", "expire", "release", "deliver"];
 
 /// Test cards by name. The numbers are Stripe's documented test cards.
 pub const CARD_ALIASES: &[(&str, &str)] = &[
@@ -95,6 +104,10 @@ pub fn card_number(card: &str) -> Option<String> {
 struct Checker<'a> {
     source: Source<'a>,
     errors: Vec<FileError>,
+    /// The number of `checkout` steps so far, by order. The runner counts an
+    /// order's checkout attempts the same way, because a checkout step that
+    /// fails ends the scenario.
+    checkouts: BTreeMap<String, u32>,
 }
 
 impl Checker<'_> {
@@ -220,32 +233,40 @@ impl Checker<'_> {
         values
     }
 
-    fn check_steps(&mut self, steps: Vec<Spanned<Step>>) -> Vec<PlannedStep> {
+    fn check_steps(&mut self, entries: Vec<Spanned<StepEntry>>) -> Vec<PlannedStep> {
         let mut orders: BTreeSet<String> = BTreeSet::new();
         let mut current: Option<String> = None;
-        let mut planned = Vec::with_capacity(steps.len());
-        for spanned in steps {
-            let line = spanned.referenced.line() as u32;
-            let column = spanned.referenced.column() as u32;
+        let mut planned = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let line = entry.referenced.line() as u32;
+            let column = entry.referenced.column() as u32;
             let position = Position { line, column };
-            let order = match &spanned.value {
+            let Some(step) = self.check_entry(position, entry.value) else {
+                continue;
+            };
+            let order = match &step {
                 Step::Checkout(checkout) => {
                     self.check_items(position, checkout.items.as_deref());
                     if checkout.order.trim().is_empty() {
                         self.push(position, "`order` must not be empty", None);
                     }
                     orders.insert(checkout.order.clone());
+                    *self.checkouts.entry(checkout.order.clone()).or_default() += 1;
                     current = Some(checkout.order.clone());
                     current.clone()
                 }
                 Step::Pay(pay) => {
                     self.check_pay(position, pay);
-                    self.resolve(position, pay.order.as_ref(), &orders, &current, true)
+                    let order = self.resolve(position, pay.order.as_ref(), &orders, &current, true);
+                    self.check_attempt(position, "attempt", pay.attempt, order.as_deref());
+                    order
                 }
                 Step::Cancel(session) | Step::Expire(session) => {
-                    let order = session.as_ref().and_then(|s| s.order.as_ref());
-                    self.check_attempt(position, session.as_ref().and_then(|s| s.attempt));
-                    self.resolve(position, order, &orders, &current, true)
+                    let named = session.as_ref().and_then(|s| s.order.as_ref());
+                    let order = self.resolve(position, named, &orders, &current, true);
+                    let attempt = session.as_ref().and_then(|s| s.attempt);
+                    self.check_attempt(position, "attempt", attempt, order.as_deref());
+                    order
                 }
                 Step::Redirect(redirect) => {
                     let race_empty = redirect
@@ -259,6 +280,9 @@ impl Checker<'_> {
                             None,
                         );
                     }
+                    if let Some(race) = redirect.as_ref().and_then(|r| r.race.as_ref()) {
+                        self.check_patterns(position, race, Wildcards::Anywhere);
+                    }
                     let order = redirect.as_ref().and_then(|r| r.order.as_ref());
                     self.resolve(position, order, &orders, &current, true)
                 }
@@ -270,6 +294,7 @@ impl Checker<'_> {
                             None,
                         );
                     }
+                    self.check_patterns(position, &hold.types, Wildcards::AtEnd);
                     None
                 }
                 Step::Release(release) | Step::Deliver(release) => {
@@ -284,6 +309,9 @@ impl Checker<'_> {
                             None,
                         );
                     }
+                    if let Some(types) = release.as_ref().and_then(|r| r.types.as_ref()) {
+                        self.check_patterns(position, types, Wildcards::Anywhere);
+                    }
                     None
                 }
                 Step::Resend(resend) => {
@@ -294,6 +322,7 @@ impl Checker<'_> {
                             None,
                         );
                     }
+                    self.check_patterns(position, &resend.types, Wildcards::Anywhere);
                     if let Some(copies) = resend.copies
                         && !(1..=20).contains(&copies)
                     {
@@ -339,8 +368,15 @@ impl Checker<'_> {
                             Some("use a longer `every`".to_owned()),
                         );
                     }
+                    if let Some(pattern) = &wait.delivered {
+                        let patterns = std::slice::from_ref(pattern);
+                        self.check_patterns(position, patterns, Wildcards::Anywhere);
+                    }
                     if has_order_check {
-                        self.resolve(position, wait.order.as_ref(), &orders, &current, true)
+                        let order =
+                            self.resolve(position, wait.order.as_ref(), &orders, &current, true);
+                        self.check_stored_session(position, wait.stored_session, order.as_deref());
+                        order
                     } else {
                         None
                     }
@@ -351,10 +387,71 @@ impl Checker<'_> {
                 line,
                 column,
                 order,
-                step: spanned.value,
+                step,
             });
         }
         planned
+    }
+
+    /// Returns the step of a `steps` entry, or reports why the entry is not
+    /// one.
+    fn check_entry(&mut self, position: Position, entry: StepEntry) -> Option<Step> {
+        match entry {
+            StepEntry::Step(step) => return Some(step),
+            StepEntry::Plain(text) => self.check_plain_entry(position, text.as_deref()),
+            StepEntry::UnknownStep(name) => {
+                let message = format!(
+                    "unknown step `{}`, expected one of {}",
+                    shorten(&name.value),
+                    STEP_NAMES.join(", ")
+                );
+                let help = suggest(&name.value, STEP_NAMES);
+                self.errors.push(self.source.at(&name, message, help));
+            }
+            StepEntry::ExtraKey(key) => {
+                let message = format!(
+                    "a step is a map with one key, the step's name, but this one also has `{}`",
+                    shorten(&key.value)
+                );
+                let help = "start each step with its own `-`".to_owned();
+                self.errors.push(self.source.at(&key, message, Some(help)));
+            }
+        }
+        None
+    }
+
+    /// Reports a plain value written in place of a step, such as
+    /// `- checkout` without a colon.
+    fn check_plain_entry(&mut self, position: Position, text: Option<&str>) {
+        let Some(text) = text.filter(|text| !text.trim().is_empty()) else {
+            self.push(
+                position,
+                "the step is empty",
+                Some(
+                    "write a step as a map with one key, such as `- checkout: { order: O-1 }`"
+                        .to_owned(),
+                ),
+            );
+            return;
+        };
+        if !STEP_NAMES.contains(&text) {
+            let message = format!(
+                "unknown step `{}`, expected one of {}",
+                shorten(text),
+                STEP_NAMES.join(", ")
+            );
+            self.push(position, message, suggest(text, STEP_NAMES));
+            return;
+        }
+        let message = format!(
+            "step `{text}` is written without a colon; a step is a map with one key, the step's name"
+        );
+        let help = if STEPS_WITHOUT_REQUIRED_KEYS.contains(&text) {
+            format!("write `- {text}:` for the step without parameters, or `- {text}: {{ ... }}`")
+        } else {
+            format!("write `- {text}: ...` with the step's parameters after the colon")
+        };
+        self.push(position, message, Some(help));
     }
 
     fn check_items(&mut self, position: Position, items: Option<&[Item]>) {
@@ -406,7 +503,6 @@ impl Checker<'_> {
     }
 
     fn check_pay(&mut self, position: Position, pay: &PayStep) {
-        self.check_attempt(position, pay.attempt);
         let method = pay.method.unwrap_or(PaymentMethod::Card);
         if let Some(card) = &pay.card {
             if method != PaymentMethod::Card {
@@ -436,10 +532,39 @@ impl Checker<'_> {
         }
     }
 
-    fn check_attempt(&mut self, position: Position, attempt: Option<u32>) {
-        if attempt == Some(0) {
-            self.push(position, "`attempt` counts from 1", None);
+    /// Checks a checkout attempt number of `order`, the order the step acts
+    /// on: it counts from 1 and names a `checkout` step that comes before.
+    fn check_attempt(
+        &mut self,
+        position: Position,
+        key: &str,
+        attempt: Option<u32>,
+        order: Option<&str>,
+    ) {
+        let Some(attempt) = attempt else { return };
+        if attempt == 0 {
+            self.push(position, format!("`{key}` counts from 1"), None);
+            return;
         }
+        // An order that does not resolve is reported already.
+        let Some(order) = order else { return };
+        let count = self.checkouts.get(order).copied().unwrap_or(0);
+        if attempt <= count {
+            return;
+        }
+        let steps = if count == 1 { "step" } else { "steps" };
+        let message = format!(
+            "`{key}` is {attempt}, but order `{order}` has {count} `checkout` {steps} before this step"
+        );
+        let range = if count == 1 {
+            "1".to_owned()
+        } else {
+            format!("1 to {count}")
+        };
+        let help = format!(
+            "attempts count the order's `checkout` steps from 1, so use {range}, or add a `checkout` step for `{order}` before this one"
+        );
+        self.push(position, message, Some(help));
     }
 
     fn check_expect(
@@ -472,11 +597,22 @@ impl Checker<'_> {
                 Some("add a key such as `status` or `fulfilments`".to_owned()),
             );
         }
-        if let Some(session) = &expect.checkout_session {
-            self.check_attempt(position, session.attempt);
-        }
-        if let Some(intent) = &expect.payment_intent {
-            self.check_attempt(position, intent.attempt);
+        let pointers = [
+            expect
+                .checkout_session
+                .as_ref()
+                .and_then(|s| s.fields.as_ref()),
+            expect
+                .payment_intent
+                .as_ref()
+                .and_then(|i| i.fields.as_ref()),
+        ];
+        for FieldChecks(checks) in pointers.into_iter().flatten() {
+            for (pointer, _) in checks {
+                if let Err(message) = check_field_pointer(&pointer.value) {
+                    self.errors.push(self.source.at(pointer, message, None));
+                }
+            }
         }
         for matcher in expect
             .requests
@@ -500,6 +636,7 @@ impl Checker<'_> {
                 matcher.min,
                 matcher.max,
             );
+            self.check_patterns(position, matcher.event_type.as_slice(), Wildcards::Anywhere);
         }
         let needs_order = order_checks
             || expect.requests.as_ref().is_some_and(|r| {
@@ -508,7 +645,7 @@ impl Checker<'_> {
                     .flatten()
                     .any(|m| m.path.contains("{session}"))
             });
-        if needs_order || expect.order.is_some() {
+        let order = if needs_order || expect.order.is_some() {
             self.resolve(
                 position,
                 expect.order.as_ref(),
@@ -518,6 +655,42 @@ impl Checker<'_> {
             )
         } else {
             None
+        };
+        let attempts = [
+            (
+                "checkout_session.attempt",
+                expect.checkout_session.as_ref().and_then(|s| s.attempt),
+            ),
+            (
+                "payment_intent.attempt",
+                expect.payment_intent.as_ref().and_then(|i| i.attempt),
+            ),
+        ];
+        for (key, attempt) in attempts {
+            self.check_attempt(position, key, attempt, order.as_deref());
+        }
+        self.check_stored_session(position, expect.stored_session, order.as_deref());
+        order
+    }
+
+    fn check_stored_session(
+        &mut self,
+        position: Position,
+        selector: Option<StoredSession>,
+        order: Option<&str>,
+    ) {
+        if let Some(StoredSession::Attempt(attempt)) = selector {
+            self.check_attempt(position, "stored_session", Some(attempt), order);
+        }
+    }
+
+    /// Checks each event type pattern of a step against the rules of the
+    /// matcher that `wildcards` names.
+    fn check_patterns(&mut self, position: Position, patterns: &[String], wildcards: Wildcards) {
+        for pattern in patterns {
+            if let Err(message) = check_event_type_pattern(pattern, wildcards) {
+                self.push(position, message, None);
+            }
         }
     }
 
@@ -651,4 +824,25 @@ fn is_scenario_file(path: &Path) -> bool {
         .extension()
         .map(|ext| ext.to_string_lossy().to_ascii_lowercase());
     matches!(ext.as_deref(), Some("yaml" | "yml" | "json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `- name:` with nothing after the colon is a whole step exactly for
+    /// the steps in [`STEPS_WITHOUT_REQUIRED_KEYS`], as the help for a step
+    /// written without a colon states.
+    #[test]
+    fn steps_without_required_keys_match_model() {
+        for name in STEP_NAMES {
+            let text = format!("version: 1\nsteps:\n  - checkout: {{ order: O-1 }}\n  - {name}:\n");
+            let valid = parse(Path::new("empty-step.yaml"), &text).is_ok();
+            assert_eq!(
+                valid,
+                STEPS_WITHOUT_REQUIRED_KEYS.contains(name),
+                "`- {name}:`"
+            );
+        }
+    }
 }

@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
@@ -46,7 +47,7 @@ pub struct ScenarioFile {
     pub settle: Option<Duration>,
     /// The steps, run in order.
     #[schemars(with = "Vec<Step>")]
-    pub steps: Vec<Spanned<Step>>,
+    pub steps: Vec<Spanned<StepEntry>>,
 }
 
 /// The name of a reconciliation invariant, for the schema of `allow`.
@@ -166,6 +167,155 @@ impl Step {
             Step::WaitUntil(_) => "wait_until",
             Step::Expect(_) => "expect",
         }
+    }
+}
+
+/// One entry of `steps` as written. The entries that are not a step are
+/// kept, not rejected during deserialization, so the loader reports each at
+/// its own position and goes on to check the rest of the file.
+///
+/// serde-saphyr 2.2 reads a plain value that names a step with content
+/// (`- checkout`) as that step, and takes the content from the next node,
+/// which is the next entry of the list. So an entry is read with
+/// `deserialize_any`, and only a map goes on to [`Step`].
+#[derive(Debug)]
+pub enum StepEntry {
+    Step(Step),
+    /// A plain value in place of a step: its text, or `None` for null, an
+    /// empty entry or an empty map.
+    Plain(Option<String>),
+    /// A map whose first key is not a step name.
+    UnknownStep(Spanned<String>),
+    /// A step's map with a second key: that key.
+    ExtraKey(Spanned<String>),
+}
+
+impl<'de> Deserialize<'de> for StepEntry {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StepEntryVisitor)
+    }
+}
+
+struct StepEntryVisitor;
+
+impl<'de> Visitor<'de> for StepEntryVisitor {
+    type Value = StepEntry;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a step: a map with one key, the step's name")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StepEntry, A::Error> {
+        let Some(name) = map.next_key::<Spanned<String>>()? else {
+            return Ok(StepEntry::Plain(None));
+        };
+        let entry = if STEP_NAMES.contains(&name.value.as_str()) {
+            let content = NamedStep {
+                name: name.value,
+                map: &mut map,
+            };
+            StepEntry::Step(Step::deserialize(de::value::EnumAccessDeserializer::new(
+                content,
+            ))?)
+        } else {
+            map.next_value::<IgnoredAny>()?;
+            StepEntry::UnknownStep(name)
+        };
+        // The deserializer goes on to the next entry only after the visitor
+        // read the whole map, so the rest is read in every case, and its
+        // first key is kept for the error.
+        let mut extra = None;
+        while let Some(key) = map.next_key::<Spanned<String>>()? {
+            map.next_value::<IgnoredAny>()?;
+            extra.get_or_insert(key);
+        }
+        match (entry, extra) {
+            (StepEntry::Step(_), Some(key)) => Ok(StepEntry::ExtraKey(key)),
+            (entry, _) => Ok(entry),
+        }
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<StepEntry, E> {
+        Ok(StepEntry::Plain(Some(value.to_owned())))
+    }
+
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<StepEntry, E> {
+        Ok(StepEntry::Plain(Some(value.to_string())))
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<StepEntry, E> {
+        Ok(StepEntry::Plain(Some(value.to_string())))
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<StepEntry, E> {
+        Ok(StepEntry::Plain(Some(value.to_string())))
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<StepEntry, E> {
+        Ok(StepEntry::Plain(Some(value.to_string())))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<StepEntry, E> {
+        Ok(StepEntry::Plain(None))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<StepEntry, E> {
+        Ok(StepEntry::Plain(None))
+    }
+}
+
+/// A step's content, after its name was read as the map's first key, as
+/// an externally tagged [`Step`].
+struct NamedStep<'a, A> {
+    name: String,
+    map: &'a mut A,
+}
+
+impl<'de, A: MapAccess<'de>> de::EnumAccess<'de> for NamedStep<'_, A> {
+    type Error = A::Error;
+    type Variant = Self;
+
+    fn variant_seed<V: de::DeserializeSeed<'de>>(
+        self,
+        seed: V,
+    ) -> Result<(V::Value, Self), A::Error> {
+        let variant = seed.deserialize(de::value::StrDeserializer::<A::Error>::new(&self.name))?;
+        Ok((variant, self))
+    }
+}
+
+impl<'de, A: MapAccess<'de>> de::VariantAccess<'de> for NamedStep<'_, A> {
+    type Error = A::Error;
+
+    fn unit_variant(self) -> Result<(), A::Error> {
+        self.map.next_value::<IgnoredAny>().map(|_| ())
+    }
+
+    fn newtype_variant_seed<T: de::DeserializeSeed<'de>>(
+        self,
+        seed: T,
+    ) -> Result<T::Value, A::Error> {
+        self.map.next_value_seed(seed)
+    }
+
+    // Every variant of `Step` is a newtype variant, so serde never calls
+    // the two methods below for it.
+    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, A::Error> {
+        Err(de::Error::invalid_type(
+            de::Unexpected::TupleVariant,
+            &visitor,
+        ))
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, A::Error> {
+        Err(de::Error::invalid_type(
+            de::Unexpected::StructVariant,
+            &visitor,
+        ))
     }
 }
 
@@ -300,7 +450,8 @@ pub struct RedirectStep {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HoldStep {
-    /// Event type patterns, such as `checkout.session.*`.
+    /// Event type patterns, such as `checkout.session.*`. The fake matches
+    /// them, and takes `*` alone or once at the end.
     pub types: Vec<String>,
 }
 
@@ -412,7 +563,37 @@ pub struct SessionExpect {
     /// Keys that must be present with these values; other keys may exist.
     pub metadata: Option<BTreeMap<String, String>>,
     /// Any other field, by JSON pointer (`/customer_details/email`).
-    pub fields: Option<BTreeMap<String, Value>>,
+    #[schemars(with = "Option<BTreeMap<String, Value>>")]
+    pub fields: Option<FieldChecks>,
+}
+
+/// Expected values of an object's fields, in the order written, each named
+/// by a JSON pointer that keeps its place in the file for errors.
+#[derive(Debug, Default)]
+pub struct FieldChecks(pub Vec<(Spanned<String>, Value)>);
+
+impl<'de> Deserialize<'de> for FieldChecks {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FieldChecksVisitor;
+
+        impl<'de> Visitor<'de> for FieldChecksVisitor {
+            type Value = FieldChecks;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map from JSON pointers to expected values")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FieldChecks, A::Error> {
+                let mut checks = Vec::new();
+                while let Some(entry) = map.next_entry::<Spanned<String>, Value>()? {
+                    checks.push(entry);
+                }
+                Ok(FieldChecks(checks))
+            }
+        }
+
+        deserializer.deserialize_map(FieldChecksVisitor)
+    }
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -426,7 +607,8 @@ pub struct PaymentIntentExpect {
     /// Keys that must be present with these values; other keys may exist.
     pub metadata: Option<BTreeMap<String, String>>,
     /// Any other field, by JSON pointer.
-    pub fields: Option<BTreeMap<String, Value>>,
+    #[schemars(with = "Option<BTreeMap<String, Value>>")]
+    pub fields: Option<FieldChecks>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -1,6 +1,7 @@
 //! Small value types with their own spelling in scenario files: durations
 //! (`90`, `"5m"`, `"1h30m"`), HTTP statuses (`409`, `"4xx"`) and stored
-//! session selectors (`latest`, `first`, `none`, `2`).
+//! session selectors (`latest`, `first`, `none`, `2`), and the syntax
+//! checks of event type patterns and JSON pointers.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -295,6 +296,102 @@ impl JsonSchema for StoredSession {
     }
 }
 
+/// Where an event type pattern may have `*`, which depends on who matches
+/// it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wildcards {
+    /// The harness matches the pattern itself, and `*` matches any run of
+    /// characters at any place.
+    Anywhere,
+    /// The fake matches the pattern (a `hold` step becomes a hold fault),
+    /// and it takes `*` alone or once at the end, as a prefix match.
+    AtEnd,
+}
+
+/// Checks that an event type pattern can match an event type the fake
+/// sends. Event types are two or more parts of lowercase letters and `_`,
+/// joined by `.`, such as `checkout.session.completed`.
+pub fn check_event_type_pattern(pattern: &str, wildcards: Wildcards) -> Result<(), String> {
+    let quoted = crate::diagnostic::shorten(pattern);
+    if pattern.is_empty() {
+        return Err("the event type pattern is empty".to_owned());
+    }
+    if pattern == "*" {
+        return Ok(());
+    }
+    if let Some(c) = pattern
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || matches!(c, '_' | '.' | '*')))
+    {
+        return Err(format!(
+            "invalid event type pattern `{quoted}`: it contains {}, but event types contain only lowercase letters, `_` and `.`, and patterns also `*`",
+            describe_char(c)
+        ));
+    }
+    let inner_star = pattern[..pattern.len() - 1].contains('*');
+    if wildcards == Wildcards::AtEnd && inner_star {
+        return Err(format!(
+            "invalid event type pattern `{quoted}`: the fake matches `*` only alone or once at the end, such as checkout.session.*"
+        ));
+    }
+    if pattern.split('.').any(str::is_empty) {
+        return Err(format!(
+            "invalid event type pattern `{quoted}`: it has an empty part, but event types have no `.` at the start or end and no `..`"
+        ));
+    }
+    if !pattern.contains(['.', '*']) {
+        return Err(format!(
+            "invalid event type pattern `{quoted}`: event types have at least two parts, such as charge.updated; write {quoted}.* for every type that starts with it"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the syntax of a JSON pointer (RFC 6901) that names a field of an
+/// object: it starts with `/`, each `~` starts the escape `~0` or `~1`, and
+/// no key is empty, because Stripe's objects have no empty keys.
+pub fn check_field_pointer(pointer: &str) -> Result<(), String> {
+    let quoted = crate::diagnostic::shorten(pointer);
+    if pointer.is_empty() {
+        return Err(
+            "the JSON pointer is empty, which names the whole object; name a field, such as /customer_details/email"
+                .to_owned(),
+        );
+    }
+    if !pointer.starts_with('/') {
+        let mut message = format!("`{quoted}` is not a JSON pointer; pointers start with `/`");
+        if !pointer.contains('/') {
+            let path = crate::diagnostic::shorten(pointer).replace('.', "/");
+            message.push_str(&format!(", such as /{path}"));
+        }
+        return Err(message);
+    }
+    let mut chars = pointer.chars();
+    while let Some(c) = chars.next() {
+        if c == '~' && !matches!(chars.next(), Some('0' | '1')) {
+            return Err(format!(
+                "invalid JSON pointer `{quoted}`: `~` must be followed by 0 or 1; write ~0 for `~` and ~1 for `/` in a key"
+            ));
+        }
+    }
+    if pointer[1..].split('/').any(str::is_empty) {
+        return Err(format!(
+            "invalid JSON pointer `{quoted}`: it has an empty key (`//` or a `/` at the end)"
+        ));
+    }
+    Ok(())
+}
+
+/// Names a character for a message: a space or a control character would
+/// be invisible between backquotes.
+fn describe_char(c: char) -> String {
+    match c {
+        ' ' => "a space".to_owned(),
+        c if c.is_whitespace() || c.is_control() => format!("the character {}", c.escape_unicode()),
+        c => format!("`{c}`"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,6 +415,111 @@ mod tests {
         assert_eq!(format_seconds(0), "0s");
         assert_eq!(format_seconds(90), "1m30s");
         assert_eq!(format_seconds(259_200), "3d");
+    }
+
+    #[test]
+    fn event_type_patterns_valid() {
+        let valid = [
+            ("*", Wildcards::AtEnd),
+            ("checkout.session.completed", Wildcards::AtEnd),
+            ("checkout.session.*", Wildcards::AtEnd),
+            ("checkout.sess*", Wildcards::AtEnd),
+            ("charge*", Wildcards::AtEnd),
+            ("payment_intent.amount_capturable_updated", Wildcards::AtEnd),
+            ("checkout.*.completed", Wildcards::Anywhere),
+            ("*.completed", Wildcards::Anywhere),
+            ("*session*", Wildcards::Anywhere),
+            ("charge.**", Wildcards::Anywhere),
+        ];
+        for (pattern, wildcards) in valid {
+            assert_eq!(
+                check_event_type_pattern(pattern, wildcards),
+                Ok(()),
+                "{pattern} with {wildcards:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn event_type_patterns_invalid() {
+        let invalid = [
+            ("", Wildcards::Anywhere, "is empty"),
+            (" ", Wildcards::Anywhere, "contains a space"),
+            (
+                "checkout session.completed",
+                Wildcards::AtEnd,
+                "contains a space",
+            ),
+            ("charge.updated\t", Wildcards::Anywhere, "\\u{9}"),
+            ("Charge.updated", Wildcards::Anywhere, "contains `C`"),
+            ("charge.up-dated", Wildcards::Anywhere, "contains `-`"),
+            ("charge.updated2", Wildcards::Anywhere, "contains `2`"),
+            ("charge.é", Wildcards::Anywhere, "contains `é`"),
+            (
+                "checkout.*.completed",
+                Wildcards::AtEnd,
+                "only alone or once at the end",
+            ),
+            (
+                "*.completed",
+                Wildcards::AtEnd,
+                "only alone or once at the end",
+            ),
+            (
+                "charge.**",
+                Wildcards::AtEnd,
+                "only alone or once at the end",
+            ),
+            ("**", Wildcards::AtEnd, "only alone or once at the end"),
+            (".charge.updated", Wildcards::Anywhere, "empty part"),
+            ("charge.updated.", Wildcards::Anywhere, "empty part"),
+            ("charge..updated", Wildcards::AtEnd, "empty part"),
+            (".*", Wildcards::AtEnd, "empty part"),
+            ("charge", Wildcards::AtEnd, "at least two parts"),
+        ];
+        for (pattern, wildcards, expected) in invalid {
+            let message = check_event_type_pattern(pattern, wildcards)
+                .expect_err(&format!("{pattern:?} with {wildcards:?} is invalid"));
+            assert!(
+                message.contains(expected),
+                "{pattern:?}: {message:?} should contain {expected:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn field_pointers_valid() {
+        for pointer in [
+            "/amount",
+            "/customer_details/email",
+            "/line_items/data/0/price",
+            "/metadata/a~1b",
+            "/metadata/tilde~0",
+        ] {
+            assert_eq!(check_field_pointer(pointer), Ok(()), "{pointer}");
+        }
+    }
+
+    #[test]
+    fn field_pointers_invalid() {
+        let invalid = [
+            ("", "is empty"),
+            ("amount", "pointers start with `/`, such as /amount"),
+            ("customer_details.email", "such as /customer_details/email"),
+            ("/metadata/a~2", "`~` must be followed by 0 or 1"),
+            ("/metadata/a~", "`~` must be followed by 0 or 1"),
+            ("/metadata//a", "empty key"),
+            ("/metadata/", "empty key"),
+            ("/", "empty key"),
+        ];
+        for (pointer, expected) in invalid {
+            let message =
+                check_field_pointer(pointer).expect_err(&format!("{pointer:?} is invalid"));
+            assert!(
+                message.contains(expected),
+                "{pointer:?}: {message:?} should contain {expected:?}"
+            );
+        }
     }
 
     #[test]
