@@ -403,6 +403,18 @@ impl AccountData {
         self.next_seq = self.next_seq.max(last);
     }
 
+    /// Draws the id of a new object, skipping any id an object already
+    /// has. Ids are numbered from the seed, so a product id a caller chose
+    /// may be one that the account would draw later.
+    pub fn new_id(&mut self, prefix: &str) -> String {
+        loop {
+            let id = self.ids.next(prefix);
+            if !self.store.has_id(&id) {
+                return id;
+            }
+        }
+    }
+
     /// Compresses a request's parameters for the request log.
     pub fn log_params(&mut self, json: &RawValue) -> LoggedParams {
         let text = json.get().as_bytes();

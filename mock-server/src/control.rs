@@ -531,10 +531,10 @@ async fn reset(State(shared): State<Arc<Shared>>, headers: HeaderMap, bytes: Byt
     // The clock keeps its time: a reset forgets objects, not the date.
     data.clock.set_now(now);
     data.resume_sequence(last_seq);
-    if request.keep_webhook_endpoints {
-        // Restarting the ids could draw a kept endpoint's id again.
-        data.ids = ids;
-    }
+    // Ids go on from where they were: an app that kept its records across
+    // the reset must not see an event id or object id a second time.
+    data.store = crate::store::Store::new(ids.upcoming());
+    data.ids = ids;
     for endpoint in kept {
         data.endpoints.insert(endpoint.id.clone(), endpoint);
     }

@@ -107,32 +107,31 @@ impl Shared {
             .collect()
     }
 
-    /// Finds the account that contains a Checkout Session, for the hosted
+    /// Finds the accounts that contain a Checkout Session, for the hosted
     /// page, which has the session id in its URL but no API key.
     ///
     /// The accounts are asked in turn instead of keeping an index of every
     /// session: an index costs about 30 bytes a session in a load test of
     /// hundreds of thousands, and a server has a few accounts, each found
-    /// by one hash lookup. Accounts with the same seed draw the same ids;
-    /// the one whose key sorts first answers for such an id.
-    pub fn session_account(&self, session_id: &str) -> Option<Arc<Account>> {
-        let mut accounts: Vec<(String, Arc<Account>)> = self
+    /// by one hash lookup. Accounts whose fault plans set the same seed
+    /// draw the same ids, so more than one account may match.
+    pub fn session_accounts(&self, session_id: &str) -> Vec<Arc<Account>> {
+        let accounts: Vec<Arc<Account>> = self
             .accounts
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .map(|(scope, account)| (scope.clone(), account.clone()))
+            .values()
+            .cloned()
             .collect();
-        accounts.sort_by(|a, b| a.0.cmp(&b.0));
         accounts
             .into_iter()
-            .map(|(_, account)| account)
-            .find(|account| {
+            .filter(|account| {
                 account
                     .lock()
                     .store
                     .contains("checkout.session", session_id)
             })
+            .collect()
     }
 
     /// Forgets an account and everything in it.

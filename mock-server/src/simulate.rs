@@ -481,7 +481,7 @@ pub struct IntentSpec {
 /// Stores a payment intent in `requires_payment_method` and emits
 /// `payment_intent.created`.
 pub fn new_payment_intent(data: &mut AccountData, spec: IntentSpec, origin: &Origin) -> Value {
-    let id = data.ids.next("pi_");
+    let id = data.new_id("pi_");
     let secret = data.ids.next("");
     let now = data.now();
     let pi = json!({
@@ -538,7 +538,7 @@ pub fn payment_method(
     email: Option<&str>,
     name: Option<&str>,
 ) -> Value {
-    let id = data.ids.next("pm_");
+    let id = data.new_id("pm_");
     let now = data.now();
     let mut pm = json!({
         "id": id,
@@ -632,7 +632,7 @@ pub fn attempt_card(
         }
     }
     let amount = pi["amount"].as_i64().unwrap_or(0);
-    let charge_id = data.ids.next("ch_");
+    let charge_id = data.new_id("ch_");
     let now = data.now();
     let (status, outcome, failure) = match &card.behaviour {
         CardBehaviour::Declines {
@@ -761,7 +761,7 @@ pub fn attach_balance_transaction(data: &mut AccountData, pi_id: &str, origin: &
         "us_bank_account" => ((amount as f64) * 0.008).round().min(500.0) as i64,
         _ => ((amount as f64) * 0.029).round() as i64 + 30,
     };
-    let txn_id = data.ids.next("txn_");
+    let txn_id = data.new_id("txn_");
     let now = data.now();
     let txn = json!({
         "id": txn_id,
@@ -800,7 +800,7 @@ fn start_processing(data: &mut AccountData, pi_id: &str, pm: &Value, origin: &Or
         return;
     };
     let before = pi.clone();
-    let charge_id = data.ids.next("ch_");
+    let charge_id = data.new_id("ch_");
     let now = data.now();
     let kind = pm["type"].as_str().unwrap_or_default().to_owned();
     let amount = pi["amount"].as_i64().unwrap_or(0);

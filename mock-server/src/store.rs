@@ -224,6 +224,11 @@ impl Store {
         self.live_of_kind(kind, id).is_some()
     }
 
+    /// Returns whether any object, live or deleted, has this id.
+    pub fn has_id(&self, id: &str) -> bool {
+        self.position(id).is_some()
+    }
+
     /// Returns whether a live object of any kind has this id.
     pub fn exists(&self, id: &str) -> bool {
         self.live(id).is_some()

@@ -34,7 +34,7 @@ pub fn emit(
     previous: Option<Map<String, Value>>,
     origin: &Origin,
 ) -> String {
-    let id = data.ids.next("evt_");
+    let id = data.new_id("evt_");
     let now = data.now();
     let subscribed: Vec<String> = data
         .endpoints

@@ -318,9 +318,33 @@ fn not_found(id: &str) -> Response {
     )
 }
 
+/// Finds the one account that contains session `id`, or returns the page
+/// to show when none or several do.
+fn session_account(shared: &Shared, id: &str) -> Result<Arc<crate::account::Account>, Response> {
+    let mut accounts = shared.session_accounts(id);
+    match accounts.len() {
+        0 => Err(not_found(id)),
+        1 => Ok(accounts.remove(0)),
+        count => {
+            tracing::warn!(session = %id, accounts = count, "hosted page for a session id that several accounts contain");
+            Err(message(
+                StatusCode::CONFLICT,
+                "Checkout session id in several accounts",
+                &format!(
+                    "{count} accounts on this server have a Checkout Session {id}, because their \
+                     fault plans set the same seed and so draw the same ids. The page cannot tell \
+                     which one to show. Give each account its own seed, or pay through \
+                     POST /_fakestripe/checkout/sessions/{id}/pay with the account's key."
+                ),
+            ))
+        }
+    }
+}
+
 async fn show(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
-    let Some(account) = shared.session_account(&id) else {
-        return not_found(&id);
+    let account = match session_account(&shared, &id) {
+        Ok(account) => account,
+        Err(page) => return page,
     };
     let data = account.lock();
     let Some(session) = data.store.get("checkout.session", &id) else {
@@ -348,8 +372,9 @@ async fn pay(
     Path(id): Path<String>,
     form: Result<Form<PayForm>, FormRejection>,
 ) -> Response {
-    let Some(account) = shared.session_account(&id) else {
-        return not_found(&id);
+    let account = match session_account(&shared, &id) {
+        Ok(account) => account,
+        Err(page) => return page,
     };
     let (response, paid) = {
         let mut data = account.lock();
@@ -444,8 +469,9 @@ fn authentication_step(session: &Value, request: &PayRequest) -> Response {
 }
 
 async fn cancel(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
-    let Some(account) = shared.session_account(&id) else {
-        return not_found(&id);
+    let account = match session_account(&shared, &id) {
+        Ok(account) => account,
+        Err(page) => return page,
     };
     let mut data = account.lock();
     let page = pay_action(&id);

@@ -255,7 +255,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         prices::commit_product(data, &mut item["price"]);
     }
 
-    let id = data.ids.next("cs_test_");
+    let id = data.new_id("cs_test_");
     for item in &mut items {
         item["id"] = json!(data.ids.next("li_"));
     }

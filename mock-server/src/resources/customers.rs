@@ -34,7 +34,7 @@ pub fn new_customer(
     meta: Map<String, Value>,
     origin: &crate::events::Origin,
 ) -> Value {
-    let id = data.ids.next("cus_");
+    let id = data.new_id("cus_");
     let now = data.now();
     let customer = json!({
         "id": id,

@@ -165,7 +165,15 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
     let (handler, template, args) = found;
     Some(Route {
         handler,
-        args: args.into_iter().map(str::to_owned).collect(),
+        // SDKs percent-encode ids in the path (`prod_a%3Ab` for `prod_a:b`).
+        args: args
+            .into_iter()
+            .map(|arg| {
+                percent_encoding::percent_decode_str(arg)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+            .collect(),
         template,
     })
 }

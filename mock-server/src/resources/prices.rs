@@ -115,7 +115,7 @@ pub fn build(data: &mut AccountData, params: &mut Params, inline: bool) -> ApiRe
             };
             product_data.string("tax_code")?;
             product_data.finish()?;
-            let id = data.ids.next("prod_");
+            let id = data.new_id("prod_");
             new_product = Some(
                 json!({"id": id, "name": name, "description": description, "images": images, "metadata": meta}),
             );
@@ -123,7 +123,7 @@ pub fn build(data: &mut AccountData, params: &mut Params, inline: bool) -> ApiRe
         }
         (None, None) => return Err(ApiError::missing_param(params.path("product"))),
     };
-    let id = data.ids.next("price_");
+    let id = data.new_id("price_");
     let kind = if recurring.is_null() {
         "one_time"
     } else {

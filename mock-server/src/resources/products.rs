@@ -28,7 +28,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
             }
             id
         }
-        _ => data.ids.next("prod_"),
+        _ => data.new_id("prod_"),
     };
     params.finish()?;
     let product = insert(data, &id, name, description, active, images, meta);

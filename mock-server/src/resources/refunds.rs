@@ -76,8 +76,8 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         ));
     }
     let now = data.now();
-    let txn_id = data.ids.next("txn_");
-    let refund_id = data.ids.next("re_");
+    let txn_id = data.new_id("txn_");
+    let refund_id = data.new_id("re_");
     save(
         data,
         "balance_transaction",

@@ -39,7 +39,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
             "An account can have at most {MAX_ENDPOINTS} webhook endpoints."
         )));
     }
-    let id = data.ids.next("we_");
+    let id = data.new_id("we_");
     let secret = data.ids.next("whsec_");
     let endpoint = json!({
         "id": id,
