@@ -542,7 +542,11 @@ async fn reset(State(shared): State<Arc<Shared>>, headers: HeaderMap, bytes: Byt
         data.store.insert("webhook_endpoint", &id, &object, now);
     }
     if let Some(default_plan) = &shared.config.default_faults {
+        // The plan's seed drives its fault draws again, but does not restart
+        // the ids, for the same reason as above.
+        let ids = data.ids.clone();
         let _ = faults::set_plan(&mut data, default_plan.clone());
+        data.ids = ids;
     }
     Ok(ok(&json!({ "reset": true })))
 }

@@ -155,6 +155,40 @@ fn ids_go_on_after_reset() {
 }
 
 #[test]
+fn default_plan_seed_keeps_ids_going() {
+    // A server whose default plan sets a seed applies the plan again at
+    // each reset, and ids must still not repeat.
+    let config = fakestripe_server::config::ServerConfig {
+        clock_mode: fakestripe_server::clock::ClockMode::Manual,
+        default_faults: Some(json!({"seed": 5, "faults": []})),
+        ..Default::default()
+    };
+    let server = on_runtime(Server::start(config)).expect("starting the fake");
+    let account = key("default_plan");
+    let create = || {
+        let url = format!("{}/v1/customers", server.base_url());
+        on_runtime(send(
+            http()
+                .post(url)
+                .basic_auth(&account, Some(""))
+                .form(&[("email", "a@example.test")]),
+        ))
+    };
+    let before = id(&create().json);
+    let url = format!("{}/_fakestripe/reset", server.base_url());
+    let reset = on_runtime(send(
+        http()
+            .post(url)
+            .basic_auth(&account, Some(""))
+            .json(&json!({})),
+    ));
+    assert_eq!(reset.status, 200);
+    let after = id(&create().json);
+    assert!(before.starts_with("cus_"), "{before}");
+    assert_ne!(before, after);
+}
+
+#[test]
 fn encoded_ids_in_paths_are_decoded() {
     let account = key("encoded");
     for (chosen, encoded) in [
