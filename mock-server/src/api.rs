@@ -553,10 +553,10 @@ pub fn error_response(err: &ApiError, request_id: &str, api_version: Option<&str
     response
 }
 
-/// Returns a request id for an answer given before an account is known (bad
-/// key, unknown route, a control request that failed). These ids count from
-/// a process-wide number instead of an account's seed, because no account's
-/// seed applies, and have the shape of the others.
+/// Returns a request id for a response sent before an account is known (bad
+/// key, unknown route, a failed control request). These ids count from a
+/// process-wide number, because no account's seed applies, and have the
+/// shape of the others.
 pub fn fallback_id() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);

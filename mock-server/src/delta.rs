@@ -17,7 +17,7 @@
 //! is the distance (zigzag) from where the previous copy ended plus the
 //! literal length. A copy length of zero ends the list and has no start.
 
-use crate::packing::{push_varint, read_varint};
+use crate::packing::{push_varint, read_varint, unzigzag, zigzag};
 
 /// The shortest copy worth an operation.
 const MIN_COPY: usize = 8;
@@ -135,14 +135,6 @@ impl Reference {
         }
         out
     }
-}
-
-fn zigzag(value: i64) -> u64 {
-    ((value << 1) ^ (value >> 63)) as u64
-}
-
-fn unzigzag(value: u64) -> i64 {
-    ((value >> 1) as i64) ^ -((value & 1) as i64)
 }
 
 #[cfg(test)]

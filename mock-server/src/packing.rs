@@ -50,11 +50,11 @@ pub fn pack(text: &[u8], base: u64, now: i64) -> Vec<u8> {
             out.push(ID);
             // Id lengths are all below 256.
             out.push(run.len() as u8);
-            push_varint(&mut out, zigzag(number.wrapping_sub(previous)));
+            push_varint(&mut out, zigzag(number.wrapping_sub(previous) as i64));
             previous = number;
             copied = at;
         } else if let Some(value) = time_value(run) {
-            let distance = zigzag(value.wrapping_sub(now) as u64);
+            let distance = zigzag(value.wrapping_sub(now));
             // Eight varint bytes hold 56 bits; a time further off than
             // that would pack longer than its digits.
             if distance < 1 << 56 {
@@ -97,7 +97,7 @@ pub fn unpack(packed: &[u8], base: u64, now: i64, spare: usize) -> Vec<u8> {
                 break;
             };
             let (distance, used) = read_varint(tail);
-            let number = previous.wrapping_add(unzigzag(distance));
+            let number = previous.wrapping_add(unzigzag(distance) as u64);
             previous = number;
             let len = usize::from(len);
             if ids::LENGTHS.contains(&len) {
@@ -108,7 +108,7 @@ pub fn unpack(packed: &[u8], base: u64, now: i64, spare: usize) -> Vec<u8> {
             rest = &tail[used..];
         } else {
             let (distance, used) = read_varint(rest);
-            let value = now.wrapping_add(unzigzag(distance) as i64);
+            let value = now.wrapping_add(unzigzag(distance));
             out.extend_from_slice(value.to_string().as_bytes());
             rest = &rest[used..];
         }
@@ -117,15 +117,15 @@ pub fn unpack(packed: &[u8], base: u64, now: i64, spare: usize) -> Vec<u8> {
     out
 }
 
-/// Maps a difference to a number that is small when the difference is
-/// small either way.
-pub fn zigzag(difference: u64) -> u64 {
-    let signed = difference as i64;
-    ((signed << 1) ^ (signed >> 63)) as u64
+/// Maps a signed difference to a number that is small when the difference
+/// is small either way, so its varint is short.
+pub fn zigzag(difference: i64) -> u64 {
+    ((difference << 1) ^ (difference >> 63)) as u64
 }
 
-pub fn unzigzag(value: u64) -> u64 {
-    (value >> 1) ^ (value & 1).wrapping_neg()
+/// Undoes `zigzag`.
+pub fn unzigzag(value: u64) -> i64 {
+    ((value >> 1) as i64) ^ -((value & 1) as i64)
 }
 
 pub fn push_varint(out: &mut Vec<u8>, mut value: u64) {

@@ -44,7 +44,7 @@ pub struct Version {
 struct Slot {
     /// The current version.
     current: Place,
-    /// A derived id's number less `Store::bases[base]`; for any other id,
+    /// A derived id's number less `Store::bases[base]`. For any other id,
     /// its position in `Store::custom_ids`.
     number: u32,
     /// Position of the kind in `Store::kinds`, with `DELETED` set once the
@@ -541,10 +541,7 @@ impl Arena {
         let epoch = *self.epoch.get_or_insert(written_at);
         let mut entry = Vec::with_capacity(bytes.len() + 8);
         packing::push_varint(&mut entry, bytes.len() as u64);
-        packing::push_varint(
-            &mut entry,
-            packing::zigzag(written_at.wrapping_sub(epoch) as u64),
-        );
+        packing::push_varint(&mut entry, packing::zigzag(written_at.wrapping_sub(epoch)));
         entry.extend_from_slice(bytes);
         self.push_entry(&entry)
     }
@@ -587,7 +584,7 @@ impl Arena {
         let written_at = self
             .epoch
             .unwrap_or_default()
-            .wrapping_add(packing::unzigzag(time) as i64);
+            .wrapping_add(packing::unzigzag(time));
         (written_at, &entry[start..])
     }
 

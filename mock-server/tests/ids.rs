@@ -165,6 +165,7 @@ fn default_plan_seed_keeps_ids_going() {
     };
     let server = on_runtime(Server::start(config)).expect("starting the fake");
     let account = key("default_plan");
+
     let create = || {
         let url = format!("{}/v1/customers", server.base_url());
         on_runtime(send(
@@ -174,6 +175,7 @@ fn default_plan_seed_keeps_ids_going() {
                 .form(&[("email", "a@example.test")]),
         ))
     };
+
     let before = id(&create().json);
     let url = format!("{}/_fakestripe/reset", server.base_url());
     let reset = on_runtime(send(
@@ -183,6 +185,7 @@ fn default_plan_seed_keeps_ids_going() {
             .json(&json!({})),
     ));
     assert_eq!(reset.status, 200);
+
     let after = id(&create().json);
     assert!(before.starts_with("cus_"), "{before}");
     assert_ne!(before, after);
