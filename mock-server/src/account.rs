@@ -334,6 +334,8 @@ pub struct AccountData {
     /// keeps each task in 48 bytes with nothing around it, and every open
     /// session has one.
     schedule: BinaryHeap<Reverse<Scheduled>>,
+    /// Set when a task became the earliest on the schedule.
+    earlier_task: bool,
     next_seq: u64,
     pub endpoints: BTreeMap<String, Endpoint>,
     pub deliveries: Log<DeliveryRecord>,
@@ -360,6 +362,7 @@ impl AccountData {
             ids,
             idempotency: HashMap::new(),
             schedule: BinaryHeap::new(),
+            earlier_task: false,
             next_seq: 0,
             endpoints: BTreeMap::new(),
             deliveries: Log::new(DEFAULT_LOG_LIMIT),
@@ -430,6 +433,11 @@ impl AccountData {
 
     /// Schedules `task` at virtual time `at`.
     pub fn schedule(&mut self, at: i64, task: Task) {
+        // The dispatcher sleeps until the earliest task, so only a new
+        // earliest one needs to wake it.
+        if self.next_due().is_none_or(|due| at < due) {
+            self.earlier_task = true;
+        }
         let seq = self.next_seq();
         self.schedule
             .push(Reverse(Scheduled { due: at, seq, task }));
@@ -466,6 +474,12 @@ impl AccountData {
     }
 
     /// The earliest scheduled work, if any.
+    /// Whether a task was scheduled before every other since the last
+    /// call, so the dispatcher must look at the schedule again.
+    pub fn take_earlier_task(&mut self) -> bool {
+        std::mem::take(&mut self.earlier_task)
+    }
+
     pub fn next_due(&self) -> Option<i64> {
         self.schedule.peek().map(|next| next.0.due)
     }

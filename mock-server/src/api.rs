@@ -1,8 +1,8 @@
-//! The `/v1` request pipeline: route, authenticate, decode, apply faults and
-//! idempotency, run the resource handler under the account lock, expand,
-//! log, and answer in Stripe's format.
+//! The `/v1` request pipeline: route, authenticate, decode, check the
+//! idempotency key, apply faults, run the resource handler under the
+//! account lock, expand, log, and answer in Stripe's format.
 
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -36,6 +36,9 @@ pub struct Ctx<'a> {
     pub path: String,
     /// Ids the request created, changed or read, for the request log.
     pub touched: Vec<String>,
+    /// The response body, when the handler already printed the object it
+    /// returns (as storing it does). Used only if nothing is expanded.
+    pub printed: Option<Vec<u8>>,
 }
 
 impl Ctx<'_> {
@@ -116,167 +119,269 @@ pub async fn handle(
         .then(|| plain_retrieve(route.template))
         .flatten();
 
-    // Faults that respond before the request runs, and the request id.
-    let (log, fault) = {
-        let mut data = account.lock();
-        let log = RequestLog {
-            request_id: data.ids.next("req_"),
+    let call = Call {
+        shared: &shared,
+        route: &route,
+        method: &method,
+        path: &path,
+        api_version: &api_version,
+        idempotency_key: idempotency_key.as_deref(),
+        log: RequestLog {
+            request_id: String::new(),
             method: &method,
             path: &path,
             params: &params_value,
             api_version: &api_version,
+        },
+    };
+    let mut call = call;
+    // The lock is held for the whole request unless a latency fault waits.
+    let (duration, decision) = {
+        let mut data = account.lock();
+        call.log.request_id = data.ids.next("req_");
+        // The key's record decides first: a replay or a rejected key never
+        // runs, so a fault that loses a committed response cannot touch it.
+        let decision = match (method == Method::POST, &idempotency_key) {
+            (true, Some(key)) => {
+                let fingerprint = idempotency::fingerprint(&raw_params);
+                let route_name = format!("{} {}", method, route.template);
+                let now = data.now();
+                Some(idempotency::begin(
+                    &mut data.idempotency,
+                    key,
+                    &route_name,
+                    &fingerprint,
+                    now,
+                ))
+            }
+            _ => None,
         };
+        let runs = matches!(decision, None | Some(Ok(Decision::Run)));
         let fault = faults::api_fault(
             &mut data,
             method.as_str(),
             route.template,
             &path,
-            &log.request_id,
+            &call.log.request_id,
+            runs,
         );
-        // A plain read that no fault touches gets its response under this lock.
-        if fault.is_none()
-            && let Some(kind) = plain_read
-            && let Some(body) = read_stored(&mut data, kind, route.args.first())
-        {
-            log.write(&mut data, None, false, 200, route.args.clone(), None);
-            drop(data);
-            return json_response(200, body, &log.request_id, Some(&api_version));
-        }
-        (log, fault)
-    };
-    let request_id = &log.request_id;
-    let mut latency = None;
-    let mut lost_response: Option<bool> = None;
-    match &fault {
-        Some(ApiFault::Error(err)) => {
-            let mut data = account.lock();
-            log.write(
-                &mut data,
-                idempotency_key.as_deref(),
-                false,
-                err.status.as_u16(),
-                Vec::new(),
-                Some(err.message.clone()),
-            );
-            drop(data);
-            return error_response(err, request_id, Some(&api_version));
-        }
-        Some(ApiFault::Latency(duration)) => latency = Some(*duration),
-        Some(ApiFault::LostResponse { drop }) => lost_response = Some(*drop),
-        None => {}
-    }
-    // Idempotency: replay, reject, or mark the key in flight. This comes
-    // before a latency fault's wait, so a retry sent during the wait finds
-    // the key in flight and gets a 409.
-    let mut early = None;
-    let mut in_flight = None;
-    if method == Method::POST
-        && let Some(key) = &idempotency_key
-    {
-        let mut data = account.lock();
-        let now = data.now();
-        let fingerprint = idempotency::fingerprint(&raw_params);
-        let route_name = format!("{} {}", method, route.template);
-        match idempotency::begin(&mut data.idempotency, key, &route_name, &fingerprint, now) {
-            Err(err) => {
-                log.write(
+        match fault {
+            None => {
+                // A plain read that no fault touches gets the stored bytes.
+                if let Some(kind) = plain_read
+                    && let Some(body) = read_stored(&mut data, kind, route.args.first())
+                {
+                    call.log
+                        .write(&mut data, None, false, 200, route.args.clone(), None);
+                    drop(data);
+                    return json_response(200, body, &call.log.request_id, Some(&api_version));
+                }
+                return call.complete(&account, data, decision, raw_params, None);
+            }
+            Some(ApiFault::Error(err)) => {
+                if let (Some(Ok(Decision::Run)), Some(key)) = (&decision, &idempotency_key) {
+                    idempotency::release(&mut data.idempotency, key);
+                }
+                call.log.write(
                     &mut data,
-                    Some(key),
+                    idempotency_key.as_deref(),
+                    false,
+                    err.status.as_u16(),
+                    Vec::new(),
+                    Some(err.message.clone()),
+                );
+                drop(data);
+                return error_response(&err, &call.log.request_id, Some(&api_version));
+            }
+            Some(ApiFault::LostResponse { drop }) => {
+                return call.complete(&account, data, decision, raw_params, Some(drop));
+            }
+            Some(ApiFault::Latency(duration)) => (duration, decision),
+        }
+    };
+    // A retry sent during the wait finds the key in flight and gets a 409.
+    // A request dropped during the wait, as when the client disconnects,
+    // releases the key.
+    let mut guard = InFlightKey {
+        account: &account,
+        key: match decision {
+            Some(Ok(Decision::Run)) => idempotency_key.as_deref(),
+            _ => None,
+        },
+    };
+    tokio::time::sleep(duration).await;
+    guard.key = None;
+    let data = account.lock();
+    call.complete(&account, data, decision, raw_params, None)
+}
+
+/// One request on its way through the handler, once faults and
+/// idempotency have let it run.
+struct Call<'a> {
+    shared: &'a Shared,
+    route: &'a resources::Route,
+    method: &'a Method,
+    path: &'a str,
+    api_version: &'a str,
+    idempotency_key: Option<&'a str>,
+    log: RequestLog<'a>,
+}
+
+/// The handler's result. The body is printed under the lock only when an
+/// idempotency key must keep it, and otherwise after the lock is released.
+enum Outcome {
+    Value(Value),
+    Printed(StatusCode, Vec<u8>, Option<ApiError>),
+    Failed(ApiError),
+}
+
+impl Call<'_> {
+    /// Builds the response to a request that no fault stopped, under the
+    /// lock `data`: the key's rejection or replay, or the handler's result.
+    /// With `lost_response`, the client gets no result after the handler ran.
+    fn complete(
+        &self,
+        account: &Account,
+        mut data: MutexGuard<'_, AccountData>,
+        decision: Option<Result<Decision, ApiError>>,
+        raw_params: Map<String, Value>,
+        lost_response: Option<bool>,
+    ) -> Response {
+        let request_id = &self.log.request_id;
+        let version = Some(self.api_version);
+        match decision {
+            Some(Err(err)) => {
+                self.log.write(
+                    &mut data,
+                    self.idempotency_key,
                     false,
                     err.status.as_u16(),
                     Vec::new(),
                     None,
                 );
-                early = Some(error_response(&err, request_id, Some(&api_version)));
+                drop(data);
+                error_response(&err, request_id, version)
             }
-            Ok(Decision::Replay { status, body }) => {
-                log.write(&mut data, Some(key), true, status, Vec::new(), None);
-                let mut response = json_response(status, body, request_id, Some(&api_version));
+            Some(Ok(Decision::Replay { status, body })) => {
+                self.log.write(
+                    &mut data,
+                    self.idempotency_key,
+                    true,
+                    status,
+                    Vec::new(),
+                    None,
+                );
+                drop(data);
+                let mut response = json_response(status, body, request_id, version);
                 let headers = response.headers_mut();
                 headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
-                if let Ok(value) = HeaderValue::from_str(key) {
+                if let Some(key) = self.idempotency_key
+                    && let Ok(value) = HeaderValue::from_str(key)
+                {
                     headers.insert("idempotency-key", value);
                 }
-                early = Some(response);
+                response
             }
-            Ok(Decision::Run) => in_flight = Some(key.as_str()),
+            None | Some(Ok(Decision::Run)) => {
+                let outcome = self.run(&mut data, raw_params, lost_response);
+                let wake = data.take_earlier_task();
+                drop(data);
+                if wake {
+                    account.wake.notify_one();
+                }
+                match lost_response {
+                    Some(true) => dropped_connection(),
+                    Some(false) => {
+                        error_response(&faults::lost_response_error(), request_id, version)
+                    }
+                    None => self.respond(outcome),
+                }
+            }
         }
-    }
-    if let Some(duration) = latency {
-        let mut guard = InFlightKey {
-            account: &account,
-            key: in_flight,
-        };
-        tokio::time::sleep(duration).await;
-        guard.key = None;
-    }
-    if let Some(response) = early {
-        return response;
     }
 
-    // Run the handler under the account lock.
-    let (status, body, error) = {
-        let mut data = account.lock();
+    /// Runs the handler and writes the request's log line.
+    fn run(
+        &self,
+        data: &mut AccountData,
+        raw_params: Map<String, Value>,
+        lost_response: Option<bool>,
+    ) -> Outcome {
         let mut ctx = Ctx {
-            shared: &shared,
-            request_id: request_id.clone(),
-            api_version: api_version.clone(),
-            idempotency_key: idempotency_key.clone(),
-            args: route.args.clone(),
-            path: path.clone(),
+            shared: self.shared,
+            request_id: self.log.request_id.clone(),
+            api_version: self.api_version.to_owned(),
+            idempotency_key: self.idempotency_key.map(str::to_owned),
+            args: self.route.args.clone(),
+            path: self.path.to_owned(),
             touched: Vec::new(),
+            printed: None,
         };
-        let outcome = run_handler(
-            route.handler,
-            route.template,
-            &method,
+        let result = run_handler(
+            self.route.handler,
+            self.route.template,
+            self.method,
             &mut ctx,
-            &mut data,
+            data,
             raw_params,
         );
-        let (status, body, error) = match outcome {
-            Ok(value) => (StatusCode::OK, render(&value), None),
-            Err(err) => (err.status, render(&err.body(request_id)), Some(err)),
+        let status = match &result {
+            Ok(_) => StatusCode::OK,
+            Err(err) => err.status,
         };
-        if method == Method::POST
-            && let Some(key) = &idempotency_key
-        {
-            idempotency::finish(&mut data.idempotency, key, status.as_u16(), &body);
-        }
+        let outcome = match (result, ctx.printed.take()) {
+            (Ok(_), Some(body)) => Outcome::Printed(status, body, None),
+            (Ok(value), None) => Outcome::Value(value),
+            (Err(err), _) => Outcome::Failed(err),
+        };
+        let outcome = match (self.method == Method::POST, self.idempotency_key) {
+            (true, Some(key)) => {
+                let outcome = match outcome {
+                    Outcome::Value(value) => Outcome::Printed(status, render(&value), None),
+                    Outcome::Failed(err) => {
+                        Outcome::Printed(status, render(&err.body(&self.log.request_id)), Some(err))
+                    }
+                    printed => printed,
+                };
+                if let Outcome::Printed(_, body, _) = &outcome {
+                    idempotency::finish(&mut data.idempotency, key, status.as_u16(), body);
+                }
+                outcome
+            }
+            _ => outcome,
+        };
         let fault_note = lost_response.map(|_| "lost_response".to_owned());
-        log.write(
-            &mut data,
-            idempotency_key.as_deref(),
+        self.log.write(
+            data,
+            self.idempotency_key,
             false,
             status.as_u16(),
             ctx.touched,
             fault_note,
         );
-        (status, body, error)
-    };
-    account.wake.notify_one();
+        outcome
+    }
 
-    match lost_response {
-        Some(true) => return dropped_connection(),
-        Some(false) => {
-            return error_response(
-                &faults::lost_response_error(),
-                request_id,
-                Some(&api_version),
-            );
+    /// Builds the HTTP response from the handler's result.
+    fn respond(&self, outcome: Outcome) -> Response {
+        let request_id = &self.log.request_id;
+        let version = Some(self.api_version);
+        let mut response = match outcome {
+            Outcome::Value(value) => json_response(200, render(&value), request_id, version),
+            Outcome::Printed(status, body, None) => {
+                json_response(status.as_u16(), body, request_id, version)
+            }
+            Outcome::Printed(_, _, Some(err)) | Outcome::Failed(err) => {
+                error_response(&err, request_id, version)
+            }
+        };
+        if let Some(key) = self.idempotency_key
+            && let Ok(value) = HeaderValue::from_str(key)
+        {
+            response.headers_mut().insert("idempotency-key", value);
         }
-        None => {}
+        response
     }
-    let mut response = match error {
-        Some(err) => error_response(&err, request_id, Some(&api_version)),
-        None => json_response(status.as_u16(), body, request_id, Some(&api_version)),
-    };
-    if let Some(key) = &idempotency_key
-        && let Ok(value) = HeaderValue::from_str(key)
-    {
-        response.headers_mut().insert("idempotency-key", value);
-    }
-    response
 }
 
 /// Returns the kind of object a retrieve route (`/v1/…/{id}`) reads. A GET
@@ -398,6 +503,7 @@ fn run_handler(
     expand::check(kind, list, &expand_paths)?;
     let mut value = handler(ctx, data, params)?;
     if !expand_paths.is_empty() {
+        ctx.printed = None;
         expand::apply(&mut value, &expand_paths, &data.store)?;
     }
     Ok(value)

@@ -677,13 +677,16 @@ fn draw(data: &mut AccountData) -> f64 {
 }
 
 /// The fault, if any, for an API request to `method` and `template`
-/// (`/v1/checkout/sessions/{id}`) at `path`.
+/// (`/v1/checkout/sessions/{id}`) at `path`. A request that will not run
+/// (an idempotent replay, a rejected key) commits nothing, so no
+/// `lost_response` fault matches or counts it.
 pub fn api_fault(
     data: &mut AccountData,
     method: &str,
     template: &str,
     path: &str,
     request_id: &str,
+    runs: bool,
 ) -> Option<ApiFault> {
     for index in 0..data.faults.faults.len() {
         let (count, skip) = match &data.faults.faults[index] {
@@ -698,7 +701,7 @@ pub fn api_fault(
                 count,
                 skip,
                 ..
-            } if matches_route(routes, method, template, path) => (*count, *skip),
+            } if runs && matches_route(routes, method, template, path) => (*count, *skip),
             _ => continue,
         };
         data.faults.matched[index] += 1;

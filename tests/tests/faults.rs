@@ -697,6 +697,39 @@ async fn lost_response_commits_the_write() {
     assert_eq!(customers["data"].as_array().unwrap().len(), 2);
 }
 
+/// A replay runs nothing and commits nothing, so a lost_response fault
+/// neither matches it nor spends one of its calls on it.
+#[tokio::test]
+async fn lost_response_passes_over_replays() {
+    let fake = manual_fake().await;
+    let receiver = Receiver::start().await;
+    let acct = account(&fake, "sk_test_lost_replay", &receiver).await;
+    acct.set_faults(json!({"faults": [{"kind": "lost_response", "routes": ["POST /v1/customers"], "count": 2}]})).await;
+    let form = [("email", "a@example.com")];
+    let first = acct.form("/v1/customers", &form, Some("key-1")).await;
+    assert_eq!(first.status(), 500);
+    let replay = acct.form("/v1/customers", &form, Some("key-1")).await;
+    assert_eq!(replay.status(), 200);
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    // The second affected call is the next one that runs.
+    let second = acct.form("/v1/customers", &form, Some("key-2")).await;
+    assert_eq!(second.status(), 500);
+    let third = acct.form("/v1/customers", &form, Some("key-3")).await;
+    assert_eq!(third.status(), 200);
+    assert!(third.headers().get("idempotent-replayed").is_none());
+
+    let (_, trace) = acct.get("/_fakestripe/trace").await;
+    let lost: Vec<&Value> = trace["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["kind"] == "fault" && entry["detail"]["decision"] == "lost_response")
+        .collect();
+    assert_eq!(lost.len(), 2, "{lost:?}");
+    let (_, customers) = acct.get("/v1/customers").await;
+    assert_eq!(customers["data"].as_array().unwrap().len(), 3);
+}
+
 /// A plain read sends the stored bytes, but an API fault on that read must
 /// still apply.
 #[tokio::test]
