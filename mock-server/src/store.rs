@@ -18,8 +18,9 @@
 //! few seconds ago.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 
+use foldhash::fast::RandomState;
 use hashbrown::HashTable;
 use serde_json::{Map, Value};
 
@@ -149,8 +150,26 @@ impl Store {
 
     /// Stores a new object of `kind` (Stripe's `object` value).
     pub fn insert(&mut self, kind: &'static str, id: &str, object: &Value, now: i64) {
-        let kind = self.kind_index(kind, object, now);
-        let current = self.pack(kind, object, now);
+        self.insert_text(kind, id, &encode(object), now);
+    }
+
+    /// Stores a new object like `insert` and returns its public fields as
+    /// the API prints them, newline included, for the response.
+    pub fn insert_printed(
+        &mut self,
+        kind: &'static str,
+        id: &str,
+        object: &Value,
+        now: i64,
+    ) -> Vec<u8> {
+        let text = encode(object);
+        self.insert_text(kind, id, &text, now);
+        public_part(text)
+    }
+
+    fn insert_text(&mut self, kind: &'static str, id: &str, text: &[u8], now: i64) {
+        let kind = self.kind_index(kind, text, now);
+        let current = self.pack(kind, text, now);
         let position = match self.position(id) {
             // An id stored again (a deleted product's id reused) keeps its
             // slot and moves to the end of its kind's order.
@@ -180,7 +199,7 @@ impl Store {
             return false;
         };
         let kind = self.slots[position as usize].kind();
-        let packed = self.pack(kind, object, now);
+        let packed = self.pack(kind, &encode(object), now);
         let replaced = std::mem::replace(&mut self.slots[position as usize].current, packed);
         let older = self.older.entry(position).or_default();
         older.push(replaced);
@@ -239,13 +258,11 @@ impl Store {
     pub fn public_bytes(&self, kind: &str, id: &str) -> Option<Vec<u8>> {
         let slot = self.live_of_kind(kind, id)?;
         // One byte more than the text, so the newline needs no new buffer.
-        let mut text = self.text_with_spare(slot.kind(), &slot.current, 1);
-        // Printed JSON never contains a raw NUL, so the one separator is found
-        // from the end, past the short private part only.
-        let end = text.iter().rposition(|b| *b == 0).unwrap_or(text.len());
-        text.truncate(end);
-        text.push(b'\n');
-        Some(text)
+        Some(public_part(self.text_with_spare(
+            slot.kind(),
+            &slot.current,
+            1,
+        )))
     }
 
     /// Whether an object of `kind` existed and was deleted.
@@ -453,8 +470,8 @@ impl Store {
     }
 
     /// Returns the position of `kind` in `kinds`, and adds the kind with
-    /// `object` as its dictionary when it is new.
-    fn kind_index(&mut self, kind: &'static str, object: &Value, now: i64) -> u8 {
+    /// `text` as its dictionary when it is new.
+    fn kind_index(&mut self, kind: &'static str, text: &[u8], now: i64) -> u8 {
         if let Some(index) = self.kinds.iter().position(|k| k.name == kind) {
             return index as u8;
         }
@@ -465,14 +482,14 @@ impl Store {
             .expect("fewer than 128 kinds");
         self.kinds.push(Kind {
             name: kind,
-            reference: Reference::new(packing::pack(&encode(object), self.text_base, now)),
+            reference: Reference::new(packing::pack(text, self.text_base, now)),
             order: Vec::new(),
         });
         index
     }
 
-    fn pack(&mut self, kind: u8, object: &Value, now: i64) -> Place {
-        let text = packing::pack(&encode(object), self.text_base, now);
+    fn pack(&mut self, kind: u8, text: &[u8], now: i64) -> Place {
+        let text = packing::pack(text, self.text_base, now);
         let delta = self.kinds[usize::from(kind)].reference.encode(&text);
         self.bytes.push(now, &delta)
     }
@@ -619,6 +636,17 @@ fn encode(object: &Value) -> Vec<u8> {
     if map.keys().any(|key| key.starts_with('_')) {
         serde_json::to_writer(&mut text, &Fields { map, private: true }).unwrap_or_default();
     }
+    text
+}
+
+/// Cuts a stored text to its public part and ends it with a newline, as a
+/// response body.
+fn public_part(mut text: Vec<u8>) -> Vec<u8> {
+    // Printed JSON never contains a raw NUL, so the one separator is found
+    // from the end, past the short private part only.
+    let end = text.iter().rposition(|b| *b == 0).unwrap_or(text.len());
+    text.truncate(end);
+    text.push(b'\n');
     text
 }
 

@@ -300,7 +300,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         "invoice_creation": {"enabled": false, "invoice_data": null},
         "livemode": false,
         "locale": locale,
-        "metadata": meta,
+        "metadata": null,
         "mode": "payment",
         "payment_intent": null,
         "payment_link": null,
@@ -324,9 +324,12 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         "ui_mode": ui_mode,
         "url": hosted_page.then(|| format!("{}/c/pay/{id}", ctx.shared.base_url)),
         // Kept for the customer's side and stripped from every response.
-        "_payment_intent_data": payment_intent_data,
+        "_payment_intent_data": null,
         "_allowed_methods": payment_method_types,
     });
+    // Moved in: `json!` would copy them.
+    session["metadata"] = Value::Object(meta);
+    session["_payment_intent_data"] = payment_intent_data;
     if !version::at_least(&ctx.api_version, version::DEFERRED_PAYMENT_INTENT) {
         // Before 2022-08-01 a payment-mode session had its payment intent
         // from the start.
@@ -345,7 +348,12 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     let line_items = Value::Object(line_items);
     data.store
         .insert("line_items", &line_items_key(&id), &line_items, now);
-    super::save(data, "checkout.session", &id, &session);
+    ctx.printed = Some(super::save_new_printed(
+        data,
+        "checkout.session",
+        &id,
+        &session,
+    ));
     data.schedule(
         expires_at,
         Task::ExpireSession {
@@ -458,7 +466,7 @@ fn line_item(data: &mut AccountData, mut item: Params) -> ApiResult<Value> {
                 .and_then(|product| product["name"].as_str().map(str::to_owned))
         })
         .unwrap_or_default();
-    Ok(json!({
+    let mut line_item = json!({
         "id": null,
         "object": "item",
         "amount_discount": 0,
@@ -467,9 +475,12 @@ fn line_item(data: &mut AccountData, mut item: Params) -> ApiResult<Value> {
         "amount_total": total,
         "currency": price["currency"],
         "description": description,
-        "price": price,
+        // Moved in below: `json!` would copy the price.
+        "price": null,
         "quantity": quantity,
-    }))
+    });
+    line_item["price"] = price;
+    Ok(line_item)
 }
 
 /// SEPA Direct Debit takes euros and US bank accounts take dollars.
@@ -493,6 +504,9 @@ fn check_methods_for_currency(types: &[String], currency: &str) -> ApiResult<()>
 }
 
 fn check_url(name: &str, url: &str) -> ApiResult<()> {
+    if plain_web_url(url) {
+        return Ok(());
+    }
     match url::Url::parse(url) {
         Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(()),
         _ => Err(ApiError::invalid_param(
@@ -500,6 +514,42 @@ fn check_url(name: &str, url: &str) -> ApiResult<()> {
             format!("Not a valid URL: {url}. Use an absolute http:// or https:// URL."),
         )),
     }
+}
+
+/// Whether `url` is an http(s) URL of the plainest shape: an ASCII host
+/// name of letters, digits and hyphens, an optional port, and printable
+/// ASCII after it. Every such URL parses, so the full parser, which is
+/// slow next to the rest of a create, runs only for the others.
+fn plain_web_url(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let (host, port) = match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    };
+    let port_ok = port.is_none_or(|port| {
+        (1..=5).contains(&port.len())
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && port.parse::<u32>().is_ok_and(|p| p <= 65_535)
+    });
+    let labels_ok = !host.is_empty()
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.get(..4).is_some_and(|l| l.eq_ignore_ascii_case("xn--"))
+        })
+        // A last label of digits would make the host an IPv4 address.
+        && host
+            .rsplit('.')
+            .next()
+            .is_some_and(|last| last.bytes().next().is_some_and(|b| b.is_ascii_alphabetic()));
+    port_ok && labels_ok && tail.bytes().all(|b| b.is_ascii_graphic())
 }
 
 fn looks_like_email(email: &str) -> bool {
@@ -628,4 +678,54 @@ pub fn line_items(
     // Line items keep the order they were given in, unlike other lists.
     let items = list["data"].as_array().cloned().unwrap_or_default();
     page.apply(items, &ctx.path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_web_url;
+    use proptest::prelude::*;
+
+    #[test]
+    fn plain_urls_take_the_short_path() {
+        for url in [
+            "https://shop.example/orders/1042/thanks?session_id={CHECKOUT_SESSION_ID}",
+            "http://localhost:3000/cancel",
+            "https://a-b.example:443/#done",
+            "https://shop.example",
+        ] {
+            assert!(plain_web_url(url), "{url}");
+            assert!(url::Url::parse(url).is_ok(), "{url}");
+        }
+    }
+
+    #[test]
+    fn other_urls_go_to_the_parser() {
+        for url in [
+            "ftp://shop.example/",
+            "https://",
+            "https://shop..example/",
+            "https://10.0.0.1/",
+            "https://xn--zz.example/",
+            "https://bücher.example/",
+            "https://shop.example:99999/",
+            "https://user@shop.example/",
+            "https://shop.example/a b",
+            "HTTPS://shop.example/",
+        ] {
+            assert!(!plain_web_url(url), "{url}");
+        }
+    }
+
+    proptest! {
+        // The short path may only accept what the parser accepts.
+        #[test]
+        fn short_path_accepts_only_parsable_urls(
+            url in "(https?://)?[a-zA-Z0-9.:@\\[\\]-]{0,20}[/?#]?[ -~\\t]{0,20}"
+        ) {
+            if plain_web_url(&url) {
+                let parsed = url::Url::parse(&url);
+                prop_assert!(parsed.is_ok(), "{url}");
+            }
+        }
+    }
 }

@@ -195,6 +195,25 @@ pub fn save(data: &mut AccountData, kind: &'static str, id: &str, object: &Value
     );
 }
 
+/// Stores a new object like `save` and returns its public fields printed
+/// as the response body.
+pub fn save_new_printed(
+    data: &mut AccountData,
+    kind: &'static str,
+    id: &str,
+    object: &Value,
+) -> Vec<u8> {
+    debug_assert!(!data.store.has_id(id), "{id} is not new");
+    let now = data.now();
+    let status = object.get("status").cloned().unwrap_or(Value::Null);
+    let printed = data.store.insert_printed(kind, id, object, now);
+    data.trace(
+        "object",
+        serde_json::json!({ "id": id, "kind": kind, "change": "created", "status": status }),
+    );
+    printed
+}
+
 /// The current version of an object, or a 404 naming it.
 pub fn fetch(data: &AccountData, kind: &'static str, label: &str, id: &str) -> ApiResult<Value> {
     data.store
