@@ -507,6 +507,10 @@ pub struct Account {
     /// Held while due work runs, so an advance and the background
     /// dispatcher never run the same task twice.
     pub runner: tokio::sync::Mutex<()>,
+    /// Taken by an API request before `lock`. Requests of one account
+    /// queue here without blocking their worker thread, which serves other
+    /// connections in the meantime instead of sleeping on the lock.
+    turn: tokio::sync::Mutex<()>,
 }
 
 impl Account {
@@ -516,7 +520,14 @@ impl Account {
             data: Mutex::new(data),
             wake: Notify::new(),
             runner: tokio::sync::Mutex::new(()),
+            turn: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// Waits for this account's turn among API requests. Hold the guard
+    /// while holding `lock`, and drop both before any await.
+    pub async fn turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.turn.lock().await
     }
 
     /// Locks the account's state. The lock is never held across an await.

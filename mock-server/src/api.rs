@@ -137,6 +137,11 @@ pub async fn handle(
     let mut call = call;
     // The lock is held for the whole request unless a latency fault waits.
     let (duration, decision) = {
+        // A plain read holds the lock too briefly to be worth the queue.
+        let turn = match plain_read {
+            Some(_) => None,
+            None => Some(account.turn().await),
+        };
         let mut data = account.lock();
         call.log.request_id = data.ids.next("req_");
         // The key's record decides first: a replay or a rejected key never
@@ -176,7 +181,7 @@ pub async fn handle(
                     drop(data);
                     return json_response(200, body, &call.log.request_id, Some(&api_version));
                 }
-                return call.complete(&account, data, decision, raw_params, None);
+                return call.complete(&account, (turn, data), decision, raw_params, None);
             }
             Some(ApiFault::Error(err)) => {
                 if let (Some(Ok(Decision::Run)), Some(key)) = (&decision, &idempotency_key) {
@@ -194,7 +199,7 @@ pub async fn handle(
                 return error_response(&err, &call.log.request_id, Some(&api_version));
             }
             Some(ApiFault::LostResponse { drop }) => {
-                return call.complete(&account, data, decision, raw_params, Some(drop));
+                return call.complete(&account, (turn, data), decision, raw_params, Some(drop));
             }
             Some(ApiFault::Latency(duration)) => (duration, decision),
         }
@@ -211,9 +216,13 @@ pub async fn handle(
     };
     tokio::time::sleep(duration).await;
     guard.key = None;
+    let turn = Some(account.turn().await);
     let data = account.lock();
-    call.complete(&account, data, decision, raw_params, None)
+    call.complete(&account, (turn, data), decision, raw_params, None)
 }
+
+/// An API request's place in its account's queue (`Account::turn`).
+type TurnGuard<'a> = tokio::sync::MutexGuard<'a, ()>;
 
 /// One request on its way through the handler, once faults and
 /// idempotency have let it run.
@@ -242,7 +251,7 @@ impl Call<'_> {
     fn complete(
         &self,
         account: &Account,
-        mut data: MutexGuard<'_, AccountData>,
+        (turn, mut data): (Option<TurnGuard<'_>>, MutexGuard<'_, AccountData>),
         decision: Option<Result<Decision, ApiError>>,
         raw_params: Map<String, Value>,
         lost_response: Option<bool>,
@@ -260,6 +269,7 @@ impl Call<'_> {
                     None,
                 );
                 drop(data);
+                drop(turn);
                 error_response(&err, request_id, version)
             }
             Some(Ok(Decision::Replay { status, body })) => {
@@ -272,6 +282,7 @@ impl Call<'_> {
                     None,
                 );
                 drop(data);
+                drop(turn);
                 let mut response = json_response(status, body, request_id, version);
                 let headers = response.headers_mut();
                 headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
@@ -286,6 +297,7 @@ impl Call<'_> {
                 let outcome = self.run(&mut data, raw_params, lost_response);
                 let wake = data.take_earlier_task();
                 drop(data);
+                drop(turn);
                 if wake {
                     account.wake.notify_one();
                 }
