@@ -385,16 +385,11 @@ fn check_fault(fault: &Fault, index: usize) -> Result<(), ApiError> {
     };
     let patterns = |name: &str, list: &[String]| {
         for (i, pattern) in list.iter().enumerate() {
-            let ok = pattern == "*"
-                || pattern
-                    .trim_end_matches('*')
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.');
-            if !ok || pattern.is_empty() {
+            if !is_type_pattern(pattern) {
                 return Err(ApiError::invalid_param(
                     format!("faults[{index}][{name}][{i}]"),
                     format!(
-                        "`{pattern}` is not an event type pattern; use a type such as checkout.session.completed or a prefix such as checkout.session.*."
+                        "`{pattern}` is not an event type pattern; use a type such as checkout.session.completed, or a prefix with one `*` at the end such as checkout.session.*."
                     ),
                 ));
             }
@@ -642,6 +637,26 @@ pub fn clear_plan(data: &mut AccountData) {
     data.faults.matched.clear();
     data.faults.lags.clear();
     data.trace("fault", json!({"decision": "plan_cleared"}));
+}
+
+/// Returns whether `pattern` can match an event type: `*` alone, or parts of
+/// lowercase letters and `_` joined by `.`, with at most one `*` at the end
+/// for a prefix match (`events::type_matches`).
+fn is_type_pattern(pattern: &str) -> bool {
+    if pattern == "*" {
+        return true;
+    }
+    let (body, prefix) = match pattern.strip_suffix('*') {
+        Some(body) => (body, true),
+        None => (pattern, false),
+    };
+    !body.is_empty()
+        && body
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.')
+        && !body.starts_with('.')
+        && !body.contains("..")
+        && (prefix || !body.ends_with('.'))
 }
 
 fn matches_types(types: &[String], event_type: &str) -> bool {
@@ -1372,6 +1387,41 @@ mod tests {
     fn unknown_parameter_names_its_path() {
         let err = parse_plan(&json!({"faults": [{"kind": "hold", "types": ["charge.*"]}, {"kind": "webhook_drop", "attempt": 2}]})).unwrap_err();
         assert_eq!(err.param.as_deref(), Some("faults[1][attempt]"));
+    }
+
+    #[test]
+    fn hold_patterns_that_cannot_match() {
+        for pattern in [
+            "checkout.**",
+            "check*out.session",
+            "checkout..session",
+            ".checkout",
+            "checkout.session.",
+            "",
+            "Checkout.*",
+        ] {
+            let err = parse_plan(
+                &json!({"faults": [{"kind": "hold", "types": ["charge.succeeded", pattern]}]}),
+            )
+            .unwrap_err();
+            assert_eq!(
+                err.param.as_deref(),
+                Some("faults[0][types][1]"),
+                "{pattern}"
+            );
+        }
+        for pattern in [
+            "*",
+            "checkout.*",
+            "checkout.session.*",
+            "checkout*",
+            "payment_intent.succeeded",
+        ] {
+            assert!(
+                parse_plan(&json!({"faults": [{"kind": "hold", "types": [pattern]}]})).is_ok(),
+                "{pattern}"
+            );
+        }
     }
 
     #[test]
