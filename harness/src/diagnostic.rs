@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 use serde_saphyr::Spanned;
+use unicode_width::UnicodeWidthChar;
 
 /// An invalid file, with the place in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,9 +77,8 @@ const SNIPPET_MAX_CHARS: usize = 120;
 /// caret under the character at `column` (1-based, in characters). A line
 /// longer than [`SNIPPET_MAX_CHARS`] is cut around the column, with `…`
 /// on each side that was cut. The padding repeats the tabs of the
-/// excerpt, so the caret lines up after a tab too.
-// NOTE: each character before the column that a terminal draws two cells
-// wide, such as a CJK ideograph, puts the caret one cell left of its place.
+/// excerpt and gives every other character the cells a terminal draws it
+/// in, so the caret lines up after a tab or a wide character too.
 fn snippet(line: &str, column: u32) -> (Cow<'_, str>, String) {
     let total = line.chars().count();
     let caret = column.saturating_sub(1) as usize;
@@ -105,13 +105,19 @@ fn snippet(line: &str, column: u32) -> (Cow<'_, str>, String) {
         let marker = usize::from(start > 0);
         (Cow::Owned(excerpt), caret - start + marker)
     };
-    let mut pad: String = excerpt
-        .chars()
-        .take(caret)
-        .map(|c| if c == '\t' { '\t' } else { ' ' })
-        .collect();
-    let padded = pad.chars().count();
-    pad.extend(std::iter::repeat_n(' ', caret.saturating_sub(padded)));
+    let mut pad = String::new();
+    let mut chars_before = 0;
+    for c in excerpt.chars().take(caret) {
+        chars_before += 1;
+        if c == '\t' {
+            pad.push('\t');
+        } else {
+            // Two cells for a CJK ideograph, none for a combining mark.
+            pad.extend(std::iter::repeat_n(' ', c.width().unwrap_or(0)));
+        }
+    }
+    // A column past the end of the line: one cell per missing character.
+    pad.extend(std::iter::repeat_n(' ', caret - chars_before));
     (excerpt, pad)
 }
 
@@ -440,6 +446,14 @@ mod tests {
         let (text, caret) = snippet_lines("\tkey: x", 7);
         assert_eq!(under_caret(&text, &caret), Some('x'));
         assert!(caret.starts_with('\t'), "{caret:?}");
+    }
+
+    #[test]
+    fn snippet_caret_after_wide_characters() {
+        // 名 and 前 take two cells each, so `checkout` starts in cell 8.
+        let (text, caret) = snippet_lines("名前: [checkout]", 6);
+        assert_eq!(text, "名前: [checkout]");
+        assert_eq!(caret, "       ^");
     }
 
     #[test]
