@@ -607,7 +607,11 @@ fn decode_params(
                  metadata[order_id]=42.",
             ));
         }
-        for (key, value) in form::decode(body)? {
+        let from_body = form::decode(body)?;
+        if params.is_empty() {
+            return Ok(from_body);
+        }
+        for (key, value) in from_body {
             params.insert(key, value);
         }
     }
