@@ -119,7 +119,7 @@ pub async fn handle(
         .then(|| plain_retrieve(route.template))
         .flatten();
 
-    let call = Call {
+    let mut call = Call {
         shared: &shared,
         route: &route,
         method: &method,
@@ -134,7 +134,6 @@ pub async fn handle(
             api_version: &api_version,
         },
     };
-    let mut call = call;
     // The lock is held for the whole request unless a latency fault waits.
     let (duration, decision) = {
         // A plain read holds the lock too briefly to be worth the queue.
@@ -205,8 +204,8 @@ pub async fn handle(
         }
     };
     // A retry sent during the wait finds the key in flight and gets a 409.
-    // A request dropped during the wait, as when the client disconnects,
-    // releases the key.
+    // A request dropped during the wait or in the queue after it, as when
+    // the client disconnects, releases the key.
     let mut guard = InFlightKey {
         account: &account,
         key: match decision {
@@ -215,8 +214,8 @@ pub async fn handle(
         },
     };
     tokio::time::sleep(duration).await;
-    guard.key = None;
     let turn = Some(account.turn().await);
+    guard.key = None;
     let data = account.lock();
     call.complete(&account, (turn, data), decision, raw_params, None)
 }
