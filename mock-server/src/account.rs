@@ -473,13 +473,13 @@ impl AccountData {
         }
     }
 
-    /// The earliest scheduled work, if any.
-    /// Whether a task was scheduled before every other since the last
-    /// call, so the dispatcher must look at the schedule again.
+    /// Returns whether a task was scheduled before every other since the
+    /// last call, so the dispatcher must look at the schedule again.
     pub fn take_earlier_task(&mut self) -> bool {
         std::mem::take(&mut self.earlier_task)
     }
 
+    /// The earliest scheduled work, if any.
     pub fn next_due(&self) -> Option<i64> {
         self.schedule.peek().map(|next| next.0.due)
     }
