@@ -639,9 +639,9 @@ pub fn clear_plan(data: &mut AccountData) {
     data.trace("fault", json!({"decision": "plan_cleared"}));
 }
 
-/// Returns whether `pattern` can match an event type: `*` alone, or parts of
-/// lowercase letters and `_` joined by `.`, with at most one `*` at the end
-/// for a prefix match (`events::type_matches`).
+/// Returns whether `pattern` is shaped like an event type pattern: `*`
+/// alone, or parts of lowercase letters and `_` joined by `.`, with at
+/// most one `*` at the end for a prefix match (`events::type_matches`).
 fn is_type_pattern(pattern: &str) -> bool {
     if pattern == "*" {
         return true;

@@ -80,7 +80,8 @@ const PLAIN_DEPTH: usize = 8;
 /// decides, so those cases keep its results and errors. Less plain means a
 /// pair without `=`, a bad percent escape, a key sent twice, an index out
 /// of order, a name used both as a value and as a hash or array, or deep
-/// nesting.
+/// nesting. Unlike the general decoder, it keeps a `metadata` key of digits
+/// as a key, as Stripe does.
 fn decode_plain(input: &[u8]) -> Option<Map<String, Value>> {
     let mut root = Map::new();
     // For each array seen, the key up to it and whether it was filled with
@@ -100,14 +101,17 @@ fn decode_plain(input: &[u8]) -> Option<Map<String, Value>> {
         if name.bytes().all(|b| b.is_ascii_digit()) || name.contains(']') {
             return None;
         }
-        let mut path = Vec::with_capacity(4);
+        let mut path: Vec<&str> = Vec::with_capacity(4);
         let mut offset = name.len();
         for part in parts {
             let segment = part.strip_suffix(']')?;
             if segment.contains(']') || path.len() == PLAIN_DEPTH {
                 return None;
             }
-            if segment.is_empty() || segment.bytes().all(|b| b.is_ascii_digit()) {
+            let parent = path.last().copied().unwrap_or(name);
+            if segment.is_empty()
+                || (segment.bytes().all(|b| b.is_ascii_digit()) && !is_hash_key(parent, segment))
+            {
                 let prefix = &key[..offset];
                 let pushed = segment.is_empty();
                 match arrays.iter().find(|(seen, _)| seen == prefix) {
@@ -139,9 +143,9 @@ fn insert_plain(
             map.insert(name.to_owned(), Value::String(value));
         }
         Some((first, rest)) => match map.get_mut(name) {
-            Some(node) => insert_at(node, first, rest, value)?,
+            Some(node) => insert_at(node, name, first, rest, value)?,
             None => {
-                map.insert(name.to_owned(), new_plain(first, rest, value)?);
+                map.insert(name.to_owned(), new_plain(name, first, rest, value)?);
             }
         },
     }
@@ -149,8 +153,14 @@ fn insert_plain(
 }
 
 /// Puts `value` at `segment` and then `rest` inside an existing array or
-/// hash.
-fn insert_at(node: &mut Value, segment: &str, rest: &[&str], value: String) -> Option<()> {
+/// hash, the value of `parent`.
+fn insert_at(
+    node: &mut Value,
+    parent: &str,
+    segment: &str,
+    rest: &[&str],
+    value: String,
+) -> Option<()> {
     match node {
         Value::Array(items) => {
             let index = if segment.is_empty() {
@@ -161,7 +171,9 @@ fn insert_at(node: &mut Value, segment: &str, rest: &[&str], value: String) -> O
             if index == items.len() {
                 let next = match rest.split_first() {
                     None => Value::String(value),
-                    Some((first, rest)) if !segment.is_empty() => new_plain(first, rest, value)?,
+                    Some((first, rest)) if !segment.is_empty() => {
+                        new_plain(segment, first, rest, value)?
+                    }
                     Some(_) => return None,
                 };
                 items.push(next);
@@ -171,24 +183,31 @@ fn insert_at(node: &mut Value, segment: &str, rest: &[&str], value: String) -> O
                 if segment.is_empty() {
                     return None;
                 }
-                insert_at(items.get_mut(index)?, first, rest, value)
+                insert_at(items.get_mut(index)?, segment, first, rest, value)
             }
         }
         // The general decoder reads a key of digits in a hash as a number
-        // (`01` becomes `1`), so such keys are left to it.
-        Value::Object(map) if !segment.bytes().all(|b| b.is_ascii_digit()) => {
+        // (`01` becomes `1`), so such keys are left to it, except in
+        // metadata.
+        Value::Object(map)
+            if !segment.bytes().all(|b| b.is_ascii_digit()) || is_hash_key(parent, segment) =>
+        {
             insert_plain(map, segment, rest, value)
         }
         _ => None,
     }
 }
 
-/// Builds a new array (for an index or `[]`) or hash that holds `value` at
-/// `segment` and then `rest`.
-fn new_plain(segment: &str, rest: &[&str], value: String) -> Option<Value> {
-    if segment.is_empty() || plain_index(segment).is_some() {
+/// Builds the new value of `parent`: an array (for an index or `[]`) or
+/// hash that contains `value` at `segment` and then `rest`.
+fn new_plain(parent: &str, segment: &str, rest: &[&str], value: String) -> Option<Value> {
+    if is_hash_key(parent, segment) {
+        let mut map = Map::new();
+        insert_plain(&mut map, segment, rest, value)?;
+        Some(Value::Object(map))
+    } else if segment.is_empty() || plain_index(segment).is_some() {
         let mut items = Value::Array(Vec::new());
-        insert_at(&mut items, segment, rest, value)?;
+        insert_at(&mut items, parent, segment, rest, value)?;
         Some(items)
     } else if segment.bytes().all(|b| b.is_ascii_digit()) {
         // An index with a leading zero or too many digits.
@@ -198,6 +217,13 @@ fn new_plain(segment: &str, rest: &[&str], value: String) -> Option<Value> {
         insert_plain(&mut map, segment, rest, value)?;
         Some(Value::Object(map))
     }
+}
+
+/// Returns whether `segment` is a key of a `metadata` hash, which may be
+/// all digits (`metadata[123]=x`), where elsewhere digits are an index.
+/// The general decoder would read it as an array index and reject it.
+fn is_hash_key(parent: &str, segment: &str) -> bool {
+    parent == "metadata" && !segment.is_empty()
 }
 
 /// Parses an array index as clients write it: digits without a leading
@@ -377,6 +403,19 @@ mod tests {
     }
 
     #[test]
+    fn metadata_keys_may_be_digits() {
+        let map = decode(
+            b"metadata[123]=x&metadata[0]=y&line_items[0][price_data][product_data][metadata][7]=z",
+        )
+        .unwrap();
+        assert_eq!(map["metadata"], json!({"123": "x", "0": "y"}));
+        assert_eq!(
+            map["line_items"][0]["price_data"]["product_data"]["metadata"],
+            json!({"7": "z"})
+        );
+    }
+
+    #[test]
     fn unusual_bodies_go_to_the_general_decoder() {
         for body in [
             &b"a=1&a=2"[..],
@@ -414,7 +453,8 @@ mod tests {
 
     proptest::proptest! {
         // Whatever the plain path decodes, the general decoder decodes the
-        // same way.
+        // same way. The generated names leave out `metadata`, whose keys of
+        // digits only the plain path reads as keys.
         #[test]
         fn plain_path_agrees_with_general_decoder(
             pairs in proptest::collection::vec(
