@@ -1,6 +1,6 @@
 //! The `/v1` request pipeline: route, authenticate, decode, check the
 //! idempotency key, apply faults, run the resource handler under the
-//! account lock, expand, log, and answer in Stripe's format.
+//! account lock, expand, log, and respond in Stripe's format.
 
 use std::sync::{Arc, MutexGuard};
 

@@ -516,7 +516,7 @@ fn check_url(name: &str, url: &str) -> ApiResult<()> {
     }
 }
 
-/// Whether `url` is an http(s) URL of the plainest shape: an ASCII host
+/// Returns whether `url` is an http(s) URL of the plainest shape: an ASCII host
 /// name of letters, digits and hyphens, an optional port, and printable
 /// ASCII after it. Every such URL parses, so the full parser, which is
 /// slow next to the rest of a create, runs only for the others.

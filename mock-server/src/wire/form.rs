@@ -37,10 +37,7 @@ fn decode_from(input: &[u8], source: Source) -> Result<Map<String, Value>, ApiEr
     if let Some(map) = decode_plain(input) {
         return Ok(map);
     }
-    let config = serde_qs::Config::new()
-        .max_depth(MAX_DEPTH)
-        .use_form_encoding(true);
-    let value: Value = config.deserialize_bytes(input).map_err(|err| {
+    let value: Value = general_decoder().deserialize_bytes(input).map_err(|err| {
         let detail = err.to_string();
         let param = param_at(input, &detail);
         // The decoder's words for `a[]=x&a[0]=y`, in either order.
@@ -67,6 +64,14 @@ fn decode_from(input: &[u8], source: Source) -> Result<Map<String, Value>, ApiEr
         Value::String(s) if s.is_empty() => Ok(Map::new()),
         _ => Err(invalid_input(source, "expected key=value pairs")),
     }
+}
+
+/// Returns the general decoder, with the nesting limit and `+` read as a
+/// space.
+fn general_decoder() -> serde_qs::Config {
+    serde_qs::Config::new()
+        .max_depth(MAX_DEPTH)
+        .use_form_encoding(true)
 }
 
 /// Maximum number of bracketed segments after a name that `decode_plain`
@@ -379,9 +384,7 @@ mod tests {
 
     /// Decodes `input` with the general decoder only.
     fn general(input: &[u8]) -> Result<Map<String, Value>, ApiError> {
-        let value: Value = serde_qs::Config::new()
-            .max_depth(MAX_DEPTH)
-            .use_form_encoding(true)
+        let value: Value = general_decoder()
             .deserialize_bytes(input)
             .map_err(|err| ApiError::invalid_param("body", err.to_string()))?;
         match value {
