@@ -66,15 +66,11 @@ pub async fn handle(
 
     let Some(route) = resources::route(&method, &path) else {
         tracing::debug!(method = %method, path, status = 404, "request to an unknown route");
-        return error_response(
-            &ApiError::unknown_route(method.as_str(), &path),
-            &fallback_id(),
-            None,
-        );
+        return unlogged_error_response(&ApiError::unknown_route(method.as_str(), &path), None);
     };
     let key = match auth::api_key(&headers) {
         Ok(key) => key,
-        Err(err) => return error_response(&err, &fallback_id(), None),
+        Err(err) => return unlogged_error_response(&err, None),
     };
     let connected = match header(&headers, "stripe-account") {
         Some(acct) if !acct.starts_with("acct_") || acct.len() < 6 => {
@@ -85,7 +81,7 @@ pub async fn handle(
                     "Invalid Stripe-Account header `{acct}`: expected an id that starts with acct_."
                 ),
             );
-            return error_response(&err, &fallback_id(), None);
+            return unlogged_error_response(&err, None);
         }
         other => other,
     };
@@ -99,14 +95,14 @@ pub async fn handle(
                     version::DEFAULT_API_VERSION
                 ),
             );
-            return error_response(&err, &fallback_id(), None);
+            return unlogged_error_response(&err, None);
         }
         Some(v) => v,
         None => version::DEFAULT_API_VERSION.to_owned(),
     };
     let raw_params = match decode_params(&method, &uri, &headers, &body) {
         Ok(map) => map,
-        Err(err) => return error_response(&err, &fallback_id(), Some(&api_version)),
+        Err(err) => return unlogged_error_response(&err, Some(&api_version)),
     };
     let idempotency_key = header(&headers, "idempotency-key").filter(|k| !k.is_empty());
 
@@ -180,7 +176,7 @@ pub async fn handle(
                     drop(data);
                     return json_response(200, body, &call.log.request_id, Some(&api_version));
                 }
-                return call.complete(&account, (turn, data), decision, raw_params, None);
+                return call.complete(&account, (turn, data), decision, raw_params);
             }
             Some(ApiFault::Error(err)) => {
                 if let (Some(Ok(Decision::Run)), Some(key)) = (&decision, &idempotency_key) {
@@ -192,13 +188,10 @@ pub async fn handle(
                     false,
                     err.status.as_u16(),
                     Vec::new(),
-                    Some(err.message.clone()),
+                    Some(format!("api_error {}", err.status.as_u16())),
                 );
                 drop(data);
                 return error_response(&err, &call.log.request_id, Some(&api_version));
-            }
-            Some(ApiFault::LostResponse { drop }) => {
-                return call.complete(&account, (turn, data), decision, raw_params, Some(drop));
             }
             Some(ApiFault::Latency(duration)) => (duration, decision),
         }
@@ -217,7 +210,7 @@ pub async fn handle(
     let turn = Some(account.turn().await);
     guard.key = None;
     let data = account.lock();
-    call.complete(&account, (turn, data), decision, raw_params, None)
+    call.complete(&account, (turn, data), decision, raw_params)
 }
 
 /// An API request's place in its account's queue (`Account::turn`).
@@ -245,15 +238,14 @@ enum Outcome {
 
 impl Call<'_> {
     /// Builds the response to a request that no fault stopped, under the
-    /// lock `data`: the key's rejection or replay, or the handler's result.
-    /// With `lost_response`, the client gets no result after the handler ran.
+    /// lock `data`: the key's rejection or replay, or the handler's result,
+    /// unless a `lost_response` fault takes the result of a successful call.
     fn complete(
         &self,
         account: &Account,
         (turn, mut data): (Option<TurnGuard<'_>>, MutexGuard<'_, AccountData>),
         decision: Option<Result<Decision, ApiError>>,
         raw_params: Map<String, Value>,
-        lost_response: Option<bool>,
     ) -> Response {
         let request_id = &self.log.request_id;
         let version = Some(self.api_version);
@@ -293,7 +285,7 @@ impl Call<'_> {
                 response
             }
             None | Some(Ok(Decision::Run)) => {
-                let outcome = self.run(&mut data, raw_params, lost_response);
+                let (outcome, lost_response) = self.run(&mut data, raw_params);
                 let wake = data.take_earlier_task();
                 drop(data);
                 drop(turn);
@@ -311,13 +303,14 @@ impl Call<'_> {
         }
     }
 
-    /// Runs the handler and writes the request's log line.
+    /// Runs the handler and writes the request's log line. Also returns
+    /// whether a `lost_response` fault takes the response, and if so
+    /// whether it drops the connection.
     fn run(
         &self,
         data: &mut AccountData,
         raw_params: Map<String, Value>,
-        lost_response: Option<bool>,
-    ) -> Outcome {
+    ) -> (Outcome, Option<bool>) {
         let mut ctx = Ctx {
             shared: self.shared,
             request_id: self.log.request_id.clone(),
@@ -361,16 +354,44 @@ impl Call<'_> {
             }
             _ => outcome,
         };
-        let fault_note = lost_response.map(|_| "lost_response".to_owned());
+        let lost_response = if status.is_success() {
+            faults::lost_response(
+                data,
+                self.method.as_str(),
+                self.route.template,
+                self.path,
+                &self.log.request_id,
+            )
+        } else {
+            None
+        };
+        // The log records the status the client got, and the handler's.
+        let (logged_status, fault_note) = match lost_response {
+            None => (status.as_u16(), None),
+            Some(true) => (
+                status.as_u16(),
+                Some(format!(
+                    "lost_response: the handler returned {}, then the connection was dropped",
+                    status.as_u16()
+                )),
+            ),
+            Some(false) => (
+                faults::lost_response_error().status.as_u16(),
+                Some(format!(
+                    "lost_response: the handler returned {}, the client got a 500",
+                    status.as_u16()
+                )),
+            ),
+        };
         self.log.write(
             data,
             self.idempotency_key,
             false,
-            status.as_u16(),
+            logged_status,
             ctx.touched,
             fault_note,
         );
-        outcome
+        (outcome, lost_response)
     }
 
     /// Builds the HTTP response from the handler's result.
@@ -660,12 +681,28 @@ fn json_response(
 
 /// Renders an error in Stripe's envelope with its status and headers.
 pub fn error_response(err: &ApiError, request_id: &str, api_version: Option<&str>) -> Response {
-    let mut response = json_response(
-        err.status.as_u16(),
-        render(&err.body(request_id)),
-        request_id,
-        api_version,
-    );
+    error_with_body(err, &err.body(request_id), request_id, api_version)
+}
+
+/// Returns the response to `err` for a request that the request log does
+/// not keep: one rejected before its account is known, or a control API
+/// call. Its body leaves out `request_log_url`, which would find nothing.
+pub fn unlogged_error_response(err: &ApiError, api_version: Option<&str>) -> Response {
+    let request_id = fallback_id();
+    let mut body = err.body(&request_id);
+    if let Some(error) = body.get_mut("error").and_then(Value::as_object_mut) {
+        error.remove("request_log_url");
+    }
+    error_with_body(err, &body, &request_id, api_version)
+}
+
+fn error_with_body(
+    err: &ApiError,
+    body: &Value,
+    request_id: &str,
+    api_version: Option<&str>,
+) -> Response {
+    let mut response = json_response(err.status.as_u16(), render(body), request_id, api_version);
     for (name, value) in &err.headers {
         if let Ok(value) = HeaderValue::from_str(value) {
             response.headers_mut().insert(*name, value);

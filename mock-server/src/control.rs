@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::account::{Account, AccountData};
-use crate::api::{error_response, render};
+use crate::api::{render, unlogged_error_response};
 use crate::clock::{Clock, ClockMode};
 use crate::events::dispatcher;
 use crate::faults;
@@ -80,14 +80,16 @@ pub fn account_for(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<Arc<Acco
 }
 
 fn fail(err: &ApiError) -> Response {
-    error_response(err, &crate::api::fallback_id(), None)
+    unlogged_error_response(err, None)
 }
 
 fn ok(value: &Value) -> Response {
     let mut response = Response::new(Body::from(render(value)));
-    response
-        .headers_mut()
-        .insert("content-type", HeaderValue::from_static("application/json"));
+    let headers = response.headers_mut();
+    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    if let Ok(id) = HeaderValue::from_str(&crate::api::fallback_id()) {
+        headers.insert("request-id", id);
+    }
     response
 }
 

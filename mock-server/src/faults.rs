@@ -56,9 +56,6 @@ pub enum ApiFault {
     Error(ApiError),
     /// Run the request after this delay.
     Latency(std::time::Duration),
-    /// Run the request, then lose the response: an error, or with `drop` a
-    /// connection closed mid-response.
-    LostResponse { drop: bool },
 }
 
 /// The way a payment intent's metadata departs from what the session requested.
@@ -319,12 +316,8 @@ pub fn parse_plan(value: &Value) -> Result<Plan, ApiError> {
     for (index, item) in faults.iter().enumerate() {
         let kind = item.get("kind").and_then(Value::as_str).unwrap_or_default();
         if !KINDS.contains(&kind) {
-            let nearest = KINDS
-                .iter()
-                .map(|k| (strsim::jaro_winkler(k, kind), *k))
-                .max_by(|a, b| a.0.total_cmp(&b.0))
-                .filter(|(score, _)| *score > 0.8)
-                .map(|(_, k)| format!(" Did you mean `{k}`?"))
+            let nearest = nearest_kind(kind)
+                .map(|k| format!(" Did you mean `{k}`?"))
                 .unwrap_or_default();
             let message = if kind.is_empty() {
                 format!("Each fault needs a kind, one of: {}.", KINDS.join(", "))
@@ -509,7 +502,10 @@ fn check_fault(fault: &Fault, index: usize) -> Result<(), ApiError> {
         }
         Fault::Hold { types } => {
             if types.is_empty() {
-                return Err(ApiError::missing_param(param("types")));
+                return Err(ApiError::invalid_param(
+                    param("types"),
+                    "hold needs the event types to hold in types, such as [\"checkout.session.completed\"]; [\"*\"] holds every event.",
+                ));
             }
             patterns("types", types)?;
         }
@@ -542,7 +538,12 @@ fn check_fault(fault: &Fault, index: usize) -> Result<(), ApiError> {
                         format!("status must be 429, 500 or 503, not {other}."),
                     ));
                 }
-                (None, None) => return Err(ApiError::missing_param(param("status"))),
+                (None, None) => {
+                    return Err(ApiError::invalid_param(
+                        param("status"),
+                        "api_error needs status (429, 500 or 503) to fail calls, or latency_ms to slow them down.",
+                    ));
+                }
             }
             if *count == 0 {
                 return Err(ApiError::invalid_param(
@@ -589,8 +590,62 @@ fn check_routes(routes: &[String], index: usize) -> Result<(), ApiError> {
                 ),
             ));
         }
+        let method = route.split_once(' ').map(|(m, _)| m);
+        if !route_exists(method, path) {
+            let nearest = crate::resources::TEMPLATES
+                .iter()
+                .map(|t| (strsim::jaro_winkler(t, path.trim_end_matches('*')), *t))
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, t)| format!(" The nearest is `{t}`."))
+                .unwrap_or_default();
+            return Err(ApiError::invalid_param(
+                format!("faults[{index}][routes][{i}]"),
+                format!(
+                    "`{route}` matches no route of the fake, so the fault would never apply.{nearest} docs/faults.md lists the routes."
+                ),
+            ));
+        }
     }
     Ok(())
+}
+
+/// Whether some API route matches a pattern's method (`None` or `*` for
+/// any) and path: a template, a path, or a prefix ending in `*`.
+fn route_exists(method: Option<&str>, path: &str) -> bool {
+    let methods: &[axum::http::Method] = match method {
+        Some("GET") => &[axum::http::Method::GET],
+        Some("POST") => &[axum::http::Method::POST],
+        Some("DELETE") => &[axum::http::Method::DELETE],
+        _ => &[
+            axum::http::Method::GET,
+            axum::http::Method::POST,
+            axum::http::Method::DELETE,
+        ],
+    };
+    match path.strip_suffix('*') {
+        // A prefix of a template, or a path inside one, as
+        // `/v1/customers/cus_` is inside `/v1/customers/{id}`.
+        Some(prefix) => crate::resources::TEMPLATES.iter().any(|template| {
+            let fixed = &template[..template.find('{').unwrap_or(template.len())];
+            template.starts_with(prefix)
+                || (fixed.len() < template.len() && prefix.starts_with(fixed))
+        }),
+        None => methods
+            .iter()
+            .any(|m| crate::resources::route(m, path).is_some()),
+    }
+}
+
+/// The fault kind a misspelt `kind` most likely means: the one of highest
+/// Jaro-Winkler similarity, when that is above 0.8. The scenario loader
+/// suggests kinds with it too, so both name the same one.
+pub fn nearest_kind(kind: &str) -> Option<&'static str> {
+    KINDS
+        .iter()
+        .map(|k| (strsim::jaro_winkler(k, kind), *k))
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .filter(|(score, _)| *score > 0.8)
+        .map(|(_, k)| k)
 }
 
 /// Checks a plan without setting it.
@@ -691,10 +746,10 @@ fn draw(data: &mut AccountData) -> f64 {
     data.faults.rng.random::<f64>()
 }
 
-/// The fault, if any, for an API request to `method` and `template`
-/// (`/v1/checkout/sessions/{id}`) at `path`. A request that will not run
-/// (an idempotent replay, a rejected key) commits nothing, so no
-/// `lost_response` fault matches or counts it.
+/// The `api_error` fault, if any, for an API request to `method` and
+/// `template` (`/v1/checkout/sessions/{id}`) at `path`, decided before the
+/// request runs. A request that will not run (an idempotent replay, a
+/// rejected key) is not matched or counted.
 pub fn api_fault(
     data: &mut AccountData,
     method: &str,
@@ -710,20 +765,12 @@ pub fn api_fault(
                 count,
                 skip,
                 ..
-            }
-            | Fault::LostResponse {
-                routes,
-                count,
-                skip,
-                ..
             } if runs && matches_route(routes, method, template, path) => (*count, *skip),
             _ => continue,
         };
-        data.faults.matched[index] += 1;
-        let matched = data.faults.matched[index];
-        if matched <= skip || matched > skip + count {
+        let Some(matched) = next_match(data, index, count, skip) else {
             continue;
-        }
+        };
         let fault = match &data.faults.faults[index] {
             Fault::ApiError {
                 status: Some(status),
@@ -733,20 +780,11 @@ pub fn api_fault(
                 latency_ms: Some(ms),
                 ..
             } => ApiFault::Latency(std::time::Duration::from_millis(*ms)),
-            Fault::LostResponse {
-                drop_connection, ..
-            } => ApiFault::LostResponse {
-                drop: *drop_connection,
-            },
             _ => continue,
         };
         let name = match &fault {
             ApiFault::Error(err) => format!("api_error {}", err.status.as_u16()),
             ApiFault::Latency(d) => format!("latency {} ms", d.as_millis()),
-            ApiFault::LostResponse { drop: true } => {
-                "lost_response (connection dropped)".to_owned()
-            }
-            ApiFault::LostResponse { drop: false } => "lost_response".to_owned(),
         };
         data.trace(
             "fault",
@@ -755,6 +793,52 @@ pub fn api_fault(
         return Some(fault);
     }
     None
+}
+
+/// Decides whether the client loses the answer to a call whose handler
+/// succeeded and committed its writes: `Some(drop_connection)` when a
+/// `lost_response` fault takes it. Only such calls match the fault and
+/// count against it, since a rejected call commits nothing to lose.
+pub fn lost_response(
+    data: &mut AccountData,
+    method: &str,
+    template: &str,
+    path: &str,
+    request_id: &str,
+) -> Option<bool> {
+    for index in 0..data.faults.faults.len() {
+        let (count, skip, drop) = match &data.faults.faults[index] {
+            Fault::LostResponse {
+                routes,
+                count,
+                skip,
+                drop_connection,
+            } if matches_route(routes, method, template, path) => (*count, *skip, *drop_connection),
+            _ => continue,
+        };
+        let Some(matched) = next_match(data, index, count, skip) else {
+            continue;
+        };
+        let name = if drop {
+            "lost_response (connection dropped)"
+        } else {
+            "lost_response"
+        };
+        data.trace(
+            "fault",
+            json!({"decision": name, "fault_index": index, "route": format!("{method} {template}"), "request_id": request_id, "call": matched}),
+        );
+        return Some(drop);
+    }
+    None
+}
+
+/// Counts one more matching call of fault `index` and returns its number
+/// when it falls within the fault's window (after `skip`, at most `count`).
+fn next_match(data: &mut AccountData, index: usize, count: u32, skip: u32) -> Option<u32> {
+    data.faults.matched[index] += 1;
+    let matched = data.faults.matched[index];
+    (matched > skip && matched <= skip + count).then_some(matched)
 }
 
 fn injected_error(status: u16) -> ApiError {
@@ -1213,14 +1297,15 @@ pub fn visible(data: &mut AccountData, kind: &str, id: &str) -> Option<Value> {
     settled
 }
 
-/// Whether the plan has a fault that changes what reads see.
+/// Whether the plan has a fault that changes what reads see or whether
+/// their responses arrive.
 pub fn affects_reads(data: &AccountData) -> bool {
     !data.faults.lags.is_empty()
         || data
             .faults
             .faults
             .iter()
-            .any(|fault| matches!(fault, Fault::StaleRead { .. }))
+            .any(|fault| matches!(fault, Fault::StaleRead { .. } | Fault::LostResponse { .. }))
 }
 
 /// The objects of `kind` that a list sees, newest first.
@@ -1387,6 +1472,64 @@ mod tests {
     fn unknown_parameter_names_its_path() {
         let err = parse_plan(&json!({"faults": [{"kind": "hold", "types": ["charge.*"]}, {"kind": "webhook_drop", "attempt": 2}]})).unwrap_err();
         assert_eq!(err.param.as_deref(), Some("faults[1][attempt]"));
+    }
+
+    #[test]
+    fn route_patterns_must_match_a_route() {
+        for route in [
+            "POST /v1/custmers",
+            "GET /v1/checkout/session/{id}",
+            "DELETE /v1/checkout/sessions",
+            "/v1/checkout/sesions*",
+            "/v1/customersXYZ*",
+        ] {
+            let plan = json!({"faults": [{"kind": "lost_response", "routes": ["POST /v1/refunds", route]}]});
+            let err = parse_plan(&plan).unwrap_err();
+            assert_eq!(
+                err.param.as_deref(),
+                Some("faults[0][routes][1]"),
+                "{route}"
+            );
+            assert!(
+                err.message.contains("matches no route"),
+                "{route}: {}",
+                err.message
+            );
+        }
+        let err = parse_plan(&json!({"faults": [{"kind": "api_error", "status": 500, "routes": ["POST /v1/custmers"]}]}))
+            .unwrap_err();
+        assert!(
+            err.message.contains("The nearest is `/v1/customers`"),
+            "{}",
+            err.message
+        );
+        for route in [
+            "POST /v1/customers",
+            "GET /v1/checkout/sessions/{id}",
+            "GET /v1/checkout/sessions/cs_test_123",
+            "* /v1/payment_intents/{id}/confirm",
+            "DELETE /v1/customers/{id}",
+            "/v1/checkout/*",
+            "/v1/customers/cus_*",
+            "POST /v1/*",
+        ] {
+            let plan = json!({"faults": [{"kind": "lost_response", "routes": [route]}]});
+            assert!(parse_plan(&plan).is_ok(), "{route}");
+        }
+    }
+
+    #[test]
+    fn incomplete_faults_say_what_to_add() {
+        let err = parse_plan(&json!({"faults": [{"kind": "hold", "types": []}]})).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("faults[0][types]"));
+        assert!(
+            err.message.contains("[\"*\"] holds every event"),
+            "{}",
+            err.message
+        );
+        let err = parse_plan(&json!({"faults": [{"kind": "api_error"}]})).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("faults[0][status]"));
+        assert!(err.message.contains("or latency_ms"), "{}", err.message);
     }
 
     #[test]

@@ -187,7 +187,7 @@ async fn shape_plain_error(
         _ => format!("Request failed with status {}.", status.as_u16()),
     };
     let error = crate::wire::ApiError::new(status, crate::wire::ErrorType::InvalidRequest, message);
-    crate::api::error_response(&error, "req_unrouted", None)
+    crate::api::unlogged_error_response(&error, None)
 }
 
 /// A running fake. Dropping it shuts the server down.

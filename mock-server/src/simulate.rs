@@ -33,6 +33,10 @@ use crate::wire::{ApiError, ApiResult};
 /// Default seconds before an asynchronous payment settles.
 pub const DEFAULT_SETTLE_DELAY: i64 = 180;
 
+/// The longest `delay_seconds` a pay call takes: 30 days, the longest a
+/// bank debit takes to settle with room to spare.
+pub const MAX_SETTLE_DELAY: i64 = 30 * 24 * 3600;
+
 /// The customer's input on the payment page.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -358,10 +362,10 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
         }
     };
     let delay = request.delay_seconds.unwrap_or(DEFAULT_SETTLE_DELAY);
-    if !(0..=30 * 24 * 3600).contains(&delay) {
+    if !(0..=MAX_SETTLE_DELAY).contains(&delay) {
         return Err(ApiError::invalid_param(
             "delay_seconds",
-            "delay_seconds must be between 0 and 2592000 (30 days).",
+            format!("delay_seconds must be between 0 and {MAX_SETTLE_DELAY} (30 days)."),
         ));
     }
     data.trace("customer", json!({"session": session_id, "action": "pay", "method": method, "outcome": if succeed { "succeeded" } else { "failed" }, "delay_seconds": delay}));

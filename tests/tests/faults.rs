@@ -730,6 +730,64 @@ async fn lost_response_passes_over_replays() {
     assert_eq!(customers["data"].as_array().unwrap().len(), 3);
 }
 
+/// A call that fails validation commits nothing, so a lost_response fault
+/// lets its error through and takes the next call that succeeds. The
+/// request log shows the status the client got.
+#[tokio::test]
+async fn lost_response_takes_only_calls_that_succeed() {
+    let fake = manual_fake().await;
+    let receiver = Receiver::start().await;
+    let acct = account(&fake, "sk_test_lost_invalid", &receiver).await;
+    acct.set_faults(
+        json!({"faults": [{"kind": "lost_response", "routes": ["POST /v1/customers"]}]}),
+    )
+    .await;
+    let invalid = acct
+        .form(
+            "/v1/customers",
+            &[("email", "a@example.com"), ("colour", "red")],
+            None,
+        )
+        .await;
+    assert_eq!(invalid.status(), 400);
+    let body: Value = invalid.json().await.unwrap();
+    assert_eq!(body["error"]["param"], "colour", "{body}");
+    let lost = acct
+        .form("/v1/customers", &[("email", "b@example.com")], None)
+        .await;
+    assert_eq!(lost.status(), 500);
+    let request_id = lost.headers()["request-id"].to_str().unwrap().to_owned();
+    let body: Value = lost.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("lost_response"),
+        "{body}"
+    );
+    // The error links to the request's entry in the log.
+    let link = body["error"]["request_log_url"].as_str().unwrap();
+    assert_eq!(
+        link,
+        format!("/_fakestripe/requests?request_id={request_id}")
+    );
+    let (_, log) = acct.get(link).await;
+    let entry = &log["data"][0];
+    assert_eq!(entry["status"], 500, "{log}");
+    assert_eq!(
+        entry["fault"], "lost_response: the handler returned 200, the client got a 500",
+        "{log}"
+    );
+    let (_, customers) = acct.get("/v1/customers").await;
+    let emails: Vec<&str> = customers["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, ["b@example.com"]);
+}
+
 /// A plain read sends the stored bytes, but an API fault on that read must
 /// still apply.
 #[tokio::test]
@@ -750,11 +808,13 @@ async fn api_faults_apply_to_plain_reads() {
     ]}))
     .await;
 
+    // The api_error stops the first call before it runs; the lost
+    // response takes the next call that runs.
+    let (status, body) = acct.get(&path).await;
+    assert_eq!(status, 503, "{body}");
     let (status, body) = acct.get(&path).await;
     assert_eq!(status, 500, "{body}");
     assert_eq!(body["error"]["type"], "api_error");
-    let (status, body) = acct.get(&path).await;
-    assert_eq!(status, 503, "{body}");
     let (status, body) = acct.get(&path).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["email"], "r@example.com");

@@ -786,7 +786,7 @@ async fn object_json(
     let Some(mut object) = object else {
         tracing::debug!(account = %viewer.account.label, object = %id, "dashboard object not found");
         let err = crate::wire::ApiError::no_such("object", &id, "id");
-        return crate::api::error_response(&err, "req_dashboard", None);
+        return crate::api::unlogged_error_response(&err, None);
     };
     if let Some(map) = object.as_object_mut() {
         map.retain(|key, _| !key.starts_with('_'));

@@ -37,6 +37,36 @@ pub struct Route {
     pub template: &'static str,
 }
 
+/// The path templates of the API routes, for checking route patterns in a
+/// fault plan. A unit test checks that each one routes.
+pub const TEMPLATES: &[&str] = &[
+    "/v1/checkout/sessions",
+    "/v1/checkout/sessions/{id}",
+    "/v1/checkout/sessions/{id}/expire",
+    "/v1/checkout/sessions/{id}/line_items",
+    "/v1/payment_intents",
+    "/v1/payment_intents/{id}",
+    "/v1/payment_intents/{id}/confirm",
+    "/v1/payment_intents/{id}/capture",
+    "/v1/payment_intents/{id}/cancel",
+    "/v1/charges",
+    "/v1/charges/{id}",
+    "/v1/refunds",
+    "/v1/refunds/{id}",
+    "/v1/balance_transactions",
+    "/v1/balance_transactions/{id}",
+    "/v1/customers",
+    "/v1/customers/{id}",
+    "/v1/products",
+    "/v1/products/{id}",
+    "/v1/prices",
+    "/v1/prices/{id}",
+    "/v1/events",
+    "/v1/events/{id}",
+    "/v1/webhook_endpoints",
+    "/v1/webhook_endpoints/{id}",
+];
+
 /// Finds the handler for `method` and `path`.
 pub fn route(method: &Method, path: &str) -> Option<Route> {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
@@ -305,6 +335,27 @@ pub fn currency(params: &mut Params, name: &str) -> ApiResult<Option<String>> {
                     ),
                 ))
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_routes_to_itself() {
+        for template in TEMPLATES {
+            let routed = [Method::GET, Method::POST, Method::DELETE]
+                .iter()
+                .filter_map(|method| route(method, template))
+                .map(|found| found.template)
+                .collect::<Vec<_>>();
+            assert!(!routed.is_empty(), "{template} routes nowhere");
+            assert!(
+                routed.iter().all(|t| t == template),
+                "{template}: {routed:?}"
+            );
         }
     }
 }

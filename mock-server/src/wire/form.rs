@@ -2,6 +2,8 @@
 //! bodies and query strings in bracket notation (`metadata[order_id]=42`,
 //! `line_items[0][price_data][unit_amount]=2000`, `expand[]=payment_intent`).
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
@@ -31,11 +33,14 @@ enum Source {
 }
 
 fn decode_from(input: &[u8], source: Source) -> Result<Map<String, Value>, ApiError> {
-    if input.iter().all(|b| b.is_ascii_whitespace()) {
+    if input.iter().all(|b| b.is_ascii_whitespace() || *b == b'&') {
         return Ok(Map::new());
     }
     if let Some(map) = decode_plain(input) {
         return Ok(map);
+    }
+    if let Some(err) = diagnose(input, source) {
+        return Err(err);
     }
     let value: Value = general_decoder().deserialize_bytes(input).map_err(|err| {
         let detail = err.to_string();
@@ -66,6 +71,207 @@ fn decode_from(input: &[u8], source: Source) -> Result<Map<String, Value>, ApiEr
     }
 }
 
+/// Finds the first pair of a body that the plain path turned down for a
+/// fault of the client, and names the parameter at fault: a pair with no
+/// name or no `=`, text that is not UTF-8, a name whose brackets do not
+/// pair up, a key sent twice, a name sent both as a value and as a hash or
+/// array, and array indices with a gap. The general decoder would merge a
+/// repeated key into an array, and reports the others in its own words
+/// without a name.
+fn diagnose(input: &[u8], source: Source) -> Option<ApiError> {
+    let place = match source {
+        Source::Body => "request body",
+        Source::Query => "query string",
+    };
+    let mut leaves: Vec<String> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut containers: HashSet<String> = HashSet::new();
+    // Each prefix followed by a bracketed segment, in order of first use,
+    // with its indices while every segment after it has been one.
+    let mut arrays: Vec<(String, Option<Vec<u64>>)> = Vec::new();
+    let mut array_at: HashMap<String, usize> = HashMap::new();
+    for pair in input.split(|b| *b == b'&').filter(|pair| !pair.is_empty()) {
+        let equals = pair.iter().position(|b| *b == b'=');
+        let raw_key = &pair[..equals.unwrap_or(pair.len())];
+        let key = match String::from_utf8(lenient_decode(raw_key)) {
+            Ok(key) => key,
+            Err(err) => {
+                let key = String::from_utf8_lossy(err.as_bytes()).into_owned();
+                return Some(ApiError::invalid_param(
+                    key.clone(),
+                    format!(
+                        "Invalid parameter name `{key}` in the {place}: it is not UTF-8 text \
+                         once percent-decoded."
+                    ),
+                ));
+            }
+        };
+        if key.is_empty() {
+            let text = String::from_utf8_lossy(pair);
+            return Some(invalid_input(
+                source,
+                &format!("the pair `{text}` has no parameter name before its `=`"),
+            ));
+        }
+        let Some(equals) = equals else {
+            return Some(ApiError::invalid_param(
+                key.clone(),
+                format!(
+                    "Invalid {place}: `{key}` has no `=` and no value. Send it as \
+                     `{key}=value`, or leave it out."
+                ),
+            ));
+        };
+        if std::str::from_utf8(&lenient_decode(&pair[equals + 1..])).is_err() {
+            return Some(ApiError::invalid_param(
+                key.clone(),
+                format!("Invalid `{key}`: its value is not UTF-8 text once percent-decoded."),
+            ));
+        }
+        let Some((name, segments)) = split_key(&key) else {
+            return Some(ApiError::invalid_param(
+                key.clone(),
+                format!(
+                    "Invalid parameter name `{key}` in the {place}: nested names take the \
+                     form `name[key][key]`, with each `[` closed by a `]` before the next one \
+                     opens and nothing between a `]` and the next `[`."
+                ),
+            ));
+        };
+        if name.bytes().all(|b| b.is_ascii_digit()) {
+            return Some(ApiError::invalid_param(
+                name.to_owned(),
+                format!(
+                    "Invalid parameter name `{name}` in the {place}: no parameter is named by a number."
+                ),
+            ));
+        }
+        // A key with `[]` adds an item each time it comes.
+        let pushed = key.contains("[]");
+        if !pushed && !seen.insert(key.clone()) {
+            return Some(ApiError::invalid_param(
+                key.clone(),
+                format!(
+                    "Invalid {place}: `{key}` was sent more than once. Send each parameter \
+                     once, and a list as `{key}[0]`, `{key}[1]` and so on."
+                ),
+            ));
+        }
+        if segments.len() > MAX_DEPTH {
+            // The endpoint names the level past the limit.
+            continue;
+        }
+        let mut prefix = name.to_owned();
+        let mut parent = name;
+        for segment in &segments {
+            let index = (!segment.is_empty()
+                && segment.bytes().all(|b| b.is_ascii_digit())
+                && !is_hash_key(parent, segment))
+            .then(|| segment.parse::<u64>().unwrap_or(u64::MAX));
+            match array_at.get(&prefix) {
+                Some(&at) => match (arrays[at].1.as_mut(), index) {
+                    (Some(indices), Some(index)) => indices.push(index),
+                    _ => arrays[at].1 = None,
+                },
+                None => {
+                    array_at.insert(prefix.clone(), arrays.len());
+                    arrays.push((prefix.clone(), index.map(|index| vec![index])));
+                }
+            }
+            containers.insert(prefix.clone());
+            if segment.is_empty() {
+                // Which item the rest of the key belongs to depends on
+                // the order of the pairs.
+                break;
+            }
+            prefix.push('[');
+            prefix.push_str(segment);
+            prefix.push(']');
+            parent = segment;
+        }
+        if !pushed {
+            leaves.push(key);
+        }
+    }
+    if let Some(leaf) = leaves.iter().find(|leaf| containers.contains(*leaf)) {
+        return Some(ApiError::invalid_param(
+            leaf.clone(),
+            format!(
+                "Invalid parameter `{leaf}`: it was sent both as a value and as a hash or \
+                 array, such as `{leaf}[key]`. Send one or the other."
+            ),
+        ));
+    }
+    for (prefix, indices) in &mut arrays {
+        let Some(indices) = indices else { continue };
+        indices.sort_unstable();
+        indices.dedup();
+        let gap = (0u64..)
+            .zip(indices.iter())
+            .find(|(expected, got)| *got != expected);
+        if let Some((expected, got)) = gap {
+            return Some(ApiError::invalid_param(
+                prefix.clone(),
+                format!(
+                    "Invalid array `{prefix}`: its indices must count up from 0 with none \
+                     skipped, but `{prefix}[{got}]` came where `{prefix}[{expected}]` was \
+                     expected."
+                ),
+            ));
+        }
+    }
+    None
+}
+
+/// Splits a decoded key into its name and bracketed segments, or returns
+/// `None` when the brackets do not pair up.
+fn split_key(key: &str) -> Option<(&str, Vec<&str>)> {
+    let (name, mut rest) = key.split_at(key.find('[').unwrap_or(key.len()));
+    if name.is_empty() || name.contains(']') {
+        return None;
+    }
+    let mut segments = Vec::new();
+    while !rest.is_empty() {
+        let inner = rest.strip_prefix('[')?;
+        let close = inner.find(']')?;
+        let segment = &inner[..close];
+        if segment.contains('[') {
+            return None;
+        }
+        segments.push(segment);
+        rest = &inner[close + 1..];
+    }
+    Some((name, segments))
+}
+
+/// Decodes `+` and `%XX` escapes into bytes, keeping a bad escape as it
+/// is, as the general decoder does.
+fn lenient_decode(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut at = 0;
+    while at < raw.len() {
+        let escaped = match raw.get(at..at + 3) {
+            Some([b'%', high, low]) => hex_value(*high).zip(hex_value(*low)),
+            _ => None,
+        };
+        match (raw[at], escaped) {
+            (_, Some((high, low))) => {
+                out.push(high * 16 + low);
+                at += 3;
+                continue;
+            }
+            (b'+', None) => out.push(b' '),
+            (byte, None) => out.push(byte),
+        }
+        at += 1;
+    }
+    out
+}
+
+fn hex_value(digit: u8) -> Option<u8> {
+    (digit as char).to_digit(16).map(|value| value as u8)
+}
+
 /// Returns the general decoder, with the nesting limit and `+` read as a
 /// space.
 fn general_decoder() -> serde_qs::Config {
@@ -82,11 +288,12 @@ const PLAIN_DEPTH: usize = 8;
 /// `line_items[0][price_data][currency]=eur&metadata[k]=v&expand[]=x`,
 /// without the general decoder, which costs several times as much. It
 /// returns `None` for anything less plain, and the general decoder then
-/// decides, so those cases keep its results and errors. Less plain means a
-/// pair without `=`, a bad percent escape, a key sent twice, an index out
-/// of order, a name used both as a value and as a hash or array, or deep
-/// nesting. Unlike the general decoder, it keeps a `metadata` key of digits
-/// as a key, as Stripe does.
+/// decides, after `diagnose` has named any fault of the client. Less plain
+/// means a pair without `=`, text that is not UTF-8, a key sent twice, an
+/// index out of order, a name used both as a value and as a hash or array,
+/// or deep nesting. Like the general decoder, it keeps a bad percent escape
+/// as it is and the text after a value's first `=`. Unlike it, it keeps a
+/// `metadata` key of digits as a key, as Stripe does.
 fn decode_plain(input: &[u8]) -> Option<Map<String, Value>> {
     let mut root = Map::new();
     // For each array seen, the key up to it and whether it was filled with
@@ -95,9 +302,6 @@ fn decode_plain(input: &[u8]) -> Option<Map<String, Value>> {
     for pair in input.split(|b| *b == b'&') {
         let equals = pair.iter().position(|b| *b == b'=')?;
         let (raw_key, raw_value) = (&pair[..equals], &pair[equals + 1..]);
-        if raw_value.contains(&b'=') {
-            return None;
-        }
         let key = percent_decode(raw_key)?;
         let value = percent_decode(raw_value)?;
         let mut parts = key.split('[');
@@ -241,30 +445,13 @@ fn plain_index(segment: &str) -> Option<usize> {
     plain.then(|| segment.parse().ok()).flatten()
 }
 
-/// Decodes `+` and `%XX` escapes, or gives up on a bad escape or bytes
-/// that are not UTF-8.
+/// Decodes `+` and `%XX` escapes, keeping a bad escape as it is, or gives
+/// up on bytes that are not UTF-8.
 fn percent_decode(raw: &[u8]) -> Option<String> {
     if !raw.iter().any(|b| matches!(b, b'%' | b'+')) {
         return std::str::from_utf8(raw).ok().map(str::to_owned);
     }
-    let mut out = Vec::with_capacity(raw.len());
-    let mut rest = raw;
-    while let Some((&byte, tail)) = rest.split_first() {
-        match byte {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = tail.get(..2)?;
-                let high = (hex[0] as char).to_digit(16)?;
-                let low = (hex[1] as char).to_digit(16)?;
-                out.push((high * 16 + low) as u8);
-                rest = &tail[2..];
-                continue;
-            }
-            other => out.push(other),
-        }
-        rest = tail;
-    }
-    String::from_utf8(out).ok()
+    String::from_utf8(lenient_decode(raw)).ok()
 }
 
 /// Returns whether any hash in the tree has an empty key.
@@ -399,6 +586,7 @@ mod tests {
             &b"mode=payment&success_url=https%3A%2F%2Fshop.example%2Fok%3Fid%3D%7BCHECKOUT_SESSION_ID%7D&line_items[0][price_data][currency]=eur&line_items[0][price_data][unit_amount]=2490&line_items[0][price_data][product_data][name]=Linen+shirt&line_items[0][quantity]=2&line_items[1][price][x]=y&metadata[order_id]=1042"[..],
             b"expand[]=payment_intent&expand[]=line_items",
             b"expand%5B0%5D=customer&metadata%5Bk%5D=%E2%82%AC",
+            b"success_url=https://shop.example/ok?a=b&name=100%&metadata[k]=%zz",
         ] {
             let plain = decode_plain(body).expect("a plain body");
             assert_eq!(plain, general(body).unwrap(), "{}", String::from_utf8_lossy(body));
@@ -434,8 +622,6 @@ mod tests {
             b"a[b=x",
             b"a",
             b"a=1&",
-            b"a=b=c",
-            b"a=%zz",
             b"a=%ff",
             b"=x",
             b"a[b][c][d][e][f][g][h][i][j]=deep",
@@ -541,17 +727,118 @@ mod tests {
     }
 
     #[test]
+    fn client_faults_name_the_parameter() {
+        let cases: &[(&[u8], &str, &str)] = &[
+            (b"mode=payment&mode=setup", "mode", "sent more than once"),
+            (
+                b"metadata[k]=a&metadata[k]=b",
+                "metadata[k]",
+                "sent more than once",
+            ),
+            (b"mode", "mode", "has no `=`"),
+            (b"metadata[k]&name=x", "metadata[k]", "has no `=`"),
+            (b"metadata[k]=%FF", "metadata[k]", "not UTF-8"),
+            (b"metadata%5B%FF%5D=x", "metadata[\u{fffd}]", "not UTF-8"),
+            (
+                b"metadata[a[b]=v",
+                "metadata[a[b]",
+                "nested names take the form",
+            ),
+            (b"a[b]c=1", "a[b]c", "nested names take the form"),
+            (b"[a]=1", "[a]", "nested names take the form"),
+            (
+                b"metadata=x&metadata[k]=v",
+                "metadata",
+                "both as a value and as a hash",
+            ),
+            (
+                b"metadata[k]=1&metadata[k][j]=2",
+                "metadata[k]",
+                "both as a value",
+            ),
+            (
+                b"line_items[0][quantity]=1&line_items[2][quantity]=1",
+                "line_items",
+                "`line_items[2]` came where `line_items[1]`",
+            ),
+            (
+                b"a[b][1][c]=1&a[b][0][c]=1&a[b][3][c]=1",
+                "a[b]",
+                "`a[b][3]` came where `a[b][2]`",
+            ),
+            (
+                b"line_items[1][quantity]=1",
+                "line_items",
+                "`line_items[0]` was",
+            ),
+            (b"ui_mode[1][]=x", "ui_mode", "`ui_mode[0]` was"),
+            (b"expand=x&expand[]=y", "expand", "both as a value"),
+            (b"name=x&5=", "5", "named by a number"),
+        ];
+        for (body, param, words) in cases {
+            let text = String::from_utf8_lossy(body);
+            let err = decode(body).expect_err(&text);
+            assert_eq!(err.status.as_u16(), 400, "{text}");
+            assert_eq!(
+                err.param.as_deref(),
+                Some(*param),
+                "{text}: {}",
+                err.message
+            );
+            assert!(err.message.contains(words), "{text}: {}", err.message);
+        }
+    }
+
+    #[test]
+    fn nameless_pair_is_quoted() {
+        let err = decode(b"name=x&=y").unwrap_err();
+        assert_eq!(err.param, None);
+        assert!(
+            err.message.contains("`=y` has no parameter name"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn lists_and_metadata_digits_pass_the_checks() {
+        for body in [
+            &b"expand[]=a&expand[]=b&a[00]=x"[..],
+            b"line_items[1][quantity]=2&line_items[0][quantity]=1&x=%zz",
+            b"metadata[2]=a&metadata[0]=b&metadata[k]=%2B&a[00]=1&",
+        ] {
+            let text = String::from_utf8_lossy(body);
+            assert!(
+                decode_plain(body).is_none(),
+                "{text} takes the general path"
+            );
+            assert_eq!(
+                diagnose(body, Source::Body).map(|err| err.message),
+                None,
+                "{text}"
+            );
+        }
+        let map = decode(b"line_items[1][quantity]=2&line_items[0][quantity]=1&name=a=b").unwrap();
+        assert_eq!(
+            map["line_items"],
+            json!([{"quantity": "1"}, {"quantity": "2"}])
+        );
+        assert_eq!(map["name"], "a=b");
+    }
+
+    #[test]
     fn unbalanced_bracket_is_rejected() {
         let err = decode(b"metadata[a=1").unwrap_err();
         assert_eq!(err.status.as_u16(), 400);
+        assert_eq!(err.param.as_deref(), Some("metadata[a"));
         assert!(
-            err.message.starts_with("Invalid request body"),
+            err.message.contains("in the request body"),
             "{}",
             err.message
         );
         let err = decode_query(b"metadata[a=1").unwrap_err();
         assert!(
-            err.message.starts_with("Invalid query string"),
+            err.message.contains("in the query string"),
             "{}",
             err.message
         );
