@@ -1,7 +1,7 @@
 //! Command-line parsing and dispatch. Exit codes are the same for every
 //! subcommand: 0 success, 1 a scenario failed, 2 invalid usage or input,
 //! 3 the app or the fake could not be started or reached, 4 no scenario
-//! matched.
+//! matched, 130 interrupted.
 
 use std::process::ExitCode;
 
@@ -31,7 +31,8 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_START: u8 = 3;
 /// Exit code when no scenario file matched the paths and `--filter`.
 pub const EXIT_NO_MATCH: u8 = 4;
-/// Exit code after Ctrl-C, as shells report a process ended by SIGINT.
+/// Exit code after Ctrl-C, SIGTERM or SIGHUP: the code shells report for
+/// a process ended by SIGINT.
 pub const EXIT_INTERRUPTED: u8 = 130;
 
 const EXIT_CODES: &str = "\
@@ -41,7 +42,7 @@ Exit codes:
   2    invalid usage, or an invalid scenario file or fakestripe.yaml
   3    the app or the fake could not be started or reached
   4    no scenario matched the paths and --filter
-  130  interrupted by Ctrl-C";
+  130  interrupted by Ctrl-C, SIGTERM or SIGHUP";
 
 #[derive(Debug, Parser)]
 #[command(

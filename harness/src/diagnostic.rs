@@ -245,13 +245,17 @@ const NOUNS: &[(&str, &[&str])] = &[
 /// the nearest valid name for an unknown one.
 pub fn explain(raw: &str) -> (String, Option<String>) {
     if let Some((name, expected)) = parse_unknown(raw, "unknown variant `") {
-        let help = suggest(&name, &expected);
         let noun = NOUNS
             .iter()
             .find(|(_, names)| {
                 expected.len() == names.len() && expected.iter().zip(*names).all(|(a, b)| a == b)
             })
             .map_or("value", |(noun, _)| noun);
+        let help = if noun == "fault kind" {
+            suggest_fault_kind(&name)
+        } else {
+            suggest(&name, &expected)
+        };
         return (
             format!(
                 "unknown {noun} `{name}`, expected one of {}",
@@ -347,9 +351,54 @@ pub fn suggest<S: AsRef<str>>(name: &str, valid: &[S]) -> Option<String> {
     (distance <= limit).then(|| format!("did you mean `{best}`?"))
 }
 
+/// Returns the fault kind nearest to `kind`, as a help line, by the rule
+/// the fake's fault API uses (`fakestripe_server::faults::parse_plan`): the
+/// kind of highest Jaro-Winkler similarity, when that is above 0.8. Then
+/// the scenario loader and the fake suggest the same kind.
+pub fn suggest_fault_kind(kind: &str) -> Option<String> {
+    fakestripe_server::faults::nearest_kind(kind)
+        .map(|candidate| format!("did you mean `{candidate}`?"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// For each misspelt kind, the scenario loader suggests the kind that
+    /// the fake's own error names, or none when the fake names none.
+    #[test]
+    fn fault_kind_suggestion_matches_fake() {
+        let misspelt = [
+            "webhook_dupe",
+            "webhook_duplicat",
+            "webhook_dup",
+            "webhook_delays",
+            "webhook_dropped",
+            "stale_reads",
+            "api_errors",
+            "lost_responses",
+            "forged_webhooks",
+            "holds",
+            "hold_events",
+            "payment_lag",
+            "payment_status",
+            "metadata",
+            "webhook",
+            "drop",
+            "xyz",
+        ];
+        for kind in misspelt {
+            let plan = serde_json::json!({ "faults": [{ "kind": kind }] });
+            let err =
+                fakestripe_server::faults::validate_plan(&plan).expect_err("the kind is misspelt");
+            let fake = err
+                .message
+                .split_once("Did you mean `")
+                .and_then(|(_, rest)| rest.split_once('`'))
+                .map(|(name, _)| format!("did you mean `{name}`?"));
+            assert_eq!(suggest_fault_kind(kind), fake, "{kind}: {}", err.message);
+        }
+    }
 
     #[test]
     fn suggest_close_names() {

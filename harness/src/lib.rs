@@ -14,6 +14,7 @@
 //!   webhook deliveries and writes a failing one as a scenario file.
 //! - [`output`]: stdout and stderr writers that stop quietly at a closed
 //!   pipe.
+//! - [`signals`]: SIGINT, SIGTERM and SIGHUP, which stop `run` and `fuzz`.
 //!
 //! # Scenario files as `cargo test` tests
 //!
@@ -43,6 +44,7 @@ pub mod run;
 pub mod runner;
 pub mod scenario;
 pub mod serve;
+pub mod signals;
 
 use std::path::{Path, PathBuf};
 

@@ -19,6 +19,7 @@ use crate::report::terminal::TerminalReporter;
 use crate::report::{Reporters, events::Event};
 use crate::runner::{self, RunOptions};
 use crate::scenario::{Scenario, collect_files, load_file};
+use crate::signals::{StopSignal, StopSignals};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -159,10 +160,19 @@ async fn run(
     args: &RunArgs,
 ) -> ExitCode {
     let total = scenarios.len();
+    let mut signals = match StopSignals::listen() {
+        Ok(signals) => signals,
+        Err(err) => {
+            errln!("error: cannot install the handlers of SIGINT, SIGTERM and SIGHUP: {err}");
+            return ExitCode::from(EXIT_START);
+        }
+    };
     let started = tokio::select! {
         started = runner::start(app, &options, options.jobs) => started,
-        _ = tokio::signal::ctrl_c() => {
-            errln!("interrupted while starting; stopping");
+        signal = signals.recv() => {
+            // Dropping the start kills the process group of each app
+            // started so far, and stops the fake.
+            errln!("interrupted by {} while starting; stopping", signal.name());
             return ExitCode::from(EXIT_INTERRUPTED);
         }
     };
@@ -214,20 +224,35 @@ async fn run(
             cancel.clone(),
         );
         tokio::pin!(running);
+        let stop_now = |signal: StopSignal| {
+            errln!(
+                "\nstopping on {} without finishing the running scenarios",
+                signal.name()
+            );
+            let summary = crate::report::events::Summary {
+                interrupted: true,
+                ..Default::default()
+            };
+            let _ = tx.send(Event::RunFinished { summary });
+            summary
+        };
         tokio::select! {
             summary = &mut running => summary,
-            _ = tokio::signal::ctrl_c() => {
-                // Scenarios that are running finish, so the report stays
-                // whole; a second Ctrl-C stops at once.
+            signal = signals.recv() => {
                 cancel.store(true, Ordering::SeqCst);
-                errln!("\ninterrupted; finishing the running scenarios (press Ctrl-C again to stop now)");
-                tokio::select! {
-                    summary = &mut running => summary,
-                    _ = tokio::signal::ctrl_c() => {
-                        let summary = crate::report::events::Summary { interrupted: true, ..Default::default() };
-                        let _ = tx.send(Event::RunFinished { summary });
-                        summary
+                if signal == StopSignal::Interrupt {
+                    // Scenarios that are running finish, so the report
+                    // stays whole, and a second signal stops at once.
+                    errln!("\ninterrupted; finishing the running scenarios (press Ctrl-C again to stop now)");
+                    tokio::select! {
+                        summary = &mut running => summary,
+                        signal = signals.recv() => stop_now(signal),
                     }
+                } else {
+                    // SIGTERM and SIGHUP stop at once, because a process
+                    // manager that sends SIGTERM may send SIGKILL soon
+                    // after, and that would leave the app running.
+                    stop_now(signal)
                 }
             }
         }

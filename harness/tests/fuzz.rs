@@ -290,6 +290,26 @@ fn cli_rejects_too_many_actions() {
     );
 }
 
+/// `--max-shrink-time` takes durations by the rule of scenario files.
+#[test]
+fn cli_rejects_invalid_shrink_time() {
+    let cases = [
+        ("100000d", "the maximum is 90d"),
+        ("1m1m", "the unit m appears more than once"),
+        ("30s1m", "m comes after s"),
+    ];
+    for (value, expected) in cases {
+        let output = Command::new(env!("CARGO_BIN_EXE_fakestripe"))
+            .args(["fuzz", "--cases", "1", "--max-shrink-time", value, "--app"])
+            .arg(shop_app())
+            .output()
+            .expect("fakestripe runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{value}: {stderr}");
+        assert!(stderr.contains(expected), "{value}: {stderr}");
+    }
+}
+
 #[test]
 fn cli_rejects_out_in_missing_folder() {
     let dir = scratch("missing-folder");

@@ -71,7 +71,7 @@ fn full_yaml_parses() {
         panic!("step 4 is a pay step")
     };
     assert_eq!(pay.method, Some(PaymentMethod::SepaDebit));
-    assert_eq!(pay.delay.map(|d| d.seconds()), Some(300));
+    assert_eq!(pay.delay.as_ref().map(|d| d.value.seconds()), Some(300));
     let Step::Advance(duration) = &scenario.steps[7].step else {
         panic!("step 8 is an advance step")
     };
@@ -184,6 +184,222 @@ fn missing_steps() {
 fn invalid_duration() {
     let text = "version: 1\nsteps:\n  - advance: 5 minutes\n";
     insta::assert_snapshot!(errors("duration.yaml", text));
+}
+
+/// Returns the only error of an invalid file: its line, column and
+/// message.
+#[track_caller]
+fn only_error(name: &str, text: &str) -> (u32, u32, String) {
+    let errors = parse(Path::new(name), text).expect_err("the file is invalid");
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    let error = &errors[0];
+    (error.line, error.column, error.message.clone())
+}
+
+#[test]
+fn duration_too_long() {
+    let text = "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - advance: 100000d\n";
+    insta::assert_snapshot!(errors("too-long.yaml", text));
+}
+
+/// Every key that takes a duration rejects one above 90 days, in either
+/// form, with the caret on the value.
+#[test]
+fn duration_maximum_everywhere() {
+    let cases = [
+        ("version: 1\nsteps:\n  - advance: 7776001\n", (3, 14)),
+        ("version: 1\nsettle: 91d\nsteps:\n  - advance: 1m\n", (2, 9)),
+        (
+            "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - wait_until: { status: paid, within: 100d }\n",
+            (4, 41),
+        ),
+        (
+            "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - wait_until: { status: paid, every: 2160h1s }\n",
+            (4, 40),
+        ),
+        (
+            "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - pay: { method: sepa_debit, delay: 1000d }\n",
+            (4, 39),
+        ),
+    ];
+    for (text, position) in cases {
+        let (line, column, message) = only_error("too-long.yaml", text);
+        assert_eq!((line, column), position, "{text}: {message}");
+        assert!(
+            message.contains("the maximum is 90d (7776000 seconds)"),
+            "{text}: {message}"
+        );
+    }
+    let json = "{\"version\": 1, \"steps\": [\n  {\"advance\": 100000000}\n]}\n";
+    let (line, column, message) = only_error("too-long.json", json);
+    assert_eq!((line, column), (2, 15), "{message}");
+    assert!(message.contains("the maximum is 90d"), "{message}");
+}
+
+#[test]
+fn duration_units_repeated_or_unordered() {
+    let text = "version: 1\nsteps:\n  - advance: 1d1d\n  - advance: 1m\n";
+    let (line, column, message) = only_error("repeated.yaml", text);
+    assert_eq!((line, column), (3, 14), "{message}");
+    assert!(message.contains("so write 2d"), "{message}");
+    let text = "version: 1\nsteps:\n  - advance: 1m\n  - advance: 5m1h\n";
+    let (line, column, message) = only_error("unordered.yaml", text);
+    assert_eq!((line, column), (4, 14), "{message}");
+    assert!(message.contains("h comes after m"), "{message}");
+    assert!(message.contains("so write 1h5m"), "{message}");
+}
+
+#[test]
+fn pay_delay_beyond_fake_limit() {
+    let text = "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - pay: { method: sepa_debit, delay: 31d }\n";
+    let (line, column, message) = only_error("delay.yaml", text);
+    assert_eq!((line, column), (4, 39), "{message}");
+    assert!(
+        message.contains(
+            "`delay` is 31d, but the fake settles an asynchronous payment at most 30d after it"
+        ),
+        "{message}"
+    );
+}
+
+/// The fake checks a fault entry's parameters, and the error points at
+/// the parameter it names: one pattern of `types`, a value out of range,
+/// an unknown key. Each invalid entry is reported.
+#[test]
+fn fault_parameters_invalid() {
+    let text = r#"version: 1
+faults:
+  - kind: hold
+    types: ["checkout.session.completed", "checkout.*.completed"]
+  - { kind: webhook_drop, attempt: 2 }
+  - kind: hold
+steps:
+  - checkout: { order: O-1 }
+  - set_faults: [{ kind: webhook_duplicate }, { kind: webhook_duplicate, copies: 50 }]
+"#;
+    insta::assert_snapshot!(errors("fault-parameters.yaml", text));
+}
+
+#[test]
+fn fault_pattern_in_json_points_at_pattern() {
+    let text = "{\"version\": 1,\n \"faults\": [{\"kind\": \"hold\",\n   \"types\": [\"charge.*\", \"Checkout.*\"]}],\n \"steps\": [{\"advance\": 60}]}\n";
+    let (line, column, message) = only_error("fault.json", text);
+    assert_eq!((line, column), (3, 26), "{message}");
+    assert!(message.contains("`Checkout.*`"), "{message}");
+}
+
+/// A misspelt fault kind gets the suggestion the fake's fault API makes.
+#[test]
+fn misspelt_fault_kind_matches_fake() {
+    let text = "version: 1\nfaults:\n  - kind: webhook_dupe\nsteps:\n  - advance: 1m\n";
+    let errors = parse(Path::new("dupe.yaml"), text).expect_err("the kind is misspelt");
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!((errors[0].line, errors[0].column), (3, 11));
+    assert_eq!(
+        errors[0].help.as_deref(),
+        Some("did you mean `webhook_duplicate`?")
+    );
+    let plan = serde_json::json!({ "faults": [{ "kind": "webhook_dupe" }] });
+    let fake = fakestripe_server::faults::validate_plan(&plan).expect_err("the kind is misspelt");
+    assert!(
+        fake.message.contains("Did you mean `webhook_duplicate`?"),
+        "{}",
+        fake.message
+    );
+}
+
+/// A card given as a map or a list, in YAML or JSON, is reported at the
+/// value with the forms a card takes.
+#[test]
+fn card_of_wrong_shape() {
+    let cases = [
+        (
+            "card.yaml",
+            "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - pay: { card: { number: 4242 }, expect: succeeded }\n",
+            (4, 18),
+            "a map",
+        ),
+        (
+            "card.yaml",
+            "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - pay:\n      card: [4242]\n",
+            (5, 13),
+            "a list",
+        ),
+        (
+            "card.json",
+            "{\"version\": 1, \"steps\": [\n  {\"checkout\": {\"order\": \"O-1\"}},\n  {\"pay\": {\"method\": \"card\", \"card\": {\"number\": \"4242\"}}}\n]}\n",
+            (3, 38),
+            "a map",
+        ),
+    ];
+    for (name, text, position, shape) in cases {
+        let (line, column, message) = only_error(name, text);
+        assert_eq!((line, column), position, "{text}: {message}");
+        assert!(
+            message.contains(&format!("`card` cannot be {shape}")),
+            "{message}"
+        );
+        assert!(
+            message.contains("such as 4242424242424242, or one of success, declined"),
+            "{message}"
+        );
+    }
+}
+
+/// An integer key given text names the key and what it counts.
+#[test]
+fn integer_keys_not_numbers() {
+    let cases = [
+        (
+            "  - checkout: { order: O-1, items: [{ name: A, unit_amount: \"abc\" }] }\n",
+            (3, 61),
+            "invalid `unit_amount` `abc`, expected an integer number of the smallest currency unit",
+        ),
+        (
+            "  - checkout: { order: O-1, items: [{ name: A, unit_amount: 25.5 }] }\n",
+            (3, 61),
+            "invalid `unit_amount` 25.5, expected an integer number of the smallest currency unit",
+        ),
+        (
+            "  - checkout: { order: O-1, items: [{ name: A, unit_amount: 1, quantity: two }] }\n",
+            (3, 74),
+            "invalid `quantity` `two`, expected a whole number from 0 to 4294967295",
+        ),
+        (
+            "  - checkout: { order: O-1 }\n  - expect: { amount: ten }\n",
+            (4, 23),
+            "invalid `amount` `ten`, expected an integer number of the smallest currency unit",
+        ),
+        (
+            "  - checkout: { order: O-1 }\n  - expect: { checkout_session: { amount_total: \"\" } }\n",
+            (4, 49),
+            "invalid `amount_total` ``, expected an integer number",
+        ),
+        (
+            "  - checkout: { order: O-1 }\n  - expect: { fulfilments: -1 }\n",
+            (4, 28),
+            "invalid `fulfilments` -1, expected a whole number",
+        ),
+    ];
+    for (steps, position, expected) in cases {
+        let text = format!("version: 1\nsteps:\n{steps}");
+        let (line, column, message) = only_error("numbers.yaml", &text);
+        assert_eq!((line, column), position, "{steps}: {message}");
+        assert!(message.contains(expected), "{steps}: {message}");
+    }
+}
+
+/// Integer keys still take numbers in quotes, and null for absent.
+#[test]
+fn integer_keys_valid_forms() {
+    let text = "version: 1\nsteps:\n  - checkout: { order: O-1, items: [{ name: A, unit_amount: \"2500\", quantity: ~ }] }\n  - expect: { amount: 2500, fulfilments: 1 }\n";
+    let scenario = parse(Path::new("numbers.yaml"), text).expect("the file is valid");
+    let Step::Checkout(checkout) = &scenario.steps[0].step else {
+        panic!("step 1 is a checkout step")
+    };
+    let items = checkout.items.as_ref().expect("the step has items");
+    assert_eq!(items[0].unit_amount, Some(2500));
+    assert_eq!(items[0].quantity, None);
 }
 
 #[test]

@@ -3,10 +3,11 @@
 //!
 //! The app runs in its own process group, so stopping it also stops what
 //! it started (`cargo run` starts the real binary as a child). The group is
-//! stopped when the run ends, when a scenario fails, on Ctrl-C (the caller
-//! stops every app before exiting) and, as a last resort, when the handle
-//! is dropped. A harness killed with SIGKILL cannot stop anything, and
-//! leaves the app running.
+//! stopped when the run ends, when a scenario fails, on SIGINT (Ctrl-C),
+//! SIGTERM or SIGHUP (the caller stops every app before exiting, see
+//! [`crate::signals`]) and, as a last resort, when the handle is dropped.
+//! A harness killed with SIGKILL cannot stop anything, and leaves the app
+//! running.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;

@@ -34,6 +34,7 @@ use crate::report::Reporter;
 use crate::report::events::Event;
 use crate::report::terminal::TerminalReporter;
 use crate::scenario::values::{format_seconds, parse_duration};
+use crate::signals::{StopSignal, StopSignals};
 
 /// Exit codes of `fakestripe fuzz`, for its help text.
 pub const EXIT_CODES: &str = "\
@@ -45,7 +46,7 @@ Exit codes:
        (a shrunk schedule that cannot be written is printed instead)
   3    the app or the fake could not be started or reached, or no flow
        runs against the app
-  130  interrupted by Ctrl-C";
+  130  interrupted by Ctrl-C, SIGTERM or SIGHUP";
 
 #[derive(Debug, Args)]
 pub struct FuzzArgs {
@@ -182,20 +183,37 @@ async fn run(app: Arc<crate::app::AppConfig>, options: FuzzOptions) -> ExitCode 
         options.max_actions
     );
 
+    let mut signals = match StopSignals::listen() {
+        Ok(signals) => signals,
+        Err(err) => {
+            errln!("error: cannot install the handlers of SIGINT, SIGTERM and SIGHUP: {err}");
+            return ExitCode::from(EXIT_START);
+        }
+    };
     let cancel = Arc::new(AtomicBool::new(false));
     let stop_now = Arc::new(tokio::sync::Notify::new());
     {
         let cancel = cancel.clone();
         let stop_now = stop_now.clone();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_err() {
-                return;
-            }
+            let signal = signals.recv().await;
             cancel.store(true, Ordering::SeqCst);
-            errln!("\ninterrupted; finishing the running case (press Ctrl-C again to stop now)");
-            if tokio::signal::ctrl_c().await.is_ok() {
-                stop_now.notify_one();
-            }
+            // SIGTERM and SIGHUP stop at once, because a process manager
+            // that sends SIGTERM may send SIGKILL soon after, and that would
+            // leave the app running.
+            let signal = if signal == StopSignal::Interrupt {
+                errln!(
+                    "\ninterrupted; finishing the running case (press Ctrl-C again to stop now)"
+                );
+                signals.recv().await
+            } else {
+                signal
+            };
+            errln!(
+                "\nstopping on {} without finishing the running case",
+                signal.name()
+            );
+            stop_now.notify_one();
         });
     }
 
@@ -203,7 +221,8 @@ async fn run(app: Arc<crate::app::AppConfig>, options: FuzzOptions) -> ExitCode 
     let mut report = |event: Progress<'_>| printer.progress(event);
     let outcome = tokio::select! {
         outcome = fuzz(app, &options, &mut report, &cancel) => outcome,
-        // Dropping the run stops the app: its process group is killed.
+        // Dropping the run stops the app, whose process group is killed,
+        // and the fake.
         _ = stop_now.notified() => {
             outln!("stopped; seed {}", options.seed);
             return ExitCode::from(EXIT_INTERRUPTED);

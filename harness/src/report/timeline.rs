@@ -147,7 +147,7 @@ pub fn describe_step(planned: &PlannedStep) -> String {
         Step::Pay(pay) => {
             let method = pay.method.map_or("card", |m| m.as_str());
             let detail = match (&pay.card, pay.outcome) {
-                (Some(card), _) => format!(" {card}"),
+                (Some(card), _) => format!(" {}", card.value.as_str()),
                 (None, Some(outcome)) => format!(" ({outcome:?})").to_lowercase(),
                 _ => String::new(),
             };
@@ -178,7 +178,7 @@ pub fn describe_step(planned: &PlannedStep) -> String {
         Step::SetFaults(faults) => {
             let kinds: Vec<&str> = faults
                 .iter()
-                .filter_map(|f| f.value["kind"].as_str())
+                .filter_map(|f| f.value.get("kind").and_then(|kind| kind.value.as_str()))
                 .collect();
             if kinds.is_empty() {
                 "clear faults".to_owned()

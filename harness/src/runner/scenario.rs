@@ -734,7 +734,7 @@ impl ScenarioRun<'_> {
                 Ok(())
             }
             Step::SetFaults(entries) => {
-                self.faults = entries.iter().map(|entry| entry.value.clone()).collect();
+                self.faults = entries.iter().map(|entry| entry.value.to_json()).collect();
                 if self.faults.is_empty() {
                     fake.clear_faults().await?;
                 } else {
@@ -754,8 +754,8 @@ impl ScenarioRun<'_> {
         if method == PaymentMethod::Card {
             let card = pay
                 .card
-                .as_deref()
-                .and_then(card_number)
+                .as_ref()
+                .and_then(|card| card_number(card.value.as_str()))
                 .unwrap_or_else(|| "4242424242424242".to_owned());
             body["card_number"] = json!(card);
         } else {
@@ -763,8 +763,8 @@ impl ScenarioRun<'_> {
                 Some(crate::scenario::model::AsyncOutcome::Failed) => "failed",
                 _ => "succeeded",
             });
-            if let Some(delay) = pay.delay {
-                body["delay_seconds"] = json!(delay.seconds());
+            if let Some(delay) = &pay.delay {
+                body["delay_seconds"] = json!(delay.value.seconds());
             }
         }
         if let Some(email) = &pay.email {

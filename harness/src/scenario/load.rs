@@ -9,12 +9,15 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
+use super::located::LocatedValue;
 use super::model::{
-    ExpectStep, FAULT_KINDS, FaultKind, FieldChecks, Item, PayStep, PaymentMethod, STEP_NAMES,
-    ScenarioFile, Step, StepEntry,
+    ExpectStep, FAULT_KINDS, FieldChecks, Item, PayStep, PaymentMethod, STEP_NAMES, ScenarioFile,
+    Step, StepEntry,
 };
-use super::values::{StoredSession, Wildcards, check_event_type_pattern, check_field_pointer};
-use crate::diagnostic::{FileError, Source, shorten, suggest};
+use super::values::{
+    StoredSession, Wildcards, check_event_type_pattern, check_field_pointer, format_seconds,
+};
+use crate::diagnostic::{FileError, Source, shorten, suggest, suggest_fault_kind};
 use crate::invariants::Invariant;
 
 /// Virtual time advanced after the last step unless a scenario sets
@@ -78,6 +81,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, Vec<FileError>> {
 /// after the colon is a complete step.
 const STEPS_WITHOUT_REQUIRED_KEYS: &[&str] =
     &["cancel", "redirect", "expire", "release", "deliver"];
+
+/// Maximum `delay` of a `pay` step: the longest `delay_seconds` the fake's
+/// pay call takes.
+pub const MAX_PAY_DELAY_SECONDS: u64 = fakestripe_server::simulate::MAX_SETTLE_DELAY as u64;
 
 /// Test cards by name. The numbers are Stripe's documented test cards.
 pub const CARD_ALIASES: &[(&str, &str)] = &[
@@ -168,69 +175,86 @@ impl Checker<'_> {
         })
     }
 
-    /// Checks the `kind` of each entry position, so a misspelling gets a
-    /// suggestion, and leaves the parameters to the fake's own check.
-    fn check_faults(&mut self, entries: &[Spanned<Value>], seed: u64) -> Vec<Value> {
-        let mut kinds_ok = true;
-        for entry in entries {
-            let Some(map) = entry.value.as_object() else {
-                self.errors.push(self.source.at(
-                    entry,
-                    "a fault must be a map with a `kind` key",
+    /// Checks each fault entry: its `kind` here, so that a misspelling gets
+    /// the same suggestion as from the fake, and its parameters with the
+    /// fake's own check. Each error points at the part of the entry it
+    /// concerns. Returns the entries as JSON for the fake.
+    fn check_faults(&mut self, entries: &[Spanned<LocatedValue>], seed: u64) -> Vec<Value> {
+        let values: Vec<Value> = entries.iter().map(|entry| entry.value.to_json()).collect();
+        for (index, (entry, value)) in entries.iter().zip(&values).enumerate() {
+            if !self.check_fault_kind(entry) {
+                continue;
+            }
+            // One entry at a time, because the fake reports only the first
+            // invalid entry of a plan. The entry is then `faults[0]` in the
+            // fake's message.
+            let plan = serde_json::json!({ "seed": seed, "faults": [value] });
+            if let Err(err) = fakestripe_server::faults::validate_plan(&plan) {
+                let message = format!(
+                    "invalid fault plan: {}",
+                    err.message
+                        .replace("faults[0]", &format!("faults[{index}]"))
+                );
+                let path = err
+                    .param
+                    .as_deref()
+                    .map(fault_param_path)
+                    .unwrap_or_default();
+                let found = entry.value.find(entry.referenced, &path);
+                // For an unknown key, which serde reports, the caret goes on
+                // the key. The fake's range and pattern checks name a value.
+                let location = match found.key {
+                    Some(key) if err.message.contains("unknown field") => key,
+                    _ => found.value,
+                };
+                self.errors.push(self.source.error(
+                    location.line() as u32,
+                    location.column() as u32,
+                    message,
                     None,
                 ));
-                kinds_ok = false;
-                continue;
-            };
-            match map.get("kind") {
-                Some(Value::String(kind)) => {
-                    if serde_json::from_value::<FaultKind>(Value::String(kind.clone())).is_err() {
-                        let message = format!(
-                            "unknown fault kind `{kind}`, expected one of {}",
-                            FAULT_KINDS.join(", ")
-                        );
-                        self.errors.push(self.source.at(
-                            entry,
-                            message,
-                            suggest(kind, FAULT_KINDS),
-                        ));
-                        kinds_ok = false;
-                    }
-                }
-                Some(_) => {
-                    self.errors.push(self.source.at(
-                        entry,
-                        "the fault's `kind` must be a string",
-                        None,
-                    ));
-                    kinds_ok = false;
-                }
-                None => {
-                    let message = format!(
-                        "missing key `kind`, expected one of {}",
-                        FAULT_KINDS.join(", ")
-                    );
-                    self.errors.push(self.source.at(entry, message, None));
-                    kinds_ok = false;
-                }
-            }
-        }
-        let values: Vec<Value> = entries.iter().map(|entry| entry.value.clone()).collect();
-        if kinds_ok && !values.is_empty() {
-            let plan = serde_json::json!({ "seed": seed, "faults": values });
-            if let Err(err) = fakestripe_server::faults::validate_plan(&plan) {
-                let index = err.param.as_deref().and_then(fault_index);
-                let message = format!("invalid fault plan: {}", err.message);
-                match index.and_then(|i| entries.get(i)) {
-                    Some(entry) => self.errors.push(self.source.at(entry, message, None)),
-                    None => {
-                        let first = &entries[0];
-                        self.errors.push(self.source.at(first, message, None));
-                    }
-                }
             }
         }
         values
+    }
+
+    /// Checks the `kind` of a fault entry. Returns whether it names a kind
+    /// of the fake.
+    fn check_fault_kind(&mut self, entry: &Spanned<LocatedValue>) -> bool {
+        if !matches!(entry.value, LocatedValue::Map(_)) {
+            self.errors.push(self.source.at(
+                entry,
+                "a fault must be a map with a `kind` key",
+                None,
+            ));
+            return false;
+        }
+        let Some(kind) = entry.value.get("kind") else {
+            let message = format!(
+                "missing key `kind`, expected one of {}",
+                FAULT_KINDS.join(", ")
+            );
+            self.errors.push(self.source.at(entry, message, None));
+            return false;
+        };
+        let Some(name) = kind.value.as_str() else {
+            self.errors.push(
+                self.source
+                    .at(kind, "the fault's `kind` must be a string", None),
+            );
+            return false;
+        };
+        if FAULT_KINDS.contains(&name) {
+            return true;
+        }
+        let message = format!(
+            "unknown fault kind `{}`, expected one of {}",
+            shorten(name),
+            FAULT_KINDS.join(", ")
+        );
+        self.errors
+            .push(self.source.at(kind, message, suggest_fault_kind(name)));
+        false
     }
 
     fn check_steps(&mut self, entries: Vec<Spanned<StepEntry>>) -> Vec<PlannedStep> {
@@ -514,14 +538,27 @@ impl Checker<'_> {
                     ),
                     None,
                 );
-            } else if card_number(card).is_none() {
+            } else if card_number(card.value.as_str()).is_none() {
+                let text = card.value.as_str();
                 let aliases: Vec<&str> = CARD_ALIASES.iter().map(|(alias, _)| *alias).collect();
                 let message = format!(
-                    "invalid card `{card}`, expected a test card number or one of {}",
+                    "invalid card `{}`, expected a test card number or one of {}",
+                    shorten(text),
                     aliases.join(", ")
                 );
-                self.push(position, message, suggest(card, &aliases));
+                let help = suggest(text, &aliases);
+                self.errors.push(self.source.at(card, message, help));
             }
+        }
+        if let Some(delay) = &pay.delay
+            && delay.value.seconds() > MAX_PAY_DELAY_SECONDS
+        {
+            let message = format!(
+                "`delay` is {}, but the fake settles an asynchronous payment at most {} after it",
+                delay.value,
+                format_seconds(MAX_PAY_DELAY_SECONDS)
+            );
+            self.errors.push(self.source.at(delay, message, None));
         }
         if method == PaymentMethod::Card && (pay.outcome.is_some() || pay.delay.is_some()) {
             self.push(
@@ -772,12 +809,17 @@ struct Position {
     column: u32,
 }
 
-/// Extracts the entry index from a fake error's `param`, such as 2 in
-/// `faults[2][seconds]`.
-fn fault_index(param: &str) -> Option<usize> {
-    let start = param.find("faults[")? + "faults[".len();
-    let end = param[start..].find(']')? + start;
-    param[start..end].parse().ok()
+/// Returns the path inside a fault entry that a fake error's `param`
+/// names: `["types", "1"]` for `faults[0][types][1]`.
+fn fault_param_path(param: &str) -> Vec<&str> {
+    let Some(rest) = param.strip_prefix("faults[") else {
+        return Vec::new();
+    };
+    // The first part is the entry's index in the plan.
+    rest.split('[')
+        .skip(1)
+        .map(|part| part.trim_end_matches(']'))
+        .collect()
 }
 
 /// Finds the scenario files under `paths`: each file as given, and each

@@ -2,7 +2,9 @@
 //! ([`load`]), and the JSON Schema that `fakestripe schema` prints.
 
 pub mod load;
+pub mod located;
 pub mod model;
+mod numbers;
 pub mod values;
 
 pub use load::{PlannedStep, Scenario, collect_files, load_file, parse};

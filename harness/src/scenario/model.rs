@@ -11,7 +11,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
-use super::values::{Duration, HttpStatus, StoredSession};
+use super::located::LocatedValue;
+use super::numbers;
+use super::values::{Card, Duration, HttpStatus, StoredSession};
 
 /// A scenario: one checkout story played against the app and the fake, then
 /// checked against the reconciliation invariants.
@@ -39,7 +41,7 @@ pub struct ScenarioFile {
     /// `faults` list of `PUT /_fakestripe/faults`.
     #[serde(default)]
     #[schemars(with = "Vec<FaultEntry>")]
-    pub faults: Vec<Spanned<Value>>,
+    pub faults: Vec<Spanned<LocatedValue>>,
     /// Virtual time to advance after the last step, so scheduled deliveries,
     /// retries, expiries and asynchronous payments run before the
     /// invariants are checked. Default 3 days, which covers Stripe's retry
@@ -124,7 +126,7 @@ pub enum Step {
     Resend(ResendStep),
     /// Replace the fault plan's entries (the seed stays).
     #[schemars(with = "Vec<FaultEntry>")]
-    SetFaults(Vec<Spanned<Value>>),
+    SetFaults(Vec<Spanned<LocatedValue>>),
     /// Advance the clock in steps until a condition holds.
     WaitUntil(WaitUntilStep),
     /// Check the app's order, the fake's objects, the request log or the
@@ -346,10 +348,12 @@ pub struct CheckoutStep {
 pub struct Item {
     pub name: Option<String>,
     /// Price of one unit in the currency's minor unit (cents).
+    #[serde(default, deserialize_with = "numbers::unit_amount")]
     pub unit_amount: Option<i64>,
     /// An existing price id (`price_…`).
     pub price: Option<String>,
     /// Default 1.
+    #[serde(default, deserialize_with = "numbers::quantity")]
     pub quantity: Option<u32>,
 }
 
@@ -405,17 +409,21 @@ pub struct PayStep {
     pub order: Option<String>,
     /// The session to use, by checkout attempt: 1 for the order's first
     /// checkout. Default: the latest.
+    #[serde(default, deserialize_with = "numbers::attempt")]
     pub attempt: Option<u32>,
     /// Default `card`.
     pub method: Option<PaymentMethod>,
     /// A test card number, or one of `success` (4242…), `declined`
     /// (generic decline), `insufficient_funds` and `3ds` (authenticates,
     /// then succeeds). Default `success`. Only with `method: card`.
-    pub card: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub card: Option<Spanned<Card>>,
     /// Outcome of an asynchronous method. Default `succeeded`.
     pub outcome: Option<AsyncOutcome>,
-    /// Virtual time until an asynchronous payment settles. Default 180s.
-    pub delay: Option<Duration>,
+    /// Virtual time until an asynchronous payment settles, at most 30
+    /// days. Default 180s.
+    #[schemars(with = "Option<Duration>")]
+    pub delay: Option<Spanned<Duration>>,
     /// The email the customer types on the checkout page.
     pub email: Option<String>,
     /// The name the customer types on the checkout page.
@@ -430,6 +438,7 @@ pub struct SessionStep {
     /// Default: the order of the latest `checkout` step.
     pub order: Option<String>,
     /// The session to use, by checkout attempt; default the latest.
+    #[serde(default, deserialize_with = "numbers::attempt")]
     pub attempt: Option<u32>,
 }
 
@@ -472,6 +481,7 @@ pub struct ResendStep {
     pub types: Vec<String>,
     /// Sends of each event, 1 to 20. A held event is released by the first
     /// send, and the other sends are duplicates. Default 1.
+    #[serde(default, deserialize_with = "numbers::copies")]
     pub copies: Option<u32>,
     /// Send an event's copies at the same moment, in parallel, instead of
     /// one after another. Default false.
@@ -485,6 +495,7 @@ pub struct WaitUntilStep {
     pub order: Option<String>,
     pub status: Option<OrderStatus>,
     pub app_status: Option<String>,
+    #[serde(default, deserialize_with = "numbers::fulfilments")]
     pub fulfilments: Option<u64>,
     pub stored_session: Option<StoredSession>,
     pub released: Option<bool>,
@@ -530,11 +541,13 @@ pub struct ExpectStep {
     /// The order's status word exactly as the app returns it.
     pub app_status: Option<String>,
     /// How many times the app fulfilled the order.
+    #[serde(default, deserialize_with = "numbers::fulfilments")]
     pub fulfilments: Option<u64>,
     /// The session id the order must store: `latest`, `first`, `none` or
     /// an attempt number.
     pub stored_session: Option<StoredSession>,
     /// The order's amount, in the currency's minor unit.
+    #[serde(default, deserialize_with = "numbers::amount")]
     pub amount: Option<i64>,
     pub currency: Option<String>,
     /// Whether the order's stock reservation was given back.
@@ -553,11 +566,13 @@ pub struct ExpectStep {
 #[serde(deny_unknown_fields)]
 pub struct SessionExpect {
     /// The session to use, by checkout attempt; default the latest.
+    #[serde(default, deserialize_with = "numbers::attempt")]
     pub attempt: Option<u32>,
     /// `open`, `complete` or `expired`.
     pub status: Option<String>,
     /// `paid`, `unpaid` or `no_payment_required`.
     pub payment_status: Option<String>,
+    #[serde(default, deserialize_with = "numbers::amount_total")]
     pub amount_total: Option<i64>,
     pub currency: Option<String>,
     /// Keys that must be present with these values; other keys may exist.
@@ -600,8 +615,10 @@ impl<'de> Deserialize<'de> for FieldChecks {
 #[serde(deny_unknown_fields)]
 pub struct PaymentIntentExpect {
     /// The session to use, by checkout attempt; default the latest.
+    #[serde(default, deserialize_with = "numbers::attempt")]
     pub attempt: Option<u32>,
     pub status: Option<String>,
+    #[serde(default, deserialize_with = "numbers::amount")]
     pub amount: Option<i64>,
     pub currency: Option<String>,
     /// Keys that must be present with these values; other keys may exist.
@@ -621,6 +638,7 @@ pub struct RequestsExpect {
     pub idempotent_session_creates: Option<bool>,
     /// The maximum number of Checkout Sessions the app created for any one
     /// order.
+    #[serde(default, deserialize_with = "numbers::max_sessions_per_order")]
     pub max_sessions_per_order: Option<u32>,
     /// Counts of requests matching a method and path.
     pub matching: Option<Vec<RequestMatch>>,
@@ -637,8 +655,11 @@ pub struct RequestMatch {
     /// The status the fake returned.
     pub status: Option<HttpStatus>,
     /// Exact number of matching requests.
+    #[serde(default, deserialize_with = "numbers::count")]
     pub count: Option<u32>,
+    #[serde(default, deserialize_with = "numbers::min")]
     pub min: Option<u32>,
+    #[serde(default, deserialize_with = "numbers::max")]
     pub max: Option<u32>,
 }
 
@@ -657,8 +678,31 @@ pub struct DeliveryExpect {
     /// such as 200 or `4xx`.
     pub status: Option<HttpStatus>,
     /// Exact number of matching attempts.
+    #[serde(default, deserialize_with = "numbers::count")]
     pub count: Option<u32>,
     /// Default 1 unless `count` or `max` is given.
+    #[serde(default, deserialize_with = "numbers::min")]
     pub min: Option<u32>,
+    #[serde(default, deserialize_with = "numbers::max")]
     pub max: Option<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The loader accepts the fake's kinds, and the schema lists
+    /// [`FaultKind`], so both must name the same kinds.
+    #[test]
+    fn fault_kinds_match_fake() {
+        for kind in FAULT_KINDS {
+            let parsed = serde_json::from_value::<FaultKind>(Value::from(*kind));
+            assert!(parsed.is_ok(), "{kind} is not a FaultKind");
+        }
+        let schema = schemars::schema_for!(FaultKind).to_value();
+        let names = schema["enum"]
+            .as_array()
+            .expect("the schema lists the kinds");
+        assert_eq!(names.len(), FAULT_KINDS.len(), "{schema}");
+    }
 }

@@ -42,70 +42,177 @@ pub fn format_seconds(seconds: u64) -> String {
     out
 }
 
-/// Parses `90`, `90s`, `5m`, `2h`, `1d` or a sum such as `1h30m`.
+/// Maximum duration a scenario file or `fakestripe fuzz --max-shrink-time`
+/// may give: 90 days. The longest span the fake schedules is an
+/// asynchronous payment's delay of at most 30 days, and Stripe retries a
+/// webhook for up to 3 days, so one step can cover either several times
+/// over. A typo such as `100000d` then fails to load, instead of advancing
+/// the fake's clock in thousands of 30-day calls.
+pub const MAX_DURATION_SECONDS: u64 = 90 * 86_400;
+
+/// The forms a duration may take, for error messages.
+const DURATION_FORMS: &str = "whole seconds such as 90, or numbers with the units d, h, m and s in that order, each at most once, such as 90s, 5m, 1h30m or 2d12h";
+
+/// The units of a duration, from the largest to the smallest, as scenario
+/// files must write them.
+const UNITS: [(char, u64); 4] = [('d', 86_400), ('h', 3_600), ('m', 60), ('s', 1)];
+
+/// Parses `90`, `90s`, `5m`, `2h`, `1d` or a sum such as `1h30m`, with the
+/// units from the largest to the smallest, each at most once, and at most
+/// [`MAX_DURATION_SECONDS`] in all.
 pub fn parse_duration(text: &str) -> Result<u64, String> {
-    let invalid = || {
-        format!(
-            "invalid duration `{text}`, expected whole seconds or numbers with a unit (s, m, h, d) such as 90s, 5m or 1h30m"
-        )
-    };
+    let quoted = crate::diagnostic::shorten(text);
+    let invalid = || format!("invalid duration `{quoted}`, expected {DURATION_FORMS}");
+    let too_long = || duration_too_long(&format!("`{quoted}`"));
     let trimmed = text.trim();
-    if let Ok(seconds) = trimmed.parse::<u64>() {
-        return Ok(seconds);
+    if trimmed.is_empty() {
+        return Err(invalid());
+    }
+    if trimmed.chars().all(|c| c.is_ascii_digit()) {
+        // Only a number too large for u64 fails to parse here.
+        let seconds: u64 = trimmed.parse().map_err(|_| too_long())?;
+        return check_duration_seconds(seconds, &format!("`{quoted}`"));
     }
     let mut total: u64 = 0;
+    let mut overflow = false;
     let mut digits = String::new();
+    // The index in UNITS of the last unit read.
+    let mut previous: Option<usize> = None;
+    let mut misplaced: Option<String> = None;
     for c in trimmed.chars() {
         if c.is_ascii_digit() {
             digits.push(c);
             continue;
         }
-        let size = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3_600,
-            'd' => 86_400,
-            _ => return Err(invalid()),
+        let Some(index) = UNITS.iter().position(|(unit, _)| *unit == c) else {
+            return Err(invalid());
         };
-        let number: u64 = digits.parse().map_err(|_| invalid())?;
-        total = number
-            .checked_mul(size)
-            .and_then(|part| total.checked_add(part))
-            .ok_or_else(|| format!("invalid duration `{text}`: too large"))?;
+        if digits.is_empty() {
+            return Err(invalid());
+        }
+        if misplaced.is_none()
+            && let Some(previous) = previous
+        {
+            if index == previous {
+                misplaced = Some(format!("the unit {c} appears more than once"));
+            } else if index < previous {
+                misplaced = Some(format!(
+                    "{c} comes after {}, but units go from the largest to the smallest",
+                    UNITS[previous].0
+                ));
+            }
+        }
+        previous = Some(index);
+        let part = digits
+            .parse::<u64>()
+            .ok()
+            .and_then(|number| number.checked_mul(UNITS[index].1));
+        match part.and_then(|part| total.checked_add(part)) {
+            Some(sum) => total = sum,
+            None => overflow = true,
+        }
         digits.clear();
     }
-    if !digits.is_empty() || trimmed.is_empty() {
+    if !digits.is_empty() {
         return Err(invalid());
     }
-    Ok(total)
+    if let Some(reason) = misplaced {
+        let fix = if !overflow && total <= MAX_DURATION_SECONDS {
+            format!(", so write {}", format_seconds(total))
+        } else {
+            String::new()
+        };
+        return Err(format!(
+            "invalid duration `{quoted}`: {reason}{fix}; expected {DURATION_FORMS}"
+        ));
+    }
+    if overflow {
+        return Err(too_long());
+    }
+    check_duration_seconds(total, &format!("`{quoted}`"))
+}
+
+/// Checks a duration of `seconds` against [`MAX_DURATION_SECONDS`]. The
+/// error message shows the value as `written`.
+fn check_duration_seconds(seconds: u64, written: &str) -> Result<u64, String> {
+    if seconds > MAX_DURATION_SECONDS {
+        return Err(duration_too_long(written));
+    }
+    Ok(seconds)
+}
+
+fn duration_too_long(written: &str) -> String {
+    format!(
+        "invalid duration {written}: the maximum is {} ({MAX_DURATION_SECONDS} seconds); expected {DURATION_FORMS}",
+        format_seconds(MAX_DURATION_SECONDS)
+    )
 }
 
 impl<'de> Deserialize<'de> for Duration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct DurationVisitor;
 
-        impl Visitor<'_> for DurationVisitor {
+        impl<'de> Visitor<'de> for DurationVisitor {
             type Value = Duration;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a duration such as 90, \"90s\", \"5m\", \"2h\" or \"1d\"")
+                write!(f, "a duration: {DURATION_FORMS}")
             }
 
+            // Every error below is `custom`, because serde-saphyr 2.2 puts
+            // the caret of a custom error on the value, and that of
+            // `invalid_type` on the enclosing step.
             fn visit_u64<E: de::Error>(self, value: u64) -> Result<Duration, E> {
-                Ok(Duration(value))
+                check_duration_seconds(value, &value.to_string())
+                    .map(Duration)
+                    .map_err(E::custom)
             }
 
             fn visit_i64<E: de::Error>(self, value: i64) -> Result<Duration, E> {
-                u64::try_from(value).map(Duration).map_err(|_| {
-                    E::custom(format!(
+                match u64::try_from(value) {
+                    Ok(value) => self.visit_u64(value),
+                    Err(_) => Err(E::custom(format!(
                         "invalid duration {value}: durations cannot be negative"
-                    ))
-                })
+                    ))),
+                }
+            }
+
+            fn visit_f64<E: de::Error>(self, value: f64) -> Result<Duration, E> {
+                Err(not_a_duration(&format!("{value}")))
+            }
+
+            fn visit_bool<E: de::Error>(self, value: bool) -> Result<Duration, E> {
+                Err(not_a_duration(&value.to_string()))
             }
 
             fn visit_str<E: de::Error>(self, value: &str) -> Result<Duration, E> {
                 parse_duration(value).map(Duration).map_err(E::custom)
             }
+
+            fn visit_unit<E: de::Error>(self) -> Result<Duration, E> {
+                Err(E::custom(format!(
+                    "missing duration, expected {DURATION_FORMS}"
+                )))
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<Duration, A::Error> {
+                Err(de::Error::custom(format!(
+                    "a duration cannot be a list, expected {DURATION_FORMS}"
+                )))
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, _: A) -> Result<Duration, A::Error> {
+                Err(de::Error::custom(format!(
+                    "a duration cannot be a map, expected {DURATION_FORMS}"
+                )))
+            }
+        }
+
+        /// Builds the error for a scalar of the wrong type, such as `1.5`.
+        fn not_a_duration<E: de::Error>(found: &str) -> E {
+            E::custom(format!(
+                "invalid duration {found}, expected {DURATION_FORMS}"
+            ))
         }
 
         deserializer.deserialize_any(DurationVisitor)
@@ -119,12 +226,89 @@ impl JsonSchema for Duration {
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
-            "description": "Virtual time: whole seconds, or a string such as \"90s\", \"5m\", \"2h\", \"1d\" or \"1h30m\".",
+            "description": "Virtual time, at most 90 days: whole seconds, or a string with the units d, h, m and s in that order, each at most once, such as \"90s\", \"5m\", \"1h30m\" or \"2d12h\".",
             "oneOf": [
-                { "type": "integer", "minimum": 0 },
-                { "type": "string", "pattern": "^([0-9]+[smhd])+$" }
+                { "type": "integer", "minimum": 0, "maximum": MAX_DURATION_SECONDS },
+                {
+                    "type": "string",
+                    "minLength": 1,
+                    "pattern": "^([0-9]+|([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?)$"
+                }
             ]
         })
+    }
+}
+
+/// The `card` of a `pay` step as written: a test card number or a name
+/// such as `declined`. The loader checks the text, so that its error
+/// points at the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Card(pub String);
+
+impl Card {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Card {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CardVisitor;
+
+        impl CardVisitor {
+            /// Builds the error for a list or a map. It is `custom`, as
+            /// the duration errors are, so the caret is on the value.
+            fn not_a_card<E: de::Error>(found: &str) -> E {
+                let aliases: Vec<&str> = super::load::CARD_ALIASES
+                    .iter()
+                    .map(|(alias, _)| *alias)
+                    .collect();
+                E::custom(format!(
+                    "`card` cannot be {found}, expected a test card number such as 4242424242424242, or one of {}",
+                    aliases.join(", ")
+                ))
+            }
+        }
+
+        impl<'de> Visitor<'de> for CardVisitor {
+            type Value = Card;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a test card number, or a test card name such as declined")
+            }
+
+            // A number or another scalar is kept as text, for the loader
+            // to check.
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<Card, E> {
+                Ok(Card(value.to_owned()))
+            }
+
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Card, E> {
+                Ok(Card(value.to_string()))
+            }
+
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Card, E> {
+                Ok(Card(value.to_string()))
+            }
+
+            fn visit_f64<E: de::Error>(self, value: f64) -> Result<Card, E> {
+                Ok(Card(value.to_string()))
+            }
+
+            fn visit_bool<E: de::Error>(self, value: bool) -> Result<Card, E> {
+                Ok(Card(value.to_string()))
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<Card, A::Error> {
+                Err(CardVisitor::not_a_card("a list"))
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, _: A) -> Result<Card, A::Error> {
+                Err(CardVisitor::not_a_card("a map"))
+            }
+        }
+
+        deserializer.deserialize_any(CardVisitor)
     }
 }
 
@@ -408,6 +592,57 @@ mod tests {
         assert!(parse_duration("m").is_err());
         assert!(parse_duration("12").is_ok());
         assert!(parse_duration("1h5").is_err());
+        assert_eq!(parse_duration("2d12h30m15s"), Ok(217_815));
+        assert_eq!(parse_duration("90d"), Ok(MAX_DURATION_SECONDS));
+        assert_eq!(parse_duration("7776000"), Ok(MAX_DURATION_SECONDS));
+    }
+
+    #[test]
+    fn duration_above_maximum() {
+        for text in [
+            "100000d",
+            "90d1s",
+            "7776001",
+            "99999999999999999999d",
+            "99999999999999999999",
+            "213503982334601d",
+        ] {
+            let message = parse_duration(text).expect_err(text);
+            assert!(
+                message.contains("the maximum is 90d (7776000 seconds)"),
+                "{text}: {message}"
+            );
+            assert!(message.contains("such as 90s, 5m"), "{text}: {message}");
+        }
+    }
+
+    #[test]
+    fn duration_units_repeated_or_unordered() {
+        let cases = [
+            ("1d1d", "the unit d appears more than once, so write 2d"),
+            ("30m30m", "the unit m appears more than once, so write 1h"),
+            ("5m1h", "h comes after m"),
+            ("5m1h", "so write 1h5m"),
+            ("1s1d", "d comes after s"),
+            ("1h2d3h", "d comes after h"),
+        ];
+        for (text, expected) in cases {
+            let message = parse_duration(text).expect_err(text);
+            assert!(message.contains(expected), "{text}: {message}");
+            assert!(
+                message.contains("in that order, each at most once"),
+                "{text}: {message}"
+            );
+        }
+    }
+
+    /// Every duration the harness writes, such as the fuzzer's advances,
+    /// reads back as the same number of seconds.
+    #[test]
+    fn duration_formatting_parses_back() {
+        for seconds in [0, 1, 59, 60, 3_601, 86_399, 90_061, MAX_DURATION_SECONDS] {
+            assert_eq!(parse_duration(&format_seconds(seconds)), Ok(seconds));
+        }
     }
 
     #[test]

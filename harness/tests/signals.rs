@@ -1,0 +1,249 @@
+//! SIGINT, SIGTERM and SIGHUP sent to `fakestripe run` and `fakestripe
+//! fuzz`: each stops the app's process group, which runs apart from the
+//! harness's, and the command exits with code 130. The app is a small
+//! Python server that starts a child process of its own, so the test can
+//! check that the whole group ended.
+
+#![cfg(unix)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_fakestripe");
+
+/// The app. It writes its pid and its child's to `pids`, then serves
+/// `GET /healthz` and a `POST /checkout` that creates `checkout-received`
+/// and never returns a response. With `--never-ready` it serves nothing.
+const APP: &str = r#"
+import http.server, os, subprocess, sys, time
+
+child = subprocess.Popen(["sleep", "600"])
+with open("pids.tmp", "w") as pids:
+    pids.write(f"{os.getpid()} {child.pid}")
+os.rename("pids.tmp", "pids")
+if "--never-ready" in sys.argv:
+    time.sleep(600)
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def do_POST(self):
+        open("checkout-received", "w").close()
+        time.sleep(600)
+
+    def log_message(self, *args):
+        pass
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
+server.serve_forever()
+"#;
+
+const SCENARIO: &str = "version: 1\nsteps:\n  - checkout: { order: O-1 }\n";
+
+/// Creates a folder with the app, its fakestripe.yaml and a scenario, and
+/// returns its path.
+fn app_folder(label: &str, never_ready: bool) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("fakestripe-signals-{}-{label}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
+    std::fs::write(dir.join("app.py"), APP).expect("the app is written");
+    let argument = if never_ready {
+        ", \"--never-ready\""
+    } else {
+        ""
+    };
+    let app_file = format!(
+        "\
+version: 1
+name: signals
+start:
+  command: [\"python3\", \"app.py\"{argument}]
+  ready: /healthz
+  timeout_seconds: 120
+webhook_path: /hooks
+checkout: {{ request: {{ method: POST, path: /checkout, json: {{ id: \"{{{{order_id}}}}\" }} }} }}
+order:
+  request: {{ path: \"/orders/{{{{order_id}}}}\" }}
+  status: /state
+  status_map: {{ paid: [done] }}
+"
+    );
+    std::fs::write(dir.join("fakestripe.yaml"), app_file).expect("the app file is written");
+    std::fs::write(dir.join("scenario.yaml"), SCENARIO).expect("the scenario is written");
+    dir
+}
+
+/// Starts `fakestripe` with `args` in `dir`, its output going to files
+/// there.
+fn start(dir: &Path, args: &[&str]) -> Child {
+    let stdout = std::fs::File::create(dir.join("stdout")).expect("stdout is writable");
+    let stderr = std::fs::File::create(dir.join("stderr")).expect("stderr is writable");
+    Command::new(BINARY)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .expect("fakestripe starts")
+}
+
+fn output(dir: &Path) -> String {
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+    format!("stdout:\n{}\nstderr:\n{}", read("stdout"), read("stderr"))
+}
+
+/// The pids of the app and of its child, ended by SIGKILL on drop if a
+/// check failed before the harness stopped them.
+struct AppPids(Vec<Pid>);
+
+impl Drop for AppPids {
+    fn drop(&mut self) {
+        for pid in &self.0 {
+            if running(*pid) {
+                let _ = kill(*pid, Signal::SIGKILL);
+            }
+        }
+    }
+}
+
+/// Waits until `file` exists in `dir`, while `harness` runs.
+#[track_caller]
+fn wait_for_file(dir: &Path, file: &str, harness: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !dir.join(file).exists() {
+        if let Some(status) = harness.try_wait().expect("the harness can be polled") {
+            panic!(
+                "fakestripe exited with {status} before {file} existed\n{}",
+                output(dir)
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {file} after 60 s\n{}",
+            output(dir)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Reads the app's pids, once it wrote them.
+fn app_pids(dir: &Path, harness: &mut Child) -> AppPids {
+    wait_for_file(dir, "pids", harness);
+    let text = std::fs::read_to_string(dir.join("pids")).expect("the pids are readable");
+    let pids = text
+        .split_whitespace()
+        .map(|pid| Pid::from_raw(pid.parse().expect("a pid is a number")))
+        .collect();
+    AppPids(pids)
+}
+
+/// Returns whether `pid` names a process that has not ended. A zombie has
+/// ended, and waits only for its parent to read its status.
+fn running(pid: Pid) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command name, which is in brackets.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    !matches!(state, Some('Z' | 'X') | None)
+}
+
+/// Sends `signal` to the harness and checks that it exits with 130 and
+/// that the app and its child ended.
+#[track_caller]
+fn signal_stops_everything(dir: &Path, mut harness: Child, pids: &AppPids, signal: Signal) {
+    let harness_pid = Pid::from_raw(harness.id() as i32);
+    kill(harness_pid, signal).expect("the signal is sent");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = harness.try_wait().expect("the harness can be polled") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = harness.kill();
+            panic!("fakestripe ran on 30 s after {signal}\n{}", output(dir));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "{signal}: {status}\n{}",
+        output(dir)
+    );
+    // The harness sent SIGKILL to the group before it exited, but the
+    // kernel may take a moment to end each process.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pids.0.iter().any(|pid| running(*pid)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for pid in &pids.0 {
+        assert!(
+            !running(*pid),
+            "{signal}: process {pid} of the app still runs\n{}",
+            output(dir)
+        );
+    }
+}
+
+/// A signal while a scenario waits for the app: SIGTERM and SIGHUP stop
+/// at once, without waiting for the checkout request that never ends.
+#[test]
+fn term_and_hup_stop_running_scenario() {
+    for signal in [Signal::SIGTERM, Signal::SIGHUP] {
+        let dir = app_folder(&format!("running-{signal}"), false);
+        let mut harness = start(&dir, &["run", "scenario.yaml", "--app", "fakestripe.yaml"]);
+        let pids = app_pids(&dir, &mut harness);
+        wait_for_file(&dir, "checkout-received", &mut harness);
+        signal_stops_everything(&dir, harness, &pids, signal);
+        let text = output(&dir);
+        assert!(
+            text.contains(&format!("stopping on {signal} without finishing")),
+            "{text}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// A signal while the harness waits for the app to be ready.
+#[test]
+fn signal_while_starting_stops_app() {
+    let cases = [
+        ("run", Signal::SIGINT),
+        ("run", Signal::SIGTERM),
+        ("run", Signal::SIGHUP),
+        ("fuzz", Signal::SIGTERM),
+    ];
+    for (command, signal) in cases {
+        let dir = app_folder(&format!("starting-{command}-{signal}"), true);
+        let args: &[&str] = match command {
+            "run" => &["run", "scenario.yaml", "--app", "fakestripe.yaml"],
+            _ => &[
+                "fuzz",
+                "--cases",
+                "1",
+                "--app",
+                "fakestripe.yaml",
+                "--out",
+                "failure.yaml",
+            ],
+        };
+        let mut harness = start(&dir, args);
+        let pids = app_pids(&dir, &mut harness);
+        signal_stops_everything(&dir, harness, &pids, signal);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
