@@ -403,9 +403,11 @@ impl Call<'_> {
             Outcome::Printed(status, body, None) => {
                 json_response(status.as_u16(), body, request_id, version)
             }
-            Outcome::Printed(_, _, Some(err)) | Outcome::Failed(err) => {
-                error_response(&err, request_id, version)
+            // The body printed for the idempotency record is the response.
+            Outcome::Printed(_, body, Some(err)) => {
+                error_with_body(&err, body, request_id, version)
             }
+            Outcome::Failed(err) => error_response(&err, request_id, version),
         };
         if let Some(key) = self.idempotency_key
             && let Ok(value) = HeaderValue::from_str(key)
@@ -681,7 +683,7 @@ fn json_response(
 
 /// Renders an error in Stripe's envelope with its status and headers.
 pub fn error_response(err: &ApiError, request_id: &str, api_version: Option<&str>) -> Response {
-    error_with_body(err, &err.body(request_id), request_id, api_version)
+    error_with_body(err, render(&err.body(request_id)), request_id, api_version)
 }
 
 /// Returns the response to `err` for a request that the request log does
@@ -693,16 +695,17 @@ pub fn unlogged_error_response(err: &ApiError, api_version: Option<&str>) -> Res
     if let Some(error) = body.get_mut("error").and_then(Value::as_object_mut) {
         error.remove("request_log_url");
     }
-    error_with_body(err, &body, &request_id, api_version)
+    error_with_body(err, render(&body), &request_id, api_version)
 }
 
+/// Returns the response to `err`, whose body is already printed.
 fn error_with_body(
     err: &ApiError,
-    body: &Value,
+    body: Vec<u8>,
     request_id: &str,
     api_version: Option<&str>,
 ) -> Response {
-    let mut response = json_response(err.status.as_u16(), render(body), request_id, api_version);
+    let mut response = json_response(err.status.as_u16(), body, request_id, api_version);
     for (name, value) in &err.headers {
         if let Ok(value) = HeaderValue::from_str(value) {
             response.headers_mut().insert(*name, value);

@@ -8,7 +8,7 @@ mod support;
 use base64::Engine;
 use fakestripe_server::ServerConfig;
 use serde_json::{Value, json};
-use support::{Api, create_session, form, start, start_manual};
+use support::{Api, create_session, encode, form, start, start_manual};
 
 fn ids(list: &Value) -> Vec<String> {
     list["data"]
@@ -299,6 +299,38 @@ async fn malformed_keys_are_401_and_masked() {
         assert!(message.contains(&masked), "{key}: {message}");
         assert!(!message.contains(hidden), "{key} leaked in: {message}");
     }
+}
+
+/// A product id the caller chooses can be as long as Stripe allows and
+/// still be retrieved by its path; a longer one is rejected when created,
+/// so no product exists that no path can reach.
+#[tokio::test]
+async fn chosen_product_ids_stay_retrievable() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_long_ids");
+    // Four bytes in UTF-8, twelve once percent-encoded.
+    let longest = "\u{1F600}".repeat(5000);
+    let encoded = encode(&longest);
+    api.post("/v1/products", &format!("name=Mug&id={encoded}"))
+        .await
+        .expect(200);
+    let fetched = api.get(&format!("/v1/products/{encoded}")).await;
+    assert_eq!(fetched.expect(200)["id"], longest.as_str());
+
+    let too_long = encode(&"p".repeat(5001));
+    let rejected = api
+        .post("/v1/products", &format!("name=Mug&id={too_long}"))
+        .await;
+    rejected.expect(400);
+    assert_eq!(rejected.error()["param"], "id");
+    assert!(
+        rejected.error()["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 5000"),
+        "{}",
+        rejected.error()
+    );
 }
 
 #[tokio::test]

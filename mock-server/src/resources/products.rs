@@ -9,6 +9,11 @@ use crate::api::Ctx;
 use crate::wire::list::Page;
 use crate::wire::{ApiError, ApiResult, Params, metadata};
 
+/// The longest id a caller may choose for a product, as in Stripe's API
+/// description. A retrieve sends the id in the path, which stays well
+/// within the fake's limit on request heads at this length.
+const MAX_ID_CHARS: usize = 5000;
+
 pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
     let name = params.required_string("name")?;
     let description = params.string("description")?;
@@ -19,6 +24,12 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         None => Map::new(),
     };
     let id = match params.string("id")? {
+        Some(id) if id.chars().count() > MAX_ID_CHARS => {
+            return Err(ApiError::invalid_param(
+                "id",
+                format!("Invalid id: it must be at most {MAX_ID_CHARS} characters long."),
+            ));
+        }
         Some(id) if !id.is_empty() => {
             if data.store.exists(&id) {
                 return Err(
