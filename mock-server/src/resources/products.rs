@@ -9,9 +9,9 @@ use crate::api::Ctx;
 use crate::wire::list::Page;
 use crate::wire::{ApiError, ApiResult, Params, metadata};
 
-/// The longest id a caller may choose for a product, as in Stripe's API
-/// description. A retrieve sends the id in the path, which stays well
-/// within the fake's limit on request heads at this length.
+/// Maximum length of a product id the caller chooses, as in Stripe's API
+/// description. A retrieve sends the id in the path, which stays within
+/// the fake's limit on request heads at this length.
 const MAX_ID_CHARS: usize = 5000;
 
 pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
