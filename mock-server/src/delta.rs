@@ -38,6 +38,26 @@ fn window_hash(window: &[u8]) -> usize {
     (u64::from_le_bytes(bytes).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - TABLE_BITS)) as usize
 }
 
+/// The number of leading bytes `a` and `b` share, compared eight at a time.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let mut same = 0;
+    for (left, right) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        let mut words = ([0u8; 8], [0u8; 8]);
+        words.0.copy_from_slice(left);
+        words.1.copy_from_slice(right);
+        let differ = u64::from_le_bytes(words.0) ^ u64::from_le_bytes(words.1);
+        if differ != 0 {
+            return same + (differ.trailing_zeros() / 8) as usize;
+        }
+        same += 8;
+    }
+    same + a[same..]
+        .iter()
+        .zip(&b[same..])
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
 impl Reference {
     pub fn new(text: Vec<u8>) -> Self {
         let mut table = vec![u32::MAX; 1 << TABLE_BITS].into_boxed_slice();
@@ -83,11 +103,7 @@ impl Reference {
                 at += 1;
                 continue;
             };
-            let len = self.text[from..]
-                .iter()
-                .zip(&text[at..])
-                .take_while(|(a, b)| a == b)
-                .count();
+            let len = common_prefix(&self.text[from..], &text[at..]);
 
             push_varint(&mut out, (at - literal_start) as u64);
             out.extend_from_slice(&text[literal_start..at]);
@@ -189,6 +205,18 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn common_prefix_counts_shared_bytes(
+            shared in proptest::collection::vec(any::<u8>(), 0..40),
+            a in proptest::collection::vec(any::<u8>(), 0..20),
+            b in proptest::collection::vec(any::<u8>(), 0..20),
+        ) {
+            let left = [shared.clone(), a].concat();
+            let right = [shared, b].concat();
+            let expected = left.iter().zip(&right).take_while(|(x, y)| x == y).count();
+            prop_assert_eq!(common_prefix(&left, &right), expected);
+        }
+
         #[test]
         fn decode_restores_any_text(
             reference in proptest::collection::vec(any::<u8>(), 0..300),
