@@ -389,6 +389,173 @@ fn integer_keys_not_numbers() {
     }
 }
 
+/// `copies` outside 1 to 20, the fake's limit, is reported at the number.
+#[test]
+fn copies_out_of_range() {
+    let cases = [
+        ("0", (4, 42), "invalid `copies` 0"),
+        ("21", (4, 42), "invalid `copies` 21"),
+        ("-1", (4, 42), "invalid `copies` -1"),
+        ("\"three\"", (4, 42), "invalid `copies` `three`"),
+    ];
+    for (copies, position, expected) in cases {
+        let text = format!(
+            "version: 1\nsteps:\n  - checkout: {{ order: O-1 }}\n  - resend: {{ types: [charge.*], copies: {copies} }}\n"
+        );
+        let (line, column, message) = only_error("copies.yaml", &text);
+        assert_eq!((line, column), position, "{copies}: {message}");
+        assert!(message.contains(expected), "{copies}: {message}");
+        assert!(
+            message.ends_with("expected a whole number from 1 to 20"),
+            "{copies}: {message}"
+        );
+    }
+    let text = "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - resend: { types: [charge.*], copies: 20 }\n";
+    parse(Path::new("copies.yaml"), text).expect("20 copies are allowed");
+}
+
+/// The bounds of a request or delivery check that do not fit together
+/// are reported at `count`, or at `min` when it is above `max`.
+#[test]
+fn count_bounds_point_at_value() {
+    let cases = [
+        (
+            "      requests:\n        matching:\n          - { path: /v1/events, max: 2, count: 1 }\n",
+            (7, 48),
+            "a request check takes `count` or `min`/`max`, not both",
+        ),
+        (
+            "      requests:\n        matching:\n          - path: /v1/events\n            min: 5\n            max: 2\n",
+            (8, 18),
+            "a request check has `min` 5 above `max` 2",
+        ),
+        (
+            "      deliveries:\n        - type: charge.*\n          count: 3\n          min: 1\n",
+            (7, 18),
+            "a delivery check takes `count` or `min`/`max`, not both",
+        ),
+    ];
+    for (expect, position, expected) in cases {
+        let text =
+            format!("version: 1\nsteps:\n  - checkout: {{ order: O-1 }}\n  - expect:\n{expect}");
+        let (line, column, message) = only_error("counts.yaml", &text);
+        assert_eq!((line, column), position, "{expect}: {message}");
+        assert_eq!(message, expected, "{expect}");
+    }
+}
+
+/// `delay` and `outcome` on a card payment, and `card` on a bank debit,
+/// are reported at the key's value.
+#[test]
+fn pay_keys_for_other_method() {
+    let cases = [
+        (
+            "  - pay: { method: card, delay: 5m }\n",
+            (4, 33),
+            "`delay` applies only to asynchronous methods (sepa_debit, us_bank_account), not `card`",
+        ),
+        (
+            "  - pay:\n      card: declined\n      delay: 1h\n",
+            (6, 14),
+            "`delay` applies only to asynchronous methods (sepa_debit, us_bank_account), not `card`, the default method",
+        ),
+        (
+            "  - pay: { outcome: failed, method: card }\n",
+            (4, 21),
+            "`outcome` applies only to asynchronous methods (sepa_debit, us_bank_account), not `card`",
+        ),
+        (
+            "  - pay:\n      method: us_bank_account\n      outcome: failed\n      card: declined\n",
+            (7, 13),
+            "`card` applies only to `method: card`, not `us_bank_account`",
+        ),
+    ];
+    for (pay, position, expected) in cases {
+        let text = format!("version: 1\nsteps:\n  - checkout: {{ order: O-1 }}\n{pay}");
+        let (line, column, message) = only_error("pay.yaml", &text);
+        assert_eq!((line, column), position, "{pay}: {message}");
+        assert_eq!(message, expected, "{pay}");
+    }
+}
+
+/// `version` and `seed` given something other than a whole number name
+/// the key and what it takes, at the value.
+#[test]
+fn version_and_seed_not_numbers() {
+    let cases = [
+        (
+            "version.yaml",
+            "version: one\nsteps:\n  - advance: 1m\n",
+            (1, 10),
+            "invalid `version` `one`, expected 1",
+        ),
+        (
+            "version.yaml",
+            "version: 1.0\nsteps:\n  - advance: 1m\n",
+            (1, 10),
+            "invalid `version` 1, expected 1",
+        ),
+        (
+            "version.yaml",
+            "version: ~\nsteps:\n  - advance: 1m\n",
+            (1, 10),
+            "`version` has no value, expected 1",
+        ),
+        (
+            "version.yaml",
+            "name: n\nversion: [1]\nsteps:\n  - advance: 1m\n",
+            (2, 10),
+            "`version` cannot be a list, expected 1",
+        ),
+        (
+            "seed.yaml",
+            "version: 1\nseed: abc\nsteps:\n  - advance: 1m\n",
+            (2, 7),
+            "invalid `seed` `abc`, expected a whole number from 0 to 18446744073709551615",
+        ),
+        (
+            "seed.yaml",
+            "version: 1\nseed: -3\nsteps:\n  - advance: 1m\n",
+            (2, 7),
+            "invalid `seed` -3, expected a whole number from 0 to 18446744073709551615",
+        ),
+        (
+            "seed.yaml",
+            "version: 1\nseed: null\nsteps:\n  - advance: 1m\n",
+            (2, 7),
+            "`seed` has no value, expected a whole number from 0 to 18446744073709551615",
+        ),
+        (
+            "seed.json",
+            "{\"version\": 1,\n \"seed\": true, \"steps\": [{\"advance\": 60}]}\n",
+            (2, 10),
+            "invalid `seed` true, expected a whole number from 0 to 18446744073709551615",
+        ),
+    ];
+    for (name, text, position, expected) in cases {
+        let (line, column, message) = only_error(name, text);
+        assert_eq!((line, column), position, "{text}: {message}");
+        assert_eq!(message, expected, "{text}");
+    }
+    let text = "version: \"1\"\nseed: \"42\"\nsteps:\n  - advance: 1m\n";
+    let scenario = parse(Path::new("quoted.yaml"), text).expect("numbers in quotes are valid");
+    assert_eq!(scenario.seed, 42);
+}
+
+/// Every scenario of the built-in library loads.
+#[test]
+fn library_scenarios_load() {
+    let library = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let files = fakestripe::scenario::collect_files(&[library]).expect("the library is readable");
+    assert!(files.len() >= 40, "{files:?}");
+    for file in files {
+        if let Err(errors) = fakestripe::scenario::load_file(&file) {
+            let rendered: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            panic!("{}:\n{}", file.display(), rendered.join("\n\n"));
+        }
+    }
+}
+
 /// Integer keys still take numbers in quotes, and null for absent.
 #[test]
 fn integer_keys_valid_forms() {
@@ -508,6 +675,77 @@ steps:
         - { type: "checkout.*" }
 "#;
     parse(Path::new("patterns.yaml"), text).expect("the patterns are valid");
+}
+
+/// Each step and check that takes event type patterns reports an invalid
+/// one at the pattern itself, in block lists, flow lists and JSON.
+#[test]
+fn event_type_patterns_point_at_pattern() {
+    let cases = [
+        (
+            "hold.yaml",
+            "version: 1\nsteps:\n  - hold:\n      types:\n        - checkout.session.*\n        - checkout.**\n",
+            (6, 11),
+            "`checkout.**`",
+        ),
+        (
+            "release.yaml",
+            "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - release: { types: [charge.*, Checkout.*] }\n",
+            (4, 34),
+            "`Checkout.*`",
+        ),
+        (
+            "deliver.yaml",
+            "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - deliver:\n      types: [checkout..session]\n",
+            (5, 15),
+            "`checkout..session`",
+        ),
+        (
+            "resend.yaml",
+            "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - resend: { copies: 2, types: [payment_intent.succeeded, Checkout.*] }\n",
+            (4, 60),
+            "`Checkout.*`",
+        ),
+        (
+            "race.yaml",
+            "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - pay: {}\n  - redirect:\n      race:\n        - checkout..session\n",
+            (7, 11),
+            "`checkout..session`",
+        ),
+        (
+            "delivered.yaml",
+            "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - wait_until:\n      delivered: Checkout.*\n",
+            (5, 18),
+            "`Checkout.*`",
+        ),
+        (
+            "deliveries.yaml",
+            "version: 1\nsteps:\n  - expect:\n      deliveries:\n        - { forged: true, status: 4xx }\n        - { count: 1, type: checkout..session }\n",
+            (6, 29),
+            "`checkout..session`",
+        ),
+        (
+            "hold.json",
+            "{\"version\": 1, \"steps\": [\n  {\"hold\": {\"types\": [\"charge.*\",\n    \"checkout.**\"]}}\n]}\n",
+            (3, 5),
+            "`checkout.**`",
+        ),
+        (
+            "deliveries.json",
+            "{\"version\": 1, \"steps\": [\n  {\"expect\": {\"deliveries\": [{\"type\": \"Checkout.*\"}]}}\n]}\n",
+            (2, 39),
+            "`Checkout.*`",
+        ),
+    ];
+    for (name, text, position, pattern) in cases {
+        let (line, column, message) = only_error(name, text);
+        assert_eq!((line, column), position, "{name}: {message}");
+        assert!(
+            message.starts_with("invalid event type pattern"),
+            "{name}: {message}"
+        );
+        assert!(message.contains(pattern), "{name}: {message}");
+    }
 }
 
 #[test]
@@ -642,7 +880,7 @@ fn run_reports_load_errors_and_exits_2() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("invalid.yaml:4:5: invalid event type pattern"),
+        stderr.contains("invalid.yaml:4:21: invalid event type pattern"),
         "{stderr}"
     );
     assert!(stderr.contains("help: write `- checkout: ...`"), "{stderr}");

@@ -146,9 +146,9 @@ pub fn describe_step(planned: &PlannedStep) -> String {
         Step::Checkout(_) => format!("checkout {order}"),
         Step::Pay(pay) => {
             let method = pay.method.map_or("card", |m| m.as_str());
-            let detail = match (&pay.card, pay.outcome) {
+            let detail = match (&pay.card, &pay.outcome) {
                 (Some(card), _) => format!(" {}", card.value.as_str()),
-                (None, Some(outcome)) => format!(" ({outcome:?})").to_lowercase(),
+                (None, Some(outcome)) => format!(" ({:?})", outcome.value).to_lowercase(),
                 _ => String::new(),
             };
             format!("pay {order} with {method}{detail}")

@@ -563,9 +563,9 @@ fn request_mismatches(
         check_count(
             &label,
             count,
-            matcher.count,
-            matcher.min,
-            matcher.max,
+            matcher.count.as_ref().map(|count| count.value),
+            matcher.min.as_ref().map(|min| min.value),
+            matcher.max.as_ref().map(|max| max.value),
             &mut out,
         );
     }
@@ -671,9 +671,9 @@ fn delivery_mismatches(check: &DeliveryExpect, deliveries: &[Delivery]) -> Vec<M
     check_count(
         &label,
         matching.len() as u32,
-        check.count,
-        check.min,
-        check.max,
+        check.count.as_ref().map(|count| count.value),
+        check.min.as_ref().map(|min| min.value),
+        check.max.as_ref().map(|max| max.value),
         &mut out,
     );
     if let Some(status) = check.status {

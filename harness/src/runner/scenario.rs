@@ -759,7 +759,7 @@ impl ScenarioRun<'_> {
                 .unwrap_or_else(|| "4242424242424242".to_owned());
             body["card_number"] = json!(card);
         } else {
-            body["outcome"] = json!(match pay.outcome {
+            body["outcome"] = json!(match pay.outcome.as_ref().map(|outcome| outcome.value) {
                 Some(crate::scenario::model::AsyncOutcome::Failed) => "failed",
                 _ => "succeeded",
             });

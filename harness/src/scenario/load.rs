@@ -15,7 +15,8 @@ use super::model::{
     Step, StepEntry,
 };
 use super::values::{
-    StoredSession, Wildcards, check_event_type_pattern, check_field_pointer, format_seconds,
+    EventTypePattern, StoredSession, Wildcards, check_event_type_pattern, check_field_pointer,
+    format_seconds,
 };
 use crate::diagnostic::{FileError, Source, shorten, suggest, suggest_fault_kind};
 use crate::invariants::Invariant;
@@ -280,7 +281,7 @@ impl Checker<'_> {
                     current.clone()
                 }
                 Step::Pay(pay) => {
-                    self.check_pay(position, pay);
+                    self.check_pay(pay);
                     let order = self.resolve(position, pay.order.as_ref(), &orders, &current, true);
                     self.check_attempt(position, "attempt", pay.attempt, order.as_deref());
                     order
@@ -305,7 +306,7 @@ impl Checker<'_> {
                         );
                     }
                     if let Some(race) = redirect.as_ref().and_then(|r| r.race.as_ref()) {
-                        self.check_patterns(position, race, Wildcards::Anywhere);
+                        self.check_patterns(race, Wildcards::Anywhere);
                     }
                     let order = redirect.as_ref().and_then(|r| r.order.as_ref());
                     self.resolve(position, order, &orders, &current, true)
@@ -318,7 +319,7 @@ impl Checker<'_> {
                             None,
                         );
                     }
-                    self.check_patterns(position, &hold.types, Wildcards::AtEnd);
+                    self.check_patterns(&hold.types, Wildcards::AtEnd);
                     None
                 }
                 Step::Release(release) | Step::Deliver(release) => {
@@ -334,7 +335,7 @@ impl Checker<'_> {
                         );
                     }
                     if let Some(types) = release.as_ref().and_then(|r| r.types.as_ref()) {
-                        self.check_patterns(position, types, Wildcards::Anywhere);
+                        self.check_patterns(types, Wildcards::Anywhere);
                     }
                     None
                 }
@@ -346,16 +347,7 @@ impl Checker<'_> {
                             None,
                         );
                     }
-                    self.check_patterns(position, &resend.types, Wildcards::Anywhere);
-                    if let Some(copies) = resend.copies
-                        && !(1..=20).contains(&copies)
-                    {
-                        self.push(
-                            position,
-                            format!("`copies` is {copies}, expected 1 to 20"),
-                            None,
-                        );
-                    }
+                    self.check_patterns(&resend.types, Wildcards::Anywhere);
                     None
                 }
                 Step::SetFaults(entries) => {
@@ -394,7 +386,7 @@ impl Checker<'_> {
                     }
                     if let Some(pattern) = &wait.delivered {
                         let patterns = std::slice::from_ref(pattern);
-                        self.check_patterns(position, patterns, Wildcards::Anywhere);
+                        self.check_patterns(patterns, Wildcards::Anywhere);
                     }
                     if has_order_check {
                         let order =
@@ -526,18 +518,21 @@ impl Checker<'_> {
         }
     }
 
-    fn check_pay(&mut self, position: Position, pay: &PayStep) {
+    /// Checks the keys of a `pay` step against its method. Each error
+    /// points at the key's value.
+    fn check_pay(&mut self, pay: &PayStep) {
         let method = pay.method.unwrap_or(PaymentMethod::Card);
         if let Some(card) = &pay.card {
             if method != PaymentMethod::Card {
-                self.push(
-                    position,
-                    format!(
-                        "`card` applies only to `method: card`, not `{}`",
-                        method.as_str()
-                    ),
-                    None,
+                let message = format!(
+                    "`card` applies only to `method: card`, not `{}`",
+                    method.as_str()
                 );
+                let help = format!(
+                    "leave out `card`, and give the result of a {} payment with `outcome: succeeded` or `outcome: failed`",
+                    method.as_str()
+                );
+                self.errors.push(self.source.at(card, message, Some(help)));
             } else if card_number(card.value.as_str()).is_none() {
                 let text = card.value.as_str();
                 let aliases: Vec<&str> = CARD_ALIASES.iter().map(|(alias, _)| *alias).collect();
@@ -560,12 +555,28 @@ impl Checker<'_> {
             );
             self.errors.push(self.source.at(delay, message, None));
         }
-        if method == PaymentMethod::Card && (pay.outcome.is_some() || pay.delay.is_some()) {
-            self.push(
-                position,
-                "`outcome` and `delay` apply to asynchronous methods (sepa_debit, us_bank_account); a card's outcome comes from its number",
-                None,
-            );
+        if method == PaymentMethod::Card {
+            let card_method = if pay.method.is_some() {
+                "`card`"
+            } else {
+                "`card`, the default method"
+            };
+            if let Some(outcome) = &pay.outcome {
+                let message = format!(
+                    "`outcome` applies only to asynchronous methods (sepa_debit, us_bank_account), not {card_method}"
+                );
+                let help = "give a card payment's result with the card, such as `card: declined`, or set `method` to sepa_debit or us_bank_account".to_owned();
+                self.errors
+                    .push(self.source.at(outcome, message, Some(help)));
+            }
+            if let Some(delay) = &pay.delay {
+                let message = format!(
+                    "`delay` applies only to asynchronous methods (sepa_debit, us_bank_account), not {card_method}"
+                );
+                let help = "leave out `delay`, or set `method` to sepa_debit or us_bank_account"
+                    .to_owned();
+                self.errors.push(self.source.at(delay, message, Some(help)));
+            }
         }
     }
 
@@ -656,7 +667,12 @@ impl Checker<'_> {
             .iter()
             .flat_map(|r| r.matching.iter().flatten())
         {
-            self.check_counts(position, "request", matcher.count, matcher.min, matcher.max);
+            self.check_counts(
+                "request",
+                matcher.count.as_ref(),
+                matcher.min.as_ref(),
+                matcher.max.as_ref(),
+            );
             if matcher.path.contains("{session}") && expect.order.is_none() && current.is_none() {
                 self.push(
                     position,
@@ -667,13 +683,12 @@ impl Checker<'_> {
         }
         for matcher in expect.deliveries.iter().flatten() {
             self.check_counts(
-                position,
                 "delivery",
-                matcher.count,
-                matcher.min,
-                matcher.max,
+                matcher.count.as_ref(),
+                matcher.min.as_ref(),
+                matcher.max.as_ref(),
             );
-            self.check_patterns(position, matcher.event_type.as_slice(), Wildcards::Anywhere);
+            self.check_patterns(matcher.event_type.as_slice(), Wildcards::Anywhere);
         }
         let needs_order = order_checks
             || expect.requests.as_ref().is_some_and(|r| {
@@ -722,38 +737,42 @@ impl Checker<'_> {
     }
 
     /// Checks each event type pattern of a step against the rules of the
-    /// matcher that `wildcards` names.
-    fn check_patterns(&mut self, position: Position, patterns: &[String], wildcards: Wildcards) {
+    /// matcher that `wildcards` names. Each error points at its pattern.
+    fn check_patterns(&mut self, patterns: &[EventTypePattern], wildcards: Wildcards) {
         for pattern in patterns {
             if let Err(message) = check_event_type_pattern(pattern, wildcards) {
-                self.push(position, message, None);
+                self.errors.push(self.source.at(&pattern.0, message, None));
             }
         }
     }
 
+    /// Checks that the bounds of a request or delivery check, named by
+    /// `kind`, fit together. Each error points at the bound to change.
     fn check_counts(
         &mut self,
-        position: Position,
         kind: &str,
-        count: Option<u32>,
-        min: Option<u32>,
-        max: Option<u32>,
+        count: Option<&Spanned<u32>>,
+        min: Option<&Spanned<u32>>,
+        max: Option<&Spanned<u32>>,
     ) {
-        if count.is_some() && (min.is_some() || max.is_some()) {
-            self.push(
-                position,
-                format!("a {kind} check takes `count` or `min`/`max`, not both"),
-                None,
-            );
+        if let Some(count) = count
+            && (min.is_some() || max.is_some())
+        {
+            let message = format!("a {kind} check takes `count` or `min`/`max`, not both");
+            let help =
+                "leave out `count` to allow a range, or `min` and `max` to require an exact number";
+            self.errors
+                .push(self.source.at(count, message, Some(help.to_owned())));
         }
         if let (Some(min), Some(max)) = (min, max)
-            && min > max
+            && min.value > max.value
         {
-            self.push(
-                position,
-                format!("a {kind} check has `min` {min} above `max` {max}"),
-                None,
+            let message = format!(
+                "a {kind} check has `min` {} above `max` {}",
+                min.value, max.value
             );
+            let help = "set `min` to at most `max`".to_owned();
+            self.errors.push(self.source.at(min, message, Some(help)));
         }
     }
 

@@ -13,7 +13,7 @@ use serde_saphyr::Spanned;
 
 use super::located::LocatedValue;
 use super::numbers;
-use super::values::{Card, Duration, HttpStatus, StoredSession};
+use super::values::{Card, Duration, EventTypePattern, HttpStatus, StoredSession};
 
 /// A scenario: one checkout story played against the app and the fake, then
 /// checked against the reconciliation invariants.
@@ -22,6 +22,7 @@ use super::values::{Card, Duration, HttpStatus, StoredSession};
 #[schemars(title = "fakestripe scenario")]
 pub struct ScenarioFile {
     /// Format version. Only 1 exists.
+    #[serde(deserialize_with = "numbers::version")]
     #[schemars(with = "u32")]
     pub version: Spanned<u32>,
     /// Name shown in reports; defaults to the file name without extension.
@@ -30,7 +31,7 @@ pub struct ScenarioFile {
     pub description: Option<String>,
     /// Seed of the fault plan. The same seed replays the same fault
     /// decisions. `fakestripe run --seed` overrides it.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "numbers::seed")]
     pub seed: u64,
     /// Reconciliation invariants this scenario does not expect to hold, by
     /// name. Their violations are reported but do not fail the scenario.
@@ -105,7 +106,7 @@ pub enum Step {
     /// Ask the app to start a checkout for an order.
     Checkout(CheckoutStep),
     /// Pay the order's Checkout Session as the customer.
-    Pay(PayStep),
+    Pay(Box<PayStep>),
     /// Leave the hosted checkout page through its cancel link.
     Cancel(Option<SessionStep>),
     /// Follow the pending redirect (success or cancel URL) back to the app.
@@ -419,7 +420,8 @@ pub struct PayStep {
     #[schemars(with = "Option<String>")]
     pub card: Option<Spanned<Card>>,
     /// Outcome of an asynchronous method. Default `succeeded`.
-    pub outcome: Option<AsyncOutcome>,
+    #[schemars(with = "Option<AsyncOutcome>")]
+    pub outcome: Option<Spanned<AsyncOutcome>>,
     /// Virtual time until an asynchronous payment settles, at most 30
     /// days. Default 180s.
     #[schemars(with = "Option<Duration>")]
@@ -453,7 +455,8 @@ pub struct RedirectStep {
     /// Event type patterns. The scenario's events of these types are sent
     /// again (as `resend` sends them) at the same moment as the browser's
     /// request, so the webhook and the redirect reach the app in parallel.
-    pub race: Option<Vec<String>>,
+    #[schemars(with = "Option<Vec<String>>")]
+    pub race: Option<Vec<EventTypePattern>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -461,7 +464,8 @@ pub struct RedirectStep {
 pub struct HoldStep {
     /// Event type patterns, such as `checkout.session.*`. The fake matches
     /// them, and takes `*` alone or once at the end.
-    pub types: Vec<String>,
+    #[schemars(with = "Vec<String>")]
+    pub types: Vec<EventTypePattern>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -469,7 +473,8 @@ pub struct HoldStep {
 pub struct ReleaseStep {
     /// Event type patterns, released in this order. Default: every held
     /// delivery, oldest first.
-    pub types: Option<Vec<String>>,
+    #[schemars(with = "Option<Vec<String>>")]
+    pub types: Option<Vec<EventTypePattern>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -478,7 +483,8 @@ pub struct ResendStep {
     /// Event type patterns, sent in this order. Every event created since
     /// the scenario began whose type matches a pattern is sent, oldest
     /// first, and each pattern's sends go out before the next pattern's.
-    pub types: Vec<String>,
+    #[schemars(with = "Vec<String>")]
+    pub types: Vec<EventTypePattern>,
     /// Sends of each event, 1 to 20. A held event is released by the first
     /// send, and the other sends are duplicates. Default 1.
     #[serde(default, deserialize_with = "numbers::copies")]
@@ -501,7 +507,8 @@ pub struct WaitUntilStep {
     pub released: Option<bool>,
     /// An event type pattern: wait until an event of that type has been
     /// delivered and the app responded with 2xx.
-    pub delivered: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub delivered: Option<EventTypePattern>,
     /// Maximum virtual time to wait. Default 1h.
     pub within: Option<Duration>,
     /// Virtual time advanced between checks. Default 1m.
@@ -656,11 +663,14 @@ pub struct RequestMatch {
     pub status: Option<HttpStatus>,
     /// Exact number of matching requests.
     #[serde(default, deserialize_with = "numbers::count")]
-    pub count: Option<u32>,
+    #[schemars(with = "Option<u32>")]
+    pub count: Option<Spanned<u32>>,
     #[serde(default, deserialize_with = "numbers::min")]
-    pub min: Option<u32>,
+    #[schemars(with = "Option<u32>")]
+    pub min: Option<Spanned<u32>>,
     #[serde(default, deserialize_with = "numbers::max")]
-    pub max: Option<u32>,
+    #[schemars(with = "Option<u32>")]
+    pub max: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -668,7 +678,8 @@ pub struct RequestMatch {
 pub struct DeliveryExpect {
     /// Event type pattern; default any.
     #[serde(rename = "type")]
-    pub event_type: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub event_type: Option<EventTypePattern>,
     /// Only forged deliveries (true) or only genuine ones (false).
     pub forged: Option<bool>,
     /// Only deliberate duplicates (true) or only originals and retries
@@ -679,12 +690,15 @@ pub struct DeliveryExpect {
     pub status: Option<HttpStatus>,
     /// Exact number of matching attempts.
     #[serde(default, deserialize_with = "numbers::count")]
-    pub count: Option<u32>,
+    #[schemars(with = "Option<u32>")]
+    pub count: Option<Spanned<u32>>,
     /// Default 1 unless `count` or `max` is given.
     #[serde(default, deserialize_with = "numbers::min")]
-    pub min: Option<u32>,
+    #[schemars(with = "Option<u32>")]
+    pub min: Option<Spanned<u32>>,
     #[serde(default, deserialize_with = "numbers::max")]
-    pub max: Option<u32>,
+    #[schemars(with = "Option<u32>")]
+    pub max: Option<Spanned<u32>>,
 }
 
 #[cfg(test)]

@@ -3,11 +3,14 @@
 //! session selectors (`latest`, `first`, `none`, `2`), and the syntax
 //! checks of event type patterns and JSON pointers.
 
-use std::borrow::Cow;
+use std::borrow::{Borrow, Cow};
 use std::fmt;
+use std::ops::Deref;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, Deserialize, Deserializer, Visitor};
+use serde::{Serialize, Serializer};
+use serde_saphyr::Spanned;
 
 /// A span of virtual time, in whole seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -480,6 +483,52 @@ impl JsonSchema for StoredSession {
     }
 }
 
+/// An event type pattern as written, such as `checkout.session.*`, with
+/// its location in the file, so that the loader's check of its shape can
+/// point at it. It reads as the pattern's text everywhere else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventTypePattern(pub Spanned<String>);
+
+impl EventTypePattern {
+    pub fn as_str(&self) -> &str {
+        &self.0.value
+    }
+}
+
+impl Deref for EventTypePattern {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+/// Lets `join` put a list of patterns in a message.
+impl Borrow<str> for EventTypePattern {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for EventTypePattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for EventTypePattern {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Spanned::<String>::deserialize(deserializer).map(EventTypePattern)
+    }
+}
+
+/// Writes the pattern's text alone, as the fake's fault plan takes it.
+impl Serialize for EventTypePattern {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// Where an event type pattern may have `*`, which depends on who matches
 /// it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -718,6 +767,54 @@ mod tests {
             assert!(
                 message.contains(expected),
                 "{pattern:?}: {message:?} should contain {expected:?}"
+            );
+        }
+    }
+
+    /// Every `hold` pattern the loader accepts is one that the fake's hold
+    /// fault takes, checked for each string of up to 5 characters from an
+    /// alphabet of one of each kind of character. The fake checks each
+    /// pattern of a plan with `is_type_pattern` in
+    /// mock-server/src/faults.rs, reached here through `validate_plan`.
+    /// The loader also rejects a pattern of one part, such as `charge`,
+    /// which matches no event type.
+    #[test]
+    fn hold_patterns_accepted_by_fake() {
+        let alphabet = ['a', '_', '.', '*', 'A', ' '];
+        let mut patterns = vec![String::new()];
+        let mut shorter = vec![String::new()];
+        for _ in 0..5 {
+            let longer: Vec<String> = shorter
+                .iter()
+                .flat_map(|prefix| alphabet.iter().map(move |c| format!("{prefix}{c}")))
+                .collect();
+            patterns.extend(longer.iter().cloned());
+            shorter = longer;
+        }
+        let mut accepted = 0;
+        for pattern in &patterns {
+            let loader = check_event_type_pattern(pattern, Wildcards::AtEnd);
+            let plan = serde_json::json!({ "faults": [{ "kind": "hold", "types": [pattern] }] });
+            let fake = fakestripe_server::faults::validate_plan(&plan);
+            if loader.is_ok() {
+                accepted += 1;
+                assert!(
+                    fake.is_ok(),
+                    "the loader accepts {pattern:?}, but the fake rejects it: {:?}",
+                    fake.err().map(|err| err.message)
+                );
+            }
+        }
+        assert!(accepted > 100, "only {accepted} patterns were accepted");
+        for pattern in ["checkout.**", "checkout..session", "Checkout.*"] {
+            let plan = serde_json::json!({ "faults": [{ "kind": "hold", "types": [pattern] }] });
+            assert!(
+                fakestripe_server::faults::validate_plan(&plan).is_err(),
+                "{pattern}"
+            );
+            assert!(
+                check_event_type_pattern(pattern, Wildcards::AtEnd).is_err(),
+                "{pattern}"
             );
         }
     }
