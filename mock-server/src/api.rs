@@ -102,7 +102,29 @@ pub async fn handle(
     };
     let raw_params = match decode_params(&method, &uri, &headers, &body) {
         Ok(map) => map,
-        Err(err) => return unlogged_error_response(&err, Some(&api_version)),
+        Err(err) => {
+            // The key names the account, so the rejection goes in its
+            // request log, without the parameters it could not read.
+            let account = shared.account(&key, connected.as_deref());
+            let mut data = account.lock();
+            let log = RequestLog {
+                request_id: data.ids.next("req_"),
+                method: &method,
+                path: &path,
+                params: &Logged { compact: None },
+                api_version: &api_version,
+            };
+            log.write(
+                &mut data,
+                None,
+                false,
+                err.status.as_u16(),
+                Vec::new(),
+                None,
+            );
+            drop(data);
+            return error_response(&err, &log.request_id, Some(&api_version));
+        }
     };
     let idempotency_key = header(&headers, "idempotency-key").filter(|k| !k.is_empty());
 

@@ -338,11 +338,13 @@ pub fn parse_plan(value: &Value) -> Result<Plan, ApiError> {
                 .split('`')
                 .nth(1)
                 .filter(|_| message.contains("field"))
-                .map(str::to_owned);
+                .map(str::to_owned)
+                .or_else(|| field_at_fault(item, &message));
             let param = match field {
                 Some(field) => format!("faults[{index}][{field}]"),
                 None => format!("faults[{index}]"),
             };
+            let message = plain_types(&message);
             ApiError::invalid_param(param, format!("Invalid {kind} fault: {message}."))
         })?;
         check_fault(&fault, index)?;
@@ -610,8 +612,10 @@ fn check_routes(routes: &[String], index: usize) -> Result<(), ApiError> {
 }
 
 /// Whether some API route matches a pattern's method (`None` or `*` for
-/// any) and path: a template, a path, or a prefix ending in `*`.
+/// any) and path, as `matches_route` compares them: a template, a path of
+/// concrete ids, or a prefix ending in `*`.
 fn route_exists(method: Option<&str>, path: &str) -> bool {
+    use crate::resources::TEMPLATES;
     let methods: &[axum::http::Method] = match method {
         Some("GET") => &[axum::http::Method::GET],
         Some("POST") => &[axum::http::Method::POST],
@@ -622,18 +626,77 @@ fn route_exists(method: Option<&str>, path: &str) -> bool {
             axum::http::Method::DELETE,
         ],
     };
-    match path.strip_suffix('*') {
-        // A prefix of a template, or a path inside one, as
-        // `/v1/customers/cus_` is inside `/v1/customers/{id}`.
-        Some(prefix) => crate::resources::TEMPLATES.iter().any(|template| {
-            let fixed = &template[..template.find('{').unwrap_or(template.len())];
-            template.starts_with(prefix)
-                || (fixed.len() < template.len() && prefix.starts_with(fixed))
-        }),
-        None => methods
+    let routes = |path: &str| {
+        methods
             .iter()
-            .any(|m| crate::resources::route(m, path).is_some()),
+            .filter_map(|m| crate::resources::route(m, path))
+            .map(|route| route.template)
+            .collect::<Vec<_>>()
+    };
+    match path.strip_suffix('*') {
+        // A prefix of a template, or of a path with a concrete id, as
+        // `/v1/customers/cus_` or `/v1/checkout/sessions/cs_1/`.
+        Some(prefix) => TEMPLATES.iter().any(|template| {
+            if template.starts_with(prefix) {
+                return true;
+            }
+            let Some(open) = template.find('{') else {
+                return false;
+            };
+            let (fixed, after_id) = (&template[..open], &template[open + "{id}".len()..]);
+            let Some(rest) = prefix.strip_prefix(fixed) else {
+                return false;
+            };
+            match rest.split_once('/') {
+                None => !rest.contains(['{', '}']),
+                Some((id, tail)) => {
+                    !id.is_empty()
+                        && !id.contains(['{', '}'])
+                        && after_id.starts_with(&format!("/{tail}"))
+                }
+            }
+        }),
+        // A template as written, or a path of ids that routes, spelled as
+        // the request path is.
+        None if path.contains(['{', '}']) => {
+            TEMPLATES.contains(&path) && routes(path).contains(&path)
+        }
+        None => !path.ends_with('/') && !path.contains("//") && !routes(path).is_empty(),
     }
+}
+
+/// Finds the field of a fault entry whose value has the wrong type. The
+/// entry is read through its `kind` tag, which hides the field from the
+/// deserializer's message, so each field is left out in turn until the
+/// message changes.
+fn field_at_fault(item: &Value, message: &str) -> Option<String> {
+    let object = item.as_object()?;
+    object.keys().filter(|key| *key != "kind").find_map(|key| {
+        let mut without = object.clone();
+        without.remove(key);
+        let changed = match serde_json::from_value::<Fault>(Value::Object(without)) {
+            Ok(_) => true,
+            Err(err) => err.to_string() != message,
+        };
+        changed.then(|| key.clone())
+    })
+}
+
+/// Rewrites the Rust type names in a deserializer's message in words.
+fn plain_types(message: &str) -> String {
+    [
+        ("expected u32", "expected a whole number"),
+        ("expected u64", "expected a whole number"),
+        ("expected i64", "expected a whole number"),
+        ("expected u8", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("expected a sequence", "expected a list"),
+        ("expected a map", "expected an object"),
+    ]
+    .iter()
+    .fold(message.to_owned(), |text, (rust, words)| {
+        text.replace(rust, words)
+    })
 }
 
 /// The fault kind a misspelt `kind` most likely means: the one of highest
@@ -795,7 +858,7 @@ pub fn api_fault(
     None
 }
 
-/// Decides whether the client loses the answer to a call whose handler
+/// Decides whether the client loses the response to a call whose handler
 /// succeeded and committed its writes: `Some(drop_connection)` when a
 /// `lost_response` fault takes it. Only such calls match the fault and
 /// count against it, since a rejected call commits nothing to lose.
@@ -1131,7 +1194,7 @@ pub fn release(data: &mut AccountData, selector: &Release) -> Result<usize, ApiE
                 .cloned()
                 .collect();
             if found.is_empty() {
-                return Err(ApiError::no_such(
+                return Err(ApiError::no_such_param(
                     "held event",
                     id,
                     &format!("event_ids[{index}]"),
@@ -1482,6 +1545,12 @@ mod tests {
             "DELETE /v1/checkout/sessions",
             "/v1/checkout/sesions*",
             "/v1/customersXYZ*",
+            "GET /v1/checkout/sessions/{session}",
+            "/v1/customers/",
+            "GET /v1/customers/{id}/",
+            "/v1/customers/{id}/*",
+            "/v1/customers/cus_1/x*",
+            "POST /v1/checkout/sessions/{id}/expire/x",
         ] {
             let plan = json!({"faults": [{"kind": "lost_response", "routes": ["POST /v1/refunds", route]}]});
             let err = parse_plan(&plan).unwrap_err();
@@ -1512,10 +1581,30 @@ mod tests {
             "/v1/checkout/*",
             "/v1/customers/cus_*",
             "POST /v1/*",
+            "/v1/checkout/sessions/{id}*",
+            "/v1/checkout/sessions/{id}/*",
+            "/v1/checkout/sessions/cs_1/ex*",
+            "POST /v1/checkout/sessions/cs_test_1/expire",
         ] {
             let plan = json!({"faults": [{"kind": "lost_response", "routes": [route]}]});
             assert!(parse_plan(&plan).is_ok(), "{route}");
         }
+    }
+
+    #[test]
+    fn wrong_types_name_the_field_in_words() {
+        let err = parse_plan(&json!({"faults": [{"kind": "webhook_duplicate", "copies": "3"}]}))
+            .unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("faults[0][copies]"));
+        assert!(
+            err.message.contains("expected a whole number"),
+            "{}",
+            err.message
+        );
+        let err =
+            parse_plan(&json!({"faults": [{"kind": "hold", "types": "checkout.*"}]})).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("faults[0][types]"));
+        assert!(err.message.contains("expected a list"), "{}", err.message);
     }
 
     #[test]

@@ -291,7 +291,7 @@ async fn customer_and_customer_email_are_exclusive() {
             &session_body("usd", &[("customer", "cus_nobody")]),
         )
         .await;
-    unknown.expect(404);
+    unknown.expect(400);
     assert_eq!(unknown.error()["param"], "customer");
 
     let email_only = create_session(&api, &[("customer_email", "b@shop.test")]).await;

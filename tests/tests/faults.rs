@@ -560,7 +560,7 @@ async fn hold_releases_in_given_order() {
         .await;
     assert_eq!(
         (status, body["error"]["param"].as_str()),
-        (404, Some("event_ids[0]"))
+        (400, Some("event_ids[0]"))
     );
     let (_, body) = acct
         .control(reqwest::Method::POST, "/events/release", json!({}))

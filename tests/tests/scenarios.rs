@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use fakestripe::app::config::{self, AppConfig, Launch};
 use fakestripe::report::events::{Event, FailureKind};
@@ -272,14 +271,8 @@ async fn run_with_bug(bug: String) -> (String, BugRun) {
         .await
         .unwrap_or_else(|err| panic!("cannot start shop-rust with SHOP_BUG={bug}: {err}"));
     let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
-    runner::run(
-        &started,
-        Arc::new(scenarios),
-        &options,
-        events,
-        Arc::new(AtomicBool::new(false)),
-    )
-    .await;
+    let progress = runner::Progress::new(&started, Arc::new(scenarios), &options, events);
+    runner::run(&started, progress, options.seed).await;
     started.stop().await;
 
     let mut run = BugRun {

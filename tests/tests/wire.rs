@@ -333,6 +333,68 @@ async fn chosen_product_ids_stay_retrievable() {
     );
 }
 
+/// A body the fake cannot read still gets a line in the account's request
+/// log, which the error links to.
+#[tokio::test]
+async fn unreadable_body_is_in_the_request_log() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_unreadable");
+    let reply = api.post("/v1/customers", "name=a&name=b").await;
+    reply.expect(400);
+    assert_eq!(reply.error()["param"], "name");
+    let link = reply.error()["request_log_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let id = reply.header("request-id").unwrap().to_owned();
+    assert!(link.ends_with(&id), "{link} for {id}");
+    let log = api.get(&link).await;
+    let entries = log.ok()["data"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{}", log.ok());
+    assert_eq!(entries[0]["status"], 400);
+    assert_eq!(entries[0]["path"], "/v1/customers");
+}
+
+/// A missing object named in a parameter is a 400, where one named in
+/// the path is a 404; both carry `resource_missing` and the parameter.
+#[tokio::test]
+async fn missing_object_in_a_parameter_is_400() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_missing_param");
+    let cases = [
+        (
+            "/v1/checkout/sessions",
+            support::session_body("usd", &[("customer", "cus_gone")]),
+            "customer",
+        ),
+        (
+            "/v1/checkout/sessions",
+            form(&[
+                ("mode", "payment"),
+                ("success_url", "https://shop.test/ok"),
+                ("line_items[0][price]", "price_gone"),
+                ("line_items[0][quantity]", "1"),
+            ]),
+            "line_items[0][price]",
+        ),
+        (
+            "/v1/prices",
+            form(&[
+                ("currency", "usd"),
+                ("unit_amount", "100"),
+                ("product", "prod_gone"),
+            ]),
+            "product",
+        ),
+    ];
+    for (path, body, param) in cases {
+        let reply = api.post(path, &body).await;
+        reply.expect(400);
+        assert_eq!(reply.error()["code"], "resource_missing", "{path}");
+        assert_eq!(reply.error()["param"], param, "{path}");
+    }
+}
+
 #[tokio::test]
 async fn unknown_id_is_404_resource_missing() {
     let fake = start_manual().await;
@@ -752,7 +814,7 @@ async fn cursors_walk_newest_first() {
         .await;
     both.expect(400);
     let unknown = api.get("/v1/customers?starting_after=cus_nothere").await;
-    unknown.expect(404);
+    unknown.expect(400);
     assert_eq!(unknown.error()["param"], "starting_after");
 }
 

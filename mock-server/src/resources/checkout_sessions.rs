@@ -144,7 +144,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     if let Some(id) = &customer
         && !data.store.contains("customer", id)
     {
-        return Err(ApiError::no_such("customer", id, "customer"));
+        return Err(ApiError::no_such_param("customer", id, "customer"));
     }
     if let Some(email) = &customer_email
         && !looks_like_email(email)
@@ -418,7 +418,7 @@ fn line_item(data: &mut AccountData, mut item: Params) -> ApiResult<Value> {
             let price = data
                 .store
                 .get("price", &id)
-                .ok_or_else(|| ApiError::no_such("price", &id, &item.path("price")))?;
+                .ok_or_else(|| ApiError::no_such_param("price", &id, &item.path("price")))?;
             if price["active"] != json!(true) {
                 return Err(ApiError::invalid_param(
                     item.path("price"),

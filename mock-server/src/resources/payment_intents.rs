@@ -45,7 +45,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     if let Some(id) = &customer
         && !data.store.contains("customer", id)
     {
-        return Err(ApiError::no_such("customer", id, "customer"));
+        return Err(ApiError::no_such_param("customer", id, "customer"));
     }
     let description = params.string("description")?;
     let meta = match params.hash("metadata")? {
@@ -74,7 +74,11 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     if let Some(pm) = &payment_method
         && simulate::test_payment_method_number(pm).is_none()
     {
-        return Err(ApiError::no_such("payment_method", pm, "payment_method"));
+        return Err(ApiError::no_such_param(
+            "payment_method",
+            pm,
+            "payment_method",
+        ));
     }
     let spec = IntentSpec {
         amount,
@@ -116,7 +120,7 @@ fn run_confirm(
     origin: &crate::events::Origin,
 ) -> ApiResult<Value> {
     let number = simulate::test_payment_method_number(pm_id)
-        .ok_or_else(|| ApiError::no_such("payment_method", pm_id, "payment_method"))?;
+        .ok_or_else(|| ApiError::no_such_param("payment_method", pm_id, "payment_method"))?;
     let card = simulate::test_card(number)?;
     let pm = simulate::payment_method(data, "card", Some(&card), None, None);
     match simulate::attempt_card(

@@ -101,7 +101,11 @@ pub fn build(data: &mut AccountData, params: &mut Params, inline: bool) -> ApiRe
         }
         (Some(id), None) => {
             if !data.store.contains("product", &id) {
-                return Err(ApiError::no_such("product", &id, &params.path("product")));
+                return Err(ApiError::no_such_param(
+                    "product",
+                    &id,
+                    &params.path("product"),
+                ));
             }
             id
         }

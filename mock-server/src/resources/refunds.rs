@@ -32,12 +32,15 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
             ));
         }
         (Some(id), None) => {
-            fetch(data, "charge", "charge", &id).map_err(|e| e.with_param("charge"))?;
+            if !data.store.contains("charge", &id) {
+                return Err(ApiError::no_such_param("charge", &id, "charge"));
+            }
             id
         }
         (None, Some(pi_id)) => {
-            let pi = fetch(data, "payment_intent", "payment_intent", &pi_id)
-                .map_err(|e| e.with_param("payment_intent"))?;
+            let pi = data.store.get("payment_intent", &pi_id).ok_or_else(|| {
+                ApiError::no_such_param("payment_intent", &pi_id, "payment_intent")
+            })?;
             match (pi["status"].as_str(), pi["latest_charge"].as_str()) {
                 (Some("succeeded"), Some(charge)) => charge.to_owned(),
                 (status, _) => {

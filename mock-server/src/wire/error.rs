@@ -107,6 +107,17 @@ impl ApiError {
         .with_param(param)
     }
 
+    /// A 400 for a parameter that names an object the account does not
+    /// have, such as `customer` or `line_items[0][price]`. Stripe returns a
+    /// 404 for a missing object named in the path (`no_such`), and a 400
+    /// for one named in a parameter.
+    pub fn no_such_param(object: &str, id: &str, param: &str) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            ..ApiError::no_such(object, id, param)
+        }
+    }
+
     /// A 400 for a request that the object's current state does not allow.
     pub fn bad_state(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::BAD_REQUEST, ErrorType::InvalidRequest, message)

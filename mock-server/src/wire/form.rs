@@ -95,8 +95,9 @@ fn diagnose(input: &[u8], source: Source) -> Option<ApiError> {
         let raw_key = &pair[..equals.unwrap_or(pair.len())];
         let key = match String::from_utf8(lenient_decode(raw_key)) {
             Ok(key) => key,
-            Err(err) => {
-                let key = String::from_utf8_lossy(err.as_bytes()).into_owned();
+            Err(_) => {
+                // The name as sent, escapes and all, since it has no text.
+                let key = String::from_utf8_lossy(raw_key).into_owned();
                 return Some(ApiError::invalid_param(
                     key.clone(),
                     format!(
@@ -148,12 +149,26 @@ fn diagnose(input: &[u8], source: Source) -> Option<ApiError> {
         }
         // A key with `[]` adds an item each time it comes.
         let pushed = key.contains("[]");
+        if let Some(at) = segments.iter().position(|segment| segment.is_empty())
+            && at + 1 < segments.len()
+        {
+            let list = format!("{name}[{}]", segments[..at].join("]["));
+            let list = list.strip_suffix("[]").unwrap_or(&list).to_owned();
+            return Some(ApiError::invalid_param(
+                key.clone(),
+                format!(
+                    "Invalid parameter name `{key}`: `[]` adds a plain value to a list, such \
+                     as `expand[]=customer`. For a list of hashes, number the items: \
+                     `{list}[0][…]`, `{list}[1][…]`."
+                ),
+            ));
+        }
         if !pushed && !seen.insert(key.clone()) {
             return Some(ApiError::invalid_param(
                 key.clone(),
                 format!(
                     "Invalid {place}: `{key}` was sent more than once. Send each parameter \
-                     once, and a list as `{key}[0]`, `{key}[1]` and so on."
+                     once."
                 ),
             ));
         }
@@ -164,10 +179,27 @@ fn diagnose(input: &[u8], source: Source) -> Option<ApiError> {
         let mut prefix = name.to_owned();
         let mut parent = name;
         for segment in &segments {
-            let index = (!segment.is_empty()
+            let index = if !segment.is_empty()
                 && segment.bytes().all(|b| b.is_ascii_digit())
-                && !is_hash_key(parent, segment))
-            .then(|| segment.parse::<u64>().unwrap_or(u64::MAX));
+                && !is_hash_key(parent, segment)
+            {
+                let number = segment
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|_| segment.len() == 1 || !segment.starts_with('0'));
+                if number.is_none() {
+                    return Some(ApiError::invalid_param(
+                        prefix.clone(),
+                        format!(
+                            "Invalid array index `{segment}` in `{key}`: write indices as \
+                             plain numbers from 0, without leading zeros."
+                        ),
+                    ));
+                }
+                number
+            } else {
+                None
+            };
             match array_at.get(&prefix) {
                 Some(&at) => match (arrays[at].1.as_mut(), index) {
                     (Some(indices), Some(index)) => indices.push(index),
@@ -299,7 +331,8 @@ fn decode_plain(input: &[u8]) -> Option<Map<String, Value>> {
     // For each array seen, the key up to it and whether it was filled with
     // `[]`: the general decoder rejects an array sent in both forms.
     let mut arrays: Vec<(String, bool)> = Vec::new();
-    for pair in input.split(|b| *b == b'&') {
+    // An empty pair, as from a trailing `&`, carries nothing.
+    for pair in input.split(|b| *b == b'&').filter(|pair| !pair.is_empty()) {
         let equals = pair.iter().position(|b| *b == b'=')?;
         let (raw_key, raw_value) = (&pair[..equals], &pair[equals + 1..]);
         let key = percent_decode(raw_key)?;
@@ -621,7 +654,6 @@ mod tests {
             b"a[]]=x",
             b"a[b=x",
             b"a",
-            b"a=1&",
             b"a=%ff",
             b"=x",
             b"a[b][c][d][e][f][g][h][i][j]=deep",
@@ -738,7 +770,19 @@ mod tests {
             (b"mode", "mode", "has no `=`"),
             (b"metadata[k]&name=x", "metadata[k]", "has no `=`"),
             (b"metadata[k]=%FF", "metadata[k]", "not UTF-8"),
-            (b"metadata%5B%FF%5D=x", "metadata[\u{fffd}]", "not UTF-8"),
+            (b"metadata%5B%FF%5D=x", "metadata%5B%FF%5D", "not UTF-8"),
+            (
+                b"line_items[][price]=p",
+                "line_items[][price]",
+                "`line_items[0][…]`",
+            ),
+            (b"a[b][][c]=1", "a[b][][c]", "`a[b][0][…]`"),
+            (b"a[0]=x&a[00]=y", "a", "Invalid array index `00`"),
+            (
+                b"line_items[99999999999999999999][quantity]=1",
+                "line_items",
+                "`99999999999999999999`",
+            ),
             (
                 b"metadata[a[b]=v",
                 "metadata[a[b]",
@@ -790,6 +834,25 @@ mod tests {
     }
 
     #[test]
+    fn empty_pairs_keep_metadata_keys_of_digits() {
+        for body in [
+            &b"name=P&metadata[0]=a&"[..],
+            b"&name=P&&metadata[0]=a",
+            b"name=P&metadata[0]=a&&",
+        ] {
+            let map = decode(body).unwrap();
+            assert_eq!(
+                map["metadata"],
+                json!({"0": "a"}),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        let map = decode(b"metadata[5]=a&").unwrap();
+        assert_eq!(map["metadata"], json!({"5": "a"}));
+    }
+
+    #[test]
     fn nameless_pair_is_quoted() {
         let err = decode(b"name=x&=y").unwrap_err();
         assert_eq!(err.param, None);
@@ -803,9 +866,9 @@ mod tests {
     #[test]
     fn lists_and_metadata_digits_pass_the_checks() {
         for body in [
-            &b"expand[]=a&expand[]=b&a[00]=x"[..],
+            &b"expand[]=a&expand[]=b&a[1]=x&a[0]=y"[..],
             b"line_items[1][quantity]=2&line_items[0][quantity]=1&x=%zz",
-            b"metadata[2]=a&metadata[0]=b&metadata[k]=%2B&a[00]=1&",
+            b"metadata[2]=a&metadata[0]=b&metadata[k]=%2B&c[1]=1&c[0]=2&",
         ] {
             let text = String::from_utf8_lossy(body);
             assert!(

@@ -45,7 +45,7 @@ impl Page {
             items
                 .iter()
                 .position(|item| item.borrow()["id"] == cursor)
-                .ok_or_else(|| ApiError::no_such("object", cursor, param))
+                .ok_or_else(|| ApiError::no_such_param("object", cursor, param))
         };
         let (data, has_more): (Vec<Value>, bool) = if let Some(cursor) = &self.starting_after {
             let start = position(cursor, "starting_after")? + 1;
@@ -98,7 +98,7 @@ impl Page {
                 .find(|id| id.as_ref() == cursor)
                 .is_some_and(|id| load(id.as_ref()).is_some());
             if !found {
-                return Err(ApiError::no_such("object", cursor, "starting_after"));
+                return Err(ApiError::no_such_param("object", cursor, "starting_after"));
             }
             self.first(ids, load)
         } else if let Some(cursor) = &self.ending_before {
@@ -120,7 +120,7 @@ impl Page {
                 }
             }
             if !found {
-                return Err(ApiError::no_such("object", cursor, "ending_before"));
+                return Err(ApiError::no_such_param("object", cursor, "ending_before"));
             }
             (before.into_iter().collect(), more)
         } else {
@@ -228,14 +228,14 @@ mod tests {
     }
 
     #[test]
-    fn unknown_cursor_is_404() {
+    fn unknown_cursor_is_400() {
         let page = Page {
             limit: 2,
             starting_after: Some("nope".into()),
             ending_before: None,
         };
         let err = page.apply(items(2), "/v1/x").unwrap_err();
-        assert_eq!(err.status.as_u16(), 404);
+        assert_eq!(err.status.as_u16(), 400);
         assert_eq!(err.param.as_deref(), Some("starting_after"));
     }
 }

@@ -73,8 +73,9 @@ test('missing customer in session names param', async () => {
 
   const error = await rejection(stripe.checkout.sessions.create(sessionParams({ customer: 'cus_does_not_exist' })));
 
+  // A missing object named in a parameter is a 400; in the path, a 404.
   assert.equal(error.type, 'StripeInvalidRequestError');
-  assert.equal(error.statusCode, 404);
+  assert.equal(error.statusCode, 400);
   assert.equal(error.code, 'resource_missing');
   assert.equal(error.param, 'customer');
 });

@@ -66,7 +66,8 @@ def test_missing_customer_in_session_names_param(client):
     with pytest.raises(stripe.InvalidRequestError) as raised:
         client.v1.checkout.sessions.create(params=session_params(customer="cus_does_not_exist"))
 
-    assert raised.value.http_status == 404
+    # A missing object named in a parameter is a 400; in the path, a 404.
+    assert raised.value.http_status == 400
     assert raised.value.code == "resource_missing"
     assert raised.value.param == "customer"
 
