@@ -206,9 +206,100 @@ impl Source<'_> {
             .location()
             .map(|loc| (loc.line() as u32, loc.column() as u32))
             .unwrap_or((0, 0));
-        let raw = strip_position(&err.without_snippet().to_string());
-        let (message, help) = explain(&raw);
+        let (message, help) = match explain_budget(err) {
+            Some(explained) => explained,
+            None => explain(&strip_position(&err.without_snippet().to_string())),
+        };
         self.error(line, column, message, help)
+    }
+}
+
+/// Explains an error about one of the YAML parser's size limits, such as
+/// the number of values that a file's aliases expand to, which stops an
+/// alias bomb. Returns None for every other error.
+///
+/// serde-saphyr 2.2 writes these errors with Rust's debug format, and
+/// appends the alias's locations, so [`strip_position`] would cut the
+/// message in the middle.
+fn explain_budget(err: &serde_saphyr::Error) -> Option<(String, Option<String>)> {
+    use serde_saphyr::Error;
+    let mut current = err;
+    let mut alias = None;
+    let breach = loop {
+        match current {
+            Error::WithSnippet { error, .. } => current = error,
+            Error::AliasError {
+                error, locations, ..
+            } => {
+                alias.get_or_insert(*locations);
+                current = error;
+            }
+            Error::Budget { breach, .. } => break breach,
+            _ => return None,
+        }
+    };
+    let limit = describe_breach(breach);
+    let message = match alias {
+        Some(_) => format!(
+            "the file is too large for the YAML parser once its aliases are expanded: {limit}"
+        ),
+        None => format!("the file is too large for the YAML parser: {limit}"),
+    };
+    let defined = alias
+        .map(|locations| locations.defined_location)
+        .filter(|location| *location != serde_saphyr::Location::UNKNOWN);
+    let help = match defined {
+        Some(anchor) => format!(
+            "the alias here copies the anchor defined at line {}, column {}, and aliases of lists that hold aliases multiply the copies; write the values out, or use fewer aliases",
+            anchor.line(),
+            anchor.column()
+        ),
+        None => "a scenario needs far less; look for aliases (`*name`) that copy lists of other aliases, and write the values out".to_owned(),
+    };
+    Some((message, Some(help)))
+}
+
+/// Describes the limit that a file exceeded, with the limit's value.
+fn describe_breach(breach: &serde_saphyr::budget::BudgetBreach) -> String {
+    use serde_saphyr::budget::BudgetBreach;
+    // `serde_saphyr::from_str` applies the default limits.
+    let budget = serde_saphyr::Budget::default();
+    match breach {
+        BudgetBreach::Nodes { .. } => format!(
+            "more than {} values, counting each list, map and scalar",
+            budget.max_nodes
+        ),
+        BudgetBreach::Events { .. } => {
+            format!("more than {} parser events", budget.max_events)
+        }
+        BudgetBreach::Aliases { .. } => format!("more than {} aliases", budget.max_aliases),
+        BudgetBreach::Anchors { .. } => format!("more than {} anchors", budget.max_anchors),
+        BudgetBreach::Depth { .. } => format!(
+            "lists and maps nested more than {} levels deep",
+            budget.max_depth
+        ),
+        BudgetBreach::Documents { .. } => {
+            format!("more than {} YAML documents", budget.max_documents)
+        }
+        BudgetBreach::ScalarBytes { .. } => format!(
+            "more than {} bytes of scalar text",
+            budget.max_total_scalar_bytes
+        ),
+        BudgetBreach::MergeKeys { .. } => {
+            format!("more than {} merge keys (`<<`)", budget.max_merge_keys)
+        }
+        BudgetBreach::AliasAnchorRatio { aliases, anchors } => {
+            format!("{aliases} aliases for {anchors} anchors, too many aliases per anchor")
+        }
+        BudgetBreach::RecordedAnchorEvents { .. } => format!(
+            "anchors whose copies hold more than {} parser events",
+            budget.max_recorded_anchor_events
+        ),
+        BudgetBreach::RecordedAnchorBytes { .. } => format!(
+            "anchors whose copies hold more than {} bytes",
+            budget.max_recorded_anchor_bytes
+        ),
+        _ => "a size limit of the parser".to_owned(),
     }
 }
 

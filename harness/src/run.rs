@@ -6,7 +6,6 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Args;
 
@@ -213,33 +212,24 @@ async fn run(
         failed_to_write
     });
 
-    let cancel = Arc::new(AtomicBool::new(false));
-    let scenarios = Arc::new(scenarios);
+    let progress = runner::Progress::new(&started, Arc::new(scenarios), &options, tx);
     let summary = {
-        let running = runner::run(
-            &started,
-            scenarios.clone(),
-            &options,
-            tx.clone(),
-            cancel.clone(),
-        );
+        let running = runner::run(&started, progress.clone(), options.seed);
         tokio::pin!(running);
+        // Ends the run without waiting for the running scenarios. The
+        // summary counts the scenarios that finished, and lists the
+        // running and waiting ones as not run.
         let stop_now = |signal: StopSignal| {
             errln!(
                 "\nstopping on {} without finishing the running scenarios",
                 signal.name()
             );
-            let summary = crate::report::events::Summary {
-                interrupted: true,
-                ..Default::default()
-            };
-            let _ = tx.send(Event::RunFinished { summary });
-            summary
+            progress.finish()
         };
         tokio::select! {
             summary = &mut running => summary,
             signal = signals.recv() => {
-                cancel.store(true, Ordering::SeqCst);
+                progress.cancel();
                 if signal == StopSignal::Interrupt {
                     // Scenarios that are running finish, so the report
                     // stays whole, and a second signal stops at once.
@@ -257,7 +247,9 @@ async fn run(
             }
         }
     };
-    drop(tx);
+    // The reporting task ends when every sender is gone: the one in
+    // `progress`, and those of the workers, which ended with `running`.
+    drop(progress);
     started.stop().await;
     if let Ok(Some(err)) = reporting.await {
         errln!("error: cannot write a report: {err}");

@@ -113,6 +113,7 @@ fn events() -> Vec<Event> {
             index: 2,
             path: PathBuf::from("scenarios/zz-last.yaml"),
             name: "zz-last".to_owned(),
+            stopped: false,
         },
         Event::RunFinished {
             summary: Summary {

@@ -564,9 +564,10 @@ fn integer_keys_valid_forms() {
     let Step::Checkout(checkout) = &scenario.steps[0].step else {
         panic!("step 1 is a checkout step")
     };
-    let items = checkout.items.as_ref().expect("the step has items");
-    assert_eq!(items[0].unit_amount, Some(2500));
-    assert_eq!(items[0].quantity, None);
+    let items = &checkout.items.as_ref().expect("the step has items").value;
+    let unit_amount = items[0].value.unit_amount.as_ref().map(|a| a.value);
+    assert_eq!(unit_amount, Some(2500));
+    assert!(items[0].value.quantity.is_none());
 }
 
 #[test]
@@ -950,4 +951,175 @@ mod properties {
             let _ = fakestripe::scenario::parse(Path::new("like.yaml"), &text);
         }
     }
+}
+
+/// Each loader error about one value puts the caret on that value, not on
+/// the step: the line, the column and the message of the only error.
+#[test]
+fn loader_errors_point_at_value() {
+    let start = "version: 1\nsteps:\n  - checkout: { order: O-1 }\n";
+    // (file name, steps after the checkout, line, column, start of the message)
+    let cases: &[(&str, &str, u32, u32, &str)] = &[
+        (
+            "every-zero.yaml",
+            "  - wait_until: { status: paid, every: 0 }\n",
+            4,
+            40,
+            "`every` is 0",
+        ),
+        (
+            "too-many-checks.yaml",
+            "  - wait_until: { status: paid, within: 30d, every: 1s }\n",
+            4,
+            53,
+            "`within` / `every` allows 2592000 checks",
+        ),
+        (
+            "too-many-checks-default-every.yaml",
+            "  - wait_until: { status: paid, within: 30d }\n",
+            4,
+            41,
+            "`within` / `every` allows 43200 checks",
+        ),
+        (
+            "negative-amount.yaml",
+            "  - checkout: { order: O-2, items: [{ name: A, unit_amount: -5 }] }\n",
+            4,
+            61,
+            "item 1: `unit_amount` is -5",
+        ),
+        (
+            "zero-quantity.yaml",
+            "  - checkout:\n      order: O-2\n      items:\n        - { name: A, unit_amount: 5, quantity: 0 }\n",
+            7,
+            48,
+            "item 1: `quantity` is 0",
+        ),
+        (
+            "item-without-name.yaml",
+            "  - checkout:\n      order: O-2\n      items:\n        - { unit_amount: 5 }\n",
+            7,
+            11,
+            "item 1: `name` and `unit_amount` are both required",
+        ),
+        (
+            "empty-items.yaml",
+            "  - checkout: { order: O-2, items: [] }\n",
+            4,
+            36,
+            "`items` is empty",
+        ),
+        (
+            "empty-hold.yaml",
+            "  - hold: { types: [] }\n",
+            4,
+            20,
+            "`types` is empty",
+        ),
+        (
+            "empty-release.yaml",
+            "  - release: { types: [] }\n",
+            4,
+            23,
+            "`types` is empty",
+        ),
+        (
+            "empty-deliver.yaml",
+            "  - deliver: { types: [] }\n",
+            4,
+            23,
+            "`types` is empty",
+        ),
+        (
+            "empty-resend.yaml",
+            "  - resend: { types: [] }\n",
+            4,
+            22,
+            "`types` is empty",
+        ),
+        (
+            "empty-race.yaml",
+            "  - pay: {}\n  - redirect: { race: [] }\n",
+            5,
+            23,
+            "`race` is empty",
+        ),
+        (
+            "attempt-zero.yaml",
+            "  - pay: { attempt: 0 }\n",
+            4,
+            21,
+            "`attempt` is 0",
+        ),
+        (
+            "attempt-zero-cancel.yaml",
+            "  - cancel: { attempt: 0 }\n",
+            4,
+            24,
+            "`attempt` is 0",
+        ),
+        (
+            "attempt-beyond.yaml",
+            "  - expire: { attempt: 2 }\n",
+            4,
+            24,
+            "`attempt` is 2, but order `O-1` has 1 `checkout` step",
+        ),
+        (
+            "session-attempt-beyond.yaml",
+            "  - expect:\n      checkout_session: { attempt: 3 }\n",
+            5,
+            36,
+            "`checkout_session.attempt` is 3",
+        ),
+        (
+            "intent-attempt-zero.yaml",
+            "  - expect:\n      payment_intent: { attempt: 0 }\n",
+            5,
+            34,
+            "`payment_intent.attempt` is 0",
+        ),
+        (
+            "stored-session-beyond.yaml",
+            "  - expect: { stored_session: 2 }\n",
+            4,
+            31,
+            "`stored_session` is 2",
+        ),
+    ];
+    for (name, steps, line, column, message) in cases {
+        let text = format!("{start}{steps}");
+        let (got_line, got_column, got_message) = only_error(name, &text);
+        assert_eq!(
+            (got_line, got_column),
+            (*line, *column),
+            "{name}: {got_message}"
+        );
+        assert!(got_message.starts_with(message), "{name}: {got_message}");
+    }
+}
+
+/// A file whose aliases expand past the YAML parser's limit on values is
+/// rejected with a whole message that names the limit and the anchor,
+/// without Rust's debug format.
+#[test]
+fn alias_bomb() {
+    let mut text = String::from("version: 1\nfaults:\n  - kind: webhook_drop\n");
+    text.push_str("    a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    for (name, previous) in [
+        ("b", "a"),
+        ("c", "b"),
+        ("d", "c"),
+        ("e", "d"),
+        ("f", "e"),
+        ("g", "f"),
+    ] {
+        let aliases = vec![format!("*{previous}"); 10].join(", ");
+        text.push_str(&format!("    {name}: &{name} [{aliases}]\n"));
+    }
+    text.push_str("steps:\n  - checkout: { order: O-1 }\n");
+    let rendered = errors("bomb.yaml", &text);
+    assert!(!rendered.contains("Nodes {"), "{rendered}");
+    assert!(!rendered.contains("(used"), "{rendered}");
+    insta::assert_snapshot!(rendered);
 }

@@ -247,3 +247,151 @@ fn signal_while_starting_stops_app() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// A scenario that passes without calling the app: it only moves the
+/// clock.
+const PASSING: &str = "version: 1\nsteps:\n  - advance: 1s\n";
+
+/// Waits until the harness's stderr contains `text`, while it runs.
+#[track_caller]
+fn wait_for_stderr(dir: &Path, text: &str, harness: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let stderr = std::fs::read_to_string(dir.join("stderr")).unwrap_or_default();
+        if stderr.contains(text) {
+            return;
+        }
+        if let Some(status) = harness.try_wait().expect("the harness can be polled") {
+            panic!(
+                "fakestripe exited with {status} before printing {text:?}\n{}",
+                output(dir)
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {text:?} after 60 s\n{}",
+            output(dir)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Returns the value of the attribute `name` in the first `tag` element of
+/// `xml`.
+fn attribute<'a>(xml: &'a str, tag: &str, name: &str) -> &'a str {
+    let element = &xml[xml.find(&format!("<{tag} ")).expect("the element exists")..];
+    let element = &element[..element.find('>').expect("the element ends")];
+    let value = &element[element
+        .find(&format!(" {name}=\""))
+        .expect("the attribute exists")
+        + name.len()
+        + 3..];
+    &value[..value.find('"').expect("the attribute ends")]
+}
+
+/// A signal that stops the run while a scenario waits for the app, after
+/// three scenarios passed: the summary line, the JSON report and the JUnit
+/// report count the three, report the run as interrupted, and list the
+/// running scenario as stopped and the one after it as not run.
+#[test]
+fn stop_counts_finished_scenarios() {
+    // Two SIGINTs: the first lets the running scenario finish, and the
+    // second stops at once.
+    let cases: [&[Signal]; 3] = [
+        &[Signal::SIGTERM],
+        &[Signal::SIGHUP],
+        &[Signal::SIGINT, Signal::SIGINT],
+    ];
+    for signals in cases {
+        let last = *signals.last().expect("each case sends a signal");
+        let dir = app_folder(&format!("counts-{}-{last}", signals.len()), false);
+        for name in ["a-1.yaml", "a-2.yaml", "a-3.yaml"] {
+            std::fs::write(dir.join(name), PASSING).expect("the scenario is written");
+        }
+        // Files run in name order, so `scenario.yaml`, whose checkout
+        // never gets a response, runs after the three and before this one.
+        std::fs::write(dir.join("z-after.yaml"), PASSING).expect("the scenario is written");
+        let mut harness = start(
+            &dir,
+            &[
+                "run",
+                ".",
+                "--app",
+                "fakestripe.yaml",
+                "--json",
+                "report.json",
+                "--junit",
+                "report.xml",
+            ],
+        );
+        let pids = app_pids(&dir, &mut harness);
+        wait_for_file(&dir, "checkout-received", &mut harness);
+        for signal in &signals[..signals.len() - 1] {
+            kill(Pid::from_raw(harness.id() as i32), *signal).expect("the signal is sent");
+            wait_for_stderr(&dir, "press Ctrl-C again", &mut harness);
+        }
+        signal_stops_everything(&dir, harness, &pids, last);
+        let text = output(&dir);
+
+        assert!(
+            text.contains("3 scenarios run: 3 passed, 0 failed, 2 skipped (interrupted)"),
+            "{signals:?}: {text}"
+        );
+        assert!(
+            text.contains("STOPPED [       ] ./scenario.yaml"),
+            "{signals:?}: {text}"
+        );
+        assert!(
+            text.contains("SKIP [       ] ./z-after.yaml"),
+            "{signals:?}: {text}"
+        );
+
+        let json =
+            std::fs::read_to_string(dir.join("report.json")).expect("the JSON report exists");
+        let report: serde_json::Value = serde_json::from_str(&json).expect("the report is JSON");
+        let summary = &report["summary"];
+        assert_eq!(summary["passed"], 3, "{signals:?}: {json}");
+        assert_eq!(summary["failed"], 0, "{signals:?}: {json}");
+        assert_eq!(summary["skipped"], 2, "{signals:?}: {json}");
+        assert_eq!(summary["interrupted"], true, "{signals:?}: {json}");
+        let duration = summary["duration"]
+            .as_f64()
+            .expect("the duration is a number");
+        assert!(duration > 0.0, "{signals:?}: {json}");
+        let results = report["scenarios"]
+            .as_array()
+            .expect("the results are a list");
+        assert_eq!(results.len(), 3, "{signals:?}: {json}");
+        assert_eq!(
+            report["skipped"],
+            serde_json::json!(["./scenario.yaml", "./z-after.yaml"]),
+            "{signals:?}: {json}"
+        );
+        assert_eq!(
+            report["stopped"],
+            serde_json::json!(["./scenario.yaml"]),
+            "{signals:?}: {json}"
+        );
+
+        let xml = std::fs::read_to_string(dir.join("report.xml")).expect("the JUnit report exists");
+        assert_eq!(
+            attribute(&xml, "testsuite", "tests"),
+            "5",
+            "{signals:?}: {xml}"
+        );
+        assert_eq!(
+            attribute(&xml, "testsuite", "skipped"),
+            "2",
+            "{signals:?}: {xml}"
+        );
+        let time: f64 = attribute(&xml, "testsuite", "time")
+            .parse()
+            .expect("the time is a number");
+        assert!(time > 0.0, "{signals:?}: {xml}");
+        assert!(
+            xml.contains("<skipped message=\"stopped before it finished\"/>"),
+            "{signals:?}: {xml}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -27,11 +27,15 @@ pub enum Event {
         index: usize,
         result: Arc<ScenarioResult>,
     },
-    /// Not run, because `--fail-fast` stopped the run or it was interrupted.
+    /// Not run to the end, because `--fail-fast` stopped the run or it was
+    /// interrupted.
     ScenarioSkipped {
         index: usize,
         path: PathBuf,
         name: String,
+        /// True when the scenario had started and was stopped before it
+        /// finished, false when it never started.
+        stopped: bool,
     },
     RunFinished {
         summary: Summary,
@@ -43,6 +47,8 @@ pub enum Event {
 pub struct Summary {
     pub passed: usize,
     pub failed: usize,
+    /// Scenarios that did not finish: those never started, and those that
+    /// a signal stopped while they ran.
     pub skipped: usize,
     #[serde(serialize_with = "seconds")]
     pub duration: Duration,

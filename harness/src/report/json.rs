@@ -13,7 +13,9 @@ use super::events::{Event, ScenarioResult};
 pub struct JsonReporter {
     path: PathBuf,
     results: Vec<(usize, Arc<ScenarioResult>)>,
-    skipped: Vec<(usize, String)>,
+    /// Scenarios that did not finish, with whether a signal stopped them
+    /// while they ran.
+    skipped: Vec<(usize, String, bool)>,
 }
 
 impl JsonReporter {
@@ -32,9 +34,14 @@ impl Reporter for JsonReporter {
             Event::ScenarioFinished { index, result } => {
                 self.results.push((*index, result.clone()))
             }
-            Event::ScenarioSkipped { index, path, .. } => {
-                self.skipped.push((*index, path.display().to_string()))
-            }
+            Event::ScenarioSkipped {
+                index,
+                path,
+                stopped,
+                ..
+            } => self
+                .skipped
+                .push((*index, path.display().to_string(), *stopped)),
             Event::RunFinished { summary } => {
                 self.results.sort_by_key(|(index, _)| *index);
                 self.skipped.sort();
@@ -43,10 +50,23 @@ impl Reporter for JsonReporter {
                     .iter()
                     .map(|(_, result)| result.as_ref())
                     .collect();
-                let skipped: Vec<&str> =
-                    self.skipped.iter().map(|(_, path)| path.as_str()).collect();
-                let document =
-                    json!({ "summary": summary, "scenarios": scenarios, "skipped": skipped });
+                let skipped: Vec<&str> = self
+                    .skipped
+                    .iter()
+                    .map(|(_, path, _)| path.as_str())
+                    .collect();
+                let stopped: Vec<&str> = self
+                    .skipped
+                    .iter()
+                    .filter(|(_, _, stopped)| *stopped)
+                    .map(|(_, path, _)| path.as_str())
+                    .collect();
+                let document = json!({
+                    "summary": summary,
+                    "scenarios": scenarios,
+                    "skipped": skipped,
+                    "stopped": stopped,
+                });
                 let text = serde_json::to_string_pretty(&document).map_err(io::Error::other)?;
                 std::fs::write(&self.path, text).map_err(|err| {
                     io::Error::new(

@@ -87,8 +87,20 @@ impl Reporter for JunitReporter {
             Event::ScenarioFinished { index, result } => {
                 self.cases.push((*index, test_case(result)))
             }
-            Event::ScenarioSkipped { index, path, name } => {
-                let mut case = TestCase::new(path.display().to_string(), TestCaseStatus::skipped());
+            Event::ScenarioSkipped {
+                index,
+                path,
+                name,
+                stopped,
+            } => {
+                let mut status = TestCaseStatus::skipped();
+                let message = if *stopped {
+                    "stopped before it finished"
+                } else {
+                    "not run"
+                };
+                status.set_message(message);
+                let mut case = TestCase::new(path.display().to_string(), status);
                 case.set_classname(name.clone());
                 self.cases.push((*index, case));
             }

@@ -269,10 +269,11 @@ impl<W: Write> Reporter for TerminalReporter<W> {
                 self.out.flush()?;
                 self.draw_progress();
             }
-            Event::ScenarioSkipped { path, .. } => {
+            Event::ScenarioSkipped { path, stopped, .. } => {
                 self.clear_progress();
                 self.done += 1;
-                let word = self.paint(YELLOW, &format!("{:>8}", "SKIP"));
+                let word = if *stopped { "STOPPED" } else { "SKIP" };
+                let word = self.paint(YELLOW, &format!("{word:>8}"));
                 writeln!(self.out, "{word} [{:>7}] {}", "", path.display())?;
                 self.draw_progress();
             }

@@ -73,7 +73,7 @@ pub(crate) async fn check(
         status: expect.status,
         app_status: expect.app_status.as_deref(),
         fulfilments: expect.fulfilments,
-        stored_session: expect.stored_session,
+        stored_session: expect.stored_session.as_ref().map(|s| s.value),
         amount: expect.amount,
         currency: expect.currency.as_deref(),
         released: expect.released,
@@ -132,7 +132,7 @@ pub(crate) async fn wait_condition(
         status: wait.status,
         app_status: wait.app_status.as_deref(),
         fulfilments: wait.fulfilments,
-        stored_session: wait.stored_session,
+        stored_session: wait.stored_session.as_ref().map(|s| s.value),
         amount: None,
         currency: None,
         released: wait.released,
@@ -284,7 +284,8 @@ async fn session_mismatches(
     planned: &PlannedStep,
     expect: &SessionExpect,
 ) -> Result<Vec<Mismatch>, StepFailure> {
-    let session = session_object(run, planned, expect.attempt).await?;
+    let attempt = expect.attempt.as_ref().map(|a| a.value);
+    let session = session_object(run, planned, attempt).await?;
     let mut out = Vec::new();
     compare_field(
         &session,
@@ -326,7 +327,8 @@ async fn intent_mismatches(
     planned: &PlannedStep,
     expect: &PaymentIntentExpect,
 ) -> Result<Vec<Mismatch>, StepFailure> {
-    let session = session_object(run, planned, expect.attempt).await?;
+    let attempt = expect.attempt.as_ref().map(|a| a.value);
+    let session = session_object(run, planned, attempt).await?;
     let id = match &session["payment_intent"] {
         Value::String(id) => id.clone(),
         Value::Object(intent) => intent

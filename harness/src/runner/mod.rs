@@ -13,9 +13,9 @@ pub mod fake;
 pub mod record;
 pub mod scenario;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -276,106 +276,181 @@ fn free_port() -> std::io::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
-/// Runs the scenarios on the started workers and sends events; returns the
-/// counts. Stops starting scenarios when `cancel` is set.
-pub async fn run(
-    started: &Started,
-    scenarios: Arc<Vec<Scenario>>,
-    options: &RunOptions,
-    events: UnboundedSender<Event>,
-    cancel: Arc<AtomicBool>,
-) -> Summary {
-    let begun = Instant::now();
-    let app_name = started
-        .workers
-        .first()
-        .map(|w| w.ctx.app.config().name.clone())
-        .unwrap_or_default();
-    let _ = events.send(Event::RunStarted {
-        scenarios: scenarios.len(),
-        jobs: started.workers.len(),
-        fake_url: started.fake_url.clone(),
-        app: app_name,
-    });
-
-    let queue = Arc::new(Queue {
-        pending: Mutex::new((0..scenarios.len()).collect()),
-        passed: AtomicUsize::new(0),
-        failed: AtomicUsize::new(0),
-        cancel: cancel.clone(),
-        fail_fast: options.fail_fast,
-    });
+/// Runs the scenarios of `progress` on the started workers, and returns
+/// the counts once every worker is done. Each worker stops starting
+/// scenarios when [`Progress::cancel`] is called.
+pub async fn run(started: &Started, progress: Arc<Progress>, seed: Option<u64>) -> Summary {
     let run_tag = run_tag();
     let mut tasks = JoinSet::new();
     for worker in &started.workers {
         let job = Job {
             ctx: worker.ctx.clone(),
-            scenarios: scenarios.clone(),
-            queue: queue.clone(),
-            events: events.clone(),
-            seed: options.seed,
+            progress: progress.clone(),
+            seed,
             run_tag: run_tag.clone(),
         };
         tasks.spawn(job.work());
     }
     while tasks.join_next().await.is_some() {}
+    progress.finish()
+}
 
-    let remaining: Vec<usize> = queue
-        .pending
-        .lock()
-        .map(|mut q| q.drain(..).collect())
-        .unwrap_or_default();
-    for index in &remaining {
-        let scenario = &scenarios[*index];
-        let _ = events.send(Event::ScenarioSkipped {
-            index: *index,
+/// The state of one run, shared by its workers and by the caller that
+/// stops it: the scenarios waiting and running, and the counts so far.
+///
+/// Every event of the run goes through it, so the `RunFinished` event is
+/// sent once, by [`Progress::finish`], and no scenario event follows it.
+/// A caller that stops the run without waiting for the running scenarios
+/// calls `finish` itself, and the summary still counts every scenario that
+/// finished before.
+pub struct Progress {
+    scenarios: Arc<Vec<Scenario>>,
+    events: UnboundedSender<Event>,
+    begun: Instant,
+    cancel: AtomicBool,
+    fail_fast: bool,
+    state: Mutex<ProgressState>,
+}
+
+#[derive(Default)]
+struct ProgressState {
+    /// Indexes into the run's scenarios, in the order they start.
+    pending: VecDeque<usize>,
+    running: BTreeSet<usize>,
+    passed: usize,
+    failed: usize,
+    /// The summary, once the run finished.
+    summary: Option<Summary>,
+}
+
+impl Progress {
+    /// Creates the state of a run of `scenarios` on `started`, and sends
+    /// the `RunStarted` event.
+    pub fn new(
+        started: &Started,
+        scenarios: Arc<Vec<Scenario>>,
+        options: &RunOptions,
+        events: UnboundedSender<Event>,
+    ) -> Arc<Progress> {
+        let app_name = started
+            .workers
+            .first()
+            .map(|w| w.ctx.app.config().name.clone())
+            .unwrap_or_default();
+        let _ = events.send(Event::RunStarted {
+            scenarios: scenarios.len(),
+            jobs: started.workers.len(),
+            fake_url: started.fake_url.clone(),
+            app: app_name,
+        });
+        let state = ProgressState {
+            pending: (0..scenarios.len()).collect(),
+            ..Default::default()
+        };
+        Arc::new(Progress {
+            scenarios,
+            events,
+            begun: Instant::now(),
+            cancel: AtomicBool::new(false),
+            fail_fast: options.fail_fast,
+            state: Mutex::new(state),
+        })
+    }
+
+    /// Starts no further scenario. The summary reports the run as
+    /// interrupted.
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::SeqCst);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ProgressState> {
+        // A worker that panics while it holds the lock leaves counts that
+        // are still whole numbers, so the state stays usable.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Takes the next scenario and sends its `ScenarioStarted` event,
+    /// unless the run is cancelled, finished or stopped by `--fail-fast`.
+    fn next(&self) -> Option<usize> {
+        let mut state = self.lock();
+        let stopped = self.fail_fast && state.failed > 0;
+        if self.cancel.load(Ordering::SeqCst) || stopped || state.summary.is_some() {
+            return None;
+        }
+        let index = state.pending.pop_front()?;
+        state.running.insert(index);
+        let scenario = &self.scenarios[index];
+        let _ = self.events.send(Event::ScenarioStarted {
+            index,
             path: scenario.path.clone(),
             name: scenario.name.clone(),
         });
+        Some(index)
     }
-    let summary = Summary {
-        passed: queue.passed.load(Ordering::SeqCst),
-        failed: queue.failed.load(Ordering::SeqCst),
-        skipped: remaining.len(),
-        duration: begun.elapsed(),
-        interrupted: cancel.load(Ordering::SeqCst),
-    };
-    let _ = events.send(Event::RunFinished { summary });
-    summary
-}
 
-/// The scenarios waiting to run, and the counts so far, shared by the
-/// workers of a run.
-struct Queue {
-    /// Indexes into the run's scenarios.
-    pending: Mutex<VecDeque<usize>>,
-    passed: AtomicUsize,
-    failed: AtomicUsize,
-    cancel: Arc<AtomicBool>,
-    fail_fast: bool,
-}
-
-impl Queue {
-    /// Takes the next scenario, unless the run is cancelled or stopped by
-    /// `--fail-fast`.
-    fn next(&self) -> Option<usize> {
-        let stopped = self.fail_fast && self.failed.load(Ordering::SeqCst) > 0;
-        if self.cancel.load(Ordering::SeqCst) || stopped {
-            return None;
+    /// Counts a finished scenario and sends its result. A result that
+    /// comes after the run finished is dropped, because the summary and
+    /// the reports listed the scenario as not run.
+    fn record(&self, index: usize, result: ScenarioResult) {
+        let mut state = self.lock();
+        if state.summary.is_some() {
+            return;
         }
-        self.pending
-            .lock()
-            .ok()
-            .and_then(|mut pending| pending.pop_front())
+        state.running.remove(&index);
+        if result.passed() {
+            state.passed += 1;
+        } else {
+            state.failed += 1;
+        }
+        let _ = self.events.send(Event::ScenarioFinished {
+            index,
+            result: Arc::new(result),
+        });
+    }
+
+    /// Ends the run: sends a `ScenarioSkipped` event for each scenario
+    /// that did not finish, running ones first, then `RunFinished`, and
+    /// returns the summary. A later call returns the same summary and
+    /// sends nothing.
+    pub fn finish(&self) -> Summary {
+        let mut state = self.lock();
+        if let Some(summary) = state.summary {
+            return summary;
+        }
+        let running = std::mem::take(&mut state.running);
+        let pending = std::mem::take(&mut state.pending);
+        for (index, stopped) in running
+            .iter()
+            .map(|index| (*index, true))
+            .chain(pending.iter().map(|index| (*index, false)))
+        {
+            let scenario = &self.scenarios[index];
+            let _ = self.events.send(Event::ScenarioSkipped {
+                index,
+                path: scenario.path.clone(),
+                name: scenario.name.clone(),
+                stopped,
+            });
+        }
+        let summary = Summary {
+            passed: state.passed,
+            failed: state.failed,
+            skipped: running.len() + pending.len(),
+            duration: self.begun.elapsed(),
+            interrupted: self.cancel.load(Ordering::SeqCst),
+        };
+        state.summary = Some(summary);
+        let _ = self.events.send(Event::RunFinished { summary });
+        summary
     }
 }
 
 /// One worker's share of a run.
 struct Job {
     ctx: WorkerContext,
-    scenarios: Arc<Vec<Scenario>>,
-    queue: Arc<Queue>,
-    events: UnboundedSender<Event>,
+    progress: Arc<Progress>,
     /// `--seed`, which replaces each scenario's own.
     seed: Option<u64>,
     run_tag: String,
@@ -384,26 +459,12 @@ struct Job {
 impl Job {
     /// Runs scenarios from the queue until it is empty or the run stops.
     async fn work(self) {
-        while let Some(index) = self.queue.next() {
-            let scenario = &self.scenarios[index];
-            let _ = self.events.send(Event::ScenarioStarted {
-                index,
-                path: scenario.path.clone(),
-                name: scenario.name.clone(),
-            });
+        while let Some(index) = self.progress.next() {
+            let scenario = &self.progress.scenarios[index];
             let seed = self.seed.unwrap_or(scenario.seed);
             let tag = format!("{}{index}", self.run_tag);
             let result = scenario::run_scenario(scenario, seed, &self.ctx, tag).await;
-            let counter = if result.passed() {
-                &self.queue.passed
-            } else {
-                &self.queue.failed
-            };
-            counter.fetch_add(1, Ordering::SeqCst);
-            let _ = self.events.send(Event::ScenarioFinished {
-                index,
-                result: Arc::new(result),
-            });
+            self.progress.record(index, result);
         }
     }
 }
@@ -462,14 +523,8 @@ pub async fn run_files(
     let scenarios = Arc::new(scenarios);
     let started = start(app, &options, options.jobs.min(scenarios.len())).await?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let summary = run(
-        &started,
-        scenarios.clone(),
-        &options,
-        tx,
-        Arc::new(AtomicBool::new(false)),
-    )
-    .await;
+    let progress = Progress::new(&started, scenarios, &options, tx);
+    let summary = run(&started, progress, options.seed).await;
     started.stop().await;
     let mut results: Vec<(usize, Arc<ScenarioResult>)> = Vec::new();
     while let Ok(event) = rx.try_recv() {

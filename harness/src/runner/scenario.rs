@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde_json::{Value, json};
+use serde_saphyr::Spanned;
 
 use super::expect;
 use super::fake::FakeClient;
@@ -522,9 +523,8 @@ impl ScenarioRun<'_> {
                     });
                 let attempt = record.attempts.len() + 1;
                 let items = match &checkout.items {
-                    Some(items) => {
-                        serde_json::to_value(items_json(items)).unwrap_or_else(|_| default_items())
-                    }
+                    Some(items) => serde_json::to_value(items_json(&items.value))
+                        .unwrap_or_else(|_| default_items()),
                     None => default_items(),
                 };
                 let mut vars = Variables::new();
@@ -637,7 +637,8 @@ impl ScenarioRun<'_> {
             }
             Step::Pay(pay) => self.pay(planned, pay).await,
             Step::Cancel(session) => {
-                let attempt = session.as_ref().and_then(|s| s.attempt);
+                let attempt = session.as_ref().and_then(|s| s.attempt.as_ref());
+                let attempt = attempt.map(|a| a.value);
                 let id = self.session(planned, attempt)?;
                 let url = fake.cancel(&id).await?;
                 let name = planned.order.clone().unwrap_or_default();
@@ -697,7 +698,8 @@ impl ScenarioRun<'_> {
                 })
             }
             Step::Expire(session) => {
-                let attempt = session.as_ref().and_then(|s| s.attempt);
+                let attempt = session.as_ref().and_then(|s| s.attempt.as_ref());
+                let attempt = attempt.map(|a| a.value);
                 let id = self.session(planned, attempt)?;
                 fake.expire(&id).await?;
                 Ok(())
@@ -748,7 +750,7 @@ impl ScenarioRun<'_> {
     }
 
     async fn pay(&mut self, planned: &PlannedStep, pay: &PayStep) -> Result<(), StepFailure> {
-        let id = self.session(planned, pay.attempt)?;
+        let id = self.session(planned, pay.attempt.as_ref().map(|a| a.value))?;
         let method = pay.method.unwrap_or(PaymentMethod::Card);
         let mut body = json!({ "payment_method": method.as_str() });
         if method == PaymentMethod::Card {
@@ -884,8 +886,8 @@ impl ScenarioRun<'_> {
         planned: &PlannedStep,
         wait: &WaitUntilStep,
     ) -> Result<(), StepFailure> {
-        let within = wait.within.map_or(3_600, |d| d.seconds());
-        let every = wait.every.map_or(60, |d| d.seconds()).max(1);
+        let within = wait.within.as_ref().map_or(3_600, |d| d.value.seconds());
+        let every = wait.every.as_ref().map_or(60, |d| d.value.seconds()).max(1);
         let mut waited = 0;
         loop {
             let mismatches = expect::wait_condition(self, planned, wait).await?;
@@ -909,9 +911,10 @@ impl ScenarioRun<'_> {
 }
 
 /// Line items as the template's `items` variable.
-fn items_json(items: &[crate::scenario::model::Item]) -> Vec<Value> {
+fn items_json(items: &[Spanned<crate::scenario::model::Item>]) -> Vec<Value> {
     items
         .iter()
+        .map(|item| &item.value)
         .map(|item| {
             let mut value = serde_json::Map::new();
             if let Some(price) = &item.price {
@@ -920,10 +923,11 @@ fn items_json(items: &[crate::scenario::model::Item]) -> Vec<Value> {
             if let Some(name) = &item.name {
                 value.insert("name".to_owned(), json!(name));
             }
-            if let Some(amount) = item.unit_amount {
-                value.insert("unit_amount".to_owned(), json!(amount));
+            if let Some(amount) = &item.unit_amount {
+                value.insert("unit_amount".to_owned(), json!(amount.value));
             }
-            value.insert("quantity".to_owned(), json!(item.quantity.unwrap_or(1)));
+            let quantity = item.quantity.as_ref().map_or(1, |q| q.value);
+            value.insert("quantity".to_owned(), json!(quantity));
             Value::Object(value)
         })
         .collect()

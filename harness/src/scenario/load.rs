@@ -12,11 +12,11 @@ use serde_saphyr::Spanned;
 use super::located::LocatedValue;
 use super::model::{
     ExpectStep, FAULT_KINDS, FieldChecks, Item, PayStep, PaymentMethod, STEP_NAMES, ScenarioFile,
-    Step, StepEntry,
+    Step, StepEntry, WaitUntilStep,
 };
 use super::values::{
-    EventTypePattern, StoredSession, Wildcards, check_event_type_pattern, check_field_pointer,
-    format_seconds,
+    EventTypePattern, EventTypePatterns, StoredSession, Wildcards, check_event_type_pattern,
+    check_field_pointer, format_seconds,
 };
 use crate::diagnostic::{FileError, Source, shorten, suggest, suggest_fault_kind};
 use crate::invariants::Invariant;
@@ -82,6 +82,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, Vec<FileError>> {
 /// after the colon is a complete step.
 const STEPS_WITHOUT_REQUIRED_KEYS: &[&str] =
     &["cancel", "redirect", "expire", "release", "deliver"];
+
+/// Maximum checks of a `wait_until` step: `within` divided by `every`.
+const MAX_WAIT_CHECKS: u64 = 10_000;
 
 /// Maximum `delay` of a `pay` step: the longest `delay_seconds` the fake's
 /// pay call takes.
@@ -271,7 +274,7 @@ impl Checker<'_> {
             };
             let order = match &step {
                 Step::Checkout(checkout) => {
-                    self.check_items(position, checkout.items.as_deref());
+                    self.check_items(checkout.items.as_ref());
                     if checkout.order.trim().is_empty() {
                         self.push(position, "`order` must not be empty", None);
                     }
@@ -283,70 +286,50 @@ impl Checker<'_> {
                 Step::Pay(pay) => {
                     self.check_pay(pay);
                     let order = self.resolve(position, pay.order.as_ref(), &orders, &current, true);
-                    self.check_attempt(position, "attempt", pay.attempt, order.as_deref());
+                    self.check_attempt("attempt", pay.attempt.as_ref(), order.as_deref());
                     order
                 }
                 Step::Cancel(session) | Step::Expire(session) => {
                     let named = session.as_ref().and_then(|s| s.order.as_ref());
                     let order = self.resolve(position, named, &orders, &current, true);
-                    let attempt = session.as_ref().and_then(|s| s.attempt);
-                    self.check_attempt(position, "attempt", attempt, order.as_deref());
+                    let attempt = session.as_ref().and_then(|s| s.attempt.as_ref());
+                    self.check_attempt("attempt", attempt, order.as_deref());
                     order
                 }
                 Step::Redirect(redirect) => {
-                    let race_empty = redirect
-                        .as_ref()
-                        .and_then(|r| r.race.as_ref())
-                        .is_some_and(|types| types.is_empty());
-                    if race_empty {
-                        self.push(
-                            position,
-                            "`race` is empty; name at least one event type pattern, or leave it out",
-                            None,
-                        );
-                    }
                     if let Some(race) = redirect.as_ref().and_then(|r| r.race.as_ref()) {
+                        self.check_not_empty(
+                            race,
+                            "`race` is empty; name at least one event type pattern, or leave it out",
+                        );
                         self.check_patterns(race, Wildcards::Anywhere);
                     }
                     let order = redirect.as_ref().and_then(|r| r.order.as_ref());
                     self.resolve(position, order, &orders, &current, true)
                 }
                 Step::Hold(hold) => {
-                    if hold.types.is_empty() {
-                        self.push(
-                            position,
-                            "`types` is empty; name at least one event type pattern",
-                            None,
-                        );
-                    }
+                    self.check_not_empty(
+                        &hold.types,
+                        "`types` is empty; name at least one event type pattern",
+                    );
                     self.check_patterns(&hold.types, Wildcards::AtEnd);
                     None
                 }
                 Step::Release(release) | Step::Deliver(release) => {
-                    let empty = release
-                        .as_ref()
-                        .and_then(|r| r.types.as_ref())
-                        .is_some_and(|t| t.is_empty());
-                    if empty {
-                        self.push(
-                            position,
-                            "`types` is empty; leave it out to release every held delivery",
-                            None,
-                        );
-                    }
                     if let Some(types) = release.as_ref().and_then(|r| r.types.as_ref()) {
+                        self.check_not_empty(
+                            types,
+                            "`types` is empty; leave it out to release every held delivery",
+                        );
                         self.check_patterns(types, Wildcards::Anywhere);
                     }
                     None
                 }
                 Step::Resend(resend) => {
-                    if resend.types.is_empty() {
-                        self.push(
-                            position,
-                            "`types` is empty; name at least one event type pattern",
-                            None,
-                        );
-                    }
+                    self.check_not_empty(
+                        &resend.types,
+                        "`types` is empty; name at least one event type pattern",
+                    );
                     self.check_patterns(&resend.types, Wildcards::Anywhere);
                     None
                 }
@@ -370,20 +353,7 @@ impl Checker<'_> {
                             None,
                         );
                     }
-                    let within = wait.within.map_or(3_600, |d| d.seconds());
-                    let every = wait.every.map_or(60, |d| d.seconds());
-                    if every == 0 {
-                        self.push(position, "`every` must be at least 1s", None);
-                    } else if within / every > 10_000 {
-                        self.push(
-                            position,
-                            format!(
-                                "`within` / `every` allows {} checks, more than 10000",
-                                within / every
-                            ),
-                            Some("use a longer `every`".to_owned()),
-                        );
-                    }
+                    self.check_wait_interval(position, wait);
                     if let Some(pattern) = &wait.delivered {
                         let patterns = std::slice::from_ref(pattern);
                         self.check_patterns(patterns, Wildcards::Anywhere);
@@ -391,7 +361,7 @@ impl Checker<'_> {
                     if has_order_check {
                         let order =
                             self.resolve(position, wait.order.as_ref(), &orders, &current, true);
-                        self.check_stored_session(position, wait.stored_session, order.as_deref());
+                        self.check_stored_session(wait.stored_session.as_ref(), order.as_deref());
                         order
                     } else {
                         None
@@ -470,51 +440,91 @@ impl Checker<'_> {
         self.push(position, message, Some(help));
     }
 
-    fn check_items(&mut self, position: Position, items: Option<&[Item]>) {
+    /// Checks the line items of a `checkout` step. An error about one item
+    /// points at the item, and one about a key at its value.
+    fn check_items(&mut self, items: Option<&Spanned<Vec<Spanned<Item>>>>) {
         let Some(items) = items else { return };
-        if items.is_empty() {
-            self.push(
-                position,
-                "`items` is empty; leave it out for the default item",
-                None,
-            );
+        if items.value.is_empty() {
+            let message = "`items` is empty; leave it out for the default item";
+            self.errors.push(self.source.at(items, message, None));
         }
-        for (index, item) in items.iter().enumerate() {
-            let by_price = item.price.is_some();
-            let by_amount = item.name.is_some() || item.unit_amount.is_some();
+        for (index, item) in items.value.iter().enumerate() {
+            let number = index + 1;
+            let by_price = item.value.price.is_some();
+            let by_amount = item.value.name.is_some() || item.value.unit_amount.is_some();
             if by_price && by_amount {
-                self.push(
-                    position,
-                    format!(
-                        "item {}: give either `price` or `name` and `unit_amount`, not both",
-                        index + 1
-                    ),
-                    None,
+                let message = format!(
+                    "item {number}: give either `price` or `name` and `unit_amount`, not both"
                 );
-            } else if !by_price && (item.name.is_none() || item.unit_amount.is_none()) {
-                self.push(
-                    position,
-                    format!(
-                        "item {}: `name` and `unit_amount` are both required without `price`",
-                        index + 1
-                    ),
-                    None,
+                self.errors.push(self.source.at(item, message, None));
+            } else if !by_price && (item.value.name.is_none() || item.value.unit_amount.is_none()) {
+                let message = format!(
+                    "item {number}: `name` and `unit_amount` are both required without `price`"
                 );
+                self.errors.push(self.source.at(item, message, None));
             }
-            if item.unit_amount.is_some_and(|amount| amount < 0) {
-                self.push(
-                    position,
-                    format!("item {}: `unit_amount` cannot be negative", index + 1),
-                    None,
+            if let Some(amount) = &item.value.unit_amount
+                && amount.value < 0
+            {
+                let message = format!(
+                    "item {number}: `unit_amount` is {}, expected 0 or more",
+                    amount.value
                 );
+                let help = "give the price of one unit in the currency's smallest unit, such as 2500 for 25.00 USD".to_owned();
+                self.errors
+                    .push(self.source.at(amount, message, Some(help)));
             }
-            if item.quantity == Some(0) {
-                self.push(
-                    position,
-                    format!("item {}: `quantity` must be at least 1", index + 1),
-                    None,
-                );
+            if let Some(quantity) = &item.value.quantity
+                && quantity.value == 0
+            {
+                let message = format!("item {number}: `quantity` is 0, expected at least 1");
+                let help = "leave out the item, or `quantity` for one unit".to_owned();
+                self.errors
+                    .push(self.source.at(quantity, message, Some(help)));
             }
+        }
+    }
+
+    /// Checks that a list of event type patterns names at least one; the
+    /// error points at the list.
+    fn check_not_empty(&mut self, patterns: &EventTypePatterns, message: &str) {
+        if patterns.is_empty() {
+            self.errors.push(self.source.at(&patterns.0, message, None));
+        }
+    }
+
+    /// Checks the `every` and `within` of a `wait_until` step: `every` is
+    /// at least 1s, and they allow at most [`MAX_WAIT_CHECKS`] checks. An
+    /// error points at `every`, or at `within` when `every` is left out.
+    fn check_wait_interval(&mut self, position: Position, wait: &WaitUntilStep) {
+        let within = wait.within.as_ref().map_or(3_600, |d| d.value.seconds());
+        let every = wait.every.as_ref().map_or(60, |d| d.value.seconds());
+        if every == 0 {
+            if let Some(value) = &wait.every {
+                let message = "`every` is 0, expected at least 1s";
+                let help = "`every` is the virtual time advanced between checks, such as `1m`";
+                self.errors
+                    .push(self.source.at(value, message, Some(help.to_owned())));
+            }
+            return;
+        }
+        let checks = within / every;
+        if checks <= MAX_WAIT_CHECKS {
+            return;
+        }
+        let message =
+            format!("`within` / `every` allows {checks} checks, more than {MAX_WAIT_CHECKS}");
+        let shortest = within.div_ceil(MAX_WAIT_CHECKS);
+        let help = format!(
+            "set `every` to at least {}, or shorten `within`",
+            format_seconds(shortest)
+        );
+        match (&wait.every, &wait.within) {
+            (Some(value), _) | (None, Some(value)) => {
+                self.errors.push(self.source.at(value, message, Some(help)))
+            }
+            // The defaults, 1h and 1m, allow 60 checks.
+            (None, None) => self.push(position, message, Some(help)),
         }
     }
 
@@ -582,16 +592,15 @@ impl Checker<'_> {
 
     /// Checks a checkout attempt number of `order`, the order the step acts
     /// on: it counts from 1 and names a `checkout` step that comes before.
-    fn check_attempt(
-        &mut self,
-        position: Position,
-        key: &str,
-        attempt: Option<u32>,
-        order: Option<&str>,
-    ) {
-        let Some(attempt) = attempt else { return };
+    /// Each error points at the attempt number.
+    fn check_attempt(&mut self, key: &str, attempt: Option<&Spanned<u32>>, order: Option<&str>) {
+        let Some(spanned) = attempt else { return };
+        let attempt = spanned.value;
         if attempt == 0 {
-            self.push(position, format!("`{key}` counts from 1"), None);
+            let message = format!("`{key}` is 0, but attempts count from 1");
+            let help = "use 1 for the order's first `checkout` step".to_owned();
+            self.errors
+                .push(self.source.at(spanned, message, Some(help)));
             return;
         }
         // An order that does not resolve is reported already.
@@ -612,7 +621,8 @@ impl Checker<'_> {
         let help = format!(
             "attempts count the order's `checkout` steps from 1, so use {range}, or add a `checkout` step for `{order}` before this one"
         );
-        self.push(position, message, Some(help));
+        self.errors
+            .push(self.source.at(spanned, message, Some(help)));
     }
 
     fn check_expect(
@@ -711,28 +721,36 @@ impl Checker<'_> {
         let attempts = [
             (
                 "checkout_session.attempt",
-                expect.checkout_session.as_ref().and_then(|s| s.attempt),
+                expect
+                    .checkout_session
+                    .as_ref()
+                    .and_then(|s| s.attempt.as_ref()),
             ),
             (
                 "payment_intent.attempt",
-                expect.payment_intent.as_ref().and_then(|i| i.attempt),
+                expect
+                    .payment_intent
+                    .as_ref()
+                    .and_then(|i| i.attempt.as_ref()),
             ),
         ];
         for (key, attempt) in attempts {
-            self.check_attempt(position, key, attempt, order.as_deref());
+            self.check_attempt(key, attempt, order.as_deref());
         }
-        self.check_stored_session(position, expect.stored_session, order.as_deref());
+        self.check_stored_session(expect.stored_session.as_ref(), order.as_deref());
         order
     }
 
     fn check_stored_session(
         &mut self,
-        position: Position,
-        selector: Option<StoredSession>,
+        selector: Option<&Spanned<StoredSession>>,
         order: Option<&str>,
     ) {
-        if let Some(StoredSession::Attempt(attempt)) = selector {
-            self.check_attempt(position, "stored_session", Some(attempt), order);
+        if let Some(selector) = selector
+            && let StoredSession::Attempt(attempt) = selector.value
+        {
+            let attempt = Spanned::new(attempt, selector.referenced, selector.defined);
+            self.check_attempt("stored_session", Some(&attempt), order);
         }
     }
 

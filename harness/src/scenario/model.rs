@@ -13,7 +13,9 @@ use serde_saphyr::Spanned;
 
 use super::located::LocatedValue;
 use super::numbers;
-use super::values::{Card, Duration, EventTypePattern, HttpStatus, StoredSession};
+use super::values::{
+    Card, Duration, EventTypePattern, EventTypePatterns, HttpStatus, StoredSession,
+};
 
 /// A scenario: one checkout story played against the app and the fake, then
 /// checked against the reconciliation invariants.
@@ -129,7 +131,7 @@ pub enum Step {
     #[schemars(with = "Vec<FaultEntry>")]
     SetFaults(Vec<Spanned<LocatedValue>>),
     /// Advance the clock in steps until a condition holds.
-    WaitUntil(WaitUntilStep),
+    WaitUntil(Box<WaitUntilStep>),
     /// Check the app's order, the fake's objects, the request log or the
     /// delivery log.
     Expect(Box<ExpectStep>),
@@ -329,7 +331,8 @@ pub struct CheckoutStep {
     /// suffix that is unique to the run, so runs never share an order.
     pub order: String,
     /// Line items. Default: one item of 10.00 in the order's currency.
-    pub items: Option<Vec<Item>>,
+    #[schemars(with = "Option<Vec<Item>>")]
+    pub items: Option<Spanned<Vec<Spanned<Item>>>>,
     /// Three-letter ISO currency code. Default `usd`.
     pub currency: Option<String>,
     /// The customer's email, given to the app's checkout request.
@@ -350,12 +353,14 @@ pub struct Item {
     pub name: Option<String>,
     /// Price of one unit in the currency's minor unit (cents).
     #[serde(default, deserialize_with = "numbers::unit_amount")]
-    pub unit_amount: Option<i64>,
+    #[schemars(with = "Option<i64>")]
+    pub unit_amount: Option<Spanned<i64>>,
     /// An existing price id (`price_…`).
     pub price: Option<String>,
     /// Default 1.
     #[serde(default, deserialize_with = "numbers::quantity")]
-    pub quantity: Option<u32>,
+    #[schemars(with = "Option<u32>")]
+    pub quantity: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -411,7 +416,8 @@ pub struct PayStep {
     /// The session to use, by checkout attempt: 1 for the order's first
     /// checkout. Default: the latest.
     #[serde(default, deserialize_with = "numbers::attempt")]
-    pub attempt: Option<u32>,
+    #[schemars(with = "Option<u32>")]
+    pub attempt: Option<Spanned<u32>>,
     /// Default `card`.
     pub method: Option<PaymentMethod>,
     /// A test card number, or one of `success` (4242…), `declined`
@@ -441,7 +447,8 @@ pub struct SessionStep {
     pub order: Option<String>,
     /// The session to use, by checkout attempt; default the latest.
     #[serde(default, deserialize_with = "numbers::attempt")]
-    pub attempt: Option<u32>,
+    #[schemars(with = "Option<u32>")]
+    pub attempt: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -456,7 +463,7 @@ pub struct RedirectStep {
     /// again (as `resend` sends them) at the same moment as the browser's
     /// request, so the webhook and the redirect reach the app in parallel.
     #[schemars(with = "Option<Vec<String>>")]
-    pub race: Option<Vec<EventTypePattern>>,
+    pub race: Option<EventTypePatterns>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -465,7 +472,7 @@ pub struct HoldStep {
     /// Event type patterns, such as `checkout.session.*`. The fake matches
     /// them, and takes `*` alone or once at the end.
     #[schemars(with = "Vec<String>")]
-    pub types: Vec<EventTypePattern>,
+    pub types: EventTypePatterns,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -474,7 +481,7 @@ pub struct ReleaseStep {
     /// Event type patterns, released in this order. Default: every held
     /// delivery, oldest first.
     #[schemars(with = "Option<Vec<String>>")]
-    pub types: Option<Vec<EventTypePattern>>,
+    pub types: Option<EventTypePatterns>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -484,7 +491,7 @@ pub struct ResendStep {
     /// the scenario began whose type matches a pattern is sent, oldest
     /// first, and each pattern's sends go out before the next pattern's.
     #[schemars(with = "Vec<String>")]
-    pub types: Vec<EventTypePattern>,
+    pub types: EventTypePatterns,
     /// Sends of each event, 1 to 20. A held event is released by the first
     /// send, and the other sends are duplicates. Default 1.
     #[serde(default, deserialize_with = "numbers::copies")]
@@ -503,16 +510,19 @@ pub struct WaitUntilStep {
     pub app_status: Option<String>,
     #[serde(default, deserialize_with = "numbers::fulfilments")]
     pub fulfilments: Option<u64>,
-    pub stored_session: Option<StoredSession>,
+    #[schemars(with = "Option<StoredSession>")]
+    pub stored_session: Option<Spanned<StoredSession>>,
     pub released: Option<bool>,
     /// An event type pattern: wait until an event of that type has been
     /// delivered and the app responded with 2xx.
     #[schemars(with = "Option<String>")]
     pub delivered: Option<EventTypePattern>,
     /// Maximum virtual time to wait. Default 1h.
-    pub within: Option<Duration>,
+    #[schemars(with = "Option<Duration>")]
+    pub within: Option<Spanned<Duration>>,
     /// Virtual time advanced between checks. Default 1m.
-    pub every: Option<Duration>,
+    #[schemars(with = "Option<Duration>")]
+    pub every: Option<Spanned<Duration>>,
 }
 
 /// An order status in the harness's words; `status_map` in
@@ -552,7 +562,8 @@ pub struct ExpectStep {
     pub fulfilments: Option<u64>,
     /// The session id the order must store: `latest`, `first`, `none` or
     /// an attempt number.
-    pub stored_session: Option<StoredSession>,
+    #[schemars(with = "Option<StoredSession>")]
+    pub stored_session: Option<Spanned<StoredSession>>,
     /// The order's amount, in the currency's minor unit.
     #[serde(default, deserialize_with = "numbers::amount")]
     pub amount: Option<i64>,
@@ -574,7 +585,8 @@ pub struct ExpectStep {
 pub struct SessionExpect {
     /// The session to use, by checkout attempt; default the latest.
     #[serde(default, deserialize_with = "numbers::attempt")]
-    pub attempt: Option<u32>,
+    #[schemars(with = "Option<u32>")]
+    pub attempt: Option<Spanned<u32>>,
     /// `open`, `complete` or `expired`.
     pub status: Option<String>,
     /// `paid`, `unpaid` or `no_payment_required`.
@@ -623,7 +635,8 @@ impl<'de> Deserialize<'de> for FieldChecks {
 pub struct PaymentIntentExpect {
     /// The session to use, by checkout attempt; default the latest.
     #[serde(default, deserialize_with = "numbers::attempt")]
-    pub attempt: Option<u32>,
+    #[schemars(with = "Option<u32>")]
+    pub attempt: Option<Spanned<u32>>,
     pub status: Option<String>,
     #[serde(default, deserialize_with = "numbers::amount")]
     pub amount: Option<i64>,

@@ -262,11 +262,11 @@ macro_rules! integer_keys {
 }
 
 integer_keys! {
-    unit_amount: i64, Amount;
+    unit_amount: spanned i64, Amount;
     amount: i64, Amount;
     amount_total: i64, Amount;
-    quantity: u32, WholeNumber;
-    attempt: u32, WholeNumber;
+    quantity: spanned u32, WholeNumber;
+    attempt: spanned u32, WholeNumber;
     // The fake's resend call takes 1 to 20 copies.
     copies: u32, WholeNumber, 1..=20;
     fulfilments: u64, WholeNumber;

@@ -529,6 +529,42 @@ impl Serialize for EventTypePattern {
     }
 }
 
+/// A list of event type patterns as written, with the location of the
+/// list, so that the loader can point at an empty list. It reads as a
+/// slice of patterns everywhere else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventTypePatterns(pub Spanned<Vec<EventTypePattern>>);
+
+impl Deref for EventTypePatterns {
+    type Target = [EventTypePattern];
+
+    fn deref(&self) -> &[EventTypePattern] {
+        &self.0.value
+    }
+}
+
+impl<'a> IntoIterator for &'a EventTypePatterns {
+    type Item = &'a EventTypePattern;
+    type IntoIter = std::slice::Iter<'a, EventTypePattern>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.value.iter()
+    }
+}
+
+impl<'de> Deserialize<'de> for EventTypePatterns {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Spanned::<Vec<EventTypePattern>>::deserialize(deserializer).map(EventTypePatterns)
+    }
+}
+
+/// Writes the patterns' texts alone, as the fake's fault plan takes them.
+impl Serialize for EventTypePatterns {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.value.serialize(serializer)
+    }
+}
+
 /// Where an event type pattern may have `*`, which depends on who matches
 /// it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
