@@ -11,10 +11,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use fakestripe::fuzz::{Flow, FuzzOptions, FuzzOutcome, fuzz};
+use fakestripe::fuzz::{Flow, FuzzOptions, FuzzOutcome, Stop, fuzz};
 use serde_json::Value;
 
 fn workspace_root() -> PathBuf {
@@ -67,12 +66,7 @@ fn run_fuzz(app: &Path, cases: u32, seed: u64, out: PathBuf) -> FuzzOutcome {
     };
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
     runtime
-        .block_on(fuzz(
-            Arc::new(config),
-            &options,
-            &mut |_| {},
-            &AtomicBool::new(false),
-        ))
+        .block_on(fuzz(Arc::new(config), &options, &mut |_| {}, &Stop::new()))
         .expect("the fuzz run starts and every case runs")
 }
 

@@ -395,3 +395,230 @@ fn stop_counts_finished_scenarios() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// A proxy in front of the reference shop, started as the app. It starts
+/// the shop with `cargo run` in the workspace root (the first argument) on
+/// a free port, writes its own pid and cargo's to `pids`, and forwards
+/// every request. One `POST /checkout` gets no response: with `--hold-at N`
+/// the Nth, and with `--hold-after TEXT` the first after the file `stdout`
+/// contains TEXT. The proxy creates `checkout-held` when it receives that
+/// request.
+const SHOP_PROXY: &str = r#"
+import http.client, http.server, os, socket, subprocess, sys, threading, time
+
+root, mode, value = sys.argv[1], sys.argv[2], sys.argv[3]
+with socket.socket() as probe:
+    probe.bind(("127.0.0.1", 0))
+    shop_port = probe.getsockname()[1]
+shop = subprocess.Popen(
+    ["cargo", "run", "--quiet", "-p", "shop-rust"],
+    cwd=root,
+    env=dict(os.environ, PORT=str(shop_port)),
+)
+with open("pids.tmp", "w") as pids:
+    pids.write(f"{os.getpid()} {shop.pid}")
+os.rename("pids.tmp", "pids")
+
+lock = threading.Lock()
+checkouts = 0
+held = False
+
+def hold_this_checkout():
+    global checkouts, held
+    with lock:
+        checkouts += 1
+        if held:
+            return False
+        if mode == "--hold-at":
+            held = checkouts == int(value)
+        else:
+            with open("stdout") as output:
+                held = value in output.read()
+        return held
+
+class Proxy(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def forward(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.command == "POST" and self.path == "/checkout" and hold_this_checkout():
+            open("checkout-held", "w").close()
+            time.sleep(600)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+        try:
+            shop_connection = http.client.HTTPConnection("127.0.0.1", shop_port, timeout=60)
+            shop_connection.request(self.command, self.path, body, headers)
+            response = shop_connection.getresponse()
+            data = response.read()
+        except OSError:
+            self.send_response(502)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_response(response.status)
+        for name, header in response.getheaders():
+            if name.lower() not in ("content-length", "connection", "transfer-encoding", "date", "server"):
+                self.send_header(name, header)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = forward
+
+    def log_message(self, *args):
+        pass
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Proxy)
+server.serve_forever()
+"#;
+
+/// Creates a folder with the proxy and a copy of the shop's fakestripe.yaml
+/// that starts it with `proxy_args`, with the bug switch `bug` on if given,
+/// and returns its path.
+fn shop_proxy_folder(label: &str, bug: Option<&str>, proxy_args: &[&str]) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("fakestripe-signals-{}-{label}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
+    std::fs::write(dir.join("proxy.py"), SHOP_PROXY).expect("the proxy is written");
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the harness sits in the workspace");
+    let shop_app = root.join("examples/shop-rust/fakestripe.yaml");
+    let text = std::fs::read_to_string(shop_app).expect("the shop's fakestripe.yaml exists");
+    let mut command = vec![
+        "python3".to_owned(),
+        "proxy.py".to_owned(),
+        root.display().to_string(),
+    ];
+    command.extend(proxy_args.iter().map(|arg| (*arg).to_owned()));
+    let command = serde_json::to_string(&command).expect("the command is JSON");
+
+    let env = match bug {
+        Some(bug) => format!("env: {{ RUST_LOG: warn, SHOP_BUG: {bug} }}"),
+        None => "env: { RUST_LOG: warn }".to_owned(),
+    };
+    let changed = text
+        .replace(
+            r#"command: ["cargo", "run", "--quiet", "-p", "shop-rust"]"#,
+            &format!("command: {command}"),
+        )
+        .replace("cwd: ../..", &format!("cwd: {}", dir.display()))
+        .replace("env: { RUST_LOG: warn }", &env);
+    assert!(
+        changed.contains("proxy.py") && changed.contains(&env),
+        "the shop's fakestripe.yaml changed shape:\n{text}"
+    );
+    std::fs::write(dir.join("fakestripe.yaml"), changed).expect("the app file is written");
+    dir
+}
+
+/// A stop at once while a fuzz case waits for the app, after two cases
+/// passed: the report counts the two, names the stopped case and the seed,
+/// and the exit code is 130.
+#[test]
+fn fuzz_stop_counts_finished_cases() {
+    // Two SIGINTs: the first lets the running case finish, and the second
+    // stops at once.
+    let cases: [&[Signal]; 2] = [&[Signal::SIGTERM], &[Signal::SIGINT, Signal::SIGINT]];
+    for signals in cases {
+        let last = *signals.last().expect("each case sends a signal");
+        // The probe of the card flow sends the first checkout, and case N
+        // the checkout N + 1, so case 3 waits.
+        let dir = shop_proxy_folder(
+            &format!("fuzz-cases-{}-{last}", signals.len()),
+            None,
+            &["--hold-at", "4"],
+        );
+        let mut harness = start(
+            &dir,
+            &[
+                "fuzz",
+                "--app",
+                "fakestripe.yaml",
+                "--flow",
+                "card",
+                "--cases",
+                "50",
+                "--seed",
+                "5",
+                "--out",
+                "failure.yaml",
+            ],
+        );
+        let pids = app_pids(&dir, &mut harness);
+        wait_for_file(&dir, "checkout-held", &mut harness);
+        for signal in &signals[..signals.len() - 1] {
+            kill(Pid::from_raw(harness.id() as i32), *signal).expect("the signal is sent");
+            wait_for_stderr(&dir, "press Ctrl-C again", &mut harness);
+        }
+        signal_stops_everything(&dir, harness, &pids, last);
+        let stdout = std::fs::read_to_string(dir.join("stdout")).unwrap_or_default();
+        let text = output(&dir);
+
+        assert!(
+            stdout.contains("STOPPED 2 of 50 cases passed"),
+            "{signals:?}: {text}"
+        );
+        assert!(
+            stdout.contains("Case 3 was stopped before it finished."),
+            "{signals:?}: {text}"
+        );
+        assert!(stdout.trim_end().ends_with("seed 5"), "{signals:?}: {text}");
+        assert!(!dir.join("failure.yaml").exists(), "{signals:?}: {text}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// SIGTERM while a failure shrinks: the report shows the failing case and
+/// the smallest schedule so far, which is written to --out, and the exit
+/// code is 130.
+#[test]
+fn fuzz_stop_writes_shrunk_failure() {
+    // The proxy sends no response to the first checkout of shrinking, which
+    // starts after the harness prints "Shrinking".
+    let dir = shop_proxy_folder(
+        "fuzz-shrink",
+        Some("redirect-fulfils-too"),
+        &["--hold-after", "Shrinking"],
+    );
+    let mut harness = start(
+        &dir,
+        &[
+            "fuzz",
+            "--app",
+            "fakestripe.yaml",
+            "--flow",
+            "card",
+            "--cases",
+            "50",
+            "--seed",
+            "21",
+            "--out",
+            "failure.yaml",
+        ],
+    );
+    let pids = app_pids(&dir, &mut harness);
+    wait_for_file(&dir, "checkout-held", &mut harness);
+    signal_stops_everything(&dir, harness, &pids, Signal::SIGTERM);
+    let stdout = std::fs::read_to_string(dir.join("stdout")).unwrap_or_default();
+    let text = output(&dir);
+
+    assert!(stdout.contains("FAIL case "), "{text}");
+    assert!(stdout.contains("Smallest schedule:"), "{text}");
+    assert!(stdout.contains("timeline (virtual time"), "{text}");
+    assert!(
+        stdout.contains("Shrinking was stopped, so a smaller schedule may still fail"),
+        "{text}"
+    );
+    assert!(
+        stdout.contains("Wrote failure.yaml; the run was stopped before running it again."),
+        "{text}"
+    );
+    assert!(stdout.trim_end().ends_with("seed 21"), "{text}");
+    let written =
+        std::fs::read_to_string(dir.join("failure.yaml")).expect("the scenario file was written");
+    assert!(written.contains("- checkout: { order: O-1 }"), "{written}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

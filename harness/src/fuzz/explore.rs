@@ -92,8 +92,77 @@ pub struct FuzzOutcome {
     /// Flows left out, with the reason.
     pub skipped: Vec<(Flow, String)>,
     pub failure: Option<Found>,
-    /// Ctrl-C stopped the run early.
+    /// A stop request ended the run early.
     pub interrupted: bool,
+    /// The generated case that a stop at once ended before it finished.
+    pub stopped_case: Option<u32>,
+}
+
+impl FuzzOutcome {
+    /// Returns the outcome of a run stopped before its first case.
+    fn stopped_early(seed: u64) -> FuzzOutcome {
+        FuzzOutcome {
+            seed,
+            cases_run: 0,
+            cases_duration: Duration::ZERO,
+            flows: Vec::new(),
+            skipped: Vec::new(),
+            failure: None,
+            interrupted: true,
+            stopped_case: None,
+        }
+    }
+}
+
+/// Requests to end a fuzz run early, shared between the run and the code
+/// that receives signals.
+#[derive(Debug)]
+pub struct Stop {
+    /// Set by both requests. The run starts no case or shrink run after it.
+    requested: AtomicBool,
+    /// True once the run is to stop at once, abandoning the running case.
+    now: tokio::sync::watch::Sender<bool>,
+}
+
+impl Stop {
+    pub fn new() -> Stop {
+        Stop {
+            requested: AtomicBool::new(false),
+            now: tokio::sync::watch::Sender::new(false),
+        }
+    }
+
+    /// Requests a stop after the running case or shrink run.
+    pub fn after_case(&self) {
+        self.requested.store(true, Ordering::SeqCst);
+    }
+
+    /// Requests a stop at once. The running case or shrink run is
+    /// abandoned, and the run reports what it found so far.
+    pub fn now(&self) {
+        self.after_case();
+        self.now.send_replace(true);
+    }
+
+    /// Returns whether either stop was requested.
+    pub fn is_requested(&self) -> bool {
+        self.requested.load(Ordering::SeqCst)
+    }
+
+    /// Waits until a stop at once is requested, and returns at once if it
+    /// already was.
+    async fn wait_now(&self) {
+        let mut now = self.now.subscribe();
+        // `wait_for` fails only when the sender is dropped, and `self`
+        // owns it.
+        let _ = now.wait_for(|&now| now).await;
+    }
+}
+
+impl Default for Stop {
+    fn default() -> Self {
+        Stop::new()
+    }
 }
 
 /// A failing schedule, shrunk.
@@ -111,6 +180,8 @@ pub struct Found {
     /// Candidates run while shrinking.
     pub shrink_runs: u32,
     pub shrink_time: Duration,
+    /// A stop request ended shrinking before every simpler candidate ran.
+    pub shrink_stopped: bool,
     /// The run of the minimal schedule.
     pub result: ScenarioResult,
     /// The scenario file written for the minimal schedule.
@@ -119,7 +190,7 @@ pub struct Found {
     /// only copy of the scenario.
     pub write_error: Option<String>,
     /// Whether running the written file once more failed the same way;
-    /// `None` when the run was interrupted before the check.
+    /// `None` when a stop request came before the check or ended it.
     pub replayed: Option<bool>,
 }
 
@@ -240,6 +311,8 @@ enum CaseOutcome {
     /// The schedule did not run as rendered: the fake, the harness or the
     /// fuzzer's model of the flow failed.
     NotRun(String),
+    /// A stop at once ended the run before it finished.
+    Stopped,
 }
 
 fn classify(result: ScenarioResult) -> CaseOutcome {
@@ -312,13 +385,14 @@ pub fn check_out(path: &Path) -> Result<(), FuzzError> {
 }
 
 /// Starts the fake and the app, explores, and stops them. `progress`
-/// receives each flow, case and shrink run. `cancel` stops the run after
-/// the case that is running.
+/// receives each flow, case and shrink run. After a request on `stop` the
+/// run returns what it found so far: the cases that finished, and a failure
+/// shrunk as far as it got, written to `options.out` but not replayed.
 pub async fn fuzz(
     app: Arc<AppConfig>,
     options: &FuzzOptions,
     progress: &mut (dyn FnMut(Progress<'_>) + Send),
-    cancel: &AtomicBool,
+    stop: &Stop,
 ) -> Result<FuzzOutcome, FuzzError> {
     let run_options = RunOptions {
         jobs: 1,
@@ -327,12 +401,18 @@ pub async fn fuzz(
         fake_url: options.fake_url.clone(),
         app_arg: options.app_arg.clone(),
     };
-    let started = runner::start(app, &run_options, 1).await?;
+    let started = tokio::select! {
+        started = runner::start(app, &run_options, 1) => started?,
+        // Dropping the start kills the process group of the app, if it
+        // began, and stops the fake.
+        () = stop.wait_now() => return Ok(FuzzOutcome::stopped_early(options.seed)),
+    };
     let outcome = match started.contexts().into_iter().next() {
         Some(ctx) => {
             let mut explorer = Explorer {
                 ctx,
                 options,
+                stop,
                 tags: Arc::new(Tags::new()),
                 retry_schedule: fakestripe_server::config::DEFAULT_RETRY_SCHEDULE
                     .iter()
@@ -340,7 +420,7 @@ pub async fn fuzz(
                     .collect(),
                 runs: 0,
             };
-            explorer.explore(progress, cancel).await
+            explorer.explore(progress).await
         }
         None => Err(FuzzError::Internal("no app was started".to_owned())),
     };
@@ -352,6 +432,7 @@ pub async fn fuzz(
 struct Explorer<'a> {
     ctx: WorkerContext,
     options: &'a FuzzOptions,
+    stop: &'a Stop,
     tags: Arc<Tags>,
     /// The fake's delays before each retry, in seconds.
     // NOTE: a fake given with --fake may use another retry schedule. Then
@@ -367,11 +448,12 @@ impl Explorer<'_> {
     async fn explore(
         &mut self,
         progress: &mut (dyn FnMut(Progress<'_>) + Send),
-        cancel: &AtomicBool,
     ) -> Result<FuzzOutcome, FuzzError> {
         let seed = self.options.seed;
-        let (flows, skipped) =
-            probe_all(&self.ctx, &self.options.flows, mix(seed), &self.tags).await;
+        let (flows, skipped) = tokio::select! {
+            probed = probe_all(&self.ctx, &self.options.flows, mix(seed), &self.tags) => probed,
+            () = self.stop.wait_now() => return Ok(FuzzOutcome::stopped_early(seed)),
+        };
         for (flow, reason) in &skipped {
             progress(Progress::FlowSkipped {
                 flow: *flow,
@@ -408,10 +490,11 @@ impl Explorer<'_> {
             skipped,
             failure: None,
             interrupted: false,
+            stopped_case: None,
         };
         let began = Instant::now();
         for case in 1..=self.options.cases {
-            if cancel.load(Ordering::SeqCst) {
+            if self.stop.is_requested() {
                 outcome.interrupted = true;
                 break;
             }
@@ -422,13 +505,20 @@ impl Explorer<'_> {
             })?;
             let actions = tree.current();
             let (rendered, run) = self.run(flow, &actions, case).await;
-            outcome.cases_run = case;
+            if !matches!(run, CaseOutcome::Stopped) {
+                outcome.cases_run = case;
+            }
             match run {
                 CaseOutcome::Passed => progress(Progress::CaseFinished {
                     case,
                     flow: flow.flow,
                     failed: false,
                 }),
+                CaseOutcome::Stopped => {
+                    outcome.interrupted = true;
+                    outcome.stopped_case = Some(case);
+                    break;
+                }
                 CaseOutcome::NotRun(message) => {
                     return Err(FuzzError::CaseNotRun {
                         case,
@@ -452,11 +542,9 @@ impl Explorer<'_> {
                         schedule: &rendered,
                     });
                     let found = self
-                        .shrink(
-                            flow, case, &mut tree, failure, rendered, *result, progress, cancel,
-                        )
+                        .shrink(flow, case, &mut tree, failure, rendered, *result, progress)
                         .await?;
-                    outcome.interrupted = cancel.load(Ordering::SeqCst);
+                    outcome.interrupted = self.stop.is_requested();
                     outcome.failure = Some(found);
                     return Ok(outcome);
                 }
@@ -482,7 +570,16 @@ impl Explorer<'_> {
         (rendered, outcome)
     }
 
+    /// Runs a rendered scenario on a fresh account state, unless a stop at
+    /// once ends it first.
     async fn run_text(&self, text: &str) -> CaseOutcome {
+        tokio::select! {
+            outcome = self.run_text_to_end(text) => outcome,
+            () = self.stop.wait_now() => CaseOutcome::Stopped,
+        }
+    }
+
+    async fn run_text_to_end(&self, text: &str) -> CaseOutcome {
         if let Err(err) = self.ctx.fake.reset(true).await {
             return CaseOutcome::NotRun(format!("resetting the account failed: {err}"));
         }
@@ -505,7 +602,8 @@ impl Explorer<'_> {
     /// candidate that still fails the same way becomes the new smallest.
     /// Proptest (1.12, `VecValueTree`) deletes each action at most once, in
     /// order, so a second pass then tries deleting each remaining action
-    /// again until none can go. Both stop at `--max-shrink-time`.
+    /// again until none can go. Both stop at `--max-shrink-time` or at a
+    /// stop request.
     #[allow(clippy::too_many_arguments)]
     async fn shrink(
         &mut self,
@@ -516,11 +614,11 @@ impl Explorer<'_> {
         original: Rendered,
         result: ScenarioResult,
         progress: &mut (dyn FnMut(Progress<'_>) + Send),
-        cancel: &AtomicBool,
     ) -> Result<Found, FuzzError> {
         let began = Instant::now();
         let deadline = began + self.options.max_shrink_time;
-        let out_of_time = || Instant::now() >= deadline || cancel.load(Ordering::SeqCst);
+        let stop = self.stop;
+        let out_of_time = || Instant::now() >= deadline || stop.is_requested();
         let mut state = Shrinking {
             failure: failure.clone(),
             known: HashMap::from([(original.key.clone(), true)]),
@@ -565,6 +663,7 @@ impl Explorer<'_> {
             break;
         }
         let shrink_time = began.elapsed();
+        let shrink_stopped = stop.is_requested();
 
         let (smallest, smallest_result) = state.best;
         let runs = state.runs;
@@ -603,13 +702,14 @@ impl Explorer<'_> {
 
         // The written file runs once more, as `fakestripe run` would, to
         // show whether the failure reproduces.
-        let (replayed, result) = if cancel.load(Ordering::SeqCst) {
+        let (replayed, result) = if self.stop.is_requested() {
             (None, smallest_result)
         } else {
             match self.run_text(&minimal.text).await {
                 CaseOutcome::Failed {
                     failures, result, ..
                 } if failures.contains(&failure) => (Some(true), *result),
+                CaseOutcome::Stopped => (None, smallest_result),
                 _ => (Some(false), smallest_result),
             }
         };
@@ -621,6 +721,7 @@ impl Explorer<'_> {
             minimal,
             shrink_runs: runs,
             shrink_time,
+            shrink_stopped,
             result,
             path,
             write_error,
@@ -653,6 +754,10 @@ impl Explorer<'_> {
             return reproduced;
         }
         let (rendered, outcome) = self.run(flow, candidate, case).await;
+        if matches!(outcome, CaseOutcome::Stopped) {
+            // The candidate stays unknown, because it did not finish.
+            return false;
+        }
         state.runs += 1;
         let reproduced = match outcome {
             CaseOutcome::Failed {

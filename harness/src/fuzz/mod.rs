@@ -19,12 +19,11 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Args;
 
-pub use explore::{FuzzError, FuzzOptions, FuzzOutcome, Progress, Tags, check_out, fuzz};
+pub use explore::{FuzzError, FuzzOptions, FuzzOutcome, Progress, Stop, Tags, check_out, fuzz};
 pub use flow::Flow;
 pub use schedule::MAX_ACTIONS;
 
@@ -190,14 +189,12 @@ async fn run(app: Arc<crate::app::AppConfig>, options: FuzzOptions) -> ExitCode 
             return ExitCode::from(EXIT_START);
         }
     };
-    let cancel = Arc::new(AtomicBool::new(false));
-    let stop_now = Arc::new(tokio::sync::Notify::new());
+    let stop = Arc::new(Stop::new());
     {
-        let cancel = cancel.clone();
-        let stop_now = stop_now.clone();
+        let stop = stop.clone();
         tokio::spawn(async move {
             let signal = signals.recv().await;
-            cancel.store(true, Ordering::SeqCst);
+            stop.after_case();
             // SIGTERM and SIGHUP stop at once, because a process manager
             // that sends SIGTERM may send SIGKILL soon after, and that would
             // leave the app running.
@@ -213,21 +210,15 @@ async fn run(app: Arc<crate::app::AppConfig>, options: FuzzOptions) -> ExitCode 
                 "\nstopping on {} without finishing the running case",
                 signal.name()
             );
-            stop_now.notify_one();
+            stop.now();
         });
     }
 
     let mut printer = Printer::new(options.cases);
     let mut report = |event: Progress<'_>| printer.progress(event);
-    let outcome = tokio::select! {
-        outcome = fuzz(app, &options, &mut report, &cancel) => outcome,
-        // Dropping the run stops the app, whose process group is killed,
-        // and the fake.
-        _ = stop_now.notified() => {
-            outln!("stopped; seed {}", options.seed);
-            return ExitCode::from(EXIT_INTERRUPTED);
-        }
-    };
+    // After a stop at once, `fuzz` stops the app and the fake, and returns
+    // the cases that finished and a failure shrunk as far as it got.
+    let outcome = fuzz(app, &options, &mut report, &stop).await;
     printer.clear();
     let code = match outcome {
         Ok(outcome) => report_outcome(&outcome, &options),
@@ -267,6 +258,9 @@ fn report_outcome(outcome: &FuzzOutcome, options: &FuzzOptions) -> ExitCode {
             outcome.cases_run,
             options.cases
         );
+        if let Some(case) = outcome.stopped_case {
+            outln!("Case {case} was stopped before it finished.");
+        }
         return if outcome.interrupted {
             ExitCode::from(EXIT_INTERRUPTED)
         } else {
@@ -305,7 +299,7 @@ fn report_outcome(outcome: &FuzzOutcome, options: &FuzzOptions) -> ExitCode {
         Some(false) => {
             "; running it again did not fail the same way, so the failure depends on timing as well as on the schedule"
         }
-        None => "",
+        None => "; the run was stopped before running it again",
     };
     if let Some(err) = &found.write_error {
         // The scenario goes to stdout instead, so the shrunk schedule is
@@ -318,6 +312,9 @@ fn report_outcome(outcome: &FuzzOutcome, options: &FuzzOptions) -> ExitCode {
         outln!("{}", found.minimal.text.trim_end());
     } else {
         outln!("Wrote {}{replay}.", found.path.display());
+    }
+    if found.shrink_stopped {
+        outln!("Shrinking was stopped, so a smaller schedule may still fail the same way.");
     }
     if outcome.interrupted {
         ExitCode::from(EXIT_INTERRUPTED)
