@@ -531,22 +531,7 @@ fn fuzz_stop_counts_finished_cases() {
             None,
             &["--hold-at", "4"],
         );
-        let mut harness = start(
-            &dir,
-            &[
-                "fuzz",
-                "--app",
-                "fakestripe.yaml",
-                "--flow",
-                "card",
-                "--cases",
-                "50",
-                "--seed",
-                "5",
-                "--out",
-                "failure.yaml",
-            ],
-        );
+        let mut harness = start_fuzz(&dir, "5");
         let pids = app_pids(&dir, &mut harness);
         wait_for_file(&dir, "checkout-held", &mut harness);
         for signal in &signals[..signals.len() - 1] {
@@ -571,6 +556,27 @@ fn fuzz_stop_counts_finished_cases() {
     }
 }
 
+/// Starts `fakestripe fuzz` on the card flow in `dir`, 50 cases from
+/// `seed`, writing a failure to `failure.yaml`.
+fn start_fuzz(dir: &Path, seed: &str) -> Child {
+    start(
+        dir,
+        &[
+            "fuzz",
+            "--app",
+            "fakestripe.yaml",
+            "--flow",
+            "card",
+            "--cases",
+            "50",
+            "--seed",
+            seed,
+            "--out",
+            "failure.yaml",
+        ],
+    )
+}
+
 /// SIGTERM while a failure shrinks: the report shows the failing case and
 /// the smallest schedule so far, which is written to --out, and the exit
 /// code is 130.
@@ -583,22 +589,7 @@ fn fuzz_stop_writes_shrunk_failure() {
         Some("redirect-fulfils-too"),
         &["--hold-after", "Shrinking"],
     );
-    let mut harness = start(
-        &dir,
-        &[
-            "fuzz",
-            "--app",
-            "fakestripe.yaml",
-            "--flow",
-            "card",
-            "--cases",
-            "50",
-            "--seed",
-            "21",
-            "--out",
-            "failure.yaml",
-        ],
-    );
+    let mut harness = start_fuzz(&dir, "21");
     let pids = app_pids(&dir, &mut harness);
     wait_for_file(&dir, "checkout-held", &mut harness);
     signal_stops_everything(&dir, harness, &pids, Signal::SIGTERM);
