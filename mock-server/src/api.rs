@@ -78,7 +78,7 @@ pub async fn handle(
                 StatusCode::BAD_REQUEST,
                 crate::wire::ErrorType::InvalidRequest,
                 format!(
-                    "Invalid Stripe-Account header `{acct}`: expected an id that starts with acct_."
+                    "Invalid Stripe-Account header `{acct}`: expected an account id, acct_ followed by at least one character, such as acct_1A2b3C."
                 ),
             );
             return unlogged_error_response(&err, None);

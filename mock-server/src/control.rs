@@ -72,7 +72,7 @@ pub fn account_for(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<Arc<Acco
             StatusCode::BAD_REQUEST,
             ErrorType::InvalidRequest,
             format!(
-                "Invalid Stripe-Account header `{acct}`: expected an id that starts with acct_."
+                "Invalid Stripe-Account header `{acct}`: expected an account id, acct_ followed by at least one character, such as acct_1A2b3C."
             ),
         )));
     }

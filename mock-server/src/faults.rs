@@ -593,6 +593,14 @@ fn check_routes(routes: &[String], index: usize) -> Result<(), ApiError> {
             ));
         }
         let method = route.split_once(' ').map(|(m, _)| m);
+        if path[..path.len() - 1].contains('*') {
+            return Err(ApiError::invalid_param(
+                format!("faults[{index}][routes][{i}]"),
+                format!(
+                    "`{route}` has a `*` before its end: a pattern is a route, or a prefix that ends in one `*`, such as `/v1/checkout/sessions/*`."
+                ),
+            ));
+        }
         if !route_exists(method, path) {
             let nearest = crate::resources::TEMPLATES
                 .iter()
@@ -636,25 +644,22 @@ fn route_exists(method: Option<&str>, path: &str) -> bool {
     match path.strip_suffix('*') {
         // A prefix of a template, or of a path with a concrete id, as
         // `/v1/customers/cus_` or `/v1/checkout/sessions/cs_1/`.
+        // The route must also take one of the pattern's methods.
         Some(prefix) => TEMPLATES.iter().any(|template| {
-            if template.starts_with(prefix) {
-                return true;
-            }
-            let Some(open) = template.find('{') else {
-                return false;
-            };
-            let (fixed, after_id) = (&template[..open], &template[open + "{id}".len()..]);
-            let Some(rest) = prefix.strip_prefix(fixed) else {
-                return false;
-            };
-            match rest.split_once('/') {
-                None => !rest.contains(['{', '}']),
-                Some((id, tail)) => {
-                    !id.is_empty()
-                        && !id.contains(['{', '}'])
-                        && after_id.starts_with(&format!("/{tail}"))
-                }
-            }
+            let under = template.starts_with(prefix)
+                || template.find('{').is_some_and(|open| {
+                    let (fixed, after_id) = (&template[..open], &template[open + "{id}".len()..]);
+                    match prefix.strip_prefix(fixed).map(|rest| rest.split_once('/')) {
+                        None => false,
+                        Some(None) => !prefix[fixed.len()..].contains(['{', '}']),
+                        Some(Some((id, tail))) => {
+                            !id.is_empty()
+                                && !id.contains(['{', '}'])
+                                && after_id.starts_with(&format!("/{tail}"))
+                        }
+                    }
+                });
+            under && routes(template).contains(template)
         }),
         // A template as written, or a path of ids that routes, spelled as
         // the request path is.
@@ -685,6 +690,7 @@ fn field_at_fault(item: &Value, message: &str) -> Option<String> {
 /// Rewrites the Rust type names in a deserializer's message in words.
 fn plain_types(message: &str) -> String {
     [
+        ("expected u16", "expected a whole number"),
         ("expected u32", "expected a whole number"),
         ("expected u64", "expected a whole number"),
         ("expected i64", "expected a whole number"),
@@ -1551,6 +1557,9 @@ mod tests {
             "/v1/customers/{id}/*",
             "/v1/customers/cus_1/x*",
             "POST /v1/checkout/sessions/{id}/expire/x",
+            "POST /v1/events*",
+            "DELETE /v1/payment_intents/*",
+            "DELETE /v1/checkout/*",
         ] {
             let plan = json!({"faults": [{"kind": "lost_response", "routes": ["POST /v1/refunds", route]}]});
             let err = parse_plan(&plan).unwrap_err();
@@ -1605,6 +1614,35 @@ mod tests {
             parse_plan(&json!({"faults": [{"kind": "hold", "types": "checkout.*"}]})).unwrap_err();
         assert_eq!(err.param.as_deref(), Some("faults[0][types]"));
         assert!(err.message.contains("expected a list"), "{}", err.message);
+    }
+
+    #[test]
+    fn star_only_ends_a_route_pattern() {
+        for route in [
+            "/v1/payment_intents/*/confirm",
+            "/v1/checkout/sessions/**",
+            "GET /v1/*/line_items",
+        ] {
+            let plan = json!({"faults": [{"kind": "api_error", "status": 503, "routes": [route]}]});
+            let err = parse_plan(&plan).unwrap_err();
+            assert_eq!(
+                err.param.as_deref(),
+                Some("faults[0][routes][0]"),
+                "{route}"
+            );
+            assert!(
+                err.message.contains("before its end"),
+                "{route}: {}",
+                err.message
+            );
+        }
+        let err =
+            parse_plan(&json!({"faults": [{"kind": "api_error", "status": "500"}]})).unwrap_err();
+        assert!(
+            err.message.contains("expected a whole number"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
