@@ -405,12 +405,18 @@ impl Call<'_> {
                 )),
             ),
         };
+        // A 404 found nothing, so it names no object.
+        let objects = if status == StatusCode::NOT_FOUND {
+            Vec::new()
+        } else {
+            ctx.touched
+        };
         self.log.write(
             data,
             self.idempotency_key,
             false,
             logged_status,
-            ctx.touched,
+            objects,
             fault_note,
         );
         (outcome, lost_response)

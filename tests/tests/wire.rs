@@ -395,6 +395,38 @@ async fn missing_object_in_a_parameter_is_400() {
     }
 }
 
+/// A payment intent update attaches a customer that exists, and names a
+/// missing one in a 400.
+#[tokio::test]
+async fn payment_intent_update_attaches_a_customer() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_pi_customer");
+    let pi = api
+        .post("/v1/payment_intents", "amount=2000&currency=usd")
+        .await
+        .ok()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let customer = api.post("/v1/customers", "name=Ada").await.ok()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let missing = api
+        .post(&format!("/v1/payment_intents/{pi}"), "customer=cus_gone")
+        .await;
+    missing.expect(400);
+    assert_eq!(missing.error()["param"], "customer");
+    assert_eq!(missing.error()["code"], "resource_missing");
+    let updated = api
+        .post(
+            &format!("/v1/payment_intents/{pi}"),
+            &format!("customer={customer}"),
+        )
+        .await;
+    assert_eq!(updated.ok()["customer"], customer.as_str());
+}
+
 #[tokio::test]
 async fn unknown_id_is_404_resource_missing() {
     let fake = start_manual().await;
@@ -1168,6 +1200,14 @@ async fn plain_retrieve_sends_the_body_the_write_sent() {
     let entry = &log.ok()["data"][0];
     assert_eq!(entry["path"], path);
     assert_eq!(entry["objects"], json!([id]));
+    // A 404 found no object, so its line names none.
+    let log = api
+        .control_get(&format!(
+            "/requests?request_id={}",
+            missing.header("request-id").unwrap()
+        ))
+        .await;
+    assert_eq!(log.ok()["data"][0]["objects"], json!([]), "{}", log.ok());
 }
 
 /// The logs keep their newest lines and count the rest; the objects stay.

@@ -212,6 +212,20 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         }
         pi["amount"] = json!(amount);
     }
+    // Stripe's update takes a customer to attach. Whether an empty value
+    // detaches one is not modelled, so it is rejected.
+    if let Some(customer) = params.string("customer")? {
+        if customer.is_empty() {
+            return Err(ApiError::invalid_param(
+                "customer",
+                "customer must be the id of a customer to attach to the PaymentIntent.",
+            ));
+        }
+        if !data.store.contains("customer", &customer) {
+            return Err(ApiError::no_such_param("customer", &customer, "customer"));
+        }
+        pi["customer"] = json!(customer);
+    }
     params.finish()?;
     save(data, "payment_intent", &id, &pi);
     let previous = changed_fields(&before, &pi);
