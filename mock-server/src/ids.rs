@@ -235,6 +235,11 @@ fn splitmix(seed: u64) -> u64 {
     mix(seed.wrapping_add(GOLDEN))
 }
 
+/// Seeds the fake draws itself stay below this, 2^53, so that JSON readers
+/// that hold numbers as doubles (JavaScript, jq) read them exactly and can
+/// pass them back.
+pub const MAX_DRAWN_SEED: u64 = 1 << 53;
+
 /// A stable seed for an account that has not set one, from its key.
 pub fn seed_from_key(key: &str) -> u64 {
     // FNV-1a: stable across runs and platforms, unlike the std hasher.
@@ -243,12 +248,21 @@ pub fn seed_from_key(key: &str) -> u64 {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    hash
+    hash % MAX_DRAWN_SEED
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seeds_from_keys_survive_a_double() {
+        for key in ["sk_test_a", "sk_test_bench_1", "sk_test_ääää", ""] {
+            let seed = seed_from_key(key);
+            assert!(seed < MAX_DRAWN_SEED, "{key}: {seed}");
+            assert_eq!(seed as f64 as u64, seed, "{key}");
+        }
+    }
 
     #[test]
     fn same_seed_same_ids() {
