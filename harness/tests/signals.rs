@@ -289,10 +289,10 @@ fn attribute<'a>(xml: &'a str, tag: &str, name: &str) -> &'a str {
     &value[..value.find('"').expect("the attribute ends")]
 }
 
-/// A signal that stops the run while a scenario waits for the app, after
-/// three scenarios passed: the summary line, the JSON report and the JUnit
-/// report count the three, report the run as interrupted, and list the
-/// running scenario as stopped and the one after it as not run.
+/// A signal stops the run while a scenario waits for the app, after three
+/// scenarios passed. The summary line, the JSON report and the JUnit report
+/// count the three and report the run as interrupted. They list the running
+/// scenario as stopped and the one after it as not run.
 #[test]
 fn stop_counts_finished_scenarios() {
     // Two SIGINTs: the first lets the running scenario finish, and the
@@ -421,20 +421,20 @@ os.rename("pids.tmp", "pids")
 
 lock = threading.Lock()
 checkouts = 0
-held = False
+checkout_held = False
 
 def hold_this_checkout():
-    global checkouts, held
+    global checkouts, checkout_held
     with lock:
         checkouts += 1
-        if held:
+        if checkout_held:
             return False
         if mode == "--hold-at":
-            held = checkouts == int(value)
+            checkout_held = checkouts == int(value)
         else:
             with open("stdout") as output:
-                held = value in output.read()
-        return held
+                checkout_held = value in output.read()
+        return checkout_held
 
 class Proxy(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"

@@ -38,7 +38,7 @@ fn window_hash(window: &[u8]) -> usize {
     (u64::from_le_bytes(bytes).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - TABLE_BITS)) as usize
 }
 
-/// The number of leading bytes `a` and `b` share, compared eight at a time.
+/// Counts the leading bytes that `a` and `b` share, eight at a time.
 fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     let mut same = 0;
     for (left, right) in a.chunks_exact(8).zip(b.chunks_exact(8)) {

@@ -619,7 +619,7 @@ fn check_routes(routes: &[String], index: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Whether some API route matches a pattern's method (`None` or `*` for
+/// Returns whether some API route matches a pattern's method (`None` or `*` for
 /// any) and path, as `matches_route` compares them: a template, a path of
 /// concrete ids, or a prefix ending in `*`.
 fn route_exists(method: Option<&str>, path: &str) -> bool {
@@ -705,9 +705,9 @@ fn plain_types(message: &str) -> String {
     })
 }
 
-/// The fault kind a misspelt `kind` most likely means: the one of highest
-/// Jaro-Winkler similarity, when that is above 0.8. The scenario loader
-/// suggests kinds with it too, so both name the same one.
+/// Returns the fault kind a misspelt `kind` most likely means: the one of
+/// highest Jaro-Winkler similarity, when that is above 0.8. The scenario
+/// loader suggests kinds with it too, so both name the same one.
 pub fn nearest_kind(kind: &str) -> Option<&'static str> {
     KINDS
         .iter()
@@ -815,9 +815,9 @@ fn draw(data: &mut AccountData) -> f64 {
     data.faults.rng.random::<f64>()
 }
 
-/// The `api_error` fault, if any, for an API request to `method` and
-/// `template` (`/v1/checkout/sessions/{id}`) at `path`, decided before the
-/// request runs. A request that will not run (an idempotent replay, a
+/// Returns the `api_error` fault, if any, for an API request to `method`
+/// and `template` (`/v1/checkout/sessions/{id}`) at `path`, decided before
+/// the request runs. A request that will not run (an idempotent replay, a
 /// rejected key) is not matched or counted.
 pub fn api_fault(
     data: &mut AccountData,
@@ -1366,8 +1366,8 @@ pub fn visible(data: &mut AccountData, kind: &str, id: &str) -> Option<Value> {
     settled
 }
 
-/// Whether the plan has a fault that changes what reads see or whether
-/// their responses arrive.
+/// Returns whether the plan has a fault that changes what reads see or
+/// whether their responses arrive.
 pub fn affects_reads(data: &AccountData) -> bool {
     !data.faults.lags.is_empty()
         || data

@@ -235,9 +235,9 @@ fn splitmix(seed: u64) -> u64 {
     mix(seed.wrapping_add(GOLDEN))
 }
 
-/// Seeds the fake draws itself stay below this, 2^53, so that JSON readers
-/// that hold numbers as doubles (JavaScript, jq) read them exactly and can
-/// pass them back.
+/// Upper bound (2^53) of the seeds the fake draws itself. JSON readers that
+/// hold numbers as doubles, such as JavaScript and jq, read smaller integers
+/// exactly, so they can pass such a seed back.
 pub const MAX_DRAWN_SEED: u64 = 1 << 53;
 
 /// A stable seed for an account that has not set one, from its key.

@@ -74,7 +74,7 @@ pub fn pack(text: &[u8], base: u64, now: i64) -> Vec<u8> {
     out
 }
 
-/// The end of the alphanumeric run that starts at `start`.
+/// Returns the end of the alphanumeric run that starts at `start`.
 fn run_end(text: &[u8], start: usize) -> usize {
     text[start..]
         .iter()
@@ -82,7 +82,7 @@ fn run_end(text: &[u8], start: usize) -> usize {
         .map_or(text.len(), |length| start + length)
 }
 
-/// The position of the first `_` or ASCII digit at or after `from`.
+/// Returns the position of the first `_` or ASCII digit at or after `from`.
 fn next_candidate(text: &[u8], mut from: usize) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;

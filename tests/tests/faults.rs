@@ -742,6 +742,7 @@ async fn lost_response_takes_only_calls_that_succeed() {
         json!({"faults": [{"kind": "lost_response", "routes": ["POST /v1/customers"]}]}),
     )
     .await;
+
     let invalid = acct
         .form(
             "/v1/customers",
@@ -752,6 +753,7 @@ async fn lost_response_takes_only_calls_that_succeed() {
     assert_eq!(invalid.status(), 400);
     let body: Value = invalid.json().await.unwrap();
     assert_eq!(body["error"]["param"], "colour", "{body}");
+
     let lost = acct
         .form("/v1/customers", &[("email", "b@example.com")], None)
         .await;
@@ -765,6 +767,7 @@ async fn lost_response_takes_only_calls_that_succeed() {
             .contains("lost_response"),
         "{body}"
     );
+
     // The error links to the request's entry in the log.
     let link = body["error"]["request_log_url"].as_str().unwrap();
     assert_eq!(
@@ -778,6 +781,7 @@ async fn lost_response_takes_only_calls_that_succeed() {
         entry["fault"], "lost_response: the handler returned 200, the client got a 500",
         "{log}"
     );
+
     let (_, customers) = acct.get("/v1/customers").await;
     let emails: Vec<&str> = customers["data"]
         .as_array()

@@ -301,9 +301,9 @@ async fn malformed_keys_are_401_and_masked() {
     }
 }
 
-/// A product id the caller chooses can be as long as Stripe allows and
-/// still be retrieved by its path; a longer one is rejected when created,
-/// so no product exists that no path can reach.
+/// A chosen product id as long as Stripe allows can still be retrieved by
+/// its path. A longer one is rejected when created, so that no product
+/// exists that no path can reach.
 #[tokio::test]
 async fn chosen_product_ids_stay_retrievable() {
     let fake = start_manual().await;

@@ -46,10 +46,9 @@ pub fn format_seconds(seconds: u64) -> String {
 }
 
 /// Maximum duration a scenario file or `fakestripe fuzz --max-shrink-time`
-/// may give: 90 days. The longest span the fake schedules is an
-/// asynchronous payment's delay of at most 30 days, and Stripe retries a
-/// webhook for up to 3 days, so one step can cover either several times
-/// over. A typo such as `100000d` then fails to load, instead of advancing
+/// may give: 90 days. The maximum span the fake schedules is an
+/// asynchronous payment's delay of 30 days, and Stripe retries a webhook
+/// for up to 3 days, so one step can cover either several times over. A typo such as `100000d` then fails to load, instead of advancing
 /// the fake's clock in thousands of 30-day calls.
 pub const MAX_DURATION_SECONDS: u64 = 90 * 86_400;
 

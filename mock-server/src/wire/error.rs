@@ -107,10 +107,10 @@ impl ApiError {
         .with_param(param)
     }
 
-    /// A 400 for a parameter that names an object the account does not
-    /// have, such as `customer` or `line_items[0][price]`. Stripe returns a
-    /// 404 for a missing object named in the path (`no_such`), and a 400
-    /// for one named in a parameter.
+    /// Builds a 400 for a parameter that names an object the account does
+    /// not have, such as `customer` or `line_items[0][price]`. Stripe
+    /// returns a 404 for a missing object named in the path (`no_such`),
+    /// and a 400 for one named in a parameter.
     pub fn no_such_param(object: &str, id: &str, param: &str) -> Self {
         ApiError {
             status: StatusCode::BAD_REQUEST,

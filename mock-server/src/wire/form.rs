@@ -32,6 +32,16 @@ enum Source {
     Query,
 }
 
+impl Source {
+    /// Returns the name of the part in an error message.
+    fn place(self) -> &'static str {
+        match self {
+            Source::Body => "request body",
+            Source::Query => "query string",
+        }
+    }
+}
+
 fn decode_from(input: &[u8], source: Source) -> Result<Map<String, Value>, ApiError> {
     if input.iter().all(|b| b.is_ascii_whitespace() || *b == b'&') {
         return Ok(Map::new());
@@ -71,104 +81,34 @@ fn decode_from(input: &[u8], source: Source) -> Result<Map<String, Value>, ApiEr
     }
 }
 
-/// Finds the first pair of a body that the plain path turned down for a
-/// fault of the client, and names the parameter at fault: a pair with no
-/// name or no `=`, text that is not UTF-8, a name whose brackets do not
-/// pair up, a key sent twice, a name sent both as a value and as a hash or
-/// array, and array indices with a gap. The general decoder would merge a
-/// repeated key into an array, and reports the others in its own words
-/// without a name.
+/// Finds the first fault of the client in a body that the plain path
+/// turned down, and returns an error that names the parameter at fault.
+/// The general decoder would merge a repeated key into an array, and
+/// reports the other faults in its own words without a name.
 fn diagnose(input: &[u8], source: Source) -> Option<ApiError> {
-    let place = match source {
-        Source::Body => "request body",
-        Source::Query => "query string",
-    };
-    let mut leaves: Vec<String> = Vec::new();
+    check_pairs(input, source).err()
+}
+
+/// Checks each pair of a body, then the pairs together: a key sent twice,
+/// a name sent both as a value and as a hash or array, and array indices
+/// with a gap.
+fn check_pairs(input: &[u8], source: Source) -> Result<(), ApiError> {
+    let place = source.place();
     let mut seen: HashSet<String> = HashSet::new();
+    let mut leaves: Vec<String> = Vec::new();
     let mut containers: HashSet<String> = HashSet::new();
-    // Each prefix followed by a bracketed segment, in order of first use,
-    // with its indices while every segment after it has been one.
-    let mut arrays: Vec<(String, Option<Vec<u64>>)> = Vec::new();
-    let mut array_at: HashMap<String, usize> = HashMap::new();
+    let mut arrays = ArrayIndices::default();
+
     for pair in input.split(|b| *b == b'&').filter(|pair| !pair.is_empty()) {
-        let equals = pair.iter().position(|b| *b == b'=');
-        let raw_key = &pair[..equals.unwrap_or(pair.len())];
-        let key = match String::from_utf8(lenient_decode(raw_key)) {
-            Ok(key) => key,
-            Err(_) => {
-                // The name as sent, escapes and all, since it has no text.
-                let key = String::from_utf8_lossy(raw_key).into_owned();
-                return Some(ApiError::invalid_param(
-                    key.clone(),
-                    format!(
-                        "Invalid parameter name `{key}` in the {place}: it is not UTF-8 text \
-                         once percent-decoded."
-                    ),
-                ));
-            }
-        };
-        if key.is_empty() {
-            let text = String::from_utf8_lossy(pair);
-            return Some(invalid_input(
-                source,
-                &format!("the pair `{text}` has no parameter name before its `=`"),
-            ));
-        }
-        let Some(equals) = equals else {
-            return Some(ApiError::invalid_param(
-                key.clone(),
-                format!(
-                    "Invalid {place}: `{key}` has no `=` and no value. Send it as \
-                     `{key}=value`, or leave it out."
-                ),
-            ));
-        };
-        if std::str::from_utf8(&lenient_decode(&pair[equals + 1..])).is_err() {
-            return Some(ApiError::invalid_param(
-                key.clone(),
-                format!("Invalid `{key}`: its value is not UTF-8 text once percent-decoded."),
-            ));
-        }
-        let Some((name, segments)) = split_key(&key) else {
-            return Some(ApiError::invalid_param(
-                key.clone(),
-                format!(
-                    "Invalid parameter name `{key}` in the {place}: nested names take the \
-                     form `name[key][key]`, with each `[` closed by a `]` before the next one \
-                     opens and nothing between a `]` and the next `[`."
-                ),
-            ));
-        };
-        if name.bytes().all(|b| b.is_ascii_digit()) {
-            return Some(ApiError::invalid_param(
-                name.to_owned(),
-                format!(
-                    "Invalid parameter name `{name}` in the {place}: no parameter is named by a number."
-                ),
-            ));
-        }
+        let key = read_pair(pair, source)?;
+        let (name, segments) = check_name(&key, place)?;
         // A key with `[]` adds an item each time it comes.
         let pushed = key.contains("[]");
-        if let Some(at) = segments.iter().position(|segment| segment.is_empty())
-            && at + 1 < segments.len()
-        {
-            let list = format!("{name}[{}]", segments[..at].join("]["));
-            let list = list.strip_suffix("[]").unwrap_or(&list).to_owned();
-            return Some(ApiError::invalid_param(
-                key.clone(),
-                format!(
-                    "Invalid parameter name `{key}`: `[]` adds a plain value to a list, such \
-                     as `expand[]=customer`. For a list of hashes, number the items: \
-                     `{list}[0][…]`, `{list}[1][…]`."
-                ),
-            ));
-        }
         if !pushed && !seen.insert(key.clone()) {
-            return Some(ApiError::invalid_param(
+            return Err(ApiError::invalid_param(
                 key.clone(),
                 format!(
-                    "Invalid {place}: `{key}` was sent more than once. Send each parameter \
-                     once."
+                    "Invalid {place}: `{key}` was sent more than once. Send each parameter once."
                 ),
             ));
         }
@@ -176,57 +116,27 @@ fn diagnose(input: &[u8], source: Source) -> Option<ApiError> {
             // The endpoint names the level past the limit.
             continue;
         }
+
         let mut prefix = name.to_owned();
         let mut parent = name;
         for segment in &segments {
-            let index = if !segment.is_empty()
-                && segment.bytes().all(|b| b.is_ascii_digit())
-                && !is_hash_key(parent, segment)
-            {
-                let number = segment
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|_| segment.len() == 1 || !segment.starts_with('0'));
-                if number.is_none() {
-                    return Some(ApiError::invalid_param(
-                        prefix.clone(),
-                        format!(
-                            "Invalid array index `{segment}` in `{key}`: write indices as \
-                             plain numbers from 0, without leading zeros."
-                        ),
-                    ));
-                }
-                number
-            } else {
-                None
-            };
-            match array_at.get(&prefix) {
-                Some(&at) => match (arrays[at].1.as_mut(), index) {
-                    (Some(indices), Some(index)) => indices.push(index),
-                    _ => arrays[at].1 = None,
-                },
-                None => {
-                    array_at.insert(prefix.clone(), arrays.len());
-                    arrays.push((prefix.clone(), index.map(|index| vec![index])));
-                }
-            }
+            arrays.record(&prefix, array_index(segment, parent, &prefix, &key)?);
             containers.insert(prefix.clone());
             if segment.is_empty() {
                 // Which item the rest of the key belongs to depends on
                 // the order of the pairs.
                 break;
             }
-            prefix.push('[');
-            prefix.push_str(segment);
-            prefix.push(']');
+            prefix = format!("{prefix}[{segment}]");
             parent = segment;
         }
         if !pushed {
             leaves.push(key);
         }
     }
+
     if let Some(leaf) = leaves.iter().find(|leaf| containers.contains(*leaf)) {
-        return Some(ApiError::invalid_param(
+        return Err(ApiError::invalid_param(
             leaf.clone(),
             format!(
                 "Invalid parameter `{leaf}`: it was sent both as a value and as a hash or \
@@ -234,25 +144,170 @@ fn diagnose(input: &[u8], source: Source) -> Option<ApiError> {
             ),
         ));
     }
-    for (prefix, indices) in &mut arrays {
-        let Some(indices) = indices else { continue };
-        indices.sort_unstable();
-        indices.dedup();
-        let gap = (0u64..)
-            .zip(indices.iter())
-            .find(|(expected, got)| *got != expected);
-        if let Some((expected, got)) = gap {
-            return Some(ApiError::invalid_param(
-                prefix.clone(),
-                format!(
-                    "Invalid array `{prefix}`: its indices must count up from 0 with none \
-                     skipped, but `{prefix}[{got}]` came where `{prefix}[{expected}]` was \
-                     expected."
-                ),
-            ));
+    arrays.check_gaps()
+}
+
+/// Reads one `key=value` pair and returns its decoded key. Rejects a name
+/// or value that is not UTF-8, a pair with no name, and a pair with no `=`.
+fn read_pair(pair: &[u8], source: Source) -> Result<String, ApiError> {
+    let place = source.place();
+    let equals = pair.iter().position(|b| *b == b'=');
+    let raw_key = &pair[..equals.unwrap_or(pair.len())];
+    let Ok(key) = String::from_utf8(lenient_decode(raw_key)) else {
+        // A name that is not text is shown as sent, escapes and all.
+        let key = String::from_utf8_lossy(raw_key).into_owned();
+        return Err(ApiError::invalid_param(
+            key.clone(),
+            format!(
+                "Invalid parameter name `{key}` in the {place}: it is not UTF-8 text once \
+                 percent-decoded."
+            ),
+        ));
+    };
+    if key.is_empty() {
+        let text = String::from_utf8_lossy(pair);
+        return Err(invalid_input(
+            source,
+            &format!("the pair `{text}` has no parameter name before its `=`"),
+        ));
+    }
+    let Some(equals) = equals else {
+        return Err(ApiError::invalid_param(
+            key.clone(),
+            format!(
+                "Invalid {place}: `{key}` has no `=` and no value. Send it as `{key}=value`, \
+                 or leave it out."
+            ),
+        ));
+    };
+    if std::str::from_utf8(&lenient_decode(&pair[equals + 1..])).is_err() {
+        return Err(ApiError::invalid_param(
+            key.clone(),
+            format!("Invalid `{key}`: its value is not UTF-8 text once percent-decoded."),
+        ));
+    }
+    Ok(key)
+}
+
+/// Splits `key` into its name and bracketed segments. Rejects brackets
+/// that do not pair up, a name made of digits, and `[]` followed by more
+/// segments.
+fn check_name<'a>(key: &'a str, place: &str) -> Result<(&'a str, Vec<&'a str>), ApiError> {
+    let Some((name, segments)) = split_key(key) else {
+        return Err(ApiError::invalid_param(
+            key.to_owned(),
+            format!(
+                "Invalid parameter name `{key}` in the {place}: nested names take the form \
+                 `name[key][key]`, with each `[` closed by a `]` before the next one opens \
+                 and nothing between a `]` and the next `[`."
+            ),
+        ));
+    };
+    if name.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::invalid_param(
+            name.to_owned(),
+            format!(
+                "Invalid parameter name `{name}` in the {place}: no parameter is named by a \
+                 number."
+            ),
+        ));
+    }
+    if let Some(at) = segments.iter().position(|segment| segment.is_empty())
+        && at + 1 < segments.len()
+    {
+        let list = segments[..at]
+            .iter()
+            .fold(name.to_owned(), |list, segment| {
+                format!("{list}[{segment}]")
+            });
+        return Err(ApiError::invalid_param(
+            key.to_owned(),
+            format!(
+                "Invalid parameter name `{key}`: `[]` adds a plain value to a list, such as \
+                 `expand[]=customer`. For a list of hashes, number the items: \
+                 `{list}[0][…]`, `{list}[1][…]`."
+            ),
+        ));
+    }
+    Ok((name, segments))
+}
+
+/// Returns the array index that `segment` of `key` gives, or `None` for a
+/// hash key or `[]`. Rejects an index with a leading zero or too large to
+/// read.
+fn array_index(
+    segment: &str,
+    parent: &str,
+    prefix: &str,
+    key: &str,
+) -> Result<Option<u64>, ApiError> {
+    let digits = !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit());
+    if !digits || is_hash_key(parent, segment) {
+        return Ok(None);
+    }
+    let plain = segment.len() == 1 || !segment.starts_with('0');
+    match segment.parse::<u64>() {
+        Ok(index) if plain => Ok(Some(index)),
+        _ => Err(ApiError::invalid_param(
+            prefix.to_owned(),
+            format!(
+                "Invalid array index `{segment}` in `{key}`: write indices as plain numbers \
+                 from 0, without leading zeros."
+            ),
+        )),
+    }
+}
+
+/// The indices sent for each prefix that a bracketed segment follows, in
+/// order of first use. A prefix that is also followed by a hash key or by
+/// `[]` is no array of indices, and has `None`.
+#[derive(Default)]
+struct ArrayIndices {
+    prefixes: Vec<(String, Option<Vec<u64>>)>,
+    positions: HashMap<String, usize>,
+}
+
+impl ArrayIndices {
+    /// Records that `prefix` was followed by `index`, or by a segment that
+    /// is not an index.
+    fn record(&mut self, prefix: &str, index: Option<u64>) {
+        match self.positions.get(prefix) {
+            Some(&at) => match (self.prefixes[at].1.as_mut(), index) {
+                (Some(indices), Some(index)) => indices.push(index),
+                _ => self.prefixes[at].1 = None,
+            },
+            None => {
+                self.positions
+                    .insert(prefix.to_owned(), self.prefixes.len());
+                self.prefixes
+                    .push((prefix.to_owned(), index.map(|index| vec![index])));
+            }
         }
     }
-    None
+
+    /// Rejects the first array whose indices do not count up from 0 without
+    /// a gap.
+    fn check_gaps(mut self) -> Result<(), ApiError> {
+        for (prefix, indices) in &mut self.prefixes {
+            let Some(indices) = indices else { continue };
+            indices.sort_unstable();
+            indices.dedup();
+            let gap = (0u64..)
+                .zip(indices.iter())
+                .find(|(expected, got)| *got != expected);
+            if let Some((expected, got)) = gap {
+                return Err(ApiError::invalid_param(
+                    prefix.clone(),
+                    format!(
+                        "Invalid array `{prefix}`: its indices must count up from 0 with none \
+                         skipped, but `{prefix}[{got}]` came where `{prefix}[{expected}]` was \
+                         expected."
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Splits a decoded key into its name and bracketed segments, or returns
