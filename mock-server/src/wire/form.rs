@@ -52,6 +52,12 @@ fn decode_from(input: &[u8], source: Source) -> Result<Map<String, Value>, ApiEr
     if let Some(err) = diagnose(input, source) {
         return Err(err);
     }
+    // Items sent out of index order are the one shape of a valid body that
+    // the plain path turns down and that a reorder fixes. The general
+    // decoder would read a metadata key of digits as an array index.
+    if let Some(map) = in_index_order(input).and_then(|sorted| decode_plain(&sorted)) {
+        return Ok(map);
+    }
     let value: Value = general_decoder().deserialize_bytes(input).map_err(|err| {
         let detail = err.to_string();
         let param = param_at(input, &detail);
@@ -425,6 +431,68 @@ fn decode_plain(input: &[u8]) -> Option<Map<String, Value>> {
     Some(root)
 }
 
+/// The sort position of a pair: for each segment of its key, `false` and
+/// the index for an array index, or `true` and the rank of a hash key.
+type SortKey = Vec<(bool, u64)>;
+
+/// Returns the pairs of `input` with the items of every indexed array in
+/// index order, so `a[1]=x&a[0]=y` becomes `a[0]=y&a[1]=x`. Everything
+/// else keeps the order it came in: hash keys by where they first came,
+/// `[]` items as sent. Returns `None` for a key that is not UTF-8 or has
+/// an unclosed bracket, which `diagnose` rejects first.
+fn in_index_order(input: &[u8]) -> Option<Vec<u8>> {
+    // The rank of each hash key by where it first came, under its prefix.
+    let mut ranks: HashMap<String, u64> = HashMap::new();
+    let mut keyed: Vec<(SortKey, &[u8])> = Vec::new();
+    for pair in input.split(|b| *b == b'&').filter(|pair| !pair.is_empty()) {
+        let equals = pair.iter().position(|b| *b == b'=').unwrap_or(pair.len());
+        let key = percent_decode(&pair[..equals])?;
+        let mut order = Vec::new();
+        let mut parent = "";
+        let mut end = 0;
+        for (depth, part) in key.split('[').enumerate() {
+            // Past the limit, the general decoder rejects the key. Each
+            // segment copies its prefix, so a deep key must stop here.
+            if depth > MAX_DEPTH {
+                return None;
+            }
+            let segment = if depth == 0 {
+                part
+            } else {
+                part.strip_suffix(']')?
+            };
+            end += part.len() + usize::from(depth > 0);
+            let index = if depth == 0 || is_hash_key(parent, segment) {
+                None
+            } else {
+                plain_index(segment)
+            };
+            // Indices sort before keys. After `diagnose`, no array
+            // contains both.
+            order.push(match index {
+                Some(index) => (false, index as u64),
+                None => {
+                    let next = ranks.len() as u64;
+                    (true, *ranks.entry(key[..end].to_owned()).or_insert(next))
+                }
+            });
+            parent = segment;
+        }
+        keyed.push((order, pair));
+    }
+    // A stable sort keeps pairs with equal keys, such as `[]` items, in
+    // the order they came.
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut sorted = Vec::with_capacity(input.len());
+    for (_, pair) in keyed {
+        if !sorted.is_empty() {
+            sorted.push(b'&');
+        }
+        sorted.extend_from_slice(pair);
+    }
+    Some(sorted)
+}
+
 /// Puts `value` at `name` and then `path` inside `map`.
 fn insert_plain(
     map: &mut Map<String, Value>,
@@ -639,6 +707,7 @@ fn invalid_input(source: Source, detail: &str) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy;
     use serde_json::json;
 
     #[test]
@@ -774,6 +843,37 @@ mod tests {
                 proptest::prop_assert!(general.is_ok(), "{body}: {:?}", general.err());
                 proptest::prop_assert_eq!(plain, general.unwrap(), "{}", body);
             }
+        }
+    }
+
+    /// Pairs of a body with `items` line items, each with a price, a
+    /// quantity and a metadata key of digits, in index order.
+    fn item_pairs(items: usize) -> Vec<String> {
+        let mut pairs = vec!["metadata[10]=top".to_owned(), "expand[]=a".to_owned()];
+        for i in 0..items {
+            pairs.push(format!("line_items[{i}][price]=price_{i}"));
+            pairs.push(format!("line_items[{i}][quantity]={}", i + 1));
+            pairs.push(format!(
+                "line_items[{i}][price_data][product_data][metadata][{i}]=m"
+            ));
+        }
+        pairs
+    }
+
+    proptest::proptest! {
+        // However the pairs are shuffled, the body decodes as in order,
+        // with metadata keys of digits kept as keys.
+        #[test]
+        fn shuffled_items_decode_as_in_order(
+            pairs in (1usize..12).prop_flat_map(|items| {
+                proptest::strategy::Just(item_pairs(items)).prop_shuffle()
+            })
+        ) {
+            let items = (pairs.len() - 2) / 3;
+            let expected = decode(item_pairs(items).join("&").as_bytes()).unwrap();
+            let shuffled = decode(pairs.join("&").as_bytes());
+            proptest::prop_assert_eq!(shuffled.as_ref().ok(), Some(&expected), "{}", pairs.join("&"));
+            proptest::prop_assert_eq!(&expected["metadata"], &json!({"10": "top"}));
         }
     }
 
@@ -942,6 +1042,23 @@ mod tests {
             json!([{"quantity": "1"}, {"quantity": "2"}])
         );
         assert_eq!(map["name"], "a=b");
+    }
+
+    #[test]
+    fn unordered_items_keep_digit_metadata() {
+        let map = decode(
+            b"metadata[2]=a&line_items[1][price]=p2&metadata[0]=b&line_items[0][price]=p1&\
+              line_items[1][metadata][7]=c&line_items[0][quantity]=1&expand[]=x&expand[]=y",
+        )
+        .unwrap();
+        assert_eq!(map["metadata"], json!({"2": "a", "0": "b"}));
+        assert_eq!(
+            map["line_items"],
+            json!([{"price": "p1", "quantity": "1"}, {"price": "p2", "metadata": {"7": "c"}}])
+        );
+        assert_eq!(map["expand"], json!(["x", "y"]));
+        let keys: Vec<&String> = map["metadata"].as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["2", "0"], "metadata keeps the order it came in");
     }
 
     #[test]
