@@ -395,6 +395,87 @@ async fn missing_object_in_a_parameter_is_400() {
     }
 }
 
+/// A list filter that names a missing object is a 400 naming the filter.
+/// An object of another account counts as missing, and a filter naming an
+/// existing object filters the list.
+#[tokio::test]
+async fn list_filter_naming_a_missing_object_is_400() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_list_filter");
+    let other = Api::new(fake.base_url(), "sk_test_list_filter_other");
+    let theirs = other.post("/v1/customers", "name=Bo").await.ok()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ours = api.post("/v1/customers", "name=Ada").await.ok()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.post(
+        "/v1/payment_intents",
+        &format!("amount=500&currency=usd&customer={ours}"),
+    )
+    .await
+    .ok();
+    api.post("/v1/payment_intents", "amount=700&currency=usd")
+        .await
+        .ok();
+
+    for (path, param, label) in [
+        (
+            "/v1/payment_intents?customer=cus_gone",
+            "customer",
+            "customer",
+        ),
+        (
+            &format!("/v1/payment_intents?customer={theirs}"),
+            "customer",
+            "customer",
+        ),
+        (
+            "/v1/checkout/sessions?customer=cus_gone",
+            "customer",
+            "customer",
+        ),
+        (
+            "/v1/checkout/sessions?payment_intent=pi_gone",
+            "payment_intent",
+            "payment_intent",
+        ),
+        ("/v1/charges?customer=cus_gone", "customer", "customer"),
+        (
+            "/v1/charges?payment_intent=pi_gone",
+            "payment_intent",
+            "payment_intent",
+        ),
+        ("/v1/refunds?charge=ch_gone", "charge", "charge"),
+        (
+            "/v1/refunds?payment_intent=pi_gone",
+            "payment_intent",
+            "payment_intent",
+        ),
+        ("/v1/prices?product=prod_gone", "product", "product"),
+    ] {
+        let reply = api.get(path).await;
+        reply.expect(400);
+        assert_eq!(reply.error()["code"], "resource_missing", "{path}");
+        assert_eq!(reply.error()["param"], param, "{path}");
+        let id = path.rsplit('=').next().unwrap();
+        assert_eq!(
+            reply.error()["message"],
+            format!("No such {label}: '{id}'"),
+            "{path}"
+        );
+    }
+
+    let listed = api
+        .get(&format!("/v1/payment_intents?customer={ours}"))
+        .await;
+    let data = listed.ok()["data"].as_array().unwrap().clone();
+    assert_eq!(data.len(), 1);
+    assert_eq!(data[0]["amount"], 500);
+}
+
 /// A payment intent update attaches a customer that exists, and names a
 /// missing one in a 400.
 #[tokio::test]

@@ -18,8 +18,8 @@ pub fn retrieve(ctx: &mut Ctx<'_>, data: &mut AccountData, params: Params) -> Ap
 
 pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
     let page = Page::take(&mut params)?;
-    let customer = params.string("customer")?;
-    let payment_intent = params.string("payment_intent")?;
+    let customer = super::take_filter(data, &mut params, "customer", "customer")?;
+    let payment_intent = super::take_filter(data, &mut params, "payment_intent", "payment_intent")?;
     let created = CreatedFilter::take(&mut params)?;
     params.finish()?;
     list_where(ctx, data, "charge", &page, |c| {

@@ -603,8 +603,8 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
 
 pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
     let page = Page::take(&mut params)?;
-    let payment_intent = params.string("payment_intent")?;
-    let customer = params.string("customer")?;
+    let payment_intent = super::take_filter(data, &mut params, "payment_intent", "payment_intent")?;
+    let customer = super::take_filter(data, &mut params, "customer", "customer")?;
     let status = params.one_of("status", &["open", "complete", "expired"])?;
     let payment_link = params.string("payment_link")?;
     let email = match params.hash("customer_details")? {

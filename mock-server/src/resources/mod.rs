@@ -251,6 +251,25 @@ pub fn fetch(data: &AccountData, kind: &'static str, label: &str, id: &str) -> A
         .ok_or_else(|| ApiError::no_such(label, id, "id"))
 }
 
+/// Takes a list filter that names an object of `kind`, such as a
+/// charge list's `customer`, and rejects an id that names no object of
+/// this account with a 400, as Stripe does.
+pub fn take_filter(
+    data: &AccountData,
+    params: &mut Params,
+    name: &str,
+    kind: &'static str,
+) -> ApiResult<Option<String>> {
+    let id = params.string(name)?;
+    if let Some(id) = &id
+        && !id.is_empty()
+        && !data.store.contains(kind, id)
+    {
+        return Err(ApiError::no_such_param(kind, id, name));
+    }
+    Ok(id)
+}
+
 /// A page of `kind`, newest first, keeping the objects `keep` accepts.
 pub fn list_where(
     ctx: &Ctx<'_>,

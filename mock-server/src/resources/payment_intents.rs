@@ -380,7 +380,7 @@ pub fn cancel(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
 
 pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
     let page = Page::take(&mut params)?;
-    let customer = params.string("customer")?;
+    let customer = super::take_filter(data, &mut params, "customer", "customer")?;
     let created = CreatedFilter::take(&mut params)?;
     params.finish()?;
     let keep = |pi: &Value| {

@@ -199,7 +199,7 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
 pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
     let page = Page::take(&mut params)?;
     let active = params.boolean("active")?;
-    let product = params.string("product")?;
+    let product = super::take_filter(data, &mut params, "product", "product")?;
     let currency_code = currency(&mut params, "currency")?;
     let kind = params.one_of("type", &["one_time", "recurring"])?;
     let lookup_keys = params.string_array("lookup_keys")?;

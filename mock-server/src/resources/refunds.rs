@@ -137,8 +137,8 @@ pub fn retrieve(ctx: &mut Ctx<'_>, data: &mut AccountData, params: Params) -> Ap
 
 pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
     let page = Page::take(&mut params)?;
-    let charge = params.string("charge")?;
-    let payment_intent = params.string("payment_intent")?;
+    let charge = super::take_filter(data, &mut params, "charge", "charge")?;
+    let payment_intent = super::take_filter(data, &mut params, "payment_intent", "payment_intent")?;
     let created = CreatedFilter::take(&mut params)?;
     params.finish()?;
     list_where(ctx, data, "refund", &page, |r| {
