@@ -597,6 +597,13 @@ pub fn check_event_type_pattern(pattern: &str, wildcards: Wildcards) -> Result<(
         ));
     }
     let inner_star = pattern[..pattern.len() - 1].contains('*');
+    if wildcards == Wildcards::Anywhere && pattern.contains("**") {
+        let collapsed = collapse_stars(pattern);
+        let single = crate::diagnostic::shorten(&collapsed);
+        return Err(format!(
+            "invalid event type pattern `{quoted}`: `**` matches the same as `*`, which already matches any run of characters; write {single}"
+        ));
+    }
     if wildcards == Wildcards::AtEnd && inner_star {
         return Err(format!(
             "invalid event type pattern `{quoted}`: the fake matches `*` only alone or once at the end, such as checkout.session.*"
@@ -613,6 +620,17 @@ pub fn check_event_type_pattern(pattern: &str, wildcards: Wildcards) -> Result<(
         ));
     }
     Ok(())
+}
+
+/// Returns `pattern` with each run of `*` written as one.
+fn collapse_stars(pattern: &str) -> String {
+    let mut single = String::with_capacity(pattern.len());
+    for c in pattern.chars() {
+        if !(c == '*' && single.ends_with('*')) {
+            single.push(c);
+        }
+    }
+    single
 }
 
 /// Checks the syntax of a JSON pointer (RFC 6901) that names a field of an
@@ -748,7 +766,6 @@ mod tests {
             ("checkout.*.completed", Wildcards::Anywhere),
             ("*.completed", Wildcards::Anywhere),
             ("*session*", Wildcards::Anywhere),
-            ("charge.**", Wildcards::Anywhere),
         ];
         for (pattern, wildcards) in valid {
             assert_eq!(
@@ -790,6 +807,12 @@ mod tests {
                 "only alone or once at the end",
             ),
             ("**", Wildcards::AtEnd, "only alone or once at the end"),
+            (
+                "charge.**",
+                Wildcards::Anywhere,
+                "`**` matches the same as `*`, which already matches any run of characters; write charge.*",
+            ),
+            ("***.*ed", Wildcards::Anywhere, "write *.*ed"),
             (".charge.updated", Wildcards::Anywhere, "empty part"),
             ("charge.updated.", Wildcards::Anywhere, "empty part"),
             ("charge..updated", Wildcards::AtEnd, "empty part"),
