@@ -346,7 +346,8 @@ pub struct AccountData {
     pub faults: FaultState,
     /// The connected account (`acct_…`) this state belongs to, if any.
     pub connected_account: Option<String>,
-    /// The seed of the id generator, kept so a reset replays the same ids.
+    /// The account's own seed, drawn from its key: the first seed of its
+    /// ids, and the seed of a fault plan that gives none.
     seed: u64,
     /// The dictionary that logged parameters compress against: the first
     /// parameters that were long enough, or empty until then.

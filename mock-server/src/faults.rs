@@ -725,8 +725,8 @@ pub fn validate_plan(plan: &Value) -> Result<(), ApiError> {
 /// Sets an account's plan, replacing any other. The generator restarts
 /// from the plan's seed (or the account's own when the plan has none).
 /// On an account with no objects yet but webhook endpoints, ids restart
-/// from the seed too, so a
-/// seed replays the same ids.
+/// from the seed too, so a seed replays the same ids on a new account.
+/// After a reset, ids drawn from the seed before are not drawn again.
 pub fn set_plan(data: &mut AccountData, plan: Value) -> Result<(), ApiError> {
     let parsed = parse_plan(&plan)?;
     let seed = parsed.seed.unwrap_or(data.faults.default_seed);
@@ -740,7 +740,7 @@ pub fn set_plan(data: &mut AccountData, plan: Value) -> Result<(), ApiError> {
     data.faults.faults = parsed.faults;
     data.faults.plan = Some(shown.clone());
     if parsed.seed.is_some() && data.store.holds_only(&["webhook_endpoint"]) {
-        data.ids = crate::ids::IdGenerator::new(seed);
+        data.ids.restart(seed);
     }
     data.trace("fault", json!({"decision": "plan_set", "plan": shown}));
     Ok(())

@@ -1,7 +1,8 @@
 //! Object ids in Stripe's shapes (`cs_test_…`, `pi_…`, `evt_…`).
 //!
 //! An account numbers its ids from a start that its seed decides, so a
-//! seed replays the same ids. The characters after the prefix are a
+//! seed replays the same ids on a new account. On an account that already
+//! drew from a seed, the same seed goes on where it stopped. The characters after the prefix are a
 //! function of that number: the last eleven spell it through a fixed
 //! bijection of 64-bit numbers, and the ones before them come from a hash
 //! of it. So an id can be turned back into its number, and the store keeps
@@ -21,13 +22,39 @@ pub const LENGTHS: [usize; 3] = [24, 32, 58];
 #[derive(Debug, Clone)]
 pub struct IdGenerator {
     next: u64,
+    /// The number the current run of ids started from.
+    start: u64,
+    /// Each earlier run of ids: the number it started from and the number
+    /// after its last id.
+    earlier: Vec<(u64, u64)>,
 }
 
 impl IdGenerator {
     pub fn new(seed: u64) -> Self {
+        let start = splitmix(seed);
         IdGenerator {
-            next: splitmix(seed),
+            next: start,
+            start,
+            earlier: Vec::new(),
         }
+    }
+
+    /// Draws the next ids from `seed`'s numbers. A seed this generator has
+    /// drawn from before goes on after the last id it gave, so no id comes
+    /// twice. An app that keeps event ids across a reset of the account
+    /// would otherwise drop a new event as a duplicate.
+    pub fn restart(&mut self, seed: u64) {
+        match self.earlier.iter_mut().find(|run| run.0 == self.start) {
+            Some(run) => run.1 = self.next,
+            None => self.earlier.push((self.start, self.next)),
+        }
+        let start = splitmix(seed);
+        self.next = self
+            .earlier
+            .iter()
+            .find(|run| run.0 == start)
+            .map_or(start, |run| run.1);
+        self.start = start;
     }
 
     /// The number the next id will have.
@@ -262,6 +289,28 @@ mod tests {
             assert!(seed < MAX_DRAWN_SEED, "{key}: {seed}");
             assert_eq!(seed as f64 as u64, seed, "{key}");
         }
+    }
+
+    #[test]
+    fn restart_never_repeats_an_id() {
+        let mut ids = IdGenerator::new(1);
+        let mut seen = std::collections::HashSet::new();
+        let mut first_of_seed_5 = None;
+        for seed in [5, 9, 5, 1, 5] {
+            ids.restart(seed);
+            let first = ids.next("evt_");
+            first_of_seed_5.get_or_insert_with(|| first.clone());
+            assert!(seen.insert(first.clone()), "seed {seed} gave {first} again");
+            for _ in 0..3 {
+                let id = ids.next("evt_");
+                assert!(seen.insert(id.clone()), "seed {seed} gave {id} again");
+            }
+        }
+        // A seed the generator has not drawn from starts where a new
+        // generator would.
+        let mut fresh = IdGenerator::new(0);
+        fresh.restart(5);
+        assert_eq!(Some(fresh.next("evt_")), first_of_seed_5);
     }
 
     #[test]

@@ -173,6 +173,18 @@ impl Account {
         (response.status().as_u16(), response.json().await.unwrap())
     }
 
+    /// Resets the account and keeps its webhook endpoints.
+    async fn reset_keeping_endpoints(&self) {
+        let (status, body) = self
+            .control(
+                reqwest::Method::POST,
+                "/reset",
+                json!({"keep_webhook_endpoints": true}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
     async fn set_faults(&self, plan: Value) {
         let (status, body) = self.control(reqwest::Method::PUT, "/faults", plan).await;
         assert_eq!(status, 200, "{body}");
@@ -1010,6 +1022,36 @@ async fn resend_repeats_or_releases_events() {
     );
 }
 
+/// A reset and the same seeded plan before each run, as the harness does
+/// before each scenario, give new session and event ids every time, so an
+/// app that keeps the event ids it has handled takes every event.
+#[tokio::test]
+async fn seeded_plan_after_reset_draws_new_ids() {
+    let fake = manual_fake().await;
+    let receiver = Receiver::start().await;
+    let acct = account(&fake, "sk_test_reset_seed", &receiver).await;
+    let mut sessions = Vec::new();
+    for order in ["O-16", "O-17", "O-18"] {
+        acct.reset_keeping_endpoints().await;
+        acct.set_faults(json!({"seed": 0, "faults": []})).await;
+        let session = acct.session(order).await;
+        acct.pay(session["id"].as_str().unwrap()).await;
+        acct.advance(0).await;
+        sessions.push(session["id"].as_str().unwrap().to_owned());
+    }
+
+    let unique: std::collections::HashSet<&String> = sessions.iter().collect();
+    assert_eq!(unique.len(), 3, "session ids repeat: {sessions:?}");
+    let events: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| r.event["id"].as_str().unwrap().to_owned())
+        .collect();
+    let unique: std::collections::HashSet<&String> = events.iter().collect();
+    assert!(events.len() >= 3 * 4, "{events:?}");
+    assert_eq!(unique.len(), events.len(), "event ids repeat: {events:?}");
+}
+
 #[tokio::test]
 async fn reset_can_keep_webhook_endpoints() {
     let fake = manual_fake().await;
@@ -1021,14 +1063,7 @@ async fn reset_can_keep_webhook_endpoints() {
         .as_u64()
         .unwrap();
 
-    let (status, _) = acct
-        .control(
-            reqwest::Method::POST,
-            "/reset",
-            json!({"keep_webhook_endpoints": true}),
-        )
-        .await;
-    assert_eq!(status, 200);
+    acct.reset_keeping_endpoints().await;
     let (status, _) = acct
         .get(&format!(
             "/v1/checkout/sessions/{}",

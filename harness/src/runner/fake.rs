@@ -320,9 +320,8 @@ impl FakeClient {
             Some(json!({"keep_webhook_endpoints": keep_webhook_endpoints})),
         )
         .await?;
-        // A seeded plan restarts the account's ids after a reset, so a
-        // request id the harness made before could come back as one of the
-        // app's.
+        // The reset empties the request log, so the harness's earlier
+        // request ids cannot appear in it again.
         if let Ok(mut ids) = self.own_requests.lock() {
             ids.clear();
         }

@@ -281,8 +281,8 @@ impl ScenarioRun<'_> {
         self.ctx.app.reset().await?;
         // A fresh account state, keeping the endpoint whose secret the app
         // holds, so nothing an earlier scenario left due (a retry, a held
-        // event, a settlement) reaches this one, and a seeded plan replays
-        // the same ids wherever the scenario runs in the job.
+        // event, a settlement) reaches this one. Ids go on from the earlier
+        // scenarios', so an app that keeps event ids gets new ones.
         fake.reset(true).await.map_err(|err| err.to_string())?;
         self.leftover_held = fake
             .held()
