@@ -512,6 +512,11 @@ pub struct Account {
     /// queue here without blocking their worker thread, which serves other
     /// connections in the meantime instead of sleeping on the lock.
     turn: tokio::sync::Mutex<()>,
+    /// Deliveries that real-time mode has taken off the schedule and not
+    /// yet sent, queued by endpoint.
+    pub outbox: Mutex<crate::events::dispatcher::Outbox>,
+    /// Notified when the outbox becomes empty.
+    pub outbox_empty: Notify,
 }
 
 impl Account {
@@ -522,6 +527,8 @@ impl Account {
             wake: Notify::new(),
             runner: tokio::sync::Mutex::new(()),
             turn: tokio::sync::Mutex::new(()),
+            outbox: Mutex::default(),
+            outbox_empty: Notify::new(),
         })
     }
 

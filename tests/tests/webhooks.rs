@@ -463,6 +463,61 @@ async fn hanging_endpoint_does_not_block_another() {
     assert_eq!(timed_out["status"], Value::Null);
 }
 
+/// In real-time mode, an advance sends what was already due before what
+/// falls due in the window it jumps over. A debit that fails 60 s after
+/// payment sends its failure events only after the checkout's own events,
+/// which a slow endpoint is still receiving when the advance comes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_time_advance_keeps_time_order() {
+    let fake = start(ServerConfig::default()).await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_rt_order");
+    let receiver = Receiver::start().await;
+    receiver.hang_for(Duration::from_millis(150));
+    api.webhook_endpoint(&receiver.url("/hook"), &["*"]).await;
+    let session = api
+        .post("/v1/checkout/sessions", &support::session_body("eur", &[]))
+        .await
+        .ok()
+        .clone();
+    api.control(
+        &format!("/checkout/sessions/{}/pay", session["id"].as_str().unwrap()),
+        json!({"payment_method": "sepa_debit", "outcome": "failed", "delay_seconds": 60}),
+    )
+    .await
+    .ok();
+    // Lets the background dispatcher take the due events and start on them.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    api.advance(60).await;
+
+    let arrived: Vec<String> = receiver
+        .received_at("/hook")
+        .iter()
+        .map(|r| r.event()["type"].as_str().unwrap().to_owned())
+        .collect();
+    let later = [
+        "charge.failed",
+        "payment_intent.payment_failed",
+        "checkout.session.async_payment_failed",
+    ];
+    let first_later = arrived
+        .iter()
+        .position(|t| later.contains(&t.as_str()))
+        .unwrap_or_else(|| panic!("no failure event arrived: {arrived:?}"));
+    let last_earlier = arrived
+        .iter()
+        .rposition(|t| !later.contains(&t.as_str()))
+        .unwrap();
+    assert!(
+        arrived.contains(&"checkout.session.completed".to_owned()),
+        "{arrived:?}"
+    );
+    assert!(
+        last_earlier < first_later,
+        "events due at payment arrived after the failure 60 s later: {arrived:?}"
+    );
+}
+
 #[tokio::test]
 async fn disabled_endpoint_receives_nothing() {
     let fake = start_manual().await;

@@ -4,7 +4,7 @@
 //! waits for deliveries to finish. In real-time mode a background task per
 //! account sleeps until the next task is due.
 
-use std::collections::BTreeMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -48,64 +48,118 @@ pub async fn run(shared: Weak<Shared>, account: Weak<Account>) {
     }
 }
 
-/// Runs everything due now in real-time mode. Deliveries to different
-/// endpoints go out in parallel, so an endpoint that hangs does not hold up
-/// the others; deliveries to one endpoint keep their order.
-async fn run_due_concurrently(shared: &Arc<Shared>, account: &Arc<Account>) {
-    let _runner = account.runner.lock().await;
-    let mut by_endpoint: BTreeMap<String, Vec<Prepared>> = BTreeMap::new();
-    {
-        let mut data = account.lock();
-        let now = data.now();
-        while let Some((due, task)) = data.pop_due(now) {
-            if let Some(prepared) = start_task(&mut data, due, task) {
-                let copies = crate::faults::concurrent_copies(&mut data, &prepared);
-                let queue = by_endpoint.entry(prepared.endpoint_id.clone()).or_default();
-                queue.push(prepared);
-                // Concurrent copies go out at once, outside the endpoint's queue.
-                for copy in copies {
-                    let shared = shared.clone();
-                    let account = account.clone();
-                    tokio::spawn(async move {
-                        let outcome = delivery::send(&shared.http, &copy).await;
-                        let mut data = account.lock();
-                        delivery::complete(
-                            &mut data,
-                            &copy,
-                            &outcome,
-                            &shared.config.retry_schedule,
-                        );
-                    });
+/// Deliveries of one account that real-time mode has taken off the
+/// schedule, queued by endpoint. An endpoint has a queue while its sender
+/// task runs, and the sender sends the queue's deliveries one after
+/// another, so each endpoint gets its deliveries in schedule order.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    queues: HashMap<String, VecDeque<Prepared>>,
+}
+
+/// Queues `prepared` behind its endpoint's earlier deliveries, and starts
+/// the endpoint's sender if none runs.
+fn enqueue(shared: &Arc<Shared>, account: &Arc<Account>, prepared: Prepared) {
+    let mut outbox = account.outbox.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(queue) = outbox.queues.get_mut(&prepared.endpoint_id) {
+        queue.push_back(prepared);
+        return;
+    }
+    let endpoint = prepared.endpoint_id.clone();
+    outbox
+        .queues
+        .insert(endpoint.clone(), VecDeque::from([prepared]));
+    tokio::spawn(send_queued(shared.clone(), account.clone(), endpoint));
+}
+
+/// Sends the queue of `endpoint` until it is empty, then removes it.
+async fn send_queued(shared: Arc<Shared>, account: Arc<Account>, endpoint: String) {
+    loop {
+        let next = {
+            let mut outbox = account.outbox.lock().unwrap_or_else(|p| p.into_inner());
+            let next = outbox
+                .queues
+                .get_mut(&endpoint)
+                .and_then(VecDeque::pop_front);
+            if next.is_none() {
+                outbox.queues.remove(&endpoint);
+                if outbox.queues.is_empty() {
+                    account.outbox_empty.notify_waiters();
                 }
             }
-        }
+            next
+        };
+        let Some(prepared) = next else {
+            return;
+        };
+        let outcome = delivery::send(&shared.http, &prepared).await;
+        let mut data = account.lock();
+        delivery::complete(
+            &mut data,
+            &prepared,
+            &outcome,
+            &shared.config.retry_schedule,
+        );
+        drop(data);
+        account.wake.notify_one();
     }
-    for (_, batch) in by_endpoint {
-        let shared = shared.clone();
-        let account = account.clone();
-        tokio::spawn(async move {
-            for prepared in batch {
-                let outcome = delivery::send(&shared.http, &prepared).await;
-                let mut data = account.lock();
-                delivery::complete(
-                    &mut data,
-                    &prepared,
-                    &outcome,
-                    &shared.config.retry_schedule,
-                );
-                drop(data);
-                account.wake.notify_one();
+}
+
+/// Waits until real-time mode has sent every delivery it took off the
+/// schedule.
+async fn outbox_drained(account: &Account) {
+    loop {
+        let notified = account.outbox_empty.notified();
+        tokio::pin!(notified);
+        // Registered before the check, so an emptying in between wakes it.
+        notified.as_mut().enable();
+        let empty = account
+            .outbox
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .queues
+            .is_empty();
+        if empty {
+            return;
+        }
+        notified.await;
+    }
+}
+
+/// Runs everything due now in real-time mode. Deliveries to different
+/// endpoints go out in parallel, so an endpoint that hangs does not hold up
+/// the others; deliveries to one endpoint keep their order, also across
+/// runs.
+async fn run_due_concurrently(shared: &Arc<Shared>, account: &Arc<Account>) {
+    let _runner = account.runner.lock().await;
+    let mut data = account.lock();
+    let now = data.now();
+    while let Some((due, task)) = data.pop_due(now) {
+        if let Some(prepared) = start_task(&mut data, due, task) {
+            let copies = crate::faults::concurrent_copies(&mut data, &prepared);
+            enqueue(shared, account, prepared);
+            // Concurrent copies go out at once, outside the endpoint's queue.
+            for copy in copies {
+                let shared = shared.clone();
+                let account = account.clone();
+                tokio::spawn(async move {
+                    let outcome = delivery::send(&shared.http, &copy).await;
+                    let mut data = account.lock();
+                    delivery::complete(&mut data, &copy, &outcome, &shared.config.retry_schedule);
+                });
             }
-        });
+        }
     }
 }
 
 /// Moves a manual clock forward by `seconds`, running each task that falls
 /// due at its own virtual time and waiting for every delivery. Work that a
 /// task schedules inside the window (a retry, a settlement) runs too.
-/// In real-time mode it jumps the clock forward the same way.
+/// In real-time mode it jumps the clock forward the same way, after the
+/// deliveries already taken off the schedule are sent, so time order holds.
 pub async fn advance(shared: &Shared, account: &Account, seconds: i64) -> usize {
     let _runner = account.runner.lock().await;
+    outbox_drained(account).await;
     let target = account.lock().now() + seconds.max(0);
     let mut ran = 0;
     loop {
