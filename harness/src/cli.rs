@@ -59,6 +59,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the fake Stripe API server.
+    #[command(after_help = crate::serve::EXIT_CODES)]
     Serve(crate::serve::ServeArgs),
     /// Run scenario files against an app and check that it reconciles.
     #[command(after_help = EXIT_CODES)]

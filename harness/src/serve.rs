@@ -4,12 +4,22 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Args;
 use fakestripe_server::{ClockMode, Server, ServerConfig};
 
-use crate::cli::{EXIT_START, EXIT_USAGE};
+use crate::cli::{EXIT_INTERRUPTED, EXIT_START, EXIT_USAGE};
 use crate::output::errln;
+
+/// The exit codes of `fakestripe serve`, for `--help`.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0    stopped by Ctrl-C or SIGTERM after every request in flight finished
+  2    invalid usage or an invalid --faults file
+  3    the address could not be bound
+  130  stopped by a second signal, or by --shutdown-timeout, with requests
+       still in flight";
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -41,6 +51,10 @@ pub struct ServeArgs {
     /// Seconds to wait for a webhook endpoint's response.
     #[arg(long, default_value_t = 10)]
     pub delivery_timeout: u64,
+    /// Seconds to wait after Ctrl-C or SIGTERM for requests in flight, such
+    /// as a clock advance that is delivering, before exiting anyway.
+    #[arg(long, default_value_t = 5)]
+    pub shutdown_timeout: u64,
     /// Lines each account's request log, delivery log and trace keep; older
     /// lines are let go and counted in the logs' `dropped` field.
     #[arg(long, default_value_t = fakestripe_server::account::DEFAULT_LOG_LIMIT as u64, value_parser = clap::value_parser!(u64).range(1..))]
@@ -64,7 +78,17 @@ pub fn main(args: ServeArgs) -> ExitCode {
             return ExitCode::from(EXIT_START);
         }
     };
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
+        // Registering the handlers before the base URL is printed means a
+        // script that signals as soon as it reads the URL is heard, instead
+        // of killing the process by the default action.
+        let mut signals = match ShutdownSignals::listen() {
+            Ok(signals) => signals,
+            Err(err) => {
+                errln!("fakestripe serve: cannot install the SIGINT and SIGTERM handlers: {err}");
+                return ExitCode::from(EXIT_START);
+            }
+        };
         let server = match Server::start(config.clone()).await {
             Ok(server) => server,
             Err(err) => {
@@ -76,7 +100,6 @@ pub fn main(args: ServeArgs) -> ExitCode {
                 return ExitCode::from(EXIT_START);
             }
         };
-        let stop = shutdown_signal();
         // The base URL is the first line, so scripts can read it with
         // `head -n1` when they asked for port 0.
         let mut out = std::io::stdout().lock();
@@ -87,11 +110,70 @@ pub fn main(args: ServeArgs) -> ExitCode {
         }
         let _ = out.flush();
         drop(out);
-        stop.await;
-        tracing::info!("shutting down");
-        server.shutdown().await;
-        ExitCode::SUCCESS
-    })
+        let signal = signals.recv().await;
+        let timeout = Duration::from_secs(args.shutdown_timeout);
+        stop(server, &mut signals, signal, timeout).await
+    });
+    // Requests cut off by `stop` are still tasks of the runtime. Dropping
+    // the runtime cancels them at their next await, and the timeout bounds
+    // the wait for any that never reach one.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    code
+}
+
+/// Stops the server after the first shutdown signal. Waits up to `timeout`
+/// for requests in flight and returns 0 when they all finished, or returns
+/// 130 when the timeout or a second signal cut them off.
+async fn stop(
+    server: Server,
+    signals: &mut ShutdownSignals,
+    signal: &'static str,
+    timeout: Duration,
+) -> ExitCode {
+    let shared = server.shared().clone();
+    let in_flight = shared.requests_in_flight();
+    if in_flight == 0 {
+        tracing::info!(signal, "shutting down");
+    } else {
+        tracing::info!(
+            signal,
+            in_flight,
+            "shutting down: waiting up to {} s for {} in flight to finish. \
+             Send Ctrl-C or SIGTERM again to stop at once",
+            timeout.as_secs(),
+            count_requests(in_flight),
+        );
+    }
+    tokio::select! {
+        () = server.shutdown() => return ExitCode::SUCCESS,
+        () = tokio::time::sleep(timeout) => {
+            let in_flight = shared.requests_in_flight();
+            tracing::warn!(
+                in_flight,
+                "stopping with {} still in flight after the {} s shutdown timeout",
+                count_requests(in_flight),
+                timeout.as_secs(),
+            );
+        }
+        second = signals.recv() => {
+            let in_flight = shared.requests_in_flight();
+            tracing::warn!(
+                signal = second,
+                in_flight,
+                "stopping at once with {} in flight",
+                count_requests(in_flight),
+            );
+        }
+    }
+    ExitCode::from(EXIT_INTERRUPTED)
+}
+
+/// "1 request" or "N requests".
+fn count_requests(count: usize) -> String {
+    match count {
+        1 => "1 request".to_owned(),
+        _ => format!("{count} requests"),
+    }
 }
 
 /// Builds the server settings from the flags.
@@ -164,34 +246,50 @@ fn init_tracing() {
         .try_init();
 }
 
-/// Registers the Ctrl-C and SIGTERM handlers now and returns a future that
-/// resolves on the first of them. Registering before the base URL is
-/// printed means a script that signals as soon as it reads the URL is
-/// heard, instead of killing the process by the default action.
-#[cfg(unix)]
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let interrupt = signal(SignalKind::interrupt());
-    let terminate = signal(SignalKind::terminate());
-    async move {
-        match (interrupt, terminate) {
-            (Ok(mut interrupt), Ok(mut terminate)) => {
-                tokio::select! {
-                    _ = interrupt.recv() => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
+/// The signals that stop `serve`: SIGINT (Ctrl-C) and SIGTERM. SIGHUP
+/// keeps its default action, so `nohup fakestripe serve` outlives its
+/// terminal.
+struct ShutdownSignals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
 }
 
-/// Resolves on Ctrl-C.
-#[cfg(not(unix))]
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    async {
-        let _ = tokio::signal::ctrl_c().await;
+impl ShutdownSignals {
+    /// Installs the handlers. Needs a running tokio runtime.
+    #[cfg(unix)]
+    fn listen() -> std::io::Result<ShutdownSignals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(ShutdownSignals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn listen() -> std::io::Result<ShutdownSignals> {
+        Ok(ShutdownSignals {})
+    }
+
+    /// Waits for the next signal and returns its name.
+    #[cfg(unix)]
+    async fn recv(&mut self) -> &'static str {
+        // `recv` returns None only after the runtime shuts down, and then
+        // no signal will come.
+        tokio::select! {
+            Some(()) = self.interrupt.recv() => "SIGINT",
+            Some(()) = self.terminate.recv() => "SIGTERM",
+            else => std::future::pending().await,
+        }
+    }
+
+    /// Waits for the next Ctrl-C.
+    #[cfg(not(unix))]
+    async fn recv(&mut self) -> &'static str {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        "Ctrl-C"
     }
 }

@@ -1,5 +1,6 @@
 //! `fakestripe serve` as a process: the first line of stdout, `--port 0`,
-//! forwarding, bad flags, and a clean stop on SIGTERM.
+//! forwarding, bad flags, and stopping on SIGTERM and SIGINT, also while a
+//! clock advance waits for deliveries.
 
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -9,8 +10,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStderr, Command};
+use tokio::sync::mpsc;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_fakestripe");
 
@@ -20,10 +22,15 @@ type Received = Arc<Mutex<Vec<(String, Bytes)>>>;
 /// Starts `fakestripe serve` with `args` and returns the process and the
 /// lines it printed up to and including the base URL's.
 async fn serve(args: &[&str]) -> (Child, Vec<String>) {
+    serve_logging(args, "warn").await
+}
+
+/// `serve` with `RUST_LOG` set to `log_filter`.
+async fn serve_logging(args: &[&str], log_filter: &str) -> (Child, Vec<String>) {
     let mut child = Command::new(BINARY)
         .arg("serve")
         .args(args)
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", log_filter)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -70,6 +77,127 @@ async fn sigterm_stops_it_cleanly() {
         .unwrap()
         .unwrap();
     assert_eq!(status.code(), Some(0));
+}
+
+/// Starts a webhook receiver on 127.0.0.1 that never responds, and returns
+/// its URL and a channel that gets a message when a delivery arrives.
+async fn silent_receiver() -> (String, mpsc::UnboundedReceiver<()>) {
+    let (arrived, arrivals) = mpsc::unbounded_channel::<()>();
+    let app = axum::Router::new()
+        .route(
+            "/hook",
+            post(
+                |State(arrived): State<mpsc::UnboundedSender<()>>| async move {
+                    let _ = arrived.send(());
+                    std::future::pending::<()>().await;
+                },
+            ),
+        )
+        .with_state(arrived);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (hook, arrivals)
+}
+
+/// Starts `serve --manual-clock` with `extra_args` and logs at info level,
+/// sends three events to a receiver that never responds, and starts a clock
+/// advance, which then waits 60 s for each delivery. Returns once the first
+/// delivery has arrived, with the process and its log lines.
+async fn serve_with_stuck_advance(extra_args: &[&str]) -> (Child, Lines<BufReader<ChildStderr>>) {
+    let (hook, mut arrivals) = silent_receiver().await;
+    let mut args = vec!["--port", "0", "--manual-clock", "--delivery-timeout", "60"];
+    args.extend_from_slice(extra_args);
+    let (mut child, lines) = serve_logging(&args, "info").await;
+    let log = BufReader::new(child.stderr.take().unwrap()).lines();
+
+    let base = lines[0].clone();
+    let client = reqwest::Client::new();
+    let endpoint = client
+        .post(format!("{base}/v1/webhook_endpoints"))
+        .bearer_auth("sk_test_stuck")
+        .form(&[("url", hook.as_str()), ("enabled_events[]", "*")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(endpoint.status(), 200);
+    for n in 0..3 {
+        let customer = client
+            .post(format!("{base}/v1/customers"))
+            .bearer_auth("sk_test_stuck")
+            .form(&[("email", format!("buyer{n}@example.com"))])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(customer.status(), 200);
+    }
+
+    let advance = client
+        .post(format!("{base}/_fakestripe/clock/advance"))
+        .bearer_auth("sk_test_stuck")
+        .json(&serde_json::json!({ "seconds": 0 }))
+        .send();
+    tokio::spawn(advance);
+    tokio::time::timeout(Duration::from_secs(30), arrivals.recv())
+        .await
+        .expect("no delivery arrived within 30 s of the advance")
+        .unwrap();
+    (child, log)
+}
+
+/// Reads log lines until one contains `needle` and returns it.
+async fn wait_for_log(log: &mut Lines<BufReader<ChildStderr>>, needle: &str) -> String {
+    let read = async {
+        while let Some(line) = log.next_line().await.unwrap() {
+            if line.contains(needle) {
+                return line;
+            }
+        }
+        panic!("serve closed stderr before logging {needle:?}");
+    };
+    tokio::time::timeout(Duration::from_secs(30), read)
+        .await
+        .unwrap_or_else(|_| panic!("serve logged no {needle:?} within 30 s"))
+}
+
+fn send_signal(child: &Child, signal: nix::sys::signal::Signal) {
+    let pid = nix::unistd::Pid::from_raw(child.id().unwrap() as i32);
+    nix::sys::signal::kill(pid, signal).unwrap();
+}
+
+#[tokio::test]
+async fn sigterm_during_advance_stops_after_timeout() {
+    let (mut child, mut log) = serve_with_stuck_advance(&[]).await;
+    send_signal(&child, nix::sys::signal::Signal::SIGTERM);
+    let waiting = wait_for_log(&mut log, "shutting down").await;
+    assert!(
+        waiting.contains("waiting up to 5 s for 1 request in flight"),
+        "{waiting}"
+    );
+    // The three deliveries would hold the advance for 180 s, and the
+    // default shutdown timeout is 5 s.
+    let status = tokio::time::timeout(Duration::from_secs(40), child.wait())
+        .await
+        .expect("serve still running 40 s after SIGTERM")
+        .unwrap();
+    assert_eq!(status.code(), Some(130));
+}
+
+#[tokio::test]
+async fn second_signal_stops_at_once() {
+    let (mut child, mut log) = serve_with_stuck_advance(&["--shutdown-timeout", "600"]).await;
+    send_signal(&child, nix::sys::signal::Signal::SIGTERM);
+    let waiting = wait_for_log(&mut log, "shutting down").await;
+    assert!(
+        waiting.contains("waiting up to 600 s for 1 request in flight"),
+        "{waiting}"
+    );
+    send_signal(&child, nix::sys::signal::Signal::SIGINT);
+    let status = tokio::time::timeout(Duration::from_secs(40), child.wait())
+        .await
+        .expect("serve still running 40 s after the second signal")
+        .unwrap();
+    assert_eq!(status.code(), Some(130));
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -25,6 +26,8 @@ pub struct Shared {
     accounts: Mutex<HashMap<String, Arc<Account>>>,
     /// The client that sends webhooks.
     pub http: reqwest::Client,
+    /// Requests whose handler has started and not yet returned a response.
+    in_flight: AtomicUsize,
 }
 
 impl Shared {
@@ -40,7 +43,14 @@ impl Shared {
             base_url,
             accounts: Mutex::new(HashMap::new()),
             http,
+            in_flight: AtomicUsize::new(0),
         })
+    }
+
+    /// Returns the number of requests being handled now, such as a clock advance
+    /// that waits for its deliveries.
+    pub fn requests_in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
     }
 
     /// The account for `key`, or the connected account `connected` inside
@@ -153,7 +163,29 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .layer(axum::middleware::map_response(move |response| {
             shape_plain_error(response, max_body)
         }))
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            count_in_flight,
+        ))
         .with_state(shared)
+}
+
+/// Counts the request in `Shared::in_flight` until its response is ready
+/// or the request is dropped.
+async fn count_in_flight(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    struct InFlight<'a>(&'a AtomicUsize);
+    impl Drop for InFlight<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    shared.in_flight.fetch_add(1, Ordering::SeqCst);
+    let _counted = InFlight(&shared.in_flight);
+    next.run(request).await
 }
 
 /// Gives the plain-text responses that axum's extractors produce (body too
