@@ -412,6 +412,17 @@ async fn faults_get(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> An
 
 async fn faults_put(State(shared): State<Arc<Shared>>, headers: HeaderMap, bytes: Bytes) -> Answer {
     let account = account_for(&shared, &headers)?;
+    // `body` reads an empty body as `{}`, which is a valid empty plan, so a
+    // PUT that lost its body would silently replace the plan in force.
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(fail(&ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorType::InvalidRequest,
+            "Missing request body: PUT /_fakestripe/faults takes a fault plan as JSON, \
+             such as {\"faults\": [{\"kind\": \"webhook_duplicate\"}]}. \
+             To clear the plan, send DELETE /_fakestripe/faults.",
+        )));
+    }
     let plan: Value = body(&bytes)?;
     let mut data = account.lock();
     faults::set_plan(&mut data, plan).map_err(|err| fail(&err))?;

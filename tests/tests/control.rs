@@ -60,6 +60,53 @@ async fn wrong_types_name_the_field() {
 }
 
 #[tokio::test]
+async fn faults_put_rejects_empty_body() {
+    let fake = fake().await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/_fakestripe/faults", fake.base_url());
+    let set = http
+        .put(&url)
+        .bearer_auth("sk_test_control")
+        .header("content-type", "application/json")
+        .body(r#"{"faults": [{"kind": "webhook_duplicate"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 200);
+
+    for empty in ["", " \n"] {
+        let response = http
+            .put(&url)
+            .bearer_auth("sk_test_control")
+            .header("content-type", "application/json")
+            .body(empty)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "body {empty:?}");
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(answer["error"]["type"], "invalid_request_error");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with("Missing request body"), "{message}");
+        assert!(
+            message.ends_with("To clear the plan, send DELETE /_fakestripe/faults."),
+            "{message}"
+        );
+    }
+
+    let plan: Value = http
+        .get(&url)
+        .bearer_auth("sk_test_control")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(plan["faults"][0]["kind"], "webhook_duplicate");
+}
+
+#[tokio::test]
 async fn cancel_needs_an_open_session() {
     let fake = fake().await;
     let http = reqwest::Client::new();
