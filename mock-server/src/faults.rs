@@ -31,6 +31,13 @@ pub enum Forgery {
 }
 
 impl Forgery {
+    /// Every way to forge, in the order the docs list them.
+    pub const ALL: [Forgery; 3] = [
+        Forgery::WrongSecret,
+        Forgery::StaleTimestamp,
+        Forgery::TamperedBody,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Forgery::WrongSecret => "wrong_secret",
@@ -566,7 +573,18 @@ fn check_fault(fault: &Fault, index: usize) -> Result<(), ApiError> {
         Fault::ForgedWebhook { types, forgeries } => {
             patterns("types", types)?;
             if forgeries.is_empty() {
-                return Err(ApiError::missing_param(param("forgeries")));
+                let quote = |forgery: &Forgery| format!("`{}`", forgery.name());
+                let choices: Vec<String> = Forgery::ALL.iter().map(quote).collect();
+                let defaults: Vec<String> = all_forgeries().iter().map(quote).collect();
+                return Err(ApiError::invalid_param(
+                    param("forgeries"),
+                    format!(
+                        "forgeries is an empty list: give one or more of {}, \
+                         or leave it out to send {}.",
+                        choices.join(", "),
+                        defaults.join(", ")
+                    ),
+                ));
             }
         }
     }
@@ -1535,6 +1553,19 @@ mod tests {
             err.message
         );
         assert!(err.message.contains("forged_webhook"), "{}", err.message);
+    }
+
+    #[test]
+    fn empty_forgeries_names_the_choices() {
+        let plan = json!({"faults": [{"kind": "forged_webhook", "forgeries": []}]});
+        let err = parse_plan(&plan).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("faults[0][forgeries]"));
+        assert_eq!(err.code, Some("parameter_invalid"));
+        assert_eq!(
+            err.message,
+            "forgeries is an empty list: give one or more of `wrong_secret`, \
+             `stale_timestamp`, `tampered_body`, or leave it out to send `wrong_secret`."
+        );
     }
 
     #[test]
