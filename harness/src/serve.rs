@@ -100,6 +100,9 @@ pub fn main(args: ServeArgs) -> ExitCode {
                 return ExitCode::from(EXIT_START);
             }
         };
+        if let Some(warning) = exposure_warning(server.addr().ip()) {
+            tracing::warn!("{warning}");
+        }
         // The base URL is the first line, so scripts can read it with
         // `head -n1` when they asked for port 0.
         let mut out = std::io::stdout().lock();
@@ -174,6 +177,21 @@ fn count_requests(count: usize) -> String {
         1 => "1 request".to_owned(),
         _ => format!("{count} requests"),
     }
+}
+
+/// Returns the startup warning for a server bound to `host`, or None for
+/// a loopback address. The fake accepts any test key and has no other
+/// access control, so anyone who reaches the port can read and change every
+/// account whose key they send.
+fn exposure_warning(host: IpAddr) -> Option<String> {
+    if host.is_loopback() {
+        return None;
+    }
+    Some(format!(
+        "listening on {host}, which is not a loopback address: anyone who can reach \
+         this port can read and change every account whose key they send. \
+         Use --host 127.0.0.1 to accept local connections only"
+    ))
 }
 
 /// Builds the server settings from the flags.
@@ -291,5 +309,26 @@ impl ShutdownSignals {
             std::future::pending::<()>().await;
         }
         "Ctrl-C"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposure_warning_for_non_loopback() {
+        let warning = exposure_warning("0.0.0.0".parse().unwrap()).unwrap();
+        assert!(warning.starts_with("listening on 0.0.0.0, which is not a loopback address"));
+        assert!(warning.ends_with("Use --host 127.0.0.1 to accept local connections only"));
+        let public = exposure_warning("192.168.1.20".parse().unwrap()).unwrap();
+        assert!(public.starts_with("listening on 192.168.1.20,"), "{public}");
+    }
+
+    #[test]
+    fn exposure_warning_none_for_loopback() {
+        for host in ["127.0.0.1", "127.0.0.2", "::1"] {
+            assert_eq!(exposure_warning(host.parse().unwrap()), None, "{host}");
+        }
     }
 }

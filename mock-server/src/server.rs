@@ -2,7 +2,7 @@
 //! lookup, and shutdown.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -222,6 +222,19 @@ async fn shape_plain_error(
     crate::api::unlogged_error_response(&error, None)
 }
 
+/// Returns the base URL for a server bound to `addr`. An unspecified
+/// address (0.0.0.0 or ::) accepts connections on every interface but
+/// cannot be connected to, so the URL names the loopback address of the
+/// same family, which works from the same machine.
+pub fn base_url_for(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
 /// A running fake. Dropping it shuts the server down.
 #[derive(Debug)]
 pub struct Server {
@@ -237,7 +250,7 @@ impl Server {
     pub async fn start(config: ServerConfig) -> std::io::Result<Server> {
         let listener = TcpListener::bind((config.host, config.port)).await?;
         let addr = listener.local_addr()?;
-        let base_url = format!("http://{addr}");
+        let base_url = base_url_for(addr);
         let shared = Shared::new(config, base_url.clone());
         let router = app(shared.clone());
         let (tx, rx) = oneshot::channel::<()>();
@@ -251,7 +264,7 @@ impl Server {
                 tracing::error!(%err, "the server stopped with an error");
             }
         });
-        tracing::info!(%base_url, "fakestripe listening");
+        tracing::info!(%base_url, %addr, "fakestripe listening");
         Ok(Server {
             base_url,
             addr,
@@ -268,7 +281,8 @@ impl Server {
             .expect("binding fakestripe to a free port on 127.0.0.1")
     }
 
-    /// `http://127.0.0.1:PORT`, the value for `STRIPE_API_BASE`.
+    /// `http://127.0.0.1:PORT`, the value for `STRIPE_API_BASE`. See
+    /// `base_url_for` for a server bound to 0.0.0.0 or ::.
     pub fn base_url(&self) -> &str {
         &self.base_url
     }
@@ -297,6 +311,26 @@ impl Drop for Server {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_url_for_unspecified_is_loopback() {
+        let cases = [
+            ("0.0.0.0:12111", "http://127.0.0.1:12111"),
+            ("[::]:12111", "http://[::1]:12111"),
+            ("127.0.0.1:4000", "http://127.0.0.1:4000"),
+            ("192.168.1.20:4000", "http://192.168.1.20:4000"),
+            ("[::1]:4000", "http://[::1]:4000"),
+        ];
+        for (bound, expected) in cases {
+            let addr: SocketAddr = bound.parse().unwrap();
+            assert_eq!(base_url_for(addr), expected, "{bound}");
         }
     }
 }
