@@ -123,7 +123,7 @@ pub async fn handle(
                 None,
             );
             drop(data);
-            return error_response(&err, &log.request_id, Some(&api_version));
+            return error_response(&err, &shared.base_url, &log.request_id, Some(&api_version));
         }
     };
     let idempotency_key = header(&headers, "idempotency-key").filter(|k| !k.is_empty());
@@ -213,7 +213,12 @@ pub async fn handle(
                     Some(format!("api_error {}", err.status.as_u16())),
                 );
                 drop(data);
-                return error_response(&err, &call.log.request_id, Some(&api_version));
+                return error_response(
+                    &err,
+                    &call.shared.base_url,
+                    &call.log.request_id,
+                    Some(&api_version),
+                );
             }
             Some(ApiFault::Latency(duration)) => (duration, decision),
         }
@@ -283,7 +288,7 @@ impl Call<'_> {
                 );
                 drop(data);
                 drop(turn);
-                error_response(&err, request_id, version)
+                error_response(&err, &self.shared.base_url, request_id, version)
             }
             Some(Ok(Decision::Replay { status, body })) => {
                 self.log.write(
@@ -316,9 +321,12 @@ impl Call<'_> {
                 }
                 match lost_response {
                     Some(true) => dropped_connection(),
-                    Some(false) => {
-                        error_response(&faults::lost_response_error(), request_id, version)
-                    }
+                    Some(false) => error_response(
+                        &faults::lost_response_error(),
+                        &self.shared.base_url,
+                        request_id,
+                        version,
+                    ),
                     None => self.respond(outcome),
                 }
             }
@@ -364,9 +372,14 @@ impl Call<'_> {
             (true, Some(key)) => {
                 let outcome = match outcome {
                     Outcome::Value(value) => Outcome::Printed(status, render(&value), None),
-                    Outcome::Failed(err) => {
-                        Outcome::Printed(status, render(&err.body(&self.log.request_id)), Some(err))
-                    }
+                    Outcome::Failed(err) => Outcome::Printed(
+                        status,
+                        render(&err.body(Some(&request_log_url(
+                            &self.shared.base_url,
+                            &self.log.request_id,
+                        )))),
+                        Some(err),
+                    ),
                     printed => printed,
                 };
                 if let Outcome::Printed(_, body, _) = &outcome {
@@ -435,7 +448,9 @@ impl Call<'_> {
             Outcome::Printed(_, body, Some(err)) => {
                 error_with_body(&err, body, request_id, version)
             }
-            Outcome::Failed(err) => error_response(&err, request_id, version),
+            Outcome::Failed(err) => {
+                error_response(&err, &self.shared.base_url, request_id, version)
+            }
         };
         if let Some(key) = self.idempotency_key
             && let Ok(value) = HeaderValue::from_str(key)
@@ -709,9 +724,23 @@ fn json_response(
     response
 }
 
-/// Renders an error in Stripe's envelope with its status and headers.
-pub fn error_response(err: &ApiError, request_id: &str, api_version: Option<&str>) -> Response {
-    error_with_body(err, render(&err.body(request_id)), request_id, api_version)
+/// Returns the absolute URL of the request log's entry for `request_id`,
+/// as the `request_log_url` of an error. Stripe's errors link to the
+/// Dashboard's request log with an absolute URL too.
+pub fn request_log_url(base_url: &str, request_id: &str) -> String {
+    format!("{base_url}/_fakestripe/requests?request_id={request_id}")
+}
+
+/// Renders an error in Stripe's envelope with its status and headers, and
+/// a `request_log_url` under `base_url`.
+pub fn error_response(
+    err: &ApiError,
+    base_url: &str,
+    request_id: &str,
+    api_version: Option<&str>,
+) -> Response {
+    let body = err.body(Some(&request_log_url(base_url, request_id)));
+    error_with_body(err, render(&body), request_id, api_version)
 }
 
 /// Returns the response to `err` for a request that the request log does
@@ -719,10 +748,7 @@ pub fn error_response(err: &ApiError, request_id: &str, api_version: Option<&str
 /// call. Its body leaves out `request_log_url`, which would find nothing.
 pub fn unlogged_error_response(err: &ApiError, api_version: Option<&str>) -> Response {
     let request_id = fallback_id();
-    let mut body = err.body(&request_id);
-    if let Some(error) = body.get_mut("error").and_then(Value::as_object_mut) {
-        error.remove("request_log_url");
-    }
+    let body = err.body(None);
     error_with_body(err, render(&body), &request_id, api_version)
 }
 

@@ -590,7 +590,7 @@ proptest! {
                 status: err.status.as_u16(),
                 content_type: "application/json".to_owned(),
                 request_id: String::new(),
-                body: serde_json::to_vec(&err.body("req_test")).expect("JSON"),
+                body: serde_json::to_vec(&err.body(Some("http://127.0.0.1:12111/_fakestripe/requests?request_id=req_test"))).expect("JSON"),
             };
             let context = format!("decode {:?}", String::from_utf8_lossy(&bytes));
             check_error_envelope(&context, &reply)?;

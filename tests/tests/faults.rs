@@ -782,11 +782,9 @@ async fn lost_response_takes_only_calls_that_succeed() {
 
     // The error links to the request's entry in the log.
     let link = body["error"]["request_log_url"].as_str().unwrap();
-    assert_eq!(
-        link,
-        format!("/_fakestripe/requests?request_id={request_id}")
-    );
-    let (_, log) = acct.get(link).await;
+    let path = format!("/_fakestripe/requests?request_id={request_id}");
+    assert_eq!(link, format!("{}{path}", fake.base_url()));
+    let (_, log) = acct.get(&path).await;
     let entry = &log["data"][0];
     assert_eq!(entry["status"], 500, "{log}");
     assert_eq!(

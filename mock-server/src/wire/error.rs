@@ -165,8 +165,9 @@ impl ApiError {
         self
     }
 
-    /// The JSON body, `{"error": {…}}`, with Stripe's field names.
-    pub fn body(&self, request_id: &str) -> Value {
+    /// Builds the JSON body, `{"error": {…}}`, with Stripe's field names.
+    /// `request_log_url` is left out when it is None.
+    pub fn body(&self, request_log_url: Option<&str>) -> Value {
         let mut error = Map::new();
         if let Some(code) = self.code {
             error.insert("code".into(), json!(code));
@@ -185,10 +186,9 @@ impl ApiError {
         if let Some(param) = &self.param {
             error.insert("param".into(), json!(param));
         }
-        error.insert(
-            "request_log_url".into(),
-            json!(format!("/_fakestripe/requests?request_id={request_id}")),
-        );
+        if let Some(url) = request_log_url {
+            error.insert("request_log_url".into(), json!(url));
+        }
         for (key, value) in &self.extra {
             error.insert(key.clone(), value.clone());
         }
