@@ -26,6 +26,9 @@ pub struct CheckoutAnswer {
     pub http_status: u16,
     pub session_id: Option<String>,
     pub url: Option<String>,
+    /// The `Location` header, which an app that redirects the browser
+    /// straight to Checkout sets.
+    pub location: Option<String>,
     /// The start of the body, for messages.
     pub body_excerpt: String,
 }
@@ -123,13 +126,14 @@ impl AppClient {
         };
         // An app that responds with a redirect to the Checkout URL has the
         // session id in the Location header.
-        let url = pick(&checkout.url).or(answer.location);
+        let url = pick(&checkout.url).or_else(|| answer.location.clone());
         let session_id =
             pick(&checkout.session_id).or_else(|| url.as_deref().and_then(find_session_id));
         Ok(CheckoutAnswer {
             http_status: answer.status,
             session_id,
             url,
+            location: answer.location,
             body_excerpt: excerpt(&answer.body),
         })
     }

@@ -28,6 +28,7 @@ use crate::report::events::{Failure, FailureKind, Mismatch, ScenarioResult};
 use crate::report::timeline;
 use crate::scenario::load::card_number;
 use crate::scenario::model::{PayStep, PaymentMethod, ReleaseStep, Step, WaitUntilStep};
+use crate::scenario::values::HttpStatus;
 use crate::scenario::{PlannedStep, Scenario};
 
 /// Returns the default line items: one unit of 10.00.
@@ -598,20 +599,19 @@ impl ScenarioRun<'_> {
                     });
                 }
                 self.redirects.remove(&name);
-                let expected = checkout
-                    .expect_status
-                    .unwrap_or(crate::scenario::values::HttpStatus::Class(2));
-                if !expected.matches(answer.http_status) {
+                let url_pointer = self.ctx.app.config().checkout.url.is_some();
+                if let Err(mismatch) = check_checkout_status(
+                    checkout.expect_status,
+                    url_pointer,
+                    answer.http_status,
+                    answer.location.is_some(),
+                ) {
                     return Err(StepFailure {
                         message: format!(
                             "the app responded to the checkout request for {name} with {}: {}",
                             answer.http_status, answer.body_excerpt
                         ),
-                        mismatches: vec![Mismatch {
-                            subject: "HTTP status".to_owned(),
-                            expected: expected.to_string(),
-                            actual: answer.http_status.to_string(),
-                        }],
+                        mismatches: vec![mismatch],
                     });
                 }
                 let no_session = self
@@ -619,7 +619,7 @@ impl ScenarioRun<'_> {
                     .get(&name)
                     .and_then(|r| r.attempts.last())
                     .is_some_and(|a| a.session_id.is_none());
-                if (200..300).contains(&answer.http_status) && no_session {
+                if (200..400).contains(&answer.http_status) && no_session {
                     let pointer = self
                         .ctx
                         .app
@@ -628,8 +628,12 @@ impl ScenarioRun<'_> {
                         .session_id
                         .as_ref()
                         .map_or_else(|| "(not set)".to_owned(), |p| p.value.clone());
+                    let location = answer
+                        .location
+                        .as_deref()
+                        .map_or_else(String::new, |url| format!(" (Location: {url})"));
                     return Err(StepFailure::new(format!(
-                        "the app responded with {} but returned no session id (pointer {pointer}) and created no Checkout Session: {}",
+                        "the app responded with {}{location} but returned no session id (pointer {pointer}) and created no Checkout Session: {}",
                         answer.http_status, answer.body_excerpt
                     )));
                 }
@@ -911,6 +915,46 @@ impl ScenarioRun<'_> {
 }
 
 /// Line items as the template's `items` variable.
+/// Checks the status of the app's response to a checkout request against
+/// the step's `expect_status`. Without one, a 2xx passes, and so does a
+/// 3xx with a `Location` header when fakestripe.yaml has no `checkout.url`
+/// pointer, because the harness then reads the Checkout URL from that
+/// header.
+fn check_checkout_status(
+    expect_status: Option<HttpStatus>,
+    url_pointer: bool,
+    status: u16,
+    has_location: bool,
+) -> Result<(), Mismatch> {
+    let mismatch = |expected: String, actual: String| Mismatch {
+        subject: "HTTP status".to_owned(),
+        expected,
+        actual,
+    };
+    if let Some(expected) = expect_status {
+        return if expected.matches(status) {
+            Ok(())
+        } else {
+            Err(mismatch(expected.to_string(), status.to_string()))
+        };
+    }
+    if (200..300).contains(&status) {
+        return Ok(());
+    }
+    if url_pointer {
+        return Err(mismatch("2xx".to_owned(), status.to_string()));
+    }
+    let expected = "2xx, or 3xx with a Location header".to_owned();
+    match (status / 100, has_location) {
+        (3, true) => Ok(()),
+        (3, false) => Err(mismatch(
+            expected,
+            format!("{status} without a Location header"),
+        )),
+        _ => Err(mismatch(expected, status.to_string())),
+    }
+}
+
 fn items_json(items: &[Spanned<crate::scenario::model::Item>]) -> Vec<Value> {
     items
         .iter()
@@ -1043,6 +1087,60 @@ mod tests {
             .recv_timeout(std::time::Duration::from_secs(10))
             .expect("the match finishes within 10 seconds");
         assert!(!matched);
+    }
+
+    /// Returns the `expected` and `actual` texts of the checkout status
+    /// check, or `None` when the status passes.
+    fn checkout_mismatch(
+        expect_status: Option<HttpStatus>,
+        url_pointer: bool,
+        status: u16,
+        has_location: bool,
+    ) -> Option<(String, String)> {
+        check_checkout_status(expect_status, url_pointer, status, has_location)
+            .err()
+            .map(|mismatch| (mismatch.expected, mismatch.actual))
+    }
+
+    #[test]
+    fn checkout_status_default_with_url_pointer() {
+        assert_eq!(checkout_mismatch(None, true, 200, false), None);
+        assert_eq!(
+            checkout_mismatch(None, true, 303, true),
+            Some(("2xx".to_owned(), "303".to_owned()))
+        );
+    }
+
+    #[test]
+    fn checkout_status_default_reading_location() {
+        let expected = "2xx, or 3xx with a Location header".to_owned();
+        assert_eq!(checkout_mismatch(None, false, 201, false), None);
+        assert_eq!(checkout_mismatch(None, false, 303, true), None);
+        assert_eq!(checkout_mismatch(None, false, 302, true), None);
+        assert_eq!(
+            checkout_mismatch(None, false, 303, false),
+            Some((expected.clone(), "303 without a Location header".to_owned()))
+        );
+        assert_eq!(
+            checkout_mismatch(None, false, 409, false),
+            Some((expected, "409".to_owned()))
+        );
+    }
+
+    #[test]
+    fn checkout_status_given_overrides_default() {
+        assert_eq!(
+            checkout_mismatch(Some(HttpStatus::Class(2)), false, 303, true),
+            Some(("2xx".to_owned(), "303".to_owned()))
+        );
+        assert_eq!(
+            checkout_mismatch(Some(HttpStatus::Code(409)), true, 409, false),
+            None
+        );
+        assert_eq!(
+            checkout_mismatch(Some(HttpStatus::Code(303)), true, 303, true),
+            None
+        );
     }
 
     #[test]

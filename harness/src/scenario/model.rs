@@ -342,7 +342,8 @@ pub struct CheckoutStep {
     /// Metadata for the app's checkout request.
     pub metadata: Option<BTreeMap<String, String>>,
     /// The HTTP status the app must respond with: a code such as 409, or a class
-    /// such as `4xx`. Default `2xx`.
+    /// such as `4xx`. Default `2xx`, and also a 3xx with a `Location` header
+    /// when fakestripe.yaml has no `checkout.url` pointer.
     pub expect_status: Option<HttpStatus>,
 }
 

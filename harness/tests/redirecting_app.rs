@@ -1,0 +1,301 @@
+//! An app that responds to its checkout request with `303 See Other` to the
+//! Checkout URL, as an app that redirects the browser straight to Stripe
+//! does. Its fakestripe.yaml has no `checkout.session_id` or `checkout.url`
+//! pointer, so the harness reads the session from the `Location` header.
+//!
+//! The app runs inside the test, as an axum server that the app file names
+//! by `base_url`. It reads the fake's URL and key from the `env_file` the
+//! harness writes. It does not verify webhook signatures, because the
+//! scenarios it runs send no forged deliveries.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use fakestripe::{RunOptions, ScenarioFailure, run_files};
+use serde_json::{Value, json};
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the harness sits in the workspace")
+        .to_owned()
+}
+
+/// Creates a directory for one test's files and returns its path.
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "fakestripe-redirecting-app-{}-{test}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
+    dir
+}
+
+/// One order as the app stores it.
+#[derive(Debug, Clone, Default)]
+struct Order {
+    status: &'static str,
+    fulfilments: u64,
+    session_id: Option<String>,
+    amount_total: Option<i64>,
+    currency: Option<String>,
+}
+
+/// The app's state: its orders, the events it has applied, and the file
+/// the harness writes the fake's URL and key to.
+struct Shop {
+    base_url: String,
+    env_file: PathBuf,
+    orders: Mutex<HashMap<String, Order>>,
+    processed_events: Mutex<HashSet<String>>,
+    http: reqwest::Client,
+}
+
+impl Shop {
+    /// Reads `KEY=value` lines from the env file.
+    fn env(&self, key: &str) -> String {
+        let text = std::fs::read_to_string(&self.env_file).expect("the harness wrote the env file");
+        text.lines()
+            .find_map(|line| line.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("the env file has no {key}"))
+            .to_owned()
+    }
+}
+
+/// Creates a Checkout Session for the order and redirects to its URL.
+async fn checkout(State(shop): State<Arc<Shop>>, Json(body): Json<Value>) -> Response {
+    let order_id = body["order_id"].as_str().unwrap_or_default().to_owned();
+    let currency = body["currency"].as_str().unwrap_or("usd").to_owned();
+    let mut form: Vec<(String, String)> = vec![
+        ("mode".to_owned(), "payment".to_owned()),
+        (
+            "success_url".to_owned(),
+            format!(
+                "{}/success?session_id={{CHECKOUT_SESSION_ID}}",
+                shop.base_url
+            ),
+        ),
+        (
+            "cancel_url".to_owned(),
+            format!("{}/cancel?order_id={order_id}", shop.base_url),
+        ),
+        ("metadata[order_id]".to_owned(), order_id.clone()),
+    ];
+    let items = body["items"].as_array().cloned().unwrap_or_default();
+    for (index, item) in items.iter().enumerate() {
+        let prefix = format!("line_items[{index}]");
+        let fields = [
+            ("[price_data][currency]", currency.clone()),
+            (
+                "[price_data][product_data][name]",
+                item["name"].as_str().unwrap_or("Item").to_owned(),
+            ),
+            ("[price_data][unit_amount]", item["unit_amount"].to_string()),
+            ("[quantity]", item["quantity"].to_string()),
+        ];
+        for (suffix, value) in fields {
+            form.push((format!("{prefix}{suffix}"), value));
+        }
+    }
+    let response = shop
+        .http
+        .post(format!(
+            "{}/v1/checkout/sessions",
+            shop.env("STRIPE_API_BASE")
+        ))
+        .bearer_auth(shop.env("STRIPE_SECRET_KEY"))
+        .header("Idempotency-Key", format!("checkout-{order_id}"))
+        .form(&form)
+        .send()
+        .await
+        .expect("the fake responds");
+    let session: Value = response.json().await.expect("the fake returns JSON");
+    let (Some(id), Some(url)) = (session["id"].as_str(), session["url"].as_str()) else {
+        return (StatusCode::BAD_GATEWAY, session.to_string()).into_response();
+    };
+    shop.orders.lock().expect("no panic held the lock").insert(
+        order_id,
+        Order {
+            status: "pending",
+            session_id: Some(id.to_owned()),
+            ..Order::default()
+        },
+    );
+    (StatusCode::SEE_OTHER, [(header::LOCATION, url.to_owned())]).into_response()
+}
+
+/// Fulfils an order once, when its session completes paid.
+async fn webhook(State(shop): State<Arc<Shop>>, Json(event): Json<Value>) -> StatusCode {
+    let event_id = event["id"].as_str().unwrap_or_default().to_owned();
+    let mut processed = shop
+        .processed_events
+        .lock()
+        .expect("no panic held the lock");
+    if !processed.insert(event_id) {
+        return StatusCode::OK;
+    }
+    let session = &event["data"]["object"];
+    let paid = event["type"] == "checkout.session.completed" && session["payment_status"] == "paid";
+    if !paid {
+        return StatusCode::OK;
+    }
+    let order_id = session["metadata"]["order_id"].as_str().unwrap_or_default();
+    let mut orders = shop.orders.lock().expect("no panic held the lock");
+    let Some(order) = orders.get_mut(order_id) else {
+        return StatusCode::OK;
+    };
+    if order.status != "paid" {
+        order.status = "paid";
+        order.fulfilments += 1;
+        order.session_id = session["id"].as_str().map(str::to_owned);
+        order.amount_total = session["amount_total"].as_i64();
+        order.currency = session["currency"].as_str().map(str::to_owned);
+    }
+    StatusCode::OK
+}
+
+async fn read_order(State(shop): State<Arc<Shop>>, UrlPath(order_id): UrlPath<String>) -> Response {
+    let orders = shop.orders.lock().expect("no panic held the lock");
+    match orders.get(&order_id) {
+        Some(order) => Json(json!({
+            "status": order.status,
+            "fulfilment_count": order.fulfilments,
+            "session_id": order.session_id,
+            "amount_total": order.amount_total,
+            "currency": order.currency,
+        }))
+        .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn reset(State(shop): State<Arc<Shop>>) -> StatusCode {
+    shop.orders.lock().expect("no panic held the lock").clear();
+    shop.processed_events
+        .lock()
+        .expect("no panic held the lock")
+        .clear();
+    StatusCode::OK
+}
+
+/// Starts the app on a free port, writes its app file into `dir`, and
+/// returns the app file's path.
+fn start_app(runtime: &tokio::runtime::Runtime, dir: &Path) -> PathBuf {
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(("127.0.0.1", 0)))
+        .expect("a port on 127.0.0.1 is free");
+    let port = listener
+        .local_addr()
+        .expect("the listener has an address")
+        .port();
+    let base_url = format!("http://127.0.0.1:{port}");
+    let shop = Arc::new(Shop {
+        base_url: base_url.clone(),
+        env_file: dir.join("app.env"),
+        orders: Mutex::default(),
+        processed_events: Mutex::default(),
+        http: reqwest::Client::new(),
+    });
+    let router = Router::new()
+        .route("/checkout", post(checkout))
+        .route("/webhooks", post(webhook))
+        .route("/orders/{order_id}", get(read_order))
+        .route("/success", get(|| async { "thank you" }))
+        .route("/cancel", get(|| async { "cancelled" }))
+        .route("/reset", post(reset))
+        .with_state(shop);
+    runtime.spawn(async move { axum::serve(listener, router).await });
+
+    let text = format!(
+        "\
+version: 1
+base_url: {base_url}
+env_file: app.env
+webhook_path: /webhooks
+reset: {{ method: POST, path: /reset }}
+checkout:
+  request:
+    method: POST
+    path: /checkout
+    json: {{ order_id: \"{{{{order_id}}}}\", items: \"{{{{items}}}}\", currency: \"{{{{currency}}}}\" }}
+order:
+  request: {{ path: \"/orders/{{{{order_id}}}}\" }}
+  status: /status
+  fulfilments: /fulfilment_count
+  session_id: /session_id
+  amount: /amount_total
+  currency: /currency
+  status_map: {{ paid: [paid], pending: [pending] }}
+"
+    );
+    let path = dir.join("fakestripe.yaml");
+    std::fs::write(&path, text).expect("the temporary directory is writable");
+    path
+}
+
+fn options(app: &Path) -> RunOptions {
+    RunOptions {
+        jobs: 1,
+        seed: None,
+        fail_fast: false,
+        fake_url: None,
+        app_arg: app.display().to_string(),
+    }
+}
+
+#[test]
+fn redirecting_app_passes_card_paid() {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    let dir = scratch("card-paid");
+    let app = start_app(&runtime, &dir);
+    let scenario = workspace_root().join("scenarios/payment-status/card-paid.yaml");
+    let outcome = runtime
+        .block_on(run_files(&app, &[scenario], options(&app)))
+        .expect("the run starts");
+    assert_eq!(outcome.results.len(), 1);
+    let result = &outcome.results[0];
+    assert!(
+        result.passed(),
+        "{}",
+        ScenarioFailure::Failed(Box::new((**result).clone()))
+    );
+    assert_eq!(result.steps_run, 5);
+    assert_eq!(result.steps_total, 5);
+}
+
+/// An explicit `expect_status` replaces the default, so `2xx` rejects the
+/// redirect.
+#[test]
+fn redirecting_app_fails_explicit_2xx() {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    let dir = scratch("explicit-2xx");
+    let app = start_app(&runtime, &dir);
+    let scenario = dir.join("expect-2xx.yaml");
+    std::fs::write(
+        &scenario,
+        "version: 1\nsteps:\n  - checkout: { order: O-1, expect_status: 2xx }\n",
+    )
+    .expect("the temporary directory is writable");
+    let outcome = runtime
+        .block_on(run_files(&app, &[scenario], options(&app)))
+        .expect("the run starts");
+    let result = &outcome.results[0];
+    assert!(!result.passed());
+    let failure = &result.failures[0];
+    assert!(
+        failure
+            .message
+            .starts_with("the app responded to the checkout request for O-1 with 303"),
+        "{}",
+        failure.message
+    );
+    assert_eq!(failure.mismatches.len(), 1);
+    assert_eq!(failure.mismatches[0].expected, "2xx");
+    assert_eq!(failure.mismatches[0].actual, "303");
+}
