@@ -202,3 +202,49 @@ fn expired_as_failed_bug_is_caught() {
     assert_eq!(status.expected, "cancelled");
     assert_eq!(status.actual, "failed (app status \"payment_failed\")");
 }
+
+/// Returns the YAML example in docs/scenarios.md that starts with
+/// `checkout_session:`, the `expect` keys on the fake's objects.
+fn docs_object_checks() -> String {
+    let path = workspace_root().join("docs/scenarios.md");
+    let docs = std::fs::read_to_string(&path).expect("docs/scenarios.md exists");
+    let start = docs
+        .find("```yaml\ncheckout_session:")
+        .expect("docs/scenarios.md has the checkout_session example")
+        + "```yaml\n".len();
+    let length = docs[start..].find("```").expect("the example ends");
+    docs[start..start + length].to_owned()
+}
+
+/// The `expect` example on the fake's objects in docs/scenarios.md passes
+/// against the shop, after a card payment that matches its values.
+#[test]
+fn docs_object_checks_pass() {
+    let checks: String = docs_object_checks()
+        .lines()
+        .map(|line| format!("      {line}\n"))
+        .collect();
+    let text = format!(
+        "\
+version: 1
+steps:
+  - checkout:
+      order: O-1
+      currency: eur
+      items: [{{ name: T-shirt, unit_amount: 2500, quantity: 2 }}]
+      email: a@example.test
+  - pay: {{ card: success, expect: succeeded }}
+  - redirect:
+  - advance: 1m
+  - expect:
+{checks}"
+    );
+    let dir = std::env::temp_dir().join(format!("fakestripe-e2e-docs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
+    let path = dir.join("docs-object-checks.yaml");
+    std::fs::write(&path, &text).expect("the temporary directory is writable");
+
+    let results = run(&shop_app(), &[path], 1);
+    assert_eq!(results.len(), 1);
+    assert!(results[0].passed(), "{text}\n{}", report(&results[0]));
+}

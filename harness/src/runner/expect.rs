@@ -2,7 +2,7 @@
 //! with what the app, the fake's objects, the request log or the delivery
 //! log show now, and returns every difference.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -317,8 +317,8 @@ async fn session_mismatches(
             .map(|s| Value::String(s.to_ascii_lowercase())),
         &mut out,
     );
-    compare_metadata(&session, expect.metadata.as_ref(), &mut out);
-    compare_pointers(&session, expect.fields.as_ref(), &mut out);
+    compare_metadata(&session, expect.metadata.as_ref(), &run.orders, &mut out);
+    compare_pointers(&session, expect.fields.as_ref(), &run.orders, &mut out);
     Ok(out)
 }
 
@@ -363,8 +363,8 @@ async fn intent_mismatches(
             .map(|s| Value::String(s.to_ascii_lowercase())),
         &mut out,
     );
-    compare_metadata(&intent, expect.metadata.as_ref(), &mut out);
-    compare_pointers(&intent, expect.fields.as_ref(), &mut out);
+    compare_metadata(&intent, expect.metadata.as_ref(), &run.orders, &mut out);
+    compare_pointers(&intent, expect.fields.as_ref(), &run.orders, &mut out);
     Ok(out)
 }
 
@@ -376,15 +376,24 @@ fn compare_field(object: &Value, field: &str, expected: Option<Value>, out: &mut
     }
 }
 
+/// Returns the id the app was given for `text` when `text` is one of the
+/// scenario's order ids, and `text` itself otherwise. The app receives
+/// each order id with the run's suffix (`O-1-k3x9-0` for `O-1`).
+fn app_order_id<'a>(orders: &'a BTreeMap<String, OrderRecord>, text: &'a str) -> &'a str {
+    orders.get(text).map_or(text, |order| order.app_id.as_str())
+}
+
 fn compare_metadata(
     object: &Value,
-    expected: Option<&std::collections::BTreeMap<String, String>>,
+    expected: Option<&BTreeMap<String, String>>,
+    orders: &BTreeMap<String, OrderRecord>,
     out: &mut Vec<Mismatch>,
 ) {
     let Some(expected) = expected else { return };
     for (key, value) in expected {
+        let value = app_order_id(orders, value);
         let actual = object["metadata"].get(key);
-        if actual.and_then(Value::as_str) != Some(value.as_str()) {
+        if actual.and_then(Value::as_str) != Some(value) {
             out.push(mismatch(
                 format!("metadata.{key}"),
                 format!("\"{value}\""),
@@ -394,11 +403,20 @@ fn compare_metadata(
     }
 }
 
-fn compare_pointers(object: &Value, expected: Option<&FieldChecks>, out: &mut Vec<Mismatch>) {
+fn compare_pointers(
+    object: &Value,
+    expected: Option<&FieldChecks>,
+    orders: &BTreeMap<String, OrderRecord>,
+    out: &mut Vec<Mismatch>,
+) {
     let Some(FieldChecks(expected)) = expected else {
         return;
     };
     for (pointer, value) in expected {
+        let value = match value {
+            Value::String(text) => &Value::String(app_order_id(orders, text).to_owned()),
+            other => other,
+        };
         let actual = object.pointer(&pointer.value);
         if actual != Some(value) {
             out.push(mismatch(
@@ -720,5 +738,44 @@ mod tests {
         assert!(out.is_empty());
         check_count("x", 2, Some(1), None, None, &mut out);
         assert_eq!(out[0].actual, "2");
+    }
+
+    fn orders_with(name: &str, app_id: &str) -> BTreeMap<String, OrderRecord> {
+        let order = OrderRecord {
+            app_id: app_id.to_owned(),
+            attempts: Vec::new(),
+            sessions: Vec::new(),
+        };
+        BTreeMap::from([(name.to_owned(), order)])
+    }
+
+    #[test]
+    fn metadata_order_id_gets_run_suffix() {
+        let orders = orders_with("O-1", "O-1-dwmc-0");
+        let session =
+            serde_json::json!({ "metadata": { "order_id": "O-1-dwmc-0", "note": "O-1" } });
+        let mut out = Vec::new();
+        let expected = BTreeMap::from([("order_id".to_owned(), "O-1".to_owned())]);
+        compare_metadata(&session, Some(&expected), &orders, &mut out);
+        assert!(out.is_empty(), "{out:?}");
+
+        let expected = BTreeMap::from([("note".to_owned(), "O-1".to_owned())]);
+        compare_metadata(&session, Some(&expected), &orders, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].subject, "metadata.note");
+        assert_eq!(out[0].expected, "\"O-1-dwmc-0\"");
+        assert_eq!(out[0].actual, "\"O-1\"");
+    }
+
+    #[test]
+    fn metadata_other_text_unchanged() {
+        let orders = orders_with("O-1", "O-1-dwmc-0");
+        let session = serde_json::json!({ "metadata": { "order_id": "O-1-dwmc-0" } });
+        let mut out = Vec::new();
+        let expected = BTreeMap::from([("order_id".to_owned(), "O-2".to_owned())]);
+        compare_metadata(&session, Some(&expected), &orders, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].expected, "\"O-2\"");
+        assert_eq!(out[0].actual, "\"O-1-dwmc-0\"");
     }
 }
