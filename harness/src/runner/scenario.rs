@@ -681,24 +681,12 @@ impl ScenarioRun<'_> {
                     }
                 };
                 let expected = redirect.as_ref().and_then(|r| r.expect_status);
-                let ok = match expected {
-                    Some(status) => status.matches(page.http_status),
-                    None => page.http_status < 400,
-                };
-                if ok {
-                    return Ok(());
-                }
-                Err(StepFailure {
+                check_redirect_status(expected, page.http_status).map_err(|mismatch| StepFailure {
                     message: format!(
                         "the app responded to GET {} with {}: {}",
                         page.url, page.http_status, page.body_excerpt
                     ),
-                    mismatches: vec![Mismatch {
-                        subject: "HTTP status".to_owned(),
-                        expected: expected
-                            .map_or_else(|| "below 500".to_owned(), |s| s.to_string()),
-                        actual: page.http_status.to_string(),
-                    }],
+                    mismatches: vec![mismatch],
                 })
             }
             Step::Expire(session) => {
@@ -955,6 +943,23 @@ fn check_checkout_status(
     }
 }
 
+/// Checks the status of the app's page at the end of a redirect against
+/// the step's `expect_status`, or, without one, that it is below 400.
+fn check_redirect_status(expect_status: Option<HttpStatus>, status: u16) -> Result<(), Mismatch> {
+    let (ok, expected) = match expect_status {
+        Some(expected) => (expected.matches(status), expected.to_string()),
+        None => (status < 400, "below 400".to_owned()),
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(Mismatch {
+        subject: "HTTP status".to_owned(),
+        expected,
+        actual: status.to_string(),
+    })
+}
+
 fn items_json(items: &[Spanned<crate::scenario::model::Item>]) -> Vec<Value> {
     items
         .iter()
@@ -1141,6 +1146,24 @@ mod tests {
             checkout_mismatch(Some(HttpStatus::Code(303)), true, 303, true),
             None
         );
+    }
+
+    #[test]
+    fn redirect_status_default_below_400() {
+        assert!(check_redirect_status(None, 200).is_ok());
+        assert!(check_redirect_status(None, 302).is_ok());
+        let mismatch = check_redirect_status(None, 404).expect_err("404 fails the default");
+        assert_eq!(mismatch.expected, "below 400");
+        assert_eq!(mismatch.actual, "404");
+    }
+
+    #[test]
+    fn redirect_status_given() {
+        assert!(check_redirect_status(Some(HttpStatus::Code(404)), 404).is_ok());
+        let mismatch =
+            check_redirect_status(Some(HttpStatus::Class(2)), 302).expect_err("302 is not a 2xx");
+        assert_eq!(mismatch.expected, "2xx");
+        assert_eq!(mismatch.actual, "302");
     }
 
     #[test]
