@@ -1,7 +1,8 @@
 //! Command-line parsing and dispatch. Exit codes are the same for every
 //! subcommand: 0 success, 1 a scenario failed, 2 invalid usage or input,
-//! 3 the app or the fake could not be started or reached, 4 no scenario
-//! matched, 130 interrupted.
+//! 3 the app or the fake could not be started or reached (for `run`, also
+//! when the app exited during the run), 4 no scenario matched, 130
+//! interrupted.
 
 use std::process::ExitCode;
 
@@ -27,7 +28,8 @@ pub fn parse_fake_url(text: &str) -> Result<String, String> {
 pub const EXIT_FAILED: u8 = 1;
 /// Exit code for invalid usage or an invalid input file.
 pub const EXIT_USAGE: u8 = 2;
-/// Exit code when the app or the fake could not be started or reached.
+/// Exit code when the app or the fake could not be started or reached, or
+/// when an app that the harness started exited during the run.
 pub const EXIT_START: u8 = 3;
 /// Exit code when no scenario file matched the paths and `--filter`.
 pub const EXIT_NO_MATCH: u8 = 4;
@@ -40,7 +42,8 @@ Exit codes:
   0    every scenario passed
   1    a scenario failed
   2    invalid usage, or an invalid scenario file or fakestripe.yaml
-  3    the app or the fake could not be started or reached
+  3    the app or the fake could not be started or reached, or the app
+       exited during the run
   4    no scenario matched the paths and --filter
   130  interrupted by Ctrl-C, SIGTERM or SIGHUP";
 

@@ -247,6 +247,7 @@ async fn run(
             }
         }
     };
+    let app_exits = progress.app_exits();
     // The reporting task ends when every sender is gone: the one in
     // `progress`, and those of the workers, which ended with `running`.
     drop(progress);
@@ -255,8 +256,13 @@ async fn run(
         errln!("error: cannot write a report: {err}");
         return ExitCode::from(EXIT_USAGE);
     }
+    for message in &app_exits {
+        errln!("error: {message}");
+    }
     if summary.interrupted {
         ExitCode::from(EXIT_INTERRUPTED)
+    } else if summary.app_exited {
+        ExitCode::from(EXIT_START)
     } else if summary.failed > 0 {
         ExitCode::from(EXIT_FAILED)
     } else {

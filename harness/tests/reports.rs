@@ -122,6 +122,7 @@ fn events() -> Vec<Event> {
                 skipped: 1,
                 duration: Duration::from_millis(1_700),
                 interrupted: false,
+                app_exited: false,
             },
         },
     ]

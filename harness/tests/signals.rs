@@ -1,8 +1,9 @@
 //! SIGINT, SIGTERM and SIGHUP sent to `fakestripe run` and `fakestripe
 //! fuzz`: each stops the app's process group, which runs apart from the
-//! harness's, and the command exits with code 130. The app is a small
-//! Python server that starts a child process of its own, so the test can
-//! check that the whole group ended.
+//! harness's, and the command exits with code 130. SIGKILL sent to the app
+//! during a run: the harness reports that the app exited, and exits with
+//! code 3. The app is a small Python server that starts a child process of
+//! its own, so the test can check that the whole group ended.
 
 #![cfg(unix)]
 
@@ -27,6 +28,7 @@ with open("pids.tmp", "w") as pids:
 os.rename("pids.tmp", "pids")
 if "--never-ready" in sys.argv:
     time.sleep(600)
+print("serving on port", os.environ["PORT"], flush=True)
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
@@ -394,6 +396,81 @@ fn stop_counts_finished_scenarios() {
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+/// The app dies while a scenario waits for it: the harness reports that
+/// the app exited and how, fails the running scenario with the app's last
+/// output, skips the scenarios after it, and exits with code 3.
+#[test]
+fn app_killed_during_run_exits_3() {
+    let dir = app_folder("app-killed", false);
+    std::fs::write(dir.join("a-1.yaml"), PASSING).expect("the scenario is written");
+    std::fs::write(dir.join("z-after.yaml"), PASSING).expect("the scenario is written");
+    let mut harness = start(
+        &dir,
+        &[
+            "run",
+            ".",
+            "--app",
+            "fakestripe.yaml",
+            "--json",
+            "report.json",
+        ],
+    );
+    let pids = app_pids(&dir, &mut harness);
+    wait_for_file(&dir, "checkout-received", &mut harness);
+    kill(pids.0[0], Signal::SIGKILL).expect("the signal is sent");
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = harness.try_wait().expect("the harness can be polled") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = harness.kill();
+            panic!(
+                "fakestripe ran on 60 s after the app died\n{}",
+                output(&dir)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let text = output(&dir);
+    assert_eq!(status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("harness: the app exited (signal 9, SIGKILL) while the scenario ran"),
+        "{text}"
+    );
+    assert!(text.contains("    | serving on port "), "{text}");
+    assert!(
+        text.contains("2 scenarios run: 1 passed, 1 failed, 1 skipped (the app exited)"),
+        "{text}"
+    );
+    assert!(text.contains("SKIP [       ] ./z-after.yaml"), "{text}");
+    assert!(
+        text.contains(
+            "error: the app exited (signal 9, SIGKILL) while ./scenario.yaml ran; its last output:\n    serving on port "
+        ),
+        "{text}"
+    );
+
+    let json = std::fs::read_to_string(dir.join("report.json")).expect("the JSON report exists");
+    let report: serde_json::Value = serde_json::from_str(&json).expect("the report is JSON");
+    assert_eq!(report["summary"]["app_exited"], true, "{json}");
+    assert_eq!(report["summary"]["interrupted"], false, "{json}");
+    assert_eq!(
+        report["skipped"],
+        serde_json::json!(["./z-after.yaml"]),
+        "{json}"
+    );
+    // The app's child, `sleep`, is in the app's process group, which the
+    // harness ends when it stops.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while running(pids.0[1]) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!running(pids.0[1]), "the app's child still runs\n{text}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A proxy in front of the reference shop, started as the app. It starts

@@ -12,7 +12,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
 pub use config::{AppConfig, Launch};
-pub use process::{AppLog, AppProcess, LaunchEnv, StartError};
+pub use process::{AppExit, AppLog, AppProcess, LaunchEnv, StartError};
 use template::{Variables, encode_path_segment, render_text, render_value, scalar_text};
 
 use crate::runner::record::OrderView;

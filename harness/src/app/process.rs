@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
+use tokio::sync::{oneshot, watch};
 
 use super::config::StartConfig;
 use crate::output::errln;
@@ -89,7 +90,8 @@ pub enum StartError {
     },
 }
 
-fn log_excerpt(log: &[String]) -> String {
+/// Formats the app's last output lines for an error message.
+pub(crate) fn log_excerpt(log: &[String]) -> String {
     if log.is_empty() {
         return "; it printed nothing".to_owned();
     }
@@ -101,14 +103,85 @@ fn log_excerpt(log: &[String]) -> String {
     text
 }
 
+/// A handle on the app's exit status, as text such as `exit code 1` or
+/// `signal 9, SIGKILL`.
+#[derive(Debug, Clone)]
+pub struct AppExit(watch::Receiver<Option<String>>);
+
+impl AppExit {
+    /// Returns how the app ended, or `None` while it runs.
+    pub fn status(&self) -> Option<String> {
+        self.0.borrow().clone()
+    }
+
+    /// Waits until the app ends and returns how it ended. Never returns
+    /// while the app runs.
+    pub async fn wait(&mut self) -> String {
+        let status = match self.0.wait_for(Option::is_some).await {
+            Ok(status) => status.clone(),
+            Err(_) => None,
+        };
+        match status {
+            Some(status) => status,
+            // The watcher task ended without a status, which happens only
+            // when the runtime shuts down.
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// Describes an exit status in the words of the harness's messages.
+fn describe_exit(status: std::process::ExitStatus) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return match nix::sys::signal::Signal::try_from(signal) {
+                Ok(name) => format!("signal {signal}, {name}"),
+                Err(_) => format!("signal {signal}"),
+            };
+        }
+    }
+    match status.code() {
+        Some(code) => format!("exit code {code}"),
+        None => status.to_string(),
+    }
+}
+
+/// Waits for the child to end and publishes how it ended. The task owns
+/// the child, so that [`AppExit`] handles can watch it while the runner
+/// keeps the [`AppProcess`]. The task kills the child when the returned
+/// sender sends or is dropped.
+fn watch_exit(mut child: Child) -> (AppExit, oneshot::Sender<()>) {
+    let (sender, receiver) = watch::channel(None);
+    let (kill, kill_requested) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let waited = tokio::select! {
+            waited = child.wait() => waited,
+            _ = kill_requested => {
+                let _ = child.start_kill();
+                child.wait().await
+            }
+        };
+        let status = match waited {
+            Ok(status) => describe_exit(status),
+            Err(err) => format!("its status is unknown: {err}"),
+        };
+        let _ = sender.send(Some(status));
+    });
+    (AppExit(receiver), kill)
+}
+
 /// A running app started by the harness.
 #[derive(Debug)]
 pub struct AppProcess {
-    child: Child,
     /// The process group id, which is the child's pid.
     group: Option<i32>,
     pub base_url: String,
     pub log: Arc<Mutex<AppLog>>,
+    pub exit: AppExit,
+    /// Asks the task that owns the child to kill it.
+    kill: Option<oneshot::Sender<()>>,
     stopped: bool,
 }
 
@@ -167,11 +240,13 @@ impl AppProcess {
             timeout.as_secs()
         );
 
+        let (exit, kill) = watch_exit(child);
         let mut app = AppProcess {
-            child,
             group,
             base_url,
             log,
+            exit,
+            kill: Some(kill),
             stopped: false,
         };
         if let Err(err) = app.wait_ready(ready_path, timeout).await {
@@ -189,11 +264,11 @@ impl AppProcess {
             .unwrap_or_else(|_| reqwest::Client::new());
         let started = Instant::now();
         loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
+            if let Some(status) = self.exit.status() {
                 // Give the output readers a moment to take the last lines.
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 return Err(StartError::Exited {
-                    status: status.to_string(),
+                    status,
                     log: self.tail(30),
                 });
             }
@@ -227,15 +302,22 @@ impl AppProcess {
         }
         self.stopped = true;
         signal_group(self.group, false);
-        let exited = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+        let exited = tokio::time::timeout(Duration::from_secs(5), self.exit.wait()).await;
         if exited.is_err() {
             tracing::warn!("the app did not stop within 5s of SIGTERM; sending SIGKILL");
             signal_group(self.group, true);
-            let _ = self.child.kill().await;
+            self.kill_child();
+            let _ = tokio::time::timeout(Duration::from_secs(5), self.exit.wait()).await;
         }
         // The group may still hold children of the app that outlived it.
         signal_group(self.group, true);
         tracing::info!("the app stopped");
+    }
+
+    fn kill_child(&mut self) {
+        if let Some(kill) = self.kill.take() {
+            let _ = kill.send(());
+        }
     }
 }
 
@@ -243,7 +325,7 @@ impl Drop for AppProcess {
     fn drop(&mut self) {
         if !self.stopped {
             signal_group(self.group, true);
-            let _ = self.child.start_kill();
+            self.kill_child();
         }
     }
 }

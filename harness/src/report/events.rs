@@ -53,6 +53,9 @@ pub struct Summary {
     #[serde(serialize_with = "seconds")]
     pub duration: Duration,
     pub interrupted: bool,
+    /// True when an app the harness started exited during the run, which
+    /// stopped the scenarios of its worker.
+    pub app_exited: bool,
 }
 
 fn seconds<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {

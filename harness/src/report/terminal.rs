@@ -172,6 +172,8 @@ impl<W: Write> TerminalReporter<W> {
         }
         if summary.interrupted {
             line.push_str(" (interrupted)");
+        } else if summary.app_exited {
+            line.push_str(" (the app exited)");
         }
         writeln!(self.out, "{line}")?;
         for (path, replay) in std::mem::take(&mut self.failed) {

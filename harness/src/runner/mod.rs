@@ -23,7 +23,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 
 use crate::app::{AppClient, AppConfig, AppProcess, Launch, LaunchEnv};
-use crate::report::events::{Event, ScenarioResult, Summary};
+use crate::report::events::{Event, Failure, FailureKind, ScenarioResult, Summary};
 use crate::scenario::Scenario;
 use fake::{FakeClient, fresh_key};
 pub use scenario::WorkerContext;
@@ -206,6 +206,7 @@ async fn start_worker(
                     fake,
                     app: client,
                     log,
+                    exit: Some(process.exit.clone()),
                     app_arg,
                 },
                 process: Some(process),
@@ -232,6 +233,7 @@ async fn start_worker(
                     fake,
                     app: client,
                     log: None,
+                    exit: None,
                     app_arg,
                 },
                 process: None,
@@ -319,6 +321,8 @@ struct ProgressState {
     running: BTreeSet<usize>,
     passed: usize,
     failed: usize,
+    /// A message for each app that exited during the run.
+    app_exits: Vec<String>,
     /// The summary, once the run finished.
     summary: Option<Summary>,
 }
@@ -361,6 +365,18 @@ impl Progress {
     /// interrupted.
     pub fn cancel(&self) {
         self.cancel.store(true, Ordering::SeqCst);
+    }
+
+    /// Records that a worker's app exited, so the worker stops and the
+    /// summary reports it.
+    fn app_exited(&self, message: String) {
+        self.lock().app_exits.push(message);
+    }
+
+    /// Returns a message for each app that exited during the run, with its
+    /// last output.
+    pub fn app_exits(&self) -> Vec<String> {
+        self.lock().app_exits.clone()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ProgressState> {
@@ -440,6 +456,7 @@ impl Progress {
             skipped: running.len() + pending.len(),
             duration: self.begun.elapsed(),
             interrupted: self.cancel.load(Ordering::SeqCst),
+            app_exited: !state.app_exits.is_empty(),
         };
         state.summary = Some(summary);
         let _ = self.events.send(Event::RunFinished { summary });
@@ -456,16 +473,82 @@ struct Job {
     run_tag: String,
 }
 
+/// How long a worker waits, after a scenario failed, for the exit status
+/// of an app that may have died during it. Only failed scenarios wait, and
+/// the status of a killed app normally arrives within a few milliseconds.
+const EXIT_GRACE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The number of the app's last output lines that an exit message shows.
+const EXIT_LOG_LINES: usize = 20;
+
 impl Job {
-    /// Runs scenarios from the queue until it is empty or the run stops.
+    /// Runs scenarios from the queue until it is empty, the run stops, or
+    /// the worker's app exits. A worker whose app exited starts no further
+    /// scenario, and the summary lists those it would have run as skipped.
     async fn work(self) {
-        while let Some(index) = self.progress.next() {
+        loop {
+            if let Some(status) = self.app_exit(false).await {
+                let message = format!("the app exited ({status}) between scenarios");
+                self.progress.app_exited(self.with_output(message));
+                return;
+            }
+            let Some(index) = self.progress.next() else {
+                return;
+            };
             let scenario = &self.progress.scenarios[index];
             let seed = self.seed.unwrap_or(scenario.seed);
             let tag = format!("{}{index}", self.run_tag);
-            let result = scenario::run_scenario(scenario, seed, &self.ctx, tag).await;
+            let mut result = scenario::run_scenario(scenario, seed, &self.ctx, tag).await;
+            let Some(status) = self.app_exit(!result.passed()).await else {
+                self.progress.record(index, result);
+                continue;
+            };
+            result.failures.insert(
+                0,
+                Failure {
+                    kind: FailureKind::Harness,
+                    message: format!("the app exited ({status}) while the scenario ran"),
+                    mismatches: Vec::new(),
+                },
+            );
+            if result.app_output.is_empty() {
+                result.app_output = self.last_output();
+            }
+            let message = format!(
+                "the app exited ({status}) while {} ran",
+                scenario.path.display()
+            );
             self.progress.record(index, result);
+            self.progress.app_exited(self.with_output(message));
+            return;
         }
+    }
+
+    /// Returns how the worker's app ended, if the harness started it and
+    /// it has ended. With `grace`, waits up to [`EXIT_GRACE`] for it to end.
+    async fn app_exit(&self, grace: bool) -> Option<String> {
+        let mut exit = self.ctx.exit.clone()?;
+        if grace {
+            tokio::time::timeout(EXIT_GRACE, exit.wait()).await.ok()
+        } else {
+            exit.status()
+        }
+    }
+
+    fn last_output(&self) -> Vec<String> {
+        self.ctx
+            .log
+            .as_ref()
+            .and_then(|log| log.lock().ok().map(|log| log.tail(EXIT_LOG_LINES)))
+            .unwrap_or_default()
+    }
+
+    /// Appends the app's last output lines to `message`.
+    fn with_output(&self, message: String) -> String {
+        format!(
+            "{message}{}",
+            crate::app::process::log_excerpt(&self.last_output())
+        )
     }
 }
 

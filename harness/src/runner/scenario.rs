@@ -22,7 +22,7 @@ use super::record::{
     SessionTruth, TraceEntry,
 };
 use crate::app::template::Variables;
-use crate::app::{AppClient, AppLog};
+use crate::app::{AppClient, AppExit, AppLog};
 use crate::invariants::{self, Violation};
 use crate::report::events::{Failure, FailureKind, Mismatch, ScenarioResult};
 use crate::report::timeline;
@@ -42,6 +42,8 @@ pub struct WorkerContext {
     pub fake: Arc<FakeClient>,
     pub app: AppClient,
     pub log: Option<Arc<Mutex<AppLog>>>,
+    /// The app's exit status, when the harness started the app.
+    pub exit: Option<AppExit>,
     /// The app file's path as the replay command shows it.
     pub app_arg: String,
 }
