@@ -1,7 +1,8 @@
 //! How `fakestripe run` and `fakestripe fuzz` find, start or reach the app
 //! that a fakestripe.yaml describes. The cases are an app file given by a
 //! bare file name or found in the current directory, a `base_url` where
-//! nothing listens, and an app whose reset request fails.
+//! nothing listens, a `--fake` URL where nothing listens, and an app whose
+//! reset request fails.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -161,6 +162,34 @@ fn unreachable_base_url_exits_3() {
         assert!(stderr.contains("Connection refused"), "{command}: {stderr}");
         assert!(!stdout.contains("FAIL"), "{command}: {stdout}");
     }
+}
+
+/// A `--fake` URL where nothing listens stops the run before the app
+/// starts. The error reports that the fake could not be reached, because
+/// the harness was not starting one.
+#[test]
+fn unreachable_fake_exits_3() {
+    let dir = scratch("unreachable-fake");
+    let app = running_app(&dir, "http://127.0.0.1:9");
+    let fake_url = format!("http://127.0.0.1:{}", unused_port());
+    let output = Command::new(BINARY)
+        .arg("run")
+        .arg(scenario("card-paid.yaml"))
+        .arg("--app")
+        .arg(&app)
+        .args(["--fake", &fake_url])
+        .output()
+        .expect("fakestripe runs");
+    let stdout = text(&output.stdout);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stdout}\n{stderr}");
+    assert!(
+        stderr.starts_with(&format!("error: cannot reach the fake at {fake_url}: ")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Connection refused"), "{stderr}");
+    assert!(!stderr.contains("cannot start"), "{stderr}");
+    assert!(!stdout.contains("FAIL"), "{stdout}");
 }
 
 /// An app whose reset request fails stops each scenario before its first

@@ -48,6 +48,13 @@ pub struct RunOptions {
 pub enum StartError {
     #[error("cannot start the fake: {0}")]
     Fake(String),
+    /// The fake given by `--fake` or `FAKESTRIPE_URL` does not respond.
+    #[error(
+        "cannot reach the fake at {url}: {reason}. Start it with `fakestripe serve`, or leave out --fake and FAKESTRIPE_URL so that the harness starts one."
+    )]
+    FakeUnreachable { url: String, reason: String },
+    #[error("cannot set up the app's account in the fake: {0}")]
+    FakeSetup(String),
     #[error("cannot start the app: {0}")]
     App(String),
     #[error("cannot reach the app: {0}")]
@@ -113,7 +120,10 @@ pub async fn start(
             probe
                 .now()
                 .await
-                .map_err(|err| StartError::Fake(format!("no fake responds at {url}: {err}")))?;
+                .map_err(|err| StartError::FakeUnreachable {
+                    url: url.clone(),
+                    reason: error_chain(&err),
+                })?;
             (None, url.trim_end_matches('/').to_owned())
         }
         None => {
@@ -179,7 +189,7 @@ async fn start_worker(
         Launch::Start(_) => fresh_key(),
     };
     let fake = Arc::new(FakeClient::new(fake_url, key.clone()));
-    let fake_error = |err: fake::FakeError| StartError::Fake(err.to_string());
+    let fake_error = |err: fake::FakeError| StartError::FakeSetup(err.to_string());
     fake.manual_clock().await.map_err(fake_error)?;
     match &app.launch {
         Launch::Start(start) => {
@@ -240,6 +250,23 @@ async fn start_worker(
             })
         }
     }
+}
+
+/// Formats an error with its sources, such as `GET /_fakestripe/clock
+/// failed: error sending request: client error (Connect): Connection
+/// refused`, because the outermost message alone rarely gives the cause.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// How long [`check_reachable`] waits for a connection.
