@@ -157,6 +157,28 @@ fn invalid_card() {
 }
 
 #[test]
+fn invalid_currency() {
+    let text = "version: 1\nsteps:\n  - checkout: { order: O-1, currency: EURO }\n";
+    insta::assert_snapshot!(errors("invalid-currency.yaml", text));
+}
+
+#[test]
+fn unsupported_currency() {
+    let text = "version: 1\nsteps:\n  - checkout:\n      order: O-1\n      currency: xyz\n";
+    insta::assert_snapshot!(errors("unsupported-currency.yaml", text));
+}
+
+#[test]
+fn currency_any_case_accepted() {
+    for code in ["eur", "EUR", "Usd", "jpy"] {
+        let text =
+            format!("version: 1\nsteps:\n  - checkout: {{ order: O-1, currency: {code} }}\n");
+        let loaded = parse(Path::new("currency.yaml"), &text);
+        assert!(loaded.is_ok(), "{code}: {:?}", loaded.err());
+    }
+}
+
+#[test]
 fn card_with_async_method() {
     let text = "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - pay: { method: sepa_debit, card: success }\n  - pay: { outcome: failed }\n";
     insta::assert_snapshot!(errors("card-async.yaml", text));

@@ -538,8 +538,8 @@ impl ScenarioRun<'_> {
                         Value::String(
                             checkout
                                 .currency
-                                .clone()
-                                .unwrap_or_else(|| "usd".to_owned()),
+                                .as_ref()
+                                .map_or_else(|| "usd".to_owned(), |code| code.value.clone()),
                         ),
                     )
                     .set(

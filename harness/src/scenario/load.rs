@@ -275,6 +275,7 @@ impl Checker<'_> {
             let order = match &step {
                 Step::Checkout(checkout) => {
                     self.check_items(checkout.items.as_ref());
+                    self.check_currency(checkout.currency.as_ref());
                     if checkout.order.trim().is_empty() {
                         self.push(position, "`order` must not be empty", None);
                     }
@@ -483,6 +484,35 @@ impl Checker<'_> {
                     .push(self.source.at(quantity, message, Some(help)));
             }
         }
+    }
+
+    /// Checks the currency of a `checkout` step against the codes the fake
+    /// accepts, in any case, because an app passes it on to the fake, which
+    /// rejects any other code. The error points at the value.
+    fn check_currency(&mut self, currency: Option<&Spanned<String>>) {
+        let Some(currency) = currency else { return };
+        let accepted = fakestripe_server::resources::CURRENCIES;
+        let code = currency.value.to_ascii_lowercase();
+        if accepted.contains(&code.as_str()) {
+            return;
+        }
+        let text = shorten(&currency.value);
+        let three_letters = code.len() == 3 && code.bytes().all(|b| b.is_ascii_lowercase());
+        let message = if three_letters {
+            format!(
+                "unsupported currency `{text}`, expected one the fake accepts: {}",
+                accepted.join(", ")
+            )
+        } else {
+            format!(
+                "invalid currency `{text}`, expected a three-letter ISO code such as eur or usd"
+            )
+        };
+        let mut help = suggest(&code, accepted);
+        if help.is_none() && !three_letters {
+            help = Some("write a three-letter ISO code such as eur or usd".to_owned());
+        }
+        self.errors.push(self.source.at(currency, message, help));
     }
 
     /// Checks that a list of event type patterns names at least one; the

@@ -333,8 +333,9 @@ pub struct CheckoutStep {
     /// Line items. Default: one item of 10.00 in the order's currency.
     #[schemars(with = "Option<Vec<Item>>")]
     pub items: Option<Spanned<Vec<Spanned<Item>>>>,
-    /// Three-letter ISO currency code. Default `usd`.
-    pub currency: Option<String>,
+    /// Three-letter ISO currency code, such as `eur`. Default `usd`.
+    #[schemars(with = "Option<String>")]
+    pub currency: Option<Spanned<String>>,
     /// The customer's email, given to the app's checkout request.
     pub email: Option<String>,
     /// The customer's name, given to the app's checkout request.
