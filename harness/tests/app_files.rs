@@ -103,3 +103,36 @@ fn invalid_http_method() {
         "{message}"
     );
 }
+
+/// Each key that docs/app-contract.md lists as required: removing it from
+/// a valid file makes the file invalid, with an error that names it.
+#[test]
+fn required_keys_missing() {
+    let cases = [
+        ("version: 1\n", "missing key `version`"),
+        ("webhook_path: /hooks\n", "missing key `webhook_path`"),
+        (
+            "checkout: { request: { method: POST, path: /buy, json: { id: \"{{order_id}}\" } } }\n",
+            "missing key `checkout`",
+        ),
+        ("  status: /state\n", "missing key `status`"),
+        (
+            "  status_map: { paid: [done, shipped], failed: [bounced] }\n",
+            "missing key `status_map`",
+        ),
+        (
+            "start: { command: [./app] }\n",
+            "missing `start` (how to start the app) or `base_url` (where it runs)",
+        ),
+        (
+            "  request: { path: \"/orders/{{order_id}}\" }\n",
+            "missing key `request`",
+        ),
+    ];
+    for (line, expected) in cases {
+        assert!(MINIMAL.contains(line), "MINIMAL has no line {line:?}");
+        let text = MINIMAL.replacen(line, "", 1);
+        let message = errors(&text);
+        assert!(message.contains(expected), "without {line:?}: {message}");
+    }
+}
