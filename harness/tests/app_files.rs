@@ -136,3 +136,37 @@ fn required_keys_missing() {
         assert!(message.contains(expected), "without {line:?}: {message}");
     }
 }
+
+/// Returns the example fakestripe.yaml in docs/app-contract.md.
+fn docs_example() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/app-contract.md");
+    let docs = std::fs::read_to_string(path).expect("docs/app-contract.md exists");
+    let start = docs
+        .find("```yaml\nversion: 1")
+        .expect("the docs have an example fakestripe.yaml")
+        + "```yaml\n".len();
+    let length = docs[start..].find("```").expect("the example ends");
+    docs[start..start + length].to_owned()
+}
+
+/// The example in the docs is valid and starts the shop as the shop's own
+/// file does.
+#[test]
+fn docs_example_matches_shop_file() {
+    let docs = parse(
+        Path::new("examples/shop-rust/fakestripe.yaml"),
+        &docs_example(),
+    )
+    .expect("the docs example is valid");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/shop-rust/fakestripe.yaml");
+    let shop = fakestripe::app::config::load(&path).expect("the shop's file is valid");
+    let (Launch::Start(docs_start), Launch::Start(shop_start)) = (&docs.launch, &shop.launch)
+    else {
+        panic!("both files start the app");
+    };
+    assert_eq!(docs_start.command, shop_start.command);
+    assert_eq!(docs_start.timeout_seconds, shop_start.timeout_seconds);
+    assert_eq!(docs_start.timeout_seconds, Some(300));
+    assert_eq!(docs_start.cwd, shop_start.cwd);
+    assert_eq!(docs_start.ready, shop_start.ready);
+}
