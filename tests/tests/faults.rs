@@ -428,6 +428,38 @@ async fn webhook_order_follows_given_order() {
     );
 }
 
+/// With `order`, ranks count from 1: the first pattern's events go out
+/// after one `spacing_seconds`, the second's after two.
+#[tokio::test]
+async fn webhook_order_ranks_from_one() {
+    let fake = manual_fake().await;
+    let receiver = Receiver::start().await;
+    let acct = account(&fake, "sk_test_order_ranks", &receiver).await;
+    acct.set_faults(json!({"faults": [{"kind": "webhook_order", "spacing_seconds": 10, "order": ["checkout.session.completed", "payment_intent.succeeded"]}]})).await;
+    let session = acct.session("O-6b").await;
+    acct.pay(session["id"].as_str().unwrap()).await;
+    let unordered = [
+        "payment_intent.created",
+        "charge.succeeded",
+        "charge.updated",
+    ];
+
+    acct.advance(9).await;
+    assert_eq!(receiver.genuine_types(), unordered);
+    acct.advance(1).await;
+    assert_eq!(
+        receiver.genuine_types()[unordered.len()..],
+        ["checkout.session.completed"]
+    );
+    acct.advance(9).await;
+    assert_eq!(receiver.genuine_types().len(), unordered.len() + 1);
+    acct.advance(1).await;
+    assert_eq!(
+        receiver.genuine_types()[unordered.len()..],
+        ["checkout.session.completed", "payment_intent.succeeded"]
+    );
+}
+
 #[tokio::test]
 async fn webhook_duplicate_repeats_event_id() {
     let fake = manual_fake().await;
