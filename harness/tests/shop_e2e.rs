@@ -248,3 +248,50 @@ steps:
     assert_eq!(results.len(), 1);
     assert!(results[0].passed(), "{text}\n{}", report(&results[0]));
 }
+
+/// `deliver:` without `types`, as `fakestripe fuzz` writes it, sends every
+/// held delivery before the step returns, and fails when none is held.
+#[test]
+fn deliver_without_types_sends_all_held() {
+    let dir = std::env::temp_dir().join(format!("fakestripe-e2e-deliver-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
+    let all_held = dir.join("deliver-all-held.yaml");
+    std::fs::write(
+        &all_held,
+        "\
+version: 1
+steps:
+  - hold: { types: [\"*\"] }
+  - checkout: { order: O-1 }
+  - pay: { card: success }
+  - expect: { status: pending, fulfilments: 0 }
+  - deliver:
+  - expect: { status: paid, fulfilments: 1 }
+",
+    )
+    .expect("the temporary directory is writable");
+    let none_held = dir.join("deliver-none-held.yaml");
+    std::fs::write(
+        &none_held,
+        "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - deliver:\n",
+    )
+    .expect("the temporary directory is writable");
+
+    let results = run(&shop_app(), &[all_held, none_held], 1);
+    assert_eq!(results.len(), 2);
+    assert!(results[0].passed(), "{}", report(&results[0]));
+    let failure = &results[1].failures[0];
+    assert_eq!(
+        failure.kind,
+        FailureKind::Step {
+            index: 1,
+            name: "deliver".to_owned(),
+            line: 4,
+            column: 5
+        }
+    );
+    assert_eq!(
+        failure.message,
+        "no delivery is held; a `hold` step or a hold fault must come first"
+    );
+}
