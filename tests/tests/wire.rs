@@ -715,6 +715,17 @@ async fn stripe_version_is_echoed() {
             .unwrap()
             .contains("latest")
     );
+
+    let no_such_day = api
+        .get_with("/v1/customers", &[("Stripe-Version", "2025-02-30")])
+        .await;
+    no_such_day.expect(400);
+    assert!(
+        no_such_day.error()["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Invalid Stripe API version: 2025-02-30.")
+    );
 }
 
 #[tokio::test]

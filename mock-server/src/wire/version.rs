@@ -20,7 +20,9 @@ pub fn at_least(version: &str, date: &str) -> bool {
     version_date >= date
 }
 
-/// Whether a header value looks like a Stripe API version.
+/// Returns whether a header value looks like a Stripe API version: a date
+/// that exists on the calendar (`YYYY-MM-DD`), and optionally a release
+/// name.
 pub fn is_valid(version: &str) -> bool {
     let bytes = version.as_bytes();
     bytes.len() >= 10
@@ -31,8 +33,30 @@ pub fn is_valid(version: &str) -> bool {
                 b.is_ascii_digit()
             }
         })
+        && is_calendar_date(&version[..10])
         && (bytes.len() == 10
             || (bytes[10] == b'.' && bytes[11..].iter().all(|b| b.is_ascii_lowercase())))
+}
+
+/// Returns whether `date`, ten bytes shaped `YYYY-MM-DD` with digits in
+/// place, names a day that exists.
+fn is_calendar_date(date: &str) -> bool {
+    let (Ok(year), Ok(month), Ok(day)) = (
+        date[..4].parse::<u32>(),
+        date[5..7].parse::<u32>(),
+        date[8..10].parse::<u32>(),
+    ) else {
+        return false;
+    };
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&day)
 }
 
 #[cfg(test)]
@@ -52,5 +76,21 @@ mod tests {
         assert!(is_valid("2026-03-25.dahlia"));
         assert!(!is_valid("latest"));
         assert!(!is_valid("2020-8-27"));
+    }
+
+    #[test]
+    fn rejects_dates_not_on_the_calendar() {
+        assert!(is_valid("2024-02-29"));
+        assert!(is_valid("2024-12-18.acacia"));
+        for version in [
+            "2020-13-01",
+            "2020-00-10",
+            "2020-04-31",
+            "2023-02-29",
+            "1900-02-29",
+            "2020-01-00",
+        ] {
+            assert!(!is_valid(version), "{version}");
+        }
     }
 }
