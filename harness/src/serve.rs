@@ -148,9 +148,15 @@ async fn stop(
         );
     }
     tokio::select! {
+        // Checked first, so a shutdown that is done wins over a timeout of
+        // zero that is ready at the same time.
+        biased;
         () = server.shutdown() => return ExitCode::SUCCESS,
         () = tokio::time::sleep(timeout) => {
             let in_flight = shared.requests_in_flight();
+            if in_flight == 0 {
+                return closed_unfinished(timeout);
+            }
             tracing::warn!(
                 in_flight,
                 "stopping with {} still in flight after the {} s shutdown timeout",
@@ -160,6 +166,9 @@ async fn stop(
         }
         second = signals.recv() => {
             let in_flight = shared.requests_in_flight();
+            if in_flight == 0 {
+                return closed_unfinished(timeout);
+            }
             tracing::warn!(
                 signal = second,
                 in_flight,
@@ -169,6 +178,17 @@ async fn stop(
         }
     }
     ExitCode::from(EXIT_INTERRUPTED)
+}
+
+/// Logs the end of a shutdown that found no request in flight but waited
+/// for connections that had not sent a whole request, and returns 0: such
+/// a connection carries no request to cut off.
+fn closed_unfinished(timeout: Duration) -> ExitCode {
+    tracing::info!(
+        "stopped after {} s: closed the connections that had not sent a whole request",
+        timeout.as_secs(),
+    );
+    ExitCode::SUCCESS
 }
 
 /// "1 request" or "N requests".

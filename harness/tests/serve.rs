@@ -79,6 +79,44 @@ async fn sigterm_stops_it_cleanly() {
     assert_eq!(status.code(), Some(0));
 }
 
+/// A connection that sent half a request delays the shutdown only until
+/// the timeout, and carries no request to cut off, so the exit is 0.
+#[tokio::test]
+async fn half_sent_request_stop_exits_0() {
+    use tokio::io::AsyncWriteExt;
+
+    let (mut child, lines) = serve(&["--port", "0", "--shutdown-timeout", "1"]).await;
+    let addr = lines[0].trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stream
+        .write_all(b"GET /_fakestripe/clock HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    send_signal(&child, nix::sys::signal::Signal::SIGTERM);
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("serve stopped")
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    drop(stream);
+}
+
+/// With a shutdown timeout of zero and nothing in flight, the stop is
+/// always clean.
+#[tokio::test]
+async fn zero_timeout_idle_stop_exits_0() {
+    for _ in 0..10 {
+        let (mut child, _) = serve(&["--port", "0", "--shutdown-timeout", "0"]).await;
+        send_signal(&child, nix::sys::signal::Signal::SIGTERM);
+        let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+            .await
+            .expect("serve stopped")
+            .unwrap();
+        assert_eq!(status.code(), Some(0));
+    }
+}
+
 /// Starts a webhook receiver on 127.0.0.1 that never responds, and returns
 /// its URL and a channel that gets a message when a delivery arrives.
 async fn silent_receiver() -> (String, mpsc::UnboundedReceiver<()>) {
