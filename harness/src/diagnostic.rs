@@ -387,6 +387,10 @@ pub fn explain(raw: &str) -> (String, Option<String>) {
         "expected mapping start" => "expected a map of keys and values".to_owned(),
         "unexpected end of input" => "unexpected end of the file".to_owned(),
         "unexpected value for unit enum variant" => "this value takes no parameters".to_owned(),
+        "expected string scalar" => "expected a string".to_owned(),
+        other if other.starts_with("cannot deserialize null into ") => {
+            "expected a value here, found null (`~` or nothing)".to_owned()
+        }
         other => other
             .replace("invalid u32", "expected a whole number")
             .replace("invalid u64", "expected a whole number"),

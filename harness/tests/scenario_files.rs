@@ -178,6 +178,30 @@ fn currency_any_case_accepted() {
     }
 }
 
+/// A null or a list where a string goes is named in plain words, without
+/// the names of Rust types.
+#[test]
+fn null_and_list_for_a_string() {
+    let null = errors(
+        "null.yaml",
+        "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - expect: { payment_intent: { metadata: { k: ~ } } }\n",
+    );
+    assert!(
+        null.contains("null.yaml:4:") && null.contains("expected a value here, found null"),
+        "{null}"
+    );
+    assert!(!null.contains("Option<"), "{null}");
+    let list = errors(
+        "list.yaml",
+        "version: 1\nsteps:\n  - checkout: { order: O-1, currency: [eur] }\n",
+    );
+    assert!(
+        list.contains("list.yaml:3:") && list.contains("expected a string"),
+        "{list}"
+    );
+    assert!(!list.contains("scalar"), "{list}");
+}
+
 #[test]
 fn card_with_async_method() {
     let text = "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - pay: { method: sepa_debit, card: success }\n  - pay: { outcome: failed }\n";

@@ -137,10 +137,11 @@ impl<W: Write> TerminalReporter<W> {
             }
         }
         if !result.app_output.is_empty() {
+            let count = result.app_output.len();
+            let lines = if count == 1 { "line" } else { "lines" };
             writeln!(
                 self.out,
-                "  app output during the scenario (last {} lines):",
-                result.app_output.len()
+                "  app output during the scenario (last {count} {lines}):"
             )?;
             for line in &result.app_output {
                 writeln!(self.out, "    | {line}")?;

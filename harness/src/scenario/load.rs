@@ -500,7 +500,7 @@ impl Checker<'_> {
         let three_letters = code.len() == 3 && code.bytes().all(|b| b.is_ascii_lowercase());
         let message = if three_letters {
             format!(
-                "unsupported currency `{text}`, expected one the fake accepts: {}",
+                "unsupported currency `{text}`, expected one that the fake accepts: {}",
                 accepted.join(", ")
             )
         } else {
