@@ -463,6 +463,22 @@ async fn hanging_endpoint_does_not_block_another() {
     assert_eq!(timed_out["status"], Value::Null);
 }
 
+/// Pays a new euro session by SEPA Direct Debit, which settles with
+/// `outcome` 60 s later.
+async fn pay_by_debit_settling_in_60s(api: &Api, outcome: &str) {
+    let session = api
+        .post("/v1/checkout/sessions", &support::session_body("eur", &[]))
+        .await
+        .ok()
+        .clone();
+    api.control(
+        &format!("/checkout/sessions/{}/pay", session["id"].as_str().unwrap()),
+        json!({"payment_method": "sepa_debit", "outcome": outcome, "delay_seconds": 60}),
+    )
+    .await
+    .ok();
+}
+
 /// In real-time mode, an advance sends what was already due before what
 /// falls due in the window it jumps over. A debit that fails 60 s after
 /// payment sends its failure events only after the checkout's own events,
@@ -474,17 +490,7 @@ async fn real_time_advance_keeps_time_order() {
     let receiver = Receiver::start().await;
     receiver.hang_for(Duration::from_millis(150));
     api.webhook_endpoint(&receiver.url("/hook"), &["*"]).await;
-    let session = api
-        .post("/v1/checkout/sessions", &support::session_body("eur", &[]))
-        .await
-        .ok()
-        .clone();
-    api.control(
-        &format!("/checkout/sessions/{}/pay", session["id"].as_str().unwrap()),
-        json!({"payment_method": "sepa_debit", "outcome": "failed", "delay_seconds": 60}),
-    )
-    .await
-    .ok();
+    pay_by_debit_settling_in_60s(&api, "failed").await;
     // Lets the background dispatcher take the due events and start on them.
     tokio::time::sleep(Duration::from_millis(100)).await;
 
@@ -515,6 +521,46 @@ async fn real_time_advance_keeps_time_order() {
     assert!(
         last_earlier < first_later,
         "events due at payment arrived after the failure 60 s later: {arrived:?}"
+    );
+}
+
+/// In real-time mode, the events that fall due inside an advance go to
+/// each endpoint in parallel: a slow endpoint does not hold up a fast one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_time_advance_sends_endpoints_in_parallel() {
+    let fake = start(ServerConfig::default()).await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_rt_parallel");
+    let slow = Receiver::start().await;
+    slow.hang_for(Duration::from_millis(400));
+    let fast = Receiver::start().await;
+    api.webhook_endpoint(&slow.url("/slow"), &["*"]).await;
+    api.webhook_endpoint(&fast.url("/fast"), &["*"]).await;
+    pay_by_debit_settling_in_60s(&api, "succeeded").await;
+
+    api.advance(60).await;
+
+    let settled = [
+        "charge.succeeded",
+        "payment_intent.succeeded",
+        "checkout.session.async_payment_succeeded",
+    ];
+    let arrivals = |receiver: &Receiver, path: &str| -> Vec<f64> {
+        receiver
+            .received_at(path)
+            .iter()
+            .filter(|r| settled.contains(&r.event()["type"].as_str().unwrap()))
+            .map(|r| r.arrived_at)
+            .collect()
+    };
+    let slow_times = arrivals(&slow, "/slow");
+    let fast_times = arrivals(&fast, "/fast");
+    assert_eq!(slow_times.len(), 3, "{slow_times:?}");
+    assert_eq!(fast_times.len(), 3, "{fast_times:?}");
+    // The slow endpoint takes 400 ms per delivery; the fast one got all
+    // three before the slow one got its second.
+    assert!(
+        fast_times[2] < slow_times[1],
+        "fast {fast_times:?} waited for slow {slow_times:?}"
     );
 }
 

@@ -140,13 +140,7 @@ async fn run_due_concurrently(shared: &Arc<Shared>, account: &Arc<Account>) {
             enqueue(shared, account, prepared);
             // Concurrent copies go out at once, outside the endpoint's queue.
             for copy in copies {
-                let shared = shared.clone();
-                let account = account.clone();
-                tokio::spawn(async move {
-                    let outcome = delivery::send(&shared.http, &copy).await;
-                    let mut data = account.lock();
-                    delivery::complete(&mut data, &copy, &outcome, &shared.config.retry_schedule);
-                });
+                spawn_copy(shared, account, copy);
             }
         }
     }
@@ -156,8 +150,13 @@ async fn run_due_concurrently(shared: &Arc<Shared>, account: &Arc<Account>) {
 /// due at its own virtual time and waiting for every delivery. Work that a
 /// task schedules inside the window (a retry, a settlement) runs too.
 /// In real-time mode it jumps the clock forward the same way, after the
-/// deliveries already taken off the schedule are sent, so time order holds.
-pub async fn advance(shared: &Shared, account: &Account, seconds: i64) -> usize {
+/// deliveries already taken off the schedule are sent, so time order holds,
+/// and sends the deliveries of each instant to the endpoints in parallel.
+pub async fn advance(shared: &Arc<Shared>, account: &Arc<Account>, seconds: i64) -> usize {
+    let real_time = matches!(account.lock().clock.mode(), ClockMode::RealTime { .. });
+    if real_time {
+        return advance_real_time(shared, account, seconds).await;
+    }
     let _runner = account.runner.lock().await;
     outbox_drained(account).await;
     let target = account.lock().now() + seconds.max(0);
@@ -183,6 +182,71 @@ pub async fn advance(shared: &Shared, account: &Account, seconds: i64) -> usize 
         data.clock.set_now(target);
     }
     ran
+}
+
+/// Advances a real-time clock by `seconds`, one due instant at a time. The
+/// tasks due at an instant run, their deliveries join the endpoints'
+/// queues, and the next instant waits until the queues are empty, so an
+/// app that reads the API while handling an event gets the state of the
+/// event's time. Within an instant the endpoints receive in parallel, so
+/// a slow endpoint delays the others only at the next instant. The
+/// background dispatcher keeps sending what falls due at the clock's
+/// current time, such as the events of a payment made during the advance.
+async fn advance_real_time(shared: &Arc<Shared>, account: &Arc<Account>, seconds: i64) -> usize {
+    outbox_drained(account).await;
+    let target = account.lock().now() + seconds.max(0);
+    let mut ran = 0;
+    let mut copies = Vec::new();
+    loop {
+        {
+            let _runner = account.runner.lock().await;
+            let mut data = account.lock();
+            let Some(at) = data.next_due().filter(|at| *at <= target) else {
+                break;
+            };
+            if at > data.now() {
+                data.clock.set_now(at);
+            }
+            while let Some((due, task)) = data.pop_due(at) {
+                ran += 1;
+                let Some(prepared) = start_task(&mut data, due, task) else {
+                    continue;
+                };
+                for copy in crate::faults::concurrent_copies(&mut data, &prepared) {
+                    copies.push(spawn_copy(shared, account, copy));
+                }
+                enqueue(shared, account, prepared);
+            }
+        }
+        // A delivery that fails schedules its retry, which runs too when it
+        // falls inside the window.
+        outbox_drained(account).await;
+    }
+    for copy in copies {
+        // A copy that panicked has nothing left to record.
+        let _ = copy.await;
+    }
+    let mut data = account.lock();
+    if target > data.now() {
+        data.clock.set_now(target);
+    }
+    ran
+}
+
+/// Sends a concurrent copy of a delivery outside its endpoint's queue and
+/// records its outcome.
+fn spawn_copy(
+    shared: &Arc<Shared>,
+    account: &Arc<Account>,
+    copy: Prepared,
+) -> tokio::task::JoinHandle<()> {
+    let shared = shared.clone();
+    let account = account.clone();
+    tokio::spawn(async move {
+        let outcome = delivery::send(&shared.http, &copy).await;
+        let mut data = account.lock();
+        delivery::complete(&mut data, &copy, &outcome, &shared.config.retry_schedule);
+    })
 }
 
 /// Sends one prepared delivery, or a burst of copies at once when the
