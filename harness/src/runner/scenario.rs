@@ -904,7 +904,6 @@ impl ScenarioRun<'_> {
     }
 }
 
-/// Line items as the template's `items` variable.
 /// Checks the status of the app's response to a checkout request against
 /// the step's `expect_status`. Without one, a 2xx passes, and so does a
 /// 3xx with a `Location` header when fakestripe.yaml has no `checkout.url`
@@ -962,6 +961,7 @@ fn check_redirect_status(expect_status: Option<HttpStatus>, status: u16) -> Resu
     })
 }
 
+/// Line items as the template's `items` variable.
 fn items_json(items: &[Spanned<crate::scenario::model::Item>]) -> Vec<Value> {
     items
         .iter()
