@@ -55,6 +55,9 @@ struct Shop {
     orders: Mutex<HashMap<String, Order>>,
     processed_events: Mutex<HashSet<String>>,
     http: reqwest::Client,
+    /// Whether the checkout redirects to a page of the app instead of the
+    /// session's Checkout URL, as a broken app might.
+    redirect_elsewhere: bool,
 }
 
 impl Shop {
@@ -127,7 +130,12 @@ async fn checkout(State(shop): State<Arc<Shop>>, Json(body): Json<Value>) -> Res
             ..Order::default()
         },
     );
-    (StatusCode::SEE_OTHER, [(header::LOCATION, url.to_owned())]).into_response()
+    let location = if shop.redirect_elsewhere {
+        format!("{}/elsewhere", shop.base_url)
+    } else {
+        url.to_owned()
+    };
+    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
 }
 
 /// Fulfils an order once, when its session completes paid.
@@ -186,7 +194,7 @@ async fn reset(State(shop): State<Arc<Shop>>) -> StatusCode {
 
 /// Starts the app on a free port, writes its app file into `dir`, and
 /// returns the app file's path.
-fn start_app(runtime: &tokio::runtime::Runtime, dir: &Path) -> PathBuf {
+fn start_app(runtime: &tokio::runtime::Runtime, dir: &Path, redirect_elsewhere: bool) -> PathBuf {
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(("127.0.0.1", 0)))
         .expect("a port on 127.0.0.1 is free");
@@ -201,6 +209,7 @@ fn start_app(runtime: &tokio::runtime::Runtime, dir: &Path) -> PathBuf {
         orders: Mutex::default(),
         processed_events: Mutex::default(),
         http: reqwest::Client::new(),
+        redirect_elsewhere,
     });
     let router = Router::new()
         .route("/checkout", post(checkout))
@@ -249,15 +258,21 @@ fn options(app: &Path) -> RunOptions {
     }
 }
 
+/// Runs the built-in card-paid scenario against the app, which redirects
+/// elsewhere when `redirect_elsewhere` is set, and returns the outcome.
+fn run_card_paid(test: &str, redirect_elsewhere: bool) -> fakestripe::RunOutcome {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    let dir = scratch(test);
+    let app = start_app(&runtime, &dir, redirect_elsewhere);
+    let scenario = workspace_root().join("scenarios/payment-status/card-paid.yaml");
+    runtime
+        .block_on(run_files(&app, &[scenario], options(&app)))
+        .expect("the run starts")
+}
+
 #[test]
 fn redirecting_app_passes_card_paid() {
-    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
-    let dir = scratch("card-paid");
-    let app = start_app(&runtime, &dir);
-    let scenario = workspace_root().join("scenarios/payment-status/card-paid.yaml");
-    let outcome = runtime
-        .block_on(run_files(&app, &[scenario], options(&app)))
-        .expect("the run starts");
+    let outcome = run_card_paid("card-paid", false);
     assert_eq!(outcome.results.len(), 1);
     let result = &outcome.results[0];
     assert!(
@@ -275,7 +290,7 @@ fn redirecting_app_passes_card_paid() {
 fn redirecting_app_fails_explicit_2xx() {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
     let dir = scratch("explicit-2xx");
-    let app = start_app(&runtime, &dir);
+    let app = start_app(&runtime, &dir, false);
     let scenario = dir.join("expect-2xx.yaml");
     std::fs::write(
         &scenario,
@@ -298,4 +313,29 @@ fn redirecting_app_fails_explicit_2xx() {
     assert_eq!(failure.mismatches.len(), 1);
     assert_eq!(failure.mismatches[0].expected, "2xx");
     assert_eq!(failure.mismatches[0].actual, "303");
+}
+
+/// A redirect to anywhere but the session's Checkout URL fails the step,
+/// although the app created the session.
+#[test]
+fn redirect_elsewhere_fails_checkout() {
+    let outcome = run_card_paid("elsewhere", true);
+    let result = &outcome.results[0];
+    assert!(!result.passed());
+    assert_eq!(result.steps_run, 1);
+    let failure = &result.failures[0];
+    assert!(
+        failure
+            .message
+            .contains("which is not the Checkout URL of its session cs_test_"),
+        "{}",
+        failure.message
+    );
+    assert_eq!(failure.mismatches[0].subject, "Location");
+    assert!(failure.mismatches[0].actual.ends_with("/elsewhere"));
+    assert!(
+        failure.mismatches[0].expected.contains("/c/pay/cs_test_"),
+        "{}",
+        failure.mismatches[0].expected
+    );
 }

@@ -402,6 +402,13 @@ impl FakeClient {
         .await
     }
 
+    /// Returns an object as the fake stores it, through the control API,
+    /// so no fault of the plan applies to the read.
+    pub async fn object(&self, id: &str) -> Result<Value, FakeError> {
+        self.call(Method::GET, &format!("/_fakestripe/objects/{id}"), None)
+            .await
+    }
+
     pub async fn session(&self, session_id: &str) -> Result<Value, FakeError> {
         self.stripe(
             Method::GET,

@@ -639,6 +639,33 @@ impl ScenarioRun<'_> {
                         answer.http_status, answer.body_excerpt
                     )));
                 }
+                let session_id = self
+                    .orders
+                    .get(&name)
+                    .and_then(|r| r.attempts.last())
+                    .and_then(|a| a.session_id.clone());
+                if !url_pointer
+                    && (300..400).contains(&answer.http_status)
+                    && let (Some(location), Some(session_id)) = (&answer.location, session_id)
+                {
+                    // A redirect elsewhere leaves the browser short of
+                    // Checkout, although the app created the session.
+                    let session = fake.object(&session_id).await?;
+                    if let Some(url) = session["url"].as_str()
+                        && location != url
+                    {
+                        return Err(StepFailure {
+                            message: format!(
+                                "the app redirected the checkout request for {name} to {location}, which is not the Checkout URL of its session {session_id}, so a browser would not reach Checkout"
+                            ),
+                            mismatches: vec![Mismatch {
+                                subject: "Location".to_owned(),
+                                expected: url.to_owned(),
+                                actual: location.clone(),
+                            }],
+                        });
+                    }
+                }
                 Ok(())
             }
             Step::Pay(pay) => self.pay(planned, pay).await,
