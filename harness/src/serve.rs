@@ -181,8 +181,8 @@ async fn stop(
 }
 
 /// Logs the end of a shutdown that found no request in flight but waited
-/// for connections that had not sent a whole request, and returns 0: such
-/// a connection carries no request to cut off.
+/// for connections that had not sent a whole request, and returns 0,
+/// because such a connection carries no request to cut off.
 fn closed_unfinished(timeout: Duration) -> ExitCode {
     tracing::info!(
         "stopped after {} s: closed the connections that had not sent a whole request",
@@ -191,7 +191,7 @@ fn closed_unfinished(timeout: Duration) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// "1 request" or "N requests".
+/// Returns "1 request" or "N requests".
 fn count_requests(count: usize) -> String {
     match count {
         1 => "1 request".to_owned(),

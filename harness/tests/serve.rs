@@ -72,11 +72,7 @@ async fn sigterm_stops_it_cleanly() {
     let (mut child, _) = serve(&["--port", "0"]).await;
     let pid = nix::unistd::Pid::from_raw(child.id().unwrap() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(exit_code(&mut child, 10).await, Some(0));
 }
 
 /// A connection that sent half a request delays the shutdown only until
@@ -94,11 +90,7 @@ async fn half_sent_request_stop_exits_0() {
         .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     send_signal(&child, nix::sys::signal::Signal::SIGTERM);
-    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
-        .await
-        .expect("serve stopped")
-        .unwrap();
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(exit_code(&mut child, 20).await, Some(0));
     drop(stream);
 }
 
@@ -109,11 +101,7 @@ async fn zero_timeout_idle_stop_exits_0() {
     for _ in 0..10 {
         let (mut child, _) = serve(&["--port", "0", "--shutdown-timeout", "0"]).await;
         send_signal(&child, nix::sys::signal::Signal::SIGTERM);
-        let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
-            .await
-            .expect("serve stopped")
-            .unwrap();
-        assert_eq!(status.code(), Some(0));
+        assert_eq!(exit_code(&mut child, 20).await, Some(0));
     }
 }
 
@@ -203,6 +191,15 @@ fn send_signal(child: &Child, signal: nix::sys::signal::Signal) {
     nix::sys::signal::kill(pid, signal).unwrap();
 }
 
+/// Waits up to `limit_secs` for `serve` to exit and returns its exit code.
+async fn exit_code(child: &mut Child, limit_secs: u64) -> Option<i32> {
+    tokio::time::timeout(Duration::from_secs(limit_secs), child.wait())
+        .await
+        .unwrap_or_else(|_| panic!("serve still running {limit_secs} s after the signal"))
+        .expect("the exit status of serve")
+        .code()
+}
+
 #[tokio::test]
 async fn sigterm_during_advance_stops_after_timeout() {
     let (mut child, mut log) = serve_with_stuck_advance(&[]).await;
@@ -214,11 +211,7 @@ async fn sigterm_during_advance_stops_after_timeout() {
     );
     // The three deliveries would hold the advance for 180 s, and the
     // default shutdown timeout is 5 s.
-    let status = tokio::time::timeout(Duration::from_secs(40), child.wait())
-        .await
-        .expect("serve still running 40 s after SIGTERM")
-        .unwrap();
-    assert_eq!(status.code(), Some(130));
+    assert_eq!(exit_code(&mut child, 40).await, Some(130));
 }
 
 #[tokio::test]
@@ -231,11 +224,7 @@ async fn second_signal_stops_at_once() {
         "{waiting}"
     );
     send_signal(&child, nix::sys::signal::Signal::SIGINT);
-    let status = tokio::time::timeout(Duration::from_secs(40), child.wait())
-        .await
-        .expect("serve still running 40 s after the second signal")
-        .unwrap();
-    assert_eq!(status.code(), Some(130));
+    assert_eq!(exit_code(&mut child, 40).await, Some(130));
 }
 
 #[tokio::test]

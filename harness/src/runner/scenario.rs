@@ -616,11 +616,9 @@ impl ScenarioRun<'_> {
                         mismatches: vec![mismatch],
                     });
                 }
-                let no_session = self
-                    .orders
-                    .get(&name)
-                    .and_then(|r| r.attempts.last())
-                    .is_some_and(|a| a.session_id.is_none());
+                let last_attempt = self.orders.get(&name).and_then(|r| r.attempts.last());
+                let no_session = last_attempt.is_some_and(|a| a.session_id.is_none());
+                let session_id = last_attempt.and_then(|a| a.session_id.clone());
                 if (200..400).contains(&answer.http_status) && no_session {
                     let pointer = self
                         .ctx
@@ -639,11 +637,6 @@ impl ScenarioRun<'_> {
                         answer.http_status, answer.body_excerpt
                     )));
                 }
-                let session_id = self
-                    .orders
-                    .get(&name)
-                    .and_then(|r| r.attempts.last())
-                    .and_then(|a| a.session_id.clone());
                 if !url_pointer
                     && (300..400).contains(&answer.http_status)
                     && let (Some(location), Some(session_id)) = (&answer.location, session_id)

@@ -149,9 +149,9 @@ async fn run_due_concurrently(shared: &Arc<Shared>, account: &Arc<Account>) {
 /// Moves a manual clock forward by `seconds`, running each task that falls
 /// due at its own virtual time and waiting for every delivery. Work that a
 /// task schedules inside the window (a retry, a settlement) runs too.
-/// In real-time mode it jumps the clock forward the same way, after the
-/// deliveries already taken off the schedule are sent, so time order holds,
-/// and sends the deliveries of each instant to the endpoints in parallel.
+/// In real-time mode it first waits for the deliveries already taken off
+/// the schedule, so time order holds. It then jumps the clock forward the
+/// same way and sends each instant's deliveries to the endpoints in parallel.
 pub async fn advance(shared: &Arc<Shared>, account: &Arc<Account>, seconds: i64) -> usize {
     let real_time = matches!(account.lock().clock.mode(), ClockMode::RealTime { .. });
     if real_time {
@@ -185,9 +185,9 @@ pub async fn advance(shared: &Arc<Shared>, account: &Arc<Account>, seconds: i64)
 }
 
 /// Advances a real-time clock by `seconds`, one due instant at a time. The
-/// tasks due at an instant run, their deliveries join the endpoints'
-/// queues, and the next instant waits until the queues are empty, so an
-/// app that reads the API while handling an event gets the state of the
+/// tasks due at an instant run and their deliveries join the endpoints'
+/// queues. The next instant waits until the queues are empty, so an app
+/// that reads the API while handling an event gets the state of the
 /// event's time. Within an instant the endpoints receive in parallel, so
 /// a slow endpoint delays the others only at the next instant. The
 /// background dispatcher keeps sending what falls due at the clock's
