@@ -37,7 +37,8 @@ pub struct Ctx<'a> {
     /// Ids the request created, changed or read, for the request log.
     pub touched: Vec<String>,
     /// The response body, when the handler already printed the object it
-    /// returns (as storing it does). Used only if nothing is expanded.
+    /// returns (as storing it does). The handler's returned tree is then
+    /// not used, and may be `Value::Null`.
     pub printed: Option<Vec<u8>>,
 }
 
@@ -100,7 +101,7 @@ pub async fn handle(
         Some(v) => v,
         None => version::DEFAULT_API_VERSION.to_owned(),
     };
-    let raw_params = match decode_params(&method, &uri, &headers, &body) {
+    let mut raw_params = match decode_params(&method, &uri, &headers, &body) {
         Ok(map) => map,
         Err(err) => {
             // The key names the account, so the rejection goes in its
@@ -153,7 +154,7 @@ pub async fn handle(
         },
     };
     // The lock is held for the whole request unless a latency fault waits.
-    let (duration, decision) = {
+    let waits = {
         // A plain read holds the lock too briefly to be worth the queue.
         let turn = match plain_read {
             Some(_) => None,
@@ -198,7 +199,8 @@ pub async fn handle(
                     drop(data);
                     return json_response(200, body, &call.log.request_id, Some(&api_version));
                 }
-                return call.complete(&account, (turn, data), decision, raw_params);
+                let params = std::mem::take(&mut raw_params);
+                Err(call.complete(&account, (turn, data), decision, params))
             }
             Some(ApiFault::Error(err)) => {
                 if let (Some(Ok(Decision::Run)), Some(key)) = (&decision, &idempotency_key) {
@@ -220,8 +222,12 @@ pub async fn handle(
                     Some(&api_version),
                 );
             }
-            Some(ApiFault::Latency(duration)) => (duration, decision),
+            Some(ApiFault::Latency(duration)) => Ok((duration, decision)),
         }
+    };
+    let (duration, decision) = match waits {
+        Ok(wait) => wait,
+        Err(response) => return response,
     };
     // A retry sent during the wait finds the key in flight and gets a 409.
     // A request dropped during the wait or in the queue after it, as when
@@ -580,7 +586,11 @@ fn run_handler(
     expand::check(kind, list, &expand_paths)?;
     let mut value = handler(ctx, data, params)?;
     if !expand_paths.is_empty() {
-        ctx.printed = None;
+        // A handler that printed its response may return no tree, so the
+        // tree to expand is read back from the printed body.
+        if let Some(printed) = ctx.printed.take() {
+            value = serde_json::from_slice(&printed).unwrap_or_default();
+        }
         expand::apply(&mut value, &expand_paths, &data.store)?;
     }
     Ok(value)

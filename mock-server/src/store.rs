@@ -153,16 +153,20 @@ impl Store {
         self.insert_text(kind, id, &encode(object), now);
     }
 
-    /// Stores a new object like `insert` and returns its public fields as
-    /// the API prints them, newline included, for the response.
-    pub fn insert_printed(
+    /// Stores a new object printed by `encode_parts` or `encode_public`.
+    pub fn insert_encoded(&mut self, kind: &'static str, id: &str, text: &[u8], now: i64) {
+        self.insert_text(kind, id, text, now);
+    }
+
+    /// Stores a new object like `insert_encoded` and returns its public
+    /// fields as the API prints them, newline included, for the response.
+    pub fn insert_encoded_printed(
         &mut self,
         kind: &'static str,
         id: &str,
-        object: &Value,
+        text: Vec<u8>,
         now: i64,
     ) -> Vec<u8> {
-        let text = encode(object);
         self.insert_text(kind, id, &text, now);
         public_part(text)
     }
@@ -639,6 +643,27 @@ fn encode(object: &Value) -> Vec<u8> {
     text
 }
 
+/// Prints an object that has no private fields in the stored layout.
+/// A struct prints its fields in the order they are declared, so it
+/// gives the same text as a tree with the same fields in that order.
+pub fn encode_public(public: &impl serde::Serialize) -> Vec<u8> {
+    // Room for a session with a few line items, so printing it does not
+    // grow the buffer step by step.
+    let mut text = Vec::with_capacity(4096);
+    let mut printer = serde_json::Serializer::pretty(&mut text);
+    public.serialize(&mut printer).unwrap_or_default();
+    text.push(0);
+    text
+}
+
+/// Prints an object in the stored layout from its public fields and its
+/// private ones, whose names start with `_`.
+pub fn encode_parts(public: &impl serde::Serialize, private: &impl serde::Serialize) -> Vec<u8> {
+    let mut text = encode_public(public);
+    serde_json::to_writer(&mut text, private).unwrap_or_default();
+    text
+}
+
 /// Cuts a stored text to its public part and ends it with a newline, as a
 /// response body.
 fn public_part(mut text: Vec<u8>) -> Vec<u8> {
@@ -756,6 +781,42 @@ mod tests {
         assert_eq!(
             body,
             [serde_json::to_vec_pretty(&second).unwrap(), b"\n".to_vec()].concat()
+        );
+    }
+
+    #[test]
+    fn printed_parts_store_like_a_tree() {
+        #[derive(serde::Serialize)]
+        struct Public<'a> {
+            id: &'a str,
+            empty: [(); 0],
+            missing: (),
+            amount: i64,
+        }
+        #[derive(serde::Serialize)]
+        struct Private {
+            _data: Vec<u8>,
+        }
+        let public = Public {
+            id: "cs_1",
+            empty: [],
+            missing: (),
+            amount: -5,
+        };
+        let private = Private { _data: vec![1, 2] };
+
+        let tree =
+            json!({"id": "cs_1", "empty": [], "missing": null, "amount": -5, "_data": [1, 2]});
+        let text = encode_parts(&public, &private);
+        assert_eq!(text, encode(&tree));
+
+        let mut store = Store::default();
+        let body = store.insert_encoded_printed("checkout.session", "cs_1", text, 0);
+        assert_eq!(store.get("checkout.session", "cs_1"), Some(tree));
+        assert_eq!(Some(body), store.public_bytes("checkout.session", "cs_1"));
+        assert_eq!(
+            encode_public(&public),
+            encode(&json!({"id": "cs_1", "empty": [], "missing": null, "amount": -5}))
         );
     }
 

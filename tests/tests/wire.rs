@@ -760,6 +760,51 @@ async fn old_version_creates_payment_intent_with_session() {
 }
 
 #[tokio::test]
+async fn session_create_expands_its_response() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_create_expand");
+    let body = support::session_body(
+        "usd",
+        &[("expand[]", "line_items"), ("expand[]", "payment_intent")],
+    );
+    let created = api
+        .post_with(
+            "/v1/checkout/sessions",
+            &body,
+            &[("Stripe-Version", "2022-07-31")],
+        )
+        .await;
+    let created = created.ok();
+    let items = created["line_items"]["data"]
+        .as_array()
+        .expect("line_items is expanded");
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["price"]["object"], "price");
+    assert_eq!(items[0]["price"]["active"], false);
+    let pi = &created["payment_intent"];
+    assert_eq!(pi["object"], "payment_intent", "{created:#}");
+    assert_eq!(pi["amount"], created["amount_total"]);
+    assert!(created.get("_payment_intent_data").is_none());
+
+    // Unexpanded, the create returns what a retrieve of the session does.
+    let plain = api
+        .post("/v1/checkout/sessions", &support::session_body("eur", &[]))
+        .await;
+    let plain = plain.ok().clone();
+    let id = plain["id"].as_str().unwrap();
+    let fetched = api.get(&format!("/v1/checkout/sessions/{id}")).await;
+    assert_eq!(&plain, fetched.ok());
+    assert_eq!(plain["payment_method_types"], json!(["card", "sepa_debit"]));
+    let items = api
+        .get(&format!("/v1/checkout/sessions/{id}/line_items"))
+        .await;
+    let product = items.ok()["data"][1]["price"]["product"].as_str().unwrap();
+    let product = api.get(&format!("/v1/products/{product}")).await;
+    assert_eq!(product.ok()["name"], items.ok()["data"][1]["description"]);
+    assert_eq!(product.ok()["created"], plain["created"]);
+}
+
+#[tokio::test]
 async fn ui_mode_names_follow_version() {
     let fake = start_manual().await;
     let api = Api::new(fake.base_url(), "sk_test_ui_mode");

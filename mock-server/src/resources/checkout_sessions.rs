@@ -218,17 +218,17 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     for item in line_item_params {
         items.push(line_item(data, item)?);
     }
-    let currency = items[0]["currency"].as_str().unwrap_or_default().to_owned();
+    let currency = items[0].currency.clone();
     if let Some((index, other)) = items
         .iter()
         .enumerate()
-        .find(|(_, item)| item["currency"] != json!(currency))
+        .find(|(_, item)| item.currency != currency)
     {
         return Err(ApiError::invalid_param(
             format!("line_items[{index}]"),
             format!(
                 "All line items must use the same currency; line_items[0] is in {currency} and line_items[{index}] is in {}.",
-                other["currency"].as_str().unwrap_or_default()
+                other.currency
             ),
         ));
     }
@@ -238,10 +238,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     params.finish()?;
     // Each line total fits in an i64 (both factors are bounded), and so
     // does the sum of at most 100 of them.
-    let amount: i64 = items
-        .iter()
-        .map(|item| item["amount_total"].as_i64().unwrap_or(0))
-        .sum();
+    let amount: i64 = items.iter().map(|item| item.amount_total).sum();
     if amount > super::MAX_AMOUNT {
         return Err(ApiError::invalid_param(
             "line_items",
@@ -252,12 +249,14 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         ));
     }
     for item in &mut items {
-        prices::commit_product(data, &mut item["price"]);
+        if let ItemPrice::Made(price) = &mut item.price {
+            prices::commit_product(data, price);
+        }
     }
 
     let id = data.new_id("cs_test_");
     for item in &mut items {
-        item["id"] = json!(data.ids.next("li_"));
+        item.id = data.ids.next("li_");
     }
     let hosted_page = ui_mode == hosted;
     let client_secret = (!hosted_page).then(|| format!("{id}_secret_{}", &data.ids.next("")[..24]));
@@ -266,93 +265,99 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         .clone()
         .unwrap_or_else(|| default_methods(&currency));
     let customer_creation = match (&customer, customer_creation) {
-        (Some(_), _) => Value::Null,
-        (None, Some(value)) => json!(value),
-        (None, None) => json!("if_required"),
+        (Some(_), _) => None,
+        (None, value) => Some(value.unwrap_or_else(|| "if_required".to_owned())),
     };
-    let mut session = json!({
-        "id": id,
-        "object": "checkout.session",
-        "adaptive_pricing": null,
-        "after_expiration": null,
-        "allow_promotion_codes": allow_promotion_codes,
-        "amount_subtotal": amount,
-        "amount_total": amount,
-        "automatic_tax": {"enabled": false, "liability": null, "provider": null, "status": null},
-        "billing_address_collection": billing_address_collection,
-        "cancel_url": cancel_url,
-        "client_reference_id": client_reference_id,
-        "client_secret": client_secret,
-        "collected_information": null,
-        "consent": null,
-        "consent_collection": null,
-        "created": now,
-        "currency": currency,
-        "custom_fields": [],
-        "custom_text": {"after_submit": null, "shipping_address": null, "submit": null, "terms_of_service_acceptance": null},
-        "customer": customer,
-        "customer_creation": customer_creation,
-        "customer_details": null,
-        "customer_email": customer_email,
-        "discounts": [],
-        "expires_at": expires_at,
-        "invoice": null,
-        "invoice_creation": {"enabled": false, "invoice_data": null},
-        "livemode": false,
-        "locale": locale,
-        "metadata": null,
-        "mode": "payment",
-        "payment_intent": null,
-        "payment_link": null,
-        "payment_method_collection": "if_required",
-        "payment_method_options": {},
-        "payment_method_types": shown_types,
-        "payment_status": "unpaid",
-        "phone_number_collection": {"enabled": false},
-        "recovered_from": null,
-        "redirect_on_completion": redirect_on_completion,
-        "return_url": return_url,
-        "setup_intent": null,
-        "shipping_address_collection": null,
-        "shipping_cost": null,
-        "shipping_options": [],
-        "status": "open",
-        "submit_type": submit_type,
-        "subscription": null,
-        "success_url": success_url,
-        "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
-        "ui_mode": ui_mode,
-        "url": hosted_page.then(|| format!("{}/c/pay/{id}", ctx.shared.base_url)),
-        // Kept for the customer's side and stripped from every response.
-        "_payment_intent_data": null,
-        "_allowed_methods": payment_method_types,
-    });
-    // Moved in: `json!` would copy them.
-    session["metadata"] = Value::Object(meta);
-    session["_payment_intent_data"] = payment_intent_data;
+    let url = hosted_page.then(|| format!("{}/c/pay/{id}", ctx.shared.base_url));
+    let mut session = NewSession {
+        id: &id,
+        object: "checkout.session",
+        adaptive_pricing: (),
+        after_expiration: (),
+        allow_promotion_codes,
+        amount_subtotal: amount,
+        amount_total: amount,
+        automatic_tax: AutomaticTax::default(),
+        billing_address_collection,
+        cancel_url,
+        client_reference_id,
+        client_secret,
+        collected_information: (),
+        consent: (),
+        consent_collection: (),
+        created: now,
+        currency,
+        custom_fields: [],
+        custom_text: CustomText::default(),
+        customer,
+        customer_creation,
+        customer_details: (),
+        customer_email,
+        discounts: [],
+        expires_at,
+        invoice: (),
+        invoice_creation: InvoiceCreation::default(),
+        livemode: false,
+        locale,
+        metadata: meta,
+        mode: "payment",
+        payment_intent: None,
+        payment_link: (),
+        payment_method_collection: "if_required",
+        payment_method_options: Empty {},
+        payment_method_types: shown_types,
+        payment_status: "unpaid",
+        phone_number_collection: Enabled::default(),
+        recovered_from: (),
+        redirect_on_completion,
+        return_url,
+        setup_intent: (),
+        shipping_address_collection: (),
+        shipping_cost: (),
+        shipping_options: [],
+        status: "open",
+        submit_type,
+        subscription: (),
+        success_url,
+        total_details: TotalDetails::default(),
+        ui_mode,
+        url,
+    };
+    // Kept for the customer's side and stripped from every response.
+    let private = SessionPrivate {
+        payment_intent_data,
+        allowed_methods: payment_method_types,
+    };
     if !version::at_least(&ctx.api_version, version::DEFERRED_PAYMENT_INTENT) {
         // Before 2022-08-01 a payment-mode session had its payment intent
         // from the start.
-        let pi = crate::simulate::payment_intent_for(data, &session, &origin(ctx));
-        session["payment_intent"] = pi["id"].clone();
+        let mut tree = serde_json::to_value(&session).unwrap_or_default();
+        if let (Some(map), Ok(Value::Object(extra))) =
+            (tree.as_object_mut(), serde_json::to_value(&private))
+        {
+            map.extend(extra);
+        }
+        let pi = crate::simulate::payment_intent_for(data, &tree, &origin(ctx));
+        session.payment_intent = pi["id"].as_str().map(str::to_owned);
     }
-    // Built by hand: `json!` would copy the items through serde.
-    let mut line_items = Map::new();
-    line_items.insert("object".into(), json!("list"));
-    line_items.insert("data".into(), Value::Array(items));
-    line_items.insert("has_more".into(), json!(false));
-    line_items.insert(
-        "url".into(),
-        json!(format!("/v1/checkout/sessions/{id}/line_items")),
+    let line_items = LineItemList {
+        object: "list",
+        data: &items,
+        has_more: false,
+        url: format!("/v1/checkout/sessions/{id}/line_items"),
+    };
+    data.store.insert_encoded(
+        "line_items",
+        &line_items_key(&id),
+        &crate::store::encode_public(&line_items),
+        now,
     );
-    let line_items = Value::Object(line_items);
-    data.store
-        .insert("line_items", &line_items_key(&id), &line_items, now);
     ctx.printed = Some(super::save_new_printed(
         data,
         "checkout.session",
         &id,
-        &session,
+        crate::store::encode_parts(&session, &private),
+        "open",
     ));
     data.schedule(
         expires_at,
@@ -361,8 +366,113 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         },
     );
     ctx.touch(&id);
-    Ok(into_public(session))
+    // The printed body is the response; the API layer reads it back only
+    // to expand it.
+    Ok(Value::Null)
 }
+
+/// A new session as the API prints it, in Stripe's field order.
+#[derive(serde::Serialize)]
+struct NewSession<'a> {
+    id: &'a str,
+    object: &'static str,
+    adaptive_pricing: (),
+    after_expiration: (),
+    allow_promotion_codes: Option<bool>,
+    amount_subtotal: i64,
+    amount_total: i64,
+    automatic_tax: AutomaticTax,
+    billing_address_collection: Option<String>,
+    cancel_url: Option<String>,
+    client_reference_id: Option<String>,
+    client_secret: Option<String>,
+    collected_information: (),
+    consent: (),
+    consent_collection: (),
+    created: i64,
+    currency: String,
+    custom_fields: [(); 0],
+    custom_text: CustomText,
+    customer: Option<String>,
+    customer_creation: Option<String>,
+    customer_details: (),
+    customer_email: Option<String>,
+    discounts: [(); 0],
+    expires_at: i64,
+    invoice: (),
+    invoice_creation: InvoiceCreation,
+    livemode: bool,
+    locale: Option<String>,
+    metadata: Map<String, Value>,
+    mode: &'static str,
+    payment_intent: Option<String>,
+    payment_link: (),
+    payment_method_collection: &'static str,
+    payment_method_options: Empty,
+    payment_method_types: Vec<String>,
+    payment_status: &'static str,
+    phone_number_collection: Enabled,
+    recovered_from: (),
+    redirect_on_completion: Option<String>,
+    return_url: Option<String>,
+    setup_intent: (),
+    shipping_address_collection: (),
+    shipping_cost: (),
+    shipping_options: [(); 0],
+    status: &'static str,
+    submit_type: Option<String>,
+    subscription: (),
+    success_url: Option<String>,
+    total_details: TotalDetails,
+    ui_mode: String,
+    url: Option<String>,
+}
+
+/// The fields a session keeps for the customer's side.
+#[derive(serde::Serialize)]
+struct SessionPrivate {
+    #[serde(rename = "_payment_intent_data")]
+    payment_intent_data: Value,
+    #[serde(rename = "_allowed_methods")]
+    allowed_methods: Option<Vec<String>>,
+}
+
+#[derive(serde::Serialize, Default)]
+struct AutomaticTax {
+    enabled: bool,
+    liability: (),
+    provider: (),
+    status: (),
+}
+
+#[derive(serde::Serialize, Default)]
+struct CustomText {
+    after_submit: (),
+    shipping_address: (),
+    submit: (),
+    terms_of_service_acceptance: (),
+}
+
+#[derive(serde::Serialize, Default)]
+struct InvoiceCreation {
+    enabled: bool,
+    invoice_data: (),
+}
+
+#[derive(serde::Serialize, Default)]
+struct Enabled {
+    enabled: bool,
+}
+
+#[derive(serde::Serialize, Default)]
+struct TotalDetails {
+    amount_discount: i64,
+    amount_shipping: i64,
+    amount_tax: i64,
+}
+
+#[derive(serde::Serialize)]
+struct Empty {}
 
 /// The parts of `payment_intent_data` the payment intent is created with.
 fn take_payment_intent_data(params: &mut Params) -> ApiResult<Value> {
@@ -403,11 +513,48 @@ fn take_payment_intent_data(params: &mut Params) -> ApiResult<Value> {
     }))
 }
 
+/// A line item as the API prints it, in Stripe's field order.
+#[derive(serde::Serialize)]
+struct LineItem {
+    /// Empty until the whole request has been checked.
+    id: String,
+    object: &'static str,
+    amount_discount: i64,
+    amount_subtotal: i64,
+    amount_tax: i64,
+    amount_total: i64,
+    currency: String,
+    description: String,
+    price: ItemPrice,
+    quantity: i64,
+}
+
+/// The price of a line item: one that `price_data` made for it, or a
+/// stored price that `price` names.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum ItemPrice {
+    Made(Box<prices::Price>),
+    Stored(Value),
+}
+
+/// The line items of a session, as its line items endpoint lists them.
+#[derive(serde::Serialize)]
+struct LineItemList<'a> {
+    object: &'static str,
+    data: &'a [LineItem],
+    has_more: bool,
+    url: String,
+}
+
 /// Builds one line item from `line_items[i]`: a `price` id, or `price_data`
 /// which makes an inactive price (and a product from `product_data`).
-fn line_item(data: &mut AccountData, mut item: Params) -> ApiResult<Value> {
+fn line_item(data: &mut AccountData, mut item: Params) -> ApiResult<LineItem> {
     let quantity_path = item.path("quantity");
-    let price = match (item.string("price")?, item.hash("price_data")?) {
+    let (price, currency, unit_amount, description) = match (
+        item.string("price")?,
+        item.hash("price_data")?,
+    ) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid_param(
                 item.path("price_data"),
@@ -427,21 +574,42 @@ fn line_item(data: &mut AccountData, mut item: Params) -> ApiResult<Value> {
                     ),
                 ));
             }
-            price
+            if !price["recurring"].is_null() {
+                return Err(recurring_price(&item));
+            }
+            let currency = price["currency"].as_str().unwrap_or_default().to_owned();
+            let unit_amount = price["unit_amount"].as_i64().unwrap_or(0);
+            let description = data
+                .store
+                .get("product", price["product"].as_str().unwrap_or_default())
+                .and_then(|product| product["name"].as_str().map(str::to_owned))
+                .unwrap_or_default();
+            (ItemPrice::Stored(price), currency, unit_amount, description)
         }
         (None, Some(mut price_data)) => {
             let price = prices::build(data, &mut price_data, true)?;
             price_data.finish()?;
-            price
+            if !price.recurring.is_null() {
+                return Err(recurring_price(&item));
+            }
+            let description = match &price.new_product {
+                Some(product) => product.name.clone(),
+                None => data
+                    .store
+                    .get("product", &price.product)
+                    .and_then(|product| product["name"].as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+            };
+            let (currency, unit_amount) = (price.currency.clone(), price.unit_amount);
+            (
+                ItemPrice::Made(Box::new(price)),
+                currency,
+                unit_amount,
+                description,
+            )
         }
         (None, None) => return Err(ApiError::missing_param(item.path("price"))),
     };
-    if !price["recurring"].is_null() {
-        return Err(ApiError::invalid_param(
-            item.path("price"),
-            "A recurring price needs mode=subscription, which fakestripe does not support yet.",
-        ));
-    }
     let quantity = item
         .integer_in("quantity", 1, 999_999)?
         .ok_or_else(|| ApiError::missing_param(quantity_path.clone()))?;
@@ -453,34 +621,28 @@ fn line_item(data: &mut AccountData, mut item: Params) -> ApiResult<Value> {
     }
     item.string_array("tax_rates")?;
     item.finish()?;
-    let unit_amount = price["unit_amount"].as_i64().unwrap_or(0);
     let total = unit_amount.checked_mul(quantity).ok_or_else(|| {
         ApiError::invalid_param(quantity_path, "The line item's amount is too large.")
     })?;
-    let description = price["_new_product"]["name"]
-        .as_str()
-        .map(str::to_owned)
-        .or_else(|| {
-            data.store
-                .get("product", price["product"].as_str().unwrap_or_default())
-                .and_then(|product| product["name"].as_str().map(str::to_owned))
-        })
-        .unwrap_or_default();
-    let mut line_item = json!({
-        "id": null,
-        "object": "item",
-        "amount_discount": 0,
-        "amount_subtotal": total,
-        "amount_tax": 0,
-        "amount_total": total,
-        "currency": price["currency"],
-        "description": description,
-        // Moved in below: `json!` would copy the price.
-        "price": null,
-        "quantity": quantity,
-    });
-    line_item["price"] = price;
-    Ok(line_item)
+    Ok(LineItem {
+        id: String::new(),
+        object: "item",
+        amount_discount: 0,
+        amount_subtotal: total,
+        amount_tax: 0,
+        amount_total: total,
+        currency,
+        description,
+        price,
+        quantity,
+    })
+}
+
+fn recurring_price(item: &Params) -> ApiError {
+    ApiError::invalid_param(
+        item.path("price"),
+        "A recurring price needs mode=subscription, which fakestripe does not support yet.",
+    )
 }
 
 /// SEPA Direct Debit takes euros and US bank accounts take dollars.

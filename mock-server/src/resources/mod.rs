@@ -225,18 +225,19 @@ pub fn save(data: &mut AccountData, kind: &'static str, id: &str, object: &Value
     );
 }
 
-/// Stores a new object like `save` and returns its public fields printed
-/// as the response body.
+/// Stores a new object printed by `store::encode_parts`, writes it to
+/// the trace like `save`, and returns its public fields printed as the
+/// response body.
 pub fn save_new_printed(
     data: &mut AccountData,
     kind: &'static str,
     id: &str,
-    object: &Value,
+    text: Vec<u8>,
+    status: &str,
 ) -> Vec<u8> {
     debug_assert!(!data.store.has_id(id), "{id} is not new");
     let now = data.now();
-    let status = object.get("status").cloned().unwrap_or(Value::Null);
-    let printed = data.store.insert_printed(kind, id, object, now);
+    let printed = data.store.insert_encoded_printed(kind, id, text, now);
     data.trace(
         "object",
         serde_json::json!({ "id": id, "kind": kind, "change": "created", "status": status }),

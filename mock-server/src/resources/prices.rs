@@ -4,6 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::customers::origin;
+use super::products::NewProduct;
 use super::{CreatedFilter, currency, fetch, list_where};
 use crate::account::AccountData;
 use crate::api::Ctx;
@@ -11,22 +12,17 @@ use crate::wire::list::Page;
 use crate::wire::{ApiError, ApiResult, Params, metadata};
 
 pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
-    let price = build(data, &mut params, false)?;
-    let nickname = params.string("nickname")?;
-    let lookup_key = params.string("lookup_key")?;
-    let active = params.boolean("active")?.unwrap_or(true);
-    let meta = match params.hash("metadata")? {
-        Some(update) => metadata::apply(&Map::new(), update)?,
-        None => Map::new(),
-    };
+    let mut price = build(data, &mut params, false)?;
+    price.nickname = params.string("nickname")?;
+    price.lookup_key = params.string("lookup_key")?;
+    price.active = params.boolean("active")?.unwrap_or(true);
+    if let Some(update) = params.hash("metadata")? {
+        price.metadata = metadata::apply(&Map::new(), update)?;
+    }
     params.finish()?;
-    let mut price = price;
     commit_product(data, &mut price);
-    price["nickname"] = json!(nickname);
-    price["lookup_key"] = json!(lookup_key);
-    price["active"] = json!(active);
-    price["metadata"] = Value::Object(meta);
-    let id = price["id"].as_str().unwrap_or_default().to_owned();
+    let id = price.id.clone();
+    let price = serde_json::to_value(&price).unwrap_or_default();
     let now = data.now();
     data.store.insert("price", &id, &price, now);
     crate::events::emit(data, "price.created", &price, None, &origin(ctx));
@@ -34,18 +30,41 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     Ok(price)
 }
 
+/// A price as the API prints it, in Stripe's field order.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Price {
+    pub id: String,
+    object: &'static str,
+    pub active: bool,
+    billing_scheme: &'static str,
+    created: i64,
+    pub currency: String,
+    custom_unit_amount: (),
+    livemode: bool,
+    lookup_key: Option<String>,
+    metadata: Map<String, Value>,
+    nickname: Option<String>,
+    pub product: String,
+    pub recurring: Value,
+    tax_behavior: String,
+    tiers_mode: (),
+    transform_quantity: (),
+    #[serde(rename = "type")]
+    kind: &'static str,
+    pub unit_amount: i64,
+    unit_amount_decimal: String,
+    /// The product that `product_data` describes, until `commit_product`
+    /// stores it.
+    #[serde(skip)]
+    pub new_product: Option<NewProduct>,
+}
+
 /// Stores the product that `build` made from `product_data`, once the
 /// whole request has been checked, so a rejected request stores nothing.
-pub fn commit_product(data: &mut AccountData, price: &mut Value) {
-    let Some(product) = price.as_object_mut().and_then(|p| p.remove("_new_product")) else {
-        return;
-    };
-    let id = product["id"].as_str().unwrap_or_default().to_owned();
-    let name = product["name"].as_str().unwrap_or_default().to_owned();
-    let description = product["description"].as_str().map(str::to_owned);
-    let images = serde_json::from_value(product["images"].clone()).unwrap_or_default();
-    let meta = product["metadata"].as_object().cloned().unwrap_or_default();
-    super::products::insert(data, &id, name, description, true, images, meta);
+pub fn commit_product(data: &mut AccountData, price: &mut Price) {
+    if let Some(product) = price.new_product.take() {
+        super::products::store(data, &product);
+    }
 }
 
 /// Builds a price from `currency`, `unit_amount` and `product` or
@@ -53,7 +72,7 @@ pub fn commit_product(data: &mut AccountData, price: &mut Value) {
 /// them. With `inline`, the price is one that Checkout made for a line item.
 /// Nothing is stored: a product from `product_data` waits in the price
 /// until `commit_product`.
-pub fn build(data: &mut AccountData, params: &mut Params, inline: bool) -> ApiResult<Value> {
+pub fn build(data: &mut AccountData, params: &mut Params, inline: bool) -> ApiResult<Price> {
     let currency_code = currency(params, "currency")?
         .ok_or_else(|| ApiError::missing_param(params.path("currency")))?;
     let unit_amount = params.integer_in("unit_amount", 0, super::MAX_AMOUNT)?;
@@ -120,9 +139,14 @@ pub fn build(data: &mut AccountData, params: &mut Params, inline: bool) -> ApiRe
             product_data.string("tax_code")?;
             product_data.finish()?;
             let id = data.new_id("prod_");
-            new_product = Some(
-                json!({"id": id, "name": name, "description": description, "images": images, "metadata": meta}),
-            );
+            new_product = Some(NewProduct {
+                id: id.clone(),
+                name,
+                description,
+                active: true,
+                images,
+                metadata: meta,
+            });
             id
         }
         (None, None) => return Err(ApiError::missing_param(params.path("product"))),
@@ -133,31 +157,28 @@ pub fn build(data: &mut AccountData, params: &mut Params, inline: bool) -> ApiRe
     } else {
         "recurring"
     };
-    let mut price = json!({
-        "id": id,
-        "object": "price",
-        "active": !inline,
-        "billing_scheme": "per_unit",
-        "created": data.now(),
-        "currency": currency_code,
-        "custom_unit_amount": null,
-        "livemode": false,
-        "lookup_key": null,
-        "metadata": {},
-        "nickname": null,
-        "product": product_id,
-        "recurring": recurring,
-        "tax_behavior": tax_behavior.unwrap_or_else(|| "unspecified".to_owned()),
-        "tiers_mode": null,
-        "transform_quantity": null,
-        "type": kind,
-        "unit_amount": amount,
-        "unit_amount_decimal": amount.to_string(),
-    });
-    if let Some(product) = new_product {
-        price["_new_product"] = product;
-    }
-    Ok(price)
+    Ok(Price {
+        id,
+        object: "price",
+        active: !inline,
+        billing_scheme: "per_unit",
+        created: data.now(),
+        currency: currency_code,
+        custom_unit_amount: (),
+        livemode: false,
+        lookup_key: None,
+        metadata: Map::new(),
+        nickname: None,
+        product: product_id,
+        recurring,
+        tax_behavior: tax_behavior.unwrap_or_else(|| "unspecified".to_owned()),
+        tiers_mode: (),
+        transform_quantity: (),
+        kind,
+        unit_amount: amount,
+        unit_amount_decimal: amount.to_string(),
+        new_product,
+    })
 }
 
 pub fn retrieve(ctx: &mut Ctx<'_>, data: &mut AccountData, params: Params) -> ApiResult<Value> {

@@ -42,45 +42,92 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         _ => data.new_id("prod_"),
     };
     params.finish()?;
-    let product = insert(data, &id, name, description, active, images, meta);
+    let product = insert(
+        data,
+        &NewProduct {
+            id: id.clone(),
+            name,
+            description,
+            active,
+            images,
+            metadata: meta,
+        },
+    );
     crate::events::emit(data, "product.created", &product, None, &origin(ctx));
     ctx.touch(&id);
     Ok(product)
 }
 
-/// Stores a product. Checkout calls this for `product_data`.
-pub fn insert(
-    data: &mut AccountData,
-    id: &str,
-    name: String,
-    description: Option<String>,
+/// The fields a product is created with.
+#[derive(Debug, Clone)]
+pub struct NewProduct {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub active: bool,
+    pub images: Vec<String>,
+    pub metadata: Map<String, Value>,
+}
+
+/// A new product as the API prints it, in Stripe's field order.
+#[derive(serde::Serialize)]
+struct Printed<'a> {
+    id: &'a str,
+    object: &'static str,
     active: bool,
-    images: Vec<String>,
-    meta: Map<String, Value>,
-) -> Value {
+    created: i64,
+    default_price: (),
+    description: Option<&'a str>,
+    images: &'a [String],
+    livemode: bool,
+    marketing_features: [(); 0],
+    metadata: &'a Map<String, Value>,
+    name: &'a str,
+    package_dimensions: (),
+    shippable: (),
+    statement_descriptor: (),
+    tax_code: (),
+    unit_label: (),
+    updated: i64,
+    url: (),
+}
+
+/// Stores a new product and returns it.
+pub fn insert(data: &mut AccountData, product: &NewProduct) -> Value {
+    store(data, product);
+    serde_json::to_value(printed(product, data.now())).unwrap_or_default()
+}
+
+/// Stores a new product. Checkout's `product_data` calls this, as nothing
+/// reads the product back in that request.
+pub fn store(data: &mut AccountData, product: &NewProduct) {
     let now = data.now();
-    let product = json!({
-        "id": id,
-        "object": "product",
-        "active": active,
-        "created": now,
-        "default_price": null,
-        "description": description,
-        "images": images,
-        "livemode": false,
-        "marketing_features": [],
-        "metadata": meta,
-        "name": name,
-        "package_dimensions": null,
-        "shippable": null,
-        "statement_descriptor": null,
-        "tax_code": null,
-        "unit_label": null,
-        "updated": now,
-        "url": null,
-    });
-    data.store.insert("product", id, &product, now);
-    product
+    let text = crate::store::encode_public(&printed(product, now));
+    data.store
+        .insert_encoded("product", &product.id, &text, now);
+}
+
+fn printed(product: &NewProduct, now: i64) -> Printed<'_> {
+    Printed {
+        id: &product.id,
+        object: "product",
+        active: product.active,
+        created: now,
+        default_price: (),
+        description: product.description.as_deref(),
+        images: &product.images,
+        livemode: false,
+        marketing_features: [],
+        metadata: &product.metadata,
+        name: &product.name,
+        package_dimensions: (),
+        shippable: (),
+        statement_descriptor: (),
+        tax_code: (),
+        unit_label: (),
+        updated: now,
+        url: (),
+    }
 }
 
 pub fn retrieve(ctx: &mut Ctx<'_>, data: &mut AccountData, params: Params) -> ApiResult<Value> {
