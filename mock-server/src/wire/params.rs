@@ -63,24 +63,21 @@ impl Params {
 
     /// Takes an integer parameter.
     pub fn integer(&mut self, name: &str) -> ApiResult<Option<i64>> {
-        let path = self.path(name);
         match self.string(name)? {
             None => Ok(None),
-            Some(s) => s
-                .trim()
-                .parse::<i64>()
-                .map(Some)
-                .map_err(|_| ApiError::invalid_param(path, format!("Invalid integer: {s}"))),
+            Some(s) => s.trim().parse::<i64>().map(Some).map_err(|_| {
+                ApiError::invalid_param(self.path(name), format!("Invalid integer: {s}"))
+            }),
         }
     }
 
     /// Takes an integer that must lie in `min..=max`.
     pub fn integer_in(&mut self, name: &str, min: i64, max: i64) -> ApiResult<Option<i64>> {
-        let path = self.path(name);
         let value = self.integer(name)?;
         if let Some(v) = value
             && (v < min || v > max)
         {
+            let path = self.path(name);
             return Err(ApiError::invalid_param(
                 path.clone(),
                 format!("Invalid {path}: must be between {min} and {max}, got {v}."),
@@ -91,13 +88,12 @@ impl Params {
 
     /// Takes a boolean parameter (`true` or `false`).
     pub fn boolean(&mut self, name: &str) -> ApiResult<Option<bool>> {
-        let path = self.path(name);
         match self.string(name)?.as_deref() {
             None => Ok(None),
             Some("true") => Ok(Some(true)),
             Some("false") => Ok(Some(false)),
             Some(other) => Err(ApiError::invalid_param(
-                path,
+                self.path(name),
                 format!("Invalid boolean: {other}. Send true or false."),
             )),
         }
@@ -105,12 +101,11 @@ impl Params {
 
     /// Takes a string parameter that must be one of `allowed`.
     pub fn one_of(&mut self, name: &str, allowed: &[&str]) -> ApiResult<Option<String>> {
-        let path = self.path(name);
         match self.string(name)? {
             None => Ok(None),
             Some(s) if allowed.contains(&s.as_str()) => Ok(Some(s)),
             Some(s) => Err(ApiError::invalid_param(
-                path,
+                self.path(name),
                 format!(
                     "Invalid {name}: must be one of {}, got `{s}`.",
                     allowed.join(", ")
@@ -174,8 +169,9 @@ impl Params {
     /// Takes an array of strings (`expand[]=a`, `payment_method_types[0]=card`).
     /// A single value sent without brackets counts as a one-element array.
     pub fn string_array(&mut self, name: &str) -> ApiResult<Option<Vec<String>>> {
-        let path = self.path(name);
-        match self.map.remove(name) {
+        let removed = self.map.remove(name);
+        let path = || self.path(name);
+        match removed {
             None => Ok(None),
             Some(Value::String(s)) if s.is_empty() => Ok(Some(Vec::new())),
             Some(Value::String(s)) => Ok(Some(vec![s])),
@@ -184,17 +180,23 @@ impl Params {
                 .enumerate()
                 .map(|(index, item)| match item {
                     Value::String(s) => Ok(s),
-                    _ => Err(ApiError::invalid_param(
-                        format!("{path}[{index}]"),
-                        format!("Invalid string: {path}[{index}] must be a string."),
-                    )),
+                    _ => {
+                        let path = path();
+                        Err(ApiError::invalid_param(
+                            format!("{path}[{index}]"),
+                            format!("Invalid string: {path}[{index}] must be a string."),
+                        ))
+                    }
                 })
                 .collect::<ApiResult<Vec<_>>>()
                 .map(Some),
-            Some(_) => Err(ApiError::invalid_param(
-                path.clone(),
-                format!("Invalid array: {path} must be an array of strings."),
-            )),
+            Some(_) => {
+                let path = path();
+                Err(ApiError::invalid_param(
+                    path.clone(),
+                    format!("Invalid array: {path} must be an array of strings."),
+                ))
+            }
         }
     }
 
