@@ -227,7 +227,14 @@ pub async fn handle(
     };
     let (duration, decision) = match waits {
         Ok(wait) => wait,
-        Err(response) => return response,
+        Err(response) => {
+            // Dropping the turn woke the next request of the account on
+            // this worker, in a slot the other worker cannot take. Yielding
+            // runs it now, and leaves sending this response to whichever
+            // worker is free first.
+            tokio::task::yield_now().await;
+            return response;
+        }
     };
     // A retry sent during the wait finds the key in flight and gets a 409.
     // A request dropped during the wait or in the queue after it, as when
