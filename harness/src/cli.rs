@@ -1,8 +1,8 @@
 //! Command-line parsing and dispatch. Exit codes are the same for every
 //! subcommand: 0 success, 1 a scenario failed, 2 invalid usage or input,
-//! 3 the app or the fake could not be started or reached (for `run`, also
-//! when the app exited during the run), 4 no scenario matched, 130
-//! interrupted.
+//! 3 the app or the fake could not be started or reached (for `run` and
+//! `fuzz`, also when the app exited during the run), 4 no scenario
+//! matched, 130 interrupted.
 
 use std::process::ExitCode;
 

@@ -1,9 +1,10 @@
 //! SIGINT, SIGTERM and SIGHUP sent to `fakestripe run` and `fakestripe
 //! fuzz`: each stops the app's process group, which runs apart from the
 //! harness's, and the command exits with code 130. SIGKILL sent to the app
-//! during a run: the harness reports that the app exited, and exits with
-//! code 3. The app is a small Python server that starts a child process of
-//! its own, so the test can check that the whole group ended.
+//! during a run, or an app that exits by itself during `fakestripe fuzz`:
+//! the harness reports that the app exited, and exits with code 3. The app
+//! is a small Python server that starts a child process of its own, so the
+//! test can check that the whole group ended.
 
 #![cfg(unix)]
 
@@ -421,20 +422,7 @@ fn app_killed_during_run_exits_3() {
     wait_for_file(&dir, "checkout-received", &mut harness);
     kill(pids.0[0], Signal::SIGKILL).expect("the signal is sent");
 
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = harness.try_wait().expect("the harness can be polled") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = harness.kill();
-            panic!(
-                "fakestripe ran on 60 s after the app died\n{}",
-                output(&dir)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_for_exit(&dir, &mut harness, Duration::from_secs(60));
     let text = output(&dir);
     assert_eq!(status.code(), Some(3), "{text}");
     assert!(
@@ -465,25 +453,57 @@ fn app_killed_during_run_exits_3() {
     );
     // The app's child, `sleep`, is in the app's process group, which the
     // harness ends when it stops.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while running(pids.0[1]) && Instant::now() < deadline {
+    assert_ends(pids.0[1], &text);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Waits up to `limit` for the harness to exit, and returns its status.
+#[track_caller]
+fn wait_for_exit(dir: &Path, harness: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = harness.try_wait().expect("the harness can be polled") {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = harness.kill();
+            panic!(
+                "fakestripe ran on {} s after the app died\n{}",
+                limit.as_secs(),
+                output(dir)
+            );
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(!running(pids.0[1]), "the app's child still runs\n{text}");
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Checks that `pid` ends within 5 seconds. The harness sent SIGKILL to the
+/// app's group before it exited, but the kernel may take a moment to end
+/// each process.
+#[track_caller]
+fn assert_ends(pid: Pid, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while running(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!running(pid), "process {pid} of the app still runs\n{text}");
 }
 
 /// A proxy in front of the reference shop, started as the app. It starts
 /// the shop with `cargo run` in the workspace root (the first argument) on
 /// a free port, writes its own pid and cargo's to `pids`, and forwards
-/// every request. One `POST /checkout` gets no response: with `--hold-at N`
-/// the Nth, and with `--hold-after TEXT` the first after the file `stdout`
-/// contains TEXT. The proxy creates `checkout-held` when it receives that
-/// request.
+/// every request but one `POST /checkout`: with `--hold-at N` or
+/// `--exit-at N` the Nth, and with `--hold-after TEXT` or `--exit-after
+/// TEXT` the first after the file `stdout` contains TEXT. With a `--hold-…`
+/// mode that request gets no response, and the proxy creates
+/// `checkout-held` when it receives it. With an `--exit-…` mode the proxy
+/// prints `exiting at checkout N` and exits with code 7, leaving the shop
+/// running in its process group.
 const SHOP_PROXY: &str = r#"
 import http.client, http.server, os, socket, subprocess, sys, threading, time
 
 root, mode, value = sys.argv[1], sys.argv[2], sys.argv[3]
+action, trigger = mode[2:].split("-")
 with socket.socket() as probe:
     probe.bind(("127.0.0.1", 0))
     shop_port = probe.getsockname()[1]
@@ -498,27 +518,33 @@ os.rename("pids.tmp", "pids")
 
 lock = threading.Lock()
 checkouts = 0
-checkout_held = False
+checkout_picked = False
 
-def hold_this_checkout():
-    global checkouts, checkout_held
+def pick_this_checkout():
+    global checkouts, checkout_picked
     with lock:
         checkouts += 1
-        if checkout_held:
+        if checkout_picked:
             return False
-        if mode == "--hold-at":
-            checkout_held = checkouts == int(value)
+        if trigger == "at":
+            checkout_picked = checkouts == int(value)
         else:
             with open("stdout") as output:
-                checkout_held = value in output.read()
-        return checkout_held
+                checkout_picked = value in output.read()
+        return checkout_picked
 
 class Proxy(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def forward(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        if self.command == "POST" and self.path == "/checkout" and hold_this_checkout():
+        if self.command == "POST" and self.path == "/checkout" and pick_this_checkout():
+            if action == "exit":
+                print(f"exiting at checkout {checkouts}", flush=True)
+                # The harness reads the line before the exit ends the
+                # checkout request.
+                time.sleep(0.5)
+                os._exit(7)
             open("checkout-held", "w").close()
             time.sleep(600)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
@@ -688,5 +714,109 @@ fn fuzz_stop_writes_shrunk_failure() {
     let written =
         std::fs::read_to_string(dir.join("failure.yaml")).expect("the scenario file was written");
     assert!(written.contains("- checkout: { order: O-1 }"), "{written}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs `fakestripe fuzz` as [`start_fuzz`] does, with `seed`, until it
+/// exits by itself. Returns its exit status and the app's pids.
+fn fuzz_until_exit(dir: &Path, seed: &str) -> (std::process::ExitStatus, AppPids) {
+    let mut harness = start_fuzz(dir, seed);
+    let pids = app_pids(dir, &mut harness);
+    let status = wait_for_exit(dir, &mut harness, Duration::from_secs(120));
+    (status, pids)
+}
+
+/// Returns the harness's stdout and stderr, as written to files in `dir`.
+fn read_output(dir: &Path) -> (String, String) {
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+    (read("stdout"), read("stderr"))
+}
+
+/// The app exits while the fuzzer probes the flows, and while it runs case
+/// 3. The report names the exit code and the app's last output, and counts
+/// the cases that passed before. It reports no failure, nothing is shrunk,
+/// and the exit code is 3.
+#[test]
+fn fuzz_app_exit_during_case_exits_3() {
+    // The probe of the card flow sends the first checkout, and case N the
+    // checkout N + 1.
+    let cases = [
+        (
+            "1",
+            "while the flows were probed",
+            "STOPPED 0 of 50 cases passed",
+        ),
+        ("4", "while case 3 ran", "STOPPED 2 of 50 cases passed"),
+    ];
+    for (checkout, when, summary) in cases {
+        let dir = shop_proxy_folder(
+            &format!("fuzz-exit-{checkout}"),
+            None,
+            &["--exit-at", checkout],
+        );
+        let (status, pids) = fuzz_until_exit(&dir, "5");
+        let (stdout, stderr) = read_output(&dir);
+        let text = output(&dir);
+
+        assert_eq!(status.code(), Some(3), "{when}: {text}");
+        assert!(
+            stderr.contains(&format!(
+                "error: the app exited (exit code 7) {when}; its last output:"
+            )),
+            "{when}: {text}"
+        );
+        assert!(
+            stderr.contains(&format!("\n    exiting at checkout {checkout}")),
+            "{when}: {text}"
+        );
+        assert!(stdout.contains(&format!("{summary} in ")), "{when}: {text}");
+        assert!(stdout.contains(", then the app exited\n"), "{when}: {text}");
+        assert!(!stdout.contains("FAIL"), "{when}: {text}");
+        assert!(!stdout.contains("Shrinking"), "{when}: {text}");
+        assert!(!stderr.contains("no flow runs"), "{when}: {text}");
+        assert!(!dir.join("failure.yaml").exists(), "{when}: {text}");
+        assert!(stdout.trim_end().ends_with("seed 5"), "{when}: {text}");
+        assert_ends(pids.0[1], &text);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// The app exits while a failure shrinks: the report shows the failing
+/// case and the smallest schedule so far, which is written to --out but
+/// not run again, then how the app exited, and the exit code is 3.
+#[test]
+fn fuzz_app_exit_while_shrinking_exits_3() {
+    let dir = shop_proxy_folder(
+        "fuzz-exit-shrink",
+        Some("redirect-fulfils-too"),
+        &["--exit-after", "Shrinking"],
+    );
+    let (status, pids) = fuzz_until_exit(&dir, "21");
+    let (stdout, stderr) = read_output(&dir);
+    let text = output(&dir);
+
+    assert_eq!(status.code(), Some(3), "{text}");
+    assert!(stdout.contains("FAIL case "), "{text}");
+    assert!(stdout.contains("Smallest schedule:"), "{text}");
+    assert!(
+        stdout.contains("Shrinking was stopped, so a smaller schedule may still fail"),
+        "{text}"
+    );
+    assert!(
+        stdout.contains(
+            "Wrote failure.yaml; it did not run again to the end, because the app exited."
+        ),
+        "{text}"
+    );
+    assert!(
+        stderr.contains("error: the app exited (exit code 7) while shrinking the failure of case "),
+        "{text}"
+    );
+    assert!(stderr.contains("\n    exiting at checkout "), "{text}");
+    assert!(stdout.trim_end().ends_with("seed 21"), "{text}");
+    let written =
+        std::fs::read_to_string(dir.join("failure.yaml")).expect("the scenario file was written");
+    assert!(written.contains("- checkout: { order: O-1 }"), "{written}");
+    assert_ends(pids.0[1], &text);
     let _ = std::fs::remove_dir_all(&dir);
 }

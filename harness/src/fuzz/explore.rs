@@ -96,6 +96,10 @@ pub struct FuzzOutcome {
     pub interrupted: bool,
     /// The generated case that a stop at once ended before it finished.
     pub stopped_case: Option<u32>,
+    /// A message naming how the app that the fuzzer started exited during
+    /// the run, with the app's last output. The run ended there, and no
+    /// case counts the exit as a failure.
+    pub app_exit: Option<String>,
 }
 
 impl FuzzOutcome {
@@ -110,6 +114,17 @@ impl FuzzOutcome {
             failure: None,
             interrupted: true,
             stopped_case: None,
+            app_exit: None,
+        }
+    }
+
+    /// Returns the outcome of a run that ended before its first case
+    /// because the app exited.
+    fn app_exited_early(seed: u64, message: String) -> FuzzOutcome {
+        FuzzOutcome {
+            interrupted: false,
+            app_exit: Some(message),
+            ..FuzzOutcome::stopped_early(seed)
         }
     }
 }
@@ -180,7 +195,8 @@ pub struct Found {
     /// Candidates run while shrinking.
     pub shrink_runs: u32,
     pub shrink_time: Duration,
-    /// A stop request ended shrinking before every simpler candidate ran.
+    /// A stop request or the app's exit ended shrinking before every
+    /// simpler candidate ran.
     pub shrink_stopped: bool,
     /// The run of the minimal schedule.
     pub result: ScenarioResult,
@@ -190,7 +206,8 @@ pub struct Found {
     /// only copy of the scenario.
     pub write_error: Option<String>,
     /// Whether running the written file once more failed the same way;
-    /// `None` when a stop request came before the check or ended it.
+    /// `None` when a stop request or the app's exit came before the check
+    /// or ended it.
     pub replayed: Option<bool>,
 }
 
@@ -313,6 +330,10 @@ enum CaseOutcome {
     NotRun(String),
     /// A stop at once ended the run before it finished.
     Stopped,
+    /// The app that the fuzzer started exited before the case ended, so
+    /// the result does not reflect the schedule. The text is how the app
+    /// ended, such as `exit code 1`.
+    AppExited(String),
 }
 
 fn classify(result: ScenarioResult) -> CaseOutcome {
@@ -419,6 +440,7 @@ pub async fn fuzz(
                     .map(|&s| s.max(0) as u64)
                     .collect(),
                 runs: 0,
+                app_exit: None,
             };
             explorer.explore(progress).await
         }
@@ -442,6 +464,9 @@ struct Explorer<'a> {
     /// Scenario runs so far, shrink runs included; each gets its own
     /// fault-plan seed, so the fake's ids differ between cases.
     runs: u64,
+    /// The message naming how the app exited, with its last output, once a
+    /// run saw it exit.
+    app_exit: Option<String>,
 }
 
 impl Explorer<'_> {
@@ -454,6 +479,15 @@ impl Explorer<'_> {
             probed = probe_all(&self.ctx, &self.options.flows, mix(seed), &self.tags) => probed,
             () = self.stop.wait_now() => return Ok(FuzzOutcome::stopped_early(seed)),
         };
+        // Every flow fails against an app that exited, so the reasons to
+        // leave flows out would mislead.
+        if let Some(status) = self.ctx.app_exit(!skipped.is_empty()).await {
+            let message = format!("the app exited ({status}) while the flows were probed");
+            return Ok(FuzzOutcome::app_exited_early(
+                seed,
+                self.ctx.with_output(message),
+            ));
+        }
         for (flow, reason) in &skipped {
             progress(Progress::FlowSkipped {
                 flow: *flow,
@@ -491,11 +525,17 @@ impl Explorer<'_> {
             failure: None,
             interrupted: false,
             stopped_case: None,
+            app_exit: None,
         };
         let began = Instant::now();
         for case in 1..=self.options.cases {
             if self.stop.is_requested() {
                 outcome.interrupted = true;
+                break;
+            }
+            if let Some(status) = self.ctx.app_exit(false).await {
+                let message = format!("the app exited ({status}) before case {case}");
+                outcome.app_exit = Some(self.ctx.with_output(message));
                 break;
             }
             let index = (case as usize - 1) % flows.len();
@@ -505,7 +545,7 @@ impl Explorer<'_> {
             })?;
             let actions = tree.current();
             let (rendered, run) = self.run(flow, &actions, case).await;
-            if !matches!(run, CaseOutcome::Stopped) {
+            if !matches!(run, CaseOutcome::Stopped | CaseOutcome::AppExited(_)) {
                 outcome.cases_run = case;
             }
             match run {
@@ -517,6 +557,11 @@ impl Explorer<'_> {
                 CaseOutcome::Stopped => {
                     outcome.interrupted = true;
                     outcome.stopped_case = Some(case);
+                    break;
+                }
+                CaseOutcome::AppExited(status) => {
+                    let message = format!("the app exited ({status}) while case {case} ran");
+                    outcome.app_exit = Some(self.ctx.with_output(message));
                     break;
                 }
                 CaseOutcome::NotRun(message) => {
@@ -545,6 +590,7 @@ impl Explorer<'_> {
                         .shrink(flow, case, &mut tree, failure, rendered, *result, progress)
                         .await?;
                     outcome.interrupted = self.stop.is_requested();
+                    outcome.app_exit = self.app_exit.take();
                     outcome.failure = Some(found);
                     return Ok(outcome);
                 }
@@ -594,6 +640,11 @@ impl Explorer<'_> {
             }
         };
         let result = run_scenario(&scenario, scenario.seed, &self.ctx, self.tags.next()).await;
+        // An app that died fails the case, so a failed case waits a moment
+        // for its exit status.
+        if let Some(status) = self.ctx.app_exit(!result.passed()).await {
+            return CaseOutcome::AppExited(status);
+        }
         classify(result)
     }
 
@@ -602,8 +653,8 @@ impl Explorer<'_> {
     /// candidate that still fails the same way becomes the new smallest.
     /// Proptest (1.12, `VecValueTree`) deletes each action at most once, in
     /// order, so a second pass then tries deleting each remaining action
-    /// again until none can go. Both stop at `--max-shrink-time` or at a
-    /// stop request.
+    /// again until none can go. Both stop at `--max-shrink-time`, at a stop
+    /// request, or when the app exits.
     #[allow(clippy::too_many_arguments)]
     async fn shrink(
         &mut self,
@@ -617,8 +668,6 @@ impl Explorer<'_> {
     ) -> Result<Found, FuzzError> {
         let began = Instant::now();
         let deadline = began + self.options.max_shrink_time;
-        let stop = self.stop;
-        let out_of_time = || Instant::now() >= deadline || stop.is_requested();
         let mut state = Shrinking {
             failure: failure.clone(),
             known: HashMap::from([(original.key.clone(), true)]),
@@ -630,7 +679,7 @@ impl Explorer<'_> {
             runs: 0,
         };
         if tree.simplify() {
-            while !out_of_time() {
+            while !self.shrink_ends(deadline) {
                 let candidate = tree.current();
                 let reproduced = self
                     .try_candidate(flow, case, &candidate, &mut state, progress)
@@ -645,10 +694,10 @@ impl Explorer<'_> {
                 }
             }
         }
-        'deleting: while !out_of_time() {
+        'deleting: while !self.shrink_ends(deadline) {
             let smallest = state.best.0.effective.clone();
             for index in 0..smallest.len() {
-                if out_of_time() {
+                if self.shrink_ends(deadline) {
                     break 'deleting;
                 }
                 let mut candidate = smallest.clone();
@@ -663,7 +712,7 @@ impl Explorer<'_> {
             break;
         }
         let shrink_time = began.elapsed();
-        let shrink_stopped = stop.is_requested();
+        let shrink_stopped = self.stop.is_requested() || self.app_exit.is_some();
 
         let (smallest, smallest_result) = state.best;
         let runs = state.runs;
@@ -702,7 +751,7 @@ impl Explorer<'_> {
 
         // The written file runs once more, as `fakestripe run` would, to
         // show whether the failure reproduces.
-        let (replayed, result) = if self.stop.is_requested() {
+        let (replayed, result) = if self.stop.is_requested() || self.app_exit.is_some() {
             (None, smallest_result)
         } else {
             match self.run_text(&minimal.text).await {
@@ -710,6 +759,12 @@ impl Explorer<'_> {
                     failures, result, ..
                 } if failures.contains(&failure) => (Some(true), *result),
                 CaseOutcome::Stopped => (None, smallest_result),
+                CaseOutcome::AppExited(status) => {
+                    let message =
+                        format!("the app exited ({status}) while the written scenario ran again");
+                    self.app_exit = Some(self.ctx.with_output(message));
+                    (None, smallest_result)
+                }
                 _ => (Some(false), smallest_result),
             }
         };
@@ -758,6 +813,12 @@ impl Explorer<'_> {
             // The candidate stays unknown, because it did not finish.
             return false;
         }
+        if let CaseOutcome::AppExited(status) = outcome {
+            let message =
+                format!("the app exited ({status}) while shrinking the failure of case {case}");
+            self.app_exit = Some(self.ctx.with_output(message));
+            return false;
+        }
         state.runs += 1;
         let reproduced = match outcome {
             CaseOutcome::Failed {
@@ -784,6 +845,12 @@ impl Explorer<'_> {
             reproduced,
         });
         reproduced
+    }
+
+    /// Returns whether shrinking must end: at `deadline`, at a stop request,
+    /// or once the app exited.
+    fn shrink_ends(&self, deadline: Instant) -> bool {
+        Instant::now() >= deadline || self.stop.is_requested() || self.app_exit.is_some()
     }
 
     /// Returns the key of a candidate's rendering, which decides what the

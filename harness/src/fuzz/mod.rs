@@ -43,8 +43,8 @@ Exit codes:
        could not run
   2    invalid usage, an invalid fakestripe.yaml, or --out cannot be written
        (a shrunk schedule that cannot be written is printed instead)
-  3    the app or the fake could not be started or reached, or no flow
-       runs against the app
+  3    the app or the fake could not be started or reached, no flow runs
+       against the app, or the app exited during the run
   130  interrupted by Ctrl-C, SIGTERM or SIGHUP";
 
 #[derive(Debug, Args)]
@@ -248,24 +248,25 @@ fn report_outcome(outcome: &FuzzOutcome, options: &FuzzOptions) -> ExitCode {
         0.0
     };
     let Some(found) = &outcome.failure else {
-        let word = if outcome.interrupted {
+        let word = if outcome.interrupted || outcome.app_exit.is_some() {
             "STOPPED"
         } else {
             "PASS"
         };
+        let exited = if outcome.app_exit.is_some() {
+            ", then the app exited"
+        } else {
+            ""
+        };
         outln!(
-            "{word} {} of {} cases passed in {seconds:.1}s ({rate:.1} cases/s)",
+            "{word} {} of {} cases passed in {seconds:.1}s ({rate:.1} cases/s){exited}",
             outcome.cases_run,
             options.cases
         );
         if let Some(case) = outcome.stopped_case {
             outln!("Case {case} was stopped before it finished.");
         }
-        return if outcome.interrupted {
-            ExitCode::from(EXIT_INTERRUPTED)
-        } else {
-            ExitCode::SUCCESS
-        };
+        return finish(outcome, ExitCode::SUCCESS);
     };
     outln!(
         "FAIL case {} of the {} flow broke {} after {} cases ({seconds:.1}s, {rate:.1} cases/s)",
@@ -299,6 +300,9 @@ fn report_outcome(outcome: &FuzzOutcome, options: &FuzzOptions) -> ExitCode {
         Some(false) => {
             "; running it again did not fail the same way, so the failure depends on timing as well as on the schedule"
         }
+        None if outcome.app_exit.is_some() => {
+            "; it did not run again to the end, because the app exited"
+        }
         None => "; the run was stopped before running it again",
     };
     if let Some(err) = &found.write_error {
@@ -316,12 +320,26 @@ fn report_outcome(outcome: &FuzzOutcome, options: &FuzzOptions) -> ExitCode {
     if found.shrink_stopped {
         outln!("Shrinking was stopped, so a smaller schedule may still fail the same way.");
     }
+    if found.write_error.is_some() {
+        finish(outcome, ExitCode::from(EXIT_USAGE))
+    } else {
+        finish(outcome, ExitCode::from(EXIT_FAILED))
+    }
+}
+
+/// Prints how the app exited, if it did during the run, and returns the
+/// exit code: 130 after a stop request, 3 after the app exited, and
+/// `otherwise` when neither happened.
+fn finish(outcome: &FuzzOutcome, otherwise: ExitCode) -> ExitCode {
+    if let Some(message) = &outcome.app_exit {
+        errln!("error: {message}");
+    }
     if outcome.interrupted {
         ExitCode::from(EXIT_INTERRUPTED)
-    } else if found.write_error.is_some() {
-        ExitCode::from(EXIT_USAGE)
+    } else if outcome.app_exit.is_some() {
+        ExitCode::from(EXIT_START)
     } else {
-        ExitCode::from(EXIT_FAILED)
+        otherwise
     }
 }
 

@@ -500,23 +500,15 @@ struct Job {
     run_tag: String,
 }
 
-/// How long a worker waits, after a scenario failed, for the exit status
-/// of an app that may have died during it. Only failed scenarios wait, and
-/// the status of a killed app normally arrives within a few milliseconds.
-const EXIT_GRACE: std::time::Duration = std::time::Duration::from_millis(100);
-
-/// The number of the app's last output lines that an exit message shows.
-const EXIT_LOG_LINES: usize = 20;
-
 impl Job {
     /// Runs scenarios from the queue until it is empty, the run stops, or
     /// the worker's app exits. A worker whose app exited starts no further
     /// scenario, and the summary lists those it would have run as skipped.
     async fn work(self) {
         loop {
-            if let Some(status) = self.app_exit(false).await {
+            if let Some(status) = self.ctx.app_exit(false).await {
                 let message = format!("the app exited ({status}) between scenarios");
-                self.progress.app_exited(self.with_output(message));
+                self.progress.app_exited(self.ctx.with_output(message));
                 return;
             }
             let Some(index) = self.progress.next() else {
@@ -526,7 +518,7 @@ impl Job {
             let seed = self.seed.unwrap_or(scenario.seed);
             let tag = format!("{}{index}", self.run_tag);
             let mut result = scenario::run_scenario(scenario, seed, &self.ctx, tag).await;
-            let Some(status) = self.app_exit(!result.passed()).await else {
+            let Some(status) = self.ctx.app_exit(!result.passed()).await else {
                 self.progress.record(index, result);
                 continue;
             };
@@ -539,22 +531,33 @@ impl Job {
                 },
             );
             if result.app_output.is_empty() {
-                result.app_output = self.last_output();
+                result.app_output = self.ctx.last_output();
             }
             let message = format!(
                 "the app exited ({status}) while {} ran",
                 scenario.path.display()
             );
             self.progress.record(index, result);
-            self.progress.app_exited(self.with_output(message));
+            self.progress.app_exited(self.ctx.with_output(message));
             return;
         }
     }
+}
 
+/// How long the harness waits, after a scenario failed, for the exit
+/// status of an app that may have died during it. Only failed scenarios
+/// wait, and the status of a killed app normally arrives within a few
+/// milliseconds.
+const EXIT_GRACE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The number of the app's last output lines that an exit message shows.
+const EXIT_LOG_LINES: usize = 20;
+
+impl WorkerContext {
     /// Returns how the worker's app ended, if the harness started it and
     /// it has ended. With `grace`, waits up to [`EXIT_GRACE`] for it to end.
-    async fn app_exit(&self, grace: bool) -> Option<String> {
-        let mut exit = self.ctx.exit.clone()?;
+    pub async fn app_exit(&self, grace: bool) -> Option<String> {
+        let mut exit = self.exit.clone()?;
         if grace {
             tokio::time::timeout(EXIT_GRACE, exit.wait()).await.ok()
         } else {
@@ -562,16 +565,16 @@ impl Job {
         }
     }
 
-    fn last_output(&self) -> Vec<String> {
-        self.ctx
-            .log
+    /// Returns the app's last output lines, up to [`EXIT_LOG_LINES`].
+    pub fn last_output(&self) -> Vec<String> {
+        self.log
             .as_ref()
             .and_then(|log| log.lock().ok().map(|log| log.tail(EXIT_LOG_LINES)))
             .unwrap_or_default()
     }
 
     /// Appends the app's last output lines to `message`.
-    fn with_output(&self, message: String) -> String {
+    pub fn with_output(&self, message: String) -> String {
         format!(
             "{message}{}",
             crate::app::process::log_excerpt(&self.last_output())
