@@ -424,6 +424,9 @@ async fn faults_put(State(shared): State<Arc<Shared>>, headers: HeaderMap, bytes
         )));
     }
     let plan: Value = body(&bytes)?;
+    // `Value` keeps only the last value of a repeated key, so the text is
+    // checked for one.
+    faults::reject_repeated_keys(&bytes).map_err(|err| fail(&err))?;
     let mut data = account.lock();
     faults::set_plan(&mut data, plan).map_err(|err| fail(&err))?;
     Ok(ok(&faults::plan_view(&data)))

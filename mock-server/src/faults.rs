@@ -8,6 +8,8 @@
 //! the decision and the draw, so the same seed replays the same run.
 //! docs/faults.md describes every kind and parameter.
 
+mod repeated_keys;
+
 use std::collections::HashMap;
 
 use axum::http::StatusCode;
@@ -20,6 +22,8 @@ use crate::account::{AccountData, Task};
 use crate::events::delivery::{self, Prepared};
 use crate::events::type_matches;
 use crate::wire::{ApiError, ErrorType};
+
+pub use repeated_keys::reject_repeated_keys;
 
 /// Ways to forge a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -94,16 +94,77 @@ async fn faults_put_rejects_empty_body() {
         );
     }
 
-    let plan: Value = http
-        .get(&url)
-        .bearer_auth("sk_test_control")
+    let plan = plan_in_force(&fake, "sk_test_control").await;
+    assert_eq!(plan["faults"][0]["kind"], "webhook_duplicate");
+}
+
+/// Returns the fault plan in force on the account of `key`.
+async fn plan_in_force(fake: &Server, key: &str) -> Value {
+    reqwest::Client::new()
+        .get(format!("{}/_fakestripe/faults", fake.base_url()))
+        .bearer_auth(key)
         .send()
         .await
         .unwrap()
         .json()
         .await
+        .unwrap()
+}
+
+/// A key that one object of a plan gives twice is rejected with its path,
+/// whether at the top, in a fault entry, or written with an escape. The
+/// plan in force stays. The same key in two objects is no repeat.
+#[tokio::test]
+async fn faults_put_rejects_repeated_key() {
+    let fake = fake().await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/_fakestripe/faults", fake.base_url());
+    let put = |body: &'static str| {
+        http.put(&url)
+            .bearer_auth("sk_test_repeated")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let set = put(r#"{"seed": 7, "faults": [{"kind": "webhook_duplicate"}]}"#)
+        .await
         .unwrap();
+    assert_eq!(set.status(), 200);
+
+    let cases = [
+        (r#"{"seed": 1, "seed": 2}"#, "seed"),
+        (r#"{"seed": 1, "se\u0065d": 2}"#, "seed"),
+        (r#"{"faults": [], "faults": [{"kind": "hold"}]}"#, "faults"),
+        (
+            r#"{"faults": [{"kind": "webhook_duplicate", "probability": 0.5, "probability": 1}]}"#,
+            "faults[0][probability]",
+        ),
+        (
+            r#"{"faults": [{"kind": "hold", "types": ["*"]}, {"kind": "webhook_drop", "attempts": 1, "attempts": 2}]}"#,
+            "faults[1][attempts]",
+        ),
+    ];
+    for (body, path) in cases {
+        let response = put(body).await.unwrap();
+        assert_eq!(response.status(), 400, "{body}");
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(answer["error"]["type"], "invalid_request_error", "{body}");
+        assert_eq!(answer["error"]["code"], "parameter_invalid", "{body}");
+        assert_eq!(answer["error"]["param"], path, "{body}");
+        assert_eq!(
+            answer["error"]["message"],
+            format!("The key {path} is given twice. Give each key once."),
+            "{body}"
+        );
+    }
+
+    let plan = plan_in_force(&fake, "sk_test_repeated").await;
+    assert_eq!(plan["seed"], 7);
     assert_eq!(plan["faults"][0]["kind"], "webhook_duplicate");
+
+    let two_objects = r#"{"seed": 3, "faults": [{"kind": "hold", "types": ["*"]}, {"kind": "webhook_drop", "types": []}]}"#;
+    let response = put(two_objects).await.unwrap();
+    assert_eq!(response.status(), 200);
 }
 
 #[tokio::test]

@@ -46,6 +46,15 @@ pub struct ApiError {
 /// repeats.
 const MAX_SHOWN_NAME: usize = 200;
 
+/// Cuts `name` to `MAX_SHOWN_NAME` characters and marks the cut with `…`.
+fn shorten_name(mut name: String) -> String {
+    if let Some((cut, _)) = name.char_indices().nth(MAX_SHOWN_NAME) {
+        name.truncate(cut);
+        name.push('…');
+    }
+    name
+}
+
 impl ApiError {
     pub fn new(status: StatusCode, kind: ErrorType, message: impl Into<String>) -> Self {
         ApiError {
@@ -82,11 +91,7 @@ impl ApiError {
     /// `MAX_SHOWN_NAME` characters is cut there, so a huge name is not sent
     /// back whole.
     pub fn unknown_param(param: impl Into<String>) -> Self {
-        let mut param = param.into();
-        if let Some((cut, _)) = param.char_indices().nth(MAX_SHOWN_NAME) {
-            param.truncate(cut);
-            param.push('…');
-        }
+        let param = shorten_name(param.into());
         ApiError::new(
             StatusCode::BAD_REQUEST,
             ErrorType::InvalidRequest,
@@ -94,6 +99,15 @@ impl ApiError {
         )
         .with_code("parameter_unknown")
         .with_param(param)
+    }
+
+    /// Returns a 400 for a JSON key that one object gives twice, named by
+    /// its path such as `faults[0][copies]`. A path longer than
+    /// `MAX_SHOWN_NAME` characters is cut there.
+    pub fn repeated_key(path: impl Into<String>) -> Self {
+        let path = shorten_name(path.into());
+        let message = format!("The key {path} is given twice. Give each key once.");
+        ApiError::invalid_param(path, message)
     }
 
     /// A 404 `resource_missing` for an id that does not exist in this account.
