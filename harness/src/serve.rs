@@ -257,8 +257,10 @@ pub fn config_from(args: &ServeArgs) -> Result<ServerConfig, String> {
     if let Some(path) = &args.faults {
         let text = std::fs::read_to_string(path)
             .map_err(|err| format!("--faults {}: {err}", path.display()))?;
-        let plan: serde_json::Value = serde_saphyr::from_str(&text)
-            .map_err(|err| format!("--faults {}: {err}", path.display()))?;
+        let source = crate::diagnostic::Source { path, text: &text };
+        let plan: serde_json::Value = source
+            .deserialize("a fault plan is a map with `seed` and `faults`")
+            .map_err(|err| format!("--faults: {err}"))?;
         fakestripe_server::faults::validate_plan(&plan).map_err(|err| match &err.param {
             Some(param) => format!("--faults {}: {param}: {}", path.display(), err.message),
             None => format!("--faults {}: {}", path.display(), err.message),

@@ -317,6 +317,25 @@ async fn invalid_flags_exit_with_usage_error() {
         "{stderr}"
     );
 
+    let plan =
+        std::env::temp_dir().join(format!("fakestripe-twice-plan-{}.yaml", std::process::id()));
+    std::fs::write(&plan, "seed: 1\nseed: 2\n").unwrap();
+    let repeated = Command::new(BINARY)
+        .args(["serve", "--port", "0", "--faults"])
+        .arg(&plan)
+        .output()
+        .await
+        .unwrap();
+    std::fs::remove_file(&plan).unwrap();
+    assert_eq!(repeated.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&repeated.stderr);
+    assert!(
+        stderr.contains(".yaml:2:1: duplicate key `seed`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("each key may appear once"), "{stderr}");
+    assert!(!stderr.contains("DuplicateKeyPolicy"), "{stderr}");
+
     let cases: [(&[&str], &str); 3] = [
         (
             &["serve", "--port", "0", "--speed", "1e12"],
