@@ -297,12 +297,42 @@ async fn check_reachable(base_url: &str, app_file: &std::path::Path) -> Result<(
     }
 }
 
-/// Returns a port that was free a moment ago. Another process could take
-/// it before the app binds it, and then the app fails to start and reports
-/// the error.
+/// Ports this process has assigned to the apps it started.
+static ASSIGNED_PORTS: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+
+/// Returns a port that was free a moment ago and that no other app of this
+/// process was assigned. The system may offer a port it just released to the
+/// next caller, so two workers, or two runs in one test process, that start
+/// apps at once could both get it. The second app then fails to bind, and
+/// its worker's requests reach the first app, whose objects live in
+/// another account. Another process could still take the port before the
+/// app binds it. The app then fails to bind, and until the harness detects its
+/// exit, its requests may reach that other process.
 fn free_port() -> std::io::Result<u16> {
-    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
-    Ok(listener.local_addr()?.port())
+    let mut assigned = ASSIGNED_PORTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    pick_port(&mut assigned, || {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+        Ok(listener.local_addr()?.port())
+    })
+}
+
+/// Takes ports from `offer` until one is not in `assigned`, and adds it.
+fn pick_port(
+    assigned: &mut BTreeSet<u16>,
+    mut offer: impl FnMut() -> std::io::Result<u16>,
+) -> std::io::Result<u16> {
+    const TRIES: usize = 64;
+    for _ in 0..TRIES {
+        let port = offer()?;
+        if assigned.insert(port) {
+            return Ok(port);
+        }
+    }
+    Err(std::io::Error::other(format!(
+        "the system offered {TRIES} ports in a row that were already assigned to other apps of this run"
+    )))
 }
 
 /// Runs the scenarios of `progress` on the started workers, and returns
@@ -650,4 +680,27 @@ pub async fn run_files(
         results: results.into_iter().map(|(_, result)| result).collect(),
         summary,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assigned_port_offered_again_is_skipped() {
+        let mut assigned = BTreeSet::from([5000]);
+        let mut offers = [5000, 5000, 5001].into_iter();
+        let port = pick_port(&mut assigned, || Ok(offers.next().unwrap()));
+
+        assert_eq!(port.unwrap(), 5001);
+        assert_eq!(assigned, BTreeSet::from([5000, 5001]));
+    }
+
+    #[test]
+    fn only_assigned_ports_offered_is_error() {
+        let mut assigned = BTreeSet::from([5000]);
+        let err = pick_port(&mut assigned, || Ok(5000)).unwrap_err();
+
+        assert!(err.to_string().contains("64 ports in a row"), "{err}");
+    }
 }
