@@ -437,6 +437,8 @@ struct SessionPrivate {
     allowed_methods: Option<Vec<String>>,
 }
 
+// The nested objects below start out the same in every new session.
+
 #[derive(serde::Serialize, Default)]
 struct AutomaticTax {
     enabled: bool,
