@@ -253,6 +253,76 @@ async fn session_total_over_limit_is_400() {
 }
 
 #[tokio::test]
+async fn decimal_amount_is_checked() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_decimal_amount");
+    let session = |decimal: &'static str| {
+        form(&[
+            ("mode", "payment"),
+            ("success_url", "https://shop.test/ok"),
+            ("line_items[0][price_data][currency]", "eur"),
+            ("line_items[0][price_data][unit_amount_decimal]", decimal),
+            ("line_items[0][price_data][product_data][name]", "Ship"),
+            ("line_items[0][quantity]", "1"),
+            ("line_items[1][price_data][currency]", "eur"),
+            ("line_items[1][price_data][unit_amount_decimal]", decimal),
+            ("line_items[1][price_data][product_data][name]", "Ship"),
+            ("line_items[1][quantity]", "1"),
+        ])
+    };
+
+    // Two of these would overflow the session's total.
+    for decimal in [
+        "5e18",
+        "5000000000000000000",
+        "99999999.5",
+        "-1",
+        "1.0000000000001",
+        "inf",
+        ".",
+    ] {
+        let reply = api.post("/v1/checkout/sessions", &session(decimal)).await;
+        reply.expect(400);
+        assert_eq!(
+            reply.error()["param"],
+            "line_items[0][price_data][unit_amount_decimal]",
+            "{decimal}"
+        );
+    }
+    let products = api.get("/v1/products").await;
+    assert_eq!(products.ok()["data"], json!([]));
+
+    let created = api.post("/v1/checkout/sessions", &session("1250.5")).await;
+    assert_eq!(created.ok()["amount_total"], 2502);
+    let price = api
+        .post(
+            "/v1/prices",
+            &form(&[
+                ("currency", "eur"),
+                ("unit_amount_decimal", "5e18"),
+                ("product_data[name]", "Ship"),
+            ]),
+        )
+        .await;
+    price.expect(400);
+    assert_eq!(price.error()["param"], "unit_amount_decimal");
+}
+
+#[tokio::test]
+async fn empty_payment_method_types_is_400() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_no_methods");
+    let body = support::session_body("usd", &[("payment_method_types", "")]);
+
+    let reply = api.post("/v1/checkout/sessions", &body).await;
+
+    reply.expect(400);
+    assert_eq!(reply.error()["param"], "payment_method_types");
+    let sessions = api.get("/v1/checkout/sessions").await;
+    assert_eq!(sessions.ok()["data"], json!([]));
+}
+
+#[tokio::test]
 async fn missing_key_is_401() {
     let fake = start_manual().await;
 
@@ -1050,6 +1120,17 @@ async fn expand_replaces_ids_with_objects() {
         with_items["line_items"]["data"].as_array().unwrap().len(),
         2
     );
+
+    let with_products = api
+        .get(&format!(
+            "/v1/checkout/sessions/{id}?expand[]=line_items.data.price.product"
+        ))
+        .await
+        .ok()
+        .clone();
+    let product = &with_products["line_items"]["data"][1]["price"]["product"];
+    assert_eq!(product["object"], "product", "{with_products:#}");
+    assert_eq!(product["name"], "Socks");
 
     let on_list = api
         .get("/v1/checkout/sessions?expand[]=data.payment_intent")

@@ -181,6 +181,15 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     };
     let payment_method_types = match params.string_array("payment_method_types")? {
         None => None,
+        Some(types) if types.is_empty() => {
+            return Err(ApiError::invalid_param(
+                "payment_method_types",
+                format!(
+                    "Invalid payment_method_types: list at least one of {}, or leave it out for the defaults of the currency.",
+                    PAYMENT_METHODS.join(", ")
+                ),
+            ));
+        }
         Some(types) => {
             for (index, kind) in types.iter().enumerate() {
                 if !PAYMENT_METHODS.contains(&kind.as_str()) {
@@ -366,7 +375,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         },
     );
     ctx.touch(&id);
-    // The printed body is the response; the API layer reads it back only
+    // The printed body is the response. The API layer reads it back only
     // to expand it.
     Ok(Value::Null)
 }

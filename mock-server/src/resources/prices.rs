@@ -59,6 +59,19 @@ pub struct Price {
     pub new_product: Option<NewProduct>,
 }
 
+/// Parses a decimal amount as Stripe's `unit_amount_decimal` takes it:
+/// digits, with a point and at most 12 more digits. Exponents, signs and
+/// words such as `inf` are rejected.
+fn decimal_amount(text: &str) -> Option<f64> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+    let valid = !(whole.is_empty() && fraction.is_empty())
+        && digits(whole)
+        && digits(fraction)
+        && fraction.len() <= 12;
+    valid.then(|| text.parse().ok()).flatten()
+}
+
 /// Stores the product that `build` made from `product_data`, once the
 /// whole request has been checked, so a rejected request stores nothing.
 pub fn commit_product(data: &mut AccountData, price: &mut Price) {
@@ -85,17 +98,27 @@ pub fn build(data: &mut AccountData, params: &mut Params, inline: bool) -> ApiRe
             ));
         }
         (Some(amount), None) => amount,
-        (None, Some(decimal)) => decimal
-            .parse::<f64>()
-            .ok()
-            .filter(|v| *v >= 0.0)
-            .map(|v| v.round() as i64)
-            .ok_or_else(|| {
+        (None, Some(decimal)) => {
+            let path = params.path("unit_amount_decimal");
+            let value = decimal_amount(&decimal).ok_or_else(|| {
                 ApiError::invalid_param(
-                    params.path("unit_amount_decimal"),
-                    format!("Invalid decimal: {decimal}"),
+                    path.clone(),
+                    format!(
+                        "Invalid decimal: {decimal}. Send an amount in the currency's smallest unit, with at most 12 decimal places, such as 1250.5."
+                    ),
                 )
-            })?,
+            })?;
+            if value > super::MAX_AMOUNT as f64 {
+                return Err(ApiError::invalid_param(
+                    path.clone(),
+                    format!(
+                        "Invalid {path}: must be between 0 and {}, got {decimal}.",
+                        super::MAX_AMOUNT
+                    ),
+                ));
+            }
+            value.round() as i64
+        }
         (None, None) => return Err(ApiError::missing_param(params.path("unit_amount"))),
     };
     let recurring = match params.hash("recurring")? {

@@ -149,7 +149,10 @@ fn expand_path(
         // attaches the list that the line-items endpoint returns.
         let session_id = value["id"].as_str().unwrap_or_default();
         if let Some(list) = store.get_any(&line_items_key(session_id)) {
-            value["line_items"] = list.clone();
+            value["line_items"] = list;
+            // The rest of the path, such as `data.price.product`, goes on
+            // into the attached list.
+            expand_path(&mut value["line_items"], rest, store, path, index)?;
         }
         return Ok(());
     }
