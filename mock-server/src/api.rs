@@ -364,14 +364,31 @@ impl Call<'_> {
             touched: Vec::new(),
             printed: None,
         };
-        let result = run_handler(
-            self.route.handler,
-            self.route.template,
-            self.method,
-            &mut ctx,
-            data,
-            raw_params,
-        );
+        // A panic in a handler is a bug in the fake. Caught here, it still
+        // gets a response, a log line and its idempotency key's record,
+        // so a retry with the key does not get a 409 forever.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run_handler(
+                self.route.handler,
+                self.route.template,
+                self.method,
+                &mut ctx,
+                data,
+                raw_params,
+            )
+        }))
+        .unwrap_or_else(|panic| {
+            ctx.printed = None;
+            let cause = panic
+                .downcast_ref::<&str>()
+                .map(|text| (*text).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(ApiError::internal(format_args!(
+                "{} {} ({}) panicked: {cause}",
+                self.method, self.path, self.log.request_id
+            )))
+        });
         let status = match &result {
             Ok(_) => StatusCode::OK,
             Err(err) => err.status,
