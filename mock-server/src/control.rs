@@ -110,7 +110,7 @@ fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
         )));
     }
     let mut deserializer = serde_json::Deserializer::from_slice(text);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner().to_string();
         // Unknown and missing fields name themselves in the message.
@@ -134,7 +134,16 @@ fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
             error = error.with_param(param);
         }
         fail(&error)
-    })
+    })?;
+    // A second value after the object would otherwise be dropped unread.
+    deserializer.end().map_err(|err| {
+        fail(&ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorType::InvalidRequest,
+            format!("Invalid JSON body: {err} after the object. Send one JSON object."),
+        ))
+    })?;
+    Ok(value)
 }
 
 /// The query parameters of a control call, or a 400 with `hint` when

@@ -158,6 +158,13 @@ async fn faults_put_rejects_repeated_key() {
         );
     }
 
+    // A second object after the plan is rejected, not dropped unread.
+    let response = put(r#"{"seed": 1} {"seed": 2, "seed": 3}"#).await.unwrap();
+    assert_eq!(response.status(), 400);
+    let answer: Value = response.json().await.unwrap();
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.contains("trailing characters"), "{message}");
+
     let plan = plan_in_force(&fake, "sk_test_repeated").await;
     assert_eq!(plan["seed"], 7);
     assert_eq!(plan["faults"][0]["kind"], "webhook_duplicate");
