@@ -375,6 +375,12 @@ pub fn explain(raw: &str) -> (String, Option<String>) {
         let name = rest.trim_end_matches('`');
         return (format!("missing key `{name}`"), None);
     }
+    if raw.starts_with("multiple YAML documents detected") {
+        return (
+            "a second YAML document starts here".to_owned(),
+            Some("keep one document per file, without a `---` line between two".to_owned()),
+        );
+    }
     if let Some(rest) = raw.strip_prefix("duplicate mapping key: ") {
         let name = rest.split(',').next().unwrap_or(rest).trim();
         return (

@@ -92,6 +92,23 @@ macro_rules! errln {
 
 pub(crate) use {errln, outln};
 
+/// Sends log lines to stderr, at `default_filter` unless `RUST_LOG` sets
+/// another, coloured only when stderr is a terminal and `NO_COLOR` is unset.
+/// Logs go to stderr so stdout carries only what scripts read.
+pub fn init_tracing(default_filter: &str) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    let colour = io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let _ = tracing_subscriber::fmt()
+        .with_ansi(colour)
+        .with_env_filter(filter)
+        .with_writer(stderr)
+        // The fallback for a failed write is `eprintln!`, which panics.
+        .log_internal_errors(false)
+        .try_init();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

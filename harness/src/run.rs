@@ -53,7 +53,7 @@ pub struct RunArgs {
 }
 
 pub fn main(args: RunArgs) -> ExitCode {
-    init_tracing();
+    crate::output::init_tracing("warn");
     if args.jobs == 0 {
         errln!("error: --jobs must be at least 1");
         return ExitCode::from(EXIT_USAGE);
@@ -268,15 +268,4 @@ async fn run(
     } else {
         ExitCode::SUCCESS
     }
-}
-
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(crate::output::stderr)
-        // The fallback for a failed write is `eprintln!`, which panics.
-        .log_internal_errors(false)
-        .try_init();
 }

@@ -63,7 +63,7 @@ pub struct ServeArgs {
 
 /// Starts the server and blocks until a shutdown signal.
 pub fn main(args: ServeArgs) -> ExitCode {
-    init_tracing();
+    crate::output::init_tracing("fakestripe=info,fakestripe_server=info");
     let config = match config_from(&args) {
         Ok(config) => config,
         Err(message) => {
@@ -257,33 +257,20 @@ pub fn config_from(args: &ServeArgs) -> Result<ServerConfig, String> {
     if let Some(path) = &args.faults {
         let text = std::fs::read_to_string(path)
             .map_err(|err| format!("--faults {}: {err}", path.display()))?;
-        let source = crate::diagnostic::Source { path, text: &text };
+        // Some editors start a file with a byte order mark, which neither
+        // JSON nor this YAML parser accepts.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        let source = crate::diagnostic::Source { path, text };
         let plan: serde_json::Value = source
             .deserialize("a fault plan is a map with `seed` and `faults`")
             .map_err(|err| format!("--faults: {err}"))?;
         fakestripe_server::faults::validate_plan(&plan).map_err(|err| match &err.param {
-            Some(param) => format!("--faults {}: {param}: {}", path.display(), err.message),
-            None => format!("--faults {}: {}", path.display(), err.message),
+            Some(param) => format!("--faults: {}: {param}: {}", path.display(), err.message),
+            None => format!("--faults: {}: {}", path.display(), err.message),
         })?;
         config.default_faults = Some(plan);
     }
     Ok(config)
-}
-
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("fakestripe=info,fakestripe_server=info")
-    });
-    // Logs go to stderr so stdout carries only what scripts read.
-    use std::io::IsTerminal;
-    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let _ = tracing_subscriber::fmt()
-        .with_ansi(colour)
-        .with_env_filter(filter)
-        .with_writer(crate::output::stderr)
-        // The fallback for a failed write is `eprintln!`, which panics.
-        .log_internal_errors(false)
-        .try_init();
 }
 
 /// The signals that stop `serve`: SIGINT (Ctrl-C) and SIGTERM. SIGHUP

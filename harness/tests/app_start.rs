@@ -105,6 +105,12 @@ fn passes_beside_app_file(label: &str, command: &mut Command) {
     let stderr = text(&output.stderr);
     assert!(!stderr.contains("cannot start"), "{label}: {stderr}");
     assert_eq!(output.status.code(), Some(0), "{label}: {stderr}");
+    // Log lines written to a file carry no colour codes.
+    assert!(!stderr.contains('\u{1b}'), "{label}: {stderr}");
+    if label.ends_with("-bare") {
+        // Both bare runs set RUST_LOG, so there are lines to check.
+        assert!(stderr.contains(" DEBUG "), "{label}: {stderr}");
+    }
 }
 
 #[test]
@@ -112,6 +118,7 @@ fn app_file_without_folder_starts_app() {
     passes_beside_app_file(
         "run-bare",
         Command::new(BINARY)
+            .env("RUST_LOG", "fakestripe_server=debug")
             .arg("run")
             .arg(scenario("card-paid.yaml"))
             .args(["--app", "fakestripe.yaml"]),
@@ -125,6 +132,7 @@ fn app_file_without_folder_starts_app() {
     passes_beside_app_file(
         "fuzz-bare",
         Command::new(BINARY)
+            .env("RUST_LOG", "fakestripe_server=debug")
             .args(["fuzz", "--cases", "2", "--seed", "3", "--flow", "card"])
             .args(["--app", "fakestripe.yaml"]),
     );

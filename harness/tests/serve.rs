@@ -300,41 +300,35 @@ async fn invalid_flags_exit_with_usage_error() {
             .contains("--webhook-secret must start with whsec_")
     );
 
-    let plan =
-        std::env::temp_dir().join(format!("fakestripe-bad-plan-{}.yaml", std::process::id()));
-    std::fs::write(&plan, "faults:\n  - kind: webhook_dupe\n").unwrap();
-    let bad_plan = Command::new(BINARY)
-        .args(["serve", "--port", "0", "--faults"])
-        .arg(&plan)
-        .output()
-        .await
-        .unwrap();
-    std::fs::remove_file(&plan).unwrap();
-    assert_eq!(bad_plan.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&bad_plan.stderr);
+    let stderr = serve_rejects_plan("bad-plan.yaml", "faults:\n  - kind: webhook_dupe\n").await;
     assert!(
         stderr.contains("Did you mean `webhook_duplicate`?"),
         "{stderr}"
     );
 
-    let plan =
-        std::env::temp_dir().join(format!("fakestripe-twice-plan-{}.yaml", std::process::id()));
-    std::fs::write(&plan, "seed: 1\nseed: 2\n").unwrap();
-    let repeated = Command::new(BINARY)
-        .args(["serve", "--port", "0", "--faults"])
-        .arg(&plan)
-        .output()
-        .await
-        .unwrap();
-    std::fs::remove_file(&plan).unwrap();
-    assert_eq!(repeated.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&repeated.stderr);
+    let stderr = serve_rejects_plan("twice.yaml", "seed: 1\nseed: 2\n").await;
     assert!(
         stderr.contains(".yaml:2:1: duplicate key `seed`"),
         "{stderr}"
     );
     assert!(stderr.contains("each key may appear once"), "{stderr}");
     assert!(!stderr.contains("DuplicateKeyPolicy"), "{stderr}");
+
+    let stderr = serve_rejects_plan("two-docs.yaml", "seed: 1\n---\nseed: 2\n").await;
+    assert!(
+        stderr.contains(".yaml:3:1: a second YAML document starts here"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("from_str_multiple"), "{stderr}");
+
+    // A byte order mark before the JSON is skipped, so the plan's own
+    // fault is the one reported.
+    let stderr =
+        serve_rejects_plan("bom.json", "\u{feff}{\"faults\": [{\"kind\": \"nope\"}]}").await;
+    assert!(
+        stderr.contains("faults[0][kind]: Unknown fault kind `nope`"),
+        "{stderr}"
+    );
 
     let cases: [(&[&str], &str); 3] = [
         (
@@ -369,4 +363,21 @@ async fn busy_port_exits_with_start_error() {
         .unwrap();
     assert_eq!(output.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot listen on 127.0.0.1"));
+}
+
+/// Starts `serve --faults` with a plan file named `name` that contains
+/// `text`, checks that it exits with code 2, and returns its stderr.
+async fn serve_rejects_plan(name: &str, text: &str) -> String {
+    let plan = std::env::temp_dir().join(format!("fakestripe-{}-{name}", std::process::id()));
+    std::fs::write(&plan, text).unwrap();
+    let output = Command::new(BINARY)
+        .args(["serve", "--port", "0", "--faults"])
+        .arg(&plan)
+        .output()
+        .await
+        .unwrap();
+    std::fs::remove_file(&plan).unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(2), "{name}: {stderr}");
+    stderr
 }

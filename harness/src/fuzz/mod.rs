@@ -81,14 +81,7 @@ pub struct FuzzArgs {
 }
 
 pub fn main(args: FuzzArgs) -> ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(crate::output::stderr)
-        // The fallback for a failed write is `eprintln!`, which panics.
-        .log_internal_errors(false)
-        .try_init();
+    crate::output::init_tracing("warn");
     if args.cases == 0 {
         errln!("error: --cases must be at least 1");
         return ExitCode::from(EXIT_USAGE);
