@@ -168,6 +168,9 @@ impl Source<'_> {
     /// Parses the text as YAML, or as JSON when the file name ends in
     /// `.json`, into `T`.
     pub fn deserialize<T: DeserializeOwned>(&self, requirement: &str) -> Result<T, FileError> {
+        if let Some(text) = without_byte_order_mark(self.text) {
+            return Source { text, ..*self }.deserialize(requirement);
+        }
         let is_json = self
             .path
             .extension()
@@ -212,6 +215,12 @@ impl Source<'_> {
         };
         self.error(line, column, message, help)
     }
+}
+
+/// Returns the text after a byte order mark, which some editors write at
+/// the start of a file and which neither JSON nor the YAML parser accepts.
+pub fn without_byte_order_mark(text: &str) -> Option<&str> {
+    text.strip_prefix('\u{feff}')
 }
 
 /// Explains an error about one of the YAML parser's size limits, such as

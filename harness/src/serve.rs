@@ -257,10 +257,7 @@ pub fn config_from(args: &ServeArgs) -> Result<ServerConfig, String> {
     if let Some(path) = &args.faults {
         let text = std::fs::read_to_string(path)
             .map_err(|err| format!("--faults {}: {err}", path.display()))?;
-        // Some editors start a file with a byte order mark, which neither
-        // JSON nor this YAML parser accepts.
-        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-        let source = crate::diagnostic::Source { path, text };
+        let source = crate::diagnostic::Source { path, text: &text };
         let plan: serde_json::Value = source
             .deserialize("a fault plan is a map with `seed` and `faults`")
             .map_err(|err| format!("--faults: {err}"))?;

@@ -66,6 +66,9 @@ pub fn load_file(path: &Path) -> Result<Scenario, Vec<FileError>> {
 /// Parses and checks scenario text; `path` names it in errors, and its
 /// extension selects JSON (`.json`) or YAML (anything else).
 pub fn parse(path: &Path, text: &str) -> Result<Scenario, Vec<FileError>> {
+    // Without the mark here, the checks' columns on the first line count
+    // the same characters as the parser's.
+    let text = crate::diagnostic::without_byte_order_mark(text).unwrap_or(text);
     let source = Source { path, text };
     let file: ScenarioFile = source
         .deserialize("a scenario needs `version` and `steps`")
@@ -953,5 +956,19 @@ mod tests {
                 "`- {name}:`"
             );
         }
+    }
+
+    #[test]
+    fn byte_order_mark_is_skipped() {
+        let text = "\u{feff}version: 1\nsteps:\n  - checkout: { order: O-1 }\n";
+        assert!(parse(Path::new("marked.yaml"), text).is_ok());
+
+        let json = "\u{feff}{\"version\": 1, \"steps\": [{\"checkout\": {\"order\": \"O-1\"}}]}";
+        assert!(parse(Path::new("marked.json"), json).is_ok());
+
+        // The column of a fault on the first line counts from after the mark.
+        let bad = "\u{feff}version: x\nsteps: []\n";
+        let errors = parse(Path::new("bad.yaml"), bad).unwrap_err();
+        assert_eq!((errors[0].line, errors[0].column), (1, 10), "{}", errors[0]);
     }
 }
