@@ -627,20 +627,17 @@ impl Arena {
 /// NUL byte, and the private fields as compact JSON (nothing if none).
 fn encode(object: &Value) -> Vec<u8> {
     let Some(map) = object.as_object() else {
-        let mut text = serde_json::to_vec_pretty(object).unwrap_or_default();
-        text.push(0);
-        return text;
+        return encode_public(object);
     };
-    let mut text = serde_json::to_vec_pretty(&Fields {
+    let public = Fields {
         map,
         private: false,
-    })
-    .unwrap_or_default();
-    text.push(0);
+    };
     if map.keys().any(|key| key.starts_with('_')) {
-        serde_json::to_writer(&mut text, &Fields { map, private: true }).unwrap_or_default();
+        encode_parts(&public, &Fields { map, private: true })
+    } else {
+        encode_public(&public)
     }
-    text
 }
 
 /// Prints an object that has no private fields in the stored layout.

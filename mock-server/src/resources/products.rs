@@ -71,7 +71,7 @@ pub struct NewProduct {
 
 /// A new product as the API prints it, in Stripe's field order.
 #[derive(serde::Serialize)]
-struct Printed<'a> {
+pub struct Printed<'a> {
     id: &'a str,
     object: &'static str,
     active: bool,
@@ -94,17 +94,20 @@ struct Printed<'a> {
 
 /// Stores a new product and returns it.
 pub fn insert(data: &mut AccountData, product: &NewProduct) -> Value {
-    store(data, product);
-    serde_json::to_value(printed(product, data.now())).unwrap_or_default()
+    let printed = store(data, product);
+    serde_json::to_value(printed).unwrap_or_default()
 }
 
-/// Stores a new product. Checkout's `product_data` calls this, as nothing
-/// reads the product back in that request.
-pub fn store(data: &mut AccountData, product: &NewProduct) {
+/// Stores a new product and returns the fields it was printed from.
+/// Checkout's `product_data` calls this and drops them, as nothing reads
+/// the product back in that request.
+pub fn store<'a>(data: &mut AccountData, product: &'a NewProduct) -> Printed<'a> {
     let now = data.now();
-    let text = crate::store::encode_public(&printed(product, now));
+    let printed = printed(product, now);
+    let text = crate::store::encode_public(&printed);
     data.store
         .insert_encoded("product", &product.id, &text, now);
+    printed
 }
 
 fn printed(product: &NewProduct, now: i64) -> Printed<'_> {
