@@ -301,13 +301,9 @@ async fn check_reachable(base_url: &str, app_file: &std::path::Path) -> Result<(
 static ASSIGNED_PORTS: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
 
 /// Returns a port that was free a moment ago and that no other app of this
-/// process was assigned. The system may offer a port it just released to the
-/// next caller, so two workers, or two runs in one test process, that start
-/// apps at once could both get it. The second app then fails to bind, and
-/// its worker's requests reach the first app, whose objects live in
-/// another account. Another process could still take the port before the
-/// app binds it. The app then fails to bind, and until the harness detects its
-/// exit, its requests may reach that other process.
+/// process was assigned. The system may offer a just-released port again,
+/// and two apps on one port send one worker's requests to the other app.
+/// Another process can still take the port before the app binds it.
 fn free_port() -> std::io::Result<u16> {
     let mut assigned = ASSIGNED_PORTS
         .lock()
