@@ -21,6 +21,8 @@ use crate::wire::{ApiError, Params, auth, expand, form, version};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
 const STRIPE_VERSION: HeaderName = HeaderName::from_static("stripe-version");
+const STRIPE_ACCOUNT: HeaderName = HeaderName::from_static("stripe-account");
+const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
 /// What a resource handler gets besides the account state and parameters.
 #[derive(Debug)]
@@ -73,7 +75,7 @@ pub async fn handle(
         Ok(key) => key,
         Err(err) => return unlogged_error_response(&err, None),
     };
-    let connected = match header(&headers, "stripe-account") {
+    let connected = match header(&headers, &STRIPE_ACCOUNT) {
         Some(acct) if !acct.starts_with("acct_") || acct.len() < 6 => {
             let err = ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -86,7 +88,7 @@ pub async fn handle(
         }
         other => other,
     };
-    let api_version = match header(&headers, "stripe-version") {
+    let api_version = match header(&headers, &STRIPE_VERSION) {
         Some(v) if !version::is_valid(&v) => {
             let err = ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -127,7 +129,7 @@ pub async fn handle(
             return error_response(&err, &shared.base_url, &log.request_id, Some(&api_version));
         }
     };
-    let idempotency_key = header(&headers, "idempotency-key").filter(|k| !k.is_empty());
+    let idempotency_key = header(&headers, &IDEMPOTENCY_KEY).filter(|k| !k.is_empty());
 
     let account = shared.account(&key, connected.as_deref());
     let params_value = Logged::new(&raw_params);
@@ -320,7 +322,7 @@ impl Call<'_> {
                 if let Some(key) = self.idempotency_key
                     && let Ok(value) = HeaderValue::from_str(key)
                 {
-                    headers.insert("idempotency-key", value);
+                    headers.insert(IDEMPOTENCY_KEY, value);
                 }
                 response
             }
@@ -486,7 +488,7 @@ impl Call<'_> {
         if let Some(key) = self.idempotency_key
             && let Ok(value) = HeaderValue::from_str(key)
         {
-            response.headers_mut().insert("idempotency-key", value);
+            response.headers_mut().insert(IDEMPOTENCY_KEY, value);
         }
         response
     }
@@ -495,8 +497,11 @@ impl Call<'_> {
 /// Returns the kind of object a retrieve route (`/v1/…/{id}`) reads. A GET
 /// of such a route without parameters returns the stored object unchanged.
 fn plain_retrieve(template: &str) -> Option<&'static str> {
+    if !template.ends_with("/{id}") {
+        return None;
+    }
     let (kind, _) = response_kind(template, &Method::GET);
-    (template.ends_with("/{id}") && !kind.is_empty()).then_some(kind)
+    (!kind.is_empty()).then_some(kind)
 }
 
 /// Returns the stored body of a plain retrieve when no fault changes what
@@ -572,7 +577,7 @@ impl serde::Serialize for MaskedValue<'_> {
 
 /// The object type a route answers with, and whether it answers a list.
 fn response_kind(template: &str, method: &Method) -> (&'static str, bool) {
-    let rest = template.trim_start_matches("/v1/");
+    let rest = template.strip_prefix("/v1/").unwrap_or(template);
     let kind = match rest.split('/').next().unwrap_or_default() {
         "checkout" => "checkout.session",
         "payment_intents" => "payment_intent",
@@ -696,7 +701,7 @@ fn decode_params(
 ) -> Result<Map<String, Value>, ApiError> {
     let mut params = form::decode_query(uri.query().unwrap_or_default().as_bytes())?;
     if *method == Method::POST && !body.is_empty() {
-        let is_json = header(headers, "content-type").is_some_and(|ct| ct.contains("json"))
+        let is_json = header(headers, &CONTENT_TYPE).is_some_and(|ct| ct.contains("json"))
             || body.first() == Some(&b'{');
         if is_json {
             return Err(ApiError::new(
@@ -718,7 +723,7 @@ fn decode_params(
     Ok(params)
 }
 
-fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+fn header(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())

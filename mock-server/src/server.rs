@@ -160,19 +160,18 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .merge(crate::pages::routes())
         .fallback(crate::api::handle)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
-        .layer(axum::middleware::map_response(move |response| {
-            shape_plain_error(response, max_body)
-        }))
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
-            count_in_flight,
+            track_request,
         ))
         .with_state(shared)
 }
 
 /// Counts the request in `Shared::in_flight` until its response is ready
-/// or the request is dropped.
-async fn count_in_flight(
+/// or the request is dropped, and puts a plain-text error response into
+/// Stripe's envelope (`shape_plain_error`). One layer does both because
+/// every layer adds a boxed future to each request.
+async fn track_request(
     axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
@@ -185,24 +184,28 @@ async fn count_in_flight(
     }
     shared.in_flight.fetch_add(1, Ordering::SeqCst);
     let _counted = InFlight(&shared.in_flight);
-    next.run(request).await
+    let response = next.run(request).await;
+    shape_plain_error(response, shared.config.max_body_bytes)
 }
 
 /// Gives the plain-text responses that axum's extractors produce (body too
 /// large, method not allowed) Stripe's error envelope, so every client
 /// sees one error format.
-async fn shape_plain_error(
+fn shape_plain_error(
     response: axum::response::Response,
     max_body: usize,
 ) -> axum::response::Response {
     use axum::http::StatusCode;
     let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
     let is_json = response
         .headers()
-        .get("content-type")
+        .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.contains("json") || ct.contains("html"));
-    if is_json || !(status.is_client_error() || status.is_server_error()) {
+    if is_json {
         return response;
     }
     let message = match status {

@@ -69,126 +69,128 @@ pub const TEMPLATES: &[&str] = &[
 
 /// Finds the handler for `method` and `path`.
 pub fn route(method: &Method, path: &str) -> Option<Route> {
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    // Routes have at most five segments, so a longer path matches none.
+    let mut parts = [""; 5];
+    let mut count = 0;
+    for segment in path.trim_end_matches('/').split('/').skip(1) {
+        *parts.get_mut(count)? = segment;
+        count += 1;
+    }
     let m = method.as_str();
-    let found: (Handler, &'static str, Vec<&str>) = match (m, segments.as_slice()) {
+    let found: (Handler, &'static str, Option<&str>) = match (m, &parts[..count]) {
         ("POST", ["v1", "checkout", "sessions"]) => {
-            (checkout_sessions::create, "/v1/checkout/sessions", vec![])
+            (checkout_sessions::create, "/v1/checkout/sessions", None)
         }
         ("GET", ["v1", "checkout", "sessions"]) => {
-            (checkout_sessions::list, "/v1/checkout/sessions", vec![])
+            (checkout_sessions::list, "/v1/checkout/sessions", None)
         }
         ("GET", ["v1", "checkout", "sessions", id]) => (
             checkout_sessions::retrieve,
             "/v1/checkout/sessions/{id}",
-            vec![id],
+            Some(id),
         ),
         ("POST", ["v1", "checkout", "sessions", id]) => (
             checkout_sessions::update,
             "/v1/checkout/sessions/{id}",
-            vec![id],
+            Some(id),
         ),
         ("POST", ["v1", "checkout", "sessions", id, "expire"]) => (
             checkout_sessions::expire,
             "/v1/checkout/sessions/{id}/expire",
-            vec![id],
+            Some(id),
         ),
         ("GET", ["v1", "checkout", "sessions", id, "line_items"]) => (
             checkout_sessions::line_items,
             "/v1/checkout/sessions/{id}/line_items",
-            vec![id],
+            Some(id),
         ),
 
         ("POST", ["v1", "payment_intents"]) => {
-            (payment_intents::create, "/v1/payment_intents", vec![])
+            (payment_intents::create, "/v1/payment_intents", None)
         }
-        ("GET", ["v1", "payment_intents"]) => {
-            (payment_intents::list, "/v1/payment_intents", vec![])
-        }
+        ("GET", ["v1", "payment_intents"]) => (payment_intents::list, "/v1/payment_intents", None),
         ("GET", ["v1", "payment_intents", id]) => (
             payment_intents::retrieve,
             "/v1/payment_intents/{id}",
-            vec![id],
+            Some(id),
         ),
         ("POST", ["v1", "payment_intents", id]) => (
             payment_intents::update,
             "/v1/payment_intents/{id}",
-            vec![id],
+            Some(id),
         ),
         ("POST", ["v1", "payment_intents", id, "confirm"]) => (
             payment_intents::confirm,
             "/v1/payment_intents/{id}/confirm",
-            vec![id],
+            Some(id),
         ),
         ("POST", ["v1", "payment_intents", id, "capture"]) => (
             payment_intents::capture,
             "/v1/payment_intents/{id}/capture",
-            vec![id],
+            Some(id),
         ),
         ("POST", ["v1", "payment_intents", id, "cancel"]) => (
             payment_intents::cancel,
             "/v1/payment_intents/{id}/cancel",
-            vec![id],
+            Some(id),
         ),
 
-        ("GET", ["v1", "charges"]) => (charges::list, "/v1/charges", vec![]),
-        ("GET", ["v1", "charges", id]) => (charges::retrieve, "/v1/charges/{id}", vec![id]),
+        ("GET", ["v1", "charges"]) => (charges::list, "/v1/charges", None),
+        ("GET", ["v1", "charges", id]) => (charges::retrieve, "/v1/charges/{id}", Some(id)),
 
-        ("POST", ["v1", "refunds"]) => (refunds::create, "/v1/refunds", vec![]),
-        ("GET", ["v1", "refunds"]) => (refunds::list, "/v1/refunds", vec![]),
-        ("GET", ["v1", "refunds", id]) => (refunds::retrieve, "/v1/refunds/{id}", vec![id]),
+        ("POST", ["v1", "refunds"]) => (refunds::create, "/v1/refunds", None),
+        ("GET", ["v1", "refunds"]) => (refunds::list, "/v1/refunds", None),
+        ("GET", ["v1", "refunds", id]) => (refunds::retrieve, "/v1/refunds/{id}", Some(id)),
 
-        ("GET", ["v1", "balance_transactions"]) => (
-            balance_transactions::list,
-            "/v1/balance_transactions",
-            vec![],
-        ),
+        ("GET", ["v1", "balance_transactions"]) => {
+            (balance_transactions::list, "/v1/balance_transactions", None)
+        }
         ("GET", ["v1", "balance_transactions", id]) => (
             balance_transactions::retrieve,
             "/v1/balance_transactions/{id}",
-            vec![id],
+            Some(id),
         ),
 
-        ("POST", ["v1", "customers"]) => (customers::create, "/v1/customers", vec![]),
-        ("GET", ["v1", "customers"]) => (customers::list, "/v1/customers", vec![]),
-        ("GET", ["v1", "customers", id]) => (customers::retrieve, "/v1/customers/{id}", vec![id]),
-        ("POST", ["v1", "customers", id]) => (customers::update, "/v1/customers/{id}", vec![id]),
-        ("DELETE", ["v1", "customers", id]) => (customers::delete, "/v1/customers/{id}", vec![id]),
+        ("POST", ["v1", "customers"]) => (customers::create, "/v1/customers", None),
+        ("GET", ["v1", "customers"]) => (customers::list, "/v1/customers", None),
+        ("GET", ["v1", "customers", id]) => (customers::retrieve, "/v1/customers/{id}", Some(id)),
+        ("POST", ["v1", "customers", id]) => (customers::update, "/v1/customers/{id}", Some(id)),
+        ("DELETE", ["v1", "customers", id]) => (customers::delete, "/v1/customers/{id}", Some(id)),
 
-        ("POST", ["v1", "products"]) => (products::create, "/v1/products", vec![]),
-        ("GET", ["v1", "products"]) => (products::list, "/v1/products", vec![]),
-        ("GET", ["v1", "products", id]) => (products::retrieve, "/v1/products/{id}", vec![id]),
-        ("POST", ["v1", "products", id]) => (products::update, "/v1/products/{id}", vec![id]),
-        ("DELETE", ["v1", "products", id]) => (products::delete, "/v1/products/{id}", vec![id]),
+        ("POST", ["v1", "products"]) => (products::create, "/v1/products", None),
+        ("GET", ["v1", "products"]) => (products::list, "/v1/products", None),
+        ("GET", ["v1", "products", id]) => (products::retrieve, "/v1/products/{id}", Some(id)),
+        ("POST", ["v1", "products", id]) => (products::update, "/v1/products/{id}", Some(id)),
+        ("DELETE", ["v1", "products", id]) => (products::delete, "/v1/products/{id}", Some(id)),
 
-        ("POST", ["v1", "prices"]) => (prices::create, "/v1/prices", vec![]),
-        ("GET", ["v1", "prices"]) => (prices::list, "/v1/prices", vec![]),
-        ("GET", ["v1", "prices", id]) => (prices::retrieve, "/v1/prices/{id}", vec![id]),
-        ("POST", ["v1", "prices", id]) => (prices::update, "/v1/prices/{id}", vec![id]),
+        ("POST", ["v1", "prices"]) => (prices::create, "/v1/prices", None),
+        ("GET", ["v1", "prices"]) => (prices::list, "/v1/prices", None),
+        ("GET", ["v1", "prices", id]) => (prices::retrieve, "/v1/prices/{id}", Some(id)),
+        ("POST", ["v1", "prices", id]) => (prices::update, "/v1/prices/{id}", Some(id)),
 
-        ("GET", ["v1", "events"]) => (events::list, "/v1/events", vec![]),
-        ("GET", ["v1", "events", id]) => (events::retrieve, "/v1/events/{id}", vec![id]),
+        ("GET", ["v1", "events"]) => (events::list, "/v1/events", None),
+        ("GET", ["v1", "events", id]) => (events::retrieve, "/v1/events/{id}", Some(id)),
 
         ("POST", ["v1", "webhook_endpoints"]) => {
-            (webhook_endpoints::create, "/v1/webhook_endpoints", vec![])
+            (webhook_endpoints::create, "/v1/webhook_endpoints", None)
         }
         ("GET", ["v1", "webhook_endpoints"]) => {
-            (webhook_endpoints::list, "/v1/webhook_endpoints", vec![])
+            (webhook_endpoints::list, "/v1/webhook_endpoints", None)
         }
         ("GET", ["v1", "webhook_endpoints", id]) => (
             webhook_endpoints::retrieve,
             "/v1/webhook_endpoints/{id}",
-            vec![id],
+            Some(id),
         ),
         ("POST", ["v1", "webhook_endpoints", id]) => (
             webhook_endpoints::update,
             "/v1/webhook_endpoints/{id}",
-            vec![id],
+            Some(id),
         ),
         ("DELETE", ["v1", "webhook_endpoints", id]) => (
             webhook_endpoints::delete,
             "/v1/webhook_endpoints/{id}",
-            vec![id],
+            Some(id),
         ),
         _ => return None,
     };
@@ -197,12 +199,13 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
         handler,
         // SDKs percent-encode ids in the path (`prod_a%3Ab` for `prod_a:b`).
         args: args
-            .into_iter()
-            .map(|arg| {
-                percent_encoding::percent_decode_str(arg)
+            .map(|arg| match arg.contains('%') {
+                true => percent_encoding::percent_decode_str(arg)
                     .decode_utf8_lossy()
-                    .into_owned()
+                    .into_owned(),
+                false => arg.to_owned(),
             })
+            .into_iter()
             .collect(),
         template,
     })
