@@ -50,7 +50,12 @@ pub fn pack(text: &[u8], base: u64, now: i64) -> Vec<u8> {
         if run.is_empty() || inside {
             continue;
         }
-        if underscore && let Some(number) = ids::number_of_body(run) {
+        // Most runs after a `_` are the rest of a field name, too short for
+        // an id, so the length is checked before the call.
+        if underscore
+            && ids::LENGTHS.contains(&run.len())
+            && let Some(number) = ids::number_of_body(run)
+        {
             out.extend_from_slice(&text[copied..start]);
             out.push(ID);
             // Id lengths are all below 256.
@@ -149,12 +154,32 @@ pub fn unpack(packed: &[u8], base: u64, now: i64, spare: usize) -> Vec<u8> {
         } else {
             let (distance, used) = read_varint(rest);
             let value = now.wrapping_add(unzigzag(distance));
-            out.extend_from_slice(value.to_string().as_bytes());
+            push_decimal(&mut out, value);
             rest = &rest[used..];
         }
     }
     out.extend_from_slice(rest);
     out
+}
+
+/// Appends `value` in decimal, as `to_string` spells it, without a
+/// temporary string.
+fn push_decimal(out: &mut Vec<u8>, value: i64) {
+    if value < 0 {
+        out.push(b'-');
+    }
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = value.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// Maps a signed difference to a number that is small when the difference

