@@ -323,6 +323,37 @@ async fn empty_payment_method_types_is_400() {
 }
 
 #[tokio::test]
+async fn locale_must_be_one_checkout_offers() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_locales");
+
+    // A browser's language tag is the usual mistake.
+    let rejected = api
+        .post(
+            "/v1/checkout/sessions",
+            &support::session_body("usd", &[("locale", "en-US")]),
+        )
+        .await;
+    let accepted = api
+        .post(
+            "/v1/checkout/sessions",
+            &support::session_body("usd", &[("locale", "hi-IN")]),
+        )
+        .await;
+
+    rejected.expect(400);
+    assert_eq!(rejected.error()["param"], "locale");
+    let message = rejected.error()["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("en-US") && message.contains("en-GB"),
+        "{message}"
+    );
+    assert_eq!(accepted.ok()["locale"], "hi-IN");
+    let sessions = api.get("/v1/checkout/sessions").await;
+    assert_eq!(sessions.ok()["data"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
 async fn missing_key_is_401() {
     let fake = start_manual().await;
 

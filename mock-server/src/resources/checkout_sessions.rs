@@ -33,6 +33,16 @@ pub fn default_methods(currency: &str) -> Vec<String> {
     methods
 }
 
+/// The languages a Checkout page can be shown in, as the API lists them
+/// for `locale` (the official SDKs' types carry the same list). `auto`
+/// follows the customer's browser. A browser's own tag such as `en-US` is
+/// not in the list, and Stripe rejects it.
+const LOCALES: &[&str] = &[
+    "auto", "bg", "cs", "da", "de", "el", "en", "en-GB", "es", "es-419", "et", "fi", "fil", "fr",
+    "fr-CA", "hi-IN", "hr", "hu", "id", "it", "ja", "ko", "lt", "lv", "ms", "mt", "nb", "nl", "pl",
+    "pt", "pt-BR", "ro", "ru", "sk", "sl", "sv", "th", "tr", "vi", "zh", "zh-HK", "zh-TW",
+];
+
 /// The UI modes a session can be created in, which the API renamed in
 /// 2026-03-25: hosted and embedded pages, or elements in the app's own page.
 fn ui_modes(api_version: &str) -> [&'static str; 3] {
@@ -205,7 +215,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
             Some(types)
         }
     };
-    let locale = params.string("locale")?;
+    let locale = params.one_of("locale", LOCALES)?;
     let submit_type = params.one_of(
         "submit_type",
         &["auto", "book", "donate", "pay", "subscribe"],
