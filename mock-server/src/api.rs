@@ -16,6 +16,7 @@ use crate::account::{Account, AccountData, RequestRecord};
 use crate::faults::{self, ApiFault};
 use crate::resources::{self, Handler};
 use crate::server::Shared;
+use crate::store::StoredRead;
 use crate::wire::idempotency::{self, Decision};
 use crate::wire::{ApiError, Params, auth, expand, form, version};
 
@@ -194,11 +195,14 @@ pub async fn handle(
             None => {
                 // A plain read that no fault touches gets the stored bytes.
                 if let Some(kind) = plain_read
-                    && let Some(body) = read_stored(&mut data, kind, route.args.first())
+                    && let Some(stored) = read_stored(&mut data, kind, route.args.first())
                 {
                     call.log
                         .write(&mut data, None, false, 200, route.args.clone(), None);
                     drop(data);
+                    // The other worker can take the account while this
+                    // one rebuilds the text.
+                    let body = stored.public_bytes();
                     return json_response(200, body, &call.log.request_id, Some(&api_version));
                 }
                 let params = std::mem::take(&mut raw_params);
@@ -504,14 +508,15 @@ fn plain_retrieve(template: &str) -> Option<&'static str> {
     (!kind.is_empty()).then_some(kind)
 }
 
-/// Returns the stored body of a plain retrieve when no fault changes what
-/// reads see. `None` leaves the request to its handler, which also sends
-/// the 404s and the stubs of deleted customers.
-fn read_stored(data: &mut AccountData, kind: &str, id: Option<&String>) -> Option<Vec<u8>> {
+/// Returns the stored object of a plain retrieve when no fault changes
+/// what reads see, to be printed once the lock is released. `None` leaves
+/// the request to its handler, which also sends the 404s and the stubs of
+/// deleted customers.
+fn read_stored(data: &mut AccountData, kind: &str, id: Option<&String>) -> Option<StoredRead> {
     if faults::affects_reads(data) {
         return None;
     }
-    data.store.public_bytes(kind, id?)
+    data.store.public_read(kind, id?)
 }
 
 /// Returns the method's name as a static string for the request log.

@@ -132,6 +132,9 @@ fn time_value(run: &[u8]) -> Option<i64> {
 pub fn unpack(packed: &[u8], base: u64, now: i64, spare: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(packed.len() + 512 + spare);
     let mut previous = base;
+    // Where the last id's characters went, so the same id again (a
+    // session's `id` and its `url`) is copied rather than spelled.
+    let mut last_body: Option<(usize, usize)> = None;
     let mut rest = packed;
     while let Some(at) = memchr::memchr2(ID, TIME, rest) {
         out.extend_from_slice(&rest[..at]);
@@ -147,8 +150,16 @@ pub fn unpack(packed: &[u8], base: u64, now: i64, spare: usize) -> Vec<u8> {
             let len = usize::from(len);
             if ids::LENGTHS.contains(&len) {
                 let start = out.len();
-                out.resize(start + len, 0);
-                ids::write_body(&mut out[start..], number);
+                match last_body {
+                    Some((from, last_len)) if distance == 0 && last_len == len => {
+                        out.extend_from_within(from..from + len);
+                    }
+                    _ => {
+                        out.resize(start + len, 0);
+                        ids::write_body(&mut out[start..], number);
+                    }
+                }
+                last_body = Some((start, len));
             }
             rest = &tail[used..];
         } else {

@@ -19,6 +19,7 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 use foldhash::fast::RandomState;
 use hashbrown::HashTable;
@@ -37,6 +38,26 @@ pub struct Version {
     /// Virtual time of the write.
     pub written_at: i64,
     pub object: Value,
+}
+
+/// The current version of an object, copied out of the store to be
+/// rebuilt later (`Store::public_read`).
+#[derive(Debug)]
+pub struct StoredRead {
+    reference: Arc<Reference>,
+    delta: Box<[u8]>,
+    base: u64,
+    written_at: i64,
+}
+
+impl StoredRead {
+    /// Returns the object's public fields pretty-printed with a final
+    /// newline: the body of a plain retrieve.
+    pub fn public_bytes(self) -> Vec<u8> {
+        let text = self.reference.decode(&self.delta, 0);
+        // One byte more than the text, so the newline needs no new buffer.
+        public_part(packing::unpack(&text, self.base, self.written_at, 1))
+    }
 }
 
 /// One stored object. A slot keeps its position in `Store::slots` for as
@@ -79,8 +100,9 @@ impl Slot {
 struct Kind {
     name: &'static str,
     /// The first object of the kind, encoded and packed: what the kind's
-    /// other objects are stored as differences from.
-    reference: Reference,
+    /// other objects are stored as differences from. Shared with reads
+    /// that rebuild a text after the account's lock is released.
+    reference: Arc<Reference>,
     /// Positions in `Store::slots` of the live objects, oldest first.
     order: Vec<u32>,
 }
@@ -260,13 +282,20 @@ impl Store {
     /// Returns the response body of a plain retrieve of an object of
     /// `kind`, which is its public fields pretty-printed with a final newline.
     pub fn public_bytes(&self, kind: &str, id: &str) -> Option<Vec<u8>> {
+        self.public_read(kind, id).map(StoredRead::public_bytes)
+    }
+
+    /// Copies what `public_bytes` needs, so that the text can be rebuilt
+    /// without the store: after the account's lock is released.
+    pub fn public_read(&self, kind: &str, id: &str) -> Option<StoredRead> {
         let slot = self.live_of_kind(kind, id)?;
-        // One byte more than the text, so the newline needs no new buffer.
-        Some(public_part(self.text_with_spare(
-            slot.kind(),
-            &slot.current,
-            1,
-        )))
+        let (written_at, delta) = self.bytes.get(slot.current);
+        Some(StoredRead {
+            reference: self.kinds[usize::from(slot.kind())].reference.clone(),
+            delta: delta.into(),
+            base: self.text_base,
+            written_at,
+        })
     }
 
     /// Whether an object of `kind` existed and was deleted.
@@ -486,7 +515,7 @@ impl Store {
             .expect("fewer than 128 kinds");
         self.kinds.push(Kind {
             name: kind,
-            reference: Reference::new(packing::pack(text, self.text_base, now)),
+            reference: Arc::new(Reference::new(packing::pack(text, self.text_base, now))),
             order: Vec::new(),
         });
         index
