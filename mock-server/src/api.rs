@@ -5,10 +5,10 @@
 use std::sync::{Arc, MutexGuard};
 
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::header::{CONTENT_TYPE, HeaderName};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -59,13 +59,18 @@ impl Ctx<'_> {
 }
 
 /// Handles every request that no other route matched.
-pub async fn handle(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    // The request is taken apart rather than read through the `Method`,
+    // `Uri` and `HeaderMap` extractors, which copy each of them. The body
+    // is read as `Bytes` reads it, with the server's size limit.
+    let (mut parts, body) = request.into_parts();
+    let method = std::mem::take(&mut parts.method);
+    let uri = std::mem::take(&mut parts.uri);
+    let headers = std::mem::take(&mut parts.headers);
+    let body = match Bytes::from_request(Request::from_parts(parts, body), &()).await {
+        Ok(body) => body,
+        Err(rejection) => return rejection.into_response(),
+    };
     let path = uri.path().to_owned();
 
     let Some(route) = resources::route(&method, &path) else {
