@@ -22,7 +22,6 @@ use crate::wire::{ApiError, Params, auth, expand, form, version};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
 const STRIPE_VERSION: HeaderName = HeaderName::from_static("stripe-version");
-const STRIPE_ACCOUNT: HeaderName = HeaderName::from_static("stripe-account");
 const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
 /// What a resource handler gets besides the account state and parameters.
@@ -81,20 +80,19 @@ pub async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Resp
         Ok(key) => key,
         Err(err) => return unlogged_error_response(&err, None),
     };
-    let connected = match header(&headers, &STRIPE_ACCOUNT) {
-        Some(acct) if !acct.starts_with("acct_") || acct.len() < 6 => {
-            let err = ApiError::new(
-                StatusCode::BAD_REQUEST,
-                crate::wire::ErrorType::InvalidRequest,
-                format!(
-                    "Invalid Stripe-Account header `{acct}`: expected an account id, acct_ followed by at least one character, such as acct_1A2b3C."
-                ),
-            );
-            return unlogged_error_response(&err, None);
-        }
-        other => other,
+    let connected = match auth::connected_account(&headers) {
+        Ok(connected) => connected,
+        Err(err) => return unlogged_error_response(&err, None),
     };
-    let api_version = match header(&headers, &STRIPE_VERSION) {
+    let idempotency_key = match auth::header_text(&headers, &IDEMPOTENCY_KEY) {
+        Ok(key) => key.filter(|k| !k.is_empty()),
+        Err(err) => return unlogged_error_response(&err, None),
+    };
+    let version_header = match auth::header_text(&headers, &STRIPE_VERSION) {
+        Ok(version) => version,
+        Err(err) => return unlogged_error_response(&err, None),
+    };
+    let api_version = match version_header {
         Some(v) if !version::is_valid(&v) => {
             let err = ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -135,7 +133,6 @@ pub async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Resp
             return error_response(&err, &shared.base_url, &log.request_id, Some(&api_version));
         }
     };
-    let idempotency_key = header(&headers, &IDEMPOTENCY_KEY).filter(|k| !k.is_empty());
 
     let account = shared.account(&key, connected.as_deref());
     let params_value = Logged::new(&raw_params);
@@ -711,7 +708,10 @@ fn decode_params(
 ) -> Result<Map<String, Value>, ApiError> {
     let mut params = form::decode_query(uri.query().unwrap_or_default().as_bytes())?;
     if *method == Method::POST && !body.is_empty() {
-        let is_json = header(headers, &CONTENT_TYPE).is_some_and(|ct| ct.contains("json"))
+        let is_json = headers
+            .get(CONTENT_TYPE)
+            .and_then(|ct| ct.to_str().ok())
+            .is_some_and(|ct| ct.contains("json"))
             || body.first() == Some(&b'{');
         if is_json {
             return Err(ApiError::new(
@@ -731,13 +731,6 @@ fn decode_params(
         }
     }
     Ok(params)
-}
-
-fn header(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().to_owned())
 }
 
 /// Stripe answers with pretty-printed JSON; so does the fake.

@@ -60,23 +60,8 @@ type Answer = Result<Response, Response>;
 /// for a connected account.
 pub fn account_for(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<Arc<Account>, Response> {
     let key = auth::api_key(headers).map_err(|err| fail(&err))?;
-    let connected = headers
-        .get("stripe-account")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty());
-    if let Some(acct) = connected
-        && !acct.starts_with("acct_")
-    {
-        return Err(fail(&ApiError::new(
-            StatusCode::BAD_REQUEST,
-            ErrorType::InvalidRequest,
-            format!(
-                "Invalid Stripe-Account header `{acct}`: expected an account id, acct_ followed by at least one character, such as acct_1A2b3C."
-            ),
-        )));
-    }
-    Ok(shared.account(&key, connected))
+    let connected = auth::connected_account(headers).map_err(|err| fail(&err))?;
+    Ok(shared.account(&key, connected.as_deref()))
 }
 
 fn fail(err: &ApiError) -> Response {

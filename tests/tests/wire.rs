@@ -788,6 +788,34 @@ async fn stripe_account_header_scopes_objects() {
 }
 
 #[tokio::test]
+async fn header_outside_ascii_is_400_not_ignored() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_header_bytes");
+
+    // Each header, if dropped, would change what the request does: the
+    // account it acts on, a retry's replay, or the shape of the session.
+    for (name, value) in [
+        ("Stripe-Account", "acct_é"),
+        ("Idempotency-Key", "order-é"),
+        ("Stripe-Version", "2020-08-27é"),
+    ] {
+        let reply = api
+            .post_with("/v1/customers", "email=a@shop.test", &[(name, value)])
+            .await;
+        reply.expect(400);
+        let message = reply.error()["message"].as_str().unwrap().to_owned();
+        assert!(
+            message.contains(&format!("Invalid {name} header")),
+            "{message}"
+        );
+    }
+    let scoped = api.clone().with_header("Stripe-Account", "acct_é");
+    scoped.control_get("/clock").await.expect(400);
+
+    assert_eq!(api.get("/v1/customers").await.ok()["data"], json!([]));
+}
+
+#[tokio::test]
 async fn stripe_version_is_echoed() {
     let fake = start_manual().await;
     let api = Api::new(fake.base_url(), "sk_test_versions");

@@ -2,7 +2,7 @@
 //! own, so parallel jobs that share one server never see each other's
 //! objects. `Stripe-Account` narrows a request to a connected account.
 
-use axum::http::{HeaderMap, StatusCode, header::AUTHORIZATION};
+use axum::http::{HeaderMap, HeaderName, StatusCode, header::AUTHORIZATION};
 use base64::Engine;
 
 use super::error::{ApiError, ErrorType};
@@ -55,6 +55,60 @@ pub fn mask(key: &str) -> String {
     let prefix: String = chars[..8].iter().collect();
     let suffix: String = chars[chars.len() - 4..].iter().collect();
     format!("{prefix}{}{suffix}", "*".repeat(chars.len() - 12))
+}
+
+/// The `Stripe-Account` header, which names a connected account.
+pub const STRIPE_ACCOUNT: HeaderName = HeaderName::from_static("stripe-account");
+
+/// Reads a header's value, trimmed. A header that is present but not
+/// visible ASCII is an error rather than absent: ignoring a
+/// `Stripe-Account` or an `Idempotency-Key` would act on the wrong
+/// account or create an object twice.
+pub fn header_text(headers: &HeaderMap, name: &HeaderName) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(name) else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(text) => Ok(Some(text.trim().to_owned())),
+        Err(_) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorType::InvalidRequest,
+            format!(
+                "Invalid {} header: its value has bytes outside printable ASCII. Send it as plain ASCII text.",
+                display_name(name)
+            ),
+        )),
+    }
+}
+
+/// Returns the connected account that `Stripe-Account` names, if it is
+/// sent. Any other value, empty included, is a 400.
+pub fn connected_account(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    match header_text(headers, &STRIPE_ACCOUNT)? {
+        Some(acct) if !acct.starts_with("acct_") || acct.len() < 6 => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorType::InvalidRequest,
+            format!(
+                "Invalid Stripe-Account header `{acct}`: expected an account id, acct_ followed by at least one character, such as acct_1A2b3C."
+            ),
+        )),
+        other => Ok(other),
+    }
+}
+
+/// Spells a header's name as Stripe's documentation does
+/// (`idempotency-key` as `Idempotency-Key`).
+fn display_name(name: &HeaderName) -> String {
+    name.as_str()
+        .split('-')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_ascii_uppercase().to_string() + chars.as_str()
+            })
+        })
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 fn missing_key() -> ApiError {
