@@ -34,7 +34,9 @@ pub struct Ctx<'a> {
     /// The id segments of the path, such as the session id in
     /// `/v1/checkout/sessions/{id}/expire`.
     pub args: Vec<String>,
-    /// The request path, for list `url` fields.
+    /// The endpoint's path with its id decoded, such as
+    /// `/v1/checkout/sessions/cs_test_…/line_items`, as a list's `url`
+    /// gives it whatever spelling the request used.
     pub path: String,
     /// Ids the request created, changed or read, for the request log.
     pub touched: Vec<String>,
@@ -368,7 +370,10 @@ impl Call<'_> {
             api_version: self.api_version.to_owned(),
             idempotency_key: self.idempotency_key.map(str::to_owned),
             args: self.route.args.clone(),
-            path: self.path.to_owned(),
+            path: match self.route.args.first() {
+                Some(id) => self.route.template.replace("{id}", id),
+                None => self.route.template.to_owned(),
+            },
             touched: Vec::new(),
             printed: None,
         };

@@ -135,6 +135,14 @@ async fn line_items_keep_given_order() {
     assert_eq!(list["object"], "list");
     assert_eq!(list["url"], path);
     assert_eq!(list["has_more"], false);
+    // The url is the endpoint's, however the request spelled the path.
+    let encoded = format!(
+        "/v1/checkout/sessions/{}/line_items/",
+        id_of(&session).replace('_', "%5F")
+    );
+    assert_eq!(api.get(&encoded).await.ok()["url"], path);
+    let sessions = api.get("/v1/checkout/sessions//?limit=1").await;
+    assert_eq!(sessions.ok()["url"], "/v1/checkout/sessions");
     let items = list["data"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     assert_eq!(items[0]["object"], "item");
