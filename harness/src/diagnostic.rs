@@ -189,6 +189,10 @@ impl Source<'_> {
                 let found =
                     line_text.and_then(|text| text.chars().nth(column.saturating_sub(1) as usize));
                 let help = match found {
+                    _ if err.is_eof() => Some(
+                        "the file ends before every `{` and `[` is closed; add the missing brackets"
+                            .to_owned(),
+                    ),
                     Some('#') => {
                         Some("JSON has no comments; name the file .yaml to use them".to_owned())
                     }
@@ -200,6 +204,18 @@ impl Source<'_> {
         }
         if self.text.trim().is_empty() {
             return Err(self.error(0, 0, format!("the file is empty; {requirement}"), None));
+        }
+        let only_comments = self.text.lines().all(|line| {
+            let line = line.trim();
+            line.is_empty() || line.starts_with('#')
+        });
+        if only_comments {
+            return Err(self.error(
+                0,
+                0,
+                format!("the file contains only comments; {requirement}"),
+                None,
+            ));
         }
         serde_saphyr::from_str(self.text).map_err(|err| self.yaml_error(&err))
     }
@@ -407,8 +423,8 @@ pub fn explain(raw: &str) -> (String, Option<String>) {
             "expected a value here, found null (`~` or nothing)".to_owned()
         }
         other => other
-            .replace("invalid u32", "expected a whole number")
-            .replace("invalid u64", "expected a whole number"),
+            .replace("invalid u32", "expected a whole number, 0 or more")
+            .replace("invalid u64", "expected a whole number, 0 or more"),
     };
     (rewritten, None)
 }

@@ -30,13 +30,13 @@ pub struct RunArgs {
     pub app: PathBuf,
     /// Apps started side by side; each runs its share of the scenarios one
     /// after another, on its own account in the fake.
-    #[arg(long, short = 'j', default_value_t = 1)]
+    #[arg(long, allow_negative_numbers = true, short = 'j', default_value_t = 1)]
     pub jobs: usize,
     /// Run only the scenarios whose name or path contains this text.
     #[arg(long)]
     pub filter: Option<String>,
     /// Fault-plan seed for every scenario, in place of each file's `seed`.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// Start no scenario after the first failure.
     #[arg(long)]
@@ -76,13 +76,26 @@ pub fn main(args: RunArgs) -> ExitCode {
         .into_iter()
         .filter(|file| app_file.is_none() || std::fs::canonicalize(file).ok() != app_file)
         .collect();
-    for report in [&args.junit, &args.json].into_iter().flatten() {
+    let reports = [(&args.junit, "report.xml"), (&args.json, "report.json")];
+    for (report, example) in reports
+        .into_iter()
+        .filter_map(|(path, example)| Some((path.as_ref()?, example)))
+    {
         let parent = crate::folder_of(report);
         if !parent.is_dir() {
             errln!(
                 "error: cannot write the report {}: the folder {} does not exist",
                 report.display(),
                 parent.display()
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
+        // Checked now, so a long run's result is not lost at the end.
+        if report.is_dir() {
+            errln!(
+                "error: cannot write the report {}: it is a folder; give a file name such as {}",
+                report.display(),
+                report.join(example).display()
             );
             return ExitCode::from(EXIT_USAGE);
         }

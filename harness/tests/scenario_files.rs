@@ -539,7 +539,7 @@ fn version_and_seed_not_numbers() {
             "version.yaml",
             "version: 1.0\nsteps:\n  - advance: 1m\n",
             (1, 10),
-            "invalid `version` 1, expected 1",
+            "invalid `version` 1.0, expected 1",
         ),
         (
             "version.yaml",
@@ -638,6 +638,32 @@ fn yaml_syntax_error() {
 fn json_syntax_error() {
     let text = "{\n  \"version\": 1,\n  \"steps\": [\n    {\"advance\": 60},\n  ]\n}\n";
     insta::assert_snapshot!(errors("syntax.json", text));
+}
+
+#[test]
+fn json_cut_short_names_brackets() {
+    let text = "{\"version\": 1, \"steps\": [{\"advance\": 60}]\n";
+    let (line, _, message) = only_error("short.json", text);
+    let report = errors("short.json", text);
+    assert_eq!(line, 2, "{message}");
+    assert!(report.contains("add the missing brackets"), "{report}");
+    assert!(!report.contains("no comma after the last item"), "{report}");
+}
+
+#[test]
+fn integer_beyond_64_bits_is_approximate() {
+    let huge = "version: 1\nseed: 99999999999999999999999999\nsteps:\n  - advance: 1m\n";
+    let (line, _, seed) = only_error("seed.yaml", huge);
+    assert_eq!(line, 2, "{seed}");
+    assert!(seed.contains("invalid `seed` about 1e26"), "{seed}");
+}
+
+#[test]
+fn comments_only_file() {
+    let text = "# a scenario to write later\n\n  # indented comment\n";
+    let (_, _, message) = only_error("comments.yaml", text);
+    assert!(message.contains("only comments"), "{message}");
+    assert!(message.contains("`version`"), "{message}");
 }
 
 #[test]
@@ -932,6 +958,37 @@ fn run_reports_load_errors_and_exits_2() {
     );
     assert!(stderr.contains("help: write `- checkout: ...`"), "{stderr}");
     assert!(!stderr.contains("missing-fakestripe.yaml"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A report path that names a folder is rejected before any scenario
+/// runs, so a long run's result is not lost when the report is written.
+#[test]
+fn run_rejects_report_folder_up_front() {
+    let dir = std::env::temp_dir().join(format!("fakestripe-report-dir-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
+    let file = dir.join("valid.yaml");
+    std::fs::write(&file, "version: 1\nsteps:\n  - advance: 1m\n")
+        .expect("the scenario file is written");
+    for flag in ["--junit", "--json"] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_fakestripe"))
+            .arg("run")
+            .arg(&file)
+            .arg("--app")
+            .arg(dir.join("missing-fakestripe.yaml"))
+            .arg(flag)
+            .arg(&dir)
+            .output()
+            .expect("fakestripe runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flag}: {stderr}");
+        assert!(stderr.contains("it is a folder"), "{flag}: {stderr}");
+        // The app file is missing, so reaching it would be a different error.
+        assert!(
+            !stderr.contains("missing-fakestripe.yaml"),
+            "{flag}: {stderr}"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

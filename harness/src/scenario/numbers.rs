@@ -144,8 +144,18 @@ impl<'de, T: Integer> Visitor<'de> for IntegerVisitor<T> {
         self.spec.check(value).map(Some)
     }
 
+    /// Rejects a decimal, and an integer too large for 64 bits, which the
+    /// YAML parser reads as a decimal. The message shows it as one, so
+    /// `1.0` does not read as the integer 1.
     fn visit_f64<E: de::Error>(self, value: f64) -> Result<Option<T>, E> {
-        Err(self.spec.invalid(&value.to_string()))
+        let shown = if value.fract() != 0.0 || !value.is_finite() {
+            value.to_string()
+        } else if value.abs() < 1e15 {
+            format!("{value:.1}")
+        } else {
+            format!("about {value:e}")
+        };
+        Err(self.spec.invalid(&shown))
     }
 
     fn visit_bool<E: de::Error>(self, value: bool) -> Result<Option<T>, E> {
