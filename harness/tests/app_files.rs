@@ -66,6 +66,17 @@ fn start_and_base_url() {
 }
 
 #[test]
+fn zero_start_timeout() {
+    let report = errors(&MINIMAL.replace(
+        "start: { command: [./app] }",
+        "start: { command: [./app], timeout_seconds: 0 }",
+    ));
+    assert!(report.contains("fakestripe.yaml:2:"), "{report}");
+    assert!(report.contains("`timeout_seconds` is 0"), "{report}");
+    assert!(report.contains("at least 1"), "{report}");
+}
+
+#[test]
 fn misspelt_key() {
     insta::assert_snapshot!(errors(&MINIMAL.replace("webhook_path:", "webhok_path:")));
 }

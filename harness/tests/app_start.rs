@@ -172,6 +172,43 @@ fn unreachable_base_url_exits_3() {
     }
 }
 
+/// An app that runs but never listens on its port times out with a
+/// pointer to the port variable it should read.
+#[test]
+fn app_that_never_listens_names_port_variable() {
+    let dir = scratch("never-listens");
+    let app = dir.join("sleeper.yaml");
+    let file = "\
+version: 1
+start:
+  command: [\"sleep\", \"30\"]
+  port_env: SHOP_PORT
+  timeout_seconds: 1
+webhook_path: /hooks
+reset: { method: POST, path: /reset }
+checkout: { request: { method: POST, path: /buy, json: { id: \"{{order_id}}\" } } }
+order:
+  request: { path: \"/orders/{{order_id}}\" }
+  status: /state
+  status_map: { paid: [done] }
+";
+    std::fs::write(&app, file).expect("the temporary directory is writable");
+
+    let output = Command::new(BINARY)
+        .arg("run")
+        .arg(scenario("card-paid.yaml"))
+        .arg("--app")
+        .arg(&app)
+        .output()
+        .expect("fakestripe runs");
+
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("was not ready after 1s"), "{stderr}");
+    assert!(stderr.contains("was refused"), "{stderr}");
+    assert!(stderr.contains("$SHOP_PORT"), "{stderr}");
+}
+
 /// A `--fake` URL where nothing listens stops the run before the app
 /// starts. The error reports that the fake could not be reached, because
 /// the harness was not starting one.

@@ -200,6 +200,13 @@ pub fn parse(path: &Path, text: &str) -> Result<AppConfig, Vec<FileError>> {
             {
                 errors.push(source.at(start, "`ready` must be a path starting with `/`", None));
             }
+            if start.value.timeout_seconds == Some(0) {
+                errors.push(source.at(
+                    start,
+                    "`timeout_seconds` is 0, which leaves the app no time to start; give at least 1 (the default is 60)",
+                    None,
+                ));
+            }
             Some(Launch::Start(start.value.clone()))
         }
         (None, Some(base_url)) => match url::Url::parse(&base_url.value) {

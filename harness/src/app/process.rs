@@ -249,14 +249,19 @@ impl AppProcess {
             kill: Some(kill),
             stopped: false,
         };
-        if let Err(err) = app.wait_ready(ready_path, timeout).await {
+        if let Err(err) = app.wait_ready(ready_path, timeout, port_env).await {
             app.stop().await;
             return Err(err);
         }
         Ok(app)
     }
 
-    async fn wait_ready(&mut self, path: &str, timeout: Duration) -> Result<(), StartError> {
+    async fn wait_ready(
+        &mut self,
+        path: &str,
+        timeout: Duration,
+        port_env: &str,
+    ) -> Result<(), StartError> {
         let url = format!("{}{path}", self.base_url);
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(2))
@@ -275,7 +280,11 @@ impl AppProcess {
             let last = match client.get(&url).send().await {
                 Ok(response) if response.status().is_success() => return Ok(()),
                 Ok(response) => format!("returned {}", response.status().as_u16()),
-                Err(err) if err.is_connect() => "was refused".to_owned(),
+                // The usual cause is an app that listens on a port of its
+                // own choosing.
+                Err(err) if err.is_connect() => format!(
+                    "was refused: nothing listens there; the app must listen on the port in ${port_env}"
+                ),
                 Err(err) => format!("failed: {err}"),
             };
             if started.elapsed() >= timeout {
