@@ -28,7 +28,12 @@ pub struct ServeArgs {
     #[arg(long, env = "FAKESTRIPE_HOST", default_value = "127.0.0.1")]
     pub host: IpAddr,
     /// Port to listen on; 0 picks a free one.
-    #[arg(long, env = "FAKESTRIPE_PORT", default_value_t = 12111)]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        env = "FAKESTRIPE_PORT",
+        default_value_t = 12111
+    )]
     pub port: u16,
     /// Send every event of every account to this URL, as `stripe listen
     /// --forward-to` does.
@@ -46,18 +51,18 @@ pub struct ServeArgs {
     #[arg(long)]
     pub manual_clock: bool,
     /// Speed of the real-time clock: 60 makes a minute pass every second.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1.0)]
     pub speed: f64,
-    /// Seconds to wait for a webhook endpoint's response.
-    #[arg(long, default_value_t = 10)]
+    /// Seconds to wait for a webhook endpoint's response, at least 1.
+    #[arg(long, allow_negative_numbers = true, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub delivery_timeout: u64,
     /// Seconds to wait after Ctrl-C or SIGTERM for requests in flight, such
     /// as a clock advance that is delivering, before exiting anyway.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 5)]
     pub shutdown_timeout: u64,
     /// Lines each account's request log, delivery log and trace keep; older
     /// lines are let go and counted in the logs' `dropped` field.
-    #[arg(long, default_value_t = fakestripe_server::account::DEFAULT_LOG_LIMIT as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, allow_negative_numbers = true, default_value_t = fakestripe_server::account::DEFAULT_LOG_LIMIT as u64, value_parser = clap::value_parser!(u64).range(1..))]
     pub log_limit: u64,
 }
 
@@ -233,7 +238,7 @@ pub fn config_from(args: &ServeArgs) -> Result<ServerConfig, String> {
     } else {
         ClockMode::RealTime { speed: args.speed }
     };
-    config.delivery_timeout = std::time::Duration::from_secs(args.delivery_timeout.max(1));
+    config.delivery_timeout = std::time::Duration::from_secs(args.delivery_timeout);
     config.log_limit = usize::try_from(args.log_limit).unwrap_or(usize::MAX);
     if let Some(url) = &args.forward_to {
         let parsed = url::Url::parse(url).map_err(|err| format!("--forward-to {url}: {err}"))?;

@@ -304,6 +304,26 @@ fn cli_rejects_invalid_shrink_time() {
     }
 }
 
+/// A negative number is rejected as a value out of range, not mistaken
+/// for an unknown flag.
+#[test]
+fn cli_rejects_negative_numbers_as_values() {
+    for args in [
+        ["fuzz", "--cases", "-1"],
+        ["fuzz", "--seed", "-5"],
+        ["serve", "--port", "-1"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_fakestripe"))
+            .args(args)
+            .output()
+            .expect("fakestripe runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        let expected = format!("invalid value '{}' for '{}", args[2], args[1]);
+        assert!(stderr.contains(&expected), "{args:?}: {stderr}");
+    }
+}
+
 #[test]
 fn cli_rejects_out_in_missing_folder() {
     let dir = scratch("missing-folder");

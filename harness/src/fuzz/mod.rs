@@ -57,18 +57,18 @@ pub struct FuzzArgs {
     #[arg(long = "flow", value_enum, value_delimiter = ',')]
     pub flows: Vec<Flow>,
     /// Cases to run when none fails.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 200)]
     pub cases: u32,
     /// Seed of the schedule generator. The same seed, app and fake run the
     /// same cases. Default: a seed drawn from the clock, always printed.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// Real time allowed for shrinking a failure, such as 90s or 5m; then
     /// the smallest schedule found so far is reported.
-    #[arg(long, default_value = "2m", value_parser = parse_duration)]
+    #[arg(long, allow_negative_numbers = true, default_value = "2m", value_parser = parse_duration)]
     pub max_shrink_time: u64,
     /// Maximum actions in one generated schedule, from 1 to 100.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 8)]
     pub max_actions: usize,
     /// Scenario file for the failing schedule, checked for writing before
     /// the first case. Default: fuzz-failure-SEED.yaml in the current
@@ -164,8 +164,8 @@ fn clock_seed() -> u64 {
 async fn run(app: Arc<crate::app::AppConfig>, options: FuzzOptions) -> ExitCode {
     let name = app.name.clone();
     outln!(
-        "Fuzzing {name}: {} cases over the flows {}, at most {} actions each",
-        options.cases,
+        "Fuzzing {name}: {} over the flows {}, at most {} actions each",
+        count_cases(options.cases),
         options
             .flows
             .iter()
@@ -262,11 +262,11 @@ fn report_outcome(outcome: &FuzzOutcome, options: &FuzzOptions) -> ExitCode {
         return finish(outcome, ExitCode::SUCCESS);
     };
     outln!(
-        "FAIL case {} of the {} flow broke {} after {} cases ({seconds:.1}s, {rate:.1} cases/s)",
+        "FAIL case {} of the {} flow broke {} after {} ({seconds:.1}s, {rate:.1} cases/s)",
         found.case,
         found.flow,
         found.failure,
-        outcome.cases_run
+        count_cases(outcome.cases_run)
     );
     outln!(
         "Smallest schedule: {} of {} actions, {} ({} shrink runs in {:.1}s):",
@@ -454,5 +454,13 @@ impl Printer {
                 errln!("warning: {text}");
             }
         }
+    }
+}
+
+/// Returns "1 case" or "N cases".
+fn count_cases(count: impl Into<u64>) -> String {
+    match count.into() {
+        1 => "1 case".to_owned(),
+        count => format!("{count} cases"),
     }
 }
