@@ -897,8 +897,7 @@ fn fault_param_path(param: &str) -> Vec<&str> {
 pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut files = Vec::new();
     for path in paths {
-        let metadata =
-            std::fs::metadata(path).map_err(|err| format!("{}: {err}", path.display()))?;
+        let metadata = std::fs::metadata(path).map_err(|err| missing_path(path, &err))?;
         if metadata.is_dir() {
             let mut found = Vec::new();
             walk(path, &mut found).map_err(|err| format!("{}: {err}", path.display()))?;
@@ -911,6 +910,25 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut seen = BTreeSet::new();
     files.retain(|file| seen.insert(file.clone()));
     Ok(files)
+}
+
+/// Describes a scenario path that cannot be read, with the fix when the
+/// path or its link target does not exist.
+fn missing_path(path: &Path, err: &std::io::Error) -> String {
+    if err.kind() != std::io::ErrorKind::NotFound {
+        return format!("{}: {err}", path.display());
+    }
+    match std::fs::read_link(path) {
+        Ok(target) => format!(
+            "{}: a symbolic link to {}, which does not exist; point it at a scenario file or folder",
+            path.display(),
+            target.display()
+        ),
+        Err(_) => format!(
+            "{}: no such file or folder; give scenario files (.yaml, .yml or .json) or folders of them",
+            path.display()
+        ),
+    }
 }
 
 fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -941,6 +959,34 @@ fn is_scenario_file(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn missing_paths_name_the_fix() {
+        let dir = std::env::temp_dir().join(format!("fakestripe-missing-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
+        let absent = dir.join("absent.yaml");
+        let link = dir.join("link.yaml");
+        let _ = std::fs::remove_file(&link);
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(dir.join("gone.yaml"), &link).expect("the link is made");
+
+        let absent_error = collect_files(&[absent]).expect_err("the path does not exist");
+        assert!(
+            absent_error.contains("no such file or folder"),
+            "{absent_error}"
+        );
+        assert!(
+            absent_error.contains(".yaml, .yml or .json"),
+            "{absent_error}"
+        );
+        #[cfg(unix)]
+        {
+            let link_error = collect_files(&[link]).expect_err("the link target does not exist");
+            assert!(link_error.contains("a symbolic link to"), "{link_error}");
+            assert!(link_error.contains("gone.yaml"), "{link_error}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     /// `- name:` with nothing after the colon is a whole step exactly for
     /// the steps in [`STEPS_WITHOUT_REQUIRED_KEYS`], as the help for a step

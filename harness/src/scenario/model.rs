@@ -25,7 +25,7 @@ use super::values::{
 pub struct ScenarioFile {
     /// Format version. Only 1 exists.
     #[serde(deserialize_with = "numbers::version")]
-    #[schemars(with = "u32")]
+    #[schemars(with = "u32", range(min = 1, max = 1))]
     pub version: Spanned<u32>,
     /// Name shown in reports; defaults to the file name without extension.
     pub name: Option<String>,
