@@ -78,36 +78,14 @@ pub async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Resp
         tracing::debug!(method = %method, path, status = 404, "request to an unknown route");
         return unlogged_error_response(&ApiError::unknown_route(method.as_str(), &path), None);
     };
-    let key = match auth::api_key(&headers) {
-        Ok(key) => key,
+    let RequestHeaders {
+        key,
+        connected,
+        idempotency_key,
+        api_version,
+    } = match read_headers(&headers) {
+        Ok(read) => read,
         Err(err) => return unlogged_error_response(&err, None),
-    };
-    let connected = match auth::connected_account(&headers) {
-        Ok(connected) => connected,
-        Err(err) => return unlogged_error_response(&err, None),
-    };
-    let idempotency_key = match auth::header_text(&headers, &IDEMPOTENCY_KEY) {
-        Ok(key) => key.filter(|k| !k.is_empty()),
-        Err(err) => return unlogged_error_response(&err, None),
-    };
-    let version_header = match auth::header_text(&headers, &STRIPE_VERSION) {
-        Ok(version) => version,
-        Err(err) => return unlogged_error_response(&err, None),
-    };
-    let api_version = match version_header {
-        Some(v) if !version::is_valid(&v) => {
-            let err = ApiError::new(
-                StatusCode::BAD_REQUEST,
-                crate::wire::ErrorType::InvalidRequest,
-                format!(
-                    "Invalid Stripe API version: {v}. Send a dated version such as {}.",
-                    version::DEFAULT_API_VERSION
-                ),
-            );
-            return unlogged_error_response(&err, None);
-        }
-        Some(v) => v,
-        None => version::DEFAULT_API_VERSION.to_owned(),
     };
     let mut raw_params = match decode_params(&method, &uri, &headers, &body) {
         Ok(map) => map,
@@ -261,6 +239,44 @@ pub async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Resp
     guard.key = None;
     let data = account.lock();
     call.complete(&account, (turn, data), decision, raw_params)
+}
+
+/// The headers that decide whose request it is and how it runs.
+struct RequestHeaders {
+    key: String,
+    connected: Option<String>,
+    /// `None` for an empty key as well as for none.
+    idempotency_key: Option<String>,
+    api_version: String,
+}
+
+/// Reads and checks the API key, `Stripe-Account`, `Idempotency-Key` and
+/// `Stripe-Version`, in that order, and returns the first error.
+fn read_headers(headers: &HeaderMap) -> Result<RequestHeaders, ApiError> {
+    let key = auth::api_key(headers)?;
+    let connected = auth::connected_account(headers)?;
+    let idempotency_key =
+        auth::header_text(headers, &IDEMPOTENCY_KEY)?.filter(|key| !key.is_empty());
+    let api_version = match auth::header_text(headers, &STRIPE_VERSION)? {
+        Some(v) if !version::is_valid(&v) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                crate::wire::ErrorType::InvalidRequest,
+                format!(
+                    "Invalid Stripe API version: {v}. Send a dated version such as {}.",
+                    version::DEFAULT_API_VERSION
+                ),
+            ));
+        }
+        Some(v) => v,
+        None => version::DEFAULT_API_VERSION.to_owned(),
+    };
+    Ok(RequestHeaders {
+        key,
+        connected,
+        idempotency_key,
+        api_version,
+    })
 }
 
 /// An API request's place in its account's queue (`Account::turn`).
