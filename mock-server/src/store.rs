@@ -54,10 +54,28 @@ impl StoredRead {
     /// Returns the object's public fields pretty-printed with a final
     /// newline: the body of a plain retrieve.
     pub fn public_bytes(self) -> Vec<u8> {
-        let text = self.reference.decode(&self.delta, 0);
         // One byte more than the text, so the newline needs no new buffer.
-        public_part(packing::unpack(&text, self.base, self.written_at, 1))
+        public_part(rebuild(
+            &self.reference,
+            &self.delta,
+            self.base,
+            self.written_at,
+            1,
+        ))
     }
+}
+
+/// Rebuilds a version's text from its delta against the kind's reference,
+/// into a buffer with `spare` bytes of capacity left over.
+fn rebuild(
+    reference: &Reference,
+    delta: &[u8],
+    base: u64,
+    written_at: i64,
+    spare: usize,
+) -> Vec<u8> {
+    let text = reference.decode(delta, 0);
+    packing::unpack(&text, base, written_at, spare)
 }
 
 /// One stored object. A slot keeps its position in `Store::slots` for as
@@ -527,17 +545,10 @@ impl Store {
         self.bytes.push(now, &delta)
     }
 
-    /// Rebuilds a version's text into a buffer with `spare` bytes of
-    /// capacity left over.
-    fn text_with_spare(&self, kind: u8, version: &Place, spare: usize) -> Vec<u8> {
-        let kind = &self.kinds[usize::from(kind)];
-        let (written_at, delta) = self.bytes.get(*version);
-        let text = kind.reference.decode(delta, 0);
-        packing::unpack(&text, self.text_base, written_at, spare)
-    }
-
     fn unpack(&self, kind: u8, version: &Place) -> Value {
-        decode(&self.text_with_spare(kind, version, 0))
+        let (written_at, delta) = self.bytes.get(*version);
+        let reference = &self.kinds[usize::from(kind)].reference;
+        decode(&rebuild(reference, delta, self.text_base, written_at, 0))
     }
 
     /// Moves the bytes still in use to fresh chunks once more than half of
