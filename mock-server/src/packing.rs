@@ -16,6 +16,8 @@
 //! control bytes that never appear raw in JSON text: serializers escape them
 //! inside strings, and they are not allowed outside.
 
+use std::io::Write;
+
 use crate::ids;
 
 /// A derived id: the mark, the length after the prefix, then the distance.
@@ -165,32 +167,13 @@ pub fn unpack(packed: &[u8], base: u64, now: i64, spare: usize) -> Vec<u8> {
         } else {
             let (distance, used) = read_varint(rest);
             let value = now.wrapping_add(unzigzag(distance));
-            push_decimal(&mut out, value);
+            // Writing to a Vec cannot fail.
+            let _ = write!(out, "{value}");
             rest = &rest[used..];
         }
     }
     out.extend_from_slice(rest);
     out
-}
-
-/// Appends `value` in decimal, as `to_string` spells it, without a
-/// temporary string.
-fn push_decimal(out: &mut Vec<u8>, value: i64) {
-    if value < 0 {
-        out.push(b'-');
-    }
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = value.unsigned_abs();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
 }
 
 /// Maps a signed difference to a number that is small when the difference
