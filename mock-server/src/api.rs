@@ -35,8 +35,8 @@ pub struct Ctx<'a> {
     /// `/v1/checkout/sessions/{id}/expire`.
     pub args: Vec<String>,
     /// The endpoint's path with its id decoded, such as
-    /// `/v1/checkout/sessions/cs_test_…/line_items`, as a list's `url`
-    /// gives it whatever spelling the request used.
+    /// `/v1/checkout/sessions/cs_test_…/line_items`. A list gives it as its
+    /// `url` however the request spelled the path.
     pub path: String,
     /// Ids the request created, changed or read, for the request log.
     pub touched: Vec<String>,

@@ -303,8 +303,8 @@ impl Store {
         self.public_read(kind, id).map(StoredRead::public_bytes)
     }
 
-    /// Copies what `public_bytes` needs, so that the text can be rebuilt
-    /// without the store: after the account's lock is released.
+    /// Copies what `public_bytes` needs, so the text can be rebuilt after
+    /// the account's lock is released.
     pub fn public_read(&self, kind: &str, id: &str) -> Option<StoredRead> {
         let slot = self.live_of_kind(kind, id)?;
         let (written_at, delta) = self.bytes.get(slot.current);

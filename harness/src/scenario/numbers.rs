@@ -148,14 +148,14 @@ impl<'de, T: Integer> Visitor<'de> for IntegerVisitor<T> {
     /// YAML parser reads as a decimal. The message shows it as one, so
     /// `1.0` does not read as the integer 1.
     fn visit_f64<E: de::Error>(self, value: f64) -> Result<Option<T>, E> {
-        let shown = if value.fract() != 0.0 || !value.is_finite() {
+        let text = if value.fract() != 0.0 || !value.is_finite() {
             value.to_string()
         } else if value.abs() < 1e15 {
             format!("{value:.1}")
         } else {
             format!("about {value:e}")
         };
-        Err(self.spec.invalid(&shown))
+        Err(self.spec.invalid(&text))
     }
 
     fn visit_bool<E: de::Error>(self, value: bool) -> Result<Option<T>, E> {
