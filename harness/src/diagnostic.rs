@@ -69,6 +69,44 @@ impl fmt::Display for FileError {
 
 impl std::error::Error for FileError {}
 
+/// Reads a text file that `label` names in messages ("the file", "the app
+/// file"). Bytes that are not UTF-8 are an error at their line and column,
+/// with the line shown up to them, so the user can find a character that
+/// an editor saved in another encoding.
+pub fn read_text(path: &Path, label: &str) -> Result<String, FileError> {
+    let bytes = std::fs::read(path)
+        .map_err(|err| FileError::whole_file(path, format!("cannot read {label}: {err}")))?;
+    String::from_utf8(bytes).map_err(|err| {
+        let bytes = err.as_bytes();
+        let offset = err.utf8_error().valid_up_to();
+        let line_start = bytes[..offset]
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |newline| newline + 1);
+        // The bytes before the bad one are valid, so this cannot fail.
+        let before = std::str::from_utf8(&bytes[line_start..offset]).unwrap_or_default();
+        // Columns on the first line do not count a byte order mark.
+        let before = before.strip_prefix('\u{feff}').unwrap_or(before);
+        let line = bytes[..line_start].iter().filter(|b| **b == b'\n').count() + 1;
+        FileError {
+            path: path.to_owned(),
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            column: u32::try_from(before.chars().count() + 1).unwrap_or(u32::MAX),
+            message: format!(
+                "{label} is not UTF-8 text: the byte 0x{:02x} at offset {offset} is not valid \
+                 UTF-8 here",
+                bytes[offset]
+            ),
+            help: Some(
+                "save the file as UTF-8; an editor may have written it as Latin-1 or \
+                 Windows-1252"
+                    .to_owned(),
+            ),
+            source_line: Some(format!("{before}\u{fffd}")),
+        }
+    })
+}
+
 /// Maximum characters of a source line that an error shows. A longer line
 /// is cut to this many characters around the error's column.
 const SNIPPET_MAX_CHARS: usize = 120;

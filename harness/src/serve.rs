@@ -260,8 +260,8 @@ pub fn config_from(args: &ServeArgs) -> Result<ServerConfig, String> {
         };
     }
     if let Some(path) = &args.faults {
-        let text = std::fs::read_to_string(path)
-            .map_err(|err| format!("--faults {}: {err}", path.display()))?;
+        let text = crate::diagnostic::read_text(path, "the fault plan")
+            .map_err(|err| format!("--faults: {err}"))?;
         let source = crate::diagnostic::Source { path, text: &text };
         let plan: serde_json::Value = source
             .deserialize("a fault plan is a map with `seed` and `faults`")

@@ -1226,3 +1226,22 @@ fn alias_bomb() {
     assert!(!rendered.contains("(used"), "{rendered}");
     insta::assert_snapshot!(rendered);
 }
+
+#[test]
+fn bytes_not_utf8_are_placed() {
+    let dir = std::env::temp_dir().join(format!("fakestripe-latin1-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
+    let path = dir.join("latin1.yaml");
+    // `café` saved as Latin-1 on the third line, after a byte order mark.
+    let mut bytes = b"\xef\xbb\xbfversion: 1\nsteps:\n  - checkout: {order: caf".to_vec();
+    bytes.extend_from_slice(b"\xe9}\n");
+    std::fs::write(&path, bytes).expect("the scenario file is written");
+    let errors = fakestripe::scenario::load_file(&path).expect_err("the file is not UTF-8");
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(errors.len(), 1);
+    let error = &errors[0];
+    assert_eq!((error.line, error.column), (3, 26), "{error}");
+    let report = error.to_string();
+    assert!(report.contains("byte 0xe9 at offset 46"), "{report}");
+    assert!(report.contains("save the file as UTF-8"), "{report}");
+}

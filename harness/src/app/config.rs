@@ -159,12 +159,7 @@ pub struct AppConfig {
 
 /// Reads and checks fakestripe.yaml.
 pub fn load(path: &Path) -> Result<AppConfig, Vec<FileError>> {
-    let text = std::fs::read_to_string(path).map_err(|err| {
-        vec![FileError::whole_file(
-            path,
-            format!("cannot read the app file: {err}"),
-        )]
-    })?;
+    let text = crate::diagnostic::read_text(path, "the app file").map_err(|err| vec![err])?;
     parse(path, &text)
 }
 

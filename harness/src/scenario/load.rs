@@ -54,12 +54,7 @@ pub struct PlannedStep {
 
 /// Reads and checks one scenario file.
 pub fn load_file(path: &Path) -> Result<Scenario, Vec<FileError>> {
-    let text = std::fs::read_to_string(path).map_err(|err| {
-        vec![FileError::whole_file(
-            path,
-            format!("cannot read the file: {err}"),
-        )]
-    })?;
+    let text = crate::diagnostic::read_text(path, "the file").map_err(|err| vec![err])?;
     parse(path, &text)
 }
 
