@@ -812,6 +812,15 @@ async fn header_outside_ascii_is_400_not_ignored() {
     let scoped = api.clone().with_header("Stripe-Account", "acct_é");
     scoped.control_get("/clock").await.expect(400);
 
+    // The dashboard, too, rejects the header instead of showing the
+    // platform account.
+    let page = scoped
+        .get(&format!("/_fakestripe/dashboard?key={}", api.key))
+        .await;
+    page.expect(400);
+    let html = String::from_utf8_lossy(&page.bytes);
+    assert!(html.contains("Invalid Stripe-Account header"), "{html}");
+
     assert_eq!(api.get("/v1/customers").await.ok()["data"], json!([]));
 }
 

@@ -108,13 +108,20 @@ fn authenticate(
         login(StatusCode::UNAUTHORIZED, Some(err.message))
     })?;
 
-    let header_account = headers
-        .get("stripe-account")
-        .and_then(|value| value.to_str().ok());
+    // A header that is not ASCII is rejected, not ignored, so the page
+    // never shows the platform account in place of the one requested.
+    let header_account = auth::header_text(headers, &auth::STRIPE_ACCOUNT).map_err(|err| {
+        tracing::debug!(error = %err.message, "dashboard Stripe-Account header rejected");
+        message(
+            StatusCode::BAD_REQUEST,
+            "Invalid connected account",
+            &err.message,
+        )
+    })?;
     let connected = query
         .account
         .as_deref()
-        .or(header_account)
+        .or(header_account.as_deref())
         .map(str::trim)
         .filter(|acct| !acct.is_empty());
     if let Some(acct) = connected {
