@@ -851,6 +851,8 @@ struct Owned {
     customer: String,
     product: String,
     price: String,
+    /// A price that `price_data` made for a line item of `session`.
+    inline_price: String,
     endpoint: String,
     events: Vec<String>,
 }
@@ -878,6 +880,14 @@ async fn make_objects(api: &Api, receiver: &Receiver) -> Owned {
         .as_str()
         .unwrap()
         .to_owned();
+    let (status, items) = api
+        .get(&format!("/v1/checkout/sessions/{session}/line_items"))
+        .await;
+    assert_eq!(status, 200, "line items: {items}");
+    let inline_price = items["data"][1]["price"]["id"]
+        .as_str()
+        .expect("the line item's price")
+        .to_owned();
     let paid = api.create("/v1/checkout/sessions", SESSION_FORM).await["id"]
         .as_str()
         .unwrap()
@@ -894,6 +904,7 @@ async fn make_objects(api: &Api, receiver: &Receiver) -> Owned {
         customer,
         product,
         price,
+        inline_price,
         endpoint,
         events: api.event_ids().await,
     }
@@ -950,6 +961,7 @@ async fn accounts_cannot_reach_each_other() {
             customer,
             product,
             price,
+            inline_price,
             endpoint,
             ..
         } = &theirs;
@@ -1040,6 +1052,11 @@ async fn accounts_cannot_reach_each_other() {
                 String::new(),
             ),
             (Method::GET, format!("/v1/prices/{price}"), String::new()),
+            (
+                Method::GET,
+                format!("/v1/prices/{inline_price}"),
+                String::new(),
+            ),
             (
                 Method::POST,
                 format!("/v1/prices/{price}"),

@@ -309,6 +309,82 @@ async fn decimal_amount_is_checked() {
 }
 
 #[tokio::test]
+async fn inline_prices_are_retrievable_not_listed() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_inline_prices");
+    // The most line items a session takes, each with a new product, so the
+    // first price is as far from its session's id as a price can be.
+    let mut pairs = vec![
+        ("mode".to_owned(), "payment".to_owned()),
+        ("success_url".to_owned(), "https://shop.test/ok".to_owned()),
+    ];
+    for index in 0..100 {
+        let item = |field: &str| format!("line_items[{index}]{field}");
+        pairs.push((item("[price_data][currency]"), "eur".into()));
+        pairs.push((item("[price_data][unit_amount]"), (100 + index).to_string()));
+        pairs.push((
+            item("[price_data][product_data][name]"),
+            format!("Item {index}"),
+        ));
+        pairs.push((item("[quantity]"), "1".into()));
+    }
+    let body: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let session = api.post("/v1/checkout/sessions", &form(&body)).await;
+    let session_id = session.ok()["id"].as_str().unwrap().to_owned();
+    let items = api
+        .get(&format!(
+            "/v1/checkout/sessions/{session_id}/line_items?limit=100"
+        ))
+        .await;
+    let items = items.ok()["data"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 100);
+
+    for index in [0, 57, 99] {
+        let shown = &items[index]["price"];
+        let id = shown["id"].as_str().unwrap();
+        let price = api.get(&format!("/v1/prices/{id}")).await;
+        assert_eq!(price.ok(), shown, "line item {index}");
+        assert_eq!(price.ok()["active"], false, "line item {index}");
+        assert_eq!(price.ok()["unit_amount"], 100 + index, "line item {index}");
+    }
+    let expanded = api
+        .get(&format!(
+            "/v1/prices/{}?expand[]=product",
+            items[3]["price"]["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(expanded.ok()["product"]["name"], "Item 3");
+
+    // Stripe lists active prices only, and an inactive price cannot start
+    // a new session.
+    assert_eq!(api.get("/v1/prices").await.ok()["data"], json!([]));
+    let first = items[0]["price"]["id"].as_str().unwrap();
+    let reused = api
+        .post(
+            "/v1/checkout/sessions",
+            &form(&[
+                ("mode", "payment"),
+                ("success_url", "https://shop.test/ok"),
+                ("line_items[0][price]", first),
+                ("line_items[0][quantity]", "1"),
+            ]),
+        )
+        .await;
+    reused.expect(400);
+    assert!(
+        reused.error()["message"]
+            .as_str()
+            .unwrap()
+            .contains("not active"),
+        "{:?}",
+        reused.error()
+    );
+}
+
+#[tokio::test]
 async fn empty_payment_method_types_is_400() {
     let fake = start_manual().await;
     let api = Api::new(fake.base_url(), "sk_test_no_methods");

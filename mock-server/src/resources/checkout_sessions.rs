@@ -586,6 +586,7 @@ fn line_item(data: &mut AccountData, mut item: Params) -> ApiResult<LineItem> {
             let price = data
                 .store
                 .get("price", &id)
+                .or_else(|| prices::find_inline(data, &id))
                 .ok_or_else(|| ApiError::no_such_param("price", &id, &item.path("price")))?;
             if price["active"] != json!(true) {
                 return Err(ApiError::invalid_param(

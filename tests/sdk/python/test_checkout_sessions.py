@@ -124,6 +124,18 @@ def test_list_line_items(client):
     assert one_per_page == [item.id for item in items.data]
 
 
+def test_line_item_price_is_retrievable(client):
+    created = client.v1.checkout.sessions.create(params=session_params())
+    item = client.v1.checkout.sessions.line_items.list(created.id).data[1]
+
+    price = client.v1.prices.retrieve(item.price.id, params={"expand": ["product"]})
+
+    assert price.id == item.price.id
+    assert price.unit_amount == 700
+    assert price.active is False
+    assert price.product.name == "Tea"
+
+
 def test_paid_session_fills_redirect_and_intent(client, control):
     created = client.v1.checkout.sessions.create(params=session_params())
 
