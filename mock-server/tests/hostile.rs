@@ -677,6 +677,66 @@ fn decoder_survives_huge_indices() {
     }
 }
 
+/// Integer parameters at the ends of i64 and past them get a 400 that
+/// names the parameter, not an overflow in the handler's arithmetic.
+#[test]
+fn extreme_integers_are_named() {
+    let key = fresh_key("integers");
+    let session = |param: &str, value: &str| match param {
+        "line_items[0][quantity]" | "line_items[0][price_data][unit_amount]" => {
+            let old = if param.ends_with("[quantity]") {
+                "line_items[0][quantity]=2"
+            } else {
+                "line_items[0][price_data][unit_amount]=1500"
+            };
+            SESSION_FORM.replace(old, &format!("{param}={value}"))
+        }
+        _ => format!("{SESSION_FORM}&{param}={value}"),
+    };
+    let cases: Vec<(&str, &str, Box<dyn Fn(&str) -> String>)> = vec![
+        (
+            "/v1/checkout/sessions",
+            "expires_at",
+            Box::new(move |v| session("expires_at", v)),
+        ),
+        (
+            "/v1/checkout/sessions",
+            "line_items[0][quantity]",
+            Box::new(move |v| session("line_items[0][quantity]", v)),
+        ),
+        (
+            "/v1/checkout/sessions",
+            "line_items[0][price_data][unit_amount]",
+            Box::new(move |v| session("line_items[0][price_data][unit_amount]", v)),
+        ),
+        (
+            "/v1/payment_intents",
+            "amount",
+            Box::new(|v| format!("currency=usd&amount={v}")),
+        ),
+        (
+            "/v1/prices",
+            "unit_amount",
+            Box::new(|v| format!("currency=usd&product_data[name]=x&unit_amount={v}")),
+        ),
+    ];
+    for (path, param, body) in &cases {
+        for value in [
+            "-9223372036854775808",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-1",
+        ] {
+            let context = format!("POST {path} {param}={value}");
+            let reply = post_form(path, &key, body(value).as_bytes())
+                .unwrap_or_else(|err| panic!("{context}: {err}"));
+            let error =
+                check_error_envelope(&context, &reply).unwrap_or_else(|err| panic!("{err}"));
+            assert_eq!(error["param"], *param, "{context}: {}", reply.text());
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Random bodies and queries over HTTP.
 

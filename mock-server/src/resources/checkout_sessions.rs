@@ -179,7 +179,8 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     let now = data.now();
     let expires_at = match params.integer("expires_at")? {
         None => now + MAX_EXPIRY,
-        Some(at) if at - now < MIN_EXPIRY || at - now > MAX_EXPIRY => {
+        // Saturating, because `at` can be any i64 the client sent.
+        Some(at) if !(MIN_EXPIRY..=MAX_EXPIRY).contains(&at.saturating_sub(now)) => {
             return Err(ApiError::invalid_param(
                 "expires_at",
                 format!(

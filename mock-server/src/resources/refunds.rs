@@ -70,7 +70,13 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         );
     }
     let amount = amount.unwrap_or(refundable);
-    if amount < 1 || amount > refundable {
+    if amount < 1 {
+        return Err(ApiError::invalid_param(
+            "amount",
+            format!("Invalid amount: a refund must be at least 1, got {amount}."),
+        ));
+    }
+    if amount > refundable {
         return Err(ApiError::invalid_param(
             "amount",
             format!(

@@ -116,7 +116,14 @@ def test_refund_above_remaining_amount_fails(client):
 
     assert raised.value.http_status == 400
     assert raised.value.param == "amount"
+    assert "greater than the unrefunded amount" in raised.value.user_message
     assert client.v1.charges.retrieve(intent.latest_charge).amount_refunded == 4000
+
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.refunds.create(params={"payment_intent": intent.id, "amount": 0})
+
+    assert raised.value.param == "amount"
+    assert "at least 1" in raised.value.user_message
 
 
 def test_refund_of_refunded_charge_fails(client):
