@@ -681,44 +681,41 @@ fn decoder_survives_huge_indices() {
 /// names the parameter, not an overflow in the handler's arithmetic.
 #[test]
 fn extreme_integers_are_named() {
-    let key = fresh_key("integers");
-    let session = |param: &str, value: &str| match param {
-        "line_items[0][quantity]" | "line_items[0][price_data][unit_amount]" => {
-            let old = if param.ends_with("[quantity]") {
-                "line_items[0][quantity]=2"
-            } else {
+    /// The session form with `param` set to `value`, replacing its value
+    /// when the form already has the parameter.
+    fn session(param: &str, value: &str) -> String {
+        let old = match param {
+            "line_items[0][quantity]" => "line_items[0][quantity]=2",
+            "line_items[0][price_data][unit_amount]" => {
                 "line_items[0][price_data][unit_amount]=1500"
-            };
-            SESSION_FORM.replace(old, &format!("{param}={value}"))
-        }
-        _ => format!("{SESSION_FORM}&{param}={value}"),
-    };
-    let cases: Vec<(&str, &str, Box<dyn Fn(&str) -> String>)> = vec![
-        (
-            "/v1/checkout/sessions",
-            "expires_at",
-            Box::new(move |v| session("expires_at", v)),
-        ),
-        (
-            "/v1/checkout/sessions",
-            "line_items[0][quantity]",
-            Box::new(move |v| session("line_items[0][quantity]", v)),
-        ),
+            }
+            _ => return format!("{SESSION_FORM}&{param}={value}"),
+        };
+        SESSION_FORM.replace(old, &format!("{param}={value}"))
+    }
+
+    /// A route, the parameter under test, and the body that sets it.
+    type Case = (&'static str, &'static str, fn(&str) -> String);
+
+    let key = fresh_key("integers");
+    let cases: [Case; 5] = [
+        ("/v1/checkout/sessions", "expires_at", |v| {
+            session("expires_at", v)
+        }),
+        ("/v1/checkout/sessions", "line_items[0][quantity]", |v| {
+            session("line_items[0][quantity]", v)
+        }),
         (
             "/v1/checkout/sessions",
             "line_items[0][price_data][unit_amount]",
-            Box::new(move |v| session("line_items[0][price_data][unit_amount]", v)),
+            |v| session("line_items[0][price_data][unit_amount]", v),
         ),
-        (
-            "/v1/payment_intents",
-            "amount",
-            Box::new(|v| format!("currency=usd&amount={v}")),
-        ),
-        (
-            "/v1/prices",
-            "unit_amount",
-            Box::new(|v| format!("currency=usd&product_data[name]=x&unit_amount={v}")),
-        ),
+        ("/v1/payment_intents", "amount", |v| {
+            format!("currency=usd&amount={v}")
+        }),
+        ("/v1/prices", "unit_amount", |v| {
+            format!("currency=usd&product_data[name]=x&unit_amount={v}")
+        }),
     ];
     for (path, param, body) in &cases {
         for value in [
