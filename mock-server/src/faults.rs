@@ -1053,15 +1053,8 @@ pub fn plan_delivery(
             _ => {}
         }
     }
-    for fault in &faults {
-        if let Fault::ForgedWebhook { types, forgeries } = fault
-            && matches_types(types, event_type)
-        {
-            for forgery in forgeries {
-                data.trace("fault", json!({"decision": "forged_webhook", "event_id": event_id, "type": event_type, "forgery": forgery.name()}));
-                sends.push((delay, Variant::Forged(*forgery)));
-            }
-        }
+    for forged in forgeries(data, event_id, event_type) {
+        sends.push((delay, forged));
     }
     sends.push((delay, Variant::Original));
     for fault in &faults {
@@ -1088,6 +1081,38 @@ pub fn plan_delivery(
         }
     }
     DeliveryPlan { sends }
+}
+
+/// Returns the forged sends that go before the genuine delivery of an
+/// event: one per entry in `forgeries` of each matching `forged_webhook`.
+fn forgeries(data: &mut AccountData, event_id: &str, event_type: &str) -> Vec<Variant> {
+    let mut sends = Vec::new();
+    for fault in data.faults.faults.clone() {
+        if let Fault::ForgedWebhook { types, forgeries } = fault
+            && matches_types(&types, event_type)
+        {
+            for forgery in forgeries {
+                data.trace("fault", json!({"decision": "forged_webhook", "event_id": event_id, "type": event_type, "forgery": forgery.name()}));
+                sends.push(Variant::Forged(forgery));
+            }
+        }
+    }
+    sends
+}
+
+/// Schedules, at `now`, the genuine delivery of an event that a `hold`
+/// fault held, after the forgeries that the plan in force sends before it.
+fn schedule_released(data: &mut AccountData, held: &Held, now: i64) {
+    for forged in forgeries(data, &held.event_id, &held.event_type) {
+        data.schedule(
+            now,
+            Task::deliver(&held.event_id, &held.endpoint, 1, forged),
+        );
+    }
+    data.schedule(
+        now,
+        Task::deliver(&held.event_id, &held.endpoint, 1, Variant::Original),
+    );
 }
 
 /// Builds one scheduled send, applying duplicate, forgery and drop faults.
@@ -1141,6 +1166,11 @@ pub fn prepare_attempt(
 /// Extra copies of a delivery to send at the same moment, for a concurrent
 /// duplicate fault. Only an event's first attempt gets them.
 pub fn concurrent_copies(data: &mut AccountData, prepared: &Prepared) -> Vec<Prepared> {
+    // A forgery that goes before a released event leaves the burst to the
+    // genuine send.
+    if prepared.forged.is_some() {
+        return Vec::new();
+    }
     let burst_key = (prepared.event_id.clone(), prepared.endpoint_id.clone());
     if let Some(count) = data.faults.bursts.remove(&burst_key) {
         return (0..count)
@@ -1153,7 +1183,7 @@ pub fn concurrent_copies(data: &mut AccountData, prepared: &Prepared) -> Vec<Pre
             })
             .collect();
     }
-    if prepared.attempt != 1 || prepared.duplicate || prepared.forged.is_some() {
+    if prepared.attempt != 1 || prepared.duplicate {
         return Vec::new();
     }
     let faults = data.faults.faults.clone();
@@ -1256,10 +1286,7 @@ pub fn release(data: &mut AccountData, selector: &Release) -> Result<usize, ApiE
         };
         data.faults.held.remove(position);
         data.trace("fault", json!({"decision": "release", "event_id": held.event_id, "type": held.event_type, "endpoint": held.endpoint}));
-        data.schedule(
-            now,
-            Task::deliver(&held.event_id, &held.endpoint, 1, Variant::Original),
-        );
+        schedule_released(data, held, now);
         count += 1;
     }
     Ok(count)
@@ -1307,13 +1334,7 @@ pub fn resend(data: &mut AccountData, event_id: &str, request: &Resend) -> Resul
             .held
             .iter()
             .position(|h| h.event_id == event_id && h.endpoint == endpoint);
-        let variant = match held {
-            Some(position) => {
-                data.faults.held.remove(position);
-                Variant::Original
-            }
-            None => Variant::Duplicate,
-        };
+        let released = held.map(|position| data.faults.held.remove(position));
         let extra = request.copies - 1;
         if request.concurrent && extra > 0 {
             data.faults
@@ -1322,9 +1343,15 @@ pub fn resend(data: &mut AccountData, event_id: &str, request: &Resend) -> Resul
         }
         data.trace(
             "fault",
-            json!({"decision": "resend", "event_id": event_id, "endpoint": endpoint, "copies": request.copies, "concurrent": request.concurrent, "released": held.is_some()}),
+            json!({"decision": "resend", "event_id": event_id, "endpoint": endpoint, "copies": request.copies, "concurrent": request.concurrent, "released": released.is_some()}),
         );
-        data.schedule(now, Task::deliver(event_id, &endpoint, 1, variant));
+        match &released {
+            Some(held) => schedule_released(data, held, now),
+            None => data.schedule(
+                now,
+                Task::deliver(event_id, &endpoint, 1, Variant::Duplicate),
+            ),
+        }
         if !request.concurrent {
             for _ in 0..extra {
                 data.schedule(

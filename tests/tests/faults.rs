@@ -909,6 +909,71 @@ async fn forged_webhooks_fail_verification() {
     );
 }
 
+/// A held event gets its forgeries when it is released, by `release` or
+/// by `resend`, and a concurrent burst goes with the genuine send only.
+#[tokio::test]
+async fn forgeries_precede_released_events() {
+    let fake = manual_fake().await;
+    let receiver = Receiver::start().await;
+    let acct = account(&fake, "sk_test_forged_held", &receiver).await;
+    acct.set_faults(json!({"faults": [
+        {"kind": "forged_webhook", "types": ["checkout.session.completed"]},
+        {"kind": "hold", "types": ["checkout.session.completed"]}
+    ]}))
+    .await;
+    // Whether each delivery of checkout.session.completed was signed
+    // with the endpoint's secret.
+    let completed_sends = || -> Vec<bool> {
+        receiver
+            .received()
+            .into_iter()
+            .filter(|r| r.event["type"] == "checkout.session.completed")
+            .map(|r| r.genuine)
+            .collect()
+    };
+
+    let first = acct.session("O-31").await;
+    acct.pay(first["id"].as_str().unwrap()).await;
+    acct.advance(0).await;
+    assert_eq!(completed_sends(), Vec::<bool>::new());
+    let (status, body) = acct
+        .control(reqwest::Method::POST, "/events/release", json!({}))
+        .await;
+    assert_eq!((status, body["released"].as_u64()), (200, Some(1)));
+    acct.advance(0).await;
+    assert_eq!(completed_sends(), [false, true]);
+
+    let second = acct.session("O-32").await;
+    acct.pay(second["id"].as_str().unwrap()).await;
+    acct.advance(0).await;
+    let (_, held) = acct.get("/_fakestripe/events/held").await;
+    let event = held["data"][0]["event_id"].as_str().unwrap().to_owned();
+    let path = format!("/events/{event}/resend");
+    acct.control(
+        reqwest::Method::POST,
+        &path,
+        json!({"copies": 3, "concurrent": true}),
+    )
+    .await;
+    acct.advance(0).await;
+    let (_, log) = acct
+        .get(&format!("/_fakestripe/deliveries?event_id={event}"))
+        .await;
+    let sends: Vec<(Value, Value)> = log["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["forged"].clone(), d["duplicate"].clone()))
+        .collect();
+    assert_eq!(sends.len(), 4, "{log}");
+    assert_eq!(sends[0], (json!("wrong_secret"), json!(false)), "{log}");
+    let genuine = sends[1..]
+        .iter()
+        .filter(|(forged, _)| forged.is_null())
+        .count();
+    assert_eq!(genuine, 3, "{log}");
+}
+
 #[tokio::test]
 async fn invalid_plan_names_the_field() {
     let fake = manual_fake().await;
