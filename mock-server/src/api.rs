@@ -767,6 +767,10 @@ fn json_response(
     request_id: &str,
     api_version: Option<&str>,
 ) -> Response {
+    let body = match api_version {
+        Some(version) if version::renames_ui_modes(version) => with_older_ui_modes(body, version),
+        _ => body,
+    };
     let mut response = Response::new(Body::from(body));
     *response.status_mut() =
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -786,6 +790,21 @@ fn json_response(
         headers.insert(STRIPE_VERSION, version);
     }
     response
+}
+
+/// Rewrites a response body for a version from before the `ui_mode`
+/// renaming. Only a body that has a `ui_mode` is parsed again.
+fn with_older_ui_modes(body: Vec<u8>, version: &str) -> Vec<u8> {
+    if !body.windows(9).any(|window| window == b"\"ui_mode\"") {
+        return body;
+    }
+    match serde_json::from_slice::<Value>(&body) {
+        Ok(mut value) => {
+            version::render_ui_modes(&mut value, version);
+            render(&value)
+        }
+        Err(_) => body,
+    }
 }
 
 /// Returns the absolute URL of the request log's entry for `request_id`,

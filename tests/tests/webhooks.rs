@@ -188,6 +188,60 @@ async fn endpoint_api_version_sets_event_version() {
     assert_eq!(event["api_version"], "2024-06-20");
 }
 
+/// A session in an event has the `ui_mode` names of the version the event
+/// is sent in, not those of the request that created the session.
+#[tokio::test]
+async fn pinned_endpoint_gets_its_ui_mode_names() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_ui_mode");
+    let receiver = Receiver::start().await;
+    api.webhook_endpoint(&receiver.url("/current"), &["checkout.session.expired"])
+        .await;
+    let pinned = support::form(&[
+        ("url", &receiver.url("/pinned")),
+        ("enabled_events[]", "checkout.session.expired"),
+        ("api_version", "2020-08-27"),
+    ]);
+    api.post("/v1/webhook_endpoints", &pinned).await.ok();
+
+    let current_session = create_session(&api, &[]).await;
+    let old_session = api
+        .post_with(
+            "/v1/checkout/sessions",
+            &support::session_body("usd", &[]),
+            &[("Stripe-Version", "2020-08-27")],
+        )
+        .await;
+    for session in [&current_session, old_session.ok()] {
+        let id = session["id"].as_str().unwrap();
+        api.post(&format!("/v1/checkout/sessions/{id}/expire"), "")
+            .await
+            .ok();
+    }
+    api.run_due().await;
+
+    let modes = |path: &str| -> Vec<(String, String)> {
+        receiver
+            .received_at(path)
+            .iter()
+            .map(|received| {
+                let event = received.event();
+                (
+                    event["api_version"].as_str().unwrap().to_owned(),
+                    event["data"]["object"]["ui_mode"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                )
+            })
+            .collect()
+    };
+    let current = ("2026-03-25.dahlia".to_owned(), "hosted_page".to_owned());
+    let old = ("2020-08-27".to_owned(), "hosted".to_owned());
+    assert_eq!(modes("/current"), [current.clone(), current]);
+    assert_eq!(modes("/pinned"), [old.clone(), old]);
+}
+
 #[tokio::test]
 async fn enabled_events_filter_deliveries() {
     let fake = start_manual().await;

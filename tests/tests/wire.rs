@@ -1072,6 +1072,38 @@ async fn ui_mode_names_follow_version() {
         .await;
     new_name_on_old.expect(400);
     assert_eq!(new_name_on_old.error()["param"], "ui_mode");
+
+    // A session reads in the names of the version each request asks for,
+    // whichever version created it.
+    let old_id = embedded_old.ok()["id"].as_str().unwrap();
+    let path = format!("/v1/checkout/sessions/{old_id}");
+    assert_eq!(api.get(&path).await.ok()["ui_mode"], "embedded_page");
+    assert_eq!(api.get_with(&path, &old).await.ok()["ui_mode"], "embedded");
+    let new_id = hosted_new["id"].as_str().unwrap();
+    let path = format!("/v1/checkout/sessions/{new_id}");
+    assert_eq!(api.get_with(&path, &old).await.ok()["ui_mode"], "hosted");
+    let listed = api.get_with("/v1/checkout/sessions?limit=100", &old).await;
+    let modes: Vec<&Value> = listed.ok()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|session| &session["ui_mode"])
+        .collect();
+    assert_eq!(
+        modes,
+        ["embedded", "hosted", "embedded", "hosted"],
+        "newest first"
+    );
+    // Events keep the version they were rendered in.
+    api.post_with(&format!("{path}/expire"), "", &old)
+        .await
+        .ok();
+    let events = api
+        .get_with("/v1/events?type=checkout.session.expired", &old)
+        .await;
+    let event = &events.ok()["data"][0];
+    assert_eq!(event["api_version"], "2026-03-25.dahlia");
+    assert_eq!(event["data"]["object"]["ui_mode"], "hosted_page");
 }
 
 #[tokio::test]

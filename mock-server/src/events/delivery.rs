@@ -64,7 +64,7 @@ pub fn prepare(
     let body = match &endpoint.api_version {
         Some(version) if event["api_version"] != version.as_str() => {
             let mut pinned = event.clone();
-            pinned["api_version"] = serde_json::json!(version);
+            crate::wire::version::render_event(&mut pinned, version);
             crate::api::render(&pinned)
         }
         _ => crate::api::render(&event),

@@ -340,7 +340,9 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         subscription: (),
         success_url,
         total_details: TotalDetails::default(),
-        ui_mode,
+        // Stored with the current name; a response in an older version
+        // renames it.
+        ui_mode: version::ui_mode_in(version::DEFAULT_API_VERSION, &ui_mode).to_owned(),
         url,
     };
     // Kept for the customer's side and stripped from every response.

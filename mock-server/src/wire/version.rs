@@ -1,6 +1,8 @@
 //! `Stripe-Version`: read from each request, echoed on the response, and
 //! used where Stripe's behaviour changed between versions.
 
+use serde_json::Value;
+
 /// The version used when a request sends none.
 pub const DEFAULT_API_VERSION: &str = "2026-03-25.dahlia";
 
@@ -11,6 +13,69 @@ pub const DEFERRED_PAYMENT_INTENT: &str = "2022-08-01";
 /// From this version on, `ui_mode` takes `hosted_page`, `embedded_page` and
 /// `elements` instead of `hosted`, `embedded` and `custom`.
 pub const RENAMED_UI_MODES: &str = "2026-03-25";
+
+/// The `ui_mode` values of the versions before `RENAMED_UI_MODES`, each
+/// with the value that replaced it.
+const UI_MODE_RENAMES: [(&str, &str); 3] = [
+    ("hosted", "hosted_page"),
+    ("embedded", "embedded_page"),
+    ("custom", "elements"),
+];
+
+/// Returns the `ui_mode` value that `version` uses for `mode`, which may be
+/// spelt in either version's terms.
+pub fn ui_mode_in(version: &str, mode: &str) -> &'static str {
+    let renamed = at_least(version, RENAMED_UI_MODES);
+    UI_MODE_RENAMES
+        .iter()
+        .find(|(old, new)| mode == *old || mode == *new)
+        .map_or("hosted_page", |(old, new)| if renamed { new } else { old })
+}
+
+/// Returns whether a response in `version` needs its sessions' `ui_mode`
+/// renamed. Sessions are stored with the current names.
+pub fn renames_ui_modes(version: &str) -> bool {
+    !at_least(version, RENAMED_UI_MODES)
+}
+
+/// Renames `ui_mode` in every Checkout Session in `value` to the names that
+/// `version` uses. An event is left as it is, because its `data` stays in
+/// the version the event was rendered in.
+pub fn render_ui_modes(value: &mut Value, version: &str) {
+    match value {
+        Value::Object(map) => {
+            match map.get("object").and_then(Value::as_str) {
+                Some("event") => return,
+                Some("checkout.session") => {
+                    if let Some(Value::String(mode)) = map.get_mut("ui_mode") {
+                        *mode = ui_mode_in(version, mode).to_owned();
+                    }
+                }
+                _ => {}
+            }
+            for field in map.values_mut() {
+                render_ui_modes(field, version);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                render_ui_modes(item, version);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Renders an event for an endpoint pinned to `version`: the label and the
+/// `ui_mode` of a session in its `data`.
+pub fn render_event(event: &mut Value, version: &str) {
+    event["api_version"] = Value::String(version.to_owned());
+    if let Some(data) = event.get_mut("data").and_then(Value::as_object_mut) {
+        for part in data.values_mut() {
+            render_ui_modes(part, version);
+        }
+    }
+}
 
 /// Whether `version` is at or after the dated release `date` (`YYYY-MM-DD`).
 /// Versions compare by their date part; a release name after it
