@@ -578,6 +578,41 @@ async fn real_time_advance_keeps_time_order() {
     );
 }
 
+/// Stripe documents `previous_attributes` as sent with `*.updated` events
+/// only, though a payment changes the intent and the session too.
+#[tokio::test]
+async fn previous_attributes_only_on_updated() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_previous");
+    let session = create_session(&api, &[]).await;
+    api.pay_card(session["id"].as_str().unwrap(), "4242424242424242")
+        .await
+        .ok();
+    let customer = api.post("/v1/customers", "email=a%40shop.test").await;
+    let customer_id = customer.ok()["id"].as_str().unwrap();
+    api.post(&format!("/v1/customers/{customer_id}"), "name=Ada")
+        .await
+        .ok();
+    api.run_due().await;
+
+    let events = api.all_events().await;
+    let mut with_previous: Vec<&str> = events
+        .iter()
+        .filter(|event| event["data"].get("previous_attributes").is_some())
+        .map(|event| event["type"].as_str().unwrap())
+        .collect();
+    with_previous.sort_unstable();
+    assert_eq!(with_previous, ["charge.updated", "customer.updated"]);
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert!(types.contains(&"payment_intent.succeeded"), "{types:?}");
+    assert!(types.contains(&"charge.succeeded"), "{types:?}");
+    let updated = events
+        .iter()
+        .find(|e| e["type"] == "customer.updated")
+        .unwrap();
+    assert_eq!(updated["data"]["previous_attributes"]["name"], Value::Null);
+}
+
 /// In real-time mode, the events that fall due inside an advance go to
 /// each endpoint in parallel: a slow endpoint does not hold up a fast one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -47,7 +47,10 @@ pub fn emit(
     let api_version = crate::wire::version::DEFAULT_API_VERSION;
     let mut data_field = Map::new();
     data_field.insert("object".into(), strip_private(object));
-    if let Some(previous) = previous {
+    // Stripe sends `previous_attributes` with `*.updated` events only.
+    if let Some(previous) = previous
+        && event_type.ends_with(".updated")
+    {
         data_field.insert("previous_attributes".into(), Value::Object(previous));
     }
     let mut event = json!({
