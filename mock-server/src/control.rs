@@ -195,6 +195,9 @@ async fn clock_set(State(shared): State<Arc<Shared>>, headers: HeaderMap, bytes:
             )));
         }
     };
+    // How far `now` moves the clock forward. That move runs as an advance,
+    // so the work that falls due on the way happens at its own time.
+    let mut forward = 0;
     {
         let mut data = account.lock();
         if let Some(now) = request.now {
@@ -215,8 +218,19 @@ async fn clock_set(State(shared): State<Arc<Shared>>, headers: HeaderMap, bytes:
                     "now must be a Unix time between 1970 and 2100.",
                 )));
             }
-            data.clock.set_now(now);
+            if now > data.now() {
+                forward = now - data.now();
+            } else {
+                data.clock.set_now(now);
+            }
         }
+    }
+    let ran = match forward {
+        0 => 0,
+        seconds => dispatcher::advance(&shared, &account, seconds).await,
+    };
+    {
+        let mut data = account.lock();
         if let Some(mode) = mode {
             data.clock.set_mode(mode);
         }
@@ -225,7 +239,9 @@ async fn clock_set(State(shared): State<Arc<Shared>>, headers: HeaderMap, bytes:
     }
     account.wake.notify_one();
     let data = account.lock();
-    Ok(ok(&clock_view(&data)))
+    let mut view = clock_view(&data);
+    view["ran"] = json!(ran);
+    Ok(ok(&view))
 }
 
 #[derive(Debug, Deserialize)]

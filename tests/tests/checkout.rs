@@ -871,6 +871,39 @@ async fn session_expires_at_expires_at() {
     assert_eq!(late.error()["code"], "checkout_session_not_open");
 }
 
+/// Setting the clock forward runs what falls due on the way, at its own
+/// time, as an advance does.
+#[tokio::test]
+async fn setting_clock_forward_expires_sessions() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cs_clock_set");
+    let now = api.now().await;
+    let first = (now + 1800).to_string();
+    let second = (now + 3600).to_string();
+    let first = id_of(&create_session(&api, &[("expires_at", &first)]).await);
+    let second = id_of(&create_session(&api, &[("expires_at", &second)]).await);
+
+    let clock = api
+        .control("/clock", json!({"now": now + 2 * 24 * 3600}))
+        .await;
+    assert_eq!(clock.ok()["now"], now + 2 * 24 * 3600);
+    assert_eq!(clock.ok()["ran"], 2);
+
+    for id in [&first, &second] {
+        let session = api.get(&format!("/v1/checkout/sessions/{id}")).await;
+        assert_eq!(session.ok()["status"], "expired", "{id}");
+    }
+    let mut created: Vec<i64> = api
+        .all_events()
+        .await
+        .iter()
+        .filter(|event| event["type"] == "checkout.session.expired")
+        .map(|event| event["created"].as_i64().unwrap())
+        .collect();
+    created.sort_unstable();
+    assert_eq!(created, [now + 1800, now + 3600]);
+}
+
 #[tokio::test]
 async fn expiry_cancels_waiting_payment_intent() {
     let fake = start_manual().await;
