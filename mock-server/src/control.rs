@@ -97,7 +97,11 @@ fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
     let mut deserializer = serde_json::Deserializer::from_slice(text);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
-        let inner = err.into_inner().to_string();
+        let inner = err.into_inner();
+        // Only a value of the wrong shape has a place to name. Broken
+        // syntax or a body cut short has the path `?`.
+        let data_error = inner.is_data();
+        let inner = inner.to_string();
         // Unknown and missing fields name themselves in the message.
         let named = inner
             .split('`')
@@ -106,7 +110,11 @@ fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
             .map(str::to_owned);
         // The path already ends in an unknown field's name; a missing
         // field is named only in the message.
-        let param = if path != "." { Some(path) } else { named };
+        let param = match (data_error, path.as_str()) {
+            (false, _) => None,
+            (true, "." | "?") => named,
+            (true, _) => Some(path),
+        };
         let mut error = ApiError::new(
             StatusCode::BAD_REQUEST,
             ErrorType::InvalidRequest,

@@ -326,6 +326,15 @@ pub fn parse_plan(value: &Value) -> Result<Plan, ApiError> {
     let mut parsed = Vec::with_capacity(faults.len());
     for (index, item) in faults.iter().enumerate() {
         let kind = item.get("kind").and_then(Value::as_str).unwrap_or_default();
+        if let Some(other) = item.get("kind").filter(|kind| !kind.is_string()) {
+            return Err(ApiError::invalid_param(
+                format!("faults[{index}][kind]"),
+                format!(
+                    "kind must be a string, one of: {}; got {other}.",
+                    KINDS.join(", ")
+                ),
+            ));
+        }
         if !KINDS.contains(&kind) {
             let nearest = nearest_kind(kind)
                 .map(|k| format!(" Did you mean `{k}`?"))
@@ -343,6 +352,7 @@ pub fn parse_plan(value: &Value) -> Result<Plan, ApiError> {
                 message,
             ));
         }
+        check_integers(item, index)?;
         let fault: Fault = serde_json::from_value(item.clone()).map_err(|err| {
             let message = err.to_string();
             let field = message
@@ -367,18 +377,52 @@ pub fn parse_plan(value: &Value) -> Result<Plan, ApiError> {
     })
 }
 
+/// The range of each whole-number parameter of a fault, by name. A name
+/// has the same range in every kind that takes it.
+const INTEGER_RANGES: &[(&str, i64, i64)] = &[
+    ("seconds", 0, MAX_SECONDS),
+    ("min_seconds", 0, MAX_SECONDS),
+    ("max_seconds", 0, MAX_SECONDS),
+    ("after_seconds", 0, MAX_SECONDS),
+    ("delay_seconds", 0, MAX_SECONDS),
+    ("spacing_seconds", 1, 3600),
+    ("copies", 1, 20),
+    ("attempts", 1, 10),
+    ("latency_ms", 0, 60_000),
+    ("count", 1, u32::MAX as i64),
+    ("skip", 0, u32::MAX as i64),
+];
+
+/// Rejects a whole number outside its parameter's range with the range.
+/// Checked before the entry is parsed, because a number that does not
+/// fit the parameter's type would get the parser's message, which names
+/// no range.
+fn check_integers(item: &Value, index: usize) -> Result<(), ApiError> {
+    let Some(fields) = item.as_object() else {
+        return Ok(());
+    };
+    for &(name, min, max) in INTEGER_RANGES {
+        let Some(number) = fields.get(name).and_then(Value::as_number) else {
+            continue;
+        };
+        let whole = match (number.as_i64(), number.as_f64()) {
+            (Some(value), _) => value as f64,
+            (None, Some(value)) if value.fract() == 0.0 => value,
+            // A fraction gets the parser's message about its type.
+            _ => continue,
+        };
+        if whole < min as f64 || whole > max as f64 {
+            return Err(ApiError::invalid_param(
+                format!("faults[{index}][{name}]"),
+                format!("{name} must be between {min} and {max}; got {number}."),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn check_fault(fault: &Fault, index: usize) -> Result<(), ApiError> {
     let param = |name: &str| format!("faults[{index}][{name}]");
-    let seconds = |name: &str, value: i64| {
-        if (0..=MAX_SECONDS).contains(&value) {
-            Ok(())
-        } else {
-            Err(ApiError::invalid_param(
-                param(name),
-                format!("{name} must be between 0 and {MAX_SECONDS}."),
-            ))
-        }
-    };
     let probability = |value: f64| {
         if (0.0..=1.0).contains(&value) {
             Ok(())
@@ -389,33 +433,14 @@ fn check_fault(fault: &Fault, index: usize) -> Result<(), ApiError> {
             ))
         }
     };
-    let patterns = |name: &str, list: &[String]| {
-        for (i, pattern) in list.iter().enumerate() {
-            if !is_type_pattern(pattern) {
-                return Err(ApiError::invalid_param(
-                    format!("faults[{index}][{name}][{i}]"),
-                    format!(
-                        "`{pattern}` is not an event type pattern; use a type such as checkout.session.completed, or a prefix with one `*` at the end such as checkout.session.*."
-                    ),
-                ));
-            }
-        }
-        Ok(())
-    };
+    let patterns = |name: &str, list: &[String]| check_patterns(list, &param(name));
     match fault {
-        Fault::PaymentStatusLag {
-            seconds: s,
-            probability: p,
-        } => {
-            seconds("seconds", *s)?;
-            probability(*p)?;
-        }
+        Fault::PaymentStatusLag { probability: p, .. } => probability(*p)?,
         Fault::StaleRead {
-            seconds: s,
             resources,
             probability: p,
+            ..
         } => {
-            seconds("seconds", *s)?;
             probability(*p)?;
             for (i, resource) in resources.iter().enumerate() {
                 if !READABLE.contains(&resource.as_str()) {
@@ -429,20 +454,15 @@ fn check_fault(fault: &Fault, index: usize) -> Result<(), ApiError> {
                 }
             }
         }
-        Fault::MetadataDivergence { after_seconds, .. } => {
-            seconds("after_seconds", *after_seconds)?
-        }
+        Fault::MetadataDivergence { .. } => {}
         Fault::WebhookDelay {
             distribution,
-            seconds: s,
             min_seconds,
             max_seconds,
             mean_seconds,
             types,
+            ..
         } => {
-            seconds("seconds", *s)?;
-            seconds("min_seconds", *min_seconds)?;
-            seconds("max_seconds", *max_seconds)?;
             patterns("types", types)?;
             if *distribution == Distribution::Uniform && min_seconds > max_seconds {
                 return Err(ApiError::invalid_param(
@@ -457,9 +477,15 @@ fn check_fault(fault: &Fault, index: usize) -> Result<(), ApiError> {
             {
                 return Err(ApiError::invalid_param(
                     param("mean_seconds"),
-                    format!(
-                        "mean_seconds must be above 0 and at most {MAX_SECONDS} for the exponential distribution. Got {mean_seconds}."
-                    ),
+                    if *mean_seconds == 0.0 {
+                        format!(
+                            "The exponential distribution needs mean_seconds, above 0 and at most {MAX_SECONDS}."
+                        )
+                    } else {
+                        format!(
+                            "mean_seconds must be above 0 and at most {MAX_SECONDS} for the exponential distribution; got {mean_seconds}."
+                        )
+                    },
                 ));
             }
         }
@@ -467,7 +493,7 @@ fn check_fault(fault: &Fault, index: usize) -> Result<(), ApiError> {
             order,
             shuffle,
             types,
-            spacing_seconds,
+            ..
         } => {
             patterns("order", order)?;
             patterns("types", types)?;
@@ -480,39 +506,16 @@ fn check_fault(fault: &Fault, index: usize) -> Result<(), ApiError> {
                     ),
                 ));
             }
-            if !(1..=3600).contains(spacing_seconds) {
-                return Err(ApiError::invalid_param(
-                    param("spacing_seconds"),
-                    "spacing_seconds must be between 1 and 3600.",
-                ));
-            }
         }
         Fault::WebhookDuplicate {
             types,
-            copies,
-            delay_seconds,
             probability: p,
             ..
         } => {
             patterns("types", types)?;
-            seconds("delay_seconds", *delay_seconds)?;
             probability(*p)?;
-            if !(1..=20).contains(copies) {
-                return Err(ApiError::invalid_param(
-                    param("copies"),
-                    "copies must be between 1 and 20.",
-                ));
-            }
         }
-        Fault::WebhookDrop { types, attempts } => {
-            patterns("types", types)?;
-            if !(1..=10).contains(attempts) {
-                return Err(ApiError::invalid_param(
-                    param("attempts"),
-                    "attempts must be between 1 and 10.",
-                ));
-            }
-        }
+        Fault::WebhookDrop { types, .. } => patterns("types", types)?,
         Fault::Hold { types } => {
             if types.is_empty() {
                 return Err(ApiError::invalid_param(
@@ -526,19 +529,13 @@ fn check_fault(fault: &Fault, index: usize) -> Result<(), ApiError> {
             routes,
             status,
             latency_ms,
-            count,
             ..
         } => {
             check_routes(routes, index)?;
             match (status, latency_ms) {
                 (Some(429 | 500 | 503), None) => {}
-                (None, Some(ms)) if *ms <= 60_000 => {}
-                (None, Some(_)) => {
-                    return Err(ApiError::invalid_param(
-                        param("latency_ms"),
-                        "latency_ms must be at most 60000.",
-                    ));
-                }
+                // `check_integers` has checked the range.
+                (None, Some(_)) => {}
                 (Some(_), Some(_)) => {
                     return Err(ApiError::invalid_param(
                         param("latency_ms"),
@@ -558,22 +555,8 @@ fn check_fault(fault: &Fault, index: usize) -> Result<(), ApiError> {
                     ));
                 }
             }
-            if *count == 0 {
-                return Err(ApiError::invalid_param(
-                    param("count"),
-                    "count must be at least 1.",
-                ));
-            }
         }
-        Fault::LostResponse { routes, count, .. } => {
-            check_routes(routes, index)?;
-            if *count == 0 {
-                return Err(ApiError::invalid_param(
-                    param("count"),
-                    "count must be at least 1.",
-                ));
-            }
-        }
+        Fault::LostResponse { routes, .. } => check_routes(routes, index)?,
         Fault::ForgedWebhook { types, forgeries } => {
             patterns("types", types)?;
             if forgeries.is_empty() {
@@ -590,6 +573,22 @@ fn check_fault(fault: &Fault, index: usize) -> Result<(), ApiError> {
                     ),
                 ));
             }
+        }
+    }
+    Ok(())
+}
+
+/// Rejects the first item of `list`, the parameter `param`, that is not an
+/// event type pattern.
+fn check_patterns(list: &[String], param: &str) -> Result<(), ApiError> {
+    for (index, pattern) in list.iter().enumerate() {
+        if !is_type_pattern(pattern) {
+            return Err(ApiError::invalid_param(
+                format!("{param}[{index}]"),
+                format!(
+                    "`{pattern}` is not an event type pattern; use a type such as checkout.session.completed, or a prefix with one `*` at the end such as checkout.session.*."
+                ),
+            ));
         }
     }
     Ok(())
@@ -1241,6 +1240,7 @@ pub fn release(data: &mut AccountData, selector: &Release) -> Result<usize, ApiE
             "Give event_ids or types, not both.",
         ));
     }
+    check_patterns(&selector.types, "types")?;
     let mut chosen: Vec<Held> = Vec::new();
     if !selector.event_ids.is_empty() {
         for (index, id) in selector.event_ids.iter().enumerate() {

@@ -59,6 +59,79 @@ async fn wrong_types_name_the_field() {
     );
 }
 
+/// A body cut short has no field to name; the error says where it ended.
+#[tokio::test]
+async fn broken_json_names_no_field() {
+    let fake = fake().await;
+    for body in ["{", r#"{"seconds": 5"#] {
+        let (status, answer) = control(&fake, "/clock/advance", body).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert_eq!(answer["error"].get("param"), None, "{body}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains("EOF while parsing"), "{message}");
+        assert!(!message.contains('?'), "{message}");
+    }
+    let (status, answer) = control(&fake, "/events/release", r#"{"types": ["a..b"]}"#).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"]["param"], "types[0]");
+}
+
+/// Each fault parameter out of range gets its range and the value sent,
+/// also when the value does not fit the parameter's type.
+#[tokio::test]
+async fn fault_values_out_of_range_give_range() {
+    let fake = fake().await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/_fakestripe/faults", fake.base_url());
+    let cases = [
+        (
+            r#"{"kind": "webhook_duplicate", "copies": -3}"#,
+            "copies",
+            "between 1 and 20; got -3",
+        ),
+        (
+            r#"{"kind": "webhook_drop", "attempts": 9223372036854775807}"#,
+            "attempts",
+            "between 1 and 10; got 9223372036854775807",
+        ),
+        (
+            r#"{"kind": "webhook_delay", "seconds": -1}"#,
+            "seconds",
+            "between 0 and 2592000; got -1",
+        ),
+        (
+            r#"{"kind": "api_error", "latency_ms": 70000}"#,
+            "latency_ms",
+            "between 0 and 60000; got 70000",
+        ),
+        (
+            r#"{"kind": "webhook_delay", "distribution": "exponential"}"#,
+            "mean_seconds",
+            "needs mean_seconds",
+        ),
+        (r#"{"kind": 5}"#, "kind", "kind must be a string"),
+    ];
+    for (fault, param, expected) in cases {
+        let response = http
+            .put(&url)
+            .bearer_auth("sk_test_control")
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"faults": [{fault}]}}"#))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{fault}");
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(
+            answer["error"]["param"],
+            format!("faults[0][{param}]"),
+            "{answer}"
+        );
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(expected), "{fault}: {message}");
+    }
+}
+
 #[tokio::test]
 async fn faults_put_rejects_empty_body() {
     let fake = fake().await;
