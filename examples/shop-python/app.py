@@ -27,6 +27,7 @@ environment:
   SHOP_BUG               one bug switch to turn on (see --list-bugs)
   SHOP_LOG_LEVEL         log level: DEBUG, INFO, WARNING or ERROR (default INFO)
   SHOP_THREADS           request threads in waitress (default 8)
+  SHOP_SDK_RETRIES       retries of a failed call by the SDK itself, 0 to 5 (default 0)
 """
 
 log = logging.getLogger("shop")

@@ -14,7 +14,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use fakestripe::app::config::{self, AppConfig, Launch};
-use fakestripe::report::events::{Event, FailureKind};
+use fakestripe::report::events::{Event, FailureKind, ScenarioResult};
 use fakestripe::runner::{self, RunOptions};
 use fakestripe::{ScenarioFailure, run_files};
 
@@ -99,24 +99,27 @@ fn assert_library_passes(app_file: &Path) {
                 app_file.display()
             )
         });
+    assert_all_passed(&outcome.results, &app_file.display().to_string());
+}
 
+/// Fails with the report of every scenario in `results` that did not pass,
+/// or when the library looks cut short. `against` names the app.
+fn assert_all_passed(results: &[Arc<ScenarioResult>], against: &str) {
     assert!(
-        outcome.results.len() >= MIN_SCENARIOS,
+        results.len() >= MIN_SCENARIOS,
         "the library has {} scenarios, expected at least {MIN_SCENARIOS}",
-        outcome.results.len()
+        results.len()
     );
-    let reports: Vec<String> = outcome
-        .results
+    let reports: Vec<String> = results
         .iter()
         .filter(|result| !result.passed())
         .map(|result| ScenarioFailure::Failed(Box::new((**result).clone())).to_string())
         .collect();
     assert!(
         reports.is_empty(),
-        "{} of {} scenarios failed against {}:\n\n{}",
+        "{} of {} scenarios failed against {against}:\n\n{}",
         reports.len(),
-        outcome.results.len(),
-        app_file.display(),
+        results.len(),
         reports.join("\n\n")
     );
 }
@@ -129,6 +132,18 @@ fn shop_rust_passes_library() {
 #[test]
 fn shop_python_passes_library() {
     assert_library_passes(&shop_python_app());
+}
+
+/// With the SDK's default of two automatic retries, a failed call is sent
+/// up to three times. The library's API faults last long enough that a
+/// retrying app meets each of them too.
+#[test]
+fn shop_python_with_sdk_retries_passes_library() {
+    let app_file = shop_python_app();
+    let app = app_with_env(&app_file, "SHOP_SDK_RETRIES", "2");
+    let runtime = tokio::runtime::Runtime::new().expect("start the async runtime");
+    let results = runtime.block_on(run_library(app, &app_file, JOBS));
+    assert_all_passed(&results, "shop-python with SHOP_SDK_RETRIES=2");
 }
 
 /// Lists shop-rust's bug switches with `--list-bugs`, which also builds
@@ -243,21 +258,26 @@ struct BugRun {
     harness_errors: Vec<String>,
 }
 
-/// Runs the library against shop-rust with `SHOP_BUG=bug`.
-async fn run_with_bug(bug: String) -> (String, BugRun) {
-    let app_file = shop_rust_app();
-    let mut app: AppConfig = config::load(&app_file)
+/// Loads an app file and adds `name=value` to the environment the harness
+/// starts the app with.
+fn app_with_env(app_file: &Path, name: &str, value: &str) -> AppConfig {
+    let mut app: AppConfig = config::load(app_file)
         .unwrap_or_else(|errors| panic!("invalid app file:\n{}", join_errors(&errors)));
     match &mut app.launch {
         Launch::Start(start) => {
-            start.env.insert("SHOP_BUG".to_owned(), bug.clone());
+            start.env.insert(name.to_owned(), value.to_owned());
         }
         Launch::Running { .. } => panic!(
-            "{} names a running app, but the bug-switch runs must start shop-rust",
+            "{} names a running app, but setting {name} needs an app the harness starts",
             app_file.display()
         ),
     }
+    app
+}
 
+/// Runs the whole library against `app`, started with `jobs` copies, and
+/// returns the result of each scenario that finished.
+async fn run_library(app: AppConfig, app_file: &Path, jobs: usize) -> Vec<Arc<ScenarioResult>> {
     let scenarios: Vec<_> = library_files()
         .iter()
         .map(|file| {
@@ -266,23 +286,35 @@ async fn run_with_bug(bug: String) -> (String, BugRun) {
         })
         .collect();
 
-    let options = run_options(&app_file, BUG_RUN_JOBS);
-    let started = runner::start(Arc::new(app), &options, BUG_RUN_JOBS)
+    let options = run_options(app_file, jobs);
+    let started = runner::start(Arc::new(app), &options, jobs)
         .await
-        .unwrap_or_else(|err| panic!("cannot start shop-rust with SHOP_BUG={bug}: {err}"));
+        .unwrap_or_else(|err| panic!("cannot start {}: {err}", app_file.display()));
     let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
     let progress = runner::Progress::new(&started, Arc::new(scenarios), &options, events);
     runner::run(&started, progress, options.seed).await;
     started.stop().await;
 
+    let mut results = Vec::new();
+    while let Ok(event) = received.try_recv() {
+        if let Event::ScenarioFinished { result, .. } = event {
+            results.push(result);
+        }
+    }
+    results
+}
+
+/// Runs the library against shop-rust with `SHOP_BUG=bug`.
+async fn run_with_bug(bug: String) -> (String, BugRun) {
+    let app_file = shop_rust_app();
+    let app = app_with_env(&app_file, "SHOP_BUG", &bug);
+    let results = run_library(app, &app_file, BUG_RUN_JOBS).await;
+
     let mut run = BugRun {
         caught: Vec::new(),
         harness_errors: Vec::new(),
     };
-    while let Ok(event) = received.try_recv() {
-        let Event::ScenarioFinished { result, .. } = event else {
-            continue;
-        };
+    for result in results {
         let app_failed = result
             .failures
             .iter()

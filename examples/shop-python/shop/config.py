@@ -42,6 +42,9 @@ class Config:
     database: str | None = None
     # The bug switch named by SHOP_BUG, if any.
     bug: Bug | None = None
+    # How many times the SDK retries a failed call by itself
+    # (SHOP_SDK_RETRIES, default 0; the SDK's own default is 2).
+    sdk_retries: int = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
@@ -82,6 +85,12 @@ class Config:
 
         app_base_url = (get("APP_BASE_URL") or f"http://127.0.0.1:{port}").rstrip("/")
 
+        retries_text = get("SHOP_SDK_RETRIES") or "0"
+        if not retries_text.isascii() or not retries_text.isdigit() or int(retries_text) > 5:
+            raise ConfigError(
+                f"invalid SHOP_SDK_RETRIES {retries_text!r}: expected a number from 0 to 5"
+            )
+
         return cls(
             port=port,
             app_base_url=app_base_url,
@@ -90,4 +99,5 @@ class Config:
             webhook_secret=require("STRIPE_WEBHOOK_SECRET"),
             database=get("SHOP_DB"),
             bug=bug,
+            sdk_retries=int(retries_text),
         )

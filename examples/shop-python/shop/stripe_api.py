@@ -119,14 +119,16 @@ class _KeylessRequestsClient(DropIdempotencyKey, stripe.RequestsClient):
 def build_client(config: Config, send_idempotency_keys: bool = True) -> stripe.StripeClient:
     """Create the SDK client for ``STRIPE_API_BASE`` and ``STRIPE_SECRET_KEY``.
 
-    The SDK's own retries are off, because ``StripeGateway`` retries the one
-    call that may be retried, and also on 429, which the SDK does not retry.
+    The SDK's own retries are off unless ``SHOP_SDK_RETRIES`` turns them on,
+    because ``StripeGateway`` retries the one call that may be retried, and
+    also on 429, which the SDK does not retry. With them on, the shop calls
+    Stripe as an app that keeps the SDK's defaults does.
     """
     http_client_class = stripe.RequestsClient if send_idempotency_keys else _KeylessRequestsClient
     return stripe.StripeClient(
         config.stripe_secret_key,
         base_addresses={"api": config.stripe_api_base.rstrip("/")},
-        max_network_retries=0,
+        max_network_retries=config.sdk_retries,
         http_client=http_client_class(timeout=REQUEST_TIMEOUT),
     )
 
