@@ -233,6 +233,19 @@ fn cli_prints_seed_and_writes_scenario() {
     assert!(stdout.starts_with("fakestripe fuzz: seed 21\n"), "{stdout}");
     assert!(stdout.trim_end().ends_with("seed 21"), "{stdout}");
     assert!(stdout.contains("Smallest schedule:"), "{stdout}");
+    // The count of shrink runs agrees with its noun, one run included.
+    let summary = stdout
+        .lines()
+        .find(|line| line.starts_with("Smallest schedule:"))
+        .unwrap_or_default();
+    let runs = summary
+        .rsplit_once('(')
+        .and_then(|(_, tail)| tail.split_once(" shrink run"))
+        .map(|(count, rest)| (count.parse::<u32>().unwrap_or(0), rest.starts_with("s ")));
+    assert!(
+        matches!(runs, Some((1, false)) | Some((2.., true))),
+        "{summary}"
+    );
     assert!(stdout.contains("timeline (virtual time"), "{stdout}");
     assert!(
         stdout.contains("running it again failed the same way"),

@@ -194,6 +194,7 @@ fn forged_webhook_accepted_is_caught() {
 fn expired_as_failed_bug_is_caught() {
     let app = buggy_shop_app("expired-as-failed");
     let results = run(&app, &[scenario("expired-unpaid.yaml")], 1);
+    assert_eq!(results[0].failures[0].message, "order O-1 did not match");
     let status = results[0].failures[0]
         .mismatches
         .iter()

@@ -269,11 +269,11 @@ fn report_outcome(outcome: &FuzzOutcome, options: &FuzzOptions) -> ExitCode {
         count_cases(outcome.cases_run)
     );
     outln!(
-        "Smallest schedule: {} of {} actions, {} ({} shrink runs in {:.1}s):",
+        "Smallest schedule: {} of {} actions, {} ({} in {:.1}s):",
         found.minimal.effective.len(),
         found.original.effective.len(),
         plural(found.minimal.deliveries, "delivery", "deliveries"),
-        found.shrink_runs,
+        plural(found.shrink_runs, "shrink run", "shrink runs"),
         found.shrink_time.as_secs_f64()
     );
     print_schedule(found);

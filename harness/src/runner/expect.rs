@@ -115,7 +115,7 @@ pub(crate) async fn check(
         return Ok(());
     }
     Err(StepFailure {
-        message: format!("unexpected {}", subjects.join(", ")),
+        message: format!("{} did not match", subjects.join(", ")),
         mismatches,
     })
 }
