@@ -401,6 +401,15 @@ fn check_integers(item: &Value, index: usize) -> Result<(), ApiError> {
     let Some(fields) = item.as_object() else {
         return Ok(());
     };
+    // `status` takes three values, not a range.
+    if let Some(status) = fields.get("status").and_then(Value::as_number)
+        && !matches!(status.as_u64(), Some(429 | 500 | 503))
+    {
+        return Err(ApiError::invalid_param(
+            format!("faults[{index}][status]"),
+            format!("status must be 429, 500 or 503, not {status}."),
+        ));
+    }
     for &(name, min, max) in INTEGER_RANGES {
         let Some(number) = fields.get(name).and_then(Value::as_number) else {
             continue;

@@ -110,6 +110,11 @@ async fn fault_values_out_of_range_give_range() {
             "needs mean_seconds",
         ),
         (r#"{"kind": 5}"#, "kind", "kind must be a string"),
+        (
+            r#"{"kind": "api_error", "status": 70000}"#,
+            "status",
+            "429, 500 or 503, not 70000",
+        ),
     ];
     for (fault, param, expected) in cases {
         let response = http
