@@ -61,8 +61,10 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         ))
         .with_param("charge"));
     }
-    let refundable = charge["amount_captured"].as_i64().unwrap_or(0)
-        - charge["amount_refunded"].as_i64().unwrap_or(0);
+    // After a partial capture, the uncaptured part already counts as
+    // refunded, so what is left is the amount less everything refunded.
+    let charged = charge["amount"].as_i64().unwrap_or(0);
+    let refundable = charged - charge["amount_refunded"].as_i64().unwrap_or(0);
     if refundable <= 0 {
         return Err(
             ApiError::bad_state(format!("Charge {charge_id} has already been refunded."))
@@ -119,7 +121,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     let before = charge.clone();
     let refunded_total = charge["amount_refunded"].as_i64().unwrap_or(0) + amount;
     charge["amount_refunded"] = json!(refunded_total);
-    charge["refunded"] = json!(refunded_total == charge["amount_captured"].as_i64().unwrap_or(0));
+    charge["refunded"] = json!(refunded_total == charged);
     save(data, "charge", &charge_id, &charge);
     let origin = origin(ctx);
     emit(data, "refund.created", &refund, None, &origin);

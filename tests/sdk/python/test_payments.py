@@ -139,6 +139,29 @@ def test_refund_of_refunded_charge_fails(client):
     assert raised.value.code == "charge_already_refunded"
 
 
+def test_full_refund_after_partial_capture(client):
+    intent = client.v1.payment_intents.create(
+        params={
+            "amount": 800,
+            "currency": "usd",
+            "payment_method": "pm_card_visa",
+            "confirm": True,
+            "capture_method": "manual",
+        }
+    )
+    client.v1.payment_intents.capture(intent.id, params={"amount_to_capture": 500})
+    captured = client.v1.charges.retrieve(intent.latest_charge)
+
+    refund = client.v1.refunds.create(params={"payment_intent": intent.id})
+
+    # Stripe refunds the uncaptured 300 at capture, so the customer gets the
+    # captured 500 back and the whole charge counts as refunded.
+    assert (captured.amount_captured, captured.amount_refunded, captured.refunded) == (500, 300, False)
+    assert refund.amount == 500
+    charge = client.v1.charges.retrieve(intent.latest_charge)
+    assert (charge.amount_refunded, charge.refunded) == (800, True)
+
+
 def test_session_payment_is_refundable(client, control):
     session = client.v1.checkout.sessions.create(params=session_params())
     control.pay(session.id)
