@@ -740,6 +740,24 @@ async fn unknown_route_is_404_naming_method_and_path() {
         message.contains("DELETE: /v1/checkout/sessions"),
         "{message}"
     );
+
+    // Search is an endpoint the fake lacks, not a retrieve of `search`.
+    for family in [
+        "customers",
+        "payment_intents",
+        "charges",
+        "prices",
+        "products",
+    ] {
+        let search = api
+            .get(&format!(
+                "/v1/{family}/search?query=metadata%5B%27a%27%5D%3A%27b%27"
+            ))
+            .await;
+        search.expect(404);
+        let message = search.error()["message"].as_str().unwrap();
+        assert!(message.contains("Unrecognized request URL"), "{message}");
+    }
 }
 
 #[tokio::test]

@@ -78,6 +78,9 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
     }
     let m = method.as_str();
     let found: (Handler, &'static str, Option<&str>) = match (m, &parts[..count]) {
+        // Stripe's search endpoints, which the fake does not model, would
+        // otherwise read as a retrieve of an object named `search`.
+        (_, ["v1", _, "search"]) => return None,
         ("POST", ["v1", "checkout", "sessions"]) => {
             (checkout_sessions::create, "/v1/checkout/sessions", None)
         }
