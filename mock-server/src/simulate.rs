@@ -273,17 +273,25 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
             format!("Invalid email address: {email}"),
         ));
     }
+    // Checkout shows the email of the session's customer and does not let
+    // the customer change it.
+    let customer_email = customer_email(data, &session);
+    if let (Some(fixed), Some(given)) = (&customer_email, &request.email)
+        && fixed != given
+    {
+        return Err(ApiError::invalid_param(
+            "email",
+            format!(
+                "This session's customer has the email {fixed}, which Checkout shows and does not let the customer change; leave email out or send {fixed}."
+            ),
+        ));
+    }
     let origin = Origin::default();
     let email = request
         .email
         .clone()
         .or_else(|| session["customer_email"].as_str().map(str::to_owned))
-        .or_else(|| {
-            session["customer"]
-                .as_str()
-                .and_then(|id| data.store.get("customer", id))
-                .and_then(|c| c["email"].as_str().map(str::to_owned))
-        });
+        .or(customer_email);
     let name = request.name.clone();
 
     if method == "card" {
@@ -883,6 +891,17 @@ fn complete_session(
             pi["customer"] = customer["id"].clone();
             save(data, "payment_intent", pi_id, &pi);
         }
+    } else if let (Some(id), Some(entered)) = (session["customer"].as_str(), &email) {
+        // A customer without an email takes the one entered on the page.
+        if let Some(mut customer) = data.store.get("customer", id)
+            && customer["email"].is_null()
+        {
+            let previous = customer.clone();
+            customer["email"] = json!(entered);
+            save(data, "customer", id, &customer);
+            let changed = crate::events::changed_fields(&previous, &customer);
+            emit(data, "customer.updated", &customer, Some(changed), origin);
+        }
     }
     session["status"] = json!("complete");
     session["payment_status"] = json!(payment_status);
@@ -899,6 +918,15 @@ fn complete_session(
     save(data, "checkout.session", session_id, &session);
     emit(data, "checkout.session.completed", &session, None, origin);
     session
+}
+
+/// Returns the email of a session's customer, if it has one. Checkout shows
+/// it and does not let the customer change it.
+pub fn customer_email(data: &AccountData, session: &Value) -> Option<String> {
+    session["customer"]
+        .as_str()
+        .and_then(|id| data.store.get("customer", id))
+        .and_then(|customer| customer["email"].as_str().map(str::to_owned))
 }
 
 /// Settles an asynchronous payment: the session's payment succeeds or fails.

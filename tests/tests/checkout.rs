@@ -307,6 +307,52 @@ async fn customer_and_customer_email_are_exclusive() {
     assert_eq!(email_only["customer"], Value::Null);
 }
 
+/// Stripe documents that a customer's email is prefilled and not
+/// editable in Checkout, and that a customer without one takes the email
+/// entered there.
+#[tokio::test]
+async fn customer_email_is_fixed_on_the_page() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cs_fixed_email");
+    let with_email = api.post("/v1/customers", "email=a%40shop.test").await;
+    let with_email = id_of(with_email.ok());
+    let session = id_of(&create_session(&api, &[("customer", &with_email)]).await);
+
+    let page = reqwest::get(format!("{}/c/pay/{session}", fake.base_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let input = page
+        .lines()
+        .find(|line| line.contains("id=\"email\""))
+        .expect("the page has an email field");
+    assert!(input.contains("value=\"a@shop.test\""), "{input}");
+    assert!(input.contains("readonly"), "{input}");
+
+    let path = format!("/checkout/sessions/{session}/pay");
+    let other = json!({"payment_method": "card", "card_number": "4242424242424242", "email": "b@shop.test"});
+    let changed = api.control(&path, other).await;
+    changed.expect(400);
+    assert_eq!(changed.error()["param"], "email");
+    let paid = api.pay_card(&session, "4242424242424242").await;
+    assert_eq!(
+        paid.ok()["session"]["customer_details"]["email"],
+        "a@shop.test"
+    );
+
+    let without = api.post("/v1/customers", "name=Ada").await;
+    let without = id_of(without.ok());
+    let session = id_of(&create_session(&api, &[("customer", &without)]).await);
+    let body = json!({"payment_method": "card", "card_number": "4242424242424242", "email": "c@shop.test"});
+    api.control(&format!("/checkout/sessions/{session}/pay"), body)
+        .await
+        .ok();
+    let customer = api.get(&format!("/v1/customers/{without}")).await;
+    assert_eq!(customer.ok()["email"], "c@shop.test");
+}
+
 #[tokio::test]
 async fn expires_at_bounds_are_enforced() {
     let fake = start_manual().await;

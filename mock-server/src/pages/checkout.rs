@@ -20,7 +20,7 @@
 //! | `session-status` | the session's state; `data-status` is `open`, `complete` or `expired` |
 //! | `line-items` | the table of line items, one `tr.line-item` each |
 //! | `total-amount` | the amount due |
-//! | `email` | the customer's email, prefilled from `customer_email` |
+//! | `email` | the customer's email, prefilled from `customer_email`, or fixed (`readonly`) when the session's customer has one |
 //! | `billing-name` | the customer's name |
 //! | `method-card`, `method-sepa_debit`, `method-us_bank_account` | one radio button per offered method |
 //! | `card-number` | the card number |
@@ -157,6 +157,9 @@ struct CheckoutPage {
     methods: Vec<MethodView>,
     async_offered: bool,
     entered: Entered,
+    /// Whether the email is the customer's, which the page does not let
+    /// the customer change.
+    email_fixed: bool,
     error: Option<String>,
     pay_action: String,
     cancel_action: Option<String>,
@@ -266,11 +269,15 @@ fn checkout_page(
     let currency = session["currency"].as_str().unwrap_or("usd");
     let session_status = session["status"].as_str().unwrap_or("open").to_owned();
     let offered = offered_methods(session);
-    let entered = entered.unwrap_or_else(|| Entered {
+    let fixed_email = crate::simulate::customer_email(data, session);
+    let mut entered = entered.unwrap_or_else(|| Entered {
         email: prefilled_email(data, session),
         outcome: "succeeded".to_owned(),
         ..Entered::default()
     });
+    if let Some(email) = &fixed_email {
+        entered.email.clone_from(email);
+    }
     let chosen = if offered.contains(&entered.method) {
         entered.method.clone()
     } else {
@@ -298,6 +305,7 @@ fn checkout_page(
         async_offered: methods.iter().any(|m| m.asynchronous),
         methods,
         entered,
+        email_fixed: fixed_email.is_some(),
         error,
         pay_action: pay_action(id),
         cancel_action: (has_cancel_url && session_status != "complete")
