@@ -48,7 +48,7 @@ pub struct ServeArgs {
     pub faults: Option<PathBuf>,
     /// Start every account's clock in manual mode: time moves only through
     /// `POST /_fakestripe/clock/advance`.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "speed")]
     pub manual_clock: bool,
     /// Speed of the real-time clock: 60 makes a minute pass every second.
     #[arg(long, allow_negative_numbers = true, default_value_t = 1.0)]

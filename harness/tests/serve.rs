@@ -330,10 +330,14 @@ async fn invalid_flags_exit_with_usage_error() {
         "{stderr}"
     );
 
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 4] = [
         (
             &["serve", "--port", "0", "--speed", "1e12"],
             "at most 1000000",
+        ),
+        (
+            &["serve", "--port", "0", "--manual-clock", "--speed", "5"],
+            "'--manual-clock' cannot be used with '--speed <SPEED>'",
         ),
         (
             &["serve", "--port", "0", "--webhook-secret", "whsec_unused"],
