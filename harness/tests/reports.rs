@@ -1,5 +1,6 @@
-//! The reporters' output for a fixed run, pinned by snapshots: the
-//! terminal report, JUnit XML and GitHub annotations.
+//! The reporters' output for a fixed run: the terminal report, JUnit XML
+//! and GitHub annotations pinned by snapshots, and fields of the JSON
+//! report.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use fakestripe::report::events::{
     Event, Failure, FailureKind, Mismatch, ScenarioResult, Summary, TimelineLine,
 };
 use fakestripe::report::github::GithubReporter;
+use fakestripe::report::json::JsonReporter;
 use fakestripe::report::junit::JunitReporter;
 use fakestripe::report::terminal::TerminalReporter;
 
@@ -54,7 +56,7 @@ fn failed() -> ScenarioResult {
         steps_total: 6,
         failures: vec![
             Failure {
-                kind: FailureKind::Step { index: 3, name: "expect".to_owned(), line: 18, column: 5 },
+                kind: FailureKind::Step { step: 4, name: "expect".to_owned(), line: 18, column: 5 },
                 message: "expected order O-1".to_owned(),
                 mismatches: vec![
                     Mismatch {
@@ -171,4 +173,29 @@ fn github_annotations() {
         }
     }
     insta::assert_snapshot!(String::from_utf8(out).expect("the annotations are UTF-8"));
+}
+
+/// The JSON report numbers a failed step from 1, as the terminal does.
+#[test]
+fn json_report_step_matches_terminal() {
+    let dir = std::env::temp_dir().join(format!("fakestripe-json-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
+    let path = dir.join("report.json");
+    let mut reporter = JsonReporter::new(path.clone());
+    for event in events() {
+        reporter.event(&event).expect("writing the report");
+    }
+    let text = std::fs::read_to_string(&path).expect("the report was written");
+    std::fs::remove_dir_all(&dir).ok();
+    let report: serde_json::Value = serde_json::from_str(&text).expect("the report is JSON");
+
+    let failure = &report["scenarios"][1]["failures"][0];
+    assert_eq!(failure["kind"], "step", "{failure}");
+    assert_eq!(failure["step"], 4, "{failure}");
+    assert_eq!(failure["line"], 18, "{failure}");
+    assert_eq!(failure.get("index"), None, "{failure}");
+    assert_eq!(
+        report["skipped"],
+        serde_json::json!(["scenarios/zz-last.yaml"])
+    );
 }

@@ -98,7 +98,7 @@ fn trust_redirect_bug_is_caught() {
     assert_eq!(
         step.kind,
         FailureKind::Step {
-            index: 4,
+            step: 5,
             name: "expect".to_owned(),
             line: 11,
             column: 5
@@ -285,7 +285,7 @@ steps:
     assert_eq!(
         failure.kind,
         FailureKind::Step {
-            index: 1,
+            step: 2,
             name: "deliver".to_owned(),
             line: 4,
             column: 5

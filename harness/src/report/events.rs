@@ -110,7 +110,8 @@ fn violations<S: serde::Serializer>(list: &[Violation], serializer: S) -> Result
 pub enum FailureKind {
     /// A step failed: its check did not hold, or its action failed.
     Step {
-        index: usize,
+        /// The step's number, counted from 1 as the terminal report shows it.
+        step: usize,
         name: String,
         line: u32,
         column: u32,
@@ -144,8 +145,8 @@ impl Failure {
     pub fn title(&self) -> String {
         match &self.kind {
             FailureKind::Step {
-                index, name, line, ..
-            } => format!("step {} ({name}, line {line})", index + 1),
+                step, name, line, ..
+            } => format!("step {step} ({name}, line {line})"),
             FailureKind::Invariant { name } => format!("invariant {name}"),
             FailureKind::Harness => "harness".to_owned(),
         }

@@ -53,9 +53,29 @@ pub fn test_case(result: &ScenarioResult) -> TestCase {
         status
     };
     let mut case = TestCase::new(result.path.display().to_string(), status);
-    case.set_classname(result.name.clone());
+    case.set_classname(class_name(&result.path));
     case.set_time(result.duration);
     case
+}
+
+/// Returns the JUnit class of a scenario file: its folder, dotted as a
+/// package (`scenarios.api-errors`), so viewers group a folder's
+/// scenarios together.
+fn class_name(path: &std::path::Path) -> String {
+    let parts: Vec<String> = path
+        .parent()
+        .into_iter()
+        .flat_map(std::path::Path::components)
+        .filter_map(|part| match part {
+            std::path::Component::Normal(name) => Some(name.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    if parts.is_empty() {
+        "scenarios".to_owned()
+    } else {
+        parts.join(".")
+    }
 }
 
 /// Renders every failure with expected and actual values, the timeline and the
@@ -90,8 +110,8 @@ impl Reporter for JunitReporter {
             Event::ScenarioSkipped {
                 index,
                 path,
-                name,
                 stopped,
+                ..
             } => {
                 let mut status = TestCaseStatus::skipped();
                 let message = if *stopped {
@@ -101,7 +121,7 @@ impl Reporter for JunitReporter {
                 };
                 status.set_message(message);
                 let mut case = TestCase::new(path.display().to_string(), status);
-                case.set_classname(name.clone());
+                case.set_classname(class_name(path));
                 self.cases.push((*index, case));
             }
             Event::RunFinished { summary } => {

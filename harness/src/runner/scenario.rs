@@ -159,7 +159,7 @@ pub async fn run_scenario(
                 if let Err(failure) = outcome {
                     failures.push(Failure {
                         kind: FailureKind::Step {
-                            index,
+                            step: index + 1,
                             name: planned.step.name().to_owned(),
                             line: planned.line,
                             column: planned.column,
