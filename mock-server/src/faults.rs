@@ -325,6 +325,14 @@ pub fn parse_plan(value: &Value) -> Result<Plan, ApiError> {
     };
     let mut parsed = Vec::with_capacity(faults.len());
     for (index, item) in faults.iter().enumerate() {
+        if !item.is_object() {
+            return Err(ApiError::invalid_param(
+                format!("faults[{index}]"),
+                format!(
+                    "Each fault must be an object such as {{\"kind\": \"hold\", …}}; got {item}."
+                ),
+            ));
+        }
         let kind = item.get("kind").and_then(Value::as_str).unwrap_or_default();
         if let Some(other) = item.get("kind").filter(|kind| !kind.is_string()) {
             return Err(ApiError::invalid_param(
@@ -352,7 +360,7 @@ pub fn parse_plan(value: &Value) -> Result<Plan, ApiError> {
                 message,
             ));
         }
-        check_integers(item, index)?;
+        let item = &whole_numbers(item, index)?;
         let fault: Fault = serde_json::from_value(item.clone()).map_err(|err| {
             let message = err.to_string();
             let field = message
@@ -393,14 +401,29 @@ const INTEGER_RANGES: &[(&str, i64, i64)] = &[
     ("skip", 0, u32::MAX as i64),
 ];
 
-/// Rejects a whole number outside its parameter's range with the range.
-/// Checked before the entry is parsed, because a number that does not
-/// fit the parameter's type would get the parser's message, which names
-/// no range.
-fn check_integers(item: &Value, index: usize) -> Result<(), ApiError> {
-    let Some(fields) = item.as_object() else {
-        return Ok(());
+/// Returns a fault entry with its whole-number parameters as integers
+/// (`5.0` as `5`), or rejects one outside its parameter's range with the
+/// range. Checked before the entry is parsed, because a number that does
+/// not fit the parameter's type would get the parser's message, which
+/// names no range.
+fn whole_numbers(item: &Value, index: usize) -> Result<Value, ApiError> {
+    let mut item = item.clone();
+    let Some(fields) = item.as_object_mut() else {
+        return Ok(item);
     };
+    for name in INTEGER_RANGES
+        .iter()
+        .map(|(name, ..)| *name)
+        .chain(["status"])
+    {
+        if let Some(value) = fields.get_mut(name)
+            && let Some(float) = value.as_f64().filter(|_| value.is_f64())
+            && float.fract() == 0.0
+            && float.abs() < 9.0e15
+        {
+            *value = Value::from(float as i64);
+        }
+    }
     // `status` takes three values, not a range.
     if let Some(status) = fields.get("status").and_then(Value::as_number)
         && !matches!(status.as_u64(), Some(429 | 500 | 503))
@@ -414,20 +437,18 @@ fn check_integers(item: &Value, index: usize) -> Result<(), ApiError> {
         let Some(number) = fields.get(name).and_then(Value::as_number) else {
             continue;
         };
-        let whole = match (number.as_i64(), number.as_f64()) {
-            (Some(value), _) => value as f64,
-            (None, Some(value)) if value.fract() == 0.0 => value,
-            // A fraction gets the parser's message about its type.
-            _ => continue,
-        };
-        if whole < min as f64 || whole > max as f64 {
+        let value = number
+            .as_i64()
+            .map_or_else(|| number.as_f64(), |n| Some(n as f64));
+        let fits = value.is_some_and(|v| v.fract() == 0.0 && v >= min as f64 && v <= max as f64);
+        if !fits {
             return Err(ApiError::invalid_param(
                 format!("faults[{index}][{name}]"),
-                format!("{name} must be between {min} and {max}; got {number}."),
+                format!("{name} must be a whole number between {min} and {max}; got {number}."),
             ));
         }
     }
-    Ok(())
+    Ok(item)
 }
 
 fn check_fault(fault: &Fault, index: usize) -> Result<(), ApiError> {
@@ -543,7 +564,7 @@ fn check_fault(fault: &Fault, index: usize) -> Result<(), ApiError> {
             check_routes(routes, index)?;
             match (status, latency_ms) {
                 (Some(429 | 500 | 503), None) => {}
-                // `check_integers` has checked the range.
+                // `whole_numbers` has checked the range.
                 (None, Some(_)) => {}
                 (Some(_), Some(_)) => {
                     return Err(ApiError::invalid_param(

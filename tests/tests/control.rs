@@ -81,8 +81,6 @@ async fn broken_json_names_no_field() {
 #[tokio::test]
 async fn fault_values_out_of_range_give_range() {
     let fake = fake().await;
-    let http = reqwest::Client::new();
-    let url = format!("{}/_fakestripe/faults", fake.base_url());
     let cases = [
         (
             r#"{"kind": "webhook_duplicate", "copies": -3}"#,
@@ -115,18 +113,15 @@ async fn fault_values_out_of_range_give_range() {
             "status",
             "429, 500 or 503, not 70000",
         ),
+        (
+            r#"{"kind": "webhook_duplicate", "copies": 1.5}"#,
+            "copies",
+            "whole number between 1 and 20; got 1.5",
+        ),
     ];
     for (fault, param, expected) in cases {
-        let response = http
-            .put(&url)
-            .bearer_auth("sk_test_control")
-            .header("content-type", "application/json")
-            .body(format!(r#"{{"faults": [{fault}]}}"#))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 400, "{fault}");
-        let answer: Value = response.json().await.unwrap();
+        let (status, answer) = put_plan(&fake, &format!(r#"{{"faults": [{fault}]}}"#)).await;
+        assert_eq!(status, 400, "{fault}");
         assert_eq!(
             answer["error"]["param"],
             format!("faults[0][{param}]"),
@@ -135,6 +130,33 @@ async fn fault_values_out_of_range_give_range() {
         let message = answer["error"]["message"].as_str().unwrap();
         assert!(message.contains(expected), "{fault}: {message}");
     }
+
+    // Whole numbers written with a point are whole numbers.
+    for fault in [
+        r#"{"kind": "webhook_duplicate", "copies": 5.0}"#,
+        r#"{"kind": "api_error", "status": 500.0, "count": 3.0}"#,
+    ] {
+        let (status, answer) = put_plan(&fake, &format!(r#"{{"faults": [{fault}]}}"#)).await;
+        assert_eq!(status, 200, "{fault}: {answer}");
+    }
+    let (status, answer) = put_plan(&fake, r#"{"faults": [5]}"#).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"]["param"], "faults[0]", "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.contains("must be an object"), "{message}");
+}
+
+/// Sets a fault plan from JSON text and returns the status and body.
+async fn put_plan(fake: &Server, plan: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .put(format!("{}/_fakestripe/faults", fake.base_url()))
+        .bearer_auth("sk_test_control")
+        .header("content-type", "application/json")
+        .body(plan.to_owned())
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
 }
 
 #[tokio::test]
