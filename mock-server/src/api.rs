@@ -340,7 +340,7 @@ impl Call<'_> {
                 );
                 drop(data);
                 drop(turn);
-                let mut response = json_response(status, body, request_id, version);
+                let mut response = sent_as_is(status, body, request_id, version);
                 let headers = response.headers_mut();
                 headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
                 if let Some(key) = self.idempotency_key
@@ -441,6 +441,14 @@ impl Call<'_> {
                         Some(err),
                     ),
                     printed => printed,
+                };
+                // The record keeps the response as sent, in this request's
+                // version, for a replay to repeat.
+                let outcome = match outcome {
+                    Outcome::Printed(status, body, err) => {
+                        Outcome::Printed(status, in_version(body, self.api_version), err)
+                    }
+                    other => other,
                 };
                 if let Outcome::Printed(_, body, _) = &outcome {
                     idempotency::finish(&mut data.idempotency, key, status.as_u16(), body);
@@ -768,9 +776,16 @@ fn json_response(
     api_version: Option<&str>,
 ) -> Response {
     let body = match api_version {
-        Some(version) if version::renames_ui_modes(version) => with_older_ui_modes(body, version),
-        _ => body,
+        Some(version) => in_version(body, version),
+        None => body,
     };
+    sent_as_is(status, body, request_id, api_version)
+}
+
+/// Builds a JSON response from a body already in the request's version,
+/// such as an idempotent replay, which repeats the first response byte
+/// for byte.
+fn sent_as_is(status: u16, body: Vec<u8>, request_id: &str, api_version: Option<&str>) -> Response {
     let mut response = Response::new(Body::from(body));
     *response.status_mut() =
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -792,10 +807,13 @@ fn json_response(
     response
 }
 
-/// Rewrites a response body for a version from before the `ui_mode`
-/// renaming. Only a body that has a `ui_mode` is parsed again.
-fn with_older_ui_modes(body: Vec<u8>, version: &str) -> Vec<u8> {
-    if !body.windows(9).any(|window| window == b"\"ui_mode\"") {
+/// Renders a response body in `version`. Sessions are stored with the
+/// current `ui_mode` names, so only a body for a version from before the
+/// renaming that has a `ui_mode` is parsed again.
+fn in_version(body: Vec<u8>, version: &str) -> Vec<u8> {
+    if !version::renames_ui_modes(version)
+        || !body.windows(9).any(|window| window == b"\"ui_mode\"")
+    {
         return body;
     }
     match serde_json::from_slice::<Value>(&body) {

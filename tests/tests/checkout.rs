@@ -351,6 +351,16 @@ async fn customer_email_is_fixed_on_the_page() {
         .ok();
     let customer = api.get(&format!("/v1/customers/{without}")).await;
     assert_eq!(customer.ok()["email"], "c@shop.test");
+
+    // An empty email, as on update, leaves the customer without one.
+    let empty = api.post("/v1/customers", "email=").await;
+    assert_eq!(empty.ok()["email"], Value::Null);
+    let empty = id_of(empty.ok());
+    let session = id_of(&create_session(&api, &[("customer", &empty)]).await);
+    let body = json!({"payment_method": "card", "card_number": "4242424242424242", "email": "d@shop.test"});
+    api.control(&format!("/checkout/sessions/{session}/pay"), body)
+        .await
+        .ok();
 }
 
 #[tokio::test]

@@ -358,6 +358,15 @@ async fn inline_prices_are_retrievable_not_listed() {
         .await;
     assert_eq!(expanded.ok()["product"]["name"], "Item 3");
 
+    // The fake keeps these prices in their session and does not update them.
+    let first_id = items[0]["price"]["id"].as_str().unwrap();
+    let update = api
+        .post(&format!("/v1/prices/{first_id}"), "metadata[a]=b")
+        .await;
+    update.expect(400);
+    let message = update.error()["message"].as_str().unwrap();
+    assert!(message.contains("does not update"), "{message}");
+
     // Stripe lists active prices only, and an inactive price cannot start
     // a new session.
     assert_eq!(api.get("/v1/prices").await.ok()["data"], json!([]));
@@ -1149,6 +1158,20 @@ async fn idempotent_replay_returns_same_bytes() {
         1,
         "a replay must not create a second customer"
     );
+
+    // A session created in an old version replays in that version's
+    // names, whatever version the retry sends.
+    let body = support::session_body("usd", &[]);
+    let old = [
+        ("Idempotency-Key", "order-18-create"),
+        ("Stripe-Version", "2025-03-31.basil"),
+    ];
+    let created = api.post_with("/v1/checkout/sessions", &body, &old).await;
+    assert_eq!(created.ok()["ui_mode"], "hosted");
+    let retry = [("Idempotency-Key", "order-18-create")];
+    let replayed = api.post_with("/v1/checkout/sessions", &body, &retry).await;
+    assert_eq!(replayed.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replayed.bytes, created.bytes);
 }
 
 #[tokio::test]

@@ -9,10 +9,14 @@ use crate::wire::list::Page;
 use crate::wire::{ApiResult, Params, metadata};
 
 pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
-    let email = params.string("email")?;
-    let name = params.string("name")?;
-    let description = params.string("description")?;
-    let phone = params.string("phone")?;
+    // An empty string leaves a field unset, as it clears one on update.
+    let mut text = |name: &str| -> ApiResult<Option<String>> {
+        Ok(params.string(name)?.filter(|value| !value.is_empty()))
+    };
+    let email = text("email")?;
+    let name = text("name")?;
+    let description = text("description")?;
+    let phone = text("phone")?;
     let meta = match params.hash("metadata")? {
         Some(update) => metadata::apply(&Map::new(), update)?,
         None => Map::new(),

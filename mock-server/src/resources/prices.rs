@@ -253,6 +253,17 @@ pub fn find_inline(data: &AccountData, id: &str) -> Option<Value> {
 
 pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
     let id = ctx.arg(0).to_owned();
+    if !data.store.contains("price", &id) && find_inline(data, &id).is_some() {
+        // NOTE: Stripe keeps these as Price objects of their own. The fake
+        // keeps them inside their session's line items and does not update
+        // them there.
+        return Err(ApiError::invalid_param(
+            "id",
+            format!(
+                "The price {id} was made by a Checkout Session line item's price_data; fakestripe retrieves such prices but does not update them."
+            ),
+        ));
+    }
     let before = fetch(data, "price", "price", &id)?;
     let mut price = before.clone();
     if let Some(active) = params.boolean("active")? {
