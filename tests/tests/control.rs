@@ -14,8 +14,13 @@ async fn fake() -> Server {
 }
 
 async fn control(fake: &Server, path: &str, body: &str) -> (u16, Value) {
+    send(fake, reqwest::Method::POST, path, body).await
+}
+
+/// Sends JSON text to a control route and returns the status and body.
+async fn send(fake: &Server, method: reqwest::Method, path: &str, body: &str) -> (u16, Value) {
     let response = reqwest::Client::new()
-        .post(format!("{}/_fakestripe{path}", fake.base_url()))
+        .request(method, format!("{}/_fakestripe{path}", fake.base_url()))
         .bearer_auth("sk_test_control")
         .header("content-type", "application/json")
         .body(body.to_owned())
@@ -59,7 +64,8 @@ async fn wrong_types_name_the_field() {
     );
 }
 
-/// A body cut short has no field to name; the error says where it ended.
+/// A body cut short has no field to name, so the error gives only where
+/// the text ended.
 #[tokio::test]
 async fn broken_json_names_no_field() {
     let fake = fake().await;
@@ -148,15 +154,7 @@ async fn fault_values_out_of_range_give_range() {
 
 /// Sets a fault plan from JSON text and returns the status and body.
 async fn put_plan(fake: &Server, plan: &str) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .put(format!("{}/_fakestripe/faults", fake.base_url()))
-        .bearer_auth("sk_test_control")
-        .header("content-type", "application/json")
-        .body(plan.to_owned())
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.json().await.unwrap())
+    send(fake, reqwest::Method::PUT, "/faults", plan).await
 }
 
 #[tokio::test]

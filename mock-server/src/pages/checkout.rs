@@ -207,21 +207,6 @@ fn offered_methods(session: &Value) -> Vec<String> {
     }
 }
 
-/// Returns the email the form starts with: the session's `customer_email`,
-/// or the email of its customer.
-fn prefilled_email(data: &AccountData, session: &Value) -> String {
-    session["customer_email"]
-        .as_str()
-        .map(str::to_owned)
-        .or_else(|| {
-            session["customer"]
-                .as_str()
-                .and_then(|id| data.store.get("customer", id))
-                .and_then(|customer| customer["email"].as_str().map(str::to_owned))
-        })
-        .unwrap_or_default()
-}
-
 fn line_items(data: &AccountData, session: &Value, currency: &str) -> Vec<ItemView> {
     let id = session["id"].as_str().unwrap_or_default();
     let Some(list) = data.store.get_any(&line_items_key(id)) else {
@@ -269,9 +254,14 @@ fn checkout_page(
     let currency = session["currency"].as_str().unwrap_or("usd");
     let session_status = session["status"].as_str().unwrap_or("open").to_owned();
     let offered = offered_methods(session);
+    // The form starts with the session's `customer_email`, or the email of
+    // its customer, which the customer cannot change.
     let fixed_email = crate::simulate::customer_email(data, session);
     let mut entered = entered.unwrap_or_else(|| Entered {
-        email: prefilled_email(data, session),
+        email: session["customer_email"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
         outcome: "succeeded".to_owned(),
         ..Entered::default()
     });
