@@ -83,7 +83,7 @@ pub fn read_text(path: &Path, label: &str) -> Result<String, FileError> {
             .iter()
             .rposition(|b| *b == b'\n')
             .map_or(0, |newline| newline + 1);
-        // The bytes before the bad one are valid, so this cannot fail.
+        // `valid_up_to` guarantees that the bytes before the bad one are UTF-8.
         let before = std::str::from_utf8(&bytes[line_start..offset]).unwrap_or_default();
         // Columns on the first line do not count a byte order mark.
         let before = before.strip_prefix('\u{feff}').unwrap_or(before);

@@ -681,8 +681,8 @@ fn decoder_survives_huge_indices() {
 /// names the parameter, not an overflow in the handler's arithmetic.
 #[test]
 fn extreme_integers_are_named() {
-    /// The session form with `param` set to `value`, replacing its value
-    /// when the form already has the parameter.
+    /// Returns the session form with `param` set to `value`, replacing its
+    /// value when the form already has the parameter.
     fn session(param: &str, value: &str) -> String {
         let old = match param {
             "line_items[0][quantity]" => "line_items[0][quantity]=2",

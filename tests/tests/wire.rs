@@ -312,7 +312,7 @@ async fn decimal_amount_is_checked() {
 async fn inline_prices_are_retrievable_not_listed() {
     let fake = start_manual().await;
     let api = Api::new(fake.base_url(), "sk_test_inline_prices");
-    // The most line items a session takes, each with a new product, so the
+    // The maximum number of line items, each with a new product, so the
     // first price is as far from its session's id as a price can be.
     let mut pairs = vec![
         ("mode".to_owned(), "payment".to_owned()),
@@ -1100,7 +1100,7 @@ async fn ui_mode_names_follow_version() {
     new_name_on_old.expect(400);
     assert_eq!(new_name_on_old.error()["param"], "ui_mode");
 
-    // A session reads in the names of the version each request asks for,
+    // A session reads in the names of the version each request names,
     // whichever version created it.
     let old_id = embedded_old.ok()["id"].as_str().unwrap();
     let path = format!("/v1/checkout/sessions/{old_id}");
