@@ -255,7 +255,15 @@ impl Source<'_> {
                 None,
             ));
         }
-        serde_saphyr::from_str(self.text).map_err(|err| self.yaml_error(&err))
+        serde_saphyr::from_str(self.text).map_err(|err| {
+            // A second document is the cause to report even when the
+            // first one also lacks a key: the author most likely split
+            // one scenario in two.
+            match serde_saphyr::from_str::<serde::de::IgnoredAny>(self.text) {
+                Err(whole) if is_second_document(&whole) => self.yaml_error(&whole),
+                _ => self.yaml_error(&err),
+            }
+        })
     }
 
     fn yaml_error(&self, err: &serde_saphyr::Error) -> FileError {
@@ -269,6 +277,14 @@ impl Source<'_> {
         };
         self.error(line, column, message, help)
     }
+}
+
+/// How the YAML parser starts its error for a file with more than one
+/// document.
+const SECOND_DOCUMENT: &str = "multiple YAML documents detected";
+
+fn is_second_document(err: &serde_saphyr::Error) -> bool {
+    strip_position(&err.without_snippet().to_string()).starts_with(SECOND_DOCUMENT)
 }
 
 /// Returns the text after a byte order mark, which some editors write at
@@ -438,7 +454,7 @@ pub fn explain(raw: &str) -> (String, Option<String>) {
         let name = rest.trim_end_matches('`');
         return (format!("missing key `{name}`"), None);
     }
-    if raw.starts_with("multiple YAML documents detected") {
+    if raw.starts_with(SECOND_DOCUMENT) {
         return (
             "a second YAML document starts here".to_owned(),
             Some("keep one document per file, without a `---` line between two".to_owned()),
@@ -684,6 +700,39 @@ mod tests {
             .position(|c| c == 'x')
             .expect("x is in the text");
         assert_eq!(error.column as usize, x + 1);
+    }
+
+    #[test]
+    fn second_document_reported_before_a_missing_key() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Needs {
+            version: u32,
+            steps: Vec<String>,
+        }
+        let source = Source {
+            path: Path::new("split.yaml"),
+            text: "version: 1\n---\nsteps: [checkout]\n",
+        };
+        let error = source
+            .deserialize::<Needs>("")
+            .expect_err("the file holds two documents");
+        assert_eq!((error.line, error.column), (3, 1), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("a second YAML document starts here"),
+            "{error}"
+        );
+        // A single document without `steps` gets the missing-key error.
+        let source = Source {
+            text: "version: 1\n",
+            ..source
+        };
+        let error = source
+            .deserialize::<Needs>("")
+            .expect_err("steps is missing");
+        assert!(error.to_string().contains("missing key `steps`"), "{error}");
     }
 
     #[test]

@@ -229,7 +229,7 @@ pub fn config_from(args: &ServeArgs) -> Result<ServerConfig, String> {
     let max_speed = fakestripe_server::clock::MAX_SPEED;
     if !(args.speed.is_finite() && args.speed > 0.0 && args.speed <= max_speed) {
         return Err(format!(
-            "--speed must be a number above 0 and at most {max_speed}, got {}",
+            "--speed must be a number above 0 and at most {max_speed}, got {:?}",
             args.speed
         ));
     }

@@ -513,7 +513,7 @@ fn check_fault(fault: &Fault, index: usize) -> Result<(), ApiError> {
                         )
                     } else {
                         format!(
-                            "mean_seconds must be above 0 and at most {MAX_SECONDS} for the exponential distribution; got {mean_seconds}."
+                            "mean_seconds must be above 0 and at most {MAX_SECONDS} for the exponential distribution; got {mean_seconds:?}."
                         )
                     },
                 ));
@@ -1816,6 +1816,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(huge.param.as_deref(), Some("faults[0][mean_seconds]"));
         assert!(huge.message.contains("at most 2592000"), "{}", huge.message);
+        assert!(huge.message.ends_with("got 1e300."), "{}", huge.message);
     }
 
     #[test]
