@@ -820,7 +820,7 @@ pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> Ap
     };
     let mut listed = if crate::faults::affects_reads(data) {
         let visible = crate::faults::visible_list(data, "checkout.session");
-        page.apply(visible.iter().filter(|s| keep(s)).collect(), &ctx.path)?
+        page.apply_where(visible.iter().collect(), keep, &ctx.path)?
     } else {
         list_where(ctx, data, "checkout.session", &page, keep)?
     };

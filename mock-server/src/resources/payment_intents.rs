@@ -388,7 +388,7 @@ pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> Ap
     };
     if crate::faults::affects_reads(data) {
         let visible = crate::faults::visible_list(data, "payment_intent");
-        return page.apply(visible.iter().filter(|pi| keep(pi)).collect(), &ctx.path);
+        return page.apply_where(visible.iter().collect(), keep, &ctx.path);
     }
     super::list_where(ctx, data, "payment_intent", &page, keep)
 }

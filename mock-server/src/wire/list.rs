@@ -41,42 +41,47 @@ impl Page {
     /// Only the page is cloned, so callers pass references to keep a list
     /// of a large account cheap.
     pub fn apply<T: Borrow<Value>>(&self, items: Vec<T>, url: &str) -> ApiResult<Value> {
+        self.apply_where(items, |_| true, url)
+    }
+
+    /// Like [`Page::apply`], keeping only the items `keep` accepts. A
+    /// cursor may name any item, kept or not: a client that pages through
+    /// open sessions and expires each one passes a cursor that no longer
+    /// matches the filter, and Stripe goes on from where that object is.
+    pub fn apply_where<T: Borrow<Value>>(
+        &self,
+        items: Vec<T>,
+        keep: impl Fn(&Value) -> bool,
+        url: &str,
+    ) -> ApiResult<Value> {
         let position = |cursor: &str, param: &str| {
             items
                 .iter()
                 .position(|item| item.borrow()["id"] == cursor)
                 .ok_or_else(|| ApiError::no_such_param("object", cursor, param))
         };
-        let (data, has_more): (Vec<Value>, bool) = if let Some(cursor) = &self.starting_after {
-            let start = position(cursor, "starting_after")? + 1;
-            let rest = &items[start..];
-            (
-                rest.iter()
-                    .take(self.limit)
-                    .map(|item| item.borrow().clone())
-                    .collect(),
-                rest.len() > self.limit,
-            )
-        } else if let Some(cursor) = &self.ending_before {
+        let (all, keep) = (&items, &keep);
+        let kept = move |range: std::ops::Range<usize>| {
+            all[range]
+                .iter()
+                .map(Borrow::borrow)
+                .filter(|item| keep(item))
+                .cloned()
+        };
+        let (data, has_more) = if let Some(cursor) = &self.ending_before {
             let end = position(cursor, "ending_before")?;
-            let before = &items[..end];
+            let mut before: Vec<Value> = kept(0..end).collect();
             let start = before.len().saturating_sub(self.limit);
-            (
-                before[start..]
-                    .iter()
-                    .map(|item| item.borrow().clone())
-                    .collect(),
-                start > 0,
-            )
+            (before.split_off(start), start > 0)
         } else {
-            (
-                items
-                    .iter()
-                    .take(self.limit)
-                    .map(|item| item.borrow().clone())
-                    .collect(),
-                items.len() > self.limit,
-            )
+            let start = match &self.starting_after {
+                Some(cursor) => position(cursor, "starting_after")? + 1,
+                None => 0,
+            };
+            let mut data: Vec<Value> = kept(start..all.len()).take(self.limit + 1).collect();
+            let more = data.len() > self.limit;
+            data.truncate(self.limit);
+            (data, more)
         };
         Ok(json!({ "object": "list", "data": data, "has_more": has_more, "url": url }))
     }
@@ -93,10 +98,9 @@ impl Page {
     ) -> ApiResult<Value> {
         let mut ids = ids;
         let (data, has_more) = if let Some(cursor) = &self.starting_after {
-            let found = ids
-                .by_ref()
-                .find(|id| id.as_ref() == cursor)
-                .is_some_and(|id| load(id.as_ref()).is_some());
+            // The cursor only marks a place: it may name an object that
+            // the filter leaves out.
+            let found = ids.by_ref().any(|id| id.as_ref() == cursor);
             if !found {
                 return Err(ApiError::no_such_param("object", cursor, "starting_after"));
             }
@@ -108,7 +112,7 @@ impl Page {
             for id in ids {
                 let id = id.as_ref();
                 if id == cursor {
-                    found = load(id).is_some();
+                    found = true;
                     break;
                 }
                 if let Some(object) = load(id) {
@@ -200,7 +204,7 @@ mod tests {
             let n: usize = id["obj_".len()..].parse().unwrap();
             n.is_multiple_of(2).then(|| json!({ "id": id }))
         };
-        let filtered: Vec<Value> = ids.iter().filter_map(|id| keep(id)).collect();
+        let kept = |item: &Value| keep(item["id"].as_str().unwrap()).is_some();
         for (starting_after, ending_before) in [
             (None, None),
             (Some("obj_8"), None),
@@ -209,6 +213,8 @@ mod tests {
             (None, Some("obj_6")),
             (Some("obj_3"), None),
             (None, Some("obj_5")),
+            (Some("obj_10"), None),
+            (None, Some("obj_10")),
         ] {
             for limit in [1, 2, 3, 10] {
                 let page = Page {
@@ -217,7 +223,7 @@ mod tests {
                     ending_before: ending_before.map(str::to_owned),
                 };
                 let walked = page.walk(ids.iter().map(String::as_str), keep, "/v1/x");
-                let applied = page.apply(filtered.clone(), "/v1/x");
+                let applied = page.apply_where(all.iter().collect(), kept, "/v1/x");
                 match (walked, applied) {
                     (Ok(a), Ok(b)) => assert_eq!(a, b, "{page:?}"),
                     (Err(a), Err(b)) => assert_eq!(a.param, b.param, "{page:?}"),
@@ -225,6 +231,32 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn cursor_outside_filter_keeps_place() {
+        let odd = |item: &Value| {
+            let n: usize = item["id"].as_str().unwrap()["obj_".len()..]
+                .parse()
+                .unwrap();
+            n % 2 == 1
+        };
+        let after = Page {
+            limit: 2,
+            starting_after: Some("obj_6".into()),
+            ending_before: None,
+        };
+        let list = after.apply_where(items(9), odd, "/v1/x").unwrap();
+        assert_eq!(ids(&list), ["obj_5", "obj_3"]);
+        assert_eq!(list["has_more"], true);
+        let before = Page {
+            limit: 2,
+            starting_after: None,
+            ending_before: Some("obj_2".into()),
+        };
+        let list = before.apply_where(items(9), odd, "/v1/x").unwrap();
+        assert_eq!(ids(&list), ["obj_5", "obj_3"]);
+        assert_eq!(list["has_more"], true);
     }
 
     #[test]

@@ -76,6 +76,21 @@ def test_list_sessions_filters_by_status(client):
     assert expired.has_more is False
 
 
+def test_expire_open_sessions_while_paging(client):
+    # Expiring each open session while paging makes every cursor name a
+    # session that the filter no longer matches.
+    created = [client.v1.checkout.sessions.create(params=session_params()).id for _ in range(5)]
+
+    swept = []
+    for session in client.v1.checkout.sessions.list(params={"status": "open", "limit": 2}).auto_paging_iter():
+        client.v1.checkout.sessions.expire(session.id)
+        swept.append(session.id)
+
+    assert swept == list(reversed(created))
+    left = client.v1.checkout.sessions.list(params={"status": "open"})
+    assert left.data == []
+
+
 def test_list_sessions_filters_by_payment_and_email(client, control):
     paid = client.v1.checkout.sessions.create(params=session_params())
     client.v1.checkout.sessions.create(params=session_params())
