@@ -134,6 +134,11 @@ pub fn test_card(number: &str) -> Result<TestCard, ApiError> {
                 decline_code: Some("stolen_card"),
                 message: "Your card was declined.",
             },
+            "4000000000006975" => CardBehaviour::Declines {
+                code: "card_declined",
+                decline_code: Some("card_velocity_exceeded"),
+                message: "Your card was declined.",
+            },
             "4000000000000069" => CardBehaviour::Declines {
                 code: "expired_card",
                 decline_code: Some("expired_card"),
@@ -168,12 +173,24 @@ pub fn test_payment_method_number(id: &str) -> Option<&'static str> {
         "pm_card_visa" | "tok_visa" => "4242424242424242",
         "pm_card_mastercard" | "tok_mastercard" => "5555555555554444",
         "pm_card_amex" | "tok_amex" => "378282246310005",
-        "pm_card_chargeDeclined" | "tok_chargeDeclined" => "4000000000000002",
-        "pm_card_chargeDeclinedInsufficientFunds" | "tok_chargeDeclinedInsufficientFunds" => {
-            "4000000000009995"
-        }
-        "pm_card_chargeDeclinedLostCard" => "4000000000009987",
-        "pm_card_chargeDeclinedStolenCard" => "4000000000009979",
+        // Stripe's testing page names the first four declines with
+        // `visa_`; the shorter names are accepted too.
+        "pm_card_visa_chargeDeclined"
+        | "tok_visa_chargeDeclined"
+        | "pm_card_chargeDeclined"
+        | "tok_chargeDeclined" => "4000000000000002",
+        "pm_card_visa_chargeDeclinedInsufficientFunds"
+        | "tok_visa_chargeDeclinedInsufficientFunds"
+        | "pm_card_chargeDeclinedInsufficientFunds"
+        | "tok_chargeDeclinedInsufficientFunds" => "4000000000009995",
+        "pm_card_visa_chargeDeclinedLostCard"
+        | "tok_visa_chargeDeclinedLostCard"
+        | "pm_card_chargeDeclinedLostCard" => "4000000000009987",
+        "pm_card_visa_chargeDeclinedStolenCard"
+        | "tok_visa_chargeDeclinedStolenCard"
+        | "pm_card_chargeDeclinedStolenCard" => "4000000000009979",
+        "pm_card_visa_chargeDeclinedVelocityLimitExceeded" => "4000000000006975",
+        "pm_card_bypassPending" | "tok_bypassPending" => "4000000000000077",
         "pm_card_chargeDeclinedExpiredCard" => "4000000000000069",
         "pm_card_chargeDeclinedIncorrectCvc" => "4000000000000127",
         "pm_card_chargeDeclinedProcessingError" => "4000000000000119",

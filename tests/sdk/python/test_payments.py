@@ -79,6 +79,34 @@ def test_insufficient_funds_decline_code(client):
     assert raised.value.error.decline_code == "insufficient_funds"
 
 
+@pytest.mark.parametrize(
+    ("payment_method", "decline_code"),
+    [
+        ("pm_card_visa_chargeDeclined", "generic_decline"),
+        ("pm_card_visa_chargeDeclinedInsufficientFunds", "insufficient_funds"),
+        ("pm_card_visa_chargeDeclinedLostCard", "lost_card"),
+        ("pm_card_visa_chargeDeclinedStolenCard", "stolen_card"),
+        ("pm_card_visa_chargeDeclinedVelocityLimitExceeded", "card_velocity_exceeded"),
+    ],
+)
+def test_testing_page_decline_names(client, payment_method, decline_code):
+    # The names on Stripe's testing page, with `visa_` in them.
+    params = {"amount": 2500, "currency": "usd", "payment_method": payment_method, "confirm": True}
+    with pytest.raises(stripe.CardError) as raised:
+        client.v1.payment_intents.create(params=params)
+
+    assert raised.value.code == "card_declined"
+    assert raised.value.error.decline_code == decline_code
+
+
+def test_bypass_pending_card_succeeds(client):
+    params = {"amount": 2500, "currency": "usd", "payment_method": "pm_card_bypassPending", "confirm": True}
+    intent = client.v1.payment_intents.create(params=params)
+
+    assert intent.status == "succeeded"
+    assert intent.amount_received == 2500
+
+
 def test_partial_then_full_refund(client):
     intent = client.v1.payment_intents.create(
         params={"amount": 4200, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True}
