@@ -14,13 +14,18 @@ use crate::wire::{ApiError, ApiResult, Params, metadata};
 pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
     let mut price = build(data, &mut params, false)?;
     price.nickname = params.string("nickname")?;
-    price.lookup_key = params.string("lookup_key")?;
+    price.lookup_key = params.string("lookup_key")?.filter(|key| !key.is_empty());
+    let transfer = params.boolean("transfer_lookup_key")?.unwrap_or(false);
     price.active = params.boolean("active")?.unwrap_or(true);
     if let Some(update) = params.hash("metadata")? {
         price.metadata = metadata::apply(&Map::new(), update)?;
     }
     params.finish()?;
+    let holder = claim_lookup_key(data, price.lookup_key.as_deref(), None, transfer)?;
     commit_product(data, &mut price);
+    if let Some(holder) = holder {
+        release_lookup_key(ctx, data, &holder);
+    }
     let id = price.id.clone();
     let price = serde_json::to_value(&price).unwrap_or_default();
     let now = data.now();
@@ -278,17 +283,66 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
             };
         }
     }
+    let transfer = params.boolean("transfer_lookup_key")?.unwrap_or(false);
     if let Some(update) = params.hash("metadata")? {
         let current = price["metadata"].as_object().cloned().unwrap_or_default();
         price["metadata"] = Value::Object(metadata::apply(&current, update)?);
     }
     params.finish()?;
+    let holder = claim_lookup_key(data, price["lookup_key"].as_str(), Some(&id), transfer)?;
+    if let Some(holder) = holder {
+        release_lookup_key(ctx, data, &holder);
+    }
     let now = data.now();
     data.store.update(&id, &price, now);
     let previous = crate::events::changed_fields(&before, &price);
     crate::events::emit(data, "price.updated", &price, Some(previous), &origin(ctx));
     ctx.touch(&id);
     Ok(price)
+}
+
+/// Checks that `key` is free for price `claimant` (None for a new price).
+/// Returns the id of the price that has it when `transfer` moves it,
+/// and rejects the request when the key is taken and not moved.
+fn claim_lookup_key(
+    data: &AccountData,
+    key: Option<&str>,
+    claimant: Option<&str>,
+    transfer: bool,
+) -> ApiResult<Option<String>> {
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    let holder = data.store.ids_newest_first("price").find(|id| {
+        Some(id.as_str()) != claimant
+            && data
+                .store
+                .get("price", id)
+                .is_some_and(|price| price["lookup_key"] == key)
+    });
+    match holder {
+        None => Ok(None),
+        Some(holder) if transfer => Ok(Some(holder)),
+        Some(holder) => Err(ApiError::invalid_param(
+            "lookup_key",
+            format!(
+                "A price (`{holder}`) already uses that lookup key. Send transfer_lookup_key=true to move the key to this price."
+            ),
+        )),
+    }
+}
+
+/// Takes the lookup key off price `id`, whose key another price now has.
+fn release_lookup_key(ctx: &Ctx<'_>, data: &mut AccountData, id: &str) {
+    let Some(before) = data.store.get("price", id) else {
+        return;
+    };
+    let mut price = before.clone();
+    price["lookup_key"] = Value::Null;
+    let now = data.now();
+    data.store.update(id, &price, now);
+    let previous = crate::events::changed_fields(&before, &price);
+    crate::events::emit(data, "price.updated", &price, Some(previous), &origin(ctx));
 }
 
 pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {

@@ -92,6 +92,36 @@ def test_price_crud(client):
     assert [p.unit_amount for p in active.data] == [900]
 
 
+def test_price_lookup_key_unique_until_transferred(client):
+    product = client.v1.products.create(params={"name": "Tea"})
+    base = {"product": product.id, "currency": "usd", "lookup_key": "tea_standard"}
+    first = client.v1.prices.create(params={**base, "unit_amount": 700})
+
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.prices.create(params={**base, "unit_amount": 800})
+    assert raised.value.http_status == 400
+    assert raised.value.error.param == "lookup_key"
+    assert f"A price (`{first.id}`) already uses that lookup key." in raised.value.error.message
+
+    second = client.v1.prices.create(params={**base, "unit_amount": 800, "transfer_lookup_key": True})
+    by_key = client.v1.prices.list(params={"lookup_keys": ["tea_standard"]})
+    assert second.lookup_key == "tea_standard"
+    assert client.v1.prices.retrieve(first.id).lookup_key is None
+    assert [p.id for p in by_key.data] == [second.id]
+
+    # Updating a price to a taken key follows the same rule.
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.prices.update(first.id, params={"lookup_key": "tea_standard"})
+    moved = client.v1.prices.update(first.id, params={"lookup_key": "tea_standard", "transfer_lookup_key": True})
+    assert moved.lookup_key == "tea_standard"
+    assert client.v1.prices.retrieve(second.id).lookup_key is None
+    # A price may keep its own key.
+    assert client.v1.prices.update(first.id, params={"lookup_key": "tea_standard"}).lookup_key == "tea_standard"
+    events = client.v1.events.list(params={"type": "price.updated"})
+    cleared = [e for e in events.data if e.data.object.id == second.id]
+    assert cleared and cleared[0].data.previous_attributes.lookup_key == "tea_standard"
+
+
 def test_price_in_session_line_item(client):
     product = client.v1.products.create(params={"name": "Tea"})
     price = client.v1.prices.create(params={"product": product.id, "currency": "usd", "unit_amount": 700})
