@@ -268,6 +268,18 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
             ),
         ));
     }
+    if amount < super::minimum_charge(&currency) {
+        // NOTE: the message is Stripe's; the code and param are this
+        // fake's choice, as public reports quote only the message.
+        return Err(ApiError::invalid_param(
+            "line_items",
+            format!(
+                "The Checkout Session's total amount due must add up to at least {}. These line items add up to {amount}.",
+                super::minimum_charge_text(&currency)
+            ),
+        )
+        .with_code("amount_too_small"));
+    }
     for item in &mut items {
         if let ItemPrice::Made(price) = &mut item.price {
             prices::commit_product(data, price);

@@ -344,6 +344,43 @@ pub const CURRENCIES: &[&str] = &[
     "sgd", "hkd", "mxn", "brl", "inr",
 ];
 
+/// Returns the smallest amount Stripe charges in `currency`, in its minor
+/// unit, from Stripe's table of minimum charge amounts. Every currency in
+/// `CURRENCIES` is listed.
+pub fn minimum_charge(currency: &str) -> i64 {
+    match currency {
+        "gbp" => 30,
+        "pln" => 200,
+        "dkk" => 250,
+        "sek" | "nok" => 300,
+        "hkd" => 400,
+        "mxn" => 1000,
+        "czk" => 1500,
+        // usd, eur, jpy (50 yen), cad, aud, chf, nzd, sgd, brl, inr.
+        _ => 50,
+    }
+}
+
+/// Returns the minimum charge of `currency` written as Stripe's errors
+/// write it, such as `$0.50 usd`.
+pub fn minimum_charge_text(currency: &str) -> String {
+    let amount = minimum_charge(currency);
+    let symbol = match currency {
+        "usd" | "cad" | "aud" | "nzd" | "sgd" | "hkd" | "mxn" => "$",
+        "eur" => "€",
+        "gbp" => "£",
+        "jpy" => "¥",
+        "inr" => "₹",
+        "brl" => "R$",
+        _ => "",
+    };
+    let number = match crate::pages::format::decimals(currency) {
+        0 => amount.to_string(),
+        _ => format!("{}.{:02}", amount / 100, amount % 100),
+    };
+    format!("{symbol}{number} {currency}")
+}
+
 /// Takes a currency parameter and checks it against `CURRENCIES`.
 pub fn currency(params: &mut Params, name: &str) -> ApiResult<Option<String>> {
     let path = params.path(name);

@@ -14,30 +14,20 @@ use crate::simulate::{self, IntentSpec};
 use crate::wire::list::Page;
 use crate::wire::{ApiError, ApiResult, ErrorType, Params, metadata};
 
-/// Smallest amount Stripe charges in a currency, in its minor unit.
-fn minimum_amount(currency: &str) -> i64 {
-    match currency {
-        "usd" | "eur" | "cad" | "aud" | "nzd" | "sgd" | "chf" => 50,
-        "gbp" => 30,
-        "jpy" => 50,
-        "hkd" => 400,
-        "mxn" => 1000,
-        "sek" | "nok" | "dkk" => 300,
-        _ => 1,
-    }
-}
-
 pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
     let amount = params
         .integer_in("amount", 1, super::MAX_AMOUNT)?
         .ok_or_else(|| ApiError::missing_param("amount"))?;
     let currency_code =
         currency(&mut params, "currency")?.ok_or_else(|| ApiError::missing_param("currency"))?;
-    let minimum = minimum_amount(&currency_code);
+    let minimum = super::minimum_charge(&currency_code);
     if amount < minimum {
         return Err(ApiError::invalid_param(
             "amount",
-            format!("Amount must be at least {minimum} in the minor unit of {currency_code}."),
+            format!(
+                "Amount must be at least {}.",
+                super::minimum_charge_text(&currency_code)
+            ),
         )
         .with_code("amount_too_small"));
     }

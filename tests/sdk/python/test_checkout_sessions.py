@@ -107,6 +107,32 @@ def test_list_sessions_filters_by_payment_and_email(client, control):
     assert by_other_email.data == []
 
 
+def one_item(currency, unit_amount, quantity=1):
+    price_data = {"currency": currency, "unit_amount": unit_amount, "product_data": {"name": "Sticker"}}
+    return [{"price_data": price_data, "quantity": quantity}]
+
+
+@pytest.mark.parametrize(
+    ("currency", "below", "minimum_text"),
+    [("usd", 49, "$0.50 usd"), ("jpy", 49, "¥50 jpy"), ("dkk", 249, "2.50 dkk")],
+)
+def test_session_below_minimum_charge(client, currency, below, minimum_text):
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.checkout.sessions.create(params=session_params(line_items=one_item(currency, below)))
+
+    error = raised.value.error
+    assert raised.value.http_status == 400
+    assert error.code == "amount_too_small"
+    assert error.param == "line_items"
+    expected = f"The Checkout Session's total amount due must add up to at least {minimum_text}."
+    assert error.message.startswith(expected)
+    # The minimum itself is enough, and so are two items below it.
+    at_minimum = client.v1.checkout.sessions.create(params=session_params(line_items=one_item(currency, below + 1)))
+    assert at_minimum.amount_total == below + 1
+    two = client.v1.checkout.sessions.create(params=session_params(line_items=one_item(currency, below, quantity=2)))
+    assert two.amount_total == below * 2
+
+
 def test_expire_session_twice(client):
     created = client.v1.checkout.sessions.create(params=session_params())
 

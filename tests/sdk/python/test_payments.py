@@ -99,6 +99,16 @@ def test_testing_page_decline_names(client, payment_method, decline_code):
     assert raised.value.error.decline_code == decline_code
 
 
+def test_intent_below_minimum_charge(client):
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.payment_intents.create(params={"amount": 29, "currency": "gbp"})
+
+    assert raised.value.error.code == "amount_too_small"
+    assert raised.value.error.param == "amount"
+    assert raised.value.error.message == "Amount must be at least £0.30 gbp."
+    assert client.v1.payment_intents.create(params={"amount": 30, "currency": "gbp"}).amount == 30
+
+
 def test_bypass_pending_card_succeeds(client):
     params = {"amount": 2500, "currency": "usd", "payment_method": "pm_card_bypassPending", "confirm": True}
     intent = client.v1.payment_intents.create(params=params)
