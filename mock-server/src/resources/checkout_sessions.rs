@@ -751,7 +751,9 @@ fn plain_web_url(url: &str) -> bool {
     port_ok && labels_ok && tail.bytes().all(|b| b.is_ascii_graphic())
 }
 
-fn looks_like_email(email: &str) -> bool {
+/// Returns whether `email` has a name, an `@`, a domain with a dot inside
+/// it, and no spaces: the check for emails the API accepts.
+pub fn looks_like_email(email: &str) -> bool {
     let mut parts = email.splitn(2, '@');
     let (Some(local), Some(domain)) = (parts.next(), parts.next()) else {
         return false;

@@ -6,7 +6,7 @@ use super::{CreatedFilter, fetch, list_where};
 use crate::account::AccountData;
 use crate::api::Ctx;
 use crate::wire::list::Page;
-use crate::wire::{ApiResult, Params, metadata};
+use crate::wire::{ApiError, ApiResult, Params, metadata};
 
 pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
     // An empty string leaves a field unset, as it clears one on update.
@@ -14,6 +14,9 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         Ok(params.string(name)?.filter(|value| !value.is_empty()))
     };
     let email = text("email")?;
+    if let Some(email) = &email {
+        check_email(email)?;
+    }
     let name = text("name")?;
     let description = text("description")?;
     let phone = text("phone")?;
@@ -87,6 +90,9 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
             customer[field] = if value.is_empty() {
                 Value::Null
             } else {
+                if field == "email" {
+                    check_email(&value)?;
+                }
                 json!(value)
             };
         }
@@ -108,6 +114,18 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     }
     ctx.touch(&id);
     Ok(customer)
+}
+
+/// Rejects an email without a name, an `@` and a dotted domain, as
+/// Stripe rejects a malformed customer email.
+fn check_email(email: &str) -> ApiResult<()> {
+    if super::checkout_sessions::looks_like_email(email) {
+        return Ok(());
+    }
+    Err(
+        ApiError::invalid_param("email", format!("Invalid email address: {email}"))
+            .with_code("email_invalid"),
+    )
 }
 
 pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {

@@ -28,6 +28,23 @@ def test_customer_crud(client):
     assert [c.email for c in client.v1.customers.list().data] == ["bob@example.com"]
 
 
+@pytest.mark.parametrize("email", ["notanemail", "ada@localhost", "@example.com", "ada @example.com"])
+def test_customer_malformed_email_rejected(client, email):
+    customer = client.v1.customers.create(params={"email": "ada@example.com"})
+
+    for call in (
+        lambda: client.v1.customers.create(params={"email": email}),
+        lambda: client.v1.customers.update(customer.id, params={"email": email}),
+    ):
+        with pytest.raises(stripe.InvalidRequestError) as raised:
+            call()
+        assert raised.value.error.code == "email_invalid"
+        assert raised.value.error.param == "email"
+        assert raised.value.error.message == f"Invalid email address: {email}"
+    assert client.v1.customers.retrieve(customer.id).email == "ada@example.com"
+    assert [c.id for c in client.v1.customers.list().data] == [customer.id]
+
+
 def test_deleted_customer_retrieves_as_deleted(client):
     # Stripe's reference for GET /v1/customers/{id}: a deleted customer
     # comes back as a subset of its fields with `deleted: true`, not a 404.
