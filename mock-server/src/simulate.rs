@@ -481,6 +481,7 @@ pub fn payment_intent_for(data: &mut AccountData, session: &Value, origin: &Orig
             .unwrap_or("automatic_async")
             .to_owned(),
         payment_method_types: session["payment_method_types"].clone(),
+        automatic_payment_methods: Value::Null,
         receipt_email: pid["receipt_email"].clone(),
         statement_descriptor: pid["statement_descriptor"].clone(),
         statement_descriptor_suffix: pid["statement_descriptor_suffix"].clone(),
@@ -501,6 +502,8 @@ pub struct IntentSpec {
     pub metadata: Map<String, Value>,
     pub capture_method: String,
     pub payment_method_types: Value,
+    /// `{allow_redirects, enabled}`, or null.
+    pub automatic_payment_methods: Value,
     pub receipt_email: Value,
     pub statement_descriptor: Value,
     pub statement_descriptor_suffix: Value,
@@ -522,7 +525,7 @@ pub fn new_payment_intent(data: &mut AccountData, spec: IntentSpec, origin: &Ori
         "amount_received": 0,
         "application": null,
         "application_fee_amount": null,
-        "automatic_payment_methods": null,
+        "automatic_payment_methods": spec.automatic_payment_methods,
         "canceled_at": null,
         "cancellation_reason": null,
         "capture_method": spec.capture_method,

@@ -47,10 +47,32 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         &["automatic", "automatic_async", "manual"],
     )?;
     let types = params.string_array("payment_method_types")?;
-    if let Some(mut automatic) = params.hash("automatic_payment_methods")? {
-        automatic.boolean("enabled")?;
-        automatic.one_of("allow_redirects", &["always", "never"])?;
-        automatic.finish()?;
+    let automatic = match params.hash("automatic_payment_methods")? {
+        Some(mut automatic) => {
+            let enabled = automatic
+                .boolean("enabled")?
+                .ok_or_else(|| ApiError::missing_param("automatic_payment_methods[enabled]"))?;
+            let redirects = automatic.one_of("allow_redirects", &["always", "never"])?;
+            automatic.finish()?;
+            // NOTE: a disabled setting is stored as null; Stripe's reference
+            // does not say what it returns for `enabled=false`.
+            enabled.then(|| redirects.unwrap_or_else(|| "always".to_owned()))
+        }
+        None if types.is_none()
+            && crate::wire::version::at_least(
+                &ctx.api_version,
+                crate::wire::version::AUTOMATIC_PAYMENT_METHODS,
+            ) =>
+        {
+            Some("always".to_owned())
+        }
+        None => None,
+    };
+    if automatic.is_some() && types.is_some() {
+        return Err(ApiError::invalid_param(
+            "automatic_payment_methods",
+            "You may only specify one of these parameters: automatic_payment_methods, payment_method_types.",
+        ));
     }
     let receipt_email = params.string("receipt_email")?;
     let statement_descriptor = params.string("statement_descriptor")?;
@@ -78,6 +100,10 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         metadata: meta,
         capture_method: capture_method.unwrap_or_else(|| "automatic_async".to_owned()),
         payment_method_types: json!(types.unwrap_or_else(|| vec!["card".to_owned()])),
+        automatic_payment_methods: automatic.map_or(
+            Value::Null,
+            |redirects| json!({"allow_redirects": redirects, "enabled": true}),
+        ),
         receipt_email: json!(receipt_email),
         statement_descriptor: json!(statement_descriptor),
         statement_descriptor_suffix: json!(statement_descriptor_suffix),

@@ -10,6 +10,10 @@ pub const DEFAULT_API_VERSION: &str = "2026-03-25.dahlia";
 /// intent until the customer confirms it.
 pub const DEFERRED_PAYMENT_INTENT: &str = "2022-08-01";
 
+/// From this version on, a payment intent created without
+/// `payment_method_types` has `automatic_payment_methods` enabled.
+pub const AUTOMATIC_PAYMENT_METHODS: &str = "2023-08-16";
+
 /// From this version on, `ui_mode` takes `hosted_page`, `embedded_page` and
 /// `elements` instead of `hosted`, `embedded` and `custom`.
 pub const RENAMED_UI_MODES: &str = "2026-03-25";

@@ -109,6 +109,28 @@ def test_intent_below_minimum_charge(client):
     assert client.v1.payment_intents.create(params={"amount": 30, "currency": "gbp"}).amount == 30
 
 
+def test_automatic_payment_methods_setting(client):
+    base = {"amount": 1000, "currency": "usd"}
+
+    by_default = client.v1.payment_intents.create(params=base)
+    no_redirects = client.v1.payment_intents.create(
+        params={**base, "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"}}
+    )
+    listed_types = client.v1.payment_intents.create(params={**base, "payment_method_types": ["card"]})
+    before_default = client.v1.payment_intents.create(params=base, options={"stripe_version": "2023-08-15"})
+
+    assert by_default.automatic_payment_methods.to_dict() == {"allow_redirects": "always", "enabled": True}
+    assert no_redirects.automatic_payment_methods.to_dict() == {"allow_redirects": "never", "enabled": True}
+    assert listed_types.automatic_payment_methods is None
+    # The setting became the default in API version 2023-08-16.
+    assert before_default.automatic_payment_methods is None
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.payment_intents.create(
+            params={**base, "payment_method_types": ["card"], "automatic_payment_methods": {"enabled": True}}
+        )
+    assert raised.value.error.param == "automatic_payment_methods"
+
+
 def test_bypass_pending_card_succeeds(client):
     params = {"amount": 2500, "currency": "usd", "payment_method": "pm_card_bypassPending", "confirm": True}
     intent = client.v1.payment_intents.create(params=params)
