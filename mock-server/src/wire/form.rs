@@ -178,6 +178,9 @@ fn read_pair(pair: &[u8], source: Source) -> Result<String, ApiError> {
         ));
     }
     let Some(equals) = equals else {
+        // A malformed name is the first thing to fix, so its error comes
+        // before the missing value's, which would repeat the name.
+        check_name(&key, place)?;
         return Err(ApiError::invalid_param(
             key.clone(),
             format!(
@@ -924,6 +927,7 @@ mod tests {
             ),
             (b"mode", "mode", "has no `=`"),
             (b"metadata[k]&name=x", "metadata[k]", "has no `=`"),
+            (b"metadata[k", "metadata[k", "nested names take the form"),
             (b"metadata[k]=%FF", "metadata[k]", "not UTF-8"),
             (b"metadata%5B%FF%5D=x", "metadata%5B%FF%5D", "not UTF-8"),
             (
