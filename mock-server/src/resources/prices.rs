@@ -47,7 +47,7 @@ pub struct Price {
     custom_unit_amount: (),
     livemode: bool,
     lookup_key: Option<String>,
-    metadata: Map<String, Value>,
+    pub metadata: Map<String, Value>,
     nickname: Option<String>,
     pub product: String,
     pub recurring: Value,
@@ -91,6 +91,18 @@ pub fn commit_product(data: &mut AccountData, price: &mut Price) {
 /// Nothing is stored: a product from `product_data` waits in the price
 /// until `commit_product`.
 pub fn build(data: &mut AccountData, params: &mut Params, inline: bool) -> ApiResult<Price> {
+    build_for(data, params, inline, None)
+}
+
+/// Like [`build`], for product `fixed` when it is given: a product's
+/// `default_price_data` names no product, as the price is the new
+/// product's.
+pub fn build_for(
+    data: &mut AccountData,
+    params: &mut Params,
+    inline: bool,
+    fixed: Option<&str>,
+) -> ApiResult<Price> {
     let currency_code = currency(params, "currency")?
         .ok_or_else(|| ApiError::missing_param(params.path("currency")))?;
     let unit_amount = params.integer_in("unit_amount", 0, super::MAX_AMOUNT)?;
@@ -139,45 +151,9 @@ pub fn build(data: &mut AccountData, params: &mut Params, inline: bool) -> ApiRe
     };
     let tax_behavior = params.one_of("tax_behavior", &["inclusive", "exclusive", "unspecified"])?;
     let mut new_product = None;
-    let product_id = match (params.string("product")?, params.hash("product_data")?) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::invalid_param(
-                params.path("product_data"),
-                "You may only specify one of these parameters: product, product_data.",
-            ));
-        }
-        (Some(id), None) => {
-            if !data.store.contains("product", &id) {
-                return Err(ApiError::no_such_param(
-                    "product",
-                    &id,
-                    &params.path("product"),
-                ));
-            }
-            id
-        }
-        (None, Some(mut product_data)) => {
-            let name = product_data.required_string("name")?;
-            let description = product_data.string("description")?;
-            let images = product_data.string_array("images")?.unwrap_or_default();
-            let meta = match product_data.hash("metadata")? {
-                Some(update) => metadata::apply(&Map::new(), update)?,
-                None => Map::new(),
-            };
-            product_data.string("tax_code")?;
-            product_data.finish()?;
-            let id = data.new_id("prod_");
-            new_product = Some(NewProduct {
-                id: id.clone(),
-                name,
-                description,
-                active: true,
-                images,
-                metadata: meta,
-            });
-            id
-        }
-        (None, None) => return Err(ApiError::missing_param(params.path("product"))),
+    let product_id = match fixed {
+        Some(id) => id.to_owned(),
+        None => product_of(data, params, &mut new_product)?,
     };
     let id = data.new_id("price_");
     let kind = if recurring.is_null() {
@@ -207,6 +183,58 @@ pub fn build(data: &mut AccountData, params: &mut Params, inline: bool) -> ApiRe
         unit_amount_decimal: amount.to_string(),
         new_product,
     })
+}
+
+/// Reads `product` or `product_data`. A product from `product_data` is
+/// put in `new_product`, to be stored once the whole request is checked.
+fn product_of(
+    data: &mut AccountData,
+    params: &mut Params,
+    new_product: &mut Option<NewProduct>,
+) -> ApiResult<String> {
+    Ok(
+        match (params.string("product")?, params.hash("product_data")?) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::invalid_param(
+                    params.path("product_data"),
+                    "You may only specify one of these parameters: product, product_data.",
+                ));
+            }
+            (Some(id), None) => {
+                if !data.store.contains("product", &id) {
+                    return Err(ApiError::no_such_param(
+                        "product",
+                        &id,
+                        &params.path("product"),
+                    ));
+                }
+                id
+            }
+            (None, Some(mut product_data)) => {
+                let name = product_data.required_string("name")?;
+                let description = product_data.string("description")?;
+                let images = product_data.string_array("images")?.unwrap_or_default();
+                let meta = match product_data.hash("metadata")? {
+                    Some(update) => metadata::apply(&Map::new(), update)?,
+                    None => Map::new(),
+                };
+                product_data.string("tax_code")?;
+                product_data.finish()?;
+                let id = data.new_id("prod_");
+                *new_product = Some(NewProduct {
+                    id: id.clone(),
+                    name,
+                    description,
+                    active: true,
+                    images,
+                    shippable: None,
+                    metadata: meta,
+                });
+                id
+            }
+            (None, None) => return Err(ApiError::missing_param(params.path("product"))),
+        },
+    )
 }
 
 pub fn retrieve(ctx: &mut Ctx<'_>, data: &mut AccountData, params: Params) -> ApiResult<Value> {

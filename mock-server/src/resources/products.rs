@@ -19,10 +19,12 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     let description = params.string("description")?;
     let active = params.boolean("active")?.unwrap_or(true);
     let images = params.string_array("images")?.unwrap_or_default();
+    let shippable = params.boolean("shippable")?;
     let meta = match params.hash("metadata")? {
         Some(update) => metadata::apply(&Map::new(), update)?,
         None => Map::new(),
     };
+    let default_price_data = params.hash("default_price_data")?;
     let id = match params.string("id")? {
         Some(id) if id.chars().count() > MAX_ID_CHARS => {
             return Err(ApiError::invalid_param(
@@ -41,19 +43,46 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         }
         _ => data.new_id("prod_"),
     };
+    // The default price is checked with the rest of the request, so a
+    // rejected request stores neither object.
+    let default_price = match default_price_data {
+        Some(mut price_data) => {
+            let mut price = super::prices::build_for(data, &mut price_data, false, Some(&id))?;
+            if let Some(update) = price_data.hash("metadata")? {
+                price.metadata = metadata::apply(&Map::new(), update)?;
+            }
+            price_data.finish()?;
+            Some(price)
+        }
+        None => None,
+    };
     params.finish()?;
-    let product = insert(
-        data,
-        &NewProduct {
-            id: id.clone(),
-            name,
-            description,
-            active,
-            images,
-            metadata: meta,
-        },
+    let new = NewProduct {
+        id: id.clone(),
+        name,
+        description,
+        active,
+        images,
+        shippable,
+        metadata: meta,
+    };
+    let now = data.now();
+    let printed = printed(
+        &new,
+        now,
+        default_price.as_ref().map(|price| price.id.as_str()),
     );
-    crate::events::emit(data, "product.created", &product, None, &origin(ctx));
+    data.store
+        .insert_encoded("product", &id, &crate::store::encode_public(&printed), now);
+    let product = serde_json::to_value(printed).unwrap_or_default();
+    let origin = origin(ctx);
+    crate::events::emit(data, "product.created", &product, None, &origin);
+    if let Some(price) = default_price {
+        let price_id = price.id.clone();
+        let price = serde_json::to_value(&price).unwrap_or_default();
+        data.store.insert("price", &price_id, &price, now);
+        crate::events::emit(data, "price.created", &price, None, &origin);
+    }
     ctx.touch(&id);
     Ok(product)
 }
@@ -66,6 +95,7 @@ pub struct NewProduct {
     pub description: Option<String>,
     pub active: bool,
     pub images: Vec<String>,
+    pub shippable: Option<bool>,
     pub metadata: Map<String, Value>,
 }
 
@@ -76,7 +106,7 @@ pub struct Printed<'a> {
     object: &'static str,
     active: bool,
     created: i64,
-    default_price: (),
+    default_price: Option<&'a str>,
     description: Option<&'a str>,
     images: &'a [String],
     livemode: bool,
@@ -84,7 +114,7 @@ pub struct Printed<'a> {
     metadata: &'a Map<String, Value>,
     name: &'a str,
     package_dimensions: (),
-    shippable: (),
+    shippable: Option<bool>,
     statement_descriptor: (),
     tax_code: (),
     unit_label: (),
@@ -92,31 +122,25 @@ pub struct Printed<'a> {
     url: (),
 }
 
-/// Stores a new product and returns it.
-pub fn insert(data: &mut AccountData, product: &NewProduct) -> Value {
-    let printed = store(data, product);
-    serde_json::to_value(printed).unwrap_or_default()
-}
-
 /// Stores a new product and returns the fields it was printed from.
 /// Checkout's `product_data` calls this and drops them, as nothing reads
 /// the product back in that request.
 pub fn store<'a>(data: &mut AccountData, product: &'a NewProduct) -> Printed<'a> {
     let now = data.now();
-    let printed = printed(product, now);
+    let printed = printed(product, now, None);
     let text = crate::store::encode_public(&printed);
     data.store
         .insert_encoded("product", &product.id, &text, now);
     printed
 }
 
-fn printed(product: &NewProduct, now: i64) -> Printed<'_> {
+fn printed<'a>(product: &'a NewProduct, now: i64, default_price: Option<&'a str>) -> Printed<'a> {
     Printed {
         id: &product.id,
         object: "product",
         active: product.active,
         created: now,
-        default_price: (),
+        default_price,
         description: product.description.as_deref(),
         images: &product.images,
         livemode: false,
@@ -124,7 +148,7 @@ fn printed(product: &NewProduct, now: i64) -> Printed<'_> {
         metadata: &product.metadata,
         name: &product.name,
         package_dimensions: (),
-        shippable: (),
+        shippable: product.shippable,
         statement_descriptor: (),
         tax_code: (),
         unit_label: (),
@@ -163,6 +187,29 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     if let Some(active) = params.boolean("active")? {
         product["active"] = json!(active);
     }
+    if let Some(shippable) = params.boolean("shippable")? {
+        product["shippable"] = json!(shippable);
+    }
+    if let Some(price_id) = params.string("default_price")? {
+        product["default_price"] = if price_id.is_empty() {
+            Value::Null
+        } else {
+            let price = data
+                .store
+                .get("price", &price_id)
+                .ok_or_else(|| ApiError::no_such_param("price", &price_id, "default_price"))?;
+            if price["product"] != json!(id) {
+                return Err(ApiError::invalid_param(
+                    "default_price",
+                    format!(
+                        "The price {price_id} belongs to product {}, not to {id}; a default price must be one of the product's own.",
+                        price["product"].as_str().unwrap_or_default()
+                    ),
+                ));
+            }
+            json!(price_id)
+        };
+    }
     if let Some(update) = params.hash("metadata")? {
         let current = product["metadata"].as_object().cloned().unwrap_or_default();
         product["metadata"] = Value::Object(metadata::apply(&current, update)?);
@@ -186,10 +233,17 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
 pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
     let page = Page::take(&mut params)?;
     let active = params.boolean("active")?;
+    let ids = params.string_array("ids")?;
+    let shippable = params.boolean("shippable")?;
     let created = CreatedFilter::take(&mut params)?;
     params.finish()?;
     list_where(ctx, data, "product", &page, |p| {
-        active.is_none_or(|a| p["active"] == json!(a)) && created.matches(p)
+        active.is_none_or(|a| p["active"] == json!(a))
+            && ids
+                .as_ref()
+                .is_none_or(|ids| ids.iter().any(|id| p["id"] == json!(id)))
+            && shippable.is_none_or(|s| p["shippable"] == json!(s))
+            && created.matches(p)
     })
 }
 

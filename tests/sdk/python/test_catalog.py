@@ -82,6 +82,55 @@ def test_product_crud(client):
     assert raised.value.code == "resource_missing"
 
 
+def test_product_with_default_price_data(client):
+    product = client.v1.products.create(
+        params={
+            "name": "Mug",
+            "shippable": True,
+            "default_price_data": {"currency": "eur", "unit_amount": 1200, "metadata": {"size": "large"}},
+        }
+    )
+    price = client.v1.prices.retrieve(product.default_price)
+    expanded = client.v1.products.retrieve(product.id, params={"expand": ["default_price"]})
+
+    assert product.default_price.startswith("price_")
+    assert product.shippable is True
+    assert price.product == product.id
+    assert price.unit_amount == 1200
+    assert price.currency == "eur"
+    assert price.metadata.to_dict() == {"size": "large"}
+    assert expanded.default_price.id == price.id
+    types = [e.type for e in reversed(client.v1.events.list().data)]
+    assert types == ["product.created", "price.created"]
+
+    # A rejected default price stores neither object.
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.products.create(params={"name": "Tea", "default_price_data": {"currency": "eur"}})
+    assert raised.value.error.param == "default_price_data[unit_amount]"
+    assert [p.id for p in client.v1.products.list().data] == [product.id]
+
+
+def test_product_default_price_and_filters(client):
+    mug = client.v1.products.create(params={"name": "Mug", "shippable": True})
+    ebook = client.v1.products.create(params={"name": "E-book", "shippable": False})
+    tea = client.v1.products.create(params={"name": "Tea"})
+    mug_price = client.v1.prices.create(params={"product": mug.id, "currency": "usd", "unit_amount": 900})
+
+    updated = client.v1.products.update(mug.id, params={"default_price": mug_price.id})
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.products.update(ebook.id, params={"default_price": mug_price.id})
+    by_ids = client.v1.products.list(params={"ids": [mug.id, tea.id]})
+    shippable = client.v1.products.list(params={"shippable": True})
+    not_shippable = client.v1.products.list(params={"shippable": False})
+
+    assert updated.default_price == mug_price.id
+    assert raised.value.error.param == "default_price"
+    assert client.v1.products.retrieve(ebook.id).default_price is None
+    assert [p.id for p in by_ids.data] == [tea.id, mug.id]
+    assert [p.id for p in shippable.data] == [mug.id]
+    assert [p.id for p in not_shippable.data] == [ebook.id]
+
+
 def test_price_crud(client):
     product = client.v1.products.create(params={"name": "Tea"})
     other = client.v1.products.create(params={"name": "Coffee"})
