@@ -286,3 +286,42 @@ fn failed_reset_timeline_is_empty() {
         );
     }
 }
+
+/// An app that drops the connection without answering is reported as
+/// such, not by the HTTP client's generic "error sending request".
+#[test]
+fn closed_connection_named() {
+    let dir = scratch("closed-connection");
+    let port = unused_port();
+    let base_url = format!("http://127.0.0.1:{port}");
+    let app = running_app(&dir, &base_url);
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))
+        .expect("the port is free");
+    runtime.spawn(async move {
+        use tokio::io::AsyncReadExt;
+        while let Ok((mut socket, _)) = listener.accept().await {
+            // Read the request's head, then close without a response.
+            let mut buffer = [0_u8; 4096];
+            let _ = socket.read(&mut buffer).await;
+        }
+    });
+
+    let options = RunOptions {
+        jobs: 1,
+        seed: None,
+        fail_fast: false,
+        fake_url: None,
+        app_arg: app.display().to_string(),
+    };
+    let outcome = runtime
+        .block_on(run_files(&app, &[scenario("card-paid.yaml")], options))
+        .expect("the run starts");
+    let message = &outcome.results[0].failures[0].message;
+    assert!(
+        message.contains("the app closed the connection before it answered"),
+        "{message}"
+    );
+    assert!(!message.contains("error sending request"), "{message}");
+}

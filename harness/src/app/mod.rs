@@ -20,6 +20,38 @@ use crate::runner::record::OrderView;
 /// How long the harness waits for one response from the app.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Describes a failed request to the app by its cause, which reqwest's
+/// own message leaves to the error's sources.
+fn request_error(err: &reqwest::Error) -> String {
+    if err.is_timeout() {
+        return format!(
+            "no response within {} s, the harness's limit for one request to the app",
+            REQUEST_TIMEOUT.as_secs()
+        );
+    }
+    let mut causes = Vec::new();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    let closed = causes
+        .iter()
+        .any(|cause| cause.contains("connection closed before message completed"));
+    if closed {
+        return "the app closed the connection before it answered; its output may show why"
+            .to_owned();
+    }
+    if err.is_connect() {
+        let reason = causes.last().map_or("", String::as_str);
+        return format!("could not connect to the app: {reason}");
+    }
+    match causes.last() {
+        Some(cause) => format!("{err}: {cause}"),
+        None => err.to_string(),
+    }
+}
+
 /// The app's response to a checkout request.
 #[derive(Debug, Clone)]
 pub struct CheckoutAnswer {
@@ -205,12 +237,14 @@ impl AppClient {
             .get(&url)
             .send()
             .await
-            .map_err(|err| format!("GET {url} failed: {err}"))?;
+            .map_err(|err| format!("GET {url} failed: {}", request_error(&err)))?;
         let http_status = response.status().as_u16();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|err| format!("GET {url}: reading the body failed: {err}"))?;
+        let body = response.bytes().await.map_err(|err| {
+            format!(
+                "GET {url}: reading the body failed: {}",
+                request_error(&err)
+            )
+        })?;
         Ok(PageAnswer {
             http_status,
             url,
@@ -284,7 +318,7 @@ impl AppClient {
         let response = request
             .send()
             .await
-            .map_err(|err| format!("{method} {url} failed: {err}"))?;
+            .map_err(|err| format!("{method} {url} failed: {}", request_error(&err)))?;
         let status = response.status().as_u16();
         let location = response
             .headers()
@@ -294,7 +328,12 @@ impl AppClient {
         let body = response
             .bytes()
             .await
-            .map_err(|err| format!("{method} {url}: reading the body failed: {err}"))?
+            .map_err(|err| {
+                format!(
+                    "{method} {url}: reading the body failed: {}",
+                    request_error(&err)
+                )
+            })?
             .to_vec();
         Ok(Answer {
             status,
