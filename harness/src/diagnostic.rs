@@ -279,7 +279,17 @@ impl Source<'_> {
     }
 }
 
-/// How the YAML parser starts its error for a file with more than one
+/// Writes a number read from a file as its author most likely typed it:
+/// `0` and `2.5` as such, `1e30` in exponent form.
+pub fn number_text(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:?}")
+    }
+}
+
+/// The start of the YAML parser's error for a file with more than one
 /// document.
 const SECOND_DOCUMENT: &str = "multiple YAML documents detected";
 
@@ -703,7 +713,7 @@ mod tests {
     }
 
     #[test]
-    fn second_document_reported_before_a_missing_key() {
+    fn second_document_before_missing_key() {
         #[derive(Debug, serde::Deserialize)]
         #[allow(dead_code)]
         struct Needs {

@@ -66,14 +66,37 @@ fn start_and_base_url() {
 }
 
 #[test]
-fn zero_start_timeout() {
+fn start_timeout_out_of_range() {
+    // Each value gets the same range, at the key's own line and column.
+    for (value, shown) in [("0", "0"), ("1e30", "1e30"), ("2.5", "2.5"), ("-3", "-3")] {
+        let report = errors(&MINIMAL.replace(
+            "start: { command: [./app] }",
+            &format!("start:\n  command: [./app]\n  timeout_seconds: {value}\n"),
+        ));
+        assert!(report.contains("fakestripe.yaml:4:20:"), "{report}");
+        assert!(
+            report.contains(&format!(
+                "`timeout_seconds` must be a whole number from 1 to 86400; got {shown}"
+            )),
+            "{report}"
+        );
+    }
+}
+
+#[test]
+fn start_keys_located() {
     let report = errors(&MINIMAL.replace(
         "start: { command: [./app] }",
-        "start: { command: [./app], timeout_seconds: 0 }",
+        "start:\n  command: [./app]\n  ready: healthz\n  port_env: \"\"\n",
     ));
-    assert!(report.contains("fakestripe.yaml:2:"), "{report}");
-    assert!(report.contains("`timeout_seconds` is 0"), "{report}");
-    assert!(report.contains("at least 1"), "{report}");
+    assert!(
+        report.contains("fakestripe.yaml:4:10: `ready` must be a path starting with `/`"),
+        "{report}"
+    );
+    assert!(
+        report.contains("fakestripe.yaml:5:13: `port_env` `` is not an environment variable name"),
+        "{report}"
+    );
 }
 
 #[test]
@@ -176,8 +199,8 @@ fn docs_example_matches_shop_file() {
         panic!("both files start the app");
     };
     assert_eq!(docs_start.command, shop_start.command);
-    assert_eq!(docs_start.timeout_seconds, shop_start.timeout_seconds);
-    assert_eq!(docs_start.timeout_seconds, Some(300));
+    assert_eq!(docs_start.timeout(), shop_start.timeout());
+    assert_eq!(docs_start.timeout().as_secs(), 300);
     assert_eq!(docs_start.cwd, shop_start.cwd);
-    assert_eq!(docs_start.ready, shop_start.ready);
+    assert_eq!(docs_start.ready_path(), shop_start.ready_path());
 }

@@ -43,11 +43,36 @@ pub struct StartConfig {
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     /// The variable that carries the port. Default `PORT`.
-    pub port_env: Option<String>,
+    pub port_env: Option<Spanned<String>>,
     /// A path that responds with 2xx once the app is ready. Default `/`.
-    pub ready: Option<String>,
-    /// Seconds to wait for readiness. Default 60.
-    pub timeout_seconds: Option<u64>,
+    pub ready: Option<Spanned<String>>,
+    /// Seconds to wait for readiness, a whole number from 1 to
+    /// `MAX_START_SECONDS`. Default 60. Read as a float so that a value
+    /// out of range gets the range in its error, not a type error.
+    pub timeout_seconds: Option<Spanned<f64>>,
+}
+
+/// The longest `start.timeout_seconds` the harness accepts: a day.
+pub const MAX_START_SECONDS: u64 = 86_400;
+
+impl StartConfig {
+    /// Returns the variable that carries the port.
+    pub fn port_env(&self) -> &str {
+        self.port_env
+            .as_ref()
+            .map_or("PORT", |name| name.value.as_str())
+    }
+
+    /// Returns the path that answers 2xx once the app is ready.
+    pub fn ready_path(&self) -> &str {
+        self.ready.as_ref().map_or("/", |path| path.value.as_str())
+    }
+
+    /// Returns the checked `timeout_seconds`, or the default of 60.
+    pub fn timeout(&self) -> std::time::Duration {
+        let seconds = self.timeout_seconds.as_ref().map_or(60.0, |s| s.value);
+        std::time::Duration::from_secs(seconds.clamp(1.0, MAX_START_SECONDS as f64) as u64)
+    }
 }
 
 /// An HTTP request with `{{variable}}` placeholders.
@@ -134,7 +159,7 @@ impl StatusMap {
 #[derive(Debug, Clone)]
 pub enum Launch {
     /// The harness starts the app, one process per job.
-    Start(StartConfig),
+    Start(Box<StartConfig>),
     /// The app already runs at this base URL.
     Running {
         base_url: String,
@@ -187,22 +212,42 @@ pub fn parse(path: &Path, text: &str) -> Result<AppConfig, Vec<FileError>> {
                     None,
                 ));
             }
-            if start
-                .value
-                .ready
-                .as_ref()
-                .is_some_and(|ready| !ready.starts_with('/'))
+            if let Some(ready) = &start.value.ready
+                && !ready.value.starts_with('/')
             {
-                errors.push(source.at(start, "`ready` must be a path starting with `/`", None));
+                errors.push(source.at(ready, "`ready` must be a path starting with `/`", None));
             }
-            if start.value.timeout_seconds == Some(0) {
-                errors.push(source.at(
-                    start,
-                    "`timeout_seconds` is 0, which leaves the app no time to start; give at least 1 (the default is 60)",
-                    None,
-                ));
+            if let Some(timeout) = &start.value.timeout_seconds {
+                let seconds = timeout.value;
+                if !(seconds.fract() == 0.0 && (1.0..=MAX_START_SECONDS as f64).contains(&seconds))
+                {
+                    errors.push(source.at(
+                        timeout,
+                        format!(
+                            "`timeout_seconds` must be a whole number from 1 to {MAX_START_SECONDS}; got {}",
+                            crate::diagnostic::number_text(seconds)
+                        ),
+                        Some("leave it out for the default of 60".to_owned()),
+                    ));
+                }
             }
-            Some(Launch::Start(start.value.clone()))
+            if let Some(port_env) = &start.value.port_env {
+                let name = &port_env.value;
+                let valid = !name.is_empty()
+                    && !name.starts_with(|c: char| c.is_ascii_digit())
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !valid {
+                    errors.push(source.at(
+                        port_env,
+                        format!("`port_env` `{name}` is not an environment variable name"),
+                        Some(
+                            "use letters, digits and `_`, not starting with a digit, or leave it out for `PORT`"
+                                .to_owned(),
+                        ),
+                    ));
+                }
+            }
+            Some(Launch::Start(Box::new(start.value.clone())))
         }
         (None, Some(base_url)) => match url::Url::parse(&base_url.value) {
             Ok(url) if matches!(url.scheme(), "http" | "https") => Some(Launch::Running {

@@ -197,7 +197,7 @@ impl AppProcess {
             None => dir.to_path_buf(),
         };
         let base_url = format!("http://127.0.0.1:{}", env.port);
-        let port_env = start.port_env.as_deref().unwrap_or("PORT");
+        let port_env = start.port_env();
 
         let mut command = Command::new(&start.command[0]);
         command
@@ -230,8 +230,8 @@ impl AppProcess {
             tokio::spawn(collect(stderr, log.clone()));
         }
         tracing::info!(command = %start.command.join(" "), port = env.port, "starting the app");
-        let ready_path = start.ready.as_deref().unwrap_or("/");
-        let timeout = Duration::from_secs(start.timeout_seconds.unwrap_or(60));
+        let ready_path = start.ready_path();
+        let timeout = start.timeout();
         // A first start may build or install the app for minutes, so say
         // what is being waited for.
         errln!(
