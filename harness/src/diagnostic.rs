@@ -542,9 +542,8 @@ pub fn suggest<S: AsRef<str>>(name: &str, valid: &[S]) -> Option<String> {
 }
 
 /// Returns the fault kind nearest to `kind`, as a help line, by the rule
-/// the fake's fault API uses (`fakestripe_server::faults::parse_plan`): the
-/// kind of highest Jaro-Winkler similarity, when that is above 0.8. Then
-/// the scenario loader and the fake suggest the same kind.
+/// the fake's fault API uses (`fakestripe_server::faults::nearest_kind`),
+/// so the scenario loader and the fake suggest the same kind.
 pub fn suggest_fault_kind(kind: &str) -> Option<String> {
     fakestripe_server::faults::nearest_kind(kind)
         .map(|candidate| format!("did you mean `{candidate}`?"))

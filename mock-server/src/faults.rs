@@ -757,12 +757,20 @@ fn plain_types(message: &str) -> String {
 }
 
 /// Returns the fault kind a misspelt `kind` most likely means: the one of
-/// highest Jaro-Winkler similarity, when that is above 0.8. The scenario
+/// highest Jaro-Winkler similarity to `kind` or to its words reversed,
+/// when that is above 0.8. The scenario
 /// loader suggests kinds with it too, so both name the same one.
 pub fn nearest_kind(kind: &str) -> Option<&'static str> {
+    // The words in reverse order too, so `webhook_forge` finds
+    // `forged_webhook`.
+    let reversed: Vec<&str> = kind.split('_').rev().collect();
+    let reversed = reversed.join("_");
     KINDS
         .iter()
-        .map(|k| (strsim::jaro_winkler(k, kind), *k))
+        .map(|k| {
+            let score = strsim::jaro_winkler(k, kind).max(strsim::jaro_winkler(k, &reversed));
+            (score, *k)
+        })
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .filter(|(score, _)| *score > 0.8)
         .map(|(_, k)| k)
@@ -1614,6 +1622,15 @@ mod tests {
             err.message
         );
         assert!(err.message.contains("forged_webhook"), "{}", err.message);
+    }
+
+    #[test]
+    fn nearest_kind_words_in_either_order() {
+        assert_eq!(nearest_kind("webhook_forge"), Some("forged_webhook"));
+        assert_eq!(nearest_kind("webhook_forged"), Some("forged_webhook"));
+        assert_eq!(nearest_kind("delay_webhook"), Some("webhook_delay"));
+        assert_eq!(nearest_kind("webhook_duplicat"), Some("webhook_duplicate"));
+        assert_eq!(nearest_kind("xyz"), None);
     }
 
     #[test]
