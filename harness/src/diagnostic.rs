@@ -470,6 +470,12 @@ pub fn explain(raw: &str) -> (String, Option<String>) {
             Some("keep one document per file, without a `---` line between two".to_owned()),
         );
     }
+    if raw.starts_with("tabs disallowed") && raw.contains("indentation") {
+        return (
+            "a tab indents this line, and YAML indents with spaces only".to_owned(),
+            Some("replace the tabs at the start of the line with spaces".to_owned()),
+        );
+    }
     if let Some(rest) = raw.strip_prefix("duplicate mapping key: ") {
         let name = rest.split(',').next().unwrap_or(rest).trim();
         return (
@@ -742,6 +748,29 @@ mod tests {
             .deserialize::<Needs>("")
             .expect_err("steps is missing");
         assert!(error.to_string().contains("missing key `steps`"), "{error}");
+    }
+
+    #[test]
+    fn tab_indent_explained() {
+        let source = Source {
+            path: Path::new("tabs.yaml"),
+            text: "version: 1\nsteps:\n\t- checkout: { order: O-1 }\n",
+        };
+        let error = source
+            .deserialize::<serde_json::Value>("")
+            .expect_err("a tab indents a line");
+        assert_eq!(error.line, 3, "{error}");
+        assert!(
+            error.message.contains("YAML indents with spaces only"),
+            "{error}"
+        );
+        assert!(
+            error
+                .help
+                .as_deref()
+                .is_some_and(|help| help.contains("with spaces")),
+            "{error}"
+        );
     }
 
     #[test]
