@@ -152,6 +152,35 @@ fn terminal_report_in_colour() {
 }
 
 #[test]
+fn terminal_report_escapes_control_characters() {
+    let mut result = failed();
+    result.name = "esc \u{1b}[31mRED\u{1b}[0m nul\u{0} bell\u{7}".to_owned();
+    result.timeline[1].text = "order \u{1b}]0;title\u{7}".to_owned();
+    result.app_output = vec!["\u{1b}[2Jcleared".to_owned()];
+    let mut out = Vec::new();
+    let mut reporter = TerminalReporter::new(&mut out, false, false);
+    let event = Event::ScenarioFinished {
+        index: 0,
+        result: Arc::new(result),
+    };
+    reporter.event(&event).expect("writing to memory");
+    drop(reporter);
+    let text = String::from_utf8(out).expect("the report is UTF-8");
+
+    // Without colour, no byte below 0x20 other than a line break remains.
+    assert!(
+        !text.chars().any(|c| c.is_control() && c != '\n'),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("esc \\u{1b}[31mRED\\u{1b}[0m nul\\u{0} bell\\u{7}"),
+        "{text}"
+    );
+    assert!(text.contains("order \\u{1b}]0;title\\u{7}"), "{text}");
+    assert!(text.contains("| \\u{1b}[2Jcleared"), "{text}");
+}
+
+#[test]
 fn junit_report() {
     let mut reporter = JunitReporter::new(PathBuf::from("unused.xml"));
     for event in events()

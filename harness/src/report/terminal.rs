@@ -84,9 +84,10 @@ impl<W: Write> TerminalReporter<W> {
         };
         writeln!(
             self.out,
-            "{status} [{:>7.2}s] {}{name}",
+            "{status} [{:>7.2}s] {}{}",
             result.duration.as_secs_f64(),
-            result.path.display()
+            shown(&result.path.display().to_string()),
+            shown(&name)
         )?;
         if !result.passed() {
             self.failure_details(result)?;
@@ -97,14 +98,14 @@ impl<W: Write> TerminalReporter<W> {
     fn failure_details(&mut self, result: &ScenarioResult) -> io::Result<()> {
         let heading = format!(
             "--- {}: {} (seed {})",
-            result.path.display(),
-            result.name,
+            shown(&result.path.display().to_string()),
+            shown(&result.name),
             result.seed
         );
         writeln!(self.out, "{}", self.paint(BOLD, &heading))?;
         if let Some(description) = &result.description {
             for line in wrap(description, 76) {
-                writeln!(self.out, "  {}", self.paint(DIM, &line))?;
+                writeln!(self.out, "  {}", self.paint(DIM, &shown(&line)))?;
             }
         }
         for failure in &result.failures {
@@ -114,7 +115,8 @@ impl<W: Write> TerminalReporter<W> {
             writeln!(
                 self.out,
                 "  allowed: invariant {}: {}",
-                violation.invariant, violation.message
+                violation.invariant,
+                shown(&violation.message)
             )?;
         }
         if !result.timeline.is_empty() {
@@ -125,13 +127,14 @@ impl<W: Write> TerminalReporter<W> {
             for line in &result.timeline {
                 let offset = format_offset(line.offset);
                 if line.actor == "step" {
-                    let text = self.paint(BOLD, &line.text);
+                    let text = self.paint(BOLD, &shown(&line.text));
                     writeln!(self.out, "    {offset:>8}  {text}")?;
                 } else {
                     writeln!(
                         self.out,
                         "    {offset:>8}    {:<8} {}",
-                        line.actor, line.text
+                        shown(&line.actor),
+                        shown(&line.text)
                     )?;
                 }
             }
@@ -144,10 +147,10 @@ impl<W: Write> TerminalReporter<W> {
                 "  app output during the scenario (last {count} {lines}):"
             )?;
             for line in &result.app_output {
-                writeln!(self.out, "    | {line}")?;
+                writeln!(self.out, "    | {}", shown(line))?;
             }
         }
-        writeln!(self.out, "  replay: {}", result.replay)?;
+        writeln!(self.out, "  replay: {}", shown(&result.replay))?;
         writeln!(self.out)
     }
 
@@ -178,7 +181,13 @@ impl<W: Write> TerminalReporter<W> {
         }
         writeln!(self.out, "{line}")?;
         for (path, replay) in std::mem::take(&mut self.failed) {
-            writeln!(self.out, "{:>8} {path}: {replay}", self.paint(RED, "FAIL"))?;
+            writeln!(
+                self.out,
+                "{:>8} {}: {}",
+                self.paint(RED, "FAIL"),
+                shown(&path),
+                shown(&replay)
+            )?;
         }
         Ok(())
     }
@@ -191,29 +200,51 @@ pub fn write_failure(out: &mut impl Write, failure: &Failure, color: bool) -> io
     } else {
         failure.title()
     };
-    writeln!(out, "  {title}: {}", failure.message)?;
+    writeln!(out, "  {title}: {}", shown(&failure.message))?;
     if failure.mismatches.is_empty() {
         return Ok(());
     }
     let what_width = failure
         .mismatches
         .iter()
-        .map(|m| m.subject.chars().count())
+        .map(|m| shown(&m.subject).chars().count())
         .max()
         .unwrap_or(0);
     for mismatch in &failure.mismatches {
         writeln!(
             out,
             "      {:<what_width$}  expected {}",
-            mismatch.subject, mismatch.expected
+            shown(&mismatch.subject),
+            shown(&mismatch.expected)
         )?;
         writeln!(
             out,
             "      {:<what_width$}  actual   {}",
-            "", mismatch.actual
+            "",
+            shown(&mismatch.actual)
         )?;
     }
     Ok(())
+}
+
+/// Returns `text` with its control characters other than line breaks and
+/// tabs, such as ESC or NUL, written as `\u{1b}`, so text from a scenario
+/// file or an app cannot recolour or garble the terminal. The JSON report
+/// escapes the same characters.
+pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(hidden) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if hidden(c) {
+            escaped.push_str(&c.escape_unicode().to_string());
+        } else {
+            escaped.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(escaped)
 }
 
 /// Splits text into lines of at most `width` characters at spaces,
@@ -277,7 +308,12 @@ impl<W: Write> Reporter for TerminalReporter<W> {
                 self.done += 1;
                 let word = if *stopped { "STOPPED" } else { "SKIP" };
                 let word = self.paint(YELLOW, &format!("{word:>8}"));
-                writeln!(self.out, "{word} [{:>7}] {}", "", path.display())?;
+                writeln!(
+                    self.out,
+                    "{word} [{:>7}] {}",
+                    "",
+                    shown(&path.display().to_string())
+                )?;
                 self.draw_progress();
             }
             Event::RunFinished { summary } => {
