@@ -178,6 +178,9 @@ struct Model<'a> {
     redirected: bool,
     out: Vec<Out>,
     lines: Vec<String>,
+    /// The clock's advance that the next action needs first, in words. It
+    /// opens that action's line, so each action keeps one numbered line.
+    waited: Option<String>,
     effective: Vec<Action>,
     /// `webhook_drop` entries: event type and attempts lost.
     drops: Vec<(String, u32)>,
@@ -217,12 +220,21 @@ impl Model<'_> {
         if let Some(first) = first {
             let wait = first.saturating_sub(self.elapsed);
             self.out.push(Out::Advance(wait));
-            self.lines.push(format!(
+            self.waited = Some(format!(
                 "advance {} (the clock reaches the creation of {event_type})",
                 format_seconds(wait)
             ));
             self.elapsed = first;
         }
+    }
+
+    /// Adds the line of an action, after the advance it needed first.
+    fn say(&mut self, line: String) {
+        let line = match self.waited.take() {
+            Some(advance) => format!("{advance}, then {line}"),
+            None => line,
+        };
+        self.lines.push(line);
     }
 
     /// Marks the existing events of a type as sent; returns how many there
@@ -257,7 +269,7 @@ impl Model<'_> {
                     (n, true) => line.push_str(&format!(", {n} copies at once")),
                     (n, false) => line.push_str(&format!(", {n} times in a row")),
                 }
-                self.lines.push(line);
+                self.say(line);
                 self.out.push(Out::Resend {
                     event_type,
                     copies,
@@ -287,7 +299,7 @@ impl Model<'_> {
                 let wait: u64 = self.retry_schedule.iter().take(attempts as usize).sum();
                 self.drops.push((event_type.clone(), attempts));
                 self.deliveries += count * (attempts + 1);
-                self.lines.push(format!(
+                self.say(format!(
                     "lose the first {} of {event_type}, then advance {} for Stripe's retry",
                     plural(attempts, "attempt"),
                     format_seconds(wait)
@@ -303,7 +315,7 @@ impl Model<'_> {
             }
             Action::FailApi { route, count } => {
                 let route = API_FAILURE_ROUTES[route.min(API_FAILURE_ROUTES.len() - 1)];
-                self.lines.push(format!(
+                self.say(format!(
                     "fail the app's next {} of {route} with a {API_FAILURE_STATUS}",
                     plural(count, "call")
                 ));
@@ -311,8 +323,7 @@ impl Model<'_> {
                 self.effective.push(action);
             }
             Action::Advance { seconds } => {
-                self.lines
-                    .push(format!("advance {}", format_seconds(seconds)));
+                self.say(format!("advance {}", format_seconds(seconds)));
                 self.out.push(Out::Advance(seconds));
                 self.elapsed += seconds;
                 self.effective.push(action);
@@ -329,7 +340,7 @@ impl Model<'_> {
                         let (count, again) = self.send(&event_type);
                         self.deliveries += count;
                         let again = if again { " again" } else { "" };
-                        self.lines.push(format!(
+                        self.say(format!(
                             "the browser returns to the app while {event_type} is delivered{again}"
                         ));
                         self.out.push(Out::Redirect {
@@ -337,7 +348,7 @@ impl Model<'_> {
                         });
                     }
                     None => {
-                        self.lines.push("the browser returns to the app".to_owned());
+                        self.say("the browser returns to the app".to_owned());
                         self.out.push(Out::Redirect { race: None });
                     }
                 }
@@ -371,6 +382,7 @@ pub fn render(
         redirected: false,
         out: Vec::new(),
         lines: Vec::new(),
+        waited: None,
         effective: Vec::new(),
         drops: Vec::new(),
         deliveries: 0,
@@ -576,6 +588,13 @@ mod tests {
             rendered.key.contains("  - advance: 5m\n  - resend: { types: [\"checkout.session.async_payment_failed\"] }\n"),
             "{}",
             rendered.key
+        );
+        // One action, one line: the wait opens the delivery's line.
+        assert_eq!(
+            rendered.lines,
+            [
+                "advance 5m (the clock reaches the creation of checkout.session.async_payment_failed), then deliver checkout.session.async_payment_failed"
+            ]
         );
         assert_eq!(rendered.deliveries, 1);
         assert!(rendered.releases_at_end);
