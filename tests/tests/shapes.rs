@@ -136,7 +136,10 @@ async fn error_bodies_json() {
     );
     api.post(&expire, "").await.ok();
     let pi = api
-        .post("/v1/payment_intents", "amount=2000&currency=usd")
+        .post(
+            "/v1/payment_intents",
+            "amount=2000&currency=usd&payment_method_types[]=card",
+        )
         .await
         .ok()
         .clone();

@@ -774,7 +774,10 @@ async fn declined_confirm_is_402_card_error() {
     let fake = start_manual().await;
     let api = Api::new(fake.base_url(), "sk_test_card_error");
     let pi = api
-        .post("/v1/payment_intents", "amount=2000&currency=usd")
+        .post(
+            "/v1/payment_intents",
+            "amount=2000&currency=usd&payment_method_types[]=card",
+        )
         .await
         .ok()
         .clone();
@@ -1556,7 +1559,7 @@ async fn invalid_expand_on_create_creates_nothing() {
 async fn card_error_is_replayed() {
     let fake = start_manual().await;
     let api = Api::new(fake.base_url(), "sk_test_idem_402");
-    let body = "amount=2000&currency=usd&confirm=true&payment_method=pm_card_chargeDeclined";
+    let body = "amount=2000&currency=usd&payment_method_types[]=card&confirm=true&payment_method=pm_card_chargeDeclined";
     let key = [("Idempotency-Key", "declined-once")];
 
     let first = api.post_with("/v1/payment_intents", body, &key).await;

@@ -14,23 +14,44 @@ use crate::simulate::{self, IntentSpec};
 use crate::wire::list::Page;
 use crate::wire::{ApiError, ApiResult, ErrorType, Params, metadata};
 
+/// Rejects a confirmation without `return_url` of an intent whose
+/// automatic payment methods may redirect the customer, as Stripe does
+/// for intents created without `payment_method_types` since 2023-08-16.
+fn check_return_url(return_url: Option<&str>) -> ApiResult<()> {
+    if return_url.is_some_and(|url| !url.is_empty()) {
+        return Ok(());
+    }
+    Err(ApiError::invalid_param(
+        "return_url",
+        "A return_url is required to confirm this PaymentIntent: its automatic_payment_methods \
+         allow payment methods that redirect the customer. Send return_url, or create the \
+         PaymentIntent with automatic_payment_methods[allow_redirects]=never or with \
+         payment_method_types.",
+    ))
+}
+
+/// Rejects an amount below Stripe's minimum charge in `currency`.
+fn check_minimum(amount: i64, currency: &str) -> ApiResult<()> {
+    if amount >= super::minimum_charge(currency) {
+        return Ok(());
+    }
+    Err(ApiError::invalid_param(
+        "amount",
+        format!(
+            "Amount must be at least {}.",
+            super::minimum_charge_text(currency)
+        ),
+    )
+    .with_code("amount_too_small"))
+}
+
 pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
     let amount = params
         .integer_in("amount", 1, super::MAX_AMOUNT)?
         .ok_or_else(|| ApiError::missing_param("amount"))?;
     let currency_code =
         currency(&mut params, "currency")?.ok_or_else(|| ApiError::missing_param("currency"))?;
-    let minimum = super::minimum_charge(&currency_code);
-    if amount < minimum {
-        return Err(ApiError::invalid_param(
-            "amount",
-            format!(
-                "Amount must be at least {}.",
-                super::minimum_charge_text(&currency_code)
-            ),
-        )
-        .with_code("amount_too_small"));
-    }
+    check_minimum(amount, &currency_code)?;
     let customer = params.string("customer")?.filter(|s| !s.is_empty());
     if let Some(id) = &customer
         && !data.store.contains("customer", id)
@@ -80,9 +101,12 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     let setup_future_usage = params.one_of("setup_future_usage", &["on_session", "off_session"])?;
     let payment_method = params.string("payment_method")?;
     let confirm = params.boolean("confirm")?.unwrap_or(false);
-    params.string("return_url")?;
+    let return_url = params.string("return_url")?;
     params.boolean("off_session")?;
     params.finish()?;
+    if confirm && automatic.as_deref() == Some("always") {
+        check_return_url(return_url.as_deref())?;
+    }
     if let Some(pm) = &payment_method
         && simulate::test_payment_method_number(pm).is_none()
     {
@@ -226,6 +250,7 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
             ))
             .with_param("amount"));
         }
+        check_minimum(amount, pi["currency"].as_str().unwrap_or_default())?;
         pi["amount"] = json!(amount);
     }
     // Stripe's update takes a customer to attach. Whether an empty value
@@ -262,11 +287,14 @@ pub fn confirm(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) ->
     let id = ctx.arg(0).to_owned();
     let pi = fetch(data, "payment_intent", "payment_intent", &id)?;
     let pm = params.string("payment_method")?;
-    params.string("return_url")?;
+    let return_url = params.string("return_url")?;
     params.boolean("off_session")?;
     params.string("receipt_email")?;
     params.finish()?;
     ctx.touch(&id);
+    if pi["automatic_payment_methods"]["allow_redirects"] == "always" {
+        check_return_url(return_url.as_deref())?;
+    }
     match pi["status"].as_str() {
         Some("requires_payment_method" | "requires_confirmation") => {}
         Some(status) => {

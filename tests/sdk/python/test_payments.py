@@ -9,7 +9,7 @@ from conftest import session_params
 
 def test_confirm_with_visa_succeeds(client):
     intent = client.v1.payment_intents.create(
-        params={"amount": 4200, "currency": "usd", "metadata": {"order_id": "order_7"}}
+        params={"amount": 4200, "currency": "usd", "payment_method_types": ["card"], "metadata": {"order_id": "order_7"}}
     )
 
     confirmed = client.v1.payment_intents.confirm(intent.id, params={"payment_method": "pm_card_visa"})
@@ -35,7 +35,7 @@ def test_confirm_with_visa_succeeds(client):
 
 def test_create_and_confirm_in_one_call(client):
     intent = client.v1.payment_intents.create(
-        params={"amount": 1999, "currency": "eur", "payment_method": "pm_card_visa", "confirm": True}
+        params={"amount": 1999, "currency": "eur", "payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
     )
 
     assert intent.status == "succeeded"
@@ -45,7 +45,7 @@ def test_create_and_confirm_in_one_call(client):
 
 
 def test_declined_card_raises_card_error(client):
-    intent = client.v1.payment_intents.create(params={"amount": 2500, "currency": "usd"})
+    intent = client.v1.payment_intents.create(params={"amount": 2500, "currency": "usd", "payment_method_types": ["card"]})
 
     with pytest.raises(stripe.CardError) as raised:
         client.v1.payment_intents.confirm(intent.id, params={"payment_method": "pm_card_chargeDeclined"})
@@ -69,7 +69,7 @@ def test_insufficient_funds_decline_code(client):
         client.v1.payment_intents.create(
             params={
                 "amount": 2500,
-                "currency": "usd",
+                "currency": "usd", "payment_method_types": ["card"],
                 "payment_method": "pm_card_chargeDeclinedInsufficientFunds",
                 "confirm": True,
             }
@@ -91,7 +91,7 @@ def test_insufficient_funds_decline_code(client):
 )
 def test_testing_page_decline_names(client, payment_method, decline_code):
     # The names on Stripe's testing page, with `visa_` in them.
-    params = {"amount": 2500, "currency": "usd", "payment_method": payment_method, "confirm": True}
+    params = {"amount": 2500, "currency": "usd", "payment_method_types": ["card"], "payment_method": payment_method, "confirm": True}
     with pytest.raises(stripe.CardError) as raised:
         client.v1.payment_intents.create(params=params)
 
@@ -106,7 +106,13 @@ def test_intent_below_minimum_charge(client):
     assert raised.value.error.code == "amount_too_small"
     assert raised.value.error.param == "amount"
     assert raised.value.error.message == "Amount must be at least £0.30 gbp."
-    assert client.v1.payment_intents.create(params={"amount": 30, "currency": "gbp"}).amount == 30
+    intent = client.v1.payment_intents.create(params={"amount": 30, "currency": "gbp"})
+    assert intent.amount == 30
+    # An update may not lower the amount below the minimum either.
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.payment_intents.update(intent.id, params={"amount": 29})
+    assert raised.value.error.code == "amount_too_small"
+    assert client.v1.payment_intents.retrieve(intent.id).amount == 30
 
 
 def test_automatic_payment_methods_setting(client):
@@ -131,8 +137,38 @@ def test_automatic_payment_methods_setting(client):
     assert raised.value.error.param == "automatic_payment_methods"
 
 
+def test_redirecting_methods_need_return_url(client):
+    # Since 2023-08-16 an intent created without payment_method_types takes
+    # the methods enabled in the Dashboard, some of which redirect, so
+    # confirming it needs a return_url.
+    base = {"amount": 1000, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True}
+
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.payment_intents.create(params=base)
+    assert raised.value.http_status == 400
+    assert raised.value.error.param == "return_url"
+    assert client.v1.payment_intents.list().data == []
+
+    intent = client.v1.payment_intents.create(params={"amount": 1000, "currency": "usd"})
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.payment_intents.confirm(intent.id, params={"payment_method": "pm_card_visa"})
+    assert raised.value.error.param == "return_url"
+    assert client.v1.payment_intents.retrieve(intent.id).status == "requires_payment_method"
+
+    with_url = client.v1.payment_intents.confirm(
+        intent.id, params={"payment_method": "pm_card_visa", "return_url": "https://shop.example/done"}
+    )
+    no_redirects = client.v1.payment_intents.create(
+        params={**base, "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"}}
+    )
+    old_version = client.v1.payment_intents.create(params=base, options={"stripe_version": "2023-08-15"})
+    assert with_url.status == "succeeded"
+    assert no_redirects.status == "succeeded"
+    assert old_version.status == "succeeded"
+
+
 def test_bypass_pending_card_succeeds(client):
-    params = {"amount": 2500, "currency": "usd", "payment_method": "pm_card_bypassPending", "confirm": True}
+    params = {"amount": 2500, "currency": "usd", "payment_method_types": ["card"], "payment_method": "pm_card_bypassPending", "confirm": True}
     intent = client.v1.payment_intents.create(params=params)
 
     assert intent.status == "succeeded"
@@ -141,7 +177,7 @@ def test_bypass_pending_card_succeeds(client):
 
 def test_partial_then_full_refund(client):
     intent = client.v1.payment_intents.create(
-        params={"amount": 4200, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True}
+        params={"amount": 4200, "currency": "usd", "payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
     )
 
     partial = client.v1.refunds.create(params={"payment_intent": intent.id, "amount": 1000, "reason": "requested_by_customer"})
@@ -167,7 +203,7 @@ def test_partial_then_full_refund(client):
 
 def test_refund_above_remaining_amount_fails(client):
     intent = client.v1.payment_intents.create(
-        params={"amount": 4200, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True}
+        params={"amount": 4200, "currency": "usd", "payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
     )
     client.v1.refunds.create(params={"payment_intent": intent.id, "amount": 4000})
 
@@ -188,7 +224,7 @@ def test_refund_above_remaining_amount_fails(client):
 
 def test_refund_of_refunded_charge_fails(client):
     intent = client.v1.payment_intents.create(
-        params={"amount": 800, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True}
+        params={"amount": 800, "currency": "usd", "payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
     )
     client.v1.refunds.create(params={"payment_intent": intent.id})
 
@@ -203,7 +239,7 @@ def test_full_refund_after_partial_capture(client):
     intent = client.v1.payment_intents.create(
         params={
             "amount": 800,
-            "currency": "usd",
+            "currency": "usd", "payment_method_types": ["card"],
             "payment_method": "pm_card_visa",
             "confirm": True,
             "capture_method": "manual",
@@ -235,7 +271,7 @@ def test_session_payment_is_refundable(client, control):
 
 def test_confirming_succeeded_intent_fails(client):
     intent = client.v1.payment_intents.create(
-        params={"amount": 1000, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True}
+        params={"amount": 1000, "currency": "usd", "payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
     )
 
     with pytest.raises(stripe.InvalidRequestError) as raised:
