@@ -190,32 +190,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         }
         Some(at) => at,
     };
-    let payment_method_types = match params.string_array("payment_method_types")? {
-        None => None,
-        Some(types) if types.is_empty() => {
-            return Err(ApiError::invalid_param(
-                "payment_method_types",
-                format!(
-                    "Invalid payment_method_types: list at least one of {}, or leave it out for the defaults of the currency.",
-                    PAYMENT_METHODS.join(", ")
-                ),
-            ));
-        }
-        Some(types) => {
-            for (index, kind) in types.iter().enumerate() {
-                if !PAYMENT_METHODS.contains(&kind.as_str()) {
-                    return Err(ApiError::invalid_param(
-                        format!("payment_method_types[{index}]"),
-                        format!(
-                            "Invalid payment_method_types[{index}]: fakestripe models {}; got `{kind}`.",
-                            PAYMENT_METHODS.join(", ")
-                        ),
-                    ));
-                }
-            }
-            Some(types)
-        }
-    };
+    let payment_method_types = take_payment_method_types(&mut params)?;
     let locale = params.one_of("locale", LOCALES)?;
     let submit_type = params.one_of(
         "submit_type",
@@ -253,7 +228,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         ));
     }
     if let Some(types) = &payment_method_types {
-        check_methods_for_currency(types, &currency)?;
+        check_methods_for_currency(types, &currency, "this session's line items are")?;
     }
     params.finish()?;
     // Each line total fits in an i64 (both factors are bounded), and so
@@ -682,8 +657,43 @@ fn recurring_price(item: &Params) -> ApiError {
     )
 }
 
-/// SEPA Direct Debit takes euros and US bank accounts take dollars.
-fn check_methods_for_currency(types: &[String], currency: &str) -> ApiResult<()> {
+/// Takes `payment_method_types`: a non-empty list of the methods that the
+/// fake models, or None when the parameter is left out.
+pub fn take_payment_method_types(params: &mut Params) -> ApiResult<Option<Vec<String>>> {
+    let Some(types) = params.string_array("payment_method_types")? else {
+        return Ok(None);
+    };
+    if types.is_empty() {
+        return Err(ApiError::invalid_param(
+            "payment_method_types",
+            format!(
+                "Invalid payment_method_types: list at least one of {}, or leave it out for the defaults.",
+                PAYMENT_METHODS.join(", ")
+            ),
+        ));
+    }
+    for (index, kind) in types.iter().enumerate() {
+        if !PAYMENT_METHODS.contains(&kind.as_str()) {
+            return Err(ApiError::invalid_param(
+                format!("payment_method_types[{index}]"),
+                format!(
+                    "Invalid payment_method_types[{index}]: fakestripe models {}; got `{kind}`.",
+                    PAYMENT_METHODS.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(Some(types))
+}
+
+/// Checks that each method takes `currency`: SEPA Direct Debit takes
+/// euros and US bank accounts take dollars. `subject` names what is in
+/// that currency, such as "this session's line items".
+pub fn check_methods_for_currency(
+    types: &[String],
+    currency: &str,
+    subject: &str,
+) -> ApiResult<()> {
     for (index, kind) in types.iter().enumerate() {
         let needed = match kind.as_str() {
             "sepa_debit" => "eur",
@@ -694,7 +704,7 @@ fn check_methods_for_currency(types: &[String], currency: &str) -> ApiResult<()>
             return Err(ApiError::invalid_param(
                 format!("payment_method_types[{index}]"),
                 format!(
-                    "The payment method `{kind}` only supports {needed}; this session's line items are in {currency}."
+                    "The payment method `{kind}` only supports {needed}; {subject} in {currency}."
                 ),
             ));
         }

@@ -67,7 +67,14 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         "capture_method",
         &["automatic", "automatic_async", "manual"],
     )?;
-    let types = params.string_array("payment_method_types")?;
+    let types = super::checkout_sessions::take_payment_method_types(&mut params)?;
+    if let Some(types) = &types {
+        super::checkout_sessions::check_methods_for_currency(
+            types,
+            &currency_code,
+            "this PaymentIntent's amount is",
+        )?;
+    }
     let automatic = match params.hash("automatic_payment_methods")? {
         Some(mut automatic) => {
             let enabled = automatic

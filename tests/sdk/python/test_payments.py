@@ -167,6 +167,18 @@ def test_redirecting_methods_need_return_url(client):
     assert old_version.status == "succeeded"
 
 
+@pytest.mark.parametrize(
+    ("types", "param"),
+    [(["bogus"], "payment_method_types[0]"), (["card", ""], "payment_method_types[1]"), (["sepa_debit"], "payment_method_types[0]")],
+)
+def test_intent_payment_method_types_checked(client, types, param):
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.payment_intents.create(params={"amount": 1000, "currency": "usd", "payment_method_types": types})
+
+    assert raised.value.error.param == param
+    assert client.v1.payment_intents.list().data == []
+
+
 def test_bypass_pending_card_succeeds(client):
     params = {"amount": 2500, "currency": "usd", "payment_method_types": ["card"], "payment_method": "pm_card_bypassPending", "confirm": True}
     intent = client.v1.payment_intents.create(params=params)
