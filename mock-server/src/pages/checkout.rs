@@ -222,10 +222,13 @@ fn line_items(data: &AccountData, session: &Value, currency: &str) -> Vec<ItemVi
             ItemView {
                 description: item["description"].as_str().unwrap_or_default().to_owned(),
                 quantity: item["quantity"].as_i64().unwrap_or(1),
-                unit_amount: format::money(
-                    item["price"]["unit_amount"].as_i64().unwrap_or(0),
-                    currency,
-                ),
+                unit_amount: match item["price"]["unit_amount"].as_i64() {
+                    Some(whole) => format::money(whole, currency),
+                    None => format::money_decimal(
+                        item["price"]["unit_amount_decimal"].as_str().unwrap_or("0"),
+                        currency,
+                    ),
+                },
                 amount: format::money(item["amount_total"].as_i64().unwrap_or(0), currency),
             }
         })

@@ -40,6 +40,24 @@ pub fn money(amount: i64, currency: &str) -> String {
     format!("{sign}{whole}.{fraction:0width$} {code}")
 }
 
+/// Formats a fractional amount of the minor unit, as `unit_amount_decimal`
+/// gives it (`1250.5`), like `money` does a whole one: `12.505 USD`.
+pub fn money_decimal(minor: &str, currency: &str) -> String {
+    let places = decimals(currency) as usize;
+    let (whole, fraction) = minor.split_once('.').unwrap_or((minor, ""));
+    let digits = format!("{whole:0>width$}", width = places + 1);
+    let (major, minor_digits) = digits.split_at(digits.len() - places);
+    let major: u64 = major.parse().unwrap_or(0);
+    let code = currency.to_ascii_uppercase();
+    let fraction = format!("{minor_digits}{fraction}");
+    let fraction = fraction.trim_end_matches('0');
+    let fraction = format!("{fraction:0<places$}");
+    if fraction.is_empty() {
+        return format!("{} {code}", group_thousands(major));
+    }
+    format!("{}.{fraction} {code}", group_thousands(major))
+}
+
 fn group_thousands(value: u64) -> String {
     let digits = value.to_string();
     let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
@@ -111,6 +129,14 @@ mod tests {
         assert_eq!(money(5, "eur"), "0.05 EUR");
         assert_eq!(money(123_456_789, "gbp"), "1,234,567.89 GBP");
         assert_eq!(money(-250, "usd"), "-2.50 USD");
+    }
+
+    #[test]
+    fn money_fractional_minor_unit() {
+        assert_eq!(money_decimal("1250.5", "usd"), "12.505 USD");
+        assert_eq!(money_decimal("0.005", "usd"), "0.00005 USD");
+        assert_eq!(money_decimal("123456.25", "eur"), "1,234.5625 EUR");
+        assert_eq!(money_decimal("16.5", "jpy"), "16.5 JPY");
     }
 
     #[test]

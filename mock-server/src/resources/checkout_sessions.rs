@@ -590,7 +590,10 @@ fn line_item(data: &mut AccountData, mut item: Params) -> ApiResult<LineItem> {
                 return Err(recurring_price(&item));
             }
             let currency = price["currency"].as_str().unwrap_or_default().to_owned();
-            let unit_amount = price["unit_amount"].as_i64().unwrap_or(0);
+            let unit_amount = price["unit_amount_decimal"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             let description = data
                 .store
                 .get("product", price["product"].as_str().unwrap_or_default())
@@ -612,7 +615,8 @@ fn line_item(data: &mut AccountData, mut item: Params) -> ApiResult<LineItem> {
                     .and_then(|product| product["name"].as_str().map(str::to_owned))
                     .unwrap_or_default(),
             };
-            let (currency, unit_amount) = (price.currency.clone(), price.unit_amount);
+            let (currency, unit_amount) =
+                (price.currency.clone(), price.unit_amount_decimal.clone());
             (
                 ItemPrice::Made(Box::new(price)),
                 currency,
@@ -633,7 +637,7 @@ fn line_item(data: &mut AccountData, mut item: Params) -> ApiResult<LineItem> {
     }
     item.string_array("tax_rates")?;
     item.finish()?;
-    let total = unit_amount.checked_mul(quantity).ok_or_else(|| {
+    let total = prices::line_amount(&unit_amount, quantity).ok_or_else(|| {
         ApiError::invalid_param(quantity_path, "The line item's amount is too large.")
     })?;
     Ok(LineItem {

@@ -56,25 +56,79 @@ pub struct Price {
     transform_quantity: (),
     #[serde(rename = "type")]
     kind: &'static str,
-    pub unit_amount: i64,
-    unit_amount_decimal: String,
+    /// The unit amount when it is a whole number of the minor unit, as
+    /// Stripe shows it; null for a fractional `unit_amount_decimal`.
+    pub unit_amount: Option<i64>,
+    pub unit_amount_decimal: String,
     /// The product that `product_data` describes, until `commit_product`
     /// stores it.
     #[serde(skip)]
     pub new_product: Option<NewProduct>,
 }
 
+/// Decimal places that `unit_amount_decimal` may have.
+const DECIMAL_PLACES: u32 = 12;
+
 /// Parses a decimal amount as Stripe's `unit_amount_decimal` takes it:
 /// digits, with a point and at most 12 more digits. Exponents, signs and
-/// words such as `inf` are rejected.
-fn decimal_amount(text: &str) -> Option<f64> {
+/// words such as `inf` are rejected. Returns the amount in units of
+/// 10^-12 of the minor unit, exactly, or None when it is invalid or above
+/// `MAX_AMOUNT`.
+pub fn scaled_decimal(text: &str) -> Option<i128> {
+    if !decimal_form(text) {
+        return None;
+    }
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    // Leading zeros do not count against the size of the whole part.
+    let whole = whole.trim_start_matches('0');
+    if whole.len() > 18 {
+        return None;
+    }
+    let whole: i128 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let padded = format!("{fraction:0<width$}", width = DECIMAL_PLACES as usize);
+    let fraction: i128 = padded.parse().ok()?;
+    let scale = 10_i128.pow(DECIMAL_PLACES);
+    let value = whole * scale + fraction;
+    (value <= i128::from(super::MAX_AMOUNT) * scale).then_some(value)
+}
+
+/// Returns whether `text` is written as a decimal amount, whatever its
+/// size, to tell an amount out of range from one that is malformed.
+fn decimal_form(text: &str) -> bool {
     let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
     let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
-    let valid = !(whole.is_empty() && fraction.is_empty())
+    !(whole.is_empty() && fraction.is_empty())
         && digits(whole)
         && digits(fraction)
-        && fraction.len() <= 12;
-    valid.then(|| text.parse().ok()).flatten()
+        && fraction.len() <= DECIMAL_PLACES as usize
+}
+
+/// Writes an amount scaled by `scaled_decimal` as Stripe writes
+/// `unit_amount_decimal`: no trailing zeros after the point, and no point
+/// for a whole number.
+fn decimal_text(value: i128) -> String {
+    let scale = 10_i128.pow(DECIMAL_PLACES);
+    let (whole, fraction) = (value / scale, value % scale);
+    if fraction == 0 {
+        return whole.to_string();
+    }
+    let digits = format!("{fraction:0width$}", width = DECIMAL_PLACES as usize);
+    format!("{whole}.{}", digits.trim_end_matches('0'))
+}
+
+/// Returns the amount of `quantity` units at `unit_amount_decimal`, in the
+/// minor unit, rounded half up. None when the text is invalid or the total
+/// does not fit.
+// NOTE: Stripe's reference does not say how a fractional unit amount is
+// rounded; this rounds the line's total, not each unit.
+pub fn line_amount(unit_amount_decimal: &str, quantity: i64) -> Option<i64> {
+    let scale = 10_i128.pow(DECIMAL_PLACES);
+    let total = scaled_decimal(unit_amount_decimal)?.checked_mul(i128::from(quantity))?;
+    i64::try_from((total + scale / 2) / scale).ok()
 }
 
 /// Stores the product that `build` made from `product_data`, once the
@@ -107,34 +161,36 @@ pub fn build_for(
         .ok_or_else(|| ApiError::missing_param(params.path("currency")))?;
     let unit_amount = params.integer_in("unit_amount", 0, super::MAX_AMOUNT)?;
     let unit_amount_decimal = params.string("unit_amount_decimal")?;
-    let amount = match (unit_amount, unit_amount_decimal) {
+    let scaled = match (unit_amount, unit_amount_decimal) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid_param(
                 params.path("unit_amount_decimal"),
                 "You may only specify one of these parameters: unit_amount, unit_amount_decimal.",
             ));
         }
-        (Some(amount), None) => amount,
+        (Some(amount), None) => i128::from(amount) * 10_i128.pow(DECIMAL_PLACES),
         (None, Some(decimal)) => {
             let path = params.path("unit_amount_decimal");
-            let value = decimal_amount(&decimal).ok_or_else(|| {
-                ApiError::invalid_param(
-                    path.clone(),
-                    format!(
-                        "Invalid decimal: {decimal}. Send an amount in the currency's smallest unit, with at most 12 decimal places, such as 1250.5."
-                    ),
-                )
-            })?;
-            if value > super::MAX_AMOUNT as f64 {
-                return Err(ApiError::invalid_param(
-                    path.clone(),
-                    format!(
-                        "Invalid {path}: must be between 0 and {}, got {decimal}.",
-                        super::MAX_AMOUNT
-                    ),
-                ));
+            match scaled_decimal(&decimal) {
+                Some(value) => value,
+                None if decimal_form(&decimal) => {
+                    return Err(ApiError::invalid_param(
+                        path.clone(),
+                        format!(
+                            "Invalid {path}: must be between 0 and {}, got {decimal}.",
+                            super::MAX_AMOUNT
+                        ),
+                    ));
+                }
+                None => {
+                    return Err(ApiError::invalid_param(
+                        path,
+                        format!(
+                            "Invalid decimal: {decimal}. Send an amount in the currency's smallest unit, with at most 12 decimal places, such as 1250.5."
+                        ),
+                    ));
+                }
             }
-            value.round() as i64
         }
         (None, None) => return Err(ApiError::missing_param(params.path("unit_amount"))),
     };
@@ -179,8 +235,9 @@ pub fn build_for(
         tiers_mode: (),
         transform_quantity: (),
         kind,
-        unit_amount: amount,
-        unit_amount_decimal: amount.to_string(),
+        unit_amount: (scaled % 10_i128.pow(DECIMAL_PLACES) == 0)
+            .then(|| (scaled / 10_i128.pow(DECIMAL_PLACES)) as i64),
+        unit_amount_decimal: decimal_text(scaled),
         new_product,
     })
 }
@@ -394,4 +451,40 @@ pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> Ap
                 .is_none_or(|keys| keys.iter().any(|k| p["lookup_key"] == json!(k)))
             && created.matches(p)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_round_trips_exactly() {
+        for (text, shown) in [
+            ("1250.5", "1250.5"),
+            ("0.005", "0.005"),
+            ("10.50", "10.5"),
+            ("007", "7"),
+            (".25", "0.25"),
+            ("99999998.999999999999", "99999998.999999999999"),
+            ("5.", "5"),
+        ] {
+            let value = scaled_decimal(text).expect(text);
+            assert_eq!(decimal_text(value), shown, "{text}");
+        }
+        assert_eq!(scaled_decimal("99999999.5"), None);
+        assert_eq!(scaled_decimal("1.0000000000001"), None);
+        assert_eq!(scaled_decimal("1e3"), None);
+        assert_eq!(scaled_decimal("-1"), None);
+    }
+
+    #[test]
+    fn line_amount_rounds_the_total() {
+        // 0.005 × 10,000 is exactly 50, where rounding each unit gives 0.
+        assert_eq!(line_amount("0.005", 10_000), Some(50));
+        assert_eq!(line_amount("16.6666", 3), Some(50));
+        assert_eq!(line_amount("0.5", 1), Some(1));
+        assert_eq!(line_amount("0.4999", 1), Some(0));
+        assert_eq!(line_amount("1500", 2), Some(3000));
+        assert_eq!(line_amount("99999999", 999_999), Some(99_999_899_000_001));
+    }
 }

@@ -188,6 +188,41 @@ def test_price_lookup_key_unique_until_transferred(client):
     assert cleared and cleared[0].data.previous_attributes.lookup_key == "tea_standard"
 
 
+def test_fractional_unit_amount_decimal(client):
+    product = client.v1.products.create(params={"name": "Sticker"})
+    price = client.v1.prices.create(
+        params={"product": product.id, "currency": "usd", "unit_amount_decimal": "0.0050"}
+    )
+    whole = client.v1.prices.create(params={"product": product.id, "currency": "usd", "unit_amount_decimal": "250"})
+
+    # stripe-python reads the decimal string as a Decimal.
+    assert str(price.unit_amount_decimal) == "0.005"
+    assert price.unit_amount is None
+    assert whole.unit_amount == 250
+    assert str(whole.unit_amount_decimal) == "250"
+
+    # The line's total is rounded, not each unit: 10,000 stickers at half a
+    # cent cost 50 cents.
+    session = client.v1.checkout.sessions.create(
+        params={
+            "mode": "payment",
+            "success_url": "https://shop.example/success",
+            "line_items": [
+                {"price": price.id, "quantity": 10000},
+                {
+                    "price_data": {"currency": "usd", "unit_amount_decimal": "16.6666", "product_data": {"name": "Third"}},
+                    "quantity": 3,
+                },
+            ],
+        }
+    )
+    items = client.v1.checkout.sessions.line_items.list(session.id)
+    assert [item.amount_total for item in items.data] == [50, 50]
+    assert session.amount_total == 100
+    assert items.data[1].price.unit_amount is None
+    assert str(items.data[1].price.unit_amount_decimal) == "16.6666"
+
+
 def test_price_in_session_line_item(client):
     product = client.v1.products.create(params={"name": "Tea"})
     price = client.v1.prices.create(params={"product": product.id, "currency": "usd", "unit_amount": 700})
