@@ -293,8 +293,10 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
     // Checkout shows the email of the session's customer and does not let
     // the customer change it.
     let customer_email = customer_email(data, &session);
+    // The comparison ignores case, as a buyer may type the address shown
+    // in other letters.
     if let (Some(fixed), Some(given)) = (&customer_email, &request.email)
-        && fixed != given
+        && fixed.to_lowercase() != given.to_lowercase()
     {
         return Err(ApiError::invalid_param(
             "email",
@@ -304,11 +306,15 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
         ));
     }
     let origin = Origin::default();
-    let email = request
-        .email
-        .clone()
-        .or_else(|| session["customer_email"].as_str().map(str::to_owned))
-        .or(customer_email);
+    // The customer's own spelling wins over a matching one typed in
+    // another case.
+    let email = match customer_email {
+        Some(fixed) => Some(fixed),
+        None => request
+            .email
+            .clone()
+            .or_else(|| session["customer_email"].as_str().map(str::to_owned)),
+    };
     let name = request.name.clone();
 
     if method == "card" {

@@ -162,7 +162,8 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         return Err(ApiError::invalid_param(
             "customer_email",
             format!("Invalid email address: {email}"),
-        ));
+        )
+        .with_code("email_invalid"));
     }
     let customer_creation = params.one_of("customer_creation", &["always", "if_required"])?;
     if customer_creation.is_some() && customer.is_some() {
@@ -765,18 +766,27 @@ fn plain_web_url(url: &str) -> bool {
     port_ok && labels_ok && tail.bytes().all(|b| b.is_ascii_graphic())
 }
 
-/// Returns whether `email` has a name, an `@`, a domain with a dot inside
-/// it, and no spaces: the check for emails the API accepts.
+/// Returns whether `email` looks like an address the API accepts: one
+/// `@` with a name before it, and a domain of two or more dot-separated
+/// labels, each of letters, digits and inner hyphens. No spaces, commas or
+/// angle brackets, so a list of addresses is rejected.
 pub fn looks_like_email(email: &str) -> bool {
-    let mut parts = email.splitn(2, '@');
-    let (Some(local), Some(domain)) = (parts.next(), parts.next()) else {
+    let Some((local, domain)) = email.split_once('@') else {
         return false;
     };
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+    };
+    let labels: Vec<&str> = domain.split('.').collect();
     !local.is_empty()
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !email.contains(' ')
+        && !local
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "@,;<>()[]\\\"".contains(c))
+        && labels.len() >= 2
+        && labels.iter().all(|label| label_ok(label))
 }
 
 /// A session as the API shows it: without the fields the fake keeps for
@@ -897,8 +907,37 @@ pub fn line_items(
 
 #[cfg(test)]
 mod tests {
-    use super::plain_web_url;
+    use super::{looks_like_email, plain_web_url};
     use proptest::prelude::*;
+
+    #[test]
+    fn email_shapes() {
+        for valid in [
+            "ada@example.com",
+            "ada+shop@mail.example.co.uk",
+            "O'Brien@example.ie",
+            "UPPER@EXAMPLE.COM",
+            "josé@exämple.de",
+            "a@b-c.io",
+        ] {
+            assert!(looks_like_email(valid), "{valid}");
+        }
+        for invalid in [
+            "notanemail",
+            "a@@b.com",
+            "a@example.com,b@example.com",
+            "a@example..com",
+            "a@-example.com",
+            "a@example-.com",
+            "@example.com",
+            "a@localhost",
+            "a b@example.com",
+            "<a@example.com>",
+            "a@example.com.",
+        ] {
+            assert!(!looks_like_email(invalid), "{invalid}");
+        }
+    }
 
     #[test]
     fn plain_urls_take_the_short_path() {

@@ -28,7 +28,10 @@ def test_customer_crud(client):
     assert [c.email for c in client.v1.customers.list().data] == ["bob@example.com"]
 
 
-@pytest.mark.parametrize("email", ["notanemail", "ada@localhost", "@example.com", "ada @example.com"])
+@pytest.mark.parametrize(
+    "email",
+    ["notanemail", "ada@localhost", "@example.com", "ada @example.com", "a@@b.com", "a@example.com,b@example.com", "a@example..com"],
+)
 def test_customer_malformed_email_rejected(client, email):
     customer = client.v1.customers.create(params={"email": "ada@example.com"})
 
