@@ -357,6 +357,16 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     let before = fetch(data, "price", "price", &id)?;
     let mut price = before.clone();
     if let Some(active) = params.boolean("active")? {
+        let is_default = data
+            .store
+            .get("product", price["product"].as_str().unwrap_or_default())
+            .is_some_and(|product| product["default_price"] == json!(id));
+        if !active && is_default {
+            return Err(ApiError::invalid_param(
+                "active",
+                "This price cannot be archived because it is the default price of its product. Set the product's default_price to another price first.",
+            ));
+        }
         price["active"] = json!(active);
     }
     for field in ["nickname", "lookup_key"] {
@@ -381,10 +391,16 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     let now = data.now();
     data.store.update(&id, &price, now);
     let previous = crate::events::changed_fields(&before, &price);
-    crate::events::emit(data, "price.updated", &price, Some(previous), &origin(ctx));
+    // As for customers, an update that changes nothing sends no event.
+    if !previous.is_empty() {
+        crate::events::emit(data, "price.updated", &price, Some(previous), &origin(ctx));
+    }
     ctx.touch(&id);
     Ok(price)
 }
+
+/// The longest `lookup_key`, from Stripe's API description.
+const MAX_LOOKUP_KEY_CHARS: usize = 200;
 
 /// Checks that `key` is free for price `claimant` (None for a new price).
 /// Returns the id of the price that has it when `transfer` moves it,
@@ -398,6 +414,15 @@ fn claim_lookup_key(
     let Some(key) = key else {
         return Ok(None);
     };
+    if key.chars().count() > MAX_LOOKUP_KEY_CHARS {
+        return Err(ApiError::invalid_param(
+            "lookup_key",
+            format!(
+                "Invalid lookup_key: it may be up to {MAX_LOOKUP_KEY_CHARS} characters long; this one has {}.",
+                key.chars().count()
+            ),
+        ));
+    }
     let holder = data.store.ids_newest_first("price").find(|id| {
         Some(id.as_str()) != claimant
             && data

@@ -215,6 +215,11 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         product["metadata"] = Value::Object(metadata::apply(&current, update)?);
     }
     params.finish()?;
+    ctx.touch(&id);
+    // An update that changes nothing keeps `updated` and sends no event.
+    if crate::events::changed_fields(&before, &product).is_empty() {
+        return Ok(product);
+    }
     let now = data.now();
     product["updated"] = json!(now);
     data.store.update(&id, &product, now);
@@ -226,7 +231,6 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         Some(previous),
         &origin(ctx),
     );
-    ctx.touch(&id);
     Ok(product)
 }
 

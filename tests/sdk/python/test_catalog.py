@@ -127,11 +127,21 @@ def test_product_default_price_and_filters(client):
     not_shippable = client.v1.products.list(params={"shippable": False})
 
     assert updated.default_price == mug_price.id
+    # Stripe does not archive a product's default price.
+    with pytest.raises(stripe.InvalidRequestError) as archived:
+        client.v1.prices.update(mug_price.id, params={"active": False})
+    assert "default price of its product" in archived.value.error.message
+    assert client.v1.prices.retrieve(mug_price.id).active is True
     assert raised.value.error.param == "default_price"
     assert client.v1.products.retrieve(ebook.id).default_price is None
     assert [p.id for p in by_ids.data] == [tea.id, mug.id]
     assert [p.id for p in shippable.data] == [mug.id]
     assert [p.id for p in not_shippable.data] == [ebook.id]
+    # An update that changes nothing keeps `updated` and sends no event.
+    unchanged = client.v1.products.update(tea.id, params={"name": "Tea"})
+    assert unchanged.updated == tea.updated
+    product_events = client.v1.events.list(params={"type": "product.updated"}).data
+    assert [e.data.object.id for e in product_events] == [mug.id]
 
 
 def test_price_crud(client):
@@ -184,8 +194,15 @@ def test_price_lookup_key_unique_until_transferred(client):
     moved = client.v1.prices.update(first.id, params={"lookup_key": "tea_standard", "transfer_lookup_key": True})
     assert moved.lookup_key == "tea_standard"
     assert client.v1.prices.retrieve(second.id).lookup_key is None
-    # A price may keep its own key.
+    with pytest.raises(stripe.InvalidRequestError) as too_long:
+        client.v1.prices.update(first.id, params={"lookup_key": "k" * 201})
+    assert too_long.value.error.param == "lookup_key"
+    assert client.v1.prices.update(first.id, params={"lookup_key": "k" * 200}).lookup_key == "k" * 200
+    client.v1.prices.update(first.id, params={"lookup_key": "tea_standard"})
+    # A price may keep its own key, and that changes nothing.
+    updated_before = len(client.v1.events.list(params={"type": "price.updated"}).data)
     assert client.v1.prices.update(first.id, params={"lookup_key": "tea_standard"}).lookup_key == "tea_standard"
+    assert len(client.v1.events.list(params={"type": "price.updated"}).data) == updated_before
     events = client.v1.events.list(params={"type": "price.updated"})
     cleared = [e for e in events.data if e.data.object.id == second.id]
     assert cleared and cleared[0].data.previous_attributes.lookup_key == "tea_standard"
