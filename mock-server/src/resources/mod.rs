@@ -341,7 +341,7 @@ impl CreatedFilter {
 /// what Stripe supports, covering the common settlement currencies.
 pub const CURRENCIES: &[&str] = &[
     "usd", "eur", "gbp", "jpy", "cad", "aud", "chf", "sek", "nok", "dkk", "pln", "czk", "nzd",
-    "sgd", "hkd", "mxn", "brl", "inr",
+    "sgd", "hkd", "mxn", "brl", "inr", "aed", "bgn", "huf", "myr", "ron", "thb",
 ];
 
 /// Returns the smallest amount Stripe charges in `currency`, in its minor
@@ -350,12 +350,14 @@ pub const CURRENCIES: &[&str] = &[
 pub fn minimum_charge(currency: &str) -> i64 {
     match currency {
         "gbp" => 30,
-        "pln" => 200,
+        "bgn" => 100,
+        "pln" | "aed" | "myr" | "ron" => 200,
         "dkk" => 250,
         "sek" | "nok" => 300,
         "hkd" => 400,
-        "mxn" => 1000,
+        "mxn" | "thb" => 1000,
         "czk" => 1500,
+        "huf" => 17500,
         // usd, eur, jpy (50 yen), cad, aud, chf, nzd, sgd, brl, inr.
         _ => 50,
     }
@@ -390,6 +392,14 @@ pub fn currency(params: &mut Params, name: &str) -> ApiResult<Option<String>> {
             let lower = code.to_ascii_lowercase();
             if CURRENCIES.contains(&lower.as_str()) {
                 Ok(Some(lower))
+            } else if code.len() == 3 && code.bytes().all(|b| b.is_ascii_lowercase()) {
+                Err(ApiError::invalid_param(
+                    path,
+                    format!(
+                        "Unsupported currency: {code}. fakestripe accepts {}.",
+                        CURRENCIES.join(", ")
+                    ),
+                ))
             } else {
                 Err(ApiError::invalid_param(
                     path,

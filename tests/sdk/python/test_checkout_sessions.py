@@ -114,7 +114,7 @@ def one_item(currency, unit_amount, quantity=1):
 
 @pytest.mark.parametrize(
     ("currency", "below", "minimum_text"),
-    [("usd", 49, "$0.50 usd"), ("jpy", 49, "¥50 jpy"), ("dkk", 249, "2.50 dkk")],
+    [("usd", 49, "$0.50 usd"), ("jpy", 49, "¥50 jpy"), ("dkk", 249, "2.50 dkk"), ("huf", 17499, "175.00 huf")],
 )
 def test_session_below_minimum_charge(client, currency, below, minimum_text):
     with pytest.raises(stripe.InvalidRequestError) as raised:
@@ -131,6 +131,14 @@ def test_session_below_minimum_charge(client, currency, below, minimum_text):
     assert at_minimum.amount_total == below + 1
     two = client.v1.checkout.sessions.create(params=session_params(line_items=one_item(currency, below, quantity=2)))
     assert two.amount_total == below * 2
+
+
+def test_unsupported_currency_lists_accepted_ones(client):
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.checkout.sessions.create(params=session_params(line_items=one_item("krw", 5000)))
+
+    assert raised.value.error.param == "line_items[0][price_data][currency]"
+    assert raised.value.error.message.startswith("Unsupported currency: krw. fakestripe accepts usd, eur,")
 
 
 def test_expire_session_twice(client):
