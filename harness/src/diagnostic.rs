@@ -260,10 +260,24 @@ impl Source<'_> {
             // first one also lacks a key: the author most likely split
             // one scenario in two.
             match serde_saphyr::from_str::<serde::de::IgnoredAny>(self.text) {
-                Err(whole) if is_second_document(&whole) => self.yaml_error(&whole),
+                Err(whole) if is_second_document(&whole) => self.second_document_error(&whole),
                 _ => self.yaml_error(&err),
             }
         })
+    }
+
+    /// Points the error for a second document at the `---` line that
+    /// starts it, where the parser points at the document's first value.
+    fn second_document_error(&self, err: &serde_saphyr::Error) -> FileError {
+        let mut error = self.yaml_error(err);
+        let lines: Vec<&str> = self.text.lines().collect();
+        let separator = (0..error.line as usize)
+            .rev()
+            .find(|&index| lines.get(index).is_some_and(|line| line.starts_with("---")));
+        if let Some(index) = separator {
+            error = self.error(index as u32 + 1, 1, error.message, error.help);
+        }
+        error
     }
 
     fn yaml_error(&self, err: &serde_saphyr::Error) -> FileError {
@@ -732,7 +746,7 @@ mod tests {
         let error = source
             .deserialize::<Needs>("")
             .expect_err("the file holds two documents");
-        assert_eq!((error.line, error.column), (3, 1), "{error}");
+        assert_eq!((error.line, error.column), (2, 1), "{error}");
         assert!(
             error
                 .to_string()

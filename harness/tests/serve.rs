@@ -316,7 +316,7 @@ async fn invalid_flags_exit_with_usage_error() {
 
     let stderr = serve_rejects_plan("two-docs.yaml", "seed: 1\n---\nseed: 2\n").await;
     assert!(
-        stderr.contains(".yaml:3:1: a second YAML document starts here"),
+        stderr.contains(".yaml:2:1: a second YAML document starts here"),
         "{stderr}"
     );
     assert!(!stderr.contains("from_str_multiple"), "{stderr}");
