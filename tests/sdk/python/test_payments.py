@@ -179,6 +179,29 @@ def test_intent_payment_method_types_checked(client, types, param):
     assert client.v1.payment_intents.list().data == []
 
 
+def test_intent_update_currency_and_types(client):
+    intent = client.v1.payment_intents.create(params={"amount": 2000, "currency": "usd"})
+
+    updated = client.v1.payment_intents.update(intent.id, params={"currency": "eur", "payment_method_types": ["sepa_debit"]})
+    with pytest.raises(stripe.InvalidRequestError) as wrong_currency:
+        client.v1.payment_intents.update(intent.id, params={"currency": "usd"})
+    with pytest.raises(stripe.InvalidRequestError) as below_minimum:
+        client.v1.payment_intents.update(intent.id, params={"currency": "gbp", "payment_method_types": ["card"], "amount": 25})
+
+    assert (updated.currency, updated.payment_method_types) == ("eur", ["sepa_debit"])
+    assert updated.automatic_payment_methods is None
+    assert wrong_currency.value.error.param == "payment_method_types[0]"
+    assert below_minimum.value.error.code == "amount_too_small"
+    kept = client.v1.payment_intents.retrieve(intent.id)
+    assert (kept.currency, kept.amount) == ("eur", 2000)
+    paid = client.v1.payment_intents.create(
+        params={"amount": 2000, "currency": "usd", "payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
+    )
+    with pytest.raises(stripe.InvalidRequestError) as settled:
+        client.v1.payment_intents.update(paid.id, params={"currency": "eur"})
+    assert settled.value.error.param == "currency"
+
+
 def test_bypass_pending_card_succeeds(client):
     params = {"amount": 2500, "currency": "usd", "payment_method_types": ["card"], "payment_method": "pm_card_bypassPending", "confirm": True}
     intent = client.v1.payment_intents.create(params=params)
