@@ -169,6 +169,13 @@ fn unsupported_currency() {
 }
 
 #[test]
+fn currency_suggestion_one_edit_away() {
+    let text = "version: 1\nsteps:\n  - checkout:\n      order: O-1\n      currency: eru\n";
+    let report = errors("swapped.yaml", text);
+    assert!(report.contains("did you mean `eur`?"), "{report}");
+}
+
+#[test]
 fn currency_any_case_accepted() {
     for code in ["eur", "EUR", "Usd", "jpy"] {
         let text =

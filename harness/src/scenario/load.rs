@@ -506,7 +506,14 @@ impl Checker<'_> {
                 "invalid currency `{text}`, expected a three-letter ISO code such as eur or usd"
             )
         };
-        let mut help = suggest(&code, accepted);
+        // Many pairs of the 24 codes are two edits apart, so only a code one
+        // edit away, such as one with two letters swapped, is suggested.
+        let mut help = accepted
+            .iter()
+            .map(|candidate| (candidate, strsim::damerau_levenshtein(&code, candidate)))
+            .min_by_key(|(_, distance)| *distance)
+            .filter(|(_, distance)| *distance <= 1)
+            .map(|(candidate, _)| format!("did you mean `{candidate}`?"));
         if help.is_none() && !three_letters {
             help = Some("write a three-letter ISO code such as eur or usd".to_owned());
         }
