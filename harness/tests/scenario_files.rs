@@ -168,6 +168,25 @@ fn unsupported_currency() {
     insta::assert_snapshot!(errors("unsupported-currency.yaml", text));
 }
 
+/// The currency lists in the README and in docs/scenarios.md name the
+/// currencies the fake accepts, in its order.
+#[test]
+fn docs_list_accepted_currencies() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let accepted = fakestripe_server::resources::CURRENCIES;
+    let (init, last) = accepted.split_at(accepted.len() - 1);
+    let written = format!("{} or {}", init.join(", "), last[0]);
+    let scenarios = std::fs::read_to_string(root.join("docs/scenarios.md")).unwrap();
+    assert!(
+        scenarios.contains(&written),
+        "docs/scenarios.md lacks: {written}"
+    );
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let flat = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+    let written = format!("{} and {}", init.join(", "), last[0]);
+    assert!(flat.contains(&written), "README.md lacks: {written}");
+}
+
 #[test]
 fn currency_suggestion_one_edit_away() {
     let text = "version: 1\nsteps:\n  - checkout:\n      order: O-1\n      currency: eru\n";

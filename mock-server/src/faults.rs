@@ -794,6 +794,14 @@ pub fn set_plan(data: &mut AccountData, plan: Value) -> Result<(), ApiError> {
     if shown.get("faults").is_none_or(Value::is_null) {
         shown["faults"] = json!([]);
     }
+    // The plan is shown with whole numbers as they were read: `5.0` as 5.
+    if let Some(items) = shown["faults"].as_array_mut() {
+        for (index, item) in items.iter_mut().enumerate() {
+            if let Ok(normal) = whole_numbers(item, index) {
+                *item = normal;
+            }
+        }
+    }
     data.faults.rng = ChaCha8Rng::seed_from_u64(seed);
     data.faults.matched = vec![0; parsed.faults.len()];
     data.faults.faults = parsed.faults;

@@ -290,6 +290,8 @@ impl Server {
         &self.base_url
     }
 
+    /// Returns the address the server is bound to, with the port the
+    /// system chose when the config asked for port 0.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }

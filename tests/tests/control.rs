@@ -145,6 +145,14 @@ async fn fault_values_out_of_range_give_range() {
         let (status, answer) = put_plan(&fake, &format!(r#"{{"faults": [{fault}]}}"#)).await;
         assert_eq!(status, 200, "{fault}: {answer}");
     }
+    // The plan in force shows them as they were read.
+    let shown = plan_in_force(&fake, "sk_test_control").await;
+    assert_eq!(
+        shown["faults"][0]["status"],
+        serde_json::json!(500),
+        "{shown}"
+    );
+    assert_eq!(shown["faults"][0]["count"], serde_json::json!(3), "{shown}");
     let (status, answer) = put_plan(&fake, r#"{"faults": [5]}"#).await;
     assert_eq!(status, 400, "{answer}");
     assert_eq!(answer["error"]["param"], "faults[0]", "{answer}");
