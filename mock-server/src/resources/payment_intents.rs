@@ -337,9 +337,6 @@ pub fn confirm(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) ->
     params.string("receipt_email")?;
     params.finish()?;
     ctx.touch(&id);
-    if pi["automatic_payment_methods"]["allow_redirects"] == "always" {
-        check_return_url(return_url.as_deref())?;
-    }
     match pi["status"].as_str() {
         Some("requires_payment_method" | "requires_confirmation") => {}
         Some(status) => {
@@ -349,6 +346,10 @@ pub fn confirm(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) ->
             .with_code("payment_intent_unexpected_state"));
         }
         None => return Err(ApiError::internal("payment intent without status")),
+    }
+    // A state that cannot be confirmed at all is the first thing to report.
+    if pi["automatic_payment_methods"]["allow_redirects"] == "always" {
+        check_return_url(return_url.as_deref())?;
     }
     let pm = pm
         .or_else(|| pi["payment_method"].as_str().map(str::to_owned))

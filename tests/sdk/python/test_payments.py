@@ -165,6 +165,10 @@ def test_redirecting_methods_need_return_url(client):
     assert with_url.status == "succeeded"
     assert no_redirects.status == "succeeded"
     assert old_version.status == "succeeded"
+    # A settled intent reports its state before the missing return_url.
+    with pytest.raises(stripe.InvalidRequestError) as settled:
+        client.v1.payment_intents.confirm(intent.id, params={"payment_method": "pm_card_visa"})
+    assert settled.value.error.code == "payment_intent_unexpected_state"
 
 
 @pytest.mark.parametrize(
