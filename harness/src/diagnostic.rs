@@ -548,6 +548,16 @@ pub fn shorten(text: &str) -> Cow<'_, str> {
 /// Returns the valid name nearest to `name`, as a help line, when one is close
 /// enough to be a likely misspelling.
 pub fn suggest<S: AsRef<str>>(name: &str, valid: &[S]) -> Option<String> {
+    suggest_within(name, valid, |best| (best.len().max(name.len()) / 3).max(2))
+}
+
+/// Like [`suggest`], with the largest edit distance that still suggests
+/// given by `limit` for the nearest valid name.
+pub fn suggest_within<S: AsRef<str>>(
+    name: &str,
+    valid: &[S],
+    limit: impl Fn(&str) -> usize,
+) -> Option<String> {
     let (best, distance) = valid
         .iter()
         .map(|candidate| {
@@ -557,8 +567,7 @@ pub fn suggest<S: AsRef<str>>(name: &str, valid: &[S]) -> Option<String> {
             )
         })
         .min_by_key(|(_, distance)| *distance)?;
-    let limit = (best.len().max(name.len()) / 3).max(2);
-    (distance <= limit).then(|| format!("did you mean `{best}`?"))
+    (distance <= limit(best)).then(|| format!("did you mean `{best}`?"))
 }
 
 /// Returns the fault kind nearest to `kind`, as a help line, by the rule

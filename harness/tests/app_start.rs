@@ -237,38 +237,48 @@ fn unreachable_fake_exits_3() {
     assert!(!stdout.contains("FAIL"), "{stdout}");
 }
 
+/// Writes the app file of an app that the test itself serves, and returns
+/// it with a runtime and the listener bound to the app's port.
+fn app_served_by_test(test: &str) -> (PathBuf, tokio::runtime::Runtime, tokio::net::TcpListener) {
+    let dir = scratch(test);
+    let port = unused_port();
+    let app = running_app(&dir, &format!("http://127.0.0.1:{port}"));
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))
+        .expect("the port is free");
+    (app, runtime, listener)
+}
+
+/// Returns the options of a run with one job against `app`.
+fn one_job(app: &Path) -> RunOptions {
+    RunOptions {
+        jobs: 1,
+        seed: None,
+        fail_fast: false,
+        fake_url: None,
+        app_arg: app.display().to_string(),
+    }
+}
+
 /// An app whose reset request fails stops each scenario before its first
 /// step. The timeline then shows nothing from earlier scenarios on the
 /// same account, such as their fault plan being cleared.
 #[test]
 fn failed_reset_timeline_is_empty() {
-    let dir = scratch("failed-reset");
-    let port = unused_port();
-    let base_url = format!("http://127.0.0.1:{port}");
-    let app = running_app(&dir, &base_url);
-    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))
-        .expect("the port is free");
+    let (app, runtime, listener) = app_served_by_test("failed-reset");
     let router = axum::Router::new().route(
         "/reset",
         post(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "reset failed") }),
     );
     runtime.spawn(async move { axum::serve(listener, router).await });
 
-    let options = RunOptions {
-        jobs: 1,
-        seed: None,
-        fail_fast: false,
-        fake_url: None,
-        app_arg: app.display().to_string(),
-    };
     let paths = [
         scenario("card-paid.yaml"),
         scenario("duplicate-delivery.yaml"),
     ];
     let outcome = runtime
-        .block_on(run_files(&app, &paths, options))
+        .block_on(run_files(&app, &paths, one_job(&app)))
         .expect("the run starts");
     assert_eq!(outcome.results.len(), 2);
     for result in &outcome.results {
@@ -287,18 +297,11 @@ fn failed_reset_timeline_is_empty() {
     }
 }
 
-/// An app that drops the connection without answering is reported as
+/// An app that closes the connection before it responds is reported as
 /// such, not by the HTTP client's generic "error sending request".
 #[test]
 fn closed_connection_named() {
-    let dir = scratch("closed-connection");
-    let port = unused_port();
-    let base_url = format!("http://127.0.0.1:{port}");
-    let app = running_app(&dir, &base_url);
-    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))
-        .expect("the port is free");
+    let (app, runtime, listener) = app_served_by_test("closed-connection");
     runtime.spawn(async move {
         use tokio::io::AsyncReadExt;
         while let Ok((mut socket, _)) = listener.accept().await {
@@ -308,15 +311,12 @@ fn closed_connection_named() {
         }
     });
 
-    let options = RunOptions {
-        jobs: 1,
-        seed: None,
-        fail_fast: false,
-        fake_url: None,
-        app_arg: app.display().to_string(),
-    };
     let outcome = runtime
-        .block_on(run_files(&app, &[scenario("card-paid.yaml")], options))
+        .block_on(run_files(
+            &app,
+            &[scenario("card-paid.yaml")],
+            one_job(&app),
+        ))
         .expect("the run starts");
     let message = &outcome.results[0].failures[0].message;
     assert!(

@@ -18,7 +18,7 @@ use super::values::{
     EventTypePattern, EventTypePatterns, StoredSession, Wildcards, check_event_type_pattern,
     check_field_pointer, format_seconds,
 };
-use crate::diagnostic::{FileError, Source, shorten, suggest, suggest_fault_kind};
+use crate::diagnostic::{FileError, Source, shorten, suggest, suggest_fault_kind, suggest_within};
 use crate::invariants::Invariant;
 
 /// Virtual time advanced after the last step unless a scenario sets
@@ -508,12 +508,7 @@ impl Checker<'_> {
         };
         // Many pairs of the 24 codes are two edits apart, so only a code one
         // edit away, such as one with two letters swapped, is suggested.
-        let mut help = accepted
-            .iter()
-            .map(|candidate| (candidate, strsim::damerau_levenshtein(&code, candidate)))
-            .min_by_key(|(_, distance)| *distance)
-            .filter(|(_, distance)| *distance <= 1)
-            .map(|(candidate, _)| format!("did you mean `{candidate}`?"));
+        let mut help = suggest_within(&code, accepted, |_| 1);
         if help.is_none() && !three_letters {
             help = Some("write a three-letter ISO code such as eur or usd".to_owned());
         }
