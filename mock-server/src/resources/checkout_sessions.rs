@@ -593,8 +593,8 @@ fn line_item(data: &mut AccountData, mut item: Params) -> ApiResult<LineItem> {
             let currency = price["currency"].as_str().unwrap_or_default().to_owned();
             let unit_amount = price["unit_amount_decimal"]
                 .as_str()
-                .unwrap_or_default()
-                .to_owned();
+                .and_then(prices::scaled_decimal)
+                .unwrap_or_default();
             let description = data
                 .store
                 .get("product", price["product"].as_str().unwrap_or_default())
@@ -616,8 +616,7 @@ fn line_item(data: &mut AccountData, mut item: Params) -> ApiResult<LineItem> {
                     .and_then(|product| product["name"].as_str().map(str::to_owned))
                     .unwrap_or_default(),
             };
-            let (currency, unit_amount) =
-                (price.currency.clone(), price.unit_amount_decimal.clone());
+            let (currency, unit_amount) = (price.currency.clone(), price.unit_scaled);
             (
                 ItemPrice::Made(Box::new(price)),
                 currency,
@@ -638,7 +637,7 @@ fn line_item(data: &mut AccountData, mut item: Params) -> ApiResult<LineItem> {
     }
     item.string_array("tax_rates")?;
     item.finish()?;
-    let total = prices::line_amount(&unit_amount, quantity).ok_or_else(|| {
+    let total = prices::line_amount(unit_amount, quantity).ok_or_else(|| {
         ApiError::invalid_param(quantity_path, "The line item's amount is too large.")
     })?;
     Ok(LineItem {

@@ -60,6 +60,10 @@ pub struct Price {
     /// Stripe shows it; null for a fractional `unit_amount_decimal`.
     pub unit_amount: Option<i64>,
     pub unit_amount_decimal: String,
+    /// `unit_amount_decimal` as `scaled_decimal` reads it, kept so that a
+    /// line item's total needs no second parse.
+    #[serde(skip)]
+    pub unit_scaled: i128,
     /// The product that `product_data` describes, until `commit_product`
     /// stores it.
     #[serde(skip)]
@@ -120,14 +124,14 @@ fn decimal_text(value: i128) -> String {
     format!("{whole}.{}", digits.trim_end_matches('0'))
 }
 
-/// Returns the amount of `quantity` units at `unit_amount_decimal`, in the
-/// minor unit, rounded half up. None when the text is invalid or the total
-/// does not fit.
-// NOTE: Stripe's reference does not say how a fractional unit amount is
-// rounded; this rounds the line's total, not each unit.
-pub fn line_amount(unit_amount_decimal: &str, quantity: i64) -> Option<i64> {
+/// Returns the amount of `quantity` units at `unit_scaled` (a unit amount
+/// as `scaled_decimal` reads it), in the minor unit, rounded half up. None
+/// when the total does not fit.
+// NOTE: Stripe's reference does not describe how a fractional unit amount
+// is rounded; this rounds the line's total, not each unit.
+pub fn line_amount(unit_scaled: i128, quantity: i64) -> Option<i64> {
     let scale = 10_i128.pow(DECIMAL_PLACES);
-    let total = scaled_decimal(unit_amount_decimal)?.checked_mul(i128::from(quantity))?;
+    let total = unit_scaled.checked_mul(i128::from(quantity))?;
     i64::try_from((total + scale / 2) / scale).ok()
 }
 
@@ -148,9 +152,9 @@ pub fn build(data: &mut AccountData, params: &mut Params, inline: bool) -> ApiRe
     build_for(data, params, inline, None)
 }
 
-/// Like [`build`], for product `fixed` when it is given: a product's
-/// `default_price_data` names no product, as the price is the new
-/// product's.
+/// Builds a price as [`build`] does, for product `fixed` when it is given.
+/// A product's `default_price_data` names no product, because the price
+/// belongs to the new product.
 pub fn build_for(
     data: &mut AccountData,
     params: &mut Params,
@@ -238,6 +242,7 @@ pub fn build_for(
         unit_amount: (scaled % 10_i128.pow(DECIMAL_PLACES) == 0)
             .then(|| (scaled / 10_i128.pow(DECIMAL_PLACES)) as i64),
         unit_amount_decimal: decimal_text(scaled),
+        unit_scaled: scaled,
         new_product,
     })
 }
@@ -505,11 +510,12 @@ mod tests {
     #[test]
     fn line_amount_rounds_the_total() {
         // 0.005 × 10,000 is exactly 50, where rounding each unit gives 0.
-        assert_eq!(line_amount("0.005", 10_000), Some(50));
-        assert_eq!(line_amount("16.6666", 3), Some(50));
-        assert_eq!(line_amount("0.5", 1), Some(1));
-        assert_eq!(line_amount("0.4999", 1), Some(0));
-        assert_eq!(line_amount("1500", 2), Some(3000));
-        assert_eq!(line_amount("99999999", 999_999), Some(99_999_899_000_001));
+        let line = |unit: &str, quantity| line_amount(scaled_decimal(unit).unwrap(), quantity);
+        assert_eq!(line("0.005", 10_000), Some(50));
+        assert_eq!(line("16.6666", 3), Some(50));
+        assert_eq!(line("0.5", 1), Some(1));
+        assert_eq!(line("0.4999", 1), Some(0));
+        assert_eq!(line("1500", 2), Some(3000));
+        assert_eq!(line("99999999", 999_999), Some(99_999_899_000_001));
     }
 }
