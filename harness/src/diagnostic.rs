@@ -551,8 +551,8 @@ pub fn suggest<S: AsRef<str>>(name: &str, valid: &[S]) -> Option<String> {
     suggest_within(name, valid, |best| (best.len().max(name.len()) / 3).max(2))
 }
 
-/// Like [`suggest`], with the largest edit distance that still suggests
-/// given by `limit` for the nearest valid name.
+/// Returns a help line like [`suggest`], with `limit` giving the largest
+/// edit distance from the nearest valid name that is still suggested.
 pub fn suggest_within<S: AsRef<str>>(
     name: &str,
     valid: &[S],

@@ -63,7 +63,7 @@ impl StartConfig {
             .map_or("PORT", |name| name.value.as_str())
     }
 
-    /// Returns the path that answers 2xx once the app is ready.
+    /// Returns the path that responds with 2xx once the app is ready.
     pub fn ready_path(&self) -> &str {
         self.ready.as_ref().map_or("/", |path| path.value.as_str())
     }

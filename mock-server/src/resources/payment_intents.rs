@@ -280,7 +280,8 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     }
     if let Some(types) = types {
         // NOTE: listing types replaces the automatic payment methods, as
-        // create does not take both; Stripe's reference does not say.
+        // create does not take both. Stripe's reference does not describe
+        // this case.
         pi["payment_method_types"] = json!(types);
         pi["automatic_payment_methods"] = Value::Null;
     }

@@ -44,10 +44,10 @@ impl Page {
         self.apply_where(items, |_| true, url)
     }
 
-    /// Like [`Page::apply`], keeping only the items `keep` accepts. A
-    /// cursor may name any item, kept or not: a client that pages through
-    /// open sessions and expires each one passes a cursor that no longer
-    /// matches the filter, and Stripe goes on from where that object is.
+    /// Cuts a page as [`Page::apply`] does, keeping only the items that
+    /// `keep` accepts. A cursor may name any item, accepted or not, because
+    /// a client that expires each open session while paging passes cursors
+    /// that no longer match the filter, and Stripe goes on from there.
     pub fn apply_where<T: Borrow<Value>>(
         &self,
         items: Vec<T>,
@@ -61,7 +61,7 @@ impl Page {
                 .ok_or_else(|| ApiError::no_such_param("object", cursor, param))
         };
         let (all, keep) = (&items, &keep);
-        let kept = move |range: std::ops::Range<usize>| {
+        let matching = move |range: std::ops::Range<usize>| {
             all[range]
                 .iter()
                 .map(Borrow::borrow)
@@ -70,7 +70,7 @@ impl Page {
         };
         let (data, has_more) = if let Some(cursor) = &self.ending_before {
             let end = position(cursor, "ending_before")?;
-            let mut before: Vec<Value> = kept(0..end).collect();
+            let mut before: Vec<Value> = matching(0..end).collect();
             let start = before.len().saturating_sub(self.limit);
             (before.split_off(start), start > 0)
         } else {
@@ -78,7 +78,7 @@ impl Page {
                 Some(cursor) => position(cursor, "starting_after")? + 1,
                 None => 0,
             };
-            let mut data: Vec<Value> = kept(start..all.len()).take(self.limit + 1).collect();
+            let mut data: Vec<Value> = matching(start..all.len()).take(self.limit + 1).collect();
             let more = data.len() > self.limit;
             data.truncate(self.limit);
             (data, more)
@@ -204,7 +204,7 @@ mod tests {
             let n: usize = id["obj_".len()..].parse().unwrap();
             n.is_multiple_of(2).then(|| json!({ "id": id }))
         };
-        let kept = |item: &Value| keep(item["id"].as_str().unwrap()).is_some();
+        let even = |item: &Value| keep(item["id"].as_str().unwrap()).is_some();
         for (starting_after, ending_before) in [
             (None, None),
             (Some("obj_8"), None),
@@ -223,7 +223,7 @@ mod tests {
                     ending_before: ending_before.map(str::to_owned),
                 };
                 let walked = page.walk(ids.iter().map(String::as_str), keep, "/v1/x");
-                let applied = page.apply_where(all.iter().collect(), kept, "/v1/x");
+                let applied = page.apply_where(all.iter().collect(), even, "/v1/x");
                 match (walked, applied) {
                     (Ok(a), Ok(b)) => assert_eq!(a, b, "{page:?}"),
                     (Err(a), Err(b)) => assert_eq!(a.param, b.param, "{page:?}"),

@@ -196,8 +196,8 @@ def test_intent_update_currency_and_types(client):
     assert updated.automatic_payment_methods is None
     assert wrong_currency.value.error.param == "payment_method_types[0]"
     assert below_minimum.value.error.code == "amount_too_small"
-    kept = client.v1.payment_intents.retrieve(intent.id)
-    assert (kept.currency, kept.amount) == ("eur", 2000)
+    unchanged = client.v1.payment_intents.retrieve(intent.id)
+    assert (unchanged.currency, unchanged.amount) == ("eur", 2000)
     paid = client.v1.payment_intents.create(
         params={"amount": 2000, "currency": "usd", "payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
     )
