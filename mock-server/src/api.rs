@@ -5,10 +5,10 @@
 use std::sync::{Arc, MutexGuard};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{Request, State};
 use axum::http::header::{CONTENT_TYPE, HeaderName};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -59,6 +59,32 @@ impl Ctx<'_> {
     }
 }
 
+/// Reads the whole request body, up to `limit` bytes. A request with no
+/// body, such as a GET, reads nothing. A longer body gets a 413, and one
+/// that breaks off a 400, both in Stripe's envelope.
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, Response> {
+    use axum::body::HttpBody as _;
+    if body.is_end_stream() {
+        return Ok(Bytes::new());
+    }
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => Ok(bytes),
+        Err(err) => {
+            let err = err.into_inner();
+            if err.is::<http_body_util::LengthLimitError>() {
+                return Err(crate::server::body_too_large(limit));
+            }
+            tracing::debug!(%err, "reading a request body failed");
+            let error = ApiError::new(
+                StatusCode::BAD_REQUEST,
+                crate::wire::ErrorType::InvalidRequest,
+                format!("The request body could not be read: {err}."),
+            );
+            Err(unlogged_error_response(&error, None))
+        }
+    }
+}
+
 /// Handles every request that no other route matched.
 pub async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     // The request is taken apart rather than read through the `Method`,
@@ -68,9 +94,9 @@ pub async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Resp
     let method = std::mem::take(&mut parts.method);
     let uri = std::mem::take(&mut parts.uri);
     let headers = std::mem::take(&mut parts.headers);
-    let body = match Bytes::from_request(Request::from_parts(parts, body), &()).await {
+    let body = match read_body(body, shared.config.max_body_bytes).await {
         Ok(body) => body,
-        Err(rejection) => return rejection.into_response(),
+        Err(response) => return response,
     };
     let path = uri.path().to_owned();
 

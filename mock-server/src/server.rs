@@ -2,14 +2,21 @@
 //! lookup, and shutdown.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 use axum::Router;
+use axum::extract::{Request, State};
+use axum::response::Response;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tower::ServiceExt as _;
 
 use crate::account::{Account, AccountData, Endpoint};
 use crate::clock::Clock;
@@ -151,11 +158,11 @@ impl Shared {
     }
 }
 
-/// Builds the router: the Stripe API under `/v1`, the control API under
-/// `/_fakestripe`, and the hosted pages.
-pub fn app(shared: Arc<Shared>) -> Router {
+/// Builds the service the listener serves: the Stripe API under `/v1`, the
+/// control API under `/_fakestripe`, and the hosted pages.
+pub fn app(shared: Arc<Shared>) -> Front {
     let max_body = shared.config.max_body_bytes;
-    Router::new()
+    let router = Router::new()
         .merge(crate::control::routes())
         .merge(crate::pages::routes())
         .fallback(crate::api::handle)
@@ -164,7 +171,59 @@ pub fn app(shared: Arc<Shared>) -> Router {
             shared.clone(),
             track_request,
         ))
-        .with_state(shared)
+        .with_state(shared.clone());
+    Front { shared, router }
+}
+
+/// The service in front of the router. A request under `/v1/` goes straight
+/// to `api::handle`, and the control API, the hosted pages and other paths
+/// go through the router. The Stripe API is the busiest path, and the router
+/// would spend on each of its requests a route lookup that cannot match,
+/// the fallback, and a boxed future per layer.
+#[derive(Clone, Debug)]
+pub struct Front {
+    shared: Arc<Shared>,
+    router: Router,
+}
+
+impl tower::Service<Request> for Front {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        if request.uri().path().starts_with("/v1/") {
+            let shared = self.shared.clone();
+            Box::pin(async move {
+                let _counted = InFlight::enter(&shared);
+                let response = crate::api::handle(State(shared.clone()), request).await;
+                Ok(shape_plain_error(response, shared.config.max_body_bytes))
+            })
+        } else {
+            Box::pin(self.router.clone().oneshot(request))
+        }
+    }
+}
+
+/// Counts a request in `Shared::in_flight` until it is dropped, which is
+/// when its response is ready or the request is abandoned.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn enter(shared: &'a Shared) -> Self {
+        shared.in_flight.fetch_add(1, Ordering::SeqCst);
+        InFlight(&shared.in_flight)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Counts the request in `Shared::in_flight` until its response is ready
@@ -172,18 +231,11 @@ pub fn app(shared: Arc<Shared>) -> Router {
 /// Stripe's envelope (`shape_plain_error`). One layer does both because
 /// every layer adds a boxed future to each request.
 async fn track_request(
-    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
-    request: axum::extract::Request,
+    State(shared): State<Arc<Shared>>,
+    request: Request,
     next: axum::middleware::Next,
-) -> axum::response::Response {
-    struct InFlight<'a>(&'a AtomicUsize);
-    impl Drop for InFlight<'_> {
-        fn drop(&mut self) {
-            self.0.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-    shared.in_flight.fetch_add(1, Ordering::SeqCst);
-    let _counted = InFlight(&shared.in_flight);
+) -> Response {
+    let _counted = InFlight::enter(&shared);
     let response = next.run(request).await;
     shape_plain_error(response, shared.config.max_body_bytes)
 }
@@ -191,10 +243,7 @@ async fn track_request(
 /// Gives the plain-text responses that axum's extractors produce (body too
 /// large, method not allowed) Stripe's error envelope, so every client
 /// sees one error format.
-fn shape_plain_error(
-    response: axum::response::Response,
-    max_body: usize,
-) -> axum::response::Response {
+fn shape_plain_error(response: Response, max_body: usize) -> Response {
     use axum::http::StatusCode;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
@@ -209,9 +258,7 @@ fn shape_plain_error(
         return response;
     }
     let message = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            format!("Request body too large: the limit is {max_body} bytes.")
-        }
+        StatusCode::PAYLOAD_TOO_LARGE => return body_too_large(max_body),
         StatusCode::METHOD_NOT_ALLOWED => {
             "Method not allowed on this path; see the README for the control API's methods."
                 .to_owned()
@@ -222,6 +269,16 @@ fn shape_plain_error(
         _ => format!("Request failed with status {}.", status.as_u16()),
     };
     let error = crate::wire::ApiError::new(status, crate::wire::ErrorType::InvalidRequest, message);
+    crate::api::unlogged_error_response(&error, None)
+}
+
+/// Builds the 413 response for a body over `max_body` bytes, in Stripe's envelope.
+pub fn body_too_large(max_body: usize) -> Response {
+    let error = crate::wire::ApiError::new(
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+        crate::wire::ErrorType::InvalidRequest,
+        format!("Request body too large: the limit is {max_body} bytes."),
+    );
     crate::api::unlogged_error_response(&error, None)
 }
 
@@ -255,10 +312,10 @@ impl Server {
         let addr = listener.local_addr()?;
         let base_url = base_url_for(addr);
         let shared = Shared::new(config, base_url.clone());
-        let router = app(shared.clone());
+        let front = axum::ServiceExt::<Request>::into_make_service(app(shared.clone()));
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            let served = axum::serve(listener, router)
+            let served = axum::serve(listener, front)
                 .with_graceful_shutdown(async {
                     let _ = rx.await;
                 })
