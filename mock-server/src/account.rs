@@ -4,6 +4,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
@@ -517,6 +518,27 @@ pub struct Account {
     pub outbox: Mutex<crate::events::dispatcher::Outbox>,
     /// Notified when the outbox becomes empty.
     pub outbox_empty: Notify,
+    /// Bursts of concurrent duplicate deliveries being sent now. While one
+    /// is, the account's API requests wait `BURST_API_DELAY` first.
+    pub bursts: AtomicUsize,
+}
+
+/// How much longer an API request takes while a burst of concurrent
+/// duplicates is being delivered. Stripe's API responds in tens to
+/// hundreds of milliseconds, and the fake in about one. An app that checks whether
+/// it has seen an event, calls the API, and then records the event leaves
+/// a window that long between check and record, and the delay gives the
+/// other copies of the burst time to arrive inside it, as they would on
+/// Stripe.
+pub const BURST_API_DELAY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Counts a burst in `Account::bursts` until it is dropped.
+pub struct BurstGuard<'a>(&'a AtomicUsize);
+
+impl Drop for BurstGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Account {
@@ -529,6 +551,7 @@ impl Account {
             turn: tokio::sync::Mutex::new(()),
             outbox: Mutex::default(),
             outbox_empty: Notify::new(),
+            bursts: AtomicUsize::new(0),
         })
     }
 
@@ -539,6 +562,21 @@ impl Account {
     }
 
     /// Locks the account's state. The lock is never held across an await.
+    /// Marks a burst of concurrent duplicates as being sent, until the
+    /// returned guard is dropped.
+    pub fn start_burst(&self) -> BurstGuard<'_> {
+        self.bursts.fetch_add(1, Ordering::SeqCst);
+        BurstGuard(&self.bursts)
+    }
+
+    /// Waits `BURST_API_DELAY` when a burst of concurrent duplicates is
+    /// being sent, before an API request of this account runs.
+    pub async fn wait_out_burst(&self) {
+        if self.bursts.load(Ordering::SeqCst) > 0 {
+            tokio::time::sleep(BURST_API_DELAY).await;
+        }
+    }
+
     pub fn lock(&self) -> MutexGuard<'_, AccountData> {
         // A panic while the lock was held leaves the data as the panicking
         // request left it; serving on is more useful to a test than refusing.

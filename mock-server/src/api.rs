@@ -141,6 +141,7 @@ pub async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Resp
     };
 
     let account = shared.account(&key, connected.as_deref());
+    account.wait_out_burst().await;
     let params_value = Logged::new(&raw_params);
 
     // Faults and idempotency keys need the full pipeline below; a GET of

@@ -181,6 +181,14 @@ impl Api {
         send(builder).await
     }
 
+    pub(crate) async fn put_control(&self, path: &str, body: Value) -> Reply {
+        let builder = self
+            .request(reqwest::Method::PUT, &format!("/_fakestripe{path}"))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        send(builder).await
+    }
+
     pub(crate) async fn control_get(&self, path: &str) -> Reply {
         send(self.request(reqwest::Method::GET, &format!("/_fakestripe{path}"))).await
     }

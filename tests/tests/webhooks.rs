@@ -733,3 +733,290 @@ async fn completed_event_carries_paid_session() {
         "private fields leaked: {object}"
     );
 }
+
+/// A webhook receiver on raw TCP, for tests about connections and responses
+/// that HTTP servers would not send. It numbers each connection it
+/// accepts, records each request's connection and event type, and writes
+/// `answer` after reading the request.
+struct RawReceiver {
+    addr: std::net::SocketAddr,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<(usize, String)>>>,
+}
+
+impl RawReceiver {
+    async fn start(answer: fn(&mut tokio::net::TcpStream) -> RawAnswer<'_>) -> RawReceiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding the raw receiver");
+        let addr = listener.local_addr().expect("raw receiver address");
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = requests.clone();
+        tokio::spawn(async move {
+            let mut accepted = 0;
+            while let Ok((mut stream, _)) = listener.accept().await {
+                accepted += 1;
+                let connection = accepted;
+                let log = log.clone();
+                tokio::spawn(async move {
+                    while let Some(body) = read_request(&mut stream).await {
+                        let event: Value = serde_json::from_slice(&body).unwrap_or_default();
+                        let kind = event["type"].as_str().unwrap_or_default().to_owned();
+                        log.lock().unwrap().push((connection, kind));
+                        if answer(&mut stream).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        RawReceiver { addr, requests }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/hook", self.addr)
+    }
+
+    fn requests(&self) -> Vec<(usize, String)> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+type RawAnswer<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send + 'a>>;
+
+/// Reads one HTTP/1.1 request with a Content-Length body and returns the
+/// body, or `None` once the connection closes.
+async fn read_request(stream: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).await.ok()? == 0 {
+            return None;
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).await.ok()?;
+    Some(body)
+}
+
+fn answer_ok(stream: &mut tokio::net::TcpStream) -> RawAnswer<'_> {
+    use tokio::io::AsyncWriteExt;
+    Box::pin(async move {
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+            .await
+    })
+}
+
+/// Writes a 200 whose chunked body runs on for two seconds, far past the
+/// part the delivery log keeps, then breaks off.
+fn answer_endless_body(stream: &mut tokio::net::TcpStream) -> RawAnswer<'_> {
+    use tokio::io::AsyncWriteExt;
+    Box::pin(async move {
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+            .await?;
+        let chunk = format!("400\r\n{}\r\n", "0123456789abcdef".repeat(64));
+        let until = std::time::Instant::now() + Duration::from_secs(2);
+        while std::time::Instant::now() < until {
+            stream.write_all(chunk.as_bytes()).await?;
+        }
+        Err(std::io::Error::other("the body breaks off"))
+    })
+}
+
+/// Writes a 200 that announces 100 bytes of body, sends 10, and then
+/// stalls for three seconds.
+fn answer_stalled_body(stream: &mut tokio::net::TcpStream) -> RawAnswer<'_> {
+    use tokio::io::AsyncWriteExt;
+    Box::pin(async move {
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789")
+            .await?;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        Err(std::io::Error::other("the body never ends"))
+    })
+}
+
+/// Concurrent duplicates must reach the app together. Each copy opens its
+/// own connection and waits for the others before it is written, so none
+/// takes the connection an earlier delivery left open and gets ahead.
+#[tokio::test]
+async fn concurrent_copies_each_open_a_connection() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_burst");
+    let receiver = RawReceiver::start(answer_ok).await;
+    api.webhook_endpoint(&receiver.url(), &["*"]).await;
+    let plan = json!({"faults": [{"kind": "webhook_duplicate",
+        "types": ["checkout.session.completed"], "copies": 3, "concurrent": true}]});
+    let reply = api.put_control("/faults", plan).await;
+    reply.ok();
+    let session = create_session(&api, &[]).await;
+    api.pay_card(session["id"].as_str().unwrap(), "4242424242424242")
+        .await
+        .ok();
+    api.run_due().await;
+
+    let requests = receiver.requests();
+    let burst: Vec<usize> = requests
+        .iter()
+        .filter(|(_, kind)| kind == "checkout.session.completed")
+        .map(|(connection, _)| *connection)
+        .collect();
+    assert_eq!(burst.len(), 4, "{requests:?}");
+    let earlier: Vec<usize> = requests
+        .iter()
+        .filter(|(_, kind)| kind != "checkout.session.completed")
+        .map(|(connection, _)| *connection)
+        .collect();
+    assert!(!earlier.is_empty(), "{requests:?}");
+    for connection in &burst {
+        assert!(
+            !earlier.contains(connection),
+            "a copy went on connection {connection}, which carried an earlier event: {requests:?}"
+        );
+    }
+    let mut distinct = burst.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 4, "one connection per copy: {requests:?}");
+}
+
+#[tokio::test]
+async fn endless_answer_is_cut_at_the_logged_part() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_endless");
+    let receiver = RawReceiver::start(answer_endless_body).await;
+    api.webhook_endpoint(&receiver.url(), &["product.created"])
+        .await;
+    create_product(&api, &[]).await;
+    api.run_due().await;
+
+    let deliveries = api.deliveries().await;
+    assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+    assert_eq!(deliveries[0]["status"], 200);
+    assert_eq!(deliveries[0]["error"], Value::Null);
+    assert_eq!(
+        deliveries[0]["response_body"],
+        "0123456789abcdef".repeat(32),
+        "the first 512 bytes of the answer"
+    );
+}
+
+#[tokio::test]
+async fn stalled_answer_fails_and_is_retried() {
+    let fake = start(ServerConfig {
+        clock_mode: fakestripe_server::ClockMode::Manual,
+        delivery_timeout: Duration::from_secs(1),
+        ..Default::default()
+    })
+    .await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_stalled");
+    let receiver = RawReceiver::start(answer_stalled_body).await;
+    api.webhook_endpoint(&receiver.url(), &["product.created"])
+        .await;
+    create_product(&api, &[]).await;
+    api.run_due().await;
+    api.advance(60).await;
+
+    let deliveries = api.deliveries().await;
+    assert_eq!(
+        deliveries.len(),
+        2,
+        "the first attempt failed: {deliveries:?}"
+    );
+    for record in &deliveries {
+        assert_eq!(record["status"], 200);
+        assert_eq!(record["error"], "timed out reading the response body");
+    }
+    assert_eq!(deliveries[1]["attempt"], 2);
+}
+
+/// What a racing webhook handler did, in order: `check` when a copy came
+/// in, `record` after the API call that follows the check.
+type Steps = std::sync::Arc<std::sync::Mutex<Vec<&'static str>>>;
+
+/// A listener that takes 10 ms to get to each connection after the first,
+/// as an app whose event loop is busy does.
+struct BusyListener {
+    inner: tokio::net::TcpListener,
+    accepted: usize,
+}
+
+impl axum::serve::Listener for BusyListener {
+    type Io = tokio::net::TcpStream;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        if self.accepted > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.accepted += 1;
+        self.inner.accept().await.expect("accepting a connection")
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.inner.local_addr()
+    }
+}
+
+/// A handler that checks for a duplicate, reads the session from the API,
+/// and only then records the event: the shape of a duplicate check that
+/// is not one transaction. The app gets to each connection 10 ms after
+/// the last. Without the fake's slower API during a burst, the first
+/// copy's API call would return before the later copies are checked, and
+/// the race would go unseen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn burst_copies_all_arrive_before_a_record() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_race");
+    let steps: Steps = Default::default();
+    let state = (steps.clone(), fake.base_url().to_owned());
+    let router = axum::Router::new()
+        .fallback(
+            |axum::extract::State((steps, base)): axum::extract::State<(Steps, String)>,
+             body: axum::body::Bytes| async move {
+                let event: Value = serde_json::from_slice(&body).unwrap_or_default();
+                steps.lock().unwrap().push("check");
+                let session = event["data"]["object"]["id"].as_str().unwrap_or_default();
+                Api::new(&base, "sk_test_wh_race")
+                    .get(&format!("/v1/checkout/sessions/{session}"))
+                    .await
+                    .ok();
+                steps.lock().unwrap().push("record");
+            },
+        )
+        .with_state(state);
+    let inner = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binding the racing receiver");
+    let url = format!("http://{}/hook", inner.local_addr().unwrap());
+    let listener = BusyListener { inner, accepted: 0 };
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    api.webhook_endpoint(&url, &["checkout.session.completed"])
+        .await;
+    let plan = json!({"faults": [{"kind": "webhook_duplicate",
+        "types": ["checkout.session.completed"], "copies": 3, "concurrent": true}]});
+    api.put_control("/faults", plan).await.ok();
+    let session = create_session(&api, &[]).await;
+    api.pay_card(session["id"].as_str().unwrap(), "4242424242424242")
+        .await
+        .ok();
+    api.run_due().await;
+
+    let steps = steps.lock().unwrap().clone();
+    assert_eq!(steps.len(), 8, "{steps:?}");
+    assert_eq!(
+        steps[..4],
+        ["check"; 4],
+        "every copy was checked before any was recorded: {steps:?}"
+    );
+}

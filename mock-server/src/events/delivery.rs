@@ -1,16 +1,20 @@
 //! One delivery attempt: build the signed request from the stored event,
 //! send it, record the outcome, and schedule the next attempt on failure.
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
+use http_body_util::{BodyExt, Full};
 use serde_json::json;
+use tokio::sync::Barrier;
 
 use crate::account::{AccountData, DeliveryRecord, Task};
 use crate::clock::wall_clock_seconds;
 use crate::events::signature;
 use crate::faults::Forgery;
 
-/// How many bytes of an endpoint's answer are kept in the delivery log.
+/// How many bytes of an endpoint's answer are head in the delivery log.
 const RESPONSE_SNIPPET_BYTES: usize = 512;
 
 /// A delivery ready to send, built under the account lock.
@@ -44,8 +48,19 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Whether the endpoint responded with a 2xx and the whole response
+    /// arrived in time. A 200 whose body stops coming before the timeout is a failure.
     pub fn succeeded(&self) -> bool {
-        self.status.is_some_and(|s| (200..300).contains(&s))
+        self.error.is_none() && self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+
+    fn failed(started: Instant, error: String) -> Outcome {
+        Outcome {
+            status: None,
+            error: Some(error),
+            latency_ms: started.elapsed().as_millis() as u64,
+            response_body: String::new(),
+        }
     }
 }
 
@@ -117,50 +132,197 @@ pub fn forge(prepared: &mut Prepared, forgery: Forgery, secrets: &[&str], wrong_
 /// become an `Outcome` with an error.
 pub async fn send(http: &reqwest::Client, prepared: &Prepared) -> Outcome {
     if prepared.lost {
-        return Outcome {
-            status: None,
-            error: Some("connection lost (webhook_drop fault)".to_owned()),
-            latency_ms: 0,
-            response_body: String::new(),
-        };
+        return lost();
     }
     let started = Instant::now();
     let result = http
         .post(&prepared.url)
         .header("content-type", "application/json; charset=utf-8")
         .header("stripe-signature", &prepared.signature)
-        .header(
-            "user-agent",
-            "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
-        )
+        .header("user-agent", USER_AGENT)
         .body(prepared.body.clone())
         .send()
         .await;
-    let (status, error, response_body) = match result {
-        Ok(response) => {
-            let status = response.status().as_u16();
-            let text = response.text().await.unwrap_or_default();
-            (Some(status), None, snippet(&text))
-        }
-        Err(err) if err.is_timeout() => (None, Some("timed out".to_owned()), String::new()),
+    let mut response = match result {
+        Ok(response) => response,
+        Err(err) if err.is_timeout() => return Outcome::failed(started, "timed out".to_owned()),
         Err(err) if err.is_connect() => {
-            (None, Some("connection refused".to_owned()), String::new())
+            return Outcome::failed(started, "connection refused".to_owned());
         }
-        Err(err) => (None, Some(format!("request failed: {err}")), String::new()),
+        Err(err) => return Outcome::failed(started, format!("request failed: {err}")),
     };
+    // Only the start of the body is head, so only that much is read, and
+    // an endpoint that responds with a huge body costs no memory.
+    let mut head = Vec::new();
+    let mut error = None;
+    while head.len() < RESPONSE_SNIPPET_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => head.extend_from_slice(&chunk),
+            Ok(None) => break,
+            Err(err) => {
+                error = Some(body_error(err.is_timeout(), &err));
+                break;
+            }
+        }
+    }
     Outcome {
-        status,
+        status: Some(response.status().as_u16()),
         error,
         latency_ms: started.elapsed().as_millis() as u64,
-        response_body,
+        response_body: snippet(&head),
     }
 }
 
-fn snippet(text: &str) -> String {
-    if text.len() <= RESPONSE_SNIPPET_BYTES {
-        return text.to_owned();
+/// The user agent Stripe sends webhooks with.
+const USER_AGENT: &str = "Stripe/1.0 (+https://stripe.com/docs/webhooks)";
+
+fn lost() -> Outcome {
+    Outcome {
+        status: None,
+        error: Some("connection lost (webhook_drop fault)".to_owned()),
+        latency_ms: 0,
+        response_body: String::new(),
     }
-    let mut end = RESPONSE_SNIPPET_BYTES;
+}
+
+fn body_error(timed_out: bool, err: &dyn std::fmt::Display) -> String {
+    if timed_out {
+        "timed out reading the response body".to_owned()
+    } else {
+        format!("reading the response body failed: {err}")
+    }
+}
+
+/// Sends deliveries so that they reach their endpoints at the same moment,
+/// for a concurrent-duplicate fault. Each goes over a new connection, and
+/// no request is written until every connection is open. Through the
+/// pooled client the first copy would take a head-alive connection and
+/// arrive while the others were still connecting, so an app whose check
+/// for a duplicate races with its write would rarely see the race.
+pub async fn send_together(
+    http: &reqwest::Client,
+    sends: &[Prepared],
+    timeout: Duration,
+) -> Vec<Outcome> {
+    let gate = Arc::new(Barrier::new(sends.len()));
+    let tasks: Vec<_> = sends
+        .iter()
+        .map(|prepared| {
+            let gate = gate.clone();
+            let http = http.clone();
+            let prepared = prepared.clone();
+            tokio::spawn(async move { send_at_gate(&http, &prepared, &gate, timeout).await })
+        })
+        .collect();
+    let mut outcomes = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        let outcome = task.await.unwrap_or_else(|err| {
+            Outcome::failed(Instant::now(), format!("delivery task failed: {err}"))
+        });
+        outcomes.push(outcome);
+    }
+    outcomes
+}
+
+/// Opens a connection for one delivery, waits at `gate` until the other
+/// deliveries of the burst have theirs, then sends. A URL that is not
+/// plain `http` goes through the pooled client after the gate.
+async fn send_at_gate(
+    http: &reqwest::Client,
+    prepared: &Prepared,
+    gate: &Barrier,
+    timeout: Duration,
+) -> Outcome {
+    let target = url::Url::parse(&prepared.url)
+        .ok()
+        .filter(|url| url.scheme() == "http" && url.host_str().is_some() && !prepared.lost);
+    let Some(target) = target else {
+        gate.wait().await;
+        return send(http, prepared).await;
+    };
+    let authority = match target.port() {
+        Some(port) => format!("{}:{port}", target.host_str().unwrap_or_default()),
+        None => format!("{}:80", target.host_str().unwrap_or_default()),
+    };
+
+    let started = Instant::now();
+    let opened = tokio::time::timeout(timeout, open_connection(&authority, timeout)).await;
+    gate.wait().await;
+    let mut sender = match opened {
+        Ok(Ok(sender)) => sender,
+        Ok(Err(err)) if err.kind() == std::io::ErrorKind::ConnectionRefused => {
+            return Outcome::failed(started, "connection refused".to_owned());
+        }
+        Ok(Err(err)) => return Outcome::failed(started, format!("connecting failed: {err}")),
+        Err(_) => return Outcome::failed(started, "timed out".to_owned()),
+    };
+
+    let path = &target[url::Position::BeforePath..url::Position::AfterQuery];
+    let request = axum::http::Request::post(path)
+        .header("host", &authority)
+        .header("content-type", "application/json; charset=utf-8")
+        .header("stripe-signature", &prepared.signature)
+        .header("user-agent", USER_AGENT)
+        .body(Full::new(Bytes::from(prepared.body.clone())));
+    let request = match request {
+        Ok(request) => request,
+        Err(err) => return Outcome::failed(started, format!("request failed: {err}")),
+    };
+
+    let left = timeout.saturating_sub(started.elapsed());
+    let exchange = async {
+        let response = sender.send_request(request).await?;
+        let status = response.status().as_u16();
+        let mut body = response.into_body();
+        let mut head = Vec::new();
+        while head.len() < RESPONSE_SNIPPET_BYTES {
+            match body.frame().await {
+                Some(Ok(frame)) => {
+                    if let Some(data) = frame.data_ref() {
+                        head.extend_from_slice(data);
+                    }
+                }
+                Some(Err(err)) => return Ok((status, head, Some(body_error(false, &err)))),
+                None => break,
+            }
+        }
+        Ok::<_, hyper::Error>((status, head, None))
+    };
+    let (status, head, error) = match tokio::time::timeout(left, exchange).await {
+        Ok(Ok(answered)) => answered,
+        Ok(Err(err)) => return Outcome::failed(started, format!("request failed: {err}")),
+        Err(_) => return Outcome::failed(started, "timed out".to_owned()),
+    };
+    Outcome {
+        status: Some(status),
+        error,
+        latency_ms: started.elapsed().as_millis() as u64,
+        response_body: snippet(&head),
+    }
+}
+
+/// Opens an HTTP/1.1 connection to `authority` (`host:port`) and drives
+/// it in a task of its own, which ends with the connection or after
+/// `timeout`, so an endpoint that never responds holds no task.
+async fn open_connection(
+    authority: &str,
+    timeout: Duration,
+) -> std::io::Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>> {
+    let stream = tokio::net::TcpStream::connect(authority).await?;
+    stream.set_nodelay(true)?;
+    let (sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(std::io::Error::other)?;
+    tokio::spawn(tokio::time::timeout(timeout, connection));
+    Ok(sender)
+}
+
+/// Returns the first `RESPONSE_SNIPPET_BYTES` of a body as text, cut at a
+/// character boundary.
+fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(RESPONSE_SNIPPET_BYTES)]);
+    let mut end = text.len().min(RESPONSE_SNIPPET_BYTES);
     while !text.is_char_boundary(end) {
         end -= 1;
     }

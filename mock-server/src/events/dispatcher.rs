@@ -139,8 +139,8 @@ async fn run_due_concurrently(shared: &Arc<Shared>, account: &Arc<Account>) {
             let copies = crate::faults::concurrent_copies(&mut data, &prepared);
             enqueue(shared, account, prepared);
             // Concurrent copies go out at once, outside the endpoint's queue.
-            for copy in copies {
-                spawn_copy(shared, account, copy);
+            if !copies.is_empty() {
+                spawn_copies(shared, account, copies);
             }
         }
     }
@@ -212,8 +212,9 @@ async fn advance_real_time(shared: &Arc<Shared>, account: &Arc<Account>, seconds
                 let Some(prepared) = start_task(&mut data, due, task) else {
                     continue;
                 };
-                for copy in crate::faults::concurrent_copies(&mut data, &prepared) {
-                    copies.push(spawn_copy(shared, account, copy));
+                let burst = crate::faults::concurrent_copies(&mut data, &prepared);
+                if !burst.is_empty() {
+                    copies.push(spawn_copies(shared, account, burst));
                 }
                 enqueue(shared, account, prepared);
             }
@@ -233,24 +234,30 @@ async fn advance_real_time(shared: &Arc<Shared>, account: &Arc<Account>, seconds
     ran
 }
 
-/// Sends a concurrent copy of a delivery outside its endpoint's queue and
-/// records its outcome.
-fn spawn_copy(
+/// Sends the concurrent copies of a delivery together, outside their
+/// endpoint's queue, and records their outcomes.
+fn spawn_copies(
     shared: &Arc<Shared>,
     account: &Arc<Account>,
-    copy: Prepared,
+    copies: Vec<Prepared>,
 ) -> tokio::task::JoinHandle<()> {
     let shared = shared.clone();
     let account = account.clone();
     tokio::spawn(async move {
-        let outcome = delivery::send(&shared.http, &copy).await;
+        let burst = account.start_burst();
+        let outcomes =
+            delivery::send_together(&shared.http, &copies, shared.config.delivery_timeout).await;
+        drop(burst);
         let mut data = account.lock();
-        delivery::complete(&mut data, &copy, &outcome, &shared.config.retry_schedule);
+        for (copy, outcome) in copies.iter().zip(outcomes) {
+            delivery::complete(&mut data, copy, &outcome, &shared.config.retry_schedule);
+        }
     })
 }
 
-/// Sends one prepared delivery, or a burst of copies at once when the
-/// fault plan asks for concurrent duplicates, and records the outcomes.
+/// Sends one prepared delivery, or a burst of copies that reach the
+/// endpoint together when the fault plan has concurrent duplicates,
+/// and records the outcomes.
 async fn run_delivery(shared: &Shared, account: &Account, prepared: Prepared) {
     let burst = {
         let mut data = account.lock();
@@ -258,35 +265,16 @@ async fn run_delivery(shared: &Shared, account: &Account, prepared: Prepared) {
     };
     let mut sends = vec![prepared];
     sends.extend(burst);
-    let outcomes = futures_join(shared, &sends).await;
+    let outcomes = if sends.len() == 1 {
+        vec![delivery::send(&shared.http, &sends[0]).await]
+    } else {
+        let _burst = account.start_burst();
+        delivery::send_together(&shared.http, &sends, shared.config.delivery_timeout).await
+    };
     let mut data = account.lock();
     for (prepared, outcome) in sends.iter().zip(outcomes) {
         delivery::complete(&mut data, prepared, &outcome, &shared.config.retry_schedule);
     }
-}
-
-async fn futures_join(shared: &Shared, sends: &[Prepared]) -> Vec<delivery::Outcome> {
-    if sends.len() == 1 {
-        return vec![delivery::send(&shared.http, &sends[0]).await];
-    }
-    let mut handles = Vec::with_capacity(sends.len());
-    for prepared in sends {
-        let http = shared.http.clone();
-        let prepared = prepared.clone();
-        handles.push(tokio::spawn(async move {
-            delivery::send(&http, &prepared).await
-        }));
-    }
-    let mut outcomes = Vec::with_capacity(handles.len());
-    for handle in handles {
-        outcomes.push(handle.await.unwrap_or_else(|err| delivery::Outcome {
-            status: None,
-            error: Some(format!("delivery task failed: {err}")),
-            latency_ms: 0,
-            response_body: String::new(),
-        }));
-    }
-    outcomes
 }
 
 /// Runs the synchronous part of a task. Returns a delivery to send, if the
