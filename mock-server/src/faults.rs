@@ -290,6 +290,13 @@ pub const MAX_SECONDS: i64 = 30 * 24 * 3600;
 
 /// Parses and checks a plan. Errors name the field (`faults[1][copies]`)
 /// and, for an unknown kind, list the valid ones.
+/// The maximum number of entries in a fault plan.
+pub const MAX_PLAN_ENTRIES: usize = 100;
+
+/// The maximum number of duplicate copies of one delivery, however many
+/// `webhook_duplicate` entries match its event.
+pub const MAX_COPIES: usize = 20;
+
 pub fn parse_plan(value: &Value) -> Result<Plan, ApiError> {
     let Some(object) = value.as_object() else {
         return Err(ApiError::invalid_param(
@@ -323,6 +330,15 @@ pub fn parse_plan(value: &Value) -> Result<Plan, ApiError> {
             ));
         }
     };
+    if faults.len() > MAX_PLAN_ENTRIES {
+        return Err(ApiError::invalid_param(
+            "faults",
+            format!(
+                "A fault plan has at most {MAX_PLAN_ENTRIES} entries; this one has {}. Merge entries of the same kind with a list of `types`.",
+                faults.len()
+            ),
+        ));
+    }
     let mut parsed = Vec::with_capacity(faults.len());
     for (index, item) in faults.iter().enumerate() {
         if !item.is_object() {
@@ -1117,7 +1133,12 @@ pub fn plan_delivery(
                 continue;
             }
             data.trace("fault", json!({"decision": "webhook_duplicate", "event_id": event_id, "type": event_type, "draw": roll, "copies": copies}));
-            for copy in 0..*copies {
+            let sent = sends
+                .iter()
+                .filter(|(_, variant)| matches!(variant, Variant::Duplicate))
+                .count();
+            let room = u32::try_from(MAX_COPIES.saturating_sub(sent)).unwrap_or(0);
+            for copy in 0..(*copies).min(room) {
                 sends.push((
                     delay + delay_seconds * i64::from(copy + 1),
                     Variant::Duplicate,
@@ -1251,7 +1272,8 @@ pub fn concurrent_copies(data: &mut AccountData, prepared: &Prepared) -> Vec<Pre
                 "fault",
                 json!({"decision": "webhook_duplicate_concurrent", "event_id": prepared.event_id, "draw": roll, "copies": count}),
             );
-            for _ in 0..*count {
+            let room = MAX_COPIES.saturating_sub(copies.len());
+            for _ in 0..(*count as usize).min(room) {
                 let mut copy = prepared.clone();
                 copy.duplicate = true;
                 copy.retry_on_failure = false;

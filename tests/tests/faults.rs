@@ -499,6 +499,47 @@ async fn webhook_duplicate_repeats_event_id() {
     assert_eq!(duplicates, 2);
 }
 
+/// Entries stack, but one delivery gets at most 20 copies in all, and a
+/// plan has at most 100 entries.
+#[tokio::test]
+async fn duplicate_copies_are_capped_in_all() {
+    let fake = manual_fake().await;
+    let receiver = Receiver::start().await;
+    let acct = account(&fake, "sk_test_dup_cap", &receiver).await;
+    let entry = |concurrent: bool, kind: &str| json!({"kind": "webhook_duplicate", "types": [kind], "copies": 20, "concurrent": concurrent});
+    acct.set_faults(json!({"faults": [
+        entry(true, "payment_intent.succeeded"),
+        entry(true, "payment_intent.succeeded"),
+        entry(false, "checkout.session.completed"),
+        entry(false, "checkout.session.completed"),
+    ]}))
+    .await;
+    let session = acct.session("O-cap").await;
+    acct.pay(session["id"].as_str().unwrap()).await;
+    acct.advance(3600).await;
+    let count = |kind: &str| {
+        receiver
+            .received()
+            .iter()
+            .filter(|r| r.event["type"] == kind)
+            .count()
+    };
+    assert_eq!(count("payment_intent.succeeded"), 21);
+    assert_eq!(count("checkout.session.completed"), 21);
+
+    let plan = json!({"faults": vec![entry(false, "*"); 101]});
+    let (status, body) = acct.control(reqwest::Method::PUT, "/faults", plan).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["param"], "faults");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 100 entries"),
+        "{body}"
+    );
+}
+
 #[tokio::test]
 async fn webhook_drop_arrives_by_retry() {
     let fake = manual_fake().await;
