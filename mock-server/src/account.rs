@@ -353,6 +353,12 @@ pub struct AccountData {
     /// The dictionary that logged parameters compress against: the first
     /// parameters that were long enough, or empty until then.
     params_dictionary: Arc<[u8]>,
+    /// The key of the HMAC that webhook signing secrets pass through: a
+    /// SHA-256 of the account's scope, its secret key with any connected
+    /// account. Checkout URLs show ids, and an id gives away the counter it
+    /// was drawn from, so a secret drawn straight from that counter could
+    /// be worked out from any checkout URL.
+    secret_key: [u8; 32],
 }
 
 impl AccountData {
@@ -375,7 +381,45 @@ impl AccountData {
             connected_account,
             seed,
             params_dictionary: Arc::from(&[][..]),
+            secret_key: [0; 32],
         }
+    }
+
+    /// Keys the account's webhook signing secrets to its scope (its secret
+    /// key, with any connected account), so two accounts that set the same
+    /// seed get different secrets.
+    pub fn with_secret_scope(mut self, scope: &str) -> Self {
+        use sha2::Digest;
+        self.secret_key = sha2::Sha256::digest(scope.as_bytes()).into();
+        self
+    }
+
+    /// Returns the key that `with_secret_scope` set, to carry it over a
+    /// reset.
+    pub fn secret_key(&self) -> [u8; 32] {
+        self.secret_key
+    }
+
+    pub fn set_secret_key(&mut self, key: [u8; 32]) {
+        self.secret_key = key;
+    }
+
+    /// Draws a new `whsec_…` signing secret: the next value of the ids'
+    /// counter, passed through an HMAC under the account's secret key. It
+    /// is as deterministic as the ids, and an id does not give it away.
+    pub fn new_webhook_secret(&mut self) -> String {
+        use hmac::Mac;
+        const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        let drawn = self.ids.next("whsec_");
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.secret_key)
+            .expect("HMAC takes a key of any length");
+        mac.update(drawn.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let tail: String = digest
+            .iter()
+            .map(|byte| ALPHABET[usize::from(*byte) % ALPHABET.len()] as char)
+            .collect();
+        format!("whsec_{tail}")
     }
 
     /// Sets how many lines each log keeps. Call before anything is logged.
@@ -525,9 +569,9 @@ pub struct Account {
 
 /// How much longer an API request takes while a burst of concurrent
 /// duplicates is being delivered. Stripe's API responds in tens to
-/// hundreds of milliseconds, and the fake in about one. An app that checks whether
-/// it has seen an event, calls the API, and then records the event leaves
-/// a window that long between check and record, and the delay gives the
+/// hundreds of milliseconds, and the fake in about one. An app that checks
+/// whether it has seen an event, calls the API, and then records the event
+/// leaves a window that long between check and record. The delay gives the
 /// other copies of the burst time to arrive inside it, as they would on
 /// Stripe.
 pub const BURST_API_DELAY: std::time::Duration = std::time::Duration::from_millis(100);

@@ -559,6 +559,7 @@ async fn reset(State(shared): State<Arc<Shared>>, headers: HeaderMap, bytes: Byt
         })
         .collect();
     let ids = data.ids.clone();
+    let secret_key = data.secret_key();
     let last_seq = data.next_seq();
     *data =
         AccountData::new(Clock::new(mode), seed, connected).with_log_limit(shared.config.log_limit);
@@ -569,6 +570,7 @@ async fn reset(State(shared): State<Arc<Shared>>, headers: HeaderMap, bytes: Byt
     // the reset must not see an event id or object id a second time.
     data.store = crate::store::Store::new(ids.upcoming());
     data.ids = ids;
+    data.set_secret_key(secret_key);
     for endpoint in kept {
         data.endpoints.insert(endpoint.id.clone(), endpoint);
     }

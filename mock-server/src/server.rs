@@ -80,7 +80,8 @@ impl Shared {
             seed_from_key(scope),
             connected.map(str::to_owned),
         )
-        .with_log_limit(self.config.log_limit);
+        .with_log_limit(self.config.log_limit)
+        .with_secret_scope(scope);
         if let Some(url) = &self.config.forward_to {
             data.endpoints.insert(
                 "we_forward".to_owned(),

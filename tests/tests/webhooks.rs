@@ -1020,3 +1020,43 @@ async fn burst_copies_all_arrive_before_a_record() {
         "every copy was checked before any was recorded: {steps:?}"
     );
 }
+
+/// A signing secret comes from the account's key as well as its seed, so
+/// two accounts that set the same seed draw the same ids but different
+/// secrets, and the same key and seed on another server draw the same
+/// secret again.
+#[tokio::test]
+async fn same_seed_accounts_get_their_own_secrets() {
+    let fake = start_manual().await;
+    let other_fake = start_manual().await;
+    let mut endpoints = Vec::new();
+    for (server, key) in [
+        (&fake, "sk_test_wh_seed_a"),
+        (&fake, "sk_test_wh_seed_b"),
+        (&other_fake, "sk_test_wh_seed_a"),
+    ] {
+        let api = Api::new(server.base_url(), key);
+        api.put_control("/faults", json!({"seed": 42, "faults": []}))
+            .await
+            .ok();
+        endpoints.push(
+            api.webhook_endpoint("http://127.0.0.1:9/hook", &["*"])
+                .await,
+        );
+    }
+    let (id_a, secret_a) = &endpoints[0];
+    let (id_b, secret_b) = &endpoints[1];
+    let (id_again, secret_again) = &endpoints[2];
+    assert_eq!(id_a, id_b, "the seed decides the ids");
+    assert_ne!(secret_a, secret_b);
+    assert_eq!(id_a, id_again);
+    assert_eq!(secret_a, secret_again);
+    for secret in [secret_a, secret_b] {
+        assert!(secret.starts_with("whsec_"), "{secret}");
+        assert_eq!(secret.len(), "whsec_".len() + 32, "{secret}");
+        assert!(
+            secret[6..].bytes().all(|b| b.is_ascii_alphanumeric()),
+            "{secret}"
+        );
+    }
+}

@@ -40,7 +40,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         )));
     }
     let id = data.new_id("we_");
-    let secret = data.ids.next("whsec_");
+    let secret = data.new_webhook_secret();
     let endpoint = json!({
         "id": id,
         "object": "webhook_endpoint",
@@ -257,7 +257,7 @@ pub fn delete(ctx: &mut Ctx<'_>, data: &mut AccountData, params: Params) -> ApiR
 /// Rolls an endpoint's signing secret. The old secret keeps signing until
 /// `expires_at`, so deliveries carry both signatures for a while.
 pub fn roll_secret(data: &mut AccountData, id: &str, old_expires_at: i64) -> ApiResult<String> {
-    let secret = data.ids.next("whsec_");
+    let secret = data.new_webhook_secret();
     let endpoint = data
         .endpoints
         .get_mut(id)
