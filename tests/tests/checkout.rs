@@ -1014,3 +1014,46 @@ async fn failed_session_create_stores_no_product() {
     assert_eq!(reply.error()["param"], "line_items[0][quantity]");
     assert_eq!(api.get("/v1/products").await.ok()["data"], json!([]));
 }
+
+/// A product may take any id, including the store key of the line items
+/// of a session not yet created. The session then takes another id, and
+/// the product stays.
+#[tokio::test]
+async fn session_skips_an_id_whose_line_items_key_is_taken() {
+    let fake = start_manual().await;
+    let key = "sk_test_taken_line_items";
+    let api = Api::new(fake.base_url(), key);
+    create_session(&api, &[]).await;
+    let account = fake.shared().account(key, None);
+    let taken: Vec<String> = {
+        let mut data = account.lock();
+        let mut upcoming = data.ids.clone();
+        let keys: Vec<String> = (0..8)
+            .map(|_| fakestripe_server::wire::expand::line_items_key(&upcoming.next("cs_test_")))
+            .collect();
+        for taken in &keys {
+            data.store.insert(
+                "product",
+                taken,
+                &json!({"id": taken, "object": "product"}),
+                0,
+            );
+        }
+        keys
+    };
+
+    let session = create_session(&api, &[]).await;
+    let id = session["id"].as_str().unwrap();
+    let items = api
+        .get(&format!("/v1/checkout/sessions/{id}/line_items"))
+        .await;
+    assert_eq!(items.ok()["data"].as_array().unwrap().len(), 2);
+    let data = account.lock();
+    for taken in &taken {
+        assert_eq!(
+            data.store.get("product", taken),
+            Some(json!({"id": taken, "object": "product"})),
+            "the product at {taken} is kept"
+        );
+    }
+}

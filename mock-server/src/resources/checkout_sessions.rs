@@ -262,7 +262,14 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         }
     }
 
-    let id = data.new_id("cs_test_");
+    // A product's id is the caller's choice, and may be the store key of a
+    // later session's line items, so an id whose key is taken is skipped.
+    let id = loop {
+        let id = data.new_id("cs_test_");
+        if !data.store.has_id(&line_items_key(&id)) {
+            break id;
+        }
+    };
     for item in &mut items {
         item.id = data.ids.next("li_");
     }
