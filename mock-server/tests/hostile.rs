@@ -1313,6 +1313,35 @@ fn body_over_limit_is_413() {
     }
 }
 
+/// The hosted page's form answers an oversized body with a 413 page the
+/// customer can read, not a JSON error.
+#[test]
+fn pay_form_over_limit_is_413_page() {
+    let body = format!("email={}", "x".repeat(MAX_BODY));
+    let path = format!("/c/pay/{}", FIXTURE.session);
+    let reply = send(
+        reqwest::Method::POST,
+        &path,
+        None,
+        &[("content-type", "application/x-www-form-urlencoded")],
+        body.into_bytes(),
+    )
+    .unwrap_or_else(|err| panic!("POST {path}: {err}"));
+    assert_eq!(reply.status, 413, "{}", reply.text());
+    assert!(
+        reply.content_type.starts_with("text/html"),
+        "content-type {}",
+        reply.content_type
+    );
+    assert!(
+        reply
+            .text()
+            .contains("too large: the limit is 1048576 bytes"),
+        "{}",
+        reply.text()
+    );
+}
+
 /// A chunked body with no Content-Length is cut off at the limit too. The
 /// request is written by hand so nothing announces its length up front.
 #[test]

@@ -386,6 +386,19 @@ async fn pay(
             Ok(Form(form)) => form,
             Err(rejection) => {
                 tracing::debug!(session = %id, %rejection, "hosted page form rejected");
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    let error = format!(
+                        "The payment form is too large: the limit is {} bytes.",
+                        shared.config.max_body_bytes
+                    );
+                    return render(
+                        &data,
+                        &session,
+                        None,
+                        Some(error),
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                    );
+                }
                 let error = format!("The payment form could not be read: {rejection}");
                 return render(&data, &session, None, Some(error), StatusCode::BAD_REQUEST);
             }
