@@ -79,6 +79,10 @@ const CREATE_PARAMS: &[&str] = &[
 
 pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
     params.reject_unknown(CREATE_PARAMS)?;
+    params.reject_empty_strings(&[
+        "payment_method_options[acss_debit][mandate_options][custom_mandate_url]",
+        "payment_method_options[konbini][expires_after_days]",
+    ])?;
     let mode = params
         .one_of("mode", &["payment", "subscription", "setup"])?
         .ok_or_else(|| ApiError::missing_param("mode"))?;

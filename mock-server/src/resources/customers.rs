@@ -9,17 +9,19 @@ use crate::wire::list::Page;
 use crate::wire::{ApiError, ApiResult, Params, metadata};
 
 pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
-    // An empty string leaves a field unset, as it clears one on update.
-    let mut text = |name: &str| -> ApiResult<Option<String>> {
-        Ok(params.string(name)?.filter(|value| !value.is_empty()))
-    };
-    let email = text("email")?;
+    params.reject_empty_strings(&[
+        "address",
+        "invoice_settings[custom_fields]",
+        "shipping",
+        "tax[ip_address]",
+    ])?;
+    let email = params.string("email")?;
     if let Some(email) = &email {
         check_email(email)?;
     }
-    let name = text("name")?;
-    let description = text("description")?;
-    let phone = text("phone")?;
+    let name = params.string("name")?;
+    let description = params.string("description")?;
+    let phone = params.string("phone")?;
     let meta = match params.hash("metadata")? {
         Some(update) => metadata::apply(&Map::new(), update)?,
         None => Map::new(),

@@ -217,6 +217,41 @@ impl Params {
         (self.prefix, self.map)
     }
 
+    /// Rejects the first empty string in the tree whose path is not in
+    /// `emptyable`, with Stripe's message. Stripe reads an empty value as a
+    /// request to unset the field, so on a create, where nothing is set
+    /// yet, only the fields its API lists as emptyable take one. Values in
+    /// any `metadata` hash are exempt, as an empty value there removes
+    /// the key.
+    pub fn reject_empty_strings(&self, emptyable: &[&str]) -> ApiResult<()> {
+        fn walk(value: &Value, path: &str, emptyable: &[&str]) -> ApiResult<()> {
+            if emptyable.contains(&path) {
+                return Ok(());
+            }
+            match value {
+                Value::String(text) if text.is_empty() => Err(ApiError::invalid_param(
+                    path,
+                    format!(
+                        "You passed an empty string for '{path}'. We assume empty values are an attempt to unset a parameter; however '{path}' cannot be unset. You should remove '{path}' from your request or supply a non-empty value."
+                    ),
+                )
+                .with_code("parameter_invalid_empty")),
+                Value::Object(map) => map
+                    .iter()
+                    .filter(|(key, _)| key.as_str() != "metadata")
+                    .try_for_each(|(key, value)| walk(value, &bracketed(path, key), emptyable)),
+                Value::Array(items) => items.iter().enumerate().try_for_each(|(index, item)| {
+                    walk(item, &bracketed(path, &index.to_string()), emptyable)
+                }),
+                _ => Ok(()),
+            }
+        }
+        self.map
+            .iter()
+            .filter(|(key, _)| key.as_str() != "metadata" && key.as_str() != "expand")
+            .try_for_each(|(key, value)| walk(value, &self.path(key), emptyable))
+    }
+
     /// Rejects a parameter outside `known` before any other check, so an
     /// unknown name is reported ahead of a missing one, as Stripe does.
     pub fn reject_unknown(&self, known: &[&str]) -> ApiResult<()> {
