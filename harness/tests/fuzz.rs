@@ -253,6 +253,15 @@ fn cli_prints_seed_and_writes_scenario() {
     );
     let written = std::fs::read_to_string(&out).expect("the scenario file was written");
     assert!(written.contains("- checkout: { order: O-1 }"), "{written}");
+    // A JavaScript client reads the fault-plan seed back exactly only up
+    // to 2^53 - 1.
+    let plan_seed: u64 = written
+        .lines()
+        .find_map(|line| line.strip_prefix("seed: "))
+        .unwrap_or_else(|| panic!("the scenario has no seed:\n{written}"))
+        .parse()
+        .expect("the seed is a whole number");
+    assert!(plan_seed <= 9_007_199_254_740_991, "{written}");
 }
 
 #[test]

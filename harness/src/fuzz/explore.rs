@@ -281,6 +281,18 @@ pub fn mix(value: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The largest fault-plan seed the fuzzer derives: 2^53 - 1, the largest
+/// integer that a JavaScript number (an IEEE 754 double) represents
+/// exactly, so a JavaScript client reads `GET /_fakestripe/faults` back
+/// unchanged.
+pub const MAX_PLAN_SEED: u64 = (1 << 53) - 1;
+
+/// Derives the fault-plan seed of scenario run `run` from the fuzz seed.
+/// Run 0 is the probe of the flows, and cases and shrink runs count from 1.
+pub fn plan_seed(fuzz_seed: u64, run: u64) -> u64 {
+    mix(fuzz_seed ^ run.rotate_left(32)) & MAX_PLAN_SEED
+}
+
 /// Builds the schedule generator's random number generator from the seed.
 fn seeded_rng(seed: u64) -> TestRng {
     let mut bytes = [0u8; 32];
@@ -476,7 +488,7 @@ impl Explorer<'_> {
     ) -> Result<FuzzOutcome, FuzzError> {
         let seed = self.options.seed;
         let (flows, skipped) = tokio::select! {
-            probed = probe_all(&self.ctx, &self.options.flows, mix(seed), &self.tags) => probed,
+            probed = probe_all(&self.ctx, &self.options.flows, plan_seed(seed, 0), &self.tags) => probed,
             () = self.stop.wait_now() => return Ok(FuzzOutcome::stopped_early(seed)),
         };
         // Every flow fails against an app that exited, so the reasons to
@@ -609,7 +621,7 @@ impl Explorer<'_> {
         case: u32,
     ) -> (Rendered, CaseOutcome) {
         self.runs += 1;
-        let seed = mix(self.options.seed ^ self.runs.rotate_left(32));
+        let seed = plan_seed(self.options.seed, self.runs);
         let header = case_header(flow.flow, case, seed);
         let rendered = render(flow, actions, &header, &self.retry_schedule);
         let outcome = self.run_text(&rendered.text).await;
@@ -881,6 +893,29 @@ mod tests {
         };
         assert_eq!(draw(42), draw(42));
         assert_ne!(draw(42), draw(43));
+    }
+
+    #[test]
+    fn plan_seeds_fit_javascript_number() {
+        for fuzz_seed in [0, 1, 21, 1 << 53, u64::MAX - 1, u64::MAX] {
+            for run in 0..1_000 {
+                let seed = plan_seed(fuzz_seed, run);
+                assert!(
+                    seed <= 9_007_199_254_740_991,
+                    "fuzz seed {fuzz_seed}, run {run}: plan seed {seed} is above 2^53 - 1"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn plan_seed_is_deterministic() {
+        // The seed of the example failure in docs/fuzz.md, which must
+        // change with the derivation.
+        assert_eq!(plan_seed(1, 7), 8_631_424_609_657_664);
+        assert_eq!(plan_seed(1, 7), plan_seed(1, 7));
+        assert_ne!(plan_seed(1, 7), plan_seed(1, 8));
+        assert_ne!(plan_seed(1, 7), plan_seed(2, 7));
     }
 
     #[test]
