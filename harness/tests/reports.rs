@@ -192,6 +192,18 @@ fn junit_report() {
     insta::assert_snapshot!(reporter.render().expect("the report serializes"));
 }
 
+/// A scenario given by an absolute path under the current directory, as
+/// `fakestripe run "$PWD/scenarios"` gives it, is classed as from there.
+#[test]
+fn junit_class_of_absolute_path() {
+    let current_dir = std::env::current_dir().expect("the current directory exists");
+    let mut result = passed();
+    result.path = current_dir.join("scenarios/api-errors/session-create-down.yaml");
+    let case = fakestripe::report::junit::test_case(&result);
+    let class = case.classname.as_ref().map(|name| name.as_str());
+    assert_eq!(class, Some("scenarios.api-errors"));
+}
+
 #[test]
 fn github_annotations() {
     let mut out = Vec::new();

@@ -2,7 +2,7 @@
 //! run, one test case per scenario, named by its path.
 
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
@@ -60,14 +60,25 @@ pub fn test_case(result: &ScenarioResult) -> TestCase {
 
 /// Returns the JUnit class of a scenario file: its folder, dotted as a
 /// package (`scenarios.api-errors`), so viewers group a folder's
-/// scenarios together.
-fn class_name(path: &std::path::Path) -> String {
-    let parts: Vec<String> = path
-        .parent()
-        .into_iter()
-        .flat_map(std::path::Path::components)
+/// scenarios together. An absolute path counts from the current directory
+/// when it is under it.
+fn class_name(path: &Path) -> String {
+    let current_dir = std::env::current_dir().ok();
+    class_name_from(path, current_dir.as_deref())
+}
+
+/// Returns the JUnit class of a scenario file as seen from `current_dir`.
+/// A path outside it keeps its folders without the root, so
+/// `/srv/ci/scenarios/a.yaml` is in `srv.ci.scenarios`.
+fn class_name_from(path: &Path, current_dir: Option<&Path>) -> String {
+    let folder = path.parent().unwrap_or(Path::new(""));
+    let folder = current_dir
+        .and_then(|dir| folder.strip_prefix(dir).ok())
+        .unwrap_or(folder);
+    let parts: Vec<String> = folder
+        .components()
         .filter_map(|part| match part {
-            std::path::Component::Normal(name) => Some(name.to_string_lossy().into_owned()),
+            Component::Normal(name) => Some(name.to_string_lossy().into_owned()),
             _ => None,
         })
         .collect();
@@ -137,5 +148,46 @@ impl Reporter for JunitReporter {
             Event::RunStarted { .. } | Event::ScenarioStarted { .. } => {}
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn class_name_under_current_dir() {
+        let path = Path::new("/work/shop/scenarios/api-errors/rate-limited.yaml");
+        let class = class_name_from(path, Some(Path::new("/work/shop")));
+        assert_eq!(class, "scenarios.api-errors");
+    }
+
+    #[test]
+    fn class_name_outside_current_dir() {
+        let path = Path::new("/srv/ci/scenarios/api-errors/rate-limited.yaml");
+        let class = class_name_from(path, Some(Path::new("/work/shop")));
+        assert_eq!(class, "srv.ci.scenarios.api-errors");
+    }
+
+    #[test]
+    fn class_name_of_sibling_folder() {
+        // A shared prefix of characters is not a parent folder.
+        let path = Path::new("/work/shop-old/scenarios/card.yaml");
+        let class = class_name_from(path, Some(Path::new("/work/shop")));
+        assert_eq!(class, "work.shop-old.scenarios");
+    }
+
+    #[test]
+    fn class_name_of_relative_path() {
+        let path = Path::new("../scenarios/ordering/shuffled.yaml");
+        let class = class_name_from(path, Some(Path::new("/work/shop")));
+        assert_eq!(class, "scenarios.ordering");
+    }
+
+    #[test]
+    fn class_name_of_file_in_current_dir() {
+        let path = Path::new("/work/shop/card.yaml");
+        let class = class_name_from(path, Some(Path::new("/work/shop")));
+        assert_eq!(class, "scenarios");
     }
 }
