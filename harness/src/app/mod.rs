@@ -20,6 +20,45 @@ use crate::runner::record::OrderView;
 /// How long the harness waits for one response from the app.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The largest response body the harness reads from the app, 8 MiB. An
+/// order or a checkout response in JSON is a few kilobytes, and the limit
+/// keeps an app that sends without end from filling the harness's memory.
+pub const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+
+/// Reads a response body of at most [`MAX_RESPONSE_BYTES`]. Returns an
+/// error that names `request` (such as `GET http://…/orders/O-1`) when the
+/// body is larger or reading it fails.
+async fn read_body(mut response: reqwest::Response, request: &str) -> Result<Vec<u8>, String> {
+    let too_large = || {
+        format!(
+            "{request}: the response body is larger than {} MiB, the harness's limit \
+             for one response from the app. Make the app answer this request with a \
+             smaller body.",
+            MAX_RESPONSE_BYTES / (1024 * 1024)
+        )
+    };
+    let declared = response.content_length().unwrap_or(0);
+    if declared > MAX_RESPONSE_BYTES as u64 {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    loop {
+        let chunk = response.chunk().await.map_err(|err| {
+            format!(
+                "{request}: reading the body failed: {}",
+                request_error(&err)
+            )
+        })?;
+        let Some(chunk) = chunk else {
+            return Ok(body);
+        };
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+}
+
 /// Describes a failed request to the app by its cause, which reqwest's
 /// own message leaves to the error's sources.
 fn request_error(err: &reqwest::Error) -> String {
@@ -239,12 +278,7 @@ impl AppClient {
             .await
             .map_err(|err| format!("GET {url} failed: {}", request_error(&err)))?;
         let http_status = response.status().as_u16();
-        let body = response.bytes().await.map_err(|err| {
-            format!(
-                "GET {url}: reading the body failed: {}",
-                request_error(&err)
-            )
-        })?;
+        let body = read_body(response, &format!("GET {url}")).await?;
         Ok(PageAnswer {
             http_status,
             url,
@@ -325,16 +359,7 @@ impl AppClient {
             .get("location")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|err| {
-                format!(
-                    "{method} {url}: reading the body failed: {}",
-                    request_error(&err)
-                )
-            })?
-            .to_vec();
+        let body = read_body(response, &format!("{method} {url}")).await?;
         Ok(Answer {
             status,
             body,
