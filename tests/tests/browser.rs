@@ -581,6 +581,7 @@ async fn three_d_secure_fail_then_complete() {
     let browser = Browser::start("3ds").await;
     browser.open(&url_of(&session)).await;
 
+    browser.fill("email", "kai@example.com").await;
     browser.fill("card-number", "4000 0025 0000 3155").await;
     browser.click("pay-button").await;
     let challenge = browser.text("three-d-secure").await;
@@ -948,6 +949,7 @@ async fn plain_post_without_success_url_shows_completion() {
         .body(form(&[
             ("payment_method", "card"),
             ("card_number", "4242424242424242"),
+            ("email", "noor@example.com"),
         ]))
         .send()
         .await
@@ -969,6 +971,32 @@ async fn plain_post_without_success_url_shows_completion() {
     assert!(!html.contains("id=\"pay-button\""), "{html}");
 }
 
+/// Checkout asks for an email unless the session brings one, so a form
+/// without one is shown again with an error, and nothing is paid.
+#[tokio::test]
+async fn plain_post_without_email_asks_for_one() {
+    let fake = Server::spawn().await;
+    let shop = Shop::start().await;
+    let api = Api::new(fake.base_url(), "sk_test_plain_no_email");
+    let session = create_session(&api, &shop, "usd", SOCKS, &[]).await;
+
+    let response = plain_client()
+        .post(url_of(&session))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("payment_method", "card"),
+            ("card_number", "4242424242424242"),
+        ]))
+        .send()
+        .await
+        .expect("posting the payment form");
+
+    assert_eq!(response.status().as_u16(), 400);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Enter your email address."), "{html}");
+    assert_eq!(retrieve(&api, &id_of(&session)).await["status"], "open");
+}
+
 #[tokio::test]
 async fn plain_invalid_card_number_rerenders() {
     let fake = Server::spawn().await;
@@ -979,7 +1007,11 @@ async fn plain_invalid_card_number_rerenders() {
     let response = plain_client()
         .post(url_of(&session))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[("payment_method", "card"), ("card_number", "1234")]))
+        .body(form(&[
+            ("payment_method", "card"),
+            ("card_number", "1234"),
+            ("email", "ravi@example.com"),
+        ]))
         .send()
         .await
         .expect("posting the payment form");

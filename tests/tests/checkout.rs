@@ -1112,3 +1112,62 @@ async fn session_skips_an_id_whose_line_items_key_is_taken() {
         );
     }
 }
+
+/// Checkout in payment mode always collects an email, so a session paid
+/// through the control API without one still completes with an email.
+#[tokio::test]
+async fn payment_without_email_enters_the_default() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_default_email");
+    let session = create_session(&api, &[]).await;
+    let id = id_of(&session);
+    let body = json!({"payment_method": "card", "card_number": "4242424242424242"});
+    let paid = api
+        .control(&format!("/checkout/sessions/{id}/pay"), body)
+        .await;
+    assert_eq!(
+        paid.ok()["session"]["customer_details"]["email"],
+        "customer@example.com"
+    );
+
+    let given = create_session(&api, &[("customer_email", "mo@shop.test")]).await;
+    let id = id_of(&given);
+    let body = json!({"payment_method": "card", "card_number": "4242424242424242"});
+    let paid = api
+        .control(&format!("/checkout/sessions/{id}/pay"), body)
+        .await;
+    assert_eq!(
+        paid.ok()["session"]["customer_details"]["email"],
+        "mo@shop.test"
+    );
+}
+
+/// A Stripe parameter the fake does not model is named as such, not
+/// reported as unknown, which would read as a typo.
+#[tokio::test]
+async fn unmodelled_session_parameter_says_so() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_unmodelled");
+    for (extra, param) in [
+        ("automatic_tax[enabled]=true", "automatic_tax"),
+        (
+            "shipping_address_collection[allowed_countries][0]=US",
+            "shipping_address_collection",
+        ),
+    ] {
+        let body = format!("{}&{extra}", session_body("usd", &[]));
+        let reply = api.post("/v1/checkout/sessions", &body).await;
+        let error = reply.expect(400);
+        assert_eq!(error["error"]["param"], param);
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!(
+                "{param} is a Checkout Session parameter that fakestripe does not model yet."
+            )),
+            "{message}"
+        );
+    }
+    let typo = format!("{}&automatic_taxes=1", session_body("usd", &[]));
+    let reply = api.post("/v1/checkout/sessions", &typo).await;
+    assert_eq!(reply.expect(400)["error"]["code"], "parameter_unknown");
+}

@@ -422,6 +422,20 @@ async fn pay(
                 return render(&data, &session, Some(entered), Some(error), status);
             }
         };
+        // Checkout requires an email unless the session brings one.
+        let known_email = session["customer_email"].is_string()
+            || simulate::customer_email(&data, &session).is_some();
+        if request.email.is_none() && !known_email {
+            tracing::debug!(session = %id, "hosted page form sent without an email");
+            let error = "Enter your email address.".to_owned();
+            return render(
+                &data,
+                &session,
+                Some(entered),
+                Some(error),
+                StatusCode::BAD_REQUEST,
+            );
+        }
         if needs_authentication(&session, &request) {
             return authentication_step(&session, &request);
         }

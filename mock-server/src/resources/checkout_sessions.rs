@@ -77,7 +77,40 @@ const CREATE_PARAMS: &[&str] = &[
     "expand",
 ];
 
+/// Parameters of Stripe's session create that the fake does not model.
+/// Each is rejected with a message stating that, rather than as unknown,
+/// which would read as a typo in the caller's code.
+const UNMODELLED_PARAMS: &[&str] = &[
+    "after_expiration",
+    "automatic_tax",
+    "consent_collection",
+    "currency",
+    "custom_fields",
+    "custom_text",
+    "customer_update",
+    "discounts",
+    "invoice_creation",
+    "payment_method_collection",
+    "payment_method_configuration",
+    "payment_method_options",
+    "phone_number_collection",
+    "saved_payment_method_options",
+    "setup_intent_data",
+    "shipping_address_collection",
+    "shipping_options",
+    "subscription_data",
+    "tax_id_collection",
+];
+
 pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
+    if let Some(name) = UNMODELLED_PARAMS.iter().find(|name| params.contains(name)) {
+        return Err(ApiError::invalid_param(
+            *name,
+            format!(
+                "{name} is a Checkout Session parameter that fakestripe does not model yet. Leave it out of requests to the fake; the README lists what the fake does not model."
+            ),
+        ));
+    }
     params.reject_unknown(CREATE_PARAMS)?;
     params.reject_empty_strings(&[
         "payment_method_options[acss_debit][mandate_options][custom_mandate_url]",
