@@ -295,6 +295,16 @@ fn read_headers(headers: &HeaderMap) -> Result<RequestHeaders, ApiError> {
                 ),
             ));
         }
+        Some(v) if version::is_after(&v, &version::latest_possible_date()) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                crate::wire::ErrorType::InvalidRequest,
+                format!(
+                    "Invalid Stripe API version: {v}. No version with that date has been released; send a released version such as {}.",
+                    version::DEFAULT_API_VERSION
+                ),
+            ));
+        }
         Some(v) => v,
         None => version::DEFAULT_API_VERSION.to_owned(),
     };

@@ -970,6 +970,23 @@ async fn stripe_version_is_echoed() {
             .unwrap()
             .starts_with("Invalid Stripe API version: 2025-02-30.")
     );
+
+    // No released version is dated in the future. The SDKs pin versions
+    // newer than the fake's default, and those still pass.
+    let future = api
+        .get_with("/v1/customers", &[("Stripe-Version", "2099-01-01.bogus")])
+        .await;
+    future.expect(400);
+    assert!(
+        future.error()["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Invalid Stripe API version: 2099-01-01.bogus. No version with that date")
+    );
+    let newer = api
+        .get_with("/v1/customers", &[("Stripe-Version", "2026-11-18.endive")])
+        .await;
+    assert_eq!(newer.header("stripe-version"), Some("2026-11-18.endive"));
 }
 
 #[tokio::test]

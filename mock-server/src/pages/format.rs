@@ -101,7 +101,7 @@ pub fn offset(seconds: i64) -> String {
 /// Converts days since 1970-01-01 to a proleptic Gregorian date, by
 /// counting 400-year eras of 146,097 days from 0000-03-01 so that the leap
 /// day falls at the end of each counted year.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let shifted = days + 719_468;
     let era = shifted.div_euclid(146_097);
     let day_of_era = shifted.rem_euclid(146_097);

@@ -107,6 +107,20 @@ pub fn is_valid(version: &str) -> bool {
             || (bytes[10] == b'.' && bytes[11..].iter().all(|b| b.is_ascii_lowercase())))
 }
 
+/// Returns whether a valid version's date comes after `latest`
+/// (`YYYY-MM-DD`). Stripe has released no version dated in the future.
+pub fn is_after(version: &str, latest: &str) -> bool {
+    version.get(..10).is_some_and(|date| date > latest)
+}
+
+/// Returns the latest date a real version can have: tomorrow in UTC, a
+/// day of slack for a version released today in a time zone ahead.
+pub fn latest_possible_date() -> String {
+    let days = (crate::clock::wall_clock_seconds() / 86_400.0).floor() as i64 + 1;
+    let (year, month, day) = crate::pages::format::civil_from_days(days);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
 /// Returns whether `date`, ten bytes shaped `YYYY-MM-DD` with digits in
 /// place, names a day that exists.
 fn is_calendar_date(date: &str) -> bool {
