@@ -14,7 +14,7 @@ use crate::clock::wall_clock_seconds;
 use crate::events::signature;
 use crate::faults::Forgery;
 
-/// How many bytes of an endpoint's answer are head in the delivery log.
+/// How many bytes of an endpoint's answer are kept in the delivery log.
 const RESPONSE_SNIPPET_BYTES: usize = 512;
 
 /// A delivery ready to send, built under the account lock.
@@ -151,7 +151,7 @@ pub async fn send(http: &reqwest::Client, prepared: &Prepared) -> Outcome {
         }
         Err(err) => return Outcome::failed(started, format!("request failed: {err}")),
     };
-    // Only the start of the body is head, so only that much is read, and
+    // Only the start of the body is kept, so only that much is read, and
     // an endpoint that responds with a huge body costs no memory.
     let mut head = Vec::new();
     let mut error = None;
@@ -196,7 +196,7 @@ fn body_error(timed_out: bool, err: &dyn std::fmt::Display) -> String {
 /// Sends deliveries so that they reach their endpoints at the same moment,
 /// for a concurrent-duplicate fault. Each goes over a new connection, and
 /// no request is written until every connection is open. Through the
-/// pooled client the first copy would take a head-alive connection and
+/// pooled client the first copy would take a kept-alive connection and
 /// arrive while the others were still connecting, so an app whose check
 /// for a duplicate races with its write would rarely see the race.
 pub async fn send_together(
