@@ -1060,3 +1060,26 @@ async fn same_seed_accounts_get_their_own_secrets() {
         );
     }
 }
+
+/// The URL parser drops line breaks and tabs, so a URL with one must be
+/// rejected rather than stored as typed and sent to another path.
+#[tokio::test]
+async fn endpoint_url_with_a_line_break_is_rejected() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_crlf");
+    let url = "http://127.0.0.1:9/crlf\r\nX-Injected: y";
+    let body = support::form(&[("url", url), ("enabled_events[]", "*")]);
+    let created = api.post("/v1/webhook_endpoints", &body).await;
+    assert_eq!(created.expect(400)["error"]["param"], "url");
+
+    let (id, _) = api
+        .webhook_endpoint("http://127.0.0.1:9/hook", &["*"])
+        .await;
+    let body = support::form(&[("url", "http://127.0.0.1:9/\thook")]);
+    let updated = api
+        .post(&format!("/v1/webhook_endpoints/{id}"), &body)
+        .await;
+    assert_eq!(updated.expect(400)["error"]["param"], "url");
+    let stored = api.get(&format!("/v1/webhook_endpoints/{id}")).await;
+    assert_eq!(stored.ok()["url"], "http://127.0.0.1:9/hook");
+}

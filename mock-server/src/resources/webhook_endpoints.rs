@@ -176,6 +176,17 @@ fn known_event_type(event: &str) -> bool {
 }
 
 fn check_url(url: &str) -> ApiResult<()> {
+    // The URL parser drops tabs and line breaks, so a URL with one would
+    // be stored as typed and sent somewhere else.
+    if url.chars().any(char::is_control) {
+        return Err(ApiError::invalid_param(
+            "url",
+            format!(
+                "Invalid URL: {}. It contains a control character such as a line break; send the URL on one line.",
+                url.escape_debug()
+            ),
+        ));
+    }
     match url::Url::parse(url) {
         Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(()),
         _ => Err(ApiError::invalid_param(
