@@ -891,6 +891,22 @@ async fn stripe_account_header_scopes_objects() {
             .unwrap()
             .contains("acct_")
     );
+
+    // The API takes the same ids as the dashboard, which shows any
+    // account the API can reach.
+    for odd in ["acct_a-b.c", "acct_", "acct_a b"] {
+        let reply = platform
+            .get_with("/v1/customers", &[("Stripe-Account", odd)])
+            .await;
+        reply.expect(400);
+        assert!(
+            reply.error()["message"]
+                .as_str()
+                .unwrap()
+                .contains("letters, digits or underscores"),
+            "{odd}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -124,19 +124,17 @@ fn authenticate(
         .or(header_account.as_deref())
         .map(str::trim)
         .filter(|acct| !acct.is_empty());
-    if let Some(acct) = connected {
-        let well_formed = acct.starts_with("acct_")
-            && acct.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        if !well_formed {
-            tracing::debug!(account = %acct, "dashboard connected account rejected");
-            return Err(message(
-                StatusCode::BAD_REQUEST,
-                "Invalid connected account",
-                &format!(
-                    "{acct} is not a connected account id: expected acct_ followed by letters, digits or underscores."
-                ),
-            ));
-        }
+    if let Some(acct) = connected
+        && !auth::is_account_id(acct)
+    {
+        tracing::debug!(account = %acct, "dashboard connected account rejected");
+        return Err(message(
+            StatusCode::BAD_REQUEST,
+            "Invalid connected account",
+            &format!(
+                "{acct} is not a connected account id: expected acct_ followed by letters, digits or underscores."
+            ),
+        ));
     }
 
     // `api_key` accepts only letters, digits and underscores, and the

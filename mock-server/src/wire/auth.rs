@@ -85,15 +85,24 @@ pub fn header_text(headers: &HeaderMap, name: &HeaderName) -> Result<Option<Stri
 /// sent. Any other value, empty included, is a 400.
 pub fn connected_account(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     match header_text(headers, &STRIPE_ACCOUNT)? {
-        Some(acct) if !acct.starts_with("acct_") || acct.len() < 6 => Err(ApiError::new(
+        Some(acct) if !is_account_id(&acct) => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             ErrorType::InvalidRequest,
             format!(
-                "Invalid Stripe-Account header `{acct}`: expected an account id, acct_ followed by at least one character, such as acct_1A2b3C."
+                "Invalid Stripe-Account header `{acct}`: expected an account id, acct_ followed by letters, digits or underscores, such as acct_1A2b3C."
             ),
         )),
         other => Ok(other),
     }
+}
+
+/// Returns whether `acct` reads as a connected account id: `acct_` and
+/// then at least one letter, digit or underscore, and nothing else. The
+/// API and the dashboard take the same ids.
+pub fn is_account_id(acct: &str) -> bool {
+    acct.strip_prefix("acct_").is_some_and(|rest| {
+        !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    })
 }
 
 /// Spells a header's name as Stripe's documentation does
