@@ -247,7 +247,7 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
         None => return Err(ApiError::internal("session without status")),
     }
     let method = request.payment_method.as_str();
-    if !crate::resources::checkout_sessions::PAYMENT_METHODS.contains(&method) {
+    if !crate::resources::payment_checks::PAYMENT_METHODS.contains(&method) {
         return Err(ApiError::invalid_param(
             "payment_method",
             format!("Unknown payment method `{method}`: use card, sepa_debit or us_bank_account."),

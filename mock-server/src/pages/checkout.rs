@@ -199,7 +199,7 @@ fn offered_methods(session: &Value) -> Vec<String> {
     match allowed {
         Some(types) => types
             .into_iter()
-            .filter(|t| crate::resources::checkout_sessions::PAYMENT_METHODS.contains(&t.as_str()))
+            .filter(|t| crate::resources::payment_checks::PAYMENT_METHODS.contains(&t.as_str()))
             .collect(),
         None => crate::resources::checkout_sessions::default_methods(
             session["currency"].as_str().unwrap_or_default(),

@@ -16,10 +16,6 @@ use crate::wire::{ApiError, ApiResult, Params, metadata, version};
 pub const MIN_EXPIRY: i64 = 30 * 60;
 pub const MAX_EXPIRY: i64 = 24 * 60 * 60;
 
-/// Payment methods a session can offer. The fake models cards and two
-/// methods whose payment settles later.
-pub const PAYMENT_METHODS: &[&str] = &["card", "sepa_debit", "us_bank_account"];
-
 /// Returns the payment methods of a session created without
 /// `payment_method_types`: cards, and the bank debit of the currency where
 /// the fake models one.
@@ -194,7 +190,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         return Err(ApiError::no_such_param("customer", id, "customer"));
     }
     if let Some(email) = &customer_email
-        && !looks_like_email(email)
+        && !super::payment_checks::looks_like_email(email)
     {
         return Err(ApiError::invalid_param(
             "customer_email",
@@ -228,7 +224,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         }
         Some(at) => at,
     };
-    let payment_method_types = take_payment_method_types(&mut params)?;
+    let payment_method_types = super::payment_checks::take_payment_method_types(&mut params)?;
     let locale = params.one_of("locale", LOCALES)?;
     let submit_type = params.one_of(
         "submit_type",
@@ -266,7 +262,11 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         ));
     }
     if let Some(types) = &payment_method_types {
-        check_methods_for_currency(types, &currency, "this session's line items are")?;
+        super::payment_checks::check_methods_for_currency(
+            types,
+            &currency,
+            "this session's line items are",
+        )?;
     }
     params.finish()?;
     // Each line total fits in an i64 (both factors are bounded), and so
@@ -705,61 +705,6 @@ fn recurring_price(item: &Params) -> ApiError {
     )
 }
 
-/// Takes `payment_method_types`: a non-empty list of the methods that the
-/// fake models, or None when the parameter is left out.
-pub fn take_payment_method_types(params: &mut Params) -> ApiResult<Option<Vec<String>>> {
-    let Some(types) = params.string_array("payment_method_types")? else {
-        return Ok(None);
-    };
-    if types.is_empty() {
-        return Err(ApiError::invalid_param(
-            "payment_method_types",
-            format!(
-                "Invalid payment_method_types: list at least one of {}, or leave it out for the defaults.",
-                PAYMENT_METHODS.join(", ")
-            ),
-        ));
-    }
-    for (index, kind) in types.iter().enumerate() {
-        if !PAYMENT_METHODS.contains(&kind.as_str()) {
-            return Err(ApiError::invalid_param(
-                format!("payment_method_types[{index}]"),
-                format!(
-                    "Invalid payment_method_types[{index}]: fakestripe models {}; got `{kind}`.",
-                    PAYMENT_METHODS.join(", ")
-                ),
-            ));
-        }
-    }
-    Ok(Some(types))
-}
-
-/// Checks that each method takes `currency`: SEPA Direct Debit takes
-/// euros and US bank accounts take dollars. `subject` names what is in
-/// that currency, such as "this session's line items".
-pub fn check_methods_for_currency(
-    types: &[String],
-    currency: &str,
-    subject: &str,
-) -> ApiResult<()> {
-    for (index, kind) in types.iter().enumerate() {
-        let needed = match kind.as_str() {
-            "sepa_debit" => "eur",
-            "us_bank_account" => "usd",
-            _ => continue,
-        };
-        if currency != needed {
-            return Err(ApiError::invalid_param(
-                format!("payment_method_types[{index}]"),
-                format!(
-                    "The payment method `{kind}` only supports {needed}; {subject} in {currency}."
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
 fn check_url(name: &str, url: &str) -> ApiResult<()> {
     if plain_web_url(url) {
         return Ok(());
@@ -807,29 +752,6 @@ fn plain_web_url(url: &str) -> bool {
             .next()
             .is_some_and(|last| last.bytes().next().is_some_and(|b| b.is_ascii_alphabetic()));
     port_ok && labels_ok && tail.bytes().all(|b| b.is_ascii_graphic())
-}
-
-/// Returns whether `email` looks like an address the API accepts: one
-/// `@` with a name before it, and a domain of two or more dot-separated
-/// labels, each of letters, digits and inner hyphens. No spaces, commas or
-/// angle brackets, so a list of addresses is rejected.
-pub fn looks_like_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else {
-        return false;
-    };
-    let label_ok = |label: &str| {
-        !label.is_empty()
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-            && label.chars().all(|c| c.is_alphanumeric() || c == '-')
-    };
-    let labels: Vec<&str> = domain.split('.').collect();
-    !local.is_empty()
-        && !local
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || "@,;<>()[]\\\"".contains(c))
-        && labels.len() >= 2
-        && labels.iter().all(|label| label_ok(label))
 }
 
 /// A session as the API shows it: without the fields the fake keeps for
@@ -950,37 +872,8 @@ pub fn line_items(
 
 #[cfg(test)]
 mod tests {
-    use super::{looks_like_email, plain_web_url};
+    use super::plain_web_url;
     use proptest::prelude::*;
-
-    #[test]
-    fn email_shapes() {
-        for valid in [
-            "ada@example.com",
-            "ada+shop@mail.example.co.uk",
-            "O'Brien@example.ie",
-            "UPPER@EXAMPLE.COM",
-            "josé@exämple.de",
-            "a@b-c.io",
-        ] {
-            assert!(looks_like_email(valid), "{valid}");
-        }
-        for invalid in [
-            "notanemail",
-            "a@@b.com",
-            "a@example.com,b@example.com",
-            "a@example..com",
-            "a@-example.com",
-            "a@example-.com",
-            "@example.com",
-            "a@localhost",
-            "a b@example.com",
-            "<a@example.com>",
-            "a@example.com.",
-        ] {
-            assert!(!looks_like_email(invalid), "{invalid}");
-        }
-    }
 
     #[test]
     fn plain_urls_take_the_short_path() {

@@ -121,7 +121,7 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
 /// Rejects an email without a name, an `@` and a dotted domain, as
 /// Stripe rejects a malformed customer email.
 fn check_email(email: &str) -> ApiResult<()> {
-    if super::checkout_sessions::looks_like_email(email) {
+    if super::payment_checks::looks_like_email(email) {
         return Ok(());
     }
     Err(

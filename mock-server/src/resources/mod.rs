@@ -7,6 +7,7 @@ pub mod charges;
 pub mod checkout_sessions;
 pub mod customers;
 pub mod events;
+pub mod payment_checks;
 pub mod payment_intents;
 pub mod prices;
 pub mod products;

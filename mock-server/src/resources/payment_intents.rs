@@ -72,9 +72,9 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         "capture_method",
         &["automatic", "automatic_async", "manual"],
     )?;
-    let types = super::checkout_sessions::take_payment_method_types(&mut params)?;
+    let types = super::payment_checks::take_payment_method_types(&mut params)?;
     if let Some(types) = &types {
-        super::checkout_sessions::check_methods_for_currency(
+        super::payment_checks::check_methods_for_currency(
             types,
             &currency_code,
             "this PaymentIntent's amount is",
@@ -265,7 +265,7 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         pi["amount"] = json!(amount);
     }
     let currency_code = currency(&mut params, "currency")?;
-    let types = super::checkout_sessions::take_payment_method_types(&mut params)?;
+    let types = super::payment_checks::take_payment_method_types(&mut params)?;
     if (currency_code.is_some() || types.is_some())
         && (final_state || pi["status"] == "requires_capture")
     {
@@ -298,7 +298,7 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         && (pi["currency"] != before["currency"]
             || pi["payment_method_types"] != before["payment_method_types"])
     {
-        super::checkout_sessions::check_methods_for_currency(
+        super::payment_checks::check_methods_for_currency(
             &types,
             &currency_now,
             "this PaymentIntent's amount is",

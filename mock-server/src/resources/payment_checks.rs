@@ -1,0 +1,121 @@
+//! Parameter checks that more than one resource makes: the payment method
+//! types the fake models, the currency each method takes, and the shape
+//! of an email address.
+
+use crate::wire::{ApiError, ApiResult, Params};
+
+/// Payment methods a session can offer. The fake models cards and two
+/// methods whose payment settles later.
+pub const PAYMENT_METHODS: &[&str] = &["card", "sepa_debit", "us_bank_account"];
+
+/// Takes `payment_method_types`: a non-empty list of the methods that the
+/// fake models, or None when the parameter is left out.
+pub fn take_payment_method_types(params: &mut Params) -> ApiResult<Option<Vec<String>>> {
+    let Some(types) = params.string_array("payment_method_types")? else {
+        return Ok(None);
+    };
+    if types.is_empty() {
+        return Err(ApiError::invalid_param(
+            "payment_method_types",
+            format!(
+                "Invalid payment_method_types: list at least one of {}, or leave it out for the defaults.",
+                PAYMENT_METHODS.join(", ")
+            ),
+        ));
+    }
+    for (index, kind) in types.iter().enumerate() {
+        if !PAYMENT_METHODS.contains(&kind.as_str()) {
+            return Err(ApiError::invalid_param(
+                format!("payment_method_types[{index}]"),
+                format!(
+                    "Invalid payment_method_types[{index}]: fakestripe models {}; got `{kind}`.",
+                    PAYMENT_METHODS.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(Some(types))
+}
+
+/// Checks that each method takes `currency`: SEPA Direct Debit takes
+/// euros and US bank accounts take dollars. `subject` names what is in
+/// that currency, such as "this session's line items".
+pub fn check_methods_for_currency(
+    types: &[String],
+    currency: &str,
+    subject: &str,
+) -> ApiResult<()> {
+    for (index, kind) in types.iter().enumerate() {
+        let needed = match kind.as_str() {
+            "sepa_debit" => "eur",
+            "us_bank_account" => "usd",
+            _ => continue,
+        };
+        if currency != needed {
+            return Err(ApiError::invalid_param(
+                format!("payment_method_types[{index}]"),
+                format!(
+                    "The payment method `{kind}` only supports {needed}; {subject} in {currency}."
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Returns whether `email` looks like an address the API accepts: one
+/// `@` with a name before it, and a domain of two or more dot-separated
+/// labels, each of letters, digits and inner hyphens. No spaces, commas or
+/// angle brackets, so a list of addresses is rejected.
+pub fn looks_like_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+    };
+    let labels: Vec<&str> = domain.split('.').collect();
+    !local.is_empty()
+        && !local
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "@,;<>()[]\\\"".contains(c))
+        && labels.len() >= 2
+        && labels.iter().all(|label| label_ok(label))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_email;
+
+    #[test]
+    fn email_shapes() {
+        for valid in [
+            "ada@example.com",
+            "ada+shop@mail.example.co.uk",
+            "O'Brien@example.ie",
+            "UPPER@EXAMPLE.COM",
+            "josé@exämple.de",
+            "a@b-c.io",
+        ] {
+            assert!(looks_like_email(valid), "{valid}");
+        }
+        for invalid in [
+            "notanemail",
+            "a@@b.com",
+            "a@example.com,b@example.com",
+            "a@example..com",
+            "a@-example.com",
+            "a@example-.com",
+            "@example.com",
+            "a@localhost",
+            "a b@example.com",
+            "<a@example.com>",
+            "a@example.com.",
+        ] {
+            assert!(!looks_like_email(invalid), "{invalid}");
+        }
+    }
+}
