@@ -217,14 +217,14 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     }
     params.finish()?;
     ctx.touch(&id);
-    // An update that changes nothing keeps `updated` and sends no event.
-    if crate::events::changed_fields(&before, &product).is_empty() {
-        return Ok(product);
-    }
     let now = data.now();
     product["updated"] = json!(now);
-    data.store.update(&id, &product, now);
     let previous = crate::events::changed_fields(&before, &product);
+    // An update that changes nothing else keeps `updated` and sends no event.
+    if previous.keys().all(|key| key == "updated") {
+        return Ok(before);
+    }
+    data.store.update(&id, &product, now);
     crate::events::emit(
         data,
         "product.updated",
