@@ -669,11 +669,24 @@ fn check_routes(routes: &[String], index: usize) -> Result<(), ApiError> {
             ));
         }
         if !route_exists(method, path) {
+            // The suggestion takes the pattern's method, so it names a
+            // route that exists as written.
+            let method = method
+                .filter(|m| *m != "*")
+                .and_then(|m| axum::http::Method::from_bytes(m.as_bytes()).ok());
             let nearest = crate::resources::TEMPLATES
                 .iter()
+                .filter(|t| {
+                    method
+                        .as_ref()
+                        .is_none_or(|m| crate::resources::route(m, t).is_some())
+                })
                 .map(|t| (strsim::jaro_winkler(t, path.trim_end_matches('*')), *t))
                 .max_by(|a, b| a.0.total_cmp(&b.0))
-                .map(|(_, t)| format!(" The nearest is `{t}`."))
+                .map(|(_, t)| match &method {
+                    Some(m) => format!(" The nearest is `{m} {t}`."),
+                    None => format!(" The nearest is `{t}`."),
+                })
                 .unwrap_or_default();
             return Err(ApiError::invalid_param(
                 format!("faults[{index}][routes][{i}]"),
@@ -1716,7 +1729,30 @@ mod tests {
         let err = parse_plan(&json!({"faults": [{"kind": "api_error", "status": 500, "routes": ["POST /v1/custmers"]}]}))
             .unwrap_err();
         assert!(
-            err.message.contains("The nearest is `/v1/customers`"),
+            err.message.contains("The nearest is `POST /v1/customers`."),
+            "{}",
+            err.message
+        );
+        // The nearest path that takes the method, which for a DELETE of
+        // sessions is not the sessions' own path.
+        let err = parse_plan(&json!({"faults": [{"kind": "api_error", "status": 500, "routes": ["DELETE /v1/checkout/sesions/{id}"]}]}))
+            .unwrap_err();
+        assert!(
+            !err.message.contains("checkout/sessions"),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.message.contains("The nearest is `DELETE "),
+            "{}",
+            err.message
+        );
+        let err = parse_plan(
+            &json!({"faults": [{"kind": "api_error", "status": 500, "routes": ["/v1/custmers"]}]}),
+        )
+        .unwrap_err();
+        assert!(
+            err.message.contains("The nearest is `/v1/customers`."),
             "{}",
             err.message
         );
