@@ -202,7 +202,7 @@ impl tower::Service<Request> for Front {
             Box::pin(async move {
                 let _counted = InFlight::enter(&shared);
                 let response = crate::api::handle(State(shared.clone()), request).await;
-                Ok(shape_plain_error(response, shared.config.max_body_bytes))
+                Ok(shape_plain_error(response, shared.config.max_body_bytes).await)
             })
         } else {
             Box::pin(self.router.clone().oneshot(request))
@@ -238,13 +238,13 @@ async fn track_request(
 ) -> Response {
     let _counted = InFlight::enter(&shared);
     let response = next.run(request).await;
-    shape_plain_error(response, shared.config.max_body_bytes)
+    shape_plain_error(response, shared.config.max_body_bytes).await
 }
 
 /// Gives the plain-text responses that axum's extractors produce (body too
 /// large, method not allowed) Stripe's error envelope, so every client
 /// sees one error format.
-fn shape_plain_error(response: Response, max_body: usize) -> Response {
+async fn shape_plain_error(response: Response, max_body: usize) -> Response {
     use axum::http::StatusCode;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
@@ -267,7 +267,19 @@ fn shape_plain_error(response: Response, max_body: usize) -> Response {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => {
             "Unsupported content type: the control API takes JSON.".to_owned()
         }
-        _ => format!("Request failed with status {}.", status.as_u16()),
+        _ => {
+            // The framework's text names what it could not read, such as a
+            // path segment that is not UTF-8 once decoded.
+            let text = axum::body::to_bytes(response.into_body(), 4096)
+                .await
+                .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+                .unwrap_or_default();
+            if text.is_empty() {
+                format!("Request failed with status {}.", status.as_u16())
+            } else {
+                format!("Invalid request: {}.", text.trim_end_matches('.'))
+            }
+        }
     };
     let error = crate::wire::ApiError::new(status, crate::wire::ErrorType::InvalidRequest, message);
     crate::api::unlogged_error_response(&error, None)

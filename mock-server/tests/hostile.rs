@@ -1313,6 +1313,28 @@ fn body_over_limit_is_413() {
     }
 }
 
+/// A path segment that is not UTF-8 once decoded gets a message that says
+/// so and names the segment, not a bare status.
+#[test]
+fn undecodable_path_segment_is_named() {
+    for path in ["/c/pay/%FF", "/_fakestripe/objects/%FF"] {
+        let reply = send(
+            reqwest::Method::GET,
+            path,
+            Some(FIXTURE_KEY),
+            &[],
+            Vec::new(),
+        )
+        .unwrap_or_else(|err| panic!("GET {path}: {err}"));
+        assert_eq!(reply.status, 400, "{path}: {}", reply.text());
+        let body = reply.json();
+        assert_eq!(
+            body["error"]["message"], "Invalid request: Invalid URL: Invalid UTF-8 in `id`.",
+            "{path}"
+        );
+    }
+}
+
 /// The hosted page's form answers an oversized body with a 413 page the
 /// customer can read, not a JSON error.
 #[test]
