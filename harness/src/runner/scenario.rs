@@ -337,10 +337,20 @@ impl ScenarioRun<'_> {
     /// the recorded sequence number covers everything the reads could
     /// reflect.
     async fn observe(&mut self, moment: Moment) -> Result<(), String> {
-        let mut orders = BTreeMap::new();
-        for (name, order) in &self.orders {
-            orders.insert(name.clone(), self.ctx.app.read_order(&order.app_id).await);
-        }
+        use futures_util::StreamExt;
+        // Eight reads at a time: a scenario with many orders reads them
+        // all after every step.
+        let app = &self.ctx.app;
+        let wanted: Vec<(String, String)> = self
+            .orders
+            .iter()
+            .map(|(name, order)| (name.clone(), order.app_id.clone()))
+            .collect();
+        let orders: BTreeMap<String, _> = futures_util::stream::iter(wanted)
+            .map(|(name, app_id)| async move { (name, app.read_order(&app_id).await) })
+            .buffered(8)
+            .collect()
+            .await;
         self.sync_trace().await?;
         let now = self.ctx.fake.now().await.map_err(|err| err.to_string())?;
         self.observations.push(Observation {
