@@ -410,6 +410,18 @@ async fn creates_reject_empty_strings() {
         );
     }
 
+    // A parameter the endpoint does not know is unknown, empty or not, and
+    // a field Stripe lists as emptyable on create takes an empty value.
+    let unknown = api.post("/v1/customers", "email=a@b.co&bogus_param=").await;
+    assert_eq!(unknown.expect(400)["error"]["code"], "parameter_unknown");
+    let endpoint = api
+        .post(
+            "/v1/webhook_endpoints",
+            "url=http://127.0.0.1:9/hook&enabled_events[]=*&description=",
+        )
+        .await;
+    endpoint.ok();
+
     // An empty metadata value removes the key, and takes no error.
     let session = api
         .post(

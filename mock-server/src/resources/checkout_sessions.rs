@@ -108,10 +108,10 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         ));
     }
     params.reject_unknown(CREATE_PARAMS)?;
-    params.reject_empty_strings(&[
+    params.forbid_empty(&[
         "payment_method_options[acss_debit][mandate_options][custom_mandate_url]",
         "payment_method_options[konbini][expires_after_days]",
-    ])?;
+    ]);
     let mode = params
         .one_of("mode", &["payment", "subscription", "setup"])?
         .ok_or_else(|| ApiError::missing_param("mode"))?;

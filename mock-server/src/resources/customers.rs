@@ -9,12 +9,12 @@ use crate::wire::list::Page;
 use crate::wire::{ApiError, ApiResult, Params, metadata};
 
 pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
-    params.reject_empty_strings(&[
+    params.forbid_empty(&[
         "address",
         "invoice_settings[custom_fields]",
         "shipping",
         "tax[ip_address]",
-    ])?;
+    ]);
     let email = params.string("email")?;
     if let Some(email) = &email {
         check_email(email)?;

@@ -46,11 +46,11 @@ fn check_minimum(amount: i64, currency: &str) -> ApiResult<()> {
 }
 
 pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
-    params.reject_empty_strings(&[
+    params.forbid_empty(&[
         "payment_method_data[billing_details][address]",
         "payment_method_data[billing_details][email]",
         "payment_method_options[card]",
-    ])?;
+    ]);
     let amount = params
         .integer_in("amount", 1, super::MAX_AMOUNT)?
         .ok_or_else(|| ApiError::missing_param("amount"))?;

@@ -12,7 +12,7 @@ use crate::wire::list::Page;
 use crate::wire::{ApiError, ApiResult, Params, metadata};
 
 pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
-    params.reject_empty_strings(&[])?;
+    params.forbid_empty(&[]);
     let mut price = build(data, &mut params, false)?;
     price.nickname = params.string("nickname")?;
     price.lookup_key = params.string("lookup_key")?.filter(|key| !key.is_empty());

@@ -15,7 +15,7 @@ use crate::wire::{ApiError, ApiResult, Params, metadata};
 const MAX_ID_CHARS: usize = 5000;
 
 pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
-    params.reject_empty_strings(&[])?;
+    params.forbid_empty(&[]);
     let name = params.required_string("name")?;
     let description = params.string("description")?;
     let active = params.boolean("active")?.unwrap_or(true);

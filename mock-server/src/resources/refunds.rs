@@ -12,7 +12,7 @@ use crate::wire::list::Page;
 use crate::wire::{ApiError, ApiResult, Params, metadata};
 
 pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
-    params.reject_empty_strings(&[])?;
+    params.forbid_empty(&[]);
     let charge_param = params.string("charge")?.filter(|s| !s.is_empty());
     let pi_param = params.string("payment_intent")?.filter(|s| !s.is_empty());
     let amount = params.integer("amount")?;

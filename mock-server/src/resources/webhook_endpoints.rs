@@ -14,7 +14,7 @@ use crate::wire::{ApiError, ApiResult, Params, metadata, version};
 pub const MAX_ENDPOINTS: usize = 16;
 
 pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
-    params.reject_empty_strings(&[])?;
+    params.forbid_empty(&["description"]);
     let url = params.required_string("url")?;
     check_url(&url)?;
     let enabled_events =

@@ -18,11 +18,35 @@ fn bracketed(prefix: &str, name: &str) -> String {
     path
 }
 
+/// Returns `path` with each array index written `[]`, as
+/// `line_items[0][price]` becomes `line_items[][price]`.
+fn without_indices(path: &str) -> String {
+    let mut shape = String::with_capacity(path.len());
+    for (index, part) in path.split('[').enumerate() {
+        if index > 0 {
+            shape.push('[');
+            if part
+                .strip_suffix(']')
+                .is_some_and(|inner| !inner.is_empty() && inner.bytes().all(|b| b.is_ascii_digit()))
+            {
+                shape.push(']');
+                continue;
+            }
+        }
+        shape.push_str(part);
+    }
+    shape
+}
+
 /// Parameters at one level of the tree, with the path that leads to them.
 #[derive(Debug, Clone, Default)]
 pub struct Params {
     map: Map<String, Value>,
     prefix: String,
+    /// Set by `forbid_empty`: the paths that may still take an empty value,
+    /// with array indices written `[]`. Hashes and array items taken from
+    /// here inherit it.
+    emptyable: Option<&'static [&'static str]>,
 }
 
 impl Params {
@@ -30,7 +54,40 @@ impl Params {
         Params {
             map,
             prefix: String::new(),
+            emptyable: None,
         }
+    }
+
+    /// Makes every parameter taken from here on reject an empty value,
+    /// unless its path is in `emptyable`, with Stripe's message. Stripe reads
+    /// an empty value as a request to unset the field, so on a create,
+    /// where nothing is set yet, only the fields its API lists as emptyable
+    /// take one. Checking on take, not up front, leaves a parameter the
+    /// endpoint does not know to `finish`, which calls it unknown.
+    /// `metadata` is read whole, so an empty value there still removes the
+    /// key.
+    pub fn forbid_empty(&mut self, emptyable: &'static [&'static str]) {
+        self.emptyable = Some(emptyable);
+    }
+
+    /// Returns the `parameter_invalid_empty` error for `name` if an empty
+    /// value is forbidden there.
+    fn empty_error(&self, name: &str) -> Option<ApiError> {
+        let emptyable = self.emptyable?;
+        let path = self.path(name);
+        let shape = without_indices(&path);
+        if emptyable.contains(&shape.as_str()) {
+            return None;
+        }
+        Some(
+            ApiError::invalid_param(
+                path.clone(),
+                format!(
+                    "You passed an empty string for '{path}'. We assume empty values are an attempt to unset a parameter; however '{path}' cannot be unset. You should remove '{path}' from your request or supply a non-empty value."
+                ),
+            )
+            .with_code("parameter_invalid_empty"),
+        )
     }
 
     /// The bracket path of a parameter at this level.
@@ -49,10 +106,15 @@ impl Params {
         self.map.contains_key(name)
     }
 
-    /// Takes a string parameter. An empty string counts as sent.
+    /// Takes a string parameter. An empty string counts as sent, unless
+    /// `forbid_empty` is in force.
     pub fn string(&mut self, name: &str) -> ApiResult<Option<String>> {
         match self.map.remove(name) {
             None => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => match self.empty_error(name) {
+                Some(err) => Err(err),
+                None => Ok(Some(s)),
+            },
             Some(Value::String(s)) => Ok(Some(s)),
             Some(_) => Err(ApiError::invalid_param(
                 self.path(name),
@@ -131,10 +193,15 @@ impl Params {
         let path = self.path(name);
         match self.map.remove(name) {
             None => Ok(None),
-            Some(Value::Object(map)) => Ok(Some(Params { map, prefix: path })),
+            Some(Value::Object(map)) => Ok(Some(Params {
+                map,
+                prefix: path,
+                emptyable: self.emptyable,
+            })),
             Some(Value::String(s)) if s.is_empty() => Ok(Some(Params {
                 map: Map::new(),
                 prefix: path,
+                emptyable: self.emptyable,
             })),
             Some(_) => Err(ApiError::invalid_param(
                 path.clone(),
@@ -150,7 +217,10 @@ impl Params {
             None => return Ok(None),
             Some(Value::Array(items)) => items,
             Some(Value::Object(map)) if map.is_empty() => Vec::new(),
-            Some(Value::String(s)) if s.is_empty() => Vec::new(),
+            Some(Value::String(s)) if s.is_empty() => match self.empty_error(name) {
+                Some(err) => return Err(err),
+                None => Vec::new(),
+            },
             Some(_) => {
                 return Err(ApiError::invalid_param(
                     path.clone(),
@@ -167,6 +237,7 @@ impl Params {
                 Value::Object(map) => Ok(Params {
                     map,
                     prefix: bracketed(&path, &index.to_string()),
+                    emptyable: self.emptyable,
                 }),
                 _ => Err(ApiError::invalid_param(
                     format!("{path}[{index}]"),
@@ -184,7 +255,10 @@ impl Params {
         let path = || self.path(name);
         match removed {
             None => Ok(None),
-            Some(Value::String(s)) if s.is_empty() => Ok(Some(Vec::new())),
+            Some(Value::String(s)) if s.is_empty() => match self.empty_error(name) {
+                Some(err) => Err(err),
+                None => Ok(Some(Vec::new())),
+            },
             Some(Value::String(s)) => Ok(Some(vec![s])),
             Some(Value::Array(items)) => items
                 .into_iter()
@@ -217,41 +291,6 @@ impl Params {
         (self.prefix, self.map)
     }
 
-    /// Rejects the first empty string in the tree whose path is not in
-    /// `emptyable`, with Stripe's message. Stripe reads an empty value as a
-    /// request to unset the field, so on a create, where nothing is set
-    /// yet, only the fields its API lists as emptyable take one. Values in
-    /// any `metadata` hash are exempt, as an empty value there removes
-    /// the key.
-    pub fn reject_empty_strings(&self, emptyable: &[&str]) -> ApiResult<()> {
-        fn walk(value: &Value, path: &str, emptyable: &[&str]) -> ApiResult<()> {
-            if emptyable.contains(&path) {
-                return Ok(());
-            }
-            match value {
-                Value::String(text) if text.is_empty() => Err(ApiError::invalid_param(
-                    path,
-                    format!(
-                        "You passed an empty string for '{path}'. We assume empty values are an attempt to unset a parameter; however '{path}' cannot be unset. You should remove '{path}' from your request or supply a non-empty value."
-                    ),
-                )
-                .with_code("parameter_invalid_empty")),
-                Value::Object(map) => map
-                    .iter()
-                    .filter(|(key, _)| key.as_str() != "metadata")
-                    .try_for_each(|(key, value)| walk(value, &bracketed(path, key), emptyable)),
-                Value::Array(items) => items.iter().enumerate().try_for_each(|(index, item)| {
-                    walk(item, &bracketed(path, &index.to_string()), emptyable)
-                }),
-                _ => Ok(()),
-            }
-        }
-        self.map
-            .iter()
-            .filter(|(key, _)| key.as_str() != "metadata" && key.as_str() != "expand")
-            .try_for_each(|(key, value)| walk(value, &self.path(key), emptyable))
-    }
-
     /// Rejects a parameter outside `known` before any other check, so an
     /// unknown name is reported ahead of a missing one, as Stripe does.
     pub fn reject_unknown(&self, known: &[&str]) -> ApiResult<()> {
@@ -273,6 +312,17 @@ impl Params {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn indices_become_empty_brackets() {
+        assert_eq!(
+            without_indices("line_items[0][price_data][product_data][tax_code]"),
+            "line_items[][price_data][product_data][tax_code]"
+        );
+        assert_eq!(without_indices("a[12][b]"), "a[][b]");
+        assert_eq!(without_indices("a[b]"), "a[b]");
+        assert_eq!(without_indices("description"), "description");
+    }
     use serde_json::json;
 
     fn params(value: Value) -> Params {
