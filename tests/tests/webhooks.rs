@@ -1083,3 +1083,94 @@ async fn endpoint_url_with_a_line_break_is_rejected() {
     let stored = api.get(&format!("/v1/webhook_endpoints/{id}")).await;
     assert_eq!(stored.ok()["url"], "http://127.0.0.1:9/hook");
 }
+
+/// A webhook app served by Python's `http.server`, which takes one
+/// connection at a time and queues five more. Ended when dropped.
+struct PythonApp {
+    child: std::process::Child,
+    url: String,
+}
+
+impl PythonApp {
+    async fn start() -> PythonApp {
+        const SERVER: &str = r#"
+import http.server, sys
+
+class Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Hook).serve_forever()
+"#;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let child = std::process::Command::new("python3")
+            .args(["-c", SERVER, &port.to_string()])
+            .spawn()
+            .expect("starting python3, which the tests need");
+        let mut up = false;
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                up = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            up,
+            "the Python app did not listen on port {port} within 5 s"
+        );
+        PythonApp {
+            child,
+            url: format!("http://127.0.0.1:{port}/hook"),
+        }
+    }
+}
+
+impl Drop for PythonApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An app that takes one connection at a time, with a short queue for the
+/// rest, lets only some copies of a burst connect until it has answered
+/// the first. The burst must not wait for every copy to connect before it
+/// writes, or the first copy, the genuine delivery among them, would wait
+/// out the delivery timeout and every attempt would fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn burst_reaches_an_app_with_a_short_queue() {
+    let fake = start(ServerConfig {
+        clock_mode: fakestripe_server::ClockMode::Manual,
+        delivery_timeout: Duration::from_secs(5),
+        ..Default::default()
+    })
+    .await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_short_queue");
+    let app = PythonApp::start().await;
+    api.webhook_endpoint(&app.url, &["product.created"]).await;
+    let plan = json!({"faults": [{"kind": "webhook_duplicate",
+        "types": ["product.created"], "copies": 8, "concurrent": true}]});
+    api.put_control("/faults", plan).await.ok();
+    create_product(&api, &[]).await;
+    api.run_due().await;
+
+    let deliveries = api.deliveries().await;
+    assert_eq!(deliveries.len(), 9, "{deliveries:?}");
+    for record in &deliveries {
+        assert_eq!(record["status"], 200, "{record}");
+        assert_eq!(record["error"], Value::Null, "{record}");
+    }
+}

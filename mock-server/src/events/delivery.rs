@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use http_body_util::{BodyExt, Full};
 use serde_json::json;
-use tokio::sync::Barrier;
+use tokio::sync::Notify;
 
 use crate::account::{AccountData, DeliveryRecord, Task};
 use crate::clock::wall_clock_seconds;
@@ -193,18 +193,67 @@ fn body_error(timed_out: bool, err: &dyn std::fmt::Display) -> String {
     }
 }
 
+/// How long the deliveries of a burst wait for each other to connect. An
+/// app that takes one connection at a time, with a short queue for the
+/// rest, lets only some of them connect until it has responded to the first,
+/// so waiting for all would hold the burst until the delivery timeout.
+const GATE_WAIT: Duration = Duration::from_millis(250);
+
+/// Holds the deliveries of a burst until all of them have connected, or
+/// until `GATE_WAIT` has passed since the burst began.
+struct Gate {
+    total: usize,
+    ready: std::sync::atomic::AtomicUsize,
+    opened: Notify,
+    deadline: tokio::time::Instant,
+}
+
+impl Gate {
+    fn new(total: usize) -> Gate {
+        Gate {
+            total,
+            ready: std::sync::atomic::AtomicUsize::new(0),
+            opened: Notify::new(),
+            deadline: tokio::time::Instant::now() + GATE_WAIT,
+        }
+    }
+
+    /// Counts one delivery as connected (or failed to), then waits for
+    /// the rest or the deadline.
+    async fn pass(&self) {
+        use std::sync::atomic::Ordering;
+        if self.ready.fetch_add(1, Ordering::SeqCst) + 1 >= self.total {
+            self.opened.notify_waiters();
+            return;
+        }
+        let all = async {
+            loop {
+                let notified = self.opened.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if self.ready.load(Ordering::SeqCst) >= self.total {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        let _ = tokio::time::timeout_at(self.deadline, all).await;
+    }
+}
+
 /// Sends deliveries so that they reach their endpoints at the same moment,
 /// for a concurrent-duplicate fault. Each goes over a new connection, and
-/// no request is written until every connection is open. Through the
-/// pooled client the first copy would take a kept-alive connection and
-/// arrive while the others were still connecting, so an app whose check
-/// for a duplicate races with its write would rarely see the race.
+/// no request is written until every connection is open or `GATE_WAIT`
+/// has passed. Through the pooled client the first copy would take a
+/// kept-alive connection and arrive while the others were still
+/// connecting, so an app whose check for a duplicate races with its write
+/// would rarely see the race.
 pub async fn send_together(
     http: &reqwest::Client,
     sends: &[Prepared],
     timeout: Duration,
 ) -> Vec<Outcome> {
-    let gate = Arc::new(Barrier::new(sends.len()));
+    let gate = Arc::new(Gate::new(sends.len()));
     let tasks: Vec<_> = sends
         .iter()
         .map(|prepared| {
@@ -230,14 +279,14 @@ pub async fn send_together(
 async fn send_at_gate(
     http: &reqwest::Client,
     prepared: &Prepared,
-    gate: &Barrier,
+    gate: &Gate,
     timeout: Duration,
 ) -> Outcome {
     let target = url::Url::parse(&prepared.url)
         .ok()
         .filter(|url| url.scheme() == "http" && url.host_str().is_some() && !prepared.lost);
     let Some(target) = target else {
-        gate.wait().await;
+        gate.pass().await;
         return send(http, prepared).await;
     };
     let authority = match target.port() {
@@ -247,7 +296,7 @@ async fn send_at_gate(
 
     let started = Instant::now();
     let opened = tokio::time::timeout(timeout, open_connection(&authority, timeout)).await;
-    gate.wait().await;
+    gate.pass().await;
     let mut sender = match opened {
         Ok(Ok(sender)) => sender,
         Ok(Err(err)) if err.kind() == std::io::ErrorKind::ConnectionRefused => {
@@ -290,6 +339,12 @@ async fn send_at_gate(
     };
     let (status, head, error) = match tokio::time::timeout(left, exchange).await {
         Ok(Ok(answered)) => answered,
+        Ok(Err(err)) if err.is_canceled() || err.is_closed() || err.is_incomplete_message() => {
+            return Outcome::failed(
+                started,
+                "the endpoint closed the connection before it responded".to_owned(),
+            );
+        }
         Ok(Err(err)) => return Outcome::failed(started, format!("request failed: {err}")),
         Err(_) => return Outcome::failed(started, "timed out".to_owned()),
     };
@@ -303,7 +358,7 @@ async fn send_at_gate(
 
 /// Opens an HTTP/1.1 connection to `authority` (`host:port`) and drives
 /// it in a task of its own, which ends with the connection or after
-/// `timeout`, so an endpoint that never responds holds no task.
+/// `timeout` and a second, so an endpoint that never responds keeps no task.
 async fn open_connection(
     authority: &str,
     timeout: Duration,
@@ -314,7 +369,12 @@ async fn open_connection(
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
             .await
             .map_err(std::io::Error::other)?;
-    tokio::spawn(tokio::time::timeout(timeout, connection));
+    // The driver outlives the exchange's own timeout by a second, so a
+    // slow endpoint reads as timed out rather than as a closed connection.
+    tokio::spawn(tokio::time::timeout(
+        timeout + Duration::from_secs(1),
+        connection,
+    ));
     Ok(sender)
 }
 
