@@ -1179,6 +1179,16 @@ async fn unmodelled_session_parameter_says_so() {
             "{message}"
         );
     }
+    let adaptive = format!(
+        "{}&adaptive_pricing[enabled]=true",
+        session_body("usd", &[])
+    );
+    let reply = api.post("/v1/checkout/sessions", &adaptive).await;
+    assert_eq!(reply.expect(400)["error"]["param"], "adaptive_pricing");
+    // Turning off what the fake does not model asks for nothing.
+    let off = format!("{}&automatic_tax[enabled]=false", session_body("usd", &[]));
+    let session = api.post("/v1/checkout/sessions", &off).await;
+    assert_eq!(session.ok()["automatic_tax"]["enabled"], false);
     let typo = format!("{}&automatic_taxes=1", session_body("usd", &[]));
     let reply = api.post("/v1/checkout/sessions", &typo).await;
     assert_eq!(reply.expect(400)["error"]["code"], "parameter_unknown");

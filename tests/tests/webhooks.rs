@@ -1174,3 +1174,31 @@ async fn burst_reaches_an_app_with_a_short_queue() {
         assert_eq!(record["error"], Value::Null, "{record}");
     }
 }
+
+/// An endpoint's pinned version follows the same rule as the
+/// `Stripe-Version` header: no released version is dated in the future.
+#[tokio::test]
+async fn endpoint_api_version_from_the_future_is_rejected() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_future_version");
+    for version in ["2099-01-01", "2099-01-01.bogus", "banana"] {
+        let body = support::form(&[
+            ("url", "http://127.0.0.1:9/hook"),
+            ("enabled_events[]", "*"),
+            ("api_version", version),
+        ]);
+        let reply = api.post("/v1/webhook_endpoints", &body).await;
+        assert_eq!(
+            reply.expect(400)["error"]["param"],
+            "api_version",
+            "{version}"
+        );
+    }
+    let body = support::form(&[
+        ("url", "http://127.0.0.1:9/hook"),
+        ("enabled_events[]", "*"),
+        ("api_version", "2025-03-31.basil"),
+    ]);
+    let reply = api.post("/v1/webhook_endpoints", &body).await;
+    assert_eq!(reply.ok()["api_version"], "2025-03-31.basil");
+}

@@ -77,18 +77,30 @@ const CREATE_PARAMS: &[&str] = &[
 /// Each is rejected with a message stating that, rather than as unknown,
 /// which would read as a typo in the caller's code.
 const UNMODELLED_PARAMS: &[&str] = &[
+    "adaptive_pricing",
     "after_expiration",
+    "allowed_payment_method_types",
     "automatic_tax",
+    "branding_settings",
     "consent_collection",
     "currency",
     "custom_fields",
     "custom_text",
+    "customer_account",
     "customer_update",
     "discounts",
+    "excluded_payment_method_types",
+    "integration_identifier",
     "invoice_creation",
+    "managed_payments",
+    "name_collection",
+    "optional_items",
+    "origin_context",
     "payment_method_collection",
     "payment_method_configuration",
+    "payment_method_data",
     "payment_method_options",
+    "permissions",
     "phone_number_collection",
     "saved_payment_method_options",
     "setup_intent_data",
@@ -96,16 +108,29 @@ const UNMODELLED_PARAMS: &[&str] = &[
     "shipping_options",
     "subscription_data",
     "tax_id_collection",
+    "wallet_options",
 ];
 
+/// Builds the 400 for a session parameter the fake does not model.
+fn unmodelled(name: &str) -> ApiError {
+    ApiError::invalid_param(
+        name,
+        format!(
+            "{name} is a Checkout Session parameter that fakestripe does not model yet. Leave it out of requests to the fake; the README lists what the fake does not model."
+        ),
+    )
+}
+
 pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
+    // `automatic_tax[enabled]=false` asks for nothing the fake lacks, and
+    // apps often send it, so it is taken and dropped.
+    if let Some(mut tax) = params.hash("automatic_tax")?
+        && (tax.boolean("enabled")? != Some(false) || !tax.is_empty())
+    {
+        return Err(unmodelled("automatic_tax"));
+    }
     if let Some(name) = UNMODELLED_PARAMS.iter().find(|name| params.contains(name)) {
-        return Err(ApiError::invalid_param(
-            *name,
-            format!(
-                "{name} is a Checkout Session parameter that fakestripe does not model yet. Leave it out of requests to the fake; the README lists what the fake does not model."
-            ),
-        ));
+        return Err(unmodelled(name));
     }
     params.reject_unknown(CREATE_PARAMS)?;
     params.forbid_empty(&[

@@ -22,11 +22,14 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     let description = params.string("description")?;
     let api_version = params.string("api_version")?;
     if let Some(v) = &api_version
-        && !version::is_valid(v)
+        && (!version::is_valid(v) || version::is_after(v, &version::latest_possible_date()))
     {
         return Err(ApiError::invalid_param(
             "api_version",
-            format!("Invalid API version: {v}"),
+            format!(
+                "Invalid API version: {v}. Send a released version such as {}.",
+                version::DEFAULT_API_VERSION
+            ),
         ));
     }
     params.boolean("connect")?;
