@@ -1378,11 +1378,29 @@ pub fn release(data: &mut AccountData, selector: &Release) -> Result<usize, ApiE
 #[serde(deny_unknown_fields)]
 pub struct Resend {
     /// Sends in all; 1 sends the event once more.
-    #[serde(default = "one_u32")]
+    #[serde(default = "one_u32", deserialize_with = "whole_u32")]
     pub copies: u32,
     /// Send the copies at the same moment, in parallel.
     #[serde(default)]
     pub concurrent: bool,
+}
+
+/// Reads a whole number that JSON may write as `2` or `2.0`, as a fault
+/// plan's numbers are read.
+fn whole_u32<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let number = serde_json::Number::deserialize(deserializer)?;
+    let whole = match (number.as_u64(), number.as_f64()) {
+        (Some(n), _) => u32::try_from(n).ok(),
+        (None, Some(f)) if f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f) => {
+            Some(f as u32)
+        }
+        _ => None,
+    };
+    whole.ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "expected a whole number from 1 to 20, got {number}"
+        ))
+    })
 }
 
 /// Sends an event again to every endpoint that subscribes to it, as

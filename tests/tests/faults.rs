@@ -1156,6 +1156,27 @@ async fn resend_repeats_or_releases_events() {
         (status, body["error"]["code"].as_str()),
         (404, Some("resource_missing"))
     );
+
+    // `copies` is read as a fault plan's numbers are: 2.0 is 2, and 2.5 is
+    // no whole number.
+    let path = format!("/events/{created}/resend");
+    let (status, body) = acct
+        .control(reqwest::Method::POST, &path, json!({"copies": 2.0}))
+        .await;
+    assert_eq!(
+        (status, body["scheduled"].as_u64()),
+        (200, Some(2)),
+        "{body}"
+    );
+    let (status, body) = acct
+        .control(reqwest::Method::POST, &path, json!({"copies": 2.5}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("expected a whole number from 1 to 20, got 2.5"),
+        "{message}"
+    );
 }
 
 /// A reset and the same seeded plan before each run, as the harness does
