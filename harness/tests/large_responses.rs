@@ -7,6 +7,8 @@
 //! by `base_url`. It reads the fake's URL and key from the `env_file` the
 //! harness writes.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -18,18 +20,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use fakestripe::app::MAX_RESPONSE_BYTES;
-use fakestripe::{RunOptions, RunOutcome, ScenarioFailure, run_files};
+use fakestripe::{RunOutcome, ScenarioFailure, run_files};
 use serde_json::{Value, json};
-
-/// Creates a directory for one test's files and returns its path.
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "fakestripe-large-responses-{}-{test}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
-    dir
-}
 
 /// The sizes of the app's responses.
 #[derive(Debug, Clone, Copy)]
@@ -55,11 +47,7 @@ struct Shop {
 impl Shop {
     /// Reads `KEY=value` lines from the env file.
     fn env(&self, key: &str) -> String {
-        let text = std::fs::read_to_string(&self.env_file).expect("the harness wrote the env file");
-        text.lines()
-            .find_map(|line| line.strip_prefix(&format!("{key}=")))
-            .unwrap_or_else(|| panic!("the env file has no {key}"))
-            .to_owned()
+        common::env_value(&self.env_file, key)
     }
 }
 
@@ -139,14 +127,7 @@ async fn read_order(State(shop): State<Arc<Shop>>, UrlPath(order_id): UrlPath<St
 /// Starts the app on a free port, writes its app file into `dir`, and
 /// returns the app's base URL and the app file's path.
 fn start_app(runtime: &tokio::runtime::Runtime, dir: &Path, sizes: Sizes) -> (String, PathBuf) {
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(("127.0.0.1", 0)))
-        .expect("a port on 127.0.0.1 is free");
-    let port = listener
-        .local_addr()
-        .expect("the listener has an address")
-        .port();
-    let base_url = format!("http://127.0.0.1:{port}");
+    let (listener, base_url) = common::bind_app(runtime);
     let shop = Arc::new(Shop {
         base_url: base_url.clone(),
         env_file: dir.join("app.env"),
@@ -192,7 +173,7 @@ order:
 /// outcome.
 fn run_checkout(test: &str, sizes: Sizes) -> (String, RunOutcome) {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
-    let dir = scratch(test);
+    let dir = common::scratch("large-responses", test);
     let (base_url, app) = start_app(&runtime, &dir, sizes);
     let scenario = dir.join("checkout.yaml");
     std::fs::write(
@@ -200,15 +181,8 @@ fn run_checkout(test: &str, sizes: Sizes) -> (String, RunOutcome) {
         "version: 1\nsettle: 0\nsteps:\n  - checkout: { order: O-1 }\n  - expect: { status: pending }\n",
     )
     .expect("the temporary directory is writable");
-    let options = RunOptions {
-        jobs: 1,
-        seed: None,
-        fail_fast: false,
-        fake_url: None,
-        app_arg: app.display().to_string(),
-    };
     let outcome = runtime
-        .block_on(run_files(&app, &[scenario], options))
+        .block_on(run_files(&app, &[scenario], common::run_options(&app)))
         .expect("the run starts");
     (base_url, outcome)
 }

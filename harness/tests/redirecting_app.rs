@@ -8,6 +8,8 @@
 //! harness writes. It does not verify webhook signatures, because the
 //! scenarios it runs send no forged deliveries.
 
+mod common;
+
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -17,7 +19,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use fakestripe::{RunOptions, ScenarioFailure, run_files};
+use fakestripe::{ScenarioFailure, run_files};
 use serde_json::{Value, json};
 
 fn workspace_root() -> PathBuf {
@@ -25,16 +27,6 @@ fn workspace_root() -> PathBuf {
         .parent()
         .expect("the harness sits in the workspace")
         .to_owned()
-}
-
-/// Creates a directory for one test's files and returns its path.
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "fakestripe-redirecting-app-{}-{test}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
-    dir
 }
 
 /// One order as the app stores it.
@@ -63,11 +55,7 @@ struct Shop {
 impl Shop {
     /// Reads `KEY=value` lines from the env file.
     fn env(&self, key: &str) -> String {
-        let text = std::fs::read_to_string(&self.env_file).expect("the harness wrote the env file");
-        text.lines()
-            .find_map(|line| line.strip_prefix(&format!("{key}=")))
-            .unwrap_or_else(|| panic!("the env file has no {key}"))
-            .to_owned()
+        common::env_value(&self.env_file, key)
     }
 }
 
@@ -195,14 +183,7 @@ async fn reset(State(shop): State<Arc<Shop>>) -> StatusCode {
 /// Starts the app on a free port, writes its app file into `dir`, and
 /// returns the app file's path.
 fn start_app(runtime: &tokio::runtime::Runtime, dir: &Path, redirect_elsewhere: bool) -> PathBuf {
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(("127.0.0.1", 0)))
-        .expect("a port on 127.0.0.1 is free");
-    let port = listener
-        .local_addr()
-        .expect("the listener has an address")
-        .port();
-    let base_url = format!("http://127.0.0.1:{port}");
+    let (listener, base_url) = common::bind_app(runtime);
     let shop = Arc::new(Shop {
         base_url: base_url.clone(),
         env_file: dir.join("app.env"),
@@ -248,25 +229,15 @@ order:
     path
 }
 
-fn options(app: &Path) -> RunOptions {
-    RunOptions {
-        jobs: 1,
-        seed: None,
-        fail_fast: false,
-        fake_url: None,
-        app_arg: app.display().to_string(),
-    }
-}
-
 /// Runs the built-in card-paid scenario against the app, which redirects
 /// elsewhere when `redirect_elsewhere` is set, and returns the outcome.
 fn run_card_paid(test: &str, redirect_elsewhere: bool) -> fakestripe::RunOutcome {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
-    let dir = scratch(test);
+    let dir = common::scratch("redirecting-app", test);
     let app = start_app(&runtime, &dir, redirect_elsewhere);
     let scenario = workspace_root().join("scenarios/payment-status/card-paid.yaml");
     runtime
-        .block_on(run_files(&app, &[scenario], options(&app)))
+        .block_on(run_files(&app, &[scenario], common::run_options(&app)))
         .expect("the run starts")
 }
 
@@ -289,7 +260,7 @@ fn redirecting_app_passes_card_paid() {
 #[test]
 fn redirecting_app_fails_explicit_2xx() {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
-    let dir = scratch("explicit-2xx");
+    let dir = common::scratch("redirecting-app", "explicit-2xx");
     let app = start_app(&runtime, &dir, false);
     let scenario = dir.join("expect-2xx.yaml");
     std::fs::write(
@@ -298,7 +269,7 @@ fn redirecting_app_fails_explicit_2xx() {
     )
     .expect("the temporary directory is writable");
     let outcome = runtime
-        .block_on(run_files(&app, &[scenario], options(&app)))
+        .block_on(run_files(&app, &[scenario], common::run_options(&app)))
         .expect("the run starts");
     let result = &outcome.results[0];
     assert!(!result.passed());
