@@ -295,7 +295,7 @@ fn read_headers(headers: &HeaderMap) -> Result<RequestHeaders, ApiError> {
                 ),
             ));
         }
-        Some(v) if version::is_after(&v, &version::latest_possible_date()) => {
+        Some(v) if version::is_unreleased(&v) => {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 crate::wire::ErrorType::InvalidRequest,

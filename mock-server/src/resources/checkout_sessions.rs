@@ -122,17 +122,23 @@ fn unmodelled(name: &str) -> ApiError {
 }
 
 pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
-    // `automatic_tax[enabled]=false` asks for nothing the fake lacks, and
+    // `automatic_tax[enabled]=false` requests nothing the fake lacks, and
     // apps often send it, so it is taken and dropped.
     if let Some(mut tax) = params.hash("automatic_tax")?
         && (tax.boolean("enabled")? != Some(false) || !tax.is_empty())
     {
         return Err(unmodelled("automatic_tax"));
     }
-    if let Some(name) = UNMODELLED_PARAMS.iter().find(|name| params.contains(name)) {
-        return Err(unmodelled(name));
+    // Only a request with a parameter outside CREATE_PARAMS can hold an
+    // unmodelled one, so the list is searched on that path alone.
+    if let Err(unknown) = params.reject_unknown(CREATE_PARAMS) {
+        return Err(
+            match UNMODELLED_PARAMS.iter().find(|name| params.contains(name)) {
+                Some(name) => unmodelled(name),
+                None => unknown,
+            },
+        );
     }
-    params.reject_unknown(CREATE_PARAMS)?;
     params.forbid_empty(&[
         "payment_method_options[acss_debit][mandate_options][custom_mandate_url]",
         "payment_method_options[konbini][expires_after_days]",

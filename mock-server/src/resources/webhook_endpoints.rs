@@ -22,7 +22,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     let description = params.string("description")?;
     let api_version = params.string("api_version")?;
     if let Some(v) = &api_version
-        && (!version::is_valid(v) || version::is_after(v, &version::latest_possible_date()))
+        && (!version::is_valid(v) || version::is_unreleased(v))
     {
         return Err(ApiError::invalid_param(
             "api_version",

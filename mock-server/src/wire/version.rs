@@ -108,14 +108,22 @@ pub fn is_valid(version: &str) -> bool {
 }
 
 /// Returns whether a valid version's date comes after `latest`
-/// (`YYYY-MM-DD`). Stripe has released no version dated in the future.
-pub fn is_after(version: &str, latest: &str) -> bool {
+/// (`YYYY-MM-DD`).
+fn is_after(version: &str, latest: &str) -> bool {
     version.get(..10).is_some_and(|date| date > latest)
+}
+
+/// Returns whether a valid version is dated after the latest date a
+/// released version can have. Stripe has released no version dated in the
+/// future. Most requests carry the default version or an older one, so
+/// today's date is worked out only for a version newer than the default.
+pub fn is_unreleased(version: &str) -> bool {
+    is_after(version, &DEFAULT_API_VERSION[..10]) && is_after(version, &latest_possible_date())
 }
 
 /// Returns the latest date a real version can have: tomorrow in UTC, a
 /// day of slack for a version released today in a time zone ahead.
-pub fn latest_possible_date() -> String {
+fn latest_possible_date() -> String {
     let days = (crate::clock::wall_clock_seconds() / 86_400.0).floor() as i64 + 1;
     let (year, month, day) = crate::pages::format::civil_from_days(days);
     format!("{year:04}-{month:02}-{day:02}")
