@@ -1313,8 +1313,8 @@ fn body_over_limit_is_413() {
     }
 }
 
-/// A path segment that is not UTF-8 once decoded gets a message that says
-/// so and names the segment, not a bare status.
+/// A path segment that is not UTF-8 once decoded gets a message that
+/// names the segment, not a bare status.
 #[test]
 fn undecodable_path_segment_is_named() {
     for path in ["/c/pay/%FF", "/_fakestripe/objects/%FF"] {
@@ -1335,8 +1335,8 @@ fn undecodable_path_segment_is_named() {
     }
 }
 
-/// The hosted page's form answers an oversized body with a 413 page the
-/// customer can read, not a JSON error.
+/// The hosted page's form responds to an oversized body with a 413 page
+/// the customer can read, not a JSON error.
 #[test]
 fn pay_form_over_limit_is_413_page() {
     let body = format!("email={}", "x".repeat(MAX_BODY));

@@ -971,7 +971,7 @@ async fn plain_post_without_success_url_shows_completion() {
     assert!(!html.contains("id=\"pay-button\""), "{html}");
 }
 
-/// Checkout asks for an email unless the session brings one, so a form
+/// Checkout requires an email unless the session brings one, so a form
 /// without one is shown again with an error, and nothing is paid.
 #[tokio::test]
 async fn plain_post_without_email_asks_for_one() {

@@ -1021,8 +1021,8 @@ async fn burst_copies_all_arrive_before_a_record() {
     );
 }
 
-/// A signing secret comes from the account's key as well as its seed, so
-/// two accounts that set the same seed draw the same ids but different
+/// A signing secret comes from the account's key as well as its seed.
+/// Two accounts that set the same seed draw the same ids but different
 /// secrets, and the same key and seed on another server draw the same
 /// secret again.
 #[tokio::test]
@@ -1044,6 +1044,7 @@ async fn same_seed_accounts_get_their_own_secrets() {
                 .await,
         );
     }
+
     let (id_a, secret_a) = &endpoints[0];
     let (id_b, secret_b) = &endpoints[1];
     let (id_again, secret_again) = &endpoints[2];
@@ -1051,6 +1052,7 @@ async fn same_seed_accounts_get_their_own_secrets() {
     assert_ne!(secret_a, secret_b);
     assert_eq!(id_a, id_again);
     assert_eq!(secret_a, secret_again);
+
     for secret in [secret_a, secret_b] {
         assert!(secret.starts_with("whsec_"), "{secret}");
         assert_eq!(secret.len(), "whsec_".len() + 32, "{secret}");
@@ -1146,7 +1148,7 @@ impl Drop for PythonApp {
 }
 
 /// An app that takes one connection at a time, with a short queue for the
-/// rest, lets only some copies of a burst connect until it has answered
+/// rest, lets only some copies of a burst connect until it has responded to
 /// the first. The burst must not wait for every copy to connect before it
 /// writes, or the first copy, the genuine delivery among them, would wait
 /// out the delivery timeout and every attempt would fail.

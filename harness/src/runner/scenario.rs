@@ -341,12 +341,12 @@ impl ScenarioRun<'_> {
         // Eight reads at a time: a scenario with many orders reads them
         // all after every step.
         let app = &self.ctx.app;
-        let wanted: Vec<(String, String)> = self
+        let order_ids: Vec<(String, String)> = self
             .orders
             .iter()
             .map(|(name, order)| (name.clone(), order.app_id.clone()))
             .collect();
-        let orders: BTreeMap<String, _> = futures_util::stream::iter(wanted)
+        let orders: BTreeMap<String, _> = futures_util::stream::iter(order_ids)
             .map(|(name, app_id)| async move { (name, app.read_order(&app_id).await) })
             .buffered(8)
             .collect()

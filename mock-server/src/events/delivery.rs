@@ -195,8 +195,8 @@ fn body_error(timed_out: bool, err: &dyn std::fmt::Display) -> String {
 
 /// How long the deliveries of a burst wait for each other to connect. An
 /// app that takes one connection at a time, with a short queue for the
-/// rest, lets only some of them connect until it has responded to the first,
-/// so waiting for all would hold the burst until the delivery timeout.
+/// rest, lets only some of them connect until it has responded to the
+/// first. Waiting for all would then hold the burst until the timeout.
 const GATE_WAIT: Duration = Duration::from_millis(250);
 
 /// Holds the deliveries of a burst until all of them have connected, or
