@@ -1204,3 +1204,79 @@ async fn endpoint_api_version_from_the_future_is_rejected() {
     let reply = api.post("/v1/webhook_endpoints", &body).await;
     assert_eq!(reply.ok()["api_version"], "2025-03-31.basil");
 }
+
+/// An endpoint subscribes only to event types Stripe has: a made-up type
+/// or a typo is a 400 naming its index, with a suggestion only when one
+/// is close.
+#[tokio::test]
+async fn enabled_events_must_be_stripe_event_types() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_event_types");
+    let subscribe = |events: &[&str]| {
+        let mut pairs = vec![("url", "http://127.0.0.1:9/hook")];
+        pairs.extend(events.iter().map(|event| ("enabled_events[]", *event)));
+        support::form(&pairs)
+    };
+    let made_up = api
+        .post(
+            "/v1/webhook_endpoints",
+            &subscribe(&["invoice.paid", "nope.event"]),
+        )
+        .await;
+    let error = &made_up.expect(400)["error"];
+    assert_eq!(error["param"], "enabled_events[1]");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("`nope.event`"), "{message}");
+    assert!(!message.contains("Did you mean"), "{message}");
+
+    let typo = api
+        .post(
+            "/v1/webhook_endpoints",
+            &subscribe(&["checkout.session.complete"]),
+        )
+        .await;
+    let message = typo.expect(400)["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.contains("Did you mean `checkout.session.completed`?"),
+        "{message}"
+    );
+
+    let others = api
+        .post(
+            "/v1/webhook_endpoints",
+            &subscribe(&["invoice.paid", "customer.subscription.created"]),
+        )
+        .await;
+    assert_eq!(
+        others.ok()["enabled_events"],
+        json!(["invoice.paid", "customer.subscription.created"])
+    );
+    let listed = api.get("/v1/webhook_endpoints").await;
+    assert_eq!(listed.ok()["data"].as_array().unwrap().len(), 1);
+}
+
+/// Stripe has no `payment_intent.updated` event, so changing a payment
+/// intent's metadata through the API records no event.
+#[tokio::test]
+async fn payment_intent_update_records_no_event() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_pi_update");
+    let created = api
+        .post("/v1/payment_intents", "amount=500&currency=usd")
+        .await;
+    let id = created.ok()["id"].as_str().unwrap().to_owned();
+    let updated = api
+        .post(&format!("/v1/payment_intents/{id}"), "metadata[order]=O-1")
+        .await;
+    assert_eq!(updated.ok()["metadata"]["order"], "O-1");
+    let types: Vec<String> = api
+        .all_events()
+        .await
+        .iter()
+        .map(|event| event["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(types, ["payment_intent.created"]);
+}

@@ -6,6 +6,7 @@ pub mod balance_transactions;
 pub mod charges;
 pub mod checkout_sessions;
 pub mod customers;
+pub mod event_types;
 pub mod events;
 pub mod payment_checks;
 pub mod payment_intents;

@@ -319,17 +319,8 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         pi["customer"] = json!(customer);
     }
     params.finish()?;
+    // Stripe has no `payment_intent.updated` event, so an update emits none.
     save(data, "payment_intent", &id, &pi);
-    let previous = changed_fields(&before, &pi);
-    if !previous.is_empty() {
-        emit(
-            data,
-            "payment_intent.updated",
-            &pi,
-            Some(previous),
-            &origin(ctx),
-        );
-    }
     ctx.touch(&id);
     Ok(pi)
 }

@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::event_types::{EVENT_TYPES, is_event_type};
 use super::{fetch, list_where, save};
 use crate::account::{AccountData, Endpoint};
 use crate::api::Ctx;
@@ -100,82 +101,21 @@ fn take_events(params: &mut Params) -> ApiResult<Option<Vec<String>>> {
                 ),
             ));
         }
-        if event != "*" && !known_event_type(event) {
-            let nearest = KNOWN_EVENT_TYPES
+        if event != "*" && !is_event_type(event) {
+            let nearest = EVENT_TYPES
                 .iter()
                 .map(|known| (strsim::jaro_winkler(known, event), *known))
                 .max_by(|a, b| a.0.total_cmp(&b.0))
+                .filter(|(score, _)| *score >= 0.9)
                 .map(|(_, known)| format!(" Did you mean `{known}`?"))
                 .unwrap_or_default();
             return Err(ApiError::invalid_param(
                 format!("enabled_events[{index}]"),
-                format!("Invalid event type `{event}`.{nearest}"),
+                format!("Invalid event type `{event}`: Stripe has no such event type.{nearest}"),
             ));
         }
     }
     Ok(Some(events))
-}
-
-/// Event types of the resources the fake models. A type of one of these
-/// resources must be in the list. Types of other resources (`invoice.paid`)
-/// pass, since Stripe has hundreds and the fake never sends them.
-const KNOWN_EVENT_TYPES: &[&str] = &[
-    "checkout.session.completed",
-    "checkout.session.expired",
-    "checkout.session.async_payment_succeeded",
-    "checkout.session.async_payment_failed",
-    "payment_intent.created",
-    "payment_intent.succeeded",
-    "payment_intent.payment_failed",
-    "payment_intent.processing",
-    "payment_intent.requires_action",
-    "payment_intent.canceled",
-    "payment_intent.amount_capturable_updated",
-    "payment_intent.partially_funded",
-    "payment_intent.updated",
-    "charge.succeeded",
-    "charge.failed",
-    "charge.pending",
-    "charge.updated",
-    "charge.captured",
-    "charge.refunded",
-    "charge.expired",
-    "customer.created",
-    "customer.updated",
-    "customer.deleted",
-    "product.created",
-    "product.updated",
-    "product.deleted",
-    "price.created",
-    "price.updated",
-    "price.deleted",
-    "refund.created",
-    "refund.updated",
-    "refund.failed",
-];
-
-/// Resource prefixes whose event types `KNOWN_EVENT_TYPES` lists in full.
-/// Deeper types under them (`customer.subscription.created`,
-/// `charge.dispute.created`) belong to other resources and pass.
-const MODELED: &[&str] = &[
-    "checkout",
-    "payment_intent",
-    "charge",
-    "customer",
-    "product",
-    "price",
-    "refund",
-];
-
-fn known_event_type(event: &str) -> bool {
-    let parts: Vec<&str> = event.split('.').collect();
-    if !MODELED.contains(&parts[0]) {
-        return true;
-    }
-    if parts[0] == "checkout" {
-        return KNOWN_EVENT_TYPES.contains(&event);
-    }
-    parts.len() > 2 || KNOWN_EVENT_TYPES.contains(&event)
 }
 
 fn check_url(url: &str) -> ApiResult<()> {
@@ -291,11 +231,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn event_types_of_modelled_resources_are_checked() {
-        assert!(known_event_type("checkout.session.completed"));
-        assert!(!known_event_type("checkout.sesion.completed"));
-        assert!(!known_event_type("payment_intent.succeded"));
-        assert!(known_event_type("customer.subscription.created"));
-        assert!(known_event_type("invoice.paid"));
+    fn event_types_are_checked_against_stripes_list() {
+        assert!(is_event_type("checkout.session.completed"));
+        assert!(is_event_type("customer.subscription.created"));
+        assert!(is_event_type("invoice.paid"));
+        assert!(!is_event_type("checkout.sesion.completed"));
+        assert!(!is_event_type("payment_intent.succeded"));
+        assert!(!is_event_type("nope.event"));
+        assert!(!is_event_type("invoice.paid.extra"));
     }
 }
