@@ -35,6 +35,27 @@ async fn literal_and_encoded_brackets_decode_alike() {
     assert_eq!(encoded.ok()["metadata"], json!({"order_id": "42"}));
 }
 
+/// A client that forgets to percent-encode a value sends a bare `%`.
+/// Stripe rejects the request; storing the text as typed would hide the
+/// client's bug.
+#[tokio::test]
+async fn bare_percent_is_400_naming_the_parameter() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_bare_percent");
+
+    let body = api
+        .post("/v1/customers", "name=100%&email=a%40x.test")
+        .await;
+    assert_eq!(body.expect(400)["error"]["param"], "name");
+    let query = api.get("/v1/customers?email=a%ZZx.test").await;
+    assert_eq!(query.expect(400)["error"]["param"], "email");
+    let customers = api.get("/v1/customers").await;
+    assert_eq!(customers.ok()["data"], json!([]));
+
+    let encoded = api.post("/v1/customers", "name=100%25%20off").await;
+    assert_eq!(encoded.ok()["name"], "100% off");
+}
+
 #[tokio::test]
 async fn empty_and_indexed_array_keys_decode_alike() {
     let fake = start_manual().await;

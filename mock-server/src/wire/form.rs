@@ -159,7 +159,8 @@ fn read_pair(pair: &[u8], source: Source) -> Result<String, ApiError> {
     let place = source.place();
     let equals = pair.iter().position(|b| *b == b'=');
     let raw_key = &pair[..equals.unwrap_or(pair.len())];
-    let Ok(key) = String::from_utf8(lenient_decode(raw_key)) else {
+    let decoded = unescape(raw_key).map_err(|at| bad_escape(raw_key, at, None, source))?;
+    let Ok(key) = String::from_utf8(decoded) else {
         // A name that is not text is shown as sent, escapes and all.
         let key = String::from_utf8_lossy(raw_key).into_owned();
         return Err(ApiError::invalid_param(
@@ -189,7 +190,9 @@ fn read_pair(pair: &[u8], source: Source) -> Result<String, ApiError> {
             ),
         ));
     };
-    if std::str::from_utf8(&lenient_decode(&pair[equals + 1..])).is_err() {
+    let raw_value = &pair[equals + 1..];
+    let value = unescape(raw_value).map_err(|at| bad_escape(raw_value, at, Some(&key), source))?;
+    if std::str::from_utf8(&value).is_err() {
         return Err(ApiError::invalid_param(
             key.clone(),
             format!("Invalid `{key}`: its value is not UTF-8 text once percent-decoded."),
@@ -340,28 +343,60 @@ fn split_key(key: &str) -> Option<(&str, Vec<&str>)> {
     Some((name, segments))
 }
 
-/// Decodes `+` and `%XX` escapes into bytes, keeping a bad escape as it
-/// is, as the general decoder does.
-fn lenient_decode(raw: &[u8]) -> Vec<u8> {
+/// Decodes `+` and `%XX` escapes into bytes. A `%` that two hexadecimal
+/// digits do not follow is an error, which holds the offset of the `%`.
+fn unescape(raw: &[u8]) -> Result<Vec<u8>, usize> {
     let mut out = Vec::with_capacity(raw.len());
     let mut at = 0;
     while at < raw.len() {
-        let escaped = match raw.get(at..at + 3) {
-            Some([b'%', high, low]) => hex_value(*high).zip(hex_value(*low)),
-            _ => None,
-        };
-        match (raw[at], escaped) {
-            (_, Some((high, low))) => {
+        match raw[at] {
+            b'%' => {
+                let escaped = match raw.get(at + 1..at + 3) {
+                    Some([high, low]) => hex_value(*high).zip(hex_value(*low)),
+                    _ => None,
+                };
+                let (high, low) = escaped.ok_or(at)?;
                 out.push(high * 16 + low);
                 at += 3;
                 continue;
             }
-            (b'+', None) => out.push(b' '),
-            (byte, None) => out.push(byte),
+            b'+' => out.push(b' '),
+            byte => out.push(byte),
         }
         at += 1;
     }
-    out
+    Ok(out)
+}
+
+/// The error for a `%` at `offset` of `raw` that does not start an escape.
+/// `key` is the parameter's name, decoded, or `None` when the bad escape
+/// is in the name itself.
+fn bad_escape(raw: &[u8], offset: usize, key: Option<&str>, source: Source) -> ApiError {
+    let sent: String = String::from_utf8_lossy(&raw[offset..])
+        .chars()
+        .take(3)
+        .collect();
+    let (param, part) = match key {
+        Some(key) => (key.to_owned(), format!("the value of `{key}`")),
+        None => {
+            let name = String::from_utf8_lossy(raw).into_owned();
+            let part = format!("the parameter name `{name}`");
+            (name, part)
+        }
+    };
+    let check = match source {
+        Source::Body => "check your POST parameters",
+        Source::Query => "check your query string",
+    };
+    ApiError::new(
+        axum::http::StatusCode::BAD_REQUEST,
+        super::error::ErrorType::InvalidRequest,
+        format!(
+            "Invalid request ({check}): {part} has a `%` that two hexadecimal digits do not \
+             follow (`{sent}`). Percent-encode the text: a literal % is %25."
+        ),
+    )
+    .with_param(param)
 }
 
 fn hex_value(digit: u8) -> Option<u8> {
@@ -387,8 +422,8 @@ const PLAIN_DEPTH: usize = 8;
 /// decides, after `diagnose` has named any fault of the client. Less plain
 /// means a pair without `=`, text that is not UTF-8, a key sent twice, an
 /// index out of order, a name used both as a value and as a hash or array,
-/// or deep nesting. Like the general decoder, it keeps a bad percent escape
-/// as it is and the text after a value's first `=`. Unlike it, it keeps a
+/// a bad percent escape, or deep nesting. Like the general decoder, it keeps
+/// the text after a value's first `=`. Unlike it, it keeps a
 /// `metadata` key of digits as a key, as Stripe does.
 fn decode_plain(input: &[u8]) -> Option<Map<String, Value>> {
     let mut root = Map::new();
@@ -604,13 +639,13 @@ fn plain_index(segment: &str) -> Option<usize> {
     plain.then(|| segment.parse().ok()).flatten()
 }
 
-/// Decodes `+` and `%XX` escapes, keeping a bad escape as it is, or gives
-/// up on bytes that are not UTF-8.
+/// Decodes `+` and `%XX` escapes, or gives up on a bad escape or on bytes
+/// that are not UTF-8, which `diagnose` then names.
 fn percent_decode(raw: &[u8]) -> Option<String> {
     if !raw.iter().any(|b| matches!(b, b'%' | b'+')) {
         return std::str::from_utf8(raw).ok().map(str::to_owned);
     }
-    String::from_utf8(lenient_decode(raw)).ok()
+    String::from_utf8(unescape(raw).ok()?).ok()
 }
 
 /// Returns whether any hash in the tree has an empty key.
@@ -746,7 +781,7 @@ mod tests {
             &b"mode=payment&success_url=https%3A%2F%2Fshop.example%2Fok%3Fid%3D%7BCHECKOUT_SESSION_ID%7D&line_items[0][price_data][currency]=eur&line_items[0][price_data][unit_amount]=2490&line_items[0][price_data][product_data][name]=Linen+shirt&line_items[0][quantity]=2&line_items[1][price][x]=y&metadata[order_id]=1042"[..],
             b"expand[]=payment_intent&expand[]=line_items",
             b"expand%5B0%5D=customer&metadata%5Bk%5D=%E2%82%AC",
-            b"success_url=https://shop.example/ok?a=b&name=100%&metadata[k]=%zz",
+            b"success_url=https://shop.example/ok?a=b&name=100%25&metadata[k]=a%2Bb",
         ] {
             let plain = decode_plain(body).expect("a plain body");
             assert_eq!(plain, general(body).unwrap(), "{}", String::from_utf8_lossy(body));
@@ -930,6 +965,15 @@ mod tests {
             (b"metadata[k", "metadata[k", "nested names take the form"),
             (b"metadata[k]=%FF", "metadata[k]", "not UTF-8"),
             (b"metadata%5B%FF%5D=x", "metadata%5B%FF%5D", "not UTF-8"),
+            (b"name=100%", "name", "the value of `name` has a `%`"),
+            (b"name=100%&mode=payment", "name", "(`%`)"),
+            (b"metadata[k]=%zz", "metadata[k]", "(`%zz`)"),
+            (b"email=a%2", "email", "(`%2`)"),
+            (
+                b"meta%ZZdata=x",
+                "meta%ZZdata",
+                "the parameter name `meta%ZZdata`",
+            ),
             (
                 b"line_items[][price]=p",
                 "line_items[][price]",
@@ -1026,7 +1070,7 @@ mod tests {
     fn lists_and_metadata_digits_pass_the_checks() {
         for body in [
             &b"expand[]=a&expand[]=b&a[1]=x&a[0]=y"[..],
-            b"line_items[1][quantity]=2&line_items[0][quantity]=1&x=%zz",
+            b"line_items[1][quantity]=2&line_items[0][quantity]=1&x=%7A",
             b"metadata[2]=a&metadata[0]=b&metadata[k]=%2B&c[1]=1&c[0]=2&",
         ] {
             let text = String::from_utf8_lossy(body);
