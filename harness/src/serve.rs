@@ -60,6 +60,12 @@ pub struct ServeArgs {
     /// as a clock advance that is delivering, before exiting anyway.
     #[arg(long, allow_negative_numbers = true, default_value_t = 5)]
     pub shutdown_timeout: u64,
+    /// Base of the URLs the fake puts in its responses, such as a session's
+    /// `url`, when a browser reaches the fake by another name than the
+    /// bound address: `--host 0.0.0.0 --public-url http://devbox.local:12111`.
+    /// Default: the bound address, with 127.0.0.1 for 0.0.0.0.
+    #[arg(long, env = "FAKESTRIPE_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Lines each account's request log, delivery log and trace keep; older
     /// lines are let go and counted in the logs' `dropped` field.
     #[arg(long, allow_negative_numbers = true, default_value_t = fakestripe_server::account::DEFAULT_LOG_LIMIT as u64, value_parser = clap::value_parser!(u64).range(1..))]
@@ -112,6 +118,9 @@ pub fn main(args: ServeArgs) -> ExitCode {
         // `head -n1` when they asked for port 0.
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{}", server.base_url());
+        if let Some(url) = &config.public_url {
+            let _ = writeln!(out, "URLs in responses start with {url}");
+        }
         if let Some(url) = &config.forward_to {
             let _ = writeln!(out, "forwarding every event to {url}");
             let _ = writeln!(out, "webhook signing secret: {}", config.forward_secret);
@@ -127,6 +136,25 @@ pub fn main(args: ServeArgs) -> ExitCode {
     // the wait for any that never reach one.
     runtime.shutdown_timeout(Duration::from_secs(1));
     code
+}
+
+/// Checks `--public-url`: an absolute http(s) URL with no query or
+/// fragment, since paths are appended to it. Returns it without a
+/// trailing slash.
+fn public_url(url: &str) -> Result<String, String> {
+    let parsed = url::Url::parse(url).map_err(|err| format!("--public-url {url}: {err}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(format!(
+            "--public-url {url}: use an http:// or https:// URL with a host, such as http://devbox.local:12111"
+        ));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() || url.chars().any(char::is_control)
+    {
+        return Err(format!(
+            "--public-url {url}: leave out the query and fragment; the fake appends paths such as /c/pay/cs_test_…"
+        ));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
 }
 
 /// Stops the server after the first shutdown signal. Waits up to `timeout`
@@ -258,6 +286,9 @@ pub fn config_from(args: &ServeArgs) -> Result<ServerConfig, String> {
             }
             None => fakestripe_server::random_webhook_secret(),
         };
+    }
+    if let Some(url) = &args.public_url {
+        config.public_url = Some(public_url(url)?);
     }
     if let Some(path) = &args.faults {
         let text = crate::diagnostic::read_text(path, "the fault plan")

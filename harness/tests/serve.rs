@@ -38,7 +38,13 @@ async fn serve_logging(args: &[&str], log_filter: &str) -> (Child, Vec<String>) 
         .expect("starting fakestripe serve");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut printed = Vec::new();
-    let wanted = if args.contains(&"--forward-to") { 3 } else { 1 };
+    let wanted = if args.contains(&"--forward-to") {
+        3
+    } else if args.contains(&"--public-url") {
+        2
+    } else {
+        1
+    };
     while printed.len() < wanted {
         let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
             .await
@@ -64,6 +70,56 @@ async fn first_line_is_the_base_url() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+    child.kill().await.unwrap();
+}
+
+/// Sends `request` and returns its JSON body.
+async fn json_of(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
+/// With `--public-url`, the URLs in responses name the host a browser
+/// uses, and the first line still names the bound address.
+#[tokio::test]
+async fn public_url_goes_into_responses() {
+    let args = ["--port", "0", "--public-url", "http://devbox.test:8080/"];
+    let (mut child, lines) = serve(&args).await;
+    let base = &lines[0];
+    assert!(base.starts_with("http://127.0.0.1:"), "{lines:?}");
+    assert_eq!(
+        lines[1],
+        "URLs in responses start with http://devbox.test:8080"
+    );
+
+    let client = reqwest::Client::new();
+    let create = client
+        .post(format!("{base}/v1/checkout/sessions"))
+        .bearer_auth("sk_test_public_url")
+        .form(&[
+            ("mode", "payment"),
+            ("success_url", "http://127.0.0.1:9/ok"),
+            ("line_items[0][price_data][currency]", "usd"),
+            ("line_items[0][price_data][unit_amount]", "500"),
+            ("line_items[0][price_data][product_data][name]", "Mug"),
+            ("line_items[0][quantity]", "1"),
+        ]);
+    let session = json_of(create).await;
+    let url = session["url"].as_str().unwrap();
+    let path = url
+        .strip_prefix("http://devbox.test:8080/c/pay/")
+        .unwrap_or_else(|| panic!("{url}"));
+    let page = client.get(format!("{base}/c/pay/{path}")).send().await;
+    assert_eq!(page.unwrap().status(), 200);
+
+    let missing = client
+        .get(format!("{base}/v1/customers/cus_missing"))
+        .bearer_auth("sk_test_public_url");
+    let error = json_of(missing).await;
+    let log_url = error["error"]["request_log_url"].as_str().unwrap();
+    assert!(
+        log_url.starts_with("http://devbox.test:8080/_fakestripe/requests?"),
+        "{log_url}"
+    );
     child.kill().await.unwrap();
 }
 
@@ -330,7 +386,21 @@ async fn invalid_flags_exit_with_usage_error() {
         "{stderr}"
     );
 
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["serve", "--port", "0", "--public-url", "devbox.test:12111"],
+            "use an http:// or https:// URL with a host",
+        ),
+        (
+            &[
+                "serve",
+                "--port",
+                "0",
+                "--public-url",
+                "http://devbox.test/?a=b",
+            ],
+            "leave out the query and fragment",
+        ),
         (
             &["serve", "--port", "0", "--speed", "1e30"],
             "at most 1000000, got 1e30",

@@ -36,6 +36,12 @@ pub struct ServerConfig {
     pub log_limit: usize,
     /// A fault plan applied to every new account, as JSON.
     pub default_faults: Option<serde_json::Value>,
+    /// The base of the URLs the fake puts in its responses (a session's
+    /// `url`, an error's `request_log_url`), such as
+    /// `http://devbox.local:12111`, for a browser or app that reaches the
+    /// fake by another name than the address it binds. `None` uses the
+    /// address it binds (see `Server::base_url`).
+    pub public_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -51,6 +57,7 @@ impl Default for ServerConfig {
             max_body_bytes: 1024 * 1024,
             log_limit: crate::account::DEFAULT_LOG_LIMIT,
             default_faults: None,
+            public_url: None,
         }
     }
 }

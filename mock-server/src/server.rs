@@ -28,7 +28,9 @@ use crate::wire::auth::mask;
 #[derive(Debug)]
 pub struct Shared {
     pub config: ServerConfig,
-    /// `http://host:port`, with no trailing slash.
+    /// The base of the URLs in responses, with no trailing slash:
+    /// `ServerConfig::public_url`, or `http://host:port` of the bound
+    /// address.
     pub base_url: String,
     accounts: Mutex<HashMap<String, Arc<Account>>>,
     /// The client that sends webhooks.
@@ -324,7 +326,11 @@ impl Server {
         let listener = TcpListener::bind((config.host, config.port)).await?;
         let addr = listener.local_addr()?;
         let base_url = base_url_for(addr);
-        let shared = Shared::new(config, base_url.clone());
+        let public_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| base_url.clone());
+        let shared = Shared::new(config, public_url);
         let front = axum::ServiceExt::<Request>::into_make_service(app(shared.clone()));
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
