@@ -362,11 +362,24 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
                     error: Some(decline),
                 })
             }
-            Ok(_) => {
-                let completed =
-                    complete_session(data, session_id, &pi_id, "paid", email, name, &origin);
-                crate::faults::start_lag(data, session_id, &session);
-                attach_balance_transaction(data, &pi_id, &origin);
+            Ok(pi) => {
+                // An authorization that waits for its capture has moved no
+                // funds yet, so the session stays unpaid until the capture.
+                let held = pi["status"] == "requires_capture";
+                let payment_status = if held { "unpaid" } else { "paid" };
+                let completed = complete_session(
+                    data,
+                    session_id,
+                    &pi_id,
+                    payment_status,
+                    email,
+                    name,
+                    &origin,
+                );
+                if !held {
+                    crate::faults::start_lag(data, session_id, &session);
+                    attach_balance_transaction(data, &pi_id, &origin);
+                }
                 Ok(PayResult {
                     result: "succeeded",
                     redirect_url: redirect_url(&completed),
@@ -947,13 +960,13 @@ fn complete_session(
     session
 }
 
-/// Returns the email of a session's customer, if it has one. Checkout shows
-/// it and does not let the customer change it.
 /// The email a payment through the control API enters when it gives
 /// none and the session has none. Checkout in payment mode always requires
 /// an email, so a completed session always has one.
 pub const DEFAULT_EMAIL: &str = "customer@example.com";
 
+/// Returns the email of a session's customer, if it has one. Checkout shows
+/// it and does not let the customer change it.
 pub fn customer_email(data: &AccountData, session: &Value) -> Option<String> {
     session["customer"]
         .as_str()
