@@ -269,7 +269,11 @@ pub fn config_from(args: &ServeArgs) -> Result<ServerConfig, String> {
     config.delivery_timeout = std::time::Duration::from_secs(args.delivery_timeout);
     config.log_limit = usize::try_from(args.log_limit).unwrap_or(usize::MAX);
     if let Some(url) = &args.forward_to {
-        let parsed = url::Url::parse(url).map_err(|err| format!("--forward-to {url}: {err}"))?;
+        let parsed = url::Url::parse(url).map_err(|err| {
+            format!(
+                "--forward-to {url}: {err}; give the app's webhook URL, such as http://127.0.0.1:4242/webhook"
+            )
+        })?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(format!(
                 "--forward-to {url}: use an http:// or https:// URL"

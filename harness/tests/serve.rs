@@ -386,7 +386,11 @@ async fn invalid_flags_exit_with_usage_error() {
         "{stderr}"
     );
 
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 7] = [
+        (
+            &["serve", "--port", "0", "--forward-to", "notaurl"],
+            "give the app's webhook URL, such as http://127.0.0.1:4242/webhook",
+        ),
         (
             &["serve", "--port", "0", "--public-url", "devbox.test:12111"],
             "use an http:// or https:// URL with a host",

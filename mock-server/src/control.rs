@@ -101,7 +101,7 @@ fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
         // Only a value of the wrong shape has a place to name. Broken
         // syntax or a body cut short has the path `?`.
         let data_error = inner.is_data();
-        let inner = inner.to_string();
+        let inner = crate::faults::plain_types(&inner.to_string());
         // Unknown and missing fields name themselves in the message.
         let named = inner
             .split('`')
@@ -139,13 +139,39 @@ fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
     Ok(value)
 }
 
-/// The query parameters of a control call, or a 400 with `hint` when
-/// they do not parse.
-fn query_params<T>(query: Result<Query<T>, QueryRejection>, hint: &str) -> Result<T, Response> {
-    match query {
-        Ok(Query(params)) => Ok(params),
-        Err(_) => Err(fail(&ApiError::bad_state(hint))),
+/// The query parameters of a control call, or a 400 that names the
+/// parameter at fault when they do not parse.
+fn query_params<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, Response> {
+    let rejection = match query {
+        Ok(Query(params)) => return Ok(params),
+        Err(rejection) => rejection.body_text(),
+    };
+    let detail = rejection
+        .strip_prefix("Failed to deserialize query string: ")
+        .unwrap_or(&rejection);
+    // A value that does not parse is named before a colon (`after: …`);
+    // an unknown parameter and one sent twice are named in backquotes.
+    let before_colon = detail
+        .split_once(": ")
+        .map(|(name, _)| name)
+        .filter(|name| {
+            !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        });
+    let named = before_colon
+        .or_else(|| detail.split('`').nth(1))
+        .map(str::to_owned);
+    let mut error = ApiError::new(
+        StatusCode::BAD_REQUEST,
+        ErrorType::InvalidRequest,
+        format!(
+            "Invalid query string: {}.",
+            crate::faults::plain_types(detail)
+        ),
+    );
+    if let Some(param) = named {
+        error = error.with_param(param);
     }
+    Err(fail(&error))
 }
 
 fn clock_view(data: &AccountData) -> Value {
@@ -324,7 +350,7 @@ async fn deliveries(
     query: Result<Query<DeliveryFilter>, QueryRejection>,
 ) -> Answer {
     let account = account_for(&shared, &headers)?;
-    let filter = query_params(query, "Unknown query parameter: use event_id or type.")?;
+    let filter = query_params(query)?;
     let data = account.lock();
     let list: Vec<&crate::account::DeliveryRecord> = data
         .deliveries
@@ -354,7 +380,7 @@ async fn requests(
     query: Result<Query<RequestFilter>, QueryRejection>,
 ) -> Answer {
     let account = account_for(&shared, &headers)?;
-    let filter = query_params(query, "Unknown query parameter: use request_id.")?;
+    let filter = query_params(query)?;
     let data = account.lock();
     let list: Vec<&crate::account::RequestRecord> = data
         .requests
@@ -385,10 +411,7 @@ async fn trace(
     query: Result<Query<TraceFilter>, QueryRejection>,
 ) -> Answer {
     let account = account_for(&shared, &headers)?;
-    let filter = query_params(
-        query,
-        "Invalid query parameter: use after=SEQ, a whole number.",
-    )?;
+    let filter = query_params(query)?;
     let data = account.lock();
     let after = filter.after.unwrap_or(0);
     // Entries are in sequence order, so the tail starts at the first one

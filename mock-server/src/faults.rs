@@ -768,7 +768,7 @@ fn field_at_fault(item: &Value, message: &str) -> Option<String> {
 }
 
 /// Rewrites the Rust type names in a deserializer's message in words.
-fn plain_types(message: &str) -> String {
+pub(crate) fn plain_types(message: &str) -> String {
     [
         ("expected u16", "expected a whole number"),
         ("expected u32", "expected a whole number"),
@@ -776,6 +776,7 @@ fn plain_types(message: &str) -> String {
         ("expected i64", "expected a whole number"),
         ("expected u8", "expected a whole number"),
         ("expected f64", "expected a number"),
+        ("invalid digit found in string", "expected a whole number"),
         ("expected a sequence", "expected a list"),
         ("expected a map", "expected an object"),
     ]
@@ -1411,7 +1412,7 @@ pub fn resend(data: &mut AccountData, event_id: &str, request: &Resend) -> Resul
     if !(1..=20).contains(&request.copies) {
         return Err(ApiError::invalid_param(
             "copies",
-            "copies must be between 1 and 20.",
+            format!("copies must be between 1 and 20, got {}.", request.copies),
         ));
     }
     let event_type = data

@@ -53,6 +53,8 @@ async fn wrong_types_name_the_field() {
         assert_eq!(status, 400, "{path} {body}: {answer}");
         assert_eq!(answer["error"]["type"], "invalid_request_error");
         assert_eq!(answer["error"]["param"], param, "{path} {body}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(!message.contains("i64"), "{path} {body}: {message}");
     }
     let (status, answer) = control(&fake, "/clock/advance", "[1, 2]").await;
     assert_eq!(status, 400);
@@ -62,6 +64,36 @@ async fn wrong_types_name_the_field() {
             .unwrap()
             .contains("must be a JSON object")
     );
+}
+
+/// The logs' query parameters are checked: a misspelt or repeated one is
+/// a 400 that names it.
+#[tokio::test]
+async fn log_query_parameters_are_named() {
+    let fake = fake().await;
+    let cases = [
+        (
+            "/deliveries?bogus=1",
+            "bogus",
+            "expected `event_id` or `type`",
+        ),
+        ("/deliveries?event_type=x", "event_type", "unknown field"),
+        (
+            "/requests?request_id=a&request_id=b",
+            "request_id",
+            "duplicate",
+        ),
+        ("/trace?after=abc", "after", "expected a whole number"),
+    ];
+    for (path, param, words) in cases {
+        let (status, answer) = send(&fake, reqwest::Method::GET, path, "").await;
+        assert_eq!(status, 400, "{path}: {answer}");
+        assert_eq!(answer["error"]["param"], param, "{path}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(words), "{path}: {message}");
+    }
+    let (status, answer) = send(&fake, reqwest::Method::GET, "/deliveries?type=x.y", "").await;
+    assert_eq!((status, &answer["data"]), (200, &serde_json::json!([])));
 }
 
 /// A body cut short has no field to name, so the error gives only where

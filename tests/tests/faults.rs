@@ -1177,6 +1177,12 @@ async fn resend_repeats_or_releases_events() {
         message.contains("expected a whole number from 1 to 20, got 2.5"),
         "{message}"
     );
+    let (status, body) = acct
+        .control(reqwest::Method::POST, &path, json!({"copies": 21}))
+        .await;
+    assert_eq!((status, &body["error"]["param"]), (400, &json!("copies")));
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("got 21"), "{message}");
 }
 
 /// A reset and the same seeded plan before each run, as the harness does
