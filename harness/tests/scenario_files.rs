@@ -114,6 +114,28 @@ fn misspelt_step() {
     insta::assert_snapshot!(errors("misspelt-step.yaml", text));
 }
 
+/// A misspelt first `checkout` leaves the later steps without an order;
+/// only the misspelling is reported, and the file's other mistakes follow
+/// in file order.
+#[test]
+fn misspelt_checkout_hides_missing_orders() {
+    let text = "version: 1\nsteps:\n  - chekout: { order: O-1 }\n  - pay: { method: card, delay: 5m }\n  - redirect: { order: O-1 }\n  - expect: { status: paid }\n";
+    insta::assert_snapshot!(errors("misspelt-checkout.yaml", text));
+}
+
+/// Checks run by topic, and their errors are printed in file order.
+#[test]
+fn errors_come_in_file_order() {
+    let text = "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - expect:\n      deliveries:\n        - { type: checkout.session.completed, min: 3, max: 1 }\n      requests:\n        matching:\n          - { method: GET, path: /v1/customers, min: 2, max: 1 }\n  - pay: { card: decline }\n";
+    let rendered = errors("file-order.yaml", text);
+    let lines: Vec<u32> = rendered
+        .lines()
+        .filter_map(|line| line.strip_prefix("file-order.yaml:"))
+        .map(|rest| rest.split(':').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(lines, [6, 9, 10], "{rendered}");
+}
+
 #[test]
 fn misspelt_key() {
     let text = "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - pay: { crad: declined }\n";

@@ -139,7 +139,7 @@ fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
     Ok(value)
 }
 
-/// The query parameters of a control call, or a 400 that names the
+/// Returns the query parameters of a control call, or a 400 that names the
 /// parameter at fault when they do not parse.
 fn query_params<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, Response> {
     let rejection = match query {

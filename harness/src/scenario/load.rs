@@ -72,6 +72,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, Vec<FileError>> {
         source,
         errors: Vec::new(),
         checkouts: BTreeMap::new(),
+        skipped_entry: false,
     }
     .check(file)
 }
@@ -117,6 +118,10 @@ struct Checker<'a> {
     /// order's checkout attempts the same way, because a checkout step that
     /// fails ends the scenario.
     checkouts: BTreeMap<String, u32>,
+    /// Whether an entry of `steps` was not a step. It may have been a
+    /// misspelt `checkout`, so the orders that later steps miss are not
+    /// reported; the entry's own error is the one to fix.
+    skipped_entry: bool,
 }
 
 impl Checker<'_> {
@@ -156,6 +161,10 @@ impl Checker<'_> {
         let steps = self.check_steps(file.steps);
 
         if !self.errors.is_empty() {
+            // Checks run by topic, so the errors come in file order only
+            // once sorted. The sort is stable: errors at one place keep
+            // the order they were found in.
+            self.errors.sort_by_key(|error| (error.line, error.column));
             return Err(self.errors);
         }
         let name = file.name.unwrap_or_else(|| {
@@ -381,6 +390,9 @@ impl Checker<'_> {
     /// Returns the step of a `steps` entry, or reports why the entry is not
     /// one.
     fn check_entry(&mut self, position: Position, entry: StepEntry) -> Option<Step> {
+        if !matches!(entry, StepEntry::Step(_)) {
+            self.skipped_entry = true;
+        }
         match entry {
             StepEntry::Step(step) => return Some(step),
             StepEntry::Plain(text) => self.check_plain_entry(position, text.as_deref()),
@@ -836,6 +848,7 @@ impl Checker<'_> {
     ) -> Option<String> {
         match named {
             Some(order) if orders.contains(order) => Some(order.clone()),
+            Some(_) if self.skipped_entry => None,
             Some(order) => {
                 let known: Vec<&str> = orders.iter().map(String::as_str).collect();
                 let message = if known.is_empty() {
@@ -850,7 +863,7 @@ impl Checker<'_> {
                 None
             }
             None if current.is_some() => current.clone(),
-            None if required => {
+            None if required && !self.skipped_entry => {
                 self.push(
                     position,
                     "this step needs an order, and no `checkout` step comes before it",
