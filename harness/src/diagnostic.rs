@@ -188,6 +188,35 @@ impl Source<'_> {
         }
     }
 
+    /// Builds an error pointing at the first `needle` in the text from the
+    /// line of `spanned` on, or at `spanned` itself when there is none.
+    /// For values read without their own places, such as the strings of a
+    /// JSON body template.
+    pub fn at_text<T>(
+        &self,
+        spanned: &Spanned<T>,
+        needle: &str,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) -> FileError {
+        let start = (spanned.referenced.line() as usize).saturating_sub(1);
+        let found = self
+            .text
+            .lines()
+            .enumerate()
+            .skip(start)
+            .find_map(|(index, line)| line.find(needle).map(|byte| (index, line, byte)));
+        match found {
+            Some((index, line, byte)) => self.error(
+                index as u32 + 1,
+                line[..byte].chars().count() as u32 + 1,
+                message,
+                help,
+            ),
+            None => self.at(spanned, message, help),
+        }
+    }
+
     /// Builds an error pointing at a spanned value.
     pub fn at<T>(
         &self,
@@ -289,7 +318,38 @@ impl Source<'_> {
             Some(explained) => explained,
             None => explain(&strip_position(&err.without_snippet().to_string())),
         };
+        if message.starts_with("missing key `") {
+            // The parser places a missing key at the map's last key. The
+            // map's first key is where a reader looks for the map.
+            let (line, column) = self.map_start(line, column);
+            let help = Some("add the key to the map that starts here".to_owned());
+            return self.error(line, column, message, help);
+        }
         self.error(line, column, message, help)
+    }
+
+    /// Returns the place of the first key of the block map that has a key
+    /// at `line` and `column`: the line furthest up, with nothing less
+    /// indented between, whose key starts at the same column.
+    fn map_start(&self, line: u32, column: u32) -> (u32, u32) {
+        let lines: Vec<&str> = self.text.lines().collect();
+        let indent = column.saturating_sub(1) as usize;
+        let mut first = line;
+        for index in (0..(line as usize).saturating_sub(1)).rev() {
+            let text = lines[index];
+            let trimmed = text.trim_start();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            let own = text.len() - trimmed.len();
+            if own < indent || (own == indent && trimmed.starts_with('-')) {
+                break;
+            }
+            if own == indent {
+                first = index as u32 + 1;
+            }
+        }
+        (first, column)
     }
 }
 

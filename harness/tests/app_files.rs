@@ -171,6 +171,37 @@ fn required_keys_missing() {
     }
 }
 
+/// A missing key is reported at the first key of the map that lacks it,
+/// where the parser places it at the map's last key.
+#[test]
+fn missing_key_points_at_its_map() {
+    let top = errors(&MINIMAL.replacen("webhook_path: /hooks\n", "", 1));
+    assert!(
+        top.starts_with("fakestripe.yaml:1:1: missing key `webhook_path`"),
+        "{top}"
+    );
+    let nested = errors(&MINIMAL.replacen("  status: /state\n", "", 1));
+    assert!(
+        nested.starts_with("fakestripe.yaml:6:3: missing key `status`"),
+        "{nested}"
+    );
+}
+
+/// A placeholder in a body template written over several lines is
+/// reported at its own line, not at the request's first.
+#[test]
+fn template_variable_located_in_block_body() {
+    let text = MINIMAL.replace(
+        "checkout: { request: { method: POST, path: /buy, json: { id: \"{{order_id}}\" } } }\n",
+        "checkout:\n  request:\n    method: POST\n    path: /buy\n    json:\n      id: \"{{order_id}}\"\n      mail: \"{{emial}}\"\n",
+    );
+    let message = errors(&text);
+    assert!(
+        message.starts_with("fakestripe.yaml:10:16: unknown template variable `{{emial}}`"),
+        "{message}"
+    );
+}
+
 /// Returns the example fakestripe.yaml in docs/app-contract.md.
 fn docs_example() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/app-contract.md");

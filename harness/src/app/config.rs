@@ -377,7 +377,8 @@ fn check_template(
                     "unknown template variable `{{{{{name}}}}}`, expected one of {}",
                     TEMPLATE_VARIABLES.join(", ")
                 );
-                errors.push(source.at(template, message, suggest(&name, TEMPLATE_VARIABLES)));
+                let help = suggest(&name, TEMPLATE_VARIABLES);
+                errors.push(source.at_text(template, &name, message, help));
             }
         }
     }
@@ -389,13 +390,19 @@ fn check_template(
         ));
     }
     if !request.path.starts_with('/') {
-        errors.push(source.at(template, "the request `path` must start with `/`", None));
+        errors.push(source.at_text(
+            template,
+            "path:",
+            "the request `path` must start with `/`",
+            None,
+        ));
     }
     if let Some(method) = &request.method
         && reqwest::Method::from_bytes(method.as_bytes()).is_err()
     {
-        errors.push(source.at(
+        errors.push(source.at_text(
             template,
+            "method:",
             format!("`{method}` is not an HTTP method; use one such as GET or POST"),
             None,
         ));
