@@ -172,6 +172,22 @@ fn unreachable_base_url_exits_3() {
     }
 }
 
+/// Writes `file` to `app`, runs a scenario against it, checks that the run
+/// exits with 3 because the app never got ready, and returns the stderr.
+fn run_app_that_never_gets_ready(app: &Path, file: &str) -> String {
+    std::fs::write(app, file).expect("the temporary directory is writable");
+    let output = Command::new(BINARY)
+        .arg("run")
+        .arg(scenario("card-paid.yaml"))
+        .arg("--app")
+        .arg(app)
+        .output()
+        .expect("fakestripe runs");
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    stderr
+}
+
 /// An app that runs but never listens on its port times out with a
 /// pointer to the port variable it should read.
 #[test]
@@ -192,21 +208,43 @@ order:
   status: /state
   status_map: { paid: [done] }
 ";
-    std::fs::write(&app, file).expect("the temporary directory is writable");
-
-    let output = Command::new(BINARY)
-        .arg("run")
-        .arg(scenario("card-paid.yaml"))
-        .arg("--app")
-        .arg(&app)
-        .output()
-        .expect("fakestripe runs");
-
-    let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    let stderr = run_app_that_never_gets_ready(&app, file);
     assert!(stderr.contains("was not ready after 1s"), "{stderr}");
     assert!(stderr.contains("was refused"), "{stderr}");
     assert!(stderr.contains("$SHOP_PORT"), "{stderr}");
+}
+
+/// An app whose output is not UTF-8 keeps being read to the end. The
+/// harness used to stop reading at such a line and close the pipe, and
+/// the app's next write killed it. The app here writes a byte that is not
+/// UTF-8, then 300 KB, far more than a pipe holds, and only then leaves a
+/// mark.
+#[test]
+fn app_output_that_is_not_utf8_is_read_on() {
+    let dir = scratch("not-utf8");
+    let mark = dir.join("wrote-everything");
+    let _ = std::fs::remove_file(&mark);
+    let app = dir.join("noisy.yaml");
+    let script = format!(
+        "printf 'caf\\351\\n'; head -c 300000 /dev/zero | tr '\\0' x; echo; touch {}; exec sleep 30",
+        mark.display()
+    );
+    let file = format!(
+        "\
+version: 1
+start:
+  command: [\"sh\", \"-c\", {script:?}]
+  timeout_seconds: 3
+webhook_path: /hooks
+checkout: {{ request: {{ method: POST, path: /buy, json: {{ id: \"{{{{order_id}}}}\" }} }} }}
+order:
+  request: {{ path: \"/orders/{{{{order_id}}}}\" }}
+  status: /state
+  status_map: {{ paid: [done] }}
+"
+    );
+    let stderr = run_app_that_never_gets_ready(&app, &file);
+    assert!(mark.exists(), "the app did not finish writing: {stderr}");
 }
 
 /// A `--fake` URL where nothing listens stops the run before the app

@@ -357,18 +357,59 @@ fn signal_group(group: Option<i32>, kill: bool) {
 fn signal_group(_group: Option<i32>, _kill: bool) {}
 
 async fn collect(stream: impl AsyncRead + Unpin, log: Arc<Mutex<AppLog>>) {
-    let mut lines = BufReader::new(stream).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
+    let mut reader = BufReader::new(stream);
+    let mut bytes = Vec::new();
+    // Bytes, not text: a line that is not UTF-8 must not end the reading,
+    // or the pipe would close and the app's next write would kill it.
+    while let Ok(read) = reader.read_until(b'\n', &mut bytes).await {
+        if read == 0 {
+            break;
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let line = without_colours(text.trim_end_matches(['\n', '\r']));
         tracing::debug!(target: "fakestripe::app", "{line}");
         if let Ok(mut log) = log.lock() {
             log.push(line);
         }
+        bytes.clear();
     }
+}
+
+/// Removes the colour codes (`ESC [ … m`) that apps write to colour their
+/// logs, which the reports would otherwise show as escapes.
+fn without_colours(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(start) = rest.find("\u{1b}[") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find(|c: char| !(c.is_ascii_digit() || c == ';'));
+        match end {
+            Some(end) if after[end..].starts_with('m') => rest = &after[end + 1..],
+            _ => {
+                // Not a colour code: keep the escape for the report to show.
+                out.push('\u{1b}');
+                rest = &rest[start + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colour_codes_are_removed() {
+        assert_eq!(
+            without_colours("\u{1b}[35mINFO\u{1b}[0m ready \u{1b}[1;31mx\u{1b}[m"),
+            "INFO ready x"
+        );
+        assert_eq!(without_colours("a\u{1b}[2Kb"), "a\u{1b}[2Kb");
+        assert_eq!(without_colours("tail \u{1b}["), "tail \u{1b}[");
+    }
 
     #[test]
     fn log_since_mark() {
