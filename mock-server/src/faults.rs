@@ -389,8 +389,11 @@ pub fn parse_plan(value: &Value) -> Result<Plan, ApiError> {
                 Some(field) => format!("faults[{index}][{field}]"),
                 None => format!("faults[{index}]"),
             };
+            let nearest = nearest_field(&message)
+                .map(|name| format!(" Did you mean `{name}`?"))
+                .unwrap_or_default();
             let message = plain_types(&message);
-            ApiError::invalid_param(param, format!("Invalid {kind} fault: {message}."))
+            ApiError::invalid_param(param, format!("Invalid {kind} fault: {message}.{nearest}"))
         })?;
         check_fault(&fault, index)?;
         parsed.push(fault);
@@ -399,6 +402,22 @@ pub fn parse_plan(value: &Value) -> Result<Plan, ApiError> {
         seed: object.get("seed").and_then(Value::as_u64),
         faults: parsed,
     })
+}
+
+/// Returns the parameter a misspelt one most likely means, from the
+/// deserializer's message for an unknown field: "unknown field `attempt`,
+/// expected `types` or `attempts`".
+fn nearest_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (unknown, expected) = rest.split_once('`')?;
+    expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(|name| (strsim::jaro_winkler(name, unknown), name))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, name)| name)
 }
 
 /// The range of each whole-number parameter of a fault, by name. A name

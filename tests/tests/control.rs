@@ -192,6 +192,28 @@ async fn fault_values_out_of_range_give_range() {
     assert!(message.contains("must be an object"), "{message}");
 }
 
+/// A misspelt fault parameter gets the nearest valid one; a name like no
+/// valid one gets only the list.
+#[tokio::test]
+async fn misspelt_fault_parameter_gets_a_suggestion() {
+    let fake = fake().await;
+    let (status, answer) = put_plan(
+        &fake,
+        r#"{"faults": [{"kind": "webhook_drop", "attempt": 2}]}"#,
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"]["param"], "faults[0][attempt]", "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.ends_with("Did you mean `attempts`?"), "{message}");
+
+    let (status, answer) =
+        put_plan(&fake, r#"{"faults": [{"kind": "webhook_drop", "zzz": 2}]}"#).await;
+    assert_eq!(status, 400, "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(!message.contains("Did you mean"), "{message}");
+}
+
 /// Sets a fault plan from JSON text and returns the status and body.
 async fn put_plan(fake: &Server, plan: &str) -> (u16, Value) {
     send(fake, reqwest::Method::PUT, "/faults", plan).await

@@ -201,11 +201,11 @@ impl Checker<'_> {
             // fake's message.
             let plan = serde_json::json!({ "seed": seed, "faults": [value] });
             if let Err(err) = fakestripe_server::faults::validate_plan(&plan) {
-                let message = format!(
-                    "invalid fault plan: {}",
-                    err.message
-                        .replace("faults[0]", &format!("faults[{index}]"))
-                );
+                // The fake's messages name the fault kind ("Invalid
+                // webhook_drop fault: …"), so they stand on their own.
+                let message = err
+                    .message
+                    .replace("faults[0]", &format!("faults[{index}]"));
                 let path = err
                     .param
                     .as_deref()
