@@ -28,6 +28,7 @@ use crate::account::{AccountData, Task};
 use crate::events::{Origin, changed_fields, emit};
 use crate::resources::checkout_sessions::public;
 use crate::resources::save;
+use crate::wire::params::check_length;
 use crate::wire::{ApiError, ApiResult};
 
 /// Default seconds before an asynchronous payment settles.
@@ -281,6 +282,13 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
             ));
         }
         _ => {}
+    }
+    // What the customer types may become a customer's email and name.
+    if let Some(email) = &request.email {
+        check_length("email", email, crate::resources::customers::MAX_EMAIL_CHARS)?;
+    }
+    if let Some(name) = &request.name {
+        check_length("name", name, crate::resources::customers::MAX_NAME_CHARS)?;
     }
     if let Some(email) = &request.email
         && !email.contains('@')

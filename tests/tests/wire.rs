@@ -56,6 +56,47 @@ async fn bare_percent_is_400_naming_the_parameter() {
     assert_eq!(encoded.ok()["name"], "100% off");
 }
 
+/// Strings longer than Stripe's limit for the field are a 400 naming it,
+/// on the API and where the customer types them, and the longest allowed
+/// value is kept whole.
+#[tokio::test]
+async fn strings_over_their_limit_are_rejected() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_string_limits");
+    let email_of = |length: usize| format!("{}@x.test", "a".repeat(length - 7));
+
+    let longest = api
+        .post(
+            "/v1/customers",
+            &form(&[("email", &email_of(512)), ("name", &"n".repeat(256))]),
+        )
+        .await;
+    assert_eq!(longest.ok()["email"], email_of(512));
+    for (param, value) in [
+        ("email", email_of(513)),
+        ("name", "n".repeat(257)),
+        ("phone", "1".repeat(21)),
+    ] {
+        let reply = api.post("/v1/customers", &form(&[(param, &value)])).await;
+        let error = &reply.expect(400)["error"];
+        assert_eq!(error["param"], param, "{error}");
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains("must be at most"), "{message}");
+    }
+
+    let session = create_session(&api, &[]).await;
+    let id = session["id"].as_str().unwrap();
+    let paid = api
+        .control(
+            &format!("/checkout/sessions/{id}/pay"),
+            json!({"payment_method": "card", "card_number": "4242424242424242", "email": email_of(513)}),
+        )
+        .await;
+    assert_eq!(paid.expect(400)["error"]["param"], "email");
+    let session = api.get(&format!("/v1/checkout/sessions/{id}")).await;
+    assert_eq!(session.ok()["status"], "open");
+}
+
 #[tokio::test]
 async fn empty_and_indexed_array_keys_decode_alike() {
     let fake = start_manual().await;

@@ -208,7 +208,10 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         ));
     }
     let customer = params.string("customer")?.filter(|s| !s.is_empty());
-    let customer_email = params.string("customer_email")?.filter(|s| !s.is_empty());
+    // The email becomes the customer's when Checkout creates one.
+    let customer_email = params
+        .string_at_most("customer_email", super::customers::MAX_EMAIL_CHARS)?
+        .filter(|s| !s.is_empty());
     if customer.is_some() && customer_email.is_some() {
         return Err(ApiError::invalid_param(
             "customer_email",

@@ -8,6 +8,13 @@ use crate::api::Ctx;
 use crate::wire::list::Page;
 use crate::wire::{ApiError, ApiResult, Params, metadata};
 
+/// The longest values Stripe's API reference gives a customer's fields, in
+/// characters.
+pub const MAX_EMAIL_CHARS: usize = 512;
+pub const MAX_NAME_CHARS: usize = 256;
+const MAX_DESCRIPTION_CHARS: usize = 5000;
+const MAX_PHONE_CHARS: usize = 20;
+
 pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
     params.forbid_empty(&[
         "address",
@@ -15,13 +22,13 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         "shipping",
         "tax[ip_address]",
     ]);
-    let email = params.string("email")?;
+    let email = params.string_at_most("email", MAX_EMAIL_CHARS)?;
     if let Some(email) = &email {
         check_email(email)?;
     }
-    let name = params.string("name")?;
-    let description = params.string("description")?;
-    let phone = params.string("phone")?;
+    let name = params.string_at_most("name", MAX_NAME_CHARS)?;
+    let description = params.string_at_most("description", MAX_DESCRIPTION_CHARS)?;
+    let phone = params.string_at_most("phone", MAX_PHONE_CHARS)?;
     let meta = match params.hash("metadata")? {
         Some(update) => metadata::apply(&Map::new(), update)?,
         None => Map::new(),
@@ -87,8 +94,13 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     let id = ctx.arg(0).to_owned();
     let before = fetch(data, "customer", "customer", &id)?;
     let mut customer = before.clone();
-    for field in ["email", "name", "description", "phone"] {
-        if let Some(value) = params.string(field)? {
+    for (field, max) in [
+        ("email", MAX_EMAIL_CHARS),
+        ("name", MAX_NAME_CHARS),
+        ("description", MAX_DESCRIPTION_CHARS),
+        ("phone", MAX_PHONE_CHARS),
+    ] {
+        if let Some(value) = params.string_at_most(field, max)? {
             customer[field] = if value.is_empty() {
                 Value::Null
             } else {

@@ -126,6 +126,16 @@ impl Params {
         }
     }
 
+    /// Takes a string parameter of at most `max` characters, the limit
+    /// Stripe's API reference gives the parameter.
+    pub fn string_at_most(&mut self, name: &str, max: usize) -> ApiResult<Option<String>> {
+        let value = self.string(name)?;
+        if let Some(text) = &value {
+            check_length(&self.path(name), text, max)?;
+        }
+        Ok(value)
+    }
+
     /// Takes a string parameter that must be present and non-empty.
     pub fn required_string(&mut self, name: &str) -> ApiResult<String> {
         match self.string(name)? {
@@ -307,6 +317,22 @@ impl Params {
             Some(key) => Err(ApiError::unknown_param(self.path(key))),
         }
     }
+}
+
+/// Rejects `text` longer than `max` characters, naming `param` and
+/// showing the start of the text.
+pub fn check_length(param: &str, text: &str, max: usize) -> ApiResult<()> {
+    let length = text.chars().count();
+    if length <= max {
+        return Ok(());
+    }
+    let start: String = text.chars().take(40).collect();
+    Err(ApiError::invalid_param(
+        param,
+        format!(
+            "Invalid string: {start}…; `{param}` must be at most {max} characters, and this one has {length}."
+        ),
+    ))
 }
 
 #[cfg(test)]
