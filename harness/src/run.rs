@@ -76,6 +76,15 @@ pub fn main(args: RunArgs) -> ExitCode {
         .into_iter()
         .filter(|file| app_file.is_none() || std::fs::canonicalize(file).ok() != app_file)
         .collect();
+    if let (Some(junit), Some(json)) = (&args.junit, &args.json)
+        && same_file(junit, json)
+    {
+        errln!(
+            "error: --junit and --json both name {}; give each report its own file, such as report.xml and report.json",
+            junit.display()
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
     let reports = [(&args.junit, "report.xml"), (&args.json, "report.json")];
     for (report, example) in reports
         .into_iter()
@@ -281,4 +290,17 @@ async fn run(
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Returns whether two report paths name one file: the same text, or the same
+/// file once both are resolved against their folders.
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    if a == b {
+        return true;
+    }
+    let resolve = |path: &std::path::Path| {
+        let folder = std::fs::canonicalize(crate::folder_of(path)).ok()?;
+        Some(folder.join(path.file_name()?))
+    };
+    matches!((resolve(a), resolve(b)), (Some(a), Some(b)) if a == b)
 }

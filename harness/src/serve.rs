@@ -23,8 +23,9 @@ Exit codes:
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to bind. Anything other than a loopback address exposes
-    /// every account on the network.
+    /// IP address to bind, such as 127.0.0.1 or 0.0.0.0 (not a host name).
+    /// Anything other than a loopback address exposes every account on the
+    /// network.
     #[arg(long, env = "FAKESTRIPE_HOST", default_value = "127.0.0.1")]
     pub host: IpAddr,
     /// Port to listen on; 0 picks a free one.
@@ -41,7 +42,7 @@ pub struct ServeArgs {
     pub forward_to: Option<String>,
     /// Signing secret for `--forward-to` deliveries (whsec_…). Printed at
     /// start when not given.
-    #[arg(long, env = "FAKESTRIPE_WEBHOOK_SECRET", requires = "forward_to")]
+    #[arg(long, env = "FAKESTRIPE_WEBHOOK_SECRET")]
     pub webhook_secret: Option<String>,
     /// A fault plan (YAML or JSON) applied to every new account.
     #[arg(long, env = "FAKESTRIPE_FAULTS")]
@@ -154,6 +155,13 @@ fn public_url(url: &str) -> Result<String, String> {
             "--public-url {url}: leave out the query and fragment; the fake appends paths such as /c/pay/cs_test_…"
         ));
     }
+    // The hosted page's forms and the dashboard's links start at the
+    // root, so a path here would hold for some URLs and not others.
+    if parsed.path() != "/" {
+        return Err(format!(
+            "--public-url {url}: give only the scheme, host and port, such as http://devbox.local:12111; the fake serves from the root, not under a path"
+        ));
+    }
     Ok(url.trim_end_matches('/').to_owned())
 }
 
@@ -257,8 +265,8 @@ pub fn config_from(args: &ServeArgs) -> Result<ServerConfig, String> {
     let max_speed = fakestripe_server::clock::MAX_SPEED;
     if !(args.speed.is_finite() && args.speed > 0.0 && args.speed <= max_speed) {
         return Err(format!(
-            "--speed must be a number above 0 and at most {max_speed}, got {:?}",
-            args.speed
+            "--speed must be a number above 0 and at most {max_speed}, got {}",
+            crate::diagnostic::number_text(args.speed)
         ));
     }
     config.clock_mode = if args.manual_clock {
@@ -268,6 +276,12 @@ pub fn config_from(args: &ServeArgs) -> Result<ServerConfig, String> {
     };
     config.delivery_timeout = std::time::Duration::from_secs(args.delivery_timeout);
     config.log_limit = usize::try_from(args.log_limit).unwrap_or(usize::MAX);
+    if args.webhook_secret.is_some() && args.forward_to.is_none() {
+        return Err(
+            "--webhook-secret (or FAKESTRIPE_WEBHOOK_SECRET) signs --forward-to deliveries and is only valid with --forward-to; endpoints made through the API get their own secrets"
+                .to_owned(),
+        );
+    }
     if let Some(url) = &args.forward_to {
         let parsed = url::Url::parse(url).map_err(|err| {
             format!(

@@ -1037,6 +1037,19 @@ fn run_rejects_report_folder_up_front() {
             "{flag}: {stderr}"
         );
     }
+    // Both reports in one file would leave only the one written last.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_fakestripe"))
+        .arg("run")
+        .arg(&file)
+        .arg("--app")
+        .arg(dir.join("missing-fakestripe.yaml"))
+        .args(["--json", "report.txt", "--junit", "./report.txt"])
+        .current_dir(&dir)
+        .output()
+        .expect("fakestripe runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--junit and --json both name"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -386,7 +386,7 @@ async fn invalid_flags_exit_with_usage_error() {
         "{stderr}"
     );
 
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 9] = [
         (
             &["serve", "--port", "0", "--forward-to", "notaurl"],
             "give the app's webhook URL, such as http://127.0.0.1:4242/webhook",
@@ -415,8 +415,19 @@ async fn invalid_flags_exit_with_usage_error() {
         ),
         (
             &["serve", "--port", "0", "--webhook-secret", "whsec_unused"],
-            "--forward-to",
+            "is only valid with --forward-to",
         ),
+        (
+            &[
+                "serve",
+                "--port",
+                "0",
+                "--public-url",
+                "http://devbox.test/prefix/",
+            ],
+            "the fake serves from the root",
+        ),
+        (&["serve", "--port", "0", "--speed", "0"], "got 0\n"),
         (
             &["run", "scenarios", "--fake", "notaurl"],
             "give the fake's base URL",

@@ -734,7 +734,14 @@ impl Explorer<'_> {
             comment: format!(
                 "Written by fakestripe fuzz --seed {}. Replay: {}",
                 self.options.seed,
-                crate::runner::scenario::replay_command(&path, &self.options.app_arg, seed)
+                crate::runner::scenario::replay_command(
+                    &path,
+                    &crate::runner::scenario::ReplayArgs {
+                        app: self.options.app_arg.clone(),
+                        fake: self.options.fake_url.clone(),
+                    },
+                    seed,
+                )
             ),
             name: format!(
                 "{} flow: {} (fuzz seed {})",

@@ -26,7 +26,7 @@ use crate::app::{AppClient, AppConfig, AppProcess, Launch, LaunchEnv};
 use crate::report::events::{Event, Failure, FailureKind, ScenarioResult, Summary};
 use crate::scenario::Scenario;
 use fake::{FakeClient, fresh_key};
-pub use scenario::WorkerContext;
+pub use scenario::{ReplayArgs, WorkerContext};
 
 /// Settings of one run.
 #[derive(Debug, Clone)]
@@ -152,8 +152,11 @@ pub async fn start(
     for _ in 0..jobs {
         let app = app.clone();
         let fake_url = fake_url.clone();
-        let app_arg = options.app_arg.clone();
-        pending.spawn(async move { start_worker(app, &fake_url, app_arg).await });
+        let replay = ReplayArgs {
+            app: options.app_arg.clone(),
+            fake: options.fake_url.clone(),
+        };
+        pending.spawn(async move { start_worker(app, &fake_url, replay).await });
     }
     let mut error = None;
     while let Some(joined) = pending.join_next().await {
@@ -177,7 +180,7 @@ pub async fn start(
 async fn start_worker(
     app: Arc<AppConfig>,
     fake_url: &str,
-    app_arg: String,
+    replay: ReplayArgs,
 ) -> Result<Worker, StartError> {
     let key = match &app.launch {
         // An app that already runs may have been given a key by the
@@ -217,7 +220,7 @@ async fn start_worker(
                     app: client,
                     log,
                     exit: Some(process.exit.clone()),
-                    app_arg,
+                    replay: replay.clone(),
                 },
                 process: Some(process),
             })
@@ -244,7 +247,7 @@ async fn start_worker(
                     app: client,
                     log: None,
                     exit: None,
-                    app_arg,
+                    replay: replay.clone(),
                 },
                 process: None,
             })

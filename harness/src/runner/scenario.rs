@@ -44,8 +44,17 @@ pub struct WorkerContext {
     pub log: Option<Arc<Mutex<AppLog>>>,
     /// The app's exit status, when the harness started the app.
     pub exit: Option<AppExit>,
-    /// The app file's path as the replay command shows it.
-    pub app_arg: String,
+    /// What the replay command names besides the scenario and its seed.
+    pub replay: ReplayArgs,
+}
+
+/// The options of a run that its replay command repeats: the app file, as
+/// given on the command line, and the fake, when the run used one that
+/// was already running.
+#[derive(Debug, Clone)]
+pub struct ReplayArgs {
+    pub app: String,
+    pub fake: Option<String>,
 }
 
 /// Why a step failed: a message, and expected and actual values when the
@@ -235,17 +244,40 @@ pub async fn run_scenario(
         allowed,
         timeline,
         app_output,
-        replay: replay_command(&scenario.path, &ctx.app_arg, seed),
+        replay: replay_command(&scenario.path, &ctx.replay, seed),
     }
 }
 
 /// Builds the command that runs one scenario again with the same seed.
-pub fn replay_command(path: &std::path::Path, app_arg: &str, seed: u64) -> String {
+pub fn replay_command(path: &std::path::Path, args: &ReplayArgs, seed: u64) -> String {
+    let fake = args
+        .fake
+        .as_deref()
+        .map(|url| format!(" --fake {}", shell_word(url)))
+        .unwrap_or_default();
     format!(
-        "fakestripe run {} --app {} --seed {seed}",
+        "{} run {} --app {}{fake} --seed {seed}",
+        shell_word(&program_name()),
         shell_word(&path.display().to_string()),
-        shell_word(app_arg)
+        shell_word(&args.app)
     )
+}
+
+/// The program as a replay command names it: `fakestripe` when it was
+/// found on the PATH, or the path it ran from, relative to the current
+/// folder when it lies inside it, as `target/debug/fakestripe` does
+/// after `cargo run`.
+fn program_name() -> String {
+    let ran = std::env::args_os().next().map(std::path::PathBuf::from);
+    let Some(ran) = ran.filter(|path| path.components().count() > 1) else {
+        return "fakestripe".to_owned();
+    };
+    let here = std::env::current_dir().unwrap_or_default();
+    let full = here.join(&ran);
+    match full.strip_prefix(&here) {
+        Ok(inside) => inside.display().to_string(),
+        Err(_) => full.display().to_string(),
+    }
 }
 
 fn shell_word(text: &str) -> String {
@@ -1200,14 +1232,17 @@ mod tests {
 
     #[test]
     fn replay_quotes_odd_paths() {
-        let command = replay_command(
-            std::path::Path::new("my scenarios/a.yaml"),
-            "fakestripe.yaml",
-            7,
-        );
+        let args = ReplayArgs {
+            app: "fakestripe.yaml".to_owned(),
+            fake: Some("http://127.0.0.1:12111".to_owned()),
+        };
+        let command = replay_command(std::path::Path::new("my scenarios/a.yaml"), &args, 7);
+        // The test binary runs from a path, so the command names it.
+        let (program, rest) = command.split_once(" run ").unwrap();
+        assert!(program.ends_with(&shell_word(&program_name())), "{command}");
         assert_eq!(
-            command,
-            "fakestripe run 'my scenarios/a.yaml' --app fakestripe.yaml --seed 7"
+            rest,
+            "'my scenarios/a.yaml' --app fakestripe.yaml --fake http://127.0.0.1:12111 --seed 7"
         );
     }
 }
