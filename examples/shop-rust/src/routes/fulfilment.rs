@@ -10,11 +10,12 @@ use crate::stripe::{CheckoutSession, LineItem, List, StripeError};
 
 #[derive(Debug, thiserror::Error)]
 pub(super) enum FulfilmentError {
-    #[error("failed to list the line items of session {session_id}: {source}")]
+    #[error("failed to list the line items of session {session_id}: {cause}")]
     LineItems {
         session_id: String,
-        #[source]
-        source: StripeError,
+        // Not a `source`: the message already ends with it, and a source
+        // would print it a second time in the error chain.
+        cause: StripeError,
     },
     #[error("session {0} has no line_items field")]
     MissingLineItems(String),
@@ -54,9 +55,9 @@ pub(super) async fn shipped_items(
             .stripe
             .list_line_items(session_id)
             .await
-            .map_err(|source| FulfilmentError::LineItems {
+            .map_err(|cause| FulfilmentError::LineItems {
                 session_id: session_id.to_owned(),
-                source,
+                cause,
             })?
     };
     let shipped: Vec<Value> = items

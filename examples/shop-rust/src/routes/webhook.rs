@@ -45,11 +45,12 @@ enum PlanError {
     InvalidObject { event_type: String, message: String },
     #[error(transparent)]
     Fulfilment(#[from] FulfilmentError),
-    #[error("failed to retrieve session {session_id}: {source}")]
+    #[error("failed to retrieve session {session_id}: {cause}")]
     Retrieve {
         session_id: String,
-        #[source]
-        source: StripeError,
+        // Not a `source`: the message already ends with it, and a source
+        // would print it a second time in the error chain.
+        cause: StripeError,
     },
     #[error(transparent)]
     Store(#[from] anyhow::Error),
@@ -244,9 +245,9 @@ async fn on_completed(state: &AppState, session: CheckoutSession) -> Result<Plan
             .stripe
             .retrieve_checkout_session(&session.id)
             .await
-            .map_err(|source| PlanError::Retrieve {
+            .map_err(|cause| PlanError::Retrieve {
                 session_id: session.id.clone(),
-                source,
+                cause,
             })?
     } else {
         session
