@@ -1005,6 +1005,19 @@ async fn header_outside_ascii_is_400_not_ignored() {
     let html = String::from_utf8_lossy(&page.bytes);
     assert!(html.contains("Invalid Stripe-Account header"), "{html}");
 
+    // A key sent twice is a page that says so, as the dashboard's other
+    // errors are.
+    let twice = api
+        .get(&format!("/_fakestripe/dashboard?key={0}&key={0}", api.key))
+        .await;
+    twice.expect(400);
+    assert_eq!(
+        twice.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let html = String::from_utf8_lossy(&twice.bytes);
+    assert!(html.contains("duplicate field `key`"), "{html}");
+
     assert_eq!(api.get("/v1/customers").await.ok()["data"], json!([]));
 }
 

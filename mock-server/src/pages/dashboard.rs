@@ -20,6 +20,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::Router;
 use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
@@ -76,6 +77,24 @@ fn login(status: StatusCode, error: Option<String>) -> Response {
 
 /// Finds the account from `?key=` or the `Authorization` header, checked by
 /// the same rules as the API's keys.
+/// Returns the dashboard's query parameters, or a page that says which
+/// one is wrong, such as `key` sent twice.
+fn account_query(
+    query: Result<Query<AccountQuery>, QueryRejection>,
+) -> Result<AccountQuery, Response> {
+    query.map(|Query(query)| query).map_err(|rejection| {
+        let detail = rejection.body_text();
+        let detail = detail
+            .strip_prefix("Failed to deserialize query string: ")
+            .unwrap_or(&detail);
+        message(
+            StatusCode::BAD_REQUEST,
+            "Invalid query string",
+            &format!("{detail}. The dashboard takes `key` and `account`, each once."),
+        )
+    })
+}
+
 fn authenticate(
     shared: &Arc<Shared>,
     headers: &HeaderMap,
@@ -416,8 +435,12 @@ fn overview_page(data: &AccountData, viewer: &Viewer) -> OverviewPage {
 async fn overview(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    Query(query): Query<AccountQuery>,
+    query: Result<Query<AccountQuery>, QueryRejection>,
 ) -> Response {
+    let query = match account_query(query) {
+        Ok(query) => query,
+        Err(response) => return response,
+    };
     let viewer = match authenticate(&shared, &headers, &query) {
         Ok(viewer) => viewer,
         Err(response) => return response,
@@ -751,8 +774,12 @@ async fn timeline(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Query(query): Query<AccountQuery>,
+    query: Result<Query<AccountQuery>, QueryRejection>,
 ) -> Response {
+    let query = match account_query(query) {
+        Ok(query) => query,
+        Err(response) => return response,
+    };
     let viewer = match authenticate(&shared, &headers, &query) {
         Ok(viewer) => viewer,
         Err(response) => return response,
@@ -778,8 +805,12 @@ async fn object_json(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Query(query): Query<AccountQuery>,
+    query: Result<Query<AccountQuery>, QueryRejection>,
 ) -> Response {
+    let query = match account_query(query) {
+        Ok(query) => query,
+        Err(response) => return response,
+    };
     let viewer = match authenticate(&shared, &headers, &query) {
         Ok(viewer) => viewer,
         Err(response) => return response,
