@@ -159,6 +159,7 @@ fn query_params<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, Respons
         });
     let named = before_colon
         .or_else(|| detail.split('`').nth(1))
+        .filter(|name| !name.is_empty())
         .map(str::to_owned);
     let mut error = ApiError::new(
         StatusCode::BAD_REQUEST,
