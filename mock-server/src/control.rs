@@ -101,7 +101,14 @@ fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
         // Only a value of the wrong shape has a place to name. Broken
         // syntax or a body cut short has the path `?`.
         let data_error = inner.is_data();
-        let inner = crate::faults::plain_types(&inner.to_string());
+        let mut inner = crate::faults::plain_types(&inner.to_string());
+        // A missing field has no place in the text, which may even be
+        // empty; the position serde gives is where the object ended.
+        if inner.starts_with("missing field")
+            && let Some(at) = inner.find(" at line ")
+        {
+            inner.truncate(at);
+        }
         // Unknown and missing fields name themselves in the message.
         let named = inner
             .split('`')

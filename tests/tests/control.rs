@@ -56,6 +56,14 @@ async fn wrong_types_name_the_field() {
         let message = answer["error"]["message"].as_str().unwrap();
         assert!(!message.contains("i64"), "{path} {body}: {message}");
     }
+    // An empty body reads as `{}`, so no line of it is at fault.
+    let (status, answer) = control(&fake, "/clock/advance", "").await;
+    assert_eq!(
+        (status, &answer["error"]["param"]),
+        (400, &Value::from("seconds"))
+    );
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(!message.contains("line 1"), "{message}");
     let (status, answer) = control(&fake, "/clock/advance", "[1, 2]").await;
     assert_eq!(status, 400);
     assert!(
