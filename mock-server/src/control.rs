@@ -101,7 +101,7 @@ fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
         // Only a value of the wrong shape has a place to name. Broken
         // syntax or a body cut short has the path `?`.
         let data_error = inner.is_data();
-        let mut inner = crate::faults::plain_types(&inner.to_string());
+        let mut inner = crate::wire::error::plain_types(&inner.to_string());
         // A missing field has no place in the text, which may even be
         // empty; the position serde gives is where the object ended.
         if inner.starts_with("missing field")
@@ -173,7 +173,7 @@ fn query_params<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, Respons
         ErrorType::InvalidRequest,
         format!(
             "Invalid query string: {}.",
-            crate::faults::plain_types(detail)
+            crate::wire::error::plain_types(detail)
         ),
     );
     if let Some(param) = named {

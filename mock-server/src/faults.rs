@@ -392,7 +392,7 @@ pub fn parse_plan(value: &Value) -> Result<Plan, ApiError> {
             let nearest = nearest_field(&message)
                 .map(|name| format!(" Did you mean `{name}`?"))
                 .unwrap_or_default();
-            let message = plain_types(&message);
+            let message = crate::wire::error::plain_types(&message);
             ApiError::invalid_param(param, format!("Invalid {kind} fault: {message}.{nearest}"))
         })?;
         check_fault(&fault, index)?;
@@ -783,25 +783,6 @@ fn field_at_fault(item: &Value, message: &str) -> Option<String> {
             Err(err) => err.to_string() != message,
         };
         changed.then(|| key.clone())
-    })
-}
-
-/// Rewrites the Rust type names in a deserializer's message in words.
-pub(crate) fn plain_types(message: &str) -> String {
-    [
-        ("expected u16", "expected a whole number"),
-        ("expected u32", "expected a whole number"),
-        ("expected u64", "expected a whole number"),
-        ("expected i64", "expected a whole number"),
-        ("expected u8", "expected a whole number"),
-        ("expected f64", "expected a number"),
-        ("invalid digit found in string", "expected a whole number"),
-        ("expected a sequence", "expected a list"),
-        ("expected a map", "expected an object"),
-    ]
-    .iter()
-    .fold(message.to_owned(), |text, (rust, words)| {
-        text.replace(rust, words)
     })
 }
 

@@ -226,3 +226,22 @@ impl std::fmt::Display for ApiError {
 impl std::error::Error for ApiError {}
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Rewrites the Rust type names in a deserializer's message in words.
+pub fn plain_types(message: &str) -> String {
+    [
+        ("expected u16", "expected a whole number"),
+        ("expected u32", "expected a whole number"),
+        ("expected u64", "expected a whole number"),
+        ("expected i64", "expected a whole number"),
+        ("expected u8", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("invalid digit found in string", "expected a whole number"),
+        ("expected a sequence", "expected a list"),
+        ("expected a map", "expected an object"),
+    ]
+    .iter()
+    .fold(message.to_owned(), |text, (rust, words)| {
+        text.replace(rust, words)
+    })
+}
