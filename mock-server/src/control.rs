@@ -306,7 +306,10 @@ async fn clock_advance(
     if !(0..=MAX_ADVANCE).contains(&request.seconds) {
         return Err(fail(&ApiError::invalid_param(
             "seconds",
-            format!("seconds must be between 0 and {MAX_ADVANCE}."),
+            format!(
+                "seconds must be between 0 and {MAX_ADVANCE}, got {}.",
+                request.seconds
+            ),
         )));
     }
     let ran = dispatcher::advance(&shared, &account, request.seconds).await;
@@ -544,7 +547,10 @@ async fn roll_secret(
     if !(0..=one_day()).contains(&request.expires_in_seconds) {
         return Err(fail(&ApiError::invalid_param(
             "expires_in_seconds",
-            "expires_in_seconds must be between 0 and 86400.",
+            format!(
+                "expires_in_seconds must be between 0 and 86400, got {}.",
+                request.expires_in_seconds
+            ),
         )));
     }
     let mut data = account.lock();

@@ -56,6 +56,11 @@ async fn wrong_types_name_the_field() {
         let message = answer["error"]["message"].as_str().unwrap();
         assert!(!message.contains("i64"), "{path} {body}: {message}");
     }
+    // A value out of range is echoed beside the range.
+    let (status, answer) = control(&fake, "/clock/advance", r#"{"seconds": -5}"#).await;
+    assert_eq!(status, 400, "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.ends_with("got -5."), "{message}");
     // An empty body reads as `{}`, so no line of it is at fault.
     let (status, answer) = control(&fake, "/clock/advance", "").await;
     assert_eq!(
