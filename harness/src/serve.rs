@@ -155,6 +155,11 @@ fn public_url(url: &str) -> Result<String, String> {
             "--public-url {url}: leave out the query and fragment; the fake appends paths such as /c/pay/cs_test_…"
         ));
     }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(format!(
+            "--public-url {url}: leave out the user name and password; every session's url would show them"
+        ));
+    }
     // The hosted page's forms and the dashboard's links start at the
     // root, so a path here would hold for some URLs and not others.
     if parsed.path() != "/" {

@@ -386,7 +386,7 @@ async fn invalid_flags_exit_with_usage_error() {
         "{stderr}"
     );
 
-    let cases: [(&[&str], &str); 9] = [
+    let cases: [(&[&str], &str); 10] = [
         (
             &["serve", "--port", "0", "--forward-to", "notaurl"],
             "give the app's webhook URL, such as http://127.0.0.1:4242/webhook",
@@ -428,6 +428,16 @@ async fn invalid_flags_exit_with_usage_error() {
             "the fake serves from the root",
         ),
         (&["serve", "--port", "0", "--speed", "0"], "got 0\n"),
+        (
+            &[
+                "serve",
+                "--port",
+                "0",
+                "--public-url",
+                "http://user:pw@devbox.test",
+            ],
+            "leave out the user name and password",
+        ),
         (
             &["run", "scenarios", "--fake", "notaurl"],
             "give the fake's base URL",

@@ -971,6 +971,59 @@ async fn plain_post_without_success_url_shows_completion() {
     assert!(!html.contains("id=\"pay-button\""), "{html}");
 }
 
+/// A card authorization that waits for its capture is not a bank payment
+/// in progress: the page says the card is authorized. A cancel sent from a
+/// stale tab of the completed session shows its state again instead of a
+/// not-found page.
+#[tokio::test]
+async fn held_card_page_and_stale_cancel() {
+    let fake = Server::spawn().await;
+    let shop = Shop::start().await;
+    let api = Api::new(fake.base_url(), "sk_test_plain_held");
+    let session = create_session(
+        &api,
+        &shop,
+        "usd",
+        SOCKS,
+        &[("payment_intent_data[capture_method]", "manual")],
+    )
+    .await;
+    let page = url_of(&session);
+    let client = plain_client();
+    let paid = client
+        .post(&page)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("payment_method", "card"),
+            ("card_number", "4242424242424242"),
+            ("email", "noor@example.com"),
+        ]))
+        .send()
+        .await
+        .expect("posting the payment form");
+    assert_eq!(paid.status().as_u16(), 303);
+    let html = client
+        .get(&page)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("data-payment-status=\"unpaid\""), "{html}");
+    assert!(html.contains("Payment authorized"), "{html}");
+    assert!(!html.contains("bank payment"), "{html}");
+
+    let cancel = client
+        .post(format!("{page}/cancel"))
+        .send()
+        .await
+        .expect("posting the cancel form");
+    assert_eq!(cancel.status().as_u16(), 303);
+    let location = cancel.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(location, format!("/c/pay/{}", id_of(&session)));
+}
+
 /// Checkout requires an email unless the session brings one, so a form
 /// without one is shown again with an error, and nothing is paid.
 #[tokio::test]

@@ -1254,6 +1254,18 @@ async fn enabled_events_must_be_stripe_event_types() {
         others.ok()["enabled_events"],
         json!(["invoice.paid", "customer.subscription.created"])
     );
+    // The fault's own event type is not one an endpoint can name.
+    let fault_only = api
+        .post(
+            "/v1/webhook_endpoints",
+            &subscribe(&["payment_intent.updated"]),
+        )
+        .await;
+    assert_eq!(
+        fault_only.expect(400)["error"]["param"],
+        "enabled_events[0]"
+    );
+
     let listed = api.get("/v1/webhook_endpoints").await;
     assert_eq!(listed.ok()["data"].as_array().unwrap().len(), 1);
 }

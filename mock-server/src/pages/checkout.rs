@@ -151,6 +151,9 @@ struct CheckoutPage {
     /// `paid` or `unpaid`. A complete session is unpaid while an
     /// asynchronous payment is processing.
     payment_status: String,
+    /// Whether the payment is a card authorization that waits for the
+    /// shop to capture it, the other reason a complete session is unpaid.
+    held: bool,
     items: Vec<ItemView>,
     total: String,
     expires: String,
@@ -286,7 +289,12 @@ fn checkout_page(
         })
         .collect();
     let has_cancel_url = session["cancel_url"].as_str().is_some();
+    let held = session["payment_intent"]
+        .as_str()
+        .and_then(|pi| data.store.get("payment_intent", pi))
+        .is_some_and(|pi| pi["status"] == "requires_capture");
     CheckoutPage {
+        held,
         session_id: id.to_owned(),
         payment_status: session["payment_status"]
             .as_str()
@@ -508,9 +516,9 @@ async fn cancel(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Re
             data.trace("customer", json!({"session": id, "action": "cancel"}));
             see_other(&url, &page)
         }
-        // Without a cancel_url there is nowhere to return to.
-        Ok(None) => see_other(&page, "/"),
-        Err(_) => not_found(&id),
+        // Without a cancel_url there is nowhere to return to. A session
+        // that is no longer open, as a stale tab sends, shows its state.
+        Ok(None) | Err(_) => see_other(&page, "/"),
     }
 }
 

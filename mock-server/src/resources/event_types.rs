@@ -1,8 +1,9 @@
 //! The event types a webhook endpoint can subscribe to: every type that
 //! Stripe's API version 2026-11-18.endive lists for `enabled_events`,
-//! whether or not the fake ever sends it, and `payment_intent.updated`,
-//! which Stripe does not have and the fake sends only under the
-//! `rewritten` mode of the `metadata_divergence` fault.
+//! whether or not the fake ever sends it. `payment_intent.updated`, which
+//! the `rewritten` mode of the `metadata_divergence` fault sends, is not
+//! among them, as Stripe has no such type: only an endpoint that
+//! subscribes to `*` receives it.
 
 /// Sorted, for a binary search.
 pub const EVENT_TYPES: &[&str] = &[
@@ -158,7 +159,6 @@ pub const EVENT_TYPES: &[&str] = &[
     "payment_intent.processing",
     "payment_intent.requires_action",
     "payment_intent.succeeded",
-    "payment_intent.updated",
     "payment_link.created",
     "payment_link.updated",
     "payment_method.attached",
