@@ -899,6 +899,22 @@ fn plain_client() -> reqwest::Client {
         .expect("building an HTTP client")
 }
 
+/// Posts the hosted page's payment form with `fields`, as a browser
+/// without JavaScript would.
+async fn post_payment_form(
+    client: &reqwest::Client,
+    page: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    client
+        .post(page)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(fields))
+        .send()
+        .await
+        .expect("posting the payment form")
+}
+
 #[tokio::test]
 async fn plain_form_post_pays_and_redirects() {
     let fake = Server::spawn().await;
@@ -907,17 +923,16 @@ async fn plain_form_post_pays_and_redirects() {
     let session = create_session(&api, &shop, "usd", SOCKS, &[]).await;
     let session_id = id_of(&session);
 
-    let response = plain_client()
-        .post(url_of(&session))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[
+    let response = post_payment_form(
+        &plain_client(),
+        &url_of(&session),
+        &[
             ("email", "ada@example.com"),
             ("payment_method", "card"),
             ("card_number", "4242 4242 4242 4242"),
-        ]))
-        .send()
-        .await
-        .expect("posting the payment form");
+        ],
+    )
+    .await;
 
     assert_eq!(response.status().as_u16(), 303);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
@@ -943,17 +958,16 @@ async fn plain_post_without_success_url_shows_completion() {
     let page = url_of(&session);
     let client = plain_client();
 
-    let response = client
-        .post(&page)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[
+    let response = post_payment_form(
+        &client,
+        &page,
+        &[
             ("payment_method", "card"),
             ("card_number", "4242424242424242"),
             ("email", "noor@example.com"),
-        ]))
-        .send()
-        .await
-        .expect("posting the payment form");
+        ],
+    )
+    .await;
 
     assert_eq!(response.status().as_u16(), 303);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
@@ -990,17 +1004,16 @@ async fn held_card_page_and_stale_cancel() {
     .await;
     let page = url_of(&session);
     let client = plain_client();
-    let paid = client
-        .post(&page)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[
+    let paid = post_payment_form(
+        &client,
+        &page,
+        &[
             ("payment_method", "card"),
             ("card_number", "4242424242424242"),
             ("email", "noor@example.com"),
-        ]))
-        .send()
-        .await
-        .expect("posting the payment form");
+        ],
+    )
+    .await;
     assert_eq!(paid.status().as_u16(), 303);
     let html = client
         .get(&page)
@@ -1033,16 +1046,15 @@ async fn plain_post_without_email_asks_for_one() {
     let api = Api::new(fake.base_url(), "sk_test_plain_no_email");
     let session = create_session(&api, &shop, "usd", SOCKS, &[]).await;
 
-    let response = plain_client()
-        .post(url_of(&session))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[
+    let response = post_payment_form(
+        &plain_client(),
+        &url_of(&session),
+        &[
             ("payment_method", "card"),
             ("card_number", "4242424242424242"),
-        ]))
-        .send()
-        .await
-        .expect("posting the payment form");
+        ],
+    )
+    .await;
 
     assert_eq!(response.status().as_u16(), 400);
     let html = response.text().await.unwrap();
@@ -1057,17 +1069,16 @@ async fn plain_invalid_card_number_rerenders() {
     let api = Api::new(fake.base_url(), "sk_test_plain_invalid");
     let session = create_session(&api, &shop, "usd", SOCKS, &[]).await;
 
-    let response = plain_client()
-        .post(url_of(&session))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[
+    let response = post_payment_form(
+        &plain_client(),
+        &url_of(&session),
+        &[
             ("payment_method", "card"),
             ("card_number", "1234"),
             ("email", "ravi@example.com"),
-        ]))
-        .send()
-        .await
-        .expect("posting the payment form");
+        ],
+    )
+    .await;
 
     assert_eq!(response.status().as_u16(), 400);
     let html = response.text().await.unwrap();
