@@ -146,16 +146,25 @@ fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
     Ok(value)
 }
 
+/// Returns axum's message for a query string that did not parse, without
+/// its generic prefix: `duplicate field `key``.
+pub(crate) fn rejection_detail(rejection: &QueryRejection) -> String {
+    let text = rejection.body_text();
+    match text.strip_prefix("Failed to deserialize query string: ") {
+        Some(detail) => detail.to_owned(),
+        None => text,
+    }
+}
+
 /// Returns the query parameters of a control call, or a 400 that names the
 /// parameter at fault when they do not parse.
 fn query_params<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, Response> {
     let rejection = match query {
         Ok(Query(params)) => return Ok(params),
-        Err(rejection) => rejection.body_text(),
+        Err(rejection) => rejection,
     };
-    let detail = rejection
-        .strip_prefix("Failed to deserialize query string: ")
-        .unwrap_or(&rejection);
+    let detail = rejection_detail(&rejection);
+    let detail = detail.as_str();
     // A value that does not parse is named before a colon (`after: …`);
     // an unknown parameter and one sent twice are named in backquotes.
     let before_colon = detail

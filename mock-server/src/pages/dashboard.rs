@@ -75,18 +75,13 @@ fn login(status: StatusCode, error: Option<String>) -> Response {
     html(status, &LoginPage { error })
 }
 
-/// Finds the account from `?key=` or the `Authorization` header, checked by
-/// the same rules as the API's keys.
-/// Returns the dashboard's query parameters, or a page that says which
-/// one is wrong, such as `key` sent twice.
+/// Returns the dashboard's query parameters, or a page that names the one
+/// that is invalid, such as `key` sent twice.
 fn account_query(
     query: Result<Query<AccountQuery>, QueryRejection>,
 ) -> Result<AccountQuery, Response> {
     query.map(|Query(query)| query).map_err(|rejection| {
-        let detail = rejection.body_text();
-        let detail = detail
-            .strip_prefix("Failed to deserialize query string: ")
-            .unwrap_or(&detail);
+        let detail = crate::control::rejection_detail(&rejection);
         message(
             StatusCode::BAD_REQUEST,
             "Invalid query string",
@@ -95,6 +90,8 @@ fn account_query(
     })
 }
 
+/// Finds the account from `?key=` or the `Authorization` header, checked by
+/// the same rules as the API's keys.
 fn authenticate(
     shared: &Arc<Shared>,
     headers: &HeaderMap,
