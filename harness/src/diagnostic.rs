@@ -189,9 +189,9 @@ impl Source<'_> {
     }
 
     /// Builds an error pointing at the first `needle` in the text from the
-    /// line of `spanned` on, or at `spanned` itself when there is none.
-    /// For values read without their own places, such as the strings of a
-    /// JSON body template.
+    /// line of `spanned` on, or at `spanned` itself when there is none. It
+    /// serves values read without their positions, such as the strings of
+    /// a JSON body template.
     pub fn at_text<T>(
         &self,
         spanned: &Spanned<T>,

@@ -190,7 +190,7 @@ fn missing_key_points_at_its_map() {
 /// A placeholder in a body template written over several lines is
 /// reported at its own line, not at the request's first.
 #[test]
-fn template_variable_located_in_block_body() {
+fn template_variable_in_block_body() {
     let text = MINIMAL.replace(
         "checkout: { request: { method: POST, path: /buy, json: { id: \"{{order_id}}\" } } }\n",
         "checkout:\n  request:\n    method: POST\n    path: /buy\n    json:\n      id: \"{{order_id}}\"\n      mail: \"{{emial}}\"\n",

@@ -220,7 +220,7 @@ order:
 /// UTF-8, then 300 KB, far more than a pipe holds, and only then leaves a
 /// mark.
 #[test]
-fn app_output_that_is_not_utf8_is_read_on() {
+fn app_output_not_utf8_read_on() {
     let dir = scratch("not-utf8");
     let mark = dir.join("wrote-everything");
     let _ = std::fs::remove_file(&mark);

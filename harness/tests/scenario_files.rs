@@ -114,8 +114,8 @@ fn misspelt_step() {
     insta::assert_snapshot!(errors("misspelt-step.yaml", text));
 }
 
-/// A misspelt first `checkout` leaves the later steps without an order;
-/// only the misspelling is reported, and the file's other mistakes follow
+/// A misspelt first `checkout` leaves the later steps without an order.
+/// Only the misspelling is reported, and the file's other mistakes follow
 /// in file order.
 #[test]
 fn misspelt_checkout_hides_missing_orders() {

@@ -38,14 +38,14 @@ async fn serve_logging(args: &[&str], log_filter: &str) -> (Child, Vec<String>) 
         .expect("starting fakestripe serve");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut printed = Vec::new();
-    let wanted = if args.contains(&"--forward-to") {
+    let expected_lines = if args.contains(&"--forward-to") {
         3
     } else if args.contains(&"--public-url") {
         2
     } else {
         1
     };
-    while printed.len() < wanted {
+    while printed.len() < expected_lines {
         let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
             .await
             .expect("serve printed nothing for 30 s")

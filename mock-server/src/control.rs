@@ -103,7 +103,7 @@ fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
         let data_error = inner.is_data();
         let mut inner = crate::wire::error::plain_types(&inner.to_string());
         // A missing field has no place in the text, which may even be
-        // empty; the position serde gives is where the object ended.
+        // empty. The position serde gives is only where the object ended.
         if inner.starts_with("missing field")
             && let Some(at) = inner.find(" at line ")
         {
@@ -165,8 +165,8 @@ fn query_params<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, Respons
     };
     let detail = rejection_detail(&rejection);
     let detail = detail.as_str();
-    // A value that does not parse is named before a colon (`after: …`);
-    // an unknown parameter and one sent twice are named in backquotes.
+    // A value that does not parse is named before a colon (`after: …`).
+    // An unknown parameter and one sent twice are named in backquotes.
     let before_colon = detail
         .split_once(": ")
         .map(|(name, _)| name)

@@ -373,8 +373,8 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
             Ok(pi) => {
                 // An authorization that waits for its capture has moved no
                 // funds yet, so the session stays unpaid until the capture.
-                let held = pi["status"] == "requires_capture";
-                let payment_status = if held { "unpaid" } else { "paid" };
+                let awaiting_capture = pi["status"] == "requires_capture";
+                let payment_status = if awaiting_capture { "unpaid" } else { "paid" };
                 let completed = complete_session(
                     data,
                     session_id,
@@ -384,7 +384,7 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
                     name,
                     &origin,
                 );
-                if !held {
+                if !awaiting_capture {
                     crate::faults::start_lag(data, session_id, &session);
                     attach_balance_transaction(data, &pi_id, &origin);
                 }

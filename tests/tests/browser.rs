@@ -986,11 +986,11 @@ async fn plain_post_without_success_url_shows_completion() {
 }
 
 /// A card authorization that waits for its capture is not a bank payment
-/// in progress: the page says the card is authorized. A cancel sent from a
-/// stale tab of the completed session shows its state again instead of a
-/// not-found page.
+/// in progress, so the page reports the card as authorized. A cancel sent
+/// from a stale tab of the completed session shows its state again
+/// instead of a not-found page.
 #[tokio::test]
-async fn held_card_page_and_stale_cancel() {
+async fn authorized_card_page_and_stale_cancel() {
     let fake = Server::spawn().await;
     let shop = Shop::start().await;
     let api = Api::new(fake.base_url(), "sk_test_plain_held");

@@ -205,10 +205,10 @@ async fn fault_values_out_of_range_give_range() {
     assert!(message.contains("must be an object"), "{message}");
 }
 
-/// A misspelt fault parameter gets the nearest valid one; a name like no
+/// A misspelt fault parameter gets the nearest valid one. A name like no
 /// valid one gets only the list.
 #[tokio::test]
-async fn misspelt_fault_parameter_gets_a_suggestion() {
+async fn misspelt_fault_parameter_suggested() {
     let fake = fake().await;
     let (status, answer) = put_plan(
         &fake,

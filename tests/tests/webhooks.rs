@@ -1205,11 +1205,11 @@ async fn endpoint_api_version_from_the_future_is_rejected() {
     assert_eq!(reply.ok()["api_version"], "2025-03-31.basil");
 }
 
-/// An endpoint subscribes only to event types Stripe has: a made-up type
+/// An endpoint subscribes only to event types Stripe has. A made-up type
 /// or a typo is a 400 naming its index, with a suggestion only when one
 /// is close.
 #[tokio::test]
-async fn enabled_events_must_be_stripe_event_types() {
+async fn enabled_events_unknown_type_rejected() {
     let fake = start_manual().await;
     let api = Api::new(fake.base_url(), "sk_test_wh_event_types");
     let subscribe = |events: &[&str]| {

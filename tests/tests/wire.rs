@@ -1005,8 +1005,8 @@ async fn header_outside_ascii_is_400_not_ignored() {
     let html = String::from_utf8_lossy(&page.bytes);
     assert!(html.contains("Invalid Stripe-Account header"), "{html}");
 
-    // A key sent twice is a page that says so, as the dashboard's other
-    // errors are.
+    // A key sent twice gets an HTML error page, like the dashboard's other
+    // errors.
     let twice = api
         .get(&format!("/_fakestripe/dashboard?key={0}&key={0}", api.key))
         .await;

@@ -44,7 +44,7 @@ pub struct WorkerContext {
     pub log: Option<Arc<Mutex<AppLog>>>,
     /// The app's exit status, when the harness started the app.
     pub exit: Option<AppExit>,
-    /// What the replay command names besides the scenario and its seed.
+    /// The arguments of the replay command besides the scenario and its seed.
     pub replay: ReplayArgs,
 }
 
@@ -263,18 +263,18 @@ pub fn replay_command(path: &std::path::Path, args: &ReplayArgs, seed: u64) -> S
     )
 }
 
-/// The program as a replay command names it: `fakestripe` when it was
-/// found on the PATH, or the path it ran from, relative to the current
-/// folder when it lies inside it, as `target/debug/fakestripe` does
-/// after `cargo run`.
+/// Returns the program for a replay command: `fakestripe` when it was
+/// found on the PATH, or else the path it ran from. That path is relative
+/// to the current folder when it is inside it, such as
+/// `target/debug/fakestripe` after `cargo run`.
 fn program_name() -> String {
     let ran = std::env::args_os().next().map(std::path::PathBuf::from);
     let Some(ran) = ran.filter(|path| path.components().count() > 1) else {
         return "fakestripe".to_owned();
     };
-    let here = std::env::current_dir().unwrap_or_default();
-    let full = here.join(&ran);
-    match full.strip_prefix(&here) {
+    let current_dir = std::env::current_dir().unwrap_or_default();
+    let full = current_dir.join(&ran);
+    match full.strip_prefix(&current_dir) {
         Ok(inside) => inside.display().to_string(),
         Err(_) => full.display().to_string(),
     }

@@ -119,8 +119,8 @@ struct Checker<'a> {
     /// fails ends the scenario.
     checkouts: BTreeMap<String, u32>,
     /// Whether an entry of `steps` was not a step. It may have been a
-    /// misspelt `checkout`, so the orders that later steps miss are not
-    /// reported; the entry's own error is the one to fix.
+    /// misspelt `checkout`, so later steps' missing orders are not reported.
+    /// The entry's own error is the one to fix.
     skipped_entry: bool,
 }
 

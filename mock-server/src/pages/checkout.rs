@@ -153,7 +153,7 @@ struct CheckoutPage {
     payment_status: String,
     /// Whether the payment is a card authorization that waits for the
     /// shop to capture it, the other reason a complete session is unpaid.
-    held: bool,
+    awaiting_capture: bool,
     items: Vec<ItemView>,
     total: String,
     expires: String,
@@ -289,12 +289,12 @@ fn checkout_page(
         })
         .collect();
     let has_cancel_url = session["cancel_url"].as_str().is_some();
-    let held = session["payment_intent"]
+    let awaiting_capture = session["payment_intent"]
         .as_str()
         .and_then(|pi| data.store.get("payment_intent", pi))
         .is_some_and(|pi| pi["status"] == "requires_capture");
     CheckoutPage {
-        held,
+        awaiting_capture,
         session_id: id.to_owned(),
         payment_status: session["payment_status"]
             .as_str()

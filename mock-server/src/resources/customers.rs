@@ -8,8 +8,8 @@ use crate::api::Ctx;
 use crate::wire::list::Page;
 use crate::wire::{ApiError, ApiResult, Params, metadata};
 
-/// The longest values Stripe's API reference gives a customer's fields, in
-/// characters.
+/// Maximum lengths of a customer's fields in characters, from Stripe's
+/// API reference.
 pub const MAX_EMAIL_CHARS: usize = 512;
 pub const MAX_NAME_CHARS: usize = 256;
 const MAX_DESCRIPTION_CHARS: usize = 5000;

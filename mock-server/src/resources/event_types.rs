@@ -284,7 +284,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "treasury.received_debit.created",
 ];
 
-/// Whether `name` is an event type an endpoint can subscribe to.
+/// Returns whether `name` is an event type an endpoint can subscribe to.
 pub fn is_event_type(name: &str) -> bool {
     EVENT_TYPES.binary_search(&name).is_ok()
 }

@@ -416,12 +416,12 @@ pub fn capture(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) ->
 /// captured: it read `unpaid` until then. Stripe sends no session event
 /// for the change.
 fn mark_session_paid(data: &mut AccountData, pi_id: &str) {
-    let held = data
+    let uncaptured = data
         .store
         .ids_newest_first("checkout.session")
         .filter_map(|sid| data.store.get("checkout.session", &sid))
         .find(|s| s["payment_intent"] == json!(pi_id) && s["payment_status"] == "unpaid");
-    if let Some(mut session) = held {
+    if let Some(mut session) = uncaptured {
         let session_id = session["id"].as_str().unwrap_or_default().to_owned();
         session["payment_status"] = json!("paid");
         save(data, "checkout.session", &session_id, &session);

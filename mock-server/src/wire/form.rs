@@ -343,8 +343,8 @@ fn split_key(key: &str) -> Option<(&str, Vec<&str>)> {
     Some((name, segments))
 }
 
-/// Decodes `+` and `%XX` escapes into bytes. A `%` that two hexadecimal
-/// digits do not follow is an error, which holds the offset of the `%`.
+/// Decodes `+` and `%XX` escapes into bytes. A `%` without two
+/// hexadecimal digits after it is an error that contains its offset.
 fn unescape(raw: &[u8]) -> Result<Vec<u8>, usize> {
     let mut out = Vec::with_capacity(raw.len());
     let mut at = 0;
@@ -368,9 +368,9 @@ fn unescape(raw: &[u8]) -> Result<Vec<u8>, usize> {
     Ok(out)
 }
 
-/// The error for a `%` at `offset` of `raw` that does not start an escape.
-/// `key` is the parameter's name, decoded, or `None` when the bad escape
-/// is in the name itself.
+/// Builds the error for a `%` at `offset` of `raw` that does not start an
+/// escape. `key` is the decoded parameter name, or `None` when the bad
+/// escape is in the name itself.
 fn bad_escape(raw: &[u8], offset: usize, key: Option<&str>, source: Source) -> ApiError {
     let sent: String = String::from_utf8_lossy(&raw[offset..])
         .chars()

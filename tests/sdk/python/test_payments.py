@@ -308,15 +308,17 @@ def test_session_payment_is_refundable(client, control):
     assert refund.payment_intent == intent_id
 
 
-def test_held_session_payment_is_unpaid_until_captured(client, control):
+def test_authorized_session_unpaid_until_captured(client, control):
     params = session_params(payment_intent_data={"capture_method": "manual"})
     session = client.v1.checkout.sessions.create(params=params)
     control.pay(session.id)
 
-    held = client.v1.checkout.sessions.retrieve(session.id)
-    intent = client.v1.payment_intents.retrieve(held.payment_intent)
-    assert (held.status, held.payment_status) == ("complete", "unpaid")
-    assert (intent.status, intent.amount_capturable) == ("requires_capture", 3700)
+    authorized = client.v1.checkout.sessions.retrieve(session.id)
+    intent = client.v1.payment_intents.retrieve(authorized.payment_intent)
+    assert authorized.status == "complete"
+    assert authorized.payment_status == "unpaid"
+    assert intent.status == "requires_capture"
+    assert intent.amount_capturable == 3700
 
     client.v1.payment_intents.capture(intent.id)
     captured = client.v1.checkout.sessions.retrieve(session.id)
