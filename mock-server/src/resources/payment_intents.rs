@@ -472,14 +472,40 @@ pub fn cancel(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     pi["cancellation_reason"] = json!(reason);
     pi["amount_capturable"] = json!(0);
     save(data, "payment_intent", &id, &pi);
+    let origin = origin(ctx);
     emit(
         data,
         "payment_intent.canceled",
         &pi,
         Some(changed_fields(&before, &pi)),
-        &origin(ctx),
+        &origin,
     );
+    if status == "requires_capture" {
+        release_authorization(data, &before, &origin);
+    }
     Ok(pi)
+}
+
+/// Stripe refunds what a canceled payment intent still held, so its
+/// charge reads as wholly refunded although nothing was captured.
+fn release_authorization(data: &mut AccountData, pi: &Value, origin: &crate::events::Origin) {
+    let Some(charge_id) = pi["latest_charge"].as_str() else {
+        return;
+    };
+    let Some(mut charge) = data.store.get("charge", charge_id) else {
+        return;
+    };
+    let before = charge.clone();
+    charge["amount_refunded"] = charge["amount"].clone();
+    charge["refunded"] = json!(true);
+    save(data, "charge", charge_id, &charge);
+    emit(
+        data,
+        "charge.refunded",
+        &charge,
+        Some(changed_fields(&before, &charge)),
+        origin,
+    );
 }
 
 pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {

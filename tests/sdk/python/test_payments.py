@@ -325,6 +325,30 @@ def test_authorized_session_unpaid_until_captured(client, control):
     assert captured.payment_status == "paid"
 
 
+def test_canceling_held_intent_refunds_its_charge(client):
+    intent = client.v1.payment_intents.create(
+        params={
+            "amount": 650,
+            "currency": "usd",
+            "payment_method_types": ["card"],
+            "payment_method": "pm_card_visa",
+            "confirm": True,
+            "capture_method": "manual",
+        }
+    )
+
+    canceled = client.v1.payment_intents.cancel(intent.id)
+
+    charge = client.v1.charges.retrieve(intent.latest_charge)
+    assert intent.status == "requires_capture"
+    assert (canceled.status, canceled.amount_capturable) == ("canceled", 0)
+    assert (charge.captured, charge.amount_captured) == (False, 0)
+    assert (charge.amount_refunded, charge.refunded) == (650, True)
+    refunded = client.v1.events.list(params={"type": "charge.refunded"})
+    assert [event.data.object.id for event in refunded.data] == [charge.id]
+    assert refunded.data[0].data.object.refunded is True
+
+
 def test_confirming_succeeded_intent_fails(client):
     intent = client.v1.payment_intents.create(
         params={"amount": 1000, "currency": "usd", "payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
