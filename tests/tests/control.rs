@@ -53,6 +53,7 @@ async fn wrong_types_name_the_field() {
         assert_eq!(status, 400, "{path} {body}: {answer}");
         assert_eq!(answer["error"]["type"], "invalid_request_error");
         assert_eq!(answer["error"]["param"], param, "{path} {body}: {answer}");
+        assert_eq!(answer["error"]["code"], "parameter_invalid");
         let message = answer["error"]["message"].as_str().unwrap();
         assert!(!message.contains("i64"), "{path} {body}: {message}");
     }
@@ -67,6 +68,7 @@ async fn wrong_types_name_the_field() {
         (status, &answer["error"]["param"]),
         (400, &Value::from("seconds"))
     );
+    assert_eq!(answer["error"]["code"], "parameter_missing");
     let message = answer["error"]["message"].as_str().unwrap();
     assert!(!message.contains("line 1"), "{message}");
     let (status, answer) = control(&fake, "/clock/advance", "[1, 2]").await;
@@ -89,19 +91,32 @@ async fn log_query_parameters_are_named() {
             "/deliveries?bogus=1",
             "bogus",
             "expected `event_id` or `type`",
+            "parameter_unknown",
         ),
-        ("/deliveries?event_type=x", "event_type", "unknown field"),
+        (
+            "/deliveries?event_type=x",
+            "event_type",
+            "unknown field",
+            "parameter_unknown",
+        ),
         (
             "/requests?request_id=a&request_id=b",
             "request_id",
             "duplicate",
+            "parameter_invalid",
         ),
-        ("/trace?after=abc", "after", "expected a whole number"),
+        (
+            "/trace?after=abc",
+            "after",
+            "expected a whole number",
+            "parameter_invalid",
+        ),
     ];
-    for (path, param, words) in cases {
+    for (path, param, words, code) in cases {
         let (status, answer) = send(&fake, reqwest::Method::GET, path, "").await;
         assert_eq!(status, 400, "{path}: {answer}");
         assert_eq!(answer["error"]["param"], param, "{path}: {answer}");
+        assert_eq!(answer["error"]["code"], code, "{path}: {answer}");
         let message = answer["error"]["message"].as_str().unwrap();
         assert!(message.contains(words), "{path}: {message}");
     }
