@@ -37,6 +37,8 @@ pub enum Task {
     EndLag { session_id: CompactId },
     /// A metadata-divergence fault rewrites a payment intent's metadata.
     RewriteMetadata { payment_intent: CompactId },
+    /// An authorized card payment that was never captured lapses.
+    ExpireAuthorization { payment_intent: CompactId },
 }
 
 #[cfg(target_pointer_width = "64")]

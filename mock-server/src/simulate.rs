@@ -773,6 +773,13 @@ pub fn attempt_card(
         pi["status"] = json!("requires_capture");
         pi["amount_capturable"] = json!(amount);
         save(data, "payment_intent", pi_id, &pi);
+        let created = pi["created"].as_i64().unwrap_or_else(|| data.now());
+        data.schedule(
+            created + AUTHORIZATION_SECONDS,
+            Task::ExpireAuthorization {
+                payment_intent: pi_id.into(),
+            },
+        );
         emit(
             data,
             "payment_intent.amount_capturable_updated",
@@ -1119,6 +1126,42 @@ pub fn expire_on_schedule(data: &mut AccountData, session_id: &str) {
     if session["status"] == "open" && data.now() >= due {
         expire(data, session_id, &Origin::default());
     }
+}
+
+/// How long a card payment stays authorized without a capture: Stripe
+/// cancels an uncaptured payment intent seven days after its creation.
+pub const AUTHORIZATION_SECONDS: i64 = 7 * 86_400;
+
+/// Cancels a payment intent whose authorization lapsed uncaptured, as
+/// Stripe does with `cancellation_reason` `automatic`, and releases the
+/// hold on its charge with `charge.expired`.
+pub fn expire_authorization(data: &mut AccountData, pi_id: &str) {
+    let Some(mut pi) = data.store.get("payment_intent", pi_id) else {
+        return;
+    };
+    if pi["status"] != "requires_capture" {
+        return;
+    }
+    let before = pi.clone();
+    pi["status"] = json!("canceled");
+    pi["canceled_at"] = json!(data.now());
+    pi["cancellation_reason"] = json!("automatic");
+    pi["amount_capturable"] = json!(0);
+    save(data, "payment_intent", pi_id, &pi);
+    let origin = Origin::default();
+    crate::resources::payment_intents::release_authorization(
+        data,
+        &before,
+        "charge.expired",
+        &origin,
+    );
+    emit(
+        data,
+        "payment_intent.canceled",
+        &pi,
+        Some(changed_fields(&before, &pi)),
+        &origin,
+    );
 }
 
 #[cfg(test)]

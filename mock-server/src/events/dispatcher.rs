@@ -297,6 +297,10 @@ fn start_task(data: &mut crate::account::AccountData, due: i64, task: Task) -> O
             simulate::expire_on_schedule(data, &session_id.to_string());
             None
         }
+        Task::ExpireAuthorization { payment_intent } => {
+            simulate::expire_authorization(data, &payment_intent.to_string());
+            None
+        }
         Task::SettleAsync {
             session_id,
             succeed,

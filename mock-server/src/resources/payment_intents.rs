@@ -481,14 +481,21 @@ pub fn cancel(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         &origin,
     );
     if status == "requires_capture" {
-        release_authorization(data, &before, &origin);
+        release_authorization(data, &before, "charge.refunded", &origin);
     }
     Ok(pi)
 }
 
-/// Stripe refunds what a canceled payment intent still held, so its
-/// charge reads as wholly refunded although nothing was captured.
-fn release_authorization(data: &mut AccountData, pi: &Value, origin: &crate::events::Origin) {
+/// Releases what payment intent `pi` held on its charge, which then reads
+/// as wholly refunded although nothing was captured, and emits
+/// `event_type` about the charge: `charge.refunded` for a cancel,
+/// `charge.expired` for an authorization that lapsed.
+pub(crate) fn release_authorization(
+    data: &mut AccountData,
+    pi: &Value,
+    event_type: &str,
+    origin: &crate::events::Origin,
+) {
     let Some(charge_id) = pi["latest_charge"].as_str() else {
         return;
     };
@@ -501,7 +508,7 @@ fn release_authorization(data: &mut AccountData, pi: &Value, origin: &crate::eve
     save(data, "charge", charge_id, &charge);
     emit(
         data,
-        "charge.refunded",
+        event_type,
         &charge,
         Some(changed_fields(&before, &charge)),
         origin,

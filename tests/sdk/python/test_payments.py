@@ -349,6 +349,35 @@ def test_canceling_held_intent_refunds_its_charge(client):
     assert refunded.data[0].data.object.refunded is True
 
 
+def test_uncaptured_authorization_lapses_after_seven_days(client, control):
+    control.use_manual_clock()
+    intent = client.v1.payment_intents.create(
+        params={
+            "amount": 900,
+            "currency": "usd",
+            "payment_method_types": ["card"],
+            "payment_method": "pm_card_visa",
+            "confirm": True,
+            "capture_method": "manual",
+        }
+    )
+
+    control.advance(7 * 86400 - 1)
+    held = client.v1.payment_intents.retrieve(intent.id)
+    control.advance(1)
+    lapsed = client.v1.payment_intents.retrieve(intent.id)
+
+    assert held.status == "requires_capture"
+    assert (lapsed.status, lapsed.cancellation_reason, lapsed.amount_capturable) == ("canceled", "automatic", 0)
+    charge = client.v1.charges.retrieve(intent.latest_charge)
+    assert (charge.captured, charge.refunded, charge.amount_refunded) == (False, True, 900)
+    types = [event.type for event in client.v1.events.list(params={"limit": 2}).data]
+    assert types == ["payment_intent.canceled", "charge.expired"]
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.payment_intents.capture(intent.id)
+    assert raised.value.code == "payment_intent_unexpected_state"
+
+
 def test_confirming_succeeded_intent_fails(client):
     intent = client.v1.payment_intents.create(
         params={"amount": 1000, "currency": "usd", "payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
