@@ -358,6 +358,7 @@ pub fn capture(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) ->
     let id = ctx.arg(0).to_owned();
     let before = fetch(data, "payment_intent", "payment_intent", &id)?;
     let amount_to_capture = params.integer("amount_to_capture")?;
+    let metadata_update = params.hash("metadata")?;
     params.finish()?;
     ctx.touch(&id);
     if before["status"] != "requires_capture" {
@@ -375,6 +376,14 @@ pub fn capture(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) ->
             format!("amount_to_capture must be between 1 and {capturable}."),
         ));
     }
+    // Checked before anything changes, so a bad key captures nothing.
+    let metadata = match metadata_update {
+        Some(update) => {
+            let current = before["metadata"].as_object().cloned().unwrap_or_default();
+            Some(metadata::apply(&current, update)?)
+        }
+        None => None,
+    };
     let origin = origin(ctx);
     let charge_id = before["latest_charge"]
         .as_str()
@@ -399,6 +408,9 @@ pub fn capture(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) ->
     pi["status"] = json!("succeeded");
     pi["amount_capturable"] = json!(0);
     pi["amount_received"] = json!(amount);
+    if let Some(metadata) = metadata {
+        pi["metadata"] = Value::Object(metadata);
+    }
     save(data, "payment_intent", &id, &pi);
     emit(
         data,
@@ -451,7 +463,7 @@ pub fn cancel(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
             | "requires_action"
     ) {
         return Err(ApiError::bad_state(format!(
-            "You cannot cancel this PaymentIntent because it has a status of {status}. Only a PaymentIntent with one of the following statuses may be canceled: requires_payment_method, requires_capture, requires_confirmation, requires_action, processing."
+            "You cannot cancel this PaymentIntent because it has a status of {status}. Only a PaymentIntent with one of the following statuses may be canceled: requires_payment_method, requires_capture, requires_confirmation, requires_action."
         ))
         .with_code("payment_intent_unexpected_state"));
     }

@@ -378,6 +378,30 @@ def test_uncaptured_authorization_lapses_after_seven_days(client, control):
     assert raised.value.code == "payment_intent_unexpected_state"
 
 
+def test_capture_sets_metadata(client):
+    intent = client.v1.payment_intents.create(
+        params={
+            "amount": 1200,
+            "currency": "usd",
+            "payment_method_types": ["card"],
+            "payment_method": "pm_card_visa",
+            "confirm": True,
+            "capture_method": "manual",
+            "metadata": {"order_id": "order_9"},
+        }
+    )
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.payment_intents.capture(intent.id, params={"metadata": {"k" * 41: "x"}})
+    still_held = client.v1.payment_intents.retrieve(intent.id)
+
+    captured = client.v1.payment_intents.capture(intent.id, params={"metadata": {"shipment": "shp_1"}})
+
+    assert raised.value.param.startswith("metadata")
+    assert still_held.status == "requires_capture"
+    assert captured.status == "succeeded"
+    assert captured.metadata.to_dict() == {"order_id": "order_9", "shipment": "shp_1"}
+
+
 def test_confirming_succeeded_intent_fails(client):
     intent = client.v1.payment_intents.create(
         params={"amount": 1000, "currency": "usd", "payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
