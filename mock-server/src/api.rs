@@ -774,18 +774,28 @@ fn decode_params(
 ) -> Result<Map<String, Value>, ApiError> {
     let mut params = form::decode_query(uri.query().unwrap_or_default().as_bytes())?;
     if *method == Method::POST && !body.is_empty() {
-        let is_json = headers
+        let content_type = headers
             .get(CONTENT_TYPE)
             .and_then(|ct| ct.to_str().ok())
-            .is_some_and(|ct| ct.contains("json"))
-            || body.first() == Some(&b'{');
-        if is_json {
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        // curl's -F sends multipart form data, where -d sends the form.
+        let other_format = if content_type.contains("json") || body.first() == Some(&b'{') {
+            Some(("JSON", ""))
+        } else if content_type.starts_with("multipart/") {
+            Some(("multipart form data", " With curl, use -d instead of -F."))
+        } else {
+            None
+        };
+        if let Some((format, hint)) = other_format {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 crate::wire::ErrorType::InvalidRequest,
-                "Invalid request: the Stripe API takes application/x-www-form-urlencoded \
-                 bodies, not JSON. Encode nested parameters in bracket notation, such as \
-                 metadata[order_id]=42.",
+                format!(
+                    "Invalid request: the Stripe API takes application/x-www-form-urlencoded \
+                     bodies, not {format}. Encode nested parameters in bracket notation, such \
+                     as metadata[order_id]=42.{hint}"
+                ),
             ));
         }
         let from_body = form::decode(body)?;

@@ -210,6 +210,41 @@ async fn json_body_is_rejected() {
     );
 }
 
+/// curl's `-F` sends multipart form data; its boundary line must not
+/// come back as an unknown parameter's name.
+#[tokio::test]
+async fn multipart_body_is_rejected_without_a_parameter() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_multipart_body");
+    let boundary = "------------------------cb1e2f";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nAda\r\n--{boundary}--\r\n"
+    );
+
+    let response = api
+        .http
+        .post(format!("{}/v1/customers", fake.base_url()))
+        .bearer_auth(&api.key)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"].get("param"), None, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("not multipart form data"), "{message}");
+    assert!(message.contains("-d instead of -F"), "{message}");
+    let customers = api.get("/v1/customers").await;
+    assert_eq!(customers.ok()["data"], json!([]));
+}
+
 #[tokio::test]
 async fn unknown_param_is_400_naming_it() {
     let fake = start_manual().await;

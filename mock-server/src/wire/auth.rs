@@ -18,11 +18,11 @@ pub fn api_key(headers: &HeaderMap) -> Result<String, ApiError> {
     let key = if let Some(token) = strip_scheme(header, "Bearer") {
         token.trim().to_owned()
     } else if let Some(encoded) = strip_scheme(header, "Basic") {
-        let decoded = base64::engine::general_purpose::STANDARD
+        let text = base64::engine::general_purpose::STANDARD
             .decode(encoded.trim())
-            .map_err(|_| invalid_key("(undecodable Basic credentials)"))?;
-        let text = String::from_utf8(decoded)
-            .map_err(|_| invalid_key("(undecodable Basic credentials)"))?;
+            .ok()
+            .and_then(|decoded| String::from_utf8(decoded).ok())
+            .ok_or_else(undecodable_basic)?;
         text.split(':').next().unwrap_or_default().to_owned()
     } else {
         return Err(invalid_key(header));
@@ -129,6 +129,16 @@ fn missing_key() -> ApiError {
     )
 }
 
+fn undecodable_basic() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        ErrorType::InvalidRequest,
+        "Invalid API Key provided: the Basic credentials are not base64 of UTF-8 text. \
+         Send the key as the user name, such as 'curl -u sk_test_...:'.",
+    )
+    .with_code("api_key_invalid")
+}
+
 fn invalid_key(key: &str) -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
@@ -174,6 +184,20 @@ mod tests {
             err.message
         );
         assert!(!err.message.contains("1234567890ab"));
+    }
+
+    #[test]
+    fn undecodable_basic_credentials_are_named() {
+        for header in ["Basic !!!", "Basic //79"] {
+            let err = api_key(&headers(header)).unwrap_err();
+            assert_eq!(err.status, StatusCode::UNAUTHORIZED);
+            assert!(
+                err.message.contains("not base64 of UTF-8"),
+                "{}",
+                err.message
+            );
+            assert!(!err.message.contains('*'), "{}", err.message);
+        }
     }
 
     #[test]
