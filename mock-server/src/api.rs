@@ -655,6 +655,7 @@ fn response_kind(template: &str, method: &Method) -> (&'static str, bool) {
         "checkout" => "checkout.session",
         "payment_intents" => "payment_intent",
         "charges" => "charge",
+        "payment_methods" => "payment_method",
         "refunds" => "refund",
         "balance_transactions" => "balance_transaction",
         "customers" => "customer",

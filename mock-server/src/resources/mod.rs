@@ -10,6 +10,7 @@ pub mod event_types;
 pub mod events;
 pub mod payment_checks;
 pub mod payment_intents;
+pub mod payment_methods;
 pub mod prices;
 pub mod products;
 pub mod refunds;
@@ -53,6 +54,7 @@ pub const TEMPLATES: &[&str] = &[
     "/v1/payment_intents/{id}/cancel",
     "/v1/charges",
     "/v1/charges/{id}",
+    "/v1/payment_methods/{id}",
     "/v1/refunds",
     "/v1/refunds/{id}",
     "/v1/balance_transactions",
@@ -142,6 +144,11 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
 
         ("GET", ["v1", "charges"]) => (charges::list, "/v1/charges", None),
         ("GET", ["v1", "charges", id]) => (charges::retrieve, "/v1/charges/{id}", Some(id)),
+        ("GET", ["v1", "payment_methods", id]) => (
+            payment_methods::retrieve,
+            "/v1/payment_methods/{id}",
+            Some(id),
+        ),
 
         ("POST", ["v1", "refunds"]) => (refunds::create, "/v1/refunds", None),
         ("GET", ["v1", "refunds"]) => (refunds::list, "/v1/refunds", None),

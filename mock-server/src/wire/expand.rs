@@ -32,6 +32,7 @@ fn expandable(object: &str, field: &str) -> bool {
             "refund",
             "charge" | "payment_intent" | "balance_transaction"
         ) | ("price", "product")
+            | ("payment_method", "customer")
             | ("product", "default_price")
             | ("item", "price")
     )
@@ -43,7 +44,9 @@ fn target(object: &str, field: &str) -> Option<(&'static str, bool)> {
         ("checkout.session", "payment_intent")
         | ("charge", "payment_intent")
         | ("refund", "payment_intent") => ("payment_intent", false),
-        ("checkout.session" | "payment_intent" | "charge", "customer") => ("customer", false),
+        ("checkout.session" | "payment_intent" | "charge" | "payment_method", "customer") => {
+            ("customer", false)
+        }
         ("checkout.session", "line_items") => ("item", true),
         ("checkout.session", "invoice") => ("invoice", false),
         ("checkout.session", "subscription") => ("subscription", false),

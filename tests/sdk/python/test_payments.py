@@ -402,6 +402,21 @@ def test_capture_sets_metadata(client):
     assert captured.metadata.to_dict() == {"order_id": "order_9", "shipment": "shp_1"}
 
 
+def test_payment_method_of_a_session_is_retrievable(client, control):
+    session = client.v1.checkout.sessions.create(params=session_params())
+    control.pay(session.id, card_number="5555555555554444")
+    intent = client.v1.payment_intents.retrieve(client.v1.checkout.sessions.retrieve(session.id).payment_intent)
+
+    method = client.v1.payment_methods.retrieve(intent.payment_method)
+
+    assert method.id == intent.payment_method
+    assert method.type == "card"
+    assert (method.card.brand, method.card.last4) == ("mastercard", "4444")
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.payment_methods.retrieve("pm_missing")
+    assert (raised.value.http_status, raised.value.code) == (404, "resource_missing")
+
+
 def test_confirming_succeeded_intent_fails(client):
     intent = client.v1.payment_intents.create(
         params={"amount": 1000, "currency": "usd", "payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
