@@ -506,7 +506,9 @@ pub fn payment_intent_for(data: &mut AccountData, session: &Value, origin: &Orig
         metadata,
         capture_method: pid["capture_method"]
             .as_str()
-            .unwrap_or("automatic_async")
+            .unwrap_or(crate::wire::version::default_capture_method(
+                crate::wire::version::DEFAULT_API_VERSION,
+            ))
             .to_owned(),
         payment_method_types: session["payment_method_types"].clone(),
         automatic_payment_methods: Value::Null,
@@ -712,7 +714,7 @@ pub fn attempt_card(
     };
     let manual = pi["capture_method"] == "manual";
     let captured = failure.is_none() && !manual;
-    let charge = json!({
+    let mut charge = json!({
         "id": charge_id,
         "object": "charge",
         "amount": amount,
@@ -740,6 +742,11 @@ pub fn attempt_card(
         "refunded": false,
         "status": status,
     });
+    if captured && pi["capture_method"] == "automatic" {
+        // A synchronous capture settles the balance before the charge's
+        // events are sent, so no `charge.updated` follows.
+        charge["balance_transaction"] = json!(record_balance_transaction(data, &charge));
+    }
     save(data, "charge", &charge_id, &charge);
     let before = pi.clone();
     pi["latest_charge"] = json!(charge_id);
@@ -818,6 +825,23 @@ pub fn attach_balance_transaction(data: &mut AccountData, pi_id: &str, origin: &
     if !charge["balance_transaction"].is_null() || charge["captured"] != json!(true) {
         return;
     }
+    let txn_id = record_balance_transaction(data, &charge);
+    let before = charge.clone();
+    charge["balance_transaction"] = json!(txn_id);
+    save(data, "charge", &charge_id, &charge);
+    emit(
+        data,
+        "charge.updated",
+        &charge,
+        Some(changed_fields(&before, &charge)),
+        origin,
+    );
+}
+
+/// Stores the balance transaction of a captured charge, with Stripe's
+/// card or bank debit fee, and returns its id.
+fn record_balance_transaction(data: &mut AccountData, charge: &Value) -> String {
+    let charge_id = charge["id"].as_str().unwrap_or_default().to_owned();
     let amount = charge["amount_captured"].as_i64().unwrap_or(0);
     let kind = charge["payment_method_details"]["type"]
         .as_str()
@@ -848,16 +872,7 @@ pub fn attach_balance_transaction(data: &mut AccountData, pi_id: &str, origin: &
         "type": "charge",
     });
     save(data, "balance_transaction", &txn_id, &txn);
-    let before = charge.clone();
-    charge["balance_transaction"] = json!(txn_id);
-    save(data, "charge", &charge_id, &charge);
-    emit(
-        data,
-        "charge.updated",
-        &charge,
-        Some(changed_fields(&before, &charge)),
-        origin,
-    );
+    txn_id
 }
 
 /// Puts a payment intent in `processing` with a pending charge, for a

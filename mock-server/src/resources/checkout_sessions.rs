@@ -243,7 +243,13 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         Some(update) => metadata::apply(&Map::new(), update)?,
         None => Map::new(),
     };
-    let payment_intent_data = take_payment_intent_data(&mut params)?;
+    let mut payment_intent_data = take_payment_intent_data(&mut params)?;
+    // The payment intent may be made later, at payment, so it takes the
+    // default of the version the session was created with.
+    if payment_intent_data["capture_method"].is_null() {
+        payment_intent_data["capture_method"] =
+            json!(version::default_capture_method(&ctx.api_version));
+    }
     let now = data.now();
     let expires_at = match params.integer("expires_at")? {
         None => now + MAX_EXPIRY,
@@ -567,7 +573,7 @@ struct Empty {}
 /// The parts of `payment_intent_data` the payment intent is created with.
 fn take_payment_intent_data(params: &mut Params) -> ApiResult<Value> {
     let Some(mut pid) = params.hash("payment_intent_data")? else {
-        return Ok(json!({"metadata": {}}));
+        return Ok(json!({"metadata": {}, "capture_method": null}));
     };
     let meta = match pid.hash("metadata")? {
         Some(update) => metadata::apply(&Map::new(), update)?,

@@ -134,7 +134,9 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         customer: json!(customer),
         description: json!(description),
         metadata: meta,
-        capture_method: capture_method.unwrap_or_else(|| "automatic_async".to_owned()),
+        capture_method: capture_method.unwrap_or_else(|| {
+            crate::wire::version::default_capture_method(&ctx.api_version).to_owned()
+        }),
         payment_method_types: json!(types.unwrap_or_else(|| vec!["card".to_owned()])),
         automatic_payment_methods: automatic.map_or(
             Value::Null,

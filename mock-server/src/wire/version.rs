@@ -14,6 +14,21 @@ pub const DEFERRED_PAYMENT_INTENT: &str = "2022-08-01";
 /// `payment_method_types` has `automatic_payment_methods` enabled.
 pub const AUTOMATIC_PAYMENT_METHODS: &str = "2023-08-16";
 
+/// From this version on, a payment intent created without `capture_method`
+/// captures with `automatic_async`. Before it, the default is `automatic`,
+/// whose charge has its balance transaction when `charge.succeeded` is sent.
+pub const ASYNC_CAPTURE_DEFAULT: &str = "2024-04-10";
+
+/// Returns the `capture_method` of a payment intent created without one
+/// under `version`.
+pub fn default_capture_method(version: &str) -> &'static str {
+    if at_least(version, ASYNC_CAPTURE_DEFAULT) {
+        "automatic_async"
+    } else {
+        "automatic"
+    }
+}
+
 /// From this version on, `ui_mode` takes `hosted_page`, `embedded_page` and
 /// `elements` instead of `hosted`, `embedded` and `custom`.
 pub const RENAMED_UI_MODES: &str = "2026-03-25";

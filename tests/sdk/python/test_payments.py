@@ -417,6 +417,25 @@ def test_payment_method_of_a_session_is_retrievable(client, control):
     assert (raised.value.http_status, raised.value.code) == (404, "resource_missing")
 
 
+def test_capture_method_default_follows_api_version(client):
+    params = {"amount": 2000, "currency": "usd", "payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
+
+    sync = client.v1.payment_intents.create(params=params, options={"stripe_version": "2024-04-09"})
+    deferred = client.v1.payment_intents.create(params=params, options={"stripe_version": "2024-04-10"})
+
+    assert sync.capture_method == "automatic"
+    assert deferred.capture_method == "automatic_async"
+    events = client.v1.events.list(params={"types": ["charge.succeeded", "charge.updated"]}).data
+    sync_events = [e for e in events if e.data.object.id == sync.latest_charge]
+    deferred_events = [e for e in events if e.data.object.id == deferred.latest_charge]
+    # Newest first: a synchronous capture sends the balance transaction
+    # with charge.succeeded, an asynchronous one in a later charge.updated.
+    assert [e.type for e in sync_events] == ["charge.succeeded"]
+    assert sync_events[0].data.object.balance_transaction.startswith("txn_")
+    assert [e.type for e in deferred_events] == ["charge.updated", "charge.succeeded"]
+    assert deferred_events[1].data.object.balance_transaction is None
+
+
 def test_confirming_succeeded_intent_fails(client):
     intent = client.v1.payment_intents.create(
         params={"amount": 1000, "currency": "usd", "payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
