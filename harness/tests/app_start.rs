@@ -26,14 +26,38 @@ fn scenario(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Creates a directory for one test's files and returns its path.
-fn scratch(test: &str) -> PathBuf {
+/// A directory for one test's files, removed when the test ends.
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        // A failed removal only leaves files in the temporary directory.
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Creates a directory for one test's files.
+fn scratch(test: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!(
         "fakestripe-app-start-{}-{test}",
         std::process::id()
     ));
     std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
-    dir
+    Scratch(dir)
 }
 
 /// Writes the shop's fakestripe.yaml into `dir` without `cwd`, so the shop
@@ -275,9 +299,18 @@ fn unreachable_fake_exits_3() {
     assert!(!stdout.contains("FAIL"), "{stdout}");
 }
 
-/// Writes the app file of an app that the test itself serves, and returns
-/// it with a runtime and the listener bound to the app's port.
-fn app_served_by_test(test: &str) -> (PathBuf, tokio::runtime::Runtime, tokio::net::TcpListener) {
+/// An app that the test itself serves: its app file, in a directory that
+/// lives as long as this value, a runtime, and the listener bound to the
+/// app's port.
+struct ServedApp {
+    _dir: Scratch,
+    app: PathBuf,
+    runtime: tokio::runtime::Runtime,
+    listener: tokio::net::TcpListener,
+}
+
+/// Writes the app file of an app that the test itself serves.
+fn app_served_by_test(test: &str) -> ServedApp {
     let dir = scratch(test);
     let port = unused_port();
     let app = running_app(&dir, &format!("http://127.0.0.1:{port}"));
@@ -285,7 +318,12 @@ fn app_served_by_test(test: &str) -> (PathBuf, tokio::runtime::Runtime, tokio::n
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))
         .expect("the port is free");
-    (app, runtime, listener)
+    ServedApp {
+        _dir: dir,
+        app,
+        runtime,
+        listener,
+    }
 }
 
 /// Returns the options of a run with one job against `app`.
@@ -304,7 +342,12 @@ fn one_job(app: &Path) -> RunOptions {
 /// same account, such as their fault plan being cleared.
 #[test]
 fn failed_reset_timeline_is_empty() {
-    let (app, runtime, listener) = app_served_by_test("failed-reset");
+    let ServedApp {
+        _dir,
+        app,
+        runtime,
+        listener,
+    } = app_served_by_test("failed-reset");
     let router = axum::Router::new().route(
         "/reset",
         post(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "reset failed") }),
@@ -339,7 +382,12 @@ fn failed_reset_timeline_is_empty() {
 /// such, not by the HTTP client's generic "error sending request".
 #[test]
 fn closed_connection_named() {
-    let (app, runtime, listener) = app_served_by_test("closed-connection");
+    let ServedApp {
+        _dir,
+        app,
+        runtime,
+        listener,
+    } = app_served_by_test("closed-connection");
     runtime.spawn(async move {
         use tokio::io::AsyncReadExt;
         while let Ok((mut socket, _)) = listener.accept().await {
