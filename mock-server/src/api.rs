@@ -146,9 +146,13 @@ pub async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Resp
 
     // Faults and idempotency keys need the full pipeline below; a GET of
     // one object without them returns the stored bytes.
-    let plain_read = (method == Method::GET && raw_params.is_empty() && idempotency_key.is_none())
-        .then(|| plain_retrieve(route.template))
-        .flatten();
+    // Versions that embed charge lists build them from other objects.
+    let plain_read = (method == Method::GET
+        && raw_params.is_empty()
+        && idempotency_key.is_none()
+        && !version::embeds_charge_lists(&api_version))
+    .then(|| plain_retrieve(route.template))
+    .flatten();
 
     let mut call = Call {
         shared: &shared,
@@ -696,6 +700,12 @@ fn run_handler(
             value = serde_json::from_slice(&printed).unwrap_or_default();
         }
         expand::apply(&mut value, &expand_paths, &data.store)?;
+    }
+    if version::embeds_charge_lists(&ctx.api_version) {
+        if let Some(printed) = ctx.printed.take() {
+            value = serde_json::from_slice(&printed).unwrap_or_default();
+        }
+        resources::charges::embed_lists(&mut value, &data.store);
     }
     Ok(value)
 }

@@ -242,6 +242,38 @@ async fn pinned_endpoint_gets_its_ui_mode_names() {
     assert_eq!(modes("/pinned"), [old.clone(), old]);
 }
 
+/// An endpoint pinned to a version before 2022-11-15 gets a payment
+/// intent with its `charges` list, as Stripe sent it then. The current
+/// version has no such field.
+#[tokio::test]
+async fn pinned_endpoint_gets_charges_list() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_charges_list");
+    let receiver = Receiver::start().await;
+    api.webhook_endpoint(&receiver.url("/current"), &["payment_intent.succeeded"])
+        .await;
+    let pinned = support::form(&[
+        ("url", &receiver.url("/pinned")),
+        ("enabled_events[]", "payment_intent.succeeded"),
+        ("api_version", "2022-08-01"),
+    ]);
+    api.post("/v1/webhook_endpoints", &pinned).await.ok();
+
+    let session = create_session(&api, &[]).await;
+    api.pay_card(session["id"].as_str().unwrap(), "4242424242424242")
+        .await
+        .ok();
+    api.run_due().await;
+
+    let pinned = receiver.received_at("/pinned")[0].event();
+    let current = receiver.received_at("/current")[0].event();
+    let intent = &pinned["data"]["object"];
+    assert_eq!(intent["charges"]["object"], "list");
+    assert_eq!(intent["charges"]["data"][0]["id"], intent["latest_charge"]);
+    assert_eq!(intent["charges"]["data"][0]["refunds"]["total_count"], 0);
+    assert_eq!(current["data"]["object"].get("charges"), None);
+}
+
 #[tokio::test]
 async fn enabled_events_filter_deliveries() {
     let fake = start_manual().await;

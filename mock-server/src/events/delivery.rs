@@ -80,6 +80,9 @@ pub fn prepare(
         Some(version) if event["api_version"] != version.as_str() => {
             let mut pinned = event.clone();
             crate::wire::version::render_event(&mut pinned, version);
+            if crate::wire::version::embeds_charge_lists(version) {
+                crate::resources::charges::embed_lists(&mut pinned["data"], &data.store);
+            }
             crate::api::render(&pinned)
         }
         _ => crate::api::render(&event),

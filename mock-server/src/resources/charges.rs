@@ -3,6 +3,8 @@
 
 use serde_json::{Value, json};
 
+use crate::store::Store;
+
 use super::{CreatedFilter, fetch, list_where};
 use crate::account::AccountData;
 use crate::api::Ctx;
@@ -31,4 +33,64 @@ pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> Ap
                 .is_none_or(|id| c["payment_intent"] == json!(id))
             && created.matches(c)
     })
+}
+
+/// Adds, for API versions before 2022-11-15, the lists that Stripe then
+/// sent without `expand[]`: a payment intent's `charges` and a charge's
+/// `refunds`, newest first, wherever such an object sits in `value`. The
+/// lists show the objects as they are now, also inside an older event.
+pub fn embed_lists(value: &mut Value, store: &Store) {
+    match value {
+        Value::Object(map) => {
+            for child in map.values_mut() {
+                embed_lists(child, store);
+            }
+            let id = map.get("id").and_then(Value::as_str).unwrap_or_default();
+            let list = match map.get("object").and_then(Value::as_str) {
+                Some("payment_intent") if !map.contains_key("charges") => Some((
+                    "charges",
+                    owned_list(store, "charge", "payment_intent", id),
+                    format!("/v1/charges?payment_intent={id}"),
+                )),
+                Some("charge") if !map.contains_key("refunds") => Some((
+                    "refunds",
+                    owned_list(store, "refund", "charge", id),
+                    format!("/v1/charges/{id}/refunds"),
+                )),
+                _ => None,
+            };
+            if let Some((field, mut data, url)) = list {
+                for item in &mut data {
+                    embed_lists(item, store);
+                }
+                let total_count = data.len();
+                map.insert(
+                    field.to_owned(),
+                    json!({
+                        "object": "list",
+                        "data": data,
+                        "has_more": false,
+                        "total_count": total_count,
+                        "url": url,
+                    }),
+                );
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                embed_lists(item, store);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Returns the objects of `kind` whose `owner_field` is `owner`, newest
+/// first.
+fn owned_list(store: &Store, kind: &str, owner_field: &str, owner: &str) -> Vec<Value> {
+    store
+        .ids_newest_first(kind)
+        .filter_map(|id| store.get(kind, &id))
+        .filter(|object| object[owner_field] == owner)
+        .collect()
 }

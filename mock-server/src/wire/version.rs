@@ -29,6 +29,15 @@ pub fn default_capture_method(version: &str) -> &'static str {
     }
 }
 
+/// Before this version, a payment intent lists its charges in `charges`
+/// and a charge lists its refunds in `refunds`, without `expand[]`.
+pub const CHARGE_LISTS_REMOVED: &str = "2022-11-15";
+
+/// Whether objects in `version` carry the `charges` and `refunds` lists.
+pub fn embeds_charge_lists(version: &str) -> bool {
+    !at_least(version, CHARGE_LISTS_REMOVED)
+}
+
 /// From this version on, `ui_mode` takes `hosted_page`, `embedded_page` and
 /// `elements` instead of `hosted`, `embedded` and `custom`.
 pub const RENAMED_UI_MODES: &str = "2026-03-25";

@@ -436,6 +436,24 @@ def test_capture_method_default_follows_api_version(client):
     assert deferred_events[1].data.object.balance_transaction is None
 
 
+def test_versions_before_2022_11_15_embed_charge_lists(client):
+    old = {"stripe_version": "2022-08-01"}
+    params = {"amount": 3000, "currency": "usd", "payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
+    intent = client.v1.payment_intents.create(params=params, options=old)
+    client.v1.refunds.create(params={"payment_intent": intent.id, "amount": 700})
+
+    reread = client.v1.payment_intents.retrieve(intent.id, options=old)
+    current = client.v1.payment_intents.retrieve(intent.id)
+    charge = client.v1.charges.retrieve(intent.latest_charge, options=old)
+
+    assert [c.id for c in intent.charges.data] == [intent.latest_charge]
+    assert intent.charges.data[0].refunds.total_count == 0
+    assert reread.charges.data[0].refunds.data[0].amount == 700
+    assert charge.refunds.url == f"/v1/charges/{charge.id}/refunds"
+    assert [r.amount for r in charge.refunds.data] == [700]
+    assert "charges" not in current
+
+
 def test_confirming_succeeded_intent_fails(client):
     intent = client.v1.payment_intents.create(
         params={"amount": 1000, "currency": "usd", "payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
