@@ -321,10 +321,36 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         pi["customer"] = json!(customer);
     }
     params.finish()?;
+    // The session's total and methods decide what its intent charges.
+    let changes_charge = ["amount", "currency", "payment_method_types"]
+        .into_iter()
+        .find(|field| pi[*field] != before[*field]);
+    if let Some(field) = changes_charge
+        && let Some(session) = checkout_session_of(data, &id)
+    {
+        return Err(made_by_checkout(&session).with_param(field));
+    }
     // Stripe has no `payment_intent.updated` event, so an update emits none.
     save(data, "payment_intent", &id, &pi);
     ctx.touch(&id);
     Ok(pi)
+}
+
+/// Returns the Checkout Session that made payment intent `pi_id`, if any.
+fn checkout_session_of(data: &AccountData, pi_id: &str) -> Option<Value> {
+    data.store
+        .ids_newest_first("checkout.session")
+        .filter_map(|sid| data.store.get("checkout.session", &sid))
+        .find(|s| s["payment_intent"] == pi_id)
+}
+
+/// The error for an action that only the Checkout Session may take on
+/// its payment intent, in the words of Stripe's message.
+fn made_by_checkout(session: &Value) -> ApiError {
+    ApiError::bad_state(format!(
+        "You cannot perform this action on PaymentIntents created by Checkout. The customer pays on the page of Checkout Session {}.",
+        session["id"].as_str().unwrap_or_default()
+    ))
 }
 
 pub fn confirm(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
@@ -345,6 +371,9 @@ pub fn confirm(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) ->
             .with_code("payment_intent_unexpected_state"));
         }
         None => return Err(ApiError::internal("payment intent without status")),
+    }
+    if let Some(session) = checkout_session_of(data, &id) {
+        return Err(made_by_checkout(&session));
     }
     // A state that cannot be confirmed at all is the first thing to report.
     if pi["automatic_payment_methods"]["allow_redirects"] == "always" {
@@ -469,12 +498,7 @@ pub fn cancel(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         ))
         .with_code("payment_intent_unexpected_state"));
     }
-    let owned_by_session = data
-        .store
-        .ids_newest_first("checkout.session")
-        .filter_map(|sid| data.store.get("checkout.session", &sid))
-        .any(|s| s["payment_intent"] == json!(id) && s["status"] == "open");
-    if owned_by_session {
+    if checkout_session_of(data, &id).is_some_and(|s| s["status"] == "open") {
         return Err(ApiError::bad_state(
             "This PaymentIntent belongs to an open Checkout Session; expire the session instead of canceling the PaymentIntent.",
         )

@@ -236,3 +236,22 @@ def test_session_expires_after_24_hours(client, control):
     assert expired.status == "expired"
     assert expired.url is None
     assert [e.data.object.id for e in events.data] == [created.id]
+
+
+def test_session_intent_is_not_confirmed_directly(client, control):
+    old = {"stripe_version": "2020-08-27"}
+    session = client.v1.checkout.sessions.create(params=session_params(), options=old)
+
+    with pytest.raises(stripe.InvalidRequestError) as confirming:
+        client.v1.payment_intents.confirm(session.payment_intent, params={"payment_method": "pm_card_visa"})
+    with pytest.raises(stripe.InvalidRequestError) as resizing:
+        client.v1.payment_intents.update(session.payment_intent, params={"amount": 99999})
+    tagged = client.v1.payment_intents.update(session.payment_intent, params={"metadata": {"order_id": "o_1"}})
+    intent = client.v1.payment_intents.retrieve(session.payment_intent)
+
+    assert "created by Checkout" in confirming.value.user_message
+    assert (resizing.value.http_status, resizing.value.param) == (400, "amount")
+    assert tagged.metadata["order_id"] == "o_1"
+    assert (intent.status, intent.amount) == ("requires_payment_method", session.amount_total)
+    control.pay(session.id)
+    assert client.v1.checkout.sessions.retrieve(session.id).payment_status == "paid"
