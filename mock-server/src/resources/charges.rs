@@ -3,11 +3,10 @@
 
 use serde_json::{Value, json};
 
-use crate::store::Store;
-
 use super::{CreatedFilter, fetch, list_where};
 use crate::account::AccountData;
 use crate::api::Ctx;
+use crate::store::Store;
 use crate::wire::list::Page;
 use crate::wire::{ApiResult, Params};
 
