@@ -9,7 +9,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::runner::record::{Observation, OrderRecord, OrderView, ScenarioRecord, SessionTruth};
+use crate::runner::record::{
+    Moment, Observation, OrderRecord, OrderView, ScenarioRecord, SessionTruth, TraceEntry,
+};
 use crate::scenario::model::OrderStatus;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -96,14 +98,19 @@ pub struct Violation {
 /// eventually happen may still be due.
 pub fn check(record: &ScenarioRecord, settled: bool) -> Vec<Violation> {
     let mut violations = Vec::new();
-    let duplicated = duplicated_orders(record);
+    let repeats = repeated_deliveries(record);
     for (name, order) in &record.orders {
         let Some(last) = record.last_observation().and_then(|o| o.orders.get(name)) else {
             continue;
         };
         let max_fulfilments = max_fulfilments(&record.observations, name);
+        let extras = extra_fulfilments(
+            &record.observations,
+            name,
+            repeats.get(name.as_str()).map_or(&[], Vec::as_slice),
+        );
+        let unexplained = extras.iter().find(|extra| extra.repeat.is_none());
         let paid: Vec<&SessionTruth> = order.paid_sessions().collect();
-        let duplicated_here = duplicated.contains_key(name);
         if !paid.is_empty() && settled {
             paid_fulfilled_once(
                 record,
@@ -111,32 +118,30 @@ pub fn check(record: &ScenarioRecord, settled: bool) -> Vec<Violation> {
                 last,
                 &paid,
                 max_fulfilments,
-                duplicated_here,
+                unexplained,
                 &mut violations,
             );
             paid_session_stored(record, name, last, &paid, &mut violations);
             amount_matches(record, name, last, &paid, &mut violations);
         } else if !paid.is_empty() {
-            fulfilled_at_most_once(
-                name,
-                &paid,
-                max_fulfilments,
-                duplicated_here,
-                &mut violations,
-            );
+            fulfilled_at_most_once(name, &paid, max_fulfilments, unexplained, &mut violations);
         } else if settled {
             failed_released(record, name, order, last, &mut violations);
         }
         unpaid_not_fulfilled(record, name, order, &mut violations);
-        if let (Some(count), Some(event)) = (max_fulfilments, duplicated.get(name))
-            && count > 1
-        {
+        let blamed = extras
+            .iter()
+            .find_map(|extra| extra.repeat.map(|repeat| (extra, repeat)));
+        if let (Some(count), Some((extra, repeat))) = (max_fulfilments, blamed) {
             violations.push(Violation {
                 invariant: Invariant::DuplicatesIgnored,
                 order: Some(name.clone()),
                 message: format!(
-                    "{name} was fulfilled {count} times; event {} ({}) was delivered {} times and the app responded with 2xx each time, so it processed the event again",
-                    event.event_id, event.event_type, event.accepted
+                    "{name} was fulfilled {count} times; event {} ({}) was delivered {} times and the app responded with 2xx each time, and the fulfilment count rose {} while the event was delivered again, so the app processed the event again",
+                    repeat.event_id,
+                    repeat.event_type,
+                    repeat.accepted,
+                    extra.describe_rise()
                 ),
             });
         }
@@ -151,41 +156,41 @@ fn paid_fulfilled_once(
     last: &OrderView,
     paid: &[&SessionTruth],
     max_fulfilments: Option<u64>,
-    duplicated: bool,
+    unexplained: Option<&ExtraFulfilment<'_>>,
     violations: &mut Vec<Violation>,
 ) {
     let session = describe_paid(paid);
+    let not_paid_status = last
+        .status
+        .is_some_and(|status| status != OrderStatus::Paid);
     let message = if !last.found {
         Some(format!(
             "{name} was paid ({session}) but the app has no such order (HTTP {})",
             last.http_status
         ))
     } else if record.fields.fulfilments {
-        match (last.fulfilments, max_fulfilments) {
-            (None, _) => Some(format!(
+        if last.fulfilments.is_none() {
+            Some(format!(
                 "{name} was paid ({session}) but the app's order has no fulfilment count"
-            )),
-            (Some(0), _) => Some(format!(
+            ))
+        } else if last.fulfilments == Some(0) {
+            Some(format!(
                 "{name} was paid ({session}) but the app reports 0 fulfilments ({})",
                 last.summary()
-            )),
-            // More than one fulfilment after duplicate deliveries is
-            // reported once, as duplicates_ignored.
-            (_, Some(count)) if count > 1 && !duplicated => Some(format!(
-                "{name} was fulfilled {count} times for one payment ({session})"
-            )),
+            ))
+        } else if let (Some(count), Some(extra)) = (max_fulfilments, unexplained) {
+            // A second fulfilment that a repeated delivery explains is
+            // reported as duplicates_ignored instead.
+            Some(more_than_once(name, count, &session, extra))
+        } else if not_paid_status {
             // A paid order that a later event moved back still counts its
             // one fulfilment, so the status is checked as well.
-            _ if last
-                .status
-                .is_some_and(|status| status != OrderStatus::Paid) =>
-            {
-                Some(format!(
-                    "{name} was paid ({session}) but the app reports {}",
-                    last.summary()
-                ))
-            }
-            _ => None,
+            Some(format!(
+                "{name} was paid ({session}) but the app reports {}",
+                last.summary()
+            ))
+        } else {
+            None
         }
     } else if last.status != Some(OrderStatus::Paid) {
         Some(format!(
@@ -210,22 +215,25 @@ fn fulfilled_at_most_once(
     name: &str,
     paid: &[&SessionTruth],
     max_fulfilments: Option<u64>,
-    duplicated: bool,
+    unexplained: Option<&ExtraFulfilment<'_>>,
     violations: &mut Vec<Violation>,
 ) {
-    if let Some(count) = max_fulfilments
-        && count > 1
-        && !duplicated
-    {
+    if let (Some(count), Some(extra)) = (max_fulfilments, unexplained) {
         violations.push(Violation {
             invariant: Invariant::PaidFulfilledOnce,
             order: Some(name.to_owned()),
-            message: format!(
-                "{name} was fulfilled {count} times for one payment ({})",
-                describe_paid(paid)
-            ),
+            message: more_than_once(name, count, &describe_paid(paid), extra),
         });
     }
+}
+
+/// Describes a fulfilment count above one that no repeated delivery
+/// explains.
+fn more_than_once(name: &str, count: u64, session: &str, extra: &ExtraFulfilment<'_>) -> String {
+    format!(
+        "{name} was fulfilled {count} times for one payment ({session}); the fulfilment count rose {}, and no event of {name} was delivered and accepted more than once in that time",
+        extra.describe_rise()
+    )
 }
 
 fn unpaid_not_fulfilled(
@@ -460,11 +468,16 @@ fn event_objects(record: &ScenarioRecord) -> BTreeMap<&str, &str> {
     objects
 }
 
-/// An event that the app accepted more than once.
-#[derive(Debug)]
-struct RepeatedEvent {
-    event_id: String,
-    event_type: String,
+/// A delivery of an event that the app had already accepted, accepted
+/// (2xx) again.
+#[derive(Debug, Clone, Copy)]
+struct RepeatedDelivery<'a> {
+    /// The trace sequence number of the delivery, written once the app
+    /// had responded.
+    seq: u64,
+    event_id: &'a str,
+    event_type: &'a str,
+    /// Accepted deliveries of the event during the whole scenario.
     accepted: usize,
 }
 
@@ -477,25 +490,44 @@ const FULFILLING_TYPES: &[&str] = &[
     "charge.succeeded",
 ];
 
-/// Orders with an event of a fulfilling type that was delivered and
-/// accepted (2xx) more than once, by the scenario's order name.
-fn duplicated_orders(record: &ScenarioRecord) -> BTreeMap<String, RepeatedEvent> {
-    let mut accepted: BTreeMap<&str, (usize, &str)> = BTreeMap::new();
-    for delivery in record
-        .deliveries
+/// Lists the second and later accepted deliveries of each event of a
+/// fulfilling type, by the scenario's name of the event's order, in trace
+/// order. Forged deliveries do not count.
+fn repeated_deliveries(record: &ScenarioRecord) -> BTreeMap<&str, Vec<RepeatedDelivery<'_>>> {
+    let accepted: Vec<&TraceEntry> = record
+        .trace
         .iter()
-        .filter(|d| d.succeeded() && d.forged.is_none())
-        .filter(|d| FULFILLING_TYPES.contains(&d.event_type.as_str()))
-    {
-        let entry = accepted
-            .entry(&delivery.event_id)
-            .or_insert((0, &delivery.event_type));
-        entry.0 += 1;
+        .filter(|entry| entry.kind == "delivery")
+        .filter(|entry| {
+            entry.detail["status"]
+                .as_u64()
+                .is_some_and(|status| (200..300).contains(&status))
+        })
+        .filter(|entry| entry.detail["forged"].is_null())
+        .filter(|entry| {
+            entry
+                .str_field("type")
+                .is_some_and(|kind| FULFILLING_TYPES.contains(&kind))
+        })
+        .collect();
+    let mut totals: BTreeMap<&str, usize> = BTreeMap::new();
+    for entry in &accepted {
+        if let Some(event_id) = entry.str_field("event_id") {
+            *totals.entry(event_id).or_default() += 1;
+        }
     }
     let objects = event_objects(record);
-    let mut orders = BTreeMap::new();
-    for (event_id, (count, event_type)) in accepted {
-        if count < 2 {
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut repeats: BTreeMap<&str, Vec<RepeatedDelivery<'_>>> = BTreeMap::new();
+    for entry in accepted {
+        let (Some(event_id), Some(event_type)) =
+            (entry.str_field("event_id"), entry.str_field("type"))
+        else {
+            continue;
+        };
+        let earlier = seen.entry(event_id).or_default();
+        *earlier += 1;
+        if *earlier < 2 {
             continue;
         }
         let Some(order) = objects
@@ -504,13 +536,88 @@ fn duplicated_orders(record: &ScenarioRecord) -> BTreeMap<String, RepeatedEvent>
         else {
             continue;
         };
-        orders.entry(order.to_owned()).or_insert(RepeatedEvent {
-            event_id: event_id.to_owned(),
-            event_type: event_type.to_owned(),
-            accepted: count,
+        repeats.entry(order).or_default().push(RepeatedDelivery {
+            seq: entry.seq,
+            event_id,
+            event_type,
+            accepted: totals[event_id],
         });
     }
-    orders
+    repeats
+}
+
+/// A rise of an order's fulfilment count to more than one, between two
+/// reads of the order.
+#[derive(Debug)]
+struct ExtraFulfilment<'a> {
+    /// The previous read with a fulfilment count, and that count. `None`
+    /// when the rise shows in the first such read.
+    before: Option<(&'a Moment, u64)>,
+    /// The read that shows the rise, and its count.
+    after: (&'a Moment, u64),
+    /// A repeated delivery of one of the order's events made between the
+    /// two reads, which the rise is blamed on.
+    repeat: Option<RepeatedDelivery<'a>>,
+}
+
+impl ExtraFulfilment<'_> {
+    /// Describes the rise for messages: `from 1 after step 2 (pay, line 16)
+    /// to 2 after step 3 (redirect, line 17)`.
+    fn describe_rise(&self) -> String {
+        let (moment, count) = self.after;
+        match self.before {
+            Some((before, previous)) => {
+                format!("from {previous} {before} to {count} {moment}")
+            }
+            None => format!("to {count} by the first read of the order, {moment}"),
+        }
+    }
+}
+
+/// Finds each rise of an order's fulfilment count to more than one across
+/// the reads taken after every step. A rise is blamed on a repeated
+/// delivery of one of the order's events made between the read before the
+/// rise and the read that shows it. Without one, the rise is left
+/// unexplained, even when a repeated delivery came earlier or later.
+///
+/// NOTE: the reads are taken after whole steps, so a rise during a step
+/// that both repeats a delivery and does something else (a redirect that
+/// races a delivery already made) is blamed on the repeated delivery.
+fn extra_fulfilments<'a>(
+    observations: &'a [Observation],
+    name: &str,
+    repeats: &[RepeatedDelivery<'a>],
+) -> Vec<ExtraFulfilment<'a>> {
+    let mut extras = Vec::new();
+    let mut previous: Option<(&Moment, u64, u64)> = None;
+    for observation in observations {
+        let Some(count) = observation
+            .orders
+            .get(name)
+            .filter(|view| view.found)
+            .and_then(|view| view.fulfilments)
+        else {
+            continue;
+        };
+        let (before, since) = match previous {
+            Some((moment, previous_count, seq)) => (Some((moment, previous_count)), seq),
+            None => (None, 0),
+        };
+        let previous_count = before.map_or(0, |(_, previous_count)| previous_count);
+        if count > previous_count && count > 1 {
+            let repeat = repeats
+                .iter()
+                .find(|repeat| repeat.seq > since && repeat.seq <= observation.trace_seq)
+                .copied();
+            extras.push(ExtraFulfilment {
+                before,
+                after: (&observation.moment, count),
+                repeat,
+            });
+        }
+        previous = Some((&observation.moment, count, observation.trace_seq));
+    }
+    extras
 }
 
 fn max_fulfilments(observations: &[Observation], name: &str) -> Option<u64> {

@@ -95,6 +95,54 @@ fn delivery(event_id: &str, status: u16, forged: Option<&str>) -> Delivery {
     }
 }
 
+/// Returns the trace entry of an event's creation.
+fn event_entry(seq: u64, event_id: &str, event_type: &str, object: &str) -> TraceEntry {
+    TraceEntry {
+        seq,
+        at: 0,
+        kind: "event".to_owned(),
+        detail: json!({"event_id": event_id, "type": event_type, "object": object}),
+    }
+}
+
+/// Returns the trace entry of a delivery attempt that the app responded
+/// to with `status`.
+fn delivery_entry(seq: u64, event_id: &str, event_type: &str, status: u16) -> TraceEntry {
+    TraceEntry {
+        seq,
+        at: 0,
+        kind: "delivery".to_owned(),
+        detail: json!({
+            "event_id": event_id,
+            "type": event_type,
+            "endpoint": "we_1",
+            "attempt": 1,
+            "status": status,
+            "error": null,
+            "forged": null,
+            "duplicate": false,
+        }),
+    }
+}
+
+/// Builds the record of a paid order read after each step with these
+/// fulfilment counts. The read after step N has trace sequence number 5 × N.
+fn paid_record(counts: &[u64]) -> ScenarioRecord {
+    let observations = counts
+        .iter()
+        .enumerate()
+        .map(|(step, &count)| {
+            let order = if count == 0 {
+                view(OrderStatus::Pending, "pending", 0, false)
+            } else {
+                view(OrderStatus::Paid, "paid", count, false)
+            };
+            observation(step, 5 * (step as u64 + 1), order)
+        })
+        .collect();
+    record(vec![session("paid", "complete", Some(4))], observations)
+}
+
 fn broken(record: &ScenarioRecord) -> Vec<Invariant> {
     check(record, true)
         .into_iter()
@@ -180,13 +228,22 @@ fn fulfilled_twice_after_duplicate_delivery() {
         vec![observation(0, 9, view(OrderStatus::Paid, "paid", 2, false))],
     );
     record.deliveries = vec![delivery("evt_1", 200, None), delivery("evt_1", 200, None)];
-    record.trace = vec![TraceEntry {
-        seq: 6,
-        at: 0,
-        kind: "event".to_owned(),
-        detail: json!({"event_id": "evt_1", "type": "checkout.session.completed", "object": "cs_1"}),
-    }];
+    record.trace = vec![
+        event_entry(6, "evt_1", "checkout.session.completed", "cs_1"),
+        delivery_entry(7, "evt_1", "checkout.session.completed", 200),
+        delivery_entry(8, "evt_1", "checkout.session.completed", 200),
+    ];
+    let violations = check(&record, true);
     assert_eq!(broken(&record), vec![Invariant::DuplicatesIgnored]);
+    let message = &violations[0].message;
+    assert!(
+        message.contains("event evt_1 (checkout.session.completed) was delivered 2 times"),
+        "{message}"
+    );
+    assert!(
+        message.contains("rose to 2 by the first read of the order, after step 1"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -195,16 +252,160 @@ fn duplicate_of_other_type_not_blamed() {
         vec![session("paid", "complete", Some(5))],
         vec![observation(0, 9, view(OrderStatus::Paid, "paid", 2, false))],
     );
-    let mut created = delivery("evt_2", 200, None);
-    created.event_type = "payment_intent.created".to_owned();
-    record.deliveries = vec![created.clone(), created];
-    record.trace = vec![TraceEntry {
-        seq: 6,
-        at: 0,
-        kind: "event".to_owned(),
-        detail: json!({"event_id": "evt_2", "type": "payment_intent.created", "object": "cs_1"}),
-    }];
+    record.trace = vec![
+        event_entry(6, "evt_2", "payment_intent.created", "pi_1"),
+        delivery_entry(7, "evt_2", "payment_intent.created", 200),
+        delivery_entry(8, "evt_2", "payment_intent.created", 200),
+    ];
     assert_eq!(broken(&record), vec![Invariant::PaidFulfilledOnce]);
+}
+
+/// The order is fulfilled twice by step 2, and only then is an event the
+/// app ignores delivered twice: the second fulfilment is not the
+/// duplicate's.
+#[test]
+fn duplicate_after_double_fulfilment_not_blamed() {
+    let mut record = paid_record(&[0, 2, 2]);
+    record.trace = vec![
+        event_entry(3, "evt_pi", "payment_intent.succeeded", "pi_1"),
+        delivery_entry(12, "evt_pi", "payment_intent.succeeded", 200),
+        delivery_entry(13, "evt_pi", "payment_intent.succeeded", 200),
+    ];
+    let violations = check(&record, true);
+    assert_eq!(broken(&record), vec![Invariant::PaidFulfilledOnce]);
+    let message = &violations[0].message;
+    assert!(
+        message.starts_with("O-1 was fulfilled 2 times for one payment (cs_1 payment_status paid)"),
+        "{message}"
+    );
+    assert!(
+        message.contains(
+            "rose from 0 after step 1 (advance, line 10) to 2 after step 2 (advance, line 11)"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("no event of O-1 was delivered and accepted more than once"),
+        "{message}"
+    );
+}
+
+/// The first delivery of an event falls in the step where the count
+/// rises. Its second delivery, in a later step, changes nothing.
+#[test]
+fn first_delivery_during_rise_not_blamed() {
+    let mut record = paid_record(&[0, 2, 2]);
+    record.trace = vec![
+        event_entry(3, "evt_1", "checkout.session.completed", "cs_1"),
+        delivery_entry(7, "evt_1", "checkout.session.completed", 200),
+        delivery_entry(12, "evt_1", "checkout.session.completed", 200),
+    ];
+    assert_eq!(broken(&record), vec![Invariant::PaidFulfilledOnce]);
+}
+
+#[test]
+fn rise_during_repeat_blames_duplicate() {
+    let mut record = paid_record(&[0, 1, 2]);
+    record.trace = vec![
+        event_entry(3, "evt_1", "checkout.session.completed", "cs_1"),
+        delivery_entry(7, "evt_1", "checkout.session.completed", 200),
+        delivery_entry(12, "evt_1", "checkout.session.completed", 200),
+    ];
+    let violations = check(&record, true);
+    assert_eq!(broken(&record), vec![Invariant::DuplicatesIgnored]);
+    let message = &violations[0].message;
+    assert!(
+        message.contains(
+            "rose from 1 after step 2 (advance, line 11) to 2 after step 3 (advance, line 12) while the event was delivered again"
+        ),
+        "{message}"
+    );
+}
+
+/// A redelivery after a 500 is Stripe's retry, not a repeat of an
+/// accepted delivery.
+#[test]
+fn retry_after_error_not_blamed() {
+    let mut record = paid_record(&[0, 1, 2]);
+    record.trace = vec![
+        event_entry(3, "evt_1", "checkout.session.completed", "cs_1"),
+        delivery_entry(11, "evt_1", "checkout.session.completed", 500),
+        delivery_entry(12, "evt_1", "checkout.session.completed", 200),
+    ];
+    assert_eq!(broken(&record), vec![Invariant::PaidFulfilledOnce]);
+}
+
+/// Each rise has its own cause: a race first, then a duplicate.
+#[test]
+fn race_then_duplicate_breaks_both() {
+    let mut record = paid_record(&[0, 2, 3]);
+    record.trace = vec![
+        event_entry(3, "evt_1", "checkout.session.completed", "cs_1"),
+        delivery_entry(7, "evt_1", "checkout.session.completed", 200),
+        delivery_entry(12, "evt_1", "checkout.session.completed", 200),
+    ];
+    let violations = check(&record, true);
+    assert_eq!(
+        broken(&record),
+        vec![Invariant::PaidFulfilledOnce, Invariant::DuplicatesIgnored]
+    );
+    assert!(
+        violations[0].message.contains("fulfilled 3 times"),
+        "{}",
+        violations[0].message
+    );
+    assert!(
+        violations[1].message.contains("rose from 2 after step 2"),
+        "{}",
+        violations[1].message
+    );
+}
+
+/// A read that fails leaves the rise between the reads on each side of
+/// it, so a repeated delivery during the failed read's step still counts.
+#[test]
+fn unreadable_order_widens_window() {
+    let mut record = paid_record(&[1, 1, 2]);
+    let missing = OrderView {
+        http_status: 500,
+        error: Some("HTTP 500".to_owned()),
+        ..OrderView::default()
+    };
+    record.observations[1]
+        .orders
+        .insert("O-1".to_owned(), missing);
+    record.trace = vec![
+        event_entry(3, "evt_1", "checkout.session.completed", "cs_1"),
+        delivery_entry(4, "evt_1", "checkout.session.completed", 200),
+        delivery_entry(8, "evt_1", "checkout.session.completed", 200),
+    ];
+    let violations = check(&record, true);
+    assert_eq!(broken(&record), vec![Invariant::DuplicatesIgnored]);
+    assert!(
+        violations[0]
+            .message
+            .contains("rose from 1 after step 1 (advance, line 10) to 2 after step 3"),
+        "{}",
+        violations[0].message
+    );
+}
+
+#[test]
+fn unsettled_double_fulfilment_blames_race() {
+    let mut record = paid_record(&[0, 2]);
+    record.trace = vec![
+        event_entry(3, "evt_pi", "payment_intent.succeeded", "pi_1"),
+        delivery_entry(11, "evt_pi", "payment_intent.succeeded", 200),
+        delivery_entry(12, "evt_pi", "payment_intent.succeeded", 200),
+    ];
+    let violations = check(&record, false);
+    let invariants: Vec<Invariant> = violations.iter().map(|v| v.invariant).collect();
+    assert_eq!(invariants, vec![Invariant::PaidFulfilledOnce]);
+    assert!(
+        violations[0].message.contains("rose from 0 after step 1"),
+        "{}",
+        violations[0].message
+    );
 }
 
 #[test]
