@@ -44,13 +44,6 @@ struct Shop {
     sizes: Sizes,
 }
 
-impl Shop {
-    /// Reads `KEY=value` lines from the env file.
-    fn env(&self, key: &str) -> String {
-        common::env_value(&self.env_file, key)
-    }
-}
-
 /// Creates a Checkout Session for the order and returns its id and URL in
 /// a JSON body padded to `Sizes::checkout` bytes.
 async fn checkout(State(shop): State<Arc<Shop>>, Json(body): Json<Value>) -> Response {
@@ -68,19 +61,7 @@ async fn checkout(State(shop): State<Arc<Shop>>, Json(body): Json<Value>) -> Res
         ("line_items[0][price_data][unit_amount]", "1500".to_owned()),
         ("line_items[0][quantity]", "1".to_owned()),
     ];
-    let response = shop
-        .http
-        .post(format!(
-            "{}/v1/checkout/sessions",
-            shop.env("STRIPE_API_BASE")
-        ))
-        .bearer_auth(shop.env("STRIPE_SECRET_KEY"))
-        .header("Idempotency-Key", format!("checkout-{order_id}"))
-        .form(&form)
-        .send()
-        .await
-        .expect("the fake responds");
-    let session: Value = response.json().await.expect("the fake returns JSON");
+    let session = common::create_session(&shop.http, &shop.env_file, &order_id, &form).await;
     let (Some(id), Some(url)) = (session["id"].as_str(), session["url"].as_str()) else {
         return (StatusCode::BAD_GATEWAY, session.to_string()).into_response();
     };

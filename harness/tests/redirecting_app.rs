@@ -52,61 +52,11 @@ struct Shop {
     redirect_elsewhere: bool,
 }
 
-impl Shop {
-    /// Reads `KEY=value` lines from the env file.
-    fn env(&self, key: &str) -> String {
-        common::env_value(&self.env_file, key)
-    }
-}
-
 /// Creates a Checkout Session for the order and redirects to its URL.
 async fn checkout(State(shop): State<Arc<Shop>>, Json(body): Json<Value>) -> Response {
     let order_id = body["order_id"].as_str().unwrap_or_default().to_owned();
-    let currency = body["currency"].as_str().unwrap_or("usd").to_owned();
-    let mut form: Vec<(String, String)> = vec![
-        ("mode".to_owned(), "payment".to_owned()),
-        (
-            "success_url".to_owned(),
-            format!(
-                "{}/success?session_id={{CHECKOUT_SESSION_ID}}",
-                shop.base_url
-            ),
-        ),
-        (
-            "cancel_url".to_owned(),
-            format!("{}/cancel?order_id={order_id}", shop.base_url),
-        ),
-        ("metadata[order_id]".to_owned(), order_id.clone()),
-    ];
-    let items = body["items"].as_array().cloned().unwrap_or_default();
-    for (index, item) in items.iter().enumerate() {
-        let prefix = format!("line_items[{index}]");
-        let fields = [
-            ("[price_data][currency]", currency.clone()),
-            (
-                "[price_data][product_data][name]",
-                item["name"].as_str().unwrap_or("Item").to_owned(),
-            ),
-            ("[price_data][unit_amount]", item["unit_amount"].to_string()),
-            ("[quantity]", item["quantity"].to_string()),
-        ];
-        for (suffix, value) in fields {
-            form.push((format!("{prefix}{suffix}"), value));
-        }
-    }
-    let response = shop
-        .http
-        .post(format!(
-            "{}/v1/checkout/sessions",
-            shop.env("STRIPE_API_BASE")
-        ))
-        .bearer_auth(shop.env("STRIPE_SECRET_KEY"))
-        .header("Idempotency-Key", format!("checkout-{order_id}"))
-        .form(&form)
-        .send()
-        .await
-        .expect("the fake responds");
-    let session: Value = response.json().await.expect("the fake returns JSON");
+    let form = common::session_form(&shop.base_url, &body);
+    let session = common::create_session(&shop.http, &shop.env_file, &order_id, &form).await;
     let (Some(id), Some(url)) = (session["id"].as_str(), session["url"].as_str()) else {
         return (StatusCode::BAD_GATEWAY, session.to_string()).into_response();
     };

@@ -1,10 +1,11 @@
 //! Pieces the harness tests that run an app inside the test share: a
-//! scratch directory, the app's listener, its read of the env file, and
-//! the run options.
+//! scratch directory, the app's listener, its read of the env file, the
+//! Checkout Session it creates, and the run options.
 
 use std::path::{Path, PathBuf};
 
 use fakestripe::RunOptions;
+use serde_json::Value;
 
 /// Creates a directory for one test's files and returns its path. `suite`
 /// names the test file, so two files never share a directory.
@@ -47,4 +48,65 @@ pub(crate) fn run_options(app: &Path) -> RunOptions {
         fake_url: None,
         app_arg: app.display().to_string(),
     }
+}
+
+/// Builds the form of a Checkout Session for a checkout request in the
+/// shape the test apps' fakestripe.yaml sends: `order_id`, `currency` and
+/// `items` of `{name, unit_amount, quantity}`.
+// large_responses.rs sends a fixed form of its own.
+#[allow(dead_code)]
+pub(crate) fn session_form(base_url: &str, body: &Value) -> Vec<(String, String)> {
+    let order_id = body["order_id"].as_str().unwrap_or_default().to_owned();
+    let currency = body["currency"].as_str().unwrap_or("usd").to_owned();
+    let mut form: Vec<(String, String)> = vec![
+        ("mode".to_owned(), "payment".to_owned()),
+        (
+            "success_url".to_owned(),
+            format!("{base_url}/success?session_id={{CHECKOUT_SESSION_ID}}"),
+        ),
+        (
+            "cancel_url".to_owned(),
+            format!("{base_url}/cancel?order_id={order_id}"),
+        ),
+        ("metadata[order_id]".to_owned(), order_id.clone()),
+    ];
+    let items = body["items"].as_array().cloned().unwrap_or_default();
+    for (index, item) in items.iter().enumerate() {
+        let prefix = format!("line_items[{index}]");
+        let fields = [
+            ("[price_data][currency]", currency.clone()),
+            (
+                "[price_data][product_data][name]",
+                item["name"].as_str().unwrap_or("Item").to_owned(),
+            ),
+            ("[price_data][unit_amount]", item["unit_amount"].to_string()),
+            ("[quantity]", item["quantity"].to_string()),
+        ];
+        for (suffix, value) in fields {
+            form.push((format!("{prefix}{suffix}"), value));
+        }
+    }
+    form
+}
+
+/// Creates a Checkout Session in the fake that the env file names, with
+/// the key `checkout-ORDER_ID`, and returns the fake's JSON response.
+pub(crate) async fn create_session(
+    http: &reqwest::Client,
+    env_file: &Path,
+    order_id: &str,
+    form: &(impl serde::Serialize + ?Sized),
+) -> Value {
+    let response = http
+        .post(format!(
+            "{}/v1/checkout/sessions",
+            env_value(env_file, "STRIPE_API_BASE")
+        ))
+        .bearer_auth(env_value(env_file, "STRIPE_SECRET_KEY"))
+        .header("Idempotency-Key", format!("checkout-{order_id}"))
+        .form(form)
+        .send()
+        .await
+        .expect("the fake responds");
+    response.json().await.expect("the fake returns JSON")
 }
