@@ -63,6 +63,17 @@ pub fn main(args: RunArgs) -> ExitCode {
     } else {
         args.paths.clone()
     };
+    let app_file = std::fs::canonicalize(&args.app).ok();
+    let named_app_file = paths.iter().find(|path| {
+        app_file.is_some() && path.is_file() && std::fs::canonicalize(path).ok() == app_file
+    });
+    if let Some(path) = named_app_file {
+        errln!(
+            "error: {} is the app file given with --app, not a scenario; give scenario files or folders of them, such as scenarios/",
+            path.display()
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
     let files = match collect_files(&paths) {
         Ok(files) => files,
         Err(err) => {
@@ -71,7 +82,6 @@ pub fn main(args: RunArgs) -> ExitCode {
         }
     };
     // A folder searched for scenarios may hold the app file too.
-    let app_file = std::fs::canonicalize(&args.app).ok();
     let files: Vec<PathBuf> = files
         .into_iter()
         .filter(|file| app_file.is_none() || std::fs::canonicalize(file).ok() != app_file)

@@ -1053,6 +1053,95 @@ fn run_rejects_report_folder_up_front() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A folder search skips dependency, build and hidden folders, and an app
+/// file found in the folder is named as one. A path given on the command
+/// line is read even inside a skipped folder.
+#[test]
+fn run_folder_skips_dependency_folders() {
+    let dir = std::env::temp_dir().join(format!("fakestripe-skip-dirs-{}", std::process::id()));
+    let invalid = "version: 1\nsteps: [nope]\n";
+    let skipped = [
+        "node_modules/accepts",
+        ".venv/lib",
+        "venv",
+        "target/debug",
+        "vendor/pkg",
+        "__pycache__",
+    ];
+    for folder in skipped {
+        std::fs::create_dir_all(dir.join(folder)).expect("the temporary directory is writable");
+        std::fs::write(dir.join(folder).join("broken.yaml"), invalid)
+            .expect("the scenario file is written");
+    }
+    let package = dir.join("node_modules/accepts/package.json");
+    std::fs::write(&package, "{\"name\": \"accepts\", \"version\": \"2.0.0\"}")
+        .expect("the package file is written");
+    std::fs::write(
+        dir.join("running.yaml"),
+        "version: 1\nbase_url: http://127.0.0.1:4242\nwebhook_path: /hooks\ncheckout: {}\n",
+    )
+    .expect("the app file is written");
+    let run = |path: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_fakestripe"))
+            .arg("run")
+            .arg(path)
+            .arg("--app")
+            .arg(dir.join("missing-fakestripe.yaml"))
+            .output()
+            .expect("fakestripe runs")
+    };
+
+    let output = run(&dir);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("error: 1 invalid scenario file\n"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "running.yaml: this looks like an app file, not a scenario: it has `base_url`, `webhook_path`, `checkout` and no `steps`"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("missing key `steps`"), "{stderr}");
+    for folder in skipped {
+        assert!(!stderr.contains(folder), "{folder}: {stderr}");
+    }
+
+    let output = run(&package);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("package.json"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The app file named as a scenario path is rejected with that reason,
+/// not with an empty search.
+#[test]
+fn run_rejects_app_file_as_scenario() {
+    let dir = std::env::temp_dir().join(format!("fakestripe-app-path-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
+    let app = dir.join("fakestripe.yaml");
+    std::fs::write(&app, "version: 1\nbase_url: http://127.0.0.1:4242\n")
+        .expect("the app file is written");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_fakestripe"))
+        .arg("run")
+        .arg(&app)
+        .arg("--app")
+        .arg(&app)
+        .output()
+        .expect("fakestripe runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("fakestripe.yaml is the app file given with --app, not a scenario"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("no scenario file"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn odd_inputs_do_not_panic() {
     let inputs = [

@@ -67,7 +67,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, Vec<FileError>> {
     let source = Source { path, text };
     let file: ScenarioFile = source
         .deserialize("a scenario needs `version` and `steps`")
-        .map_err(|err| vec![err])?;
+        .map_err(|err| vec![app_file_error(&source).unwrap_or(err)])?;
     Checker {
         source,
         errors: Vec::new(),
@@ -75,6 +75,43 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, Vec<FileError>> {
         skipped_entry: false,
     }
     .check(file)
+}
+
+/// Top-level keys of an app file (fakestripe.yaml), none of which a
+/// scenario file has.
+const APP_FILE_KEYS: &[&str] = &[
+    "start",
+    "base_url",
+    "env_file",
+    "webhook_path",
+    "reset",
+    "checkout",
+    "order",
+];
+
+/// Returns the error for a file that is a map with app-file keys and no
+/// `steps`, which is most likely a fakestripe.yaml found among the
+/// scenarios. Returns None for any other file.
+fn app_file_error(source: &Source<'_>) -> Option<FileError> {
+    let value: Value = serde_saphyr::from_str(source.text).ok()?;
+    let map = value.as_object()?;
+    if map.contains_key("steps") {
+        return None;
+    }
+    let keys: Vec<String> = APP_FILE_KEYS
+        .iter()
+        .filter(|key| map.contains_key(**key))
+        .map(|key| format!("`{key}`"))
+        .collect();
+    if keys.is_empty() {
+        return None;
+    }
+    let message = format!(
+        "this looks like an app file, not a scenario: it has {} and no `steps`",
+        keys.join(", ")
+    );
+    let help = "give an app file with --app; a folder of scenarios may hold only the app file that --app names, which the run skips".to_owned();
+    Some(source.error(0, 0, message, Some(help)))
 }
 
 /// The steps whose keys are all optional, so `- redirect:` with nothing
@@ -941,16 +978,28 @@ fn missing_path(path: &Path, err: &std::io::Error) -> String {
     }
 }
 
+/// Folders that hold dependencies, build output or caches of common
+/// toolchains (npm, Cargo, Go and PHP vendoring, Python), which a search
+/// for scenario files skips. Hidden folders, whose names start with `.`,
+/// are skipped too.
+const SKIPPED_FOLDERS: &[&str] = &["node_modules", "target", "vendor", "venv", "__pycache__"];
+
+/// Adds the scenario files under `dir` to `found`. Hidden files and
+/// folders and the folders in [`SKIPPED_FOLDERS`] are left out.
 fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
-        let hidden = path
+        let name = path
             .file_name()
-            .is_some_and(|name| name.to_string_lossy().starts_with('.'));
-        if hidden {
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.starts_with('.') {
             continue;
         }
         if path.is_dir() {
+            if SKIPPED_FOLDERS.contains(&name.as_str()) {
+                continue;
+            }
             walk(&path, found)?;
         } else if is_scenario_file(&path) {
             found.push(path);
