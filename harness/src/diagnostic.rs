@@ -290,9 +290,39 @@ impl Source<'_> {
             // one scenario in two.
             match serde_saphyr::from_str::<serde::de::IgnoredAny>(self.text) {
                 Err(whole) if is_second_document(&whole) => self.second_document_error(&whole),
-                _ => self.yaml_error(&err),
+                _ => match non_finite_text(&err) {
+                    Some(number) => self.non_finite_error::<T>(&err, number),
+                    None => self.yaml_error(&err),
+                },
             }
         })
+    }
+
+    /// Reports a number that is not finite as a 64-bit float, such as
+    /// `1e400` or `.inf`, which the YAML parser rejects before the key's
+    /// own check sees it. A second parse passes such numbers on to the
+    /// checks, so when a key's check rejects the number at the same place,
+    /// its error, with the key's name and range, is the one reported.
+    fn non_finite_error<T: DeserializeOwned>(
+        &self,
+        err: &serde_saphyr::Error,
+        number: &str,
+    ) -> FileError {
+        let located = self.yaml_error(err);
+        let options = serde_saphyr::options! {
+            non_finite_float_policy: serde_saphyr::NonFiniteFloatPolicy::PassThrough,
+        };
+        if let Err(retry) = serde_saphyr::from_str_with_options::<T>(self.text, options) {
+            let keyed = self.yaml_error(&retry);
+            if (keyed.line, keyed.column) == (located.line, located.column) {
+                return keyed;
+            }
+        }
+        let message = format!(
+            "invalid number `{}`: it is infinite, not a number, or beyond the range of a 64-bit float (about ±1.8e308)",
+            shorten(number)
+        );
+        self.error(located.line, located.column, message, None)
     }
 
     /// Points the error for a second document at the `---` line that
@@ -360,6 +390,16 @@ pub fn number_text(value: f64) -> String {
         format!("{value:.0}")
     } else {
         format!("{value:?}")
+    }
+}
+
+/// Returns the number's text when the YAML parser rejected a number that
+/// is not finite as a 64-bit float.
+fn non_finite_text(err: &serde_saphyr::Error) -> Option<&str> {
+    match err {
+        serde_saphyr::Error::WithSnippet { error, .. } => non_finite_text(error),
+        serde_saphyr::Error::NonFiniteFloat { value, .. } => Some(value),
+        _ => None,
     }
 }
 

@@ -68,7 +68,25 @@ fn start_and_base_url() {
 #[test]
 fn start_timeout_out_of_range() {
     // Each value gets the same range, at the key's own line and column.
-    for (value, shown) in [("0", "0"), ("1e30", "1e30"), ("2.5", "2.5"), ("-3", "-3")] {
+    let cases = [
+        ("0", "0"),
+        ("1e30", "1e30"),
+        ("2.5", "2.5"),
+        ("-3", "-3"),
+        ("\"soon\"", "`soon`"),
+        ("soon", "`soon`"),
+        ("true", "true"),
+        ("[30]", "a list"),
+        (
+            "1e400",
+            "a number that is infinite or beyond the range of a 64-bit float",
+        ),
+        (
+            ".inf",
+            "a number that is infinite or beyond the range of a 64-bit float",
+        ),
+    ];
+    for (value, shown) in cases {
         let report = errors(&MINIMAL.replace(
             "start: { command: [./app] }",
             &format!("start:\n  command: [./app]\n  timeout_seconds: {value}\n"),
@@ -81,6 +99,20 @@ fn start_timeout_out_of_range() {
             "{report}"
         );
     }
+}
+
+/// A timeout in quotes is read as its number.
+#[test]
+fn start_timeout_quoted_number() {
+    let text = MINIMAL.replace(
+        "start: { command: [./app] }",
+        "start:\n  command: [./app]\n  timeout_seconds: \"90\"\n",
+    );
+    let app = parse(Path::new("fakestripe.yaml"), &text).expect("the file is valid");
+    let Launch::Start(start) = app.launch else {
+        panic!("the file starts the app");
+    };
+    assert_eq!(start.timeout().as_secs(), 90);
 }
 
 #[test]

@@ -483,6 +483,36 @@ fn integer_keys_not_numbers() {
     }
 }
 
+/// A number beyond the range of a 64-bit float is reported at the number:
+/// with the key's name and range for an integer key, and as a number out
+/// of range where any value is allowed.
+#[test]
+fn numbers_beyond_float_range() {
+    let cases = [
+        (
+            "  - expect: { fulfilments: 1e400 }\n",
+            (4, 28),
+            "invalid `fulfilments`: the number is infinite or beyond the range of a 64-bit float, expected a whole number from 0 to 18446744073709551615",
+        ),
+        (
+            "  - expect: { fulfilments: -.inf }\n",
+            (4, 28),
+            "invalid `fulfilments`: the number is infinite or beyond the range of a 64-bit float, expected a whole number from 0 to 18446744073709551615",
+        ),
+        (
+            "  - expect: { payment_intent: { fields: { /amount: 1e400 } } }\n",
+            (4, 52),
+            "invalid number `1e400`: it is infinite, not a number, or beyond the range of a 64-bit float (about ±1.8e308)",
+        ),
+    ];
+    for (step, position, expected) in cases {
+        let text = format!("version: 1\nsteps:\n  - checkout: {{ order: O-1 }}\n{step}");
+        let (line, column, message) = only_error("numbers.yaml", &text);
+        assert_eq!((line, column), position, "{step}: {message}");
+        assert_eq!(message, expected, "{step}");
+    }
+}
+
 /// `copies` outside 1 to 20, the fake's limit, is reported at the number.
 #[test]
 fn copies_out_of_range() {

@@ -49,7 +49,86 @@ pub struct StartConfig {
     /// Seconds to wait for readiness, a whole number from 1 to
     /// `MAX_START_SECONDS`. Default 60. Read as a float so that a value
     /// out of range gets the range in its error, not a type error.
+    #[serde(default, deserialize_with = "read_timeout_seconds")]
     pub timeout_seconds: Option<Spanned<f64>>,
+}
+
+/// Returns the error message for a `timeout_seconds` of `found`, the value
+/// as the message shows it.
+fn timeout_message(found: &str) -> String {
+    format!("`timeout_seconds` must be a whole number from 1 to {MAX_START_SECONDS}; got {found}")
+}
+
+/// Reads `timeout_seconds` as any finite number, for the range check in
+/// [`parse`]. A value that is not a number is rejected here, with the
+/// key's name and range, where the YAML parser's own float error names
+/// neither.
+fn read_timeout_seconds<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Spanned<f64>>, D::Error> {
+    let seconds = Option::<Spanned<TimeoutSeconds>>::deserialize(deserializer)?;
+    Ok(seconds.map(|s| Spanned::new(s.value.0, s.referenced, s.defined)))
+}
+
+/// The number of `timeout_seconds`.
+struct TimeoutSeconds(f64);
+
+impl<'de> Deserialize<'de> for TimeoutSeconds {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TimeoutVisitor)
+    }
+}
+
+/// Every error is `custom`, because serde-saphyr 2.2 puts the caret of a
+/// custom error on the value.
+struct TimeoutVisitor;
+
+impl<'de> serde::de::Visitor<'de> for TimeoutVisitor {
+    type Value = TimeoutSeconds;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a whole number from 1 to {MAX_START_SECONDS}")
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<TimeoutSeconds, E> {
+        Ok(TimeoutSeconds(value as f64))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<TimeoutSeconds, E> {
+        Ok(TimeoutSeconds(value as f64))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<TimeoutSeconds, E> {
+        if value.is_finite() {
+            Ok(TimeoutSeconds(value))
+        } else {
+            Err(E::custom(timeout_message(
+                "a number that is infinite or beyond the range of a 64-bit float",
+            )))
+        }
+    }
+
+    fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<TimeoutSeconds, E> {
+        match value.trim().parse::<f64>() {
+            Ok(number) if number.is_finite() => Ok(TimeoutSeconds(number)),
+            _ => Err(E::custom(timeout_message(&format!(
+                "`{}`",
+                crate::diagnostic::shorten(value)
+            )))),
+        }
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<TimeoutSeconds, E> {
+        Err(E::custom(timeout_message(&value.to_string())))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<TimeoutSeconds, A::Error> {
+        Err(serde::de::Error::custom(timeout_message("a list")))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, _: A) -> Result<TimeoutSeconds, A::Error> {
+        Err(serde::de::Error::custom(timeout_message("a map")))
+    }
 }
 
 /// The longest `start.timeout_seconds` the harness accepts: a day.
@@ -223,10 +302,7 @@ pub fn parse(path: &Path, text: &str) -> Result<AppConfig, Vec<FileError>> {
                 {
                     errors.push(source.at(
                         timeout,
-                        format!(
-                            "`timeout_seconds` must be a whole number from 1 to {MAX_START_SECONDS}; got {}",
-                            crate::diagnostic::number_text(seconds)
-                        ),
+                        timeout_message(&crate::diagnostic::number_text(seconds)),
                         Some("leave it out for the default of 60".to_owned()),
                     ));
                 }

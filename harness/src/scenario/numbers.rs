@@ -148,6 +148,13 @@ impl<'de, T: Integer> Visitor<'de> for IntegerVisitor<T> {
     /// YAML parser reads as a decimal. The message shows it as one, so
     /// `1.0` does not read as the integer 1.
     fn visit_f64<E: de::Error>(self, value: f64) -> Result<Option<T>, E> {
+        if value.is_infinite() {
+            return Err(E::custom(format!(
+                "invalid `{}`: the number is infinite or beyond the range of a 64-bit float, expected {}",
+                self.spec.key,
+                self.spec.expected()
+            )));
+        }
         let text = if value.fract() != 0.0 || !value.is_finite() {
             value.to_string()
         } else if value.abs() < 1e15 {
