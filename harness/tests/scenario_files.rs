@@ -457,7 +457,7 @@ fn integer_keys_not_numbers() {
         (
             "  - checkout: { order: O-1, items: [{ name: A, unit_amount: 1, quantity: two }] }\n",
             (3, 74),
-            "invalid `quantity` `two`, expected a whole number from 0 to 4294967295",
+            "invalid `quantity` `two`, expected a whole number from 1 to 4294967295",
         ),
         (
             "  - checkout: { order: O-1 }\n  - expect: { amount: ten }\n",
@@ -510,6 +510,45 @@ fn numbers_beyond_float_range() {
         let (line, column, message) = only_error("numbers.yaml", &text);
         assert_eq!((line, column), position, "{step}: {message}");
         assert_eq!(message, expected, "{step}");
+    }
+}
+
+/// The range that an error for `quantity` or `attempt` states starts at
+/// 1, as the loader's own error for 0 does.
+#[test]
+fn counts_from_one_state_range() {
+    let cases = [
+        (
+            "  - checkout: { order: O-1, items: [{ name: A, unit_amount: 1, quantity: 1e300 }] }\n",
+            (3, 74),
+            "invalid `quantity` about 1e300, expected a whole number from 1 to 4294967295",
+        ),
+        (
+            "  - checkout: { order: O-1, items: [{ name: A, unit_amount: 1, quantity: -1 }] }\n",
+            (3, 74),
+            "invalid `quantity` -1, expected a whole number from 1 to 4294967295",
+        ),
+        (
+            "  - checkout: { order: O-1, items: [{ name: A, unit_amount: 1, quantity: 0 }] }\n",
+            (3, 74),
+            "item 1: `quantity` is 0, expected at least 1",
+        ),
+        (
+            "  - checkout: { order: O-1 }\n  - pay: { attempt: 4294967296 }\n",
+            (4, 21),
+            "invalid `attempt` 4294967296, expected a whole number from 1 to 4294967295",
+        ),
+        (
+            "  - checkout: { order: O-1 }\n  - pay: { attempt: 0 }\n",
+            (4, 21),
+            "`attempt` is 0, but attempts count from 1",
+        ),
+    ];
+    for (steps, position, expected) in cases {
+        let text = format!("version: 1\nsteps:\n{steps}");
+        let (line, column, message) = only_error("counts.yaml", &text);
+        assert_eq!((line, column), position, "{steps}: {message}");
+        assert_eq!(message, expected, "{steps}");
     }
 }
 

@@ -361,7 +361,7 @@ pub struct Item {
     pub price: Option<String>,
     /// Default 1.
     #[serde(default, deserialize_with = "numbers::quantity")]
-    #[schemars(with = "Option<u32>")]
+    #[schemars(with = "Option<u32>", range(min = 1))]
     pub quantity: Option<Spanned<u32>>,
 }
 
@@ -418,7 +418,7 @@ pub struct PayStep {
     /// The session to use, by checkout attempt: 1 for the order's first
     /// checkout. Default: the latest.
     #[serde(default, deserialize_with = "numbers::attempt")]
-    #[schemars(with = "Option<u32>")]
+    #[schemars(with = "Option<u32>", range(min = 1))]
     pub attempt: Option<Spanned<u32>>,
     /// Default `card`.
     pub method: Option<PaymentMethod>,
@@ -449,7 +449,7 @@ pub struct SessionStep {
     pub order: Option<String>,
     /// The session to use, by checkout attempt; default the latest.
     #[serde(default, deserialize_with = "numbers::attempt")]
-    #[schemars(with = "Option<u32>")]
+    #[schemars(with = "Option<u32>", range(min = 1))]
     pub attempt: Option<Spanned<u32>>,
 }
 
@@ -587,7 +587,7 @@ pub struct ExpectStep {
 pub struct SessionExpect {
     /// The session to use, by checkout attempt; default the latest.
     #[serde(default, deserialize_with = "numbers::attempt")]
-    #[schemars(with = "Option<u32>")]
+    #[schemars(with = "Option<u32>", range(min = 1))]
     pub attempt: Option<Spanned<u32>>,
     /// `open`, `complete` or `expired`.
     pub status: Option<String>,
@@ -637,7 +637,7 @@ impl<'de> Deserialize<'de> for FieldChecks {
 pub struct PaymentIntentExpect {
     /// The session to use, by checkout attempt; default the latest.
     #[serde(default, deserialize_with = "numbers::attempt")]
-    #[schemars(with = "Option<u32>")]
+    #[schemars(with = "Option<u32>", range(min = 1))]
     pub attempt: Option<Spanned<u32>>,
     pub status: Option<String>,
     #[serde(default, deserialize_with = "numbers::amount")]

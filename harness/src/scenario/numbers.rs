@@ -29,21 +29,25 @@ enum Meaning {
 trait Integer: TryFrom<i64> + TryFrom<u64> + fmt::Display + PartialOrd + Copy {
     const MIN: Self;
     const MAX: Self;
+    const ZERO: Self;
 }
 
 impl Integer for i64 {
     const MIN: i64 = i64::MIN;
     const MAX: i64 = i64::MAX;
+    const ZERO: i64 = 0;
 }
 
 impl Integer for u32 {
     const MIN: u32 = u32::MIN;
     const MAX: u32 = u32::MAX;
+    const ZERO: u32 = 0;
 }
 
 impl Integer for u64 {
     const MIN: u64 = u64::MIN;
     const MAX: u64 = u64::MAX;
+    const ZERO: u64 = 0;
 }
 
 /// An integer key: its name, what its number counts and the values it
@@ -56,6 +60,9 @@ struct Spec<T> {
     max: T,
     /// Whether null is an error. Otherwise null reads as the key left out.
     required: bool,
+    /// Whether 0 passes although `min` is 1, because the loader rejects it
+    /// with a message and help of its own. Messages still state `min`.
+    zero_left_to_loader: bool,
 }
 
 impl<T: Integer> Spec<T> {
@@ -67,11 +74,19 @@ impl<T: Integer> Spec<T> {
             min: T::MIN,
             max: T::MAX,
             required: false,
+            zero_left_to_loader: false,
         }
     }
 
     const fn range(self, min: T, max: T) -> Spec<T> {
         Spec { min, max, ..self }
+    }
+
+    const fn zero_left_to_loader(self) -> Spec<T> {
+        Spec {
+            zero_left_to_loader: true,
+            ..self
+        }
     }
 
     const fn required(self) -> Spec<T> {
@@ -120,6 +135,7 @@ impl<T: Integer> Spec<T> {
         let text = number.to_string();
         match T::try_from(number) {
             Ok(value) if self.min <= value && value <= self.max => Ok(value),
+            Ok(value) if self.zero_left_to_loader && value == T::ZERO => Ok(value),
             _ => Err(self.invalid(&text)),
         }
     }
@@ -250,7 +266,8 @@ fn read_spanned<'de, D: Deserializer<'de>, K: SpannedKey>(
 
 /// Declares the reading function of each integer key. A key given a
 /// range, such as `1..=20`, rejects a number outside it. A `spanned` key
-/// returns its number with its location in the file.
+/// returns its number with its location in the file, and one marked
+/// `zero_left_to_loader` passes 0 on for the loader's own error.
 macro_rules! integer_keys {
     () => {};
     ($key:ident: $type:ty, $meaning:ident $(, $min:literal ..= $max:literal)?; $($rest:tt)*) => {
@@ -263,14 +280,19 @@ macro_rules! integer_keys {
         }
         integer_keys!($($rest)*);
     };
-    ($key:ident: spanned $type:ty, $meaning:ident; $($rest:tt)*) => {
+    (
+        $key:ident: spanned $type:ty, $meaning:ident
+        $(, $min:literal ..= $max:expr)? $(, $zero:ident)?;
+        $($rest:tt)*
+    ) => {
         pub(crate) fn $key<'de, D: Deserializer<'de>>(
             deserializer: D,
         ) -> Result<Option<Spanned<$type>>, D::Error> {
             struct Key;
             impl SpannedKey for Key {
                 type Int = $type;
-                const SPEC: Spec<$type> = Spec::new(stringify!($key), Meaning::$meaning);
+                const SPEC: Spec<$type> = Spec::new(stringify!($key), Meaning::$meaning)
+                    $(.range($min, $max))? $(.$zero())?;
             }
             read_spanned::<D, Key>(deserializer)
         }
@@ -282,8 +304,9 @@ integer_keys! {
     unit_amount: spanned i64, Amount;
     amount: i64, Amount;
     amount_total: i64, Amount;
-    quantity: spanned u32, WholeNumber;
-    attempt: spanned u32, WholeNumber;
+    // The loader reports a quantity or attempt of 0 with a help line.
+    quantity: spanned u32, WholeNumber, 1..=u32::MAX, zero_left_to_loader;
+    attempt: spanned u32, WholeNumber, 1..=u32::MAX, zero_left_to_loader;
     // The fake's resend call takes 1 to 20 copies.
     copies: u32, WholeNumber, 1..=20;
     fulfilments: u64, WholeNumber;
