@@ -2,7 +2,9 @@
 //! message of each kind of invalid file.
 
 use std::path::Path;
+use std::sync::Arc;
 
+use fakestripe::app::AppClient;
 use fakestripe::app::config::{Launch, parse};
 use fakestripe::scenario::model::OrderStatus;
 
@@ -167,6 +169,66 @@ fn invalid_http_method() {
     assert!(
         message.contains("`FE TCH` is not an HTTP method"),
         "{message}"
+    );
+}
+
+/// A method name that is not a standard HTTP method is rejected at its
+/// line in each request of the file, with the nearest method as help.
+#[test]
+fn nonstandard_http_method() {
+    let text = MINIMAL
+        .replace(
+            "webhook_path:",
+            "reset:\n  method: FETCH\n  path: /reset\nwebhook_path:",
+        )
+        .replace("method: POST", "method: FETCH")
+        .replace(
+            "request: { path: \"/orders/{{order_id}}\" }",
+            "request: { method: gets, path: \"/orders/{{order_id}}\" }",
+        );
+    let message = errors(&text);
+    let expected = [
+        "fakestripe.yaml:4:3: `FETCH` is not an HTTP method, expected one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT",
+        "fakestripe.yaml:7:24: `FETCH` is not an HTTP method",
+        "fakestripe.yaml:9:14: `gets` is not an HTTP method",
+        "help: did you mean `GET`?",
+    ];
+    for part in expected {
+        assert!(message.contains(part), "{part}: {message}");
+    }
+    assert!(!message.contains("did you mean `PATCH`"), "{message}");
+    let lowercase = MINIMAL.replace("method: POST", "method: post");
+    let app =
+        parse(Path::new("fakestripe.yaml"), &lowercase).expect("a method in any case is valid");
+    assert_eq!(app.checkout.request.value.method(), "POST");
+}
+
+/// A reset request that the app rejects is reported with its method, its
+/// path and its place in the app file.
+#[test]
+fn reset_failure_names_request() {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(("127.0.0.1", 0)))
+        .expect("a port on 127.0.0.1 is free");
+    let address = listener.local_addr().expect("the listener has an address");
+    let router = axum::Router::new().route(
+        "/reset",
+        axum::routing::post(|| async { axum::http::StatusCode::BAD_REQUEST }),
+    );
+    runtime.spawn(async move { axum::serve(listener, router).await });
+    let text = MINIMAL.replace(
+        "webhook_path:",
+        "reset:\n  method: post\n  path: /reset\nwebhook_path:",
+    );
+    let app = parse(Path::new("shop/fakestripe.yaml"), &text).expect("the file is valid");
+    let client = AppClient::new(Arc::new(app), format!("http://{address}"));
+    let error = runtime
+        .block_on(client.reset())
+        .expect_err("the app rejects the reset");
+    assert_eq!(
+        error,
+        "the app responded to the reset request POST /reset (`reset` at shop/fakestripe.yaml:4:3) with 400, expected 2xx: (empty body)"
     );
 }
 

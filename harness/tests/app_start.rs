@@ -366,7 +366,11 @@ fn failed_reset_timeline_is_empty() {
         assert!(!result.passed(), "{}", result.name);
         let message = &result.failures[0].message;
         assert!(
-            message.contains("the reset request returned 500"),
+            message.contains("the app responded to the reset request POST /reset (`reset` at "),
+            "{message}"
+        );
+        assert!(
+            message.contains("running.yaml:4:8) with 500, expected 2xx: reset failed"),
             "{message}"
         );
         assert!(

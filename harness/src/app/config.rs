@@ -8,7 +8,7 @@ use serde_json::Value;
 use serde_saphyr::Spanned;
 
 use super::template::{TEMPLATE_VARIABLES, placeholders};
-use crate::diagnostic::{FileError, Source, suggest};
+use crate::diagnostic::{FileError, Source, suggest, suggest_within};
 use crate::scenario::model::OrderStatus;
 
 /// The file as written.
@@ -256,7 +256,8 @@ pub struct AppConfig {
     pub name: String,
     pub launch: Launch,
     pub webhook_path: String,
-    pub reset: Option<RequestTemplate>,
+    /// The reset request, with its place in the file for messages.
+    pub reset: Option<Spanned<RequestTemplate>>,
     pub checkout: CheckoutConfig,
     pub order: OrderConfig,
 }
@@ -421,7 +422,7 @@ pub fn parse(path: &Path, text: &str) -> Result<AppConfig, Vec<FileError>> {
         name,
         launch,
         webhook_path: file.webhook_path.value,
-        reset: file.reset.map(|r| r.value),
+        reset: file.reset,
         checkout: file.checkout,
         order: file.order,
     })
@@ -474,13 +475,25 @@ fn check_template(
         ));
     }
     if let Some(method) = &request.method
-        && reqwest::Method::from_bytes(method.as_bytes()).is_err()
+        && !HTTP_METHODS.contains(&method.to_ascii_uppercase().as_str())
     {
+        let upper = method.to_ascii_uppercase();
         errors.push(source.at_text(
             template,
             "method:",
-            format!("`{method}` is not an HTTP method; use one such as GET or POST"),
-            None,
+            format!(
+                "`{method}` is not an HTTP method, expected one of {}",
+                HTTP_METHODS.join(", ")
+            ),
+            // One edit away, so FETCH gets no suggestion of PATCH.
+            suggest_within(&upper, HTTP_METHODS, |_| 1),
         ));
     }
 }
+
+/// The methods of RFC 9110 and PATCH (RFC 5789), which a request template
+/// may name in any case. An app file has no use for extension methods,
+/// so another name is most likely a typo.
+const HTTP_METHODS: &[&str] = &[
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT",
+];

@@ -171,16 +171,20 @@ impl AppClient {
         let Some(template) = &self.config.reset else {
             return Ok(());
         };
-        let answer = self.send(template, &Variables::new()).await?;
+        let answer = self.send(&template.value, &Variables::new()).await?;
         if (200..300).contains(&answer.status) {
-            Ok(())
-        } else {
-            Err(format!(
-                "the reset request returned {}: {}",
-                answer.status,
-                excerpt(&answer.body)
-            ))
+            return Ok(());
         }
+        Err(format!(
+            "the app responded to the reset request {} {} (`reset` at {}:{}:{}) with {}, expected 2xx: {}",
+            template.value.method(),
+            template.value.path,
+            self.config.path.display(),
+            template.referenced.line(),
+            template.referenced.column(),
+            answer.status,
+            excerpt(&answer.body)
+        ))
     }
 
     /// Asks the app to start a checkout.
