@@ -143,6 +143,29 @@ fn status_map_without_paid() {
     insta::assert_snapshot!(errors(&MINIMAL.replace("paid: [done, shipped], ", "")));
 }
 
+/// A word under two statuses is rejected at the second status, naming
+/// the word and both statuses.
+#[test]
+fn status_word_under_two_statuses() {
+    let text = MINIMAL.replace(
+        "  status_map: { paid: [done, shipped], failed: [bounced] }\n",
+        "  status_map:\n    paid: [done, shipped]\n    pending: [open, done]\n    failed: [bounced]\n    cancelled: [open]\n",
+    );
+    let message = errors(&text);
+    assert!(
+        message.contains(
+            "fakestripe.yaml:10:5: the status word `done` is listed under both `paid` and `pending` in `status_map`"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains(
+            "fakestripe.yaml:12:5: the status word `open` is listed under both `pending` and `cancelled` in `status_map`"
+        ),
+        "{message}"
+    );
+}
+
 #[test]
 fn pointer_without_slash() {
     insta::assert_snapshot!(errors(&MINIMAL.replace("status: /state", "status: state")));

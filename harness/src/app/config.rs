@@ -396,6 +396,7 @@ pub fn parse(path: &Path, text: &str) -> Result<AppConfig, Vec<FileError>> {
             ));
         }
     }
+    check_status_words(&source, &file.order.status_map, &mut errors);
     if file.order.status_map.value.paid.is_empty() {
         errors.push(source.at(
             &file.order.status_map,
@@ -426,6 +427,48 @@ pub fn parse(path: &Path, text: &str) -> Result<AppConfig, Vec<FileError>> {
         checkout: file.checkout,
         order: file.order,
     })
+}
+
+/// Rejects a word listed under two statuses of `status_map`, which would
+/// give an order in that state two statuses. The error points at the
+/// second status's key.
+fn check_status_words(
+    source: &Source<'_>,
+    status_map: &Spanned<StatusMap>,
+    errors: &mut Vec<FileError>,
+) {
+    let map = &status_map.value;
+    let statuses = [
+        ("paid", &map.paid),
+        ("pending", &map.pending),
+        ("failed", &map.failed),
+        ("cancelled", &map.cancelled),
+    ];
+    let mut first_status: BTreeMap<&str, &str> = BTreeMap::new();
+    for (status, words) in statuses {
+        for word in words.iter() {
+            match first_status.get(word.as_str()) {
+                Some(&first) if first != status => {
+                    let message = format!(
+                        "the status word `{word}` is listed under both `{first}` and `{status}` in `status_map`"
+                    );
+                    let help = format!(
+                        "keep `{word}` under the one status that the app's orders in that state have"
+                    );
+                    errors.push(source.at_text(
+                        status_map,
+                        &format!("{status}:"),
+                        message,
+                        Some(help),
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    first_status.insert(word, status);
+                }
+            }
+        }
+    }
 }
 
 /// Rejects placeholders that name no template variable.
