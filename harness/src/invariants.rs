@@ -344,15 +344,24 @@ fn paid_session_stored(
     if paid.iter().any(|s| Some(s.id.as_str()) == stored) {
         return;
     }
-    let paid_ids: Vec<&str> = paid.iter().map(|s| s.id.as_str()).collect();
+    let paid_ids = paid
+        .iter()
+        .map(|s| s.id.as_str())
+        .collect::<Vec<&str>>()
+        .join(" or ");
+    let message = match (stored, last.absent_value("session_id")) {
+        (None, Some(absent)) => {
+            format!("{name}: {absent}; the paid session is {paid_ids}")
+        }
+        _ => format!(
+            "{name} stores session {} but the paid session is {paid_ids}",
+            stored.unwrap_or("(none)")
+        ),
+    };
     violations.push(Violation {
         invariant: Invariant::PaidSessionStored,
         order: Some(name.to_owned()),
-        message: format!(
-            "{name} stores session {} but the paid session is {}",
-            stored.unwrap_or("(none)"),
-            paid_ids.join(" or ")
-        ),
+        message,
     });
 }
 
@@ -375,6 +384,7 @@ fn amount_matches(
             session.id,
             show(session.amount_total)
         ));
+        problems.extend(last.absent_value("amount"));
     }
     let same_currency = match (&last.currency, &session.currency) {
         (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
@@ -388,6 +398,7 @@ fn amount_matches(
             session.id,
             show(session.currency.as_deref())
         ));
+        problems.extend(last.absent_value("currency"));
     }
     if !problems.is_empty() {
         violations.push(Violation {

@@ -226,26 +226,32 @@ fn nonstandard_http_method() {
     assert_eq!(app.checkout.request.value.method(), "POST");
 }
 
+/// Serves `router` on a free port of 127.0.0.1 and returns its base URL.
+fn serve_app(runtime: &tokio::runtime::Runtime, router: axum::Router) -> String {
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(("127.0.0.1", 0)))
+        .expect("a port on 127.0.0.1 is free");
+    let address = listener.local_addr().expect("the listener has an address");
+    runtime.spawn(async move { axum::serve(listener, router).await });
+    format!("http://{address}")
+}
+
 /// A reset request that the app rejects is reported with its method, its
 /// path and its place in the app file.
 #[test]
 fn reset_failure_names_request() {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(("127.0.0.1", 0)))
-        .expect("a port on 127.0.0.1 is free");
-    let address = listener.local_addr().expect("the listener has an address");
     let router = axum::Router::new().route(
         "/reset",
         axum::routing::post(|| async { axum::http::StatusCode::BAD_REQUEST }),
     );
-    runtime.spawn(async move { axum::serve(listener, router).await });
+    let base_url = serve_app(&runtime, router);
     let text = MINIMAL.replace(
         "webhook_path:",
         "reset:\n  method: post\n  path: /reset\nwebhook_path:",
     );
     let app = parse(Path::new("shop/fakestripe.yaml"), &text).expect("the file is valid");
-    let client = AppClient::new(Arc::new(app), format!("http://{address}"));
+    let client = AppClient::new(Arc::new(app), base_url);
     let error = runtime
         .block_on(client.reset())
         .expect_err("the app rejects the reset");
@@ -253,6 +259,33 @@ fn reset_failure_names_request() {
         error,
         "the app responded to the reset request POST /reset (`reset` at shop/fakestripe.yaml:4:3) with 400, expected 2xx: (empty body)"
     );
+}
+
+/// An order pointer that names nothing in the order response is recorded
+/// with the response's keys, and a pointer to a null value is not.
+#[test]
+fn order_read_records_absent_pointers() {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    let body = serde_json::json!({ "state": "done", "paid_session": "cs_1", "amount": null });
+    let router = axum::Router::new().route(
+        "/orders/{id}",
+        axum::routing::get(move || async move { axum::Json(body) }),
+    );
+    let base_url = serve_app(&runtime, router);
+    let text = MINIMAL.replace(
+        "  status: /state\n",
+        "  status: /state\n  session_id: /nonexistent\n  amount: /amount\n",
+    );
+    let app = parse(Path::new("fakestripe.yaml"), &text).expect("the file is valid");
+    let client = AppClient::new(Arc::new(app), base_url);
+    let view = runtime.block_on(client.read_order("O-1"));
+    assert!(view.found, "{view:?}");
+    assert_eq!(
+        view.absent_pointers,
+        vec![("session_id".to_owned(), "/nonexistent".to_owned())]
+    );
+    assert_eq!(view.response_keys, vec!["state", "paid_session", "amount"]);
+    assert_eq!(view.absent_value("amount"), None);
 }
 
 /// Each key that docs/app-contract.md lists as required: removing it from

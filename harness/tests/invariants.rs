@@ -23,6 +23,8 @@ fn view(status: OrderStatus, word: &str, fulfilments: u64, released: bool) -> Or
         currency: Some("eur".to_owned()),
         released: Some(released),
         error: None,
+        absent_pointers: Vec::new(),
+        response_keys: Vec::new(),
     }
 }
 
@@ -520,6 +522,29 @@ fn wrong_session_and_amount() {
         violations[1].message.contains("currency USD"),
         "{}",
         violations[1].message
+    );
+}
+
+/// An `order.session_id` pointer that names nothing in the order response
+/// is reported as such, with the response's keys, not as a stored session
+/// of "(none)".
+#[test]
+fn session_pointer_names_nothing() {
+    let mut order = view(OrderStatus::Paid, "paid", 1, false);
+    order.session_id = None;
+    order.absent_pointers = vec![("session_id".to_owned(), "/nonexistent".to_owned())];
+    order.response_keys = ["order_id", "status", "session_id"]
+        .map(str::to_owned)
+        .to_vec();
+    let record = record(
+        vec![session("paid", "complete", Some(5))],
+        vec![observation(0, 9, order)],
+    );
+    let violations = check(&record, true);
+    assert_eq!(broken(&record), vec![Invariant::PaidSessionStored]);
+    assert_eq!(
+        violations[0].message,
+        "O-1: the order response has no value at the app file's `order.session_id` pointer `/nonexistent` (its top-level keys are order_id, status, session_id), so the pointer is likely wrong; the paid session is cs_1"
     );
 }
 

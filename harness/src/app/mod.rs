@@ -268,6 +268,25 @@ impl AppClient {
         view.amount = field(&order.amount).and_then(Value::as_i64);
         view.currency = field(&order.currency).map(scalar_text);
         view.released = field(&order.released).and_then(Value::as_bool);
+        let pointers = [
+            ("fulfilments", &order.fulfilments),
+            ("session_id", &order.session_id),
+            ("amount", &order.amount),
+            ("currency", &order.currency),
+            ("released", &order.released),
+        ];
+        for (key, pointer) in pointers {
+            if let Some(pointer) = pointer
+                && json.pointer(&pointer.value).is_none()
+            {
+                view.absent_pointers
+                    .push((key.to_owned(), pointer.value.clone()));
+            }
+        }
+        view.response_keys = json
+            .as_object()
+            .map(|object| object.keys().cloned().collect())
+            .unwrap_or_default();
         view
     }
 

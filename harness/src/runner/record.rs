@@ -28,7 +28,19 @@ pub struct OrderView {
     pub released: Option<bool>,
     /// The reason the order could not be read or understood, if any.
     pub error: Option<String>,
+    /// The app file's `order` pointers that name no value in the order
+    /// response, which differs from a null value there: the key under
+    /// `order`, such as `session_id`, and the pointer.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub absent_pointers: Vec<(String, String)>,
+    /// The top-level keys of the order response, for messages about an
+    /// absent pointer.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub response_keys: Vec<String>,
 }
+
+/// The most top-level keys of an order response that a message lists.
+const MAX_KEYS_SHOWN: usize = 8;
 
 impl OrderView {
     /// Returns whether the app treats the order as fulfilled: a fulfilment count of
@@ -63,6 +75,30 @@ impl OrderView {
         } else {
             parts.join(", ")
         }
+    }
+
+    /// Describes the missing value of the app file's `order.{key}`
+    /// pointer, when the order response has nothing at that pointer.
+    /// Returns None when the pointer names a value, even a null one.
+    pub fn absent_value(&self, key: &str) -> Option<String> {
+        let (_, pointer) = self.absent_pointers.iter().find(|(name, _)| name == key)?;
+        let mut keys: Vec<&str> = self
+            .response_keys
+            .iter()
+            .take(MAX_KEYS_SHOWN)
+            .map(String::as_str)
+            .collect();
+        if self.response_keys.len() > MAX_KEYS_SHOWN {
+            keys.push("…");
+        }
+        let shape = if keys.is_empty() {
+            "it is not a JSON object with keys".to_owned()
+        } else {
+            format!("its top-level keys are {}", keys.join(", "))
+        };
+        Some(format!(
+            "the order response has no value at the app file's `order.{key}` pointer `{pointer}` ({shape}), so the pointer is likely wrong"
+        ))
     }
 }
 
