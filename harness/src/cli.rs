@@ -10,10 +10,18 @@ use clap::{Parser, Subcommand};
 
 use crate::output::{errln, outln};
 
-/// Checks a `--fake` value: an absolute http:// or https:// URL, such as
-/// `http://127.0.0.1:12111`.
+/// Checks a `--fake` value: an absolute http:// or https:// base URL,
+/// such as `http://127.0.0.1:12111`, with no path but `/`, no query and
+/// no fragment, because the harness appends the fake's own paths to it.
 pub fn parse_fake_url(text: &str) -> Result<String, String> {
     match url::Url::parse(text) {
+        Ok(url) if url.path() != "/" && !url.cannot_be_a_base() => Err(
+            "--fake takes the base URL, such as http://127.0.0.1:12111, without a path".to_owned(),
+        ),
+        Ok(url) if url.query().is_some() || url.fragment().is_some() => Err(
+            "--fake takes the base URL, such as http://127.0.0.1:12111, without a query or fragment"
+                .to_owned(),
+        ),
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
             Ok(text.to_owned())
         }
@@ -93,6 +101,33 @@ pub fn main(cli: Cli) -> ExitCode {
                     ExitCode::from(EXIT_USAGE)
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fake_url_base_only() {
+        for valid in [
+            "http://127.0.0.1:12111",
+            "http://127.0.0.1:12111/",
+            "https://fake.test",
+        ] {
+            assert_eq!(parse_fake_url(valid).as_deref(), Ok(valid), "{valid}");
+        }
+        let path = "--fake takes the base URL, such as http://127.0.0.1:12111, without a path";
+        let query = "--fake takes the base URL, such as http://127.0.0.1:12111, without a query or fragment";
+        let cases = [
+            ("http://127.0.0.1:12111/some/path", path),
+            ("http://127.0.0.1:12111/v1/", path),
+            ("http://127.0.0.1:12111/?key=1", query),
+            ("http://127.0.0.1:12111#top", query),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(parse_fake_url(url), Err(expected.to_owned()), "{url}");
         }
     }
 }

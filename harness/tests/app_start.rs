@@ -271,6 +271,18 @@ order:
     assert!(mark.exists(), "the app did not finish writing: {stderr}");
 }
 
+/// Runs card-paid.yaml against `app` with `--fake fake_url`.
+fn run_with_fake(app: &Path, fake_url: &str) -> std::process::Output {
+    Command::new(BINARY)
+        .arg("run")
+        .arg(scenario("card-paid.yaml"))
+        .arg("--app")
+        .arg(app)
+        .args(["--fake", fake_url])
+        .output()
+        .expect("fakestripe runs")
+}
+
 /// A `--fake` URL where nothing listens stops the run before the app
 /// starts. The error reports that the fake could not be reached, because
 /// the harness was not starting one.
@@ -279,14 +291,7 @@ fn unreachable_fake_exits_3() {
     let dir = scratch("unreachable-fake");
     let app = running_app(&dir, "http://127.0.0.1:9");
     let fake_url = format!("http://127.0.0.1:{}", unused_port());
-    let output = Command::new(BINARY)
-        .arg("run")
-        .arg(scenario("card-paid.yaml"))
-        .arg("--app")
-        .arg(&app)
-        .args(["--fake", &fake_url])
-        .output()
-        .expect("fakestripe runs");
+    let output = run_with_fake(&app, &fake_url);
     let stdout = text(&output.stdout);
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "{stdout}\n{stderr}");
@@ -297,6 +302,55 @@ fn unreachable_fake_exits_3() {
     assert!(stderr.contains("Connection refused"), "{stderr}");
     assert!(!stderr.contains("cannot start"), "{stderr}");
     assert!(!stdout.contains("FAIL"), "{stdout}");
+}
+
+/// A `--fake` URL with a path is rejected before anything starts, with
+/// the form the option takes.
+#[test]
+fn fake_url_with_path_exits_2() {
+    let dir = scratch("fake-url-path");
+    let app = running_app(&dir, "http://127.0.0.1:9");
+    let output = run_with_fake(&app, "http://127.0.0.1:12111/some/path");
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr
+            .contains("--fake takes the base URL, such as http://127.0.0.1:12111, without a path"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("cannot reach"), "{stderr}");
+}
+
+/// A `--fake` server that responds, but not as the fake, is reported as
+/// such, without advice to start a fake and without a doubled period
+/// after its message.
+#[test]
+fn fake_url_not_fake_exits_3() {
+    let ServedApp {
+        _dir,
+        app,
+        runtime,
+        listener,
+    } = app_served_by_test("fake-url-not-fake");
+    let fake_url = format!(
+        "http://{}",
+        listener.local_addr().expect("the listener has an address")
+    );
+    let body = serde_json::json!({ "error": { "message": "Unrecognized request URL." } });
+    let router = axum::Router::new()
+        .fallback(move || async move { (StatusCode::NOT_FOUND, axum::Json(body)) });
+    runtime.spawn(async move { axum::serve(listener, router).await });
+    let output = run_with_fake(&app, &fake_url);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "error: the server at {fake_url} does not answer as fakestripe: GET /_fakestripe/clock returned 404: Unrecognized request URL. Give the base URL"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(".."), "{stderr}");
+    assert!(!stderr.contains("Start it with"), "{stderr}");
 }
 
 /// An app that the test itself serves: its app file, in a directory that

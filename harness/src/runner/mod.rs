@@ -53,6 +53,12 @@ pub enum StartError {
         "cannot reach the fake at {url}: {reason}. Start it with `fakestripe serve`, or leave out --fake and FAKESTRIPE_URL so that the harness starts one."
     )]
     FakeUnreachable { url: String, reason: String },
+    /// The server given by `--fake` or `FAKESTRIPE_URL` responds, but not
+    /// as the fake does.
+    #[error(
+        "the server at {url} does not answer as fakestripe: {reason}. Give the base URL that `fakestripe serve` prints, or leave out --fake and FAKESTRIPE_URL so that the harness starts a fake."
+    )]
+    NotFake { url: String, reason: String },
     #[error("cannot set up the app's account in the fake: {0}")]
     FakeSetup(String),
     #[error("cannot start the app: {0}")]
@@ -117,13 +123,18 @@ pub async fn start(
     let (server, fake_url) = match &options.fake_url {
         Some(url) => {
             let probe = FakeClient::new(url, fresh_key());
-            probe
-                .now()
-                .await
-                .map_err(|err| StartError::FakeUnreachable {
-                    url: url.clone(),
-                    reason: error_chain(&err),
-                })?;
+            probe.now().await.map_err(|err| {
+                // The reason is followed by a sentence of its own, and a
+                // message of the fake may end with a period already.
+                let reason = error_chain(&err).trim_end_matches('.').to_owned();
+                let url = url.clone();
+                match err {
+                    fake::FakeError::Api { .. } => StartError::NotFake { url, reason },
+                    fake::FakeError::Transport { .. } => {
+                        StartError::FakeUnreachable { url, reason }
+                    }
+                }
+            })?;
             (None, url.trim_end_matches('/').to_owned())
         }
         None => {
