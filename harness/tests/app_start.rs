@@ -10,6 +10,9 @@ use std::process::Command;
 use axum::http::StatusCode;
 use axum::routing::post;
 use fakestripe::{RunOptions, run_files};
+use scratch::Scratch;
+
+mod scratch;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_fakestripe");
 
@@ -26,38 +29,9 @@ fn scenario(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A directory for one test's files, removed when the test ends.
-struct Scratch(PathBuf);
-
-impl std::ops::Deref for Scratch {
-    type Target = Path;
-
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl AsRef<Path> for Scratch {
-    fn as_ref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        // A failed removal only leaves files in the temporary directory.
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Creates a directory for one test's files.
 fn scratch(test: &str) -> Scratch {
-    let dir = std::env::temp_dir().join(format!(
-        "fakestripe-app-start-{}-{test}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
-    Scratch(dir)
+    scratch::scratch("app-start", test)
 }
 
 /// Writes the shop's fakestripe.yaml into `dir` without `cwd`, so the shop

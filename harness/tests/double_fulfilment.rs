@@ -16,6 +16,7 @@
 //! because neither the scenarios nor the fuzzer send forged deliveries.
 
 mod common;
+mod scratch;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -255,7 +256,7 @@ order:
 /// Runs one scenario text against the shop and returns its result.
 fn run_scenario(test: &str, dedupe: bool, scenario: &str) -> ScenarioResult {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
-    let dir = common::scratch("double-fulfilment", test);
+    let dir = scratch::scratch("double-fulfilment", test);
     let app = start_shop(&runtime, &dir, dedupe);
     let file = dir.join("scenario.yaml");
     std::fs::write(&file, scenario).expect("the temporary directory is writable");
@@ -340,7 +341,7 @@ fn concurrent_copies_break_duplicates_ignored() {
 #[test]
 fn fuzz_shrinks_to_redirect_race() {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
-    let dir = common::scratch("double-fulfilment", "fuzz");
+    let dir = scratch::scratch("double-fulfilment", "fuzz");
     let app = start_shop(&runtime, &dir, true);
 
     let config = fakestripe::app::config::load(&app).expect("the app file is valid");

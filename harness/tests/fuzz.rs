@@ -16,6 +16,8 @@ use std::time::Duration;
 use fakestripe::fuzz::{Flow, FuzzOptions, FuzzOutcome, Stop, fuzz};
 use serde_json::Value;
 
+mod scratch;
+
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -27,11 +29,9 @@ fn shop_app() -> PathBuf {
     workspace_root().join("examples/shop-rust/fakestripe.yaml")
 }
 
-/// Creates a directory for one test's files and returns its path.
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fakestripe-fuzz-{}-{test}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
-    dir
+/// Creates a directory for one test's files.
+fn scratch(test: &str) -> scratch::Scratch {
+    scratch::scratch("fuzz", test)
 }
 
 /// Writes a copy of the shop's fakestripe.yaml that turns on one bug

@@ -8,6 +8,7 @@
 //! harness writes.
 
 mod common;
+mod scratch;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -154,7 +155,7 @@ order:
 /// outcome.
 fn run_checkout(test: &str, sizes: Sizes) -> (String, RunOutcome) {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
-    let dir = common::scratch("large-responses", test);
+    let dir = scratch::scratch("large-responses", test);
     let (base_url, app) = start_app(&runtime, &dir, sizes);
     let scenario = dir.join("checkout.yaml");
     std::fs::write(

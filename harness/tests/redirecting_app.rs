@@ -9,6 +9,7 @@
 //! scenarios it runs send no forged deliveries.
 
 mod common;
+mod scratch;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -183,7 +184,7 @@ order:
 /// elsewhere when `redirect_elsewhere` is set, and returns the outcome.
 fn run_card_paid(test: &str, redirect_elsewhere: bool) -> fakestripe::RunOutcome {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
-    let dir = common::scratch("redirecting-app", test);
+    let dir = scratch::scratch("redirecting-app", test);
     let app = start_app(&runtime, &dir, redirect_elsewhere);
     let scenario = workspace_root().join("scenarios/payment-status/card-paid.yaml");
     runtime
@@ -210,7 +211,7 @@ fn redirecting_app_passes_card_paid() {
 #[test]
 fn redirecting_app_fails_explicit_2xx() {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
-    let dir = common::scratch("redirecting-app", "explicit-2xx");
+    let dir = scratch::scratch("redirecting-app", "explicit-2xx");
     let app = start_app(&runtime, &dir, false);
     let scenario = dir.join("expect-2xx.yaml");
     std::fs::write(

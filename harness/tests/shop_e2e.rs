@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use fakestripe::report::events::{FailureKind, ScenarioResult};
 use fakestripe::{RunOptions, ScenarioFailure, run_files};
 
+mod scratch;
+
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -29,7 +31,7 @@ fn scenario(name: &str) -> PathBuf {
 
 /// Writes a copy of the shop's fakestripe.yaml that turns on one bug
 /// switch, and returns its path.
-fn buggy_shop_app(bug: &str) -> PathBuf {
+fn buggy_shop_app(bug: &str) -> (scratch::Scratch, PathBuf) {
     let text = std::fs::read_to_string(shop_app()).expect("the shop's fakestripe.yaml exists");
     let root = workspace_root().display().to_string();
     let text = text.replace("cwd: ../..", &format!("cwd: {root}")).replace(
@@ -40,10 +42,10 @@ fn buggy_shop_app(bug: &str) -> PathBuf {
         text.contains(&format!("SHOP_BUG: {bug}")),
         "the bug switch was not added to the app file"
     );
-    let path =
-        std::env::temp_dir().join(format!("fakestripe-e2e-{}-{bug}.yaml", std::process::id()));
+    let dir = scratch::scratch("e2e", bug);
+    let path = dir.join("fakestripe.yaml");
     std::fs::write(&path, text).expect("the temporary directory is writable");
-    path
+    (dir, path)
 }
 
 fn options(app: &Path, jobs: usize) -> RunOptions {
@@ -89,7 +91,7 @@ fakestripe::scenario_tests! {
 
 #[test]
 fn trust_redirect_bug_is_caught() {
-    let app = buggy_shop_app("trust-redirect");
+    let (_dir, app) = buggy_shop_app("trust-redirect");
     let results = run(&app, &[scenario("async-redirect-first.yaml")], 1);
     let result = &results[0];
     assert!(!result.passed());
@@ -146,7 +148,7 @@ fn trust_redirect_bug_is_caught() {
 
 #[test]
 fn no_dedup_bug_is_caught() {
-    let app = buggy_shop_app("no-dedup");
+    let (_dir, app) = buggy_shop_app("no-dedup");
     let results = run(&app, &[scenario("duplicate-delivery.yaml")], 1);
     let result = &results[0];
     let step = &result.failures[0];
@@ -161,7 +163,7 @@ fn no_dedup_bug_is_caught() {
 
 #[test]
 fn forged_webhook_accepted_is_caught() {
-    let app = buggy_shop_app("no-signature-check");
+    let (_dir, app) = buggy_shop_app("no-signature-check");
     let results = run(&app, &[scenario("forged-webhook.yaml")], 1);
     let result = &results[0];
     assert!(!result.passed());
@@ -192,7 +194,7 @@ fn forged_webhook_accepted_is_caught() {
 
 #[test]
 fn expired_as_failed_bug_is_caught() {
-    let app = buggy_shop_app("expired-as-failed");
+    let (_dir, app) = buggy_shop_app("expired-as-failed");
     let results = run(&app, &[scenario("expired-unpaid.yaml")], 1);
     assert_eq!(results[0].failures[0].message, "order O-1 did not match");
     let status = results[0].failures[0]
@@ -240,8 +242,7 @@ steps:
   - expect:
 {checks}"
     );
-    let dir = std::env::temp_dir().join(format!("fakestripe-e2e-docs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
+    let dir = scratch::scratch("e2e", "docs");
     let path = dir.join("docs-object-checks.yaml");
     std::fs::write(&path, &text).expect("the temporary directory is writable");
 
@@ -254,8 +255,7 @@ steps:
 /// held delivery before the step returns, and fails when none is held.
 #[test]
 fn deliver_without_types_sends_all_held() {
-    let dir = std::env::temp_dir().join(format!("fakestripe-e2e-deliver-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
+    let dir = scratch::scratch("e2e", "deliver");
     let all_held = dir.join("deliver-all-held.yaml");
     std::fs::write(
         &all_held,

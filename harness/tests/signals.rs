@@ -8,12 +8,14 @@
 
 #![cfg(unix)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+
+mod scratch;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_fakestripe");
 
@@ -53,11 +55,8 @@ const SCENARIO: &str = "version: 1\nsteps:\n  - checkout: { order: O-1 }\n";
 
 /// Creates a folder with the app, its fakestripe.yaml and a scenario, and
 /// returns its path.
-fn app_folder(label: &str, never_ready: bool) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("fakestripe-signals-{}-{label}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
+fn app_folder(label: &str, never_ready: bool) -> scratch::Scratch {
+    let dir = scratch::scratch("signals", label);
     std::fs::write(dir.join("app.py"), APP).expect("the app is written");
     let argument = if never_ready {
         ", \"--never-ready\""
@@ -578,11 +577,8 @@ server.serve_forever()
 /// Creates a folder with the proxy and a copy of the shop's fakestripe.yaml
 /// that starts it with `proxy_args`, with the bug switch `bug` on if given,
 /// and returns its path.
-fn shop_proxy_folder(label: &str, bug: Option<&str>, proxy_args: &[&str]) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("fakestripe-signals-{}-{label}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
+fn shop_proxy_folder(label: &str, bug: Option<&str>, proxy_args: &[&str]) -> scratch::Scratch {
+    let dir = scratch::scratch("signals", label);
     std::fs::write(dir.join("proxy.py"), SHOP_PROXY).expect("the proxy is written");
 
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))

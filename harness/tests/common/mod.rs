@@ -1,20 +1,11 @@
-//! Pieces the harness tests that run an app inside the test share: a
-//! scratch directory, the app's listener, its read of the env file, the
+//! Pieces the harness tests that run an app inside the test share: the
+//! app's listener, its read of the env file, the
 //! Checkout Session it creates, and the run options.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use fakestripe::RunOptions;
 use serde_json::Value;
-
-/// Creates a directory for one test's files and returns its path. `suite`
-/// names the test file, so two files never share a directory.
-pub(crate) fn scratch(suite: &str, test: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("fakestripe-{suite}-{}-{test}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
-    dir
-}
 
 /// Binds a listener to a free port of 127.0.0.1 and returns it with the
 /// app's base URL.
