@@ -1464,3 +1464,20 @@ fn bytes_not_utf8_are_placed() {
     assert!(report.contains("byte 0xe9 at offset 46"), "{report}");
     assert!(report.contains("save the file as UTF-8"), "{report}");
 }
+
+/// A manifest found beside the scenarios, such as a package.json, gets a
+/// help line saying it may not be a scenario. A scenario with a misspelt
+/// `steps` keeps its suggestion.
+#[test]
+fn map_without_steps_gets_help() {
+    let package = r#"{"name": "shop", "version": "1.0.0"}"#;
+    let errors = parse(Path::new("package.json"), package).expect_err("not a scenario");
+    let help = errors[0].help.as_deref().unwrap_or_default();
+    assert!(help.contains("may not be a scenario"), "{errors:?}");
+
+    let misspelt = "version: 1\nstep:\n  - checkout: { order: O-1 }\n";
+    let errors = parse(Path::new("misspelt.yaml"), misspelt).expect_err("`step` is unknown");
+    let help = errors[0].help.as_deref().unwrap_or_default();
+    assert!(help.contains("steps"), "{errors:?}");
+    assert!(!help.contains("may not be a scenario"), "{errors:?}");
+}

@@ -67,7 +67,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, Vec<FileError>> {
     let source = Source { path, text };
     let file: ScenarioFile = source
         .deserialize("a scenario needs `version` and `steps`")
-        .map_err(|err| vec![app_file_error(&source).unwrap_or(err)])?;
+        .map_err(|err| {
+            vec![app_file_error(&source).unwrap_or_else(|| not_scenario_help(&source, err))]
+        })?;
     Checker {
         source,
         errors: Vec::new(),
@@ -112,6 +114,22 @@ fn app_file_error(source: &Source<'_>) -> Option<FileError> {
     );
     let help = "give an app file with --app; a folder of scenarios may hold only the app file that --app names, which the run skips".to_owned();
     Some(source.error(0, 0, message, Some(help)))
+}
+
+/// Adds a help line to the first error of a file that is a map without
+/// `steps`, such as a package.json found by a search of the app's folder:
+/// such a file is most likely not a scenario at all.
+fn not_scenario_help(source: &Source<'_>, mut err: FileError) -> FileError {
+    let is_map_without_steps = serde_saphyr::from_str::<Value>(source.text)
+        .ok()
+        .and_then(|value| value.as_object().map(|map| !map.contains_key("steps")))
+        .unwrap_or(false);
+    if is_map_without_steps && err.help.is_none() {
+        err.help = Some(
+            "the file has no `steps`, so it may not be a scenario; give the folder that holds the scenarios, such as scenarios/, or the scenario files".to_owned(),
+        );
+    }
+    err
 }
 
 /// The steps whose keys are all optional, so `- redirect:` with nothing
