@@ -742,6 +742,10 @@ pub fn attempt_card(
         "refunded": false,
         "status": status,
     });
+    if manual && failure.is_none() {
+        charge["payment_method_details"]["card"]["capture_before"] =
+            json!(now + AUTHORIZATION_SECONDS);
+    }
     if captured && pi["capture_method"] == "automatic" {
         // A synchronous capture settles the balance before the charge's
         // events are sent, so no `charge.updated` follows.
@@ -780,9 +784,8 @@ pub fn attempt_card(
         pi["status"] = json!("requires_capture");
         pi["amount_capturable"] = json!(amount);
         save(data, "payment_intent", pi_id, &pi);
-        let created = pi["created"].as_i64().unwrap_or_else(|| data.now());
         data.schedule(
-            created + AUTHORIZATION_SECONDS,
+            now + AUTHORIZATION_SECONDS,
             Task::ExpireAuthorization {
                 payment_intent: pi_id.into(),
             },
@@ -1143,8 +1146,9 @@ pub fn expire_on_schedule(data: &mut AccountData, session_id: &str) {
     }
 }
 
-/// How long a card payment stays authorized without a capture: Stripe
-/// cancels an uncaptured payment intent seven days after its creation.
+/// How long a card payment stays authorized without a capture: seven
+/// days from the authorization, Stripe's window for online card payments.
+/// The charge's `payment_method_details.card.capture_before` shows the end.
 pub const AUTHORIZATION_SECONDS: i64 = 7 * 86_400;
 
 /// Cancels a payment intent whose authorization lapsed uncaptured, as

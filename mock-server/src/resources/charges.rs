@@ -46,33 +46,17 @@ pub fn embed_lists(value: &mut Value, store: &Store) {
             }
             let id = map.get("id").and_then(Value::as_str).unwrap_or_default();
             let list = match map.get("object").and_then(Value::as_str) {
-                Some("payment_intent") if !map.contains_key("charges") => Some((
-                    "charges",
-                    owned_list(store, "charge", "payment_intent", id),
-                    format!("/v1/charges?payment_intent={id}"),
-                )),
-                Some("charge") if !map.contains_key("refunds") => Some((
-                    "refunds",
-                    owned_list(store, "refund", "charge", id),
-                    format!("/v1/charges/{id}/refunds"),
-                )),
+                Some("payment_intent") if !map.contains_key("charges") => {
+                    Some(("charges", charges_of(store, id)))
+                }
+                Some("charge") if !map.contains_key("refunds") => {
+                    Some(("refunds", refunds_of(store, id)))
+                }
                 _ => None,
             };
-            if let Some((field, mut data, url)) = list {
-                for item in &mut data {
-                    embed_lists(item, store);
-                }
-                let total_count = data.len();
-                map.insert(
-                    field.to_owned(),
-                    json!({
-                        "object": "list",
-                        "data": data,
-                        "has_more": false,
-                        "total_count": total_count,
-                        "url": url,
-                    }),
-                );
+            if let Some((field, mut list)) = list {
+                embed_lists(&mut list["data"], store);
+                map.insert(field.to_owned(), list);
             }
         }
         Value::Array(items) => {
@@ -84,12 +68,44 @@ pub fn embed_lists(value: &mut Value, store: &Store) {
     }
 }
 
-/// Returns the objects of `kind` whose `owner_field` is `owner`, newest
-/// first.
-fn owned_list(store: &Store, kind: &str, owner_field: &str, owner: &str) -> Vec<Value> {
-    store
+/// Returns the list of a payment intent's charges, newest first, as the
+/// intent's `charges` field had it.
+fn charges_of(store: &Store, payment_intent: &str) -> Value {
+    owned_list(
+        store,
+        "charge",
+        "payment_intent",
+        payment_intent,
+        format!("/v1/charges?payment_intent={payment_intent}"),
+    )
+}
+
+/// Returns the list of a charge's refunds, newest first, as its `refunds`
+/// field has it when expanded.
+pub fn refunds_of(store: &Store, charge: &str) -> Value {
+    owned_list(
+        store,
+        "refund",
+        "charge",
+        charge,
+        format!("/v1/charges/{charge}/refunds"),
+    )
+}
+
+/// Returns a list object of the objects of `kind` whose `owner_field` is
+/// `owner`, newest first, all on one page.
+fn owned_list(store: &Store, kind: &str, owner_field: &str, owner: &str, url: String) -> Value {
+    let data: Vec<Value> = store
         .ids_newest_first(kind)
         .filter_map(|id| store.get(kind, &id))
         .filter(|object| object[owner_field] == owner)
-        .collect()
+        .collect();
+    let total_count = data.len();
+    json!({
+        "object": "list",
+        "data": data,
+        "has_more": false,
+        "total_count": total_count,
+        "url": url,
+    })
 }

@@ -159,6 +159,14 @@ fn expand_path(
         }
         return Ok(());
     }
+    if *head == "refunds" && object == "charge" && value.get("refunds").is_none() {
+        // From 2022-11-15 a charge's body has no refunds list; expanding
+        // attaches it.
+        let charge_id = value["id"].as_str().unwrap_or_default();
+        value["refunds"] = crate::resources::charges::refunds_of(store, charge_id);
+        expand_path(&mut value["refunds"], rest, store, path, index)?;
+        return Ok(());
+    }
     let Some(field) = value.get_mut(*head) else {
         return Ok(());
     };

@@ -352,15 +352,12 @@ def test_canceling_held_intent_refunds_its_charge(client):
 def test_uncaptured_authorization_lapses_after_seven_days(client, control):
     control.use_manual_clock()
     intent = client.v1.payment_intents.create(
-        params={
-            "amount": 900,
-            "currency": "usd",
-            "payment_method_types": ["card"],
-            "payment_method": "pm_card_visa",
-            "confirm": True,
-            "capture_method": "manual",
-        }
+        params={"amount": 900, "currency": "usd", "payment_method_types": ["card"], "capture_method": "manual"}
     )
+    # The window counts from the authorization, not from the intent's creation.
+    control.advance(6 * 86400)
+    authorized = client.v1.payment_intents.confirm(intent.id, params={"payment_method": "pm_card_visa"})
+    authorized_at = client.v1.charges.retrieve(authorized.latest_charge).created
 
     control.advance(7 * 86400 - 1)
     held = client.v1.payment_intents.retrieve(intent.id)
@@ -369,7 +366,8 @@ def test_uncaptured_authorization_lapses_after_seven_days(client, control):
 
     assert held.status == "requires_capture"
     assert (lapsed.status, lapsed.cancellation_reason, lapsed.amount_capturable) == ("canceled", "automatic", 0)
-    charge = client.v1.charges.retrieve(intent.latest_charge)
+    charge = client.v1.charges.retrieve(authorized.latest_charge)
+    assert charge.payment_method_details.card.capture_before == authorized_at + 7 * 86400
     assert (charge.captured, charge.refunded, charge.amount_refunded) == (False, True, 900)
     types = [event.type for event in client.v1.events.list(params={"limit": 2}).data]
     assert types == ["payment_intent.canceled", "charge.expired"]
@@ -452,6 +450,10 @@ def test_versions_before_2022_11_15_embed_charge_lists(client):
     assert charge.refunds.url == f"/v1/charges/{charge.id}/refunds"
     assert [r.amount for r in charge.refunds.data] == [700]
     assert "charges" not in current
+    expanded = client.v1.charges.retrieve(intent.latest_charge, params={"expand": ["refunds"]})
+    plain = client.v1.charges.retrieve(intent.latest_charge)
+    assert [r.amount for r in expanded.refunds.data] == [700]
+    assert "refunds" not in plain
 
 
 def test_confirming_succeeded_intent_fails(client):
