@@ -320,11 +320,48 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         }
         pi["customer"] = json!(customer);
     }
+    let unconfirmed = matches!(
+        pi["status"].as_str(),
+        Some("requires_payment_method" | "requires_confirmation")
+    );
+    if let Some(pm) = params.string("payment_method")? {
+        if !unconfirmed {
+            return Err(unconfirmed_only(&pi, "payment_method"));
+        }
+        // The same test payment methods as confirm takes.
+        if simulate::test_payment_method_number(&pm).is_none() {
+            return Err(ApiError::no_such_param(
+                "payment_method",
+                &pm,
+                "payment_method",
+            ));
+        }
+        pi["payment_method"] = json!(pm);
+        pi["status"] = json!("requires_confirmation");
+    }
+    if let Some(method) = params.one_of(
+        "capture_method",
+        &["automatic", "automatic_async", "manual"],
+    )? {
+        if !unconfirmed {
+            return Err(unconfirmed_only(&pi, "capture_method"));
+        }
+        pi["capture_method"] = json!(method);
+    }
+    if let Some(usage) = params.one_of("setup_future_usage", &["on_session", "off_session"])? {
+        pi["setup_future_usage"] = json!(usage);
+    }
     params.finish()?;
-    // The session's total and methods decide what its intent charges.
-    let changes_charge = ["amount", "currency", "payment_method_types"]
-        .into_iter()
-        .find(|field| pi[*field] != before[*field]);
+    // The session decides what its intent charges and how.
+    let changes_charge = [
+        "amount",
+        "currency",
+        "payment_method_types",
+        "payment_method",
+        "capture_method",
+    ]
+    .into_iter()
+    .find(|field| pi[*field] != before[*field]);
     if let Some(field) = changes_charge
         && let Some(session) = checkout_session_of(data, &id)
     {
@@ -334,6 +371,17 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     save(data, "payment_intent", &id, &pi);
     ctx.touch(&id);
     Ok(pi)
+}
+
+/// The error for a parameter that an update takes only before the intent
+/// is confirmed.
+fn unconfirmed_only(pi: &Value, param: &str) -> ApiError {
+    ApiError::bad_state(format!(
+        "The {param} of a PaymentIntent in status {} cannot be changed; it can change only before the PaymentIntent is confirmed.",
+        pi["status"].as_str().unwrap_or_default()
+    ))
+    .with_param(param)
+    .with_code("payment_intent_unexpected_state")
 }
 
 /// Returns the Checkout Session that made payment intent `pi_id`, if any.

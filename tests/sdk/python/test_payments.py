@@ -456,6 +456,28 @@ def test_versions_before_2022_11_15_embed_charge_lists(client):
     assert "refunds" not in plain
 
 
+def test_update_sets_payment_method_before_confirm(client):
+    intent = client.v1.payment_intents.create(params={"amount": 1500, "currency": "usd", "payment_method_types": ["card"]})
+
+    updated = client.v1.payment_intents.update(
+        intent.id,
+        params={"payment_method": "pm_card_visa", "capture_method": "manual", "setup_future_usage": "off_session"},
+    )
+    confirmed = client.v1.payment_intents.confirm(intent.id)
+    with pytest.raises(stripe.InvalidRequestError) as late:
+        client.v1.payment_intents.update(intent.id, params={"capture_method": "automatic"})
+    with pytest.raises(stripe.InvalidRequestError) as unknown:
+        client.v1.payment_intents.update(
+            client.v1.payment_intents.create(params={"amount": 1500, "currency": "usd"}).id,
+            params={"payment_method": "pm_nope"},
+        )
+
+    assert (updated.status, updated.capture_method, updated.setup_future_usage) == ("requires_confirmation", "manual", "off_session")
+    assert confirmed.status == "requires_capture"
+    assert (late.value.param, late.value.code) == ("capture_method", "payment_intent_unexpected_state")
+    assert unknown.value.param == "payment_method"
+
+
 def test_confirming_succeeded_intent_fails(client):
     intent = client.v1.payment_intents.create(
         params={"amount": 1000, "currency": "usd", "payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
