@@ -131,7 +131,9 @@ fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
             },
         );
         if let Some(param) = param {
-            error = error.with_param(param).with_code(rejection_code(&inner));
+            error = error
+                .with_param(param)
+                .with_code(crate::wire::error::serde_code(&inner));
         }
         fail(&error)
     })?;
@@ -186,22 +188,11 @@ fn query_params<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, Respons
         ),
     );
     if let Some(param) = named {
-        error = error.with_param(param).with_code(rejection_code(detail));
+        error = error
+            .with_param(param)
+            .with_code(crate::wire::error::serde_code(detail));
     }
     Err(fail(&error))
-}
-
-/// Stripe's error code for serde's message about one parameter, which may
-/// start with the parameter's name (`limt: unknown field …`).
-fn rejection_code(detail: &str) -> &'static str {
-    let detail = detail.split_once(": ").map_or(detail, |(_, rest)| rest);
-    if detail.starts_with("unknown field") {
-        "parameter_unknown"
-    } else if detail.starts_with("missing field") {
-        "parameter_missing"
-    } else {
-        "parameter_invalid"
-    }
 }
 
 fn clock_view(data: &AccountData) -> Value {

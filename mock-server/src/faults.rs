@@ -371,10 +371,12 @@ pub fn parse_plan(value: &Value) -> Result<Plan, ApiError> {
                     KINDS.join(", ")
                 )
             };
-            return Err(ApiError::invalid_param(
-                format!("faults[{index}][kind]"),
-                message,
-            ));
+            let error = ApiError::invalid_param(format!("faults[{index}][kind]"), message);
+            return Err(if item.get("kind").is_none() {
+                error.with_code("parameter_missing")
+            } else {
+                error
+            });
         }
         let item = &whole_numbers(item, index)?;
         let fault: Fault = serde_json::from_value(item.clone()).map_err(|err| {
@@ -392,8 +394,10 @@ pub fn parse_plan(value: &Value) -> Result<Plan, ApiError> {
             let nearest = nearest_field(&message)
                 .map(|name| format!(" Did you mean `{name}`?"))
                 .unwrap_or_default();
+            let code = crate::wire::error::serde_code(&message);
             let message = crate::wire::error::plain_types(&message);
             ApiError::invalid_param(param, format!("Invalid {kind} fault: {message}.{nearest}"))
+                .with_code(code)
         })?;
         check_fault(&fault, index)?;
         parsed.push(fault);

@@ -232,8 +232,14 @@ async fn misspelt_fault_parameter_suggested() {
     .await;
     assert_eq!(status, 400, "{answer}");
     assert_eq!(answer["error"]["param"], "faults[0][attempt]", "{answer}");
+    assert_eq!(answer["error"]["code"], "parameter_unknown", "{answer}");
     let message = answer["error"]["message"].as_str().unwrap();
     assert!(message.ends_with("Did you mean `attempts`?"), "{message}");
+
+    let (status, answer) = put_plan(&fake, r#"{"faults": [{"attempts": 2}]}"#).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"]["param"], "faults[0][kind]", "{answer}");
+    assert_eq!(answer["error"]["code"], "parameter_missing", "{answer}");
 
     let (status, answer) =
         put_plan(&fake, r#"{"faults": [{"kind": "webhook_drop", "zzz": 2}]}"#).await;

@@ -227,6 +227,19 @@ impl std::error::Error for ApiError {}
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// Returns Stripe's error code for serde's message about one parameter,
+/// which may start with the parameter's name (`limt: unknown field …`).
+pub fn serde_code(message: &str) -> &'static str {
+    let message = message.split_once(": ").map_or(message, |(_, rest)| rest);
+    if message.starts_with("unknown field") {
+        "parameter_unknown"
+    } else if message.starts_with("missing field") {
+        "parameter_missing"
+    } else {
+        "parameter_invalid"
+    }
+}
+
 /// Rewrites the Rust type names in a deserializer's message in words.
 pub fn plain_types(message: &str) -> String {
     [
