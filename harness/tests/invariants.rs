@@ -79,6 +79,7 @@ fn record(sessions: Vec<SessionTruth>, observations: Vec<Observation>) -> Scenar
             currency: true,
             released: true,
         },
+        charge_intents: BTreeMap::new(),
     }
 }
 
@@ -320,6 +321,25 @@ fn rise_during_repeat_blames_duplicate() {
         message.contains(
             "rose from 1 after step 2 (advance, line 11) to 2 after step 3 (advance, line 12) while the event was delivered again"
         ),
+        "{message}"
+    );
+}
+
+/// A charge event belongs to the order of the charge's payment intent.
+#[test]
+fn repeated_charge_event_blamed() {
+    let mut record = paid_record(&[0, 1, 2]);
+    record.trace = vec![
+        event_entry(3, "evt_ch", "charge.succeeded", "ch_1"),
+        delivery_entry(7, "evt_ch", "charge.succeeded", 200),
+        delivery_entry(12, "evt_ch", "charge.succeeded", 200),
+    ];
+    record.charge_intents = BTreeMap::from([("ch_1".to_owned(), "pi_1".to_owned())]);
+    let violations = check(&record, true);
+    assert_eq!(broken(&record), vec![Invariant::DuplicatesIgnored]);
+    let message = &violations[0].message;
+    assert!(
+        message.contains("event evt_ch (charge.succeeded) was delivered 2 times"),
         "{message}"
     );
 }

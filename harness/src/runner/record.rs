@@ -287,6 +287,9 @@ pub struct ScenarioRecord {
     /// app's and are left out of request checks.
     pub harness_requests: HashSet<String>,
     pub fields: AppFields,
+    /// The payment intent of each charge that an event of the scenario
+    /// names, by charge id, as the fake stores it after the last step.
+    pub charge_intents: BTreeMap<String, String>,
 }
 
 impl ScenarioRecord {
@@ -305,9 +308,10 @@ impl ScenarioRecord {
         self.observations.last()
     }
 
-    /// Returns the name of the order a session or payment intent id
-    /// belongs to.
+    /// Returns the name of the order a session, payment intent or charge
+    /// id belongs to. A charge belongs to the order of its payment intent.
     pub fn order_of_object(&self, id: &str) -> Option<&str> {
+        let id = self.charge_intents.get(id).map_or(id, String::as_str);
         self.orders.iter().find_map(|(name, order)| {
             let linked = order.session_ids().iter().any(|s| s == id)
                 || order

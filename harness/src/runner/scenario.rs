@@ -8,7 +8,7 @@
 //! cleared between scenarios, and each reads only the trace and the
 //! deliveries written after it began.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -110,6 +110,9 @@ pub(crate) struct ScenarioRun<'a> {
     /// Held deliveries left by earlier scenarios, which this one must not
     /// release.
     leftover_held: HashSet<String>,
+    /// The payment intent of each charge that an event names, read after
+    /// the last step.
+    charge_intents: BTreeMap<String, String>,
 }
 
 /// Runs a scenario to its result. Returns a result in every case: errors
@@ -143,6 +146,7 @@ pub async fn run_scenario(
         start_time: 0,
         faults_cleared: false,
         leftover_held: HashSet::new(),
+        charge_intents: BTreeMap::new(),
     };
     let mut failures = Vec::new();
     let mut allowed = Vec::new();
@@ -452,7 +456,44 @@ impl ScenarioRun<'_> {
                 order.sessions = sessions;
             }
         }
+        self.read_charge_intents().await;
         Ok(())
+    }
+
+    /// Reads the payment intent of each charge that an event of the
+    /// scenario names, so that charge events count for the charge's order.
+    async fn read_charge_intents(&mut self) {
+        let charges: BTreeSet<String> = self
+            .trace
+            .iter()
+            .filter(|entry| entry.kind == "event")
+            .filter(|entry| {
+                entry
+                    .str_field("type")
+                    .is_some_and(|t| t.starts_with("charge."))
+            })
+            .filter_map(|entry| entry.str_field("object").map(str::to_owned))
+            .collect();
+        for charge in charges {
+            // The control API reads the stored object, so no fault applies.
+            let object = match self.ctx.fake.object(&charge).await {
+                Ok(object) => object,
+                Err(err) => {
+                    tracing::debug!(%err, %charge, "charge not readable");
+                    continue;
+                }
+            };
+            let payment_intent = match &object["payment_intent"] {
+                Value::String(id) => Some(id.clone()),
+                Value::Object(intent) => {
+                    intent.get("id").and_then(Value::as_str).map(str::to_owned)
+                }
+                _ => None,
+            };
+            if let Some(payment_intent) = payment_intent {
+                self.charge_intents.insert(charge, payment_intent);
+            }
+        }
     }
 
     fn session_truth(&self, id: String, attempt: usize, object: &Value) -> SessionTruth {
@@ -511,6 +552,7 @@ impl ScenarioRun<'_> {
             deliveries,
             trace: self.trace.clone(),
             harness_requests: self.ctx.fake.own_requests(),
+            charge_intents: self.charge_intents.clone(),
             fields: AppFields {
                 fulfilments: order.fulfilments.is_some(),
                 session_id: order.session_id.is_some(),
