@@ -7,11 +7,13 @@
 //! reads taken after every step, so a fulfilment that happened before the
 //! payment is caught even when the payment succeeds later.
 
+mod blame;
+
 use std::collections::BTreeMap;
 
-use crate::runner::record::{
-    Moment, Observation, OrderRecord, OrderView, ScenarioRecord, SessionTruth, TraceEntry,
-};
+use blame::{ExtraFulfilment, accepted_deliveries, extra_fulfilments};
+
+use crate::runner::record::{Observation, OrderRecord, OrderView, ScenarioRecord, SessionTruth};
 use crate::scenario::model::OrderStatus;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -98,7 +100,7 @@ pub struct Violation {
 /// eventually happen may still be due.
 pub fn check(record: &ScenarioRecord, settled: bool) -> Vec<Violation> {
     let mut violations = Vec::new();
-    let repeats = repeated_deliveries(record);
+    let deliveries = accepted_deliveries(record);
     for (name, order) in &record.orders {
         let Some(last) = record.last_observation().and_then(|o| o.orders.get(name)) else {
             continue;
@@ -107,7 +109,7 @@ pub fn check(record: &ScenarioRecord, settled: bool) -> Vec<Violation> {
         let extras = extra_fulfilments(
             &record.observations,
             name,
-            repeats.get(name.as_str()).map_or(&[], Vec::as_slice),
+            deliveries.get(name.as_str()).map_or(&[], Vec::as_slice),
         );
         let unexplained = extras.iter().find(|extra| extra.repeat.is_none());
         let paid: Vec<&SessionTruth> = order.paid_sessions().collect();
@@ -137,11 +139,12 @@ pub fn check(record: &ScenarioRecord, settled: bool) -> Vec<Violation> {
                 invariant: Invariant::DuplicatesIgnored,
                 order: Some(name.clone()),
                 message: format!(
-                    "{name} was fulfilled {count} times; event {} ({}) was delivered {} times and the app responded with 2xx each time, and the fulfilment count rose {} while the event was delivered again, so the app processed the event again",
+                    "{name} was fulfilled {count} times; event {} ({}) was delivered {} times and the app responded with 2xx each time, and the fulfilment count rose {} while the event was delivered again, so the app processed the event again{}",
                     repeat.event_id,
                     repeat.event_type,
                     repeat.accepted,
-                    extra.describe_rise()
+                    extra.describe_rise(),
+                    other_causes_note(extra)
                 ),
             });
         }
@@ -230,10 +233,29 @@ fn fulfilled_at_most_once(
 /// Describes a fulfilment count above one that no repeated delivery
 /// explains.
 fn more_than_once(name: &str, count: u64, session: &str, extra: &ExtraFulfilment<'_>) -> String {
+    let rise = extra.describe_rise();
+    if extra.window.iter().any(|delivery| delivery.repeat) {
+        return format!(
+            "{name} was fulfilled {count} times for one payment ({session}); the fulfilment count rose {rise}. Between those reads came {}. Orders are read only between steps, so the harness cannot tell which of these fulfilled the order again. It does not blame the repeated deliveries, because {} can explain the rise without them",
+            extra.describe_window(),
+            extra.describe_other_causes()
+        );
+    }
     format!(
-        "{name} was fulfilled {count} times for one payment ({session}); the fulfilment count rose {}, and no event of {name} was delivered and accepted more than once in that time",
-        extra.describe_rise()
+        "{name} was fulfilled {count} times for one payment ({session}); the fulfilment count rose {rise}, and no event of {name} was delivered and accepted more than once in that time"
     )
+}
+
+/// Lists what else could have fulfilled the order when a rise is blamed
+/// on a repeated delivery, because the reads cannot separate them.
+fn other_causes_note(extra: &ExtraFulfilment<'_>) -> String {
+    match extra.reason {
+        Some(reason) if extra.has_other_causes() => format!(
+            ". Between those reads came {}, and the harness cannot tell which of these fulfilled the order again. It blames the repeated delivery because {reason}",
+            extra.describe_window()
+        ),
+        _ => String::new(),
+    }
 }
 
 fn unpaid_not_fulfilled(
@@ -477,158 +499,6 @@ fn event_objects(record: &ScenarioRecord) -> BTreeMap<&str, &str> {
         }
     }
     objects
-}
-
-/// A delivery of an event that the app had already accepted, accepted
-/// (2xx) again.
-#[derive(Debug, Clone, Copy)]
-struct RepeatedDelivery<'a> {
-    /// The trace sequence number of the delivery, written once the app
-    /// had responded.
-    seq: u64,
-    event_id: &'a str,
-    event_type: &'a str,
-    /// Accepted deliveries of the event during the whole scenario.
-    accepted: usize,
-}
-
-/// Event types an app fulfils an order from. A repeated delivery of any
-/// other type cannot explain a second fulfilment, so it is not blamed.
-const FULFILLING_TYPES: &[&str] = &[
-    "checkout.session.completed",
-    "checkout.session.async_payment_succeeded",
-    "payment_intent.succeeded",
-    "charge.succeeded",
-];
-
-/// Lists the second and later accepted deliveries of each event of a
-/// fulfilling type, by the scenario's name of the event's order, in trace
-/// order. Forged deliveries do not count.
-fn repeated_deliveries(record: &ScenarioRecord) -> BTreeMap<&str, Vec<RepeatedDelivery<'_>>> {
-    let accepted: Vec<&TraceEntry> = record
-        .trace
-        .iter()
-        .filter(|entry| entry.kind == "delivery")
-        .filter(|entry| {
-            entry.detail["status"]
-                .as_u64()
-                .is_some_and(|status| (200..300).contains(&status))
-        })
-        .filter(|entry| entry.detail["forged"].is_null())
-        .filter(|entry| {
-            entry
-                .str_field("type")
-                .is_some_and(|kind| FULFILLING_TYPES.contains(&kind))
-        })
-        .collect();
-    let mut totals: BTreeMap<&str, usize> = BTreeMap::new();
-    for entry in &accepted {
-        if let Some(event_id) = entry.str_field("event_id") {
-            *totals.entry(event_id).or_default() += 1;
-        }
-    }
-    let objects = event_objects(record);
-    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut repeats: BTreeMap<&str, Vec<RepeatedDelivery<'_>>> = BTreeMap::new();
-    for entry in accepted {
-        let (Some(event_id), Some(event_type)) =
-            (entry.str_field("event_id"), entry.str_field("type"))
-        else {
-            continue;
-        };
-        let earlier = seen.entry(event_id).or_default();
-        *earlier += 1;
-        if *earlier < 2 {
-            continue;
-        }
-        let Some(order) = objects
-            .get(event_id)
-            .and_then(|object| record.order_of_object(object))
-        else {
-            continue;
-        };
-        repeats.entry(order).or_default().push(RepeatedDelivery {
-            seq: entry.seq,
-            event_id,
-            event_type,
-            accepted: totals[event_id],
-        });
-    }
-    repeats
-}
-
-/// A rise of an order's fulfilment count to more than one, between two
-/// reads of the order.
-#[derive(Debug)]
-struct ExtraFulfilment<'a> {
-    /// The previous read with a fulfilment count, and that count. `None`
-    /// when the rise shows in the first such read.
-    before: Option<(&'a Moment, u64)>,
-    /// The read that shows the rise, and its count.
-    after: (&'a Moment, u64),
-    /// A repeated delivery of one of the order's events made between the
-    /// two reads, which the rise is blamed on.
-    repeat: Option<RepeatedDelivery<'a>>,
-}
-
-impl ExtraFulfilment<'_> {
-    /// Describes the rise for messages: `from 1 after step 2 (pay, line 16)
-    /// to 2 after step 3 (redirect, line 17)`.
-    fn describe_rise(&self) -> String {
-        let (moment, count) = self.after;
-        match self.before {
-            Some((before, previous)) => {
-                format!("from {previous} {before} to {count} {moment}")
-            }
-            None => format!("to {count} by the first read of the order, {moment}"),
-        }
-    }
-}
-
-/// Finds each rise of an order's fulfilment count to more than one across
-/// the reads taken after every step. A rise is blamed on a repeated
-/// delivery of one of the order's events made between the read before the
-/// rise and the read that shows it. Without one, the rise is left
-/// unexplained, even when a repeated delivery came earlier or later.
-///
-/// NOTE: the reads are taken after whole steps, so a rise during a step
-/// that both repeats a delivery and does something else (a redirect that
-/// races a delivery already made) is blamed on the repeated delivery.
-fn extra_fulfilments<'a>(
-    observations: &'a [Observation],
-    name: &str,
-    repeats: &[RepeatedDelivery<'a>],
-) -> Vec<ExtraFulfilment<'a>> {
-    let mut extras = Vec::new();
-    let mut previous: Option<(&Moment, u64, u64)> = None;
-    for observation in observations {
-        let Some(count) = observation
-            .orders
-            .get(name)
-            .filter(|view| view.found)
-            .and_then(|view| view.fulfilments)
-        else {
-            continue;
-        };
-        let (before, since) = match previous {
-            Some((moment, previous_count, seq)) => (Some((moment, previous_count)), seq),
-            None => (None, 0),
-        };
-        let previous_count = before.map_or(0, |(_, previous_count)| previous_count);
-        if count > previous_count && count > 1 {
-            let repeat = repeats
-                .iter()
-                .find(|repeat| repeat.seq > since && repeat.seq <= observation.trace_seq)
-                .copied();
-            extras.push(ExtraFulfilment {
-                before,
-                after: (&observation.moment, count),
-                repeat,
-            });
-        }
-        previous = Some((&observation.moment, count, observation.trace_seq));
-    }
-    extras
 }
 
 fn max_fulfilments(observations: &[Observation], name: &str) -> Option<u64> {

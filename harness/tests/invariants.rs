@@ -344,6 +344,108 @@ fn repeated_charge_event_blamed() {
     );
 }
 
+/// The first delivery of checkout.session.completed and a repeat of
+/// payment_intent.succeeded fall between the same two reads, after the
+/// order was fulfilled once. The first delivery can explain the rise, so
+/// the repeat is not blamed, and the message lists both.
+#[test]
+fn first_delivery_beside_repeat_not_blamed() {
+    let mut record = paid_record(&[0, 1, 2]);
+    record.trace = vec![
+        event_entry(1, "evt_pi", "payment_intent.succeeded", "pi_1"),
+        event_entry(2, "evt_cs", "checkout.session.completed", "cs_1"),
+        delivery_entry(7, "evt_pi", "payment_intent.succeeded", 200),
+        delivery_entry(12, "evt_cs", "checkout.session.completed", 200),
+        delivery_entry(13, "evt_pi", "payment_intent.succeeded", 200),
+    ];
+    let violations = check(&record, true);
+    assert_eq!(broken(&record), vec![Invariant::PaidFulfilledOnce]);
+    let message = &violations[0].message;
+    assert!(
+        message.contains(
+            "Between those reads came the first delivery of evt_cs (checkout.session.completed) and a repeated delivery of evt_pi (payment_intent.succeeded)"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("cannot tell which"), "{message}");
+    assert!(
+        message.contains("because the first delivery can explain the rise"),
+        "{message}"
+    );
+}
+
+/// A redirect step between the reads can fulfil the order again, so a
+/// repeat in the same window is not blamed.
+#[test]
+fn redirect_beside_repeat_not_blamed() {
+    let mut record = paid_record(&[0, 1, 2]);
+    if let Moment::Step { name, .. } = &mut record.observations[2].moment {
+        *name = "redirect".to_owned();
+    }
+    record.trace = vec![
+        event_entry(3, "evt_1", "checkout.session.completed", "cs_1"),
+        delivery_entry(7, "evt_1", "checkout.session.completed", 200),
+        delivery_entry(12, "evt_1", "checkout.session.completed", 200),
+    ];
+    let violations = check(&record, true);
+    assert_eq!(broken(&record), vec![Invariant::PaidFulfilledOnce]);
+    let message = &violations[0].message;
+    assert!(
+        message.contains("Between those reads came the redirect of step 3 (line 12)"),
+        "{message}"
+    );
+}
+
+/// Every event arrives with its copy in one step, as under a
+/// webhook_duplicate fault, and the order had no fulfilment before: the
+/// rise is blamed on a repeat, and the message names the other causes.
+#[test]
+fn copies_together_blame_repeat() {
+    let mut record = paid_record(&[0, 2]);
+    record.trace = vec![
+        event_entry(1, "evt_pi", "payment_intent.succeeded", "pi_1"),
+        event_entry(2, "evt_cs", "checkout.session.completed", "cs_1"),
+        delivery_entry(6, "evt_pi", "payment_intent.succeeded", 200),
+        delivery_entry(7, "evt_pi", "payment_intent.succeeded", 200),
+        delivery_entry(8, "evt_cs", "checkout.session.completed", 200),
+        delivery_entry(9, "evt_cs", "checkout.session.completed", 200),
+    ];
+    let violations = check(&record, true);
+    assert_eq!(broken(&record), vec![Invariant::DuplicatesIgnored]);
+    let message = &violations[0].message;
+    assert!(
+        message.contains("event evt_cs (checkout.session.completed) was delivered 2 times"),
+        "{message}"
+    );
+    assert!(
+        message.contains("each first delivery came with its own copy"),
+        "{message}"
+    );
+}
+
+/// A rise larger than the first deliveries in its window can explain is
+/// blamed on the repeat, even after an earlier fulfilment.
+#[test]
+fn rise_beyond_first_deliveries_blames_repeat() {
+    let mut record = paid_record(&[0, 1, 3]);
+    record.trace = vec![
+        event_entry(1, "evt_pi", "payment_intent.succeeded", "pi_1"),
+        event_entry(2, "evt_cs", "checkout.session.completed", "cs_1"),
+        delivery_entry(7, "evt_pi", "payment_intent.succeeded", 200),
+        delivery_entry(12, "evt_cs", "checkout.session.completed", 200),
+        delivery_entry(13, "evt_cs", "checkout.session.completed", 200),
+    ];
+    let violations = check(&record, true);
+    assert_eq!(broken(&record), vec![Invariant::DuplicatesIgnored]);
+    assert!(
+        violations[0]
+            .message
+            .contains("the rise is larger than the other causes explain"),
+        "{}",
+        violations[0].message
+    );
+}
+
 /// A redelivery after a 500 is Stripe's retry, not a repeat of an
 /// accepted delivery.
 #[test]
