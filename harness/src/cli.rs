@@ -10,26 +10,84 @@ use clap::{Parser, Subcommand};
 
 use crate::output::{errln, outln};
 
+/// The environment variable that gives the fake's URL when `--fake` is
+/// not given.
+pub const FAKE_URL_ENV: &str = "FAKESTRIPE_URL";
+
 /// Checks a `--fake` value: an absolute http:// or https:// base URL,
-/// such as `http://127.0.0.1:12111`, with no path but `/`, no query and
-/// no fragment, because the harness appends the fake's own paths to it.
+/// such as `http://127.0.0.1:12111`, with no user info, no path but `/`,
+/// no query and no fragment, because the harness appends the fake's own
+/// paths to it.
 pub fn parse_fake_url(text: &str) -> Result<String, String> {
-    match url::Url::parse(text) {
-        Ok(url) if url.path() != "/" && !url.cannot_be_a_base() => Err(
-            "--fake takes the base URL, such as http://127.0.0.1:12111, without a path".to_owned(),
-        ),
-        Ok(url) if url.query().is_some() || url.fragment().is_some() => Err(
-            "--fake takes the base URL, such as http://127.0.0.1:12111, without a query or fragment"
-                .to_owned(),
-        ),
-        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
-            Ok(text.to_owned())
-        }
-        Ok(_) => Err("use an http:// or https:// URL with a host".to_owned()),
-        Err(err) => Err(format!(
-            "{err}: give the fake's base URL, such as http://127.0.0.1:12111"
-        )),
+    check_fake_url(text, "--fake")
+}
+
+/// Reads and checks `FAKESTRIPE_URL`. Returns None when it is unset or
+/// empty, and an error that names the variable when its value is invalid.
+pub fn fake_url_from_env() -> Result<Option<String>, String> {
+    match std::env::var(FAKE_URL_ENV) {
+        Ok(text) if text.is_empty() => Ok(None),
+        Ok(text) => check_fake_url(&text, FAKE_URL_ENV)
+            .map(Some)
+            .map_err(|err| format!("invalid value '{text}' for {FAKE_URL_ENV}: {err}")),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(format!("{FAKE_URL_ENV} is not valid UTF-8")),
     }
+}
+
+/// Returns the `--fake` value when given, else a valid `FAKESTRIPE_URL`.
+/// Prints the error and returns the usage exit code when the variable is
+/// invalid.
+pub fn fake_url_or_env(fake: Option<String>) -> Result<Option<String>, ExitCode> {
+    if fake.is_some() {
+        return Ok(fake);
+    }
+    fake_url_from_env().map_err(|err| {
+        errln!("error: {err}");
+        ExitCode::from(EXIT_USAGE)
+    })
+}
+
+/// Checks a fake URL given by `source`, the flag or variable named in the
+/// error.
+fn check_fake_url(text: &str, source: &str) -> Result<String, String> {
+    let example = "such as http://127.0.0.1:12111";
+    let url = url::Url::parse(text)
+        .map_err(|err| format!("{err}: give the fake's base URL, {example}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!(
+            "{source} takes an http:// or https:// URL with a host, {example}"
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "{source} takes the base URL, {example}, without a user name or password"
+        ));
+    }
+    // The parser removes dot segments such as `/%2e`, so the path is also
+    // checked as written.
+    if url.path() != "/" || !matches!(raw_path(text), "" | "/") {
+        return Err(format!(
+            "{source} takes the base URL, {example}, without a path"
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "{source} takes the base URL, {example}, without a query or fragment"
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+/// Returns the path of a URL as written: the text after the authority and
+/// before any query or fragment.
+fn raw_path(text: &str) -> &str {
+    let after_scheme = text.split_once("://").map_or(text, |(_, rest)| rest);
+    let end = after_scheme.find(['?', '#']).unwrap_or(after_scheme.len());
+    let before_query = &after_scheme[..end];
+    before_query
+        .find('/')
+        .map_or("", |start| &before_query[start..])
 }
 
 /// Exit code when a scenario failed.
@@ -120,11 +178,18 @@ mod tests {
         }
         let path = "--fake takes the base URL, such as http://127.0.0.1:12111, without a path";
         let query = "--fake takes the base URL, such as http://127.0.0.1:12111, without a query or fragment";
+        let user = "--fake takes the base URL, such as http://127.0.0.1:12111, without a user name or password";
         let cases = [
             ("http://127.0.0.1:12111/some/path", path),
             ("http://127.0.0.1:12111/v1/", path),
+            ("http://127.0.0.1:12111/%2e", path),
+            ("http://127.0.0.1:12111/.", path),
+            ("http://127.0.0.1:12111/a/..", path),
+            ("http://127.0.0.1:12111//", path),
             ("http://127.0.0.1:12111/?key=1", query),
             ("http://127.0.0.1:12111#top", query),
+            ("http://user:pw@127.0.0.1:12111", user),
+            ("http://user@127.0.0.1:12111/", user),
         ];
         for (url, expected) in cases {
             assert_eq!(parse_fake_url(url), Err(expected.to_owned()), "{url}");

@@ -386,7 +386,7 @@ async fn invalid_flags_exit_with_usage_error() {
         "{stderr}"
     );
 
-    let cases: [(&[&str], &str); 10] = [
+    let cases: [(&[&str], &str); 12] = [
         (
             &["serve", "--port", "0", "--forward-to", "notaurl"],
             "give the app's webhook URL, such as http://127.0.0.1:4242/webhook",
@@ -442,12 +442,49 @@ async fn invalid_flags_exit_with_usage_error() {
             &["run", "scenarios", "--fake", "notaurl"],
             "give the fake's base URL",
         ),
+        (
+            &["run", "scenarios", "--fake", "http://127.0.0.1:12111/%2e"],
+            "without a path",
+        ),
+        (
+            &[
+                "run",
+                "scenarios",
+                "--fake",
+                "http://user:pw@127.0.0.1:12111",
+            ],
+            "without a user name or password",
+        ),
     ];
     for (args, expected) in cases {
         let output = Command::new(BINARY).args(args).output().await.unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}
+
+/// An invalid FAKESTRIPE_URL is reported under its own name, not as the
+/// `--fake` flag that the user did not pass.
+#[tokio::test]
+async fn invalid_fake_url_env_named() {
+    for args in [
+        &["run", "scenarios", "--app", "fakestripe.yaml"][..],
+        &["fuzz", "--app", "fakestripe.yaml"][..],
+    ] {
+        let output = Command::new(BINARY)
+            .args(args)
+            .env("FAKESTRIPE_URL", "http://127.0.0.1:12111/v1")
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("invalid value 'http://127.0.0.1:12111/v1' for FAKESTRIPE_URL"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("--fake"), "{args:?}: {stderr}");
     }
 }
 

@@ -76,12 +76,17 @@ pub struct FuzzArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Use the fake running at this URL instead of starting one.
-    #[arg(long, env = "FAKESTRIPE_URL", value_parser = crate::cli::parse_fake_url)]
+    /// Default: the FAKESTRIPE_URL environment variable, when set.
+    #[arg(long, value_parser = crate::cli::parse_fake_url)]
     pub fake: Option<String>,
 }
 
-pub fn main(args: FuzzArgs) -> ExitCode {
+pub fn main(mut args: FuzzArgs) -> ExitCode {
     crate::output::init_tracing("warn");
+    args.fake = match crate::cli::fake_url_or_env(args.fake.take()) {
+        Ok(url) => url,
+        Err(code) => return code,
+    };
     if args.cases == 0 {
         errln!("error: --cases must be at least 1");
         return ExitCode::from(EXIT_USAGE);
