@@ -31,6 +31,10 @@ use crate::scenario::model::{PayStep, PaymentMethod, ReleaseStep, Step, WaitUnti
 use crate::scenario::values::HttpStatus;
 use crate::scenario::{PlannedStep, Scenario};
 
+/// Real time between the checks of a `wait_until` step after its virtual
+/// time has passed.
+const REAL_TIME_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Returns the default line items: one unit of 10.00.
 fn default_items() -> Value {
     json!([{ "name": "Item", "unit_amount": 1000, "quantity": 1 }])
@@ -987,24 +991,36 @@ impl ScenarioRun<'_> {
         let within = wait.within.as_ref().map_or(3_600, |d| d.value.seconds());
         let every = wait.every.as_ref().map_or(60, |d| d.value.seconds()).max(1);
         let mut waited = 0;
-        loop {
-            let mismatches = expect::wait_condition(self, planned, wait).await?;
-            if mismatches.is_empty() {
-                return Ok(());
-            }
-            if waited >= within {
-                return Err(StepFailure {
-                    message: format!(
-                        "the condition did not hold within {}",
-                        crate::scenario::values::format_seconds(within)
-                    ),
-                    mismatches,
-                });
-            }
+        let mut mismatches = expect::wait_condition(self, planned, wait).await?;
+        while !mismatches.is_empty() && waited < within {
             let step = every.min(within - waited);
             self.ctx.fake.advance(step).await?;
             waited += step;
+            mismatches = expect::wait_condition(self, planned, wait).await?;
         }
+        // An app's background job may still apply what was delivered, so
+        // the condition is checked again over real time, clock held still.
+        let real_time = wait.real_time.as_ref().map_or(0, |d| d.value.seconds());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(real_time);
+        while !mismatches.is_empty() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(REAL_TIME_CHECK_INTERVAL).await;
+            mismatches = expect::wait_condition(self, planned, wait).await?;
+        }
+        if mismatches.is_empty() {
+            return Ok(());
+        }
+        let within = crate::scenario::values::format_seconds(within);
+        let message = match real_time {
+            0 => format!("the condition did not hold within {within}"),
+            _ => format!(
+                "the condition did not hold within {within}, nor in {} of real time after it",
+                crate::scenario::values::format_seconds(real_time)
+            ),
+        };
+        Err(StepFailure {
+            message,
+            mismatches,
+        })
     }
 }
 

@@ -137,6 +137,9 @@ fn not_scenario_help(source: &Source<'_>, mut err: FileError) -> FileError {
 const STEPS_WITHOUT_REQUIRED_KEYS: &[&str] =
     &["cancel", "redirect", "expire", "release", "deliver"];
 
+/// Maximum `real_time` of a `wait_until` step: ten minutes.
+const MAX_WAIT_REAL_SECONDS: u64 = 600;
+
 /// Maximum checks of a `wait_until` step: `within` divided by `every`.
 const MAX_WAIT_CHECKS: u64 = 10_000;
 
@@ -594,6 +597,18 @@ impl Checker<'_> {
     /// at least 1s, and they allow at most [`MAX_WAIT_CHECKS`] checks. An
     /// error points at `every`, or at `within` when `every` is left out.
     fn check_wait_interval(&mut self, position: Position, wait: &WaitUntilStep) {
+        if let Some(real_time) = &wait.real_time
+            && real_time.value.seconds() > MAX_WAIT_REAL_SECONDS
+        {
+            let message = format!(
+                "`real_time` is {}, expected at most {}",
+                real_time.value,
+                format_seconds(MAX_WAIT_REAL_SECONDS)
+            );
+            let help = "`real_time` is how long to go on checking in real time, for an app's background job, such as `5s`";
+            self.errors
+                .push(self.source.at(real_time, message, Some(help.to_owned())));
+        }
         let within = wait.within.as_ref().map_or(3_600, |d| d.value.seconds());
         let every = wait.every.as_ref().map_or(60, |d| d.value.seconds());
         if every == 0 {

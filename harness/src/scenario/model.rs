@@ -525,6 +525,11 @@ pub struct WaitUntilStep {
     /// Virtual time advanced between checks. Default 1m.
     #[schemars(with = "Option<Duration>")]
     pub every: Option<Spanned<Duration>>,
+    /// Real time to go on checking, without moving the clock, once
+    /// `within` has passed: for an app that applies events in a background
+    /// job after it answers. Default none, at most 10m.
+    #[schemars(with = "Option<Duration>")]
+    pub real_time: Option<Spanned<Duration>>,
 }
 
 /// An order status in the harness's words; `status_map` in
