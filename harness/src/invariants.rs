@@ -173,9 +173,12 @@ fn paid_fulfilled_once(
         ))
     } else if record.fields.fulfilments {
         if last.fulfilments.is_none() {
-            Some(format!(
-                "{name} was paid ({session}) but the app's order has no fulfilment count"
-            ))
+            Some(match last.absent_value("fulfilments") {
+                Some(absent) => format!("{name} was paid ({session}) but {absent}"),
+                None => format!(
+                    "{name} was paid ({session}) but the app's order has no fulfilment count"
+                ),
+            })
         } else if last.fulfilments == Some(0) {
             Some(format!(
                 "{name} was paid ({session}) but the app reports 0 fulfilments ({})",

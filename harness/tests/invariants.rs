@@ -670,6 +670,26 @@ fn session_pointer_names_nothing() {
     );
 }
 
+/// A `fulfilments` pointer that names nothing: the message names the
+/// pointer rather than saying the order has no count.
+#[test]
+fn fulfilments_pointer_names_nothing() {
+    let mut order = view(OrderStatus::Paid, "paid", 1, false);
+    order.fulfilments = None;
+    order.absent_pointers = vec![("fulfilments".to_owned(), "/count".to_owned())];
+    order.response_keys = ["status", "fulfilment_count"].map(str::to_owned).to_vec();
+    let record = record(
+        vec![session("paid", "complete", Some(5))],
+        vec![observation(0, 9, order)],
+    );
+    let violations = check(&record, true);
+    assert_eq!(violations[0].invariant, Invariant::PaidFulfilledOnce);
+    assert_eq!(
+        violations[0].message,
+        "O-1 was paid (cs_1 payment_status paid) but the order response has no value at the app file's `order.fulfilments` pointer `/count` (its top-level keys are status, fulfilment_count), so the pointer is likely wrong"
+    );
+}
+
 #[test]
 fn unsettled_checks_only_what_must_never_happen() {
     let record = record(

@@ -296,3 +296,39 @@ steps:
         "no delivery is held; a `hold` step or a hold fault must come first"
     );
 }
+
+/// An `order.session_id` pointer that names nothing in the shop's order
+/// response: the failing `expect` step says so instead of "(missing)".
+#[test]
+fn absent_pointer_named_in_expect_step() {
+    let text = std::fs::read_to_string(shop_app()).expect("the shop's fakestripe.yaml exists");
+    let root = workspace_root().display().to_string();
+    let (checkout, order) = text
+        .split_once("\norder:\n")
+        .expect("the app file has an order section");
+    let order = order.replacen("  session_id: /session_id", "  session_id: /nonexistent", 1);
+    let text =
+        format!("{checkout}\norder:\n{order}").replace("cwd: ../..", &format!("cwd: {root}"));
+    assert!(
+        text.contains("/nonexistent"),
+        "the pointer was not replaced"
+    );
+    let dir = scratch::scratch("e2e", "absent-pointer");
+    let app = dir.join("fakestripe.yaml");
+    std::fs::write(&app, text).expect("the temporary directory is writable");
+    let file = dir.join("stored.yaml");
+    std::fs::write(
+        &file,
+        "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - pay: { card: success }\n  - advance: 1m\n  - expect: { stored_session: latest }\n",
+    )
+    .expect("the temporary directory is writable");
+
+    let results = run(&app, &[file], 1);
+
+    let failure = &results[0].failures[0];
+    assert_eq!(failure.mismatches[0].subject, "stored session");
+    assert_eq!(
+        failure.mismatches[0].actual,
+        "(missing: the order response has no value at the app file's `order.session_id` pointer `/nonexistent`)"
+    );
+}

@@ -55,6 +55,18 @@ fn show<T: ToString>(value: Option<T>) -> String {
     value.map_or_else(|| "(missing)".to_owned(), |v| v.to_string())
 }
 
+/// Shows the order's value for the app file's `order.{key}` pointer, and
+/// says so when the pointer names nothing in the order response.
+fn show_field<T: ToString>(view: &OrderView, key: &str, value: Option<T>) -> String {
+    match (value, view.absent_pointer(key)) {
+        (Some(value), _) => value.to_string(),
+        (None, Some(pointer)) => format!(
+            "(missing: the order response has no value at the app file's `order.{key}` pointer `{pointer}`)"
+        ),
+        (None, None) => "(missing)".to_owned(),
+    }
+}
+
 /// Runs an `expect` step.
 pub(crate) async fn check(
     run: &mut ScenarioRun<'_>,
@@ -209,7 +221,7 @@ fn order_mismatches(
         out.push(mismatch(
             "fulfilments",
             expected.to_string(),
-            show(view.fulfilments),
+            show_field(view, "fulfilments", view.fulfilments),
         ));
     }
 
@@ -229,7 +241,7 @@ fn order_mismatches(
             out.push(mismatch(
                 "stored session",
                 expected_text,
-                show(view.session_id.as_deref()),
+                show_field(view, "session_id", view.session_id.as_deref()),
             ));
         }
     }
@@ -237,7 +249,11 @@ fn order_mismatches(
     if let Some(expected) = checks.amount
         && view.amount != Some(expected)
     {
-        out.push(mismatch("amount", expected.to_string(), show(view.amount)));
+        out.push(mismatch(
+            "amount",
+            expected.to_string(),
+            show_field(view, "amount", view.amount),
+        ));
     }
 
     if let Some(expected) = checks.currency
@@ -249,7 +265,7 @@ fn order_mismatches(
         out.push(mismatch(
             "currency",
             expected,
-            show(view.currency.as_deref()),
+            show_field(view, "currency", view.currency.as_deref()),
         ));
     }
 
@@ -259,7 +275,7 @@ fn order_mismatches(
         out.push(mismatch(
             "released",
             expected.to_string(),
-            show(view.released),
+            show_field(view, "released", view.released),
         ));
     }
     out

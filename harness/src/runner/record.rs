@@ -77,6 +77,15 @@ impl OrderView {
         }
     }
 
+    /// Returns the app file's `order.{key}` pointer when the order response
+    /// has nothing at it.
+    pub fn absent_pointer(&self, key: &str) -> Option<&str> {
+        self.absent_pointers
+            .iter()
+            .find(|(name, _)| name == key)
+            .map(|(_, pointer)| pointer.as_str())
+    }
+
     /// Describes the missing value of the app file's `order.{key}`
     /// pointer, when the order response has nothing at that pointer.
     /// Returns None when the pointer names a value, even a null one.
