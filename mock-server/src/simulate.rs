@@ -298,32 +298,27 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
             format!("Invalid email address: {email}"),
         ));
     }
-    // Checkout shows the email of the session's customer and does not let
-    // the customer change it.
-    let customer_email = customer_email(data, &session);
+    // Checkout shows the email the session brings and does not let the
+    // customer change it.
+    let fixed_email = fixed_email(data, &session);
     // The comparison ignores case, as a buyer may type the address shown
     // in other letters.
-    if let (Some(fixed), Some(given)) = (&customer_email, &request.email)
+    if let (Some(fixed), Some(given)) = (&fixed_email, &request.email)
         && fixed.to_lowercase() != given.to_lowercase()
     {
         return Err(ApiError::invalid_param(
             "email",
             format!(
-                "This session's customer has the email {fixed}, which Checkout shows and does not let the customer change; leave email out or send {fixed}."
+                "This session has the email {fixed}, which Checkout shows and does not let the customer change; leave email out or send {fixed}."
             ),
         ));
     }
     let origin = Origin::default();
-    // The customer's own spelling wins over a matching one typed in
-    // another case.
-    let email = match customer_email {
-        Some(fixed) => Some(fixed),
-        None => request
-            .email
-            .clone()
-            .or_else(|| session["customer_email"].as_str().map(str::to_owned))
-            .or_else(|| Some(DEFAULT_EMAIL.to_owned())),
-    };
+    // The session's spelling wins over a matching one typed in another
+    // case.
+    let email = fixed_email
+        .or_else(|| request.email.clone())
+        .or_else(|| Some(DEFAULT_EMAIL.to_owned()));
     let name = request.name.clone();
 
     if method == "card" {
@@ -998,13 +993,15 @@ fn complete_session(
 /// an email, so a completed session always has one.
 pub const DEFAULT_EMAIL: &str = "customer@example.com";
 
-/// Returns the email of a session's customer, if it has one. Checkout shows
-/// it and does not let the customer change it.
-pub fn customer_email(data: &AccountData, session: &Value) -> Option<String> {
+/// Returns the email that Checkout shows and does not let the customer
+/// change: that of the session's customer, or else the session's
+/// `customer_email`.
+pub fn fixed_email(data: &AccountData, session: &Value) -> Option<String> {
     session["customer"]
         .as_str()
         .and_then(|id| data.store.get("customer", id))
         .and_then(|customer| customer["email"].as_str().map(str::to_owned))
+        .or_else(|| session["customer_email"].as_str().map(str::to_owned))
 }
 
 /// Settles an asynchronous payment: the session's payment succeeds or fails.

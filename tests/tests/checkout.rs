@@ -1125,6 +1125,34 @@ async fn session_id_skips_taken_line_items_key() {
     }
 }
 
+/// A session's `customer_email` is shown fixed as well: the page makes
+/// the field read-only, and a payment with another email is a 400.
+#[tokio::test]
+async fn session_customer_email_is_fixed() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cs_fixed_customer_email");
+    let session = id_of(&create_session(&api, &[("customer_email", "mo@shop.test")]).await);
+
+    let page = reqwest::get(format!("{}/c/pay/{session}", fake.base_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let path = format!("/checkout/sessions/{session}/pay");
+    let other = json!({"payment_method": "card", "card_number": "4242424242424242", "email": "b@shop.test"});
+    let changed = api.control(&path, other).await;
+
+    let input = page
+        .lines()
+        .find(|line| line.contains("id=\"email\""))
+        .expect("the page has an email field");
+    assert!(input.contains("value=\"mo@shop.test\""), "{input}");
+    assert!(input.contains("readonly"), "{input}");
+    changed.expect(400);
+    assert_eq!(changed.error()["param"], "email");
+}
+
 /// Checkout in payment mode always collects an email, so a session paid
 /// through the control API without one still completes with an email.
 #[tokio::test]

@@ -20,7 +20,7 @@
 //! | `session-status` | the session's state; `data-status` is `open`, `complete` or `expired` |
 //! | `line-items` | the table of line items, one `tr.line-item` each |
 //! | `total-amount` | the amount due |
-//! | `email` | the customer's email, prefilled from `customer_email`, or fixed (`readonly`) when the session's customer has one |
+//! | `email` | the customer's email, fixed (`readonly`) when the session's customer has one or the session has `customer_email` |
 //! | `billing-name` | the customer's name |
 //! | `method-card`, `method-sepa_debit`, `method-us_bank_account` | one radio button per offered method |
 //! | `card-number` | the card number |
@@ -260,14 +260,10 @@ fn checkout_page(
     let currency = session["currency"].as_str().unwrap_or("usd");
     let session_status = session["status"].as_str().unwrap_or("open").to_owned();
     let offered = offered_methods(session);
-    // The form starts with the session's `customer_email`, or the email of
-    // its customer, which the customer cannot change.
-    let fixed_email = crate::simulate::customer_email(data, session);
+    // The form shows the email of the session's customer, or else the
+    // session's `customer_email`, and the customer cannot change it.
+    let fixed_email = crate::simulate::fixed_email(data, session);
     let mut entered = entered.unwrap_or_else(|| Entered {
-        email: session["customer_email"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
         outcome: "succeeded".to_owned(),
         ..Entered::default()
     });
@@ -431,8 +427,7 @@ async fn pay(
             }
         };
         // Checkout requires an email unless the session brings one.
-        let known_email = session["customer_email"].is_string()
-            || simulate::customer_email(&data, &session).is_some();
+        let known_email = simulate::fixed_email(&data, &session).is_some();
         if request.email.is_none() && !known_email {
             tracing::debug!(session = %id, "hosted page form sent without an email");
             let error = "Enter your email address.".to_owned();
