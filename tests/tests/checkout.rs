@@ -5,6 +5,7 @@
 
 mod support;
 
+use fakestripe_server::Server;
 use serde_json::{Value, json};
 use support::{Api, create_session, form, session_body, start_manual};
 
@@ -318,16 +319,7 @@ async fn customer_email_is_fixed_on_the_page() {
     let with_email = id_of(with_email.ok());
     let session = id_of(&create_session(&api, &[("customer", &with_email)]).await);
 
-    let page = reqwest::get(format!("{}/c/pay/{session}", fake.base_url()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let input = page
-        .lines()
-        .find(|line| line.contains("id=\"email\""))
-        .expect("the page has an email field");
+    let input = email_input(&fake, &session).await;
     assert!(input.contains("value=\"a@shop.test\""), "{input}");
     assert!(input.contains("readonly"), "{input}");
 
@@ -1125,6 +1117,20 @@ async fn session_id_skips_taken_line_items_key() {
     }
 }
 
+/// Returns the line of a session's hosted page that has its email field.
+async fn email_input(fake: &Server, session: &str) -> String {
+    let page = reqwest::get(format!("{}/c/pay/{session}", fake.base_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    page.lines()
+        .find(|line| line.contains("id=\"email\""))
+        .expect("the page has an email field")
+        .to_owned()
+}
+
 /// A session's `customer_email` is shown fixed as well: the page makes
 /// the field read-only, and a payment with another email is a 400.
 #[tokio::test]
@@ -1133,20 +1139,11 @@ async fn session_customer_email_is_fixed() {
     let api = Api::new(fake.base_url(), "sk_test_cs_fixed_customer_email");
     let session = id_of(&create_session(&api, &[("customer_email", "mo@shop.test")]).await);
 
-    let page = reqwest::get(format!("{}/c/pay/{session}", fake.base_url()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let input = email_input(&fake, &session).await;
     let path = format!("/checkout/sessions/{session}/pay");
     let other = json!({"payment_method": "card", "card_number": "4242424242424242", "email": "b@shop.test"});
     let changed = api.control(&path, other).await;
 
-    let input = page
-        .lines()
-        .find(|line| line.contains("id=\"email\""))
-        .expect("the page has an email field");
     assert!(input.contains("value=\"mo@shop.test\""), "{input}");
     assert!(input.contains("readonly"), "{input}");
     changed.expect(400);
