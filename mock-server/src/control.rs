@@ -52,6 +52,36 @@ pub fn routes() -> Router<Arc<Shared>> {
         )
         .route("/_fakestripe/reset", post(reset))
         .route("/_fakestripe/objects/{id}", get(object))
+        .route_layer(axum::middleware::from_fn(reject_query))
+}
+
+/// Rejects a query string on a control call that takes none, as the calls
+/// that take query parameters reject one they do not know, so a
+/// misplaced parameter is never ignored.
+async fn reject_query(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let takes_query = matches!(
+        request.uri().path(),
+        "/_fakestripe/deliveries" | "/_fakestripe/requests" | "/_fakestripe/trace"
+    );
+    let first = request
+        .uri()
+        .query()
+        .and_then(|query| query.split('&').find(|part| !part.is_empty()))
+        .map(|part| part.split_once('=').map_or(part, |(name, _)| name));
+    match first {
+        Some(name) if !takes_query => fail(
+            &ApiError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorType::InvalidRequest,
+                format!(
+                    "Received unknown parameter: {name}. This control call takes no query parameters."
+                ),
+            )
+            .with_code("parameter_unknown")
+            .with_param(name),
+        ),
+        _ => next.run(request).await,
+    }
 }
 
 type Answer = Result<Response, Response>;

@@ -124,6 +124,25 @@ async fn log_query_parameters_are_named() {
     assert_eq!((status, &answer["data"]), (200, &serde_json::json!([])));
 }
 
+/// A control call that takes no query parameters rejects one, as the
+/// logs reject a parameter they do not know, instead of ignoring it.
+#[tokio::test]
+async fn query_on_call_without_one_rejected() {
+    let fake = fake().await;
+    for (method, path) in [
+        (reqwest::Method::GET, "/clock?mode=manual"),
+        (reqwest::Method::POST, "/reset?keep_webhook_endpoints=true"),
+    ] {
+        let (status, answer) = send(&fake, method, path, "").await;
+        assert_eq!(status, 400, "{path}: {answer}");
+        assert_eq!(answer["error"]["code"], "parameter_unknown", "{path}");
+        let expected = path.split_once('?').unwrap().1.split('=').next().unwrap();
+        assert_eq!(answer["error"]["param"], expected, "{path}");
+    }
+    let (status, _) = send(&fake, reqwest::Method::GET, "/clock", "").await;
+    assert_eq!(status, 200);
+}
+
 /// A body cut short has no field to name, so the error gives only where
 /// the text ended.
 #[tokio::test]
