@@ -139,11 +139,16 @@ fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
         {
             inner.truncate(at);
         }
-        // Unknown and missing fields name themselves in the message.
+        // Unknown, missing and repeated fields name themselves in the
+        // message.
         let named = inner
             .split('`')
             .nth(1)
-            .filter(|_| inner.starts_with("unknown field") || inner.starts_with("missing field"))
+            .filter(|_| {
+                ["unknown field", "missing field", "duplicate field"]
+                    .iter()
+                    .any(|start| inner.starts_with(start))
+            })
             .map(str::to_owned);
         // The path already ends in an unknown field's name; a missing
         // field is named only in the message.

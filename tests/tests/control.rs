@@ -143,6 +143,17 @@ async fn query_on_call_without_one_rejected() {
     assert_eq!(status, 200);
 }
 
+/// A field given twice in a JSON body is named, as an unknown one is.
+#[tokio::test]
+async fn repeated_json_field_named() {
+    let fake = fake().await;
+    let (status, answer) =
+        control(&fake, "/clock/advance", r#"{"seconds": 1, "seconds": 2}"#).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"]["param"], "seconds", "{answer}");
+    assert_eq!(answer["error"]["code"], "parameter_invalid", "{answer}");
+}
+
 /// A body cut short has no field to name, so the error gives only where
 /// the text ended.
 #[tokio::test]
