@@ -119,8 +119,9 @@ async fn checkout(State(shop): State<Arc<Shop>>, Json(body): Json<Value>) -> Res
     let order_id = body["order_id"].as_str().unwrap_or_default().to_owned();
     let form = common::session_form(&shop.base_url, &body);
     let session = common::create_session(&shop.http, &shop.env_file, &order_id, &form).await;
-    let (Some(id), Some(url)) = (session["id"].as_str(), session["url"].as_str()) else {
-        return (StatusCode::BAD_GATEWAY, session.to_string()).into_response();
+    let (id, url) = match common::session_parts(&session) {
+        Ok(parts) => parts,
+        Err(response) => return response,
     };
     shop.orders.lock().expect("no panic held the lock").insert(
         order_id,
@@ -248,9 +249,7 @@ order:
   status_map: {{ paid: [paid], pending: [pending] }}
 "
     );
-    let path = dir.join("fakestripe.yaml");
-    std::fs::write(&path, text).expect("the temporary directory is writable");
-    path
+    common::write_app_file(dir, &text)
 }
 
 /// Runs one scenario text against the shop and returns its result.

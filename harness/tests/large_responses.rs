@@ -63,8 +63,9 @@ async fn checkout(State(shop): State<Arc<Shop>>, Json(body): Json<Value>) -> Res
         ("line_items[0][quantity]", "1".to_owned()),
     ];
     let session = common::create_session(&shop.http, &shop.env_file, &order_id, &form).await;
-    let (Some(id), Some(url)) = (session["id"].as_str(), session["url"].as_str()) else {
-        return (StatusCode::BAD_GATEWAY, session.to_string()).into_response();
+    let (id, url) = match common::session_parts(&session) {
+        Ok(parts) => parts,
+        Err(response) => return response,
     };
     shop.sessions
         .lock()
@@ -145,8 +146,7 @@ order:
   status_map: {{ paid: [paid], pending: [pending] }}
 "
     );
-    let path = dir.join("fakestripe.yaml");
-    std::fs::write(&path, text).expect("the temporary directory is writable");
+    let path = common::write_app_file(dir, &text);
     (base_url, path)
 }
 

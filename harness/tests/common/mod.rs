@@ -2,8 +2,10 @@
 //! app's listener, its read of the env file, the
 //! Checkout Session it creates, and the run options.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use fakestripe::RunOptions;
 use serde_json::Value;
 
@@ -100,4 +102,21 @@ pub(crate) async fn create_session(
         .await
         .expect("the fake responds");
     response.json().await.expect("the fake returns JSON")
+}
+
+/// Returns the id and URL of a Checkout Session the fake created, or the
+/// 502 a test shop sends when the fake answered with an error.
+pub(crate) fn session_parts(session: &Value) -> Result<(&str, &str), Response> {
+    match (session["id"].as_str(), session["url"].as_str()) {
+        (Some(id), Some(url)) => Ok((id, url)),
+        _ => Err((StatusCode::BAD_GATEWAY, session.to_string()).into_response()),
+    }
+}
+
+/// Writes a test shop's app file as `fakestripe.yaml` in `dir` and returns
+/// its path.
+pub(crate) fn write_app_file(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("fakestripe.yaml");
+    std::fs::write(&path, text).expect("the temporary directory is writable");
+    path
 }
