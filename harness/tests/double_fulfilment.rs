@@ -67,21 +67,12 @@ steps:
   - set_faults: []
 "#;
 
-#[derive(Debug, Clone, Default)]
-struct Order {
-    status: &'static str,
-    fulfilments: u64,
-    session_id: Option<String>,
-    amount_total: Option<i64>,
-    currency: Option<String>,
-}
-
 struct Shop {
     base_url: String,
     env_file: PathBuf,
     /// Whether a delivery of an event id already seen is skipped.
     dedupe: bool,
-    orders: Mutex<HashMap<String, Order>>,
+    orders: Mutex<HashMap<String, common::Order>>,
     processed_events: Mutex<HashSet<String>>,
     http: reqwest::Client,
 }
@@ -107,11 +98,7 @@ impl Shop {
         let Some(order) = orders.get_mut(order_id) else {
             return;
         };
-        order.status = "paid";
-        order.fulfilments += 1;
-        order.session_id = session["id"].as_str().map(str::to_owned);
-        order.amount_total = session["amount_total"].as_i64();
-        order.currency = session["currency"].as_str().map(str::to_owned);
+        order.fulfil(session);
     }
 }
 
@@ -125,10 +112,10 @@ async fn checkout(State(shop): State<Arc<Shop>>, Json(body): Json<Value>) -> Res
     };
     shop.orders.lock().expect("no panic held the lock").insert(
         order_id,
-        Order {
+        common::Order {
             status: "pending",
             session_id: Some(id.to_owned()),
-            ..Order::default()
+            ..common::Order::default()
         },
     );
     Json(json!({ "session_id": id, "url": url })).into_response()
@@ -180,17 +167,7 @@ async fn webhook(State(shop): State<Arc<Shop>>, Json(event): Json<Value>) -> Sta
 
 async fn read_order(State(shop): State<Arc<Shop>>, UrlPath(order_id): UrlPath<String>) -> Response {
     let orders = shop.orders.lock().expect("no panic held the lock");
-    match orders.get(&order_id) {
-        Some(order) => Json(json!({
-            "status": order.status,
-            "fulfilment_count": order.fulfilments,
-            "session_id": order.session_id,
-            "amount_total": order.amount_total,
-            "currency": order.currency,
-        }))
-        .into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
+    common::order_response(orders.get(&order_id))
 }
 
 async fn reset(State(shop): State<Arc<Shop>>) -> StatusCode {

@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use fakestripe::{ScenarioFailure, run_files};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -30,22 +30,12 @@ fn workspace_root() -> PathBuf {
         .to_owned()
 }
 
-/// One order as the app stores it.
-#[derive(Debug, Clone, Default)]
-struct Order {
-    status: &'static str,
-    fulfilments: u64,
-    session_id: Option<String>,
-    amount_total: Option<i64>,
-    currency: Option<String>,
-}
-
 /// The app's state: its orders, the events it has applied, and the file
 /// the harness writes the fake's URL and key to.
 struct Shop {
     base_url: String,
     env_file: PathBuf,
-    orders: Mutex<HashMap<String, Order>>,
+    orders: Mutex<HashMap<String, common::Order>>,
     processed_events: Mutex<HashSet<String>>,
     http: reqwest::Client,
     /// Whether the checkout redirects to a page of the app instead of the
@@ -64,10 +54,10 @@ async fn checkout(State(shop): State<Arc<Shop>>, Json(body): Json<Value>) -> Res
     };
     shop.orders.lock().expect("no panic held the lock").insert(
         order_id,
-        Order {
+        common::Order {
             status: "pending",
             session_id: Some(id.to_owned()),
-            ..Order::default()
+            ..common::Order::default()
         },
     );
     let location = if shop.redirect_elsewhere {
@@ -99,28 +89,14 @@ async fn webhook(State(shop): State<Arc<Shop>>, Json(event): Json<Value>) -> Sta
         return StatusCode::OK;
     };
     if order.status != "paid" {
-        order.status = "paid";
-        order.fulfilments += 1;
-        order.session_id = session["id"].as_str().map(str::to_owned);
-        order.amount_total = session["amount_total"].as_i64();
-        order.currency = session["currency"].as_str().map(str::to_owned);
+        order.fulfil(session);
     }
     StatusCode::OK
 }
 
 async fn read_order(State(shop): State<Arc<Shop>>, UrlPath(order_id): UrlPath<String>) -> Response {
     let orders = shop.orders.lock().expect("no panic held the lock");
-    match orders.get(&order_id) {
-        Some(order) => Json(json!({
-            "status": order.status,
-            "fulfilment_count": order.fulfilments,
-            "session_id": order.session_id,
-            "amount_total": order.amount_total,
-            "currency": order.currency,
-        }))
-        .into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
+    common::order_response(orders.get(&order_id))
 }
 
 async fn reset(State(shop): State<Arc<Shop>>) -> StatusCode {

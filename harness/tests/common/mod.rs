@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use fakestripe::RunOptions;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// Binds a listener to a free port of 127.0.0.1 and returns it with the
 /// app's base URL.
@@ -119,4 +119,44 @@ pub(crate) fn write_app_file(dir: &Path, text: &str) -> PathBuf {
     let path = dir.join("fakestripe.yaml");
     std::fs::write(&path, text).expect("the temporary directory is writable");
     path
+}
+
+/// One order as the test shops that count fulfilments store it.
+// large_responses.rs and background_job.rs keep orders of their own shape.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Order {
+    pub status: &'static str,
+    pub fulfilments: u64,
+    pub session_id: Option<String>,
+    pub amount_total: Option<i64>,
+    pub currency: Option<String>,
+}
+
+#[allow(dead_code)]
+impl Order {
+    /// Marks the order paid by `session` and counts one more fulfilment.
+    pub(crate) fn fulfil(&mut self, session: &Value) {
+        self.status = "paid";
+        self.fulfilments += 1;
+        self.session_id = session["id"].as_str().map(str::to_owned);
+        self.amount_total = session["amount_total"].as_i64();
+        self.currency = session["currency"].as_str().map(str::to_owned);
+    }
+}
+
+/// Builds the response to an order read: the order as JSON, or a 404.
+#[allow(dead_code)]
+pub(crate) fn order_response(order: Option<&Order>) -> Response {
+    match order {
+        Some(order) => axum::Json(json!({
+            "status": order.status,
+            "fulfilment_count": order.fulfilments,
+            "session_id": order.session_id,
+            "amount_total": order.amount_total,
+            "currency": order.currency,
+        }))
+        .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
