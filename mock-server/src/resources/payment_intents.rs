@@ -507,11 +507,7 @@ pub fn capture(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) ->
 /// captured: it read `unpaid` until then. Stripe sends no session event
 /// for the change.
 fn mark_session_paid(data: &mut AccountData, pi_id: &str) {
-    let uncaptured = data
-        .store
-        .ids_newest_first("checkout.session")
-        .filter_map(|sid| data.store.get("checkout.session", &sid))
-        .find(|s| s["payment_intent"] == json!(pi_id) && s["payment_status"] == "unpaid");
+    let uncaptured = checkout_session_of(data, pi_id).filter(|s| s["payment_status"] == "unpaid");
     if let Some(mut session) = uncaptured {
         let session_id = session["id"].as_str().unwrap_or_default().to_owned();
         session["payment_status"] = json!("paid");
