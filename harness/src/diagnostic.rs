@@ -300,7 +300,7 @@ impl Source<'_> {
 
     /// Reports a number that is not finite as a 64-bit float, such as
     /// `1e400` or `.inf`, which the YAML parser rejects before the key's
-    /// own check sees it. A second parse passes such numbers on to the
+    /// own check runs. A second parse passes such numbers on to the
     /// checks, so when a key's check rejects the number at the same place,
     /// its error, with the key's name and range, is the one reported.
     fn non_finite_error<T: DeserializeOwned>(

@@ -169,7 +169,7 @@ fn real_time_wait_sees_background_job() {
     assert!(result.passed(), "{:#?}", result.failures);
 }
 
-/// A condition that never holds fails once `real_time` has passed, not
+/// A condition that is never met fails once `real_time` has passed, not
 /// before, and the message names both waits.
 #[test]
 fn real_time_wait_fails_after_its_time() {

@@ -298,7 +298,8 @@ steps:
 }
 
 /// An `order.session_id` pointer that names nothing in the shop's order
-/// response: the failing `expect` step says so instead of "(missing)".
+/// response: the failing `expect` step names the pointer instead of
+/// showing "(missing)".
 #[test]
 fn absent_pointer_named_in_expect_step() {
     let text = std::fs::read_to_string(shop_app()).expect("the shop's fakestripe.yaml exists");

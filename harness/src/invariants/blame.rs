@@ -112,7 +112,7 @@ pub(super) struct ExtraFulfilment<'a> {
     pub redirects: Vec<&'a Moment>,
     /// The repeated delivery that the rise is blamed on, if any.
     pub repeat: Option<AcceptedDelivery<'a>>,
-    /// Why the repeated delivery is blamed when the window also holds
+    /// Why the repeated delivery is blamed when the window also contains
     /// other causes, as a clause for messages.
     pub reason: Option<&'static str>,
 }
@@ -266,9 +266,9 @@ pub(super) fn extra_fulfilments<'a>(
 ///   delivery of a fulfilling event and no redirect; or
 /// - the rise is larger than the number of those other causes, each counted
 ///   as at most one fulfilment; or
-/// - the order had no fulfilment before the window, no redirect is in it,
-///   and every first delivery in it is of an event that is repeated there
-///   too, as when a `webhook_duplicate` fault or a concurrent `resend`
+/// - the order had no fulfilment before the window, and no redirect is in
+///   it. Every first delivery in it is also of an event that is repeated
+///   there, as when a `webhook_duplicate` fault or a concurrent `resend`
 ///   sends copies together. An app that skips repeated event ids would
 ///   then have fulfilled at most once per event type.
 ///

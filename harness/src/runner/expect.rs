@@ -55,8 +55,8 @@ fn show<T: ToString>(value: Option<T>) -> String {
     value.map_or_else(|| "(missing)".to_owned(), |v| v.to_string())
 }
 
-/// Shows the order's value for the app file's `order.{key}` pointer, and
-/// says so when the pointer names nothing in the order response.
+/// Shows the order's value for the app file's `order.{key}` pointer, or
+/// names the pointer when it matches nothing in the order response.
 fn show_field<T: ToString>(view: &OrderView, key: &str, value: Option<T>) -> String {
     match (value, view.absent_pointer(key)) {
         (Some(value), _) => value.to_string(),

@@ -39,7 +39,8 @@ pub struct OrderView {
     pub response_keys: Vec<String>,
 }
 
-/// The most top-level keys of an order response that a message lists.
+/// The maximum number of top-level keys of an order response that a
+/// message lists.
 const MAX_KEYS_SHOWN: usize = 8;
 
 impl OrderView {

@@ -126,7 +126,7 @@ fn not_scenario_help(source: &Source<'_>, mut err: FileError) -> FileError {
         .unwrap_or(false);
     if is_map_without_steps && err.help.is_none() {
         err.help = Some(
-            "the file has no `steps`, so it may not be a scenario; give the folder that holds the scenarios, such as scenarios/, or the scenario files".to_owned(),
+            "the file has no `steps`, so it may not be a scenario; give the folder that contains the scenarios, such as scenarios/, or the scenario files".to_owned(),
         );
     }
     err

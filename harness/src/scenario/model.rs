@@ -527,7 +527,7 @@ pub struct WaitUntilStep {
     pub every: Option<Spanned<Duration>>,
     /// Real time to go on checking, without moving the clock, once
     /// `within` has passed: for an app that applies events in a background
-    /// job after it answers. Default none, at most 10m.
+    /// job after it responds. Default none, at most 10m.
     #[schemars(with = "Option<Duration>")]
     pub real_time: Option<Spanned<Duration>>,
 }

@@ -105,7 +105,7 @@ pub(crate) async fn create_session(
 }
 
 /// Returns the id and URL of a Checkout Session the fake created, or the
-/// 502 a test shop sends when the fake answered with an error.
+/// 502 a test shop sends when the fake responded with an error.
 pub(crate) fn session_parts(session: &Value) -> Result<(&str, &str), Response> {
     match (session["id"].as_str(), session["url"].as_str()) {
         (Some(id), Some(url)) => Ok((id, url)),

@@ -373,8 +373,8 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     Ok(pi)
 }
 
-/// The error for a parameter that an update takes only before the intent
-/// is confirmed.
+/// Builds the error for a parameter that an update takes only before the
+/// intent is confirmed.
 fn unconfirmed_only(pi: &Value, param: &str) -> ApiError {
     ApiError::bad_state(format!(
         "The {param} of a PaymentIntent in status {} cannot be changed; it can change only before the PaymentIntent is confirmed.",
@@ -392,8 +392,8 @@ fn checkout_session_of(data: &AccountData, pi_id: &str) -> Option<Value> {
         .find(|s| s["payment_intent"] == pi_id)
 }
 
-/// The error for an action that only the Checkout Session may take on
-/// its payment intent, in the words of Stripe's message.
+/// Builds the error for an action that only the Checkout Session may take
+/// on its payment intent, in the words of Stripe's message.
 fn made_by_checkout(session: &Value) -> ApiError {
     ApiError::bad_state(format!(
         "You cannot perform this action on PaymentIntents created by Checkout. The customer pays on the page of Checkout Session {}.",

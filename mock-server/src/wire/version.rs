@@ -33,7 +33,8 @@ pub fn default_capture_method(version: &str) -> &'static str {
 /// and a charge lists its refunds in `refunds`, without `expand[]`.
 pub const CHARGE_LISTS_REMOVED: &str = "2022-11-15";
 
-/// Whether objects in `version` carry the `charges` and `refunds` lists.
+/// Returns whether objects in `version` carry the `charges` and `refunds`
+/// lists.
 pub fn embeds_charge_lists(version: &str) -> bool {
     !at_least(version, CHARGE_LISTS_REMOVED)
 }

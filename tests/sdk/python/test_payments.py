@@ -360,11 +360,11 @@ def test_uncaptured_authorization_lapses_after_seven_days(client, control):
     authorized_at = client.v1.charges.retrieve(authorized.latest_charge).created
 
     control.advance(7 * 86400 - 1)
-    held = client.v1.payment_intents.retrieve(intent.id)
+    before_lapse = client.v1.payment_intents.retrieve(intent.id)
     control.advance(1)
     lapsed = client.v1.payment_intents.retrieve(intent.id)
 
-    assert held.status == "requires_capture"
+    assert before_lapse.status == "requires_capture"
     assert (lapsed.status, lapsed.cancellation_reason, lapsed.amount_capturable) == ("canceled", "automatic", 0)
     charge = client.v1.charges.retrieve(authorized.latest_charge)
     assert charge.payment_method_details.card.capture_before == authorized_at + 7 * 86400
