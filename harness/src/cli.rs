@@ -52,31 +52,61 @@ pub fn fake_url_or_env(fake: Option<String>) -> Result<Option<String>, ExitCode>
 /// error.
 fn check_fake_url(text: &str, source: &str) -> Result<String, String> {
     let example = "such as http://127.0.0.1:12111";
-    let url = url::Url::parse(text)
-        .map_err(|err| format!("{err}: give the fake's base URL, {example}"))?;
+    let problem = match base_url_problem(text) {
+        None => return Ok(text.to_owned()),
+        Some(problem) => problem,
+    };
+    Err(match problem {
+        BaseUrlProblem::Unparsable(err) => {
+            format!("{err}: give the fake's base URL, {example}")
+        }
+        BaseUrlProblem::NotHttp => {
+            format!("{source} takes an http:// or https:// URL with a host, {example}")
+        }
+        BaseUrlProblem::UserInfo => {
+            format!("{source} takes the base URL, {example}, without a user name or password")
+        }
+        BaseUrlProblem::Path => format!("{source} takes the base URL, {example}, without a path"),
+        BaseUrlProblem::QueryOrFragment => {
+            format!("{source} takes the base URL, {example}, without a query or fragment")
+        }
+    })
+}
+
+/// What keeps a text from being a base URL that paths are appended to.
+pub(crate) enum BaseUrlProblem {
+    Unparsable(url::ParseError),
+    /// Not http:// or https://, or no host.
+    NotHttp,
+    /// A user name or password.
+    UserInfo,
+    /// A path other than `/`.
+    Path,
+    QueryOrFragment,
+}
+
+/// Returns the first problem, in the order of the enum's variants, that
+/// keeps `text` from being an http(s) base URL: scheme, host and port only.
+pub(crate) fn base_url_problem(text: &str) -> Option<BaseUrlProblem> {
+    let url = match url::Url::parse(text) {
+        Ok(url) => url,
+        Err(err) => return Some(BaseUrlProblem::Unparsable(err)),
+    };
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(format!(
-            "{source} takes an http:// or https:// URL with a host, {example}"
-        ));
+        return Some(BaseUrlProblem::NotHttp);
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(format!(
-            "{source} takes the base URL, {example}, without a user name or password"
-        ));
+        return Some(BaseUrlProblem::UserInfo);
     }
     // The parser removes dot segments such as `/%2e`, so the path is also
     // checked as written.
     if url.path() != "/" || !matches!(raw_path(text), "" | "/") {
-        return Err(format!(
-            "{source} takes the base URL, {example}, without a path"
-        ));
+        return Some(BaseUrlProblem::Path);
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!(
-            "{source} takes the base URL, {example}, without a query or fragment"
-        ));
+        return Some(BaseUrlProblem::QueryOrFragment);
     }
-    Ok(text.to_owned())
+    None
 }
 
 /// Returns the path of a URL as written: the text after the authority and

@@ -139,35 +139,35 @@ pub fn main(args: ServeArgs) -> ExitCode {
     code
 }
 
-/// Checks `--public-url`: an absolute http(s) URL with no query or
-/// fragment, since paths are appended to it. Returns it without a
-/// trailing slash.
+/// Checks `--public-url`: an http(s) base URL with no user info, path,
+/// query or fragment, since paths are appended to it. Returns it without
+/// a trailing slash.
 fn public_url(url: &str) -> Result<String, String> {
-    let parsed = url::Url::parse(url).map_err(|err| format!("--public-url {url}: {err}"))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(format!(
-            "--public-url {url}: use an http:// or https:// URL with a host, such as http://devbox.local:12111"
-        ));
-    }
-    if parsed.query().is_some() || parsed.fragment().is_some() || url.chars().any(char::is_control)
-    {
-        return Err(format!(
-            "--public-url {url}: leave out the query and fragment; the fake appends paths such as /c/pay/cs_test_…"
-        ));
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(format!(
-            "--public-url {url}: leave out the user name and password; every session's url would show them"
-        ));
-    }
-    // The hosted page's forms and the dashboard's links start at the
-    // root, so a path here would hold for some URLs and not others.
-    if parsed.path() != "/" {
-        return Err(format!(
-            "--public-url {url}: give only the scheme, host and port, such as http://devbox.local:12111; the fake serves from the root, not under a path"
-        ));
-    }
-    Ok(url.trim_end_matches('/').to_owned())
+    use crate::cli::BaseUrlProblem;
+    let problem = if url.chars().any(char::is_control) {
+        Some(BaseUrlProblem::QueryOrFragment)
+    } else {
+        crate::cli::base_url_problem(url)
+    };
+    let reason = match problem {
+        None => return Ok(url.trim_end_matches('/').to_owned()),
+        Some(BaseUrlProblem::Unparsable(err)) => err.to_string(),
+        Some(BaseUrlProblem::NotHttp) => {
+            "use an http:// or https:// URL with a host, such as http://devbox.local:12111"
+                .to_owned()
+        }
+        Some(BaseUrlProblem::QueryOrFragment) => {
+            "leave out the query and fragment; the fake appends paths such as /c/pay/cs_test_…"
+                .to_owned()
+        }
+        Some(BaseUrlProblem::UserInfo) => {
+            "leave out the user name and password; every session's url would show them".to_owned()
+        }
+        // The hosted page's forms and the dashboard's links start at the
+        // root, so a path here would hold for some URLs and not others.
+        Some(BaseUrlProblem::Path) => "give only the scheme, host and port, such as http://devbox.local:12111; the fake serves from the root, not under a path".to_owned(),
+    };
+    Err(format!("--public-url {url}: {reason}"))
 }
 
 /// Stops the server after the first shutdown signal. Waits up to `timeout`

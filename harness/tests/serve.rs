@@ -386,7 +386,7 @@ async fn invalid_flags_exit_with_usage_error() {
         "{stderr}"
     );
 
-    let cases: [(&[&str], &str); 12] = [
+    let cases: [(&[&str], &str); 13] = [
         (
             &["serve", "--port", "0", "--forward-to", "notaurl"],
             "give the app's webhook URL, such as http://127.0.0.1:4242/webhook",
@@ -424,6 +424,16 @@ async fn invalid_flags_exit_with_usage_error() {
                 "0",
                 "--public-url",
                 "http://devbox.test/prefix/",
+            ],
+            "the fake serves from the root",
+        ),
+        (
+            &[
+                "serve",
+                "--port",
+                "0",
+                "--public-url",
+                "http://devbox.test/%2e",
             ],
             "the fake serves from the root",
         ),
