@@ -98,10 +98,14 @@ impl Shared {
                 },
             );
         }
-        if let Some(plan) = &self.config.default_faults
-            && let Err(err) = crate::faults::set_plan(&mut data, plan.clone())
-        {
-            tracing::error!(%err, "the default fault plan was rejected for a new account");
+        if let Some(plan) = &self.config.default_faults {
+            // Restarting the ids from the plan's seed would give every
+            // account the same session and event ids, so each keeps its own.
+            let ids = data.ids.clone();
+            if let Err(err) = crate::faults::set_plan(&mut data, plan.clone()) {
+                tracing::error!(%err, "the default fault plan was rejected for a new account");
+            }
+            data.ids = ids;
         }
         let label = match connected {
             Some(acct) => format!("{}/{acct}", mask(key)),

@@ -246,3 +246,36 @@ fn page_refuses_shared_session_id() {
     assert_eq!(page.status, 200);
     assert!(String::from_utf8_lossy(&page.bytes).contains("33.33"));
 }
+
+#[test]
+fn default_plan_keeps_account_ids() {
+    // A server-wide plan with a seed applies to every account. Were the
+    // seed to restart each account's ids, two CI jobs sharing the server
+    // would get the same session ids, and their hosted pages would clash.
+    let config = fakestripe_server::config::ServerConfig {
+        clock_mode: fakestripe_server::clock::ClockMode::Manual,
+        default_faults: Some(json!({"seed": 42, "faults": []})),
+        ..Default::default()
+    };
+    let server = on_runtime(Server::start(config)).expect("starting the fake");
+    let create = |account: &str| {
+        let url = format!("{}/v1/customers", server.base_url());
+        let reply = on_runtime(send(
+            http()
+                .post(url)
+                .basic_auth(account, Some(""))
+                .form(&[("email", "a@example.test")]),
+        ));
+        id(&reply.json)
+    };
+    let first = create(&key("plan_job_one"));
+    let second = create(&key("plan_job_two"));
+    assert!(first.starts_with("cus_"), "{first}");
+    assert_ne!(first, second);
+    // Each account still has the plan, seed included.
+    let url = format!("{}/_fakestripe/faults", server.base_url());
+    let plan = on_runtime(send(
+        http().get(url).basic_auth(key("plan_job_two"), Some("")),
+    ));
+    assert_eq!(plan.json["seed"], 42);
+}
