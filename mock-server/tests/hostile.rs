@@ -28,9 +28,13 @@ use serde_json::{Value, json};
 // ---------------------------------------------------------------------------
 // The shared server, a client, and the envelope check.
 
+/// Started on a thread of its own, because the first use may come from a
+/// future that `RUNTIME` is already running, where a nested `block_on`
+/// panics.
 static FAKE: LazyLock<Server> = LazyLock::new(|| {
-    RUNTIME
-        .block_on(Server::start(ServerConfig::default()))
+    std::thread::spawn(|| RUNTIME.block_on(Server::start(ServerConfig::default())))
+        .join()
+        .expect("the thread starting the fake panicked")
         .expect("starting the fake")
 });
 
@@ -45,11 +49,7 @@ static HTTP: LazyLock<reqwest::Client> = LazyLock::new(|| {
 });
 
 /// Objects of the account that the random `/v1` requests act on.
-static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
-    // Start the server first: its own start blocks on the runtime too.
-    LazyLock::force(&FAKE);
-    RUNTIME.block_on(Fixture::create())
-});
+static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| RUNTIME.block_on(Fixture::create()));
 
 static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
 
