@@ -672,6 +672,9 @@ fn response_kind(template: &str, method: &Method) -> (&'static str, bool) {
     if template.ends_with("/line_items") {
         return ("item", true);
     }
+    if template.ends_with("/{id}/payment_methods") {
+        return ("payment_method", *method == Method::GET);
+    }
     let collection = !template.ends_with("}")
         && !template.ends_with("/expire")
         && !template.ends_with("/confirm")

@@ -1729,7 +1729,7 @@ mod tests {
             "GET /v1/checkout/sessions/{session}",
             "/v1/customers/",
             "GET /v1/customers/{id}/",
-            "/v1/customers/{id}/*",
+            "/v1/prices/{id}/*",
             "/v1/customers/cus_1/x*",
             "POST /v1/checkout/sessions/{id}/expire/x",
             "POST /v1/events*",

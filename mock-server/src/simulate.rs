@@ -611,12 +611,18 @@ pub fn payment_method(
         ("card", Some(card)) => {
             pm["card"] = json!({
                 "brand": card.brand,
+                "checks": {"address_line1_check": null, "address_postal_code_check": null, "cvc_check": "pass"},
                 "country": "US",
+                "display_brand": card.brand,
                 "exp_month": 12,
                 "exp_year": 2034,
+                "fingerprint": fingerprint(&card.number),
                 "funding": "credit",
+                "generated_from": null,
                 "last4": last4(&card.number),
+                "networks": {"available": [card.brand], "preferred": null},
                 "three_d_secure_usage": {"supported": true},
+                "wallet": null,
             });
         }
         ("sepa_debit", _) => {
@@ -629,6 +635,55 @@ pub fn payment_method(
     }
     save(data, "payment_method", &id, &pm);
     pm
+}
+
+/// A card's fingerprint: sixteen letters and digits that are the same
+/// for every payment with the same number, as Stripe's are within an
+/// account, so an app can tell a returning card.
+fn fingerprint(number: &str) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    // FNV-1a, fixed so that fingerprints do not change between runs.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    (0..16)
+        .map(|round| {
+            for byte in number.bytes().chain([round]) {
+                hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+            }
+            char::from(ALPHABET[(hash % 62) as usize])
+        })
+        .collect()
+}
+
+/// The descriptor on the customer's statement: the intent's own, or the
+/// fake account's name with the intent's suffix after it.
+fn statement_descriptor(pi: &Value) -> Value {
+    if !pi["statement_descriptor"].is_null() {
+        return pi["statement_descriptor"].clone();
+    }
+    match pi["statement_descriptor_suffix"].as_str() {
+        Some(suffix) => json!(format!("FAKESTRIPE* {suffix}")),
+        None => json!("FAKESTRIPE"),
+    }
+}
+
+/// A card payment's `payment_method_details.card`, from its payment
+/// method's card: the charge names the network and the outcome of 3-D
+/// Secure where the payment method names what the card supports.
+fn charge_card_details(pm: &Value, authenticated: bool) -> Value {
+    let card = &pm["card"];
+    json!({
+        "brand": card["brand"],
+        "checks": card["checks"],
+        "country": card["country"],
+        "exp_month": card["exp_month"],
+        "exp_year": card["exp_year"],
+        "fingerprint": card["fingerprint"],
+        "funding": card["funding"],
+        "last4": card["last4"],
+        "network": card["brand"],
+        "three_d_secure": authenticated.then(|| json!({"authentication_flow": "challenge", "result": "authenticated", "result_reason": null, "version": "2.2.0"})),
+        "wallet": null,
+    })
 }
 
 /// The customer's response to a 3-D Secure challenge.
@@ -715,8 +770,10 @@ pub fn attempt_card(
         "amount": amount,
         "amount_captured": if captured { amount } else { 0 },
         "amount_refunded": 0,
+        "application_fee_amount": null,
         "balance_transaction": null,
         "billing_details": pm["billing_details"],
+        "calculated_statement_descriptor": statement_descriptor(&pi),
         "captured": captured,
         "created": now,
         "currency": pi["currency"],
@@ -725,16 +782,24 @@ pub fn attempt_card(
         "disputed": false,
         "failure_code": failure.map(|f| f.0),
         "failure_message": failure.map(|f| f.2),
+        "fraud_details": {},
         "livemode": false,
         "metadata": pi["metadata"],
+        "on_behalf_of": null,
         "outcome": outcome,
         "paid": failure.is_none(),
         "payment_intent": pi_id,
         "payment_method": pm_id,
-        "payment_method_details": {"card": pm["card"], "type": "card"},
+        "payment_method_details": {
+            "card": charge_card_details(pm, card.behaviour == CardBehaviour::Authenticates),
+            "type": "card",
+        },
         "receipt_email": pi["receipt_email"],
+        "receipt_number": null,
         "receipt_url": null,
         "refunded": false,
+        "statement_descriptor": pi["statement_descriptor"],
+        "statement_descriptor_suffix": pi["statement_descriptor_suffix"],
         "status": status,
     });
     if manual && failure.is_none() {
@@ -804,7 +869,31 @@ pub fn attempt_card(
             origin,
         );
     }
+    attach_for_future_usage(data, &pi, origin);
     Ok(pi)
+}
+
+/// Attaches a confirmed payment intent's payment method to the intent's
+/// customer when the intent was made with `setup_future_usage`, as Stripe
+/// does once the intent is confirmed, and emits `payment_method.attached`.
+/// Without a customer the method stays unattached.
+fn attach_for_future_usage(data: &mut AccountData, pi: &Value, origin: &Origin) {
+    if pi["setup_future_usage"].is_null() {
+        return;
+    }
+    let (Some(customer), Some(pm_id)) = (pi["customer"].as_str(), pi["payment_method"].as_str())
+    else {
+        return;
+    };
+    let Some(mut pm) = data.store.get("payment_method", pm_id) else {
+        return;
+    };
+    if !pm["customer"].is_null() {
+        return;
+    }
+    pm["customer"] = json!(customer);
+    save(data, "payment_method", pm_id, &pm);
+    emit(data, "payment_method.attached", &pm, None, origin);
 }
 
 /// Creates the balance transaction of a payment intent's latest charge and
@@ -890,8 +979,10 @@ fn start_processing(data: &mut AccountData, pi_id: &str, pm: &Value, origin: &Or
         "amount": amount,
         "amount_captured": amount,
         "amount_refunded": 0,
+        "application_fee_amount": null,
         "balance_transaction": null,
         "billing_details": pm["billing_details"],
+        "calculated_statement_descriptor": statement_descriptor(&pi),
         "captured": true,
         "created": now,
         "currency": pi["currency"],
@@ -900,16 +991,21 @@ fn start_processing(data: &mut AccountData, pi_id: &str, pm: &Value, origin: &Or
         "disputed": false,
         "failure_code": null,
         "failure_message": null,
+        "fraud_details": {},
         "livemode": false,
         "metadata": pi["metadata"],
+        "on_behalf_of": null,
         "outcome": {"network_status": "approved_by_network", "reason": null, "risk_level": "not_assessed", "seller_message": "Payment complete.", "type": "authorized"},
         "paid": false,
         "payment_intent": pi_id,
         "payment_method": pm["id"],
         "payment_method_details": {kind.clone(): pm[&kind], "type": kind},
         "receipt_email": pi["receipt_email"],
+        "receipt_number": null,
         "receipt_url": null,
         "refunded": false,
+        "statement_descriptor": pi["statement_descriptor"],
+        "statement_descriptor_suffix": pi["statement_descriptor_suffix"],
         "status": "pending",
     });
     save(data, "charge", &charge_id, &charge);
@@ -925,6 +1021,7 @@ fn start_processing(data: &mut AccountData, pi_id: &str, pm: &Value, origin: &Or
         origin,
     );
     emit(data, "charge.pending", &charge, None, origin);
+    attach_for_future_usage(data, &pi, origin);
 }
 
 /// Marks a session complete after a successful or pending payment, fills
@@ -958,6 +1055,8 @@ fn complete_session(
         if let Some(mut pi) = data.store.get("payment_intent", pi_id) {
             pi["customer"] = customer["id"].clone();
             save(data, "payment_intent", pi_id, &pi);
+            // The customer exists only now, after the payment.
+            attach_for_future_usage(data, &pi, origin);
         }
     } else if let (Some(id), Some(entered)) = (session["customer"].as_str(), &email) {
         // A customer without an email takes the one entered on the page.

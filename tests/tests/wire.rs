@@ -340,7 +340,7 @@ async fn session_total_over_limit_is_400() {
     let over = api.post("/v1/checkout/sessions", &session("2")).await;
 
     over.expect(400);
-    assert_eq!(over.error()["code"], "parameter_invalid");
+    assert_eq!(over.error()["code"], "amount_too_large");
     assert_eq!(over.error()["param"], "line_items");
     let message = over.error()["message"].as_str().unwrap().to_owned();
     assert!(message.contains("199999998"), "{message}");

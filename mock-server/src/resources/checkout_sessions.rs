@@ -319,7 +319,8 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
                 "The Checkout Session's total amount due must be at most {} in the currency's smallest unit. These line items add up to {amount}.",
                 super::MAX_AMOUNT
             ),
-        ));
+        )
+        .with_code("amount_too_large"));
     }
     if amount < super::minimum_charge(&currency) {
         // NOTE: the message is Stripe's; the code and param are this
@@ -395,7 +396,8 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         mode: "payment",
         payment_intent: None,
         payment_link: (),
-        payment_method_collection: "if_required",
+        // Stripe's default; `if_required` applies to subscriptions.
+        payment_method_collection: "always",
         payment_method_options: Empty {},
         payment_method_types: shown_types,
         payment_status: "unpaid",
@@ -552,7 +554,19 @@ struct CustomText {
 #[derive(serde::Serialize, Default)]
 struct InvoiceCreation {
     enabled: bool,
-    invoice_data: (),
+    invoice_data: InvoiceData,
+}
+
+/// The settings of the invoice Checkout would create, all unset.
+#[derive(serde::Serialize, Default)]
+struct InvoiceData {
+    account_tax_ids: (),
+    custom_fields: (),
+    description: (),
+    footer: (),
+    issuer: (),
+    metadata: Empty,
+    rendering_options: (),
 }
 
 #[derive(serde::Serialize, Default)]
@@ -567,7 +581,7 @@ struct TotalDetails {
     amount_tax: i64,
 }
 
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, Default)]
 struct Empty {}
 
 /// The parts of `payment_intent_data` the payment intent is created with.

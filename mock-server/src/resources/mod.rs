@@ -28,6 +28,23 @@ use crate::wire::{ApiError, ApiResult, Params};
 /// smallest unit: eight digits, such as $999,999.99.
 pub const MAX_AMOUNT: i64 = 99_999_999;
 
+/// Takes a payment's `amount`: at least 1, and above `MAX_AMOUNT` a 400
+/// with the code `amount_too_large`, which Stripe's error codes list for
+/// an amount over the maximum.
+pub fn take_amount(params: &mut Params) -> ApiResult<Option<i64>> {
+    let amount = params.integer_in("amount", 1, i64::MAX)?;
+    match amount {
+        Some(value) if value > MAX_AMOUNT => Err(ApiError::invalid_param(
+            "amount",
+            format!(
+                "Amount must be no more than {MAX_AMOUNT} in the currency's smallest unit; got {value}."
+            ),
+        )
+        .with_code("amount_too_large")),
+        _ => Ok(amount),
+    }
+}
+
 /// A resource handler: runs under the account lock, never awaits.
 pub type Handler = fn(&mut Ctx<'_>, &mut AccountData, Params) -> ApiResult<Value>;
 
@@ -54,6 +71,7 @@ pub const TEMPLATES: &[&str] = &[
     "/v1/payment_intents/{id}/cancel",
     "/v1/charges",
     "/v1/charges/{id}",
+    "/v1/payment_methods",
     "/v1/payment_methods/{id}",
     "/v1/refunds",
     "/v1/refunds/{id}",
@@ -61,6 +79,7 @@ pub const TEMPLATES: &[&str] = &[
     "/v1/balance_transactions/{id}",
     "/v1/customers",
     "/v1/customers/{id}",
+    "/v1/customers/{id}/payment_methods",
     "/v1/products",
     "/v1/products/{id}",
     "/v1/prices",
@@ -144,6 +163,7 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
 
         ("GET", ["v1", "charges"]) => (charges::list, "/v1/charges", None),
         ("GET", ["v1", "charges", id]) => (charges::retrieve, "/v1/charges/{id}", Some(id)),
+        ("GET", ["v1", "payment_methods"]) => (payment_methods::list, "/v1/payment_methods", None),
         ("GET", ["v1", "payment_methods", id]) => (
             payment_methods::retrieve,
             "/v1/payment_methods/{id}",
@@ -168,6 +188,11 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
         ("GET", ["v1", "customers", id]) => (customers::retrieve, "/v1/customers/{id}", Some(id)),
         ("POST", ["v1", "customers", id]) => (customers::update, "/v1/customers/{id}", Some(id)),
         ("DELETE", ["v1", "customers", id]) => (customers::delete, "/v1/customers/{id}", Some(id)),
+        ("GET", ["v1", "customers", id, "payment_methods"]) => (
+            payment_methods::list_for_customer,
+            "/v1/customers/{id}/payment_methods",
+            Some(id),
+        ),
 
         ("POST", ["v1", "products"]) => (products::create, "/v1/products", None),
         ("GET", ["v1", "products"]) => (products::list, "/v1/products", None),

@@ -51,9 +51,8 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         "payment_method_data[billing_details][email]",
         "payment_method_options[card]",
     ]);
-    let amount = params
-        .integer_in("amount", 1, super::MAX_AMOUNT)?
-        .ok_or_else(|| ApiError::missing_param("amount"))?;
+    let amount =
+        super::take_amount(&mut params)?.ok_or_else(|| ApiError::missing_param("amount"))?;
     let currency_code =
         currency(&mut params, "currency")?.ok_or_else(|| ApiError::missing_param("currency"))?;
     check_minimum(amount, &currency_code)?;
@@ -256,7 +255,7 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
             };
         }
     }
-    if let Some(amount) = params.integer_in("amount", 1, super::MAX_AMOUNT)? {
+    if let Some(amount) = super::take_amount(&mut params)? {
         if final_state || pi["status"] == "requires_capture" {
             return Err(ApiError::bad_state(format!(
                 "The amount of a PaymentIntent in status {} cannot be changed.",

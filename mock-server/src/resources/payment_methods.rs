@@ -1,12 +1,15 @@
-//! Payment methods: retrieve. The fake makes one each time a customer pays
-//! or a payment intent is confirmed with a test payment method, so an app
-//! can read the card's brand and last four digits after a checkout.
+//! Payment methods: retrieve, and the lists of a customer's saved ones.
+//! The fake makes one each time a customer pays or a payment intent is
+//! confirmed with a test payment method, so an app can read the card's
+//! brand and last four digits after a checkout. A payment made with
+//! `setup_future_usage` attaches its method to the customer.
 
 use serde_json::Value;
 
-use super::fetch;
+use super::{fetch, list_where, payment_checks::PAYMENT_METHODS, take_filter};
 use crate::account::AccountData;
 use crate::api::Ctx;
+use crate::wire::list::Page;
 use crate::wire::{ApiResult, Params};
 
 pub fn retrieve(ctx: &mut Ctx<'_>, data: &mut AccountData, params: Params) -> ApiResult<Value> {
@@ -14,4 +17,38 @@ pub fn retrieve(ctx: &mut Ctx<'_>, data: &mut AccountData, params: Params) -> Ap
     let id = ctx.arg(0).to_owned();
     ctx.touch(&id);
     fetch(data, "payment_method", "PaymentMethod", &id)
+}
+
+/// `GET /v1/payment_methods`. With `customer`, the methods attached to
+/// that customer. Without it Stripe lists the account's Treasury methods,
+/// which the fake has none of.
+pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
+    let page = Page::take(&mut params)?;
+    let customer = take_filter(data, &mut params, "customer", "customer")?;
+    let kind = params.one_of("type", PAYMENT_METHODS)?;
+    params.finish()?;
+    list_where(ctx, data, "payment_method", &page, |pm| {
+        customer
+            .as_ref()
+            .is_some_and(|id| pm["customer"] == id.as_str())
+            && kind.as_ref().is_none_or(|k| pm["type"] == k.as_str())
+    })
+}
+
+/// `GET /v1/customers/{id}/payment_methods`: the methods attached to the
+/// customer, newest first.
+pub fn list_for_customer(
+    ctx: &mut Ctx<'_>,
+    data: &mut AccountData,
+    mut params: Params,
+) -> ApiResult<Value> {
+    let customer = ctx.arg(0).to_owned();
+    fetch(data, "customer", "customer", &customer)?;
+    let page = Page::take(&mut params)?;
+    let kind = params.one_of("type", PAYMENT_METHODS)?;
+    params.finish()?;
+    list_where(ctx, data, "payment_method", &page, |pm| {
+        pm["customer"] == customer.as_str()
+            && kind.as_ref().is_none_or(|k| pm["type"] == k.as_str())
+    })
 }

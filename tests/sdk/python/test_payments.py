@@ -510,3 +510,97 @@ def test_card_needing_authentication_requires_action(client):
     assert intent.status == "requires_action"
     assert intent.next_action is not None
     assert intent.amount_received == 0
+
+
+def test_saved_card_attaches_to_customer(client, control):
+    # Stripe's session create reference: with payment_intent_data's
+    # setup_future_usage, Checkout attaches the payment method to the
+    # customer passed in, or to the one it creates; without a customer the
+    # method stays unattached.
+    saver = client.v1.customers.create(params={"name": "Saver"})
+    other = client.v1.customers.create(params={"name": "Other"})
+    saving = client.v1.checkout.sessions.create(
+        params=session_params(customer=saver.id, payment_intent_data={"setup_future_usage": "off_session"})
+    )
+    plain = client.v1.checkout.sessions.create(params=session_params(customer=other.id))
+    control.pay(saving.id, card_number="5555555555554444")
+    control.pay(plain.id)
+
+    saved = client.v1.customers.payment_methods.list(saver.id, params={"type": "card"}).data
+    assert [(m.customer, m.card.last4) for m in saved] == [(saver.id, "4444")]
+    intent = client.v1.payment_intents.retrieve(client.v1.checkout.sessions.retrieve(saving.id).payment_intent)
+    assert saved[0].id == intent.payment_method
+    assert client.v1.customers.payment_methods.list(other.id).data == []
+    assert [m.id for m in client.v1.payment_methods.list(params={"customer": saver.id}).data] == [saved[0].id]
+    attached = client.v1.events.list(params={"type": "payment_method.attached"}).data
+    assert [e.data.object.id for e in attached] == [saved[0].id]
+
+    # A customer Checkout creates gets the card too.
+    created = client.v1.checkout.sessions.create(
+        params=session_params(customer_creation="always", payment_intent_data={"setup_future_usage": "on_session"})
+    )
+    control.pay(created.id)
+    customer = client.v1.checkout.sessions.retrieve(created.id).customer
+    assert [m.card.last4 for m in client.v1.customers.payment_methods.list(customer).data] == ["4242"]
+
+
+def test_confirm_attaches_saved_method(client):
+    customer = client.v1.customers.create(params={"email": "card@example.com"})
+    intent = client.v1.payment_intents.create(
+        params={
+            "amount": 2000,
+            "currency": "usd",
+            "customer": customer.id,
+            "setup_future_usage": "off_session",
+            "payment_method_types": ["card"],
+            "payment_method": "pm_card_visa",
+            "confirm": True,
+        }
+    )
+    unsaved = client.v1.payment_intents.create(
+        params={
+            "amount": 2000,
+            "currency": "usd",
+            "customer": customer.id,
+            "payment_method_types": ["card"],
+            "payment_method": "pm_card_visa",
+            "confirm": True,
+        }
+    )
+
+    assert client.v1.payment_methods.retrieve(intent.payment_method).customer == customer.id
+    assert client.v1.payment_methods.retrieve(unsaved.payment_method).customer is None
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.customers.payment_methods.list("cus_missing")
+    assert (raised.value.http_status, raised.value.code) == (404, "resource_missing")
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.payment_methods.list(params={"customer": customer.id, "type": "cards"})
+    assert raised.value.param == "type"
+
+
+def test_card_fingerprint_per_number(client, control):
+    sessions = [client.v1.checkout.sessions.create(params=session_params()) for _ in range(3)]
+    for session, number in zip(sessions, ["4242424242424242", "4242424242424242", "5555555555554444"]):
+        control.pay(session.id, card_number=number)
+    charges = [
+        client.v1.payment_intents.retrieve(
+            client.v1.checkout.sessions.retrieve(s.id).payment_intent, params={"expand": ["latest_charge"]}
+        ).latest_charge
+        for s in sessions
+    ]
+
+    prints = [c.payment_method_details.card.fingerprint for c in charges]
+    assert prints[0] == prints[1] != prints[2]
+    assert len(prints[0]) == 16 and prints[0].isalnum()
+    card = charges[0].payment_method_details.card
+    assert (card.network, card.checks.cvc_check, card.three_d_secure) == ("visa", "pass", None)
+    method = client.v1.payment_methods.retrieve(charges[2].payment_method)
+    assert (method.card.fingerprint, method.card.networks.available) == (prints[2], ["mastercard"])
+
+
+def test_amount_over_maximum_too_large(client):
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.payment_intents.create(params={"amount": 100_000_000, "currency": "usd"})
+    assert (raised.value.code, raised.value.param) == ("amount_too_large", "amount")
+    accepted = client.v1.payment_intents.create(params={"amount": 99_999_999, "currency": "usd"})
+    assert accepted.amount == 99_999_999
