@@ -511,6 +511,7 @@ pub fn payment_intent_for(data: &mut AccountData, session: &Value, origin: &Orig
         statement_descriptor: pid["statement_descriptor"].clone(),
         statement_descriptor_suffix: pid["statement_descriptor_suffix"].clone(),
         setup_future_usage: pid["setup_future_usage"].clone(),
+        transfer_group: pid["transfer_group"].clone(),
     };
     let pi = new_payment_intent(data, spec, origin);
     crate::faults::after_payment_intent_created(data, pi["id"].as_str().unwrap_or_default());
@@ -533,6 +534,8 @@ pub struct IntentSpec {
     pub statement_descriptor: Value,
     pub statement_descriptor_suffix: Value,
     pub setup_future_usage: Value,
+    /// The group that the intent's charges carry in `transfer_group`.
+    pub transfer_group: Value,
 }
 
 /// Stores a payment intent in `requires_payment_method` and emits
@@ -580,7 +583,7 @@ pub fn new_payment_intent(data: &mut AccountData, spec: IntentSpec, origin: &Ori
         "statement_descriptor_suffix": spec.statement_descriptor_suffix,
         "status": "requires_payment_method",
         "transfer_data": null,
-        "transfer_group": null,
+        "transfer_group": spec.transfer_group,
     });
     save(data, "payment_intent", &id, &pi);
     emit(data, "payment_intent.created", &pi, None, origin);
@@ -801,6 +804,7 @@ pub fn attempt_card(
         "statement_descriptor": pi["statement_descriptor"],
         "statement_descriptor_suffix": pi["statement_descriptor_suffix"],
         "status": status,
+        "transfer_group": pi["transfer_group"],
     });
     if manual && failure.is_none() {
         charge["payment_method_details"]["card"]["capture_before"] =
@@ -1007,6 +1011,7 @@ fn start_processing(data: &mut AccountData, pi_id: &str, pm: &Value, origin: &Or
         "statement_descriptor": pi["statement_descriptor"],
         "statement_descriptor_suffix": pi["statement_descriptor_suffix"],
         "status": "pending",
+        "transfer_group": pi["transfer_group"],
     });
     save(data, "charge", &charge_id, &charge);
     pi["status"] = json!("processing");

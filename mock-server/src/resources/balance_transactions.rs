@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::{CreatedFilter, fetch, list_where};
+use super::{CreatedFilter, currency, fetch, list_where};
 use crate::account::AccountData;
 use crate::api::Ctx;
 use crate::wire::list::Page;
@@ -20,11 +20,19 @@ pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> Ap
     let page = Page::take(&mut params)?;
     let source = params.string("source")?;
     let kind = params.string("type")?;
+    let currency_code = currency(&mut params, "currency")?;
+    // The fake makes no payouts, so a payout filter matches no transaction.
+    // Its id is not looked up.
+    let payout = params.string("payout")?;
     let created = CreatedFilter::take(&mut params)?;
     params.finish()?;
     list_where(ctx, data, "balance_transaction", &page, |t| {
         source.as_ref().is_none_or(|s| t["source"] == json!(s))
             && kind.as_ref().is_none_or(|k| t["type"] == json!(k))
+            && currency_code
+                .as_ref()
+                .is_none_or(|c| t["currency"] == json!(c))
+            && payout.is_none()
             && created.matches(t)
     })
 }

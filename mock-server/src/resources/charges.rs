@@ -21,6 +21,7 @@ pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> Ap
     let page = Page::take(&mut params)?;
     let customer = super::take_filter(data, &mut params, "customer", "customer")?;
     let payment_intent = super::take_filter(data, &mut params, "payment_intent", "payment_intent")?;
+    let transfer_group = params.string("transfer_group")?;
     let created = CreatedFilter::take(&mut params)?;
     params.finish()?;
     list_where(ctx, data, "charge", &page, |c| {
@@ -30,6 +31,9 @@ pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> Ap
             && payment_intent
                 .as_ref()
                 .is_none_or(|id| c["payment_intent"] == json!(id))
+            && transfer_group
+                .as_ref()
+                .is_none_or(|group| c["transfer_group"] == json!(group))
             && created.matches(c)
     })
 }

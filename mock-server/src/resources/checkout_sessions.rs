@@ -602,6 +602,7 @@ fn take_payment_intent_data(params: &mut Params) -> ApiResult<Value> {
     let statement_descriptor = pid.string("statement_descriptor")?;
     let statement_descriptor_suffix = pid.string("statement_descriptor_suffix")?;
     let setup_future_usage = pid.one_of("setup_future_usage", &["on_session", "off_session"])?;
+    let transfer_group = pid.string("transfer_group")?;
     if statement_descriptor
         .as_ref()
         .is_some_and(|s| s.chars().count() > 22)
@@ -620,6 +621,7 @@ fn take_payment_intent_data(params: &mut Params) -> ApiResult<Value> {
         "statement_descriptor": statement_descriptor,
         "statement_descriptor_suffix": statement_descriptor_suffix,
         "setup_future_usage": setup_future_usage,
+        "transfer_group": transfer_group,
     }))
 }
 
@@ -851,6 +853,10 @@ pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> Ap
     let customer = super::take_filter(data, &mut params, "customer", "customer")?;
     let status = params.one_of("status", &["open", "complete", "expired"])?;
     let payment_link = params.string("payment_link")?;
+    // The fake makes no subscriptions and has no Accounts v2 customers, so
+    // these match no session. Their ids are not looked up.
+    let subscription = params.string("subscription")?;
+    let customer_account = params.string("customer_account")?;
     let email = match params.hash("customer_details")? {
         Some(mut details) => {
             let email = details.required_string("email")?;
@@ -870,6 +876,12 @@ pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> Ap
             && payment_link
                 .as_ref()
                 .is_none_or(|pl| s["payment_link"] == json!(pl))
+            && subscription
+                .as_ref()
+                .is_none_or(|id| s["subscription"] == json!(id))
+            && customer_account
+                .as_ref()
+                .is_none_or(|id| s["customer_account"] == json!(id))
             && email
                 .as_ref()
                 .is_none_or(|e| s["customer_details"]["email"] == json!(e))

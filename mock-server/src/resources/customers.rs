@@ -145,10 +145,17 @@ fn check_email(email: &str) -> ApiResult<()> {
 pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
     let page = Page::take(&mut params)?;
     let email = params.string("email")?;
+    // The fake has no test clocks, so this matches no customer. Its id is
+    // not looked up.
+    let test_clock = params.string("test_clock")?;
     let created = CreatedFilter::take(&mut params)?;
     params.finish()?;
     list_where(ctx, data, "customer", &page, |c| {
-        email.as_ref().is_none_or(|e| c["email"] == json!(e)) && created.matches(c)
+        email.as_ref().is_none_or(|e| c["email"] == json!(e))
+            && test_clock
+                .as_ref()
+                .is_none_or(|id| c["test_clock"] == json!(id))
+            && created.matches(c)
     })
 }
 

@@ -110,6 +110,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     let statement_descriptor = params.string("statement_descriptor")?;
     let statement_descriptor_suffix = params.string("statement_descriptor_suffix")?;
     let setup_future_usage = params.one_of("setup_future_usage", &["on_session", "off_session"])?;
+    let transfer_group = params.string("transfer_group")?;
     let payment_method = params.string("payment_method")?;
     let confirm = params.boolean("confirm")?.unwrap_or(false);
     let return_url = params.string("return_url")?;
@@ -145,6 +146,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         statement_descriptor: json!(statement_descriptor),
         statement_descriptor_suffix: json!(statement_descriptor_suffix),
         setup_future_usage: json!(setup_future_usage),
+        transfer_group: json!(transfer_group),
     };
     let origin = origin(ctx);
     let pi = simulate::new_payment_intent(data, spec, &origin);
@@ -599,10 +601,16 @@ pub(crate) fn release_authorization(
 pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
     let page = Page::take(&mut params)?;
     let customer = super::take_filter(data, &mut params, "customer", "customer")?;
+    // The fake has no Accounts v2 customers, so this matches no intent.
+    let customer_account = params.string("customer_account")?;
     let created = CreatedFilter::take(&mut params)?;
     params.finish()?;
     let keep = |pi: &Value| {
-        customer.as_ref().is_none_or(|c| pi["customer"] == json!(c)) && created.matches(pi)
+        customer.as_ref().is_none_or(|c| pi["customer"] == json!(c))
+            && customer_account
+                .as_ref()
+                .is_none_or(|id| pi["customer_account"] == json!(id))
+            && created.matches(pi)
     };
     if crate::faults::affects_reads(data) {
         let visible = crate::faults::visible_list(data, "payment_intent");

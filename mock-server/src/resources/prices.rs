@@ -291,6 +291,7 @@ fn product_of(
                     active: true,
                     images,
                     shippable: None,
+                    url: None,
                     metadata: meta,
                 });
                 id
@@ -468,6 +469,7 @@ pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> Ap
     let currency_code = currency(&mut params, "currency")?;
     let kind = params.one_of("type", &["one_time", "recurring"])?;
     let lookup_keys = params.string_array("lookup_keys")?;
+    let recurring = RecurringFilter::take(&mut params)?;
     let created = CreatedFilter::take(&mut params)?;
     params.finish()?;
     list_where(ctx, data, "price", &page, |p| {
@@ -480,8 +482,49 @@ pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> Ap
             && lookup_keys
                 .as_ref()
                 .is_none_or(|keys| keys.iter().any(|k| p["lookup_key"] == json!(k)))
+            && recurring.matches(p)
             && created.matches(p)
     })
+}
+
+/// A price list's `recurring` filter. Each field that is given must equal
+/// the price's, so a one-time price, whose `recurring` is null, matches
+/// none that gives a field.
+#[derive(Debug, Default)]
+struct RecurringFilter {
+    interval: Option<String>,
+    usage_type: Option<String>,
+    meter: Option<String>,
+}
+
+impl RecurringFilter {
+    fn take(params: &mut Params) -> ApiResult<RecurringFilter> {
+        let Some(mut recurring) = params.hash("recurring")? else {
+            return Ok(RecurringFilter::default());
+        };
+        let filter = RecurringFilter {
+            interval: recurring.one_of("interval", &["day", "week", "month", "year"])?,
+            usage_type: recurring.one_of("usage_type", &["licensed", "metered"])?,
+            meter: recurring.string("meter")?,
+        };
+        recurring.finish()?;
+        Ok(filter)
+    }
+
+    fn matches(&self, price: &Value) -> bool {
+        let recurring = &price["recurring"];
+        [
+            ("interval", &self.interval),
+            ("usage_type", &self.usage_type),
+            ("meter", &self.meter),
+        ]
+        .iter()
+        .all(|(field, wanted)| {
+            wanted
+                .as_ref()
+                .is_none_or(|w| recurring[*field] == json!(w))
+        })
+    }
 }
 
 #[cfg(test)]

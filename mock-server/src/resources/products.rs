@@ -14,6 +14,9 @@ use crate::wire::{ApiError, ApiResult, Params, metadata};
 /// the fake's limit on request heads at this length.
 const MAX_ID_CHARS: usize = 5000;
 
+/// Maximum length of a product's `url`, as in Stripe's API description.
+const MAX_URL_CHARS: usize = 5000;
+
 pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
     params.forbid_empty(&[]);
     let name = params.required_string("name")?;
@@ -21,6 +24,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     let active = params.boolean("active")?.unwrap_or(true);
     let images = params.string_array("images")?.unwrap_or_default();
     let shippable = params.boolean("shippable")?;
+    let url = params.string_at_most("url", MAX_URL_CHARS)?;
     let meta = match params.hash("metadata")? {
         Some(update) => metadata::apply(&Map::new(), update)?,
         None => Map::new(),
@@ -65,6 +69,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         active,
         images,
         shippable,
+        url,
         metadata: meta,
     };
     let now = data.now();
@@ -97,6 +102,7 @@ pub struct NewProduct {
     pub active: bool,
     pub images: Vec<String>,
     pub shippable: Option<bool>,
+    pub url: Option<String>,
     pub metadata: Map<String, Value>,
 }
 
@@ -120,7 +126,7 @@ pub struct Printed<'a> {
     tax_code: (),
     unit_label: (),
     updated: i64,
-    url: (),
+    url: Option<&'a str>,
 }
 
 /// Stores a new product and returns the fields it was printed from.
@@ -154,7 +160,7 @@ fn printed<'a>(product: &'a NewProduct, now: i64, default_price: Option<&'a str>
         tax_code: (),
         unit_label: (),
         updated: now,
-        url: (),
+        url: product.url.as_deref(),
     }
 }
 
@@ -190,6 +196,13 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     }
     if let Some(shippable) = params.boolean("shippable")? {
         product["shippable"] = json!(shippable);
+    }
+    if let Some(url) = params.string_at_most("url", MAX_URL_CHARS)? {
+        product["url"] = if url.is_empty() {
+            Value::Null
+        } else {
+            json!(url)
+        };
     }
     if let Some(price_id) = params.string("default_price")? {
         product["default_price"] = if price_id.is_empty() {
@@ -240,6 +253,7 @@ pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> Ap
     let active = params.boolean("active")?;
     let ids = params.string_array("ids")?;
     let shippable = params.boolean("shippable")?;
+    let url = params.string("url")?;
     let created = CreatedFilter::take(&mut params)?;
     params.finish()?;
     list_where(ctx, data, "product", &page, |p| {
@@ -248,6 +262,7 @@ pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> Ap
                 .as_ref()
                 .is_none_or(|ids| ids.iter().any(|id| p["id"] == json!(id)))
             && shippable.is_none_or(|s| p["shippable"] == json!(s))
+            && url.as_ref().is_none_or(|u| p["url"] == json!(u))
             && created.matches(p)
     })
 }
