@@ -1,9 +1,10 @@
-//! List filters across resources, driven over HTTP. Each test checks the
-//! objects kept and those left out.
+//! List filters and `expand[]` paths across resources, driven over HTTP.
+//! Each filter test checks the objects kept and those left out, and each
+//! expansion test checks what replaced the id.
 
 mod support;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use support::{Api, create_session, form, start_manual};
 
 fn ids(list: &Value) -> Vec<String> {
@@ -256,4 +257,144 @@ async fn products_filter_by_url() {
     let too_long = api.post("/v1/products", &long).await;
     too_long.expect(400);
     assert_eq!(too_long.error()["param"], "url");
+}
+
+#[tokio::test]
+async fn balance_transaction_source_expands() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_lists_bt_source");
+    let customer = id_of(api.post("/v1/customers", "name=Ada").await.ok());
+    let pi = paid_intent(&api, &[("customer", &customer)]).await;
+    let pi_id = id_of(&pi);
+    let charge_id = pi["latest_charge"].as_str().unwrap().to_owned();
+    let refund = api
+        .post("/v1/refunds", &format!("payment_intent={pi_id}&amount=500"))
+        .await
+        .ok()
+        .clone();
+    let refund_id = id_of(&refund);
+
+    let plain = api.get("/v1/balance_transactions").await.ok().clone();
+    assert_eq!(plain["data"][0]["source"], json!(refund_id));
+    assert_eq!(plain["data"][1]["source"], json!(charge_id));
+
+    let expanded = api
+        .get("/v1/balance_transactions?expand[]=data.source")
+        .await
+        .ok()
+        .clone();
+    let refund_source = &expanded["data"][0]["source"];
+    assert_eq!(refund_source["object"], "refund");
+    assert_eq!(refund_source["id"], json!(refund_id));
+    assert_eq!(refund_source["amount"], 500);
+    let charge_source = &expanded["data"][1]["source"];
+    assert_eq!(charge_source["object"], "charge");
+    assert_eq!(charge_source["id"], json!(charge_id));
+    assert_eq!(charge_source["amount"], 2000);
+
+    let txn_id = id_of(&plain["data"][1]);
+    let retrieved = api
+        .get(&format!(
+            "/v1/balance_transactions/{txn_id}?expand[]=source"
+        ))
+        .await;
+    assert_eq!(retrieved.ok()["source"]["object"], "charge");
+    assert_eq!(retrieved.ok()["source"]["payment_intent"], json!(pi_id));
+
+    // A field that only a charge expands is expanded on the charge and
+    // leaves the refund as it is.
+    let deeper = api
+        .get("/v1/balance_transactions?expand[]=data.source.customer&expand[]=data.source.payment_intent")
+        .await
+        .ok()
+        .clone();
+    let charge_source = &deeper["data"][1]["source"];
+    assert_eq!(charge_source["customer"]["object"], "customer");
+    assert_eq!(charge_source["customer"]["id"], json!(customer));
+    assert_eq!(charge_source["payment_intent"]["id"], json!(pi_id));
+    let refund_source = &deeper["data"][0]["source"];
+    assert!(refund_source.get("customer").is_none(), "{refund_source}");
+    assert_eq!(refund_source["payment_intent"]["object"], "payment_intent");
+
+    let bad = api
+        .get("/v1/balance_transactions?expand[]=data.source.colour")
+        .await;
+    bad.expect(400);
+    assert_eq!(bad.error()["param"], "expand[0]");
+}
+
+#[tokio::test]
+async fn session_total_details_breakdown_expands() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_lists_breakdown");
+    let breakdown = json!({"discounts": [], "taxes": []});
+    let created = create_session(&api, &[("expand[]", "total_details.breakdown")]).await;
+    assert_eq!(created["total_details"]["breakdown"], breakdown);
+    assert_eq!(created["total_details"]["amount_tax"], 0);
+    let id = id_of(&created);
+
+    let plain = api.get(&format!("/v1/checkout/sessions/{id}")).await;
+    let details = plain.ok()["total_details"].as_object().unwrap();
+    assert!(!details.contains_key("breakdown"), "{details:?}");
+
+    let retrieved = api
+        .get(&format!(
+            "/v1/checkout/sessions/{id}?expand[]=total_details.breakdown"
+        ))
+        .await;
+    let details = &retrieved.ok()["total_details"];
+    assert_eq!(details["breakdown"], breakdown);
+    assert_eq!(details["amount_discount"], 0);
+    assert_eq!(details["amount_shipping"], 0);
+
+    let listed = api
+        .get("/v1/checkout/sessions?expand[]=data.total_details.breakdown")
+        .await;
+    assert_eq!(
+        listed.ok()["data"][0]["total_details"]["breakdown"],
+        breakdown
+    );
+
+    for path in ["total_details", "total_details.amount_tax"] {
+        let reply = api
+            .get(&format!("/v1/checkout/sessions/{id}?expand[]={path}"))
+            .await;
+        reply.expect(400);
+        assert_eq!(reply.error()["param"], "expand[0]", "{path}");
+    }
+}
+
+/// The fake never sets a customer's default payment method, so the path
+/// is accepted and the field stays null. A unit test in `wire::expand`
+/// covers the expansion of a set one.
+#[tokio::test]
+async fn customer_default_payment_method_path_is_accepted() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_lists_default_pm");
+    let customer = api.post("/v1/customers", "name=Ada").await.ok().clone();
+    let id = id_of(&customer);
+
+    for path in [
+        "invoice_settings.default_payment_method",
+        "invoice_settings.default_payment_method.customer",
+    ] {
+        let reply = api
+            .get(&format!("/v1/customers/{id}?expand[]={path}"))
+            .await;
+        let settings = &reply.ok()["invoice_settings"];
+        assert_eq!(settings, &customer["invoice_settings"], "{path}");
+        assert_eq!(settings["default_payment_method"], Value::Null, "{path}");
+    }
+    let listed = api
+        .get("/v1/customers?expand[]=data.invoice_settings.default_payment_method")
+        .await;
+    assert_eq!(ids(listed.ok()), [id.as_str()]);
+
+    for path in ["invoice_settings", "invoice_settings.footer"] {
+        let reply = api
+            .get(&format!("/v1/customers/{id}?expand[]={path}"))
+            .await;
+        reply.expect(400);
+        assert_eq!(reply.error()["param"], "expand[0]", "{path}");
+    }
 }
