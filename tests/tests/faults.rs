@@ -707,6 +707,43 @@ async fn retry_during_latency_gets_409() {
 }
 
 #[tokio::test]
+async fn key_in_flight_outlives_clock_advance() {
+    let fake = manual_fake().await;
+    let receiver = Receiver::start().await;
+    let acct = Arc::new(account(&fake, "sk_test_key_in_flight", &receiver).await);
+    acct.set_faults(json!({"faults": [{"kind": "api_error", "routes": ["POST /v1/checkout/sessions"], "latency_ms": 3000, "count": 1}]})).await;
+    let form = [
+        ("mode", "payment"),
+        ("line_items[0][price_data][currency]", "usd"),
+        ("line_items[0][price_data][unit_amount]", "1500"),
+        ("line_items[0][price_data][product_data][name]", "Mug"),
+        ("line_items[0][quantity]", "1"),
+        ("success_url", "http://127.0.0.1:9/success"),
+    ];
+    let first = tokio::spawn({
+        let acct = acct.clone();
+        async move {
+            acct.form("/v1/checkout/sessions", &form, Some("slow-session"))
+                .await
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // More than the 24 hours a key is kept, while the first request waits.
+    acct.advance(90_000).await;
+    let retry = acct
+        .form("/v1/checkout/sessions", &form, Some("slow-session"))
+        .await;
+    assert_eq!(retry.status(), 409);
+    let body: Value = retry.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "lock_timeout");
+
+    let first = first.await.unwrap();
+    assert_eq!(first.status(), 200);
+    let (_, sessions) = acct.get("/v1/checkout/sessions").await;
+    assert_eq!(sessions["data"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
 async fn abandoned_slow_call_frees_its_key() {
     let fake = manual_fake().await;
     let receiver = Receiver::start().await;

@@ -3,7 +3,8 @@
 //! endpoint is rejected; a retry while the first request still runs gets a
 //! 409. Requests rejected by validation are not stored, so a corrected retry
 //! with the same key goes through. Keys expire after 24 hours of the
-//! account's clock.
+//! account's clock, counted from the first request, but never while that
+//! request still runs.
 
 use super::error::{ApiError, ErrorType};
 use axum::http::StatusCode;
@@ -35,6 +36,15 @@ pub struct IdempotencyRecord {
     pub params: String,
     pub created_at: i64,
     pub outcome: Outcome,
+}
+
+impl IdempotencyRecord {
+    /// Returns whether the key still binds at virtual time `now`. A key whose
+    /// first request has not finished stays bound however far the clock
+    /// has moved, so a retry cannot run the same request twice.
+    fn is_live(&self, now: i64) -> bool {
+        matches!(self.outcome, Outcome::InFlight) || now - self.created_at < KEY_LIFETIME
+    }
 }
 
 /// What to do with an incoming request that carries a key.
@@ -97,7 +107,7 @@ pub fn begin(
         ));
     }
     if let Some(record) = records.get(key)
-        && now - record.created_at < KEY_LIFETIME
+        && record.is_live(now)
     {
         if record.route != route {
             return Err(ApiError::new(
@@ -144,7 +154,7 @@ pub fn begin(
     // Expired keys go when the map has doubled since the last sweep, so
     // the sweeps cost constant time per request on average.
     if records.len() >= PRUNE_FROM && records.len().is_power_of_two() {
-        records.retain(|_, record| now - record.created_at < KEY_LIFETIME);
+        records.retain(|_, record| record.is_live(now));
     }
     records.insert(
         key.to_owned(),
@@ -247,6 +257,24 @@ mod tests {
         begin(&mut records, "new-2", "POST /v1/x", &params, later).unwrap();
         assert_eq!(records.len(), 2);
         assert!(records.contains_key("new-1"));
+    }
+
+    #[test]
+    fn in_flight_key_survives_sweep() {
+        let mut records = HashMap::new();
+        let params = json!({}).to_string();
+        begin(&mut records, "running", "POST /v1/x", &params, 0).unwrap();
+        for n in 0..PRUNE_FROM - 1 {
+            begin(&mut records, &format!("old-{n}"), "POST /v1/x", &params, 0).unwrap();
+            finish(&mut records, &format!("old-{n}"), 200, b"{}");
+        }
+        // The map is at PRUNE_FROM, so this key sweeps the finished ones.
+        let later = KEY_LIFETIME + 1;
+        begin(&mut records, "new", "POST /v1/x", &params, later).unwrap();
+        assert_eq!(records.len(), 2);
+        assert!(records.contains_key("running"));
+        let err = begin(&mut records, "running", "POST /v1/x", &params, later).unwrap_err();
+        assert_eq!(err.status, StatusCode::CONFLICT);
     }
 
     #[test]
