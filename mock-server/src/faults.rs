@@ -1136,7 +1136,21 @@ pub fn plan_delivery(
         sends.push((delay, forged));
     }
     sends.push((delay, Variant::Original));
-    for fault in &faults {
+    sends.extend(sequential_duplicates(data, event_id, event_type, delay));
+    DeliveryPlan { sends }
+}
+
+/// Returns the copies that the sequential `webhook_duplicate` entries of
+/// the plan in force send after the genuine delivery, which goes out
+/// `delay` seconds from now.
+fn sequential_duplicates(
+    data: &mut AccountData,
+    event_id: &str,
+    event_type: &str,
+    delay: i64,
+) -> Vec<(i64, Variant)> {
+    let mut sends = Vec::new();
+    for fault in data.faults.faults.clone() {
         if let Fault::WebhookDuplicate {
             types,
             copies,
@@ -1144,19 +1158,15 @@ pub fn plan_delivery(
             delay_seconds,
             probability,
         } = fault
-            && matches_types(types, event_type)
+            && matches_types(&types, event_type)
         {
             let roll = draw(data);
-            if roll >= *probability {
+            if roll >= probability {
                 continue;
             }
             data.trace("fault", json!({"decision": "webhook_duplicate", "event_id": event_id, "type": event_type, "draw": roll, "copies": copies}));
-            let sent = sends
-                .iter()
-                .filter(|(_, variant)| matches!(variant, Variant::Duplicate))
-                .count();
-            let room = u32::try_from(MAX_COPIES.saturating_sub(sent)).unwrap_or(0);
-            for copy in 0..(*copies).min(room) {
+            let room = u32::try_from(MAX_COPIES.saturating_sub(sends.len())).unwrap_or(0);
+            for copy in 0..copies.min(room) {
                 sends.push((
                     delay + delay_seconds * i64::from(copy + 1),
                     Variant::Duplicate,
@@ -1164,7 +1174,7 @@ pub fn plan_delivery(
             }
         }
     }
-    DeliveryPlan { sends }
+    sends
 }
 
 /// Returns the forged sends that go before the genuine delivery of an
@@ -1185,7 +1195,8 @@ fn forgeries(data: &mut AccountData, event_id: &str, event_type: &str) -> Vec<Va
 }
 
 /// Schedules, at `now`, the genuine delivery of an event that a `hold`
-/// fault held, after the forgeries that the plan in force sends before it.
+/// fault held, after the forgeries that the plan in force sends before it
+/// and followed by the copies of its sequential duplicate entries.
 fn schedule_released(data: &mut AccountData, held: &Held, now: i64) {
     for forged in forgeries(data, &held.event_id, &held.event_type) {
         data.schedule(
@@ -1197,6 +1208,12 @@ fn schedule_released(data: &mut AccountData, held: &Held, now: i64) {
         now,
         Task::deliver(&held.event_id, &held.endpoint, 1, Variant::Original),
     );
+    for (delay, copy) in sequential_duplicates(data, &held.event_id, &held.event_type, 0) {
+        data.schedule(
+            now + delay,
+            Task::deliver(&held.event_id, &held.endpoint, 1, copy),
+        );
+    }
 }
 
 /// Builds one scheduled send, applying duplicate, forgery and drop faults.

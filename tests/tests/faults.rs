@@ -654,6 +654,49 @@ async fn hold_releases_in_given_order() {
 }
 
 #[tokio::test]
+async fn released_event_gets_duplicates() {
+    let fake = manual_fake().await;
+    let receiver = Receiver::start().await;
+    let acct = account(&fake, "sk_test_hold_dup", &receiver).await;
+    acct.set_faults(json!({"faults": [
+        {"kind": "webhook_duplicate", "types": ["checkout.session.completed"], "copies": 1, "delay_seconds": 5},
+        {"kind": "hold", "types": ["checkout.session.completed"]}
+    ]}))
+    .await;
+    let session = acct.session("O-hold-dup").await;
+    acct.pay(session["id"].as_str().unwrap()).await;
+    acct.advance(60).await;
+    let (status, body) = acct
+        .control(reqwest::Method::POST, "/events/release", json!({}))
+        .await;
+    assert_eq!((status, body["released"].as_u64()), (200, Some(1)));
+    acct.advance(3600).await;
+
+    let (_, log) = acct
+        .get("/_fakestripe/deliveries?type=checkout.session.completed")
+        .await;
+    let deliveries = log["data"].as_array().unwrap();
+    assert_eq!(deliveries.len(), 2, "{log}");
+    let duplicates: Vec<&Value> = deliveries
+        .iter()
+        .filter(|d| d["duplicate"] == true)
+        .collect();
+    assert_eq!(duplicates.len(), 1, "{log}");
+    let original = deliveries.iter().find(|d| d["duplicate"] != true).unwrap();
+    // The copy keeps its delay_seconds after the released delivery.
+    assert_eq!(
+        duplicates[0]["sent_at"].as_i64().unwrap() - original["sent_at"].as_i64().unwrap(),
+        5
+    );
+    let genuine = receiver
+        .genuine_types()
+        .iter()
+        .filter(|t| *t == "checkout.session.completed")
+        .count();
+    assert_eq!(genuine, 2);
+}
+
+#[tokio::test]
 async fn api_error_fails_next_calls() {
     let fake = manual_fake().await;
     let receiver = Receiver::start().await;
