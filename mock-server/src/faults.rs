@@ -1225,6 +1225,9 @@ pub fn prepare_attempt(
     due: i64,
     variant: Variant,
 ) -> Option<Prepared> {
+    if !delivery::endpoint_accepts(data, event_id, endpoint_id, attempt) {
+        return None;
+    }
     let mut prepared = delivery::prepare(data, event_id, endpoint_id, attempt, due)?;
     match variant {
         Variant::Original => {}

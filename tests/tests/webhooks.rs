@@ -725,6 +725,85 @@ async fn deleted_endpoint_gets_no_more_retries() {
     assert_eq!(api.deliveries().await.len(), 1);
 }
 
+/// Returns the `delivery_skipped` lines of the account's trace.
+async fn skipped_deliveries(api: &Api) -> Vec<Value> {
+    let trace = api.control_get("/trace").await;
+    trace.ok()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["kind"] == "delivery_skipped")
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn disabled_endpoint_gets_no_more_retries() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_disabled_retry");
+    let receiver = Receiver::start().await;
+    let (endpoint_id, _) = api.webhook_endpoint(&receiver.url("/hook"), &["*"]).await;
+    receiver.fail_next(1);
+    create_product(&api, &[]).await;
+    api.run_due().await;
+
+    api.post(
+        &format!("/v1/webhook_endpoints/{endpoint_id}"),
+        "disabled=true",
+    )
+    .await
+    .ok();
+    api.advance(3600).await;
+    // Enabling the endpoint again does not bring back the skipped retry.
+    api.post(
+        &format!("/v1/webhook_endpoints/{endpoint_id}"),
+        "disabled=false",
+    )
+    .await
+    .ok();
+    api.advance(3 * 24 * 3600).await;
+
+    assert_eq!(receiver.received_at("/hook").len(), 1);
+    assert_eq!(api.deliveries().await.len(), 1);
+    let skipped = skipped_deliveries(&api).await;
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert_eq!(skipped[0]["detail"]["endpoint"], endpoint_id.as_str());
+    assert_eq!(skipped[0]["detail"]["attempt"], 2);
+    assert_eq!(skipped[0]["detail"]["reason"], "endpoint disabled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_deliveries_skip_deleted_endpoint() {
+    let fake = start(ServerConfig::default()).await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_deleted_queue");
+    let receiver = Receiver::start().await;
+    receiver.hang_for(Duration::from_millis(800));
+    let (endpoint_id, _) = api.webhook_endpoint(&receiver.url("/hook"), &["*"]).await;
+
+    // The first delivery hangs, so the next two wait in the endpoint's
+    // queue, already signed, while the endpoint is deleted.
+    create_product(&api, &[]).await;
+    receiver.wait_for("/hook", 1, Duration::from_secs(5)).await;
+    create_product(&api, &[]).await;
+    create_product(&api, &[]).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    api.delete(&format!("/v1/webhook_endpoints/{endpoint_id}"))
+        .await
+        .ok();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    assert_eq!(receiver.received_at("/hook").len(), 1);
+    assert_eq!(api.deliveries().await.len(), 1);
+    let skipped = skipped_deliveries(&api).await;
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert!(
+        skipped
+            .iter()
+            .all(|entry| entry["detail"]["reason"] == "endpoint deleted"),
+        "{skipped:?}"
+    );
+}
+
 #[tokio::test]
 async fn completed_event_carries_paid_session() {
     let fake = start_manual().await;

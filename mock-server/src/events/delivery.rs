@@ -64,8 +64,31 @@ impl Outcome {
     }
 }
 
+/// Checks, when an attempt is due to be sent, that its endpoint still
+/// exists and is enabled. Stripe sends no further retries of an event to an
+/// endpoint that was disabled or deleted, so a skipped attempt schedules
+/// none. The trace records it as `delivery_skipped` with the reason.
+pub fn endpoint_accepts(
+    data: &mut AccountData,
+    event_id: &str,
+    endpoint_id: &str,
+    attempt: u32,
+) -> bool {
+    let reason = match data.endpoints.get(endpoint_id) {
+        None => "endpoint deleted",
+        Some(endpoint) if !endpoint.enabled => "endpoint disabled",
+        Some(_) => return true,
+    };
+    tracing::info!(event = %event_id, endpoint = %endpoint_id, attempt, reason, "webhook delivery skipped");
+    data.trace(
+        "delivery_skipped",
+        json!({ "event_id": event_id, "endpoint": endpoint_id, "attempt": attempt, "reason": reason }),
+    );
+    false
+}
+
 /// Builds the request for one attempt. Returns `None` when the event or the
-/// endpoint no longer exists (an endpoint deleted while a retry waited).
+/// endpoint no longer exists.
 pub fn prepare(
     data: &AccountData,
     event_id: &str,

@@ -92,6 +92,17 @@ async fn send_queued(shared: Arc<Shared>, account: Arc<Account>, endpoint: Strin
         let Some(prepared) = next else {
             return;
         };
+        // The endpoint may have been disabled or deleted while the
+        // delivery waited in the queue.
+        let accepted = delivery::endpoint_accepts(
+            &mut account.lock(),
+            &prepared.event_id,
+            &prepared.endpoint_id,
+            prepared.attempt,
+        );
+        if !accepted {
+            continue;
+        }
         let outcome = delivery::send(&shared.http, &prepared).await;
         let mut data = account.lock();
         delivery::complete(
