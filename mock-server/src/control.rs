@@ -622,8 +622,10 @@ struct ResetRequest {
 async fn reset(State(shared): State<Arc<Shared>>, headers: HeaderMap, bytes: Bytes) -> Answer {
     let account = account_for(&shared, &headers)?;
     let request: ResetRequest = body(&bytes)?;
-    // Wait for running work so nothing it does lands in the fresh state.
+    // Wait for running work so nothing it does lands in the fresh state,
+    // and drop what real-time mode queued so none of it goes out after.
     let _runner = account.runner.lock().await;
+    crate::events::dispatcher::discard_outbox(&account).await;
     let mut data = account.lock();
     let mode = data.clock.mode();
     let now = data.now();

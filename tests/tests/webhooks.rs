@@ -804,6 +804,40 @@ async fn queued_deliveries_skip_deleted_endpoint() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_drops_queued_deliveries() {
+    let fake = start(ServerConfig::default()).await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_reset_queue");
+    let receiver = Receiver::start().await;
+    receiver.hang_for(Duration::from_millis(500));
+    api.webhook_endpoint(&receiver.url("/hook"), &["*"]).await;
+
+    // The first delivery hangs, so the next two wait in the endpoint's
+    // queue when the reset comes.
+    create_product(&api, &[]).await;
+    receiver.wait_for("/hook", 1, Duration::from_secs(5)).await;
+    create_product(&api, &[]).await;
+    create_product(&api, &[]).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    api.control("/reset", json!({"keep_webhook_endpoints": true}))
+        .await
+        .ok();
+    let at_reset = receiver.received_at("/hook").len();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    assert_eq!(at_reset, 1);
+    assert_eq!(receiver.received_at("/hook").len(), 1);
+    assert!(api.deliveries().await.is_empty());
+    let trace = api.control_get("/trace").await;
+    let deliveries: Vec<&Value> = trace.ok()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["kind"] == "delivery")
+        .collect();
+    assert!(deliveries.is_empty(), "{deliveries:?}");
+}
+
 #[tokio::test]
 async fn completed_event_carries_paid_session() {
     let fake = start_manual().await;

@@ -137,6 +137,27 @@ async fn outbox_drained(account: &Account) {
     }
 }
 
+/// Drops the deliveries that real-time mode has queued and not yet sent,
+/// then waits until the sends already under way, concurrent copies
+/// included, are recorded. An in-flight send can take up to the delivery
+/// timeout. The caller holds `runner`, so nothing new joins the queues.
+pub async fn discard_outbox(account: &Account) {
+    {
+        let mut outbox = account.outbox.lock().unwrap_or_else(|p| p.into_inner());
+        // Each sender removes its emptied queue itself, which is what
+        // `outbox_drained` waits for.
+        for queue in outbox.queues.values_mut() {
+            queue.clear();
+        }
+    }
+    outbox_drained(account).await;
+    // A burst counts until its outcomes are recorded. Bursts are rare and
+    // short, so polling is cheaper than another notifier.
+    while account.bursts.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// Runs everything due now in real-time mode. Deliveries to different
 /// endpoints go out in parallel, so an endpoint that hangs does not hold up
 /// the others; deliveries to one endpoint keep their order, also across
@@ -255,14 +276,17 @@ fn spawn_copies(
     let shared = shared.clone();
     let account = account.clone();
     tokio::spawn(async move {
+        // The burst counts until its outcomes are recorded, so a reset
+        // that waits for it finds them in the old state.
         let burst = account.start_burst();
         let outcomes =
             delivery::send_together(&shared.http, &copies, shared.config.delivery_timeout).await;
-        drop(burst);
         let mut data = account.lock();
         for (copy, outcome) in copies.iter().zip(outcomes) {
             delivery::complete(&mut data, copy, &outcome, &shared.config.retry_schedule);
         }
+        drop(data);
+        drop(burst);
     })
 }
 
