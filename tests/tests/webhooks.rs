@@ -839,6 +839,38 @@ async fn reset_drops_queued_deliveries() {
 }
 
 #[tokio::test]
+async fn connect_endpoint_is_rejected_as_unmodelled() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_connect");
+    let url = "http://127.0.0.1:9/hook";
+
+    let rejected = api
+        .post(
+            "/v1/webhook_endpoints",
+            &support::form(&[("url", url), ("enabled_events[]", "*"), ("connect", "true")]),
+        )
+        .await;
+    rejected.expect(400);
+    assert_eq!(rejected.error()["param"], "connect");
+    let message = rejected.error()["message"].as_str().unwrap();
+    assert!(message.contains("does not model"), "{message}");
+    let listed = api.get("/v1/webhook_endpoints").await;
+    assert!(listed.ok()["data"].as_array().unwrap().is_empty());
+
+    let accepted = api
+        .post(
+            "/v1/webhook_endpoints",
+            &support::form(&[
+                ("url", url),
+                ("enabled_events[]", "*"),
+                ("connect", "false"),
+            ]),
+        )
+        .await;
+    assert_eq!(accepted.ok()["status"], "enabled");
+}
+
+#[tokio::test]
 async fn completed_event_carries_paid_session() {
     let fake = start_manual().await;
     let api = Api::new(fake.base_url(), "sk_test_wh_completed_body");

@@ -33,7 +33,17 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
             ),
         ));
     }
-    params.boolean("connect")?;
+    // A Connect endpoint receives the events of every connected account,
+    // which live in accounts of their own, so it is rejected rather than
+    // created as an endpoint that would never receive them.
+    if params.boolean("connect")? == Some(true) {
+        return Err(ApiError::invalid_param(
+            "connect",
+            "connect=true creates a Connect webhook endpoint, which fakestripe does not model \
+             yet. Leave connect out or set it to false; the README lists what the fake does not \
+             model.",
+        ));
+    }
     let meta = match params.hash("metadata")? {
         Some(update) => metadata::apply(&Map::new(), update)?,
         None => Map::new(),
