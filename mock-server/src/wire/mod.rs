@@ -1,6 +1,7 @@
 //! Stripe's request and response format: form bodies in bracket notation,
 //! typed parameter access, API keys, idempotency keys, API versions, error
-//! envelopes, metadata rules, list pagination and `expand`.
+//! envelopes, metadata rules, list pagination, `expand` and the search
+//! query language.
 
 pub mod auth;
 pub mod error;
@@ -10,6 +11,7 @@ pub mod idempotency;
 pub mod list;
 pub mod metadata;
 pub mod params;
+pub mod search;
 pub mod version;
 
 pub use error::{ApiError, ApiResult, ErrorType};
