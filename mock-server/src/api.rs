@@ -694,8 +694,20 @@ fn run_handler(
     let mut params = Params::new(raw);
     let expand_paths = params.string_array("expand")?.unwrap_or_default();
     let (kind, list) = response_kind(template, method);
-    expand::check(kind, list, &expand_paths)?;
+    let search = template.ends_with("/search");
+    if search {
+        expand::check_search(kind, &expand_paths)?;
+    } else {
+        expand::check(kind, list, &expand_paths)?;
+    }
     let mut value = handler(ctx, data, params)?;
+    // A search result carries `total_count` only when it is expanded.
+    if search
+        && !expand_paths.iter().any(|path| path == expand::TOTAL_COUNT)
+        && let Some(result) = value.as_object_mut()
+    {
+        result.remove(expand::TOTAL_COUNT);
+    }
     if !expand_paths.is_empty() {
         // A handler that printed its response may return no tree, so the
         // tree to expand is read back from the printed body.

@@ -847,7 +847,27 @@ async fn unknown_route_is_404_naming_method_and_path() {
         "{message}"
     );
 
-    // Search is an endpoint the fake lacks, not a retrieve of `search`.
+    // A search of a resource Stripe cannot search, or a search route with
+    // another method, is an unknown route, not an object named `search`.
+    for (method, path) in [
+        ("GET", "/v1/refunds/search"),
+        ("GET", "/v1/events/search"),
+        ("POST", "/v1/customers/search"),
+        ("DELETE", "/v1/products/search"),
+    ] {
+        let search = match method {
+            "GET" => api.get(&format!("{path}?query=amount%3A1")).await,
+            "POST" => api.post(path, "query=amount%3A1").await,
+            _ => api.delete(path).await,
+        };
+        search.expect(404);
+        let message = search.error()["message"].as_str().unwrap();
+        assert!(message.contains("Unrecognized request URL"), "{message}");
+        assert!(message.contains(&format!("{method}: {path}")), "{message}");
+    }
+
+    // A search of each of the five searchable resources returns a search
+    // result.
     for family in [
         "customers",
         "payment_intents",
@@ -860,9 +880,10 @@ async fn unknown_route_is_404_naming_method_and_path() {
                 "/v1/{family}/search?query=metadata%5B%27a%27%5D%3A%27b%27"
             ))
             .await;
-        search.expect(404);
-        let message = search.error()["message"].as_str().unwrap();
-        assert!(message.contains("Unrecognized request URL"), "{message}");
+        let result = search.ok();
+        assert_eq!(result["object"], "search_result", "{family}");
+        assert_eq!(result["url"], format!("/v1/{family}/search"), "{family}");
+        assert_eq!(result["data"], serde_json::json!([]), "{family}");
     }
 }
 

@@ -14,6 +14,7 @@ pub mod payment_methods;
 pub mod prices;
 pub mod products;
 pub mod refunds;
+pub mod search;
 pub mod webhook_endpoints;
 
 use axum::http::Method;
@@ -65,11 +66,13 @@ pub const TEMPLATES: &[&str] = &[
     "/v1/checkout/sessions/{id}/expire",
     "/v1/checkout/sessions/{id}/line_items",
     "/v1/payment_intents",
+    "/v1/payment_intents/search",
     "/v1/payment_intents/{id}",
     "/v1/payment_intents/{id}/confirm",
     "/v1/payment_intents/{id}/capture",
     "/v1/payment_intents/{id}/cancel",
     "/v1/charges",
+    "/v1/charges/search",
     "/v1/charges/{id}",
     "/v1/payment_methods",
     "/v1/payment_methods/{id}",
@@ -78,11 +81,14 @@ pub const TEMPLATES: &[&str] = &[
     "/v1/balance_transactions",
     "/v1/balance_transactions/{id}",
     "/v1/customers",
+    "/v1/customers/search",
     "/v1/customers/{id}",
     "/v1/customers/{id}/payment_methods",
     "/v1/products",
+    "/v1/products/search",
     "/v1/products/{id}",
     "/v1/prices",
+    "/v1/prices/search",
     "/v1/prices/{id}",
     "/v1/events",
     "/v1/events/{id}",
@@ -101,8 +107,16 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
     }
     let m = method.as_str();
     let found: (Handler, &'static str, Option<&str>) = match (m, &parts[..count]) {
-        // Stripe's search endpoints, which the fake does not model, would
-        // otherwise read as a retrieve of an object named `search`.
+        ("GET", ["v1", "payment_intents", "search"]) => {
+            (search::payment_intents, "/v1/payment_intents/search", None)
+        }
+        ("GET", ["v1", "customers", "search"]) => (search::customers, "/v1/customers/search", None),
+        ("GET", ["v1", "charges", "search"]) => (search::charges, "/v1/charges/search", None),
+        ("GET", ["v1", "prices", "search"]) => (search::prices, "/v1/prices/search", None),
+        ("GET", ["v1", "products", "search"]) => (search::products, "/v1/products/search", None),
+        // Any other `search` in an id's place, such as a POST or a search
+        // of a resource that Stripe cannot search, would otherwise read as
+        // an object named `search`.
         (_, ["v1", _, "search"]) => return None,
         ("POST", ["v1", "checkout", "sessions"]) => {
             (checkout_sessions::create, "/v1/checkout/sessions", None)

@@ -53,57 +53,76 @@ fn target(object: &str, field: &str) -> Option<(&'static str, bool)> {
     })
 }
 
+/// The field of a search result that is sent only when expanded.
+pub const TOTAL_COUNT: &str = "total_count";
+
 /// Checks `expand` paths against the type of the response before the
 /// request runs, so a bad path rejects the request without side effects.
 /// `kind` is the response's object type; `list` says the response is a list
 /// of them, whose paths start with `data.`.
 pub fn check(kind: &str, list: bool, paths: &[String]) -> ApiResult<()> {
     for (index, path) in paths.iter().enumerate() {
-        let param = format!("expand[{index}]");
-        if path.split('.').filter(|part| *part != "data").count() > MAX_LEVELS {
-            return Err(ApiError::invalid_param(
-                param,
-                format!("You cannot expand more than {MAX_LEVELS} levels of a property: {path}."),
-            ));
+        check_path(kind, list, index, path)?;
+    }
+    Ok(())
+}
+
+/// Checks `expand` paths of a search of `kind` objects as `check` checks a
+/// list's, and also takes `total_count`.
+pub fn check_search(kind: &str, paths: &[String]) -> ApiResult<()> {
+    for (index, path) in paths.iter().enumerate() {
+        if path != TOTAL_COUNT {
+            check_path(kind, true, index, path)?;
         }
-        let mut current = kind;
-        let mut in_list = list;
-        for part in path.split('.') {
-            if in_list {
-                if part != "data" {
-                    return Err(ApiError::invalid_param(
-                        param,
-                        format!(
-                            "This property cannot be expanded ({path}): a list's paths start with data."
-                        ),
-                    ));
-                }
-                in_list = false;
-                continue;
+    }
+    Ok(())
+}
+
+fn check_path(kind: &str, list: bool, index: usize, path: &str) -> ApiResult<()> {
+    let param = format!("expand[{index}]");
+    if path.split('.').filter(|part| *part != "data").count() > MAX_LEVELS {
+        return Err(ApiError::invalid_param(
+            param,
+            format!("You cannot expand more than {MAX_LEVELS} levels of a property: {path}."),
+        ));
+    }
+    let mut current = kind;
+    let mut in_list = list;
+    for part in path.split('.') {
+        if in_list {
+            if part != "data" {
+                return Err(ApiError::invalid_param(
+                    param,
+                    format!(
+                        "This property cannot be expanded ({path}): a list's paths start with data."
+                    ),
+                ));
             }
-            match target(current, part) {
-                Some((next, is_list)) => {
-                    current = next;
-                    in_list = is_list;
-                }
-                None => {
-                    return Err(ApiError::invalid_param(
-                        param,
-                        format!("This property cannot be expanded ({path})."),
-                    ));
-                }
+            in_list = false;
+            continue;
+        }
+        match target(current, part) {
+            Some((next, is_list)) => {
+                current = next;
+                in_list = is_list;
+            }
+            None => {
+                return Err(ApiError::invalid_param(
+                    param,
+                    format!("This property cannot be expanded ({path})."),
+                ));
             }
         }
-        // NOTE: Stripe's OpenAPI description lists these hashes as
-        // expandable without saying what expanding one alone returns.
-        if current == SESSION_TOTAL_DETAILS || current == CUSTOMER_INVOICE_SETTINGS {
-            return Err(ApiError::invalid_param(
-                param,
-                format!(
-                    "This property cannot be expanded ({path}): it is a hash, so name the field inside it."
-                ),
-            ));
-        }
+    }
+    // NOTE: Stripe's OpenAPI description lists these hashes as
+    // expandable without saying what expanding one alone returns.
+    if current == SESSION_TOTAL_DETAILS || current == CUSTOMER_INVOICE_SETTINGS {
+        return Err(ApiError::invalid_param(
+            param,
+            format!(
+                "This property cannot be expanded ({path}): it is a hash, so name the field inside it."
+            ),
+        ));
     }
     Ok(())
 }
@@ -130,7 +149,11 @@ fn expand_path(value: &mut Value, parts: &[&str], kind: &str, store: &Store) {
     let Some((head, rest)) = parts.split_first() else {
         return;
     };
-    if value["object"] == "list" && *head == "data" {
+    let collection = value["object"] == "list" || value["object"] == "search_result";
+    if collection && *head == TOTAL_COUNT && rest.is_empty() {
+        return;
+    }
+    if collection && *head == "data" {
         if let Some(items) = value["data"].as_array_mut() {
             for item in items {
                 expand_path(item, rest, kind, store);

@@ -39,6 +39,10 @@ pub fn embeds_charge_lists(version: &str) -> bool {
     !at_least(version, CHARGE_LISTS_REMOVED)
 }
 
+/// The first version that takes the search endpoints, from Stripe's search
+/// guide.
+pub const SEARCH_MINIMUM: &str = "2020-08-27";
+
 /// From this version on, `ui_mode` takes `hosted_page`, `embedded_page` and
 /// `elements` instead of `hosted`, `embedded` and `custom`.
 pub const RENAMED_UI_MODES: &str = "2026-03-25";
