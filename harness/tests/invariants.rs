@@ -88,6 +88,7 @@ fn delivery(event_id: &str, status: u16, forged: Option<&str>) -> Delivery {
         event_id: event_id.to_owned(),
         event_type: "checkout.session.completed".to_owned(),
         endpoint: "we_1".to_owned(),
+        url: "http://127.0.0.1:9/webhooks/stripe".to_owned(),
         attempt: 1,
         sent_at: 0,
         status: Some(status),

@@ -236,3 +236,32 @@ fn redirect_elsewhere_fails_checkout() {
         failure.mismatches[0].expected
     );
 }
+
+/// An app file whose `webhook_path` the app does not serve gets every
+/// delivery answered 404, and the failure says to check the path.
+#[test]
+fn wrong_webhook_path_gets_hint() {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    let dir = scratch::scratch("redirecting-app", "wrong-webhook-path");
+    let app = start_app(&runtime, &dir, false);
+    let text = std::fs::read_to_string(&app).expect("the app file is readable");
+    std::fs::write(
+        &app,
+        text.replace("webhook_path: /webhooks", "webhook_path: /webhook"),
+    )
+    .expect("the app file is writable");
+    let scenario = workspace_root().join("scenarios/payment-status/card-paid.yaml");
+    let outcome = runtime
+        .block_on(run_files(&app, &[scenario], common::run_options(&app)))
+        .expect("the run starts");
+
+    let result = &outcome.results[0];
+    assert!(!result.passed());
+    assert_eq!(result.hints.len(), 1, "{:?}", result.hints);
+    let hint = &result.hints[0];
+    assert!(hint.starts_with("all "), "{hint}");
+    assert!(hint.contains("webhook deliveries got 404 or 405"), "{hint}");
+    assert!(hint.contains("/webhook: check `webhook_path`"), "{hint}");
+    let passing = run_card_paid("no-hint", false);
+    assert!(passing.results[0].hints.is_empty());
+}

@@ -33,6 +33,7 @@ fn passed() -> ScenarioResult {
         }],
         timeline: Vec::new(),
         app_output: Vec::new(),
+        hints: Vec::new(),
         replay: "fakestripe run scenarios/card-paid.yaml --app fakestripe.yaml --seed 1".to_owned(),
     }
 }
@@ -86,6 +87,7 @@ fn failed() -> ScenarioResult {
             line(3_600, "delivery", "evt_1 checkout.session.completed attempt 2 → app responded 200"),
         ],
         app_output: vec!["WARN shop: fulfilled O-1".to_owned()],
+        hints: vec!["all 2 webhook deliveries got 404 or 405 from the app, so it may not serve its webhook at http://127.0.0.1:4000/webhook: check `webhook_path` in the app file".to_owned()],
         replay: "fakestripe run scenarios/redirect-before-webhook.yaml --app fakestripe.yaml --seed 42".to_owned(),
     }
 }

@@ -81,6 +81,9 @@ pub struct ScenarioResult {
     pub timeline: Vec<TimelineLine>,
     /// The app's output while the scenario ran (the last lines).
     pub app_output: Vec<String>,
+    /// Likely causes of the failures that the harness can tell from the
+    /// run, such as a webhook path the app does not serve.
+    pub hints: Vec<String>,
     /// The command that runs this scenario again with the same seed.
     pub replay: String,
 }

@@ -89,8 +89,23 @@ impl<W: Write> TerminalReporter<W> {
             shown(&result.path.display().to_string()),
             shown(&name)
         )?;
-        if !result.passed() {
+        if result.passed() {
+            self.allowed_lines(result)?;
+        } else {
             self.failure_details(result)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the violations a scenario allows, which do not fail it.
+    fn allowed_lines(&mut self, result: &ScenarioResult) -> io::Result<()> {
+        for violation in &result.allowed {
+            writeln!(
+                self.out,
+                "  allowed: invariant {}: {}",
+                violation.invariant,
+                shown(&violation.message)
+            )?;
         }
         Ok(())
     }
@@ -111,13 +126,9 @@ impl<W: Write> TerminalReporter<W> {
         for failure in &result.failures {
             write_failure(&mut self.out, failure, self.color)?;
         }
-        for violation in &result.allowed {
-            writeln!(
-                self.out,
-                "  allowed: invariant {}: {}",
-                violation.invariant,
-                shown(&violation.message)
-            )?;
+        self.allowed_lines(result)?;
+        for hint in &result.hints {
+            writeln!(self.out, "  hint: {}", shown(hint))?;
         }
         if !result.timeline.is_empty() {
             writeln!(

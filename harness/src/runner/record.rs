@@ -239,6 +239,9 @@ pub struct Delivery {
     pub event_type: String,
     #[serde(default)]
     pub endpoint: String,
+    /// The URL the attempt was sent to.
+    #[serde(default)]
+    pub url: String,
     #[serde(default)]
     pub attempt: u32,
     #[serde(default)]

@@ -233,6 +233,11 @@ pub async fn run_scenario(
             observations: &run.observations,
         })
     };
+    let hints = if failures.is_empty() {
+        Vec::new()
+    } else {
+        failure_hints(&deliveries)
+    };
     let app_output = match (&ctx.log, log_mark) {
         (Some(log), Some(mark)) if !failures.is_empty() => log
             .lock()
@@ -252,7 +257,23 @@ pub async fn run_scenario(
         allowed,
         timeline,
         app_output,
+        hints,
         replay: replay_command(&scenario.path, &ctx.replay, seed),
+    }
+}
+
+/// Returns the likely causes of a failure that the deliveries show. When
+/// every webhook delivery got 404 or 405 from the app, its webhook route
+/// is most likely not at the app file's `webhook_path`.
+fn failure_hints(deliveries: &[Delivery]) -> Vec<String> {
+    let not_routed = |d: &Delivery| matches!(d.status, Some(404 | 405));
+    match deliveries.first() {
+        Some(first) if deliveries.iter().all(not_routed) => vec![format!(
+            "all {} webhook deliveries got 404 or 405 from the app, so it may not serve its webhook at {}: check `webhook_path` in the app file",
+            deliveries.len(),
+            first.url
+        )],
+        _ => Vec::new(),
     }
 }
 
