@@ -58,8 +58,8 @@ const CUSTOMERS: Resource = Resource {
 };
 
 /// Stripe's guide lists the card fields under `payment_method_details`
-/// for `card`, `card_present` and `interac_present`. The fake's charges
-/// are all `card`, so the other two are always null.
+/// for `card`, `card_present` and `interac_present`. The fake takes no
+/// in-person payments, so the last two are always null.
 const CHARGES: Resource = Resource {
     kind: "charge",
     label: "charges",
