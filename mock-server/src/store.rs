@@ -292,6 +292,13 @@ impl Store {
         self.position(id).is_some()
     }
 
+    /// The place of an object, live or deleted, in the order objects were
+    /// first stored: a later object has a larger number. A cursor kept as
+    /// an id still finds its place after the object is deleted.
+    pub fn creation_rank(&self, id: &str) -> Option<u32> {
+        self.position(id)
+    }
+
     /// Returns whether a live object of any kind has this id.
     pub fn exists(&self, id: &str) -> bool {
         self.live(id).is_some()

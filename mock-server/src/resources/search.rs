@@ -203,11 +203,18 @@ fn search(
         })?;
 
     let ids: Vec<String> = data.store.ids_newest_first(resource.kind).collect();
+    // The page goes on after the cursor's object by the order objects were
+    // stored, so deleting that object, as a search-and-delete loop does,
+    // keeps the cursor valid.
     let start = match &cursor {
-        Some(cursor) => match ids.iter().position(|id| id == cursor) {
-            Some(position) => position + 1,
-            None => return Err(invalid_page(&encode_page(cursor))),
-        },
+        Some(cursor) => {
+            let Some(rank) = data.store.creation_rank(cursor) else {
+                return Err(invalid_page(&encode_page(cursor)));
+            };
+            ids.iter()
+                .position(|id| data.store.creation_rank(id).is_some_and(|r| r < rank))
+                .unwrap_or(ids.len())
+        }
         None => 0,
     };
 

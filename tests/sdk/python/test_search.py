@@ -112,6 +112,21 @@ def test_pagination_with_next_page(client):
     assert walked == newest_first
 
 
+def test_deleting_while_paging_keeps_the_cursor(client):
+    # A cleanup loop deletes each customer it finds, the last one on each
+    # page included, and the next page must still come.
+    created = [client.v1.customers.create(params={"name": f"Temp {n}"}).id for n in range(7)]
+    client.v1.customers.create(params={"name": "Keep"})
+
+    deleted = []
+    for customer in client.v1.customers.search(params={"query": 'name~"temp"', "limit": 3}).auto_paging_iter():
+        client.v1.customers.delete(customer.id)
+        deleted.append(customer.id)
+
+    assert deleted == list(reversed(created))
+    assert [c.name for c in client.v1.customers.list().data] == ["Keep"]
+
+
 def test_total_count_only_when_expanded(client):
     for amount in (1000, 2000, 3000):
         create_intent(client, amount=amount)
