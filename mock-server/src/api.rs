@@ -492,7 +492,8 @@ impl Call<'_> {
                     other => other,
                 };
                 if let Outcome::Printed(_, body, _) = &outcome {
-                    idempotency::finish(&mut data.idempotency, key, status.as_u16(), body);
+                    let now = data.now();
+                    idempotency::finish(&mut data.idempotency, key, status.as_u16(), body, now);
                 }
                 outcome
             }

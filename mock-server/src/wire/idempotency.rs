@@ -34,6 +34,8 @@ pub struct IdempotencyRecord {
     pub route: String,
     /// The parameters, as `fingerprint` writes them.
     pub params: String,
+    /// Virtual time the key's 24 hours count from: when its first request
+    /// began, and from when the answer was stored once it finishes.
     pub created_at: i64,
     pub outcome: Outcome,
 }
@@ -170,14 +172,18 @@ pub fn begin(
 
 /// Stores the answer of a request that ran, or forgets the key when the
 /// answer should not be kept (validation errors, auth errors, conflicts).
+/// The key's lifetime starts again at `now`, so a request during which the
+/// clock moved a day still replays to a retry after it.
 pub fn finish(
     records: &mut std::collections::HashMap<String, IdempotencyRecord>,
     key: &str,
     status: u16,
     body: &[u8],
+    now: i64,
 ) {
     if should_store(status) {
         if let Some(record) = records.get_mut(key) {
+            record.created_at = now;
             record.outcome = Outcome::Done {
                 status,
                 body: lz4_flex::block::compress_prepend_size(body).into_boxed_slice(),
@@ -226,7 +232,7 @@ mod tests {
         let err = begin(&mut records, "k", route, &params, 1).unwrap_err();
         assert_eq!(err.status, StatusCode::CONFLICT);
 
-        finish(&mut records, "k", 200, b"{}");
+        finish(&mut records, "k", 200, b"{}", 1);
         match begin(&mut records, "k", route, &params, 2).unwrap() {
             Decision::Replay { status, body } => {
                 assert_eq!(status, 200);
@@ -247,7 +253,7 @@ mod tests {
         let params = json!({}).to_string();
         for n in 0..PRUNE_FROM - 1 {
             begin(&mut records, &format!("old-{n}"), "POST /v1/x", &params, 0).unwrap();
-            finish(&mut records, &format!("old-{n}"), 200, b"{\"id\": 1}");
+            finish(&mut records, &format!("old-{n}"), 200, b"{\"id\": 1}", 0);
         }
         // The next key lands while the map contains PRUNE_FROM - 1 keys, and
         // the one after it finds the map at PRUNE_FROM and sweeps it.
@@ -266,7 +272,7 @@ mod tests {
         begin(&mut records, "running", "POST /v1/x", &params, 0).unwrap();
         for n in 0..PRUNE_FROM - 1 {
             begin(&mut records, &format!("old-{n}"), "POST /v1/x", &params, 0).unwrap();
-            finish(&mut records, &format!("old-{n}"), 200, b"{}");
+            finish(&mut records, &format!("old-{n}"), 200, b"{}", 0);
         }
         // The map is at PRUNE_FROM, so this key sweeps the finished ones.
         let later = KEY_LIFETIME + 1;
@@ -275,6 +281,31 @@ mod tests {
         assert!(records.contains_key("running"));
         let err = begin(&mut records, "running", "POST /v1/x", &params, later).unwrap_err();
         assert_eq!(err.status, StatusCode::CONFLICT);
+    }
+
+    #[test]
+    fn key_lives_a_day_after_its_answer() {
+        // The clock moved two days while the first request ran.
+        let mut records = HashMap::new();
+        let params = json!({}).to_string();
+        begin(&mut records, "slow", "POST /v1/x", &params, 0).unwrap();
+        finish(&mut records, "slow", 200, b"{}", 2 * KEY_LIFETIME);
+        let retry = begin(
+            &mut records,
+            "slow",
+            "POST /v1/x",
+            &params,
+            2 * KEY_LIFETIME + 5,
+        );
+        assert!(matches!(retry, Ok(Decision::Replay { .. })));
+        let late = begin(
+            &mut records,
+            "slow",
+            "POST /v1/x",
+            &params,
+            3 * KEY_LIFETIME + 1,
+        );
+        assert!(matches!(late, Ok(Decision::Run)));
     }
 
     #[test]
@@ -298,11 +329,11 @@ mod tests {
         let mut records = HashMap::new();
         let params = json!({}).to_string();
         begin(&mut records, "k", "POST /v1/x", &params, 0).unwrap();
-        finish(&mut records, "k", 400, b"{}");
+        finish(&mut records, "k", 400, b"{}", 0);
         assert!(records.is_empty());
 
         begin(&mut records, "k", "POST /v1/x", &params, 0).unwrap();
-        finish(&mut records, "k", 200, b"{}");
+        finish(&mut records, "k", 200, b"{}", 0);
         let later = KEY_LIFETIME + 1;
         assert!(matches!(
             begin(
