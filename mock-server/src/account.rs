@@ -333,6 +333,9 @@ pub struct AccountData {
     pub store: Store,
     pub ids: IdGenerator,
     pub idempotency: HashMap<String, IdempotencyRecord>,
+    /// The test card number behind each card payment method, so a saved
+    /// card charged again behaves as the card it was made from.
+    pub card_numbers: HashMap<String, String>,
     /// Tasks by due time, then by the order they were scheduled in. A heap
     /// keeps each task in 48 bytes with nothing around it, and every open
     /// session has one.
@@ -371,6 +374,7 @@ impl AccountData {
             store: Store::new(ids.upcoming()),
             ids,
             idempotency: HashMap::new(),
+            card_numbers: HashMap::new(),
             schedule: BinaryHeap::new(),
             earlier_task: false,
             next_seq: 0,

@@ -612,6 +612,7 @@ pub fn payment_method(
     });
     match (kind, card) {
         ("card", Some(card)) => {
+            data.card_numbers.insert(id.clone(), card.number.clone());
             pm["card"] = json!({
                 "brand": card.brand,
                 "checks": {"address_line1_check": null, "address_postal_code_check": null, "cvc_check": "pass"},
@@ -663,8 +664,14 @@ fn statement_descriptor(pi: &Value) -> Value {
     if !pi["statement_descriptor"].is_null() {
         return pi["statement_descriptor"].clone();
     }
+    // Stripe cuts the whole descriptor to 22 characters.
     match pi["statement_descriptor_suffix"].as_str() {
-        Some(suffix) => json!(format!("FAKESTRIPE* {suffix}")),
+        Some(suffix) => json!(
+            format!("FAKESTRIPE* {suffix}")
+                .chars()
+                .take(22)
+                .collect::<String>()
+        ),
         None => json!("FAKESTRIPE"),
     }
 }
@@ -699,6 +706,57 @@ pub enum Authentication {
     /// No customer is present to respond: a server-side confirmation stops at
     /// `requires_action`, as on Stripe.
     Pending,
+    /// The payment is made off-session, so no customer can respond: a card
+    /// that asks for authentication is declined with
+    /// `authentication_required`.
+    Unavailable,
+}
+
+/// The decline of a card that asks for 3-D Secure in an off-session
+/// payment, with the code and message Stripe's card testing page gives.
+const AUTHENTICATION_REQUIRED: CardBehaviour = CardBehaviour::Declines {
+    code: "authentication_required",
+    decline_code: Some("authentication_required"),
+    message: "Your card was declined. This transaction requires authentication.",
+};
+
+/// Resolves a payment intent's `payment_method` to the card it charges:
+/// one of Stripe's test payment methods, or a card payment method the
+/// fake made that is attached to `customer`. Returns the stored payment
+/// method too in the second case, to be charged as it is.
+pub fn card_for_payment_method(
+    data: &AccountData,
+    pm_id: &str,
+    customer: Option<&str>,
+) -> ApiResult<(TestCard, Option<Value>)> {
+    if let Some(number) = test_payment_method_number(pm_id) {
+        return Ok((test_card(number)?, None));
+    }
+    let (Some(number), Some(pm)) = (
+        data.card_numbers.get(pm_id),
+        data.store.get("payment_method", pm_id),
+    ) else {
+        return Err(ApiError::no_such_param(
+            "payment_method",
+            pm_id,
+            "payment_method",
+        ));
+    };
+    match (pm["customer"].as_str(), customer) {
+        (None, _) => Err(ApiError::invalid_param(
+            "payment_method",
+            format!(
+                "The PaymentMethod {pm_id} was used once without being attached to a customer, so it cannot be used again. Save a card for reuse with setup_future_usage and a customer."
+            ),
+        )),
+        (Some(owner), Some(customer)) if owner == customer => Ok((test_card(number)?, Some(pm))),
+        (Some(owner), _) => Err(ApiError::invalid_param(
+            "payment_method",
+            format!(
+                "The PaymentMethod {pm_id} belongs to the customer {owner}; set customer={owner} on the PaymentIntent to use it."
+            ),
+        )),
+    }
 }
 
 /// One card attempt on a payment intent. On success the payment intent
@@ -714,6 +772,18 @@ pub fn attempt_card(
 ) -> Result<Value, Value> {
     let mut pi = data.store.get("payment_intent", pi_id).unwrap_or_default();
     let pm_id = pm["id"].clone();
+    let off_session_decline;
+    let card = if card.behaviour == CardBehaviour::Authenticates
+        && authentication == Authentication::Unavailable
+    {
+        off_session_decline = TestCard {
+            behaviour: AUTHENTICATION_REQUIRED,
+            ..card.clone()
+        };
+        &off_session_decline
+    } else {
+        card
+    };
     if card.behaviour == CardBehaviour::Authenticates {
         let before = pi.clone();
         pi["status"] = json!("requires_action");
@@ -889,6 +959,10 @@ fn attach_for_future_usage(data: &mut AccountData, pi: &Value, origin: &Origin) 
     else {
         return;
     };
+    // A deleted customer takes no payment methods.
+    if !data.store.contains("customer", customer) {
+        return;
+    }
     let Some(mut pm) = data.store.get("payment_method", pm_id) else {
         return;
     };

@@ -603,15 +603,11 @@ fn take_payment_intent_data(params: &mut Params) -> ApiResult<Value> {
     let statement_descriptor_suffix = pid.string("statement_descriptor_suffix")?;
     let setup_future_usage = pid.one_of("setup_future_usage", &["on_session", "off_session"])?;
     let transfer_group = pid.string("transfer_group")?;
-    if statement_descriptor
-        .as_ref()
-        .is_some_and(|s| s.chars().count() > 22)
-    {
-        return Err(ApiError::invalid_param(
-            pid.path("statement_descriptor"),
-            "statement_descriptor must be at most 22 characters.",
-        ));
-    }
+    super::payment_checks::check_descriptors(
+        statement_descriptor.as_deref(),
+        statement_descriptor_suffix.as_deref(),
+        |name| pid.path(name),
+    )?;
     pid.finish()?;
     Ok(json!({
         "metadata": meta,

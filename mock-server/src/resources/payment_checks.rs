@@ -1,6 +1,6 @@
 //! Parameter checks that more than one resource makes: the payment method
-//! types the fake models, the currency each method takes, and the shape
-//! of an email address.
+//! types the fake models, the currency each method takes, the shape
+//! of an email address, and statement descriptors.
 
 use crate::wire::{ApiError, ApiResult, Params};
 
@@ -84,6 +84,59 @@ pub fn looks_like_email(email: &str) -> bool {
             .any(|c| c.is_whitespace() || c.is_control() || "@,;<>()[]\\\"".contains(c))
         && labels.len() >= 2
         && labels.iter().all(|label| label_ok(label))
+}
+
+/// Checks a payment's `statement_descriptor` and
+/// `statement_descriptor_suffix`, where given. `path` turns each name into
+/// the parameter's full path for the error.
+pub fn check_descriptors(
+    descriptor: Option<&str>,
+    suffix: Option<&str>,
+    path: impl Fn(&str) -> String,
+) -> ApiResult<()> {
+    if let Some(value) = descriptor {
+        check_statement_descriptor(&path("statement_descriptor"), value, false)?;
+    }
+    if let Some(value) = suffix {
+        check_statement_descriptor(&path("statement_descriptor_suffix"), value, true)?;
+    }
+    Ok(())
+}
+
+/// Checks a `statement_descriptor` or `statement_descriptor_suffix` against
+/// the rules of Stripe's statement descriptor guide: Latin characters only,
+/// none of `<`, `>`, `\`, `'`, `"` and `*`, at most 22 characters, and for a
+/// full descriptor at least 5 characters with at least one letter. `param`
+/// names the parameter in the error.
+pub fn check_statement_descriptor(param: &str, value: &str, suffix: bool) -> ApiResult<()> {
+    let count = value.chars().count();
+    let problem = if count > 22 {
+        Some(format!(
+            "must be at most 22 characters, and this one has {count}"
+        ))
+    } else if !suffix && count < 5 {
+        Some(format!(
+            "must be at least 5 characters, and this one has {count}"
+        ))
+    } else if let Some(bad) = value
+        .chars()
+        .find(|c| !(' '..='~').contains(c) || "<>\\'\"*".contains(*c))
+    {
+        Some(format!(
+            "may contain only Latin letters, digits, spaces and punctuation other than < > \\ ' \" *; `{bad}` is not allowed"
+        ))
+    } else if !suffix && !value.chars().any(|c| c.is_ascii_alphabetic()) {
+        Some("must contain at least one letter".to_owned())
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => Err(ApiError::invalid_param(
+            param,
+            format!("Invalid {param}: it {problem}."),
+        )),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -109,24 +109,23 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     let receipt_email = params.string("receipt_email")?;
     let statement_descriptor = params.string("statement_descriptor")?;
     let statement_descriptor_suffix = params.string("statement_descriptor_suffix")?;
+    super::payment_checks::check_descriptors(
+        statement_descriptor.as_deref(),
+        statement_descriptor_suffix.as_deref(),
+        str::to_owned,
+    )?;
     let setup_future_usage = params.one_of("setup_future_usage", &["on_session", "off_session"])?;
     let transfer_group = params.string("transfer_group")?;
     let payment_method = params.string("payment_method")?;
     let confirm = params.boolean("confirm")?.unwrap_or(false);
     let return_url = params.string("return_url")?;
-    params.boolean("off_session")?;
+    let off_session = params.boolean("off_session")?.unwrap_or(false);
     params.finish()?;
     if confirm && automatic.as_deref() == Some("always") {
         check_return_url(return_url.as_deref())?;
     }
-    if let Some(pm) = &payment_method
-        && simulate::test_payment_method_number(pm).is_none()
-    {
-        return Err(ApiError::no_such_param(
-            "payment_method",
-            pm,
-            "payment_method",
-        ));
+    if let Some(pm) = &payment_method {
+        simulate::card_for_payment_method(data, pm, customer.as_deref())?;
     }
     let spec = IntentSpec {
         amount,
@@ -153,7 +152,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     let id = pi["id"].as_str().unwrap_or_default().to_owned();
     ctx.touch(&id);
     match (payment_method, confirm) {
-        (Some(pm), true) => run_confirm(data, &id, &pm, &origin),
+        (Some(pm), true) => run_confirm(data, &id, &pm, off_session, &origin),
         (Some(pm), false) => {
             let mut pi = pi;
             pi["payment_method"] = json!(pm);
@@ -166,26 +165,31 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     }
 }
 
-/// Confirms with a test payment method: a card error returns 402 with the
-/// payment intent in the error, as Stripe does.
+/// Confirms with a test payment method or a saved card: a card error
+/// returns 402 with the payment intent in the error, as Stripe does. An
+/// off-session payment has no customer to authenticate.
 fn run_confirm(
     data: &mut AccountData,
     id: &str,
     pm_id: &str,
+    off_session: bool,
     origin: &crate::events::Origin,
 ) -> ApiResult<Value> {
-    let number = simulate::test_payment_method_number(pm_id)
-        .ok_or_else(|| ApiError::no_such_param("payment_method", pm_id, "payment_method"))?;
-    let card = simulate::test_card(number)?;
-    let pm = simulate::payment_method(data, "card", Some(&card), None, None);
-    match simulate::attempt_card(
-        data,
-        id,
-        &pm,
-        &card,
-        simulate::Authentication::Pending,
-        origin,
-    ) {
+    let customer = data
+        .store
+        .get("payment_intent", id)
+        .and_then(|pi| pi["customer"].as_str().map(str::to_owned));
+    let (card, saved) = simulate::card_for_payment_method(data, pm_id, customer.as_deref())?;
+    let pm = match saved {
+        Some(pm) => pm,
+        None => simulate::payment_method(data, "card", Some(&card), None, None),
+    };
+    let authentication = if off_session {
+        simulate::Authentication::Unavailable
+    } else {
+        simulate::Authentication::Pending
+    };
+    match simulate::attempt_card(data, id, &pm, &card, authentication, origin) {
         Ok(pi) => {
             simulate::attach_balance_transaction(data, id, origin);
             Ok(data.store.get("payment_intent", id).unwrap_or(pi))
@@ -204,6 +208,7 @@ fn run_confirm(
                 Some("payment_intent_authentication_failure") => {
                     "payment_intent_authentication_failure"
                 }
+                Some("authentication_required") => "authentication_required",
                 _ => "card_declined",
             };
             let mut err = ApiError::new(
@@ -250,12 +255,26 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         "statement_descriptor_suffix",
     ] {
         if let Some(value) = params.string(field)? {
+            if field.starts_with("statement_descriptor") && !value.is_empty() {
+                let suffix = field == "statement_descriptor_suffix";
+                super::payment_checks::check_statement_descriptor(field, &value, suffix)?;
+            }
             pi[field] = if value.is_empty() {
                 Value::Null
             } else {
                 json!(value)
             };
         }
+    }
+    // Stripe takes a transfer group on update only while none is set.
+    if let Some(group) = params.string("transfer_group")? {
+        if !pi["transfer_group"].is_null() && pi["transfer_group"] != group.as_str() {
+            return Err(ApiError::invalid_param(
+                "transfer_group",
+                "transfer_group can be set only once; this PaymentIntent already has one.",
+            ));
+        }
+        pi["transfer_group"] = json!(group);
     }
     if let Some(amount) = super::take_amount(&mut params)? {
         if final_state || pi["status"] == "requires_capture" {
@@ -329,14 +348,8 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         if !unconfirmed {
             return Err(unconfirmed_only(&pi, "payment_method"));
         }
-        // The same test payment methods as confirm takes.
-        if simulate::test_payment_method_number(&pm).is_none() {
-            return Err(ApiError::no_such_param(
-                "payment_method",
-                &pm,
-                "payment_method",
-            ));
-        }
+        // The same payment methods as confirm takes.
+        simulate::card_for_payment_method(data, &pm, pi["customer"].as_str())?;
         pi["payment_method"] = json!(pm);
         pi["status"] = json!("requires_confirmation");
     }
@@ -349,8 +362,13 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         }
         pi["capture_method"] = json!(method);
     }
-    if let Some(usage) = params.one_of("setup_future_usage", &["on_session", "off_session"])? {
-        pi["setup_future_usage"] = json!(usage);
+    // An empty value unsets it, as the update's parameter allows.
+    if let Some(usage) = params.one_of("setup_future_usage", &["", "on_session", "off_session"])? {
+        pi["setup_future_usage"] = if usage.is_empty() {
+            Value::Null
+        } else {
+            json!(usage)
+        };
     }
     params.finish()?;
     // The session decides what its intent charges and how.
@@ -407,7 +425,7 @@ pub fn confirm(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) ->
     let pi = fetch(data, "payment_intent", "payment_intent", &id)?;
     let pm = params.string("payment_method")?;
     let return_url = params.string("return_url")?;
-    params.boolean("off_session")?;
+    let off_session = params.boolean("off_session")?.unwrap_or(false);
     params.string("receipt_email")?;
     params.finish()?;
     ctx.touch(&id);
@@ -431,7 +449,7 @@ pub fn confirm(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) ->
     let pm = pm
         .or_else(|| pi["payment_method"].as_str().map(str::to_owned))
         .ok_or_else(|| ApiError::missing_param("payment_method"))?;
-    run_confirm(data, &id, &pm, &origin(ctx))
+    run_confirm(data, &id, &pm, off_session, &origin(ctx))
 }
 
 pub fn capture(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {

@@ -604,3 +604,127 @@ def test_amount_over_maximum_too_large(client):
     assert (raised.value.code, raised.value.param) == ("amount_too_large", "amount")
     accepted = client.v1.payment_intents.create(params={"amount": 99_999_999, "currency": "usd"})
     assert accepted.amount == 99_999_999
+
+
+def saved_card(client, customer, payment_method="pm_card_visa"):
+    """Pays once with `payment_method` for `customer` with
+    setup_future_usage, and returns the saved payment method's id."""
+    intent = client.v1.payment_intents.create(
+        params={
+            "amount": 1000,
+            "currency": "usd",
+            "customer": customer,
+            "setup_future_usage": "off_session",
+            "payment_method_types": ["card"],
+            "payment_method": payment_method,
+            "confirm": True,
+            "return_url": "https://shop.example/return",
+        }
+    )
+    return intent.payment_method
+
+
+def test_saved_card_charges_off_session(client, control):
+    # Stripe's guide to saving cards: a later payment charges the saved
+    # method with off_session, and a card that needs authentication on
+    # every payment is declined with authentication_required.
+    customer = client.v1.customers.create(params={"name": "Returning"}).id
+    method = saved_card(client, customer)
+    params = {
+        "amount": 1500,
+        "currency": "usd",
+        "customer": customer,
+        "payment_method": method,
+        "payment_method_types": ["card"],
+        "off_session": True,
+        "confirm": True,
+    }
+
+    again = client.v1.payment_intents.create(params=params)
+
+    assert (again.status, again.payment_method) == ("succeeded", method)
+    assert [m.id for m in client.v1.customers.payment_methods.list(customer).data] == [method]
+
+    # Saved through Checkout, where the customer completes 3-D Secure.
+    strict = client.v1.customers.create(params={"name": "Strict"}).id
+    session = client.v1.checkout.sessions.create(
+        params=session_params(customer=strict, payment_intent_data={"setup_future_usage": "off_session"})
+    )
+    control.pay(session.id, card_number="4000002760003184")
+    [strict_method] = client.v1.customers.payment_methods.list(strict).data
+
+    with pytest.raises(stripe.CardError) as raised:
+        client.v1.payment_intents.create(params={**params, "customer": strict, "payment_method": strict_method.id})
+
+    assert (raised.value.http_status, raised.value.code) == (402, "authentication_required")
+    declined = client.v1.payment_intents.list(params={"customer": strict, "limit": 1}).data[0]
+    assert declined.status == "requires_payment_method"
+    assert declined.last_payment_error.decline_code == "authentication_required"
+
+
+def test_saved_card_belongs_to_its_customer(client):
+    owner = client.v1.customers.create(params={"name": "Owner"}).id
+    other = client.v1.customers.create(params={"name": "Other"}).id
+    method = saved_card(client, owner)
+    unsaved = client.v1.payment_intents.create(
+        params={"amount": 1000, "currency": "usd", "payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
+    ).payment_method
+    base = {"amount": 1500, "currency": "usd", "payment_method_types": ["card"], "confirm": True}
+
+    with pytest.raises(stripe.InvalidRequestError) as wrong_customer:
+        client.v1.payment_intents.create(params={**base, "customer": other, "payment_method": method})
+    with pytest.raises(stripe.InvalidRequestError) as never_saved:
+        client.v1.payment_intents.create(params={**base, "customer": owner, "payment_method": unsaved})
+
+    assert wrong_customer.value.param == "payment_method"
+    assert owner in wrong_customer.value.user_message
+    assert never_saved.value.param == "payment_method"
+    assert "attached" in never_saved.value.user_message
+
+
+def test_deleted_customer_gets_no_card(client):
+    customer = client.v1.customers.create(params={"name": "Gone"}).id
+    intent = client.v1.payment_intents.create(
+        params={"amount": 1000, "currency": "usd", "customer": customer, "setup_future_usage": "off_session", "payment_method_types": ["card"]}
+    )
+    client.v1.customers.delete(customer)
+
+    confirmed = client.v1.payment_intents.confirm(intent.id, params={"payment_method": "pm_card_visa"})
+
+    assert confirmed.status == "succeeded"
+    assert client.v1.payment_methods.retrieve(confirmed.payment_method).customer is None
+    assert client.v1.events.list(params={"type": "payment_method.attached"}).data == []
+
+
+def test_update_unsets_setup_future_usage_and_sets_transfer_group(client):
+    intent = client.v1.payment_intents.create(
+        params={"amount": 1000, "currency": "usd", "setup_future_usage": "off_session", "payment_method_types": ["card"]}
+    )
+
+    updated = client.v1.payment_intents.update(intent.id, params={"setup_future_usage": "", "transfer_group": "ORDER-7"})
+
+    assert (updated.setup_future_usage, updated.transfer_group) == (None, "ORDER-7")
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.payment_intents.update(intent.id, params={"transfer_group": "ORDER-8"})
+    assert raised.value.param == "transfer_group"
+
+
+def test_statement_descriptors_follow_stripe_rules(client):
+    base = {"amount": 1000, "currency": "usd", "payment_method_types": ["card"]}
+    for field, value in [
+        ("statement_descriptor", "x" * 23),
+        ("statement_descriptor", "12345"),
+        ("statement_descriptor", "SHOP"),
+        ("statement_descriptor_suffix", "ORDER<12>"),
+        ("statement_descriptor_suffix", "ÉTÉ"),
+    ]:
+        with pytest.raises(stripe.InvalidRequestError) as raised:
+            client.v1.payment_intents.create(params={**base, field: value})
+        assert raised.value.param == field, value
+
+    paid = client.v1.payment_intents.create(
+        params={**base, "statement_descriptor_suffix": "ORDER 12345 FOR YOU", "payment_method": "pm_card_visa", "confirm": True},
+    )
+    charge = client.v1.charges.retrieve(paid.latest_charge)
+    assert charge.statement_descriptor_suffix == "ORDER 12345 FOR YOU"
+    assert charge.calculated_statement_descriptor == "FAKESTRIPE* ORDER 1234"
