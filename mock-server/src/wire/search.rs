@@ -352,11 +352,17 @@ impl Parser<'_> {
                     Ok(Literal::Null)
                 } else if !bare.is_empty() && bare.parse::<i64>().is_ok() {
                     Ok(Literal::Number(bare.to_owned()))
+                } else if bare.starts_with(|c: char| c.is_ascii_digit() || c == '-') {
+                    let excerpt: String = bare.chars().take(40).collect();
+                    Err(format!(
+                        "`{excerpt}` is not a whole number from -9223372036854775808 to \
+                         9223372036854775807, the numbers a query compares (at character {column})."
+                    ))
                 } else {
                     let excerpt: String = bare.chars().take(40).collect();
                     Err(format!(
-                        "Put string values in quotes, as in status:\"{excerpt}\". Only numbers \
-                         and null may go without them (at character {column})."
+                        "Put string values in quotes, as in \"{excerpt}\". Only numbers and null \
+                         may go without them (at character {column})."
                     ))
                 }
             }
@@ -708,6 +714,11 @@ mod tests {
             ("amount:", "Expected a value after the operator"),
             ("amount: 5", "Expected a value right after the operator"),
             ("currency:usd", "Put string values in quotes"),
+            ("created:1.5", "`1.5` is not a whole number"),
+            (
+                "created>99999999999999999999",
+                "`99999999999999999999` is not a whole number",
+            ),
             (
                 "name:'abc",
                 "The quoted value that starts at character 6 has no closing '",
