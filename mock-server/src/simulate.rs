@@ -603,6 +603,8 @@ pub fn payment_method(
     let mut pm = json!({
         "id": id,
         "object": "payment_method",
+        // Checkout's consent to show a saved card again is not modelled.
+        "allow_redisplay": "unspecified",
         "billing_details": {"address": null, "email": email, "name": name, "phone": null},
         "created": now,
         "customer": null,

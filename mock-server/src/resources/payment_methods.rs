@@ -25,14 +25,7 @@ pub fn retrieve(ctx: &mut Ctx<'_>, data: &mut AccountData, params: Params) -> Ap
 pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
     let page = Page::take(&mut params)?;
     let customer = take_filter(data, &mut params, "customer", "customer")?;
-    let kind = params.one_of("type", PAYMENT_METHODS)?;
-    params.finish()?;
-    list_where(ctx, data, "payment_method", &page, |pm| {
-        customer
-            .as_ref()
-            .is_some_and(|id| pm["customer"] == id.as_str())
-            && kind.as_ref().is_none_or(|k| pm["type"] == k.as_str())
-    })
+    list_attached(ctx, data, params, &page, customer.as_deref())
 }
 
 /// `GET /v1/customers/{id}/payment_methods`: the methods attached to the
@@ -45,10 +38,30 @@ pub fn list_for_customer(
     let customer = ctx.arg(0).to_owned();
     fetch(data, "customer", "customer", &customer)?;
     let page = Page::take(&mut params)?;
+    list_attached(ctx, data, params, &page, Some(&customer))
+}
+
+/// The values of a payment method's `allow_redisplay`. The fake's are all
+/// `unspecified`, Stripe's value when nothing set it.
+const REDISPLAY: &[&str] = &["always", "limited", "unspecified"];
+
+/// Lists the methods attached to `customer`, by the `type` and
+/// `allow_redisplay` filters both lists take. No customer matches none.
+fn list_attached(
+    ctx: &Ctx<'_>,
+    data: &AccountData,
+    mut params: Params,
+    page: &Page,
+    customer: Option<&str>,
+) -> ApiResult<Value> {
     let kind = params.one_of("type", PAYMENT_METHODS)?;
+    let redisplay = params.one_of("allow_redisplay", REDISPLAY)?;
     params.finish()?;
-    list_where(ctx, data, "payment_method", &page, |pm| {
-        pm["customer"] == customer.as_str()
+    list_where(ctx, data, "payment_method", page, |pm| {
+        customer.is_some_and(|id| pm["customer"] == id)
             && kind.as_ref().is_none_or(|k| pm["type"] == k.as_str())
+            && redisplay
+                .as_ref()
+                .is_none_or(|r| pm["allow_redisplay"] == r.as_str())
     })
 }

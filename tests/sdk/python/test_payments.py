@@ -532,6 +532,10 @@ def test_saved_card_attaches_to_customer(client, control):
     assert saved[0].id == intent.payment_method
     assert client.v1.customers.payment_methods.list(other.id).data == []
     assert [m.id for m in client.v1.payment_methods.list(params={"customer": saver.id}).data] == [saved[0].id]
+    assert saved[0].allow_redisplay == "unspecified"
+    unspecified = client.v1.customers.payment_methods.list(saver.id, params={"allow_redisplay": "unspecified"}).data
+    assert [m.id for m in unspecified] == [saved[0].id]
+    assert client.v1.customers.payment_methods.list(saver.id, params={"allow_redisplay": "always"}).data == []
     attached = client.v1.events.list(params={"type": "payment_method.attached"}).data
     assert [e.data.object.id for e in attached] == [saved[0].id]
 
