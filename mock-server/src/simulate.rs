@@ -51,6 +51,9 @@ pub struct PayRequest {
     pub delay_seconds: Option<i64>,
     pub email: Option<String>,
     pub name: Option<String>,
+    /// The phone number, for a session created with
+    /// `phone_number_collection[enabled]=true`.
+    pub phone: Option<String>,
     /// For cards that ask for 3-D Secure: `complete` (default) or `fail`.
     pub three_d_secure: Option<String>,
 }
@@ -313,6 +316,7 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
             ),
         ));
     }
+    let phone = entered_phone(&session, request.phone.as_deref())?;
     let origin = Origin::default();
     // The session's spelling wins over a matching one typed in another
     // case.
@@ -320,6 +324,7 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
         .or_else(|| request.email.clone())
         .or_else(|| Some(DEFAULT_EMAIL.to_owned()));
     let name = request.name.clone();
+    let entered = CustomerEntry { email, name, phone };
 
     if method == "card" {
         let number = request
@@ -345,7 +350,13 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
         };
         data.trace("customer", json!({"session": session_id, "action": "pay", "method": "card", "card": last4(&card.number)}));
         let pi_id = ensure_payment_intent(data, session_id, &origin);
-        let pm = payment_method(data, "card", Some(&card), email.as_deref(), name.as_deref());
+        let pm = payment_method(
+            data,
+            "card",
+            Some(&card),
+            entered.email.as_deref(),
+            entered.name.as_deref(),
+        );
         let authentication = if fail_3ds {
             Authentication::Fail
         } else {
@@ -370,15 +381,8 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
                 // funds yet, so the session stays unpaid until the capture.
                 let awaiting_capture = pi["status"] == "requires_capture";
                 let payment_status = if awaiting_capture { "unpaid" } else { "paid" };
-                let completed = complete_session(
-                    data,
-                    session_id,
-                    &pi_id,
-                    payment_status,
-                    email,
-                    name,
-                    &origin,
-                );
+                let completed =
+                    complete_session(data, session_id, &pi_id, payment_status, entered, &origin);
                 if !awaiting_capture {
                     crate::faults::start_lag(data, session_id, &session);
                     attach_balance_transaction(data, &pi_id, &origin);
@@ -418,8 +422,14 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
     }
     data.trace("customer", json!({"session": session_id, "action": "pay", "method": method, "outcome": if succeed { "succeeded" } else { "failed" }, "delay_seconds": delay}));
     let pi_id = ensure_payment_intent(data, session_id, &origin);
-    let pm = payment_method(data, method, None, email.as_deref(), name.as_deref());
-    let completed = complete_session(data, session_id, &pi_id, "unpaid", email, name, &origin);
+    let pm = payment_method(
+        data,
+        method,
+        None,
+        entered.email.as_deref(),
+        entered.name.as_deref(),
+    );
+    let completed = complete_session(data, session_id, &pi_id, "unpaid", entered, &origin);
     crate::faults::start_lag(data, session_id, &session);
     start_processing(data, &pi_id, &pm, &origin);
     let now = data.now();
@@ -1105,6 +1115,33 @@ fn start_processing(data: &mut AccountData, pi_id: &str, pm: &Value, origin: &Or
     attach_for_future_usage(data, &pi, origin);
 }
 
+/// What the customer entered on the page, after the defaults of a
+/// payment through the control API are applied.
+struct CustomerEntry {
+    email: Option<String>,
+    name: Option<String>,
+    phone: Option<String>,
+}
+
+/// Returns the phone number a payment enters: the one given, or
+/// `DEFAULT_PHONE`, on a session that collects one. Any other session
+/// has no phone field, so a phone given for it is a 400.
+fn entered_phone(session: &Value, given: Option<&str>) -> ApiResult<Option<String>> {
+    let collects_phone = session["phone_number_collection"]["enabled"] == true;
+    match (given, collects_phone) {
+        (Some(phone), true) => {
+            check_length("phone", phone, crate::resources::customers::MAX_PHONE_CHARS)?;
+            Ok(Some(phone.to_owned()))
+        }
+        (None, true) => Ok(Some(DEFAULT_PHONE.to_owned())),
+        (Some(_), false) => Err(ApiError::invalid_param(
+            "phone",
+            "This session does not collect a phone number. Leave phone out, or create the session with phone_number_collection[enabled]=true.",
+        )),
+        (None, false) => Ok(None),
+    }
+}
+
 /// Marks a session complete after a successful or pending payment, fills
 /// `customer_details`, creates a customer when `customer_creation` asks for
 /// one, and emits `checkout.session.completed`.
@@ -1113,10 +1150,10 @@ fn complete_session(
     session_id: &str,
     pi_id: &str,
     payment_status: &str,
-    email: Option<String>,
-    name: Option<String>,
+    entered: CustomerEntry,
     origin: &Origin,
 ) -> Value {
+    let CustomerEntry { email, name, phone } = entered;
     let before = data
         .store
         .get("checkout.session", session_id)
@@ -1128,7 +1165,7 @@ fn complete_session(
             email.clone(),
             name.clone(),
             None,
-            None,
+            phone.clone(),
             Map::new(),
             origin,
         );
@@ -1159,7 +1196,7 @@ fn complete_session(
         "address": null,
         "email": email,
         "name": name,
-        "phone": null,
+        "phone": phone,
         "tax_exempt": "none",
         "tax_ids": [],
     });
@@ -1172,6 +1209,11 @@ fn complete_session(
 /// none and the session has none. Checkout in payment mode always requires
 /// an email, so a completed session always has one.
 pub const DEFAULT_EMAIL: &str = "customer@example.com";
+
+/// The phone number a payment through the control API enters when it
+/// gives none on a session that collects one, because Checkout requires
+/// the phone field then. 555-01xx numbers are reserved for fiction.
+pub const DEFAULT_PHONE: &str = "+15555550100";
 
 /// Returns the email that Checkout shows and does not let the customer
 /// change: that of the session's customer, or else the session's

@@ -1062,6 +1062,39 @@ async fn plain_post_without_email_asks_for_one() {
     assert_eq!(retrieve(&api, &id_of(&session)).await["status"], "open");
 }
 
+/// A session that collects phone numbers shows a required phone field,
+/// and the page does not pay a form sent without one.
+#[tokio::test]
+async fn plain_phone_field_is_required() {
+    let fake = Server::spawn().await;
+    let shop = Shop::start().await;
+    let api = Api::new(fake.base_url(), "sk_test_plain_phone");
+    let extra = [("phone_number_collection[enabled]", "true")];
+    let session = create_session(&api, &shop, "usd", SOCKS, &extra).await;
+    let client = plain_client();
+    let page = client.get(url_of(&session)).send().await.unwrap();
+    let html = page.text().await.unwrap();
+    assert!(html.contains("id=\"phone\" name=\"phone\""), "{html}");
+
+    let card = [
+        ("email", "ada@example.com"),
+        ("payment_method", "card"),
+        ("card_number", "4242424242424242"),
+    ];
+    let response = post_payment_form(&client, &url_of(&session), &card).await;
+    assert_eq!(response.status().as_u16(), 400);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Enter your phone number."), "{html}");
+    assert_eq!(retrieve(&api, &id_of(&session)).await["status"], "open");
+
+    let mut with_phone = card.to_vec();
+    with_phone.push(("phone", "+33 1 23 45 67 89"));
+    let response = post_payment_form(&client, &url_of(&session), &with_phone).await;
+    assert_eq!(response.status().as_u16(), 303);
+    let paid = retrieve(&api, &id_of(&session)).await;
+    assert_eq!(paid["customer_details"]["phone"], "+33 1 23 45 67 89");
+}
+
 #[tokio::test]
 async fn plain_invalid_card_number_rerenders() {
     let fake = Server::spawn().await;

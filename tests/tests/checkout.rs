@@ -1206,3 +1206,69 @@ async fn unmodelled_session_parameter_is_named() {
     let reply = api.post("/v1/checkout/sessions", &typo).await;
     assert_eq!(reply.expect(400)["error"]["code"], "parameter_unknown");
 }
+
+/// With phone number collection on, the phone given at payment lands in
+/// `customer_details.phone` and on the customer that Checkout creates.
+#[tokio::test]
+async fn phone_number_collection_records_the_phone() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_phone");
+    let session = create_session(
+        &api,
+        &[
+            ("phone_number_collection[enabled]", "true"),
+            ("customer_creation", "always"),
+        ],
+    )
+    .await;
+    assert_eq!(session["phone_number_collection"], json!({"enabled": true}));
+    let id = id_of(&session);
+
+    let body = json!({"payment_method": "card", "card_number": "4242424242424242", "phone": "+4930123456"});
+    let paid = api
+        .control(&format!("/checkout/sessions/{id}/pay"), body)
+        .await
+        .ok()
+        .clone();
+    assert_eq!(paid["session"]["customer_details"]["phone"], "+4930123456");
+    let customer_id = paid["session"]["customer"].as_str().expect("a customer");
+    let customer = api.get(&format!("/v1/customers/{customer_id}")).await;
+    assert_eq!(customer.ok()["phone"], "+4930123456");
+}
+
+/// Checkout requires the phone field, so a payment through the control
+/// API without one enters a fixed test number, and a session that does
+/// not collect phones takes none.
+#[tokio::test]
+async fn phone_number_defaults_and_is_rejected_when_off() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_phone_default");
+    let collecting = create_session(&api, &[("phone_number_collection[enabled]", "true")]).await;
+    let paid = api.pay_card(&id_of(&collecting), "4242424242424242").await;
+    assert_eq!(
+        paid.ok()["session"]["customer_details"]["phone"],
+        "+15555550100"
+    );
+
+    let off = create_session(&api, &[("phone_number_collection[enabled]", "false")]).await;
+    assert_eq!(off["phone_number_collection"], json!({"enabled": false}));
+    let body = json!({"payment_method": "card", "card_number": "4242424242424242", "phone": "+4930123456"});
+    let reply = api
+        .control(&format!("/checkout/sessions/{}/pay", id_of(&off)), body)
+        .await;
+    assert_eq!(reply.expect(400)["error"]["param"], "phone");
+
+    let plain = create_session(&api, &[]).await;
+    let paid = api.pay_card(&id_of(&plain), "4242424242424242").await;
+    assert_eq!(
+        paid.ok()["session"]["customer_details"]["phone"],
+        Value::Null
+    );
+
+    let missing = session_body("usd", &[("phone_number_collection[foo]", "1")]);
+    let reply = api.post("/v1/checkout/sessions", &missing).await;
+    assert_eq!(
+        reply.expect(400)["error"]["param"],
+        "phone_number_collection[enabled]"
+    );
+}

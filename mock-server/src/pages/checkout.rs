@@ -22,6 +22,7 @@
 //! | `total-amount` | the amount due |
 //! | `email` | the customer's email, fixed (`readonly`) when the session's customer has one or the session has `customer_email` |
 //! | `billing-name` | the customer's name |
+//! | `phone` | the customer's phone number, required; present only when the session has `phone_number_collection[enabled]=true` |
 //! | `method-card`, `method-sepa_debit`, `method-us_bank_account` | one radio button per offered method |
 //! | `card-number` | the card number |
 //! | `outcome` | test outcome of an asynchronous method: `succeeded` or `failed` |
@@ -64,6 +65,7 @@ pub fn routes() -> Router<Arc<Shared>> {
 pub struct PayForm {
     pub email: Option<String>,
     pub name: Option<String>,
+    pub phone: Option<String>,
     pub payment_method: Option<String>,
     pub card_number: Option<String>,
     pub outcome: Option<String>,
@@ -92,6 +94,7 @@ impl PayForm {
             delay_seconds: None,
             email: filled(&self.email),
             name: filled(&self.name),
+            phone: filled(&self.phone),
             three_d_secure: None,
         };
         if method == "card" {
@@ -136,6 +139,7 @@ struct MethodView {
 struct Entered {
     email: String,
     name: String,
+    phone: String,
     method: String,
     card_number: String,
     outcome: String,
@@ -163,6 +167,8 @@ struct CheckoutPage {
     /// Whether the email is the customer's, which the page does not let
     /// the customer change.
     email_fixed: bool,
+    /// Whether the form has a phone field, which it then requires.
+    collects_phone: bool,
     error: Option<String>,
     pay_action: String,
     cancel_action: Option<String>,
@@ -177,6 +183,11 @@ struct AuthenticatePage {
     card_number: String,
     email: String,
     name: String,
+    phone: String,
+}
+
+fn collects_phone(session: &Value) -> bool {
+    session["phone_number_collection"]["enabled"] == true
 }
 
 fn pay_action(session_id: &str) -> String {
@@ -303,6 +314,7 @@ fn checkout_page(
         methods,
         entered,
         email_fixed: fixed_email.is_some(),
+        collects_phone: collects_phone(session),
         error,
         pay_action: pay_action(id),
         cancel_action: (has_cancel_url && session_status != "complete")
@@ -414,6 +426,7 @@ async fn pay(
         let entered = Entered {
             email: form.email.clone().unwrap_or_default(),
             name: form.name.clone().unwrap_or_default(),
+            phone: form.phone.clone().unwrap_or_default(),
             method: form.payment_method.clone().unwrap_or_default(),
             card_number: form.card_number.clone().unwrap_or_default(),
             outcome: form.outcome.clone().unwrap_or_default(),
@@ -431,6 +444,19 @@ async fn pay(
         if request.email.is_none() && !known_email {
             tracing::debug!(session = %id, "hosted page form sent without an email");
             let error = "Enter your email address.".to_owned();
+            return render(
+                &data,
+                &session,
+                Some(entered),
+                Some(error),
+                StatusCode::BAD_REQUEST,
+            );
+        }
+        // The control API enters a test phone when none is given, but the
+        // page's phone field is required, as on Checkout.
+        if request.phone.is_none() && collects_phone(&session) {
+            tracing::debug!(session = %id, "hosted page form sent without a phone number");
+            let error = "Enter your phone number.".to_owned();
             return render(
                 &data,
                 &session,
@@ -495,6 +521,7 @@ fn authentication_step(session: &Value, request: &PayRequest) -> Response {
         card_number: number,
         email: request.email.clone().unwrap_or_default(),
         name: request.name.clone().unwrap_or_default(),
+        phone: request.phone.clone().unwrap_or_default(),
     };
     html(StatusCode::OK, &page)
 }

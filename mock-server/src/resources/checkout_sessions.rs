@@ -69,6 +69,7 @@ const CREATE_PARAMS: &[&str] = &[
     "submit_type",
     "billing_address_collection",
     "allow_promotion_codes",
+    "phone_number_collection",
     "line_items",
     "expand",
 ];
@@ -101,7 +102,6 @@ const UNMODELLED_PARAMS: &[&str] = &[
     "payment_method_data",
     "payment_method_options",
     "permissions",
-    "phone_number_collection",
     "saved_payment_method_options",
     "setup_intent_data",
     "shipping_address_collection",
@@ -273,6 +273,10 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     let billing_address_collection =
         params.one_of("billing_address_collection", &["auto", "required"])?;
     let allow_promotion_codes = params.boolean("allow_promotion_codes")?;
+    let phone_number_collection = match params.hash("phone_number_collection")? {
+        Some(collection) => take_phone_number_collection(collection)?,
+        None => Enabled::default(),
+    };
     let line_item_params = params.hash_array("line_items")?.unwrap_or_default();
     if line_item_params.is_empty() {
         return Err(ApiError::missing_param("line_items"));
@@ -401,7 +405,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         payment_method_options: Empty {},
         payment_method_types: shown_types,
         payment_status: "unpaid",
-        phone_number_collection: Enabled::default(),
+        phone_number_collection,
         recovered_from: (),
         redirect_on_completion,
         return_url,
@@ -583,6 +587,15 @@ struct TotalDetails {
 
 #[derive(serde::Serialize, Default)]
 struct Empty {}
+
+/// Reads `phone_number_collection`, whose `enabled` Stripe requires.
+fn take_phone_number_collection(mut collection: Params) -> ApiResult<Enabled> {
+    let enabled = collection
+        .boolean("enabled")?
+        .ok_or_else(|| ApiError::missing_param(collection.path("enabled")))?;
+    collection.finish()?;
+    Ok(Enabled { enabled })
+}
 
 /// The parts of `payment_intent_data` the payment intent is created with.
 fn take_payment_intent_data(params: &mut Params) -> ApiResult<Value> {

@@ -13,7 +13,7 @@ use crate::wire::{ApiError, ApiResult, Params, metadata};
 pub const MAX_EMAIL_CHARS: usize = 512;
 pub const MAX_NAME_CHARS: usize = 256;
 const MAX_DESCRIPTION_CHARS: usize = 5000;
-const MAX_PHONE_CHARS: usize = 20;
+pub const MAX_PHONE_CHARS: usize = 20;
 
 pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
     params.forbid_empty(&[

@@ -200,20 +200,24 @@ impl Params {
     /// Takes a hash parameter. An empty string (`metadata=`) comes back as an
     /// empty hash, which is how clients clear a hash.
     pub fn hash(&mut self, name: &str) -> ApiResult<Option<Params>> {
+        // An absent hash returns before the path is built, so optional
+        // hashes cost no allocation on requests without them.
+        let Some(value) = self.map.remove(name) else {
+            return Ok(None);
+        };
         let path = self.path(name);
-        match self.map.remove(name) {
-            None => Ok(None),
-            Some(Value::Object(map)) => Ok(Some(Params {
+        match value {
+            Value::Object(map) => Ok(Some(Params {
                 map,
                 prefix: path,
                 emptyable: self.emptyable,
             })),
-            Some(Value::String(s)) if s.is_empty() => Ok(Some(Params {
+            Value::String(s) if s.is_empty() => Ok(Some(Params {
                 map: Map::new(),
                 prefix: path,
                 emptyable: self.emptyable,
             })),
-            Some(_) => Err(ApiError::invalid_param(
+            _ => Err(ApiError::invalid_param(
                 path.clone(),
                 format!("Invalid hash: {path} must be a hash, such as {path}[key]=value."),
             )),

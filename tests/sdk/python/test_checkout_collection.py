@@ -1,0 +1,22 @@
+"""What a Checkout Session collects from the customer, and what it records
+of it, through stripe-python's StripeClient."""
+
+from conftest import CUSTOMER_EMAIL, VISA, session_params
+
+
+def pay(control, session_id, **fields):
+    body = {"payment_method": "card", "card_number": VISA, "email": CUSTOMER_EMAIL, **fields}
+    return control.request("POST", f"/_fakestripe/checkout/sessions/{session_id}/pay", body)
+
+
+def test_phone_number_lands_on_session_and_customer(client, control):
+    created = client.v1.checkout.sessions.create(
+        params=session_params(phone_number_collection={"enabled": True}, customer_creation="always")
+    )
+    assert created.phone_number_collection.enabled is True
+
+    pay(control, created.id, phone="+14155550123")
+
+    session = client.v1.checkout.sessions.retrieve(created.id, params={"expand": ["customer"]})
+    assert session.customer_details.phone == "+14155550123"
+    assert session.customer.phone == "+14155550123"
