@@ -1095,6 +1095,30 @@ async fn plain_phone_field_is_required() {
     assert_eq!(paid["customer_details"]["phone"], "+33 1 23 45 67 89");
 }
 
+/// The page shows the session's submit and after-submit texts, escaped.
+#[tokio::test]
+async fn plain_page_shows_custom_text() {
+    let fake = Server::spawn().await;
+    let shop = Shop::start().await;
+    let api = Api::new(fake.base_url(), "sk_test_plain_custom_text");
+    let extra = [
+        ("custom_text[submit][message]", "Ships in <b>2</b> days"),
+        ("custom_text[after_submit][message]", "Questions? Call us."),
+    ];
+    let session = create_session(&api, &shop, "usd", SOCKS, &extra).await;
+
+    let page = plain_client().get(url_of(&session)).send().await.unwrap();
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("id=\"custom-text-submit\">Ships in &#60;b&#62;2&#60;/b&#62; days<"),
+        "{html}"
+    );
+    assert!(
+        html.contains("id=\"custom-text-after-submit\">Questions? Call us.<"),
+        "{html}"
+    );
+}
+
 #[tokio::test]
 async fn plain_invalid_card_number_rerenders() {
     let fake = Server::spawn().await;

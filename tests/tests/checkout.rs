@@ -1272,3 +1272,68 @@ async fn phone_number_defaults_and_is_rejected_when_off() {
         "phone_number_collection[enabled]"
     );
 }
+
+/// `custom_text` is echoed position by position, with the positions not
+/// sent left null, and its messages are limited to 1200 characters.
+#[tokio::test]
+async fn custom_text_is_echoed_and_limited() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_custom_text");
+    let session = create_session(
+        &api,
+        &[
+            ("custom_text[submit][message]", "We ship within 24 hours."),
+            (
+                "custom_text[terms_of_service_acceptance][message]",
+                "I agree to the [terms](https://shop.test/terms).",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(
+        session["custom_text"],
+        json!({
+            "after_submit": null,
+            "shipping_address": null,
+            "submit": {"message": "We ship within 24 hours."},
+            "terms_of_service_acceptance": {"message": "I agree to the [terms](https://shop.test/terms)."},
+        })
+    );
+    let id = id_of(&session);
+    let retrieved = api.get(&format!("/v1/checkout/sessions/{id}")).await;
+    assert_eq!(
+        retrieved.ok()["custom_text"]["submit"]["message"],
+        "We ship within 24 hours."
+    );
+
+    let longest = "a".repeat(1200);
+    let session = create_session(&api, &[("custom_text[after_submit][message]", &longest)]).await;
+    assert_eq!(session["custom_text"]["after_submit"]["message"], longest);
+    let too_long = "a".repeat(1201);
+    let body = session_body("usd", &[("custom_text[after_submit][message]", &too_long)]);
+    let reply = api.post("/v1/checkout/sessions", &body).await;
+    assert_eq!(
+        reply.expect(400)["error"]["param"],
+        "custom_text[after_submit][message]"
+    );
+
+    // An elements session is shown by the app's own page, not Checkout's.
+    let body = form(&[
+        ("mode", "payment"),
+        ("ui_mode", "elements"),
+        ("return_url", "https://shop.test/return"),
+        ("line_items[0][price_data][currency]", "usd"),
+        ("line_items[0][price_data][unit_amount]", "900"),
+        ("line_items[0][price_data][product_data][name]", "Mug"),
+        ("line_items[0][quantity]", "1"),
+        ("custom_text[submit][message]", "Thanks"),
+    ]);
+    let reply = api.post("/v1/checkout/sessions", &body).await;
+    assert_eq!(reply.expect(400)["error"]["param"], "custom_text");
+
+    let body = session_body("usd", &[("custom_text[footer][message]", "x")]);
+    let reply = api.post("/v1/checkout/sessions", &body).await;
+    let error = reply.expect(400);
+    assert_eq!(error["error"]["code"], "parameter_unknown");
+    assert_eq!(error["error"]["param"], "custom_text[footer]");
+}

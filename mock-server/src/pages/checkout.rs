@@ -27,6 +27,8 @@
 //! | `card-number` | the card number |
 //! | `outcome` | test outcome of an asynchronous method: `succeeded` or `failed` |
 //! | `delay-seconds` | seconds until an asynchronous payment settles |
+//! | `custom-text-submit` | the session's `custom_text[submit]`, above the pay button, when set |
+//! | `custom-text-after-submit` | the session's `custom_text[after_submit]`, below the pay button, when set |
 //! | `payment-error` | the decline or validation message, when there is one |
 //! | `pay-button` | submits the payment; absent unless the session is open |
 //! | `cancel-button` | returns to `cancel_url`; absent without one, or once complete |
@@ -169,6 +171,10 @@ struct CheckoutPage {
     email_fixed: bool,
     /// Whether the form has a phone field, which it then requires.
     collects_phone: bool,
+    /// The session's `custom_text[submit]` message.
+    submit_text: Option<String>,
+    /// The session's `custom_text[after_submit]` message.
+    after_submit_text: Option<String>,
     error: Option<String>,
     pay_action: String,
     cancel_action: Option<String>,
@@ -184,6 +190,12 @@ struct AuthenticatePage {
     email: String,
     name: String,
     phone: String,
+}
+
+fn custom_text(session: &Value, position: &str) -> Option<String> {
+    session["custom_text"][position]["message"]
+        .as_str()
+        .map(str::to_owned)
 }
 
 fn collects_phone(session: &Value) -> bool {
@@ -315,6 +327,8 @@ fn checkout_page(
         entered,
         email_fixed: fixed_email.is_some(),
         collects_phone: collects_phone(session),
+        submit_text: custom_text(session, "submit"),
+        after_submit_text: custom_text(session, "after_submit"),
         error,
         pay_action: pay_action(id),
         cancel_action: (has_cancel_url && session_status != "complete")

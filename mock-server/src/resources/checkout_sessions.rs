@@ -10,6 +10,7 @@ use crate::account::{AccountData, Task};
 use crate::api::Ctx;
 use crate::wire::expand::line_items_key;
 use crate::wire::list::Page;
+use crate::wire::params::check_length;
 use crate::wire::{ApiError, ApiResult, Params, metadata, version};
 
 /// Shortest and longest time a session may stay open, in seconds.
@@ -70,6 +71,7 @@ const CREATE_PARAMS: &[&str] = &[
     "billing_address_collection",
     "allow_promotion_codes",
     "phone_number_collection",
+    "custom_text",
     "line_items",
     "expand",
 ];
@@ -86,7 +88,6 @@ const UNMODELLED_PARAMS: &[&str] = &[
     "consent_collection",
     "currency",
     "custom_fields",
-    "custom_text",
     "customer_account",
     "customer_update",
     "discounts",
@@ -273,6 +274,18 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     let billing_address_collection =
         params.one_of("billing_address_collection", &["auto", "required"])?;
     let allow_promotion_codes = params.boolean("allow_promotion_codes")?;
+    let custom_text = match params.hash("custom_text")? {
+        Some(_) if ui_mode == elements => {
+            return Err(ApiError::invalid_param(
+                "custom_text",
+                format!(
+                    "custom_text cannot be used with ui_mode={elements}, which has no Checkout page to show it on."
+                ),
+            ));
+        }
+        Some(text) => take_custom_text(text)?,
+        None => CustomText::default(),
+    };
     let phone_number_collection = match params.hash("phone_number_collection")? {
         Some(collection) => take_phone_number_collection(collection)?,
         None => Enabled::default(),
@@ -385,7 +398,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         created: now,
         currency,
         custom_fields: [],
-        custom_text: CustomText::default(),
+        custom_text,
         customer,
         customer_creation,
         customer_details: (),
@@ -547,13 +560,23 @@ struct AutomaticTax {
     status: (),
 }
 
+/// The texts `custom_text` sets, each null when not set.
 #[derive(serde::Serialize, Default)]
 struct CustomText {
-    after_submit: (),
-    shipping_address: (),
-    submit: (),
-    terms_of_service_acceptance: (),
+    after_submit: Option<CustomTextMessage>,
+    shipping_address: Option<CustomTextMessage>,
+    submit: Option<CustomTextMessage>,
+    terms_of_service_acceptance: Option<CustomTextMessage>,
 }
+
+#[derive(serde::Serialize)]
+struct CustomTextMessage {
+    message: String,
+}
+
+/// The longest `custom_text[…][message]`, in characters, as Stripe's API
+/// reference gives it.
+const MAX_CUSTOM_TEXT_CHARS: usize = 1200;
 
 #[derive(serde::Serialize, Default)]
 struct InvoiceCreation {
@@ -587,6 +610,34 @@ struct TotalDetails {
 
 #[derive(serde::Serialize, Default)]
 struct Empty {}
+
+/// Reads `custom_text`. A position sent as an empty string stays unset,
+/// as Stripe reads an empty value as a request to unset it.
+fn take_custom_text(mut text: Params) -> ApiResult<CustomText> {
+    let mut custom = CustomText::default();
+    for (name, slot) in [
+        ("after_submit", &mut custom.after_submit),
+        ("shipping_address", &mut custom.shipping_address),
+        ("submit", &mut custom.submit),
+        (
+            "terms_of_service_acceptance",
+            &mut custom.terms_of_service_acceptance,
+        ),
+    ] {
+        let Some(mut position) = text.hash(name)? else {
+            continue;
+        };
+        if position.is_empty() {
+            continue;
+        }
+        let message = position.required_string("message")?;
+        check_length(&position.path("message"), &message, MAX_CUSTOM_TEXT_CHARS)?;
+        position.finish()?;
+        *slot = Some(CustomTextMessage { message });
+    }
+    text.finish()?;
+    Ok(custom)
+}
 
 /// Reads `phone_number_collection`, whose `enabled` Stripe requires.
 fn take_phone_number_collection(mut collection: Params) -> ApiResult<Enabled> {

@@ -20,3 +20,14 @@ def test_phone_number_lands_on_session_and_customer(client, control):
     session = client.v1.checkout.sessions.retrieve(created.id, params={"expand": ["customer"]})
     assert session.customer_details.phone == "+14155550123"
     assert session.customer.phone == "+14155550123"
+
+
+def test_custom_text_is_echoed(client):
+    session = client.v1.checkout.sessions.create(
+        params=session_params(custom_text={"submit": {"message": "Ships in two days."}})
+    )
+
+    assert session.custom_text.submit.message == "Ships in two days."
+    assert session.custom_text.after_submit is None
+    retrieved = client.v1.checkout.sessions.retrieve(session.id)
+    assert retrieved.custom_text.submit.message == "Ships in two days."
