@@ -54,6 +54,14 @@ pub struct PayRequest {
     /// The phone number, for a session created with
     /// `phone_number_collection[enabled]=true`.
     pub phone: Option<String>,
+    /// The customer's choice in the promotions checkbox of a session with
+    /// `consent_collection[promotions]=auto`: `opt_in`, or `opt_out`
+    /// (the default, an unticked box).
+    pub promotions: Option<String>,
+    /// `accepted`, the only value that lets a session with
+    /// `consent_collection[terms_of_service]=required` be paid. The
+    /// control API's pay call accepts the terms when this is absent.
+    pub terms_of_service: Option<String>,
     /// For cards that ask for 3-D Secure: `complete` (default) or `fail`.
     pub three_d_secure: Option<String>,
 }
@@ -317,6 +325,7 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
         ));
     }
     let phone = entered_phone(&session, request.phone.as_deref())?;
+    let consent = entered_consent(&session, request)?;
     let origin = Origin::default();
     // The session's spelling wins over a matching one typed in another
     // case.
@@ -324,7 +333,12 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
         .or_else(|| request.email.clone())
         .or_else(|| Some(DEFAULT_EMAIL.to_owned()));
     let name = request.name.clone();
-    let entered = CustomerEntry { email, name, phone };
+    let entered = CustomerEntry {
+        email,
+        name,
+        phone,
+        consent,
+    };
 
     if method == "card" {
         let number = request
@@ -1121,6 +1135,56 @@ struct CustomerEntry {
     email: Option<String>,
     name: Option<String>,
     phone: Option<String>,
+    /// The session's `consent`: null unless it has `consent_collection`.
+    consent: Value,
+}
+
+/// Returns the session's `consent` after a payment: `terms_of_service` is
+/// `accepted` where the terms are required, and `promotions` is the
+/// customer's choice where the session asks. Either is null otherwise.
+fn entered_consent(session: &Value, request: &PayRequest) -> ApiResult<Value> {
+    let collection = &session["consent_collection"];
+    let asks_promotions = collection["promotions"] == "auto";
+    let promotions = match (request.promotions.as_deref(), asks_promotions) {
+        (Some(answer @ ("opt_in" | "opt_out")), true) => Some(answer),
+        (None, true) => Some("opt_out"),
+        (Some(other), true) => {
+            return Err(ApiError::invalid_param(
+                "promotions",
+                format!("Use opt_in or opt_out, not `{other}`."),
+            ));
+        }
+        (Some(_), false) => {
+            return Err(ApiError::invalid_param(
+                "promotions",
+                "This session does not ask for promotional consent. Leave promotions out, or create the session with consent_collection[promotions]=auto.",
+            ));
+        }
+        (None, false) => None,
+    };
+    let requires_terms = collection["terms_of_service"] == "required";
+    let terms = match (request.terms_of_service.as_deref(), requires_terms) {
+        (None | Some("accepted"), true) => Some("accepted"),
+        (Some(other), true) => {
+            return Err(ApiError::invalid_param(
+                "terms_of_service",
+                format!(
+                    "This session requires the customer to accept the terms of service before paying; send accepted or leave it out, not `{other}`."
+                ),
+            ));
+        }
+        (Some(_), false) => {
+            return Err(ApiError::invalid_param(
+                "terms_of_service",
+                "This session does not ask for the terms of service. Leave terms_of_service out, or create the session with consent_collection[terms_of_service]=required.",
+            ));
+        }
+        (None, false) => None,
+    };
+    if collection.is_null() {
+        return Ok(Value::Null);
+    }
+    Ok(json!({"promotions": promotions, "terms_of_service": terms}))
 }
 
 /// Returns the phone number a payment enters: the one given, or
@@ -1153,7 +1217,12 @@ fn complete_session(
     entered: CustomerEntry,
     origin: &Origin,
 ) -> Value {
-    let CustomerEntry { email, name, phone } = entered;
+    let CustomerEntry {
+        email,
+        name,
+        phone,
+        consent,
+    } = entered;
     let before = data
         .store
         .get("checkout.session", session_id)
@@ -1192,6 +1261,7 @@ fn complete_session(
     session["payment_status"] = json!(payment_status);
     session["payment_intent"] = json!(pi_id);
     session["url"] = Value::Null;
+    session["consent"] = consent;
     session["customer_details"] = json!({
         "address": null,
         "email": email,

@@ -32,7 +32,7 @@ use axum::response::Html;
 use fakestripe_server::Server;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use serde_json::Value;
+use serde_json::{Value, json};
 use support::{Api, form};
 use thirtyfour::prelude::*;
 use thirtyfour::{ChromiumLikeCapabilities, DesiredCapabilities};
@@ -1116,6 +1116,54 @@ async fn plain_page_shows_custom_text() {
     assert!(
         html.contains("id=\"custom-text-after-submit\">Questions? Call us.<"),
         "{html}"
+    );
+}
+
+/// A session that requires the terms shows a required checkbox with the
+/// session's own terms text, and pays only once it is ticked.
+#[tokio::test]
+async fn plain_terms_of_service_must_be_accepted() {
+    let fake = Server::spawn().await;
+    let shop = Shop::start().await;
+    let api = Api::new(fake.base_url(), "sk_test_plain_terms");
+    let extra = [
+        ("consent_collection[terms_of_service]", "required"),
+        ("consent_collection[promotions]", "auto"),
+        (
+            "custom_text[terms_of_service_acceptance][message]",
+            "I accept the shop terms.",
+        ),
+    ];
+    let session = create_session(&api, &shop, "usd", SOCKS, &extra).await;
+    let client = plain_client();
+    let page = client.get(url_of(&session)).send().await.unwrap();
+    let html = page.text().await.unwrap();
+    assert!(html.contains("id=\"terms-of-service\""), "{html}");
+    assert!(html.contains("I accept the shop terms."), "{html}");
+    assert!(html.contains("id=\"promotions\""), "{html}");
+
+    let card = [
+        ("email", "ada@example.com"),
+        ("payment_method", "card"),
+        ("card_number", "4242424242424242"),
+    ];
+    let response = post_payment_form(&client, &url_of(&session), &card).await;
+    assert_eq!(response.status().as_u16(), 400);
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("Accept the terms of service to pay."),
+        "{html}"
+    );
+    assert_eq!(retrieve(&api, &id_of(&session)).await["status"], "open");
+
+    let mut accepted = card.to_vec();
+    accepted.push(("terms_of_service", "accepted"));
+    let response = post_payment_form(&client, &url_of(&session), &accepted).await;
+    assert_eq!(response.status().as_u16(), 303);
+    let paid = retrieve(&api, &id_of(&session)).await;
+    assert_eq!(
+        paid["consent"],
+        json!({"promotions": "opt_out", "terms_of_service": "accepted"})
     );
 }
 

@@ -1337,3 +1337,67 @@ async fn custom_text_is_echoed_and_limited() {
     assert_eq!(error["error"]["code"], "parameter_unknown");
     assert_eq!(error["error"]["param"], "custom_text[footer]");
 }
+
+/// `consent_collection` is echoed, and a payment fills `consent` with the
+/// accepted terms and the customer's promotions choice.
+#[tokio::test]
+async fn consent_collection_fills_consent_on_payment() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_consent");
+    let session = create_session(
+        &api,
+        &[
+            ("consent_collection[terms_of_service]", "required"),
+            ("consent_collection[promotions]", "auto"),
+            (
+                "consent_collection[payment_method_reuse_agreement][position]",
+                "hidden",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(
+        session["consent_collection"],
+        json!({
+            "payment_method_reuse_agreement": {"position": "hidden"},
+            "promotions": "auto",
+            "terms_of_service": "required",
+        })
+    );
+    assert_eq!(session["consent"], Value::Null);
+    let id = id_of(&session);
+
+    let body = json!({"payment_method": "card", "card_number": "4242424242424242", "promotions": "opt_in"});
+    let paid = api
+        .control(&format!("/checkout/sessions/{id}/pay"), body)
+        .await
+        .ok()
+        .clone();
+    assert_eq!(
+        paid["session"]["consent"],
+        json!({"promotions": "opt_in", "terms_of_service": "accepted"})
+    );
+
+    // Terms only: the promotions answer stays null, and so does the
+    // consent of a session that collects none.
+    let terms_only = create_session(
+        &api,
+        &[("consent_collection[terms_of_service]", "required")],
+    )
+    .await;
+    let paid = api.pay_card(&id_of(&terms_only), "4242424242424242").await;
+    assert_eq!(
+        paid.ok()["session"]["consent"],
+        json!({"promotions": null, "terms_of_service": "accepted"})
+    );
+    let plain = create_session(&api, &[]).await;
+    let paid = api.pay_card(&id_of(&plain), "4242424242424242").await;
+    assert_eq!(paid.ok()["session"]["consent"], Value::Null);
+
+    let body = session_body("usd", &[("consent_collection[promotions]", "always")]);
+    let reply = api.post("/v1/checkout/sessions", &body).await;
+    assert_eq!(
+        reply.expect(400)["error"]["param"],
+        "consent_collection[promotions]"
+    );
+}

@@ -29,6 +29,8 @@
 //! | `delay-seconds` | seconds until an asynchronous payment settles |
 //! | `custom-text-submit` | the session's `custom_text[submit]`, above the pay button, when set |
 //! | `custom-text-after-submit` | the session's `custom_text[after_submit]`, below the pay button, when set |
+//! | `promotions` | checkbox for promotional emails (`opt_in` when ticked); present only with `consent_collection[promotions]=auto` |
+//! | `terms-of-service` | required checkbox to accept the terms of service, labelled with `custom_text[terms_of_service_acceptance]` when set; present only with `consent_collection[terms_of_service]=required` |
 //! | `payment-error` | the decline or validation message, when there is one |
 //! | `pay-button` | submits the payment; absent unless the session is open |
 //! | `cancel-button` | returns to `cancel_url`; absent without one, or once complete |
@@ -68,6 +70,8 @@ pub struct PayForm {
     pub email: Option<String>,
     pub name: Option<String>,
     pub phone: Option<String>,
+    pub promotions: Option<String>,
+    pub terms_of_service: Option<String>,
     pub payment_method: Option<String>,
     pub card_number: Option<String>,
     pub outcome: Option<String>,
@@ -97,6 +101,8 @@ impl PayForm {
             email: filled(&self.email),
             name: filled(&self.name),
             phone: filled(&self.phone),
+            promotions: filled(&self.promotions),
+            terms_of_service: filled(&self.terms_of_service),
             three_d_secure: None,
         };
         if method == "card" {
@@ -175,6 +181,11 @@ struct CheckoutPage {
     submit_text: Option<String>,
     /// The session's `custom_text[after_submit]` message.
     after_submit_text: Option<String>,
+    /// Whether the form offers the promotions checkbox.
+    asks_promotions: bool,
+    /// The label of the required terms of service checkbox, when the
+    /// session requires the terms.
+    terms_text: Option<String>,
     error: Option<String>,
     pay_action: String,
     cancel_action: Option<String>,
@@ -190,12 +201,18 @@ struct AuthenticatePage {
     email: String,
     name: String,
     phone: String,
+    promotions: String,
+    terms_of_service: String,
 }
 
 fn custom_text(session: &Value, position: &str) -> Option<String> {
     session["custom_text"][position]["message"]
         .as_str()
         .map(str::to_owned)
+}
+
+fn requires_terms(session: &Value) -> bool {
+    session["consent_collection"]["terms_of_service"] == "required"
 }
 
 fn collects_phone(session: &Value) -> bool {
@@ -329,6 +346,11 @@ fn checkout_page(
         collects_phone: collects_phone(session),
         submit_text: custom_text(session, "submit"),
         after_submit_text: custom_text(session, "after_submit"),
+        asks_promotions: session["consent_collection"]["promotions"] == "auto",
+        terms_text: requires_terms(session).then(|| {
+            custom_text(session, "terms_of_service_acceptance")
+                .unwrap_or_else(|| "I agree to the terms of service.".to_owned())
+        }),
         error,
         pay_action: pay_action(id),
         cancel_action: (has_cancel_url && session_status != "complete")
@@ -453,29 +475,13 @@ async fn pay(
                 return render(&data, &session, Some(entered), Some(error), status);
             }
         };
-        // Checkout requires an email unless the session brings one.
-        let known_email = simulate::fixed_email(&data, &session).is_some();
-        if request.email.is_none() && !known_email {
-            tracing::debug!(session = %id, "hosted page form sent without an email");
-            let error = "Enter your email address.".to_owned();
+        if let Some(error) = missing_required_field(&data, &session, &request) {
+            tracing::debug!(session = %id, %error, "hosted page form sent without a required field");
             return render(
                 &data,
                 &session,
                 Some(entered),
-                Some(error),
-                StatusCode::BAD_REQUEST,
-            );
-        }
-        // The control API enters a test phone when none is given, but the
-        // page's phone field is required, as on Checkout.
-        if request.phone.is_none() && collects_phone(&session) {
-            tracing::debug!(session = %id, "hosted page form sent without a phone number");
-            let error = "Enter your phone number.".to_owned();
-            return render(
-                &data,
-                &session,
-                Some(entered),
-                Some(error),
+                Some(error.to_owned()),
                 StatusCode::BAD_REQUEST,
             );
         }
@@ -524,6 +530,28 @@ async fn pay(
     response
 }
 
+/// Returns the message for the first field that the page requires and the
+/// form left empty, or `None` when the form has them all.
+fn missing_required_field(
+    data: &AccountData,
+    session: &Value,
+    request: &PayRequest,
+) -> Option<&'static str> {
+    // Checkout requires an email unless the session brings one.
+    if request.email.is_none() && simulate::fixed_email(data, session).is_none() {
+        return Some("Enter your email address.");
+    }
+    // The control API enters a test phone, and accepts the terms, when its
+    // call leaves them out, but on the page both fields are required.
+    if request.phone.is_none() && collects_phone(session) {
+        return Some("Enter your phone number.");
+    }
+    if request.terms_of_service.is_none() && requires_terms(session) {
+        return Some("Accept the terms of service to pay.");
+    }
+    None
+}
+
 fn authentication_step(session: &Value, request: &PayRequest) -> Response {
     let currency = session["currency"].as_str().unwrap_or("usd");
     let number = request.card_number.clone().unwrap_or_default();
@@ -536,6 +564,8 @@ fn authentication_step(session: &Value, request: &PayRequest) -> Response {
         email: request.email.clone().unwrap_or_default(),
         name: request.name.clone().unwrap_or_default(),
         phone: request.phone.clone().unwrap_or_default(),
+        promotions: request.promotions.clone().unwrap_or_default(),
+        terms_of_service: request.terms_of_service.clone().unwrap_or_default(),
     };
     html(StatusCode::OK, &page)
 }

@@ -72,6 +72,7 @@ const CREATE_PARAMS: &[&str] = &[
     "allow_promotion_codes",
     "phone_number_collection",
     "custom_text",
+    "consent_collection",
     "line_items",
     "expand",
 ];
@@ -85,7 +86,6 @@ const UNMODELLED_PARAMS: &[&str] = &[
     "allowed_payment_method_types",
     "automatic_tax",
     "branding_settings",
-    "consent_collection",
     "currency",
     "custom_fields",
     "customer_account",
@@ -286,6 +286,10 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         Some(text) => take_custom_text(text)?,
         None => CustomText::default(),
     };
+    let consent_collection = match params.hash("consent_collection")? {
+        Some(collection) => Some(take_consent_collection(collection)?),
+        None => None,
+    };
     let phone_number_collection = match params.hash("phone_number_collection")? {
         Some(collection) => take_phone_number_collection(collection)?,
         None => Enabled::default(),
@@ -394,7 +398,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         client_secret,
         collected_information: (),
         consent: (),
-        consent_collection: (),
+        consent_collection,
         created: now,
         currency,
         custom_fields: [],
@@ -501,7 +505,7 @@ struct NewSession<'a> {
     client_secret: Option<String>,
     collected_information: (),
     consent: (),
-    consent_collection: (),
+    consent_collection: Option<ConsentCollection>,
     created: i64,
     currency: String,
     custom_fields: [(); 0],
@@ -610,6 +614,46 @@ struct TotalDetails {
 
 #[derive(serde::Serialize, Default)]
 struct Empty {}
+
+/// The consent a session collects, from `consent_collection`. A setting
+/// the request leaves out is null.
+/// NOTE: whether Stripe shows such a setting as null or as `none` is not
+/// confirmed.
+#[derive(serde::Serialize)]
+struct ConsentCollection {
+    payment_method_reuse_agreement: Option<ReuseAgreement>,
+    /// `auto` or `none`.
+    promotions: Option<String>,
+    /// `none` or `required`.
+    terms_of_service: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+struct ReuseAgreement {
+    /// `auto` or `hidden`.
+    position: String,
+}
+
+fn take_consent_collection(mut collection: Params) -> ApiResult<ConsentCollection> {
+    let payment_method_reuse_agreement = match collection.hash("payment_method_reuse_agreement")? {
+        Some(mut agreement) => {
+            let position = agreement
+                .one_of("position", &["auto", "hidden"])?
+                .ok_or_else(|| ApiError::missing_param(agreement.path("position")))?;
+            agreement.finish()?;
+            Some(ReuseAgreement { position })
+        }
+        None => None,
+    };
+    let promotions = collection.one_of("promotions", &["auto", "none"])?;
+    let terms_of_service = collection.one_of("terms_of_service", &["none", "required"])?;
+    collection.finish()?;
+    Ok(ConsentCollection {
+        payment_method_reuse_agreement,
+        promotions,
+        terms_of_service,
+    })
+}
 
 /// Reads `custom_text`. A position sent as an empty string stays unset,
 /// as Stripe reads an empty value as a request to unset it.

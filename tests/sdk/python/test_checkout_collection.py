@@ -31,3 +31,17 @@ def test_custom_text_is_echoed(client):
     assert session.custom_text.after_submit is None
     retrieved = client.v1.checkout.sessions.retrieve(session.id)
     assert retrieved.custom_text.submit.message == "Ships in two days."
+
+
+def test_consent_is_filled_on_payment(client, control):
+    created = client.v1.checkout.sessions.create(
+        params=session_params(consent_collection={"terms_of_service": "required", "promotions": "auto"})
+    )
+    assert created.consent_collection.terms_of_service == "required"
+    assert created.consent is None
+
+    pay(control, created.id, promotions="opt_in")
+
+    session = client.v1.checkout.sessions.retrieve(created.id)
+    assert session.consent.terms_of_service == "accepted"
+    assert session.consent.promotions == "opt_in"
