@@ -1401,3 +1401,24 @@ async fn consent_collection_fills_consent_on_payment() {
         "consent_collection[promotions]"
     );
 }
+
+/// `currency` is accepted when it matches the line items and rejected,
+/// naming `currency`, when it does not.
+#[tokio::test]
+async fn currency_must_match_line_items() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_currency");
+    let session = create_session(&api, &[("currency", "usd")]).await;
+    assert_eq!(session["currency"], "usd");
+    assert_eq!(session["amount_total"], 3500);
+
+    let body = session_body("usd", &[("currency", "eur")]);
+    let reply = api.post("/v1/checkout/sessions", &body).await;
+    let error = reply.expect(400);
+    assert_eq!(error["error"]["param"], "currency");
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("eur") && message.contains("usd"),
+        "{message}"
+    );
+}

@@ -73,6 +73,7 @@ const CREATE_PARAMS: &[&str] = &[
     "phone_number_collection",
     "custom_text",
     "consent_collection",
+    "currency",
     "line_items",
     "expand",
 ];
@@ -86,7 +87,6 @@ const UNMODELLED_PARAMS: &[&str] = &[
     "allowed_payment_method_types",
     "automatic_tax",
     "branding_settings",
-    "currency",
     "custom_fields",
     "customer_account",
     "customer_update",
@@ -294,6 +294,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         Some(collection) => take_phone_number_collection(collection)?,
         None => Enabled::default(),
     };
+    let requested_currency = params.string("currency")?;
     let line_item_params = params.hash_array("line_items")?.unwrap_or_default();
     if line_item_params.is_empty() {
         return Err(ApiError::missing_param("line_items"));
@@ -319,6 +320,19 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
             format!(
                 "All line items must use the same currency; line_items[0] is in {currency} and line_items[{index}] is in {}.",
                 other.currency
+            ),
+        ));
+    }
+    // A session in payment mode takes its currency from its line items,
+    // so `currency` may only repeat it. Stripe's codes are lowercase, and
+    // the comparison ignores case.
+    if let Some(requested) = requested_currency
+        && !requested.eq_ignore_ascii_case(&currency)
+    {
+        return Err(ApiError::invalid_param(
+            "currency",
+            format!(
+                "currency is `{requested}`, but this session's line items are in {currency}. Send currency={currency}, or leave currency out."
             ),
         ));
     }

@@ -1,6 +1,9 @@
 """What a Checkout Session collects from the customer, and what it records
 of it, through stripe-python's StripeClient."""
 
+import pytest
+import stripe
+
 from conftest import CUSTOMER_EMAIL, VISA, session_params
 
 
@@ -45,3 +48,13 @@ def test_consent_is_filled_on_payment(client, control):
     session = client.v1.checkout.sessions.retrieve(created.id)
     assert session.consent.terms_of_service == "accepted"
     assert session.consent.promotions == "opt_in"
+
+
+def test_currency_must_match_line_items(client):
+    session = client.v1.checkout.sessions.create(params=session_params(currency="usd"))
+    assert session.currency == "usd"
+
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.checkout.sessions.create(params=session_params(currency="eur"))
+    assert raised.value.http_status == 400
+    assert raised.value.param == "currency"
