@@ -1245,13 +1245,24 @@ fn complete_session(
             // The customer exists only now, after the payment.
             attach_for_future_usage(data, &pi, origin);
         }
-    } else if let (Some(id), Some(entered)) = (session["customer"].as_str(), &email) {
+    } else if let Some(id) = session["customer"].as_str()
+        && let Some(mut customer) = data.store.get("customer", id)
+    {
+        let previous = customer.clone();
         // A customer without an email takes the one entered on the page.
-        if let Some(mut customer) = data.store.get("customer", id)
+        if let Some(entered) = &email
             && customer["email"].is_null()
         {
-            let previous = customer.clone();
             customer["email"] = json!(entered);
+        }
+        // With customer_update[name]=auto the name entered replaces the
+        // customer's.
+        if let Some(entered) = &name
+            && session["_customer_update"]["name"] == "auto"
+        {
+            customer["name"] = json!(entered);
+        }
+        if customer != previous {
             save(data, "customer", id, &customer);
             let changed = crate::events::changed_fields(&previous, &customer);
             emit(data, "customer.updated", &customer, Some(changed), origin);

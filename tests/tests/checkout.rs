@@ -1422,3 +1422,81 @@ async fn currency_must_match_line_items() {
         "{message}"
     );
 }
+
+/// With `customer_update[name]=auto` the name entered at payment replaces
+/// the customer's, with `customer.updated`; without it the name stays.
+#[tokio::test]
+async fn customer_update_name_auto_renames_customer() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_customer_update");
+    let customer = api
+        .post(
+            "/v1/customers",
+            &form(&[("name", "Old Name"), ("email", "ada@example.com")]),
+        )
+        .await
+        .ok()
+        .clone();
+    let customer_id = id_of(&customer);
+    let pay_as_ada = json!({"payment_method": "card", "card_number": "4242424242424242", "name": "Ada Lovelace"});
+
+    let keeping = create_session(&api, &[("customer", &customer_id)]).await;
+    api.control(
+        &format!("/checkout/sessions/{}/pay", id_of(&keeping)),
+        pay_as_ada.clone(),
+    )
+    .await
+    .ok();
+    let unchanged = api.get(&format!("/v1/customers/{customer_id}")).await;
+    assert_eq!(unchanged.ok()["name"], "Old Name");
+
+    let session = create_session(
+        &api,
+        &[
+            ("customer", &customer_id),
+            ("customer_update[name]", "auto"),
+            ("customer_update[address]", "never"),
+        ],
+    )
+    .await;
+    assert!(
+        session.get("customer_update").is_none(),
+        "the session object has no customer_update field"
+    );
+    let paid = api
+        .control(
+            &format!("/checkout/sessions/{}/pay", id_of(&session)),
+            pay_as_ada,
+        )
+        .await
+        .ok()
+        .clone();
+    assert_eq!(paid["session"]["customer_details"]["name"], "Ada Lovelace");
+    let renamed = api.get(&format!("/v1/customers/{customer_id}")).await;
+    assert_eq!(renamed.ok()["name"], "Ada Lovelace");
+    let updates: Vec<Value> = api
+        .all_events()
+        .await
+        .into_iter()
+        .filter(|event| event["type"] == "customer.updated")
+        .collect();
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    assert_eq!(
+        updates[0]["data"]["previous_attributes"],
+        json!({"name": "Old Name"})
+    );
+    assert_eq!(updates[0]["data"]["object"]["name"], "Ada Lovelace");
+
+    let body = session_body("usd", &[("customer_update[name]", "auto")]);
+    let reply = api.post("/v1/checkout/sessions", &body).await;
+    assert_eq!(reply.expect(400)["error"]["param"], "customer_update");
+    let body = session_body(
+        "usd",
+        &[
+            ("customer", &customer_id),
+            ("customer_update[name]", "always"),
+        ],
+    );
+    let reply = api.post("/v1/checkout/sessions", &body).await;
+    assert_eq!(reply.expect(400)["error"]["param"], "customer_update[name]");
+}

@@ -62,6 +62,7 @@ const CREATE_PARAMS: &[&str] = &[
     "customer",
     "customer_email",
     "customer_creation",
+    "customer_update",
     "metadata",
     "payment_intent_data",
     "expires_at",
@@ -89,7 +90,6 @@ const UNMODELLED_PARAMS: &[&str] = &[
     "branding_settings",
     "custom_fields",
     "customer_account",
-    "customer_update",
     "discounts",
     "excluded_payment_method_types",
     "integration_identifier",
@@ -240,6 +240,16 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
             "customer_creation cannot be used together with customer.",
         ));
     }
+    let customer_update = match params.hash("customer_update")? {
+        Some(_) if customer.is_none() => {
+            return Err(ApiError::invalid_param(
+                "customer_update",
+                "customer_update can only be used with customer.",
+            ));
+        }
+        Some(update) => Some(take_customer_update(update)?),
+        None => None,
+    };
     let meta = match params.hash("metadata")? {
         Some(update) => metadata::apply(&Map::new(), update)?,
         None => Map::new(),
@@ -458,6 +468,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     let private = SessionPrivate {
         payment_intent_data,
         allowed_methods: payment_method_types,
+        customer_update,
     };
     if !version::at_least(&ctx.api_version, version::DEFERRED_PAYMENT_INTENT) {
         // Before 2022-08-01 a payment-mode session had its payment intent
@@ -566,6 +577,30 @@ struct SessionPrivate {
     payment_intent_data: Value,
     #[serde(rename = "_allowed_methods")]
     allowed_methods: Option<Vec<String>>,
+    /// `customer_update`, which the session object does not show.
+    #[serde(rename = "_customer_update", skip_serializing_if = "Option::is_none")]
+    customer_update: Option<CustomerUpdate>,
+}
+
+/// The customer fields a payment may overwrite, each `auto` or `never`
+/// (Stripe's default).
+#[derive(serde::Serialize)]
+struct CustomerUpdate {
+    address: Option<String>,
+    name: Option<String>,
+    shipping: Option<String>,
+}
+
+fn take_customer_update(mut update: Params) -> ApiResult<CustomerUpdate> {
+    let address = update.one_of("address", &["auto", "never"])?;
+    let name = update.one_of("name", &["auto", "never"])?;
+    let shipping = update.one_of("shipping", &["auto", "never"])?;
+    update.finish()?;
+    Ok(CustomerUpdate {
+        address,
+        name,
+        shipping,
+    })
 }
 
 // The nested objects below start out the same in every new session.

@@ -58,3 +58,14 @@ def test_currency_must_match_line_items(client):
         client.v1.checkout.sessions.create(params=session_params(currency="eur"))
     assert raised.value.http_status == 400
     assert raised.value.param == "currency"
+
+
+def test_customer_update_name_auto_renames_customer(client, control):
+    customer = client.v1.customers.create(params={"name": "Old Name", "email": CUSTOMER_EMAIL})
+    created = client.v1.checkout.sessions.create(
+        params=session_params(customer=customer.id, customer_update={"name": "auto"})
+    )
+
+    pay(control, created.id, name="Grace Hopper")
+
+    assert client.v1.customers.retrieve(customer.id).name == "Grace Hopper"
