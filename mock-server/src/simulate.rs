@@ -536,6 +536,7 @@ pub fn payment_intent_for(data: &mut AccountData, session: &Value, origin: &Orig
         statement_descriptor_suffix: pid["statement_descriptor_suffix"].clone(),
         setup_future_usage: pid["setup_future_usage"].clone(),
         transfer_group: pid["transfer_group"].clone(),
+        shipping: pid["shipping"].clone(),
     };
     let pi = new_payment_intent(data, spec, origin);
     crate::faults::after_payment_intent_created(data, pi["id"].as_str().unwrap_or_default());
@@ -560,6 +561,8 @@ pub struct IntentSpec {
     pub setup_future_usage: Value,
     /// The group that the intent's charges carry in `transfer_group`.
     pub transfer_group: Value,
+    /// The shipping details that the intent and its charges carry, or null.
+    pub shipping: Value,
 }
 
 /// Stores a payment intent in `requires_payment_method` and emits
@@ -601,7 +604,7 @@ pub fn new_payment_intent(data: &mut AccountData, spec: IntentSpec, origin: &Ori
         "receipt_email": spec.receipt_email,
         "review": null,
         "setup_future_usage": spec.setup_future_usage,
-        "shipping": null,
+        "shipping": spec.shipping,
         "source": null,
         "statement_descriptor": spec.statement_descriptor,
         "statement_descriptor_suffix": spec.statement_descriptor_suffix,
@@ -897,6 +900,7 @@ pub fn attempt_card(
         "receipt_number": null,
         "receipt_url": null,
         "refunded": false,
+        "shipping": pi["shipping"],
         "statement_descriptor": pi["statement_descriptor"],
         "statement_descriptor_suffix": pi["statement_descriptor_suffix"],
         "status": status,
@@ -1108,6 +1112,7 @@ fn start_processing(data: &mut AccountData, pi_id: &str, pm: &Value, origin: &Or
         "receipt_number": null,
         "receipt_url": null,
         "refunded": false,
+        "shipping": pi["shipping"],
         "statement_descriptor": pi["statement_descriptor"],
         "statement_descriptor_suffix": pi["statement_descriptor_suffix"],
         "status": "pending",

@@ -1500,3 +1500,80 @@ async fn customer_update_name_auto_renames_customer() {
     let reply = api.post("/v1/checkout/sessions", &body).await;
     assert_eq!(reply.expect(400)["error"]["param"], "customer_update[name]");
 }
+
+/// `payment_intent_data[shipping]` reaches the payment intent and its
+/// charge, and a Connect setting of `payment_intent_data` is named as not
+/// modelled rather than unknown.
+#[tokio::test]
+async fn payment_intent_data_shipping_reaches_charge() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_pid_shipping");
+    let session = create_session(
+        &api,
+        &[
+            ("payment_intent_data[shipping][name]", "Ada Lovelace"),
+            (
+                "payment_intent_data[shipping][address][line1]",
+                "12 Analytical Row",
+            ),
+            ("payment_intent_data[shipping][address][city]", "London"),
+            ("payment_intent_data[shipping][address][country]", "GB"),
+            ("payment_intent_data[shipping][carrier]", "Royal Mail"),
+            ("payment_intent_data[transfer_group]", "order_77"),
+        ],
+    )
+    .await;
+    let paid = api.pay_card(&id_of(&session), "4242424242424242").await;
+    let pi_id = paid.ok()["session"]["payment_intent"]
+        .as_str()
+        .expect("a payment intent")
+        .to_owned();
+    let expected = json!({
+        "address": {
+            "city": "London",
+            "country": "GB",
+            "line1": "12 Analytical Row",
+            "line2": null,
+            "postal_code": null,
+            "state": null,
+        },
+        "carrier": "Royal Mail",
+        "name": "Ada Lovelace",
+        "phone": null,
+        "tracking_number": null,
+    });
+    let pi = api
+        .get(&format!("/v1/payment_intents/{pi_id}"))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(pi["shipping"], expected);
+    assert_eq!(pi["transfer_group"], "order_77");
+    let charge_id = pi["latest_charge"].as_str().expect("latest_charge");
+    let charge = api.get(&format!("/v1/charges/{charge_id}")).await;
+    assert_eq!(charge.ok()["shipping"], expected);
+
+    let body = session_body(
+        "usd",
+        &[("payment_intent_data[shipping][address][line1]", "1 Main St")],
+    );
+    let reply = api.post("/v1/checkout/sessions", &body).await;
+    assert_eq!(
+        reply.expect(400)["error"]["param"],
+        "payment_intent_data[shipping][name]"
+    );
+
+    let body = session_body("usd", &[("payment_intent_data[on_behalf_of]", "acct_1")]);
+    let error = api
+        .post("/v1/checkout/sessions", &body)
+        .await
+        .expect(400)
+        .clone();
+    assert_eq!(error["error"]["param"], "payment_intent_data[on_behalf_of]");
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(message.contains("does not model"), "{message}");
+
+    let body = session_body("usd", &[("payment_intent_data[colour]", "red")]);
+    let reply = api.post("/v1/checkout/sessions", &body).await;
+    assert_eq!(reply.expect(400)["error"]["code"], "parameter_unknown");
+}

@@ -760,13 +760,23 @@ fn take_payment_intent_data(params: &mut Params) -> ApiResult<Value> {
     let statement_descriptor_suffix = pid.string("statement_descriptor_suffix")?;
     let setup_future_usage = pid.one_of("setup_future_usage", &["on_session", "off_session"])?;
     let transfer_group = pid.string("transfer_group")?;
+    let shipping = match pid.hash("shipping")? {
+        Some(shipping) => Some(take_shipping(shipping)?),
+        None => None,
+    };
     super::payment_checks::check_descriptors(
         statement_descriptor.as_deref(),
         statement_descriptor_suffix.as_deref(),
         |name| pid.path(name),
     )?;
+    if let Some(name) = UNMODELLED_PAYMENT_INTENT_DATA
+        .iter()
+        .find(|name| pid.contains(name))
+    {
+        return Err(unmodelled(&pid.path(name)));
+    }
     pid.finish()?;
-    Ok(json!({
+    let mut intent_data = json!({
         "metadata": meta,
         "description": description,
         "capture_method": capture_method,
@@ -775,6 +785,58 @@ fn take_payment_intent_data(params: &mut Params) -> ApiResult<Value> {
         "statement_descriptor_suffix": statement_descriptor_suffix,
         "setup_future_usage": setup_future_usage,
         "transfer_group": transfer_group,
+    });
+    // Added only when given, as a missing key reads as null too.
+    if let Some(shipping) = shipping {
+        intent_data["shipping"] = shipping;
+    }
+    Ok(intent_data)
+}
+
+/// Parameters of Stripe's `payment_intent_data` that the fake does not
+/// model, all of them Connect settings.
+const UNMODELLED_PAYMENT_INTENT_DATA: &[&str] =
+    &["application_fee_amount", "on_behalf_of", "transfer_data"];
+
+/// The longest value of a shipping field, in characters, as Stripe's
+/// OpenAPI description gives it.
+const MAX_SHIPPING_FIELD_CHARS: usize = 5000;
+
+/// Reads `payment_intent_data[shipping]` into the payment intent's
+/// `shipping` object. Stripe requires `name` and `address[line1]`.
+fn take_shipping(mut shipping: Params) -> ApiResult<Value> {
+    let name = shipping.required_string("name")?;
+    check_length(&shipping.path("name"), &name, MAX_SHIPPING_FIELD_CHARS)?;
+    let mut address = shipping
+        .hash("address")?
+        .ok_or_else(|| ApiError::missing_param(shipping.path("address")))?;
+    let line1 = address.required_string("line1")?;
+    check_length(&address.path("line1"), &line1, MAX_SHIPPING_FIELD_CHARS)?;
+    let optional =
+        |params: &mut Params, field: &str| params.string_at_most(field, MAX_SHIPPING_FIELD_CHARS);
+    let city = optional(&mut address, "city")?;
+    let country = optional(&mut address, "country")?;
+    let line2 = optional(&mut address, "line2")?;
+    let postal_code = optional(&mut address, "postal_code")?;
+    let state = optional(&mut address, "state")?;
+    address.finish()?;
+    let carrier = optional(&mut shipping, "carrier")?;
+    let phone = optional(&mut shipping, "phone")?;
+    let tracking_number = optional(&mut shipping, "tracking_number")?;
+    shipping.finish()?;
+    Ok(json!({
+        "address": {
+            "city": city,
+            "country": country,
+            "line1": line1,
+            "line2": line2,
+            "postal_code": postal_code,
+            "state": state,
+        },
+        "carrier": carrier,
+        "name": name,
+        "phone": phone,
+        "tracking_number": tracking_number,
     }))
 }
 

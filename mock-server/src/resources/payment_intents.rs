@@ -146,6 +146,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         statement_descriptor_suffix: json!(statement_descriptor_suffix),
         setup_future_usage: json!(setup_future_usage),
         transfer_group: json!(transfer_group),
+        shipping: Value::Null,
     };
     let origin = origin(ctx);
     let pi = simulate::new_payment_intent(data, spec, &origin);

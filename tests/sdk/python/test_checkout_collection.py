@@ -69,3 +69,17 @@ def test_customer_update_name_auto_renames_customer(client, control):
     pay(control, created.id, name="Grace Hopper")
 
     assert client.v1.customers.retrieve(customer.id).name == "Grace Hopper"
+
+
+def test_payment_intent_data_shipping_reaches_charge(client, control):
+    shipping = {"name": "Grace Hopper", "address": {"line1": "1 Navy Way", "postal_code": "20001", "country": "US"}}
+    created = client.v1.checkout.sessions.create(params=session_params(payment_intent_data={"shipping": shipping}))
+
+    pay(control, created.id)
+
+    session = client.v1.checkout.sessions.retrieve(created.id, params={"expand": ["payment_intent.latest_charge"]})
+    intent = session.payment_intent
+    assert intent.shipping.name == "Grace Hopper"
+    assert intent.shipping.address.line1 == "1 Navy Way"
+    assert intent.shipping.address.postal_code == "20001"
+    assert intent.latest_charge.shipping.address.country == "US"
