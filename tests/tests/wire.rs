@@ -922,6 +922,16 @@ async fn declined_confirm_is_402_card_error() {
     let charge = api.get(&format!("/v1/charges/{charge_id}")).await;
     assert_eq!(charge.ok()["status"], "failed");
     assert_eq!(charge.ok()["failure_code"], "card_declined");
+    // The declined payment method is in the error, as the payment intent
+    // drops it.
+    assert_eq!(error["payment_method"]["object"], "payment_method");
+    assert_eq!(
+        error["payment_method"]["id"],
+        charge.ok()["payment_method"],
+        "error.payment_method is the declined charge's payment method"
+    );
+    assert_eq!(error["payment_method"]["card"]["last4"], "0002");
+    assert_eq!(error["payment_intent"]["payment_method"], Value::Null);
 }
 
 #[tokio::test]

@@ -219,7 +219,10 @@ fn run_confirm(
             )
             .with_code(code)
             .with_extra("payment_intent", pi)
-            .with_extra("charge", error["charge"].clone());
+            .with_extra("charge", error["charge"].clone())
+            // Stripe's error object carries the declined payment method,
+            // which the intent no longer references once it is declined.
+            .with_extra("payment_method", error["payment_method"].clone());
             if let Some(decline) = error["decline_code"].as_str() {
                 err = err.with_extra("decline_code", json!(decline));
             }

@@ -56,6 +56,8 @@ def test_declined_card_raises_card_error(client):
     assert error.error.decline_code == "generic_decline"
     assert error.error.payment_intent.id == intent.id
     assert error.error.payment_intent.status == "requires_payment_method"
+    assert error.error.payment_method.object == "payment_method"
+    assert error.error.payment_method.card.last4 == "0002"
     retrieved = client.v1.payment_intents.retrieve(intent.id)
     assert retrieved.status == "requires_payment_method"
     assert retrieved.last_payment_error.decline_code == "generic_decline"
