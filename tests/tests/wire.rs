@@ -825,6 +825,33 @@ async fn unknown_id_is_404_resource_missing() {
     assert_eq!(session.error()["param"], "session");
 }
 
+/// A 404 for an id in the path names the path's parameter, as Stripe
+/// does, on every endpoint of a resource: `session` for a Checkout
+/// Session and `intent` for a payment intent.
+#[tokio::test]
+async fn missing_path_ids_name_the_path_parameter() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_missing_path_ids");
+    let session = "/v1/checkout/sessions/cs_test_doesnotexist";
+    let intent = "/v1/payment_intents/pi_doesnotexist";
+    let replies = [
+        ("session", api.get(session).await),
+        ("session", api.post(session, "metadata[a]=b").await),
+        ("session", api.post(&format!("{session}/expire"), "").await),
+        ("session", api.get(&format!("{session}/line_items")).await),
+        ("intent", api.get(intent).await),
+        ("intent", api.post(intent, "metadata[a]=b").await),
+        ("intent", api.post(&format!("{intent}/confirm"), "").await),
+        ("intent", api.post(&format!("{intent}/capture"), "").await),
+        ("intent", api.post(&format!("{intent}/cancel"), "").await),
+    ];
+    for (param, reply) in replies {
+        reply.expect(404);
+        assert_eq!(reply.error()["code"], "resource_missing");
+        assert_eq!(reply.error()["param"], param, "{:?}", reply.error());
+    }
+}
+
 #[tokio::test]
 async fn unknown_route_is_404_naming_method_and_path() {
     let fake = start_manual().await;

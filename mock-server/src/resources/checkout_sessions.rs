@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use super::customers::origin;
-use super::{CreatedFilter, fetch, list_where, prices};
+use super::{CreatedFilter, list_where, prices};
 use crate::account::{AccountData, Task};
 use crate::api::Ctx;
 use crate::wire::expand::line_items_key;
@@ -1039,6 +1039,15 @@ pub fn into_public(mut session: Value) -> Value {
     session
 }
 
+/// Returns the stored session `id`, or a 404 that names the path
+/// parameter `session`, as Stripe's does on retrieve and line items.
+/// NOTE: update and expire are assumed to name it the same way.
+fn fetch_session(data: &AccountData, id: &str) -> ApiResult<Value> {
+    data.store
+        .get("checkout.session", id)
+        .ok_or_else(|| ApiError::no_such("checkout.session", id, "session"))
+}
+
 pub fn retrieve(ctx: &mut Ctx<'_>, data: &mut AccountData, params: Params) -> ApiResult<Value> {
     params.finish()?;
     let id = ctx.arg(0).to_owned();
@@ -1050,7 +1059,7 @@ pub fn retrieve(ctx: &mut Ctx<'_>, data: &mut AccountData, params: Params) -> Ap
 
 pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
     let id = ctx.arg(0).to_owned();
-    let before = fetch(data, "checkout.session", "checkout.session", &id)?;
+    let before = fetch_session(data, &id)?;
     let mut session = before.clone();
     if let Some(update) = params.hash("metadata")? {
         let current = session["metadata"].as_object().cloned().unwrap_or_default();
@@ -1119,7 +1128,7 @@ pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> Ap
 pub fn expire(ctx: &mut Ctx<'_>, data: &mut AccountData, params: Params) -> ApiResult<Value> {
     params.finish()?;
     let id = ctx.arg(0).to_owned();
-    let session = fetch(data, "checkout.session", "checkout.session", &id)?;
+    let session = fetch_session(data, &id)?;
     if session["status"] != "open" {
         return Err(ApiError::bad_state(format!(
             "Only Checkout Sessions with a status in [\"open\"] can be expired; this one is {}.",
@@ -1140,7 +1149,7 @@ pub fn line_items(
     let page = Page::take(&mut params)?;
     params.finish()?;
     let id = ctx.arg(0).to_owned();
-    fetch(data, "checkout.session", "checkout.session", &id)?;
+    fetch_session(data, &id)?;
     ctx.touch(&id);
     let list = data
         .store

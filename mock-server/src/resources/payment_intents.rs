@@ -6,7 +6,7 @@
 use serde_json::{Map, Value, json};
 
 use super::customers::origin;
-use super::{CreatedFilter, currency, fetch, save};
+use super::{CreatedFilter, currency, save};
 use crate::account::AccountData;
 use crate::api::Ctx;
 use crate::events::{changed_fields, emit};
@@ -240,9 +240,19 @@ pub fn retrieve(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -
         .ok_or_else(|| ApiError::no_such("payment_intent", &id, "intent"))
 }
 
+/// Returns the stored payment intent `id`, or a 404 that names the path
+/// parameter `intent`, as Stripe's does on retrieve.
+/// NOTE: update, confirm, capture and cancel are assumed to name it the
+/// same way.
+fn fetch_intent(data: &AccountData, id: &str) -> ApiResult<Value> {
+    data.store
+        .get("payment_intent", id)
+        .ok_or_else(|| ApiError::no_such("payment_intent", id, "intent"))
+}
+
 pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
     let id = ctx.arg(0).to_owned();
-    let before = fetch(data, "payment_intent", "payment_intent", &id)?;
+    let before = fetch_intent(data, &id)?;
     let mut pi = before.clone();
     let final_state = matches!(
         pi["status"].as_str(),
@@ -426,7 +436,7 @@ fn made_by_checkout(session: &Value) -> ApiError {
 
 pub fn confirm(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
     let id = ctx.arg(0).to_owned();
-    let pi = fetch(data, "payment_intent", "payment_intent", &id)?;
+    let pi = fetch_intent(data, &id)?;
     let pm = params.string("payment_method")?;
     let return_url = params.string("return_url")?;
     let off_session = params.boolean("off_session")?.unwrap_or(false);
@@ -458,7 +468,7 @@ pub fn confirm(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) ->
 
 pub fn capture(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
     let id = ctx.arg(0).to_owned();
-    let before = fetch(data, "payment_intent", "payment_intent", &id)?;
+    let before = fetch_intent(data, &id)?;
     let amount_to_capture = params.integer("amount_to_capture")?;
     let metadata_update = params.hash("metadata")?;
     params.finish()?;
@@ -540,7 +550,7 @@ fn mark_session_paid(data: &mut AccountData, pi_id: &str) {
 
 pub fn cancel(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
     let id = ctx.arg(0).to_owned();
-    let before = fetch(data, "payment_intent", "payment_intent", &id)?;
+    let before = fetch_intent(data, &id)?;
     let reason = params.one_of(
         "cancellation_reason",
         &[
