@@ -1234,15 +1234,13 @@ fn complete_session(
         .unwrap_or_default();
     let mut session = before.clone();
     if session["customer"].is_null() && session["customer_creation"] == "always" {
-        let customer = crate::resources::customers::new_customer(
-            data,
-            email.clone(),
-            name.clone(),
-            None,
-            phone.clone(),
-            Map::new(),
-            origin,
-        );
+        let fields = crate::resources::customers::CustomerFields {
+            email: email.clone(),
+            name: name.clone(),
+            phone: phone.clone(),
+            ..Default::default()
+        };
+        let customer = crate::resources::customers::new_customer(data, fields, origin);
         session["customer"] = customer["id"].clone();
         if let Some(mut pi) = data.store.get("payment_intent", pi_id) {
             pi["customer"] = customer["id"].clone();

@@ -29,25 +29,63 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     let name = params.string_at_most("name", MAX_NAME_CHARS)?;
     let description = params.string_at_most("description", MAX_DESCRIPTION_CHARS)?;
     let phone = params.string_at_most("phone", MAX_PHONE_CHARS)?;
+    let address = take_address(&mut params)?;
     let meta = match params.hash("metadata")? {
         Some(update) => metadata::apply(&Map::new(), update)?,
         None => Map::new(),
     };
     params.finish()?;
-    let customer = new_customer(data, email, name, description, phone, meta, &origin(ctx));
+    let fields = CustomerFields {
+        email,
+        name,
+        description,
+        phone,
+        address: address.unwrap_or_default(),
+        metadata: meta,
+    };
+    let customer = new_customer(data, fields, &origin(ctx));
     ctx.touch(customer["id"].as_str().unwrap_or_default());
     Ok(customer)
+}
+
+/// What a new customer is made with; the rest starts at Stripe's defaults.
+#[derive(Debug, Default)]
+pub struct CustomerFields {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub phone: Option<String>,
+    /// An address object, or null.
+    pub address: Value,
+    pub metadata: Map<String, Value>,
+}
+
+/// The fields of an address, as Stripe's customer address has them.
+const ADDRESS_FIELDS: [&str; 6] = ["city", "country", "line1", "line2", "postal_code", "state"];
+
+/// Takes a customer's `address`: a hash of the fields above, each at most
+/// 5000 characters, or an empty value, which unsets it (`Value::Null`).
+fn take_address(params: &mut Params) -> ApiResult<Option<Value>> {
+    let Some(mut hash) = params.hash("address")? else {
+        return Ok(None);
+    };
+    if hash.is_empty() {
+        return Ok(Some(Value::Null));
+    }
+    let mut address = Map::new();
+    for field in ADDRESS_FIELDS {
+        let value = hash.string_at_most(field, MAX_DESCRIPTION_CHARS)?;
+        address.insert(field.to_owned(), json!(value.filter(|v| !v.is_empty())));
+    }
+    hash.finish()?;
+    Ok(Some(Value::Object(address)))
 }
 
 /// Stores a new customer and returns it. Checkout calls this when it
 /// creates a customer for a session.
 pub fn new_customer(
     data: &mut AccountData,
-    email: Option<String>,
-    name: Option<String>,
-    description: Option<String>,
-    phone: Option<String>,
-    meta: Map<String, Value>,
+    fields: CustomerFields,
     origin: &crate::events::Origin,
 ) -> Value {
     let id = data.new_id("cus_");
@@ -55,20 +93,20 @@ pub fn new_customer(
     let customer = json!({
         "id": id,
         "object": "customer",
-        "address": null,
+        "address": fields.address,
         "balance": 0,
         "created": now,
         "currency": null,
         "default_source": null,
         "delinquent": false,
-        "description": description,
-        "email": email,
+        "description": fields.description,
+        "email": fields.email,
         "invoice_prefix": id[4..12].to_uppercase(),
         "invoice_settings": {"custom_fields": null, "default_payment_method": null, "footer": null, "rendering_options": null},
         "livemode": false,
-        "metadata": meta,
-        "name": name,
-        "phone": phone,
+        "metadata": fields.metadata,
+        "name": fields.name,
+        "phone": fields.phone,
         "preferred_locales": [],
         "shipping": null,
         "tax_exempt": "none",
@@ -110,6 +148,9 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
                 json!(value)
             };
         }
+    }
+    if let Some(address) = take_address(&mut params)? {
+        customer["address"] = address;
     }
     if let Some(update) = params.hash("metadata")? {
         let current = customer["metadata"]

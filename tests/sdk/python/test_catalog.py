@@ -28,6 +28,27 @@ def test_customer_crud(client):
     assert [c.email for c in client.v1.customers.list().data] == ["bob@example.com"]
 
 
+def test_customer_address_set_changed_and_unset(client):
+    address = {"line1": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US"}
+    customer = client.v1.customers.create(params={"name": "Addressed", "address": address})
+
+    assert customer.address.line1 == "1 Main St"
+    assert customer.address.line2 is None
+    created = client.v1.events.list(params={"type": "customer.created", "limit": 1}).data[0]
+    assert created.data.object.address.city == "Springfield"
+
+    moved = client.v1.customers.update(customer.id, params={"address": {"line1": "2 Side St"}})
+    assert (moved.address.line1, moved.address.city) == ("2 Side St", None)
+    updated = client.v1.events.list(params={"type": "customer.updated", "limit": 1}).data[0]
+    assert updated.data.previous_attributes.address.line1 == "1 Main St"
+
+    cleared = client.v1.customers.update(customer.id, params={"address": ""})
+    assert cleared.address is None
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.customers.create(params={"address": {"street": "x"}})
+    assert raised.value.param == "address[street]"
+
+
 @pytest.mark.parametrize(
     "email",
     ["notanemail", "ada@localhost", "@example.com", "ada @example.com", "a@@b.com", "a@example.com,b@example.com", "a@example..com"],
