@@ -104,10 +104,10 @@ pub fn check_descriptors(
 }
 
 /// Checks a `statement_descriptor` or `statement_descriptor_suffix` against
-/// the rules of Stripe's statement descriptor guide: Latin characters only,
-/// none of `<`, `>`, `\`, `'`, `"` and `*`, at most 22 characters, and for a
-/// full descriptor at least 5 characters with at least one letter. `param`
-/// names the parameter in the error.
+/// the rules of Stripe's statement descriptor guide, read strictly:
+/// printable ASCII only, none of `<`, `>`, `\`, `'`, `"` and `*`, at most 22
+/// characters, and for a full descriptor at least 5 characters with at
+/// least one letter. `param` names the parameter in the error.
 pub fn check_statement_descriptor(param: &str, value: &str, suffix: bool) -> ApiResult<()> {
     let count = value.chars().count();
     let problem = if count > 22 {
@@ -123,7 +123,7 @@ pub fn check_statement_descriptor(param: &str, value: &str, suffix: bool) -> Api
         .find(|c| !(' '..='~').contains(c) || "<>\\'\"*".contains(*c))
     {
         Some(format!(
-            "may contain only Latin letters, digits, spaces and punctuation other than < > \\ ' \" *; `{bad}` is not allowed"
+            "may contain only ASCII letters, digits, spaces and punctuation other than < > \\ ' \" *; `{bad}` is not allowed"
         ))
     } else if !suffix && !value.chars().any(|c| c.is_ascii_alphabetic()) {
         Some("must contain at least one letter".to_owned())
