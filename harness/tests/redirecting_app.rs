@@ -237,8 +237,8 @@ fn redirect_elsewhere_fails_checkout() {
     );
 }
 
-/// An app file whose `webhook_path` the app does not serve gets every
-/// delivery answered 404, and the failure says to check the path.
+/// An app file whose `webhook_path` the app does not serve gets 404 for
+/// every delivery, and the failure tells the user to check the path.
 #[test]
 fn wrong_webhook_path_gets_hint() {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");

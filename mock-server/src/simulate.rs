@@ -670,9 +670,9 @@ pub fn payment_method(
     pm
 }
 
-/// A card's fingerprint: sixteen letters and digits that are the same
-/// for every payment with the same number, as Stripe's are within an
-/// account, so an app can tell a returning card.
+/// Derives a card's fingerprint: sixteen letters and digits, the same for
+/// every payment with the same number, as Stripe's are within an account.
+/// An app uses it to recognize a returning card.
 fn fingerprint(number: &str) -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     // FNV-1a, fixed so that fingerprints do not change between runs.
@@ -687,8 +687,8 @@ fn fingerprint(number: &str) -> String {
         .collect()
 }
 
-/// The descriptor on the customer's statement: the intent's own, or the
-/// fake account's name with the intent's suffix after it.
+/// Returns the descriptor on the customer's statement: the intent's own,
+/// or the fake account's name followed by the intent's suffix.
 fn statement_descriptor(pi: &Value) -> Value {
     if !pi["statement_descriptor"].is_null() {
         return pi["statement_descriptor"].clone();
@@ -735,14 +735,14 @@ pub enum Authentication {
     /// No customer is present to respond: a server-side confirmation stops at
     /// `requires_action`, as on Stripe.
     Pending,
-    /// The payment is made off-session, so no customer can respond: a card
-    /// that asks for authentication is declined with
+    /// The payment is made off-session, so no customer can respond. A card
+    /// that requires authentication is declined with
     /// `authentication_required`.
     Unavailable,
 }
 
-/// The decline of a card that asks for 3-D Secure in an off-session
-/// payment, with the code and message Stripe's card testing page gives.
+/// The decline of a card that requires 3-D Secure in an off-session
+/// payment, with the code and message from Stripe's card testing page.
 const AUTHENTICATION_REQUIRED: CardBehaviour = CardBehaviour::Declines {
     code: "authentication_required",
     decline_code: Some("authentication_required"),
@@ -1134,8 +1134,8 @@ fn start_processing(data: &mut AccountData, pi_id: &str, pm: &Value, origin: &Or
     attach_for_future_usage(data, &pi, origin);
 }
 
-/// What the customer entered on the page, after the defaults of a
-/// payment through the control API are applied.
+/// The customer's input on the page, after the defaults of a payment
+/// through the control API are applied.
 struct CustomerEntry {
     email: Option<String>,
     name: Option<String>,
@@ -1146,7 +1146,8 @@ struct CustomerEntry {
 
 /// Returns the session's `consent` after a payment: `terms_of_service` is
 /// `accepted` where the terms are required, and `promotions` is the
-/// customer's choice where the session asks. Either is null otherwise.
+/// customer's choice where the session collects it. Either is null
+/// otherwise.
 fn entered_consent(session: &Value, request: &PayRequest) -> ApiResult<Value> {
     let collection = &session["consent_collection"];
     let asks_promotions = collection["promotions"] == "auto";

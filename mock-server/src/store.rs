@@ -292,9 +292,9 @@ impl Store {
         self.position(id).is_some()
     }
 
-    /// The place of an object, live or deleted, in the order objects were
-    /// first stored: a later object has a larger number. A cursor kept as
-    /// an id still finds its place after the object is deleted.
+    /// Returns the place of an object, live or deleted, in the order objects
+    /// were first stored: a later object has a larger number. A cursor kept
+    /// as an id still finds its place after the object is deleted.
     pub fn creation_rank(&self, id: &str) -> Option<u32> {
         self.position(id)
     }

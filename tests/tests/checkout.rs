@@ -1378,7 +1378,7 @@ async fn consent_collection_fills_consent_on_payment() {
         json!({"promotions": "opt_in", "terms_of_service": "accepted"})
     );
 
-    // Terms only: the promotions answer stays null, and so does the
+    // Terms only: the promotions choice stays null, and so does the
     // consent of a session that collects none.
     let terms_only = create_session(
         &api,

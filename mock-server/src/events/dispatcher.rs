@@ -140,7 +140,7 @@ async fn outbox_drained(account: &Account) {
 /// Drops the deliveries that real-time mode has queued and not yet sent,
 /// then waits until the sends already under way, concurrent copies
 /// included, are recorded. An in-flight send can take up to the delivery
-/// timeout. The caller holds `runner`, so nothing new joins the queues.
+/// timeout. The caller has locked `runner`, so nothing new joins the queues.
 pub async fn discard_outbox(account: &Account) {
     {
         let mut outbox = account.outbox.lock().unwrap_or_else(|p| p.into_inner());

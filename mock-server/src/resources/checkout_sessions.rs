@@ -798,8 +798,8 @@ fn take_payment_intent_data(params: &mut Params) -> ApiResult<Value> {
 const UNMODELLED_PAYMENT_INTENT_DATA: &[&str] =
     &["application_fee_amount", "on_behalf_of", "transfer_data"];
 
-/// The longest value of a shipping field, in characters, as Stripe's
-/// OpenAPI description gives it.
+/// The maximum length of a shipping field, in characters, from Stripe's
+/// OpenAPI description.
 const MAX_SHIPPING_FIELD_CHARS: usize = 5000;
 
 /// Reads `payment_intent_data[shipping]` into the payment intent's
@@ -812,6 +812,7 @@ fn take_shipping(mut shipping: Params) -> ApiResult<Value> {
         .ok_or_else(|| ApiError::missing_param(shipping.path("address")))?;
     let line1 = address.required_string("line1")?;
     check_length(&address.path("line1"), &line1, MAX_SHIPPING_FIELD_CHARS)?;
+
     let optional =
         |params: &mut Params, field: &str| params.string_at_most(field, MAX_SHIPPING_FIELD_CHARS);
     let city = optional(&mut address, "city")?;
@@ -824,6 +825,7 @@ fn take_shipping(mut shipping: Params) -> ApiResult<Value> {
     let phone = optional(&mut shipping, "phone")?;
     let tracking_number = optional(&mut shipping, "tracking_number")?;
     shipping.finish()?;
+
     Ok(json!({
         "address": {
             "city": city,

@@ -48,7 +48,8 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     Ok(customer)
 }
 
-/// What a new customer is made with; the rest starts at Stripe's defaults.
+/// The fields a new customer is made with. The rest start at Stripe's
+/// defaults.
 #[derive(Debug, Default)]
 pub struct CustomerFields {
     pub email: Option<String>,

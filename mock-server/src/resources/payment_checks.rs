@@ -104,10 +104,10 @@ pub fn check_descriptors(
 }
 
 /// Checks a `statement_descriptor` or `statement_descriptor_suffix` against
-/// the rules of Stripe's statement descriptor guide, read strictly:
-/// printable ASCII only, none of `<`, `>`, `\`, `'`, `"` and `*`, at most 22
-/// characters, and for a full descriptor at least 5 characters with at
-/// least one letter. `param` names the parameter in the error.
+/// Stripe's statement descriptor guide, read strictly. The value is
+/// printable ASCII without `<`, `>`, `\`, `'`, `"` and `*`, and at most 22
+/// characters. A full descriptor also needs at least 5 characters and one
+/// letter. `param` names the parameter in the error.
 pub fn check_statement_descriptor(param: &str, value: &str, suffix: bool) -> ApiResult<()> {
     let count = value.chars().count();
     let problem = if count > 22 {

@@ -34,8 +34,9 @@ pub struct IdempotencyRecord {
     pub route: String,
     /// The parameters, as `fingerprint` writes them.
     pub params: String,
-    /// Virtual time the key's 24 hours count from: when its first request
-    /// began, and from when the answer was stored once it finishes.
+    /// Virtual time the key's 24 hours count from: the start of its first
+    /// request, and once that request finishes, the time its response was
+    /// stored.
     pub created_at: i64,
     pub outcome: Outcome,
 }

@@ -517,7 +517,7 @@ def test_card_needing_authentication_requires_action(client):
 def test_saved_card_attaches_to_customer(client, control):
     # Stripe's session create reference: with payment_intent_data's
     # setup_future_usage, Checkout attaches the payment method to the
-    # customer passed in, or to the one it creates; without a customer the
+    # customer passed in, or to the one it creates. Without a customer the
     # method stays unattached.
     saver = client.v1.customers.create(params={"name": "Saver"})
     other = client.v1.customers.create(params={"name": "Other"})
@@ -597,7 +597,8 @@ def test_card_fingerprint_per_number(client, control):
 
     prints = [c.payment_method_details.card.fingerprint for c in charges]
     assert prints[0] == prints[1] != prints[2]
-    assert len(prints[0]) == 16 and prints[0].isalnum()
+    assert len(prints[0]) == 16
+    assert prints[0].isalnum()
     card = charges[0].payment_method_details.card
     assert (card.network, card.checks.cvc_check, card.three_d_secure) == ("visa", "pass", None)
     method = client.v1.payment_methods.retrieve(charges[2].payment_method)
@@ -702,7 +703,7 @@ def test_deleted_customer_gets_no_card(client):
     assert client.v1.events.list(params={"type": "payment_method.attached"}).data == []
 
 
-def test_update_unsets_setup_future_usage_and_sets_transfer_group(client):
+def test_update_unsets_future_usage(client):
     intent = client.v1.payment_intents.create(
         params={"amount": 1000, "currency": "usd", "setup_future_usage": "off_session", "payment_method_types": ["card"]}
     )
