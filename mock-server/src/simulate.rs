@@ -21,6 +21,8 @@
 //! - expiry: `payment_intent.canceled` when a payment intent exists, then
 //!   `checkout.session.expired`.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -62,6 +64,10 @@ pub struct PayRequest {
     /// `consent_collection[terms_of_service]=required` be paid. The
     /// control API's pay call accepts the terms when this is absent.
     pub terms_of_service: Option<String>,
+    /// The values of the session's custom fields, by key. A field left
+    /// out takes its default value, or a value that fits it when it is
+    /// required. An empty string leaves an optional field blank.
+    pub custom_fields: Option<BTreeMap<String, String>>,
     /// For cards that ask for 3-D Secure: `complete` (default) or `fail`.
     pub three_d_secure: Option<String>,
 }
@@ -177,6 +183,23 @@ pub fn test_card(number: &str) -> Result<TestCard, ApiError> {
         brand,
         behaviour,
     })
+}
+
+/// Reads a card number entered on a session's page. A card that would pay
+/// without 3-D Secure goes through it when the session sets
+/// `payment_method_options[card][request_three_d_secure]` to `any` or
+/// `challenge`.
+/// NOTE: a declining card declines without the authentication step, as
+/// `CardBehaviour` has no way to express authentication followed by a
+/// decline.
+pub fn session_card(session: &Value, number: &str) -> Result<TestCard, ApiError> {
+    let mut card = test_card(number)?;
+    let requested = &session["payment_method_options"]["card"]["request_three_d_secure"];
+    if card.behaviour == CardBehaviour::Succeeds && (requested == "any" || requested == "challenge")
+    {
+        card.behaviour = CardBehaviour::Authenticates;
+    }
+    Ok(card)
 }
 
 /// The card number behind one of Stripe's test payment method ids.
@@ -326,6 +349,10 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
     }
     let phone = entered_phone(&session, request.phone.as_deref())?;
     let consent = entered_consent(&session, request)?;
+    let custom_fields = crate::resources::custom_fields::enter(
+        &session["custom_fields"],
+        request.custom_fields.as_ref(),
+    )?;
     let origin = Origin::default();
     // The session's spelling wins over a matching one typed in another
     // case.
@@ -338,6 +365,7 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
         name,
         phone,
         consent,
+        custom_fields,
     };
 
     if method == "card" {
@@ -345,7 +373,7 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
             .card_number
             .as_deref()
             .ok_or_else(|| ApiError::missing_param("card_number"))?;
-        let card = test_card(number)?;
+        let card = session_card(&session, number)?;
         if request.outcome.is_some() || request.delay_seconds.is_some() {
             return Err(ApiError::invalid_param(
                 "outcome",
@@ -537,10 +565,38 @@ pub fn payment_intent_for(data: &mut AccountData, session: &Value, origin: &Orig
         setup_future_usage: pid["setup_future_usage"].clone(),
         transfer_group: pid["transfer_group"].clone(),
         shipping: pid["shipping"].clone(),
+        payment_method_options: intent_method_options(session),
     };
     let pi = new_payment_intent(data, spec, origin);
     crate::faults::after_payment_intent_created(data, pi["id"].as_str().unwrap_or_default());
     pi
+}
+
+/// Returns the `payment_method_options` of a session's payment intent:
+/// the session's card options in the shape of a payment intent's, or an
+/// empty object when the session has none.
+fn intent_method_options(session: &Value) -> Value {
+    let Some(card) = session["payment_method_options"]["card"].as_object() else {
+        return json!({});
+    };
+    let mut options = Map::new();
+    if let Some(method) = card.get("capture_method") {
+        options.insert("capture_method".into(), method.clone());
+    }
+    options.insert("installments".into(), Value::Null);
+    options.insert("mandate_options".into(), Value::Null);
+    options.insert("network".into(), Value::Null);
+    for name in [
+        "request_three_d_secure",
+        "setup_future_usage",
+        "statement_descriptor_suffix_kana",
+        "statement_descriptor_suffix_kanji",
+    ] {
+        if let Some(value) = card.get(name) {
+            options.insert(name.into(), value.clone());
+        }
+    }
+    json!({ "card": options })
 }
 
 /// The fields a payment intent is created with.
@@ -563,6 +619,10 @@ pub struct IntentSpec {
     pub transfer_group: Value,
     /// The shipping details that the intent and its charges carry, or null.
     pub shipping: Value,
+    /// Options by payment method type, such as `card`'s, which override
+    /// the intent's own `capture_method` and `setup_future_usage` for
+    /// payments of that type.
+    pub payment_method_options: Value,
 }
 
 /// Stores a payment intent in `requires_payment_method` and emits
@@ -598,7 +658,7 @@ pub fn new_payment_intent(data: &mut AccountData, spec: IntentSpec, origin: &Ori
         "on_behalf_of": null,
         "payment_method": null,
         "payment_method_configuration_details": null,
-        "payment_method_options": {},
+        "payment_method_options": spec.payment_method_options,
         "payment_method_types": spec.payment_method_types,
         "processing": null,
         "receipt_email": spec.receipt_email,
@@ -864,7 +924,7 @@ pub fn attempt_card(
             None,
         ),
     };
-    let manual = pi["capture_method"] == "manual";
+    let manual = card_capture_method(&pi) == "manual";
     let captured = failure.is_none() && !manual;
     let mut charge = json!({
         "id": charge_id,
@@ -910,7 +970,7 @@ pub fn attempt_card(
         charge["payment_method_details"]["card"]["capture_before"] =
             json!(now + AUTHORIZATION_SECONDS);
     }
-    if captured && pi["capture_method"] == "automatic" {
+    if captured && card_capture_method(&pi) == "automatic" {
         // A synchronous capture settles the balance before the charge's
         // events are sent, so no `charge.updated` follows.
         charge["balance_transaction"] = json!(record_balance_transaction(data, &charge));
@@ -977,25 +1037,51 @@ pub fn attempt_card(
     Ok(pi)
 }
 
+/// Returns how a payment intent captures a card payment: its
+/// `payment_method_options[card][capture_method]`, or else its own
+/// `capture_method`.
+fn card_capture_method(pi: &Value) -> &str {
+    pi["payment_method_options"]["card"]["capture_method"]
+        .as_str()
+        .or_else(|| pi["capture_method"].as_str())
+        .unwrap_or_default()
+}
+
 /// Attaches a confirmed payment intent's payment method to the intent's
-/// customer when the intent was made with `setup_future_usage`, as Stripe
-/// does once the intent is confirmed, and emits `payment_method.attached`.
-/// Without a customer the method stays unattached.
+/// customer when the intent was made with `setup_future_usage`, for all
+/// payment methods or for the method's type in `payment_method_options`,
+/// as Stripe does once the intent is confirmed, and emits
+/// `payment_method.attached`. Without a customer the method stays
+/// unattached.
 fn attach_for_future_usage(data: &mut AccountData, pi: &Value, origin: &Origin) {
-    if pi["setup_future_usage"].is_null() {
+    let no_options = pi["payment_method_options"]
+        .as_object()
+        .is_none_or(Map::is_empty);
+    if pi["setup_future_usage"].is_null() && no_options {
         return;
     }
     let (Some(customer), Some(pm_id)) = (pi["customer"].as_str(), pi["payment_method"].as_str())
     else {
         return;
     };
+    let Some(mut pm) = data.store.get("payment_method", pm_id) else {
+        return;
+    };
+    let method_type = pm["type"].as_str().unwrap_or_default();
+    let per_type = &pi["payment_method_options"][method_type]["setup_future_usage"];
+    let usage = if per_type.is_null() {
+        &pi["setup_future_usage"]
+    } else {
+        per_type
+    };
+    if usage.is_null() || usage == "none" {
+        return;
+    }
+
     // A deleted customer takes no payment methods.
     if !data.store.contains("customer", customer) {
         return;
     }
-    let Some(mut pm) = data.store.get("payment_method", pm_id) else {
-        return;
-    };
     if !pm["customer"].is_null() {
         return;
     }
@@ -1142,6 +1228,8 @@ struct CustomerEntry {
     phone: Option<String>,
     /// The session's `consent`: null unless it has `consent_collection`.
     consent: Value,
+    /// The session's `custom_fields` with the values entered.
+    custom_fields: Value,
 }
 
 /// Returns the session's `consent` after a payment: `terms_of_service` is
@@ -1228,6 +1316,7 @@ fn complete_session(
         name,
         phone,
         consent,
+        custom_fields,
     } = entered;
     let before = data
         .store
@@ -1277,6 +1366,7 @@ fn complete_session(
     session["payment_intent"] = json!(pi_id);
     session["url"] = Value::Null;
     session["consent"] = consent;
+    session["custom_fields"] = custom_fields;
     session["customer_details"] = json!({
         "address": null,
         "email": email,
@@ -1434,6 +1524,7 @@ pub fn expire(data: &mut AccountData, session_id: &str, origin: &Origin) -> Valu
     }
     session["status"] = json!("expired");
     session["url"] = Value::Null;
+    crate::resources::session_recovery::show_recovery_url(&mut session, data.now());
     save(data, "checkout.session", session_id, &session);
     emit(data, "checkout.session.expired", &session, None, origin);
     session

@@ -609,6 +609,67 @@ async fn three_d_secure_fail_then_complete() {
     browser.quit().await;
 }
 
+/// The fields a browser test of custom fields creates its session with:
+/// a required text field, and a dropdown whose default is `L`.
+const ENGRAVING_AND_SIZE: &[(&str, &str)] = &[
+    ("custom_fields[0][key]", "engraving"),
+    ("custom_fields[0][label][type]", "custom"),
+    ("custom_fields[0][label][custom]", "Engraving"),
+    ("custom_fields[0][type]", "text"),
+    ("custom_fields[1][key]", "size"),
+    ("custom_fields[1][label][type]", "custom"),
+    ("custom_fields[1][label][custom]", "Size"),
+    ("custom_fields[1][type]", "dropdown"),
+    ("custom_fields[1][dropdown][options][0][label]", "Small"),
+    ("custom_fields[1][dropdown][options][0][value]", "S"),
+    ("custom_fields[1][dropdown][options][1][label]", "Large"),
+    ("custom_fields[1][dropdown][options][1][value]", "L"),
+    ("custom_fields[1][dropdown][default_value]", "L"),
+    (
+        "payment_method_options[card][request_three_d_secure]",
+        "any",
+    ),
+];
+
+/// The page shows the session's custom fields, and what the customer
+/// enters lands on the session. `request_three_d_secure=any` sends a
+/// card that needs no authentication through the 3-D Secure step.
+#[tokio::test]
+async fn custom_field_values_land_on_session() {
+    let fake = Server::spawn().await;
+    let shop = Shop::start().await;
+    let api = Api::new(fake.base_url(), "sk_test_browser_custom_fields");
+    let session = create_session(&api, &shop, "usd", SOCKS, ENGRAVING_AND_SIZE).await;
+    let session_id = id_of(&session);
+    let browser = Browser::start("custom-fields").await;
+    browser.open(&url_of(&session)).await;
+
+    assert_eq!(
+        browser
+            .attr("custom-field-engraving", "required")
+            .await
+            .as_deref(),
+        Some("true")
+    );
+    assert_eq!(browser.value("custom-field-size").await, "L");
+    browser.fill("email", "ada@example.com").await;
+    browser.fill("custom-field-engraving", "For Ada").await;
+    browser.fill("card-number", "4242 4242 4242 4242").await;
+    browser.screenshot("checkout-custom-fields").await;
+    browser.click("pay-button").await;
+
+    let challenge = browser.text("three-d-secure").await;
+    assert!(challenge.contains("ending in 4242"), "{challenge}");
+    browser.click("three-d-secure-complete").await;
+
+    browser.wait_for_url(&shop.url("/success")).await;
+    let paid = retrieve(&api, &session_id).await;
+    assert_eq!(paid["payment_status"], "paid");
+    assert_eq!(paid["custom_fields"][0]["text"]["value"], "For Ada");
+    assert_eq!(paid["custom_fields"][1]["dropdown"]["value"], "L");
+    browser.quit().await;
+}
+
 #[tokio::test]
 async fn sepa_debit_completes_unpaid() {
     let fake = Server::spawn().await;
@@ -1096,6 +1157,58 @@ async fn plain_phone_field_is_required() {
 }
 
 /// The page shows the session's submit and after-submit texts, escaped.
+/// A required custom field left empty keeps the form on the page with a
+/// message, and the value entered with it is stored on the session.
+#[tokio::test]
+async fn plain_required_custom_field_blocks_payment() {
+    let fake = Server::spawn().await;
+    let shop = Shop::start().await;
+    let api = Api::new(fake.base_url(), "sk_test_plain_custom_fields");
+    let session = create_session(&api, &shop, "usd", SOCKS, ENGRAVING_AND_SIZE).await;
+    let client = plain_client();
+    let page = client.get(url_of(&session)).send().await.unwrap();
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("id=\"custom-field-engraving\" name=\"custom_fields[engraving]\""),
+        "{html}"
+    );
+
+    let card = [
+        ("email", "ada@example.com"),
+        ("payment_method", "card"),
+        ("card_number", "4242424242424242"),
+        ("custom_fields[size]", "S"),
+        ("custom_fields[engraving]", ""),
+    ];
+    let response = post_payment_form(&client, &url_of(&session), &card).await;
+    assert_eq!(response.status().as_u16(), 400);
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("Fill in the required field Engraving."),
+        "{html}"
+    );
+    assert_eq!(retrieve(&api, &id_of(&session)).await["status"], "open");
+
+    // The 3-D Secure step that `request_three_d_secure=any` adds carries
+    // the inputs on to the payment.
+    let mut filled = card.to_vec();
+    filled[4].1 = "For Ada";
+    let response = post_payment_form(&client, &url_of(&session), &filled).await;
+    assert_eq!(response.status().as_u16(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("id=\"three-d-secure\""), "{html}");
+    assert!(
+        html.contains("name=\"custom_fields[engraving]\" value=\"For Ada\""),
+        "{html}"
+    );
+    filled.push(("three_d_secure", "complete"));
+    let response = post_payment_form(&client, &url_of(&session), &filled).await;
+    assert_eq!(response.status().as_u16(), 303);
+    let paid = retrieve(&api, &id_of(&session)).await;
+    assert_eq!(paid["custom_fields"][0]["text"]["value"], "For Ada");
+    assert_eq!(paid["custom_fields"][1]["dropdown"]["value"], "S");
+}
+
 #[tokio::test]
 async fn plain_page_shows_custom_text() {
     let fake = Server::spawn().await;

@@ -22,6 +22,20 @@ fn id_of(object: &Value) -> String {
     object["id"].as_str().expect("object id").to_owned()
 }
 
+/// Builds the form body of an `elements` session of one mug, plus `extra`.
+fn elements_session_body(extra: (&str, &str)) -> String {
+    form(&[
+        ("mode", "payment"),
+        ("ui_mode", "elements"),
+        ("return_url", "https://shop.test/return"),
+        ("line_items[0][price_data][currency]", "usd"),
+        ("line_items[0][price_data][unit_amount]", "900"),
+        ("line_items[0][price_data][product_data][name]", "Mug"),
+        ("line_items[0][quantity]", "1"),
+        extra,
+    ])
+}
+
 /// Creates a euro session, which SEPA Direct Debit may pay.
 async fn create_eur_session(api: &Api) -> Value {
     api.post("/v1/checkout/sessions", &session_body("eur", &[]))
@@ -1318,16 +1332,7 @@ async fn custom_text_is_echoed_and_limited() {
     );
 
     // An elements session is shown by the app's own page, not Checkout's.
-    let body = form(&[
-        ("mode", "payment"),
-        ("ui_mode", "elements"),
-        ("return_url", "https://shop.test/return"),
-        ("line_items[0][price_data][currency]", "usd"),
-        ("line_items[0][price_data][unit_amount]", "900"),
-        ("line_items[0][price_data][product_data][name]", "Mug"),
-        ("line_items[0][quantity]", "1"),
-        ("custom_text[submit][message]", "Thanks"),
-    ]);
+    let body = elements_session_body(("custom_text[submit][message]", "Thanks"));
     let reply = api.post("/v1/checkout/sessions", &body).await;
     assert_eq!(reply.expect(400)["error"]["param"], "custom_text");
 
@@ -1575,5 +1580,537 @@ async fn payment_intent_data_shipping_reaches_charge() {
 
     let body = session_body("usd", &[("payment_intent_data[colour]", "red")]);
     let reply = api.post("/v1/checkout/sessions", &body).await;
+    assert_eq!(reply.expect(400)["error"]["code"], "parameter_unknown");
+}
+
+/// The form pairs of three custom fields: a required text field with
+/// length limits, a dropdown with a default value, and an optional
+/// numeric field.
+const CUSTOM_FIELDS: &[(&str, &str)] = &[
+    ("custom_fields[0][key]", "engraving"),
+    ("custom_fields[0][label][type]", "custom"),
+    ("custom_fields[0][label][custom]", "Engraving"),
+    ("custom_fields[0][type]", "text"),
+    ("custom_fields[0][text][minimum_length]", "2"),
+    ("custom_fields[0][text][maximum_length]", "20"),
+    ("custom_fields[1][key]", "size"),
+    ("custom_fields[1][label][type]", "custom"),
+    ("custom_fields[1][label][custom]", "Size"),
+    ("custom_fields[1][type]", "dropdown"),
+    ("custom_fields[1][dropdown][options][0][label]", "Small"),
+    ("custom_fields[1][dropdown][options][0][value]", "S"),
+    ("custom_fields[1][dropdown][options][1][label]", "Large"),
+    ("custom_fields[1][dropdown][options][1][value]", "L"),
+    ("custom_fields[1][dropdown][default_value]", "L"),
+    ("custom_fields[2][key]", "vat"),
+    ("custom_fields[2][label][type]", "custom"),
+    ("custom_fields[2][label][custom]", "VAT number"),
+    ("custom_fields[2][type]", "numeric"),
+    ("custom_fields[2][optional]", "true"),
+];
+
+/// `custom_fields` is listed with null values until payment, and the
+/// payment stores the values entered, a default value, or, for a
+/// required field the control API call leaves out, a value that fits.
+#[tokio::test]
+async fn custom_fields_take_values_on_payment() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_custom_fields");
+    let session = create_session(&api, CUSTOM_FIELDS).await;
+    assert_eq!(
+        session["custom_fields"],
+        json!([
+            {
+                "dropdown": null,
+                "key": "engraving",
+                "label": {"custom": "Engraving", "type": "custom"},
+                "numeric": null,
+                "optional": false,
+                "text": {"default_value": null, "maximum_length": 20, "minimum_length": 2, "value": null},
+                "type": "text",
+            },
+            {
+                "dropdown": {
+                    "default_value": "L",
+                    "options": [{"label": "Small", "value": "S"}, {"label": "Large", "value": "L"}],
+                    "value": null,
+                },
+                "key": "size",
+                "label": {"custom": "Size", "type": "custom"},
+                "numeric": null,
+                "optional": false,
+                "text": null,
+                "type": "dropdown",
+            },
+            {
+                "dropdown": null,
+                "key": "vat",
+                "label": {"custom": "VAT number", "type": "custom"},
+                "numeric": {"default_value": null, "maximum_length": null, "minimum_length": null, "value": null},
+                "optional": true,
+                "text": null,
+                "type": "numeric",
+            },
+        ])
+    );
+
+    let id = id_of(&session);
+    let body = json!({
+        "payment_method": "card",
+        "card_number": "4242424242424242",
+        "custom_fields": {"engraving": "For Ada", "vat": "12345"},
+    });
+    let paid = api
+        .control(&format!("/checkout/sessions/{id}/pay"), body)
+        .await
+        .ok()
+        .clone();
+    let fields = &paid["session"]["custom_fields"];
+    assert_eq!(fields[0]["text"]["value"], "For Ada");
+    assert_eq!(fields[1]["dropdown"]["value"], "L");
+    assert_eq!(fields[2]["numeric"]["value"], "12345");
+    let retrieved = api.get(&format!("/v1/checkout/sessions/{id}")).await;
+    assert_eq!(
+        retrieved.ok()["custom_fields"][0]["text"]["value"],
+        "For Ada"
+    );
+
+    // Left out: the required text field gets a fitting value, the
+    // dropdown its default, and the optional field stays null.
+    let other = create_session(&api, CUSTOM_FIELDS).await;
+    let paid = api.pay_card(&id_of(&other), "4242424242424242").await;
+    let fields = &paid.ok()["session"]["custom_fields"];
+    assert_eq!(fields[0]["text"]["value"], "Sample text");
+    assert_eq!(fields[1]["dropdown"]["value"], "L");
+    assert_eq!(fields[2]["numeric"]["value"], Value::Null);
+
+    // Each input is checked as the page checks it.
+    let open = create_session(&api, CUSTOM_FIELDS).await;
+    let path = format!("/checkout/sessions/{}/pay", id_of(&open));
+    for (inputs, param) in [
+        (json!({"size": "M"}), "custom_fields[size]"),
+        (json!({"vat": "12a"}), "custom_fields[vat]"),
+        (json!({"engraving": "x"}), "custom_fields[engraving]"),
+        (json!({"engraving": ""}), "custom_fields[engraving]"),
+        (json!({"colour": "red"}), "custom_fields[colour]"),
+    ] {
+        let body = json!({"payment_method": "card", "card_number": "4242424242424242", "custom_fields": inputs});
+        let reply = api.control(&path, body).await;
+        assert_eq!(reply.expect(400)["error"]["param"], param, "{inputs}");
+    }
+    let retrieved = api
+        .get(&format!("/v1/checkout/sessions/{}", id_of(&open)))
+        .await;
+    assert_eq!(retrieved.ok()["status"], "open");
+}
+
+/// `custom_fields` is validated as Stripe's API reference describes, and
+/// each 400 names the parameter by its bracket path.
+#[tokio::test]
+async fn custom_fields_are_validated() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_custom_fields_bad");
+    let field = |index: usize, key: &str| -> Vec<(String, String)> {
+        vec![
+            (format!("custom_fields[{index}][key]"), key.to_owned()),
+            (
+                format!("custom_fields[{index}][label][type]"),
+                "custom".into(),
+            ),
+            (
+                format!("custom_fields[{index}][label][custom]"),
+                "Note".into(),
+            ),
+            (format!("custom_fields[{index}][type]"), "text".into()),
+        ]
+    };
+    let post = |pairs: Vec<(String, String)>| {
+        let api = &api;
+        async move {
+            let borrowed: Vec<(&str, &str)> = pairs
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            api.post("/v1/checkout/sessions", &session_body("usd", &borrowed))
+                .await
+        }
+    };
+
+    let four: Vec<_> = (0..4).flat_map(|i| field(i, &format!("note{i}"))).collect();
+    let reply = post(four).await;
+    assert_eq!(reply.expect(400)["error"]["param"], "custom_fields");
+
+    let twice = [field(0, "note"), field(1, "note")].concat();
+    let reply = post(twice).await;
+    assert_eq!(reply.expect(400)["error"]["param"], "custom_fields[1][key]");
+
+    let reply = post(field(0, "gift_note")).await;
+    assert_eq!(reply.expect(400)["error"]["param"], "custom_fields[0][key]");
+
+    let mut dropdown = field(0, "size");
+    dropdown[3].1 = "dropdown".into();
+    let reply = post(dropdown.clone()).await;
+    assert_eq!(
+        reply.expect(400)["error"]["param"],
+        "custom_fields[0][dropdown]"
+    );
+    dropdown.push((
+        "custom_fields[0][dropdown][default_value]".into(),
+        "S".into(),
+    ));
+    let reply = post(dropdown.clone()).await;
+    let error = reply.expect(400);
+    assert_eq!(
+        error["error"]["param"],
+        "custom_fields[0][dropdown][options]"
+    );
+    assert_eq!(error["error"]["code"], "parameter_missing");
+    dropdown.push((
+        "custom_fields[0][dropdown][options][0][label]".into(),
+        "Large".into(),
+    ));
+    dropdown.push((
+        "custom_fields[0][dropdown][options][0][value]".into(),
+        "L".into(),
+    ));
+    let reply = post(dropdown).await;
+    assert_eq!(
+        reply.expect(400)["error"]["param"],
+        "custom_fields[0][dropdown][default_value]"
+    );
+
+    let mut limits = field(0, "note");
+    limits.push((
+        "custom_fields[0][text][maximum_length]".into(),
+        "256".into(),
+    ));
+    let reply = post(limits).await;
+    assert_eq!(
+        reply.expect(400)["error"]["param"],
+        "custom_fields[0][text][maximum_length]"
+    );
+    let mut inverted = field(0, "note");
+    inverted.push(("custom_fields[0][text][minimum_length]".into(), "9".into()));
+    inverted.push(("custom_fields[0][text][maximum_length]".into(), "3".into()));
+    let reply = post(inverted).await;
+    assert_eq!(
+        reply.expect(400)["error"]["param"],
+        "custom_fields[0][text][minimum_length]"
+    );
+
+    let mut mismatched = field(0, "note");
+    mismatched.push((
+        "custom_fields[0][numeric][maximum_length]".into(),
+        "5".into(),
+    ));
+    let reply = post(mismatched).await;
+    assert_eq!(
+        reply.expect(400)["error"]["param"],
+        "custom_fields[0][numeric]"
+    );
+
+    let mut long_label = field(0, "note");
+    long_label[2].1 = "a".repeat(51);
+    let reply = post(long_label).await;
+    assert_eq!(
+        reply.expect(400)["error"]["param"],
+        "custom_fields[0][label][custom]"
+    );
+
+    // An elements session is shown by the app's own page, not Checkout's.
+    let body = elements_session_body(("custom_fields[0][key]", "note"));
+    let reply = api.post("/v1/checkout/sessions", &body).await;
+    assert_eq!(reply.expect(400)["error"]["param"], "custom_fields");
+}
+
+/// With `after_expiration[recovery][enabled]=true`, an expired session
+/// shows a recovery URL for 30 days. Opening it creates one open copy of
+/// the session, whose `recovered_from` names the expired one.
+#[tokio::test]
+async fn after_expiration_recovery_creates_a_copy() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_recovery");
+    let session = create_session(
+        &api,
+        &[
+            ("after_expiration[recovery][enabled]", "true"),
+            ("after_expiration[recovery][allow_promotion_codes]", "true"),
+            ("client_reference_id", "cart_42"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        session["after_expiration"],
+        json!({"recovery": {"allow_promotion_codes": true, "enabled": true, "expires_at": null, "url": null}})
+    );
+    let id = id_of(&session);
+
+    let expired = api
+        .post(&format!("/v1/checkout/sessions/{id}/expire"), "")
+        .await
+        .ok()
+        .clone();
+    let now = api.now().await;
+    let recovery = &expired["after_expiration"]["recovery"];
+    let url = format!("{}/c/recover/{id}", fake.base_url());
+    assert_eq!(recovery["url"], url);
+    assert_eq!(recovery["expires_at"], now + 30 * 86_400);
+    let event = &api.all_events().await[0];
+    assert_eq!(event["type"], "checkout.session.expired");
+    assert_eq!(
+        event["data"]["object"]["after_expiration"]["recovery"]["url"],
+        url
+    );
+
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let opened = browser.get(&url).send().await.unwrap();
+    assert_eq!(opened.status().as_u16(), 303);
+    let location = opened.headers()["location"].to_str().unwrap().to_owned();
+    let copy_id = location
+        .strip_prefix("/c/pay/")
+        .expect(&location)
+        .to_owned();
+    assert_ne!(copy_id, id);
+    let copy = api
+        .get(&format!("/v1/checkout/sessions/{copy_id}"))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(copy["recovered_from"], id.as_str());
+    assert_eq!(copy["status"], "open");
+    assert_eq!(copy["allow_promotion_codes"], true);
+    assert_eq!(copy["client_reference_id"], "cart_42");
+    assert_eq!(copy["amount_total"], 3500);
+    assert_eq!(copy["expires_at"], now + 24 * 3600);
+    assert_eq!(copy["after_expiration"], Value::Null);
+    assert_eq!(copy["url"], format!("{}/c/pay/{copy_id}", fake.base_url()));
+    let items = api
+        .get(&format!("/v1/checkout/sessions/{copy_id}/line_items"))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(items["data"][0]["description"], "T-shirt");
+    assert_eq!(items["data"][1]["description"], "Socks");
+    let paid = api.pay_card(&copy_id, "4242424242424242").await;
+    assert_eq!(paid.ok()["session"]["status"], "complete");
+
+    // Later visits lead to the same copy, until the URL expires.
+    let again = browser.get(&url).send().await.unwrap();
+    assert_eq!(again.headers()["location"], location.as_str());
+    api.advance(30 * 86_400).await;
+    let late = browser.get(&url).send().await.unwrap();
+    assert_eq!(late.status().as_u16(), 410);
+}
+
+/// Recovery stays off without `after_expiration`, needs `enabled`, and is
+/// rejected for an `elements` session, which has no Checkout page.
+#[tokio::test]
+async fn after_expiration_is_validated() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_recovery_bad");
+    let plain = create_session(&api, &[]).await;
+    assert_eq!(plain["after_expiration"], Value::Null);
+    let id = id_of(&plain);
+    let expired = api
+        .post(&format!("/v1/checkout/sessions/{id}/expire"), "")
+        .await
+        .ok()
+        .clone();
+    assert_eq!(expired["after_expiration"], Value::Null);
+    let page = reqwest::get(format!("{}/c/recover/{id}", fake.base_url()))
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 404);
+
+    let off = create_session(&api, &[("after_expiration[recovery][enabled]", "false")]).await;
+    let expired = api
+        .post(&format!("/v1/checkout/sessions/{}/expire", id_of(&off)), "")
+        .await
+        .ok()
+        .clone();
+    assert_eq!(expired["after_expiration"]["recovery"]["url"], Value::Null);
+
+    let body = session_body(
+        "usd",
+        &[("after_expiration[recovery][allow_promotion_codes]", "true")],
+    );
+    let reply = api.post("/v1/checkout/sessions", &body).await;
+    assert_eq!(
+        reply.expect(400)["error"]["param"],
+        "after_expiration[recovery][enabled]"
+    );
+
+    let body = elements_session_body(("after_expiration[recovery][enabled]", "true"));
+    let reply = api.post("/v1/checkout/sessions", &body).await;
+    assert_eq!(reply.expect(400)["error"]["param"], "after_expiration");
+}
+
+/// `payment_method_options[card]` is shown on the session and copied to
+/// the payment intent, where it sets manual capture, saves the card for
+/// the customer and, with `request_three_d_secure=any`, sends a card that
+/// needs no authentication through 3-D Secure.
+#[tokio::test]
+async fn card_options_reach_the_payment_intent() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_card_options");
+    let customer = api
+        .post("/v1/customers", "email=ada%40shop.test")
+        .await
+        .ok()
+        .clone();
+    let customer_id = id_of(&customer);
+    let session = create_session(
+        &api,
+        &[
+            ("customer", &customer_id),
+            (
+                "payment_method_options[card][request_three_d_secure]",
+                "any",
+            ),
+            ("payment_method_options[card][capture_method]", "manual"),
+            (
+                "payment_method_options[card][setup_future_usage]",
+                "off_session",
+            ),
+            (
+                "payment_method_options[card][statement_descriptor_suffix_kana]",
+                "ｶｰﾄ",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(
+        session["payment_method_options"],
+        json!({"card": {
+            "capture_method": "manual",
+            "request_three_d_secure": "any",
+            "setup_future_usage": "off_session",
+            "statement_descriptor_suffix_kana": "ｶｰﾄ",
+        }})
+    );
+    let id = id_of(&session);
+
+    let paid = api.pay_card(&id, "4242424242424242").await.ok().clone();
+    assert_eq!(paid["result"], "succeeded");
+    let pi_id = paid["session"]["payment_intent"].as_str().unwrap();
+    let pi = api
+        .get(&format!("/v1/payment_intents/{pi_id}"))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(
+        pi["payment_method_options"],
+        json!({"card": {
+            "capture_method": "manual",
+            "installments": null,
+            "mandate_options": null,
+            "network": null,
+            "request_three_d_secure": "any",
+            "setup_future_usage": "off_session",
+            "statement_descriptor_suffix_kana": "ｶｰﾄ",
+        }})
+    );
+    assert_eq!(pi["status"], "requires_capture");
+    assert_eq!(pi["setup_future_usage"], Value::Null);
+    let types = api.event_types_oldest_first().await;
+    assert!(
+        types.contains(&"payment_intent.requires_action".to_owned()),
+        "{types:?}"
+    );
+    let charge_id = pi["latest_charge"].as_str().unwrap();
+    let charge = api.get(&format!("/v1/charges/{charge_id}")).await;
+    assert_eq!(
+        charge.ok()["payment_method_details"]["card"]["three_d_secure"]["result"],
+        "authenticated"
+    );
+    let pm_id = pi["payment_method"].as_str().unwrap();
+    let pm = api.get(&format!("/v1/payment_methods/{pm_id}")).await;
+    assert_eq!(pm.ok()["customer"], customer_id.as_str());
+
+    // The authentication `any` requests can fail like any other.
+    let other = create_session(
+        &api,
+        &[(
+            "payment_method_options[card][request_three_d_secure]",
+            "challenge",
+        )],
+    )
+    .await;
+    let body = json!({"payment_method": "card", "card_number": "4242424242424242", "three_d_secure": "fail"});
+    let failed = api
+        .control(&format!("/checkout/sessions/{}/pay", id_of(&other)), body)
+        .await;
+    assert_eq!(failed.ok()["result"], "declined");
+}
+
+/// Options the fake does not model are named as such, and bad values are
+/// named by their bracket path.
+#[tokio::test]
+async fn payment_method_options_are_validated() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_card_options_bad");
+    let plain = create_session(&api, &[]).await;
+    assert_eq!(plain["payment_method_options"], json!({}));
+    let automatic = create_session(
+        &api,
+        &[("payment_method_options[card][capture_method]", "manual")],
+    )
+    .await;
+    assert_eq!(
+        automatic["payment_method_options"]["card"]["request_three_d_secure"],
+        "automatic"
+    );
+
+    for (name, value, param) in [
+        (
+            "payment_method_options[card][installments][enabled]",
+            "true",
+            "payment_method_options[card][installments]",
+        ),
+        (
+            "payment_method_options[sepa_debit][setup_future_usage]",
+            "off_session",
+            "payment_method_options[sepa_debit]",
+        ),
+    ] {
+        let reply = api
+            .post(
+                "/v1/checkout/sessions",
+                &session_body("usd", &[(name, value)]),
+            )
+            .await;
+        let error = reply.expect(400);
+        assert_eq!(error["error"]["param"], param);
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(message.contains("does not model"), "{message}");
+    }
+    for (name, value) in [
+        (
+            "payment_method_options[card][request_three_d_secure]",
+            "always",
+        ),
+        ("payment_method_options[card][capture_method]", "automatic"),
+        (
+            "payment_method_options[card][statement_descriptor_suffix_kanji]",
+            "あいうえおかきくけこさしすせそたちつ",
+        ),
+    ] {
+        let reply = api
+            .post(
+                "/v1/checkout/sessions",
+                &session_body("usd", &[(name, value)]),
+            )
+            .await;
+        assert_eq!(reply.expect(400)["error"]["param"], name);
+    }
+    let reply = api
+        .post(
+            "/v1/checkout/sessions",
+            &session_body("usd", &[("payment_method_options[crad][x]", "1")]),
+        )
+        .await;
     assert_eq!(reply.expect(400)["error"]["code"], "parameter_unknown");
 }

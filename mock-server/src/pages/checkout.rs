@@ -12,6 +12,10 @@
 //!   step whose buttons post again with `three_d_secure`.
 //! - `POST /c/pay/{id}/cancel` responds with 303 See Other to `cancel_url`.
 //!
+//! `GET /c/recover/{id}` is the `after_expiration.recovery.url` of an
+//! expired session. It responds with 303 See Other to the page of the
+//! session that copies the expired one, which the first visit creates.
+//!
 //! Element ids are stable, for browser tests of an app:
 //!
 //! | id | element |
@@ -30,6 +34,7 @@
 //! | `custom-text-submit` | the session's `custom_text[submit]`, above the pay button, when set |
 //! | `custom-text-after-submit` | the session's `custom_text[after_submit]`, below the pay button, when set |
 //! | `promotions` | checkbox for promotional emails (`opt_in` when ticked); present only with `consent_collection[promotions]=auto` |
+//! | `custom-field-{key}` | the input of the custom field `key`: a text box, or a `select` for a dropdown; `required` unless the field is optional |
 //! | `terms-of-service` | required checkbox to accept the terms of service, labelled with `custom_text[terms_of_service_acceptance]` when set; present only with `consent_collection[terms_of_service]=required` |
 //! | `payment-error` | the decline or validation message, when there is one |
 //! | `pay-button` | submits the payment; absent unless the session is open |
@@ -37,6 +42,7 @@
 //! | `three-d-secure` | the authentication step |
 //! | `three-d-secure-complete`, `three-d-secure-fail` | pass or fail authentication |
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use askama::Template;
@@ -60,6 +66,7 @@ pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/c/pay/{id}", get(show).post(pay))
         .route("/c/pay/{id}/cancel", post(cancel))
+        .route("/c/recover/{id}", get(recover))
 }
 
 /// The fields the payment form posts. Every field is optional here, and
@@ -77,6 +84,10 @@ pub struct PayForm {
     pub outcome: Option<String>,
     pub delay_seconds: Option<String>,
     pub three_d_secure: Option<String>,
+    /// The other fields, among them the custom fields' inputs, named
+    /// `custom_fields[key]`.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, String>,
 }
 
 fn filled(field: &Option<String>) -> Option<String> {
@@ -88,6 +99,20 @@ fn filled(field: &Option<String>) -> Option<String> {
 }
 
 impl PayForm {
+    /// Returns the custom fields' inputs by key, trimmed, with an empty
+    /// input kept as a field left blank.
+    fn custom_fields(&self) -> Option<BTreeMap<String, String>> {
+        let inputs: BTreeMap<String, String> = self
+            .other
+            .iter()
+            .filter_map(|(name, value)| {
+                let key = name.strip_prefix("custom_fields[")?.strip_suffix(']')?;
+                Some((key.to_owned(), value.trim().to_owned()))
+            })
+            .collect();
+        (!inputs.is_empty()).then_some(inputs)
+    }
+
     /// Builds the control API's pay request from the form. Only the fields
     /// of the chosen method are passed on, because `simulate::pay` rejects
     /// a card number on an asynchronous method and an outcome on a card.
@@ -103,6 +128,7 @@ impl PayForm {
             phone: filled(&self.phone),
             promotions: filled(&self.promotions),
             terms_of_service: filled(&self.terms_of_service),
+            custom_fields: self.custom_fields(),
             three_d_secure: None,
         };
         if method == "card" {
@@ -152,6 +178,32 @@ struct Entered {
     card_number: String,
     outcome: String,
     delay_seconds: String,
+    /// The custom fields' inputs, by key.
+    custom_fields: BTreeMap<String, String>,
+}
+
+/// One custom field of the form.
+#[derive(Debug)]
+struct CustomFieldView {
+    key: String,
+    label: String,
+    /// `text`, `numeric` or `dropdown`.
+    kind: String,
+    optional: bool,
+    /// The input shown: what the customer entered, or else the field's
+    /// default value.
+    value: String,
+    minimum_length: Option<i64>,
+    maximum_length: i64,
+    options: Vec<OptionView>,
+}
+
+/// One option of a dropdown field.
+#[derive(Debug)]
+struct OptionView {
+    value: String,
+    label: String,
+    selected: bool,
 }
 
 #[derive(Debug, Template)]
@@ -177,6 +229,7 @@ struct CheckoutPage {
     email_fixed: bool,
     /// Whether the form has a phone field, which it then requires.
     collects_phone: bool,
+    custom_fields: Vec<CustomFieldView>,
     /// The session's `custom_text[submit]` message.
     submit_text: Option<String>,
     /// The session's `custom_text[after_submit]` message.
@@ -203,6 +256,61 @@ struct AuthenticatePage {
     phone: String,
     promotions: String,
     terms_of_service: String,
+    /// The custom fields' inputs, as `custom_fields[key]` name and value.
+    custom_fields: Vec<(String, String)>,
+}
+
+/// Lists the session's custom fields with the inputs shown in them.
+fn custom_field_views(
+    session: &Value,
+    entered: Option<&BTreeMap<String, String>>,
+) -> Vec<CustomFieldView> {
+    let fields = session["custom_fields"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    fields
+        .iter()
+        .map(|field| {
+            let key = field["key"].as_str().unwrap_or_default().to_owned();
+            let kind = field["type"].as_str().unwrap_or("text").to_owned();
+            let settings = &field[kind.as_str()];
+            let value = match entered {
+                Some(inputs) => inputs.get(&key).cloned().unwrap_or_default(),
+                None => settings["default_value"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            };
+            let options = settings["options"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .map(|option| {
+                    let option_value = option["value"].as_str().unwrap_or_default().to_owned();
+                    OptionView {
+                        selected: option_value == value,
+                        label: option["label"].as_str().unwrap_or_default().to_owned(),
+                        value: option_value,
+                    }
+                })
+                .collect();
+            CustomFieldView {
+                label: field["label"]["custom"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                optional: field["optional"] == true,
+                minimum_length: settings["minimum_length"].as_i64(),
+                maximum_length: settings["maximum_length"].as_i64().unwrap_or(255),
+                key,
+                kind,
+                value,
+                options,
+            }
+        })
+        .collect()
 }
 
 fn custom_text(session: &Value, position: &str) -> Option<String> {
@@ -303,6 +411,9 @@ fn checkout_page(
     // The form shows the email of the session's customer, or else the
     // session's `customer_email`, and the customer cannot change it.
     let fixed_email = crate::simulate::fixed_email(data, session);
+    // A form that comes back shows what the customer entered; a new one
+    // shows the fields' default values.
+    let custom_fields = custom_field_views(session, entered.as_ref().map(|e| &e.custom_fields));
     let mut entered = entered.unwrap_or_else(|| Entered {
         outcome: "succeeded".to_owned(),
         ..Entered::default()
@@ -344,6 +455,7 @@ fn checkout_page(
         entered,
         email_fixed: fixed_email.is_some(),
         collects_phone: collects_phone(session),
+        custom_fields,
         submit_text: custom_text(session, "submit"),
         after_submit_text: custom_text(session, "after_submit"),
         asks_promotions: session["consent_collection"]["promotions"] == "auto",
@@ -416,7 +528,7 @@ fn needs_authentication(session: &Value, request: &PayRequest) -> bool {
         && request
             .card_number
             .as_deref()
-            .and_then(|number| simulate::test_card(number).ok())
+            .and_then(|number| simulate::session_card(session, number).ok())
             .is_some_and(|card| card.behaviour == CardBehaviour::Authenticates)
 }
 
@@ -467,6 +579,7 @@ async fn pay(
             card_number: form.card_number.clone().unwrap_or_default(),
             outcome: form.outcome.clone().unwrap_or_default(),
             delay_seconds: form.delay_seconds.clone().unwrap_or_default(),
+            custom_fields: form.custom_fields().unwrap_or_default(),
         };
         let request = match form.to_request() {
             Ok(request) => request,
@@ -481,7 +594,7 @@ async fn pay(
                 &data,
                 &session,
                 Some(entered),
-                Some(error.to_owned()),
+                Some(error),
                 StatusCode::BAD_REQUEST,
             );
         }
@@ -536,18 +649,35 @@ fn missing_required_field(
     data: &AccountData,
     session: &Value,
     request: &PayRequest,
-) -> Option<&'static str> {
+) -> Option<String> {
     // Checkout requires an email unless the session brings one.
     if request.email.is_none() && simulate::fixed_email(data, session).is_none() {
-        return Some("Enter your email address.");
+        return Some("Enter your email address.".to_owned());
     }
-    // The control API enters a test phone, and accepts the terms, when its
-    // call leaves them out, but on the page both fields are required.
+    // The control API enters a test phone, accepts the terms and fills the
+    // required custom fields when its call leaves them out, but on the page
+    // these fields are required.
     if request.phone.is_none() && collects_phone(session) {
-        return Some("Enter your phone number.");
+        return Some("Enter your phone number.".to_owned());
+    }
+    let fields = session["custom_fields"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for field in fields.iter().filter(|field| field["optional"] != true) {
+        let key = field["key"].as_str().unwrap_or_default();
+        let input = request
+            .custom_fields
+            .as_ref()
+            .and_then(|inputs| inputs.get(key))
+            .filter(|input| !input.is_empty());
+        if input.is_none() {
+            let label = field["label"]["custom"].as_str().unwrap_or(key);
+            return Some(format!("Fill in the required field {label}."));
+        }
     }
     if request.terms_of_service.is_none() && requires_terms(session) {
-        return Some("Accept the terms of service to pay.");
+        return Some("Accept the terms of service to pay.".to_owned());
     }
     None
 }
@@ -566,8 +696,51 @@ fn authentication_step(session: &Value, request: &PayRequest) -> Response {
         phone: request.phone.clone().unwrap_or_default(),
         promotions: request.promotions.clone().unwrap_or_default(),
         terms_of_service: request.terms_of_service.clone().unwrap_or_default(),
+        custom_fields: request
+            .custom_fields
+            .iter()
+            .flatten()
+            .map(|(key, value)| (format!("custom_fields[{key}]"), value.clone()))
+            .collect(),
     };
     html(StatusCode::OK, &page)
+}
+
+async fn recover(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    use crate::resources::session_recovery::{Recovered, recover};
+    let account = match session_account(&shared, &id) {
+        Ok(account) => account,
+        Err(page) => return page,
+    };
+    let recovered = recover(&mut account.lock(), &id, &shared.base_url);
+    match recovered {
+        Recovered::Session(copy) => {
+            let page = pay_action(&copy);
+            see_other(&page, &page)
+        }
+        Recovered::UrlExpired => {
+            tracing::debug!(session = %id, "recovery URL opened after it expired");
+            message(
+                StatusCode::GONE,
+                "Recovery link expired",
+                &format!(
+                    "The recovery link of Checkout Session {id} worked for 30 days after the \
+                     session expired, and that time has passed. Ask the shop for a new checkout link."
+                ),
+            )
+        }
+        Recovered::NoRecovery => {
+            tracing::debug!(session = %id, "recovery URL of a session without one");
+            message(
+                StatusCode::NOT_FOUND,
+                "No recovery link",
+                &format!(
+                    "Checkout Session {id} has no recovery link: it has not expired, or it was \
+                     created without after_expiration[recovery][enabled]=true."
+                ),
+            )
+        }
+    }
 }
 
 async fn cancel(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {

@@ -74,6 +74,9 @@ const CREATE_PARAMS: &[&str] = &[
     "phone_number_collection",
     "custom_text",
     "consent_collection",
+    "custom_fields",
+    "after_expiration",
+    "payment_method_options",
     "currency",
     "line_items",
     "expand",
@@ -84,11 +87,9 @@ const CREATE_PARAMS: &[&str] = &[
 /// which would read as a typo in the caller's code.
 const UNMODELLED_PARAMS: &[&str] = &[
     "adaptive_pricing",
-    "after_expiration",
     "allowed_payment_method_types",
     "automatic_tax",
     "branding_settings",
-    "custom_fields",
     "customer_account",
     "discounts",
     "excluded_payment_method_types",
@@ -101,7 +102,6 @@ const UNMODELLED_PARAMS: &[&str] = &[
     "payment_method_collection",
     "payment_method_configuration",
     "payment_method_data",
-    "payment_method_options",
     "permissions",
     "saved_payment_method_options",
     "setup_intent_data",
@@ -111,6 +111,15 @@ const UNMODELLED_PARAMS: &[&str] = &[
     "tax_id_collection",
     "wallet_options",
 ];
+
+/// Builds the 400 for a parameter that only a session with a Checkout
+/// page takes, sent with the `ui_mode` that has none.
+fn no_checkout_page(name: &str, ui_mode: &str) -> ApiError {
+    ApiError::invalid_param(
+        name,
+        format!("{name} cannot be used with ui_mode={ui_mode}, which has no Checkout page."),
+    )
+}
 
 /// Builds the 400 for a session parameter the fake does not model.
 fn unmodelled(name: &str) -> ApiError {
@@ -285,20 +294,29 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         params.one_of("billing_address_collection", &["auto", "required"])?;
     let allow_promotion_codes = params.boolean("allow_promotion_codes")?;
     let custom_text = match params.hash("custom_text")? {
-        Some(_) if ui_mode == elements => {
-            return Err(ApiError::invalid_param(
-                "custom_text",
-                format!(
-                    "custom_text cannot be used with ui_mode={elements}, which has no Checkout page to show it on."
-                ),
-            ));
-        }
+        Some(_) if ui_mode == elements => return Err(no_checkout_page("custom_text", elements)),
         Some(text) => take_custom_text(text)?,
         None => CustomText::default(),
     };
     let consent_collection = match params.hash("consent_collection")? {
         Some(collection) => Some(take_consent_collection(collection)?),
         None => None,
+    };
+    let custom_fields = match params.hash_array("custom_fields")? {
+        Some(_) if ui_mode == elements => return Err(no_checkout_page("custom_fields", elements)),
+        Some(fields) => super::custom_fields::take(fields)?,
+        None => Vec::new(),
+    };
+    let after_expiration = match params.hash("after_expiration")? {
+        Some(_) if ui_mode == elements => {
+            return Err(no_checkout_page("after_expiration", elements));
+        }
+        Some(after) => Some(super::session_recovery::take(after)?),
+        None => None,
+    };
+    let payment_method_options = match params.hash("payment_method_options")? {
+        Some(options) => take_payment_method_options(options)?,
+        None => PaymentMethodOptions::default(),
     };
     let phone_number_collection = match params.hash("phone_number_collection")? {
         Some(collection) => take_phone_number_collection(collection)?,
@@ -407,11 +425,16 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         (None, value) => Some(value.unwrap_or_else(|| "if_required".to_owned())),
     };
     let url = hosted_page.then(|| format!("{}/c/pay/{id}", ctx.shared.base_url));
+    // The URL is shown only once the session expires.
+    let recovery_url = after_expiration
+        .as_ref()
+        .is_some_and(super::session_recovery::AfterExpiration::recovery_enabled)
+        .then(|| super::session_recovery::recovery_url(&ctx.shared.base_url, &id));
     let mut session = NewSession {
         id: &id,
         object: "checkout.session",
         adaptive_pricing: (),
-        after_expiration: (),
+        after_expiration,
         allow_promotion_codes,
         amount_subtotal: amount,
         amount_total: amount,
@@ -425,7 +448,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         consent_collection,
         created: now,
         currency,
-        custom_fields: [],
+        custom_fields,
         custom_text,
         customer,
         customer_creation,
@@ -443,7 +466,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         payment_link: (),
         // Stripe's default; `if_required` applies to subscriptions.
         payment_method_collection: "always",
-        payment_method_options: Empty {},
+        payment_method_options,
         payment_method_types: shown_types,
         payment_status: "unpaid",
         phone_number_collection,
@@ -469,6 +492,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         payment_intent_data,
         allowed_methods: payment_method_types,
         customer_update,
+        recovery_url,
     };
     if !version::at_least(&ctx.api_version, version::DEFERRED_PAYMENT_INTENT) {
         // Before 2022-08-01 a payment-mode session had its payment intent
@@ -519,7 +543,7 @@ struct NewSession<'a> {
     id: &'a str,
     object: &'static str,
     adaptive_pricing: (),
-    after_expiration: (),
+    after_expiration: Option<super::session_recovery::AfterExpiration>,
     allow_promotion_codes: Option<bool>,
     amount_subtotal: i64,
     amount_total: i64,
@@ -533,7 +557,7 @@ struct NewSession<'a> {
     consent_collection: Option<ConsentCollection>,
     created: i64,
     currency: String,
-    custom_fields: [(); 0],
+    custom_fields: Vec<super::custom_fields::CustomField>,
     custom_text: CustomText,
     customer: Option<String>,
     customer_creation: Option<String>,
@@ -550,7 +574,7 @@ struct NewSession<'a> {
     payment_intent: Option<String>,
     payment_link: (),
     payment_method_collection: &'static str,
-    payment_method_options: Empty,
+    payment_method_options: PaymentMethodOptions,
     payment_method_types: Vec<String>,
     payment_status: &'static str,
     phone_number_collection: Enabled,
@@ -580,6 +604,10 @@ struct SessionPrivate {
     /// `customer_update`, which the session object does not show.
     #[serde(rename = "_customer_update", skip_serializing_if = "Option::is_none")]
     customer_update: Option<CustomerUpdate>,
+    /// The `after_expiration.recovery.url` the session shows once it
+    /// expires, when recovery is enabled.
+    #[serde(rename = "_recovery_url", skip_serializing_if = "Option::is_none")]
+    recovery_url: Option<String>,
 }
 
 /// The customer fields a payment may overwrite, each `auto` or `never`
@@ -701,6 +729,142 @@ fn take_consent_collection(mut collection: Params) -> ApiResult<ConsentCollectio
         payment_method_reuse_agreement,
         promotions,
         terms_of_service,
+    })
+}
+
+/// The payment method options a session passes on to its payment intent.
+/// Only the types given are shown.
+#[derive(serde::Serialize, Default)]
+struct PaymentMethodOptions {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    card: Option<CardOptions>,
+}
+
+/// `payment_method_options[card]`, in Stripe's field order. The
+/// settings not given are left out, except `request_three_d_secure`,
+/// which defaults to `automatic`.
+#[derive(serde::Serialize)]
+struct CardOptions {
+    /// `manual`, which overrides `payment_intent_data[capture_method]`
+    /// for card payments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    capture_method: Option<String>,
+    /// `any`, `automatic` or `challenge`.
+    request_three_d_secure: String,
+    /// `off_session` or `on_session`, which overrides
+    /// `payment_intent_data[setup_future_usage]` for card payments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    setup_future_usage: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    statement_descriptor_suffix_kana: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    statement_descriptor_suffix_kanji: Option<String>,
+}
+
+/// The maximum lengths of `statement_descriptor_suffix_kana` and
+/// `_kanji`, in characters, as Stripe's API reference gives them.
+const MAX_KANA_SUFFIX_CHARS: usize = 22;
+const MAX_KANJI_SUFFIX_CHARS: usize = 17;
+
+/// Settings of `payment_method_options[card]` that the fake does not
+/// model: installments, the extended, incremental, multiple and over
+/// captures, and blocked brands.
+const UNMODELLED_CARD_OPTIONS: &[&str] = &[
+    "installments",
+    "request_extended_authorization",
+    "request_incremental_authorization",
+    "request_multicapture",
+    "request_overcapture",
+    "restrictions",
+];
+
+/// The payment method types of Stripe's `payment_method_options` other
+/// than `card`, whose options the fake does not model. Of them, its
+/// sessions offer only SEPA Direct Debit and US bank accounts.
+const UNMODELLED_METHOD_OPTIONS: &[&str] = &[
+    "acss_debit",
+    "affirm",
+    "afterpay_clearpay",
+    "alipay",
+    "alma",
+    "amazon_pay",
+    "au_becs_debit",
+    "bacs_debit",
+    "bancontact",
+    "billie",
+    "boleto",
+    "cashapp",
+    "customer_balance",
+    "demo_pay",
+    "eps",
+    "fpx",
+    "giropay",
+    "grabpay",
+    "ideal",
+    "kakao_pay",
+    "klarna",
+    "konbini",
+    "kr_card",
+    "link",
+    "mobilepay",
+    "multibanco",
+    "naver_pay",
+    "oxxo",
+    "p24",
+    "pay_by_bank",
+    "payco",
+    "paynow",
+    "paypal",
+    "pix",
+    "revolut_pay",
+    "samsung_pay",
+    "satispay",
+    "sepa_debit",
+    "sofort",
+    "swish",
+    "twint",
+    "us_bank_account",
+    "wechat_pay",
+];
+
+fn take_payment_method_options(mut options: Params) -> ApiResult<PaymentMethodOptions> {
+    if let Some(name) = UNMODELLED_METHOD_OPTIONS
+        .iter()
+        .find(|name| options.contains(name))
+    {
+        return Err(unmodelled(&options.path(name)));
+    }
+    let card = match options.hash("card")? {
+        Some(card) => Some(take_card_options(card)?),
+        None => None,
+    };
+    options.finish()?;
+    Ok(PaymentMethodOptions { card })
+}
+
+fn take_card_options(mut card: Params) -> ApiResult<CardOptions> {
+    if let Some(name) = UNMODELLED_CARD_OPTIONS
+        .iter()
+        .find(|name| card.contains(name))
+    {
+        return Err(unmodelled(&card.path(name)));
+    }
+    let capture_method = card.one_of("capture_method", &["manual"])?;
+    let request_three_d_secure = card
+        .one_of("request_three_d_secure", &["any", "automatic", "challenge"])?
+        .unwrap_or_else(|| "automatic".to_owned());
+    let setup_future_usage = card.one_of("setup_future_usage", &["off_session", "on_session"])?;
+    let statement_descriptor_suffix_kana =
+        card.string_at_most("statement_descriptor_suffix_kana", MAX_KANA_SUFFIX_CHARS)?;
+    let statement_descriptor_suffix_kanji =
+        card.string_at_most("statement_descriptor_suffix_kanji", MAX_KANJI_SUFFIX_CHARS)?;
+    card.finish()?;
+    Ok(CardOptions {
+        capture_method,
+        request_three_d_secure,
+        setup_future_usage,
+        statement_descriptor_suffix_kana,
+        statement_descriptor_suffix_kanji,
     })
 }
 

@@ -5,6 +5,7 @@
 pub mod balance_transactions;
 pub mod charges;
 pub mod checkout_sessions;
+pub mod custom_fields;
 pub mod customers;
 pub mod event_types;
 pub mod events;
@@ -15,6 +16,7 @@ pub mod prices;
 pub mod products;
 pub mod refunds;
 pub mod search;
+pub mod session_recovery;
 pub mod webhook_endpoints;
 
 use axum::http::Method;

@@ -147,6 +147,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         setup_future_usage: json!(setup_future_usage),
         transfer_group: json!(transfer_group),
         shipping: Value::Null,
+        payment_method_options: json!({}),
     };
     let origin = origin(ctx);
     let pi = simulate::new_payment_intent(data, spec, &origin);

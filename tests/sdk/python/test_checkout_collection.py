@@ -1,6 +1,8 @@
 """What a Checkout Session collects from the customer, and what it records
 of it, through stripe-python's StripeClient."""
 
+import urllib.request
+
 import pytest
 import stripe
 
@@ -83,3 +85,69 @@ def test_payment_intent_data_shipping_reaches_charge(client, control):
     assert intent.shipping.address.line1 == "1 Navy Way"
     assert intent.shipping.address.postal_code == "20001"
     assert intent.latest_charge.shipping.address.country == "US"
+
+
+def test_custom_fields_take_values_on_payment(client, control):
+    fields = [
+        {"key": "engraving", "label": {"type": "custom", "custom": "Engraving"}, "type": "text"},
+        {
+            "key": "size",
+            "label": {"type": "custom", "custom": "Size"},
+            "type": "dropdown",
+            "dropdown": {"options": [{"label": "Small", "value": "S"}, {"label": "Large", "value": "L"}]},
+        },
+    ]
+    created = client.v1.checkout.sessions.create(params=session_params(custom_fields=fields))
+    assert created.custom_fields[0].text.value is None
+    assert created.custom_fields[1].dropdown.options[1].label == "Large"
+
+    pay(control, created.id, custom_fields={"engraving": "For Grace", "size": "S"})
+
+    session = client.v1.checkout.sessions.retrieve(created.id)
+    assert session.custom_fields[0].text.value == "For Grace"
+    assert session.custom_fields[1].dropdown.value == "S"
+
+
+def test_custom_fields_error_names_bracket_path(client):
+    field = {"key": "size", "label": {"type": "custom", "custom": "Size"}, "type": "dropdown", "dropdown": {"default_value": "S"}}
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.checkout.sessions.create(params=session_params(custom_fields=[field]))
+    assert raised.value.http_status == 400
+    assert raised.value.param == "custom_fields[0][dropdown][options]"
+
+
+def test_recovery_url_appears_on_expiry(client, api_base):
+    created = client.v1.checkout.sessions.create(
+        params=session_params(after_expiration={"recovery": {"enabled": True, "allow_promotion_codes": True}})
+    )
+    assert created.after_expiration.recovery.enabled is True
+    assert created.after_expiration.recovery.url is None
+
+    expired = client.v1.checkout.sessions.expire(created.id)
+
+    recovery = expired.after_expiration.recovery
+    assert recovery.url == f"{api_base}/c/recover/{created.id}"
+    assert recovery.expires_at >= created.created + 30 * 86400
+
+    # Opening the URL leads to the page of a new session that copies the
+    # expired one.
+    with urllib.request.urlopen(recovery.url, timeout=60) as page:
+        copy_id = page.geturl().rsplit("/", 1)[-1]
+    copy = client.v1.checkout.sessions.retrieve(copy_id)
+    assert copy.recovered_from == created.id
+    assert copy.status == "open"
+    assert copy.allow_promotion_codes is True
+
+
+def test_card_options_reach_payment_intent(client, control):
+    created = client.v1.checkout.sessions.create(
+        params=session_params(payment_method_options={"card": {"capture_method": "manual"}})
+    )
+    assert created.payment_method_options.card.capture_method == "manual"
+    assert created.payment_method_options.card.request_three_d_secure == "automatic"
+
+    pay(control, created.id)
+
+    session = client.v1.checkout.sessions.retrieve(created.id, params={"expand": ["payment_intent"]})
+    assert session.payment_intent.status == "requires_capture"
+    assert session.payment_intent.payment_method_options.card.capture_method == "manual"
