@@ -58,7 +58,8 @@ pub struct ServeArgs {
     #[arg(long, allow_negative_numbers = true, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub delivery_timeout: u64,
     /// Seconds to wait after Ctrl-C or SIGTERM for requests in flight, such
-    /// as a clock advance that is delivering, before exiting anyway.
+    /// as an upload whose body is still arriving, before exiting anyway. A
+    /// clock advance does not wait: the stop cuts off its deliveries.
     #[arg(long, allow_negative_numbers = true, default_value_t = 5)]
     pub shutdown_timeout: u64,
     /// Base of the URLs the fake puts in its responses, such as a session's

@@ -182,15 +182,19 @@ async fn silent_receiver() -> (String, mpsc::UnboundedReceiver<()>) {
     (hook, arrivals)
 }
 
-/// Starts `serve --manual-clock` with `extra_args` and logs at info level,
-/// sends three events to a receiver that never responds, and starts a clock
-/// advance, which then waits 60 s for each delivery. Returns once the first
-/// delivery has arrived, with the process and its log lines.
-async fn serve_with_stuck_advance(extra_args: &[&str]) -> (Child, Lines<BufReader<ChildStderr>>) {
-    let (hook, mut arrivals) = silent_receiver().await;
-    let mut args = vec!["--port", "0", "--manual-clock", "--delivery-timeout", "60"];
-    args.extend_from_slice(extra_args);
-    let (mut child, lines) = serve_logging(&args, "info").await;
+/// Starts `serve` with `args` and logs at info level, registers an
+/// endpoint that never responds, and records three events for it. Returns
+/// the process, its log lines, its base URL and the receiver's arrivals.
+async fn serve_with_silent_endpoint(
+    args: &[&str],
+) -> (
+    Child,
+    Lines<BufReader<ChildStderr>>,
+    String,
+    mpsc::UnboundedReceiver<()>,
+) {
+    let (hook, arrivals) = silent_receiver().await;
+    let (mut child, lines) = serve_logging(args, "info").await;
     let log = BufReader::new(child.stderr.take().unwrap()).lines();
 
     let base = lines[0].clone();
@@ -213,18 +217,72 @@ async fn serve_with_stuck_advance(extra_args: &[&str]) -> (Child, Lines<BufReade
             .unwrap();
         assert_eq!(customer.status(), 200);
     }
+    (child, log, base, arrivals)
+}
 
-    let advance = client
+/// Waits until the silent receiver got a delivery.
+async fn first_arrival(arrivals: &mut mpsc::UnboundedReceiver<()>) {
+    tokio::time::timeout(Duration::from_secs(30), arrivals.recv())
+        .await
+        .expect("no delivery arrived within 30 s")
+        .unwrap();
+}
+
+/// Starts `serve --manual-clock --delivery-timeout 60` with `extra_args`
+/// and a clock advance that waits for a receiver that never responds, 60 s
+/// for each of three deliveries. Returns once the first delivery has
+/// arrived, with the process, its log lines, and the advance's response
+/// (status and body) to come.
+async fn serve_with_stuck_advance(
+    extra_args: &[&str],
+) -> (
+    Child,
+    Lines<BufReader<ChildStderr>>,
+    tokio::task::JoinHandle<(u16, serde_json::Value)>,
+) {
+    let mut args = vec!["--port", "0", "--manual-clock", "--delivery-timeout", "60"];
+    args.extend_from_slice(extra_args);
+    let (child, log, base, mut arrivals) = serve_with_silent_endpoint(&args).await;
+    let advance = reqwest::Client::new()
         .post(format!("{base}/_fakestripe/clock/advance"))
         .bearer_auth("sk_test_stuck")
         .json(&serde_json::json!({ "seconds": 0 }))
         .send();
-    tokio::spawn(advance);
-    tokio::time::timeout(Duration::from_secs(30), arrivals.recv())
+    let advance = tokio::spawn(async move {
+        let response = advance.await.expect("the advance gets a response");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or_default())
+    });
+    first_arrival(&mut arrivals).await;
+    (child, log, advance)
+}
+
+/// Starts `serve` with `extra_args` and logs at info level, and sends it
+/// the headers of a POST whose body never comes, a request in flight
+/// until the connection closes. Returns the process, its log lines and
+/// the connection.
+async fn serve_with_stuck_upload(
+    extra_args: &[&str],
+) -> (Child, Lines<BufReader<ChildStderr>>, tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+
+    let mut args = vec!["--port", "0"];
+    args.extend_from_slice(extra_args);
+    let (mut child, lines) = serve_logging(&args, "info").await;
+    let log = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = lines[0].trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stream
+        .write_all(
+            b"POST /v1/customers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk_test_upload\r\n\
+              Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nemail=",
+        )
         .await
-        .expect("no delivery arrived within 30 s of the advance")
         .unwrap();
-    (child, log)
+    // The request counts as in flight once its handler starts reading the
+    // body, which the fake does as soon as the headers arrive.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    (child, log, stream)
 }
 
 /// Reads log lines until one contains `needle` and returns it.
@@ -257,22 +315,21 @@ async fn exit_code(child: &mut Child, limit_secs: u64) -> Option<i32> {
 }
 
 #[tokio::test]
-async fn sigterm_during_advance_stops_after_timeout() {
-    let (mut child, mut log) = serve_with_stuck_advance(&[]).await;
+async fn sigterm_during_upload_stops_after_timeout() {
+    let (mut child, mut log, _stream) = serve_with_stuck_upload(&[]).await;
     send_signal(&child, nix::sys::signal::Signal::SIGTERM);
     let waiting = wait_for_log(&mut log, "shutting down").await;
     assert!(
         waiting.contains("waiting up to 5 s for 1 request in flight"),
         "{waiting}"
     );
-    // The three deliveries would hold the advance for 180 s, and the
-    // default shutdown timeout is 5 s.
     assert_eq!(exit_code(&mut child, 40).await, Some(130));
 }
 
 #[tokio::test]
 async fn second_signal_stops_at_once() {
-    let (mut child, mut log) = serve_with_stuck_advance(&["--shutdown-timeout", "600"]).await;
+    let (mut child, mut log, _stream) =
+        serve_with_stuck_upload(&["--shutdown-timeout", "600"]).await;
     send_signal(&child, nix::sys::signal::Signal::SIGTERM);
     let waiting = wait_for_log(&mut log, "shutting down").await;
     assert!(
@@ -281,6 +338,75 @@ async fn second_signal_stops_at_once() {
     );
     send_signal(&child, nix::sys::signal::Signal::SIGINT);
     assert_eq!(exit_code(&mut child, 40).await, Some(130));
+}
+
+/// A stop cuts off the delivery that a clock advance waits for, so the
+/// advance gets a response and the server exits 0 long before its
+/// shutdown timeout of 600 s or the delivery timeout of 60 s.
+#[tokio::test]
+async fn sigterm_during_advance_answers_it_and_exits_0() {
+    let (mut child, mut log, advance) =
+        serve_with_stuck_advance(&["--shutdown-timeout", "600"]).await;
+    send_signal(&child, nix::sys::signal::Signal::SIGTERM);
+    let waiting = wait_for_log(&mut log, "shutting down").await;
+    assert!(
+        waiting.contains("waiting up to 600 s for 1 request in flight"),
+        "{waiting}"
+    );
+    let stopped = wait_for_log(&mut log, "stopping webhook deliveries").await;
+    assert!(
+        stopped.contains("1 being sent were cut off and 0 queued were not sent"),
+        "{stopped}"
+    );
+    assert_eq!(exit_code(&mut child, 40).await, Some(0));
+    let (status, body) = advance.await.unwrap();
+    assert_eq!(status, 503, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("The server is stopping, so this advance stopped after 1 task "),
+        "{message}"
+    );
+}
+
+/// In real-time mode a stop cuts off the delivery being sent, drops those
+/// queued behind it, and logs both counts before exiting 0.
+#[tokio::test]
+async fn sigterm_during_deliveries_logs_them_and_exits_0() {
+    let args = [
+        "--port",
+        "0",
+        "--delivery-timeout",
+        "60",
+        "--shutdown-timeout",
+        "600",
+    ];
+    let (mut child, mut log, _base, mut arrivals) = serve_with_silent_endpoint(&args).await;
+    first_arrival(&mut arrivals).await;
+    send_signal(&child, nix::sys::signal::Signal::SIGTERM);
+    let stopped = wait_for_log(&mut log, "stopping webhook deliveries").await;
+    assert!(
+        stopped.contains("1 being sent were cut off and "),
+        "{stopped}"
+    );
+    // The other two deliveries are queued unless the background loop has
+    // not taken them off the schedule yet, which a busy machine can delay.
+    let queued = ["0", "1", "2"]
+        .iter()
+        .any(|count| stopped.contains(&format!("cut off and {count} queued were not sent")));
+    assert!(queued, "{stopped}");
+    assert_eq!(exit_code(&mut child, 40).await, Some(0));
+    let rest = read_rest(&mut log).await;
+    assert!(!rest.contains("panicked"), "{rest}");
+}
+
+/// Reads the log lines left until the process closes stderr.
+async fn read_rest(log: &mut Lines<BufReader<ChildStderr>>) -> String {
+    let mut rest = String::new();
+    while let Ok(Some(line)) = log.next_line().await {
+        rest.push_str(&line);
+        rest.push('\n');
+    }
+    rest
 }
 
 #[tokio::test]

@@ -364,6 +364,11 @@ pub struct AccountData {
     /// was drawn from, so a secret drawn straight from that counter could
     /// be worked out from any checkout URL.
     secret_key: [u8; 32],
+    /// How many times the account has been reset. A delivery carries the
+    /// value it was prepared under, and its outcome is recorded only while
+    /// the value is unchanged, so nothing of a discarded state reaches the
+    /// fresh one.
+    pub generation: u64,
 }
 
 impl AccountData {
@@ -388,6 +393,7 @@ impl AccountData {
             seed,
             params_dictionary: Arc::from(&[][..]),
             secret_key: [0; 32],
+            generation: 0,
         }
     }
 
@@ -571,6 +577,10 @@ pub struct Account {
     /// Bursts of concurrent duplicate deliveries being sent now. While one
     /// is, the account's API requests wait `BURST_API_DELAY` first.
     pub bursts: AtomicUsize,
+    /// The account's `generation`, published by a reset so that work
+    /// waiting on a webhook endpoint stops at once. Written only under the
+    /// account lock, so it never runs ahead of `AccountData::generation`.
+    resets: tokio::sync::watch::Sender<u64>,
 }
 
 /// How much longer an API request takes while a burst of concurrent
@@ -602,7 +612,21 @@ impl Account {
             outbox: Mutex::default(),
             outbox_empty: Notify::new(),
             bursts: AtomicUsize::new(0),
+            resets: tokio::sync::watch::Sender::new(0),
         })
+    }
+
+    /// Returns a receiver that is notified of the next reset. Subscribe while holding
+    /// the account lock, so that the generation read under it is the one
+    /// the receiver starts from.
+    pub fn watch_resets(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.resets.subscribe()
+    }
+
+    /// Tells the waiting work that the account was reset to `generation`.
+    /// Call with the account lock held.
+    pub fn publish_reset(&self, generation: u64) {
+        self.resets.send_replace(generation);
     }
 
     /// Waits for this account's turn among API requests. Hold the guard

@@ -317,7 +317,9 @@ async fn clock_set(State(shared): State<Arc<Shared>>, headers: HeaderMap, bytes:
     }
     let ran = match forward {
         0 => 0,
-        seconds => dispatcher::advance(&shared, &account, seconds).await,
+        seconds => dispatcher::advance(&shared, &account, seconds)
+            .await
+            .map_err(|stopped| interrupted(&account, stopped))?,
     };
     {
         let mut data = account.lock();
@@ -360,11 +362,41 @@ async fn clock_advance(
             ),
         )));
     }
-    let ran = dispatcher::advance(&shared, &account, request.seconds).await;
+    let ran = dispatcher::advance(&shared, &account, request.seconds)
+        .await
+        .map_err(|stopped| interrupted(&account, stopped))?;
     let data = account.lock();
     let mut view = clock_view(&data);
     view["ran"] = json!(ran);
     Ok(ok(&view))
+}
+
+/// Builds the error for an advance that a reset or a stop ended early.
+fn interrupted(account: &Account, stopped: dispatcher::Interrupted) -> Response {
+    let now = account.lock().now();
+    let ran = match stopped.ran {
+        1 => "1 task".to_owned(),
+        count => format!("{count} tasks"),
+    };
+    let error = match stopped.cause {
+        dispatcher::Cause::Reset => ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorType::InvalidRequest,
+            format!(
+                "The account was reset while this advance ran, so it stopped after {ran} \
+                 with the clock at {now}. Advance again to move the clock further."
+            ),
+        ),
+        dispatcher::Cause::Stop => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorType::Api,
+            format!(
+                "The server is stopping, so this advance stopped after {ran} with the \
+                 clock at {now}."
+            ),
+        ),
+    };
+    fail(&error)
 }
 
 async fn session_pay(
@@ -622,11 +654,10 @@ struct ResetRequest {
 async fn reset(State(shared): State<Arc<Shared>>, headers: HeaderMap, bytes: Bytes) -> Answer {
     let account = account_for(&shared, &headers)?;
     let request: ResetRequest = body(&bytes)?;
-    // Wait for running work so nothing it does lands in the fresh state,
-    // and drop what real-time mode queued so none of it goes out after.
-    let _runner = account.runner.lock().await;
-    crate::events::dispatcher::discard_outbox(&account).await;
+    // Nothing here waits: the old state's sends in flight are cut off, and
+    // their outcomes are not recorded (`dispatcher::start_generation`).
     let mut data = account.lock();
+    let generation = data.generation + 1;
     let mode = data.clock.mode();
     let now = data.now();
     let seed = data.ids_seed();
@@ -671,5 +702,7 @@ async fn reset(State(shared): State<Arc<Shared>>, headers: HeaderMap, bytes: Byt
         let _ = faults::set_plan(&mut data, default_plan.clone());
         data.ids = ids;
     }
+    dispatcher::start_generation(&account, &mut data, generation);
+    drop(data);
     Ok(ok(&json!({ "reset": true })))
 }

@@ -37,6 +37,11 @@ pub struct Shared {
     pub http: reqwest::Client,
     /// Requests whose handler has started and not yet returned a response.
     in_flight: AtomicUsize,
+    /// Set once the server stops. Webhook sends and the advances waiting
+    /// for them end when it is set.
+    stopping: tokio::sync::watch::Sender<bool>,
+    /// Webhook deliveries being sent now, for the log line at a stop.
+    sends_in_flight: AtomicUsize,
 }
 
 impl Shared {
@@ -53,7 +58,51 @@ impl Shared {
             accounts: Mutex::new(HashMap::new()),
             http,
             in_flight: AtomicUsize::new(0),
+            stopping: tokio::sync::watch::Sender::new(false),
+            sends_in_flight: AtomicUsize::new(0),
         })
+    }
+
+    /// Stops every webhook delivery: sends in flight are cut off, queued
+    /// ones are dropped, and advances waiting for them return. Logs how
+    /// many were cut off and dropped. Later calls do nothing.
+    pub fn stop_deliveries(&self) {
+        if self.is_stopping() {
+            return;
+        }
+        // Counted before the stop is published, because the sends it cuts
+        // off stop counting at once, and a sender woken by it skips the
+        // deliveries still queued.
+        let in_flight = self.sends_in_flight.load(Ordering::SeqCst);
+        let queued: usize = self
+            .accounts()
+            .iter()
+            .map(|account| crate::events::dispatcher::discard_queued(account))
+            .sum();
+        self.stopping.send_replace(true);
+        if in_flight + queued > 0 {
+            tracing::info!(
+                in_flight,
+                queued,
+                "stopping webhook deliveries: {in_flight} being sent were cut off and {queued} queued were not sent"
+            );
+        }
+    }
+
+    /// Returns whether `stop_deliveries` was called.
+    pub fn is_stopping(&self) -> bool {
+        *self.stopping.borrow()
+    }
+
+    /// Returns a receiver that is notified of the stop.
+    pub(crate) fn watch_stopping(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.stopping.subscribe()
+    }
+
+    /// Counts a webhook send in flight until the returned guard is dropped.
+    pub(crate) fn start_send(&self) -> SendGuard<'_> {
+        self.sends_in_flight.fetch_add(1, Ordering::SeqCst);
+        SendGuard(&self.sends_in_flight)
     }
 
     /// Returns the number of requests being handled now, such as a clock advance
@@ -162,6 +211,15 @@ impl Shared {
     pub fn remove_account(&self, key: &str) {
         let mut accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
         accounts.retain(|scope, _| scope != key && !scope.starts_with(&format!("{key}/")));
+    }
+}
+
+/// Counts a webhook send in `Shared::sends_in_flight` until it is dropped.
+pub(crate) struct SendGuard<'a>(&'a AtomicUsize);
+
+impl Drop for SendGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -381,8 +439,10 @@ impl Server {
         &self.shared
     }
 
-    /// Stops accepting connections and waits for open requests to finish.
+    /// Stops every webhook delivery (see `Shared::stop_deliveries`), stops
+    /// accepting connections, and waits for open requests to finish.
     pub async fn shutdown(mut self) {
+        self.shared.stop_deliveries();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -394,6 +454,7 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        self.shared.stop_deliveries();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

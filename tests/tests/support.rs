@@ -515,3 +515,108 @@ pub(crate) fn signed_by(received: &Received, secret: &str) -> bool {
     let expected = expected_v1(secret, signature.timestamp, &received.body);
     signature.v1.contains(&expected)
 }
+
+/// A webhook endpoint on 127.0.0.1 that accepts every connection, reads
+/// the request, and never responds. It records each request's event id and
+/// counts the connections the fake closed.
+#[derive(Debug, Clone)]
+pub(crate) struct SilentEndpoint {
+    pub(crate) addr: SocketAddr,
+    state: Arc<SilentState>,
+}
+
+#[derive(Debug, Default)]
+struct SilentState {
+    /// The event id of each request, in the order the requests arrived.
+    events: Mutex<Vec<String>>,
+    /// Connections that the fake closed.
+    closed: AtomicUsize,
+}
+
+impl SilentEndpoint {
+    pub(crate) async fn start() -> SilentEndpoint {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding the silent endpoint");
+        let addr = listener.local_addr().expect("silent endpoint address");
+        let state = Arc::new(SilentState::default());
+        let accepting = state.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(hold_silently(stream, accepting.clone()));
+            }
+        });
+        SilentEndpoint { addr, state }
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Returns the event ids of the requests so far, in arrival order.
+    pub(crate) fn events(&self) -> Vec<String> {
+        self.state.events.lock().unwrap().clone()
+    }
+
+    pub(crate) fn closed(&self) -> usize {
+        self.state.closed.load(Ordering::SeqCst)
+    }
+
+    /// Waits in real time until at least `count` requests arrived, and
+    /// returns their event ids.
+    pub(crate) async fn wait_for_events(&self, count: usize, limit: Duration) -> Vec<String> {
+        let deadline = Instant::now() + limit;
+        while self.events().len() < count && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.events()
+    }
+
+    /// Waits in real time until the fake closed at least `count`
+    /// connections, and returns how many it closed.
+    pub(crate) async fn wait_for_closed(&self, count: usize, limit: Duration) -> usize {
+        let deadline = Instant::now() + limit;
+        while self.closed() < count && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.closed()
+    }
+}
+
+/// Reads one request from `stream`, records its event id, then reads on
+/// without responding until the fake closes the connection.
+async fn hold_silently(mut stream: tokio::net::TcpStream, state: Arc<SilentState>) {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 8192];
+    let mut recorded = false;
+    loop {
+        match stream.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(read) => received.extend_from_slice(&buffer[..read]),
+        }
+        if !recorded && let Some(event) = complete_request_event(&received) {
+            state.events.lock().unwrap().push(event);
+            recorded = true;
+        }
+    }
+    state.closed.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Returns the event id of an HTTP request once its whole body (by
+/// `content-length`) has arrived.
+fn complete_request_event(request: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(request);
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let length: usize = head.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("content-length")
+            .then(|| value.trim().parse().ok())
+            .flatten()
+    })?;
+    if body.len() < length {
+        return None;
+    }
+    let event: Value = serde_json::from_str(&body[..length]).ok()?;
+    Some(event["id"].as_str().unwrap_or_default().to_owned())
+}

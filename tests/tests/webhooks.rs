@@ -10,8 +10,8 @@ use std::time::Duration;
 use fakestripe_server::ServerConfig;
 use serde_json::{Value, json};
 use support::{
-    Api, Receiver, create_session, expected_v1, parse_signature, signed_by, start, start_manual,
-    wall_clock,
+    Api, Receiver, SilentEndpoint, create_session, expected_v1, parse_signature, signed_by, start,
+    start_manual, wall_clock,
 };
 
 /// Creates a product, which records exactly one `product.created` event
@@ -836,6 +836,195 @@ async fn reset_drops_queued_deliveries() {
         .filter(|entry| entry["kind"] == "delivery")
         .collect();
     assert!(deliveries.is_empty(), "{deliveries:?}");
+}
+
+/// A delivery timeout far longer than the client timeout of the reset
+/// calls below, so a reset that waited for a hanging send would fail them.
+const LONG_DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The client timeout of a reset or an advance that must not wait for a
+/// hanging endpoint.
+const PROMPT: Duration = Duration::from_secs(5);
+
+/// Starts a fake with `LONG_DELIVERY_TIMEOUT` and the given clock.
+async fn start_with_long_timeout(
+    clock_mode: fakestripe_server::ClockMode,
+) -> fakestripe_server::Server {
+    start(ServerConfig {
+        clock_mode,
+        delivery_timeout: LONG_DELIVERY_TIMEOUT,
+        ..Default::default()
+    })
+    .await
+}
+
+/// Sends a request with the `PROMPT` client timeout, with `body` as JSON
+/// when given. Returns the status and body, or the client's error when no
+/// response came in time.
+async fn within_prompt(
+    api: &Api,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> Result<(u16, Value), String> {
+    let client = reqwest::Client::builder()
+        .timeout(PROMPT)
+        .build()
+        .expect("building a client");
+    let mut request = client
+        .request(method.clone(), format!("{}{path}", api.base))
+        .bearer_auth(&api.key);
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/json")
+            .body(body.to_string());
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|err| format!("{method} {path}: {err}"))?;
+    let status = response.status().as_u16();
+    let body = response
+        .json()
+        .await
+        .map_err(|err| format!("{method} {path}: reading the body: {err}"))?;
+    Ok((status, body))
+}
+
+/// POSTs to the control API with the `PROMPT` client timeout.
+async fn control_within_prompt(api: &Api, path: &str, body: Value) -> Result<(u16, Value), String> {
+    let path = format!("/_fakestripe{path}");
+    within_prompt(api, reqwest::Method::POST, &path, Some(body)).await
+}
+
+/// Asserts that the account contains nothing of its state before a reset:
+/// no events, no delivery attempts, no delivery lines in the trace, and no
+/// scheduled work, such as a retry, within a day.
+async fn assert_fresh_after_reset(api: &Api) {
+    assert!(
+        api.all_events().await.is_empty(),
+        "events survived the reset"
+    );
+    let deliveries = api.deliveries().await;
+    assert!(deliveries.is_empty(), "{deliveries:?}");
+    let trace = api.control_get("/trace").await;
+    let traced: Vec<&Value> = trace.ok()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["kind"] == "delivery")
+        .collect();
+    assert!(traced.is_empty(), "{traced:?}");
+    let advanced = api.advance(24 * 3600).await;
+    assert_eq!(
+        advanced["ran"], 0,
+        "work was scheduled after the reset: {advanced}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_cuts_off_hanging_delivery() {
+    let fake = start_with_long_timeout(fakestripe_server::ClockMode::RealTime { speed: 1.0 }).await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_reset_hanging");
+    let silent = SilentEndpoint::start().await;
+    api.webhook_endpoint(&silent.url("/hook"), &["*"]).await;
+    let old = create_product(&api, &[]).await.json["id"].clone();
+    create_product(&api, &[]).await;
+    let in_flight = silent.wait_for_events(1, PROMPT).await;
+    assert_eq!(
+        in_flight.len(),
+        1,
+        "the first delivery reached the endpoint"
+    );
+
+    let reset =
+        control_within_prompt(&api, "/reset", json!({"keep_webhook_endpoints": true})).await;
+
+    let (status, body) = reset.expect("the reset returns without waiting for the hanging send");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["reset"], true);
+    assert_eq!(
+        silent.wait_for_closed(1, PROMPT).await,
+        1,
+        "the fake closed the connection of the send it cut off"
+    );
+    assert_fresh_after_reset(&api).await;
+    // The endpoint was kept. The next event goes out, and the second
+    // delivery of the old state, which was queued, never does.
+    let new = create_product(&api, &[]).await.json["id"].clone();
+    assert_ne!(new, old);
+    let events = silent.wait_for_events(2, PROMPT).await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[0], in_flight[0]);
+    let new_event = api.all_events().await[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(events[1], new_event);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_ends_manual_advance_on_hanging_endpoint() {
+    let fake = start_with_long_timeout(fakestripe_server::ClockMode::Manual).await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_reset_advance");
+    let silent = SilentEndpoint::start().await;
+    api.webhook_endpoint(&silent.url("/hook"), &["*"]).await;
+    create_product(&api, &[]).await;
+    create_product(&api, &[]).await;
+    let advancing = {
+        let api = api.clone();
+        tokio::spawn(async move {
+            control_within_prompt(&api, "/clock/advance", json!({"seconds": 60})).await
+        })
+    };
+    assert_eq!(silent.wait_for_events(1, PROMPT).await.len(), 1);
+
+    let reset = control_within_prompt(&api, "/reset", json!({})).await;
+
+    let (status, body) = reset.expect("the reset returns without waiting for the advance");
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = advancing
+        .await
+        .expect("the advance task")
+        .expect("the advance returns once the reset ends it");
+    assert_eq!(status, 409, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("reset while this advance ran"),
+        "{message}"
+    );
+    assert_eq!(silent.wait_for_closed(1, PROMPT).await, 1);
+    assert_eq!(
+        silent.events().len(),
+        1,
+        "the second delivery was never sent"
+    );
+    assert_fresh_after_reset(&api).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_cuts_off_hanging_concurrent_copies() {
+    let fake = start_with_long_timeout(fakestripe_server::ClockMode::RealTime { speed: 1.0 }).await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_reset_burst");
+    let silent = SilentEndpoint::start().await;
+    api.webhook_endpoint(&silent.url("/hook"), &["*"]).await;
+    api.put_control(
+        "/faults",
+        json!({"faults": [{"kind": "webhook_duplicate", "types": ["product.created"], "copies": 2, "concurrent": true}]}),
+    )
+    .await
+    .ok();
+    create_product(&api, &[]).await;
+    assert_eq!(
+        silent.wait_for_events(3, PROMPT).await.len(),
+        3,
+        "the delivery and its two copies reached the endpoint"
+    );
+
+    let reset =
+        control_within_prompt(&api, "/reset", json!({"keep_webhook_endpoints": true})).await;
+
+    let (status, body) = reset.expect("the reset returns without waiting for the copies");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(silent.wait_for_closed(3, PROMPT).await, 3);
+    assert_fresh_after_reset(&api).await;
 }
 
 #[tokio::test]

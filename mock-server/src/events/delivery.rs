@@ -36,6 +36,10 @@ pub struct Prepared {
     /// Set by a drop fault: the attempt fails as if the network lost it,
     /// without reaching the endpoint.
     pub lost: bool,
+    /// The account's `generation` when the delivery was prepared. After a
+    /// reset the delivery is not sent, and if it was already being sent,
+    /// its outcome is not recorded.
+    pub generation: u64,
 }
 
 /// What the endpoint did with one attempt.
@@ -125,6 +129,7 @@ pub fn prepare(
         duplicate: false,
         retry_on_failure: true,
         lost: false,
+        generation: data.generation,
     })
 }
 
@@ -280,23 +285,38 @@ pub async fn send_together(
     timeout: Duration,
 ) -> Vec<Outcome> {
     let gate = Arc::new(Gate::new(sends.len()));
-    let tasks: Vec<_> = sends
-        .iter()
-        .map(|prepared| {
-            let gate = gate.clone();
-            let http = http.clone();
-            let prepared = prepared.clone();
-            tokio::spawn(async move { send_at_gate(&http, &prepared, &gate, timeout).await })
-        })
-        .collect();
-    let mut outcomes = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        let outcome = task.await.unwrap_or_else(|err| {
-            Outcome::failed(Instant::now(), format!("delivery task failed: {err}"))
-        });
-        outcomes.push(outcome);
+    // A `JoinSet` aborts its tasks when dropped, so a burst cut off by a
+    // reset or a stop sends nothing more.
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut slots = std::collections::HashMap::new();
+    for (index, prepared) in sends.iter().enumerate() {
+        let gate = gate.clone();
+        let http = http.clone();
+        let prepared = prepared.clone();
+        let task = tasks.spawn(async move { send_at_gate(&http, &prepared, &gate, timeout).await });
+        slots.insert(task.id(), index);
+    }
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; sends.len()];
+    while let Some(joined) = tasks.join_next_with_id().await {
+        let (id, outcome) = match joined {
+            Ok((id, outcome)) => (id, outcome),
+            Err(err) => (
+                err.id(),
+                Outcome::failed(Instant::now(), format!("delivery task failed: {err}")),
+            ),
+        };
+        if let Some(index) = slots.get(&id) {
+            outcomes[*index] = Some(outcome);
+        }
     }
     outcomes
+        .into_iter()
+        .map(|outcome| {
+            outcome.unwrap_or_else(|| {
+                Outcome::failed(Instant::now(), "delivery task failed".to_owned())
+            })
+        })
+        .collect()
 }
 
 /// Opens a connection for one delivery, waits at `gate` until the other
@@ -423,6 +443,11 @@ pub fn complete(
     outcome: &Outcome,
     retry_schedule: &[i64],
 ) {
+    if prepared.generation != data.generation {
+        // The account was reset while the attempt was being sent.
+        tracing::info!(event = %prepared.event_id, endpoint = %prepared.endpoint_id, attempt = prepared.attempt, "webhook delivery finished after a reset of its account; its outcome is not recorded");
+        return;
+    }
     let now = data.now();
     let record = DeliveryRecord {
         event_id: prepared.event_id.clone(),

@@ -8,7 +8,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use crate::account::{Account, Task};
+use crate::account::{Account, AccountData, Task};
 use crate::clock::ClockMode;
 use crate::events::delivery::{self, Prepared};
 use crate::server::Shared;
@@ -18,12 +18,15 @@ use crate::simulate;
 const IDLE_CHECK: Duration = Duration::from_secs(5);
 
 /// The background loop of one account. Ends when the account or the
-/// server is dropped.
+/// server is dropped, or when the server stops.
 pub async fn run(shared: Weak<Shared>, account: Weak<Account>) {
     loop {
         let (Some(shared_now), Some(account_now)) = (shared.upgrade(), account.upgrade()) else {
             return;
         };
+        if shared_now.is_stopping() {
+            return;
+        }
         let wait = {
             let data = account_now.lock();
             match (data.clock.mode(), data.next_due()) {
@@ -37,14 +40,97 @@ pub async fn run(shared: Weak<Shared>, account: Weak<Account>) {
             run_due_concurrently(&shared_now, &account_now).await;
             continue;
         }
+        let mut stopping = shared_now.watch_stopping();
         drop(shared_now);
         // The strong handle lives only for this wait, which IDLE_CHECK
         // bounds, so a removed account's loop ends soon after.
         let notified = account_now.wake.notified();
         tokio::select! {
             _ = notified => {}
+            _ = async { stopping.wait_for(|stopping| *stopping).await.is_ok() } => {}
             _ = tokio::time::sleep(wait.min(IDLE_CHECK)) => {}
         }
+    }
+}
+
+/// The reason work that waited on a webhook endpoint stopped early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// The account was reset.
+    Reset,
+    /// The server is stopping.
+    Stop,
+}
+
+/// Ends a wait on webhook endpoints early, when the account is reset or
+/// the server stops.
+pub(crate) struct Interrupt {
+    resets: tokio::sync::watch::Receiver<u64>,
+    stopping: tokio::sync::watch::Receiver<bool>,
+    /// The account's generation when the interrupt was made.
+    generation: u64,
+}
+
+impl Interrupt {
+    /// Watches the account that `data` belongs to. Taking `data` makes the
+    /// caller hold the account lock, under which a reset publishes, so the
+    /// generation read here and the receiver agree.
+    pub(crate) fn new(shared: &Shared, account: &Account, data: &AccountData) -> Interrupt {
+        Interrupt {
+            resets: account.watch_resets(),
+            stopping: shared.watch_stopping(),
+            generation: data.generation,
+        }
+    }
+
+    /// Returns whether `data` is still the state this interrupt started
+    /// with and the server is not stopping, or else the cause.
+    fn check(&self, data: &AccountData) -> Result<(), Cause> {
+        if data.generation != self.generation {
+            Err(Cause::Reset)
+        } else if *self.stopping.borrow() {
+            Err(Cause::Stop)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Waits until the account is reset or the server stops.
+    pub(crate) async fn wait(&mut self) -> Cause {
+        let reset = async {
+            match self.resets.changed().await {
+                Ok(()) => Cause::Reset,
+                // The account is gone, so no reset will come.
+                Err(_) => std::future::pending().await,
+            }
+        };
+        let stop = async {
+            // `wait_for` returns a guard on the value, dropped here before
+            // any other await.
+            let stopped = self.stopping.wait_for(|stopping| *stopping).await.is_ok();
+            if !stopped {
+                // The server is gone, so no stop will come.
+                std::future::pending::<()>().await;
+            }
+            Cause::Stop
+        };
+        tokio::select! {
+            cause = reset => cause,
+            cause = stop => cause,
+        }
+    }
+}
+
+/// Logs deliveries whose send `cause` cut off. Their outcome is recorded
+/// nowhere: the account state they belong to was discarded, or the server
+/// is stopping.
+fn log_cut_off(sends: &[Prepared], cause: Cause) {
+    let reason = match cause {
+        Cause::Reset => "the account was reset",
+        Cause::Stop => "the server is stopping",
+    };
+    for prepared in sends {
+        tracing::info!(event = %prepared.event_id, endpoint = %prepared.endpoint_id, attempt = prepared.attempt, reason, "webhook delivery cut off");
     }
 }
 
@@ -54,56 +140,98 @@ pub async fn run(shared: Weak<Shared>, account: Weak<Account>) {
 /// another, so each endpoint gets its deliveries in schedule order.
 #[derive(Debug, Default)]
 pub struct Outbox {
-    queues: HashMap<String, VecDeque<Prepared>>,
+    queues: HashMap<String, Queue>,
+}
+
+/// The deliveries queued for one endpoint, all prepared under one
+/// generation of the account. A reset removes every queue, and a sender
+/// that finds its endpoint's queue missing or of a later generation ends.
+#[derive(Debug)]
+struct Queue {
+    generation: u64,
+    deliveries: VecDeque<Prepared>,
 }
 
 /// Queues `prepared` behind its endpoint's earlier deliveries, and starts
 /// the endpoint's sender if none runs.
 fn enqueue(shared: &Arc<Shared>, account: &Arc<Account>, prepared: Prepared) {
     let mut outbox = account.outbox.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(queue) = outbox.queues.get_mut(&prepared.endpoint_id) {
-        queue.push_back(prepared);
+    if let Some(queue) = outbox.queues.get_mut(&prepared.endpoint_id)
+        && queue.generation == prepared.generation
+    {
+        queue.deliveries.push_back(prepared);
         return;
     }
     let endpoint = prepared.endpoint_id.clone();
-    outbox
-        .queues
-        .insert(endpoint.clone(), VecDeque::from([prepared]));
-    tokio::spawn(send_queued(shared.clone(), account.clone(), endpoint));
+    let generation = prepared.generation;
+    let queue = Queue {
+        generation,
+        deliveries: VecDeque::from([prepared]),
+    };
+    outbox.queues.insert(endpoint.clone(), queue);
+    tokio::spawn(send_queued(
+        shared.clone(),
+        account.clone(),
+        endpoint,
+        generation,
+    ));
 }
 
-/// Sends the queue of `endpoint` until it is empty, then removes it.
-async fn send_queued(shared: Arc<Shared>, account: Arc<Account>, endpoint: String) {
-    loop {
-        let next = {
-            let mut outbox = account.outbox.lock().unwrap_or_else(|p| p.into_inner());
-            let next = outbox
-                .queues
-                .get_mut(&endpoint)
-                .and_then(VecDeque::pop_front);
-            if next.is_none() {
-                outbox.queues.remove(&endpoint);
-                if outbox.queues.is_empty() {
-                    account.outbox_empty.notify_waiters();
-                }
-            }
-            next
+/// Takes the next delivery of the queue of `endpoint` and `generation`.
+/// Removes the queue once it is empty, and returns `None` then or when a
+/// reset has removed it.
+fn next_queued(account: &Account, endpoint: &str, generation: u64) -> Option<Prepared> {
+    let mut outbox = account.outbox.lock().unwrap_or_else(|p| p.into_inner());
+    let queue = outbox
+        .queues
+        .get_mut(endpoint)
+        .filter(|queue| queue.generation == generation)?;
+    let next = queue.deliveries.pop_front();
+    if next.is_none() {
+        outbox.queues.remove(endpoint);
+        if outbox.queues.is_empty() {
+            account.outbox_empty.notify_waiters();
+        }
+    }
+    next
+}
+
+/// Sends the queue of `endpoint` until it is empty, then removes it. A
+/// reset or a stop cuts off the send in flight and ends the sender.
+async fn send_queued(
+    shared: Arc<Shared>,
+    account: Arc<Account>,
+    endpoint: String,
+    generation: u64,
+) {
+    while let Some(prepared) = next_queued(&account, &endpoint, generation) {
+        let (mut interrupt, accepted) = {
+            let mut data = account.lock();
+            let interrupt = Interrupt::new(&shared, &account, &data);
+            // The endpoint may have been disabled or deleted while the
+            // delivery waited in the queue.
+            let accepted = prepared.generation == data.generation
+                && !shared.is_stopping()
+                && delivery::endpoint_accepts(
+                    &mut data,
+                    &prepared.event_id,
+                    &prepared.endpoint_id,
+                    prepared.attempt,
+                );
+            (interrupt, accepted)
         };
-        let Some(prepared) = next else {
-            return;
-        };
-        // The endpoint may have been disabled or deleted while the
-        // delivery waited in the queue.
-        let accepted = delivery::endpoint_accepts(
-            &mut account.lock(),
-            &prepared.event_id,
-            &prepared.endpoint_id,
-            prepared.attempt,
-        );
         if !accepted {
             continue;
         }
-        let outcome = delivery::send(&shared.http, &prepared).await;
+        let sending = shared.start_send();
+        let outcome = tokio::select! {
+            outcome = delivery::send(&shared.http, &prepared) => outcome,
+            cause = interrupt.wait() => {
+                log_cut_off(std::slice::from_ref(&prepared), cause);
+                continue;
+            }
+        };
+        drop(sending);
         let mut data = account.lock();
         delivery::complete(
             &mut data,
@@ -138,24 +266,32 @@ async fn outbox_drained(account: &Account) {
 }
 
 /// Drops the deliveries that real-time mode has queued and not yet sent,
-/// then waits until the sends already under way, concurrent copies
-/// included, are recorded. An in-flight send can take up to the delivery
-/// timeout. The caller has locked `runner`, so nothing new joins the queues.
-pub async fn discard_outbox(account: &Account) {
-    {
-        let mut outbox = account.outbox.lock().unwrap_or_else(|p| p.into_inner());
-        // Each sender removes its emptied queue itself, which is what
-        // `outbox_drained` waits for.
-        for queue in outbox.queues.values_mut() {
-            queue.clear();
-        }
-    }
-    outbox_drained(account).await;
-    // A burst counts until its outcomes are recorded. Bursts are rare and
-    // short, so polling is cheaper than another notifier.
-    while account.bursts.load(std::sync::atomic::Ordering::SeqCst) > 0 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+/// and returns how many. The senders of the queues end after the send they
+/// have in flight, if any.
+pub fn discard_queued(account: &Account) -> usize {
+    let mut outbox = account.outbox.lock().unwrap_or_else(|p| p.into_inner());
+    let queued = outbox
+        .queues
+        .values()
+        .map(|queue| queue.deliveries.len())
+        .sum();
+    outbox.queues.clear();
+    account.outbox_empty.notify_waiters();
+    queued
+}
+
+/// Starts the account's state anew after a reset has replaced `data`:
+/// raises its generation, drops what real-time mode queued, and cuts off
+/// the sends and advances in flight. None of them waits for an endpoint, so
+/// a reset returns at once. A send already under way may still reach its
+/// endpoint, but its outcome is not recorded and schedules no retry.
+pub fn start_generation(account: &Account, data: &mut AccountData, generation: u64) {
+    data.generation = generation;
+    discard_queued(account);
+    // Published under the account lock, after the generation changed, so
+    // a sender that checked the old generation is woken, and one that
+    // checks later reads the new one.
+    account.publish_reset(generation);
 }
 
 /// Runs everything due now in real-time mode. Deliveries to different
@@ -178,42 +314,72 @@ async fn run_due_concurrently(shared: &Arc<Shared>, account: &Arc<Account>) {
     }
 }
 
+/// An advance that a reset or a stop ended before its target.
+#[derive(Debug, Clone, Copy)]
+pub struct Interrupted {
+    pub cause: Cause,
+    /// The tasks that ran before it ended.
+    pub ran: usize,
+}
+
 /// Moves a manual clock forward by `seconds`, running each task that falls
 /// due at its own virtual time and waiting for every delivery. Work that a
 /// task schedules inside the window (a retry, a settlement) runs too.
 /// In real-time mode it first waits for the deliveries already taken off
 /// the schedule, so time order holds. It then jumps the clock forward the
 /// same way and sends each instant's deliveries to the endpoints in parallel.
-pub async fn advance(shared: &Arc<Shared>, account: &Arc<Account>, seconds: i64) -> usize {
+/// Returns the number of tasks that ran. A reset of the account or a stop
+/// of the server ends it where it is, cutting off the sends in flight.
+pub async fn advance(
+    shared: &Arc<Shared>,
+    account: &Arc<Account>,
+    seconds: i64,
+) -> Result<usize, Interrupted> {
     let real_time = matches!(account.lock().clock.mode(), ClockMode::RealTime { .. });
     if real_time {
         return advance_real_time(shared, account, seconds).await;
     }
     let _runner = account.runner.lock().await;
-    outbox_drained(account).await;
-    let target = account.lock().now() + seconds.max(0);
+    let mut interrupt = Interrupt::new(shared, account, &account.lock());
     let mut ran = 0;
+    tokio::select! {
+        () = outbox_drained(account) => {}
+        cause = interrupt.wait() => return Err(Interrupted { cause, ran }),
+    }
+    let target = account.lock().now() + seconds.max(0);
     loop {
-        let step = {
+        let sends = {
             let mut data = account.lock();
+            interrupt
+                .check(&data)
+                .map_err(|cause| Interrupted { cause, ran })?;
             let Some((due, task)) = data.pop_due(target) else {
-                break;
+                if target > data.now() {
+                    data.clock.set_now(target);
+                }
+                return Ok(ran);
             };
             if due > data.now() {
                 data.clock.set_now(due);
             }
             ran += 1;
-            start_task(&mut data, due, task)
+            start_task(&mut data, due, task).map(|prepared| {
+                let copies = crate::faults::concurrent_copies(&mut data, &prepared);
+                let mut sends = vec![prepared];
+                sends.extend(copies);
+                sends
+            })
         };
-        if let Some(prepared) = step {
-            run_delivery(shared, account, prepared).await;
+        if let Some(sends) = sends {
+            tokio::select! {
+                () = run_delivery(shared, account, &sends) => {}
+                cause = interrupt.wait() => {
+                    log_cut_off(&sends, cause);
+                    return Err(Interrupted { cause, ran });
+                }
+            }
         }
     }
-    let mut data = account.lock();
-    if target > data.now() {
-        data.clock.set_now(target);
-    }
-    ran
 }
 
 /// Advances a real-time clock by `seconds`, one due instant at a time. The
@@ -224,15 +390,26 @@ pub async fn advance(shared: &Arc<Shared>, account: &Arc<Account>, seconds: i64)
 /// a slow endpoint delays the others only at the next instant. The
 /// background dispatcher keeps sending what falls due at the clock's
 /// current time, such as the events of a payment made during the advance.
-async fn advance_real_time(shared: &Arc<Shared>, account: &Arc<Account>, seconds: i64) -> usize {
-    outbox_drained(account).await;
-    let target = account.lock().now() + seconds.max(0);
+async fn advance_real_time(
+    shared: &Arc<Shared>,
+    account: &Arc<Account>,
+    seconds: i64,
+) -> Result<usize, Interrupted> {
+    let mut interrupt = Interrupt::new(shared, account, &account.lock());
     let mut ran = 0;
+    tokio::select! {
+        () = outbox_drained(account) => {}
+        cause = interrupt.wait() => return Err(Interrupted { cause, ran }),
+    }
+    let target = account.lock().now() + seconds.max(0);
     let mut copies = Vec::new();
     loop {
         {
             let _runner = account.runner.lock().await;
             let mut data = account.lock();
+            interrupt
+                .check(&data)
+                .map_err(|cause| Interrupted { cause, ran })?;
             let Some(at) = data.next_due().filter(|at| *at <= target) else {
                 break;
             };
@@ -253,17 +430,24 @@ async fn advance_real_time(shared: &Arc<Shared>, account: &Arc<Account>, seconds
         }
         // A delivery that fails schedules its retry, which runs too when it
         // falls inside the window.
-        outbox_drained(account).await;
+        tokio::select! {
+            () = outbox_drained(account) => {}
+            cause = interrupt.wait() => return Err(Interrupted { cause, ran }),
+        }
     }
     for copy in copies {
-        // A copy that panicked has nothing left to record.
+        // The copies end on a reset or a stop by themselves, and a copy
+        // that panicked has nothing left to record.
         let _ = copy.await;
     }
     let mut data = account.lock();
+    interrupt
+        .check(&data)
+        .map_err(|cause| Interrupted { cause, ran })?;
     if target > data.now() {
         data.clock.set_now(target);
     }
-    ran
+    Ok(ran)
 }
 
 /// Sends the concurrent copies of a delivery together, outside their
@@ -276,11 +460,29 @@ fn spawn_copies(
     let shared = shared.clone();
     let account = account.clone();
     tokio::spawn(async move {
-        // The burst counts until its outcomes are recorded, so a reset
-        // that waits for it finds them in the old state.
+        let mut interrupt = {
+            let data = account.lock();
+            let interrupt = Interrupt::new(&shared, &account, &data);
+            let current = copies
+                .first()
+                .is_some_and(|copy| copy.generation == data.generation);
+            if !current || shared.is_stopping() {
+                return;
+            }
+            interrupt
+        };
+        // The burst counts until its outcomes are recorded, so the
+        // account's API requests wait out `BURST_API_DELAY` meanwhile.
         let burst = account.start_burst();
-        let outcomes =
-            delivery::send_together(&shared.http, &copies, shared.config.delivery_timeout).await;
+        let _sending = shared.start_send();
+        let sent = delivery::send_together(&shared.http, &copies, shared.config.delivery_timeout);
+        let outcomes = tokio::select! {
+            outcomes = sent => outcomes,
+            cause = interrupt.wait() => {
+                log_cut_off(&copies, cause);
+                return;
+            }
+        };
         let mut data = account.lock();
         for (copy, outcome) in copies.iter().zip(outcomes) {
             delivery::complete(&mut data, copy, &outcome, &shared.config.retry_schedule);
@@ -290,21 +492,15 @@ fn spawn_copies(
     })
 }
 
-/// Sends one prepared delivery, or a burst of copies that reach the
-/// endpoint together when the fault plan has concurrent duplicates,
-/// and records the outcomes.
-async fn run_delivery(shared: &Shared, account: &Account, prepared: Prepared) {
-    let burst = {
-        let mut data = account.lock();
-        crate::faults::concurrent_copies(&mut data, &prepared)
-    };
-    let mut sends = vec![prepared];
-    sends.extend(burst);
-    let outcomes = if sends.len() == 1 {
-        vec![delivery::send(&shared.http, &sends[0]).await]
+/// Sends one delivery, or a burst of copies that reach the endpoint
+/// together, and records the outcomes.
+async fn run_delivery(shared: &Shared, account: &Account, sends: &[Prepared]) {
+    let _sending = shared.start_send();
+    let outcomes = if let [single] = sends {
+        vec![delivery::send(&shared.http, single).await]
     } else {
         let _burst = account.start_burst();
-        delivery::send_together(&shared.http, &sends, shared.config.delivery_timeout).await
+        delivery::send_together(&shared.http, sends, shared.config.delivery_timeout).await
     };
     let mut data = account.lock();
     for (prepared, outcome) in sends.iter().zip(outcomes) {
