@@ -108,29 +108,24 @@ fn ok(value: &Value) -> Response {
     response
 }
 
-/// Parses a JSON body; an empty body counts as `{}`. Errors name the
-/// field at fault in `param`.
+/// Parses a JSON body. An empty body counts as `{}`. A field at fault is
+/// named in `param` with a `parameter_*` code. A body that is not one JSON
+/// object as a whole gets the code `body_invalid`, with no `param`.
 fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
     let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
         bytes
     };
-    let first = text.iter().find(|b| !b.is_ascii_whitespace());
-    if first != Some(&b'{') {
-        return Err(fail(&ApiError::new(
-            StatusCode::BAD_REQUEST,
-            ErrorType::InvalidRequest,
-            "Invalid JSON body: the body must be a JSON object.",
-        )));
+    if let Some(found) = not_an_object(text) {
+        return Err(fail(&body_invalid(format!(
+            "Invalid JSON body: the body must be a JSON object, not {found}."
+        ))));
     }
     let mut deserializer = serde_json::Deserializer::from_slice(text);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
-        // Only a value of the wrong shape has a place to name. Broken
-        // syntax or a body cut short has the path `?`.
-        let data_error = inner.is_data();
         let mut inner = crate::wire::error::plain_types(&inner.to_string());
         // A missing field has no place in the text, which may even be
         // empty. The position serde gives is only where the object ended.
@@ -150,37 +145,55 @@ fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
                     .any(|start| inner.starts_with(start))
             })
             .map(str::to_owned);
-        // The path already ends in an unknown field's name; a missing
-        // field is named only in the message.
-        let param = match (data_error, path.as_str()) {
-            (false, _) => None,
-            (true, "." | "?") => named,
-            (true, _) => Some(path),
+        // The path ends in the field whose value failed, also when its
+        // text is not valid JSON. It is `?` for a fault outside any value,
+        // such as a body cut short after a value or a key not in quotes.
+        let param = match path.as_str() {
+            "." | "?" => named,
+            _ => Some(path),
         };
-        let mut error = ApiError::new(
-            StatusCode::BAD_REQUEST,
-            ErrorType::InvalidRequest,
-            match &param {
-                Some(param) => format!("Invalid JSON body: {param}: {inner}."),
-                None => format!("Invalid JSON body: {inner}."),
-            },
-        );
-        if let Some(param) = param {
-            error = error
-                .with_param(param)
-                .with_code(crate::wire::error::serde_code(&inner));
+        match param {
+            Some(param) => fail(
+                &ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    ErrorType::InvalidRequest,
+                    format!("Invalid JSON body: {param}: {inner}."),
+                )
+                .with_code(crate::wire::error::serde_code(&inner))
+                .with_param(param),
+            ),
+            None => fail(&body_invalid(format!("Invalid JSON body: {inner}."))),
         }
-        fail(&error)
     })?;
     // A second value after the object would otherwise be dropped unread.
     deserializer.end().map_err(|err| {
-        fail(&ApiError::new(
-            StatusCode::BAD_REQUEST,
-            ErrorType::InvalidRequest,
-            format!("Invalid JSON body: {err} after the object. Send one JSON object."),
-        ))
+        fail(&body_invalid(format!(
+            "Invalid JSON body: {err} after the object. Send one JSON object."
+        )))
     })?;
     Ok(value)
+}
+
+/// Returns what a body that is not a JSON object starts with, in words,
+/// or `None` for one that starts as an object.
+fn not_an_object(text: &[u8]) -> Option<&'static str> {
+    let first = text.iter().find(|b| !b.is_ascii_whitespace())?;
+    Some(match first {
+        b'{' => return None,
+        b'[' => "an array",
+        b'"' => "a string",
+        b'-' | b'0'..=b'9' => "a number",
+        b't' | b'f' => "a boolean",
+        b'n' => "null",
+        _ => "text that is not JSON",
+    })
+}
+
+/// Builds the 400 for a control body that cannot be read as one JSON
+/// object as a whole.
+fn body_invalid(message: String) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, ErrorType::InvalidRequest, message)
+        .with_code(crate::wire::error::BODY_INVALID)
 }
 
 /// Returns axum's message for a query string that did not parse, without
@@ -547,12 +560,11 @@ async fn faults_put(State(shared): State<Arc<Shared>>, headers: HeaderMap, bytes
     // `body` reads an empty body as `{}`, which is a valid empty plan, so a
     // PUT that lost its body would silently replace the plan in force.
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(fail(&ApiError::new(
-            StatusCode::BAD_REQUEST,
-            ErrorType::InvalidRequest,
+        return Err(fail(&body_invalid(
             "Missing request body: PUT /_fakestripe/faults takes a fault plan as JSON, \
              such as {\"faults\": [{\"kind\": \"webhook_duplicate\"}]}. \
-             To clear the plan, send DELETE /_fakestripe/faults.",
+             To clear the plan, send DELETE /_fakestripe/faults."
+                .to_owned(),
         )));
     }
     let plan: Value = body(&bytes)?;

@@ -202,6 +202,13 @@ fn check_error_envelope(context: &str, reply: &Reply) -> Result<Value, TestCaseE
             reply.text()
         );
     }
+    if code == "body_invalid" {
+        prop_assert!(
+            error.get("param").is_none(),
+            "{context}: code {code}, which is about the whole body, with error.param; body: {}",
+            reply.text()
+        );
+    }
     Ok(error.clone())
 }
 
@@ -891,6 +898,32 @@ fn control_body() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
+/// Checks the rejection of a control body that is not one JSON object:
+/// a 400 with the code `body_invalid`, or, for broken text inside a
+/// field's value, a `parameter_*` code that names the field. A body that
+/// is valid JSON but not an object always gets `body_invalid`.
+fn check_not_an_object(context: &str, body: &[u8], reply: &Reply) -> Result<(), TestCaseError> {
+    prop_assert_eq!(reply.status, 400, "{}: body: {}", context, reply.text());
+    let error = check_error_envelope(context, reply)?;
+    let code = error["code"].as_str().unwrap_or_default();
+    let valid_json = serde_json::from_slice::<Value>(body).is_ok();
+    if valid_json {
+        prop_assert_eq!(code, "body_invalid", "{}: body: {}", context, reply.text());
+    } else {
+        prop_assert!(
+            code == "body_invalid" || code.starts_with("parameter_"),
+            "{context}: code `{code}` for a body that is not JSON; body: {}",
+            reply.text()
+        );
+    }
+    Ok(())
+}
+
+/// Returns whether the route of a `CONTROL_ROUTES` entry reads a JSON body.
+fn reads_body(method: &str, path: &str) -> bool {
+    method != "GET" && method != "DELETE" && !path.ends_with("/cancel")
+}
+
 /// Control routes as (method, path); `{session}`, `{endpoint}` and
 /// `{event}` are filled in per case.
 const CONTROL_ROUTES: &[(&str, &str)] = &[
@@ -937,8 +970,9 @@ proptest! {
     #![proptest_config(cases(256))]
 
     /// Random JSON sent to every control route gets a status below 500, and every
-    /// rejection is Stripe-shaped. Each case uses a fresh account, so a
-    /// fault plan it sets affects nothing else.
+    /// rejection is Stripe-shaped. A body that is not one JSON object, sent to
+    /// a route that reads one, is a 400 with a code. Each case uses a fresh
+    /// account, so a fault plan it sets affects nothing else.
     #[test]
     fn random_control_bodies_stay_below_500(
         route in proptest::sample::select(CONTROL_ROUTES),
@@ -958,6 +992,7 @@ proptest! {
             .replace("{session}", &session)
             .replace("{endpoint}", &endpoint)
             .replace("{event}", &event);
+        let reads = reads_body(method, template);
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a valid method");
         let reply = send(
             method.clone(),
@@ -966,7 +1001,15 @@ proptest! {
             &[("content-type", "application/json")],
             body.clone(),
         );
-        check_response(&format!("{method} {path} {}", String::from_utf8_lossy(&body)), reply)?;
+        let context = format!("{method} {path} {}", String::from_utf8_lossy(&body));
+        let blank = body.iter().all(u8::is_ascii_whitespace);
+        let object = matches!(serde_json::from_slice::<Value>(&body), Ok(Value::Object(_)));
+        if reads && !blank && !object {
+            let reply = reply.map_err(|err| TestCaseError::fail(format!("{context}: {err}")))?;
+            check_not_an_object(&context, &body, &reply)?;
+        } else {
+            check_response(&context, reply)?;
+        }
     }
 }
 

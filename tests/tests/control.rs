@@ -17,13 +17,18 @@ async fn control(fake: &Server, path: &str, body: &str) -> (u16, Value) {
     send(fake, reqwest::Method::POST, path, body).await
 }
 
-/// Sends JSON text to a control route and returns the status and body.
-async fn send(fake: &Server, method: reqwest::Method, path: &str, body: &str) -> (u16, Value) {
+/// Sends a body as JSON to a control route and returns the status and body.
+async fn send(
+    fake: &Server,
+    method: reqwest::Method,
+    path: &str,
+    body: impl AsRef<[u8]>,
+) -> (u16, Value) {
     let response = reqwest::Client::new()
         .request(method, format!("{}/_fakestripe{path}", fake.base_url()))
         .bearer_auth("sk_test_control")
         .header("content-type", "application/json")
-        .body(body.to_owned())
+        .body(body.as_ref().to_vec())
         .send()
         .await
         .unwrap();
@@ -71,14 +76,73 @@ async fn wrong_types_name_the_field() {
     assert_eq!(answer["error"]["code"], "parameter_missing");
     let message = answer["error"]["message"].as_str().unwrap();
     assert!(!message.contains("line 1"), "{message}");
-    let (status, answer) = control(&fake, "/clock/advance", "[1, 2]").await;
-    assert_eq!(status, 400);
-    assert!(
-        answer["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("must be a JSON object")
-    );
+}
+
+/// A body that is not one JSON object as a whole gets the code
+/// `body_invalid` and no `param`. A value whose text is broken names its
+/// field instead.
+#[tokio::test]
+async fn whole_body_errors_have_a_code() {
+    let fake = fake().await;
+    let whole_body: [(&[u8], &str); 10] = [
+        (b"[1, 2]", "must be a JSON object, not an array"),
+        (b"\"x\"", "must be a JSON object, not a string"),
+        (b"42", "must be a JSON object, not a number"),
+        (b"null", "must be a JSON object, not null"),
+        (
+            b"\xff\xfe",
+            "must be a JSON object, not text that is not JSON",
+        ),
+        (b"{\"seconds\": 1", "EOF while parsing an object"),
+        (
+            b"{\"seconds\": 1} {}",
+            "after the object. Send one JSON object.",
+        ),
+        (b"{\"seconds\": 1,}", "trailing comma"),
+        (b"{seconds: 1}", "key must be a string"),
+        (
+            b"{\"seconds\": 1, \"x\xff\": 2}",
+            "invalid unicode code point",
+        ),
+    ];
+    for (body, words) in whole_body {
+        let text = String::from_utf8_lossy(body);
+        let (status, answer) = send_bytes(&fake, "/clock/advance", body).await;
+        let error = &answer["error"];
+        assert_eq!(status, 400, "{text}: {answer}");
+        assert_eq!(error["type"], "invalid_request_error", "{text}");
+        assert_eq!(error["code"], "body_invalid", "{text}: {answer}");
+        assert_eq!(error.get("param"), None, "{text}: {answer}");
+        assert_eq!(error["doc_url"], Value::Null, "{text}: {answer}");
+        let message = error["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("Invalid JSON body: "),
+            "{text}: {message}"
+        );
+        assert!(message.contains(words), "{text}: {message}");
+    }
+
+    let in_a_value: [&[u8]; 3] = [
+        b"{\"seconds\": tru}",
+        b"{\"seconds\": -}",
+        b"{\"seconds\": \"\xff\"}",
+    ];
+    for body in in_a_value {
+        let text = String::from_utf8_lossy(body);
+        let (status, answer) = send_bytes(&fake, "/clock/advance", body).await;
+        assert_eq!(status, 400, "{text}: {answer}");
+        assert_eq!(
+            answer["error"]["code"], "parameter_invalid",
+            "{text}: {answer}"
+        );
+        assert_eq!(answer["error"]["param"], "seconds", "{text}: {answer}");
+    }
+}
+
+/// POSTs bytes, which need not be UTF-8, to a control route and returns
+/// the status and body.
+async fn send_bytes(fake: &Server, path: &str, body: &[u8]) -> (u16, Value) {
+    send(fake, reqwest::Method::POST, path, body).await
 }
 
 /// The logs' query parameters are checked: a misspelt or repeated one is
@@ -310,6 +374,7 @@ async fn faults_put_rejects_empty_body() {
         assert_eq!(response.status(), 400, "body {empty:?}");
         let answer: Value = response.json().await.unwrap();
         assert_eq!(answer["error"]["type"], "invalid_request_error");
+        assert_eq!(answer["error"]["code"], "body_invalid");
         let message = answer["error"]["message"].as_str().unwrap();
         assert!(message.starts_with("Missing request body"), "{message}");
         assert!(

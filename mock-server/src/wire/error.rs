@@ -42,6 +42,11 @@ pub struct ApiError {
     pub headers: Vec<(&'static str, String)>,
 }
 
+/// The code of a control API call whose JSON body is not one JSON object
+/// as a whole. Stripe's API takes form bodies and has no such code, so its
+/// error has no `doc_url`.
+pub const BODY_INVALID: &str = "body_invalid";
+
 /// Longest parameter name, in characters, that an unknown-parameter error
 /// repeats.
 const MAX_SHOWN_NAME: usize = 200;
@@ -189,11 +194,11 @@ impl ApiError {
         error.insert(
             "doc_url".into(),
             match self.code {
-                Some(code) => json!(format!(
+                Some(code) if code != BODY_INVALID => json!(format!(
                     "https://stripe.com/docs/error-codes/{}",
                     code.replace('_', "-")
                 )),
-                None => Value::Null,
+                _ => Value::Null,
             },
         );
         error.insert("message".into(), json!(self.message));
