@@ -1027,6 +1027,125 @@ async fn reset_cuts_off_hanging_concurrent_copies() {
     assert_fresh_after_reset(&api).await;
 }
 
+/// Two accounts of a fake with `LONG_DELIVERY_TIMEOUT`: the first has an
+/// endpoint that never responds and a product whose event is on its way
+/// there, the second an endpoint that responds.
+struct OneAccountStuck {
+    /// Kept so that the fake runs until the test ends.
+    _fake: fakestripe_server::Server,
+    api: Api,
+    other: Api,
+    silent: SilentEndpoint,
+    receiver: Receiver,
+    product: String,
+}
+
+impl OneAccountStuck {
+    async fn start(clock_mode: fakestripe_server::ClockMode, tag: &str) -> OneAccountStuck {
+        let fake = start_with_long_timeout(clock_mode).await;
+        let api = Api::new(fake.base_url(), &format!("sk_test_wh_{tag}"));
+        let other = Api::new(fake.base_url(), &format!("sk_test_wh_{tag}_neighbour"));
+        let silent = SilentEndpoint::start().await;
+        let receiver = Receiver::start().await;
+        api.webhook_endpoint(&silent.url("/hook"), &["*"]).await;
+        other.webhook_endpoint(&receiver.url("/hook"), &["*"]).await;
+        let product = create_product(&api, &[]).await.json["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        OneAccountStuck {
+            _fake: fake,
+            api,
+            other,
+            silent,
+            receiver,
+            product,
+        }
+    }
+}
+
+/// While a manual advance waits on an endpoint that never responds, the
+/// account's objects, events and logs can be read, and another account
+/// advances and delivers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hanging_advance_stalls_no_other_work() {
+    let stuck = OneAccountStuck::start(fakestripe_server::ClockMode::Manual, "stuck_advance").await;
+    let (api, other) = (&stuck.api, &stuck.other);
+    let advancing = {
+        let api = api.clone();
+        tokio::spawn(async move {
+            control_within_prompt(&api, "/clock/advance", json!({"seconds": 60})).await
+        })
+    };
+    assert_eq!(stuck.silent.wait_for_events(1, PROMPT).await.len(), 1);
+
+    for path in [
+        format!("/v1/products/{}", stuck.product),
+        "/v1/events".to_owned(),
+        "/_fakestripe/deliveries".to_owned(),
+        "/_fakestripe/clock".to_owned(),
+    ] {
+        let (status, body) = within_prompt(api, reqwest::Method::GET, &path, None)
+            .await
+            .expect("a read of the account with the stuck advance responds");
+        assert_eq!(status, 200, "{path}: {body}");
+    }
+    create_product(other, &[]).await;
+    let (status, body) = control_within_prompt(other, "/clock/advance", json!({"seconds": 60}))
+        .await
+        .expect("the other account's advance returns");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["ran"], 1);
+    assert_eq!(stuck.receiver.received_at("/hook").len(), 1);
+
+    // The stuck advance is still waiting, and a reset ends it.
+    assert!(!advancing.is_finished());
+    control_within_prompt(api, "/reset", json!({}))
+        .await
+        .expect("the reset returns");
+    let (status, _) = advancing
+        .await
+        .unwrap()
+        .expect("the advance returns after the reset");
+    assert_eq!(status, 409);
+}
+
+/// A real-time delivery that hangs holds up neither the account's reads
+/// nor another account's advance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hanging_real_time_delivery_stalls_no_other_work() {
+    let real_time = fakestripe_server::ClockMode::RealTime { speed: 1.0 };
+    let stuck = OneAccountStuck::start(real_time, "stuck_real_time").await;
+    let (api, other) = (&stuck.api, &stuck.other);
+    assert_eq!(stuck.silent.wait_for_events(1, PROMPT).await.len(), 1);
+
+    let path = format!("/v1/products/{}", stuck.product);
+    let (status, body) = within_prompt(api, reqwest::Method::GET, &path, None)
+        .await
+        .expect("a retrieve while the delivery hangs responds");
+    assert_eq!(status, 200, "{body}");
+    let session = create_session(other, &[]).await;
+    let (status, body) =
+        control_within_prompt(other, "/clock/advance", json!({"seconds": 25 * 3600}))
+            .await
+            .expect("the other account's advance returns");
+    assert_eq!(status, 200, "{body}");
+    let expired = other
+        .get(&format!(
+            "/v1/checkout/sessions/{}",
+            session["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(expired.ok()["status"], "expired");
+    let types: Vec<String> = stuck
+        .receiver
+        .received_at("/hook")
+        .iter()
+        .map(|r| r.event()["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(types, ["checkout.session.expired"]);
+}
+
 #[tokio::test]
 async fn connect_endpoint_is_rejected_as_unmodelled() {
     let fake = start_manual().await;
