@@ -3,7 +3,9 @@
 //! on the order or the number of deliveries. With it on, fuzzing finds a
 //! failure within 200 cases and shrinks it to at most 3 deliveries, and
 //! `fakestripe run` replays the written scenario with the same failure. The
-//! correct shop passes 500 cases.
+//! correct shop passes 500 cases. One test runs the Python reference shop
+//! (examples/shop-python) with its SDK's retries on, to check that API
+//! failures get past them.
 //!
 //! The seeds are fixed, so each test explores the same schedules on every
 //! run.
@@ -169,6 +171,62 @@ fn redirect_fulfils_too_found() {
         "{invariant}"
     );
 }
+
+/// Writes a copy of the Python reference shop's fakestripe.yaml whose
+/// shop retries each failed Stripe call twice, as stripe-python's
+/// module-level default does, and has one bug switch on. Returns its path.
+fn python_shop_with_sdk_retries(bug: &str, dir: &Path) -> PathBuf {
+    let shop = workspace_root().join("examples/shop-python");
+    let text = std::fs::read_to_string(shop.join("fakestripe.yaml"))
+        .expect("the shop's fakestripe.yaml exists");
+    let text = text
+        .replace("cwd: .", &format!("cwd: {}", shop.display()))
+        .replace(
+            "env: { SHOP_LOG_LEVEL: WARNING }",
+            &format!(
+                "env: {{ SHOP_LOG_LEVEL: WARNING, SHOP_SDK_RETRIES: \"2\", SHOP_BUG: {bug} }}"
+            ),
+        );
+    assert!(
+        text.contains("SHOP_SDK_RETRIES: \"2\""),
+        "the settings were not added to the app file"
+    );
+    let path = dir.join(format!("python-{bug}.yaml"));
+    std::fs::write(&path, text).expect("the temporary directory is writable");
+    path
+}
+
+/// With mark-before-commit, the shop marks an event processed before it
+/// lists the line items, so only a failed call while it handles a webhook
+/// loses the fulfilment. The shop's SDK retries each call twice, so an API
+/// failure action must fail at least three calls in a row to reach it.
+#[test]
+fn api_failure_gets_past_sdk_retries() {
+    let dir = scratch("sdk-retries");
+    let app = python_shop_with_sdk_retries("mark-before-commit", &dir);
+    let out = dir.join("found.yaml");
+    let outcome = run_fuzz(&app, 60, API_FAILURE_SEED, out);
+    let found = outcome.failure.unwrap_or_else(|| {
+        panic!(
+            "no failure in {} cases of the shop with SDK retries",
+            outcome.cases_run
+        )
+    });
+    assert!(
+        found.minimal.text.contains("kind: api_error"),
+        "the smallest schedule fails no API call:\n{}",
+        found.minimal.text
+    );
+    assert!(
+        found.minimal.text.contains("count: 3") || found.minimal.text.contains("count: 6"),
+        "{}",
+        found.minimal.text
+    );
+    assert_eq!(found.replayed, Some(true), "{}", found.minimal.text);
+}
+
+/// The seed of `api_failure_gets_past_sdk_retries`.
+const API_FAILURE_SEED: u64 = 11;
 
 #[test]
 fn correct_shop_passes_500_cases() {

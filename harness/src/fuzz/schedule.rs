@@ -39,6 +39,20 @@ pub const API_FAILURE_ROUTES: &[&str] = &[
 /// The status of an injected API failure.
 pub const API_FAILURE_STATUS: u16 = 500;
 
+/// Retries of a failed call that the official SDKs make by default:
+/// `maxNetworkRetries` in stripe-node 23.2.0, and
+/// `stripe.max_network_retries` in stripe-python 16.1.0. Both retry a 500.
+/// The Python default applies to calls through the `stripe` module, and a
+/// `StripeClient` retries only when it is given `max_network_retries`.
+pub const SDK_DEFAULT_RETRIES: u32 = 2;
+
+/// Calls that an API failure action fails for each failure the app is to
+/// see: the SDK's first call and its default retries.
+pub const CALLS_PER_FAILURE: u32 = SDK_DEFAULT_RETRIES + 1;
+
+/// Maximum failed SDK calls in one API failure action.
+pub const MAX_API_FAILURES: u32 = 2;
+
 /// Maximum value of `--max-actions`. The longest schedules of this many
 /// actions in `longest_schedules_parse` render to about 300 lines of YAML.
 /// That is far below the 250,000 nodes that serde-saphyr 2.2 parses by
@@ -62,9 +76,11 @@ pub enum Action {
     /// Lose the first `attempts` delivery attempts of the events of one
     /// type, then advance the clock until Stripe's retry delivers them.
     LoseFirst { event: usize, attempts: u32 },
-    /// Fail the app's next `count` calls of one route of
-    /// [`API_FAILURE_ROUTES`]. A later `FailApi` replaces this one.
-    FailApi { route: usize, count: u32 },
+    /// Fail the app's next `failures` × [`CALLS_PER_FAILURE`] calls of one
+    /// route of [`API_FAILURE_ROUTES`], so that `failures` calls fail in the
+    /// app even when its SDK retries as stripe-node and stripe-python do by
+    /// default. A later `FailApi` replaces this one.
+    FailApi { route: usize, failures: u32 },
     /// Advance the virtual clock, running the retries and settlements that
     /// fall due.
     Advance { seconds: u64 },
@@ -93,8 +109,8 @@ pub fn strategy(
         }),
         2 => (event.clone(), 1..=MAX_LOST_ATTEMPTS)
             .prop_map(|(event, attempts)| Action::LoseFirst { event, attempts }),
-        2 => (0..API_FAILURE_ROUTES.len(), 1u32..=2)
-            .prop_map(|(route, count)| Action::FailApi { route, count }),
+        2 => (0..API_FAILURE_ROUTES.len(), 1..=MAX_API_FAILURES)
+            .prop_map(|(route, failures)| Action::FailApi { route, failures }),
         2 => proptest::sample::select(ADVANCE_CHOICES)
             .prop_map(|seconds| Action::Advance { seconds }),
         2 => proptest::option::of(event.clone()).prop_map(|race| Action::Redirect { race }),
@@ -313,11 +329,14 @@ impl Model<'_> {
                 self.elapsed += wait;
                 self.effective.push(action);
             }
-            Action::FailApi { route, count } => {
+            Action::FailApi { route, failures } => {
                 let route = API_FAILURE_ROUTES[route.min(API_FAILURE_ROUTES.len() - 1)];
+                let count = failures * CALLS_PER_FAILURE;
                 self.say(format!(
-                    "fail the app's next {} of {route} with a {API_FAILURE_STATUS}",
-                    plural(count, "call")
+                    "fail the app's next {} of {route} with a {API_FAILURE_STATUS}, \
+                     so an SDK call with {SDK_DEFAULT_RETRIES} retries fails {}",
+                    plural(count, "call"),
+                    times(failures)
                 ));
                 self.out.push(Out::FailApi { route, count });
                 self.effective.push(action);
@@ -355,6 +374,15 @@ impl Model<'_> {
                 self.effective.push(action);
             }
         }
+    }
+}
+
+/// Returns "once", "twice" or "N times".
+fn times(count: u32) -> String {
+    match count {
+        1 => "once".to_owned(),
+        2 => "twice".to_owned(),
+        n => format!("{n} times"),
     }
 }
 
@@ -558,7 +586,10 @@ mod tests {
     fn render_parses_as_scenario() {
         let flow = async_flow();
         let actions = [
-            Action::FailApi { route: 0, count: 1 },
+            Action::FailApi {
+                route: 0,
+                failures: 1,
+            },
             Action::LoseFirst {
                 event: 1,
                 attempts: 2,
@@ -696,7 +727,7 @@ mod tests {
             (0..MAX_ACTIONS)
                 .map(|index| Action::FailApi {
                     route: index % API_FAILURE_ROUTES.len(),
-                    count: 2,
+                    failures: MAX_API_FAILURES,
                 })
                 .collect(),
         );
@@ -705,6 +736,32 @@ mod tests {
             let parsed = crate::scenario::parse(std::path::Path::new("fuzz.yaml"), &rendered.text);
             assert!(parsed.is_ok(), "{:?}", parsed.err());
         }
+    }
+
+    /// Every generated API failure fails at least 3 calls in a row, so a
+    /// call of stripe-node or stripe-python with their default 2 retries
+    /// fails in the app.
+    #[test]
+    fn api_failures_outlast_sdk_retries() {
+        use proptest::strategy::ValueTree;
+        use proptest::test_runner::TestRunner;
+        let flow = async_flow();
+        let strategy = strategy(flow.types.len(), false, 8);
+        let mut runner = TestRunner::deterministic();
+        let mut counts = Vec::new();
+        for _ in 0..200 {
+            let actions = strategy.new_tree(&mut runner).unwrap().current();
+            let rendered = render(&flow, &actions, &header(), RETRIES);
+            for line in rendered.key.lines() {
+                if let Some((_, tail)) = line.split_once("count: ") {
+                    let count: u32 = tail.trim_end_matches(" }").parse().unwrap();
+                    counts.push(count);
+                }
+            }
+        }
+        counts.sort_unstable();
+        counts.dedup();
+        assert_eq!(counts, [3, 6]);
     }
 
     #[test]
