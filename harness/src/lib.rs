@@ -125,9 +125,15 @@ pub fn run_scenario_file(
             Err(ScenarioFailure::Failed(Box::new((*result).clone())))
         }
         Some(_) => Ok(()),
-        None => Err(ScenarioFailure::NotRun(RunError::Usage(
-            "the scenario did not run".to_owned(),
-        ))),
+        // A test cannot end as skipped, and passing would hide that the
+        // scenario never ran.
+        None => {
+            let message = match outcome.unsupported.first() {
+                Some((path, reason)) => format!("{} did not run: it {reason}", path.display()),
+                None => "the scenario did not run".to_owned(),
+            };
+            Err(ScenarioFailure::NotRun(RunError::Usage(message)))
+        }
     }
 }
 

@@ -35,6 +35,10 @@ pub struct RunArgs {
     /// Run only the scenarios whose name or path contains this text.
     #[arg(long)]
     pub filter: Option<String>,
+    /// Leave out the scenarios whose name or path contains this text. May
+    /// be given more than once, and applies after --filter.
+    #[arg(long)]
+    pub exclude: Vec<String>,
     /// Fault-plan seed for every scenario, in place of each file's `seed`.
     #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<u64>,
@@ -144,22 +148,27 @@ pub fn main(mut args: RunArgs) -> ExitCode {
         );
         return ExitCode::from(EXIT_USAGE);
     }
+    let found = scenarios.len();
     if let Some(filter) = &args.filter {
-        scenarios.retain(|s| {
-            s.name.contains(filter.as_str()) || s.path.to_string_lossy().contains(filter.as_str())
-        });
+        scenarios.retain(|s| matches_text(s, filter));
     }
+    let matched = scenarios.len();
+    scenarios.retain(|s| !args.exclude.iter().any(|text| matches_text(s, text)));
     if scenarios.is_empty() {
         let searched: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-        match &args.filter {
-            Some(filter) => errln!(
-                "error: no scenario in {} matches --filter {filter}",
-                searched.join(", ")
-            ),
-            None => errln!(
-                "error: no scenario file (.yaml, .yml, .json) in {}",
-                searched.join(", ")
-            ),
+        let searched = searched.join(", ");
+        if found == 0 {
+            errln!("error: no scenario file (.yaml, .yml, .json) in {searched}");
+        } else if matched == 0 {
+            let filter = args.filter.as_deref().unwrap_or_default();
+            errln!("error: no scenario in {searched} matches --filter {filter}");
+        } else {
+            let selected = if args.filter.is_some() {
+                " that --filter selects"
+            } else {
+                ""
+            };
+            errln!("error: --exclude leaves out every scenario in {searched}{selected}");
         }
         return ExitCode::from(EXIT_NO_MATCH);
     }
@@ -172,8 +181,28 @@ pub fn main(mut args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    let runnable = scenarios
+        .iter()
+        .filter(|s| {
+            app.unoffered_payment_method_types(&s.payment_method_types())
+                .is_none()
+        })
+        .count();
+    if runnable == 0 {
+        let offered: Vec<&str> = app
+            .payment_method_types
+            .iter()
+            .map(|m| m.as_str())
+            .collect();
+        errln!(
+            "error: every selected scenario pays with a payment method type that `payment_method_types` in {} does not list ({}), so none can run",
+            args.app.display(),
+            offered.join(", ")
+        );
+        return ExitCode::from(EXIT_NO_MATCH);
+    }
     let options = RunOptions {
-        jobs: args.jobs.min(scenarios.len()),
+        jobs: args.jobs.min(runnable),
         seed: args.seed,
         fail_fast: args.fail_fast,
         fake_url: args.fake.clone(),
@@ -305,6 +334,12 @@ async fn run(
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Returns whether a scenario's name or path contains `text`, the test of
+/// `--filter` and `--exclude`.
+fn matches_text(scenario: &Scenario, text: &str) -> bool {
+    scenario.name.contains(text) || scenario.path.to_string_lossy().contains(text)
 }
 
 /// Returns whether two report paths name one file: the same text, or the same

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use fakestripe::app::AppClient;
 use fakestripe::app::config::{Launch, parse};
-use fakestripe::scenario::model::OrderStatus;
+use fakestripe::scenario::model::{OrderStatus, PaymentMethod};
 
 const MINIMAL: &str = "\
 version: 1
@@ -39,6 +39,48 @@ fn minimal_file_parses() {
     assert_eq!(map.translate("other"), None);
     assert_eq!(app.checkout.request.value.method(), "POST");
     assert_eq!(app.order.request.value.method(), "GET");
+}
+
+#[test]
+fn payment_method_types_default_to_all() {
+    let app = parse(Path::new("app/fakestripe.yaml"), MINIMAL).expect("the file is valid");
+    assert_eq!(app.payment_method_types, PaymentMethod::ALL);
+    assert!(!app.payment_method_types_listed);
+    let needs = [PaymentMethod::SepaDebit];
+    assert_eq!(app.unoffered_payment_method_types(&needs), None);
+}
+
+#[test]
+fn payment_method_types_listed() {
+    let text = format!("{MINIMAL}payment_method_types: [card, card]\n");
+    let app = parse(Path::new("app/fakestripe.yaml"), &text).expect("the file is valid");
+    assert_eq!(app.payment_method_types, [PaymentMethod::Card]);
+    assert!(app.payment_method_types_listed);
+    let needs = [PaymentMethod::Card, PaymentMethod::UsBankAccount];
+    let reason = app.unoffered_payment_method_types(&needs);
+    assert_eq!(
+        reason.as_deref(),
+        Some(
+            "pays by us_bank_account, which `payment_method_types` in app/fakestripe.yaml does not list (card)"
+        )
+    );
+    assert_eq!(app.unoffered_payment_method_types(&needs[..1]), None);
+}
+
+#[test]
+fn payment_method_types_invalid() {
+    let unknown = errors(&format!(
+        "{MINIMAL}payment_method_types: [card, sepa_debt]\n"
+    ));
+    assert!(
+        unknown.contains(
+            "unknown payment method type `sepa_debt`, expected one of card, sepa_debit, us_bank_account"
+        ),
+        "{unknown}"
+    );
+    assert!(unknown.contains("sepa_debit"), "{unknown}");
+    let empty = errors(&format!("{MINIMAL}payment_method_types: []\n"));
+    assert!(empty.contains("`payment_method_types` is empty"), "{empty}");
 }
 
 fn errors(text: &str) -> String {

@@ -95,7 +95,7 @@ fn failed() -> ScenarioResult {
 fn events() -> Vec<Event> {
     vec![
         Event::RunStarted {
-            scenarios: 3,
+            scenarios: 4,
             jobs: 1,
             fake_url: "http://127.0.0.1:12111".to_owned(),
             app: "shop-rust".to_owned(),
@@ -113,6 +113,12 @@ fn events() -> Vec<Event> {
             index: 1,
             result: Arc::new(failed()),
         },
+        Event::ScenarioUnsupported {
+            index: 3,
+            path: PathBuf::from("scenarios/sepa-debit-fails.yaml"),
+            name: "sepa-debit-fails".to_owned(),
+            reason: "pays by sepa_debit, which `payment_method_types` in fakestripe.yaml does not list (card)".to_owned(),
+        },
         Event::ScenarioSkipped {
             index: 2,
             path: PathBuf::from("scenarios/zz-last.yaml"),
@@ -124,6 +130,7 @@ fn events() -> Vec<Event> {
                 passed: 1,
                 failed: 1,
                 skipped: 1,
+                unsupported: 1,
                 duration: Duration::from_millis(1_700),
                 interrupted: false,
                 app_exited: false,
@@ -240,5 +247,10 @@ fn json_report_step_matches_terminal() {
     assert_eq!(
         report["skipped"],
         serde_json::json!(["scenarios/zz-last.yaml"])
+    );
+    assert_eq!(report["summary"]["unsupported"], 1);
+    assert_eq!(
+        report["unsupported"][0]["path"],
+        "scenarios/sepa-debit-fails.yaml"
     );
 }

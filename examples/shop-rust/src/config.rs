@@ -22,6 +22,11 @@ pub(crate) struct Config {
     pub(crate) database: Option<PathBuf>,
     /// The bug switch named by `SHOP_BUG`, if any.
     pub(crate) bug: Option<Bug>,
+    /// The payment method types the shop's sessions offer
+    /// (`SHOP_PAYMENT_METHOD_TYPES`, comma-separated, such as `card`).
+    /// Empty means the session does not name any, and Stripe offers the
+    /// types that suit its currency.
+    pub(crate) payment_method_types: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -68,6 +73,15 @@ impl Config {
             webhook_secret: require("STRIPE_WEBHOOK_SECRET")?,
             database: get("SHOP_DB").map(PathBuf::from),
             bug,
+            payment_method_types: get("SHOP_PAYMENT_METHOD_TYPES")
+                .map(|list| {
+                    list.split(',')
+                        .map(str::trim)
+                        .filter(|name| !name.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 }
@@ -100,6 +114,15 @@ mod tests {
         assert_eq!(config.app_base_url, "http://127.0.0.1:4242");
         assert_eq!(config.database, None);
         assert_eq!(config.bug, None);
+        assert!(config.payment_method_types.is_empty());
+    }
+
+    #[test]
+    fn payment_method_types_read() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("SHOP_PAYMENT_METHOD_TYPES", "card, sepa_debit"));
+        let config = Config::from_lookup(lookup_from(&pairs)).unwrap();
+        assert_eq!(config.payment_method_types, ["card", "sepa_debit"]);
     }
 
     #[test]

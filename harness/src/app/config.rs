@@ -9,7 +9,7 @@ use serde_saphyr::Spanned;
 
 use super::template::{TEMPLATE_VARIABLES, placeholders};
 use crate::diagnostic::{FileError, Source, suggest, suggest_within};
-use crate::scenario::model::OrderStatus;
+use crate::scenario::model::{OrderStatus, PaymentMethod};
 
 /// The file as written.
 #[derive(Debug, Deserialize)]
@@ -31,6 +31,9 @@ pub struct AppFile {
     pub reset: Option<Spanned<RequestTemplate>>,
     pub checkout: CheckoutConfig,
     pub order: OrderConfig,
+    /// The payment method types that the app's Checkout Sessions offer,
+    /// by Stripe's names. Default: every type a `pay` step can use.
+    pub payment_method_types: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -260,6 +263,40 @@ pub struct AppConfig {
     pub reset: Option<Spanned<RequestTemplate>>,
     pub checkout: CheckoutConfig,
     pub order: OrderConfig,
+    /// The payment method types the app offers, in the order of
+    /// [`PaymentMethod::ALL`]. Scenarios and fuzz flows that pay with
+    /// another type are skipped.
+    pub payment_method_types: Vec<PaymentMethod>,
+    /// Whether the file lists `payment_method_types`, rather than the
+    /// default of every type.
+    pub payment_method_types_listed: bool,
+}
+
+impl AppConfig {
+    /// Returns why the app cannot run something that pays with `needed`:
+    /// the types it uses that the app does not offer, or `None` when the
+    /// app offers them all.
+    pub fn unoffered_payment_method_types(&self, needed: &[PaymentMethod]) -> Option<String> {
+        let missing: Vec<&str> = needed
+            .iter()
+            .filter(|method| !self.payment_method_types.contains(method))
+            .map(|method| method.as_str())
+            .collect();
+        if missing.is_empty() {
+            return None;
+        }
+        let offered: Vec<&str> = self
+            .payment_method_types
+            .iter()
+            .map(|method| method.as_str())
+            .collect();
+        Some(format!(
+            "pays by {}, which `payment_method_types` in {} does not list ({})",
+            missing.join(" and "),
+            self.path.display(),
+            offered.join(", ")
+        ))
+    }
 }
 
 /// Reads and checks fakestripe.yaml.
@@ -397,6 +434,10 @@ pub fn parse(path: &Path, text: &str) -> Result<AppConfig, Vec<FileError>> {
         }
     }
     check_status_words(&source, &file.order.status_map, &mut errors);
+    let payment_method_types = match &file.payment_method_types {
+        Some(listed) => check_payment_method_types(&source, listed, &mut errors),
+        None => PaymentMethod::ALL.to_vec(),
+    };
     if file.order.status_map.value.paid.is_empty() {
         errors.push(source.at(
             &file.order.status_map,
@@ -426,7 +467,44 @@ pub fn parse(path: &Path, text: &str) -> Result<AppConfig, Vec<FileError>> {
         reset: file.reset,
         checkout: file.checkout,
         order: file.order,
+        payment_method_types,
+        payment_method_types_listed: file.payment_method_types.is_some(),
     })
+}
+
+/// Checks `payment_method_types`: a non-empty list of the types a `pay`
+/// step can use. Returns the valid types, each once.
+fn check_payment_method_types(
+    source: &Source<'_>,
+    listed: &Spanned<Vec<Spanned<String>>>,
+    errors: &mut Vec<FileError>,
+) -> Vec<PaymentMethod> {
+    let names: Vec<&str> = PaymentMethod::ALL.iter().map(|m| m.as_str()).collect();
+    if listed.value.is_empty() {
+        errors.push(source.at(
+            listed,
+            "`payment_method_types` is empty; list at least one type, such as `[card]`",
+            Some("leave it out to run everything with every type".to_owned()),
+        ));
+    }
+    let mut types = Vec::new();
+    for name in &listed.value {
+        match PaymentMethod::from_name(&name.value) {
+            Some(method) => types.push(method),
+            None => errors.push(source.at(
+                name,
+                format!(
+                    "unknown payment method type `{}`, expected one of {}",
+                    crate::diagnostic::shorten(&name.value),
+                    names.join(", ")
+                ),
+                suggest(&name.value, &names),
+            )),
+        }
+    }
+    types.sort_unstable();
+    types.dedup();
+    types
 }
 
 /// Rejects a word listed under two statuses of `status_map`, which would

@@ -57,6 +57,12 @@ pub enum Progress<'a> {
         flow: Flow,
         reason: &'a str,
     },
+    /// A flow pays with a payment method type that the app file's
+    /// `payment_method_types` does not list, so it is left out unprobed.
+    FlowNotOffered {
+        flow: Flow,
+        reason: &'a str,
+    },
     CaseFinished {
         case: u32,
         flow: Flow,
@@ -487,8 +493,23 @@ impl Explorer<'_> {
         progress: &mut (dyn FnMut(Progress<'_>) + Send),
     ) -> Result<FuzzOutcome, FuzzError> {
         let seed = self.options.seed;
-        let (flows, skipped) = tokio::select! {
-            probed = probe_all(&self.ctx, &self.options.flows, plan_seed(seed, 0), &self.tags) => probed,
+        let app = self.ctx.app.config();
+        let mut offered = Vec::new();
+        let mut not_offered = Vec::new();
+        for &flow in &self.options.flows {
+            match app.unoffered_payment_method_types(&[flow.payment_method()]) {
+                Some(reason) => not_offered.push((flow, reason)),
+                None => offered.push(flow),
+            }
+        }
+        for (flow, reason) in &not_offered {
+            progress(Progress::FlowNotOffered {
+                flow: *flow,
+                reason,
+            });
+        }
+        let (flows, mut skipped) = tokio::select! {
+            probed = probe_all(&self.ctx, &offered, plan_seed(seed, 0), &self.tags) => probed,
             () = self.stop.wait_now() => return Ok(FuzzOutcome::stopped_early(seed)),
         };
         // Every flow fails against an app that exited, so the reasons to
@@ -509,6 +530,7 @@ impl Explorer<'_> {
         for flow in &flows {
             progress(Progress::FlowReady(flow));
         }
+        skipped.extend(not_offered);
         if flows.is_empty() {
             return Err(FuzzError::NoFlow(skipped));
         }

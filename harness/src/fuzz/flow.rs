@@ -13,6 +13,7 @@ use clap::ValueEnum;
 use crate::report::events::FailureKind;
 use crate::runner::WorkerContext;
 use crate::runner::scenario::run_scenario;
+use crate::scenario::model::PaymentMethod;
 use crate::scenario::values::format_seconds;
 
 /// Virtual time after the customer's steps within which the probe collects
@@ -102,6 +103,16 @@ impl Flow {
             ],
         };
         lines
+    }
+
+    /// Returns the payment method type that the customer's steps pay with.
+    pub fn payment_method(self) -> PaymentMethod {
+        match self {
+            Flow::AsyncSuccess | Flow::AsyncFailure => PaymentMethod::SepaDebit,
+            Flow::Card | Flow::DeclineRetry | Flow::Expiry | Flow::RedirectRace => {
+                PaymentMethod::Card
+            }
+        }
     }
 
     /// Returns whether every schedule of this flow has a redirect that races
@@ -245,6 +256,25 @@ mod tests {
         for flow in Flow::ALL {
             let parsed = Flow::from_str(flow.name(), false).expect("the name parses");
             assert_eq!(parsed, flow);
+        }
+    }
+
+    /// Each flow's customer steps pay with the type that
+    /// `payment_method` returns, which decides whether an app offers it.
+    #[test]
+    fn payment_method_matches_steps() {
+        for flow in Flow::ALL {
+            let steps = flow.customer_steps().join("\n");
+            let method = flow.payment_method();
+            let uses_other = PaymentMethod::ALL
+                .into_iter()
+                .filter(|&other| other != method)
+                .any(|other| steps.contains(&format!("method: {}", other.as_str())));
+            assert!(!uses_other, "{flow}: {steps}");
+            if method != PaymentMethod::Card {
+                let named = format!("method: {}", method.as_str());
+                assert!(steps.contains(&named), "{flow}: {steps}");
+            }
         }
     }
 

@@ -125,6 +125,20 @@ pub fn main(mut args: FuzzArgs) -> ExitCode {
         seen.push(*flow);
         first
     });
+    let reasons: Vec<String> = flows
+        .iter()
+        .filter_map(|flow| {
+            let reason = app.unoffered_payment_method_types(&[flow.payment_method()])?;
+            Some(format!("  {flow}: {reason}"))
+        })
+        .collect();
+    if reasons.len() == flows.len() {
+        errln!(
+            "error: no flow runs against the app:\n{}",
+            reasons.join("\n")
+        );
+        return ExitCode::from(EXIT_START);
+    }
     let options = FuzzOptions {
         flows,
         cases: args.cases,
@@ -174,6 +188,10 @@ async fn run(app: Arc<crate::app::AppConfig>, options: FuzzOptions) -> ExitCode 
         options
             .flows
             .iter()
+            .filter(|f| {
+                app.unoffered_payment_method_types(&[f.payment_method()])
+                    .is_none()
+            })
             .map(|f| f.name())
             .collect::<Vec<_>>()
             .join(", "),
@@ -412,6 +430,9 @@ impl Printer {
             Progress::FlowSkipped { flow, reason } => {
                 self.clear();
                 errln!("warning: the {flow} flow is left out: {reason}");
+            }
+            Progress::FlowNotOffered { flow, reason } => {
+                outln!("  {flow}: left out, because it {reason}");
             }
             Progress::CaseFinished { case, flow, .. } => {
                 let width = 30;

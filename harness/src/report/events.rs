@@ -37,6 +37,16 @@ pub enum Event {
         /// finished, false when it never started.
         stopped: bool,
     },
+    /// Not run, because it pays with a payment method type that the app
+    /// file's `payment_method_types` does not list.
+    ScenarioUnsupported {
+        index: usize,
+        path: PathBuf,
+        name: String,
+        /// The types it needs and the app does not offer, as a sentence
+        /// that follows the scenario's path.
+        reason: String,
+    },
     RunFinished {
         summary: Summary,
     },
@@ -50,6 +60,9 @@ pub struct Summary {
     /// Scenarios that did not finish: those never started, and those that
     /// a signal stopped while they ran.
     pub skipped: usize,
+    /// Scenarios not run because they pay with a payment method type that
+    /// the app file's `payment_method_types` does not list.
+    pub unsupported: usize,
     #[serde(serialize_with = "seconds")]
     pub duration: Duration,
     pub interrupted: bool,

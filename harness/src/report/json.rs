@@ -16,6 +16,9 @@ pub struct JsonReporter {
     /// Scenarios that did not finish, with whether a signal stopped them
     /// while they ran.
     skipped: Vec<(usize, String, bool)>,
+    /// Scenarios not run because the app does not offer their payment
+    /// method types, with the reason.
+    unsupported: Vec<(usize, String, String)>,
 }
 
 impl JsonReporter {
@@ -24,6 +27,7 @@ impl JsonReporter {
             path,
             results: Vec::new(),
             skipped: Vec::new(),
+            unsupported: Vec::new(),
         }
     }
 }
@@ -42,9 +46,18 @@ impl Reporter for JsonReporter {
             } => self
                 .skipped
                 .push((*index, path.display().to_string(), *stopped)),
+            Event::ScenarioUnsupported {
+                index,
+                path,
+                reason,
+                ..
+            } => self
+                .unsupported
+                .push((*index, path.display().to_string(), reason.clone())),
             Event::RunFinished { summary } => {
                 self.results.sort_by_key(|(index, _)| *index);
                 self.skipped.sort();
+                self.unsupported.sort();
                 let scenarios: Vec<&ScenarioResult> = self
                     .results
                     .iter()
@@ -61,11 +74,17 @@ impl Reporter for JsonReporter {
                     .filter(|(_, _, stopped)| *stopped)
                     .map(|(_, path, _)| path.as_str())
                     .collect();
+                let unsupported: Vec<serde_json::Value> = self
+                    .unsupported
+                    .iter()
+                    .map(|(_, path, reason)| json!({ "path": path, "reason": reason }))
+                    .collect();
                 let document = json!({
                     "summary": summary,
                     "scenarios": scenarios,
                     "skipped": skipped,
                     "stopped": stopped,
+                    "unsupported": unsupported,
                 });
                 let text = serde_json::to_string_pretty(&document).map_err(io::Error::other)?;
                 std::fs::write(&self.path, text).map_err(|err| {

@@ -135,6 +135,18 @@ impl Reporter for JunitReporter {
                 case.set_classname(class_name(path));
                 self.cases.push((*index, case));
             }
+            Event::ScenarioUnsupported {
+                index,
+                path,
+                reason,
+                ..
+            } => {
+                let mut status = TestCaseStatus::skipped();
+                status.set_message(reason.clone());
+                let mut case = TestCase::new(path.display().to_string(), status);
+                case.set_classname(class_name(path));
+                self.cases.push((*index, case));
+            }
             Event::RunFinished { summary } => {
                 self.time = summary.duration;
                 let xml = self.render()?;

@@ -185,6 +185,18 @@ impl<W: Write> TerminalReporter<W> {
                 self.paint(YELLOW, &format!("{} skipped", summary.skipped))
             ));
         }
+        if summary.unsupported > 0 {
+            line.push_str(&format!(
+                "; {}",
+                self.paint(
+                    YELLOW,
+                    &format!(
+                        "{} skipped for payment method types the app does not offer",
+                        summary.unsupported
+                    )
+                )
+            ));
+        }
         if summary.interrupted {
             line.push_str(" (interrupted)");
         } else if summary.app_exited {
@@ -324,6 +336,19 @@ impl<W: Write> Reporter for TerminalReporter<W> {
                     "{word} [{:>7}] {}",
                     "",
                     shown(&path.display().to_string())
+                )?;
+                self.draw_progress();
+            }
+            Event::ScenarioUnsupported { path, reason, .. } => {
+                self.clear_progress();
+                self.done += 1;
+                let word = self.paint(YELLOW, &format!("{:>8}", "SKIP"));
+                writeln!(
+                    self.out,
+                    "{word} [{:>7}] {}: {}",
+                    "",
+                    shown(&path.display().to_string()),
+                    shown(reason)
                 )?;
                 self.draw_progress();
             }

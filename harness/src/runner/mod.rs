@@ -388,6 +388,9 @@ struct ProgressState {
     running: BTreeSet<usize>,
     passed: usize,
     failed: usize,
+    /// Scenarios skipped because they pay with a payment method type that
+    /// the app does not offer.
+    unsupported: usize,
     /// A message for each app that exited during the run.
     app_exits: Vec<String>,
     /// The summary, once the run finished.
@@ -414,10 +417,27 @@ impl Progress {
             fake_url: started.fake_url.clone(),
             app: app_name,
         });
-        let state = ProgressState {
-            pending: (0..scenarios.len()).collect(),
-            ..Default::default()
-        };
+        // Scenarios that pay with a type the app does not offer are
+        // reported at once and never queued.
+        let mut state = ProgressState::default();
+        for (index, scenario) in scenarios.iter().enumerate() {
+            let reason = started.workers.first().and_then(|worker| {
+                let app = worker.ctx.app.config();
+                app.unoffered_payment_method_types(&scenario.payment_method_types())
+            });
+            match reason {
+                Some(reason) => {
+                    state.unsupported += 1;
+                    let _ = events.send(Event::ScenarioUnsupported {
+                        index,
+                        path: scenario.path.clone(),
+                        name: scenario.name.clone(),
+                        reason,
+                    });
+                }
+                None => state.pending.push_back(index),
+            }
+        }
         Arc::new(Progress {
             scenarios,
             events,
@@ -521,6 +541,7 @@ impl Progress {
             passed: state.passed,
             failed: state.failed,
             skipped: running.len() + pending.len(),
+            unsupported: state.unsupported,
             duration: self.begun.elapsed(),
             interrupted: self.cancel.load(Ordering::SeqCst),
             app_exited: !state.app_exits.is_empty(),
@@ -645,6 +666,9 @@ fn run_tag() -> String {
 pub struct RunOutcome {
     pub results: Vec<Arc<ScenarioResult>>,
     pub summary: Summary,
+    /// The scenarios not run because they pay with a payment method type
+    /// that the app does not offer, with the reason, in file order.
+    pub unsupported: Vec<(PathBuf, String)>,
 }
 
 /// The reason [`run_files`] could not run.
@@ -680,15 +704,28 @@ pub async fn run_files(
     let summary = run(&started, progress, options.seed).await;
     started.stop().await;
     let mut results: Vec<(usize, Arc<ScenarioResult>)> = Vec::new();
+    let mut unsupported = Vec::new();
     while let Ok(event) = rx.try_recv() {
-        if let Event::ScenarioFinished { index, result } = event {
-            results.push((index, result));
+        match event {
+            Event::ScenarioFinished { index, result } => results.push((index, result)),
+            Event::ScenarioUnsupported {
+                index,
+                path,
+                reason,
+                ..
+            } => unsupported.push((index, path, reason)),
+            _ => {}
         }
     }
     results.sort_by_key(|(index, _)| *index);
+    unsupported.sort_by_key(|(index, ..)| *index);
     Ok(RunOutcome {
         results: results.into_iter().map(|(_, result)| result).collect(),
         summary,
+        unsupported: unsupported
+            .into_iter()
+            .map(|(_, path, reason)| (path, reason))
+            .collect(),
     })
 }
 

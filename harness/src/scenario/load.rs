@@ -41,6 +41,24 @@ pub struct Scenario {
     pub steps: Vec<PlannedStep>,
 }
 
+impl Scenario {
+    /// Returns the payment method types that the scenario's `pay` steps
+    /// use, each once and in the order of [`PaymentMethod::ALL`].
+    pub fn payment_method_types(&self) -> Vec<PaymentMethod> {
+        let mut types: Vec<PaymentMethod> = self
+            .steps
+            .iter()
+            .filter_map(|planned| match &planned.step {
+                Step::Pay(pay) => Some(pay.method.unwrap_or(PaymentMethod::Card)),
+                _ => None,
+            })
+            .collect();
+        types.sort_unstable();
+        types.dedup();
+        types
+    }
+}
+
 /// A step with its place in the file and the order it acts on.
 #[derive(Debug)]
 pub struct PlannedStep {

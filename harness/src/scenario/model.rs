@@ -365,7 +365,7 @@ pub struct Item {
     pub quantity: Option<Spanned<u32>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentMethod {
     Card,
@@ -374,12 +374,28 @@ pub enum PaymentMethod {
 }
 
 impl PaymentMethod {
+    /// Every payment method type that a `pay` step can use, which is every
+    /// type the fake's Checkout page takes.
+    pub const ALL: [PaymentMethod; 3] = [
+        PaymentMethod::Card,
+        PaymentMethod::SepaDebit,
+        PaymentMethod::UsBankAccount,
+    ];
+
+    /// Returns Stripe's name of the type, as in `payment_method_types`.
     pub fn as_str(self) -> &'static str {
         match self {
             PaymentMethod::Card => "card",
             PaymentMethod::SepaDebit => "sepa_debit",
             PaymentMethod::UsBankAccount => "us_bank_account",
         }
+    }
+
+    /// Returns the type with Stripe's name `name`.
+    pub fn from_name(name: &str) -> Option<PaymentMethod> {
+        PaymentMethod::ALL
+            .into_iter()
+            .find(|method| method.as_str() == name)
     }
 }
 

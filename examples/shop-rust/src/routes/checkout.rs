@@ -239,6 +239,9 @@ fn session_params(
         "payment_intent_data": {"metadata": {"order_id": request.order_id}},
         "customer_email": email,
     });
+    if !state.config.payment_method_types.is_empty() {
+        params["payment_method_types"] = json!(state.config.payment_method_types);
+    }
     if state.bug_is(Bug::PiMetadata) {
         // BUG(pi-metadata): the payment intent gets no order id.
         params

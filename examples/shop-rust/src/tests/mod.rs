@@ -58,6 +58,7 @@ impl TestShop {
             webhook_secret: WEBHOOK_SECRET.to_owned(),
             database: None,
             bug,
+            payment_method_types: Vec::new(),
         };
         let state = AppState::new(config).unwrap();
         tokio::spawn(async move { axum::serve(listener, app(state)).await });
