@@ -127,7 +127,9 @@ pub const EXIT_USAGE: u8 = 2;
 /// Exit code when the app or the fake could not be started or reached, or
 /// when an app that the harness started exited during the run.
 pub const EXIT_START: u8 = 3;
-/// Exit code when no scenario file matched the paths and `--filter`.
+/// Exit code when no scenario file matched the paths, `--filter` and
+/// `--exclude`, or when every one that matched pays with a payment method
+/// type that the app file does not list.
 pub const EXIT_NO_MATCH: u8 = 4;
 /// Exit code after Ctrl-C, SIGTERM or SIGHUP: the code shells report for
 /// a process ended by SIGINT.
@@ -140,7 +142,8 @@ Exit codes:
   2    invalid usage, or an invalid scenario file or fakestripe.yaml
   3    the app or the fake could not be started or reached, or the app
        exited during the run
-  4    no scenario matched the paths and --filter
+  4    no scenario matched the paths, --filter and --exclude, or every
+       one pays with a payment method type the app file does not list
   130  interrupted by Ctrl-C, SIGTERM or SIGHUP";
 
 #[derive(Debug, Parser)]
