@@ -355,7 +355,46 @@ impl Source<'_> {
             let help = Some("add the key to the map that starts here".to_owned());
             return self.error(line, column, message, help);
         }
+        let help = match help {
+            None if message == "expected a map of keys and values" => self.indentation_help(line),
+            help => help,
+        };
         self.error(line, column, message, help)
+    }
+
+    /// Returns a help line for a list item such as `- checkout:` whose
+    /// keys follow at the indentation of `checkout` itself. YAML then reads
+    /// them as keys of the list item beside `checkout`, which is left
+    /// without a value, so the error names a missing map. The item is the
+    /// nearest line at or above `line` that ends in a key and a colon.
+    fn indentation_help(&self, line: u32) -> Option<String> {
+        let lines: Vec<&str> = self.text.lines().collect();
+        let last = (line as usize).min(lines.len()).checked_sub(1)?;
+        let (index, key, key_column) = (0..=last).rev().find_map(|index| {
+            let text = lines[index];
+            let dash = text.len() - text.trim_start().len();
+            let rest = text.trim_start().strip_prefix("- ")?;
+            let key = rest.trim_end().strip_suffix(':')?;
+            let plain =
+                !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            let key_column = dash + 2 + (rest.len() - rest.trim_start().len());
+            plain.then(|| (index, key.to_owned(), key_column))
+        })?;
+        let next = lines[index + 1..].iter().find(|text| {
+            let trimmed = text.trim_start();
+            !trimmed.is_empty() && !trimmed.starts_with('#')
+        })?;
+        let indent = next.len() - next.trim_start().len();
+        let looks_like_key = next.trim_start().split_once(':').is_some_and(|(name, _)| {
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+        if indent != key_column || !looks_like_key {
+            return None;
+        }
+        Some(format!(
+            "the lines after `- {key}:` (line {}) start at the same column as `{key}`, so YAML reads them as keys beside `{key}`, which is left without a value. Indent them by two more spaces, or write the keys in braces: `- {key}: {{ … }}`",
+            index + 1
+        ))
     }
 
     /// Returns the place of the first key of the block map that has a key

@@ -136,6 +136,22 @@ fn errors_come_in_file_order() {
     assert_eq!(lines, [6, 9, 10], "{rendered}");
 }
 
+/// Keys at the column of their step's name belong to the list item, not
+/// to the step, and the error's help line explains it.
+#[test]
+fn step_keys_not_indented() {
+    let text =
+        "version: 1\nsteps:\n  - checkout:\n    order: O-1\n    currency: eur\n  - pay: {}\n";
+    let rendered = errors("step-keys.yaml", text);
+    assert!(
+        rendered.contains(
+            "help: the lines after `- checkout:` (line 3) start at the same column as `checkout`"
+        ),
+        "{rendered}"
+    );
+    insta::assert_snapshot!(rendered);
+}
+
 #[test]
 fn misspelt_key() {
     let text = "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - pay: { crad: declined }\n";
