@@ -168,8 +168,8 @@ fn paid_fulfilled_once(
         .is_some_and(|status| status != OrderStatus::Paid);
     let message = if !last.found {
         Some(format!(
-            "{name} was paid ({session}) but the app has no such order (HTTP {})",
-            last.http_status
+            "{name} was paid ({session}) but the app has no such order ({})",
+            last.not_found()
         ))
     } else if record.fields.fulfilments {
         if last.fulfilments.is_none() {

@@ -25,6 +25,8 @@ fn view(status: OrderStatus, word: &str, fulfilments: u64, released: bool) -> Or
         error: None,
         absent_pointers: Vec::new(),
         response_keys: Vec::new(),
+        request: "GET http://127.0.0.1:4242/orders/O-1".to_owned(),
+        request_source: "`order.request` at fakestripe.yaml:20:12".to_owned(),
     }
 }
 

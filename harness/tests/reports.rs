@@ -33,7 +33,8 @@ fn passed() -> ScenarioResult {
         }],
         timeline: Vec::new(),
         app_output: Vec::new(),
-        hints: Vec::new(),
+        warnings: vec!["no webhook delivery succeeded: the app rejected all 3 deliveries to http://127.0.0.1:4000/webhooks (400 ×3)".to_owned()],
+        hints: vec!["all 3 webhook deliveries got 400 from the app".to_owned()],
         replay: "fakestripe run scenarios/card-paid.yaml --app fakestripe.yaml --seed 1".to_owned(),
     }
 }
@@ -87,6 +88,7 @@ fn failed() -> ScenarioResult {
             line(3_600, "delivery", "evt_1 checkout.session.completed attempt 2 → app responded 200"),
         ],
         app_output: vec!["WARN shop: fulfilled O-1".to_owned()],
+        warnings: vec!["no webhook delivery succeeded: the app rejected all 2 deliveries to http://127.0.0.1:4000/webhook (404 ×2)".to_owned()],
         hints: vec!["all 2 webhook deliveries got 404 or 405 from the app, so it may not serve its webhook at http://127.0.0.1:4000/webhook: check `webhook_path` in the app file".to_owned()],
         replay: "fakestripe run scenarios/redirect-before-webhook.yaml --app fakestripe.yaml --seed 42".to_owned(),
     }
@@ -134,6 +136,7 @@ fn events() -> Vec<Event> {
                 duration: Duration::from_millis(1_700),
                 interrupted: false,
                 app_exited: false,
+                warned: 2,
             },
         },
     ]
@@ -225,10 +228,9 @@ fn github_annotations() {
     insta::assert_snapshot!(String::from_utf8(out).expect("the annotations are UTF-8"));
 }
 
-/// The JSON report numbers a failed step from 1, as the terminal does.
-#[test]
-fn json_report_step_matches_terminal() {
-    let dir = std::env::temp_dir().join(format!("fakestripe-json-report-{}", std::process::id()));
+/// Writes the JSON report of [`events`] to a temporary file and returns it.
+fn json_report(test: &str) -> serde_json::Value {
+    let dir = std::env::temp_dir().join(format!("fakestripe-{test}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
     let path = dir.join("report.json");
     let mut reporter = JsonReporter::new(path.clone());
@@ -237,7 +239,13 @@ fn json_report_step_matches_terminal() {
     }
     let text = std::fs::read_to_string(&path).expect("the report was written");
     std::fs::remove_dir_all(&dir).ok();
-    let report: serde_json::Value = serde_json::from_str(&text).expect("the report is JSON");
+    serde_json::from_str(&text).expect("the report is JSON")
+}
+
+/// The JSON report numbers a failed step from 1, as the terminal does.
+#[test]
+fn json_report_step_matches_terminal() {
+    let report = json_report("json-report");
 
     let failure = &report["scenarios"][1]["failures"][0];
     assert_eq!(failure["kind"], "step", "{failure}");
@@ -252,5 +260,22 @@ fn json_report_step_matches_terminal() {
     assert_eq!(
         report["unsupported"][0]["path"],
         "scenarios/sepa-debit-fails.yaml"
+    );
+}
+
+/// The JSON report lists each scenario's warnings and counts the
+/// scenarios with one in its summary.
+#[test]
+fn json_report_lists_warnings() {
+    let report = json_report("json-warnings");
+
+    assert_eq!(report["summary"]["warned"], 2, "{report}");
+    let warnings = &report["scenarios"][0]["warnings"];
+    assert_eq!(warnings.as_array().map(Vec::len), Some(1), "{warnings}");
+    assert!(
+        warnings[0]
+            .as_str()
+            .is_some_and(|text| text.ends_with("(400 ×3)")),
+        "{warnings}"
     );
 }

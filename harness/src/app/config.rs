@@ -299,6 +299,18 @@ impl AppConfig {
     }
 }
 
+impl AppConfig {
+    /// Returns the place of a key's value in the file, as `path:line:column`.
+    pub fn location<T>(&self, value: &Spanned<T>) -> String {
+        format!(
+            "{}:{}:{}",
+            self.path.display(),
+            value.referenced.line(),
+            value.referenced.column()
+        )
+    }
+}
+
 /// Reads and checks fakestripe.yaml.
 pub fn load(path: &Path) -> Result<AppConfig, Vec<FileError>> {
     let text = crate::diagnostic::read_text(path, "the app file").map_err(|err| vec![err])?;

@@ -102,6 +102,9 @@ pub struct CheckoutAnswer {
     pub location: Option<String>,
     /// The start of the body, for messages.
     pub body_excerpt: String,
+    /// A message naming the app file's `checkout.session_id` and
+    /// `checkout.url` pointers that name no value in the response, if any.
+    pub absent_pointers: Option<String>,
 }
 
 /// The app's response to the browser's return from Checkout.
@@ -117,6 +120,8 @@ struct Answer {
     status: u16,
     body: Vec<u8>,
     location: Option<String>,
+    /// The request's method and URL, such as `GET http://…/orders/O-1`.
+    request: String,
 }
 
 /// Talks to one running app.
@@ -204,12 +209,44 @@ impl AppClient {
         let url = pick(&checkout.url).or_else(|| answer.location.clone());
         let session_id =
             pick(&checkout.session_id).or_else(|| url.as_deref().and_then(find_session_id));
+        let pointers = [("session_id", &checkout.session_id), ("url", &checkout.url)];
+        let mut absent = Vec::new();
+        for (key, pointer) in pointers {
+            if let Some(pointer) = pointer
+                && json
+                    .as_ref()
+                    .and_then(|json| json.pointer(&pointer.value))
+                    .is_none()
+            {
+                absent.push(format!(
+                    "`checkout.{key}` pointer `{}` ({})",
+                    pointer.value,
+                    self.config.location(pointer)
+                ));
+            }
+        }
+        let absent_pointers = (!absent.is_empty()).then(|| {
+            let held = match &json {
+                Some(json) => crate::runner::record::describe_keys(&top_level_keys(json)),
+                None => format!("it is not JSON: {}", excerpt(&answer.body)),
+            };
+            let likely = if absent.len() == 1 {
+                "the pointer is"
+            } else {
+                "the pointers are"
+            };
+            format!(
+                "the checkout response has no value at the app file's {} ({held}), so {likely} likely wrong",
+                absent.join(" nor at its ")
+            )
+        });
         Ok(CheckoutAnswer {
             http_status: answer.status,
             session_id,
             url,
             location: answer.location,
             body_excerpt: excerpt(&answer.body),
+            absent_pointers,
         })
     }
 
@@ -232,6 +269,11 @@ impl AppClient {
 
         let mut view = OrderView {
             http_status: answer.status,
+            request: answer.request.clone(),
+            request_source: format!(
+                "`order.request` at {}",
+                self.config.location(&order.request)
+            ),
             ..OrderView::default()
         };
         if answer.status == 404 {
@@ -283,10 +325,7 @@ impl AppClient {
                     .push((key.to_owned(), pointer.value.clone()));
             }
         }
-        view.response_keys = json
-            .as_object()
-            .map(|object| object.keys().cloned().collect())
-            .unwrap_or_default();
+        view.response_keys = top_level_keys(&json);
         view
     }
 
@@ -382,11 +421,13 @@ impl AppClient {
             .get("location")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let body = read_body(response, &format!("{method} {url}")).await?;
+        let request = format!("{method} {url}");
+        let body = read_body(response, &request).await?;
         Ok(Answer {
             status,
             body,
             location,
+            request,
         })
     }
 }
@@ -399,6 +440,13 @@ pub fn find_session_id(text: &str) -> Option<String> {
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
         .collect();
     (id.len() > 3).then_some(id)
+}
+
+/// Returns the keys of a JSON object, or none for any other value.
+fn top_level_keys(json: &Value) -> Vec<String> {
+    json.as_object()
+        .map(|object| object.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 /// Returns the start of a body, as one line, for messages.

@@ -69,6 +69,8 @@ pub struct Summary {
     /// True when an app the harness started exited during the run, which
     /// stopped the scenarios of its worker.
     pub app_exited: bool,
+    /// Finished scenarios with a warning, passed or failed.
+    pub warned: usize,
 }
 
 fn seconds<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
@@ -94,8 +96,11 @@ pub struct ScenarioResult {
     pub timeline: Vec<TimelineLine>,
     /// The app's output while the scenario ran (the last lines).
     pub app_output: Vec<String>,
-    /// Likely causes of the failures that the harness can tell from the
-    /// run, such as a webhook path the app does not serve.
+    /// Problems that do not fail the scenario by themselves, such as an
+    /// app that rejected every webhook delivery.
+    pub warnings: Vec<String>,
+    /// Likely causes of the warnings and failures that the harness can
+    /// tell from the run, such as a webhook path the app does not serve.
     pub hints: Vec<String>,
     /// The command that runs this scenario again with the same seed.
     pub replay: String,

@@ -1,5 +1,6 @@
 //! GitHub Actions annotations: one `::error` workflow command per failure,
-//! pointing at the scenario file and, for a failed step, its line.
+//! pointing at the scenario file and, for a failed step, its line, and one
+//! `::warning` per warning of a scenario, with its hints.
 
 use std::io::{self, Write};
 
@@ -58,6 +59,22 @@ impl<W: Write> Reporter for GithubReporter<W> {
             let title = format!("{}: {}", result.name, failure.title());
             properties.push_str(&format!(",title={}", escape_property(&title)));
             writeln!(self.out, "::error {properties}::{}", escape_data(&message))?;
+        }
+        for warning in &result.warnings {
+            let mut message = warning.clone();
+            for hint in &result.hints {
+                message.push_str(&format!("\nhint: {hint}"));
+            }
+            let properties = format!(
+                "file={},title={}",
+                escape_property(&result.path.display().to_string()),
+                escape_property(&format!("{}: warning", result.name))
+            );
+            writeln!(
+                self.out,
+                "::warning {properties}::{}",
+                escape_data(&message)
+            )?;
         }
         Ok(())
     }

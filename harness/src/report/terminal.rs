@@ -91,6 +91,7 @@ impl<W: Write> TerminalReporter<W> {
         )?;
         if result.passed() {
             self.allowed_lines(result)?;
+            self.warning_lines(result)?;
         } else {
             self.failure_details(result)?;
         }
@@ -106,6 +107,18 @@ impl<W: Write> TerminalReporter<W> {
                 violation.invariant,
                 shown(&violation.message)
             )?;
+        }
+        Ok(())
+    }
+
+    /// Writes a scenario's warnings, then its hints.
+    fn warning_lines(&mut self, result: &ScenarioResult) -> io::Result<()> {
+        for warning in &result.warnings {
+            let word = self.paint(YELLOW, "warning");
+            writeln!(self.out, "  {word}: {}", shown(warning))?;
+        }
+        for hint in &result.hints {
+            writeln!(self.out, "  hint: {}", shown(hint))?;
         }
         Ok(())
     }
@@ -127,9 +140,7 @@ impl<W: Write> TerminalReporter<W> {
             write_failure(&mut self.out, failure, self.color)?;
         }
         self.allowed_lines(result)?;
-        for hint in &result.hints {
-            writeln!(self.out, "  hint: {}", shown(hint))?;
-        }
+        self.warning_lines(result)?;
         if !result.timeline.is_empty() {
             writeln!(
                 self.out,
@@ -203,6 +214,19 @@ impl<W: Write> TerminalReporter<W> {
             line.push_str(" (the app exited)");
         }
         writeln!(self.out, "{line}")?;
+        if summary.warned > 0 {
+            let word = self.paint(YELLOW, "warning");
+            let scenarios = if summary.warned == 1 {
+                "1 scenario".to_owned()
+            } else {
+                format!("{} scenarios", summary.warned)
+            };
+            writeln!(
+                self.out,
+                "{:>8} {word}: in {scenarios} the app rejected every webhook delivery; see the `warning:` and `hint:` lines under them",
+                ""
+            )?;
+        }
         for (path, replay) in std::mem::take(&mut self.failed) {
             writeln!(
                 self.out,

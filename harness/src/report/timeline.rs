@@ -49,6 +49,10 @@ pub fn build(input: &TimelineInput<'_>) -> Vec<TimelineLine> {
     let mut entries = input.trace.iter().peekable();
     let mut last_offset = 0;
     let mut previous: Option<&Observation> = None;
+    let settled = input
+        .observations
+        .iter()
+        .any(|observation| observation.moment == Moment::Settle);
     // One section per step that ran, then one for settling the clock.
     for section in 0..=input.step_ends.len() {
         let end = input.step_ends.get(section).copied().unwrap_or(u64::MAX);
@@ -96,7 +100,14 @@ pub fn build(input: &TimelineInput<'_>) -> Vec<TimelineLine> {
                     planned.line
                 )
             }
-            _ if !section_lines.is_empty() => "after the last step: settling the clock".to_owned(),
+            _ if !section_lines.is_empty() && settled => {
+                "after the last step: settling the clock".to_owned()
+            }
+            // A failed step stops the scenario before the clock is
+            // settled, so these lines are what the step left in flight.
+            _ if !section_lines.is_empty() => {
+                "after the last step that ran (the clock was not settled, because the scenario stopped early)".to_owned()
+            }
             _ => continue,
         };
         let offset = section_lines

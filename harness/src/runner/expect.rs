@@ -189,7 +189,7 @@ fn order_mismatches(
         out.push(mismatch(
             "order",
             format!("{} to exist", order.app_id),
-            format!("HTTP {}", view.http_status),
+            view.not_found(),
         ));
         return out;
     }

@@ -65,12 +65,18 @@ pub enum StartError {
     App(String),
     #[error("cannot reach the app: {0}")]
     Unreachable(String),
+    /// Another run holds the lock of the app's `env_file`.
+    #[error("{0}")]
+    EnvFileLocked(String),
 }
 
 /// A worker's app and its account.
 struct Worker {
     ctx: WorkerContext,
     process: Option<AppProcess>,
+    /// The lock on the app's `env_file`, held until the run ends. The
+    /// system releases it when the process exits in any way.
+    _env_lock: Option<std::fs::File>,
 }
 
 /// Everything a run started, to stop at the end.
@@ -234,6 +240,7 @@ async fn start_worker(
                     replay: replay.clone(),
                 },
                 process: Some(process),
+                _env_lock: None,
             })
         }
         Launch::Running { base_url, env_file } => {
@@ -242,8 +249,10 @@ async fn start_worker(
                 .register_endpoint(&format!("{base_url}{}", app.webhook_path))
                 .await
                 .map_err(fake_error)?;
+            let mut env_lock = None;
             if let Some(env_file) = env_file {
                 let path = app.dir.join(env_file);
+                env_lock = Some(lock_env_file(&path)?);
                 let text = format!(
                     "STRIPE_API_BASE={fake_url}\nSTRIPE_SECRET_KEY={key}\nSTRIPE_WEBHOOK_SECRET={secret}\n"
                 );
@@ -261,9 +270,53 @@ async fn start_worker(
                     replay: replay.clone(),
                 },
                 process: None,
+                _env_lock: env_lock,
             })
         }
     }
+}
+
+/// Takes an exclusive lock on `{env_file}.lock` and writes this
+/// process's id into it. A second run against the same app would rewrite
+/// the env file with its own key and webhook secret, and the two runs
+/// would then fail each other's scenarios. So the second one stops here
+/// with the first one's process id.
+fn lock_env_file(env_file: &std::path::Path) -> Result<std::fs::File, StartError> {
+    use std::io::{Read, Seek, Write};
+    let mut name = env_file.as_os_str().to_owned();
+    name.push(".lock");
+    let lock_path = PathBuf::from(name);
+    let failed = |err: std::io::Error| {
+        StartError::App(format!("cannot lock {}: {err}", lock_path.display()))
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(failed)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = match holder.trim().parse::<u32>() {
+                Ok(pid) => format!("another fakestripe run or fuzz (PID {pid})"),
+                Err(_) => "another fakestripe run or fuzz".to_owned(),
+            };
+            return Err(StartError::EnvFileLocked(format!(
+                "{holder} is using the app's env file {}, and holds the lock {}. A second run would write its own key and webhook secret into the file and break the first run's scenarios. Wait until the other run ends, or stop it, then start this run again.",
+                env_file.display(),
+                lock_path.display()
+            )));
+        }
+        Err(std::fs::TryLockError::Error(err)) => return Err(failed(err)),
+    }
+    file.set_len(0).map_err(failed)?;
+    file.rewind().map_err(failed)?;
+    writeln!(file, "{}", std::process::id()).map_err(failed)?;
+    Ok(file)
 }
 
 /// Formats an error with its sources, such as `GET /_fakestripe/clock
@@ -391,6 +444,8 @@ struct ProgressState {
     /// Scenarios skipped because they pay with a payment method type that
     /// the app does not offer.
     unsupported: usize,
+    /// Finished scenarios with a warning.
+    warned: usize,
     /// A message for each app that exited during the run.
     app_exits: Vec<String>,
     /// The summary, once the run finished.
@@ -507,6 +562,9 @@ impl Progress {
         } else {
             state.failed += 1;
         }
+        if !result.warnings.is_empty() {
+            state.warned += 1;
+        }
         let _ = self.events.send(Event::ScenarioFinished {
             index,
             result: Arc::new(result),
@@ -545,6 +603,7 @@ impl Progress {
             duration: self.begun.elapsed(),
             interrupted: self.cancel.load(Ordering::SeqCst),
             app_exited: !state.app_exits.is_empty(),
+            warned: state.warned,
         };
         state.summary = Some(summary);
         let _ = self.events.send(Event::RunFinished { summary });

@@ -15,6 +15,13 @@ use crate::scenario::model::OrderStatus;
 pub struct OrderView {
     /// The HTTP status of the order read.
     pub http_status: u16,
+    /// The request's method and URL, such as `GET http://…/orders/O-1-k3x9-0`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub request: String,
+    /// The request's key and place in the app file, such as
+    /// `` `order.request` at fakestripe.yaml:27:3 ``.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub request_source: String,
     /// False when the app responded with 404.
     pub found: bool,
     /// The status word as the app wrote it.
@@ -53,10 +60,23 @@ impl OrderView {
         }
     }
 
+    /// Describes an order read that found no order, with the URL the
+    /// harness requested and where the app file sets the request:
+    /// `HTTP 404 from GET http://… (`order.request` at fakestripe.yaml:27:3)`.
+    pub fn not_found(&self) -> String {
+        if self.request.is_empty() {
+            return format!("HTTP {}", self.http_status);
+        }
+        format!(
+            "HTTP {} from {} ({})",
+            self.http_status, self.request, self.request_source
+        )
+    }
+
     /// Describes the order in a few words for messages: `status "paid", 1 fulfilment`.
     pub fn summary(&self) -> String {
         if !self.found {
-            return format!("no such order (HTTP {})", self.http_status);
+            return format!("no such order ({})", self.not_found());
         }
         let mut parts = Vec::new();
         if let Some(word) = &self.status_word {
@@ -92,24 +112,29 @@ impl OrderView {
     /// Returns None when the pointer names a value, even a null one.
     pub fn absent_value(&self, key: &str) -> Option<String> {
         let (_, pointer) = self.absent_pointers.iter().find(|(name, _)| name == key)?;
-        let mut keys: Vec<&str> = self
-            .response_keys
-            .iter()
-            .take(MAX_KEYS_SHOWN)
-            .map(String::as_str)
-            .collect();
-        if self.response_keys.len() > MAX_KEYS_SHOWN {
-            keys.push("…");
-        }
-        let shape = if keys.is_empty() {
-            "it is not a JSON object with keys".to_owned()
-        } else {
-            format!("its top-level keys are {}", keys.join(", "))
-        };
+        let shape = describe_keys(&self.response_keys);
         Some(format!(
             "the order response has no value at the app file's `order.{key}` pointer `{pointer}` ({shape}), so the pointer is likely wrong"
         ))
     }
+}
+
+/// Describes a JSON response by its top-level keys, at most
+/// [`MAX_KEYS_SHOWN`] of them, for messages about a pointer that names no
+/// value in it.
+pub fn describe_keys(keys: &[String]) -> String {
+    if keys.is_empty() {
+        return "it is not a JSON object with keys".to_owned();
+    }
+    let mut shown: Vec<&str> = keys
+        .iter()
+        .take(MAX_KEYS_SHOWN)
+        .map(String::as_str)
+        .collect();
+    if keys.len() > MAX_KEYS_SHOWN {
+        shown.push("…");
+    }
+    format!("its top-level keys are {}", shown.join(", "))
 }
 
 /// The moment an observation was taken.
@@ -258,6 +283,35 @@ pub struct Delivery {
 impl Delivery {
     pub fn succeeded(&self) -> bool {
         self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+
+    /// Returns whether a `webhook_drop` fault lost the attempt before it
+    /// reached the app.
+    pub fn lost(&self) -> bool {
+        self.status.is_none()
+            && self
+                .error
+                .as_deref()
+                .is_some_and(|error| error.contains("webhook_drop"))
+    }
+
+    /// Returns whether the app sent no response, or not all of its body,
+    /// within the fake's delivery timeout.
+    pub fn timed_out(&self) -> bool {
+        self.error
+            .as_deref()
+            .is_some_and(|error| error.starts_with("timed out"))
+    }
+
+    /// Describes the attempt's outcome in a few words: the status, or
+    /// the error when the app sent none.
+    pub fn outcome(&self) -> String {
+        match (self.status, self.error.as_deref()) {
+            (_, Some(error)) if self.timed_out() => error.to_owned(),
+            (Some(status), _) => status.to_string(),
+            (None, Some(error)) => error.to_owned(),
+            (None, None) => "no response".to_owned(),
+        }
     }
 }
 

@@ -18,8 +18,8 @@ use serde_saphyr::Spanned;
 use super::expect;
 use super::fake::FakeClient;
 use super::record::{
-    AppFields, CheckoutAttempt, Delivery, Moment, Observation, OrderRecord, ScenarioRecord,
-    SessionTruth, TraceEntry,
+    AppFields, CheckoutAttempt, Delivery, Moment, Observation, OrderRecord, OrderView,
+    ScenarioRecord, SessionTruth, TraceEntry,
 };
 use crate::app::template::Variables;
 use crate::app::{AppClient, AppExit, AppLog};
@@ -233,11 +233,11 @@ pub async fn run_scenario(
             observations: &run.observations,
         })
     };
-    let hints = if failures.is_empty() {
-        Vec::new()
-    } else {
-        failure_hints(&deliveries)
+    let (warnings, mut hints) = match rejected_deliveries(&deliveries) {
+        Some(rejected) => (vec![rejected.warning], vec![rejected.hint]),
+        None => (Vec::new(), Vec::new()),
     };
+    hints.extend(orders_not_found(&run.observations));
     let app_output = match (&ctx.log, log_mark) {
         (Some(log), Some(mark)) if !failures.is_empty() => log
             .lock()
@@ -257,24 +257,92 @@ pub async fn run_scenario(
         allowed,
         timeline,
         app_output,
+        warnings,
         hints,
         replay: replay_command(&scenario.path, &ctx.replay, seed),
     }
 }
 
-/// Returns the likely causes of a failure that the deliveries show. When
-/// every webhook delivery got 404 or 405 from the app, its webhook route
-/// is most likely not at the app file's `webhook_path`.
-fn failure_hints(deliveries: &[Delivery]) -> Vec<String> {
-    let not_routed = |d: &Delivery| matches!(d.status, Some(404 | 405));
-    match deliveries.first() {
-        Some(first) if deliveries.iter().all(not_routed) => vec![format!(
-            "all {} webhook deliveries got 404 or 405 from the app, so it may not serve its webhook at {}: check `webhook_path` in the app file",
-            deliveries.len(),
-            first.url
-        )],
-        _ => Vec::new(),
+/// A warning and its hint for a scenario in which the app rejected every
+/// genuine webhook delivery that reached it.
+struct RejectedDeliveries {
+    warning: String,
+    hint: String,
+}
+
+/// Returns a warning when no genuine delivery of the scenario succeeded
+/// although at least one reached the app. Forged deliveries must be
+/// rejected, and a delivery that a `webhook_drop` fault lost never reached
+/// the app, so neither counts. A scenario may still pass, as when the
+/// success page fulfils the order, and the warning then shows the cause
+/// that its PASS hides.
+fn rejected_deliveries(deliveries: &[Delivery]) -> Option<RejectedDeliveries> {
+    let reached: Vec<&Delivery> = deliveries
+        .iter()
+        .filter(|d| d.forged.is_none() && !d.lost())
+        .collect();
+    let first = reached.first()?;
+    // The fake counts a 2xx whose body did not arrive in time as failed,
+    // and retries it.
+    if reached.iter().any(|d| d.succeeded() && d.error.is_none()) {
+        return None;
     }
+
+    let count = reached.len();
+    let url = &first.url;
+    let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
+    for delivery in &reached {
+        *outcomes.entry(delivery.outcome()).or_default() += 1;
+    }
+    let listing: Vec<String> = outcomes
+        .iter()
+        .map(|(outcome, n)| format!("{outcome} ×{n}"))
+        .collect();
+    let warning = format!(
+        "no webhook delivery succeeded: the app rejected all {count} deliveries to {url} ({})",
+        listing.join(", ")
+    );
+
+    let all = |test: fn(&Delivery) -> bool| reached.iter().all(|d| test(d));
+    let hint = if all(|d| matches!(d.status, Some(404 | 405))) {
+        format!(
+            "all {count} webhook deliveries got 404 or 405 from the app, so it may not serve its webhook at {url}: check `webhook_path` in the app file"
+        )
+    } else if all(|d| d.status == Some(400)) {
+        format!(
+            "all {count} webhook deliveries got 400 from the app, which most often means that its signature check failed. The check needs the raw request body, so a JSON body parser that runs before the webhook route, such as `app.use(express.json())` in Express, makes every check fail. Give the webhook route the raw body, and check that the app uses the STRIPE_WEBHOOK_SECRET the harness gave it"
+        )
+    } else if all(Delivery::timed_out) {
+        let default_timeout = fakestripe_server::ServerConfig::default()
+            .delivery_timeout
+            .as_secs();
+        format!(
+            "all {count} webhook deliveries timed out: the app did not answer within the fake's delivery timeout, {default_timeout} s unless `fakestripe serve --delivery-timeout` set another for the fake given by `--fake`. Answer a webhook first and do slow work after it"
+        )
+    } else {
+        "the app answered no webhook delivery with a 2xx; the delivery lines of the timeline and the app's output may show why".to_owned()
+    };
+    Some(RejectedDeliveries { warning, hint })
+}
+
+/// Returns a hint when every order read of the scenario got 404, because
+/// the app file's `order.request` then most likely names a path the app
+/// does not serve.
+fn orders_not_found(observations: &[Observation]) -> Option<String> {
+    let reads: Vec<&OrderView> = observations
+        .iter()
+        .flat_map(|observation| observation.orders.values())
+        .collect();
+    let first = reads.first()?;
+    if !reads.iter().all(|view| view.http_status == 404) {
+        return None;
+    }
+    Some(format!(
+        "all {} order reads got 404 from the app, such as {}, so it may not serve orders at that path: check {} against the app's order route",
+        reads.len(),
+        first.request,
+        first.request_source
+    ))
 }
 
 /// Builds the command that runs one scenario again with the same seed.
@@ -725,6 +793,13 @@ impl ScenarioRun<'_> {
                         mismatches: vec![mismatch],
                     });
                 }
+                if (200..300).contains(&answer.http_status)
+                    && let Some(absent) = &answer.absent_pointers
+                {
+                    return Err(StepFailure::new(format!(
+                        "{absent}. Correct the pointer, or leave it out so that the harness reads the session from the Checkout URL or takes the session the app created"
+                    )));
+                }
                 let last_attempt = self.orders.get(&name).and_then(|r| r.attempts.last());
                 let no_session = last_attempt.is_some_and(|a| a.session_id.is_none());
                 let session_id = last_attempt.and_then(|a| a.session_id.clone());
@@ -1164,6 +1239,83 @@ pub fn glob(pattern: &[u8], text: &[u8], cross_slash: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn delivery(status: Option<u16>, error: Option<&str>, forged: bool) -> Delivery {
+        Delivery {
+            event_id: "evt_1".to_owned(),
+            event_type: "checkout.session.completed".to_owned(),
+            endpoint: "we_1".to_owned(),
+            url: "http://127.0.0.1:4000/webhooks".to_owned(),
+            attempt: 1,
+            sent_at: 0,
+            status,
+            error: error.map(str::to_owned),
+            response_body: String::new(),
+            forged: forged.then(|| "wrong_secret".to_owned()),
+            duplicate: false,
+        }
+    }
+
+    #[test]
+    fn timed_out_deliveries_hint_timeout() {
+        let deliveries = [
+            delivery(None, Some("timed out"), false),
+            delivery(
+                Some(200),
+                Some("timed out reading the response body"),
+                false,
+            ),
+            delivery(Some(400), None, true),
+        ];
+        let rejected = rejected_deliveries(&deliveries).expect("no genuine delivery succeeded");
+
+        assert!(
+            rejected
+                .warning
+                .ends_with("all 2 deliveries to http://127.0.0.1:4000/webhooks (timed out ×1, timed out reading the response body ×1)"),
+            "{}",
+            rejected.warning
+        );
+        assert!(
+            rejected
+                .hint
+                .starts_with("all 2 webhook deliveries timed out"),
+            "{}",
+            rejected.hint
+        );
+        assert!(rejected.hint.contains("10 s"), "{}", rejected.hint);
+    }
+
+    #[test]
+    fn lost_and_forged_deliveries_not_rejected() {
+        let deliveries = [
+            delivery(None, Some("connection lost (webhook_drop fault)"), false),
+            delivery(Some(400), None, true),
+        ];
+        assert!(rejected_deliveries(&deliveries).is_none());
+        let mixed = [
+            delivery(Some(500), None, false),
+            delivery(Some(400), None, false),
+        ];
+        let rejected = rejected_deliveries(&mixed).expect("no genuine delivery succeeded");
+        assert!(
+            rejected.warning.ends_with("(400 ×1, 500 ×1)"),
+            "{}",
+            rejected.warning
+        );
+        assert!(
+            rejected
+                .hint
+                .starts_with("the app answered no webhook delivery"),
+            "{}",
+            rejected.hint
+        );
+        let one_accepted = [
+            delivery(Some(500), None, false),
+            delivery(Some(200), None, false),
+        ];
+        assert!(rejected_deliveries(&one_accepted).is_none());
+    }
 
     #[test]
     fn event_type_patterns() {

@@ -113,6 +113,23 @@ pub(crate) fn session_parts(session: &Value) -> Result<(&str, &str), Response> {
     }
 }
 
+/// Creates the Checkout Session of a checkout request in the fake that
+/// the env file names. Returns the order id and the session's id and URL,
+/// or the 502 a test shop sends when the fake responded with an error.
+#[allow(dead_code)]
+pub(crate) async fn checkout_session(
+    http: &reqwest::Client,
+    base_url: &str,
+    env_file: &Path,
+    body: &Value,
+) -> Result<(String, String, String), Response> {
+    let order_id = body["order_id"].as_str().unwrap_or_default().to_owned();
+    let form = session_form(base_url, body);
+    let session = create_session(http, env_file, &order_id, &form).await;
+    let (id, url) = session_parts(&session)?;
+    Ok((order_id, id.to_owned(), url.to_owned()))
+}
+
 /// Writes a test shop's app file as `fakestripe.yaml` in `dir` and returns
 /// its path.
 pub(crate) fn write_app_file(dir: &Path, text: &str) -> PathBuf {

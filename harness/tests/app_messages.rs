@@ -1,0 +1,491 @@
+//! What the harness reports about an app whose webhook route or app file
+//! is wrong. The cases are deliveries the app rejects in a scenario that
+//! still passes, an order path the app does not serve, checkout pointers
+//! that name nothing, and a second run against the same `env_file`.
+//!
+//! The app runs inside the test, as an axum server that the app file names
+//! by `base_url`. It fulfils an order on the success page once the session
+//! is paid, so the built-in card-paid scenario passes whatever its webhook
+//! route returns. It reads the fake's URL and key from the `env_file` the
+//! harness writes.
+
+mod common;
+mod scratch;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use fakestripe::{RunOutcome, ScenarioFailure, run_files};
+use serde_json::{Value, json};
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the harness sits in the workspace")
+        .to_owned()
+}
+
+fn card_paid() -> PathBuf {
+    workspace_root().join("scenarios/payment-status/card-paid.yaml")
+}
+
+/// The app's state: its orders, the bodies of its checkout requests, and
+/// the status its webhook route returns for every delivery.
+struct Shop {
+    base_url: String,
+    env_file: PathBuf,
+    orders: Mutex<HashMap<String, common::Order>>,
+    checkout_bodies: Mutex<Vec<Value>>,
+    webhook_status: StatusCode,
+    http: reqwest::Client,
+}
+
+/// Creates a Checkout Session for the order and returns its id and URL.
+async fn checkout(State(shop): State<Arc<Shop>>, Json(body): Json<Value>) -> Response {
+    shop.checkout_bodies
+        .lock()
+        .expect("no panic held the lock")
+        .push(body.clone());
+    let session = common::checkout_session(&shop.http, &shop.base_url, &shop.env_file, &body).await;
+    let (order_id, id, url) = match session {
+        Ok(parts) => parts,
+        Err(response) => return response,
+    };
+    let answer = json!({ "order_id": order_id, "session_id": id, "url": url });
+    let order = common::Order {
+        status: "pending",
+        session_id: Some(id),
+        ..common::Order::default()
+    };
+    shop.orders
+        .lock()
+        .expect("no panic held the lock")
+        .insert(order_id, order);
+    Json(answer).into_response()
+}
+
+/// Retrieves the session and fulfils its order once when it is paid.
+async fn success(
+    State(shop): State<Arc<Shop>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> StatusCode {
+    let session_id = query.get("session_id").cloned().unwrap_or_default();
+    let session: Value = shop
+        .http
+        .get(format!(
+            "{}/v1/checkout/sessions/{session_id}",
+            common::env_value(&shop.env_file, "STRIPE_API_BASE")
+        ))
+        .bearer_auth(common::env_value(&shop.env_file, "STRIPE_SECRET_KEY"))
+        .send()
+        .await
+        .expect("the fake responds")
+        .json()
+        .await
+        .expect("the fake returns JSON");
+    if session["payment_status"] != "paid" {
+        return StatusCode::OK;
+    }
+    let order_id = session["metadata"]["order_id"].as_str().unwrap_or_default();
+    let mut orders = shop.orders.lock().expect("no panic held the lock");
+    if let Some(order) = orders.get_mut(order_id)
+        && order.status != "paid"
+    {
+        order.fulfil(&session);
+    }
+    StatusCode::OK
+}
+
+async fn webhook(State(shop): State<Arc<Shop>>) -> StatusCode {
+    shop.webhook_status
+}
+
+async fn read_order(State(shop): State<Arc<Shop>>, UrlPath(order_id): UrlPath<String>) -> Response {
+    let orders = shop.orders.lock().expect("no panic held the lock");
+    common::order_response(orders.get(&order_id))
+}
+
+async fn reset(State(shop): State<Arc<Shop>>) -> StatusCode {
+    shop.orders.lock().expect("no panic held the lock").clear();
+    StatusCode::OK
+}
+
+/// The parts of the app file that the tests change.
+struct AppFile {
+    checkout_path: &'static str,
+    webhook_path: &'static str,
+    order_path: &'static str,
+    checkout_pointers: &'static str,
+}
+
+impl Default for AppFile {
+    fn default() -> AppFile {
+        AppFile {
+            checkout_path: "/checkout",
+            webhook_path: "/webhooks",
+            order_path: "/orders/{{order_id}}",
+            checkout_pointers: "  session_id: /session_id\n  url: /url\n",
+        }
+    }
+}
+
+/// A running test app and its app file.
+struct App {
+    shop: Arc<Shop>,
+    file: PathBuf,
+    text: String,
+}
+
+/// Starts the app on a free port with its webhook route returning
+/// `webhook_status`, writes its app file into `dir`, and returns both.
+fn start_app(
+    runtime: &tokio::runtime::Runtime,
+    dir: &Path,
+    webhook_status: StatusCode,
+    file: &AppFile,
+) -> App {
+    let (listener, base_url) = common::bind_app(runtime);
+    let shop = Arc::new(Shop {
+        base_url: base_url.clone(),
+        env_file: dir.join("app.env"),
+        orders: Mutex::default(),
+        checkout_bodies: Mutex::default(),
+        webhook_status,
+        http: reqwest::Client::new(),
+    });
+    let router = Router::new()
+        .route("/checkout", post(checkout))
+        .route("/webhooks", post(webhook))
+        .route("/orders/{order_id}", get(read_order))
+        .route("/success", get(success))
+        .route("/cancel", get(|| async { "cancelled" }))
+        .route("/reset", post(reset))
+        .with_state(shop.clone());
+    runtime.spawn(async move { axum::serve(listener, router).await });
+
+    let text = format!(
+        "\
+version: 1
+base_url: {base_url}
+env_file: app.env
+webhook_path: {webhook_path}
+reset: {{ method: POST, path: /reset }}
+checkout:
+  request:
+    method: POST
+    path: {checkout_path}
+    json: {{ order_id: \"{{{{order_id}}}}\", items: \"{{{{items}}}}\", currency: \"{{{{currency}}}}\", email: \"{{{{email}}}}\" }}
+{pointers}order:
+  request: {{ path: \"{order_path}\" }}
+  status: /status
+  fulfilments: /fulfilment_count
+  session_id: /session_id
+  amount: /amount_total
+  currency: /currency
+  status_map: {{ paid: [paid], pending: [pending] }}
+",
+        checkout_path = file.checkout_path,
+        webhook_path = file.webhook_path,
+        order_path = file.order_path,
+        pointers = file.checkout_pointers,
+    );
+    let file = common::write_app_file(dir, &text);
+    App { shop, file, text }
+}
+
+impl App {
+    /// Returns `path:line:column` of the first `text` in the app file.
+    fn location_of(&self, text: &str) -> String {
+        let (line, line_text) = self
+            .text
+            .lines()
+            .enumerate()
+            .find(|(_, line)| line.contains(text))
+            .unwrap_or_else(|| panic!("the app file contains {text}"));
+        let column = line_text.find(text).expect("the line contains it") + 1;
+        format!("{}:{}:{column}", self.file.display(), line + 1)
+    }
+}
+
+/// Runs the scenario files against the app in one job.
+fn run(runtime: &tokio::runtime::Runtime, app: &App, scenarios: &[PathBuf]) -> RunOutcome {
+    runtime
+        .block_on(run_files(
+            &app.file,
+            scenarios,
+            common::run_options(&app.file),
+        ))
+        .expect("the run starts")
+}
+
+/// Starts the app in a directory of its own and runs the built-in
+/// card-paid scenario against it.
+fn run_card_paid(test: &str, webhook_status: StatusCode, file: &AppFile) -> (App, RunOutcome) {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    let dir = scratch::scratch("app-messages", test);
+    let app = start_app(&runtime, &dir, webhook_status, file);
+    let outcome = run(&runtime, &app, &[card_paid()]);
+    (app, outcome)
+}
+
+fn assert_passed(outcome: &RunOutcome) {
+    let result = &outcome.results[0];
+    assert!(
+        result.passed(),
+        "{}",
+        ScenarioFailure::Failed(Box::new((**result).clone()))
+    );
+}
+
+/// A webhook route that returns 400, as one behind a JSON body parser
+/// does, leaves the scenario passing on the success page, with a warning
+/// and a hint about the raw body under it.
+#[test]
+fn rejected_webhooks_warn_under_pass() {
+    let (_, outcome) = run_card_paid(
+        "rejected-webhooks",
+        StatusCode::BAD_REQUEST,
+        &AppFile::default(),
+    );
+
+    assert_passed(&outcome);
+    let result = &outcome.results[0];
+    assert_eq!(result.warnings.len(), 1, "{:?}", result.warnings);
+    let warning = &result.warnings[0];
+    assert!(
+        warning.starts_with("no webhook delivery succeeded: the app rejected all "),
+        "{warning}"
+    );
+    assert!(warning.contains("/webhooks (400 ×"), "{warning}");
+    assert_eq!(result.hints.len(), 1, "{:?}", result.hints);
+    assert!(result.hints[0].contains("got 400"), "{}", result.hints[0]);
+    assert!(
+        result.hints[0].contains("needs the raw request body"),
+        "{}",
+        result.hints[0]
+    );
+    assert_eq!(outcome.summary.warned, 1);
+}
+
+/// An app file whose `webhook_path` the app does not serve gets a warning
+/// and the `webhook_path` hint under PASS, not only under FAIL.
+#[test]
+fn unserved_webhook_path_warns_under_pass() {
+    let file = AppFile {
+        webhook_path: "/hooks",
+        ..AppFile::default()
+    };
+    let (_, outcome) = run_card_paid("unserved-webhook-path", StatusCode::OK, &file);
+
+    assert_passed(&outcome);
+    let result = &outcome.results[0];
+    assert_eq!(result.warnings.len(), 1, "{:?}", result.warnings);
+    assert!(
+        result.warnings[0].contains("/hooks (404 ×"),
+        "{}",
+        result.warnings[0]
+    );
+    assert_eq!(result.hints.len(), 1, "{:?}", result.hints);
+    assert!(
+        result.hints[0].contains("check `webhook_path` in the app file"),
+        "{}",
+        result.hints[0]
+    );
+    assert_eq!(outcome.summary.warned, 1);
+}
+
+/// An app that accepts its deliveries gets no warning.
+#[test]
+fn accepted_webhooks_give_no_warning() {
+    let (_, outcome) = run_card_paid("accepted-webhooks", StatusCode::OK, &AppFile::default());
+
+    assert_passed(&outcome);
+    let result = &outcome.results[0];
+    assert!(result.warnings.is_empty(), "{:?}", result.warnings);
+    assert!(result.hints.is_empty(), "{:?}", result.hints);
+    assert_eq!(outcome.summary.warned, 0);
+}
+
+/// An order path the app does not serve names the URL the harness
+/// requested and the app file's `order.request`, with a hint.
+#[test]
+fn wrong_order_path_names_url() {
+    let file = AppFile {
+        order_path: "/order/{{order_id}}",
+        ..AppFile::default()
+    };
+    let (app, outcome) = run_card_paid("wrong-order-path", StatusCode::OK, &file);
+
+    let result = &outcome.results[0];
+    assert!(!result.passed());
+    let failure = &result.failures[0];
+    assert_eq!(failure.mismatches.len(), 1, "{:?}", failure.mismatches);
+    let actual = &failure.mismatches[0].actual;
+    let request = format!("{}/order/O-1-", app.shop.base_url);
+    assert!(
+        actual.starts_with(&format!("HTTP 404 from GET {request}")),
+        "{actual}"
+    );
+    let source = format!("`order.request` at {}", app.location_of("{ path:"));
+    assert!(actual.ends_with(&format!("({source})")), "{actual}");
+    let hint = result
+        .hints
+        .iter()
+        .find(|hint| hint.contains("order reads got 404"))
+        .unwrap_or_else(|| panic!("a hint about the order reads: {:?}", result.hints));
+    assert!(hint.starts_with("all "), "{hint}");
+    assert!(hint.contains(&format!("such as GET {request}")), "{hint}");
+    assert!(hint.contains(&format!("check {source} against")), "{hint}");
+}
+
+/// A `checkout.session_id` pointer that names nothing in the checkout
+/// response fails the checkout step with the pointer's place in the app
+/// file and the response's keys, where the harness used to take the
+/// session the app created.
+#[test]
+fn wrong_checkout_pointers_fail_checkout() {
+    let file = AppFile {
+        checkout_pointers: "  session_id: /sessionId\n  url: /checkout_url\n",
+        ..AppFile::default()
+    };
+    let (app, outcome) = run_card_paid("wrong-checkout-pointers", StatusCode::OK, &file);
+
+    let result = &outcome.results[0];
+    assert!(!result.passed());
+    assert_eq!(result.steps_run, 1);
+    let message = &result.failures[0].message;
+    let session_pointer = format!(
+        "`checkout.session_id` pointer `/sessionId` ({})",
+        app.location_of("/sessionId")
+    );
+    let url_pointer = format!(
+        "`checkout.url` pointer `/checkout_url` ({})",
+        app.location_of("/checkout_url")
+    );
+    assert!(message.contains(&session_pointer), "{message}");
+    assert!(message.contains(&url_pointer), "{message}");
+    assert!(
+        message.contains(
+            "(its top-level keys are order_id, session_id, url), so the pointers are likely wrong"
+        ),
+        "{message}"
+    );
+}
+
+/// A scenario that sets no email renders `"{{email}}"` as JSON null.
+#[test]
+fn email_without_value_renders_null() {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    let dir = scratch::scratch("app-messages", "email-null");
+    let app = start_app(&runtime, &dir, StatusCode::OK, &AppFile::default());
+    let scenario = dir.join("no-email.yaml");
+    std::fs::write(
+        &scenario,
+        "version: 1\nsettle: 0\nsteps:\n  - checkout: { order: O-1 }\n",
+    )
+    .expect("the temporary directory is writable");
+    let outcome = run(&runtime, &app, &[scenario]);
+
+    assert_passed(&outcome);
+    let bodies = app
+        .shop
+        .checkout_bodies
+        .lock()
+        .expect("no panic held the lock");
+    assert_eq!(bodies.len(), 1);
+    assert_eq!(bodies[0].get("email"), Some(&Value::Null), "{}", bodies[0]);
+}
+
+/// A run against an app whose env file another process has locked stops
+/// before the first scenario and names that process. Once the lock is
+/// free, a run takes it, writes its own id into the lock file and
+/// releases the lock when it exits.
+#[test]
+fn second_run_on_env_file_stops() {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    let dir = scratch::scratch("app-messages", "env-file-lock");
+    let app = start_app(&runtime, &dir, StatusCode::OK, &AppFile::default());
+    let lock_path = dir.join("app.env.lock");
+    let holder = std::fs::File::create(&lock_path).expect("the lock file is writable");
+    holder.lock().expect("nothing else holds the lock");
+    std::fs::write(&lock_path, format!("{}\n", std::process::id()))
+        .expect("the lock file is writable");
+    let fakestripe = |scenario: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_fakestripe"))
+            .arg("run")
+            .arg(scenario)
+            .arg("--app")
+            .arg(&app.file)
+            .env_remove("FAKESTRIPE_URL")
+            .output()
+            .expect("fakestripe runs")
+    };
+
+    let blocked = fakestripe(&card_paid());
+    let stderr = String::from_utf8_lossy(&blocked.stderr);
+    assert_eq!(blocked.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!("(PID {}) is using", std::process::id())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&dir.join("app.env").display().to_string()),
+        "{stderr}"
+    );
+    assert!(
+        !dir.join("app.env").exists(),
+        "the blocked run wrote the env file"
+    );
+
+    holder.unlock().expect("the lock is held");
+    let passed = fakestripe(&card_paid());
+    assert_eq!(
+        passed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&passed.stdout)
+    );
+    let written = std::fs::read_to_string(&lock_path).expect("the lock file is readable");
+    let pid: u32 = written
+        .trim()
+        .parse()
+        .expect("the lock file holds a process id");
+    assert_ne!(pid, std::process::id());
+    holder
+        .try_lock()
+        .expect("the run released the lock when it exited");
+}
+
+/// The timeline of a scenario stopped by a failed step does not claim that
+/// the clock was settled after it. The checkout request gets a 404, so
+/// the entries of the fake come only after the failed step.
+#[test]
+fn failed_step_timeline_not_settled() {
+    let file = AppFile {
+        checkout_path: "/checkouts",
+        ..AppFile::default()
+    };
+    let (_, outcome) = run_card_paid("failed-step-timeline", StatusCode::OK, &file);
+
+    let result = &outcome.results[0];
+    assert!(!result.passed());
+    assert_eq!(result.steps_run, 1);
+    let headers: Vec<&str> = result
+        .timeline
+        .iter()
+        .filter(|line| line.actor == "step")
+        .map(|line| line.text.as_str())
+        .collect();
+    assert_eq!(headers.len(), 2, "{headers:?}");
+    assert_eq!(
+        headers[1],
+        "after the last step that ran (the clock was not settled, because the scenario stopped early)"
+    );
+}
