@@ -1620,7 +1620,13 @@ pub fn after_payment_intent_created(data: &mut AccountData, pi_id: &str) {
     }
 }
 
+/// The metadata key that the `rewritten` divergence adds when the payment
+/// intent has none of the affected keys.
+pub const REWRITE_MARKER_KEY: &str = "fakestripe_metadata_divergence";
+
 /// Rewrites a payment intent's metadata and emits `payment_intent.updated`.
+/// Each affected value gets `-rewritten` appended. When no key is affected,
+/// the marker key is added with the value `rewritten`.
 pub fn rewrite_metadata(data: &mut AccountData, pi_id: &str) {
     let keys = data.faults.faults.iter().find_map(|fault| match fault {
         Fault::MetadataDivergence { keys, .. } => Some(keys.clone()),
@@ -1631,15 +1637,22 @@ pub fn rewrite_metadata(data: &mut AccountData, pi_id: &str) {
     };
     let before = pi.clone();
     let keys = keys.unwrap_or_default();
+    if !pi["metadata"].is_object() {
+        pi["metadata"] = json!({});
+    }
     if let Some(meta) = pi["metadata"].as_object_mut() {
+        let mut rewritten = false;
         for (key, value) in meta.iter_mut() {
             if keys.is_empty() || keys.iter().any(|k| k == key) {
                 *value = json!(format!("{}-rewritten", value.as_str().unwrap_or_default()));
+                rewritten = true;
             }
         }
-    }
-    if before == pi {
-        return;
+        // A payment intent without the affected keys still changes, so the
+        // payment_intent.updated event is sent whatever metadata the shop set.
+        if !rewritten {
+            meta.insert(REWRITE_MARKER_KEY.to_owned(), json!("rewritten"));
+        }
     }
     crate::resources::save(data, "payment_intent", pi_id, &pi);
     data.trace("fault", json!({"decision": "metadata_rewrite", "payment_intent": pi_id, "metadata": pi["metadata"]}));

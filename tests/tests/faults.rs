@@ -214,25 +214,30 @@ impl Account {
         *receiver.state.secret.lock().unwrap() = endpoint["secret"].as_str().unwrap().to_owned();
     }
 
-    /// Creates a 2 × 1500 usd session for `order` and returns it.
+    /// Creates a 2 × 1500 usd session for `order` that copies the order id
+    /// to the payment intent's metadata, and returns it.
     async fn session(&self, order: &str) -> Value {
+        self.create_session(order, true).await
+    }
+
+    /// Creates a 2 × 1500 usd session for `order` and returns it. With
+    /// `intent_metadata`, the order id is also sent as
+    /// `payment_intent_data[metadata][order_id]`.
+    async fn create_session(&self, order: &str, intent_metadata: bool) -> Value {
         let success = "http://127.0.0.1:9/success?session_id={CHECKOUT_SESSION_ID}".to_owned();
-        let response = self
-            .form(
-                "/v1/checkout/sessions",
-                &[
-                    ("mode", "payment"),
-                    ("line_items[0][price_data][currency]", "usd"),
-                    ("line_items[0][price_data][unit_amount]", "1500"),
-                    ("line_items[0][price_data][product_data][name]", "Mug"),
-                    ("line_items[0][quantity]", "2"),
-                    ("success_url", &success),
-                    ("metadata[order_id]", order),
-                    ("payment_intent_data[metadata][order_id]", order),
-                ],
-                None,
-            )
-            .await;
+        let mut params = vec![
+            ("mode", "payment"),
+            ("line_items[0][price_data][currency]", "usd"),
+            ("line_items[0][price_data][unit_amount]", "1500"),
+            ("line_items[0][price_data][product_data][name]", "Mug"),
+            ("line_items[0][quantity]", "2"),
+            ("success_url", &success),
+            ("metadata[order_id]", order),
+        ];
+        if intent_metadata {
+            params.push(("payment_intent_data[metadata][order_id]", order));
+        }
+        let response = self.form("/v1/checkout/sessions", &params, None).await;
         assert_eq!(response.status(), 200);
         response.json().await.unwrap()
     }
@@ -248,6 +253,14 @@ impl Account {
         assert_eq!(status, 200, "{body}");
         body
     }
+}
+
+/// Returns the payment intent id of the session in a pay call's response.
+fn intent_id(paid: &Value) -> String {
+    paid["session"]["payment_intent"]
+        .as_str()
+        .expect("a paid session has a payment intent")
+        .to_owned()
 }
 
 async fn manual_fake() -> Server {
@@ -347,10 +360,7 @@ async fn metadata_divergence_drops_or_rewrites() {
     acct.set_faults(json!({"faults": [{"kind": "metadata_divergence", "mode": "missing", "keys": ["order_id"]}]})).await;
     let session = acct.session("O-3").await;
     let paid = acct.pay(session["id"].as_str().unwrap()).await;
-    let pi = paid["session"]["payment_intent"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let pi = intent_id(&paid);
     let (_, intent) = acct.get(&format!("/v1/payment_intents/{pi}")).await;
     assert_eq!(intent["metadata"], json!({}));
     assert_eq!(paid["session"]["metadata"], json!({"order_id": "O-3"}));
@@ -359,10 +369,7 @@ async fn metadata_divergence_drops_or_rewrites() {
     acct.set_faults(json!({"faults": [{"kind": "metadata_divergence", "mode": "rewritten", "after_seconds": 30}]})).await;
     let session = acct.session("O-4").await;
     let paid = acct.pay(session["id"].as_str().unwrap()).await;
-    let pi = paid["session"]["payment_intent"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let pi = intent_id(&paid);
     let (_, intent) = acct.get(&format!("/v1/payment_intents/{pi}")).await;
     assert_eq!(intent["metadata"], json!({"order_id": "O-4"}));
     acct.advance(30).await;
@@ -376,6 +383,36 @@ async fn metadata_divergence_drops_or_rewrites() {
     assert_eq!(
         updated.event["data"]["previous_attributes"]["metadata"],
         json!({"order_id": "O-4"})
+    );
+}
+
+#[tokio::test]
+async fn metadata_rewrite_marks_empty_metadata() {
+    let fake = manual_fake().await;
+    let receiver = Receiver::start().await;
+    let acct = account(&fake, "sk_test_meta_rewrite_empty", &receiver).await;
+    acct.set_faults(json!({"faults": [{"kind": "metadata_divergence", "mode": "rewritten", "after_seconds": 30}]})).await;
+    let session = acct.create_session("O-4", false).await;
+    let paid = acct.pay(session["id"].as_str().unwrap()).await;
+    let pi = intent_id(&paid);
+    let (_, intent) = acct.get(&format!("/v1/payment_intents/{pi}")).await;
+    assert_eq!(intent["metadata"], json!({}));
+
+    acct.advance(30).await;
+    let (_, intent) = acct.get(&format!("/v1/payment_intents/{pi}")).await;
+    assert_eq!(
+        intent["metadata"],
+        json!({"fakestripe_metadata_divergence": "rewritten"})
+    );
+    let updated = receiver
+        .received()
+        .into_iter()
+        .find(|r| r.event["type"] == "payment_intent.updated")
+        .expect("payment_intent.updated is delivered");
+    assert_eq!(updated.event["data"]["object"]["id"], json!(pi));
+    assert_eq!(
+        updated.event["data"]["previous_attributes"]["metadata"],
+        json!({})
     );
 }
 
