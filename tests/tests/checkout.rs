@@ -1197,6 +1197,15 @@ async fn unmodelled_session_parameter_is_named() {
             "shipping_address_collection",
         ),
         ("adaptive_pricing[enabled]=true", "adaptive_pricing"),
+        ("tax_id_collection[enabled]=true", "tax_id_collection"),
+        (
+            "line_items[0][tax_rates][0]=txr_nope",
+            "line_items[0][tax_rates]",
+        ),
+        (
+            "line_items[1][dynamic_tax_rates][0]=txr_nope",
+            "line_items[1][dynamic_tax_rates]",
+        ),
     ] {
         let body = format!("{}&{extra}", session_body("usd", &[]));
         let reply = api.post("/v1/checkout/sessions", &body).await;

@@ -1116,7 +1116,13 @@ fn line_item(data: &mut AccountData, mut item: Params) -> ApiResult<LineItem> {
         adjustable.integer("maximum")?;
         adjustable.finish()?;
     }
-    item.string_array("tax_rates")?;
+    // A tax rate would add to `amount_tax` and `taxes`, which the fake does
+    // not compute, so a rate is rejected rather than dropped.
+    for name in ["tax_rates", "dynamic_tax_rates"] {
+        if item.string_array(name)?.is_some() {
+            return Err(unmodelled(&item.path(name)));
+        }
+    }
     item.finish()?;
     let total = prices::line_amount(unit_amount, quantity).ok_or_else(|| {
         ApiError::invalid_param(quantity_path, "The line item's amount is too large.")
