@@ -2123,3 +2123,109 @@ async fn payment_method_options_are_validated() {
         .await;
     assert_eq!(reply.expect(400)["error"]["code"], "parameter_unknown");
 }
+
+/// Line item `metadata` and `adjustable_quantity` show on the line items,
+/// and `product_data[unit_label]` and `[tax_code]` on the product made for
+/// the item.
+#[tokio::test]
+async fn line_item_metadata_and_unit_label() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_line_item_fields");
+    let session = create_session(
+        &api,
+        &[
+            ("line_items[0][metadata][sku]", "TS-1"),
+            ("line_items[0][adjustable_quantity][enabled]", "true"),
+            ("line_items[0][adjustable_quantity][maximum]", "10"),
+            ("line_items[0][price_data][product_data][unit_label]", "pcs"),
+            (
+                "line_items[0][price_data][product_data][tax_code]",
+                "txcd_99999999",
+            ),
+        ],
+    )
+    .await;
+    let id = id_of(&session);
+    let items = api
+        .get(&format!("/v1/checkout/sessions/{id}/line_items"))
+        .await;
+    let items = items.ok()["data"].as_array().unwrap().clone();
+    assert_eq!(items[0]["metadata"], json!({"sku": "TS-1"}));
+    assert_eq!(
+        items[0]["adjustable_quantity"],
+        json!({"enabled": true, "maximum": 10, "minimum": null})
+    );
+    assert_eq!(items[1]["metadata"], json!({}));
+    assert_eq!(items[1]["adjustable_quantity"], Value::Null);
+    let keys: Vec<&str> = items[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "id",
+            "object",
+            "adjustable_quantity",
+            "amount_discount",
+            "amount_subtotal",
+            "amount_tax",
+            "amount_total",
+            "currency",
+            "description",
+            "metadata",
+            "price",
+            "quantity"
+        ]
+    );
+
+    let product_id = items[0]["price"]["product"].as_str().unwrap();
+    let product = api.get(&format!("/v1/products/{product_id}")).await;
+    assert_eq!(product.ok()["unit_label"], "pcs");
+    assert_eq!(product.ok()["tax_code"], "txcd_99999999");
+    let other = items[1]["price"]["product"].as_str().unwrap();
+    let other = api.get(&format!("/v1/products/{other}")).await;
+    assert_eq!(other.ok()["unit_label"], Value::Null);
+
+    let long = session_body(
+        "usd",
+        &[(
+            "line_items[0][price_data][product_data][unit_label]",
+            "thirteen char",
+        )],
+    );
+    let reply = api.post("/v1/checkout/sessions", &long).await;
+    assert_eq!(
+        reply.expect(400)["error"]["param"],
+        "line_items[0][price_data][product_data][unit_label]"
+    );
+}
+
+/// `ui_mode=form`, which the current API version lists, is rejected with
+/// a message that names it as not modelled.
+#[tokio::test]
+async fn ui_mode_form_is_unmodelled() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_ui_form");
+    let body = form(&[
+        ("mode", "payment"),
+        ("ui_mode", "form"),
+        ("return_url", "https://shop.test/return"),
+        ("line_items[0][price_data][currency]", "usd"),
+        ("line_items[0][price_data][unit_amount]", "1500"),
+        ("line_items[0][price_data][product_data][name]", "Mug"),
+        ("line_items[0][quantity]", "1"),
+    ]);
+    let reply = api.post("/v1/checkout/sessions", &body).await;
+    let error = reply.expect(400);
+    assert_eq!(error["error"]["param"], "ui_mode");
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(
+            "ui_mode=form is a Checkout Session UI mode that fakestripe does not model yet."
+        ),
+        "{message}"
+    );
+}

@@ -50,6 +50,11 @@ fn ui_modes(api_version: &str) -> [&'static str; 3] {
     }
 }
 
+/// A `ui_mode` value that stripe-node 23.2.0's types list next to the
+/// three modelled ones. Stripe's API reference does not describe it, so
+/// the fake rejects it as not modelled rather than as an invalid value.
+const UNMODELLED_UI_MODE: &str = "form";
+
 /// The top-level parameters session create takes.
 const CREATE_PARAMS: &[&str] = &[
     "mode",
@@ -165,9 +170,23 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         ));
     }
     let [hosted, embedded, elements] = ui_modes(&ctx.api_version);
+    let renamed = version::at_least(&ctx.api_version, version::RENAMED_UI_MODES);
+    let known: &[&str] = if renamed {
+        &[hosted, embedded, elements, UNMODELLED_UI_MODE]
+    } else {
+        &[hosted, embedded, elements]
+    };
     let ui_mode = params
-        .one_of("ui_mode", &[hosted, embedded, elements])?
+        .one_of("ui_mode", known)?
         .unwrap_or_else(|| hosted.to_owned());
+    if ui_mode == UNMODELLED_UI_MODE {
+        return Err(ApiError::invalid_param(
+            "ui_mode",
+            format!(
+                "ui_mode={UNMODELLED_UI_MODE} is a Checkout Session UI mode that fakestripe does not model yet. Use {hosted}, {embedded} or {elements}."
+            ),
+        ));
+    }
     let success_url = params.string("success_url")?;
     let cancel_url = params.string("cancel_url")?;
     let return_url = params.string("return_url")?;
@@ -1012,14 +1031,31 @@ struct LineItem {
     /// Empty until the whole request has been checked.
     id: String,
     object: &'static str,
+    adjustable_quantity: Option<AdjustableQuantity>,
     amount_discount: i64,
     amount_subtotal: i64,
     amount_tax: i64,
     amount_total: i64,
     currency: String,
     description: String,
+    /// Empty when the request sets none.
+    /// NOTE: the reference types this field as nullable; whether Stripe
+    /// shows null or `{}` for a line item without metadata is not
+    /// confirmed.
+    metadata: Map<String, Value>,
     price: ItemPrice,
     quantity: i64,
+}
+
+/// `line_items[i][adjustable_quantity]`: the quantity range the customer
+/// may pick on the page, each bound null when the request leaves it out.
+/// The fake's page shows the quantity it was given and does not offer the
+/// range.
+#[derive(serde::Serialize)]
+struct AdjustableQuantity {
+    enabled: bool,
+    maximum: Option<i64>,
+    minimum: Option<i64>,
 }
 
 /// The price of a line item: one that `price_data` made for it, or a
@@ -1110,12 +1146,26 @@ fn line_item(data: &mut AccountData, mut item: Params) -> ApiResult<LineItem> {
     let quantity = item
         .integer_in("quantity", 1, 999_999)?
         .ok_or_else(|| ApiError::missing_param(quantity_path.clone()))?;
-    if let Some(mut adjustable) = item.hash("adjustable_quantity")? {
-        adjustable.boolean("enabled")?;
-        adjustable.integer("minimum")?;
-        adjustable.integer("maximum")?;
-        adjustable.finish()?;
-    }
+    let adjustable_quantity = match item.hash("adjustable_quantity")? {
+        Some(mut adjustable) => {
+            let enabled = adjustable
+                .boolean("enabled")?
+                .ok_or_else(|| ApiError::missing_param(adjustable.path("enabled")))?;
+            let minimum = adjustable.integer("minimum")?;
+            let maximum = adjustable.integer("maximum")?;
+            adjustable.finish()?;
+            Some(AdjustableQuantity {
+                enabled,
+                maximum,
+                minimum,
+            })
+        }
+        None => None,
+    };
+    let meta = match item.hash("metadata")? {
+        Some(update) => metadata::apply(&Map::new(), update)?,
+        None => Map::new(),
+    };
     // A tax rate would add to `amount_tax` and `taxes`, which the fake does
     // not compute, so a rate is rejected rather than dropped.
     for name in ["tax_rates", "dynamic_tax_rates"] {
@@ -1130,12 +1180,14 @@ fn line_item(data: &mut AccountData, mut item: Params) -> ApiResult<LineItem> {
     Ok(LineItem {
         id: String::new(),
         object: "item",
+        adjustable_quantity,
         amount_discount: 0,
         amount_subtotal: total,
         amount_tax: 0,
         amount_total: total,
         currency,
         description,
+        metadata: meta,
         price,
         quantity,
     })

@@ -281,7 +281,8 @@ fn product_of(
                     Some(update) => metadata::apply(&Map::new(), update)?,
                     None => Map::new(),
                 };
-                product_data.string("tax_code")?;
+                let (tax_code, unit_label) =
+                    super::products::take_tax_code_and_unit_label(&mut product_data)?;
                 product_data.finish()?;
                 let id = data.new_id("prod_");
                 *new_product = Some(NewProduct {
@@ -293,6 +294,8 @@ fn product_of(
                     shippable: None,
                     url: None,
                     metadata: meta,
+                    tax_code,
+                    unit_label,
                 });
                 id
             }

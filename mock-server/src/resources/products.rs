@@ -29,6 +29,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         Some(update) => metadata::apply(&Map::new(), update)?,
         None => Map::new(),
     };
+    let (tax_code, unit_label) = take_tax_code_and_unit_label(&mut params)?;
     let default_price_data = params.hash("default_price_data")?;
     let id = match params.string("id")? {
         Some(id) if id.chars().count() > MAX_ID_CHARS => {
@@ -71,6 +72,8 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         shippable,
         url,
         metadata: meta,
+        tax_code,
+        unit_label,
     };
     let now = data.now();
     let printed = printed(
@@ -93,6 +96,22 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     Ok(product)
 }
 
+/// The longest `unit_label`, in characters, as Stripe's API reference
+/// gives it.
+const MAX_UNIT_LABEL_CHARS: usize = 12;
+
+/// Takes `tax_code` and `unit_label`, each absent when empty, from a
+/// product create or a `product_data` hash.
+pub fn take_tax_code_and_unit_label(
+    params: &mut Params,
+) -> ApiResult<(Option<String>, Option<String>)> {
+    let tax_code = params.string("tax_code")?.filter(|code| !code.is_empty());
+    let unit_label = params
+        .string_at_most("unit_label", MAX_UNIT_LABEL_CHARS)?
+        .filter(|label| !label.is_empty());
+    Ok((tax_code, unit_label))
+}
+
 /// The fields a product is created with.
 #[derive(Debug, Clone)]
 pub struct NewProduct {
@@ -104,6 +123,11 @@ pub struct NewProduct {
     pub shippable: Option<bool>,
     pub url: Option<String>,
     pub metadata: Map<String, Value>,
+    /// A tax code id such as `txcd_99999999`, stored as given.
+    /// NOTE: Stripe rejects an id that is not in its list of tax codes;
+    /// the fake has no such list and accepts any string.
+    pub tax_code: Option<String>,
+    pub unit_label: Option<String>,
 }
 
 /// A new product as the API prints it, in Stripe's field order.
@@ -123,8 +147,8 @@ pub struct Printed<'a> {
     package_dimensions: (),
     shippable: Option<bool>,
     statement_descriptor: (),
-    tax_code: (),
-    unit_label: (),
+    tax_code: Option<&'a str>,
+    unit_label: Option<&'a str>,
     updated: i64,
     url: Option<&'a str>,
 }
@@ -157,8 +181,8 @@ fn printed<'a>(product: &'a NewProduct, now: i64, default_price: Option<&'a str>
         package_dimensions: (),
         shippable: product.shippable,
         statement_descriptor: (),
-        tax_code: (),
-        unit_label: (),
+        tax_code: product.tax_code.as_deref(),
+        unit_label: product.unit_label.as_deref(),
         updated: now,
         url: product.url.as_deref(),
     }
