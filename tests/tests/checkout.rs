@@ -2229,3 +2229,74 @@ async fn ui_mode_form_is_unmodelled() {
         "{message}"
     );
 }
+
+/// The fields the session object gained up to API version
+/// 2026-11-18.endive are present, in Stripe's order, with the values
+/// Stripe gives a session the fake can make.
+#[tokio::test]
+async fn session_has_current_fields() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_session_fields");
+    let session = create_session(&api, &[]).await;
+    for field in [
+        "allowed_payment_method_types",
+        "currency_conversion",
+        "customer_account",
+        "integration_identifier",
+        "origin_context",
+        "payment_method_configuration_details",
+        "permissions",
+        "saved_payment_method_options",
+        "wallet_options",
+    ] {
+        assert_eq!(session.get(field), Some(&Value::Null), "{field}");
+    }
+    assert_eq!(session["managed_payments"], json!({"enabled": false}));
+    let keys: Vec<&str> = session
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let position = |name: &str| keys.iter().position(|key| *key == name).unwrap();
+    for (before, after) in [
+        ("allow_promotion_codes", "allowed_payment_method_types"),
+        ("allowed_payment_method_types", "amount_subtotal"),
+        ("currency", "currency_conversion"),
+        ("customer", "customer_account"),
+        ("customer_account", "customer_creation"),
+        ("expires_at", "integration_identifier"),
+        ("locale", "managed_payments"),
+        ("mode", "origin_context"),
+        ("origin_context", "payment_intent"),
+        (
+            "payment_method_collection",
+            "payment_method_configuration_details",
+        ),
+        ("payment_status", "permissions"),
+        ("return_url", "saved_payment_method_options"),
+        ("saved_payment_method_options", "setup_intent"),
+        ("url", "wallet_options"),
+    ] {
+        assert_eq!(position(before) + 1, position(after), "{before}, {after}");
+    }
+    assert_eq!(keys.last(), Some(&"wallet_options"));
+
+    let customer = api.post("/v1/customers", "email=jenny%40example.com").await;
+    let customer = id_of(customer.ok());
+    let with_customer = create_session(&api, &[("customer", &customer)]).await;
+    assert_eq!(
+        with_customer["saved_payment_method_options"],
+        json!({
+            "allow_redisplay_filters": ["always"],
+            "payment_method_remove": "disabled",
+            "payment_method_save": null
+        })
+    );
+    let id = id_of(&with_customer);
+    let retrieved = api.get(&format!("/v1/checkout/sessions/{id}")).await;
+    assert_eq!(
+        retrieved.ok()["saved_payment_method_options"],
+        with_customer["saved_payment_method_options"]
+    );
+}

@@ -449,12 +449,16 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         .as_ref()
         .is_some_and(super::session_recovery::AfterExpiration::recovery_enabled)
         .then(|| super::session_recovery::recovery_url(&ctx.shared.base_url, &id));
+    let saved_payment_method_options = customer
+        .is_some()
+        .then(SavedPaymentMethodOptions::default_for_customer);
     let mut session = NewSession {
         id: &id,
         object: "checkout.session",
         adaptive_pricing: (),
         after_expiration,
         allow_promotion_codes,
+        allowed_payment_method_types: (),
         amount_subtotal: amount,
         amount_total: amount,
         automatic_tax: AutomaticTax::default(),
@@ -467,31 +471,39 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         consent_collection,
         created: now,
         currency,
+        currency_conversion: (),
         custom_fields,
         custom_text,
         customer,
+        customer_account: (),
         customer_creation,
         customer_details: (),
         customer_email,
         discounts: [],
         expires_at,
+        integration_identifier: (),
         invoice: (),
         invoice_creation: InvoiceCreation::default(),
         livemode: false,
         locale,
+        managed_payments: Enabled::default(),
         metadata: meta,
         mode: "payment",
+        origin_context: (),
         payment_intent: None,
         payment_link: (),
         // Stripe's default; `if_required` applies to subscriptions.
         payment_method_collection: "always",
+        payment_method_configuration_details: (),
         payment_method_options,
         payment_method_types: shown_types,
         payment_status: "unpaid",
+        permissions: (),
         phone_number_collection,
         recovered_from: (),
         redirect_on_completion,
         return_url,
+        saved_payment_method_options,
         setup_intent: (),
         shipping_address_collection: (),
         shipping_cost: (),
@@ -505,6 +517,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         // renames it.
         ui_mode: version::ui_mode_in(version::DEFAULT_API_VERSION, &ui_mode).to_owned(),
         url,
+        wallet_options: (),
     };
     // Kept for the customer's side and stripped from every response.
     let private = SessionPrivate {
@@ -564,6 +577,7 @@ struct NewSession<'a> {
     adaptive_pricing: (),
     after_expiration: Option<super::session_recovery::AfterExpiration>,
     allow_promotion_codes: Option<bool>,
+    allowed_payment_method_types: (),
     amount_subtotal: i64,
     amount_total: i64,
     automatic_tax: AutomaticTax,
@@ -576,30 +590,41 @@ struct NewSession<'a> {
     consent_collection: Option<ConsentCollection>,
     created: i64,
     currency: String,
+    currency_conversion: (),
     custom_fields: Vec<super::custom_fields::CustomField>,
     custom_text: CustomText,
     customer: Option<String>,
+    customer_account: (),
     customer_creation: Option<String>,
     customer_details: (),
     customer_email: Option<String>,
     discounts: [(); 0],
     expires_at: i64,
+    integration_identifier: (),
     invoice: (),
     invoice_creation: InvoiceCreation,
     livemode: bool,
     locale: Option<String>,
+    managed_payments: Enabled,
     metadata: Map<String, Value>,
     mode: &'static str,
+    origin_context: (),
     payment_intent: Option<String>,
     payment_link: (),
     payment_method_collection: &'static str,
+    /// Null, because the fake has no payment method configurations.
+    /// NOTE: Stripe shows the configuration's `id` and `parent` here for a
+    /// session created without `payment_method_types`.
+    payment_method_configuration_details: (),
     payment_method_options: PaymentMethodOptions,
     payment_method_types: Vec<String>,
     payment_status: &'static str,
+    permissions: (),
     phone_number_collection: Enabled,
     recovered_from: (),
     redirect_on_completion: Option<String>,
     return_url: Option<String>,
+    saved_payment_method_options: Option<SavedPaymentMethodOptions>,
     setup_intent: (),
     shipping_address_collection: (),
     shipping_cost: (),
@@ -611,6 +636,29 @@ struct NewSession<'a> {
     total_details: TotalDetails,
     ui_mode: String,
     url: Option<String>,
+    wallet_options: (),
+}
+
+/// The saved payment method settings of a session. Stripe sets them on a
+/// session created with `customer` and leaves the field null otherwise.
+#[derive(serde::Serialize)]
+struct SavedPaymentMethodOptions {
+    allow_redisplay_filters: [&'static str; 1],
+    payment_method_remove: &'static str,
+    payment_method_save: (),
+}
+
+impl SavedPaymentMethodOptions {
+    /// Returns the settings of a session created with `customer`: Checkout
+    /// offers only methods saved with `allow_redisplay=always`, and the
+    /// customer cannot remove them.
+    fn default_for_customer() -> Self {
+        SavedPaymentMethodOptions {
+            allow_redisplay_filters: ["always"],
+            payment_method_remove: "disabled",
+            payment_method_save: (),
+        }
+    }
 }
 
 /// The fields a session keeps for the customer's side.
