@@ -142,6 +142,50 @@ test('list line items', async () => {
   assert.deepEqual(onePerPage.map((i) => i.id), items.data.map((i) => i.id));
 });
 
+test('line item metadata and unit label', async () => {
+  const { stripe } = freshAccount();
+  const params = sessionParams();
+  params.line_items[0].metadata = { sku: 'MUG-1' };
+  params.line_items[0].price_data.product_data.unit_label = 'pcs';
+  const created = await stripe.checkout.sessions.create(params);
+
+  const items = await stripe.checkout.sessions.listLineItems(created.id);
+  const product = await stripe.products.retrieve(items.data[0].price.product);
+
+  assert.deepEqual(items.data.map((i) => i.metadata), [{ sku: 'MUG-1' }, {}]);
+  assert.deepEqual(items.data.map((i) => i.adjustable_quantity), [null, null]);
+  assert.equal(product.unit_label, 'pcs');
+});
+
+test('line item tax rates are not modelled', async () => {
+  const { stripe } = freshAccount();
+  const params = sessionParams();
+  params.line_items[0].tax_rates = ['txr_nope'];
+
+  const error = await rejection(stripe.checkout.sessions.create(params));
+
+  assert.equal(error.statusCode, 400);
+  assert.equal(error.param, 'line_items[0][tax_rates]');
+  assert.match(error.message, /does not model/);
+});
+
+test('session shows the fields of its API version', async () => {
+  const { stripe } = freshAccount();
+  const customer = await stripe.customers.create({ email: CUSTOMER_EMAIL });
+
+  const session = await stripe.checkout.sessions.create(sessionParams({ customer: customer.id }));
+
+  assert.deepEqual(session.managed_payments, { enabled: false });
+  assert.deepEqual(session.saved_payment_method_options, {
+    allow_redisplay_filters: ['always'],
+    payment_method_remove: 'disabled',
+    payment_method_save: null,
+  });
+  for (const field of ['currency_conversion', 'customer_account', 'integration_identifier', 'origin_context', 'permissions', 'wallet_options']) {
+    assert.equal(session[field], null, field);
+  }
+});
+
 test('paid session fills redirect and payment intent', async () => {
   const { stripe, control } = freshAccount();
   const created = await stripe.checkout.sessions.create(sessionParams());
