@@ -209,11 +209,7 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         product["name"] = json!(name);
     }
     if let Some(description) = params.string("description")? {
-        product["description"] = if description.is_empty() {
-            Value::Null
-        } else {
-            json!(description)
-        };
+        product["description"] = text_or_null(description);
     }
     if let Some(active) = params.boolean("active")? {
         product["active"] = json!(active);
@@ -222,11 +218,13 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         product["shippable"] = json!(shippable);
     }
     if let Some(url) = params.string_at_most("url", MAX_URL_CHARS)? {
-        product["url"] = if url.is_empty() {
-            Value::Null
-        } else {
-            json!(url)
-        };
+        product["url"] = text_or_null(url);
+    }
+    if let Some(tax_code) = params.string("tax_code")? {
+        product["tax_code"] = text_or_null(tax_code);
+    }
+    if let Some(label) = params.string_at_most("unit_label", MAX_UNIT_LABEL_CHARS)? {
+        product["unit_label"] = text_or_null(label);
     }
     if let Some(price_id) = params.string("default_price")? {
         product["default_price"] = if price_id.is_empty() {
@@ -270,6 +268,15 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         &origin(ctx),
     );
     Ok(product)
+}
+
+/// Returns a text field's new value, null for an empty update, which unsets it.
+fn text_or_null(text: String) -> Value {
+    if text.is_empty() {
+        Value::Null
+    } else {
+        Value::String(text)
+    }
 }
 
 pub fn list(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {

@@ -106,6 +106,27 @@ def test_product_crud(client):
     assert raised.value.code == "resource_missing"
 
 
+def test_product_update_unit_label(client):
+    product = client.v1.products.create(params={"name": "Rope", "unit_label": "metre"})
+
+    labelled = client.v1.products.update(product.id, params={"unit_label": "coil", "tax_code": "txcd_99999999"})
+    events = client.v1.events.list(params={"type": "product.updated"})
+    cleared = client.v1.products.update(product.id, params={"unit_label": "", "tax_code": ""})
+
+    assert labelled.unit_label == "coil"
+    assert labelled.tax_code == "txcd_99999999"
+    assert events.data[0].data.previous_attributes.to_dict() == {
+        "tax_code": None,
+        "unit_label": "metre",
+    }
+    assert cleared.unit_label is None
+    assert cleared.tax_code is None
+    assert client.v1.products.retrieve(product.id).unit_label is None
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.products.update(product.id, params={"unit_label": "a label too long"})
+    assert raised.value.param == "unit_label"
+
+
 def test_product_with_default_price_data(client):
     product = client.v1.products.create(
         params={
