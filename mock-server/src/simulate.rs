@@ -558,6 +558,8 @@ pub fn payment_intent_for(data: &mut AccountData, session: &Value, origin: &Orig
             ))
             .to_owned(),
         payment_method_types: session["payment_method_types"].clone(),
+        allowed_payment_method_types: Value::Null,
+        excluded_payment_method_types: Value::Null,
         automatic_payment_methods: Value::Null,
         receipt_email: pid["receipt_email"].clone(),
         statement_descriptor: pid["statement_descriptor"].clone(),
@@ -609,6 +611,12 @@ pub struct IntentSpec {
     pub metadata: Map<String, Value>,
     pub capture_method: String,
     pub payment_method_types: Value,
+    /// The `allowed_payment_method_types` the intent was created with, or
+    /// null.
+    pub allowed_payment_method_types: Value,
+    /// The `excluded_payment_method_types` the intent was created with, or
+    /// null.
+    pub excluded_payment_method_types: Value,
     /// `{allow_redirects, enabled}`, or null.
     pub automatic_payment_methods: Value,
     pub receipt_email: Value,
@@ -634,6 +642,7 @@ pub fn new_payment_intent(data: &mut AccountData, spec: IntentSpec, origin: &Ori
     let pi = json!({
         "id": id,
         "object": "payment_intent",
+        "allowed_payment_method_types": spec.allowed_payment_method_types,
         "amount": spec.amount,
         "amount_capturable": 0,
         "amount_details": {"tip": {}},
@@ -650,6 +659,7 @@ pub fn new_payment_intent(data: &mut AccountData, spec: IntentSpec, origin: &Ori
         "currency": spec.currency,
         "customer": spec.customer,
         "description": spec.description,
+        "excluded_payment_method_types": spec.excluded_payment_method_types,
         "last_payment_error": null,
         "latest_charge": null,
         "livemode": false,

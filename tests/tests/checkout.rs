@@ -2300,3 +2300,98 @@ async fn session_has_current_fields() {
         with_customer["saved_payment_method_options"]
     );
 }
+
+/// The first API version that rejects `payment_method_types`.
+const ENDIVE: [(&str, &str); 1] = [("Stripe-Version", "2026-09-30.endive")];
+
+#[tokio::test]
+async fn endive_rejects_payment_method_types() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cs_endive_types");
+    let listed = session_body("eur", &[("payment_method_types[0]", "card")]);
+
+    let session = api
+        .post_with("/v1/checkout/sessions", &listed, &ENDIVE)
+        .await;
+    let intent = api
+        .post_with(
+            "/v1/payment_intents",
+            &form(&[
+                ("amount", "1000"),
+                ("currency", "usd"),
+                ("payment_method_types[0]", "card"),
+            ]),
+            &ENDIVE,
+        )
+        .await;
+    let unversioned = api.post("/v1/checkout/sessions", &listed).await;
+
+    for reply in [&session, &intent] {
+        reply.expect(400);
+        assert_eq!(
+            reply.error()["code"],
+            "payment_method_types_no_longer_supported"
+        );
+        assert_eq!(reply.error()["param"], "payment_method_types");
+    }
+    // Without a header the account's default version applies, which is
+    // older and still takes the parameter.
+    assert_eq!(unversioned.ok()["payment_method_types"], json!(["card"]));
+    assert_eq!(
+        unversioned.ok()["allowed_payment_method_types"],
+        Value::Null
+    );
+}
+
+#[tokio::test]
+async fn endive_allowed_types_choose_methods() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_cs_endive_allowed");
+    let allowed = session_body(
+        "eur",
+        &[
+            ("allowed_payment_method_types[0]", "sepa_debit"),
+            ("allowed_payment_method_types[1]", "us_bank_account"),
+        ],
+    );
+    let excluded = session_body("eur", &[("excluded_payment_method_types[0]", "sepa_debit")]);
+
+    let offered = api
+        .post_with("/v1/checkout/sessions", &allowed, &ENDIVE)
+        .await;
+    let without_sepa = api
+        .post_with("/v1/checkout/sessions", &excluded, &ENDIVE)
+        .await;
+    let before_endive = api.post("/v1/checkout/sessions", &allowed).await;
+
+    let offered = offered.ok();
+    assert_eq!(offered["payment_method_types"], json!(["sepa_debit"]));
+    assert_eq!(
+        offered["allowed_payment_method_types"],
+        json!(["sepa_debit", "us_bank_account"])
+    );
+    assert_eq!(offered["excluded_payment_method_types"], Value::Null);
+    let without_sepa = without_sepa.ok();
+    assert_eq!(without_sepa["payment_method_types"], json!(["card"]));
+    assert_eq!(
+        without_sepa["excluded_payment_method_types"],
+        json!(["sepa_debit"])
+    );
+    before_endive.expect(400);
+    assert_eq!(before_endive.error()["code"], "parameter_unknown");
+    assert_eq!(
+        before_endive.error()["param"],
+        "allowed_payment_method_types"
+    );
+
+    let id = id_of(offered);
+    let by_card = api
+        .control(
+            &format!("/checkout/sessions/{id}/pay"),
+            json!({"payment_method": "card", "card_number": "4242424242424242"}),
+        )
+        .await;
+    by_card.expect(400);
+    let by_sepa = pay_sepa(&api, &id, "succeeded", 60).await;
+    assert_eq!(by_sepa["result"], "processing");
+}

@@ -72,6 +72,8 @@ const CREATE_PARAMS: &[&str] = &[
     "payment_intent_data",
     "expires_at",
     "payment_method_types",
+    "allowed_payment_method_types",
+    "excluded_payment_method_types",
     "locale",
     "submit_type",
     "billing_address_collection",
@@ -92,12 +94,10 @@ const CREATE_PARAMS: &[&str] = &[
 /// which would read as a typo in the caller's code.
 const UNMODELLED_PARAMS: &[&str] = &[
     "adaptive_pricing",
-    "allowed_payment_method_types",
     "automatic_tax",
     "branding_settings",
     "customer_account",
     "discounts",
-    "excluded_payment_method_types",
     "integration_identifier",
     "invoice_creation",
     "managed_payments",
@@ -303,7 +303,12 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         }
         Some(at) => at,
     };
-    let payment_method_types = super::payment_checks::take_payment_method_types(&mut params)?;
+    let methods = super::payment_checks::MethodParams::take(
+        &mut params,
+        &ctx.api_version,
+        version::PAYMENT_METHOD_TYPES_REMOVED,
+        version::EXCLUDED_TYPES,
+    )?;
     let locale = params.one_of("locale", LOCALES)?;
     let submit_type = params.one_of(
         "submit_type",
@@ -383,13 +388,18 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
             ),
         ));
     }
-    if let Some(types) = &payment_method_types {
+    if let Some(listed) = &methods.listed {
         super::payment_checks::check_methods_for_currency(
-            types,
+            listed,
             &currency,
             "this session's line items are",
         )?;
     }
+    // Allowed methods that do not take the currency are left out, while
+    // listed ones must all take it.
+    let offered_methods = methods
+        .chosen(&currency, || default_methods(&currency))?
+        .or_else(|| methods.listed.clone());
     params.finish()?;
     // Each line total fits in an i64 (both factors are bounded), and so
     // does the sum of at most 100 of them.
@@ -436,7 +446,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     let hosted_page = ui_mode == hosted;
     let client_secret = (!hosted_page).then(|| format!("{id}_secret_{}", &data.ids.next("")[..24]));
     // The page offers these methods, so the session lists the same ones.
-    let shown_types = payment_method_types
+    let shown_types = offered_methods
         .clone()
         .unwrap_or_else(|| default_methods(&currency));
     let customer_creation = match (&customer, customer_creation) {
@@ -458,7 +468,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         adaptive_pricing: (),
         after_expiration,
         allow_promotion_codes,
-        allowed_payment_method_types: (),
+        allowed_payment_method_types: methods.allowed,
         amount_subtotal: amount,
         amount_total: amount,
         automatic_tax: AutomaticTax::default(),
@@ -480,6 +490,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         customer_details: (),
         customer_email,
         discounts: [],
+        excluded_payment_method_types: methods.excluded,
         expires_at,
         integration_identifier: (),
         invoice: (),
@@ -522,7 +533,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     // Kept for the customer's side and stripped from every response.
     let private = SessionPrivate {
         payment_intent_data,
-        allowed_methods: payment_method_types,
+        allowed_methods: offered_methods,
         customer_update,
         recovery_url,
     };
@@ -577,7 +588,7 @@ struct NewSession<'a> {
     adaptive_pricing: (),
     after_expiration: Option<super::session_recovery::AfterExpiration>,
     allow_promotion_codes: Option<bool>,
-    allowed_payment_method_types: (),
+    allowed_payment_method_types: Option<Vec<String>>,
     amount_subtotal: i64,
     amount_total: i64,
     automatic_tax: AutomaticTax,
@@ -599,6 +610,7 @@ struct NewSession<'a> {
     customer_details: (),
     customer_email: Option<String>,
     discounts: [(); 0],
+    excluded_payment_method_types: Option<Vec<String>>,
     expires_at: i64,
     integration_identifier: (),
     invoice: (),

@@ -6,13 +6,14 @@
 use serde_json::{Map, Value, json};
 
 use super::customers::origin;
+use super::payment_checks::MethodParams;
 use super::{CreatedFilter, currency, save};
 use crate::account::AccountData;
 use crate::api::Ctx;
 use crate::events::{changed_fields, emit};
 use crate::simulate::{self, IntentSpec};
 use crate::wire::list::Page;
-use crate::wire::{ApiError, ApiResult, ErrorType, Params, metadata};
+use crate::wire::{ApiError, ApiResult, ErrorType, Params, metadata, version};
 
 /// Rejects a confirmation without `return_url` of an intent whose
 /// automatic payment methods may redirect the customer, as Stripe does
@@ -71,14 +72,21 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         "capture_method",
         &["automatic", "automatic_async", "manual"],
     )?;
-    let types = super::payment_checks::take_payment_method_types(&mut params)?;
-    if let Some(types) = &types {
+    let choice = MethodParams::take(
+        &mut params,
+        &ctx.api_version,
+        version::INTENT_ALLOWED_TYPES,
+        version::INTENT_EXCLUDED_TYPES,
+    )?;
+    if let Some(types) = &choice.listed {
         super::payment_checks::check_methods_for_currency(
             types,
             &currency_code,
             "this PaymentIntent's amount is",
         )?;
     }
+    let chosen = choice.chosen(&currency_code, dynamic_methods)?;
+    let types = choice.listed.clone();
     let automatic = match params.hash("automatic_payment_methods")? {
         Some(mut automatic) => {
             let enabled = automatic
@@ -91,6 +99,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
             enabled.then(|| redirects.unwrap_or_else(|| "always".to_owned()))
         }
         None if types.is_none()
+            && choice.allowed.is_none()
             && crate::wire::version::at_least(
                 &ctx.api_version,
                 crate::wire::version::AUTOMATIC_PAYMENT_METHODS,
@@ -104,6 +113,12 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         return Err(ApiError::invalid_param(
             "automatic_payment_methods",
             "You may only specify one of these parameters: automatic_payment_methods, payment_method_types.",
+        ));
+    }
+    if automatic.is_some() && choice.allowed.is_some() {
+        return Err(super::payment_checks::only_one_of(
+            "allowed_payment_method_types",
+            "automatic_payment_methods",
         ));
     }
     let receipt_email = params.string("receipt_email")?;
@@ -136,7 +151,9 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         capture_method: capture_method.unwrap_or_else(|| {
             crate::wire::version::default_capture_method(&ctx.api_version).to_owned()
         }),
-        payment_method_types: json!(types.unwrap_or_else(|| vec!["card".to_owned()])),
+        payment_method_types: json!(chosen.or(types).unwrap_or_else(dynamic_methods)),
+        allowed_payment_method_types: json!(choice.allowed),
+        excluded_payment_method_types: json!(choice.excluded),
         automatic_payment_methods: automatic.map_or(
             Value::Null,
             |redirects| json!({"allow_redirects": redirects, "enabled": true}),
@@ -165,6 +182,13 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         (None, true) => Err(ApiError::missing_param("payment_method")),
         (None, false) => Ok(pi),
     }
+}
+
+/// Returns the payment methods of an intent that leaves the choice to
+/// Stripe. NOTE: Stripe offers every method that the account enables and
+/// that takes the currency. The fake offers cards only.
+fn dynamic_methods() -> Vec<String> {
+    vec!["card".to_owned()]
 }
 
 /// Confirms with a test payment method or a saved card: a card error
@@ -302,14 +326,20 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         pi["amount"] = json!(amount);
     }
     let currency_code = currency(&mut params, "currency")?;
-    let types = super::payment_checks::take_payment_method_types(&mut params)?;
-    if (currency_code.is_some() || types.is_some())
+    let choice = MethodParams::take(
+        &mut params,
+        &ctx.api_version,
+        version::INTENT_ALLOWED_TYPES,
+        version::EXCLUDED_TYPES,
+    )?;
+    let types = choice.listed.clone();
+    if (currency_code.is_some() || choice.is_some())
         && (final_state || pi["status"] == "requires_capture")
     {
         let param = if currency_code.is_some() {
             "currency"
         } else {
-            "payment_method_types"
+            choice.param()
         };
         return Err(ApiError::bad_state(format!(
             "The currency and payment methods of a PaymentIntent in status {} cannot be changed.",
@@ -326,6 +356,15 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         // this case.
         pi["payment_method_types"] = json!(types);
         pi["automatic_payment_methods"] = Value::Null;
+    }
+    let currency_then = pi["currency"].as_str().unwrap_or_default().to_owned();
+    if let Some(chosen) = choice.chosen(&currency_then, dynamic_methods)? {
+        pi["payment_method_types"] = json!(chosen);
+        pi["allowed_payment_method_types"] = json!(choice.allowed);
+        pi["excluded_payment_method_types"] = json!(choice.excluded);
+        if choice.allowed.is_some() {
+            pi["automatic_payment_methods"] = Value::Null;
+        }
     }
     let currency_now = pi["currency"].as_str().unwrap_or_default().to_owned();
     if pi["amount"] != before["amount"] || pi["currency"] != before["currency"] {
@@ -438,6 +477,7 @@ fn made_by_checkout(session: &Value) -> ApiError {
 pub fn confirm(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
     let id = ctx.arg(0).to_owned();
     let pi = fetch_intent(data, &id)?;
+    super::payment_checks::reject_removed_payment_method_types(&params, &ctx.api_version)?;
     let pm = params.string("payment_method")?;
     let return_url = params.string("return_url")?;
     let off_session = params.boolean("off_session")?.unwrap_or(false);

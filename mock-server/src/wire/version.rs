@@ -29,6 +29,27 @@ pub fn default_capture_method(version: &str) -> &'static str {
     }
 }
 
+/// From this version on, Checkout Session create and payment intent
+/// create, update and confirm reject `payment_method_types`.
+pub const PAYMENT_METHOD_TYPES_REMOVED: &str = "2026-09-30";
+
+/// The full name of the release that removed `payment_method_types`.
+pub const PAYMENT_METHOD_TYPES_REMOVED_NAME: &str = "2026-09-30.endive";
+
+/// The version that added `allowed_payment_method_types` to payment
+/// intents (2026-07-29.dahlia). Checkout Sessions take it from
+/// `PAYMENT_METHOD_TYPES_REMOVED` on.
+pub const INTENT_ALLOWED_TYPES: &str = "2026-07-29";
+
+/// The version that added `excluded_payment_method_types` to payment
+/// intent create (2025-08-27.basil).
+pub const INTENT_EXCLUDED_TYPES: &str = "2025-08-27";
+
+/// The version that added `excluded_payment_method_types` to Checkout
+/// Session create and to payment intent update and confirm
+/// (2025-09-30.clover).
+pub const EXCLUDED_TYPES: &str = "2025-09-30";
+
 /// Before this version, a payment intent lists its charges in `charges`
 /// and a charge lists its refunds in `refunds`, without `expand[]`.
 pub const CHARGE_LISTS_REMOVED: &str = "2022-11-15";

@@ -122,7 +122,7 @@ test('second key cannot see first key session', async () => {
 
 test('idempotent retry replays card decline', async () => {
   const { stripe } = freshAccount();
-  const intent = await stripe.paymentIntents.create({ amount: 2500, currency: 'usd', payment_method_types: ['card'] });
+  const intent = await stripe.paymentIntents.create({ amount: 2500, currency: 'usd', allowed_payment_method_types: ['card'] });
   const idempotencyKey = `confirm-${randomUUID()}`;
 
   const errors = [];

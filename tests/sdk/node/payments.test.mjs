@@ -9,7 +9,7 @@ import { freshAccount, rejection, sessionParams } from './helpers.mjs';
 
 test('confirm with visa succeeds', async () => {
   const { stripe } = freshAccount();
-  const intent = await stripe.paymentIntents.create({ amount: 4200, currency: 'usd', payment_method_types: ['card'], metadata: { order_id: 'order_7' } });
+  const intent = await stripe.paymentIntents.create({ amount: 4200, currency: 'usd', allowed_payment_method_types: ['card'], metadata: { order_id: 'order_7' } });
 
   const confirmed = await stripe.paymentIntents.confirm(intent.id, { payment_method: 'pm_card_visa' });
   const charge = await stripe.charges.retrieve(confirmed.latest_charge);
@@ -37,7 +37,7 @@ test('create and confirm in one call', async () => {
 
   const intent = await stripe.paymentIntents.create({
     amount: 1999,
-    currency: 'eur', payment_method_types: ['card'],
+    currency: 'eur', allowed_payment_method_types: ['card'],
     payment_method: 'pm_card_visa',
     confirm: true,
   });
@@ -50,7 +50,7 @@ test('create and confirm in one call', async () => {
 
 test('declined card raises card error', async () => {
   const { stripe } = freshAccount();
-  const intent = await stripe.paymentIntents.create({ amount: 2500, currency: 'usd', payment_method_types: ['card'] });
+  const intent = await stripe.paymentIntents.create({ amount: 2500, currency: 'usd', allowed_payment_method_types: ['card'] });
 
   const error = await rejection(stripe.paymentIntents.confirm(intent.id, { payment_method: 'pm_card_chargeDeclined' }));
   const retrieved = await stripe.paymentIntents.retrieve(intent.id);
@@ -75,7 +75,7 @@ test('insufficient funds decline code', async () => {
   const error = await rejection(
     stripe.paymentIntents.create({
       amount: 2500,
-      currency: 'usd', payment_method_types: ['card'],
+      currency: 'usd', allowed_payment_method_types: ['card'],
       payment_method: 'pm_card_chargeDeclinedInsufficientFunds',
       confirm: true,
     }),
@@ -90,7 +90,7 @@ test('partial then full refund', async () => {
   const { stripe } = freshAccount();
   const intent = await stripe.paymentIntents.create({
     amount: 4200,
-    currency: 'usd', payment_method_types: ['card'],
+    currency: 'usd', allowed_payment_method_types: ['card'],
     payment_method: 'pm_card_visa',
     confirm: true,
   });
@@ -121,7 +121,7 @@ test('refund above remaining amount fails', async () => {
   const { stripe } = freshAccount();
   const intent = await stripe.paymentIntents.create({
     amount: 4200,
-    currency: 'usd', payment_method_types: ['card'],
+    currency: 'usd', allowed_payment_method_types: ['card'],
     payment_method: 'pm_card_visa',
     confirm: true,
   });
@@ -140,7 +140,7 @@ test('refund of refunded charge fails', async () => {
   const { stripe } = freshAccount();
   const intent = await stripe.paymentIntents.create({
     amount: 800,
-    currency: 'usd', payment_method_types: ['card'],
+    currency: 'usd', allowed_payment_method_types: ['card'],
     payment_method: 'pm_card_visa',
     confirm: true,
   });
@@ -169,7 +169,7 @@ test('confirming succeeded intent fails', async () => {
   const { stripe } = freshAccount();
   const intent = await stripe.paymentIntents.create({
     amount: 1000,
-    currency: 'usd', payment_method_types: ['card'],
+    currency: 'usd', allowed_payment_method_types: ['card'],
     payment_method: 'pm_card_visa',
     confirm: true,
   });
@@ -193,7 +193,7 @@ test('card needing authentication requires action', async () => {
 
   const intent = await stripe.paymentIntents.create({
     amount: 2000,
-    currency: 'usd', payment_method_types: ['card'],
+    currency: 'usd', allowed_payment_method_types: ['card'],
     payment_method: 'pm_card_authenticationRequired',
     confirm: true,
     return_url: 'https://shop.example/return',

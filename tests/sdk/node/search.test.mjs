@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { freshAccount, rejection } from './helpers.mjs';
 
 function createIntent(stripe, { amount = 1000, currency = 'usd', metadata = {} } = {}) {
-  return stripe.paymentIntents.create({ amount, currency, payment_method_types: ['card'], metadata });
+  return stripe.paymentIntents.create({ amount, currency, allowed_payment_method_types: ['card'], metadata });
 }
 
 const ids = (result) => result.data.map((item) => item.id);
@@ -86,7 +86,7 @@ test('total_count when expanded', async () => {
 
 test('charge search by card brand', async () => {
   const { stripe } = freshAccount();
-  const params = { amount: 4200, currency: 'usd', payment_method_types: ['card'], confirm: true };
+  const params = { amount: 4200, currency: 'usd', allowed_payment_method_types: ['card'], confirm: true };
   await stripe.paymentIntents.create({ ...params, payment_method: 'pm_card_visa' });
   const mastercard = await stripe.paymentIntents.create({ ...params, payment_method: 'pm_card_mastercard' });
 

@@ -108,7 +108,7 @@ def test_second_key_cannot_see_first_keys_session(client, api_base):
 
 
 def test_idempotent_retry_replays_card_decline(client):
-    intent = client.v1.payment_intents.create(params={"amount": 2500, "currency": "usd", "payment_method_types": ["card"]})
+    intent = client.v1.payment_intents.create(params={"amount": 2500, "currency": "usd", "allowed_payment_method_types": ["card"]})
     key = f"confirm-{uuid.uuid4()}"
 
     errors = []

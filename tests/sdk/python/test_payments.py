@@ -6,10 +6,14 @@ import stripe
 
 from conftest import session_params
 
+# The account's default version, the last before 2026-09-30, when
+# payment intents stopped taking payment_method_types.
+DAHLIA = {"stripe_version": "2026-03-25.dahlia"}
+
 
 def test_confirm_with_visa_succeeds(client):
     intent = client.v1.payment_intents.create(
-        params={"amount": 4200, "currency": "usd", "payment_method_types": ["card"], "metadata": {"order_id": "order_7"}}
+        params={"amount": 4200, "currency": "usd", "allowed_payment_method_types": ["card"], "metadata": {"order_id": "order_7"}}
     )
 
     confirmed = client.v1.payment_intents.confirm(intent.id, params={"payment_method": "pm_card_visa"})
@@ -35,7 +39,7 @@ def test_confirm_with_visa_succeeds(client):
 
 def test_create_and_confirm_in_one_call(client):
     intent = client.v1.payment_intents.create(
-        params={"amount": 1999, "currency": "eur", "payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
+        params={"amount": 1999, "currency": "eur", "allowed_payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
     )
 
     assert intent.status == "succeeded"
@@ -45,7 +49,7 @@ def test_create_and_confirm_in_one_call(client):
 
 
 def test_declined_card_raises_card_error(client):
-    intent = client.v1.payment_intents.create(params={"amount": 2500, "currency": "usd", "payment_method_types": ["card"]})
+    intent = client.v1.payment_intents.create(params={"amount": 2500, "currency": "usd", "allowed_payment_method_types": ["card"]})
 
     with pytest.raises(stripe.CardError) as raised:
         client.v1.payment_intents.confirm(intent.id, params={"payment_method": "pm_card_chargeDeclined"})
@@ -71,7 +75,7 @@ def test_insufficient_funds_decline_code(client):
         client.v1.payment_intents.create(
             params={
                 "amount": 2500,
-                "currency": "usd", "payment_method_types": ["card"],
+                "currency": "usd", "allowed_payment_method_types": ["card"],
                 "payment_method": "pm_card_chargeDeclinedInsufficientFunds",
                 "confirm": True,
             }
@@ -93,7 +97,7 @@ def test_insufficient_funds_decline_code(client):
 )
 def test_testing_page_decline_names(client, payment_method, decline_code):
     # The names on Stripe's testing page, with `visa_` in them.
-    params = {"amount": 2500, "currency": "usd", "payment_method_types": ["card"], "payment_method": payment_method, "confirm": True}
+    params = {"amount": 2500, "currency": "usd", "allowed_payment_method_types": ["card"], "payment_method": payment_method, "confirm": True}
     with pytest.raises(stripe.CardError) as raised:
         client.v1.payment_intents.create(params=params)
 
@@ -124,7 +128,7 @@ def test_automatic_payment_methods_setting(client):
     no_redirects = client.v1.payment_intents.create(
         params={**base, "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"}}
     )
-    listed_types = client.v1.payment_intents.create(params={**base, "payment_method_types": ["card"]})
+    listed_types = client.v1.payment_intents.create(params={**base, "allowed_payment_method_types": ["card"]})
     before_default = client.v1.payment_intents.create(params=base, options={"stripe_version": "2023-08-15"})
 
     assert by_default.automatic_payment_methods.to_dict() == {"allow_redirects": "always", "enabled": True}
@@ -134,7 +138,7 @@ def test_automatic_payment_methods_setting(client):
     assert before_default.automatic_payment_methods is None
     with pytest.raises(stripe.InvalidRequestError) as raised:
         client.v1.payment_intents.create(
-            params={**base, "payment_method_types": ["card"], "automatic_payment_methods": {"enabled": True}}
+            params={**base, "allowed_payment_method_types": ["card"], "automatic_payment_methods": {"enabled": True}}
         )
     assert raised.value.error.param == "automatic_payment_methods"
 
@@ -178,8 +182,11 @@ def test_redirecting_methods_need_return_url(client):
     [(["bogus"], "payment_method_types[0]"), (["card", ""], "payment_method_types[1]"), (["sepa_debit"], "payment_method_types[0]")],
 )
 def test_intent_payment_method_types_checked(client, types, param):
+    # API versions from 2026-09-30 reject payment_method_types outright.
     with pytest.raises(stripe.InvalidRequestError) as raised:
-        client.v1.payment_intents.create(params={"amount": 1000, "currency": "usd", "payment_method_types": types})
+        client.v1.payment_intents.create(
+            params={"amount": 1000, "currency": "usd", "payment_method_types": types}, options=DAHLIA
+        )
 
     assert raised.value.error.param == param
     assert client.v1.payment_intents.list().data == []
@@ -188,11 +195,15 @@ def test_intent_payment_method_types_checked(client, types, param):
 def test_intent_update_currency_and_types(client):
     intent = client.v1.payment_intents.create(params={"amount": 2000, "currency": "usd"})
 
-    updated = client.v1.payment_intents.update(intent.id, params={"currency": "eur", "payment_method_types": ["sepa_debit"]})
+    updated = client.v1.payment_intents.update(
+        intent.id, params={"currency": "eur", "payment_method_types": ["sepa_debit"]}, options=DAHLIA
+    )
     with pytest.raises(stripe.InvalidRequestError) as wrong_currency:
         client.v1.payment_intents.update(intent.id, params={"currency": "usd"})
     with pytest.raises(stripe.InvalidRequestError) as below_minimum:
-        client.v1.payment_intents.update(intent.id, params={"currency": "gbp", "payment_method_types": ["card"], "amount": 25})
+        client.v1.payment_intents.update(
+            intent.id, params={"currency": "gbp", "payment_method_types": ["card"], "amount": 25}, options=DAHLIA
+        )
 
     assert (updated.currency, updated.payment_method_types) == ("eur", ["sepa_debit"])
     assert updated.automatic_payment_methods is None
@@ -201,7 +212,7 @@ def test_intent_update_currency_and_types(client):
     unchanged = client.v1.payment_intents.retrieve(intent.id)
     assert (unchanged.currency, unchanged.amount) == ("eur", 2000)
     paid = client.v1.payment_intents.create(
-        params={"amount": 2000, "currency": "usd", "payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
+        params={"amount": 2000, "currency": "usd", "allowed_payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
     )
     with pytest.raises(stripe.InvalidRequestError) as settled:
         client.v1.payment_intents.update(paid.id, params={"currency": "eur"})
@@ -209,7 +220,7 @@ def test_intent_update_currency_and_types(client):
 
 
 def test_bypass_pending_card_succeeds(client):
-    params = {"amount": 2500, "currency": "usd", "payment_method_types": ["card"], "payment_method": "pm_card_bypassPending", "confirm": True}
+    params = {"amount": 2500, "currency": "usd", "allowed_payment_method_types": ["card"], "payment_method": "pm_card_bypassPending", "confirm": True}
     intent = client.v1.payment_intents.create(params=params)
 
     assert intent.status == "succeeded"
@@ -218,7 +229,7 @@ def test_bypass_pending_card_succeeds(client):
 
 def test_partial_then_full_refund(client):
     intent = client.v1.payment_intents.create(
-        params={"amount": 4200, "currency": "usd", "payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
+        params={"amount": 4200, "currency": "usd", "allowed_payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
     )
 
     partial = client.v1.refunds.create(params={"payment_intent": intent.id, "amount": 1000, "reason": "requested_by_customer"})
@@ -244,7 +255,7 @@ def test_partial_then_full_refund(client):
 
 def test_refund_above_remaining_amount_fails(client):
     intent = client.v1.payment_intents.create(
-        params={"amount": 4200, "currency": "usd", "payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
+        params={"amount": 4200, "currency": "usd", "allowed_payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
     )
     client.v1.refunds.create(params={"payment_intent": intent.id, "amount": 4000})
 
@@ -265,7 +276,7 @@ def test_refund_above_remaining_amount_fails(client):
 
 def test_refund_of_refunded_charge_fails(client):
     intent = client.v1.payment_intents.create(
-        params={"amount": 800, "currency": "usd", "payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
+        params={"amount": 800, "currency": "usd", "allowed_payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
     )
     client.v1.refunds.create(params={"payment_intent": intent.id})
 
@@ -280,7 +291,7 @@ def test_full_refund_after_partial_capture(client):
     intent = client.v1.payment_intents.create(
         params={
             "amount": 800,
-            "currency": "usd", "payment_method_types": ["card"],
+            "currency": "usd", "allowed_payment_method_types": ["card"],
             "payment_method": "pm_card_visa",
             "confirm": True,
             "capture_method": "manual",
@@ -332,7 +343,7 @@ def test_canceling_held_intent_refunds_its_charge(client):
         params={
             "amount": 650,
             "currency": "usd",
-            "payment_method_types": ["card"],
+            "allowed_payment_method_types": ["card"],
             "payment_method": "pm_card_visa",
             "confirm": True,
             "capture_method": "manual",
@@ -354,7 +365,7 @@ def test_canceling_held_intent_refunds_its_charge(client):
 def test_uncaptured_authorization_lapses_after_seven_days(client, control):
     control.use_manual_clock()
     intent = client.v1.payment_intents.create(
-        params={"amount": 900, "currency": "usd", "payment_method_types": ["card"], "capture_method": "manual"}
+        params={"amount": 900, "currency": "usd", "allowed_payment_method_types": ["card"], "capture_method": "manual"}
     )
     # The window counts from the authorization, not from the intent's creation.
     control.advance(6 * 86400)
@@ -383,7 +394,7 @@ def test_capture_sets_metadata(client):
         params={
             "amount": 1200,
             "currency": "usd",
-            "payment_method_types": ["card"],
+            "allowed_payment_method_types": ["card"],
             "payment_method": "pm_card_visa",
             "confirm": True,
             "capture_method": "manual",
@@ -459,7 +470,7 @@ def test_versions_before_2022_11_15_embed_charge_lists(client):
 
 
 def test_update_sets_payment_method_before_confirm(client):
-    intent = client.v1.payment_intents.create(params={"amount": 1500, "currency": "usd", "payment_method_types": ["card"]})
+    intent = client.v1.payment_intents.create(params={"amount": 1500, "currency": "usd", "allowed_payment_method_types": ["card"]})
 
     updated = client.v1.payment_intents.update(
         intent.id,
@@ -482,7 +493,7 @@ def test_update_sets_payment_method_before_confirm(client):
 
 def test_confirming_succeeded_intent_fails(client):
     intent = client.v1.payment_intents.create(
-        params={"amount": 1000, "currency": "usd", "payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
+        params={"amount": 1000, "currency": "usd", "allowed_payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
     )
 
     with pytest.raises(stripe.InvalidRequestError) as raised:
@@ -558,7 +569,7 @@ def test_confirm_attaches_saved_method(client):
             "currency": "usd",
             "customer": customer.id,
             "setup_future_usage": "off_session",
-            "payment_method_types": ["card"],
+            "allowed_payment_method_types": ["card"],
             "payment_method": "pm_card_visa",
             "confirm": True,
         }
@@ -568,7 +579,7 @@ def test_confirm_attaches_saved_method(client):
             "amount": 2000,
             "currency": "usd",
             "customer": customer.id,
-            "payment_method_types": ["card"],
+            "allowed_payment_method_types": ["card"],
             "payment_method": "pm_card_visa",
             "confirm": True,
         }
@@ -622,7 +633,7 @@ def saved_card(client, customer, payment_method="pm_card_visa"):
             "currency": "usd",
             "customer": customer,
             "setup_future_usage": "off_session",
-            "payment_method_types": ["card"],
+            "allowed_payment_method_types": ["card"],
             "payment_method": payment_method,
             "confirm": True,
             "return_url": "https://shop.example/return",
@@ -642,7 +653,7 @@ def test_saved_card_charges_off_session(client, control):
         "currency": "usd",
         "customer": customer,
         "payment_method": method,
-        "payment_method_types": ["card"],
+        "allowed_payment_method_types": ["card"],
         "off_session": True,
         "confirm": True,
     }
@@ -674,9 +685,9 @@ def test_saved_card_belongs_to_its_customer(client):
     other = client.v1.customers.create(params={"name": "Other"}).id
     method = saved_card(client, owner)
     unsaved = client.v1.payment_intents.create(
-        params={"amount": 1000, "currency": "usd", "payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
+        params={"amount": 1000, "currency": "usd", "allowed_payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
     ).payment_method
-    base = {"amount": 1500, "currency": "usd", "payment_method_types": ["card"], "confirm": True}
+    base = {"amount": 1500, "currency": "usd", "allowed_payment_method_types": ["card"], "confirm": True}
 
     with pytest.raises(stripe.InvalidRequestError) as wrong_customer:
         client.v1.payment_intents.create(params={**base, "customer": other, "payment_method": method})
@@ -692,7 +703,7 @@ def test_saved_card_belongs_to_its_customer(client):
 def test_deleted_customer_gets_no_card(client):
     customer = client.v1.customers.create(params={"name": "Gone"}).id
     intent = client.v1.payment_intents.create(
-        params={"amount": 1000, "currency": "usd", "customer": customer, "setup_future_usage": "off_session", "payment_method_types": ["card"]}
+        params={"amount": 1000, "currency": "usd", "customer": customer, "setup_future_usage": "off_session", "allowed_payment_method_types": ["card"]}
     )
     client.v1.customers.delete(customer)
 
@@ -705,7 +716,7 @@ def test_deleted_customer_gets_no_card(client):
 
 def test_update_unsets_future_usage(client):
     intent = client.v1.payment_intents.create(
-        params={"amount": 1000, "currency": "usd", "setup_future_usage": "off_session", "payment_method_types": ["card"]}
+        params={"amount": 1000, "currency": "usd", "setup_future_usage": "off_session", "allowed_payment_method_types": ["card"]}
     )
 
     updated = client.v1.payment_intents.update(intent.id, params={"setup_future_usage": "", "transfer_group": "ORDER-7"})
@@ -717,7 +728,7 @@ def test_update_unsets_future_usage(client):
 
 
 def test_statement_descriptors_follow_stripe_rules(client):
-    base = {"amount": 1000, "currency": "usd", "payment_method_types": ["card"]}
+    base = {"amount": 1000, "currency": "usd", "allowed_payment_method_types": ["card"]}
     for field, value in [
         ("statement_descriptor", "x" * 23),
         ("statement_descriptor", "12345"),

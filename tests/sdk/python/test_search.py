@@ -6,7 +6,7 @@ import stripe
 
 
 def create_intent(client, amount=1000, currency="usd", metadata=None, confirm=False):
-    params = {"amount": amount, "currency": currency, "payment_method_types": ["card"], "metadata": metadata or {}}
+    params = {"amount": amount, "currency": currency, "allowed_payment_method_types": ["card"], "metadata": metadata or {}}
     if confirm:
         params.update({"payment_method": "pm_card_visa", "confirm": True})
     return client.v1.payment_intents.create(params=params)
@@ -74,7 +74,7 @@ def test_status_and_customer_fields(client):
         params={
             "amount": 1500,
             "currency": "usd",
-            "payment_method_types": ["card"],
+            "allowed_payment_method_types": ["card"],
             "customer": customer.id,
             "payment_method": "pm_card_visa",
             "confirm": True,
@@ -157,10 +157,10 @@ def test_customer_email_exact_and_substring(client):
 
 def test_charge_fields(client):
     visa = client.v1.payment_intents.create(
-        params={"amount": 4200, "currency": "usd", "payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
+        params={"amount": 4200, "currency": "usd", "allowed_payment_method_types": ["card"], "payment_method": "pm_card_visa", "confirm": True}
     )
     mastercard = client.v1.payment_intents.create(
-        params={"amount": 4200, "currency": "usd", "payment_method_types": ["card"], "payment_method": "pm_card_mastercard", "confirm": True}
+        params={"amount": 4200, "currency": "usd", "allowed_payment_method_types": ["card"], "payment_method": "pm_card_mastercard", "confirm": True}
     )
     client.v1.refunds.create(params={"payment_intent": visa.id, "amount": 1000})
 
