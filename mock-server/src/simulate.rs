@@ -1377,9 +1377,12 @@ fn complete_session(
     session["url"] = Value::Null;
     session["consent"] = consent;
     session["custom_fields"] = custom_fields;
+    // The fake's page collects no business or individual name, so both stay null.
     session["customer_details"] = json!({
         "address": null,
+        "business_name": null,
         "email": email,
+        "individual_name": null,
         "name": name,
         "phone": phone,
         "tax_exempt": "none",
