@@ -55,7 +55,27 @@ pub fn test_case(result: &ScenarioResult) -> TestCase {
     let mut case = TestCase::new(result.path.display().to_string(), status);
     case.set_classname(class_name(&result.path));
     case.set_time(result.duration);
+    if let Some(lines) = warning_lines(result) {
+        case.set_system_out(lines);
+    }
     case
+}
+
+/// Returns a scenario's warnings, then its hints, one per line, or `None`
+/// when it has neither. They go to the test case's `system-out`, because
+/// a passing case has no failure text to carry them.
+fn warning_lines(result: &ScenarioResult) -> Option<String> {
+    if result.warnings.is_empty() && result.hints.is_empty() {
+        return None;
+    }
+    let mut lines = String::new();
+    for warning in &result.warnings {
+        lines.push_str(&format!("warning: {warning}\n"));
+    }
+    for hint in &result.hints {
+        lines.push_str(&format!("hint: {hint}\n"));
+    }
+    Some(lines)
 }
 
 /// Returns the JUnit class of a scenario file: its folder, dotted as a
