@@ -21,8 +21,8 @@ fn workspace_root() -> PathBuf {
         .to_owned()
 }
 
-/// Writes an app file for the reference shop that offers cards only, and
-/// says so, and returns its path.
+/// Writes an app file for the reference shop that offers cards only and
+/// declares it in `payment_method_types`, and returns the file's path.
 fn card_only_app(dir: &Path) -> PathBuf {
     let shop = workspace_root().join("examples/shop-rust/fakestripe.yaml");
     let text = std::fs::read_to_string(shop).expect("the shop's fakestripe.yaml exists");
@@ -124,7 +124,7 @@ fn card_only_shop_skips_bank_debits() {
 /// Every selected scenario pays by a type the app does not offer, so none
 /// runs, and the app is not started.
 #[test]
-fn card_only_shop_with_only_bank_debits_exits_4() {
+fn only_unoffered_scenarios_exit_4() {
     let dir = scratch::scratch("payment-method-types", "none-runs");
     let app = card_only_app(&dir);
     let output = Command::new(env!("CARGO_BIN_EXE_fakestripe"))
@@ -221,10 +221,12 @@ fn fuzz_leaves_out_unoffered_flows() {
         app_arg: app.display().to_string(),
         fake_url: None,
     };
+
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
     let outcome = runtime
         .block_on(fuzz(Arc::new(config), &options, &mut |_| {}, &Stop::new()))
         .expect("the fuzz run starts and every case runs");
+
     assert!(outcome.failure.is_none(), "{:?}", outcome.failure);
     assert_eq!(outcome.cases_run, 8);
     let explored: Vec<Flow> = outcome.flows.iter().map(|f| f.flow).collect();
@@ -237,6 +239,7 @@ fn fuzz_leaves_out_unoffered_flows() {
             Flow::RedirectRace
         ]
     );
+
     let left_out: Vec<Flow> = outcome.skipped.iter().map(|(flow, _)| *flow).collect();
     assert_eq!(left_out, [Flow::AsyncSuccess, Flow::AsyncFailure]);
     for (flow, reason) in &outcome.skipped {

@@ -976,6 +976,23 @@ async fn post_payment_form(
         .expect("posting the payment form")
 }
 
+/// Posts `fields` to the session's page and asserts that the page shows
+/// the form again with a 400 and `message`, and that the session is still
+/// open.
+async fn assert_form_rejected(
+    client: &reqwest::Client,
+    api: &Api,
+    session: &Value,
+    fields: &[(&str, &str)],
+    message: &str,
+) {
+    let response = post_payment_form(client, &url_of(session), fields).await;
+    assert_eq!(response.status().as_u16(), 400);
+    let html = response.text().await.unwrap();
+    assert!(html.contains(message), "no {message:?} in {html}");
+    assert_eq!(retrieve(api, &id_of(session)).await["status"], "open");
+}
+
 #[tokio::test]
 async fn plain_form_post_pays_and_redirects() {
     let fake = Server::spawn().await;
@@ -1142,11 +1159,7 @@ async fn plain_phone_field_is_required() {
         ("payment_method", "card"),
         ("card_number", "4242424242424242"),
     ];
-    let response = post_payment_form(&client, &url_of(&session), &card).await;
-    assert_eq!(response.status().as_u16(), 400);
-    let html = response.text().await.unwrap();
-    assert!(html.contains("Enter your phone number."), "{html}");
-    assert_eq!(retrieve(&api, &id_of(&session)).await["status"], "open");
+    assert_form_rejected(&client, &api, &session, &card, "Enter your phone number.").await;
 
     let mut with_phone = card.to_vec();
     with_phone.push(("phone", "+33 1 23 45 67 89"));
@@ -1180,14 +1193,8 @@ async fn plain_required_custom_field_blocks_payment() {
         ("custom_fields[size]", "S"),
         ("custom_fields[engraving]", ""),
     ];
-    let response = post_payment_form(&client, &url_of(&session), &card).await;
-    assert_eq!(response.status().as_u16(), 400);
-    let html = response.text().await.unwrap();
-    assert!(
-        html.contains("Fill in the required field Engraving."),
-        "{html}"
-    );
-    assert_eq!(retrieve(&api, &id_of(&session)).await["status"], "open");
+    let message = "Fill in the required field Engraving.";
+    assert_form_rejected(&client, &api, &session, &card, message).await;
 
     // The 3-D Secure step that `request_three_d_secure=any` adds carries
     // the inputs on to the payment.
@@ -1260,14 +1267,8 @@ async fn plain_terms_of_service_must_be_accepted() {
         ("payment_method", "card"),
         ("card_number", "4242424242424242"),
     ];
-    let response = post_payment_form(&client, &url_of(&session), &card).await;
-    assert_eq!(response.status().as_u16(), 400);
-    let html = response.text().await.unwrap();
-    assert!(
-        html.contains("Accept the terms of service to pay."),
-        "{html}"
-    );
-    assert_eq!(retrieve(&api, &id_of(&session)).await["status"], "open");
+    let message = "Accept the terms of service to pay.";
+    assert_form_rejected(&client, &api, &session, &card, message).await;
 
     let mut accepted = card.to_vec();
     accepted.push(("terms_of_service", "accepted"));

@@ -226,7 +226,7 @@ impl AppClient {
             }
         }
         let absent_pointers = (!absent.is_empty()).then(|| {
-            let held = match &json {
+            let contents = match &json {
                 Some(json) => crate::runner::record::describe_keys(&top_level_keys(json)),
                 None => format!("it is not JSON: {}", excerpt(&answer.body)),
             };
@@ -236,7 +236,7 @@ impl AppClient {
                 "the pointers are"
             };
             format!(
-                "the checkout response has no value at the app file's {} ({held}), so {likely} likely wrong",
+                "the checkout response has no value at the app file's {} ({contents}), so {likely} likely wrong",
                 absent.join(" nor at its ")
             )
         });

@@ -306,7 +306,7 @@ fn lock_env_file(env_file: &std::path::Path) -> Result<std::fs::File, StartError
                 Err(_) => "another fakestripe run or fuzz".to_owned(),
             };
             return Err(StartError::EnvFileLocked(format!(
-                "{holder} is using the app's env file {}, and holds the lock {}. A second run would write its own key and webhook secret into the file and break the first run's scenarios. Wait until the other run ends, or stop it, then start this run again.",
+                "{holder} is using the app's env file {} and has locked {}. A second run would write its own key and webhook secret into the file and break the first run's scenarios. Wait until the other run ends, or stop it, then start this run again.",
                 env_file.display(),
                 lock_path.display()
             )));
