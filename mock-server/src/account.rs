@@ -542,6 +542,19 @@ impl AccountData {
         self.schedule.peek().map(|next| next.0.due)
     }
 
+    /// Removes and returns the earliest task if it is a delivery due at
+    /// exactly `at`.
+    pub fn pop_delivery_due_at(&mut self, at: i64) -> Option<Box<Delivery>> {
+        let next = self.schedule.peek()?;
+        if next.0.due != at || !matches!(next.0.task, Task::Deliver(_)) {
+            return None;
+        }
+        match self.schedule.pop()?.0.task {
+            Task::Deliver(delivery) => Some(delivery),
+            _ => None,
+        }
+    }
+
     /// Removes and returns the earliest task due at or before `at`.
     pub fn pop_due(&mut self, at: i64) -> Option<(i64, Task)> {
         if self.next_due()? > at {

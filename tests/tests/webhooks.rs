@@ -968,12 +968,7 @@ async fn reset_ends_manual_advance_on_hanging_endpoint() {
     api.webhook_endpoint(&silent.url("/hook"), &["*"]).await;
     create_product(&api, &[]).await;
     create_product(&api, &[]).await;
-    let advancing = {
-        let api = api.clone();
-        tokio::spawn(async move {
-            control_within_prompt(&api, "/clock/advance", json!({"seconds": 60})).await
-        })
-    };
+    let advancing = advance_in_background(&api);
     assert_eq!(silent.wait_for_events(1, PROMPT).await.len(), 1);
 
     let reset = control_within_prompt(&api, "/reset", json!({})).await;
@@ -1071,12 +1066,7 @@ impl OneAccountStuck {
 async fn hanging_advance_stalls_no_other_work() {
     let stuck = OneAccountStuck::start(fakestripe_server::ClockMode::Manual, "stuck_advance").await;
     let (api, other) = (&stuck.api, &stuck.other);
-    let advancing = {
-        let api = api.clone();
-        tokio::spawn(async move {
-            control_within_prompt(&api, "/clock/advance", json!({"seconds": 60})).await
-        })
-    };
+    let advancing = advance_in_background(api);
     assert_eq!(stuck.silent.wait_for_events(1, PROMPT).await.len(), 1);
 
     for path in [
@@ -1099,6 +1089,24 @@ async fn hanging_advance_stalls_no_other_work() {
     assert_eq!(stuck.receiver.received_at("/hook").len(), 1);
 
     // The stuck advance is still waiting, and a reset ends it.
+    reset_ends_stuck_advance(api, advancing).await;
+}
+
+/// Starts a 60-second advance of `api`'s clock in a task of its own, whose
+/// result is the status and body, or the client's error after `PROMPT`.
+fn advance_in_background(api: &Api) -> tokio::task::JoinHandle<Result<(u16, Value), String>> {
+    let api = api.clone();
+    tokio::spawn(async move {
+        control_within_prompt(&api, "/clock/advance", json!({"seconds": 60})).await
+    })
+}
+
+/// Checks that `advancing` still waits on a hanging endpoint, and that a
+/// reset of the account ends it with a 409.
+async fn reset_ends_stuck_advance(
+    api: &Api,
+    advancing: tokio::task::JoinHandle<Result<(u16, Value), String>>,
+) {
     assert!(!advancing.is_finished());
     control_within_prompt(api, "/reset", json!({}))
         .await
@@ -1108,6 +1116,42 @@ async fn hanging_advance_stalls_no_other_work() {
         .unwrap()
         .expect("the advance returns after the reset");
     assert_eq!(status, 409);
+}
+
+/// With the manual clock, the deliveries of one instant go to each
+/// endpoint in parallel: an endpoint that never responds holds up no other,
+/// and each endpoint still gets its own in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_advance_sends_endpoints_in_parallel() {
+    let fake = start_with_long_timeout(fakestripe_server::ClockMode::Manual).await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_manual_parallel");
+    let silent = SilentEndpoint::start().await;
+    let receiver = Receiver::start().await;
+    // Whichever endpoint comes first in the schedule, a send to the silent
+    // one is due before the receiver's second event.
+    api.webhook_endpoint(&silent.url("/hook"), &["*"]).await;
+    api.webhook_endpoint(&receiver.url("/hook"), &["*"]).await;
+    create_product(&api, &[]).await;
+    create_product(&api, &[]).await;
+    let advancing = advance_in_background(&api);
+
+    let received: Vec<Value> = receiver
+        .wait_for("/hook", 2, PROMPT)
+        .await
+        .iter()
+        .map(|r| r.event()["id"].clone())
+        .collect();
+
+    let mut created: Vec<Value> = api
+        .all_events()
+        .await
+        .iter()
+        .map(|e| e["id"].clone())
+        .collect();
+    created.reverse();
+    assert_eq!(received, created, "both events, oldest first");
+    assert_eq!(silent.events().len(), 1, "the first send still hangs");
+    reset_ends_stuck_advance(&api, advancing).await;
 }
 
 /// A real-time delivery that hangs holds up neither the account's reads

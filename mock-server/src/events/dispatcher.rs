@@ -8,9 +8,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use crate::account::{Account, AccountData, Task};
+use crate::account::{Account, AccountData, Delivery, Task};
 use crate::clock::ClockMode;
-use crate::events::delivery::{self, Prepared};
+use crate::events::delivery::{self, Outcome, Prepared};
 use crate::server::Shared;
 use crate::simulate;
 
@@ -64,6 +64,7 @@ pub enum Cause {
 
 /// Ends a wait on webhook endpoints early, when the account is reset or
 /// the server stops.
+#[derive(Clone)]
 pub(crate) struct Interrupt {
     resets: tokio::sync::watch::Receiver<u64>,
     stopping: tokio::sync::watch::Receiver<bool>,
@@ -348,7 +349,7 @@ pub async fn advance(
     }
     let target = account.lock().now() + seconds.max(0);
     loop {
-        let sends = {
+        let (due, batch) = {
             let mut data = account.lock();
             interrupt
                 .check(&data)
@@ -362,24 +363,129 @@ pub async fn advance(
             if due > data.now() {
                 data.clock.set_now(due);
             }
-            ran += 1;
-            start_task(&mut data, due, task).map(|prepared| {
-                let copies = crate::faults::concurrent_copies(&mut data, &prepared);
-                let mut sends = vec![prepared];
-                sends.extend(copies);
-                sends
-            })
+            let Task::Deliver(first) = task else {
+                ran += 1;
+                start_task(&mut data, due, task);
+                continue;
+            };
+            let mut batch = vec![*first];
+            while let Some(next) = data.pop_delivery_due_at(due) {
+                batch.push(*next);
+            }
+            (due, batch)
         };
-        if let Some(sends) = sends {
+        deliver_instant(shared, account, &mut interrupt, due, batch, &mut ran)
+            .await
+            .map_err(|cause| Interrupted { cause, ran })?;
+    }
+}
+
+/// Sends the deliveries that fall due at one instant of a manual advance,
+/// in schedule order. Deliveries to one endpoint go one after another,
+/// each prepared just before it is sent, so the app's response to one comes
+/// before the next is built. When the instant has deliveries for several
+/// endpoints, all are prepared first, in schedule order, so fault
+/// decisions and ids follow the seed as before, and then each endpoint
+/// receives its own in parallel: an endpoint that hangs holds up the
+/// others only at later instants. Their outcomes are recorded once every
+/// send has a response or has timed out, in schedule order. Adds the
+/// deliveries it prepared to `ran`.
+async fn deliver_instant(
+    shared: &Arc<Shared>,
+    account: &Arc<Account>,
+    interrupt: &mut Interrupt,
+    due: i64,
+    batch: Vec<Delivery>,
+    ran: &mut usize,
+) -> Result<(), Cause> {
+    let one_endpoint = batch
+        .windows(2)
+        .all(|pair| pair[0].endpoint_id == pair[1].endpoint_id);
+    if one_endpoint {
+        for delivery in batch {
+            let sends = {
+                let mut data = account.lock();
+                interrupt.check(&data)?;
+                *ran += 1;
+                prepare_sends(&mut data, due, delivery)
+            };
+            let Some(sends) = sends else { continue };
             tokio::select! {
                 () = run_delivery(shared, account, &sends) => {}
                 cause = interrupt.wait() => {
                     log_cut_off(&sends, cause);
-                    return Err(Interrupted { cause, ran });
+                    return Err(cause);
                 }
             }
         }
+        return Ok(());
     }
+    // Each task's sends in schedule order, and each endpoint's queue as
+    // positions in that order.
+    let mut tasks: Vec<Vec<Prepared>> = Vec::new();
+    let mut queues: Vec<(String, Vec<usize>)> = Vec::new();
+    {
+        let mut data = account.lock();
+        interrupt.check(&data)?;
+        *ran += batch.len();
+        for delivery in batch {
+            let endpoint = delivery.endpoint_id.clone();
+            let Some(sends) = prepare_sends(&mut data, due, delivery) else {
+                continue;
+            };
+            tasks.push(sends);
+            let position = tasks.len() - 1;
+            match queues.iter_mut().find(|(id, _)| *id == endpoint) {
+                Some((_, queue)) => queue.push(position),
+                None => queues.push((endpoint, vec![position])),
+            }
+        }
+    }
+    let tasks = &tasks;
+    let senders = queues.into_iter().map(|(_, queue)| {
+        let mut interrupt = interrupt.clone();
+        async move {
+            let mut outcomes = Vec::with_capacity(queue.len());
+            for (sent, &position) in queue.iter().enumerate() {
+                tokio::select! {
+                    outcome = send_delivery(shared, account, &tasks[position]) => {
+                        outcomes.push((position, outcome));
+                    }
+                    cause = interrupt.wait() => {
+                        for &position in &queue[sent..] {
+                            log_cut_off(&tasks[position], cause);
+                        }
+                        return Err(cause);
+                    }
+                }
+            }
+            Ok(outcomes)
+        }
+    });
+    let mut outcomes = Vec::with_capacity(tasks.len());
+    for queue in futures_util::future::join_all(senders).await {
+        outcomes.extend(queue?);
+    }
+    // Recorded in schedule order, whichever endpoint responded first, so
+    // the delivery log, the trace and the retries follow the seed.
+    outcomes.sort_by_key(|(position, _)| *position);
+    let mut data = account.lock();
+    interrupt.check(&data)?;
+    for (position, outcome) in outcomes {
+        record_outcomes(shared, &mut data, &tasks[position], outcome);
+    }
+    Ok(())
+}
+
+/// Prepares the sends of one delivery task: the delivery and the
+/// concurrent copies a fault adds to it. Returns `None` when nothing is
+/// sent, such as for a disabled endpoint or a held event.
+fn prepare_sends(data: &mut AccountData, due: i64, delivery: Delivery) -> Option<Vec<Prepared>> {
+    let prepared = start_task(data, due, Task::Deliver(Box::new(delivery)))?;
+    let copies = crate::faults::concurrent_copies(data, &prepared);
+    let mut sends = vec![prepared];
+    sends.extend(copies);
+    Some(sends)
 }
 
 /// Advances a real-time clock by `seconds`, one due instant at a time. The
@@ -495,16 +601,32 @@ fn spawn_copies(
 /// Sends one delivery, or a burst of copies that reach the endpoint
 /// together, and records the outcomes.
 async fn run_delivery(shared: &Shared, account: &Account, sends: &[Prepared]) {
+    let outcomes = send_delivery(shared, account, sends).await;
+    record_outcomes(shared, &mut account.lock(), sends, outcomes);
+}
+
+/// Sends one delivery, or a burst of copies that reach the endpoint
+/// together, and returns the outcomes.
+async fn send_delivery(shared: &Shared, account: &Account, sends: &[Prepared]) -> Vec<Outcome> {
     let _sending = shared.start_send();
-    let outcomes = if let [single] = sends {
+    if let [single] = sends {
         vec![delivery::send(&shared.http, single).await]
     } else {
         let _burst = account.start_burst();
         delivery::send_together(&shared.http, sends, shared.config.delivery_timeout).await
-    };
-    let mut data = account.lock();
+    }
+}
+
+/// Records the outcomes of `sends` in the delivery log and the trace, and
+/// schedules the retries of the failures.
+fn record_outcomes(
+    shared: &Shared,
+    data: &mut AccountData,
+    sends: &[Prepared],
+    outcomes: Vec<Outcome>,
+) {
     for (prepared, outcome) in sends.iter().zip(outcomes) {
-        delivery::complete(&mut data, prepared, &outcome, &shared.config.retry_schedule);
+        delivery::complete(data, prepared, &outcome, &shared.config.retry_schedule);
     }
 }
 
