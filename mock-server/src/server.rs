@@ -206,12 +206,6 @@ impl Shared {
             })
             .collect()
     }
-
-    /// Forgets an account and everything in it.
-    pub fn remove_account(&self, key: &str) {
-        let mut accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
-        accounts.retain(|scope, _| scope != key && !scope.starts_with(&format!("{key}/")));
-    }
 }
 
 /// Counts a webhook send in `Shared::sends_in_flight` until it is dropped.
