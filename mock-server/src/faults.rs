@@ -102,6 +102,9 @@ fn one_u32() -> u32 {
 fn thirty() -> i64 {
     30
 }
+fn sixty() -> i64 {
+    60
+}
 fn one_second() -> i64 {
     1
 }
@@ -208,6 +211,10 @@ pub enum Fault {
         #[serde(default = "all_forgeries")]
         forgeries: Vec<Forgery>,
     },
+    SearchLag {
+        #[serde(default = "sixty")]
+        seconds: i64,
+    },
 }
 
 /// Every fault kind, for error messages and the schema.
@@ -223,6 +230,7 @@ pub const KINDS: &[&str] = &[
     "api_error",
     "lost_response",
     "forged_webhook",
+    "search_lag",
 ];
 
 /// A parsed plan.
@@ -523,7 +531,7 @@ fn check_fault(fault: &Fault, index: usize) -> Result<(), ApiError> {
                 }
             }
         }
-        Fault::MetadataDivergence { .. } => {}
+        Fault::MetadataDivergence { .. } | Fault::SearchLag { .. } => {}
         Fault::WebhookDelay {
             distribution,
             min_seconds,
@@ -1537,6 +1545,15 @@ pub fn visible(data: &mut AccountData, kind: &str, id: &str) -> Option<Value> {
         json!({"decision": "stale_read", "id": id, "draw": roll, "served": if settled.is_some() { "previous_version" } else { "not_found" }}),
     );
     settled
+}
+
+/// Returns the window of the plan's `search_lag` fault: searches see each
+/// object as it was this many seconds ago.
+pub fn search_lag(data: &AccountData) -> Option<i64> {
+    data.faults.faults.iter().find_map(|fault| match fault {
+        Fault::SearchLag { seconds } => Some(*seconds),
+        _ => None,
+    })
 }
 
 /// Returns whether the plan has a fault that changes what reads see or

@@ -843,6 +843,7 @@ const CONTROL_STRINGS: &[&str] = &[
     "api_error",
     "lost_response",
     "forged_webhook",
+    "search_lag",
     "wrong_secret",
     "uniform",
     "exponential",

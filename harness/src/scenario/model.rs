@@ -96,6 +96,7 @@ pub enum FaultKind {
     ApiError,
     LostResponse,
     ForgedWebhook,
+    SearchLag,
 }
 
 /// The names of [`FaultKind`], as written in files.

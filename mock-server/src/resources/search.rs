@@ -241,8 +241,11 @@ struct Matches {
 }
 
 /// Matches every object of `ids` against `query`, and keeps up to `limit`
-/// of those at `start` or after. Payment intents are read as a list reads
-/// them, so the fault plan's stale reads and status lag apply.
+/// of those at `start` or after. Under a `search_lag` fault each object is
+/// matched and shown as it was when the window began, and one created
+/// since is missing, as in Stripe's index. Otherwise payment intents are
+/// read as a list reads them, so the fault plan's stale reads and status
+/// lag apply.
 fn scan(
     data: &mut AccountData,
     resource: &Resource,
@@ -251,16 +254,28 @@ fn scan(
     start: usize,
     limit: usize,
 ) -> Matches {
+    let lag = crate::faults::search_lag(data);
     let through_faults = resource.kind == "payment_intent" && crate::faults::affects_reads(data);
+    let indexed_at = data.now() - lag.unwrap_or(0);
+    let (mut missing, mut earlier) = (0, 0);
     let mut matches = Matches {
         data: Vec::new(),
         has_more: false,
         total_count: 0,
     };
     for (position, id) in ids.iter().enumerate() {
-        let object = match through_faults {
-            true => crate::faults::visible(data, resource.kind, id),
-            false => data.store.get(resource.kind, id),
+        let object = if lag.is_some() && data.store.written_at(id).is_some_and(|at| at > indexed_at)
+        {
+            let version = data.store.version_at(id, indexed_at).map(|v| v.object);
+            match version {
+                Some(_) => earlier += 1,
+                None => missing += 1,
+            }
+            version
+        } else if through_faults {
+            crate::faults::visible(data, resource.kind, id)
+        } else {
+            data.store.get(resource.kind, id)
         };
         let Some(object) = object else {
             continue;
@@ -277,6 +292,14 @@ fn scan(
         } else {
             matches.has_more = true;
         }
+    }
+    if let Some(seconds) = lag
+        && missing + earlier > 0
+    {
+        data.trace(
+            "fault",
+            json!({"decision": "search_lag", "seconds": seconds, "not_indexed": missing, "earlier_versions": earlier}),
+        );
     }
     matches
 }

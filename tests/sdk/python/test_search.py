@@ -238,3 +238,31 @@ def test_search_needs_api_version_2020_08_27(client):
     assert old.value.http_status == 400
     assert old.value.error.message.startswith("Search needs API version 2020-08-27 or later")
     assert len(oldest.data) == 1
+
+
+def test_search_lag_hides_writes_of_the_last_minute(client, control):
+    # Looking a customer up by email right after creating it, which Stripe's
+    # search guide warns against: the index is up to a minute behind.
+    control.use_manual_clock()
+    control.request("PUT", "/_fakestripe/faults", {"faults": [{"kind": "search_lag", "seconds": 60}]})
+    customer = client.v1.customers.create(params={"email": "ada@example.com", "name": "Ada"})
+    by_email = {"query": "email:'ada@example.com'"}
+    by_new_name = {"query": "name:'Ada Lovelace'"}
+
+    assert ids(client.v1.customers.search(params=by_email)) == []
+    assert client.v1.customers.retrieve(customer.id).email == "ada@example.com"
+    trace = control.request("GET", "/_fakestripe/trace")["data"]
+    decisions = [entry["detail"] for entry in trace if entry["kind"] == "fault"]
+    assert decisions[0]["decision"] == "plan_set"
+    assert decisions[1:] == [{"decision": "search_lag", "seconds": 60, "not_indexed": 1, "earlier_versions": 0}]
+
+    control.advance(30)
+    client.v1.customers.update(customer.id, params={"name": "Ada Lovelace"})
+    control.advance(30)
+    found = client.v1.customers.search(params=by_email)
+    assert ids(found) == [customer.id]
+    assert found.data[0].name == "Ada"
+    assert ids(client.v1.customers.search(params=by_new_name)) == []
+
+    control.advance(30)
+    assert ids(client.v1.customers.search(params=by_new_name)) == [customer.id]
