@@ -495,56 +495,64 @@ async fn roll_secret_of_unknown_endpoint_is_404() {
     assert_eq!(reply.error()["code"], "resource_missing");
 }
 
+/// In real-time mode an endpoint that never responds holds up no other:
+/// the healthy endpoint gets both events while the stuck one's first send
+/// still waits out its 10 s delivery timeout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hanging_endpoint_does_not_block_another() {
     let fake = start(ServerConfig {
-        delivery_timeout: Duration::from_secs(2),
+        delivery_timeout: Duration::from_secs(10),
         ..Default::default()
     })
     .await;
     let api = Api::new(fake.base_url(), "sk_test_wh_hang");
     let stuck = Receiver::start().await;
-    stuck.hang_for(Duration::from_secs(30));
+    stuck.hang_for(Duration::from_secs(60));
     let healthy = Receiver::start().await;
     api.webhook_endpoint(&stuck.url("/stuck"), &["*"]).await;
     api.webhook_endpoint(&healthy.url("/healthy"), &["*"]).await;
-    let started = wall_clock();
 
     create_product(&api, &[]).await;
     let first = healthy
-        .wait_for("/healthy", 1, Duration::from_secs(5))
+        .wait_for("/healthy", 1, Duration::from_secs(10))
         .await;
     create_product(&api, &[]).await;
     let both = healthy
-        .wait_for("/healthy", 2, Duration::from_secs(5))
+        .wait_for("/healthy", 2, Duration::from_secs(10))
         .await;
+    let recorded = api.deliveries().await;
 
     assert_eq!(first.len(), 1);
     assert_eq!(both.len(), 2);
-    let waited = both[1].arrived_at - started;
-    assert!(
-        waited < 1.5,
-        "the healthy endpoint waited {waited:.2} s, behind the 2 s timeout of the stuck one"
-    );
     assert!(
         !stuck.received_at("/stuck").is_empty(),
         "the stuck endpoint was tried too"
     );
+    let stuck_outcomes = |deliveries: &[Value]| -> Vec<Value> {
+        deliveries
+            .iter()
+            .filter(|d| d["url"] == stuck.url("/stuck"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        stuck_outcomes(&recorded),
+        Vec::<Value>::new(),
+        "the healthy endpoint waited behind the stuck one's send"
+    );
 
     // The stuck attempt ends when the delivery timeout passes.
-    let deadline = std::time::Instant::now() + Duration::from_secs(6);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let timed_out = loop {
-        let deliveries = api.deliveries().await;
-        let found = deliveries
-            .iter()
-            .find(|d| d["url"] == stuck.url("/stuck"))
-            .cloned();
-        if found.is_some() || std::time::Instant::now() > deadline {
+        let found = stuck_outcomes(&api.deliveries().await);
+        if !found.is_empty() || std::time::Instant::now() > deadline {
             break found;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    let timed_out = timed_out.expect("the stuck delivery is recorded after its timeout");
+    let timed_out = timed_out
+        .first()
+        .expect("the stuck delivery is recorded after its timeout");
     assert_eq!(timed_out["error"], "timed out");
     assert_eq!(timed_out["status"], Value::Null);
 }
