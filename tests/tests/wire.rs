@@ -316,7 +316,7 @@ async fn invalid_nested_param_names_full_path() {
     reply.expect(400);
     let error = reply.error();
     assert_eq!(error["type"], "invalid_request_error");
-    assert_eq!(error["code"], "parameter_invalid");
+    assert_eq!(error["code"], "parameter_invalid_integer");
     assert_eq!(error["param"], "line_items[0][price_data][unit_amount]");
 }
 

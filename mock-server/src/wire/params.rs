@@ -150,6 +150,7 @@ impl Params {
             None => Ok(None),
             Some(s) => s.trim().parse::<i64>().map(Some).map_err(|_| {
                 ApiError::invalid_param(self.path(name), format!("Invalid integer: {s}"))
+                    .with_code("parameter_invalid_integer")
             }),
         }
     }
@@ -373,6 +374,7 @@ mod tests {
             Some("line_items[0][price_data][unit_amount]")
         );
         assert_eq!(err.message, "Invalid integer: abc");
+        assert_eq!(err.code, Some("parameter_invalid_integer"));
     }
 
     #[test]
