@@ -44,6 +44,8 @@ struct Shop {
     orders: Mutex<HashMap<String, common::Order>>,
     checkout_bodies: Mutex<Vec<Value>>,
     webhook_status: StatusCode,
+    /// Added to the success page's session retrieve.
+    success_query: &'static str,
     http: reqwest::Client,
 }
 
@@ -80,8 +82,9 @@ async fn success(
     let session: Value = shop
         .http
         .get(format!(
-            "{}/v1/checkout/sessions/{session_id}",
-            common::env_value(&shop.env_file, "STRIPE_API_BASE")
+            "{}/v1/checkout/sessions/{session_id}{}",
+            common::env_value(&shop.env_file, "STRIPE_API_BASE"),
+            shop.success_query
         ))
         .bearer_auth(common::env_value(&shop.env_file, "STRIPE_SECRET_KEY"))
         .send()
@@ -117,12 +120,15 @@ async fn reset(State(shop): State<Arc<Shop>>) -> StatusCode {
     StatusCode::OK
 }
 
-/// The parts of the app file that the tests change.
+/// The parts of the app file, and of the app, that the tests change.
 struct AppFile {
     checkout_path: &'static str,
     webhook_path: &'static str,
     order_path: &'static str,
     checkout_pointers: &'static str,
+    /// A query for the success page's session retrieve, such as
+    /// `?expand[]=line_items`.
+    success_query: &'static str,
 }
 
 impl Default for AppFile {
@@ -132,6 +138,7 @@ impl Default for AppFile {
             webhook_path: "/webhooks",
             order_path: "/orders/{{order_id}}",
             checkout_pointers: "  session_id: /session_id\n  url: /url\n",
+            success_query: "",
         }
     }
 }
@@ -158,6 +165,7 @@ fn start_app(
         orders: Mutex::default(),
         checkout_bodies: Mutex::default(),
         webhook_status,
+        success_query: file.success_query,
         http: reqwest::Client::new(),
     });
     let router = Router::new()
@@ -311,6 +319,60 @@ fn accepted_webhooks_give_no_warning() {
     assert!(result.warnings.is_empty(), "{:?}", result.warnings);
     assert!(result.hints.is_empty(), "{:?}", result.hints);
     assert_eq!(outcome.summary.warned, 0);
+}
+
+/// Runs the card-paid scenario with `faults` (a YAML list) and `requests`
+/// (the YAML of an expect step's `requests`) added.
+fn run_card_paid_with(test: &str, file: &AppFile, faults: &str, requests: &str) -> RunOutcome {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    let dir = scratch::scratch("app-messages", test);
+    let app = start_app(&runtime, &dir, StatusCode::OK, file);
+    let base = std::fs::read_to_string(card_paid()).expect("the built-in scenario is readable");
+    let scenario = base.replacen("steps:\n", &format!("faults:\n{faults}steps:\n"), 1)
+        + &format!("  - expect:\n      requests:\n{requests}");
+    let path = dir.join("card-paid-with-faults.yaml");
+    std::fs::write(&path, scenario).expect("the scratch directory is writable");
+    run(&runtime, &app, &[path])
+}
+
+/// A call fault on a route the app never calls gets a warning under PASS
+/// that names the route. One that the app's calls take gets none.
+#[test]
+fn idle_call_fault_warns() {
+    let faults = "  - { kind: api_error, routes: [\"GET /v1/customers/{id}\"], status: 500 }\n  \
+                  - { kind: api_error, routes: [\"GET /v1/checkout/sessions/{id}\"], latency_ms: 1 }\n";
+    let requests =
+        "        matching: [{ method: GET, path: \"/v1/checkout/sessions/{session}\" }]\n";
+    let outcome = run_card_paid_with("idle-call-fault", &AppFile::default(), faults, requests);
+
+    assert_passed(&outcome);
+    assert_eq!(
+        outcome.results[0].warnings,
+        [
+            "the api_error fault on GET /v1/customers/{id} never took effect: no request of the app matched it, so it changed nothing"
+        ]
+    );
+    assert_eq!(outcome.summary.warned, 1);
+}
+
+/// A success page that retrieves the session with its line items expanded
+/// counts as listing them, and a fault on the list takes its retrieve.
+#[test]
+fn expanded_retrieve_counts_as_line_items_list() {
+    let file = AppFile {
+        success_query: "?expand[]=line_items",
+        ..AppFile::default()
+    };
+    let faults = "  - { kind: api_error, routes: [\"GET /v1/checkout/sessions/{id}/line_items\"], latency_ms: 1 }\n";
+    let requests = "        matching: [{ method: GET, path: \"/v1/checkout/sessions/{session}/line_items\", min: 1 }]\n";
+    let outcome = run_card_paid_with("expanded-line-items", &file, faults, requests);
+
+    assert_passed(&outcome);
+    assert!(
+        outcome.results[0].warnings.is_empty(),
+        "{:?}",
+        outcome.results[0].warnings
+    );
 }
 
 /// An order path the app does not serve names the URL the harness

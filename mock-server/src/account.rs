@@ -245,6 +245,9 @@ struct RequestLine<'a> {
     idempotent_replayed: bool,
     objects: &'a [String],
     fault: Option<&'a str>,
+    /// The request's `expand` paths, shown only when it has some.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    expand: Vec<String>,
 }
 
 impl<'a> From<&'a RequestRecord> for RequestLine<'a> {
@@ -258,8 +261,19 @@ impl<'a> From<&'a RequestRecord> for RequestLine<'a> {
             idempotent_replayed: record.idempotent_replayed,
             objects: &record.objects,
             fault: record.fault.as_deref(),
+            expand: record.params.as_ref().map_or_else(Vec::new, expand_paths),
         }
     }
+}
+
+/// Returns the `expand` paths of logged parameters.
+fn expand_paths(params: &LoggedParams) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct Expand {
+        #[serde(default)]
+        expand: Vec<String>,
+    }
+    serde_json::from_str::<Expand>(params.json().get()).map_or_else(|_| Vec::new(), |e| e.expand)
 }
 
 impl Serialize for Detail {

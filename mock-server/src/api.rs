@@ -161,6 +161,9 @@ pub async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Resp
         path: &path,
         api_version: &api_version,
         idempotency_key: idempotency_key.as_deref(),
+        expands_line_items: method == Method::GET
+            && route.template == "/v1/checkout/sessions/{id}"
+            && expand_list(&raw_params).any(|path| path == "line_items"),
         log: RequestLog {
             request_id: String::new(),
             method: &method,
@@ -196,14 +199,7 @@ pub async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Resp
             _ => None,
         };
         let runs = matches!(decision, None | Some(Ok(Decision::Run)));
-        let fault = faults::api_fault(
-            &mut data,
-            method.as_str(),
-            route.template,
-            &path,
-            &call.log.request_id,
-            runs,
-        );
+        let fault = faults::api_fault(&mut data, &call.route_call(), runs);
         match fault {
             None => {
                 // A plain read that no fault touches gets the stored bytes.
@@ -332,7 +328,22 @@ struct Call<'a> {
     path: &'a str,
     api_version: &'a str,
     idempotency_key: Option<&'a str>,
+    /// A session retrieve that expands its line items.
+    expands_line_items: bool,
     log: RequestLog<'a>,
+}
+
+impl Call<'_> {
+    /// Returns the request as the fault plan's route patterns see it.
+    fn route_call(&self) -> faults::RouteCall<'_> {
+        faults::RouteCall {
+            method: self.method.as_str(),
+            template: self.route.template,
+            path: self.path,
+            request_id: &self.log.request_id,
+            expands_line_items: self.expands_line_items,
+        }
+    }
 }
 
 /// The handler's result. The body is printed under the lock only when an
@@ -500,13 +511,7 @@ impl Call<'_> {
             _ => outcome,
         };
         let lost_response = if status.is_success() {
-            faults::lost_response(
-                data,
-                self.method.as_str(),
-                self.route.template,
-                self.path,
-                &self.log.request_id,
-            )
+            faults::lost_response(data, &self.route_call())
         } else {
             None
         };
@@ -791,6 +796,16 @@ impl RequestLog<'_> {
         data.trace_request(record.clone());
         data.requests.push(record);
     }
+}
+
+/// Returns the paths of a request's `expand` parameter.
+fn expand_list(params: &Map<String, Value>) -> impl Iterator<Item = &str> {
+    params
+        .get("expand")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
 }
 
 fn decode_params(

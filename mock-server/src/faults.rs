@@ -924,18 +924,43 @@ fn draw(data: &mut AccountData) -> f64 {
     data.faults.rng.random::<f64>()
 }
 
-/// Returns the `api_error` fault, if any, for an API request to `method`
-/// and `template` (`/v1/checkout/sessions/{id}`) at `path`, decided before
-/// the request runs. A request that will not run (an idempotent replay, a
-/// rejected key) is not matched or counted.
-pub fn api_fault(
-    data: &mut AccountData,
-    method: &str,
-    template: &str,
-    path: &str,
-    request_id: &str,
-    runs: bool,
-) -> Option<ApiFault> {
+/// An API request as route patterns see it.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteCall<'a> {
+    pub method: &'a str,
+    /// The route's template, such as `/v1/checkout/sessions/{id}`.
+    pub template: &'a str,
+    pub path: &'a str,
+    pub request_id: &'a str,
+    /// A session retrieve with `expand[]=line_items`. It reads the line
+    /// items as their list does, so patterns of the list match it too.
+    pub expands_line_items: bool,
+}
+
+impl RouteCall<'_> {
+    /// Returns whether one of `routes` matches this call.
+    fn matches(&self, routes: &[String]) -> bool {
+        matches_route(routes, self.method, self.template, self.path)
+            || (self.expands_line_items
+                && matches_route(
+                    routes,
+                    self.method,
+                    "/v1/checkout/sessions/{id}/line_items",
+                    &format!("{}/line_items", self.path),
+                ))
+    }
+}
+
+/// Returns the `api_error` fault, if any, for an API request, decided
+/// before the request runs. A request that will not run (an idempotent
+/// replay, a rejected key) is not matched or counted.
+pub fn api_fault(data: &mut AccountData, call: &RouteCall<'_>, runs: bool) -> Option<ApiFault> {
+    let RouteCall {
+        method,
+        template,
+        request_id,
+        ..
+    } = *call;
     for index in 0..data.faults.faults.len() {
         let (count, skip) = match &data.faults.faults[index] {
             Fault::ApiError {
@@ -943,7 +968,7 @@ pub fn api_fault(
                 count,
                 skip,
                 ..
-            } if runs && matches_route(routes, method, template, path) => (*count, *skip),
+            } if runs && call.matches(routes) => (*count, *skip),
             _ => continue,
         };
         let Some(matched) = next_match(data, index, count, skip) else {
@@ -977,13 +1002,13 @@ pub fn api_fault(
 /// succeeded and committed its writes: `Some(drop_connection)` when a
 /// `lost_response` fault takes it. Only such calls match the fault and
 /// count against it, since a rejected call commits nothing to lose.
-pub fn lost_response(
-    data: &mut AccountData,
-    method: &str,
-    template: &str,
-    path: &str,
-    request_id: &str,
-) -> Option<bool> {
+pub fn lost_response(data: &mut AccountData, call: &RouteCall<'_>) -> Option<bool> {
+    let RouteCall {
+        method,
+        template,
+        request_id,
+        ..
+    } = *call;
     for index in 0..data.faults.faults.len() {
         let (count, skip, drop) = match &data.faults.faults[index] {
             Fault::LostResponse {
@@ -991,7 +1016,7 @@ pub fn lost_response(
                 count,
                 skip,
                 drop_connection,
-            } if matches_route(routes, method, template, path) => (*count, *skip, *drop_connection),
+            } if call.matches(routes) => (*count, *skip, *drop_connection),
             _ => continue,
         };
         let Some(matched) = next_match(data, index, count, skip) else {

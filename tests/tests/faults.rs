@@ -760,6 +760,45 @@ async fn api_error_fails_next_calls() {
     assert_eq!(faults.iter().filter(|f| !f.is_null()).count(), 2);
 }
 
+/// A session retrieve that expands its line items reads them as their
+/// list does, so a fault on the list takes it. A plain retrieve is not
+/// affected. The trace shows the expansion.
+#[tokio::test]
+async fn line_items_fault_takes_expanded_retrieve() {
+    let fake = manual_fake().await;
+    let receiver = Receiver::start().await;
+    let acct = account(&fake, "sk_test_expanded_items", &receiver).await;
+    let session = acct.session("O-11").await;
+    let path = format!("/v1/checkout/sessions/{}", session["id"].as_str().unwrap());
+    acct.set_faults(json!({"faults": [{"kind": "api_error", "routes": ["GET /v1/checkout/sessions/{id}/line_items"], "status": 500, "count": 1}]})).await;
+
+    let (plain, _) = acct.get(&path).await;
+    let (expanded, error) = acct.get(&format!("{path}?expand[0]=line_items")).await;
+    let (again, body) = acct.get(&format!("{path}?expand[0]=line_items")).await;
+
+    assert_eq!(plain, 200);
+    assert_eq!(expanded, 500, "{error}");
+    assert_eq!(error["error"]["type"], "api_error");
+    assert_eq!(again, 200);
+    assert_eq!(body["line_items"]["object"], "list");
+    let (_, trace) = acct.get("/_fakestripe/trace").await;
+    let retrieves: Vec<(Value, Value)> = trace["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "request" && e["detail"]["path"] == path.as_str())
+        .map(|e| (e["detail"]["status"].clone(), e["detail"]["expand"].clone()))
+        .collect();
+    assert_eq!(
+        retrieves,
+        [
+            (json!(200), Value::Null),
+            (json!(500), json!(["line_items"])),
+            (json!(200), json!(["line_items"])),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn retry_during_latency_gets_409() {
     let fake = manual_fake().await;

@@ -628,13 +628,25 @@ fn request_matches(
         return false;
     }
     let path = entry.str_field("path").unwrap_or_default();
+    // A session retrieve that expands its line items reads them as their
+    // list does, so it also counts as a request of that list.
+    let expands_line_items = entry.detail["expand"]
+        .as_array()
+        .is_some_and(|paths| paths.iter().any(|p| p == "line_items"));
+    let as_list = expands_line_items.then(|| format!("{path}/line_items"));
+    let path_matches = |pattern: &str| {
+        glob(pattern.as_bytes(), path.as_bytes(), false)
+            || as_list
+                .as_ref()
+                .is_some_and(|list| glob(pattern.as_bytes(), list.as_bytes(), false))
+    };
     if matcher.path.contains("{session}") {
-        return sessions.unwrap_or_default().iter().any(|id| {
-            let pattern = matcher.path.replace("{session}", id);
-            glob(pattern.as_bytes(), path.as_bytes(), false)
-        });
+        return sessions
+            .unwrap_or_default()
+            .iter()
+            .any(|id| path_matches(&matcher.path.replace("{session}", id)));
     }
-    glob(matcher.path.as_bytes(), path.as_bytes(), false)
+    path_matches(&matcher.path)
 }
 
 fn check_count(

@@ -233,10 +233,11 @@ pub async fn run_scenario(
             observations: &run.observations,
         })
     };
-    let (warnings, mut hints) = match rejected_deliveries(&deliveries) {
+    let (mut warnings, mut hints) = match rejected_deliveries(&deliveries) {
         Some(rejected) => (vec![rejected.warning], vec![rejected.hint]),
         None => (Vec::new(), Vec::new()),
     };
+    warnings.extend(idle_call_faults(&run.trace));
     hints.extend(orders_not_found(&run.observations));
     let app_output = match (&ctx.log, log_mark) {
         (Some(log), Some(mark)) if !failures.is_empty() => log
@@ -261,6 +262,63 @@ pub async fn run_scenario(
         hints,
         replay: replay_command(&scenario.path, &ctx.replay, seed),
     }
+}
+
+/// Returns a warning for each `api_error` and `lost_response` fault of the
+/// scenario's plans that never took effect, read from the fault entries of
+/// the trace. Such a fault targets a route the app did not call, as when
+/// the app reads the data another way, and a step that expects its effect
+/// then fails for a reason that its message does not show.
+fn idle_call_faults(trace: &[TraceEntry]) -> Vec<String> {
+    // A `hold` or `set_faults` step sets the plan again, with the same
+    // call faults, so a fault is known by its parameters.
+    let mut call_faults: Vec<(String, &Value)> = Vec::new();
+    let mut took_effect: HashSet<String> = HashSet::new();
+    let mut plan: &[Value] = &[];
+    for entry in trace.iter().filter(|e| e.kind == "fault") {
+        if entry.str_field("decision") == Some("plan_set") {
+            plan = entry.detail["plan"]["faults"]
+                .as_array()
+                .map_or(&[], Vec::as_slice);
+            for fault in plan {
+                let key = fault.to_string();
+                let is_call = matches!(fault["kind"].as_str(), Some("api_error" | "lost_response"));
+                if is_call && !call_faults.iter().any(|(known, _)| *known == key) {
+                    call_faults.push((key, fault));
+                }
+            }
+        } else if let Some(fault) = entry.detail["fault_index"]
+            .as_u64()
+            .and_then(|index| plan.get(index as usize))
+        {
+            took_effect.insert(fault.to_string());
+        }
+    }
+    call_faults
+        .into_iter()
+        .filter(|(key, _)| !took_effect.contains(key))
+        .map(|(_, fault)| {
+            let routes: Vec<&str> = fault["routes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let target = if routes.is_empty() {
+                "every route".to_owned()
+            } else {
+                routes.join(", ")
+            };
+            let after_skip = match fault["skip"].as_u64() {
+                Some(skip) if skip > 0 => format!(" after the {skip} it lets through"),
+                _ => String::new(),
+            };
+            format!(
+                "the {} fault on {target} never took effect: no request of the app matched it{after_skip}, so it changed nothing",
+                fault["kind"].as_str().unwrap_or("call")
+            )
+        })
+        .collect()
 }
 
 /// A warning and its hint for a scenario in which the app rejected every
