@@ -1071,6 +1071,18 @@ fn long_line_snippet() {
 
 /// `fakestripe run` reports every error of an invalid file with its place
 /// and exits 2 before it reads the app file or starts anything.
+/// Runs `fakestripe run` on `path` with an app file in `dir` that does
+/// not exist, which a run that stops at its scenarios never reads.
+fn run_without_app(path: &Path, dir: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_fakestripe"))
+        .arg("run")
+        .arg(path)
+        .arg("--app")
+        .arg(dir.join("missing-fakestripe.yaml"))
+        .output()
+        .expect("fakestripe runs")
+}
+
 #[test]
 fn run_reports_load_errors_and_exits_2() {
     let dir =
@@ -1080,13 +1092,7 @@ fn run_reports_load_errors_and_exits_2() {
     let text =
         "version: 1\nsteps:\n  - checkout\n  - hold: { types: [\"checkout.*.completed\"] }\n";
     std::fs::write(&file, text).expect("the scenario file is written");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_fakestripe"))
-        .arg("run")
-        .arg(&file)
-        .arg("--app")
-        .arg(dir.join("missing-fakestripe.yaml"))
-        .output()
-        .expect("fakestripe runs");
+    let output = run_without_app(&file, &dir);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
@@ -1174,15 +1180,7 @@ fn run_folder_skips_dependency_folders() {
         "version: 1\nbase_url: http://127.0.0.1:4242\nwebhook_path: /hooks\ncheckout: {}\n",
     )
     .expect("the app file is written");
-    let run = |path: &Path| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_fakestripe"))
-            .arg("run")
-            .arg(path)
-            .arg("--app")
-            .arg(dir.join("missing-fakestripe.yaml"))
-            .output()
-            .expect("fakestripe runs")
-    };
+    let run = |path: &Path| run_without_app(path, &dir);
 
     let output = run(&dir);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -1504,4 +1502,99 @@ fn map_without_steps_gets_help() {
     let help = errors[0].help.as_deref().unwrap_or_default();
     assert!(help.contains("steps"), "{errors:?}");
     assert!(!help.contains("may not be a scenario"), "{errors:?}");
+}
+
+/// Mistakes in the shape of a file, at the top level and in two steps,
+/// are all reported in one run, in file order.
+#[test]
+fn shape_errors_all_reported() {
+    let text = "\
+version: 1
+sed: 7
+settle: 3 days
+steps:
+  - checkout: { order: O-1 }
+  - pay: { crad: declined }
+  - advance: 5 minutes
+  - expect: { status: paid }
+";
+    insta::assert_snapshot!(errors("three-shapes.yaml", text));
+}
+
+/// The same in a JSON file, where every step is on one line.
+#[test]
+fn shape_errors_all_reported_in_json() {
+    let text = r#"{"version": 1, "steps": [{"checkout": {"order": "O-1"}}, {"pay": {"crad": "declined"}}, {"advance": "5 minutes"}]}"#;
+    let rendered = errors("three-shapes.json", text);
+    let places: Vec<&str> = rendered
+        .lines()
+        .filter(|line| line.starts_with("three-shapes.json:"))
+        .collect();
+    assert_eq!(places.len(), 2, "{rendered}");
+    assert!(places[0].contains("unknown key `crad`"), "{rendered}");
+    assert!(
+        places[1].contains("invalid duration `5 minutes`"),
+        "{rendered}"
+    );
+}
+
+/// A step with two mistakes gets one error, for the first, because the
+/// parser cannot go on inside a value after an error.
+#[test]
+fn shape_errors_one_per_step() {
+    let text =
+        "version: 1\nsteps:\n  - pay: { crad: declined, delay: 5 minutes }\n  - advance: 1x\n";
+    let rendered = errors("one-per-step.yaml", text);
+    assert!(
+        rendered.contains("one-per-step.yaml:3:12: unknown key `crad`"),
+        "{rendered}"
+    );
+    assert!(!rendered.contains("`5 minutes`"), "{rendered}");
+    assert!(
+        rendered.contains("one-per-step.yaml:4:14: invalid duration `1x`"),
+        "{rendered}"
+    );
+}
+
+/// A folder run reports every shape error of every invalid file, files
+/// in path order, and exits with code 2 before it reads the app file.
+#[test]
+fn run_reports_shape_errors_of_every_file() {
+    let dir = std::env::temp_dir().join(format!("fakestripe-shape-errors-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
+    let files = [
+        (
+            "b.yaml",
+            "version: 1\nsed: 7\nsteps:\n  - advance: 5 minutes\n",
+        ),
+        (
+            "a.yaml",
+            "version: 1\nsteps:\n  - pay: { crad: x }\n  - hold: 3\n",
+        ),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).expect("the scenario file is written");
+    }
+    let output = run_without_app(&dir, &dir);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let places: Vec<String> = stderr
+        .lines()
+        .filter_map(|line| line.strip_prefix("error: "))
+        .filter_map(|line| line.split(": ").next())
+        .filter_map(|path| Path::new(path).file_name())
+        .map(|name| name.to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        places,
+        [
+            "a.yaml:3:12",
+            "a.yaml:4:11",
+            "b.yaml:2:1",
+            "b.yaml:4:14",
+            "2 invalid scenario files"
+        ],
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

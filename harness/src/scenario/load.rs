@@ -83,11 +83,21 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, Vec<FileError>> {
     // the same characters as the parser's.
     let text = crate::diagnostic::without_byte_order_mark(text).unwrap_or(text);
     let source = Source { path, text };
-    let file: ScenarioFile = source
-        .deserialize("a scenario needs `version` and `steps`")
-        .map_err(|err| {
-            vec![app_file_error(&source).unwrap_or_else(|| not_scenario_help(&source, err))]
-        })?;
+    let requirement = "a scenario needs `version` and `steps`";
+    let file: ScenarioFile = match source.deserialize(requirement) {
+        Ok(file) => file,
+        Err(err) => {
+            if let Some(error) = app_file_error(&source) {
+                return Err(vec![error]);
+            }
+            // A map without `steps` is most likely not a scenario, and
+            // its every key would be an error, so only the first is shown.
+            if is_map_without_steps(&source) {
+                return Err(vec![not_scenario_help(err)]);
+            }
+            return Err(super::shape::errors(&source, err, requirement));
+        }
+    };
     Checker {
         source,
         errors: Vec::new(),
@@ -134,15 +144,19 @@ fn app_file_error(source: &Source<'_>) -> Option<FileError> {
     Some(source.error(0, 0, message, Some(help)))
 }
 
+/// Returns whether the file is a map without `steps`.
+fn is_map_without_steps(source: &Source<'_>) -> bool {
+    serde_saphyr::from_str::<Value>(source.text)
+        .ok()
+        .and_then(|value| value.as_object().map(|map| !map.contains_key("steps")))
+        .unwrap_or(false)
+}
+
 /// Adds a help line to the first error of a file that is a map without
 /// `steps`, such as a package.json found by a search of the app's folder:
 /// such a file is most likely not a scenario at all.
-fn not_scenario_help(source: &Source<'_>, mut err: FileError) -> FileError {
-    let is_map_without_steps = serde_saphyr::from_str::<Value>(source.text)
-        .ok()
-        .and_then(|value| value.as_object().map(|map| !map.contains_key("steps")))
-        .unwrap_or(false);
-    if is_map_without_steps && err.help.is_none() {
+fn not_scenario_help(mut err: FileError) -> FileError {
+    if err.help.is_none() {
         err.help = Some(
             "the file has no `steps`, so it may not be a scenario; give the folder that contains the scenarios, such as scenarios/, or the scenario files".to_owned(),
         );
@@ -471,6 +485,8 @@ impl Checker<'_> {
         }
         match entry {
             StepEntry::Step(step) => return Some(step),
+            // The read that left it out reported its error.
+            StepEntry::Skipped => {}
             StepEntry::Plain(text) => self.check_plain_entry(position, text.as_deref()),
             StepEntry::UnknownStep(name) => {
                 let message = format!(

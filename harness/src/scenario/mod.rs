@@ -5,6 +5,7 @@ pub mod load;
 pub mod located;
 pub mod model;
 mod numbers;
+mod shape;
 pub mod values;
 
 pub use load::{PlannedStep, Scenario, collect_files, load_file, parse};

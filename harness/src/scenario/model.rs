@@ -17,9 +17,13 @@ use super::values::{
     Card, Duration, EventTypePattern, EventTypePatterns, HttpStatus, StoredSession,
 };
 
+// The `Deserialize` of `ScenarioFile` is written by hand in the `shape`
+// module, so that a read can leave out the parts in which an earlier read
+// found an error. The `serde` attributes describe that reading for the
+// schema. The doc comment is the schema's description.
 /// A scenario: one checkout story played against the app and the fake, then
 /// checked against the reconciliation invariants.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(title = "fakestripe scenario")]
 pub struct ScenarioFile {
@@ -194,6 +198,9 @@ pub enum StepEntry {
     UnknownStep(Spanned<String>),
     /// A step's map with a second key: that key.
     ExtraKey(Spanned<String>),
+    /// An entry left unread, because an earlier read of the file found an
+    /// error in it.
+    Skipped,
 }
 
 impl<'de> Deserialize<'de> for StepEntry {
