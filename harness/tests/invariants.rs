@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use fakestripe::invariants::{Invariant, check};
 use fakestripe::runner::record::{
-    AppFields, CheckoutAttempt, Delivery, Moment, Observation, OrderRecord, OrderView,
-    ScenarioRecord, SessionTruth, TraceEntry,
+    AbsentPointer, AppFields, CheckoutAttempt, Delivery, Moment, Observation, OrderRecord,
+    OrderView, ScenarioRecord, SessionTruth, TraceEntry,
 };
 use fakestripe::scenario::model::OrderStatus;
 use serde_json::json;
@@ -657,7 +657,11 @@ fn wrong_session_and_amount() {
 fn session_pointer_names_nothing() {
     let mut order = view(OrderStatus::Paid, "paid", 1, false);
     order.session_id = None;
-    order.absent_pointers = vec![("session_id".to_owned(), "/nonexistent".to_owned())];
+    order.absent_pointers = vec![AbsentPointer {
+        key: "session_id".to_owned(),
+        pointer: "/nonexistent".to_owned(),
+        location: "shop/fakestripe.yaml:30:15".to_owned(),
+    }];
     order.response_keys = ["order_id", "status", "session_id"]
         .map(str::to_owned)
         .to_vec();
@@ -669,7 +673,7 @@ fn session_pointer_names_nothing() {
     assert_eq!(broken(&record), vec![Invariant::PaidSessionStored]);
     assert_eq!(
         violations[0].message,
-        "O-1: the order response has no value at the app file's `order.session_id` pointer `/nonexistent` (its top-level keys are order_id, status, session_id), so the pointer is likely wrong; the paid session is cs_1"
+        "O-1: the order response has no value at the app file's `order.session_id` pointer `/nonexistent` at shop/fakestripe.yaml:30:15 (its top-level keys are order_id, status, session_id), so the pointer is likely wrong; the paid session is cs_1"
     );
 }
 
@@ -679,7 +683,11 @@ fn session_pointer_names_nothing() {
 fn fulfilments_pointer_names_nothing() {
     let mut order = view(OrderStatus::Paid, "paid", 1, false);
     order.fulfilments = None;
-    order.absent_pointers = vec![("fulfilments".to_owned(), "/count".to_owned())];
+    order.absent_pointers = vec![AbsentPointer {
+        key: "fulfilments".to_owned(),
+        pointer: "/count".to_owned(),
+        location: "shop/fakestripe.yaml:30:15".to_owned(),
+    }];
     order.response_keys = ["status", "fulfilment_count"].map(str::to_owned).to_vec();
     let record = record(
         vec![session("paid", "complete", Some(5))],
@@ -689,7 +697,7 @@ fn fulfilments_pointer_names_nothing() {
     assert_eq!(violations[0].invariant, Invariant::PaidFulfilledOnce);
     assert_eq!(
         violations[0].message,
-        "O-1 was paid (cs_1 payment_status paid) but the order response has no value at the app file's `order.fulfilments` pointer `/count` (its top-level keys are status, fulfilment_count), so the pointer is likely wrong"
+        "O-1 was paid (cs_1 payment_status paid) but the order response has no value at the app file's `order.fulfilments` pointer `/count` at shop/fakestripe.yaml:30:15 (its top-level keys are status, fulfilment_count), so the pointer is likely wrong"
     );
 }
 

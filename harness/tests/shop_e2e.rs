@@ -316,7 +316,7 @@ fn absent_pointer_named_in_expect_step() {
     );
     let dir = scratch::scratch("e2e", "absent-pointer");
     let app = dir.join("fakestripe.yaml");
-    std::fs::write(&app, text).expect("the temporary directory is writable");
+    std::fs::write(&app, &text).expect("the temporary directory is writable");
     let file = dir.join("stored.yaml");
     std::fs::write(
         &file,
@@ -324,12 +324,21 @@ fn absent_pointer_named_in_expect_step() {
     )
     .expect("the temporary directory is writable");
 
+    let line = text
+        .lines()
+        .position(|line| line.contains("/nonexistent"))
+        .expect("the app file has the pointer")
+        + 1;
+
     let results = run(&app, &[file], 1);
 
     let failure = &results[0].failures[0];
     assert_eq!(failure.mismatches[0].subject, "stored session");
     assert_eq!(
         failure.mismatches[0].actual,
-        "(missing: the order response has no value at the app file's `order.session_id` pointer `/nonexistent`)"
+        format!(
+            "(missing: the order response has no value at the app file's `order.session_id` pointer `/nonexistent` at {}:{line}:15)",
+            app.display()
+        )
     );
 }

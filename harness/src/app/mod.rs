@@ -15,7 +15,7 @@ pub use config::{AppConfig, Launch};
 pub use process::{AppExit, AppLog, AppProcess, LaunchEnv, StartError};
 use template::{Variables, encode_path_segment, render_text, render_value, scalar_text};
 
-use crate::runner::record::OrderView;
+use crate::runner::record::{AbsentPointer, OrderView};
 
 /// How long the harness waits for one response from the app.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -321,8 +321,11 @@ impl AppClient {
             if let Some(pointer) = pointer
                 && json.pointer(&pointer.value).is_none()
             {
-                view.absent_pointers
-                    .push((key.to_owned(), pointer.value.clone()));
+                view.absent_pointers.push(AbsentPointer {
+                    key: key.to_owned(),
+                    pointer: pointer.value.clone(),
+                    location: self.config.location(pointer),
+                });
             }
         }
         view.response_keys = top_level_keys(&json);

@@ -60,9 +60,9 @@ fn show<T: ToString>(value: Option<T>) -> String {
 fn show_field<T: ToString>(view: &OrderView, key: &str, value: Option<T>) -> String {
     match (value, view.absent_pointer(key)) {
         (Some(value), _) => value.to_string(),
-        (None, Some(pointer)) => format!(
-            "(missing: the order response has no value at the app file's `order.{key}` pointer `{pointer}`)"
-        ),
+        (None, Some(absent)) => {
+            format!("(missing: the order response has no value at {absent})")
+        }
         (None, None) => "(missing)".to_owned(),
     }
 }

@@ -36,14 +36,37 @@ pub struct OrderView {
     /// The reason the order could not be read or understood, if any.
     pub error: Option<String>,
     /// The app file's `order` pointers that name no value in the order
-    /// response, which differs from a null value there: the key under
-    /// `order`, such as `session_id`, and the pointer.
+    /// response, which differs from a null value there.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub absent_pointers: Vec<(String, String)>,
+    pub absent_pointers: Vec<AbsentPointer>,
     /// The top-level keys of the order response, for messages about an
     /// absent pointer.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub response_keys: Vec<String>,
+}
+
+/// A pointer under `order` in the app file that names no value in an
+/// order response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AbsentPointer {
+    /// The key under `order`, such as `session_id`.
+    pub key: String,
+    /// The JSON pointer, such as `/session_id`.
+    pub pointer: String,
+    /// The pointer's place in the app file, as `path:line:column`.
+    pub location: String,
+}
+
+impl fmt::Display for AbsentPointer {
+    /// Writes "the app file's `order.session_id` pointer `/x` at
+    /// fakestripe.yaml:30:15".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the app file's `order.{}` pointer `{}` at {}",
+            self.key, self.pointer, self.location
+        )
+    }
 }
 
 /// The maximum number of top-level keys of an order response that a
@@ -100,21 +123,18 @@ impl OrderView {
 
     /// Returns the app file's `order.{key}` pointer when the order response
     /// has nothing at it.
-    pub fn absent_pointer(&self, key: &str) -> Option<&str> {
-        self.absent_pointers
-            .iter()
-            .find(|(name, _)| name == key)
-            .map(|(_, pointer)| pointer.as_str())
+    pub fn absent_pointer(&self, key: &str) -> Option<&AbsentPointer> {
+        self.absent_pointers.iter().find(|absent| absent.key == key)
     }
 
     /// Describes the missing value of the app file's `order.{key}`
     /// pointer, when the order response has nothing at that pointer.
     /// Returns None when the pointer names a value, even a null one.
     pub fn absent_value(&self, key: &str) -> Option<String> {
-        let (_, pointer) = self.absent_pointers.iter().find(|(name, _)| name == key)?;
+        let absent = self.absent_pointer(key)?;
         let shape = describe_keys(&self.response_keys);
         Some(format!(
-            "the order response has no value at the app file's `order.{key}` pointer `{pointer}` ({shape}), so the pointer is likely wrong"
+            "the order response has no value at {absent} ({shape}), so the pointer is likely wrong"
         ))
     }
 }
