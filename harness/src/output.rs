@@ -92,6 +92,19 @@ macro_rules! errln {
 
 pub(crate) use {errln, outln};
 
+/// Returns the default log filter of `run` and `fuzz`: warnings, but none
+/// of the fake that the command starts in its own process unless
+/// `verbose`. The fake's lines, such as a webhook delivery that gave up
+/// after its last retry, repeat what the timeline of a failed scenario
+/// shows, and on a terminal they would fall between the results.
+pub fn command_log_filter(verbose: bool) -> &'static str {
+    if verbose {
+        "warn"
+    } else {
+        "warn,fakestripe_server=off"
+    }
+}
+
 /// Sends log lines to stderr, at `default_filter` unless `RUST_LOG` sets
 /// another, coloured only when stderr is a terminal and `NO_COLOR` is unset.
 /// Logs go to stderr so stdout carries only what scripts read.

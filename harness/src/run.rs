@@ -55,10 +55,15 @@ pub struct RunArgs {
     /// Default: the FAKESTRIPE_URL environment variable, when set.
     #[arg(long, value_parser = crate::cli::parse_fake_url)]
     pub fake: Option<String>,
+    /// Also print the warnings that the fake started by this command
+    /// logs, such as a webhook delivery that gave up after its last retry,
+    /// on stderr. `RUST_LOG` overrides this.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
 }
 
 pub fn main(mut args: RunArgs) -> ExitCode {
-    crate::output::init_tracing("warn");
+    crate::output::init_tracing(crate::output::command_log_filter(args.verbose));
     args.fake = match crate::cli::fake_url_or_env(args.fake.take()) {
         Ok(url) => url,
         Err(code) => return code,
