@@ -1598,3 +1598,34 @@ fn run_reports_shape_errors_of_every_file() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A number after a larger unit must be below that unit's size, so
+/// `1h90m` fails with the duration to write instead. A number in the
+/// first unit may be any size.
+#[test]
+fn duration_component_out_of_range() {
+    let cases = [
+        ("1h90m", "minutes must be below 60, so write 2h30m"),
+        ("1d24h", "hours must be below 24, so write 2d"),
+        ("2m60s", "seconds must be below 60, so write 3m"),
+        ("1d90m", "minutes must be below 60, so write 1d1h30m"),
+    ];
+    for (duration, reason) in cases {
+        let text = format!("version: 1\nsteps:\n  - advance: {duration}\n");
+        let rendered = errors("duration.yaml", &text);
+        assert!(
+            rendered.starts_with(&format!(
+                "duration.yaml:3:14: invalid duration `{duration}`: after a larger unit, {reason}"
+            )),
+            "{rendered}"
+        );
+    }
+    for (duration, seconds) in [("90m", 5_400), ("36h", 129_600), ("1d23h59m59s", 172_799)] {
+        let text = format!("version: 1\nsteps:\n  - advance: {duration}\n");
+        let scenario = parse(Path::new("duration.yaml"), &text).expect("the duration is valid");
+        let Step::Advance(parsed) = &scenario.steps[0].step else {
+            panic!("step 1 is an advance step")
+        };
+        assert_eq!(parsed.seconds(), seconds, "{duration}");
+    }
+}

@@ -102,6 +102,8 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
                     "{c} comes after {}, but units go from the largest to the smallest",
                     UNITS[previous].0
                 ));
+            } else {
+                misplaced = out_of_range(&digits, index);
             }
         }
         previous = Some(index);
@@ -132,6 +134,20 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
         return Err(too_long());
     }
     check_duration_seconds(total, &format!("`{quoted}`"))
+}
+
+/// Returns the reason a number of the unit `UNITS[index]` that follows a
+/// larger unit is out of range, as the `90` of `1h90m` is: after a larger
+/// unit, hours must be below 24, and minutes and seconds below 60.
+fn out_of_range(digits: &str, index: usize) -> Option<String> {
+    let (noun, limit) = match UNITS[index].0 {
+        'h' => ("hours", 24),
+        'm' => ("minutes", 60),
+        _ => ("seconds", 60),
+    };
+    // A number too large for u64 is out of range too.
+    let number = digits.parse::<u64>().unwrap_or(u64::MAX);
+    (number >= limit).then(|| format!("after a larger unit, {noun} must be below {limit}"))
 }
 
 /// Checks a duration of `seconds` against [`MAX_DURATION_SECONDS`]. The
