@@ -194,11 +194,7 @@ pub fn main(mut args: RunArgs) -> ExitCode {
         })
         .count();
     if runnable == 0 {
-        let offered: Vec<&str> = app
-            .payment_method_types
-            .iter()
-            .map(|m| m.as_str())
-            .collect();
+        let offered = app.payment_method_type_names();
         errln!(
             "error: every selected scenario pays with a payment method type that `payment_method_types` in {} does not list ({}), so none can run",
             args.app.display(),

@@ -41,6 +41,12 @@ fn card_only_app(dir: &Path) -> PathBuf {
     path
 }
 
+/// Reads the JSON report that a run wrote to `path`.
+fn json_report(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).expect("the JSON report exists");
+    serde_json::from_str(&text).expect("the report is JSON")
+}
+
 /// Returns the library's scenario files that pay by a bank debit, found
 /// by their text.
 fn bank_debit_scenarios() -> Vec<PathBuf> {
@@ -95,10 +101,10 @@ fn card_only_shop_skips_bank_debits() {
         "{stdout}"
     );
     assert!(!stdout.contains("FAIL"), "{stdout}");
+    // The shop's sessions offer cards only, as the app file lists.
+    assert!(!stdout.contains("the app created session"), "{stdout}");
 
-    let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).expect("the JSON report exists"))
-            .expect("the report is JSON");
+    let report = json_report(&json);
     assert_eq!(report["summary"]["unsupported"], 7, "{report}");
     assert_eq!(report["summary"]["failed"], 0, "{report}");
     assert_eq!(report["summary"]["skipped"], 0, "{report}");
@@ -171,9 +177,7 @@ fn exclude_leaves_out_matches() {
         .expect("fakestripe runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{stdout}");
-    let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).expect("the JSON report exists"))
-            .expect("the report is JSON");
+    let report = json_report(&json);
     assert_eq!(report["summary"]["unsupported"], 0, "{report}");
     let paths: Vec<&str> = report["scenarios"]
         .as_array()
@@ -248,4 +252,57 @@ fn fuzz_leaves_out_unoffered_flows() {
             "{flow}: {reason}"
         );
     }
+}
+
+/// An app file that lists `payment_method_types: [card]` for a shop whose
+/// sessions offer the currency's bank debit too: the scenario passes, and
+/// a warning names the session and the type the list leaves out.
+#[test]
+fn session_with_unlisted_type_warned() {
+    let dir = scratch::scratch("payment-method-types", "unlisted");
+    let card_only = std::fs::read_to_string(card_only_app(&dir)).expect("the app file exists");
+    // Without the setting the shop creates its sessions without a list,
+    // so the scenario's euro session offers card and sepa_debit.
+    let text = card_only.replace(", SHOP_PAYMENT_METHOD_TYPES: card", "");
+    assert!(!text.contains("SHOP_PAYMENT_METHOD_TYPES"), "{text}");
+    let app = dir.join("lists-card.yaml");
+    std::fs::write(&app, text).expect("the temporary directory is writable");
+    let json = dir.join("report.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_fakestripe"))
+        .arg("run")
+        .arg(workspace_root().join("scenarios/payment-status/card-paid.yaml"))
+        .arg("--app")
+        .arg(&app)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("fakestripe runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+
+    let report = json_report(&json);
+    assert_eq!(report["summary"]["warned"], 1, "{report}");
+    let warnings = report["scenarios"][0]["warnings"]
+        .as_array()
+        .expect("a list of warnings");
+    assert_eq!(warnings.len(), 1, "{report}");
+    let warning = warnings[0].as_str().expect("a string");
+    let expected_end = format!(
+        " for order O-1 with the payment method type sepa_debit, which `payment_method_types` in {} does not list (card)",
+        app.display()
+    );
+    assert!(
+        warning.starts_with("the app created session cs_"),
+        "{warning}"
+    );
+    assert!(warning.ends_with(&expected_end), "{warning}");
+    assert!(
+        stdout.contains(&format!("  warning: {warning}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("hint: a session created without a list of payment method types"),
+        "{stdout}"
+    );
 }

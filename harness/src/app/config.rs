@@ -285,17 +285,20 @@ impl AppConfig {
         if missing.is_empty() {
             return None;
         }
-        let offered: Vec<&str> = self
-            .payment_method_types
-            .iter()
-            .map(|method| method.as_str())
-            .collect();
         Some(format!(
             "pays by {}, which `payment_method_types` in {} does not list ({})",
             missing.join(" and "),
             self.path.display(),
-            offered.join(", ")
+            self.payment_method_type_names().join(", ")
         ))
+    }
+
+    /// Returns Stripe's names of the payment method types the app offers.
+    pub fn payment_method_type_names(&self) -> Vec<&'static str> {
+        self.payment_method_types
+            .iter()
+            .map(|method| method.as_str())
+            .collect()
     }
 }
 

@@ -223,7 +223,7 @@ impl<W: Write> TerminalReporter<W> {
             };
             writeln!(
                 self.out,
-                "{:>8} {word}: {scenarios} ended with warnings, such as an app that rejected every webhook delivery; see the `warning:` and `hint:` lines under them",
+                "{:>8} {word}: {scenarios} had warnings; see the `warning:` and `hint:` lines under them",
                 ""
             )?;
         }

@@ -117,6 +117,10 @@ pub(crate) struct ScenarioRun<'a> {
     /// The payment intent of each charge that an event names, read after
     /// the last step.
     charge_intents: BTreeMap<String, String>,
+    /// A warning for each session of the scenario that offers a payment
+    /// method type that the app file's `payment_method_types` leaves out,
+    /// read after the last step.
+    unlisted_types: Vec<String>,
 }
 
 /// Runs a scenario to its result. Returns a result in every case: errors
@@ -151,6 +155,7 @@ pub async fn run_scenario(
         faults_cleared: false,
         leftover_held: HashSet::new(),
         charge_intents: BTreeMap::new(),
+        unlisted_types: Vec::new(),
     };
     let mut failures = Vec::new();
     let mut allowed = Vec::new();
@@ -238,6 +243,10 @@ pub async fn run_scenario(
         None => (Vec::new(), Vec::new()),
     };
     warnings.extend(idle_call_faults(&run.trace));
+    if !run.unlisted_types.is_empty() {
+        warnings.append(&mut run.unlisted_types);
+        hints.push(UNLISTED_TYPES_HINT.to_owned());
+    }
     hints.extend(orders_not_found(&run.observations));
     let app_output = match (&ctx.log, log_mark) {
         (Some(log), Some(mark)) if !failures.is_empty() => log
@@ -320,6 +329,9 @@ fn idle_call_faults(trace: &[TraceEntry]) -> Vec<String> {
         })
         .collect()
 }
+/// The hint under the warnings about sessions that offer a payment method
+/// type the app file does not list.
+const UNLISTED_TYPES_HINT: &str = "a session created without a list of payment method types offers the types that Stripe picks for its currency; pass `allowed_payment_method_types` (or `payment_method_types` under an API version before 2026-09-30) when creating the session, or list the type in the app file";
 
 /// A warning and its hint for a scenario in which the app rejected every
 /// genuine webhook delivery that reached it.
@@ -601,6 +613,9 @@ impl ScenarioRun<'_> {
                         continue;
                     }
                 };
+                if let Some(warning) = self.unlisted_types_warning(&name, &id, &object) {
+                    self.unlisted_types.push(warning);
+                }
                 sessions.push(self.session_truth(id, attempt, &object));
             }
             if let Some(order) = self.orders.get_mut(&name) {
@@ -645,6 +660,34 @@ impl ScenarioRun<'_> {
                 self.charge_intents.insert(charge, payment_intent);
             }
         }
+    }
+
+    /// Returns a warning when the session `object` of the order `order`
+    /// offers a payment method type that the app file's
+    /// `payment_method_types` does not list. Returns None when the file
+    /// has no such list.
+    fn unlisted_types_warning(&self, order: &str, id: &str, object: &Value) -> Option<String> {
+        let config = self.ctx.app.config();
+        if !config.payment_method_types_listed {
+            return None;
+        }
+        let listed = config.payment_method_type_names();
+        let unlisted: Vec<&str> = object["payment_method_types"]
+            .as_array()?
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|name| !listed.contains(name))
+            .collect();
+        if unlisted.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "the app created session {id} for order {order} with the payment method type{} {}, which `payment_method_types` in {} does not list ({})",
+            if unlisted.len() == 1 { "" } else { "s" },
+            unlisted.join(", "),
+            config.path.display(),
+            listed.join(", ")
+        ))
     }
 
     fn session_truth(&self, id: String, attempt: usize, object: &Value) -> SessionTruth {
