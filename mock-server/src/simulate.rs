@@ -56,6 +56,9 @@ pub struct PayRequest {
     /// The phone number, for a session created with
     /// `phone_number_collection[enabled]=true`.
     pub phone: Option<String>,
+    /// The billing address, for a session created with
+    /// `billing_address_collection=required`.
+    pub address: Option<BillingAddress>,
     /// The customer's choice in the promotions checkbox of a session with
     /// `consent_collection[promotions]=auto`: `opt_in`, or `opt_out`
     /// (the default, an unticked box).
@@ -70,6 +73,34 @@ pub struct PayRequest {
     pub custom_fields: Option<BTreeMap<String, String>>,
     /// For cards that ask for 3-D Secure: `complete` (default) or `fail`.
     pub three_d_secure: Option<String>,
+}
+
+/// A billing address as the customer enters it on the page. `line1` and
+/// `country` are required, the rest may be left out.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BillingAddress {
+    pub line1: Option<String>,
+    pub line2: Option<String>,
+    pub city: Option<String>,
+    pub postal_code: Option<String>,
+    pub state: Option<String>,
+    /// A two-letter ISO 3166-1 country code, such as `US`.
+    pub country: Option<String>,
+}
+
+impl BillingAddress {
+    /// Lists the fields by their name in a customer's `address`.
+    pub fn fields(&self) -> [(&'static str, &Option<String>); 6] {
+        [
+            ("city", &self.city),
+            ("country", &self.country),
+            ("line1", &self.line1),
+            ("line2", &self.line2),
+            ("postal_code", &self.postal_code),
+            ("state", &self.state),
+        ]
+    }
 }
 
 fn card() -> String {
@@ -348,6 +379,7 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
         ));
     }
     let phone = entered_phone(&session, request.phone.as_deref())?;
+    let address = entered_address(&session, request.address.as_ref())?;
     let consent = entered_consent(&session, request)?;
     let custom_fields = crate::resources::custom_fields::enter(
         &session["custom_fields"],
@@ -364,6 +396,7 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
         email,
         name,
         phone,
+        address,
         consent,
         custom_fields,
     };
@@ -1236,6 +1269,9 @@ struct CustomerEntry {
     email: Option<String>,
     name: Option<String>,
     phone: Option<String>,
+    /// The billing address as a customer's `address` object, or null when
+    /// the session collects none.
+    address: Value,
     /// The session's `consent`: null unless it has `consent_collection`.
     consent: Value,
     /// The session's `custom_fields` with the values entered.
@@ -1310,6 +1346,58 @@ fn entered_phone(session: &Value, given: Option<&str>) -> ApiResult<Option<Strin
     }
 }
 
+/// Returns the billing address a payment enters: the one given, or
+/// `DEFAULT_ADDRESS`, on a session with
+/// `billing_address_collection=required`. Any other session collects no
+/// address, because the fake calculates no tax, the case in which Stripe
+/// collects one under `auto`. An address given for it is a 400.
+fn entered_address(session: &Value, given: Option<&BillingAddress>) -> ApiResult<Value> {
+    let collects_address = session["billing_address_collection"] == "required";
+    match (given, collects_address) {
+        (Some(address), true) => address_object(address),
+        (None, true) => Ok(DEFAULT_ADDRESS.clone()),
+        (Some(_), false) => Err(ApiError::invalid_param(
+            "address",
+            "This session does not collect a billing address. Leave address out, or create the session with billing_address_collection=required.",
+        )),
+        (None, false) => Ok(Value::Null),
+    }
+}
+
+/// Checks an entered billing address and returns it as a customer's
+/// `address` object, with the fields left out as null.
+fn address_object(address: &BillingAddress) -> ApiResult<Value> {
+    let mut object = serde_json::Map::new();
+    for (field, value) in address.fields() {
+        let value = value.as_deref().map(str::trim).filter(|v| !v.is_empty());
+        if let Some(text) = value {
+            check_length(
+                &format!("address[{field}]"),
+                text,
+                crate::resources::customers::MAX_ADDRESS_FIELD_CHARS,
+            )?;
+        }
+        object.insert(field.to_owned(), json!(value));
+    }
+    if object["line1"].is_null() {
+        return Err(ApiError::missing_param("address[line1]"));
+    }
+    let country = object["country"].as_str().unwrap_or_default().to_owned();
+    if country.is_empty() {
+        return Err(ApiError::missing_param("address[country]"));
+    }
+    if country.len() != 2 || !country.chars().all(|c| c.is_ascii_alphabetic()) {
+        return Err(ApiError::invalid_param(
+            "address[country]",
+            format!(
+                "`{country}` is not a country code. Use a two-letter ISO 3166-1 code, such as US or DE."
+            ),
+        ));
+    }
+    object.insert("country".to_owned(), json!(country.to_ascii_uppercase()));
+    Ok(Value::Object(object))
+}
+
 /// Marks a session complete after a successful or pending payment, fills
 /// `customer_details`, creates a customer when `customer_creation` asks for
 /// one, and emits `checkout.session.completed`.
@@ -1325,6 +1413,7 @@ fn complete_session(
         email,
         name,
         phone,
+        address,
         consent,
         custom_fields,
     } = entered;
@@ -1365,6 +1454,17 @@ fn complete_session(
         {
             customer["name"] = json!(entered);
         }
+        // With customer_update[address]=auto the billing address entered
+        // replaces the customer's.
+        if !address.is_null() && session["_customer_update"]["address"] == "auto" {
+            customer["address"] = address.clone();
+        }
+        // Checkout saves a collected phone number onto the customer with
+        // no customer_update setting, as Stripe's guide to collecting
+        // phone numbers describes.
+        if let Some(entered) = &phone {
+            customer["phone"] = json!(entered);
+        }
         if customer != previous {
             save(data, "customer", id, &customer);
             let changed = crate::events::changed_fields(&previous, &customer);
@@ -1379,7 +1479,7 @@ fn complete_session(
     session["custom_fields"] = custom_fields;
     // The fake's page collects no business or individual name, so both stay null.
     session["customer_details"] = json!({
-        "address": null,
+        "address": address,
         "business_name": null,
         "email": email,
         "individual_name": null,
@@ -1402,6 +1502,21 @@ pub const DEFAULT_EMAIL: &str = "customer@example.com";
 /// gives none on a session that collects one, because Checkout requires
 /// the phone field then. 555-01xx numbers are reserved for fiction.
 pub const DEFAULT_PHONE: &str = "+15555550100";
+
+/// The billing address a payment through the control API enters when it
+/// gives none on a session with `billing_address_collection=required`,
+/// because Checkout requires the address fields then. The street is
+/// made up.
+pub static DEFAULT_ADDRESS: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
+    json!({
+        "city": "San Francisco",
+        "country": "US",
+        "line1": "1 Example Street",
+        "line2": null,
+        "postal_code": "94103",
+        "state": "CA",
+    })
+});
 
 /// Returns the email that Checkout shows and does not let the customer
 /// change: that of the session's customer, or else the session's

@@ -1437,6 +1437,83 @@ async fn currency_must_match_line_items() {
     );
 }
 
+/// With `billing_address_collection=required` the hosted page asks for a
+/// billing address and rejects a form without its street. The address
+/// entered lands in `customer_details.address`, and with
+/// `customer_update[address]=auto` on the session's customer.
+#[tokio::test]
+async fn hosted_page_collects_billing_address() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_page_address");
+    let customer = api
+        .post("/v1/customers", &form(&[("email", "ada@example.com")]))
+        .await
+        .ok()
+        .clone();
+    let customer_id = id_of(&customer);
+    let session = create_session(
+        &api,
+        &[
+            ("customer", &customer_id),
+            ("billing_address_collection", "required"),
+            ("customer_update[address]", "auto"),
+        ],
+    )
+    .await;
+    let page_url = format!("{}/c/pay/{}", fake.base_url(), id_of(&session));
+    let page = reqwest::get(&page_url).await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"address-line1\""), "{page}");
+    assert!(page.contains("id=\"address-country\""), "{page}");
+
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let without_street = http
+        .post(&page_url)
+        .form(&[
+            ("payment_method", "card"),
+            ("card_number", "4242424242424242"),
+            ("address[country]", "DE"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(without_street.status(), 400);
+    let rejected = without_street.text().await.unwrap();
+    assert!(rejected.contains("billing address"), "{rejected}");
+
+    let paid = http
+        .post(&page_url)
+        .form(&[
+            ("payment_method", "card"),
+            ("card_number", "4242424242424242"),
+            ("address[line1]", "Unter den Linden 1"),
+            ("address[city]", "Berlin"),
+            ("address[postal_code]", "10117"),
+            ("address[country]", "de"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 303);
+
+    let completed = api
+        .get(&format!("/v1/checkout/sessions/{}", id_of(&session)))
+        .await;
+    let entered = json!({
+        "city": "Berlin",
+        "country": "DE",
+        "line1": "Unter den Linden 1",
+        "line2": null,
+        "postal_code": "10117",
+        "state": null,
+    });
+    assert_eq!(completed.ok()["customer_details"]["address"], entered);
+    let updated = api.get(&format!("/v1/customers/{customer_id}")).await;
+    assert_eq!(updated.ok()["address"], entered);
+}
+
 /// With `customer_update[name]=auto` the name entered at payment replaces
 /// the customer's, with `customer.updated`; without it the name stays.
 #[tokio::test]

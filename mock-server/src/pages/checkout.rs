@@ -27,6 +27,7 @@
 //! | `email` | the customer's email, fixed (`readonly`) when the session's customer has one or the session has `customer_email` |
 //! | `billing-name` | the customer's name |
 //! | `phone` | the customer's phone number, required; present only when the session has `phone_number_collection[enabled]=true` |
+//! | `address-line1`, `address-line2`, `address-city`, `address-postal-code`, `address-state`, `address-country` | the billing address, whose `line1` and `country` are required; present only when the session has `billing_address_collection=required` |
 //! | `method-card`, `method-sepa_debit`, `method-us_bank_account` | one radio button per offered method |
 //! | `card-number` | the card number |
 //! | `outcome` | test outcome of an asynchronous method: `succeeded` or `failed` |
@@ -59,7 +60,7 @@ use serde_json::{Value, json};
 use super::{format, html, message, see_other};
 use crate::account::AccountData;
 use crate::server::Shared;
-use crate::simulate::{self, CardBehaviour, PayRequest};
+use crate::simulate::{self, BillingAddress, CardBehaviour, PayRequest};
 use crate::wire::expand::line_items_key;
 
 pub fn routes() -> Router<Arc<Shared>> {
@@ -85,7 +86,8 @@ pub struct PayForm {
     pub delay_seconds: Option<String>,
     pub three_d_secure: Option<String>,
     /// The other fields, among them the custom fields' inputs, named
-    /// `custom_fields[key]`.
+    /// `custom_fields[key]`, and the billing address, named
+    /// `address[field]`.
     #[serde(flatten)]
     pub other: BTreeMap<String, String>,
 }
@@ -113,6 +115,22 @@ impl PayForm {
         (!inputs.is_empty()).then_some(inputs)
     }
 
+    /// Returns the billing address inputs by field, or `None` when the
+    /// form has none or all of them are empty.
+    fn address(&self) -> Option<BillingAddress> {
+        let input = |field: &str| filled(&self.other.get(&format!("address[{field}]")).cloned());
+        let address = BillingAddress {
+            line1: input("line1"),
+            line2: input("line2"),
+            city: input("city"),
+            postal_code: input("postal_code"),
+            state: input("state"),
+            country: input("country"),
+        };
+        let entered = address.fields().iter().any(|(_, value)| value.is_some());
+        entered.then_some(address)
+    }
+
     /// Builds the control API's pay request from the form. Only the fields
     /// of the chosen method are passed on, because `simulate::pay` rejects
     /// a card number on an asynchronous method and an outcome on a card.
@@ -126,6 +144,7 @@ impl PayForm {
             email: filled(&self.email),
             name: filled(&self.name),
             phone: filled(&self.phone),
+            address: self.address(),
             promotions: filled(&self.promotions),
             terms_of_service: filled(&self.terms_of_service),
             custom_fields: self.custom_fields(),
@@ -174,6 +193,7 @@ struct Entered {
     email: String,
     name: String,
     phone: String,
+    address: BillingAddress,
     method: String,
     card_number: String,
     outcome: String,
@@ -229,6 +249,9 @@ struct CheckoutPage {
     email_fixed: bool,
     /// Whether the form has a phone field, which it then requires.
     collects_phone: bool,
+    /// Whether the form has billing address fields, which it then
+    /// requires.
+    collects_address: bool,
     custom_fields: Vec<CustomFieldView>,
     /// The session's `custom_text[submit]` message.
     submit_text: Option<String>,
@@ -254,6 +277,8 @@ struct AuthenticatePage {
     email: String,
     name: String,
     phone: String,
+    /// The billing address inputs, as `address[field]` name and value.
+    address: Vec<(String, String)>,
     promotions: String,
     terms_of_service: String,
     /// The custom fields' inputs, as `custom_fields[key]` name and value.
@@ -325,6 +350,10 @@ fn requires_terms(session: &Value) -> bool {
 
 fn collects_phone(session: &Value) -> bool {
     session["phone_number_collection"]["enabled"] == true
+}
+
+fn collects_address(session: &Value) -> bool {
+    session["billing_address_collection"] == "required"
 }
 
 fn pay_action(session_id: &str) -> String {
@@ -455,6 +484,7 @@ fn checkout_page(
         entered,
         email_fixed: fixed_email.is_some(),
         collects_phone: collects_phone(session),
+        collects_address: collects_address(session),
         custom_fields,
         submit_text: custom_text(session, "submit"),
         after_submit_text: custom_text(session, "after_submit"),
@@ -575,6 +605,7 @@ async fn pay(
             email: form.email.clone().unwrap_or_default(),
             name: form.name.clone().unwrap_or_default(),
             phone: form.phone.clone().unwrap_or_default(),
+            address: form.address().unwrap_or_default(),
             method: form.payment_method.clone().unwrap_or_default(),
             card_number: form.card_number.clone().unwrap_or_default(),
             outcome: form.outcome.clone().unwrap_or_default(),
@@ -660,6 +691,12 @@ fn missing_required_field(
     if request.phone.is_none() && collects_phone(session) {
         return Some("Enter your phone number.".to_owned());
     }
+    if collects_address(session) {
+        let address = request.address.clone().unwrap_or_default();
+        if address.line1.is_none() || address.country.is_none() {
+            return Some("Enter your billing address, with its street and country.".to_owned());
+        }
+    }
     let fields = session["custom_fields"]
         .as_array()
         .map(Vec::as_slice)
@@ -694,6 +731,7 @@ fn authentication_step(session: &Value, request: &PayRequest) -> Response {
         email: request.email.clone().unwrap_or_default(),
         name: request.name.clone().unwrap_or_default(),
         phone: request.phone.clone().unwrap_or_default(),
+        address: address_inputs(request.address.as_ref()),
         promotions: request.promotions.clone().unwrap_or_default(),
         terms_of_service: request.terms_of_service.clone().unwrap_or_default(),
         custom_fields: request
@@ -704,6 +742,19 @@ fn authentication_step(session: &Value, request: &PayRequest) -> Response {
             .collect(),
     };
     html(StatusCode::OK, &page)
+}
+
+/// Lists the billing address inputs of a request as `address[field]`
+/// name and value, for the hidden fields of the authentication step.
+fn address_inputs(address: Option<&BillingAddress>) -> Vec<(String, String)> {
+    let Some(address) = address else {
+        return Vec::new();
+    };
+    address
+        .fields()
+        .into_iter()
+        .filter_map(|(field, value)| Some((format!("address[{field}]"), value.clone()?)))
+        .collect()
 }
 
 async fn recover(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {

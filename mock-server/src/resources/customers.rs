@@ -14,6 +14,7 @@ pub const MAX_EMAIL_CHARS: usize = 512;
 pub const MAX_NAME_CHARS: usize = 256;
 const MAX_DESCRIPTION_CHARS: usize = 5000;
 pub const MAX_PHONE_CHARS: usize = 20;
+pub const MAX_ADDRESS_FIELD_CHARS: usize = 5000;
 
 pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
     params.forbid_empty(&[
@@ -75,7 +76,7 @@ fn take_address(params: &mut Params) -> ApiResult<Option<Value>> {
     }
     let mut address = Map::new();
     for field in ADDRESS_FIELDS {
-        let value = hash.string_at_most(field, MAX_DESCRIPTION_CHARS)?;
+        let value = hash.string_at_most(field, MAX_ADDRESS_FIELD_CHARS)?;
         address.insert(field.to_owned(), json!(value.filter(|v| !v.is_empty())));
     }
     hash.finish()?;

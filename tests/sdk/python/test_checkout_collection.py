@@ -73,6 +73,87 @@ def test_customer_update_name_auto_renames_customer(client, control):
     assert client.v1.customers.retrieve(customer.id).name == "Grace Hopper"
 
 
+ADDRESS = {
+    "line1": "12 Rue de Rivoli",
+    "line2": "Apt 3",
+    "city": "Paris",
+    "postal_code": "75001",
+    "country": "fr",
+}
+
+
+def test_customer_update_address_auto_saves_address(client, control):
+    customer = client.v1.customers.create(
+        params={"email": CUSTOMER_EMAIL, "address": {"line1": "1 Old Road", "country": "GB"}}
+    )
+    created = client.v1.checkout.sessions.create(
+        params=session_params(
+            customer=customer.id,
+            billing_address_collection="required",
+            customer_update={"address": "auto"},
+        )
+    )
+
+    pay(control, created.id, address=ADDRESS)
+
+    address = client.v1.customers.retrieve(customer.id).address
+    assert address.line1 == "12 Rue de Rivoli"
+    assert address.line2 == "Apt 3"
+    assert address.city == "Paris"
+    assert address.postal_code == "75001"
+    assert address.country == "FR"
+    assert address.state is None
+    session = client.v1.checkout.sessions.retrieve(created.id)
+    assert session.customer_details.address.line1 == "12 Rue de Rivoli"
+    assert session.customer_details.address.country == "FR"
+
+
+def test_customer_update_address_never_keeps_address(client, control):
+    customer = client.v1.customers.create(
+        params={"email": CUSTOMER_EMAIL, "address": {"line1": "1 Old Road", "country": "GB"}}
+    )
+    created = client.v1.checkout.sessions.create(
+        params=session_params(customer=customer.id, billing_address_collection="required")
+    )
+
+    pay(control, created.id, address=ADDRESS)
+
+    assert client.v1.customers.retrieve(customer.id).address.line1 == "1 Old Road"
+    session = client.v1.checkout.sessions.retrieve(created.id)
+    assert session.customer_details.address.line1 == "12 Rue de Rivoli"
+
+
+def test_address_needs_required_collection(client, control):
+    created = client.v1.checkout.sessions.create(params=session_params())
+
+    with pytest.raises(AssertionError) as raised:
+        pay(control, created.id, address=ADDRESS)
+    assert "HTTP 400" in str(raised.value)
+    assert "billing_address_collection=required" in str(raised.value)
+    pay(control, created.id)
+    assert client.v1.checkout.sessions.retrieve(created.id).customer_details.address is None
+
+
+def test_address_without_line1_is_rejected(client, control):
+    created = client.v1.checkout.sessions.create(params=session_params(billing_address_collection="required"))
+
+    with pytest.raises(AssertionError) as raised:
+        pay(control, created.id, address={"country": "US"})
+    assert "HTTP 400" in str(raised.value)
+    assert "address[line1]" in str(raised.value)
+
+
+def test_phone_replaces_existing_customer_phone(client, control):
+    customer = client.v1.customers.create(params={"email": CUSTOMER_EMAIL, "phone": "+14155550100"})
+    created = client.v1.checkout.sessions.create(
+        params=session_params(customer=customer.id, phone_number_collection={"enabled": True})
+    )
+
+    pay(control, created.id, phone="+14155550199")
+
+    assert client.v1.customers.retrieve(customer.id).phone == "+14155550199"
+
+
 def test_payment_intent_data_shipping_reaches_charge(client, control):
     shipping = {"name": "Grace Hopper", "address": {"line1": "1 Navy Way", "postal_code": "20001", "country": "US"}}
     created = client.v1.checkout.sessions.create(params=session_params(payment_intent_data={"shipping": shipping}))
