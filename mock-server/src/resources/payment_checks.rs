@@ -8,6 +8,70 @@ use crate::wire::{ApiError, ApiResult, Params, version};
 /// methods whose payment settles later.
 pub const PAYMENT_METHODS: &[&str] = &["card", "sepa_debit", "us_bank_account"];
 
+/// The payment method types that `excluded_payment_method_types` takes,
+/// as stripe-python 16.1.0 lists them for API version 2026-10-28 on
+/// Checkout Session create and payment intent create, update and confirm
+/// (a superset of the 22 types in the older OpenAPI description). Only
+/// `PAYMENT_METHODS` are ever offered, so excluding another type removes
+/// nothing.
+const EXCLUDABLE_TYPES: &[&str] = &[
+    "acss_debit",
+    "affirm",
+    "afterpay_clearpay",
+    "alipay",
+    "alma",
+    "amazon_pay",
+    "au_becs_debit",
+    "bacs_debit",
+    "bancontact",
+    "billie",
+    "bizum",
+    "blik",
+    "boleto",
+    "card",
+    "cashapp",
+    "crypto",
+    "customer_balance",
+    "eps",
+    "fpx",
+    "giropay",
+    "grabpay",
+    "ideal",
+    "kakao_pay",
+    "klarna",
+    "konbini",
+    "kr_card",
+    "mb_way",
+    "mobilepay",
+    "multibanco",
+    "naver_pay",
+    "nz_bank_account",
+    "oxxo",
+    "p24",
+    "pay_by_bank",
+    "payco",
+    "paynow",
+    "paypal",
+    "paypay",
+    "payto",
+    "pix",
+    "promptpay",
+    "revolut_pay",
+    "samsung_pay",
+    "satispay",
+    "scalapay",
+    "sepa_debit",
+    "sequra",
+    "sofort",
+    "sunbit",
+    "swish",
+    "twint",
+    "upi",
+    "us_bank_account",
+    "wechat_pay",
+    "zip",
+];
+
 /// Takes `payment_method_types`: a non-empty list of the methods that the
 /// fake models, or None when the parameter is left out.
 pub fn take_payment_method_types(params: &mut Params) -> ApiResult<Option<Vec<String>>> {
@@ -17,26 +81,56 @@ pub fn take_payment_method_types(params: &mut Params) -> ApiResult<Option<Vec<St
 /// Takes the list of payment method types named `name`: a non-empty list
 /// of the methods that the fake models, or None when it is left out.
 pub fn take_method_list(params: &mut Params, name: &str) -> ApiResult<Option<Vec<String>>> {
+    let modelled = PAYMENT_METHODS.join(", ");
+    take_type_list(
+        params,
+        name,
+        PAYMENT_METHODS,
+        &format!("list at least one of {modelled}, or leave it out for the defaults"),
+        |kind| format!("fakestripe models {modelled}; got `{kind}`"),
+    )
+}
+
+/// Takes `excluded_payment_method_types`: a non-empty list of any payment
+/// method types that Stripe takes there, or None when it is left out.
+fn take_excluded_types(params: &mut Params) -> ApiResult<Option<Vec<String>>> {
+    take_type_list(
+        params,
+        "excluded_payment_method_types",
+        EXCLUDABLE_TYPES,
+        "list at least one payment method type, or leave it out",
+        |kind| {
+            format!(
+                "`{kind}` is not a payment method type. Use a type such as card, sepa_debit, klarna or ideal"
+            )
+        },
+    )
+}
+
+/// Takes the list named `name`, whose items must be in `accepted`. An
+/// empty list gets the hint `when_empty`, and an item outside `accepted`
+/// the text that `invalid` builds from it.
+fn take_type_list(
+    params: &mut Params,
+    name: &str,
+    accepted: &[&str],
+    when_empty: &str,
+    invalid: impl Fn(&str) -> String,
+) -> ApiResult<Option<Vec<String>>> {
     let Some(types) = params.string_array(name)? else {
         return Ok(None);
     };
     if types.is_empty() {
         return Err(ApiError::invalid_param(
             name,
-            format!(
-                "Invalid {name}: list at least one of {}, or leave it out for the defaults.",
-                PAYMENT_METHODS.join(", ")
-            ),
+            format!("Invalid {name}: {when_empty}."),
         ));
     }
     for (index, kind) in types.iter().enumerate() {
-        if !PAYMENT_METHODS.contains(&kind.as_str()) {
+        if !accepted.contains(&kind.as_str()) {
             return Err(ApiError::invalid_param(
                 format!("{name}[{index}]"),
-                format!(
-                    "Invalid {name}[{index}]: fakestripe models {}; got `{kind}`.",
-                    PAYMENT_METHODS.join(", ")
-                ),
+                format!("Invalid {name}[{index}]: {}.", invalid(kind)),
             ));
         }
     }
@@ -119,7 +213,7 @@ impl MethodParams {
         )?;
         let listed = take_method_list(params, "payment_method_types")?;
         let allowed = take_method_list(params, "allowed_payment_method_types")?;
-        let excluded = take_method_list(params, "excluded_payment_method_types")?;
+        let excluded = take_excluded_types(params)?;
         if allowed.is_some() && listed.is_some() {
             return Err(only_one_of(
                 "allowed_payment_method_types",

@@ -191,6 +191,36 @@ fn dynamic_methods() -> Vec<String> {
     vec!["card".to_owned()]
 }
 
+/// Takes the payment method parameters of update and confirm. Confirm
+/// takes the allowed and excluded lists in the same versions as update,
+/// as stripe-python 16.1.0 (2026-10-28) and stripe-node 23.2.0
+/// (2026-11-18) list both on confirm.
+fn take_later_method_params(params: &mut Params, api_version: &str) -> ApiResult<MethodParams> {
+    MethodParams::take(
+        params,
+        api_version,
+        version::INTENT_ALLOWED_TYPES,
+        version::EXCLUDED_TYPES,
+    )
+}
+
+/// Sets the payment methods of `pi` from `allowed_payment_method_types`
+/// or `excluded_payment_method_types` in its currency, when the request
+/// sent either. The intent shows both lists as sent, and an allowed list
+/// turns the automatic payment methods off.
+fn apply_method_choice(pi: &mut Value, choice: &MethodParams) -> ApiResult<()> {
+    let currency = pi["currency"].as_str().unwrap_or_default().to_owned();
+    if let Some(chosen) = choice.chosen(&currency, dynamic_methods)? {
+        pi["payment_method_types"] = json!(chosen);
+        pi["allowed_payment_method_types"] = json!(choice.allowed);
+        pi["excluded_payment_method_types"] = json!(choice.excluded);
+        if choice.allowed.is_some() {
+            pi["automatic_payment_methods"] = Value::Null;
+        }
+    }
+    Ok(())
+}
+
 /// Confirms with a test payment method or a saved card: a card error
 /// returns 402 with the payment intent in the error, as Stripe does. An
 /// off-session payment has no customer to authenticate.
@@ -326,12 +356,7 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         pi["amount"] = json!(amount);
     }
     let currency_code = currency(&mut params, "currency")?;
-    let choice = MethodParams::take(
-        &mut params,
-        &ctx.api_version,
-        version::INTENT_ALLOWED_TYPES,
-        version::EXCLUDED_TYPES,
-    )?;
+    let choice = take_later_method_params(&mut params, &ctx.api_version)?;
     let types = choice.listed.clone();
     if (currency_code.is_some() || choice.is_some())
         && (final_state || pi["status"] == "requires_capture")
@@ -357,15 +382,7 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         pi["payment_method_types"] = json!(types);
         pi["automatic_payment_methods"] = Value::Null;
     }
-    let currency_then = pi["currency"].as_str().unwrap_or_default().to_owned();
-    if let Some(chosen) = choice.chosen(&currency_then, dynamic_methods)? {
-        pi["payment_method_types"] = json!(chosen);
-        pi["allowed_payment_method_types"] = json!(choice.allowed);
-        pi["excluded_payment_method_types"] = json!(choice.excluded);
-        if choice.allowed.is_some() {
-            pi["automatic_payment_methods"] = Value::Null;
-        }
-    }
+    apply_method_choice(&mut pi, &choice)?;
     let currency_now = pi["currency"].as_str().unwrap_or_default().to_owned();
     if pi["amount"] != before["amount"] || pi["currency"] != before["currency"] {
         check_minimum(pi["amount"].as_i64().unwrap_or(0), &currency_now)?;
@@ -476,8 +493,13 @@ fn made_by_checkout(session: &Value) -> ApiError {
 
 pub fn confirm(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
     let id = ctx.arg(0).to_owned();
-    let pi = fetch_intent(data, &id)?;
-    super::payment_checks::reject_removed_payment_method_types(&params, &ctx.api_version)?;
+    let mut pi = fetch_intent(data, &id)?;
+    let choice = take_later_method_params(&mut params, &ctx.api_version)?;
+    // The fake does not model this list on confirm, which only versions
+    // before 2026-09-30 can send.
+    if choice.listed.is_some() {
+        return Err(ApiError::unknown_param("payment_method_types"));
+    }
     let pm = params.string("payment_method")?;
     let return_url = params.string("return_url")?;
     let off_session = params.boolean("off_session")?.unwrap_or(false);
@@ -497,6 +519,11 @@ pub fn confirm(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) ->
     if let Some(session) = checkout_session_of(data, &id) {
         return Err(made_by_checkout(&session));
     }
+    // An allowed list turns the automatic payment methods off, and with
+    // them the need for a return URL.
+    // NOTE: confirm takes only cards, and does not check that card is
+    // among the payment methods that these lists leave.
+    apply_method_choice(&mut pi, &choice)?;
     // A state that cannot be confirmed at all is the first thing to report.
     if pi["automatic_payment_methods"]["allow_redirects"] == "always" {
         check_return_url(return_url.as_deref())?;
@@ -504,6 +531,9 @@ pub fn confirm(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) ->
     let pm = pm
         .or_else(|| pi["payment_method"].as_str().map(str::to_owned))
         .ok_or_else(|| ApiError::missing_param("payment_method"))?;
+    if choice.is_some() {
+        save(data, "payment_intent", &id, &pi);
+    }
     run_confirm(data, &id, &pm, off_session, &origin(ctx))
 }
 

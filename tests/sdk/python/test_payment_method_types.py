@@ -152,3 +152,58 @@ def test_intent_allowed_and_excluded(client):
     assert both.value.error.param == "excluded_payment_method_types"
     assert updated.allowed_payment_method_types == ["card"]
     assert updated.automatic_payment_methods is None
+
+
+def test_session_excluded_takes_unmodelled_types(client):
+    session = client.v1.checkout.sessions.create(
+        params=session_params(excluded_payment_method_types=["klarna", "ideal", "us_bank_account"])
+    )
+    with pytest.raises(stripe.InvalidRequestError) as not_a_type:
+        client.v1.checkout.sessions.create(params=session_params(excluded_payment_method_types=["klarna", "kard"]))
+
+    assert session.excluded_payment_method_types == ["klarna", "ideal", "us_bank_account"]
+    assert session.payment_method_types == ["card"]
+    assert not_a_type.value.http_status == 400
+    assert not_a_type.value.error.param == "excluded_payment_method_types[1]"
+
+
+def test_intent_excluded_takes_unmodelled_types(client):
+    created = client.v1.payment_intents.create(
+        params={"amount": 1000, "currency": "eur", "excluded_payment_method_types": ["paypal"]}
+    )
+    updated = client.v1.payment_intents.update(created.id, params={"excluded_payment_method_types": ["bizum"]})
+
+    assert created.excluded_payment_method_types == ["paypal"]
+    assert created.payment_method_types == ["card"]
+    assert updated.excluded_payment_method_types == ["bizum"]
+
+
+def test_confirm_takes_excluded_types(client):
+    created = client.v1.payment_intents.create(params={"amount": 1000, "currency": "usd"})
+
+    confirmed = client.v1.payment_intents.confirm(
+        created.id,
+        params={
+            "payment_method": "pm_card_visa",
+            "return_url": "https://shop.example/return",
+            "excluded_payment_method_types": ["klarna"],
+        },
+    )
+
+    assert confirmed.status == "succeeded"
+    assert confirmed.excluded_payment_method_types == ["klarna"]
+    assert confirmed.payment_method_types == ["card"]
+
+
+def test_confirm_takes_allowed_types(client):
+    created = client.v1.payment_intents.create(params={"amount": 1000, "currency": "usd"})
+
+    confirmed = client.v1.payment_intents.confirm(
+        created.id,
+        params={"payment_method": "pm_card_visa", "allowed_payment_method_types": ["card", "sepa_debit"]},
+    )
+
+    assert confirmed.status == "succeeded"
+    assert confirmed.allowed_payment_method_types == ["card", "sepa_debit"]
+    assert confirmed.payment_method_types == ["card"]
+    assert confirmed.automatic_payment_methods is None
