@@ -58,7 +58,10 @@ pub struct PayRequest {
     pub phone: Option<String>,
     /// The billing address, for a session created with
     /// `billing_address_collection=required`.
-    pub address: Option<BillingAddress>,
+    pub address: Option<AddressInput>,
+    /// The shipping details, for a session created with
+    /// `shipping_address_collection`.
+    pub shipping: Option<ShippingInput>,
     /// The customer's choice in the promotions checkbox of a session with
     /// `consent_collection[promotions]=auto`: `opt_in`, or `opt_out`
     /// (the default, an unticked box).
@@ -75,11 +78,11 @@ pub struct PayRequest {
     pub three_d_secure: Option<String>,
 }
 
-/// A billing address as the customer enters it on the page. `line1` and
+/// An address as the customer enters it on the page. `line1` and
 /// `country` are required, the rest may be left out.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct BillingAddress {
+pub struct AddressInput {
     pub line1: Option<String>,
     pub line2: Option<String>,
     pub city: Option<String>,
@@ -89,7 +92,17 @@ pub struct BillingAddress {
     pub country: Option<String>,
 }
 
-impl BillingAddress {
+/// Shipping details as the customer enters them on the page.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShippingInput {
+    /// The recipient's name. Without it the name entered for the payment
+    /// is used, or `DEFAULT_SHIPPING_NAME`.
+    pub name: Option<String>,
+    pub address: Option<AddressInput>,
+}
+
+impl AddressInput {
     /// Lists the fields by their name in a customer's `address`.
     pub fn fields(&self) -> [(&'static str, &Option<String>); 6] {
         [
@@ -380,6 +393,7 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
     }
     let phone = entered_phone(&session, request.phone.as_deref())?;
     let address = entered_address(&session, request.address.as_ref())?;
+    let shipping = entered_shipping(&session, request.shipping.as_ref(), request.name.as_deref())?;
     let consent = entered_consent(&session, request)?;
     let custom_fields = crate::resources::custom_fields::enter(
         &session["custom_fields"],
@@ -397,6 +411,7 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
         name,
         phone,
         address,
+        shipping,
         consent,
         custom_fields,
     };
@@ -1272,6 +1287,9 @@ struct CustomerEntry {
     /// The billing address as a customer's `address` object, or null when
     /// the session collects none.
     address: Value,
+    /// The shipping details as `name` and `address`, or null when the
+    /// session collects none.
+    shipping: Value,
     /// The session's `consent`: null unless it has `consent_collection`.
     consent: Value,
     /// The session's `custom_fields` with the values entered.
@@ -1351,10 +1369,10 @@ fn entered_phone(session: &Value, given: Option<&str>) -> ApiResult<Option<Strin
 /// `billing_address_collection=required`. Any other session collects no
 /// address, because the fake calculates no tax, the case in which Stripe
 /// collects one under `auto`. An address given for it is a 400.
-fn entered_address(session: &Value, given: Option<&BillingAddress>) -> ApiResult<Value> {
+fn entered_address(session: &Value, given: Option<&AddressInput>) -> ApiResult<Value> {
     let collects_address = session["billing_address_collection"] == "required";
     match (given, collects_address) {
-        (Some(address), true) => address_object(address),
+        (Some(address), true) => address_object("address", address),
         (None, true) => Ok(DEFAULT_ADDRESS.clone()),
         (Some(_), false) => Err(ApiError::invalid_param(
             "address",
@@ -1364,15 +1382,73 @@ fn entered_address(session: &Value, given: Option<&BillingAddress>) -> ApiResult
     }
 }
 
-/// Checks an entered billing address and returns it as a customer's
-/// `address` object, with the fields left out as null.
-fn address_object(address: &BillingAddress) -> ApiResult<Value> {
+/// Returns the shipping details a payment enters on a session with
+/// `shipping_address_collection`: the ones given, or else
+/// `DEFAULT_ADDRESS` in the first allowed country. The recipient's name
+/// defaults to the payment's `name`. Shipping details given for any
+/// other session are a 400.
+fn entered_shipping(
+    session: &Value,
+    given: Option<&ShippingInput>,
+    payer_name: Option<&str>,
+) -> ApiResult<Value> {
+    let Some(allowed) = session["shipping_address_collection"]["allowed_countries"].as_array()
+    else {
+        return match given {
+            Some(_) => Err(ApiError::invalid_param(
+                "shipping",
+                "This session does not collect a shipping address. Leave shipping out, or create the session with shipping_address_collection[allowed_countries].",
+            )),
+            None => Ok(Value::Null),
+        };
+    };
+    let given = given.cloned().unwrap_or_default();
+    let address = match &given.address {
+        Some(address) => address_object("shipping[address]", address)?,
+        None => {
+            let mut address = DEFAULT_ADDRESS.clone();
+            if !allowed.iter().any(|country| country == "US") {
+                address["country"] = allowed.first().cloned().unwrap_or_default();
+            }
+            address
+        }
+    };
+    if !allowed.contains(&address["country"]) {
+        let countries: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
+        return Err(ApiError::invalid_param(
+            "shipping[address][country]",
+            format!(
+                "This session ships to {} only, not {}.",
+                countries.join(", "),
+                address["country"].as_str().unwrap_or_default()
+            ),
+        ));
+    }
+    let name = given
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .or(payer_name)
+        .unwrap_or(DEFAULT_SHIPPING_NAME);
+    check_length(
+        "shipping[name]",
+        name,
+        crate::resources::customers::MAX_NAME_CHARS,
+    )?;
+    Ok(json!({"address": address, "name": name}))
+}
+
+/// Checks an entered address and returns it as a customer's `address`
+/// object, with the fields left out as null. `prefix` is the address's
+/// parameter name in errors.
+fn address_object(prefix: &str, address: &AddressInput) -> ApiResult<Value> {
     let mut object = serde_json::Map::new();
     for (field, value) in address.fields() {
         let value = value.as_deref().map(str::trim).filter(|v| !v.is_empty());
         if let Some(text) = value {
             check_length(
-                &format!("address[{field}]"),
+                &format!("{prefix}[{field}]"),
                 text,
                 crate::resources::customers::MAX_ADDRESS_FIELD_CHARS,
             )?;
@@ -1380,15 +1456,15 @@ fn address_object(address: &BillingAddress) -> ApiResult<Value> {
         object.insert(field.to_owned(), json!(value));
     }
     if object["line1"].is_null() {
-        return Err(ApiError::missing_param("address[line1]"));
+        return Err(ApiError::missing_param(format!("{prefix}[line1]")));
     }
     let country = object["country"].as_str().unwrap_or_default().to_owned();
     if country.is_empty() {
-        return Err(ApiError::missing_param("address[country]"));
+        return Err(ApiError::missing_param(format!("{prefix}[country]")));
     }
     if country.len() != 2 || !country.chars().all(|c| c.is_ascii_alphabetic()) {
         return Err(ApiError::invalid_param(
-            "address[country]",
+            format!("{prefix}[country]"),
             format!(
                 "`{country}` is not a country code. Use a two-letter ISO 3166-1 code, such as US or DE."
             ),
@@ -1414,6 +1490,7 @@ fn complete_session(
         name,
         phone,
         address,
+        shipping,
         consent,
         custom_fields,
     } = entered;
@@ -1465,6 +1542,15 @@ fn complete_session(
         if let Some(entered) = &phone {
             customer["phone"] = json!(entered);
         }
+        // With customer_update[shipping]=auto the shipping details entered
+        // replace the customer's.
+        if !shipping.is_null() && session["_customer_update"]["shipping"] == "auto" {
+            customer["shipping"] = json!({
+                "address": shipping["address"],
+                "name": shipping["name"],
+                "phone": null,
+            });
+        }
         if customer != previous {
             save(data, "customer", id, &customer);
             let changed = crate::events::changed_fields(&previous, &customer);
@@ -1477,6 +1563,18 @@ fn complete_session(
     session["url"] = Value::Null;
     session["consent"] = consent;
     session["custom_fields"] = custom_fields;
+    // NOTE: the payment intent's `shipping` stays as it was, because
+    // Stripe's reference does not say whether Checkout copies these
+    // details to it. Before API version 2025-03-31 Stripe showed them as
+    // the session's top-level `shipping_details`, which the fake does not
+    // render in older versions.
+    if !shipping.is_null() {
+        session["collected_information"] = json!({
+            "business_name": null,
+            "individual_name": null,
+            "shipping_details": shipping,
+        });
+    }
     // The fake's page collects no business or individual name, so both stay null.
     session["customer_details"] = json!({
         "address": address,
@@ -1517,6 +1615,11 @@ pub static DEFAULT_ADDRESS: std::sync::LazyLock<Value> = std::sync::LazyLock::ne
         "state": "CA",
     })
 });
+
+/// The recipient's name a payment through the control API enters when it
+/// gives no shipping name and no `name` on a session that collects a
+/// shipping address.
+pub const DEFAULT_SHIPPING_NAME: &str = "Test Customer";
 
 /// Returns the email that Checkout shows and does not let the customer
 /// change: that of the session's customer, or else the session's

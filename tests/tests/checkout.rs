@@ -1193,8 +1193,8 @@ async fn unmodelled_session_parameter_is_named() {
     for (extra, param) in [
         ("automatic_tax[enabled]=true", "automatic_tax"),
         (
-            "shipping_address_collection[allowed_countries][0]=US",
-            "shipping_address_collection",
+            "shipping_options[0][shipping_rate]=shr_nope",
+            "shipping_options",
         ),
         ("adaptive_pricing[enabled]=true", "adaptive_pricing"),
         ("tax_id_collection[enabled]=true", "tax_id_collection"),
@@ -1437,7 +1437,32 @@ async fn currency_must_match_line_items() {
     );
 }
 
-/// With `billing_address_collection=required` the hosted page asks for a
+/// Creates a customer with an email and returns its id.
+async fn create_customer(api: &Api) -> String {
+    let customer = api
+        .post("/v1/customers", &form(&[("email", "ada@example.com")]))
+        .await
+        .ok()
+        .clone();
+    id_of(&customer)
+}
+
+/// Returns the HTML of the hosted page at `page_url`.
+async fn page_html(page_url: &str) -> String {
+    reqwest::get(page_url).await.unwrap().text().await.unwrap()
+}
+
+/// Posts the payment form of the hosted page at `page_url`, without
+/// following the redirect that a payment responds with.
+async fn post_page_form(page_url: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    http.post(page_url).form(fields).send().await.unwrap()
+}
+
+/// With `billing_address_collection=required` the hosted page requires a
 /// billing address and rejects a form without its street. The address
 /// entered lands in `customer_details.address`, and with
 /// `customer_update[address]=auto` on the session's customer.
@@ -1445,12 +1470,7 @@ async fn currency_must_match_line_items() {
 async fn hosted_page_collects_billing_address() {
     let fake = start_manual().await;
     let api = Api::new(fake.base_url(), "sk_test_page_address");
-    let customer = api
-        .post("/v1/customers", &form(&[("email", "ada@example.com")]))
-        .await
-        .ok()
-        .clone();
-    let customer_id = id_of(&customer);
+    let customer_id = create_customer(&api).await;
     let session = create_session(
         &api,
         &[
@@ -1461,41 +1481,35 @@ async fn hosted_page_collects_billing_address() {
     )
     .await;
     let page_url = format!("{}/c/pay/{}", fake.base_url(), id_of(&session));
-    let page = reqwest::get(&page_url).await.unwrap().text().await.unwrap();
+    let page = page_html(&page_url).await;
     assert!(page.contains("id=\"address-line1\""), "{page}");
     assert!(page.contains("id=\"address-country\""), "{page}");
 
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let without_street = http
-        .post(&page_url)
-        .form(&[
+    let without_street = post_page_form(
+        &page_url,
+        &[
             ("payment_method", "card"),
             ("card_number", "4242424242424242"),
             ("address[country]", "DE"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(without_street.status(), 400);
     let rejected = without_street.text().await.unwrap();
     assert!(rejected.contains("billing address"), "{rejected}");
 
-    let paid = http
-        .post(&page_url)
-        .form(&[
+    let paid = post_page_form(
+        &page_url,
+        &[
             ("payment_method", "card"),
             ("card_number", "4242424242424242"),
             ("address[line1]", "Unter den Linden 1"),
             ("address[city]", "Berlin"),
             ("address[postal_code]", "10117"),
             ("address[country]", "de"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(paid.status(), 303);
 
     let completed = api
@@ -1512,6 +1526,86 @@ async fn hosted_page_collects_billing_address() {
     assert_eq!(completed.ok()["customer_details"]["address"], entered);
     let updated = api.get(&format!("/v1/customers/{customer_id}")).await;
     assert_eq!(updated.ok()["address"], entered);
+}
+
+/// With `shipping_address_collection` the hosted page requires shipping
+/// details, offering the allowed countries only. The details entered land
+/// in `collected_information.shipping_details`, and with
+/// `customer_update[shipping]=auto` in the customer's `shipping`.
+#[tokio::test]
+async fn hosted_page_collects_shipping_details() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_page_shipping");
+    let customer_id = create_customer(&api).await;
+    let session = create_session(
+        &api,
+        &[
+            ("customer", &customer_id),
+            ("shipping_address_collection[allowed_countries][0]", "DE"),
+            ("shipping_address_collection[allowed_countries][1]", "AT"),
+            ("customer_update[shipping]", "auto"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        session["shipping_address_collection"],
+        json!({"allowed_countries": ["DE", "AT"]})
+    );
+    let page_url = format!("{}/c/pay/{}", fake.base_url(), id_of(&session));
+    let page = page_html(&page_url).await;
+    assert!(page.contains("id=\"shipping-line1\""), "{page}");
+    assert!(page.contains("<option value=\"AT\""), "{page}");
+    assert!(!page.contains("<option value=\"US\""), "{page}");
+
+    let without_name = post_page_form(
+        &page_url,
+        &[
+            ("payment_method", "card"),
+            ("card_number", "4242424242424242"),
+            ("shipping[address][line1]", "Ring 1"),
+            ("shipping[address][country]", "AT"),
+        ],
+    )
+    .await;
+    assert_eq!(without_name.status(), 400);
+    let rejected = without_name.text().await.unwrap();
+    assert!(rejected.contains("shipping details"), "{rejected}");
+
+    let paid = post_page_form(
+        &page_url,
+        &[
+            ("payment_method", "card"),
+            ("card_number", "4242424242424242"),
+            ("shipping[name]", "Ada Lovelace"),
+            ("shipping[address][line1]", "Ring 1"),
+            ("shipping[address][city]", "Wien"),
+            ("shipping[address][postal_code]", "1010"),
+            ("shipping[address][country]", "AT"),
+        ],
+    )
+    .await;
+    assert_eq!(paid.status(), 303);
+
+    let address = json!({
+        "city": "Wien",
+        "country": "AT",
+        "line1": "Ring 1",
+        "line2": null,
+        "postal_code": "1010",
+        "state": null,
+    });
+    let completed = api
+        .get(&format!("/v1/checkout/sessions/{}", id_of(&session)))
+        .await;
+    assert_eq!(
+        completed.ok()["collected_information"]["shipping_details"],
+        json!({"address": address, "name": "Ada Lovelace"})
+    );
+    let updated = api.get(&format!("/v1/customers/{customer_id}")).await;
+    assert_eq!(
+        updated.ok()["shipping"],
+        json!({"address": address, "name": "Ada Lovelace", "phone": null})
+    );
 }
 
 /// With `customer_update[name]=auto` the name entered at payment replaces

@@ -28,6 +28,7 @@
 //! | `billing-name` | the customer's name |
 //! | `phone` | the customer's phone number, required; present only when the session has `phone_number_collection[enabled]=true` |
 //! | `address-line1`, `address-line2`, `address-city`, `address-postal-code`, `address-state`, `address-country` | the billing address, whose `line1` and `country` are required; present only when the session has `billing_address_collection=required` |
+//! | `shipping-name`, `shipping-line1`, `shipping-line2`, `shipping-city`, `shipping-postal-code`, `shipping-state`, `shipping-country` | the shipping details, whose name, `line1` and `country` are required, with `shipping-country` a `select` of the allowed countries; present only when the session has `shipping_address_collection` |
 //! | `method-card`, `method-sepa_debit`, `method-us_bank_account` | one radio button per offered method |
 //! | `card-number` | the card number |
 //! | `outcome` | test outcome of an asynchronous method: `succeeded` or `failed` |
@@ -60,7 +61,7 @@ use serde_json::{Value, json};
 use super::{format, html, message, see_other};
 use crate::account::AccountData;
 use crate::server::Shared;
-use crate::simulate::{self, BillingAddress, CardBehaviour, PayRequest};
+use crate::simulate::{self, AddressInput, CardBehaviour, PayRequest, ShippingInput};
 use crate::wire::expand::line_items_key;
 
 pub fn routes() -> Router<Arc<Shared>> {
@@ -86,8 +87,9 @@ pub struct PayForm {
     pub delay_seconds: Option<String>,
     pub three_d_secure: Option<String>,
     /// The other fields, among them the custom fields' inputs, named
-    /// `custom_fields[key]`, and the billing address, named
-    /// `address[field]`.
+    /// `custom_fields[key]`, the billing address, named `address[field]`,
+    /// and the shipping details, named `shipping[name]` and
+    /// `shipping[address][field]`.
     #[serde(flatten)]
     pub other: BTreeMap<String, String>,
 }
@@ -117,9 +119,23 @@ impl PayForm {
 
     /// Returns the billing address inputs by field, or `None` when the
     /// form has none or all of them are empty.
-    fn address(&self) -> Option<BillingAddress> {
-        let input = |field: &str| filled(&self.other.get(&format!("address[{field}]")).cloned());
-        let address = BillingAddress {
+    fn address(&self) -> Option<AddressInput> {
+        self.address_at("address")
+    }
+
+    /// Returns the shipping inputs, or `None` when the form has none or
+    /// all of them are empty.
+    fn shipping(&self) -> Option<ShippingInput> {
+        let name = filled(&self.other.get("shipping[name]").cloned());
+        let address = self.address_at("shipping[address]");
+        (name.is_some() || address.is_some()).then_some(ShippingInput { name, address })
+    }
+
+    /// Returns the inputs of the address named `prefix[field]`, or `None`
+    /// when the form has none or all of them are empty.
+    fn address_at(&self, prefix: &str) -> Option<AddressInput> {
+        let input = |field: &str| filled(&self.other.get(&format!("{prefix}[{field}]")).cloned());
+        let address = AddressInput {
             line1: input("line1"),
             line2: input("line2"),
             city: input("city"),
@@ -145,6 +161,7 @@ impl PayForm {
             name: filled(&self.name),
             phone: filled(&self.phone),
             address: self.address(),
+            shipping: self.shipping(),
             promotions: filled(&self.promotions),
             terms_of_service: filled(&self.terms_of_service),
             custom_fields: self.custom_fields(),
@@ -193,7 +210,9 @@ struct Entered {
     email: String,
     name: String,
     phone: String,
-    address: BillingAddress,
+    address: AddressInput,
+    shipping_name: String,
+    shipping: AddressInput,
     method: String,
     card_number: String,
     outcome: String,
@@ -252,6 +271,9 @@ struct CheckoutPage {
     /// Whether the form has billing address fields, which it then
     /// requires.
     collects_address: bool,
+    /// The countries the shipping country may be, or empty when the
+    /// form has no shipping fields.
+    shipping_countries: Vec<String>,
     custom_fields: Vec<CustomFieldView>,
     /// The session's `custom_text[submit]` message.
     submit_text: Option<String>,
@@ -277,7 +299,8 @@ struct AuthenticatePage {
     email: String,
     name: String,
     phone: String,
-    /// The billing address inputs, as `address[field]` name and value.
+    /// The billing address and shipping inputs, as `address[field]`,
+    /// `shipping[name]` or `shipping[address][field]` name and value.
     address: Vec<(String, String)>,
     promotions: String,
     terms_of_service: String,
@@ -354,6 +377,16 @@ fn collects_phone(session: &Value) -> bool {
 
 fn collects_address(session: &Value) -> bool {
     session["billing_address_collection"] == "required"
+}
+
+fn shipping_countries(session: &Value) -> Vec<String> {
+    session["shipping_address_collection"]["allowed_countries"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|country| country.as_str().map(str::to_owned))
+        .collect()
 }
 
 fn pay_action(session_id: &str) -> String {
@@ -485,6 +518,7 @@ fn checkout_page(
         email_fixed: fixed_email.is_some(),
         collects_phone: collects_phone(session),
         collects_address: collects_address(session),
+        shipping_countries: shipping_countries(session),
         custom_fields,
         submit_text: custom_text(session, "submit"),
         after_submit_text: custom_text(session, "after_submit"),
@@ -606,6 +640,8 @@ async fn pay(
             name: form.name.clone().unwrap_or_default(),
             phone: form.phone.clone().unwrap_or_default(),
             address: form.address().unwrap_or_default(),
+            shipping_name: filled(&form.other.get("shipping[name]").cloned()).unwrap_or_default(),
+            shipping: form.address_at("shipping[address]").unwrap_or_default(),
             method: form.payment_method.clone().unwrap_or_default(),
             card_number: form.card_number.clone().unwrap_or_default(),
             outcome: form.outcome.clone().unwrap_or_default(),
@@ -697,6 +733,15 @@ fn missing_required_field(
             return Some("Enter your billing address, with its street and country.".to_owned());
         }
     }
+    if !shipping_countries(session).is_empty() {
+        let shipping = request.shipping.clone().unwrap_or_default();
+        let address = shipping.address.unwrap_or_default();
+        if shipping.name.is_none() || address.line1.is_none() || address.country.is_none() {
+            return Some(
+                "Enter your shipping details, with a name, street and country.".to_owned(),
+            );
+        }
+    }
     let fields = session["custom_fields"]
         .as_array()
         .map(Vec::as_slice)
@@ -731,7 +776,7 @@ fn authentication_step(session: &Value, request: &PayRequest) -> Response {
         email: request.email.clone().unwrap_or_default(),
         name: request.name.clone().unwrap_or_default(),
         phone: request.phone.clone().unwrap_or_default(),
-        address: address_inputs(request.address.as_ref()),
+        address: hidden_address_inputs(request),
         promotions: request.promotions.clone().unwrap_or_default(),
         terms_of_service: request.terms_of_service.clone().unwrap_or_default(),
         custom_fields: request
@@ -744,16 +789,31 @@ fn authentication_step(session: &Value, request: &PayRequest) -> Response {
     html(StatusCode::OK, &page)
 }
 
-/// Lists the billing address inputs of a request as `address[field]`
-/// name and value, for the hidden fields of the authentication step.
-fn address_inputs(address: Option<&BillingAddress>) -> Vec<(String, String)> {
+/// Lists the billing address and shipping inputs of a request as form
+/// field name and value, for the hidden fields of the authentication step.
+fn hidden_address_inputs(request: &PayRequest) -> Vec<(String, String)> {
+    let mut inputs = address_inputs("address", request.address.as_ref());
+    if let Some(shipping) = &request.shipping {
+        if let Some(name) = &shipping.name {
+            inputs.push(("shipping[name]".to_owned(), name.clone()));
+        }
+        inputs.extend(address_inputs(
+            "shipping[address]",
+            shipping.address.as_ref(),
+        ));
+    }
+    inputs
+}
+
+/// Lists the inputs of an address as `prefix[field]` name and value.
+fn address_inputs(prefix: &str, address: Option<&AddressInput>) -> Vec<(String, String)> {
     let Some(address) = address else {
         return Vec::new();
     };
     address
         .fields()
         .into_iter()
-        .filter_map(|(field, value)| Some((format!("address[{field}]"), value.clone()?)))
+        .filter_map(|(field, value)| Some((format!("{prefix}[{field}]"), value.clone()?)))
         .collect()
 }
 

@@ -84,6 +84,7 @@ const CREATE_PARAMS: &[&str] = &[
     "custom_fields",
     "after_expiration",
     "payment_method_options",
+    "shipping_address_collection",
     "currency",
     "line_items",
     "expand",
@@ -110,7 +111,6 @@ const UNMODELLED_PARAMS: &[&str] = &[
     "permissions",
     "saved_payment_method_options",
     "setup_intent_data",
-    "shipping_address_collection",
     "shipping_options",
     "subscription_data",
     "tax_id_collection",
@@ -346,6 +346,10 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         Some(collection) => take_phone_number_collection(collection)?,
         None => Enabled::default(),
     };
+    let shipping_address_collection = match params.hash("shipping_address_collection")? {
+        Some(collection) => Some(take_shipping_address_collection(collection)?),
+        None => None,
+    };
     let requested_currency = params.string("currency")?;
     let line_item_params = params.hash_array("line_items")?.unwrap_or_default();
     if line_item_params.is_empty() {
@@ -516,7 +520,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         return_url,
         saved_payment_method_options,
         setup_intent: (),
-        shipping_address_collection: (),
+        shipping_address_collection,
         shipping_cost: (),
         shipping_options: [],
         status: "open",
@@ -638,7 +642,7 @@ struct NewSession<'a> {
     return_url: Option<String>,
     saved_payment_method_options: Option<SavedPaymentMethodOptions>,
     setup_intent: (),
-    shipping_address_collection: (),
+    shipping_address_collection: Option<ShippingAddressCollection>,
     shipping_cost: (),
     shipping_options: [(); 0],
     status: &'static str,
@@ -973,6 +977,56 @@ fn take_custom_text(mut text: Params) -> ApiResult<CustomText> {
     }
     text.finish()?;
     Ok(custom)
+}
+
+/// The countries `shipping_address_collection[allowed_countries]` takes,
+/// as stripe-python 16.1.0 lists them for API version 2026-10-28.
+const SHIPPING_COUNTRIES: &[&str] = &[
+    "AC", "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AT", "AU", "AW", "AX", "AZ",
+    "BA", "BB", "BD", "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ", "BR", "BS",
+    "BT", "BV", "BW", "BY", "BZ", "CA", "CD", "CF", "CG", "CH", "CI", "CK", "CL", "CM", "CN", "CO",
+    "CR", "CV", "CW", "CY", "CZ", "DE", "DJ", "DK", "DM", "DO", "DZ", "EC", "EE", "EG", "EH", "ER",
+    "ES", "ET", "FI", "FJ", "FK", "FO", "FR", "GA", "GB", "GD", "GE", "GF", "GG", "GH", "GI", "GL",
+    "GM", "GN", "GP", "GQ", "GR", "GS", "GT", "GU", "GW", "GY", "HK", "HN", "HR", "HT", "HU", "ID",
+    "IE", "IL", "IM", "IN", "IO", "IQ", "IS", "IT", "JE", "JM", "JO", "JP", "KE", "KG", "KH", "KI",
+    "KM", "KN", "KR", "KW", "KY", "KZ", "LA", "LB", "LC", "LI", "LK", "LR", "LS", "LT", "LU", "LV",
+    "LY", "MA", "MC", "MD", "ME", "MF", "MG", "MK", "ML", "MM", "MN", "MO", "MQ", "MR", "MS", "MT",
+    "MU", "MV", "MW", "MX", "MY", "MZ", "NA", "NC", "NE", "NG", "NI", "NL", "NO", "NP", "NR", "NU",
+    "NZ", "OM", "PA", "PE", "PF", "PG", "PH", "PK", "PL", "PM", "PN", "PR", "PS", "PT", "PY", "QA",
+    "RE", "RO", "RS", "RU", "RW", "SA", "SB", "SC", "SD", "SE", "SG", "SH", "SI", "SJ", "SK", "SL",
+    "SM", "SN", "SO", "SR", "SS", "ST", "SV", "SX", "SZ", "TA", "TC", "TD", "TF", "TG", "TH", "TJ",
+    "TK", "TL", "TM", "TN", "TO", "TR", "TT", "TV", "TW", "TZ", "UA", "UG", "US", "UY", "UZ", "VA",
+    "VC", "VE", "VG", "VN", "VU", "WF", "WS", "XK", "YE", "YT", "ZA", "ZM", "ZW", "ZZ",
+];
+
+/// The countries Checkout ships to, from `shipping_address_collection`.
+#[derive(serde::Serialize)]
+struct ShippingAddressCollection {
+    allowed_countries: Vec<String>,
+}
+
+/// Reads `shipping_address_collection`, whose `allowed_countries` Stripe
+/// requires: a non-empty list of two-letter country codes.
+fn take_shipping_address_collection(
+    mut collection: Params,
+) -> ApiResult<ShippingAddressCollection> {
+    let name = collection.path("allowed_countries");
+    let allowed_countries = collection
+        .string_array("allowed_countries")?
+        .filter(|countries| !countries.is_empty())
+        .ok_or_else(|| ApiError::missing_param(&name))?;
+    for (index, country) in allowed_countries.iter().enumerate() {
+        if !SHIPPING_COUNTRIES.contains(&country.as_str()) {
+            return Err(ApiError::invalid_param(
+                format!("{name}[{index}]"),
+                format!(
+                    "Invalid {name}[{index}]: `{country}` is not a country Checkout ships to. Use an uppercase two-letter ISO 3166-1 code, such as US or DE."
+                ),
+            ));
+        }
+    }
+    collection.finish()?;
+    Ok(ShippingAddressCollection { allowed_countries })
 }
 
 /// Reads `phone_number_collection`, whose `enabled` Stripe requires.

@@ -143,6 +143,60 @@ def test_address_without_line1_is_rejected(client, control):
     assert "address[line1]" in str(raised.value)
 
 
+def test_customer_update_shipping_auto_saves_shipping(client, control):
+    customer = client.v1.customers.create(params={"email": CUSTOMER_EMAIL})
+    created = client.v1.checkout.sessions.create(
+        params=session_params(
+            customer=customer.id,
+            shipping_address_collection={"allowed_countries": ["FR", "DE"]},
+            customer_update={"shipping": "auto"},
+        )
+    )
+    assert created.shipping_address_collection.allowed_countries == ["FR", "DE"]
+    assert created.collected_information is None
+
+    pay(control, created.id, shipping={"name": "Ada Lovelace", "address": ADDRESS})
+
+    session = client.v1.checkout.sessions.retrieve(created.id)
+    details = session.collected_information.shipping_details
+    assert details.name == "Ada Lovelace"
+    assert details.address.line1 == "12 Rue de Rivoli"
+    assert details.address.country == "FR"
+    shipping = client.v1.customers.retrieve(customer.id).shipping
+    assert shipping.name == "Ada Lovelace"
+    assert shipping.address.city == "Paris"
+    assert shipping.address.country == "FR"
+
+
+def test_shipping_country_must_be_allowed(client, control):
+    created = client.v1.checkout.sessions.create(
+        params=session_params(shipping_address_collection={"allowed_countries": ["DE"]})
+    )
+
+    with pytest.raises(AssertionError) as raised:
+        pay(control, created.id, shipping={"name": "Ada Lovelace", "address": ADDRESS})
+    assert "HTTP 400" in str(raised.value)
+    assert "shipping[address][country]" in str(raised.value)
+
+
+def test_shipping_needs_shipping_collection(client, control):
+    created = client.v1.checkout.sessions.create(params=session_params())
+
+    with pytest.raises(AssertionError) as raised:
+        pay(control, created.id, shipping={"name": "Ada Lovelace", "address": ADDRESS})
+    assert "HTTP 400" in str(raised.value)
+    assert "shipping_address_collection" in str(raised.value)
+
+
+def test_shipping_collection_rejects_unknown_country(client):
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.checkout.sessions.create(
+            params=session_params(shipping_address_collection={"allowed_countries": ["US", "XX"]})
+        )
+    assert raised.value.http_status == 400
+    assert raised.value.error.param == "shipping_address_collection[allowed_countries][1]"
+
+
 def test_phone_replaces_existing_customer_phone(client, control):
     customer = client.v1.customers.create(params={"email": CUSTOMER_EMAIL, "phone": "+14155550100"})
     created = client.v1.checkout.sessions.create(
