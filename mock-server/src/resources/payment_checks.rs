@@ -11,10 +11,11 @@ pub const PAYMENT_METHODS: &[&str] = &["card", "sepa_debit", "us_bank_account"];
 /// The payment method types that `excluded_payment_method_types` takes,
 /// as stripe-python 16.1.0 lists them for API version 2026-10-28 on
 /// Checkout Session create and payment intent create, update and confirm
-/// (a superset of the 22 types in the older OpenAPI description). Only
-/// `PAYMENT_METHODS` are ever offered, so excluding another type removes
-/// nothing.
-const EXCLUDABLE_TYPES: &[&str] = &[
+/// (a superset of the 22 types in the older OpenAPI description).
+/// `allowed_payment_method_types` takes these and `link`. Only
+/// `PAYMENT_METHODS` are ever offered, so another allowed type is left
+/// out, and excluding one removes nothing.
+const STRIPE_TYPES: &[&str] = &[
     "acss_debit",
     "affirm",
     "afterpay_clearpay",
@@ -85,19 +86,21 @@ pub fn take_method_list(params: &mut Params, name: &str) -> ApiResult<Option<Vec
     take_type_list(
         params,
         name,
-        PAYMENT_METHODS,
+        |kind| PAYMENT_METHODS.contains(&kind),
         &format!("list at least one of {modelled}, or leave it out for the defaults"),
         |kind| format!("fakestripe models {modelled}; got `{kind}`"),
     )
 }
 
-/// Takes `excluded_payment_method_types`: a non-empty list of any payment
-/// method types that Stripe takes there, or None when it is left out.
-fn take_excluded_types(params: &mut Params) -> ApiResult<Option<Vec<String>>> {
+/// Takes `allowed_payment_method_types` or `excluded_payment_method_types`
+/// (`name`): a non-empty list of any payment method types that Stripe
+/// takes there, or None when it is left out.
+fn take_any_types(params: &mut Params, name: &str) -> ApiResult<Option<Vec<String>>> {
+    let allowed = name == "allowed_payment_method_types";
     take_type_list(
         params,
-        "excluded_payment_method_types",
-        EXCLUDABLE_TYPES,
+        name,
+        |kind| STRIPE_TYPES.contains(&kind) || (allowed && kind == "link"),
         "list at least one payment method type, or leave it out",
         |kind| {
             format!(
@@ -107,13 +110,13 @@ fn take_excluded_types(params: &mut Params) -> ApiResult<Option<Vec<String>>> {
     )
 }
 
-/// Takes the list named `name`, whose items must be in `accepted`. An
-/// empty list gets the hint `when_empty`, and an item outside `accepted`
-/// the text that `invalid` builds from it.
+/// Takes the list named `name`, whose items `accepts` must take. An empty
+/// list gets the hint `when_empty`, and an item it does not take the text
+/// that `invalid` builds from it.
 fn take_type_list(
     params: &mut Params,
     name: &str,
-    accepted: &[&str],
+    accepts: impl Fn(&str) -> bool,
     when_empty: &str,
     invalid: impl Fn(&str) -> String,
 ) -> ApiResult<Option<Vec<String>>> {
@@ -127,7 +130,7 @@ fn take_type_list(
         ));
     }
     for (index, kind) in types.iter().enumerate() {
-        if !accepted.contains(&kind.as_str()) {
+        if !accepts(kind) {
             return Err(ApiError::invalid_param(
                 format!("{name}[{index}]"),
                 format!("Invalid {name}[{index}]: {}.", invalid(kind)),
@@ -212,8 +215,8 @@ impl MethodParams {
             excluded_since,
         )?;
         let listed = take_method_list(params, "payment_method_types")?;
-        let allowed = take_method_list(params, "allowed_payment_method_types")?;
-        let excluded = take_excluded_types(params)?;
+        let allowed = take_any_types(params, "allowed_payment_method_types")?;
+        let excluded = take_any_types(params, "excluded_payment_method_types")?;
         if allowed.is_some() && listed.is_some() {
             return Err(only_one_of(
                 "allowed_payment_method_types",
@@ -281,11 +284,26 @@ fn required_currency(kind: &str) -> Option<&'static str> {
 }
 
 /// Returns the payment methods offered from `allowed_payment_method_types`:
-/// the ones that take `currency`. Stripe leaves out an incompatible method
-/// without an error, so a 400 comes only when no method is left.
+/// the ones that the fake models and that take `currency`. Stripe leaves
+/// out an incompatible method without an error, so a 400 comes only when
+/// no method is left.
 pub fn filter_allowed(allowed: &[String], currency: &str) -> ApiResult<Vec<String>> {
-    let offered: Vec<String> = allowed
+    let modelled: Vec<&String> = allowed
         .iter()
+        .filter(|kind| PAYMENT_METHODS.contains(&kind.as_str()))
+        .collect();
+    if modelled.is_empty() {
+        return Err(ApiError::invalid_param(
+            "allowed_payment_method_types",
+            format!(
+                "None of allowed_payment_method_types ({}) is a payment method that fakestripe models: it models {}. Add one of them.",
+                allowed.join(", "),
+                PAYMENT_METHODS.join(", ")
+            ),
+        ));
+    }
+    let offered: Vec<String> = modelled
+        .into_iter()
         .filter(|kind| required_currency(kind).is_none_or(|needed| needed == currency))
         .cloned()
         .collect();

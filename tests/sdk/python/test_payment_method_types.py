@@ -167,6 +167,27 @@ def test_session_excluded_takes_unmodelled_types(client):
     assert not_a_type.value.error.param == "excluded_payment_method_types[1]"
 
 
+def test_session_allowed_leaves_out_unmodelled_types(client):
+    # Stripe leaves out the allowed methods that cannot be offered. The fake
+    # offers only the methods it models, and a 400 names them when none is
+    # left.
+    session = client.v1.checkout.sessions.create(
+        params=session_params(line_items=[EUR_ITEM], allowed_payment_method_types=["ideal", "link", "card"])
+    )
+    with pytest.raises(stripe.InvalidRequestError) as none_modelled:
+        client.v1.checkout.sessions.create(
+            params=session_params(line_items=[EUR_ITEM], allowed_payment_method_types=["ideal"])
+        )
+    with pytest.raises(stripe.InvalidRequestError) as not_a_type:
+        client.v1.checkout.sessions.create(params=session_params(allowed_payment_method_types=["card", "kard"]))
+
+    assert session.allowed_payment_method_types == ["ideal", "link", "card"]
+    assert session.payment_method_types == ["card"]
+    assert none_modelled.value.error.param == "allowed_payment_method_types"
+    assert "it models card, sepa_debit, us_bank_account" in none_modelled.value.error.message
+    assert not_a_type.value.error.param == "allowed_payment_method_types[1]"
+
+
 def test_intent_excluded_takes_unmodelled_types(client):
     created = client.v1.payment_intents.create(
         params={"amount": 1000, "currency": "eur", "excluded_payment_method_types": ["paypal"]}
