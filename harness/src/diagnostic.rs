@@ -69,13 +69,44 @@ impl fmt::Display for FileError {
 
 impl std::error::Error for FileError {}
 
+/// The largest scenario, app or fault plan file read, far above any real
+/// one, so that a path to a device or a runaway file ends in an error
+/// rather than in memory without bound.
+pub const MAX_TEXT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Reads a regular file of at most [`MAX_TEXT_BYTES`].
+fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+
+    // Checked before opening, since opening a named pipe waits for a writer.
+    let metadata = std::fs::metadata(path).map_err(|err| err.to_string())?;
+    if !metadata.is_file() {
+        return Err(
+            "it is not a regular file (a device, a pipe or a socket); give a file".to_owned(),
+        );
+    }
+    let file = std::fs::File::open(path).map_err(|err| err.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(MAX_TEXT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|err| err.to_string())?;
+    if bytes.len() as u64 > MAX_TEXT_BYTES {
+        return Err(format!(
+            "it is larger than {} MiB, which no scenario, app file or fault plan needs",
+            MAX_TEXT_BYTES / (1024 * 1024)
+        ));
+    }
+    Ok(bytes)
+}
+
 /// Reads a text file that `label` names in messages ("the file", "the app
 /// file"). Bytes that are not UTF-8 are an error at their line and column,
 /// with the line shown up to them, so the user can find a character that
 /// an editor saved in another encoding.
 pub fn read_text(path: &Path, label: &str) -> Result<String, FileError> {
-    let bytes = std::fs::read(path)
-        .map_err(|err| FileError::whole_file(path, format!("cannot read {label}: {err}")))?;
+    let bytes = read_bounded(path).map_err(|message| {
+        FileError::whole_file(path, format!("cannot read {label}: {message}"))
+    })?;
     String::from_utf8(bytes).map_err(|err| {
         let bytes = err.as_bytes();
         let offset = err.utf8_error().valid_up_to();

@@ -1,6 +1,8 @@
 //! Reading scenario files: valid files in YAML and JSON, and the error
 //! message of each kind of invalid file, pinned by snapshots.
 
+mod scratch;
+
 use std::path::Path;
 
 use fakestripe::scenario::model::{PaymentMethod, Step};
@@ -1628,4 +1630,80 @@ fn duration_component_out_of_range() {
         };
         assert_eq!(parsed.seconds(), seconds, "{duration}");
     }
+}
+
+/// A folder with symbolic links back to itself and to its parent yields
+/// each scenario file once, instead of once per path through the links
+/// or without end.
+#[cfg(unix)]
+#[test]
+fn folder_links_followed_once() {
+    let dir = scratch::scratch("scenario-files", "folder-links");
+    let inner = dir.join("d");
+    std::fs::create_dir_all(&inner).unwrap();
+    std::fs::write(inner.join("one.yaml"), "version: 1\nsteps: []\n").unwrap();
+    std::os::unix::fs::symlink("..", inner.join("up")).unwrap();
+    std::os::unix::fs::symlink("..", inner.join("up2")).unwrap();
+    std::os::unix::fs::symlink(".", inner.join("self")).unwrap();
+
+    let files =
+        fakestripe::scenario::collect_files(&[dir.to_path_buf()]).expect("the folder is readable");
+
+    assert_eq!(files, [inner.join("one.yaml")]);
+}
+
+/// A path to a device, and a file larger than any scenario needs, are
+/// errors at the file, not reads without end.
+#[cfg(unix)]
+#[test]
+fn device_and_oversized_files_rejected() {
+    let dir = scratch::scratch("scenario-files", "unreadable-files");
+    let device = dir.join("zero.yaml");
+    std::os::unix::fs::symlink("/dev/zero", &device).unwrap();
+    let big = dir.join("big.yaml");
+    let file = std::fs::File::create(&big).unwrap();
+    // A sparse file: its length counts, not what the disk holds.
+    file.set_len(64 * 1024 * 1024 + 1).unwrap();
+
+    let messages: Vec<String> = [&device, &big]
+        .iter()
+        .map(|path| match fakestripe::scenario::load_file(path) {
+            Ok(_) => panic!("{} loaded", path.display()),
+            Err(errors) => errors[0].to_string(),
+        })
+        .collect();
+
+    assert!(
+        messages[0].contains("it is not a regular file"),
+        "{}",
+        messages[0]
+    );
+    assert!(
+        messages[1].contains("larger than 64 MiB"),
+        "{}",
+        messages[1]
+    );
+}
+
+/// A fault plan of more than 100 entries fails to load, at the first entry
+/// over the limit, in `faults` and in a `set_faults` step alike.
+#[test]
+fn fault_plan_over_limit() {
+    let entry = "{ kind: webhook_drop, types: [checkout.session.completed] }";
+    let faults: String = (0..101).map(|_| format!("  - {entry}\n")).collect();
+    let steps: String = (0..101).map(|_| format!("      - {entry}\n")).collect();
+    let text = format!("version: 1\nfaults:\n{faults}steps:\n  - set_faults:\n{steps}");
+
+    let rendered = errors("many-faults.yaml", &text);
+
+    assert!(
+        rendered.contains(
+            "many-faults.yaml:103:5: a fault plan has at most 100 entries, and this one has 101"
+        ),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("many-faults.yaml:206:9: a fault plan has at most 100 entries"),
+        "{rendered}"
+    );
 }

@@ -282,6 +282,19 @@ impl Checker<'_> {
     /// concerns. Returns the entries as JSON for the fake.
     fn check_faults(&mut self, entries: &[Spanned<LocatedValue>], seed: u64) -> Vec<Value> {
         let values: Vec<Value> = entries.iter().map(|entry| entry.value.to_json()).collect();
+        let limit = fakestripe_server::faults::MAX_PLAN_ENTRIES;
+        if let Some(first_over) = entries.get(limit) {
+            self.errors.push(self.source.at(
+                first_over,
+                format!(
+                    "a fault plan has at most {limit} entries, and this one has {}",
+                    entries.len()
+                ),
+                Some(
+                    "merge entries of the same kind with a list of `types` or `routes`".to_owned(),
+                ),
+            ));
+        }
         for (index, (entry, value)) in entries.iter().zip(&values).enumerate() {
             if !self.check_fault_kind(entry) {
                 continue;
@@ -1014,7 +1027,9 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
         let metadata = std::fs::metadata(path).map_err(|err| missing_path(path, &err))?;
         if metadata.is_dir() {
             let mut found = Vec::new();
-            walk(path, &mut found).map_err(|err| format!("{}: {err}", path.display()))?;
+            let mut visited = BTreeSet::new();
+            walk(path, &mut found, &mut visited)
+                .map_err(|err| format!("{}: {err}", path.display()))?;
             found.sort();
             files.extend(found);
         } else {
@@ -1052,8 +1067,17 @@ fn missing_path(path: &Path, err: &std::io::Error) -> String {
 const SKIPPED_FOLDERS: &[&str] = &["node_modules", "target", "vendor", "venv", "__pycache__"];
 
 /// Adds the scenario files under `dir` to `found`. Hidden files and
-/// folders and the folders in [`SKIPPED_FOLDERS`] are left out.
-fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// folders and the folders in [`SKIPPED_FOLDERS`] are left out, and so is
+/// a folder already `visited` under another path, as through a symbolic
+/// link to a folder above it.
+fn walk(
+    dir: &Path,
+    found: &mut Vec<PathBuf>,
+    visited: &mut BTreeSet<PathBuf>,
+) -> std::io::Result<()> {
+    if !visited.insert(std::fs::canonicalize(dir)?) {
+        return Ok(());
+    }
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         let name = path
@@ -1067,7 +1091,7 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
             if SKIPPED_FOLDERS.contains(&name.as_str()) {
                 continue;
             }
-            walk(&path, found)?;
+            walk(&path, found, visited)?;
         } else if is_scenario_file(&path) {
             found.push(path);
         }
