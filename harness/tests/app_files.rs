@@ -397,7 +397,31 @@ fn template_variable_in_block_body() {
     );
 }
 
-/// Returns the example fakestripe.yaml in docs/app-contract.md.
+/// A `{{` that no `}}` closes is an error at its string: at the end of a
+/// path, and before a later placeholder in a body.
+#[test]
+fn unclosed_placeholder() {
+    let text = MINIMAL
+        .replace("\"/orders/{{order_id}}\"", "\"/orders/{{order_id}\"")
+        .replace(
+            "{ id: \"{{order_id}}\" }",
+            "{ id: \"{{order_id}}{{\", mail: \"{{email}}\" }",
+        );
+
+    let message = errors(&text);
+
+    assert!(
+        message.contains("fakestripe.yaml:4:63: a `{{` without its `}}` in `{{order_id}}{{`"),
+        "{message}"
+    );
+    assert!(
+        message.contains("fakestripe.yaml:6:21: a `{{` without its `}}` in `/orders/{{order_id}`"),
+        "{message}"
+    );
+    assert!(!message.contains("unknown template variable"), "{message}");
+}
+
+/// Returns the example fakestripe.yaml in docs/app-contract.md./// Returns the example fakestripe.yaml in docs/app-contract.md.
 fn docs_example() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/app-contract.md");
     let docs = std::fs::read_to_string(path).expect("docs/app-contract.md exists");

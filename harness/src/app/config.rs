@@ -564,6 +564,16 @@ fn check_status_words(
     }
 }
 
+/// Adds the strings inside `value` to `texts`.
+fn string_leaves(value: &Value, texts: &mut Vec<String>) {
+    match value {
+        Value::String(text) => texts.push(text.clone()),
+        Value::Array(items) => items.iter().for_each(|item| string_leaves(item, texts)),
+        Value::Object(fields) => fields.values().for_each(|item| string_leaves(item, texts)),
+        _ => {}
+    }
+}
+
 /// Rejects placeholders that name no template variable.
 fn check_template(
     source: &Source<'_>,
@@ -577,14 +587,19 @@ fn check_template(
         .query
         .values()
         .chain(request.form.iter().flat_map(|f| f.values()))
+        .chain(&request.json)
     {
-        texts.push(value.to_string());
-    }
-    if let Some(json) = &request.json {
-        texts.push(json.to_string());
+        string_leaves(value, &mut texts);
     }
     for text in texts {
-        for name in placeholders(&text) {
+        let names = match placeholders(&text) {
+            Ok(names) => names,
+            Err(message) => {
+                errors.push(source.at_text(template, &text, message, None));
+                continue;
+            }
+        };
+        for name in names {
             if !TEMPLATE_VARIABLES.contains(&name.as_str()) {
                 let message = format!(
                     "unknown template variable `{{{{{name}}}}}`, expected one of {}",

@@ -29,17 +29,26 @@ impl Variables {
     }
 }
 
-/// Returns the placeholder names in `text`, in order.
-pub fn placeholders(text: &str) -> Vec<String> {
+/// Returns the placeholder names in `text`, in order, or an error for a
+/// `{{` that no `}}` closes before the next `{{`.
+pub fn placeholders(text: &str) -> Result<Vec<String>, String> {
     let mut names = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find("{{") {
         let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else { break };
-        names.push(after[..end].trim().to_owned());
-        rest = &after[end + 2..];
+        match after.find("}}") {
+            Some(end) if !after[..end].contains("{{") => {
+                names.push(after[..end].trim().to_owned());
+                rest = &after[end + 2..];
+            }
+            _ => {
+                return Err(format!(
+                    "a `{{{{` without its `}}}}` in `{text}`; write a placeholder as `{{{{order_id}}}}`"
+                ));
+            }
+        }
     }
-    names
+    Ok(names)
 }
 
 /// Fills a JSON template. A string that is exactly one placeholder becomes
@@ -49,7 +58,7 @@ pub fn render_value(template: &Value, vars: &Variables) -> Value {
     match template {
         Value::String(text) => {
             let trimmed = text.trim();
-            if let [only] = placeholders(trimmed).as_slice()
+            if let Ok([only]) = placeholders(trimmed).as_deref()
                 && trimmed.starts_with("{{")
                 && trimmed.ends_with("}}")
                 && trimmed.matches("{{").count() == 1
@@ -156,6 +165,9 @@ mod tests {
     #[test]
     fn unknown_variable_is_empty() {
         assert_eq!(render_text("a{{nope}}b", &vars(), |v| v.to_owned()), "ab");
-        assert_eq!(placeholders("{{a}} and {{ b }}"), vec!["a", "b"]);
+        assert_eq!(placeholders("{{a}} and {{ b }}").unwrap(), vec!["a", "b"]);
+        assert!(placeholders("/orders/{{order_id}").is_err());
+        assert!(placeholders("{{order_id}}{{").is_err());
+        assert!(placeholders("{{a {{b}}").is_err());
     }
 }
