@@ -125,7 +125,16 @@ pub fn main(args: ServeArgs) -> ExitCode {
         }
         if let Some(url) = &config.forward_to {
             let _ = writeln!(out, "forwarding every event to {url}");
-            let _ = writeln!(out, "webhook signing secret: {}", config.forward_secret);
+            // A secret the user chose is known to them and stays out of
+            // output that CI logs keep; a random one must be shown.
+            if args.webhook_secret.is_some() {
+                let _ = writeln!(
+                    out,
+                    "webhook signing secret: the one given by --webhook-secret or FAKESTRIPE_WEBHOOK_SECRET"
+                );
+            } else {
+                let _ = writeln!(out, "webhook signing secret: {}", config.forward_secret);
+            }
         }
         let _ = out.flush();
         drop(out);

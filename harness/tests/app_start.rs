@@ -227,12 +227,20 @@ fn app_output_not_utf8_read_on() {
         "printf 'caf\\351\\n'; head -c 300000 /dev/zero | tr '\\0' x; echo; touch {}; exec sleep 30",
         mark.display()
     );
-    let file = format!(
+    let file = never_ready_app_file(&script, 3);
+    let stderr = run_app_that_never_gets_ready(&app, &file);
+    assert!(mark.exists(), "the app did not finish writing: {stderr}");
+}
+
+/// Returns an app file whose app runs `script` in `sh` and never listens,
+/// with a start timeout of `timeout` seconds.
+fn never_ready_app_file(script: &str, timeout: u32) -> String {
+    format!(
         "\
 version: 1
 start:
   command: [\"sh\", \"-c\", {script:?}]
-  timeout_seconds: 3
+  timeout_seconds: {timeout}
 webhook_path: /hooks
 checkout: {{ request: {{ method: POST, path: /buy, json: {{ id: \"{{{{order_id}}}}\" }} }} }}
 order:
@@ -240,12 +248,52 @@ order:
   status: /state
   status_map: {{ paid: [done] }}
 "
-    );
-    let stderr = run_app_that_never_gets_ready(&app, &file);
-    assert!(mark.exists(), "the app did not finish writing: {stderr}");
+    )
 }
 
-/// Runs card-paid.yaml against `app` with `--fake fake_url`.
+/// An app that prints its environment shows its secret key and webhook
+/// secret masked in the output the harness repeats.
+#[test]
+fn app_output_masks_secrets() {
+    let dir = scratch("masks-secrets");
+    let app = dir.join("printer.yaml");
+    let file = never_ready_app_file(
+        "echo key=$STRIPE_SECRET_KEY secret=$STRIPE_WEBHOOK_SECRET; exec sleep 30",
+        1,
+    );
+    let stderr = run_app_that_never_gets_ready(&app, &file);
+
+    assert!(stderr.contains("key=sk_test_"), "{stderr}");
+    assert!(stderr.contains("secret=whsec_"), "{stderr}");
+    let printed = stderr
+        .lines()
+        .find(|line| line.contains("key=sk_test_"))
+        .expect("the app's line is shown");
+    assert!(printed.contains("****"), "{printed}");
+    for word in printed.split_whitespace() {
+        let value = word.split_once('=').map_or(word, |(_, value)| value);
+        // Each secret keeps its prefix and last four characters only.
+        assert!(
+            value.matches('*').count() >= value.len().saturating_sub(12),
+            "an unmasked secret: {printed}"
+        );
+    }
+}
+
+/// Output that the app has not ended with a newline is shown too.
+#[test]
+fn app_output_without_newline_shown() {
+    let dir = scratch("no-newline");
+    let app = dir.join("unfinished.yaml");
+    // The text differs from the command, which the harness prints too.
+    let file = never_ready_app_file("printf 'fatal: %s' 'config missing'; exec sleep 30", 1);
+    let stderr = run_app_that_never_gets_ready(&app, &file);
+
+    assert!(stderr.contains("fatal: config missing"), "{stderr}");
+    assert!(!stderr.contains("printed nothing"), "{stderr}");
+}
+
+/// Runs card-paid.yaml against `app` with `--fake fake_url`./// Runs card-paid.yaml against `app` with `--fake fake_url`.
 fn run_with_fake(app: &Path, fake_url: &str) -> std::process::Output {
     Command::new(BINARY)
         .arg("run")

@@ -458,7 +458,12 @@ async fn forward_to_prints_the_secret_and_delivers() {
     ])
     .await;
     assert_eq!(lines[1], format!("forwarding every event to {hook}"));
-    assert_eq!(lines[2], format!("webhook signing secret: {secret}"));
+    // The secret was given, so it is not printed.
+    assert_eq!(
+        lines[2],
+        "webhook signing secret: the one given by --webhook-secret or FAKESTRIPE_WEBHOOK_SECRET"
+    );
+    assert!(!lines.iter().any(|line| line.contains(secret)), "{lines:?}");
     let response = reqwest::Client::new()
         .post(format!("{}/v1/customers", lines[0]))
         .bearer_auth("sk_test_forward")

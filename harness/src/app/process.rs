@@ -25,21 +25,64 @@ use crate::output::errln;
 /// Lines of app output kept in memory; older lines are dropped.
 const LOG_CAPACITY: usize = 2_000;
 
+/// The bytes of one line of app output that are kept. The rest of a
+/// longer line is dropped, so an app that writes without newlines cannot
+/// fill memory.
+const MAX_LINE_BYTES: usize = 16 * 1024;
+
 /// The app's output, interleaved from stdout and stderr.
 #[derive(Debug, Default)]
 pub struct AppLog {
     lines: VecDeque<String>,
     /// Lines received so far, including dropped ones.
     total: u64,
+    /// Text the app wrote after its last newline, on stdout or stderr,
+    /// shown after the lines until the line ends.
+    partial: [Option<String>; 2],
+    /// The secret key and webhook secret the app was given, masked in
+    /// every line.
+    secrets: Vec<String>,
 }
 
 impl AppLog {
+    /// Returns a log that masks `secrets` in the lines it keeps.
+    pub fn masking(secrets: &[&str]) -> AppLog {
+        AppLog {
+            secrets: secrets
+                .iter()
+                .filter(|secret| !secret.is_empty())
+                .map(|secret| (*secret).to_owned())
+                .collect(),
+            ..AppLog::default()
+        }
+    }
+
+    /// Returns `line` with the secrets masked.
+    fn masked(&self, line: String) -> String {
+        self.secrets.iter().fold(line, |line, secret| {
+            if line.contains(secret.as_str()) {
+                line.replace(
+                    secret.as_str(),
+                    &fakestripe_server::wire::auth::mask(secret),
+                )
+            } else {
+                line
+            }
+        })
+    }
+
     fn push(&mut self, line: String) {
+        let line = self.masked(line);
         if self.lines.len() == LOG_CAPACITY {
             self.lines.pop_front();
         }
         self.lines.push_back(line);
         self.total += 1;
+    }
+
+    /// Sets the unfinished line of `stream` (0 for stdout, 1 for stderr).
+    fn set_partial(&mut self, stream: usize, text: Option<String>) {
+        self.partial[stream] = text.map(|text| self.masked(text));
     }
 
     /// Returns a position to read from later with [`AppLog::since`].
@@ -49,11 +92,19 @@ impl AppLog {
 
     /// Returns the lines received after `mark`, at most `max` of them (the
     /// last).
+    /// An unfinished line counts as the last line.
     pub fn since(&self, mark: u64, max: usize) -> Vec<String> {
         let new = (self.total - mark.min(self.total)) as usize;
         let available = new.min(self.lines.len());
-        let skip = self.lines.len() - available + available.saturating_sub(max);
-        self.lines.iter().skip(skip).cloned().collect()
+        let partial: Vec<String> = self.partial.iter().flatten().cloned().collect();
+        let keep = max.saturating_sub(partial.len());
+        let skip = self.lines.len() - available + available.saturating_sub(keep);
+        self.lines
+            .iter()
+            .skip(skip)
+            .cloned()
+            .chain(partial)
+            .collect()
     }
 
     pub fn tail(&self, max: usize) -> Vec<String> {
@@ -222,12 +273,15 @@ impl AppProcess {
             source,
         })?;
         let group = child.id().and_then(|id| i32::try_from(id).ok());
-        let log = Arc::new(Mutex::new(AppLog::default()));
+        let log = Arc::new(Mutex::new(AppLog::masking(&[
+            &env.secret_key,
+            &env.webhook_secret,
+        ])));
         if let Some(stdout) = child.stdout.take() {
-            tokio::spawn(collect(stdout, log.clone()));
+            tokio::spawn(collect(stdout, 0, log.clone()));
         }
         if let Some(stderr) = child.stderr.take() {
-            tokio::spawn(collect(stderr, log.clone()));
+            tokio::spawn(collect(stderr, 1, log.clone()));
         }
         tracing::info!(command = %start.command.join(" "), port = env.port, "starting the app");
         let ready_path = start.ready_path();
@@ -356,22 +410,40 @@ fn signal_group(group: Option<i32>, kill: bool) {
 #[cfg(not(unix))]
 fn signal_group(_group: Option<i32>, _kill: bool) {}
 
-async fn collect(stream: impl AsyncRead + Unpin, log: Arc<Mutex<AppLog>>) {
+/// Reads the app's `stream` (0 for stdout, 1 for stderr) into `log` line
+/// by line, keeping the text after the last newline as its unfinished
+/// line, so output that does not end a line still shows.
+async fn collect(stream: impl AsyncRead + Unpin, index: usize, log: Arc<Mutex<AppLog>>) {
     let mut reader = BufReader::new(stream);
     let mut bytes = Vec::new();
     // Bytes, not text: a line that is not UTF-8 must not end the reading,
     // or the pipe would close and the app's next write would kill it.
-    while let Ok(read) = reader.read_until(b'\n', &mut bytes).await {
-        if read == 0 {
-            break;
-        }
+    loop {
+        let chunk = match reader.fill_buf().await {
+            Ok(chunk) if !chunk.is_empty() => chunk,
+            _ => break,
+        };
+        let newline = chunk.iter().position(|byte| *byte == b'\n');
+        let taken = newline.map_or(chunk.len(), |at| at + 1);
+        let room = MAX_LINE_BYTES.saturating_sub(bytes.len());
+        bytes.extend_from_slice(&chunk[..taken.min(room)]);
+        reader.consume(taken);
         let text = String::from_utf8_lossy(&bytes);
         let line = without_colours(text.trim_end_matches(['\n', '\r']));
-        tracing::debug!(target: "fakestripe::app", "{line}");
-        if let Ok(mut log) = log.lock() {
+        let Ok(mut log) = log.lock() else { break };
+        if newline.is_some() {
+            tracing::debug!(target: "fakestripe::app", "{line}");
+            log.set_partial(index, None);
             log.push(line);
+            bytes.clear();
+        } else {
+            log.set_partial(index, Some(line));
         }
-        bytes.clear();
+    }
+    if let Ok(mut log) = log.lock()
+        && let Some(line) = log.partial[index].take()
+    {
+        log.push(line);
     }
 }
 
