@@ -315,7 +315,7 @@ async fn clock_set(State(shared): State<Arc<Shared>>, headers: HeaderMap, bytes:
                     ),
                 )));
             }
-            if !(0..=4_102_444_800).contains(&now) {
+            if !(0..=LATEST_NOW).contains(&now) {
                 return Err(fail(&ApiError::invalid_param(
                     "now",
                     "now must be a Unix time between 1970 and 2100.",
@@ -359,6 +359,10 @@ struct Advance {
 /// Stripe's retry schedule with room to spare.
 const MAX_ADVANCE: i64 = 30 * 24 * 3600;
 
+/// The latest time the clock takes, the start of 2100, so that dates
+/// keep four-digit years.
+const LATEST_NOW: i64 = 4_102_444_800;
+
 async fn clock_advance(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -372,6 +376,16 @@ async fn clock_advance(
             format!(
                 "seconds must be between 0 and {MAX_ADVANCE}, got {}.",
                 request.seconds
+            ),
+        )));
+    }
+    let now = account.lock().now();
+    if now.saturating_add(request.seconds) > LATEST_NOW {
+        return Err(fail(&ApiError::invalid_param(
+            "seconds",
+            format!(
+                "The clock stops at the start of 2100 ({LATEST_NOW}); it is at {now}, so advance by at most {} seconds, or reset the account.",
+                (LATEST_NOW - now).max(0)
             ),
         )));
     }

@@ -207,6 +207,32 @@ async fn query_on_call_without_one_rejected() {
     assert_eq!(status, 200);
 }
 
+/// The clock stops at the start of 2100, the latest time that setting it
+/// takes. An advance past it is a 400 with the number of seconds left.
+#[tokio::test]
+async fn advance_stops_at_2100() {
+    let fake = fake().await;
+    let latest: i64 = 4_102_444_800;
+    let (status, answer) =
+        control(&fake, "/clock", &format!(r#"{{"now": {}}}"#, latest - 10)).await;
+    assert_eq!(status, 200, "{answer}");
+
+    let (past, error) = control(&fake, "/clock/advance", r#"{"seconds": 11}"#).await;
+    let (up_to, clock) = control(&fake, "/clock/advance", r#"{"seconds": 10}"#).await;
+
+    assert_eq!(past, 400, "{error}");
+    assert_eq!(error["error"]["param"], "seconds");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("advance by at most 10 seconds"),
+        "{error}"
+    );
+    assert_eq!(up_to, 200, "{clock}");
+    assert_eq!(clock["now"], latest);
+}
+
 /// A field given twice in a JSON body is named, as an unknown one is.
 #[tokio::test]
 async fn repeated_json_field_named() {
