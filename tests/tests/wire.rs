@@ -584,6 +584,29 @@ async fn malformed_keys_are_401_and_masked() {
     }
 }
 
+/// A key with characters outside ASCII is an invalid key, not a missing
+/// one, and the message does not repeat it.
+#[tokio::test]
+async fn non_ascii_key_is_invalid_not_missing() {
+    let fake = start_manual().await;
+    let value = reqwest::header::HeaderValue::from_bytes("Bearer sk_test_caf\u{e9}".as_bytes())
+        .expect("obs-text is a valid header value");
+
+    let response = reqwest::Client::new()
+        .get(format!("{}/v1/customers", fake.base_url()))
+        .header(reqwest::header::AUTHORIZATION, value)
+        .send()
+        .await
+        .expect("the fake responds");
+
+    assert_eq!(response.status(), 401);
+    let body: Value = response.json().await.expect("a JSON error");
+    assert_eq!(body["error"]["code"], "api_key_invalid", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("outside ASCII"), "{message}");
+    assert!(!message.contains("caf"), "{message}");
+}
+
 /// A chosen product id as long as Stripe allows can still be retrieved by
 /// its path. A longer one is rejected when created, so that no product
 /// exists that no path can reach.

@@ -10,11 +10,12 @@ use super::error::{ApiError, ErrorType};
 /// Reads the API key from `Authorization: Bearer KEY` or from Basic auth with
 /// the key as the user name, and checks that it is a test-mode key.
 pub fn api_key(headers: &HeaderMap) -> Result<String, ApiError> {
-    let header = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .ok_or_else(missing_key)?;
+    let Some(value) = headers.get(AUTHORIZATION) else {
+        return Err(missing_key());
+    };
+    // A value with bytes outside visible ASCII carries a key that cannot
+    // be one, which the message names without repeating it.
+    let header = value.to_str().map_err(|_| not_ascii_key())?.trim();
     let key = if let Some(token) = strip_scheme(header, "Bearer") {
         token.trim().to_owned()
     } else if let Some(encoded) = strip_scheme(header, "Basic") {
@@ -127,6 +128,17 @@ fn missing_key() -> ApiError {
         "You did not provide an API key. Send it in the Authorization header as \
          'Authorization: Bearer sk_test_...', or as the user name of Basic auth.",
     )
+}
+
+fn not_ascii_key() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        ErrorType::InvalidRequest,
+        "Invalid API Key provided: the Authorization header has characters outside ASCII. \
+         fakestripe takes test-mode keys only: sk_test_ or rk_test_ followed by letters, \
+         digits or underscores.",
+    )
+    .with_code("api_key_invalid")
 }
 
 fn undecodable_basic() -> ApiError {
