@@ -119,6 +119,9 @@ pub struct LaunchEnv {
     pub secret_key: String,
     pub webhook_secret: String,
     pub port: u16,
+    /// The job's number, from 1, passed as `FAKESTRIPE_JOB` so that apps
+    /// run side by side can keep their orders apart.
+    pub job: usize,
 }
 
 /// The reason the app could not be started.
@@ -260,6 +263,7 @@ impl AppProcess {
             .env("STRIPE_WEBHOOK_SECRET", &env.webhook_secret)
             .env(port_env, env.port.to_string())
             .env("APP_BASE_URL", &base_url)
+            .env("FAKESTRIPE_JOB", env.job.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

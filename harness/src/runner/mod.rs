@@ -166,14 +166,15 @@ pub async fn start(
         Launch::Start(_) => jobs.max(1),
     };
     let mut pending = JoinSet::new();
-    for _ in 0..jobs {
+    for job in 1..=jobs {
         let app = app.clone();
         let fake_url = fake_url.clone();
         let replay = ReplayArgs {
             app: options.app_arg.clone(),
             fake: options.fake_url.clone(),
         };
-        pending.spawn(async move { start_worker(app, &fake_url, replay).await });
+        let numbers = JobNumbers { job, jobs };
+        pending.spawn(async move { start_worker(app, &fake_url, replay, numbers).await });
     }
     let mut error = None;
     while let Some(joined) = pending.join_next().await {
@@ -194,10 +195,18 @@ pub async fn start(
     Ok(started)
 }
 
+/// A job's number, from 1, and the number of jobs in the run.
+#[derive(Debug, Clone, Copy)]
+struct JobNumbers {
+    job: usize,
+    jobs: usize,
+}
+
 async fn start_worker(
     app: Arc<AppConfig>,
     fake_url: &str,
     replay: ReplayArgs,
+    numbers: JobNumbers,
 ) -> Result<Worker, StartError> {
     let key = match &app.launch {
         // An app that already runs may have been given a key by the
@@ -225,6 +234,7 @@ async fn start_worker(
                 secret_key: key,
                 webhook_secret: secret,
                 port,
+                job: numbers.job,
             };
             let process = AppProcess::start(start, &app.dir, &env)
                 .await
@@ -238,6 +248,7 @@ async fn start_worker(
                     log,
                     exit: Some(process.exit.clone()),
                     replay: replay.clone(),
+                    jobs: numbers.jobs,
                 },
                 process: Some(process),
                 _env_lock: None,
@@ -268,6 +279,7 @@ async fn start_worker(
                     log: None,
                     exit: None,
                     replay: replay.clone(),
+                    jobs: numbers.jobs,
                 },
                 process: None,
                 _env_lock: env_lock,

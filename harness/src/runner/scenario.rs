@@ -50,6 +50,8 @@ pub struct WorkerContext {
     pub exit: Option<AppExit>,
     /// The arguments of the replay command besides the scenario and its seed.
     pub replay: ReplayArgs,
+    /// The number of jobs, each with its own app, in the run.
+    pub jobs: usize,
 }
 
 /// The options of a run that its replay command repeats: the app file, as
@@ -248,6 +250,9 @@ pub async fn run_scenario(
         hints.push(UNLISTED_TYPES_HINT.to_owned());
     }
     hints.extend(orders_not_found(&run.observations));
+    if !failures.is_empty() && ctx.jobs > 1 {
+        hints.extend(orders_lost(&run.orders, &run.observations, ctx.jobs));
+    }
     let app_output = match (&ctx.log, log_mark) {
         (Some(log), Some(mark)) if !failures.is_empty() => log
             .lock()
@@ -413,6 +418,34 @@ fn orders_not_found(observations: &[Observation]) -> Option<String> {
         first.request,
         first.request_source
     ))
+}
+
+/// Returns a hint when an order that the app reported earlier in the
+/// scenario later got 404, in a run of more than one job. Each job resets
+/// its app before each scenario, so apps that share one store, such as
+/// one SQLite file, delete each other's orders.
+fn orders_lost(
+    orders: &BTreeMap<String, OrderRecord>,
+    observations: &[Observation],
+    jobs: usize,
+) -> Option<String> {
+    for (name, order) in orders {
+        let mut found_at = None;
+        for observation in observations {
+            let Some(view) = observation.orders.get(name) else {
+                continue;
+            };
+            if view.found {
+                found_at = Some(&observation.moment);
+            } else if let (Some(found_at), 404) = (found_at, view.http_status) {
+                return Some(format!(
+                    "the app reported order {name} ({}) {found_at}, but returned 404 for it {}. In a run of {jobs} jobs this most often means that the jobs' apps share one store, such as one SQLite file, so the `reset` request of one job deleted the orders of another. Keep each job's orders apart, such as in a database file named after the FAKESTRIPE_JOB variable, or run with --jobs 1",
+                    order.app_id, observation.moment
+                ));
+            }
+        }
+    }
+    None
 }
 
 /// Builds the command that runs one scenario again with the same seed.
