@@ -660,6 +660,14 @@ pub fn explain(raw: &str) -> (String, Option<String>) {
             Some("replace the tabs at the start of the line with spaces".to_owned()),
         );
     }
+    // serde reports a key given under two of its spellings as a duplicate
+    // of the main spelling.
+    if raw == "duplicate field `fulfilments`" {
+        return (
+            "`fulfilments` and `fulfillments` are one key, given twice".to_owned(),
+            Some("keep one of the two spellings".to_owned()),
+        );
+    }
     if let Some(rest) = raw.strip_prefix("duplicate mapping key: ") {
         let name = rest.split(',').next().unwrap_or(rest).trim();
         return (

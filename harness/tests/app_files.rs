@@ -454,3 +454,31 @@ fn docs_example_matches_shop_file() {
     assert_eq!(docs_start.cwd, shop_start.cwd);
     assert_eq!(docs_start.ready_path(), shop_start.ready_path());
 }
+
+/// `order.fulfillments`, as Stripe's documentation spells "fulfill", sets
+/// the same pointer as `order.fulfilments`.
+#[test]
+fn fulfillments_pointer_spelling_accepted() {
+    let text = MINIMAL.replace(
+        "  status: /state\n",
+        "  status: /state\n  fulfillments: /fulfillment_count\n",
+    );
+    assert_ne!(text, MINIMAL, "the pointer was not added");
+    let app = parse(Path::new("app/fakestripe.yaml"), &text).expect("the file is valid");
+    let pointer = app.order.fulfilments.as_ref().map(|p| p.value.as_str());
+    assert_eq!(pointer, Some("/fulfillment_count"));
+}
+
+/// Both spellings of the fulfilment count pointer are one key given twice.
+#[test]
+fn fulfilments_pointer_both_spellings_rejected() {
+    let text = MINIMAL.replace(
+        "  status: /state\n",
+        "  status: /state\n  fulfilments: /count\n  fulfillments: /count\n",
+    );
+    let rendered = errors(&text);
+    assert!(
+        rendered.contains("`fulfilments` and `fulfillments` are one key, given twice"),
+        "{rendered}"
+    );
+}

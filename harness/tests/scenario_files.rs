@@ -1707,3 +1707,36 @@ fn fault_plan_over_limit() {
         "{rendered}"
     );
 }
+
+/// `fulfillments`, as Stripe's documentation spells "fulfill", reads as
+/// `fulfilments` in `expect` and `wait_until`.
+#[test]
+fn fulfillments_spelling_accepted() {
+    let text = "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - wait_until: { fulfillments: 1 }\n  - expect: { fulfillments: 1 }\n";
+    let scenario = parse(Path::new("fulfill.yaml"), text).expect("the file is valid");
+    let Step::WaitUntil(wait) = &scenario.steps[1].step else {
+        panic!("step 2 is a wait_until step")
+    };
+    assert_eq!(wait.fulfilments, Some(1));
+    let Step::Expect(expect) = &scenario.steps[2].step else {
+        panic!("step 3 is an expect step")
+    };
+    assert_eq!(expect.fulfilments, Some(1));
+}
+
+/// Both spellings in one step are one key given twice.
+#[test]
+fn fulfilments_both_spellings_rejected() {
+    let text = "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - expect: { fulfilments: 1, fulfillments: 1 }\n";
+    let rendered = errors("both-spellings.yaml", text);
+    assert!(
+        rendered.starts_with(
+            "both-spellings.yaml:4:13: `fulfilments` and `fulfillments` are one key, given twice"
+        ),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("help: keep one of the two spellings"),
+        "{rendered}"
+    );
+}

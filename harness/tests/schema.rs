@@ -23,6 +23,26 @@ fn schema_rejects_unknown_keys() {
     );
 }
 
+/// The schema lists `fulfillments` beside `fulfilments` in the steps that
+/// take it, and rejects a step that gives both.
+#[test]
+fn schema_lists_fulfillments_spelling() {
+    let schema = json_schema();
+    for step in ["ExpectStep", "WaitUntilStep"] {
+        let definition = &schema["$defs"][step];
+        assert_eq!(
+            definition["properties"]["fulfillments"]["type"],
+            definition["properties"]["fulfilments"]["type"],
+            "{step}"
+        );
+        assert_eq!(
+            definition["not"]["required"],
+            serde_json::json!(["fulfilments", "fulfillments"]),
+            "{step}"
+        );
+    }
+}
+
 #[test]
 fn schema_snapshot() {
     insta::assert_json_snapshot!(json_schema());

@@ -200,6 +200,8 @@ pub struct OrderConfig {
     pub request: Spanned<RequestTemplate>,
     /// JSON pointers into the order read's response.
     pub status: Spanned<String>,
+    /// Also spelt `fulfillments`.
+    #[serde(alias = "fulfillments")]
     pub fulfilments: Option<Spanned<String>>,
     pub session_id: Option<Spanned<String>>,
     pub amount: Option<Spanned<String>>,

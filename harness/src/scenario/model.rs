@@ -529,12 +529,19 @@ pub struct ResendStep {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = add_fulfillments_alias)]
 pub struct WaitUntilStep {
     /// Default: the order of the latest `checkout` step.
     pub order: Option<String>,
     pub status: Option<OrderStatus>,
     pub app_status: Option<String>,
-    #[serde(default, deserialize_with = "numbers::fulfilments")]
+    /// How many times the app fulfilled the order. Also spelt
+    /// `fulfillments`.
+    #[serde(
+        default,
+        alias = "fulfillments",
+        deserialize_with = "numbers::fulfilments"
+    )]
     pub fulfilments: Option<u64>,
     #[schemars(with = "Option<StoredSession>")]
     pub stored_session: Option<Spanned<StoredSession>>,
@@ -554,6 +561,32 @@ pub struct WaitUntilStep {
     /// job after it responds. Default none, at most 10m.
     #[schemars(with = "Option<Duration>")]
     pub real_time: Option<Spanned<Duration>>,
+}
+
+/// Adds the `fulfillments` spelling of `fulfilments` to a step's schema,
+/// because schemars leaves serde's aliases out and the schema rejects
+/// keys it does not list. Giving both spellings in one step fails to
+/// load, so the schema rejects that too.
+fn add_fulfillments_alias(schema: &mut schemars::Schema) {
+    let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let Some(mut field) = properties.get("fulfilments").cloned() else {
+        return;
+    };
+    if let Some(field) = field.as_object_mut() {
+        field.insert(
+            "description".to_owned(),
+            Value::from(
+                "`fulfilments` in the spelling of Stripe's documentation. A step takes one of the two.",
+            ),
+        );
+    }
+    properties.insert("fulfillments".to_owned(), field);
+    schema.insert(
+        "not".to_owned(),
+        serde_json::json!({ "required": ["fulfilments", "fulfillments"] }),
+    );
 }
 
 /// An order status in the harness's words; `status_map` in
@@ -580,6 +613,7 @@ impl OrderStatus {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = add_fulfillments_alias)]
 pub struct ExpectStep {
     /// The order the order checks read. Default: the order of the latest
     /// `checkout` step.
@@ -588,8 +622,13 @@ pub struct ExpectStep {
     pub status: Option<OrderStatus>,
     /// The order's status word exactly as the app returns it.
     pub app_status: Option<String>,
-    /// How many times the app fulfilled the order.
-    #[serde(default, deserialize_with = "numbers::fulfilments")]
+    /// How many times the app fulfilled the order. Also spelt
+    /// `fulfillments`.
+    #[serde(
+        default,
+        alias = "fulfillments",
+        deserialize_with = "numbers::fulfilments"
+    )]
     pub fulfilments: Option<u64>,
     /// The session id the order must store: `latest`, `first`, `none` or
     /// an attempt number.
