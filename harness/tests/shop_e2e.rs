@@ -297,47 +297,83 @@ steps:
     );
 }
 
-/// An `order.session_id` pointer that names nothing in the shop's order
-/// response: the failing `expect` step names the pointer instead of
-/// showing "(missing)".
-#[test]
-fn absent_pointer_named_in_expect_step() {
+/// Runs `scenario` against the shop with its app file's line `from` under
+/// `order` replaced by `to`. Returns the app file's path, the line of the
+/// replacement, and the scenario's result.
+fn run_with_order_line(
+    test: &str,
+    from: &str,
+    to: &str,
+    scenario: &str,
+) -> (PathBuf, usize, ScenarioResult) {
     let text = std::fs::read_to_string(shop_app()).expect("the shop's fakestripe.yaml exists");
     let root = workspace_root().display().to_string();
     let (checkout, order) = text
         .split_once("\norder:\n")
         .expect("the app file has an order section");
-    let order = order.replacen("  session_id: /session_id", "  session_id: /nonexistent", 1);
+    let order = order.replacen(from, to, 1);
     let text =
         format!("{checkout}\norder:\n{order}").replace("cwd: ../..", &format!("cwd: {root}"));
-    assert!(
-        text.contains("/nonexistent"),
-        "the pointer was not replaced"
-    );
-    let dir = scratch::scratch("e2e", "absent-pointer");
-    let app = dir.join("fakestripe.yaml");
-    std::fs::write(&app, &text).expect("the temporary directory is writable");
-    let file = dir.join("stored.yaml");
-    std::fs::write(
-        &file,
-        "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - pay: { card: success }\n  - advance: 1m\n  - expect: { stored_session: latest }\n",
-    )
-    .expect("the temporary directory is writable");
-
     let line = text
         .lines()
-        .position(|line| line.contains("/nonexistent"))
-        .expect("the app file has the pointer")
+        .position(|line| line == to)
+        .unwrap_or_else(|| panic!("`{from}` was not replaced"))
         + 1;
+    let dir = scratch::scratch("e2e", test);
+    let app = dir.join("fakestripe.yaml");
+    std::fs::write(&app, &text).expect("the temporary directory is writable");
+    let file = dir.join("scenario.yaml");
+    std::fs::write(&file, scenario).expect("the temporary directory is writable");
 
-    let results = run(&app, &[file], 1);
+    let mut results = run(&app, &[file], 1);
+    (app, line, results.remove(0))
+}
 
-    let failure = &results[0].failures[0];
+/// An `order.session_id` pointer that names nothing in the shop's order
+/// response: the failing `expect` step names the pointer and lists the
+/// response's keys instead of showing "(missing)".
+#[test]
+fn absent_pointer_named_in_expect_step() {
+    let (app, line, result) = run_with_order_line(
+        "absent-pointer",
+        "  session_id: /session_id",
+        "  session_id: /nonexistent",
+        "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - pay: { card: success }\n  - advance: 1m\n  - expect: { stored_session: latest }\n",
+    );
+
+    let failure = &result.failures[0];
     assert_eq!(failure.mismatches[0].subject, "stored session");
     assert_eq!(
         failure.mismatches[0].actual,
         format!(
-            "(missing: the order response has no value at the app file's `order.session_id` pointer `/nonexistent` at {}:{line}:15)",
+            "(missing: the order response has no value at the app file's `order.session_id` pointer `/nonexistent` at {}:{line}:15, and its top-level keys are {SHOP_ORDER_KEYS}, so the pointer is likely wrong)",
+            app.display()
+        )
+    );
+}
+
+/// The first eight top-level keys of the shop's order response, in its
+/// order, as the harness lists them.
+const SHOP_ORDER_KEYS: &str = "order_id, status, fulfilment_count, session_id, payment_intent, amount_total, currency, released, …";
+
+/// A misspelt fulfilment count pointer, given under the `fulfillments`
+/// spelling of the key: the failing `expect` step, which also uses that
+/// spelling, lists the keys that the order response does have.
+#[test]
+fn absent_pointer_lists_response_keys() {
+    let (app, line, result) = run_with_order_line(
+        "absent-pointer-keys",
+        "  fulfilments: /fulfilment_count",
+        "  fulfillments: /fulfillment_count",
+        "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - pay: { card: success }\n  - advance: 1m\n  - expect: { fulfillments: 1 }\n",
+    );
+
+    let failure = &result.failures[0];
+    assert_eq!(failure.mismatches[0].subject, "fulfilments");
+    assert_eq!(
+        failure.mismatches[0].actual,
+        format!(
+            "(missing: the order response has no value at the app file's `order.fulfilments` pointer `/fulfillment_count` at {}:{line}:17, and its top-level keys are {SHOP_ORDER_KEYS}, so the pointer is likely wrong)",
             app.display()
         )
     );

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::record::{Delivery, OrderRecord, OrderView, TraceEntry};
+use super::record::{Delivery, OrderRecord, OrderView, TraceEntry, describe_keys};
 use super::scenario::{ScenarioRun, StepFailure, glob, type_matches};
 use crate::report::events::Mismatch;
 use crate::scenario::PlannedStep;
@@ -61,7 +61,10 @@ fn show_field<T: ToString>(view: &OrderView, key: &str, value: Option<T>) -> Str
     match (value, view.absent_pointer(key)) {
         (Some(value), _) => value.to_string(),
         (None, Some(absent)) => {
-            format!("(missing: the order response has no value at {absent})")
+            let shape = describe_keys(&view.response_keys);
+            format!(
+                "(missing: the order response has no value at {absent}, and {shape}, so the pointer is likely wrong)"
+            )
         }
         (None, None) => "(missing)".to_owned(),
     }
