@@ -273,29 +273,44 @@ fn correct_shop_passes_500_cases() {
     );
 }
 
+/// Runs `fakestripe fuzz ARGS --app APP --out OUT` and returns the exit
+/// code and the standard output.
+fn fuzz_cli(args: &[&str], app: &Path, out: &Path) -> (Option<i32>, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_fakestripe"))
+        .arg("fuzz")
+        .args(args)
+        .arg("--app")
+        .arg(app)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .expect("fakestripe runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    (output.status.code(), stdout)
+}
+
+/// Returns the report's line that starts with "Smallest schedule:", or an
+/// empty string.
+fn smallest_schedule_line(stdout: &str) -> &str {
+    stdout
+        .lines()
+        .find(|line| line.starts_with("Smallest schedule:"))
+        .unwrap_or_default()
+}
+
 #[test]
 fn cli_prints_seed_and_writes_scenario() {
     let dir = scratch("cli");
     let app = buggy_shop_app("redirect-fulfils-too", &dir);
     let out = dir.join("cli-found.yaml");
-    let output = Command::new(env!("CARGO_BIN_EXE_fakestripe"))
-        .args(["fuzz", "--cases", "50", "--seed", "21", "--flow", "card"])
-        .arg("--app")
-        .arg(&app)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .expect("fakestripe runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let args = ["--cases", "50", "--seed", "21", "--flow", "card"];
+    let (code, stdout) = fuzz_cli(&args, &app, &out);
+    assert_eq!(code, Some(1), "{stdout}");
     assert!(stdout.starts_with("fakestripe fuzz: seed 21\n"), "{stdout}");
     assert!(stdout.trim_end().ends_with("seed 21"), "{stdout}");
     assert!(stdout.contains("Smallest schedule:"), "{stdout}");
     // The count of shrink runs agrees with its noun, one run included.
-    let summary = stdout
-        .lines()
-        .find(|line| line.starts_with("Smallest schedule:"))
-        .unwrap_or_default();
+    let summary = smallest_schedule_line(&stdout);
     let runs = summary
         .rsplit_once('(')
         .and_then(|(_, tail)| tail.split_once(" shrink run"))
@@ -507,4 +522,35 @@ fn cli_prints_scenario_when_write_fails() {
     assert!(rest.contains("The scenario file:"), "{rest}");
     assert!(rest.contains("- checkout: { order: O-1 }"), "{rest}");
     assert!(rest.trim_end().ends_with("seed 21"), "{rest}");
+}
+
+/// With `ignore-async` the shop never fulfils a SEPA Direct Debit that
+/// succeeds, whatever the order of the events, so shrinking removes every
+/// action. The report and the written file then state that the failure
+/// needs no reordering, in place of a schedule of no steps.
+#[test]
+fn cli_reports_no_reordering_needed() {
+    let dir = scratch("no-actions");
+    let app = buggy_shop_app("ignore-async", &dir);
+    let out = dir.join("plain-flow.yaml");
+    let args = ["--cases", "20", "--seed", "1", "--flow", "async-success"];
+    let (code, stdout) = fuzz_cli(&args, &app, &out);
+    assert_eq!(code, Some(1), "{stdout}");
+    let summary = smallest_schedule_line(&stdout);
+    assert!(
+        summary.starts_with("Smallest schedule: none of the "),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("The failure needs no reordering: the app fails on the plain flow"),
+        "{summary}"
+    );
+    let written = std::fs::read_to_string(&out).expect("the scenario file was written");
+    let scenario = fakestripe::scenario::parse(&out, &written).expect("the written file is valid");
+    let description = scenario.description.unwrap_or_default();
+    assert!(
+        description.contains("The failure needs no reordering: the app fails on the plain flow"),
+        "{description}"
+    );
+    assert!(!description.contains("the steps below"), "{description}");
 }

@@ -320,6 +320,38 @@ fn case_header(flow: Flow, case: u32, seed: u64) -> Header {
     }
 }
 
+/// Builds the description of the scenario file written for a shrunk
+/// failure. A schedule shrunk to no action sends the events in the order
+/// the fake created them, so the description then states that the failure
+/// needs no reordering.
+fn describe_failure(
+    fuzz_seed: u64,
+    case: u32,
+    flow: Flow,
+    failure: &str,
+    from: usize,
+    to: usize,
+) -> String {
+    let found = format!(
+        "Found by fakestripe fuzz with seed {fuzz_seed}: case {case} of the {flow} flow broke {failure}"
+    );
+    if to == 0 {
+        return format!(
+            "{found}, and shrinking removed all {from} actions of its schedule. The failure needs no \
+             reordering: the app fails on the plain flow. Every event is held from the first step. \
+             After the customer's steps, the clock moves on until every event of the flow exists, \
+             the events are delivered in the order the fake created them, the faults end, and the \
+             clock settles."
+        );
+    }
+    format!(
+        "{found}, and shrinking reduced its schedule from {from} to {to} actions. Every event is held \
+         from the first step. After the customer's steps, the steps below send the events in \
+         the order that broke the app. Then the events still held are delivered in \
+         the order the fake created them, the faults end, and the clock settles."
+    )
+}
+
 /// The progress of shrinking one failure.
 struct Shrinking {
     /// The failure every candidate must reproduce.
@@ -769,16 +801,13 @@ impl Explorer<'_> {
                 "{} flow: {} (fuzz seed {})",
                 flow.flow, failure, self.options.seed
             ),
-            description: format!(
-                "Found by fakestripe fuzz with seed {seed}: case {case} of the {flow} flow broke {failure}, \
-                 and shrinking reduced its schedule from {from} to {to} actions. Every event is held \
-                 from the first step. After the customer's steps, the steps below send the events in \
-                 the order that broke the app. Then the events still held are delivered in \
-                 the order the fake created them, the faults end, and the clock settles.",
-                seed = self.options.seed,
-                flow = flow.flow,
-                from = original.effective.len(),
-                to = smallest.effective.len(),
+            description: describe_failure(
+                self.options.seed,
+                case,
+                flow.flow,
+                &failure,
+                original.effective.len(),
+                smallest.effective.len(),
             ),
             seed,
         };

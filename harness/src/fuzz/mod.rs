@@ -296,14 +296,24 @@ fn report_outcome(outcome: &FuzzOutcome, options: &FuzzOptions) -> ExitCode {
         found.failure,
         count_cases(outcome.cases_run)
     );
-    outln!(
-        "Smallest schedule: {} of {} actions, {} ({} in {:.1}s):",
-        found.minimal.effective.len(),
-        found.original.effective.len(),
-        plural(found.minimal.deliveries, "delivery", "deliveries"),
+    let shrink_runs = format!(
+        "{} in {:.1}s",
         plural(found.shrink_runs, "shrink run", "shrink runs"),
         found.shrink_time.as_secs_f64()
     );
+    if found.minimal.effective.is_empty() {
+        outln!(
+            "Smallest schedule: none of the {} actions ({shrink_runs}). The failure needs no reordering: the app fails on the plain flow, with the events delivered in the order the fake created them:",
+            found.original.effective.len(),
+        );
+    } else {
+        outln!(
+            "Smallest schedule: {} of {} actions, {} ({shrink_runs}):",
+            found.minimal.effective.len(),
+            found.original.effective.len(),
+            plural(found.minimal.deliveries, "delivery", "deliveries"),
+        );
+    }
     print_schedule(found);
 
     let mut out = crate::output::stdout();
