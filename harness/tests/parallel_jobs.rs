@@ -1,7 +1,6 @@
-//! Runs of more than one job: each app the harness starts learns its
-//! job's number from `FAKESTRIPE_JOB`, and a failing scenario whose order
-//! the app reported and later returned 404 for gets a hint that the jobs'
-//! apps may share one store.
+//! Runs of more than one job. Each app the harness starts learns its
+//! job's number from `FAKESTRIPE_JOB`. A failing scenario whose order the
+//! app lost gets a hint that the jobs' apps may share one store.
 //!
 //! The app is a Python script that returns an order on its first read and
 //! 404 on every later one, as an app does when another job's `reset`
@@ -23,6 +22,8 @@ import json, os, urllib.parse, urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 job = os.environ["FAKESTRIPE_JOB"]
+# Reads of an order that get it before it is lost; 0 loses it at once.
+kept_reads = int(os.environ.get("KEPT_READS", "1"))
 with open(f"job-{job}", "w") as marker:
     marker.write(job)
 reads = {}
@@ -46,7 +47,7 @@ class Handler(BaseHTTPRequestHandler):
         if order_id not in reads:
             return self.answer(404, {"error": "no such order"})
         reads[order_id] += 1
-        if reads[order_id] > 1:
+        if reads[order_id] > kept_reads:
             return self.answer(404, {"error": "no such order"})
         return self.answer(200, {"state": "pending"})
 
@@ -110,11 +111,16 @@ steps:
 ";
 
 /// Writes the app, its app file and two copies of the scenario into
-/// `dir`, and returns the app file's path and the scenarios' paths.
-fn write_files(dir: &Path) -> (PathBuf, Vec<PathBuf>) {
+/// `dir`, and returns the app file's path and the scenarios' paths. The
+/// app keeps each order for `kept_reads` reads.
+fn write_files(dir: &Path, kept_reads: u32) -> (PathBuf, Vec<PathBuf>) {
     std::fs::write(dir.join("app.py"), APP).expect("the app is written");
     let app = dir.join("fakestripe.yaml");
-    std::fs::write(&app, APP_FILE).expect("the app file is written");
+    let app_file = APP_FILE.replace(
+        "  ready: /healthz\n",
+        &format!("  ready: /healthz\n  env: {{ KEPT_READS: \"{kept_reads}\" }}\n"),
+    );
+    std::fs::write(&app, app_file).expect("the app file is written");
     let scenarios: Vec<PathBuf> = ["first.yaml", "second.yaml"]
         .iter()
         .map(|name| {
@@ -157,7 +163,7 @@ fn shared_store_hints(result: &ScenarioResult) -> Vec<&String> {
 #[test]
 fn each_job_gets_its_number() {
     let dir = scratch::scratch("parallel-jobs", "numbers");
-    let (app, scenarios) = write_files(&dir);
+    let (app, scenarios) = write_files(&dir, 1);
 
     run(&app, &scenarios, 2);
 
@@ -176,7 +182,7 @@ fn each_job_gets_its_number() {
 #[test]
 fn lost_order_hints_shared_store() {
     let dir = scratch::scratch("parallel-jobs", "lost-order");
-    let (app, scenarios) = write_files(&dir);
+    let (app, scenarios) = write_files(&dir, 1);
 
     let results = run(&app, &scenarios, 2);
 
@@ -203,7 +209,7 @@ fn lost_order_hints_shared_store() {
 #[test]
 fn lost_order_one_job_no_hint() {
     let dir = scratch::scratch("parallel-jobs", "one-job");
-    let (app, scenarios) = write_files(&dir);
+    let (app, scenarios) = write_files(&dir, 1);
 
     let results = run(&app, &scenarios, 1);
 
@@ -211,5 +217,29 @@ fn lost_order_one_job_no_hint() {
     for result in &results {
         assert!(!result.passed(), "{}", result.path.display());
         assert!(shared_store_hints(result).is_empty(), "{:?}", result.hints);
+    }
+}
+
+/// An order lost before its first read, in a run of two jobs, gets the
+/// hint about the order path with the shared store named as the other
+/// cause.
+#[test]
+fn order_never_found_names_both_causes() {
+    let dir = scratch::scratch("parallel-jobs", "never-found");
+    let (app, scenarios) = write_files(&dir, 0);
+
+    let results = run(&app, &scenarios, 2);
+
+    for result in &results {
+        let hint = result
+            .hints
+            .iter()
+            .find(|hint| hint.starts_with("all "))
+            .unwrap_or_else(|| panic!("no hint about the order reads: {:?}", result.hints));
+        assert!(hint.contains("order reads got 404 from the app"), "{hint}");
+        assert!(
+            hint.contains("In a run of 2 jobs, apps that share one store"),
+            "{hint}"
+        );
     }
 }

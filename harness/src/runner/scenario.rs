@@ -249,7 +249,7 @@ pub async fn run_scenario(
         warnings.append(&mut run.unlisted_types);
         hints.push(UNLISTED_TYPES_HINT.to_owned());
     }
-    hints.extend(orders_not_found(&run.observations));
+    hints.extend(orders_not_found(&run.observations, ctx.jobs));
     if !failures.is_empty() && ctx.jobs > 1 {
         hints.extend(orders_lost(&run.orders, &run.observations, ctx.jobs));
     }
@@ -402,8 +402,9 @@ fn rejected_deliveries(deliveries: &[Delivery]) -> Option<RejectedDeliveries> {
 
 /// Returns a hint when every order read of the scenario got 404, because
 /// the app file's `order.request` then most likely names a path the app
-/// does not serve.
-fn orders_not_found(observations: &[Observation]) -> Option<String> {
+/// does not serve. In a run of more than one job, apps that share one
+/// store lose their orders the same way, so the hint names both causes.
+fn orders_not_found(observations: &[Observation], jobs: usize) -> Option<String> {
     let reads: Vec<&OrderView> = observations
         .iter()
         .flat_map(|observation| observation.orders.values())
@@ -412,8 +413,15 @@ fn orders_not_found(observations: &[Observation]) -> Option<String> {
     if !reads.iter().all(|view| view.http_status == 404) {
         return None;
     }
+    let shared = if jobs > 1 {
+        format!(
+            ". In a run of {jobs} jobs, apps that share one store, such as one SQLite file, lose orders the same way, since one job's `reset` request deletes another's orders: keep each job's orders apart, such as in a file named after the FAKESTRIPE_JOB variable, or run with --jobs 1 to tell the two causes apart"
+        )
+    } else {
+        String::new()
+    };
     Some(format!(
-        "all {} order reads got 404 from the app, such as {}, so it may not serve orders at that path: check {} against the app's order route",
+        "all {} order reads got 404 from the app, such as {}, so it may not serve orders at that path: check {} against the app's order route{shared}",
         reads.len(),
         first.request,
         first.request_source
