@@ -248,6 +248,8 @@ fn json_report_step_matches_terminal() {
     let report = json_report("json-report");
 
     let failure = &report["scenarios"][1]["failures"][0];
+    assert_eq!(report["scenarios"][0]["passed"], true, "{report}");
+    assert_eq!(report["scenarios"][1]["passed"], false, "{report}");
     assert_eq!(failure["kind"], "step", "{failure}");
     assert_eq!(failure["step"], 4, "{failure}");
     assert_eq!(failure["line"], 18, "{failure}");

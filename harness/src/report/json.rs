@@ -58,11 +58,12 @@ impl Reporter for JsonReporter {
                 self.results.sort_by_key(|(index, _)| *index);
                 self.skipped.sort();
                 self.unsupported.sort();
-                let scenarios: Vec<&ScenarioResult> = self
+                let scenarios: Vec<serde_json::Value> = self
                     .results
                     .iter()
-                    .map(|(_, result)| result.as_ref())
-                    .collect();
+                    .map(|(_, result)| with_outcome(result))
+                    .collect::<Result<_, _>>()
+                    .map_err(io::Error::other)?;
                 let skipped: Vec<&str> = self
                     .skipped
                     .iter()
@@ -98,4 +99,14 @@ impl Reporter for JsonReporter {
         }
         Ok(())
     }
+}
+
+/// Returns a scenario's result as JSON with `passed`, so that a reader
+/// need not infer the outcome from an empty `failures` list.
+fn with_outcome(result: &ScenarioResult) -> serde_json::Result<serde_json::Value> {
+    let mut value = serde_json::to_value(result)?;
+    if let Some(fields) = value.as_object_mut() {
+        fields.insert("passed".to_owned(), json!(result.passed()));
+    }
+    Ok(value)
 }

@@ -16,33 +16,8 @@
 //! expired session. It responds with 303 See Other to the page of the
 //! session that copies the expired one, which the first visit creates.
 //!
-//! Element ids are stable, for browser tests of an app:
-//!
-//! | id | element |
-//! |---|---|
-//! | `checkout-form` | the payment form |
-//! | `session-status` | the session's state; `data-status` is `open`, `complete` or `expired` |
-//! | `line-items` | the table of line items, one `tr.line-item` each |
-//! | `total-amount` | the amount due |
-//! | `email` | the customer's email, fixed (`readonly`) when the session's customer has one or the session has `customer_email` |
-//! | `billing-name` | the customer's name |
-//! | `phone` | the customer's phone number, required; present only when the session has `phone_number_collection[enabled]=true` |
-//! | `address-line1`, `address-line2`, `address-city`, `address-postal-code`, `address-state`, `address-country` | the billing address, whose `line1` and `country` are required; present only when the session has `billing_address_collection=required` |
-//! | `shipping-name`, `shipping-line1`, `shipping-line2`, `shipping-city`, `shipping-postal-code`, `shipping-state`, `shipping-country` | the shipping details, whose name, `line1` and `country` are required, with `shipping-country` a `select` of the allowed countries; present only when the session has `shipping_address_collection` |
-//! | `method-card`, `method-sepa_debit`, `method-us_bank_account` | one radio button per offered method |
-//! | `card-number` | the card number |
-//! | `outcome` | test outcome of an asynchronous method: `succeeded` or `failed` |
-//! | `delay-seconds` | seconds until an asynchronous payment settles |
-//! | `custom-text-submit` | the session's `custom_text[submit]`, above the pay button, when set |
-//! | `custom-text-after-submit` | the session's `custom_text[after_submit]`, below the pay button, when set |
-//! | `promotions` | checkbox for promotional emails (`opt_in` when ticked); present only with `consent_collection[promotions]=auto` |
-//! | `custom-field-{key}` | the input of the custom field `key`: a text box, or a `select` for a dropdown; `required` unless the field is optional |
-//! | `terms-of-service` | required checkbox to accept the terms of service, labelled with `custom_text[terms_of_service_acceptance]` when set; present only with `consent_collection[terms_of_service]=required` |
-//! | `payment-error` | the decline or validation message, when there is one |
-//! | `pay-button` | submits the payment; absent unless the session is open |
-//! | `cancel-button` | returns to `cancel_url`; absent without one, or once complete |
-//! | `three-d-secure` | the authentication step |
-//! | `three-d-secure-complete`, `three-d-secure-fail` | pass or fail authentication |
+//! Element ids are stable, for browser tests of an app; README.md lists
+//! them under "The hosted page and the dashboard".
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
