@@ -42,6 +42,20 @@ fn card_only_app(dir: &Path) -> PathBuf {
 }
 
 /// Reads the JSON report that a run wrote to `path`.
+/// Runs `fakestripe run` on `scenarios` (relative to the workspace root)
+/// against the app file `app`, with `args` after them, and returns the
+/// output.
+fn run_cli(scenarios: &str, app: &Path, args: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_fakestripe"))
+        .arg("run")
+        .arg(workspace_root().join(scenarios))
+        .arg("--app")
+        .arg(app)
+        .args(args)
+        .output()
+        .expect("fakestripe runs")
+}
+
 fn json_report(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).expect("the JSON report exists");
     serde_json::from_str(&text).expect("the report is JSON")
@@ -75,17 +89,16 @@ fn card_only_shop_skips_bank_debits() {
     let app = card_only_app(&dir);
     let junit = dir.join("report.xml");
     let json = dir.join("report.json");
-    let output = Command::new(env!("CARGO_BIN_EXE_fakestripe"))
-        .arg("run")
-        .arg(workspace_root().join("scenarios"))
-        .arg("--app")
-        .arg(&app)
-        .arg("--junit")
-        .arg(&junit)
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .expect("fakestripe runs");
+    let output = run_cli(
+        "scenarios",
+        &app,
+        &[
+            "--junit".as_ref(),
+            junit.as_ref(),
+            "--json".as_ref(),
+            json.as_ref(),
+        ],
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
@@ -133,14 +146,11 @@ fn card_only_shop_skips_bank_debits() {
 fn only_unoffered_scenarios_exit_4() {
     let dir = scratch::scratch("payment-method-types", "none-runs");
     let app = card_only_app(&dir);
-    let output = Command::new(env!("CARGO_BIN_EXE_fakestripe"))
-        .arg("run")
-        .arg(workspace_root().join("scenarios/payment-status"))
-        .args(["--filter", "sepa"])
-        .arg("--app")
-        .arg(&app)
-        .output()
-        .expect("fakestripe runs");
+    let output = run_cli(
+        "scenarios/payment-status",
+        &app,
+        &["--filter".as_ref(), "sepa".as_ref()],
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(4), "{stderr}");
     assert!(
@@ -158,23 +168,20 @@ fn exclude_leaves_out_matches() {
     let dir = scratch::scratch("payment-method-types", "exclude");
     let app = card_only_app(&dir);
     let json = dir.join("report.json");
-    let output = Command::new(env!("CARGO_BIN_EXE_fakestripe"))
-        .arg("run")
-        .arg(workspace_root().join("scenarios"))
-        .args([
-            "--filter",
-            "payment-status/",
-            "--exclude",
-            "sepa",
-            "--exclude",
-            "bank-debit",
-        ])
-        .arg("--app")
-        .arg(&app)
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .expect("fakestripe runs");
+    let args: Vec<&std::ffi::OsStr> = [
+        "--filter",
+        "payment-status/",
+        "--exclude",
+        "sepa",
+        "--exclude",
+        "bank-debit",
+        "--json",
+    ]
+    .iter()
+    .map(|arg| arg.as_ref())
+    .chain([json.as_os_str()])
+    .collect();
+    let output = run_cli("scenarios", &app, &args);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{stdout}");
     let report = json_report(&json);
@@ -192,14 +199,11 @@ fn exclude_leaves_out_matches() {
         assert!(!path.contains("bank-debit"), "{path}");
     }
 
-    let none = Command::new(env!("CARGO_BIN_EXE_fakestripe"))
-        .arg("run")
-        .arg(workspace_root().join("scenarios/payment-status"))
-        .args(["--exclude", "payment-status"])
-        .arg("--app")
-        .arg(&app)
-        .output()
-        .expect("fakestripe runs");
+    let none = run_cli(
+        "scenarios/payment-status",
+        &app,
+        &["--exclude".as_ref(), "payment-status".as_ref()],
+    );
     let stderr = String::from_utf8_lossy(&none.stderr);
     assert_eq!(none.status.code(), Some(4), "{stderr}");
     assert!(
@@ -268,15 +272,11 @@ fn session_with_unlisted_type_warned() {
     let app = dir.join("lists-card.yaml");
     std::fs::write(&app, text).expect("the temporary directory is writable");
     let json = dir.join("report.json");
-    let output = Command::new(env!("CARGO_BIN_EXE_fakestripe"))
-        .arg("run")
-        .arg(workspace_root().join("scenarios/payment-status/card-paid.yaml"))
-        .arg("--app")
-        .arg(&app)
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .expect("fakestripe runs");
+    let output = run_cli(
+        "scenarios/payment-status/card-paid.yaml",
+        &app,
+        &["--json".as_ref(), json.as_ref()],
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
