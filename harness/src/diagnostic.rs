@@ -69,9 +69,9 @@ impl fmt::Display for FileError {
 
 impl std::error::Error for FileError {}
 
-/// The largest scenario, app or fault plan file read, far above any real
-/// one, so that a path to a device or a runaway file ends in an error
-/// rather than in memory without bound.
+/// The size limit of scenario, app and fault plan files, far above any
+/// real one. A path to a device or a runaway file then ends in an error
+/// instead of filling memory.
 pub const MAX_TEXT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Reads a regular file of at most [`MAX_TEXT_BYTES`].

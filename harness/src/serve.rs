@@ -125,8 +125,8 @@ pub fn main(args: ServeArgs) -> ExitCode {
         }
         if let Some(url) = &config.forward_to {
             let _ = writeln!(out, "forwarding every event to {url}");
-            // A secret the user chose is known to them and stays out of
-            // output that CI logs keep; a random one must be shown.
+            // The user already knows a secret they chose, so it stays out
+            // of output that CI logs keep. A random one must be shown.
             if args.webhook_secret.is_some() {
                 let _ = writeln!(
                     out,

@@ -359,7 +359,7 @@ struct Advance {
 /// Stripe's retry schedule with room to spare.
 const MAX_ADVANCE: i64 = 30 * 24 * 3600;
 
-/// The latest time the clock takes, the start of 2100, so that dates
+/// The latest time the clock can reach: the start of 2100, so that dates
 /// keep four-digit years.
 const LATEST_NOW: i64 = 4_102_444_800;
 

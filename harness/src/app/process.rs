@@ -415,8 +415,8 @@ fn signal_group(group: Option<i32>, kill: bool) {
 fn signal_group(_group: Option<i32>, _kill: bool) {}
 
 /// Reads the app's `stream` (0 for stdout, 1 for stderr) into `log` line
-/// by line, keeping the text after the last newline as its unfinished
-/// line, so output that does not end a line still shows.
+/// by line. The text after the last newline is kept as the unfinished
+/// line, so output without a final newline still shows.
 async fn collect(stream: impl AsyncRead + Unpin, index: usize, log: Arc<Mutex<AppLog>>) {
     let mut reader = BufReader::new(stream);
     let mut bytes = Vec::new();
@@ -428,10 +428,10 @@ async fn collect(stream: impl AsyncRead + Unpin, index: usize, log: Arc<Mutex<Ap
             _ => break,
         };
         let newline = chunk.iter().position(|byte| *byte == b'\n');
-        let taken = newline.map_or(chunk.len(), |at| at + 1);
+        let consumed = newline.map_or(chunk.len(), |at| at + 1);
         let room = MAX_LINE_BYTES.saturating_sub(bytes.len());
-        bytes.extend_from_slice(&chunk[..taken.min(room)]);
-        reader.consume(taken);
+        bytes.extend_from_slice(&chunk[..consumed.min(room)]);
+        reader.consume(consumed);
         let text = String::from_utf8_lossy(&bytes);
         let line = without_colours(text.trim_end_matches(['\n', '\r']));
         let Ok(mut log) = log.lock() else { break };

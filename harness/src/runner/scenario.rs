@@ -279,10 +279,9 @@ pub async fn run_scenario(
 }
 
 /// Returns a warning for each `api_error` and `lost_response` fault of the
-/// scenario's plans that never took effect, read from the fault entries of
-/// the trace. Such a fault targets a route the app did not call, as when
-/// the app reads the data another way, and a step that expects its effect
-/// then fails for a reason that its message does not show.
+/// scenario's plans that never took effect, read from the trace's fault
+/// entries. Such a fault targets a route the app did not call. A step that
+/// expects its effect then fails for a reason its message does not show.
 fn idle_call_faults(trace: &[TraceEntry]) -> Vec<String> {
     // A `hold` or `set_faults` step sets the plan again, with the same
     // call faults, so a fault is known by its parameters.

@@ -385,11 +385,11 @@ pub async fn advance(
 /// each prepared just before it is sent, so the app's response to one comes
 /// before the next is built. When the instant has deliveries for several
 /// endpoints, all are prepared first, in schedule order, so fault
-/// decisions and ids follow the seed as before, and then each endpoint
-/// receives its own in parallel: an endpoint that hangs holds up the
-/// others only at later instants. Their outcomes are recorded once every
-/// send has a response or has timed out, in schedule order. Adds the
-/// deliveries it prepared to `ran`.
+/// decisions and ids follow the seed. Each endpoint then receives its own
+/// in parallel, so an endpoint that hangs delays the others only at later
+/// instants. The outcomes are recorded in schedule order once every send
+/// has a response or has timed out. Adds the deliveries it prepared to
+/// `ran`.
 async fn deliver_instant(
     shared: &Arc<Shared>,
     account: &Arc<Account>,

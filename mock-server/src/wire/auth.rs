@@ -13,8 +13,8 @@ pub fn api_key(headers: &HeaderMap) -> Result<String, ApiError> {
     let Some(value) = headers.get(AUTHORIZATION) else {
         return Err(missing_key());
     };
-    // A value with bytes outside visible ASCII carries a key that cannot
-    // be one, which the message names without repeating it.
+    // A value with bytes outside visible ASCII cannot contain a valid key.
+    // The error says so without repeating the value.
     let header = value.to_str().map_err(|_| not_ascii_key())?.trim();
     let key = if let Some(token) = strip_scheme(header, "Bearer") {
         token.trim().to_owned()
