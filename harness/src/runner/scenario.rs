@@ -27,7 +27,9 @@ use crate::invariants::{self, Violation};
 use crate::report::events::{Failure, FailureKind, Mismatch, ScenarioResult};
 use crate::report::timeline;
 use crate::scenario::load::card_number;
-use crate::scenario::model::{PayStep, PaymentMethod, ReleaseStep, Step, WaitUntilStep};
+use crate::scenario::model::{
+    CheckoutStep, PayStep, PaymentMethod, ReleaseStep, Step, WaitUntilStep,
+};
 use crate::scenario::values::HttpStatus;
 use crate::scenario::{PlannedStep, Scenario};
 
@@ -831,161 +833,7 @@ impl ScenarioRun<'_> {
     async fn step(&mut self, planned: &PlannedStep) -> Result<(), StepFailure> {
         let fake = self.ctx.fake.clone();
         match &planned.step {
-            Step::Checkout(checkout) => {
-                let name = checkout.order.clone();
-                let app_id = format!("{name}-{}", self.tag);
-                let record = self
-                    .orders
-                    .entry(name.clone())
-                    .or_insert_with(|| OrderRecord {
-                        app_id,
-                        attempts: Vec::new(),
-                        sessions: Vec::new(),
-                    });
-                let attempt = record.attempts.len() + 1;
-                let items = match &checkout.items {
-                    Some(items) => serde_json::to_value(items_json(&items.value))
-                        .unwrap_or_else(|_| default_items()),
-                    None => default_items(),
-                };
-                let mut vars = Variables::new();
-                vars.set("order_id", Value::String(record.app_id.clone()))
-                    .set("items", items)
-                    .set(
-                        "currency",
-                        Value::String(
-                            checkout
-                                .currency
-                                .as_ref()
-                                .map_or_else(|| "usd".to_owned(), |code| code.value.clone()),
-                        ),
-                    )
-                    .set(
-                        "email",
-                        checkout.email.clone().map_or(Value::Null, Value::String),
-                    )
-                    .set(
-                        "name",
-                        checkout.name.clone().map_or(Value::Null, Value::String),
-                    )
-                    .set(
-                        "metadata",
-                        serde_json::to_value(checkout.metadata.clone().unwrap_or_default())
-                            .unwrap_or_default(),
-                    )
-                    .set("attempt", json!(attempt));
-                let before = self.seq;
-                let answer = self
-                    .ctx
-                    .app
-                    .checkout(&vars)
-                    .await
-                    .map_err(StepFailure::new)?;
-                self.sync_trace().await.map_err(StepFailure::new)?;
-                let harness = self.ctx.fake.own_requests();
-                let created: Vec<String> = self
-                    .trace
-                    .iter()
-                    .filter(|e| e.seq > before && e.kind == "request")
-                    .filter(|e| {
-                        !e.str_field("request_id")
-                            .is_some_and(|id| harness.contains(id))
-                    })
-                    .filter(|e| {
-                        e.str_field("method") == Some("POST")
-                            && e.str_field("path") == Some("/v1/checkout/sessions")
-                    })
-                    .flat_map(|e| e.detail["objects"].as_array().cloned().unwrap_or_default())
-                    .filter_map(|id| {
-                        id.as_str()
-                            .filter(|id| id.starts_with("cs_"))
-                            .map(str::to_owned)
-                    })
-                    .fold(Vec::new(), |mut ids, id| {
-                        if !ids.contains(&id) {
-                            ids.push(id);
-                        }
-                        ids
-                    });
-                let session_id = answer
-                    .session_id
-                    .clone()
-                    .or_else(|| created.last().cloned());
-                if let Some(record) = self.orders.get_mut(&name) {
-                    record.attempts.push(CheckoutAttempt {
-                        session_id,
-                        created,
-                        http_status: answer.http_status,
-                    });
-                }
-                self.redirects.remove(&name);
-                let url_pointer = self.ctx.app.config().checkout.url.is_some();
-                if let Err(mismatch) = check_checkout_status(
-                    checkout.expect_status,
-                    url_pointer,
-                    answer.http_status,
-                    answer.location.is_some(),
-                ) {
-                    return Err(StepFailure {
-                        message: format!(
-                            "the app responded to the checkout request for {name} with {}: {}",
-                            answer.http_status, answer.body_excerpt
-                        ),
-                        mismatches: vec![mismatch],
-                    });
-                }
-                if (200..300).contains(&answer.http_status)
-                    && let Some(absent) = &answer.absent_pointers
-                {
-                    return Err(StepFailure::new(format!(
-                        "{absent}. Correct the pointer, or leave it out so that the harness reads the session from the Checkout URL or takes the session the app created"
-                    )));
-                }
-                let last_attempt = self.orders.get(&name).and_then(|r| r.attempts.last());
-                let no_session = last_attempt.is_some_and(|a| a.session_id.is_none());
-                let session_id = last_attempt.and_then(|a| a.session_id.clone());
-                if (200..400).contains(&answer.http_status) && no_session {
-                    let pointer = self
-                        .ctx
-                        .app
-                        .config()
-                        .checkout
-                        .session_id
-                        .as_ref()
-                        .map_or_else(|| "(not set)".to_owned(), |p| p.value.clone());
-                    let location = answer
-                        .location
-                        .as_deref()
-                        .map_or_else(String::new, |url| format!(" (Location: {url})"));
-                    return Err(StepFailure::new(format!(
-                        "the app responded with {}{location} but returned no session id (pointer {pointer}) and created no Checkout Session: {}",
-                        answer.http_status, answer.body_excerpt
-                    )));
-                }
-                if !url_pointer
-                    && (300..400).contains(&answer.http_status)
-                    && let (Some(location), Some(session_id)) = (&answer.location, session_id)
-                {
-                    // A redirect elsewhere leaves the browser short of
-                    // Checkout, although the app created the session.
-                    let session = fake.object(&session_id).await?;
-                    if let Some(url) = session["url"].as_str()
-                        && location != url
-                    {
-                        return Err(StepFailure {
-                            message: format!(
-                                "the app redirected the checkout request for {name} to {location}, which is not the Checkout URL of its session {session_id}, so a browser would not reach Checkout"
-                            ),
-                            mismatches: vec![Mismatch {
-                                subject: "Location".to_owned(),
-                                expected: url.to_owned(),
-                                actual: location.clone(),
-                            }],
-                        });
-                    }
-                }
-                Ok(())
-            }
+            Step::Checkout(checkout) => self.checkout(checkout).await,
             Step::Pay(pay) => self.pay(planned, pay).await,
             Step::Cancel(session) => {
                 let attempt = session.as_ref().and_then(|s| s.attempt.as_ref());
@@ -1086,6 +934,137 @@ impl ScenarioRun<'_> {
             Step::WaitUntil(wait) => self.wait_until(planned, wait).await,
             Step::Expect(check) => expect::check(self, planned, check).await,
         }
+    }
+
+    /// Returns the Checkout Sessions that the app's requests after trace
+    /// sequence `before` created, in order and without repeats. The
+    /// harness's own requests are left out.
+    fn sessions_created_since(&self, before: u64) -> Vec<String> {
+        let harness = self.ctx.fake.own_requests();
+        self.trace
+            .iter()
+            .filter(|e| e.seq > before && e.kind == "request")
+            .filter(|e| {
+                !e.str_field("request_id")
+                    .is_some_and(|id| harness.contains(id))
+            })
+            .filter(|e| {
+                e.str_field("method") == Some("POST")
+                    && e.str_field("path") == Some("/v1/checkout/sessions")
+            })
+            .flat_map(|e| e.detail["objects"].as_array().cloned().unwrap_or_default())
+            .filter_map(|id| {
+                id.as_str()
+                    .filter(|id| id.starts_with("cs_"))
+                    .map(str::to_owned)
+            })
+            .fold(Vec::new(), |mut ids, id| {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+                ids
+            })
+    }
+
+    /// Runs a `checkout` step: asks the app to start a checkout for the
+    /// order, records the session it made, and checks its answer.
+    async fn checkout(&mut self, checkout: &CheckoutStep) -> Result<(), StepFailure> {
+        let name = checkout.order.clone();
+        let app_id = format!("{name}-{}", self.tag);
+        let record = self
+            .orders
+            .entry(name.clone())
+            .or_insert_with(|| OrderRecord {
+                app_id,
+                attempts: Vec::new(),
+                sessions: Vec::new(),
+            });
+        let attempt = record.attempts.len() + 1;
+        let vars = checkout_variables(checkout, &record.app_id, attempt);
+        let before = self.seq;
+        let answer = self
+            .ctx
+            .app
+            .checkout(&vars)
+            .await
+            .map_err(StepFailure::new)?;
+        self.sync_trace().await.map_err(StepFailure::new)?;
+        let created = self.sessions_created_since(before);
+        let session_id = answer
+            .session_id
+            .clone()
+            .or_else(|| created.last().cloned());
+        if let Some(record) = self.orders.get_mut(&name) {
+            record.attempts.push(CheckoutAttempt {
+                session_id: session_id.clone(),
+                created,
+                http_status: answer.http_status,
+            });
+        }
+        self.redirects.remove(&name);
+        let url_pointer = self.ctx.app.config().checkout.url.is_some();
+        if let Err(mismatch) = check_checkout_status(
+            checkout.expect_status,
+            url_pointer,
+            answer.http_status,
+            answer.location.is_some(),
+        ) {
+            return Err(StepFailure {
+                message: format!(
+                    "the app responded to the checkout request for {name} with {}: {}",
+                    answer.http_status, answer.body_excerpt
+                ),
+                mismatches: vec![mismatch],
+            });
+        }
+        if (200..300).contains(&answer.http_status)
+            && let Some(absent) = &answer.absent_pointers
+        {
+            return Err(StepFailure::new(format!(
+                "{absent}. Correct the pointer, or leave it out so that the harness reads the session from the Checkout URL or takes the session the app created"
+            )));
+        }
+        if (200..400).contains(&answer.http_status) && session_id.is_none() {
+            let pointer = self
+                .ctx
+                .app
+                .config()
+                .checkout
+                .session_id
+                .as_ref()
+                .map_or_else(|| "(not set)".to_owned(), |p| p.value.clone());
+            let location = answer
+                .location
+                .as_deref()
+                .map_or_else(String::new, |url| format!(" (Location: {url})"));
+            return Err(StepFailure::new(format!(
+                "the app responded with {}{location} but returned no session id (pointer {pointer}) and created no Checkout Session: {}",
+                answer.http_status, answer.body_excerpt
+            )));
+        }
+        if !url_pointer
+            && (300..400).contains(&answer.http_status)
+            && let (Some(location), Some(session_id)) = (&answer.location, session_id)
+        {
+            // A redirect elsewhere leaves the browser short of
+            // Checkout, although the app created the session.
+            let session = self.ctx.fake.object(&session_id).await?;
+            if let Some(url) = session["url"].as_str()
+                && location != url
+            {
+                return Err(StepFailure {
+                    message: format!(
+                        "the app redirected the checkout request for {name} to {location}, which is not the Checkout URL of its session {session_id}, so a browser would not reach Checkout"
+                    ),
+                    mismatches: vec![Mismatch {
+                        subject: "Location".to_owned(),
+                        expected: url.to_owned(),
+                        actual: location.clone(),
+                    }],
+                });
+            }
+        }
+        Ok(())
     }
 
     async fn pay(&mut self, planned: &PlannedStep, pay: &PayStep) -> Result<(), StepFailure> {
@@ -1316,6 +1295,43 @@ fn check_redirect_status(expect_status: Option<HttpStatus>, status: u16) -> Resu
         expected,
         actual: status.to_string(),
     })
+}
+
+/// Returns the variables of the app's checkout request for attempt
+/// `attempt` of an order whose id in the app is `app_id`.
+fn checkout_variables(checkout: &CheckoutStep, app_id: &str, attempt: usize) -> Variables {
+    let items = match &checkout.items {
+        Some(items) => {
+            serde_json::to_value(items_json(&items.value)).unwrap_or_else(|_| default_items())
+        }
+        None => default_items(),
+    };
+    let mut vars = Variables::new();
+    vars.set("order_id", Value::String(app_id.to_owned()))
+        .set("items", items)
+        .set(
+            "currency",
+            Value::String(
+                checkout
+                    .currency
+                    .as_ref()
+                    .map_or_else(|| "usd".to_owned(), |code| code.value.clone()),
+            ),
+        )
+        .set(
+            "email",
+            checkout.email.clone().map_or(Value::Null, Value::String),
+        )
+        .set(
+            "name",
+            checkout.name.clone().map_or(Value::Null, Value::String),
+        )
+        .set(
+            "metadata",
+            serde_json::to_value(checkout.metadata.clone().unwrap_or_default()).unwrap_or_default(),
+        )
+        .set("attempt", json!(attempt));
+    vars
 }
 
 /// Line items as the template's `items` variable.
