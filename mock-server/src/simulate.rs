@@ -440,13 +440,8 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
         };
         data.trace("customer", json!({"session": session_id, "action": "pay", "method": "card", "card": last4(&card.number)}));
         let pi_id = ensure_payment_intent(data, session_id, &origin);
-        let pm = payment_method(
-            data,
-            "card",
-            Some(&card),
-            entered.email.as_deref(),
-            entered.name.as_deref(),
-        );
+        record_shipping(data, &pi_id, &entered.shipping);
+        let pm = payment_method(data, "card", Some(&card), entered_billing_details(&entered));
         let authentication = if fail_3ds {
             Authentication::Fail
         } else {
@@ -512,13 +507,8 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
     }
     data.trace("customer", json!({"session": session_id, "action": "pay", "method": method, "outcome": if succeed { "succeeded" } else { "failed" }, "delay_seconds": delay}));
     let pi_id = ensure_payment_intent(data, session_id, &origin);
-    let pm = payment_method(
-        data,
-        method,
-        None,
-        entered.email.as_deref(),
-        entered.name.as_deref(),
-    );
+    record_shipping(data, &pi_id, &entered.shipping);
+    let pm = payment_method(data, method, None, entered_billing_details(&entered));
     let completed = complete_session(data, session_id, &pi_id, "unpaid", entered, &origin);
     crate::faults::start_lag(data, session_id, &session);
     start_processing(data, &pi_id, &pm, &origin);
@@ -735,13 +725,13 @@ pub fn new_payment_intent(data: &mut AccountData, spec: IntentSpec, origin: &Ori
     pi
 }
 
-/// Stores a payment method for the customer's card or bank account.
+/// Stores a payment method for the customer's card or bank account, with
+/// `billing_details` as given.
 pub fn payment_method(
     data: &mut AccountData,
     kind: &str,
     card: Option<&TestCard>,
-    email: Option<&str>,
-    name: Option<&str>,
+    billing_details: Value,
 ) -> Value {
     let id = data.new_id("pm_");
     let now = data.now();
@@ -750,7 +740,7 @@ pub fn payment_method(
         "object": "payment_method",
         // Checkout's consent to show a saved card again is not modelled.
         "allow_redisplay": "unspecified",
-        "billing_details": {"address": null, "email": email, "name": name, "phone": null},
+        "billing_details": billing_details,
         "created": now,
         "customer": null,
         "livemode": false,
@@ -786,6 +776,57 @@ pub fn payment_method(
     }
     save(data, "payment_method", &id, &pm);
     pm
+}
+
+/// Returns the `billing_details` of a payment method that no one entered
+/// details for, such as one made from a test payment method id.
+pub fn empty_billing_details() -> Value {
+    json!({"address": null, "email": null, "name": null, "phone": null})
+}
+
+/// Returns the `billing_details` of the payment method a customer pays
+/// with on the page: the email, the name and, where the session collects
+/// one, the billing address entered. Stripe's reference for a session's
+/// `customer` states that Checkout prefills a card only from a payment
+/// method with a billing address, name and email, which Checkout's own
+/// payment methods carry.
+fn entered_billing_details(entered: &CustomerEntry) -> Value {
+    // NOTE: `phone` stays null even when the session collects a phone,
+    // because Stripe's guide to collecting phone numbers names only the
+    // customer and `customer_details` as where the phone is saved.
+    json!({
+        "address": entered.address,
+        "email": entered.email,
+        "name": entered.name,
+        "phone": null,
+    })
+}
+
+/// Copies the shipping details entered on the page into the `shipping` of
+/// the session's payment intent, before the payment creates a charge, so
+/// the charge carries them too. The name and address entered replace
+/// those of `payment_intent_data[shipping]`, whose `carrier`, `phone` and
+/// `tracking_number` stay.
+// NOTE: Stripe's reference does not name the intent's `shipping` here.
+// Its guide to collecting addresses states that the details show on the
+// payment's page in the Dashboard, and that page shows the intent's
+// `shipping`.
+fn record_shipping(data: &mut AccountData, pi_id: &str, shipping: &Value) {
+    if shipping.is_null() {
+        return;
+    }
+    let Some(mut pi) = data.store.get("payment_intent", pi_id) else {
+        return;
+    };
+    let intent_shipping = &pi["shipping"];
+    pi["shipping"] = json!({
+        "address": shipping["address"],
+        "carrier": intent_shipping["carrier"],
+        "name": shipping["name"],
+        "phone": intent_shipping["phone"],
+        "tracking_number": intent_shipping["tracking_number"],
+    });
+    save(data, "payment_intent", pi_id, &pi);
 }
 
 /// Derives a card's fingerprint: sixteen letters and digits, the same for
@@ -1500,10 +1541,16 @@ fn complete_session(
         .unwrap_or_default();
     let mut session = before.clone();
     if session["customer"].is_null() && session["customer_creation"] == "always" {
+        // Stripe's reference states that Checkout creates the customer from
+        // the details given during the payment. Stripe Tax's guide to
+        // customer addresses states that Checkout collects them itself,
+        // where other integrations must set them on the customer.
         let fields = crate::resources::customers::CustomerFields {
             email: email.clone(),
             name: name.clone(),
             phone: phone.clone(),
+            address: address.clone(),
+            shipping: customer_shipping(&shipping),
             ..Default::default()
         };
         let customer = crate::resources::customers::new_customer(data, fields, origin);
@@ -1545,11 +1592,7 @@ fn complete_session(
         // With customer_update[shipping]=auto the shipping details entered
         // replace the customer's.
         if !shipping.is_null() && session["_customer_update"]["shipping"] == "auto" {
-            customer["shipping"] = json!({
-                "address": shipping["address"],
-                "name": shipping["name"],
-                "phone": null,
-            });
+            customer["shipping"] = customer_shipping(&shipping);
         }
         if customer != previous {
             save(data, "customer", id, &customer);
@@ -1563,11 +1606,9 @@ fn complete_session(
     session["url"] = Value::Null;
     session["consent"] = consent;
     session["custom_fields"] = custom_fields;
-    // NOTE: the payment intent's `shipping` stays as it was, because
-    // Stripe's reference does not say whether Checkout copies these
-    // details to it. Before API version 2025-03-31 Stripe showed them as
-    // the session's top-level `shipping_details`, which the fake does not
-    // render in older versions.
+    // NOTE: before API version 2025-03-31 Stripe also showed these details
+    // as the session's top-level `shipping_details`, which the fake does
+    // not render in older versions.
     if !shipping.is_null() {
         session["collected_information"] = json!({
             "business_name": null,
@@ -1589,6 +1630,20 @@ fn complete_session(
     save(data, "checkout.session", session_id, &session);
     emit(data, "checkout.session.completed", &session, None, origin);
     session
+}
+
+/// Returns a customer's `shipping` from the shipping details entered on
+/// the page, or null when the session collects none. `phone` stays null,
+/// as the phone entered is saved to the customer's `phone`.
+fn customer_shipping(shipping: &Value) -> Value {
+    if shipping.is_null() {
+        return Value::Null;
+    }
+    json!({
+        "address": shipping["address"],
+        "name": shipping["name"],
+        "phone": null,
+    })
 }
 
 /// The email a payment through the control API enters when it gives

@@ -1763,6 +1763,224 @@ async fn payment_intent_data_shipping_reaches_charge() {
     assert_eq!(reply.expect(400)["error"]["code"], "parameter_unknown");
 }
 
+/// Returns the billing address that the tests of collected details enter.
+fn entered_address() -> Value {
+    json!({
+        "city": "Berlin",
+        "country": "DE",
+        "line1": "Unter den Linden 1",
+        "line2": null,
+        "postal_code": "10117",
+        "state": null,
+    })
+}
+
+/// Returns the shipping address that the tests of collected details
+/// enter.
+fn entered_shipping_address() -> Value {
+    json!({
+        "city": "Wien",
+        "country": "AT",
+        "line1": "Ring 1",
+        "line2": "Stiege 2",
+        "postal_code": "1010",
+        "state": null,
+    })
+}
+
+/// Pays `session` through the control API as Ada, entering the addresses
+/// above where the session collects them, and returns the completed
+/// session. A bank debit is due to settle a minute later.
+async fn pay_with_addresses(api: &Api, session: &Value, payment_method: &str) -> Value {
+    let mut body = json!({
+        "payment_method": payment_method,
+        "email": "ada@shop.test",
+        "name": "Ada Lovelace",
+    });
+    if session["billing_address_collection"] == "required" {
+        body["address"] = entered_address();
+    }
+    if !session["shipping_address_collection"].is_null() {
+        body["shipping"] =
+            json!({"name": "Charles Babbage", "address": entered_shipping_address()});
+    }
+    if payment_method == "card" {
+        body["card_number"] = json!("4242424242424242");
+    } else {
+        body["outcome"] = json!("succeeded");
+        body["delay_seconds"] = json!(60);
+    }
+    let session_id = id_of(session);
+    api.control(&format!("/checkout/sessions/{session_id}/pay"), body)
+        .await
+        .ok()["session"]
+        .clone()
+}
+
+/// A customer that Checkout creates carries the billing address as its
+/// `address` and the shipping details as its `shipping`, from its
+/// `customer.created` event on.
+#[tokio::test]
+async fn created_customer_carries_collected_addresses() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_created_customer_addresses");
+    let session = create_session(
+        &api,
+        &[
+            ("customer_creation", "always"),
+            ("billing_address_collection", "required"),
+            ("shipping_address_collection[allowed_countries][0]", "AT"),
+            ("phone_number_collection[enabled]", "true"),
+        ],
+    )
+    .await;
+
+    let completed = pay_with_addresses(&api, &session, "card").await;
+
+    let customer_id = completed["customer"].as_str().expect("a created customer");
+    let customer = api
+        .get(&format!("/v1/customers/{customer_id}"))
+        .await
+        .ok()
+        .clone();
+    let shipping = json!({
+        "address": entered_shipping_address(),
+        "name": "Charles Babbage",
+        "phone": null,
+    });
+    assert_eq!(customer["address"], entered_address());
+    assert_eq!(customer["shipping"], shipping);
+    assert_eq!(customer["name"], "Ada Lovelace");
+    assert_eq!(customer["email"], "ada@shop.test");
+    assert_eq!(customer["phone"], "+15555550100");
+    let created: Vec<Value> = api
+        .all_events()
+        .await
+        .into_iter()
+        .filter(|event| event["type"] == "customer.created")
+        .collect();
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert_eq!(created[0]["data"]["object"]["address"], entered_address());
+    assert_eq!(created[0]["data"]["object"]["shipping"], shipping);
+
+    // Without address collection the created customer has neither.
+    let plain = create_session(&api, &[("customer_creation", "always")]).await;
+    let paid = api.pay_card(&id_of(&plain), "4242424242424242").await;
+    let plain_customer = paid.ok()["session"]["customer"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let plain_customer = api.get(&format!("/v1/customers/{plain_customer}")).await;
+    assert_eq!(plain_customer.ok()["address"], Value::Null);
+    assert_eq!(plain_customer.ok()["shipping"], Value::Null);
+}
+
+/// The shipping details entered on the page become the payment intent's
+/// `shipping` and its charge's, for a card and for a bank debit that
+/// settles later. A `payment_intent_data[shipping]` keeps its carrier and
+/// tracking number, but the customer's name and address replace its own.
+#[tokio::test]
+async fn collected_shipping_reaches_payment_intent_and_charge() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_collected_shipping_intent");
+    let expected = json!({
+        "address": entered_shipping_address(),
+        "carrier": null,
+        "name": "Charles Babbage",
+        "phone": null,
+        "tracking_number": null,
+    });
+    let collect = ("shipping_address_collection[allowed_countries][0]", "AT");
+
+    let card_session = create_session(&api, &[collect]).await;
+    let eur_session = api
+        .post("/v1/checkout/sessions", &session_body("eur", &[collect]))
+        .await
+        .ok()
+        .clone();
+    for (session, method) in [(&card_session, "card"), (&eur_session, "sepa_debit")] {
+        let completed = pay_with_addresses(&api, session, method).await;
+        let pi_id = completed["payment_intent"]
+            .as_str()
+            .expect("a payment intent");
+        let pi = api
+            .get(&format!("/v1/payment_intents/{pi_id}"))
+            .await
+            .ok()
+            .clone();
+        assert_eq!(pi["shipping"], expected, "{method}");
+        let charge_id = pi["latest_charge"].as_str().expect("latest_charge");
+        let charge = api.get(&format!("/v1/charges/{charge_id}")).await;
+        assert_eq!(charge.ok()["shipping"], expected, "{method}");
+    }
+
+    let with_intent_shipping = create_session(
+        &api,
+        &[
+            collect,
+            ("payment_intent_data[shipping][name]", "Warehouse"),
+            (
+                "payment_intent_data[shipping][address][line1]",
+                "1 Dock Road",
+            ),
+            ("payment_intent_data[shipping][address][country]", "GB"),
+            ("payment_intent_data[shipping][carrier]", "Royal Mail"),
+            ("payment_intent_data[shipping][tracking_number]", "RM123"),
+        ],
+    )
+    .await;
+    let completed = pay_with_addresses(&api, &with_intent_shipping, "card").await;
+    let pi_id = completed["payment_intent"].as_str().unwrap();
+    let pi = api.get(&format!("/v1/payment_intents/{pi_id}")).await;
+    let shipping = &pi.ok()["shipping"];
+    assert_eq!(shipping["name"], "Charles Babbage");
+    assert_eq!(shipping["address"], entered_shipping_address());
+    assert_eq!(shipping["carrier"], "Royal Mail");
+    assert_eq!(shipping["tracking_number"], "RM123");
+}
+
+/// The payment method Checkout makes carries the email, name and billing
+/// address entered as its `billing_details`, and so does its charge.
+/// Without address collection the address stays null.
+#[tokio::test]
+async fn payment_method_carries_entered_billing_details() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_pm_billing_details");
+    let session = create_session(&api, &[("billing_address_collection", "required")]).await;
+
+    let completed = pay_with_addresses(&api, &session, "card").await;
+
+    let pi_id = completed["payment_intent"]
+        .as_str()
+        .expect("a payment intent");
+    let pi = api
+        .get(&format!("/v1/payment_intents/{pi_id}"))
+        .await
+        .ok()
+        .clone();
+    let pm_id = pi["payment_method"].as_str().expect("a payment method");
+    let pm = api.get(&format!("/v1/payment_methods/{pm_id}")).await;
+    let expected = json!({
+        "address": entered_address(),
+        "email": "ada@shop.test",
+        "name": "Ada Lovelace",
+        "phone": null,
+    });
+    assert_eq!(pm.ok()["billing_details"], expected);
+    let charge_id = pi["latest_charge"].as_str().expect("latest_charge");
+    let charge = api.get(&format!("/v1/charges/{charge_id}")).await;
+    assert_eq!(charge.ok()["billing_details"], expected);
+
+    let plain = create_session(&api, &[]).await;
+    let paid = api.pay_card(&id_of(&plain), "4242424242424242").await;
+    let pi_id = paid.ok()["session"]["payment_intent"].as_str().unwrap();
+    let pi = api.get(&format!("/v1/payment_intents/{pi_id}")).await;
+    let pm_id = pi.ok()["payment_method"].as_str().unwrap();
+    let pm = api.get(&format!("/v1/payment_methods/{pm_id}")).await;
+    assert_eq!(pm.ok()["billing_details"]["address"], Value::Null);
+    assert_eq!(pm.ok()["billing_details"]["email"], "customer@example.com");
+}
+
 /// The form pairs of three custom fields: a required text field with
 /// length limits, a dropdown with a default value, and an optional
 /// numeric field.

@@ -42,6 +42,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         description,
         phone,
         address: address.unwrap_or_default(),
+        shipping: Value::Null,
         metadata: meta,
     };
     let customer = new_customer(data, fields, &origin(ctx));
@@ -59,6 +60,8 @@ pub struct CustomerFields {
     pub phone: Option<String>,
     /// An address object, or null.
     pub address: Value,
+    /// A `shipping` object (`address`, `name`, `phone`), or null.
+    pub shipping: Value,
     pub metadata: Map<String, Value>,
 }
 
@@ -110,7 +113,7 @@ pub fn new_customer(
         "name": fields.name,
         "phone": fields.phone,
         "preferred_locales": [],
-        "shipping": null,
+        "shipping": fields.shipping,
         "tax_exempt": "none",
         "test_clock": null,
     });

@@ -238,7 +238,9 @@ fn run_confirm(
     let (card, saved) = simulate::card_for_payment_method(data, pm_id, customer.as_deref())?;
     let pm = match saved {
         Some(pm) => pm,
-        None => simulate::payment_method(data, "card", Some(&card), None, None),
+        None => {
+            simulate::payment_method(data, "card", Some(&card), simulate::empty_billing_details())
+        }
     };
     let authentication = if off_session {
         simulate::Authentication::Unavailable

@@ -168,6 +168,41 @@ def test_customer_update_shipping_auto_saves_shipping(client, control):
     assert shipping.address.country == "FR"
 
 
+def test_created_customer_and_payment_carry_addresses(client, control):
+    created = client.v1.checkout.sessions.create(
+        params=session_params(
+            customer_creation="always",
+            billing_address_collection="required",
+            shipping_address_collection={"allowed_countries": ["FR"]},
+        )
+    )
+
+    pay(
+        control,
+        created.id,
+        name="Ada Lovelace",
+        address=ADDRESS,
+        shipping={"name": "Grace Hopper", "address": ADDRESS},
+    )
+
+    session = client.v1.checkout.sessions.retrieve(
+        created.id, params={"expand": ["customer", "payment_intent.payment_method"]}
+    )
+    assert session.customer.address.line1 == "12 Rue de Rivoli"
+    assert session.customer.address.country == "FR"
+    assert session.customer.shipping.name == "Grace Hopper"
+    assert session.customer.shipping.address.city == "Paris"
+    intent = session.payment_intent
+    assert intent.shipping.name == "Grace Hopper"
+    assert intent.shipping.address.postal_code == "75001"
+    assert intent.shipping.carrier is None
+    billing = intent.payment_method.billing_details
+    assert billing.name == "Ada Lovelace"
+    assert billing.email == CUSTOMER_EMAIL
+    assert billing.address.line2 == "Apt 3"
+    assert billing.address.country == "FR"
+
+
 def test_shipping_country_must_be_allowed(client, control):
     created = client.v1.checkout.sessions.create(
         params=session_params(shipping_address_collection={"allowed_countries": ["DE"]})
