@@ -896,18 +896,18 @@ fn sent_as_is(status: u16, body: Vec<u8>, request_id: &str, api_version: Option<
     response
 }
 
-/// Renders a response body in `version`. Sessions are stored with the
-/// current `ui_mode` names, so only a body for a version from before the
-/// renaming that has a `ui_mode` is parsed again.
+/// Renders a response body in `version`. Sessions are stored in the
+/// current version's shape, so only a body for an older version that has
+/// a `ui_mode`, a field every session has, is parsed again.
 fn in_version(body: Vec<u8>, version: &str) -> Vec<u8> {
-    if !version::renames_ui_modes(version)
+    if !version::renders_sessions(version)
         || !body.windows(9).any(|window| window == b"\"ui_mode\"")
     {
         return body;
     }
     match serde_json::from_slice::<Value>(&body) {
         Ok(mut value) => {
-            version::render_ui_modes(&mut value, version);
+            version::render_sessions(&mut value, version);
             render(&value)
         }
         Err(_) => body,

@@ -1606,9 +1606,8 @@ fn complete_session(
     session["url"] = Value::Null;
     session["consent"] = consent;
     session["custom_fields"] = custom_fields;
-    // NOTE: before API version 2025-03-31 Stripe also showed these details
-    // as the session's top-level `shipping_details`, which the fake does
-    // not render in older versions.
+    // Responses in versions before 2025-03-31 also show these details in
+    // a top-level field, added as the session is rendered.
     if !shipping.is_null() {
         session["collected_information"] = json!({
             "business_name": null,

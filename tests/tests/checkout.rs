@@ -1981,6 +1981,73 @@ async fn payment_method_carries_entered_billing_details() {
     assert_eq!(pm.ok()["billing_details"]["email"], "customer@example.com");
 }
 
+/// Before API version 2025-03-31 a session also shows its shipping
+/// details in a top-level field: `shipping_details` from 2022-08-01 on,
+/// `shipping` before. The field is null until the customer pays, and
+/// sorts among the other fields as Stripe's do.
+#[tokio::test]
+async fn older_versions_show_top_level_shipping() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_top_level_shipping");
+    let session = create_session(
+        &api,
+        &[("shipping_address_collection[allowed_countries][0]", "AT")],
+    )
+    .await;
+    let path = format!("/v1/checkout/sessions/{}", id_of(&session));
+    let acacia = [("Stripe-Version", "2024-06-20")];
+    let before_rename = [("Stripe-Version", "2020-08-27")];
+    let basil = [("Stripe-Version", "2025-03-31.basil")];
+
+    let open = api.get_with(&path, &acacia).await;
+    assert_eq!(open.ok()["shipping_details"], Value::Null);
+    assert!(
+        open.ok().get("shipping_details").is_some(),
+        "{:?}",
+        open.ok()
+    );
+
+    pay_with_addresses(&api, &session, "card").await;
+
+    let details = json!({"address": entered_shipping_address(), "name": "Charles Babbage"});
+    let old = api.get_with(&path, &acacia).await;
+    assert_eq!(old.ok()["shipping_details"], details);
+    assert_eq!(
+        old.ok()["collected_information"]["shipping_details"],
+        details
+    );
+    assert_eq!(old.ok().get("shipping"), None);
+    let keys: Vec<&String> = old.ok().as_object().unwrap().keys().collect();
+    let position = |name: &str| keys.iter().position(|key| *key == name).unwrap();
+    assert_eq!(
+        position("shipping_details"),
+        position("shipping_cost") + 1,
+        "{keys:?}"
+    );
+    assert_eq!(
+        position("shipping_options"),
+        position("shipping_details") + 1,
+        "{keys:?}"
+    );
+
+    let oldest = api.get_with(&path, &before_rename).await;
+    assert_eq!(oldest.ok()["shipping"], details);
+    assert_eq!(oldest.ok().get("shipping_details"), None);
+
+    for version in [&basil[..], &[]] {
+        let current = api.get_with(&path, version).await;
+        assert_eq!(current.ok().get("shipping_details"), None, "{version:?}");
+        assert_eq!(current.ok().get("shipping"), None, "{version:?}");
+        assert_eq!(
+            current.ok()["collected_information"]["shipping_details"],
+            details
+        );
+    }
+
+    let listed = api.get_with("/v1/checkout/sessions?limit=1", &acacia).await;
+    assert_eq!(listed.ok()["data"][0]["shipping_details"], details);
+}
+
 /// The form pairs of three custom fields: a required text field with
 /// length limits, a dropdown with a default value, and an optional
 /// numeric field.

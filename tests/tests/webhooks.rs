@@ -22,6 +22,25 @@ async fn create_product(api: &Api, headers: &[(&str, &str)]) -> support::Reply {
     reply
 }
 
+/// Registers two endpoints of `receiver` for `event_type`: `/current`, in
+/// the version of the account's events, and `/pinned`, pinned to
+/// `api_version`.
+async fn current_and_pinned_endpoints(
+    api: &Api,
+    receiver: &Receiver,
+    event_type: &str,
+    api_version: &str,
+) {
+    api.webhook_endpoint(&receiver.url("/current"), &[event_type])
+        .await;
+    let pinned = support::form(&[
+        ("url", &receiver.url("/pinned")),
+        ("enabled_events[]", event_type),
+        ("api_version", api_version),
+    ]);
+    api.post("/v1/webhook_endpoints", &pinned).await.ok();
+}
+
 #[tokio::test]
 async fn delivery_is_signed_over_timestamp_and_body() {
     let fake = start_manual().await;
@@ -195,14 +214,7 @@ async fn pinned_endpoint_gets_its_ui_mode_names() {
     let fake = start_manual().await;
     let api = Api::new(fake.base_url(), "sk_test_wh_ui_mode");
     let receiver = Receiver::start().await;
-    api.webhook_endpoint(&receiver.url("/current"), &["checkout.session.expired"])
-        .await;
-    let pinned = support::form(&[
-        ("url", &receiver.url("/pinned")),
-        ("enabled_events[]", "checkout.session.expired"),
-        ("api_version", "2020-08-27"),
-    ]);
-    api.post("/v1/webhook_endpoints", &pinned).await.ok();
+    current_and_pinned_endpoints(&api, &receiver, "checkout.session.expired", "2020-08-27").await;
 
     let current_session = create_session(&api, &[]).await;
     let old_session = api
@@ -250,14 +262,7 @@ async fn pinned_endpoint_gets_charges_list() {
     let fake = start_manual().await;
     let api = Api::new(fake.base_url(), "sk_test_wh_charges_list");
     let receiver = Receiver::start().await;
-    api.webhook_endpoint(&receiver.url("/current"), &["payment_intent.succeeded"])
-        .await;
-    let pinned = support::form(&[
-        ("url", &receiver.url("/pinned")),
-        ("enabled_events[]", "payment_intent.succeeded"),
-        ("api_version", "2022-08-01"),
-    ]);
-    api.post("/v1/webhook_endpoints", &pinned).await.ok();
+    current_and_pinned_endpoints(&api, &receiver, "payment_intent.succeeded", "2022-08-01").await;
 
     let session = create_session(&api, &[]).await;
     api.pay_card(session["id"].as_str().unwrap(), "4242424242424242")
@@ -272,6 +277,38 @@ async fn pinned_endpoint_gets_charges_list() {
     assert_eq!(intent["charges"]["data"][0]["id"], intent["latest_charge"]);
     assert_eq!(intent["charges"]["data"][0]["refunds"]["total_count"], 0);
     assert_eq!(current["data"]["object"].get("charges"), None);
+}
+
+/// An endpoint pinned to a version before 2025-03-31 gets a completed
+/// session with its shipping details in the top-level `shipping_details`
+/// too. The current version has them in `collected_information` only.
+#[tokio::test]
+async fn pinned_endpoint_gets_top_level_shipping_details() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_shipping_details");
+    let receiver = Receiver::start().await;
+    current_and_pinned_endpoints(&api, &receiver, "checkout.session.completed", "2024-06-20").await;
+
+    let session = create_session(
+        &api,
+        &[("shipping_address_collection[allowed_countries][0]", "US")],
+    )
+    .await;
+    api.control(
+        &format!("/checkout/sessions/{}/pay", session["id"].as_str().unwrap()),
+        json!({"payment_method": "card", "card_number": "4242424242424242", "name": "Ada Lovelace"}),
+    )
+    .await
+    .ok();
+    api.run_due().await;
+
+    let pinned = receiver.received_at("/pinned")[0].event();
+    let current = receiver.received_at("/current")[0].event();
+    let collected = &current["data"]["object"]["collected_information"]["shipping_details"];
+    assert_eq!(collected["name"], "Ada Lovelace");
+    assert_eq!(collected["address"]["line1"], "1 Example Street");
+    assert_eq!(&pinned["data"]["object"]["shipping_details"], collected);
+    assert_eq!(current["data"]["object"].get("shipping_details"), None);
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! `Stripe-Version`: read from each request, echoed on the response, and
 //! used where Stripe's behaviour changed between versions.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// The version used when a request sends none.
 pub const DEFAULT_API_VERSION: &str = "2026-03-25.dahlia";
@@ -86,47 +86,97 @@ pub fn ui_mode_in(version: &str, mode: &str) -> &'static str {
         .map_or("hosted_page", |(old, new)| if renamed { new } else { old })
 }
 
-/// Returns whether a response in `version` needs its sessions' `ui_mode`
-/// renamed. Sessions are stored with the current names.
-pub fn renames_ui_modes(version: &str) -> bool {
-    !at_least(version, RENAMED_UI_MODES)
+/// From this version on (2025-03-31.basil), a Checkout Session shows the
+/// shipping details it collected only in
+/// `collected_information.shipping_details`. Before it, a top-level field
+/// shows them too.
+pub const SHIPPING_DETAILS_REMOVED: &str = "2025-03-31";
+
+/// Before this version, the top-level field of a session's shipping
+/// details is named `shipping`, and from it on `shipping_details`.
+pub const SHIPPING_DETAILS_RENAMED: &str = "2022-08-01";
+
+/// Returns the name of the top-level field in which a session rendered in
+/// `version` shows its shipping details, or `None` from
+/// `SHIPPING_DETAILS_REMOVED` on.
+pub fn session_shipping_field(version: &str) -> Option<&'static str> {
+    if at_least(version, SHIPPING_DETAILS_REMOVED) {
+        None
+    } else if at_least(version, SHIPPING_DETAILS_RENAMED) {
+        Some("shipping_details")
+    } else {
+        Some("shipping")
+    }
 }
 
-/// Renames `ui_mode` in every Checkout Session in `value` to the names that
-/// `version` uses. An event is left as it is, because its `data` stays in
-/// the version the event was rendered in.
-pub fn render_ui_modes(value: &mut Value, version: &str) {
+/// Returns whether a response in `version` needs its sessions rendered
+/// again: their `ui_mode` renamed, or their shipping details copied to a
+/// top-level field. Sessions are stored in the current version's shape.
+pub fn renders_sessions(version: &str) -> bool {
+    !at_least(version, RENAMED_UI_MODES) || session_shipping_field(version).is_some()
+}
+
+/// Renders every Checkout Session in `value` in the shape `version` has:
+/// `ui_mode` in that version's names and, before
+/// `SHIPPING_DETAILS_REMOVED`, the top-level shipping field. An event is
+/// left as it is, because its `data` stays in the version the event was
+/// rendered in.
+pub fn render_sessions(value: &mut Value, version: &str) {
     match value {
         Value::Object(map) => {
             match map.get("object").and_then(Value::as_str) {
                 Some("event") => return,
-                Some("checkout.session") => {
-                    if let Some(Value::String(mode)) = map.get_mut("ui_mode") {
-                        *mode = ui_mode_in(version, mode).to_owned();
-                    }
-                }
+                Some("checkout.session") => render_session(map, version),
                 _ => {}
             }
             for field in map.values_mut() {
-                render_ui_modes(field, version);
+                render_sessions(field, version);
             }
         }
         Value::Array(items) => {
             for item in items {
-                render_ui_modes(item, version);
+                render_sessions(item, version);
             }
         }
         _ => {}
     }
 }
 
+/// Renders one stored session in `version`. The shipping field contains
+/// `collected_information.shipping_details`, or null until the customer
+/// pays, and goes where its name sorts among the session's fields, as
+/// Stripe orders them.
+fn render_session(session: &mut Map<String, Value>, version: &str) {
+    if let Some(Value::String(mode)) = session.get_mut("ui_mode") {
+        *mode = ui_mode_in(version, mode).to_owned();
+    }
+    let Some(field) = session_shipping_field(version) else {
+        return;
+    };
+    let details = session
+        .get("collected_information")
+        .and_then(|collected| collected.get("shipping_details"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    // A body rendered twice, as an idempotent response is, has the field.
+    if let Some(existing) = session.get_mut(field) {
+        *existing = details;
+        return;
+    }
+    let position = session
+        .keys()
+        .position(|key| key.as_str() > field)
+        .unwrap_or(session.len());
+    session.shift_insert(position, field.to_owned(), details);
+}
+
 /// Renders an event for an endpoint pinned to `version`: the label and the
-/// `ui_mode` of a session in its `data`.
+/// sessions in its `data`.
 pub fn render_event(event: &mut Value, version: &str) {
     event["api_version"] = Value::String(version.to_owned());
     if let Some(data) = event.get_mut("data").and_then(Value::as_object_mut) {
         for part in data.values_mut() {
-            render_ui_modes(part, version);
+            render_sessions(part, version);
         }
     }
 }
