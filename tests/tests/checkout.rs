@@ -1464,8 +1464,9 @@ async fn post_page_form(page_url: &str, fields: &[(&str, &str)]) -> reqwest::Res
 
 /// With `billing_address_collection=required` the hosted page requires a
 /// billing address and rejects a form without its street. The address
-/// entered lands in `customer_details.address`, and with
-/// `customer_update[address]=auto` on the session's customer.
+/// entered lands in `customer_details.address`, in the payment method's
+/// `billing_details`, and with `customer_update[address]=auto` on the
+/// session's customer.
 #[tokio::test]
 async fn hosted_page_collects_billing_address() {
     let fake = start_manual().await;
@@ -1526,12 +1527,18 @@ async fn hosted_page_collects_billing_address() {
     assert_eq!(completed.ok()["customer_details"]["address"], entered);
     let updated = api.get(&format!("/v1/customers/{customer_id}")).await;
     assert_eq!(updated.ok()["address"], entered);
+    let pi_id = completed.ok()["payment_intent"].as_str().unwrap();
+    let pi = api.get(&format!("/v1/payment_intents/{pi_id}")).await;
+    let pm_id = pi.ok()["payment_method"].as_str().unwrap();
+    let pm = api.get(&format!("/v1/payment_methods/{pm_id}")).await;
+    assert_eq!(pm.ok()["billing_details"]["address"], entered);
 }
 
 /// With `shipping_address_collection` the hosted page requires shipping
 /// details, offering the allowed countries only. The details entered land
-/// in `collected_information.shipping_details`, and with
-/// `customer_update[shipping]=auto` in the customer's `shipping`.
+/// in `collected_information.shipping_details`, in the payment intent's
+/// `shipping`, and with `customer_update[shipping]=auto` in the customer's
+/// `shipping`.
 #[tokio::test]
 async fn hosted_page_collects_shipping_details() {
     let fake = start_manual().await;
@@ -1606,6 +1613,10 @@ async fn hosted_page_collects_shipping_details() {
         updated.ok()["shipping"],
         json!({"address": address, "name": "Ada Lovelace", "phone": null})
     );
+    let pi_id = completed.ok()["payment_intent"].as_str().unwrap();
+    let pi = api.get(&format!("/v1/payment_intents/{pi_id}")).await;
+    assert_eq!(pi.ok()["shipping"]["address"], address);
+    assert_eq!(pi.ok()["shipping"]["name"], "Ada Lovelace");
 }
 
 /// With `customer_update[name]=auto` the name entered at payment replaces
