@@ -9,7 +9,7 @@ use std::time::Duration;
 use fakestripe::invariants::{Invariant, Violation};
 use fakestripe::report::Reporter;
 use fakestripe::report::events::{
-    Event, Failure, FailureKind, Mismatch, ScenarioResult, Summary, TimelineLine,
+    Event, Failure, FailureKind, Mismatch, OutputSpan, ScenarioResult, Summary, TimelineLine,
 };
 use fakestripe::report::github::GithubReporter;
 use fakestripe::report::json::JsonReporter;
@@ -33,6 +33,7 @@ fn passed() -> ScenarioResult {
         }],
         timeline: Vec::new(),
         app_output: Vec::new(),
+        app_output_span: OutputSpan::Scenario,
         warnings: vec!["no webhook delivery succeeded: the app rejected all 3 deliveries to http://127.0.0.1:4000/webhooks (400 ×3)".to_owned()],
         hints: vec!["all 3 webhook deliveries got 400 from the app".to_owned()],
         replay: "fakestripe run scenarios/card-paid.yaml --app fakestripe.yaml --seed 1".to_owned(),
@@ -88,6 +89,7 @@ fn failed() -> ScenarioResult {
             line(3_600, "delivery", "evt_1 checkout.session.completed attempt 2 → app responded 200"),
         ],
         app_output: vec!["WARN shop: fulfilled O-1".to_owned()],
+        app_output_span: OutputSpan::Scenario,
         warnings: vec!["no webhook delivery succeeded: the app rejected all 2 deliveries to http://127.0.0.1:4000/webhook (404 ×2)".to_owned()],
         hints: vec!["all 2 webhook deliveries got 404 or 405 from the app, so it may not serve its webhook at http://127.0.0.1:4000/webhook: check `webhook_path` in the app file".to_owned()],
         replay: "fakestripe run scenarios/redirect-before-webhook.yaml --app fakestripe.yaml --seed 42".to_owned(),

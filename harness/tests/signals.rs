@@ -21,9 +21,13 @@ const BINARY: &str = env!("CARGO_BIN_EXE_fakestripe");
 
 /// The app. It writes its pid and its child's to `pids`, then serves
 /// `GET /healthz` and a `POST /checkout` that creates `checkout-received`
-/// and never returns a response. With `--never-ready` it serves nothing.
+/// and never returns a response. `POST /_reset` prints `reset N` for the
+/// Nth request, except the second, on which the app exits with code 5
+/// without a word. With `--never-ready` it serves nothing.
 const APP: &str = r#"
 import http.server, os, subprocess, sys, time
+
+resets = 0
 
 child = subprocess.Popen(["sleep", "600"])
 with open("pids.tmp", "w") as pids:
@@ -41,6 +45,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(b"ok")
 
     def do_POST(self):
+        global resets
+        if self.path == "/_reset":
+            resets += 1
+            if resets == 2:
+                os._exit(5)
+            print("reset", resets, flush=True)
+            self.send_response(204)
+            self.end_headers()
+            return
         open("checkout-received", "w").close()
         time.sleep(600)
 
@@ -250,6 +263,24 @@ fn signal_while_starting_stops_app() {
     }
 }
 
+/// The arguments of a run of every scenario in the folder that also
+/// writes `report.json`.
+const RUN_WITH_JSON: &[&str] = &[
+    "run",
+    ".",
+    "--app",
+    "fakestripe.yaml",
+    "--json",
+    "report.json",
+];
+
+/// Returns the text of `report.json` in `dir` and its parsed JSON.
+fn json_report(dir: &Path) -> (String, serde_json::Value) {
+    let json = std::fs::read_to_string(dir.join("report.json")).expect("the JSON report exists");
+    let report = serde_json::from_str(&json).expect("the report is JSON");
+    (json, report)
+}
+
 /// A scenario that passes without calling the app: it only moves the
 /// clock.
 const PASSING: &str = "version: 1\nsteps:\n  - advance: 1s\n";
@@ -313,19 +344,8 @@ fn stop_counts_finished_scenarios() {
         // Files run in name order, so `scenario.yaml`, whose checkout
         // never gets a response, runs after the three and before this one.
         std::fs::write(dir.join("z-after.yaml"), PASSING).expect("the scenario is written");
-        let mut harness = start(
-            &dir,
-            &[
-                "run",
-                ".",
-                "--app",
-                "fakestripe.yaml",
-                "--json",
-                "report.json",
-                "--junit",
-                "report.xml",
-            ],
-        );
+        let args = [RUN_WITH_JSON, &["--junit", "report.xml"]].concat();
+        let mut harness = start(&dir, &args);
         let pids = app_pids(&dir, &mut harness);
         wait_for_file(&dir, "checkout-received", &mut harness);
         for signal in &signals[..signals.len() - 1] {
@@ -348,9 +368,7 @@ fn stop_counts_finished_scenarios() {
             "{signals:?}: {text}"
         );
 
-        let json =
-            std::fs::read_to_string(dir.join("report.json")).expect("the JSON report exists");
-        let report: serde_json::Value = serde_json::from_str(&json).expect("the report is JSON");
+        let (json, report) = json_report(&dir);
         let summary = &report["summary"];
         assert_eq!(summary["passed"], 3, "{signals:?}: {json}");
         assert_eq!(summary["failed"], 0, "{signals:?}: {json}");
@@ -406,17 +424,7 @@ fn app_killed_during_run_exits_3() {
     let dir = app_folder("app-killed", false);
     std::fs::write(dir.join("a-1.yaml"), PASSING).expect("the scenario is written");
     std::fs::write(dir.join("z-after.yaml"), PASSING).expect("the scenario is written");
-    let mut harness = start(
-        &dir,
-        &[
-            "run",
-            ".",
-            "--app",
-            "fakestripe.yaml",
-            "--json",
-            "report.json",
-        ],
-    );
+    let mut harness = start(&dir, RUN_WITH_JSON);
     let pids = app_pids(&dir, &mut harness);
     wait_for_file(&dir, "checkout-received", &mut harness);
     kill(pids.0[0], Signal::SIGKILL).expect("the signal is sent");
@@ -441,8 +449,7 @@ fn app_killed_during_run_exits_3() {
         "{text}"
     );
 
-    let json = std::fs::read_to_string(dir.join("report.json")).expect("the JSON report exists");
-    let report: serde_json::Value = serde_json::from_str(&json).expect("the report is JSON");
+    let (json, report) = json_report(&dir);
     assert_eq!(report["summary"]["app_exited"], true, "{json}");
     assert_eq!(report["summary"]["interrupted"], false, "{json}");
     assert_eq!(
@@ -452,6 +459,52 @@ fn app_killed_during_run_exits_3() {
     );
     // The app's child, `sleep`, is in the app's process group, which the
     // harness ends when it stops.
+    assert_ends(pids.0[1], &text);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The app exits on the reset request of the second scenario, without a
+/// line of output. The failure shows the app's earlier lines under a
+/// heading that places them before that reset, and the JSON report marks
+/// them so.
+#[test]
+fn app_exit_on_reset_output_heading() {
+    let dir = app_folder("exit-on-reset", false);
+    let app_file = dir.join("fakestripe.yaml");
+    let mut text = std::fs::read_to_string(&app_file).expect("the app file is readable");
+    text.push_str("reset: { method: POST, path: /_reset }\n");
+    std::fs::write(&app_file, text).expect("the app file is written");
+    std::fs::remove_file(dir.join("scenario.yaml")).expect("the scenario is removed");
+    std::fs::write(dir.join("a-1.yaml"), PASSING).expect("the scenario is written");
+    std::fs::write(dir.join("a-2.yaml"), PASSING).expect("the scenario is written");
+    let mut harness = start(&dir, RUN_WITH_JSON);
+    let pids = app_pids(&dir, &mut harness);
+
+    let status = wait_for_exit(&dir, &mut harness, Duration::from_secs(60));
+    let text = output(&dir);
+    assert_eq!(status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("harness: the app exited (exit code 5) while the scenario ran"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "  app output from before the scenario's reset (last 2 lines); the app wrote none after it:\n    | serving on port "
+        ),
+        "{text}"
+    );
+    assert!(text.contains("\n    | reset 1\n"), "{text}");
+    assert!(!text.contains("app output during the scenario"), "{text}");
+
+    let (json, report) = json_report(&dir);
+    let failed = &report["scenarios"][1];
+    assert_eq!(failed["passed"], false, "{json}");
+    assert_eq!(failed["app_output_span"], "before_reset", "{json}");
+    assert_eq!(failed["app_output"][1], "reset 1", "{json}");
+    assert_eq!(
+        report["scenarios"][0]["app_output_span"], "scenario",
+        "{json}"
+    );
     assert_ends(pids.0[1], &text);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -94,8 +94,10 @@ pub struct ScenarioResult {
     #[serde(serialize_with = "violations")]
     pub allowed: Vec<Violation>,
     pub timeline: Vec<TimelineLine>,
-    /// The app's output while the scenario ran (the last lines).
+    /// The app's last output lines, from the span that `app_output_span`
+    /// names.
     pub app_output: Vec<String>,
+    pub app_output_span: OutputSpan,
     /// Problems that do not fail the scenario by themselves, such as an
     /// app that rejected every webhook delivery.
     pub warnings: Vec<String>,
@@ -104,6 +106,18 @@ pub struct ScenarioResult {
     pub hints: Vec<String>,
     /// The command that runs this scenario again with the same seed.
     pub replay: String,
+}
+
+/// The part of the run that a result's `app_output` lines come from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputSpan {
+    /// Since the scenario began, its reset included.
+    #[default]
+    Scenario,
+    /// Before the scenario's reset. Only an app that exited during the
+    /// scenario without writing a line since it began gets these.
+    BeforeReset,
 }
 
 impl ScenarioResult {

@@ -23,7 +23,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 
 use crate::app::{AppClient, AppConfig, AppProcess, Launch, LaunchEnv};
-use crate::report::events::{Event, Failure, FailureKind, ScenarioResult, Summary};
+use crate::report::events::{Event, Failure, FailureKind, OutputSpan, ScenarioResult, Summary};
 use crate::scenario::Scenario;
 use fake::{FakeClient, fresh_key};
 pub use scenario::{ReplayArgs, WorkerContext};
@@ -649,6 +649,7 @@ impl Job {
             let scenario = &self.progress.scenarios[index];
             let seed = self.seed.unwrap_or(scenario.seed);
             let tag = format!("{}{index}", self.run_tag);
+            let log_mark = self.ctx.log_mark();
             let mut result = scenario::run_scenario(scenario, seed, &self.ctx, tag).await;
             let Some(status) = self.ctx.app_exit(!result.passed()).await else {
                 self.progress.record(index, result);
@@ -663,7 +664,7 @@ impl Job {
                 },
             );
             if result.app_output.is_empty() {
-                result.app_output = self.ctx.last_output();
+                (result.app_output, result.app_output_span) = self.ctx.output_at_exit(log_mark);
             }
             let message = format!(
                 "the app exited ({status}) while {} ran",
@@ -703,6 +704,34 @@ impl WorkerContext {
             .as_ref()
             .and_then(|log| log.lock().ok().map(|log| log.tail(EXIT_LOG_LINES)))
             .unwrap_or_default()
+    }
+
+    /// Returns the position in the app's output that [`Self::output_at_exit`]
+    /// reads from, or `None` for an app the harness did not start.
+    pub fn log_mark(&self) -> Option<u64> {
+        self.log
+            .as_ref()
+            .and_then(|log| log.lock().ok().map(|log| log.mark()))
+    }
+
+    /// Returns the app's output lines written after `mark`, taken before
+    /// a scenario's reset. When the app wrote none, such as an app that
+    /// exited silently on the reset request, returns its last lines from
+    /// before the mark as [`OutputSpan::BeforeReset`], so that a report
+    /// does not show them as written during the scenario.
+    pub fn output_at_exit(&self, mark: Option<u64>) -> (Vec<String>, OutputSpan) {
+        let since = match (&self.log, mark) {
+            (Some(log), Some(mark)) => log
+                .lock()
+                .map(|log| log.since(mark, scenario::SCENARIO_LOG_LINES))
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        if since.is_empty() {
+            (self.last_output(), OutputSpan::BeforeReset)
+        } else {
+            (since, OutputSpan::Scenario)
+        }
     }
 
     /// Appends the app's last output lines to `message`.

@@ -24,7 +24,7 @@ use super::record::{
 use crate::app::template::Variables;
 use crate::app::{AppClient, AppExit, AppLog};
 use crate::invariants::{self, Violation};
-use crate::report::events::{Failure, FailureKind, Mismatch, ScenarioResult};
+use crate::report::events::{Failure, FailureKind, Mismatch, OutputSpan, ScenarioResult};
 use crate::report::timeline;
 use crate::scenario::load::card_number;
 use crate::scenario::model::{
@@ -136,10 +136,7 @@ pub async fn run_scenario(
     tag: String,
 ) -> ScenarioResult {
     let started = Instant::now();
-    let log_mark = ctx
-        .log
-        .as_ref()
-        .and_then(|log| log.lock().ok().map(|log| log.mark()));
+    let log_mark = ctx.log_mark();
     let mut run = ScenarioRun {
         scenario,
         seed,
@@ -258,7 +255,7 @@ pub async fn run_scenario(
     let app_output = match (&ctx.log, log_mark) {
         (Some(log), Some(mark)) if !failures.is_empty() => log
             .lock()
-            .map(|log| log.since(mark, 40))
+            .map(|log| log.since(mark, SCENARIO_LOG_LINES))
             .unwrap_or_default(),
         _ => Vec::new(),
     };
@@ -274,11 +271,15 @@ pub async fn run_scenario(
         allowed,
         timeline,
         app_output,
+        app_output_span: OutputSpan::Scenario,
         warnings,
         hints,
         replay: replay_command(&scenario.path, &ctx.replay, seed),
     }
 }
+
+/// The number of the app's last output lines that a failed scenario shows.
+pub(super) const SCENARIO_LOG_LINES: usize = 40;
 
 /// Returns a warning for each `api_error` and `lost_response` fault of the
 /// scenario's plans that never took effect, read from the trace's fault
