@@ -13,7 +13,7 @@ use crate::cli::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_MATCH, EXIT_START, EXIT_
 use crate::output::errln;
 use crate::report::github::{GithubReporter, in_github_actions};
 use crate::report::json::JsonReporter;
-use crate::report::junit::JunitReporter;
+use crate::report::junit::{ClassNames, JunitReporter};
 use crate::report::terminal::TerminalReporter;
 use crate::report::{Reporters, events::Event};
 use crate::runner::{self, RunOptions};
@@ -216,7 +216,8 @@ pub fn main(mut args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_START);
         }
     };
-    runtime.block_on(run(app, scenarios, options, &args))
+    let classes = ClassNames::new(&paths);
+    runtime.block_on(run(app, scenarios, options, &args, classes))
 }
 
 async fn run(
@@ -224,6 +225,7 @@ async fn run(
     scenarios: Vec<Scenario>,
     options: RunOptions,
     args: &RunArgs,
+    classes: ClassNames,
 ) -> ExitCode {
     let total = scenarios.len();
     let mut signals = match StopSignals::listen() {
@@ -260,7 +262,7 @@ async fn run(
         progress,
     )));
     if let Some(path) = &args.junit {
-        reporters.push(Box::new(JunitReporter::new(path.clone())));
+        reporters.push(Box::new(JunitReporter::new(path.clone(), classes)));
     }
     if let Some(path) = &args.json {
         reporters.push(Box::new(JsonReporter::new(path.clone())));

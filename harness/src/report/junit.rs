@@ -13,15 +13,18 @@ use super::terminal::write_failure;
 
 pub struct JunitReporter {
     path: PathBuf,
+    classes: ClassNames,
     cases: Vec<(usize, TestCase)>,
     time: Duration,
 }
 
 impl JunitReporter {
-    /// Creates a reporter that writes to `path` when the run finishes.
-    pub fn new(path: PathBuf) -> Self {
+    /// Creates a reporter that writes to `path` when the run finishes and
+    /// names the classes of the test cases with `classes`.
+    pub fn new(path: PathBuf, classes: ClassNames) -> Self {
         JunitReporter {
             path,
+            classes,
             cases: Vec::new(),
             time: Duration::ZERO,
         }
@@ -40,8 +43,9 @@ impl JunitReporter {
     }
 }
 
-/// Converts one scenario result into a test case.
-pub fn test_case(result: &ScenarioResult) -> TestCase {
+/// Converts one scenario result into a test case of the class that
+/// `classes` names.
+pub fn test_case(result: &ScenarioResult, classes: &ClassNames) -> TestCase {
     let status = if result.passed() {
         TestCaseStatus::success()
     } else {
@@ -53,7 +57,7 @@ pub fn test_case(result: &ScenarioResult) -> TestCase {
         status
     };
     let mut case = TestCase::new(result.path.display().to_string(), status);
-    case.set_classname(class_name(&result.path));
+    case.set_classname(classes.class_of(&result.path));
     case.set_time(result.duration);
     if let Some(lines) = warning_lines(result) {
         case.set_system_out(lines);
@@ -78,35 +82,126 @@ fn warning_lines(result: &ScenarioResult) -> Option<String> {
     Some(lines)
 }
 
-/// Returns the JUnit class of a scenario file: its folder, dotted as a
-/// package (`scenarios.api-errors`), so viewers group a folder's
-/// scenarios together. An absolute path counts from the current directory
-/// when it is under it.
-fn class_name(path: &Path) -> String {
-    let current_dir = std::env::current_dir().ok();
-    class_name_from(path, current_dir.as_deref())
+/// Names the JUnit class of each scenario file after its folder, dotted as
+/// a package (`scenarios.api-errors`), so viewers group a folder's
+/// scenarios together. The name depends on where the folder is, not on how
+/// its path was written, so `scenarios`, `./scenarios`, `$PWD/scenarios`
+/// and `../shop/scenarios` name one class.
+#[derive(Debug, Clone, Default)]
+pub struct ClassNames {
+    /// The current directory, absolute.
+    current_dir: Option<PathBuf>,
+    /// The folders of the paths given on the command line, absolute: a
+    /// folder itself, or the folder of a file.
+    roots: Vec<PathBuf>,
 }
 
-/// Returns the JUnit class of a scenario file as seen from `current_dir`.
-/// A path outside it keeps its folders without the root, so
-/// `/srv/ci/scenarios/a.yaml` is in `srv.ci.scenarios`.
-fn class_name_from(path: &Path, current_dir: Option<&Path>) -> String {
-    let folder = path.parent().unwrap_or(Path::new(""));
-    let folder = current_dir
-        .and_then(|dir| folder.strip_prefix(dir).ok())
-        .unwrap_or(folder);
-    let parts: Vec<String> = folder
-        .components()
+impl ClassNames {
+    /// Creates the class names of a run of the scenario files or folders
+    /// `paths`, as given on the command line.
+    pub fn new(paths: &[PathBuf]) -> Self {
+        let current_dir = std::env::current_dir().ok();
+        let roots: Vec<PathBuf> = paths
+            .iter()
+            .map(|path| {
+                if path.is_dir() {
+                    path.clone()
+                } else {
+                    crate::folder_of(path).to_owned()
+                }
+            })
+            .collect();
+        Self::with_current_dir(current_dir, &roots)
+    }
+
+    /// Creates the class names of a run in `current_dir` given the
+    /// folders `roots`.
+    pub fn with_current_dir(current_dir: Option<PathBuf>, roots: &[PathBuf]) -> Self {
+        let mut roots: Vec<PathBuf> = roots
+            .iter()
+            .map(|root| absolute(root, current_dir.as_deref()))
+            .collect();
+        // A file under two given folders counts from the outer one, so the
+        // classes of one tree do not depend on which folder listed it.
+        roots.sort_by_key(|root| root.components().count());
+        ClassNames { current_dir, roots }
+    }
+
+    /// Returns the class of the scenario file at `path`: its folder counted
+    /// from the current directory when it is under it, else from the given
+    /// folder that contains it, starting with that folder's name. A file
+    /// under neither keeps every folder of its path without the root, so
+    /// `/srv/ci/scenarios/a.yaml` is in `srv.ci.scenarios`.
+    pub fn class_of(&self, path: &Path) -> String {
+        let folder = absolute(crate::folder_of(path), self.current_dir.as_deref());
+        let from_current_dir = self
+            .current_dir
+            .as_deref()
+            .and_then(|current_dir| relative_names(&folder, current_dir));
+        let from_root = || {
+            self.roots.iter().find_map(|root| {
+                let mut parts: Vec<String> = root
+                    .file_name()
+                    .map(|name| name.to_string_lossy().into_owned())
+                    .into_iter()
+                    .collect();
+                parts.extend(relative_names(&folder, root)?);
+                Some(parts)
+            })
+        };
+        let parts = from_current_dir
+            .or_else(from_root)
+            .unwrap_or_else(|| folder_names(&folder));
+        if parts.is_empty() {
+            "scenarios".to_owned()
+        } else {
+            parts.join(".")
+        }
+    }
+}
+
+/// Returns `path` joined to `current_dir` when it is relative, with `.` and
+/// `..` resolved by their names. A `..` after a symbolic link can name
+/// another folder than the file system would, so [`relative_names`] also
+/// compares the resolved paths.
+fn absolute(path: &Path, current_dir: Option<&Path>) -> PathBuf {
+    let joined = match current_dir {
+        Some(current_dir) if path.is_relative() => current_dir.join(path),
+        _ => path.to_owned(),
+    };
+    let mut normal = PathBuf::new();
+    for part in joined.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                normal.pop();
+            }
+            other => normal.push(other),
+        }
+    }
+    normal
+}
+
+/// Returns the folder names that lead from `base` to `folder`, or `None`
+/// when `folder` is not under `base`, neither as written nor with
+/// symbolic links resolved.
+fn relative_names(folder: &Path, base: &Path) -> Option<Vec<String>> {
+    if let Ok(rest) = folder.strip_prefix(base) {
+        return Some(folder_names(rest));
+    }
+    let folder = std::fs::canonicalize(folder).ok()?;
+    let base = std::fs::canonicalize(base).ok()?;
+    folder.strip_prefix(&base).ok().map(folder_names)
+}
+
+/// Returns the names of the folders in `path`, without its root.
+fn folder_names(path: &Path) -> Vec<String> {
+    path.components()
         .filter_map(|part| match part {
             Component::Normal(name) => Some(name.to_string_lossy().into_owned()),
             _ => None,
         })
-        .collect();
-    if parts.is_empty() {
-        "scenarios".to_owned()
-    } else {
-        parts.join(".")
-    }
+        .collect()
 }
 
 /// Renders every failure with expected and actual values, the timeline and the
@@ -136,7 +231,7 @@ impl Reporter for JunitReporter {
     fn event(&mut self, event: &Event) -> io::Result<()> {
         match event {
             Event::ScenarioFinished { index, result } => {
-                self.cases.push((*index, test_case(result)))
+                self.cases.push((*index, test_case(result, &self.classes)))
             }
             Event::ScenarioSkipped {
                 index,
@@ -152,7 +247,7 @@ impl Reporter for JunitReporter {
                 };
                 status.set_message(message);
                 let mut case = TestCase::new(path.display().to_string(), status);
-                case.set_classname(class_name(path));
+                case.set_classname(self.classes.class_of(path));
                 self.cases.push((*index, case));
             }
             Event::ScenarioUnsupported {
@@ -164,7 +259,7 @@ impl Reporter for JunitReporter {
                 let mut status = TestCaseStatus::skipped();
                 status.set_message(reason.clone());
                 let mut case = TestCase::new(path.display().to_string(), status);
-                case.set_classname(class_name(path));
+                case.set_classname(self.classes.class_of(path));
                 self.cases.push((*index, case));
             }
             Event::RunFinished { summary } => {
@@ -187,39 +282,76 @@ impl Reporter for JunitReporter {
 mod tests {
     use super::*;
 
+    /// Returns the class of `path` in a run in /work/shop given `roots`.
+    fn class_in_shop(path: &str, roots: &[&str]) -> String {
+        let roots: Vec<PathBuf> = roots.iter().map(PathBuf::from).collect();
+        let classes = ClassNames::with_current_dir(Some(PathBuf::from("/work/shop")), &roots);
+        classes.class_of(Path::new(path))
+    }
+
     #[test]
     fn class_name_under_current_dir() {
-        let path = Path::new("/work/shop/scenarios/api-errors/rate-limited.yaml");
-        let class = class_name_from(path, Some(Path::new("/work/shop")));
+        let class = class_in_shop("/work/shop/scenarios/api-errors/rate-limited.yaml", &[]);
         assert_eq!(class, "scenarios.api-errors");
     }
 
     #[test]
+    fn class_name_spellings_agree() {
+        let spellings = [
+            "scenarios/api-errors/rate-limited.yaml",
+            "./scenarios/api-errors/rate-limited.yaml",
+            "/work/shop/scenarios/api-errors/rate-limited.yaml",
+            "/work/shop/./scenarios/../scenarios/api-errors/rate-limited.yaml",
+            "../shop/scenarios/api-errors/rate-limited.yaml",
+        ];
+        for path in spellings {
+            let class = class_in_shop(path, &[]);
+            assert_eq!(class, "scenarios.api-errors", "{path}");
+        }
+    }
+
+    #[test]
     fn class_name_outside_current_dir() {
-        let path = Path::new("/srv/ci/scenarios/api-errors/rate-limited.yaml");
-        let class = class_name_from(path, Some(Path::new("/work/shop")));
+        let class = class_in_shop("/srv/ci/scenarios/api-errors/rate-limited.yaml", &[]);
         assert_eq!(class, "srv.ci.scenarios.api-errors");
+    }
+
+    #[test]
+    fn class_name_from_given_folder() {
+        let cases = [
+            ("/srv/ci/scenarios/api-errors/a.yaml", "/srv/ci/scenarios"),
+            (
+                "../../srv/ci/scenarios/api-errors/a.yaml",
+                "../../srv/ci/scenarios",
+            ),
+            (
+                "/srv/ci/scenarios/api-errors/a.yaml",
+                "../../srv/ci/scenarios",
+            ),
+        ];
+        for (path, root) in cases {
+            let class = class_in_shop(path, &[root]);
+            assert_eq!(class, "scenarios.api-errors", "{path} under {root}");
+        }
+    }
+
+    #[test]
+    fn class_name_from_outer_given_folder() {
+        let roots = ["/srv/ci/scenarios/api-errors", "/srv/ci/scenarios"];
+        let class = class_in_shop("/srv/ci/scenarios/api-errors/a.yaml", &roots);
+        assert_eq!(class, "scenarios.api-errors");
     }
 
     #[test]
     fn class_name_of_sibling_folder() {
         // A shared prefix of characters is not a parent folder.
-        let path = Path::new("/work/shop-old/scenarios/card.yaml");
-        let class = class_name_from(path, Some(Path::new("/work/shop")));
+        let class = class_in_shop("/work/shop-old/scenarios/card.yaml", &[]);
         assert_eq!(class, "work.shop-old.scenarios");
     }
 
     #[test]
-    fn class_name_of_relative_path() {
-        let path = Path::new("../scenarios/ordering/shuffled.yaml");
-        let class = class_name_from(path, Some(Path::new("/work/shop")));
-        assert_eq!(class, "scenarios.ordering");
-    }
-
-    #[test]
     fn class_name_of_file_in_current_dir() {
-        let path = Path::new("/work/shop/card.yaml");
-        let class = class_name_from(path, Some(Path::new("/work/shop")));
+        let class = class_in_shop("/work/shop/card.yaml", &[]);
         assert_eq!(class, "scenarios");
     }
 }
