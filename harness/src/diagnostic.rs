@@ -10,6 +10,8 @@ use serde::de::DeserializeOwned;
 use serde_saphyr::Spanned;
 use unicode_width::UnicodeWidthChar;
 
+use crate::scenario::located::LocatedValue;
+
 /// An invalid file, with the place in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileError {
@@ -375,9 +377,15 @@ impl Source<'_> {
             .location()
             .map(|loc| (loc.line() as u32, loc.column() as u32))
             .unwrap_or((0, 0));
+        let raw = strip_position(&err.without_snippet().to_string());
+        if raw == DUPLICATE_FULFILMENTS
+            && let Some(error) = self.second_spelling_error(line, column)
+        {
+            return error;
+        }
         let (message, help) = match explain_budget(err) {
             Some(explained) => explained,
-            None => explain(&strip_position(&err.without_snippet().to_string())),
+            None => explain(&raw),
         };
         if message.starts_with("missing key `") {
             // The parser places a missing key at the map's last key. The
@@ -391,6 +399,37 @@ impl Source<'_> {
             help => help,
         };
         self.error(line, column, message, help)
+    }
+
+    /// Builds the error for a map that gives the fulfilment count under
+    /// both its spellings, pointing at the second key written. serde
+    /// places the error at the map, at `line` and `column`, so the map is
+    /// the last one with both keys that starts at or before that place.
+    /// Returns None when the file has no such map.
+    fn second_spelling_error(&self, line: u32, column: u32) -> Option<FileError> {
+        let tree: Spanned<LocatedValue> = serde_saphyr::from_str(self.text).ok()?;
+        let mut maps = Vec::new();
+        maps_with_both_spellings(&tree, &mut maps);
+        let place = (u64::from(line), u64::from(column));
+        let DoubleSpelling { first, second, .. } = maps
+            .iter()
+            .rev()
+            .find(|map| map.start <= place)
+            .or_else(|| maps.first())?;
+        let message = format!(
+            "`{}` and `{}` (line {}) are one key given twice, so keep one spelling",
+            second.value,
+            first.value,
+            first.referenced.line()
+        );
+        let help = format!(
+            "delete this `{}` or the `{}` at line {}, column {}",
+            second.value,
+            first.value,
+            first.referenced.line(),
+            first.referenced.column()
+        );
+        Some(self.at(second, message, Some(help)))
     }
 
     /// Returns a help line for a list item such as `- checkout:` whose
@@ -450,6 +489,59 @@ impl Source<'_> {
             }
         }
         (first, column)
+    }
+}
+
+/// serde's error for a map that gives the fulfilment count under both of
+/// its spellings, which it reads as one field given twice.
+const DUPLICATE_FULFILMENTS: &str = "duplicate field `fulfilments`";
+
+/// The spellings of the fulfilment count key: British, as the harness
+/// writes it, and American, as Stripe's documentation spells "fulfill".
+const FULFILMENT_SPELLINGS: [&str; 2] = ["fulfilments", "fulfillments"];
+
+/// A map that gives the fulfilment count under both spellings.
+struct DoubleSpelling<'a> {
+    /// The map's line and column.
+    start: (u64, u64),
+    /// The first key of the two written.
+    first: &'a Spanned<String>,
+    /// The other key, written later.
+    second: &'a Spanned<String>,
+}
+
+/// Adds to `maps` each map under `value` that has a key of both
+/// spellings, in file order.
+fn maps_with_both_spellings<'a>(
+    value: &'a Spanned<LocatedValue>,
+    maps: &mut Vec<DoubleSpelling<'a>>,
+) {
+    match &value.value {
+        LocatedValue::Scalar(_) => {}
+        LocatedValue::List(items) => {
+            for item in items {
+                maps_with_both_spellings(item, maps);
+            }
+        }
+        LocatedValue::Map(entries) => {
+            let mut keys = entries
+                .iter()
+                .map(|(key, _)| key)
+                .filter(|key| FULFILMENT_SPELLINGS.contains(&key.value.as_str()));
+            if let (Some(first), Some(second)) = (keys.next(), keys.next())
+                && first.value != second.value
+            {
+                let start = (value.referenced.line(), value.referenced.column());
+                maps.push(DoubleSpelling {
+                    start,
+                    first,
+                    second,
+                });
+            }
+            for (_, item) in entries {
+                maps_with_both_spellings(item, maps);
+            }
+        }
     }
 }
 

@@ -478,7 +478,18 @@ fn fulfilments_pointer_both_spellings_rejected() {
     );
     let rendered = errors(&text);
     assert!(
-        rendered.contains("`fulfilments` and `fulfillments` are one key, given twice"),
+        rendered.starts_with(
+            "fakestripe.yaml:9:3: `fulfillments` and `fulfilments` (line 8) are one key given twice, so keep one spelling"
+        ),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains(" 9 |   fulfillments: /count\n   |   ^\n"),
+        "{rendered}"
+    );
+    assert!(
+        rendered
+            .contains("help: delete this `fulfillments` or the `fulfilments` at line 8, column 3"),
         "{rendered}"
     );
 }

@@ -1724,19 +1724,45 @@ fn fulfillments_spelling_accepted() {
     assert_eq!(expect.fulfilments, Some(1));
 }
 
-/// Both spellings in one step are one key given twice.
+/// Both spellings in one step are one key given twice, reported at the
+/// second key written, in a flow map, a block map and a JSON file.
 #[test]
 fn fulfilments_both_spellings_rejected() {
-    let text = "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - expect: { fulfilments: 1, fulfillments: 1 }\n";
-    let rendered = errors("both-spellings.yaml", text);
-    assert!(
-        rendered.starts_with(
-            "both-spellings.yaml:4:13: `fulfilments` and `fulfillments` are one key, given twice"
+    let flow = "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - expect: { fulfilments: 1, fulfillments: 1 }\n";
+    let block = "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - wait_until:\n      fulfillments: 1\n      status: paid\n      fulfilments: 1\n";
+    let json = r#"{"version": 1, "steps": [{"checkout": {"order": "O-1"}},
+  {"expect": {"fulfilments": 1,
+              "fulfillments": 1}}]}"#;
+    let cases = [
+        (
+            "flow.yaml",
+            flow,
+            "flow.yaml:4:31: `fulfillments` and `fulfilments` (line 4) are one key given twice, so keep one spelling",
         ),
+        (
+            "block.yaml",
+            block,
+            "block.yaml:7:7: `fulfilments` and `fulfillments` (line 5) are one key given twice, so keep one spelling",
+        ),
+        (
+            "both.json",
+            json,
+            "both.json:3:15: `fulfillments` and `fulfilments` (line 2) are one key given twice, so keep one spelling",
+        ),
+    ];
+    for (name, text, first_line) in cases {
+        let rendered = errors(name, text);
+        assert!(rendered.starts_with(first_line), "{rendered}");
+    }
+
+    let rendered = errors("flow.yaml", flow);
+    assert!(
+        rendered.contains(" 4 |   - expect: { fulfilments: 1, fulfillments: 1 }\n   |                               ^\n"),
         "{rendered}"
     );
     assert!(
-        rendered.contains("help: keep one of the two spellings"),
+        rendered
+            .contains("help: delete this `fulfillments` or the `fulfilments` at line 4, column 15"),
         "{rendered}"
     );
 }
