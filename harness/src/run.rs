@@ -15,7 +15,7 @@ use crate::report::github::{GithubReporter, in_github_actions};
 use crate::report::json::JsonReporter;
 use crate::report::junit::{ClassNames, JunitReporter};
 use crate::report::terminal::TerminalReporter;
-use crate::report::{Reporters, events::Event};
+use crate::report::{Reporters, check_report_paths, events::Event};
 use crate::runner::{self, RunOptions};
 use crate::scenario::{Scenario, collect_files, load_file};
 use crate::signals::{StopSignal, StopSignals};
@@ -100,38 +100,9 @@ pub fn main(mut args: RunArgs) -> ExitCode {
         .into_iter()
         .filter(|file| app_file.is_none() || std::fs::canonicalize(file).ok() != app_file)
         .collect();
-    if let (Some(junit), Some(json)) = (&args.junit, &args.json)
-        && same_file(junit, json)
-    {
-        errln!(
-            "error: --junit and --json both name {}; give each report its own file, such as report.xml and report.json",
-            junit.display()
-        );
+    if let Err(err) = check_report_paths(args.junit.as_deref(), args.json.as_deref()) {
+        errln!("error: {err}");
         return ExitCode::from(EXIT_USAGE);
-    }
-    let reports = [(&args.junit, "report.xml"), (&args.json, "report.json")];
-    for (report, example) in reports
-        .into_iter()
-        .filter_map(|(path, example)| Some((path.as_ref()?, example)))
-    {
-        let parent = crate::folder_of(report);
-        if !parent.is_dir() {
-            errln!(
-                "error: cannot write the report {}: the folder {} does not exist",
-                report.display(),
-                parent.display()
-            );
-            return ExitCode::from(EXIT_USAGE);
-        }
-        // Checked now, so a long run's result is not lost at the end.
-        if report.is_dir() {
-            errln!(
-                "error: cannot write the report {}: it is a folder; give a file name such as {}",
-                report.display(),
-                report.join(example).display()
-            );
-            return ExitCode::from(EXIT_USAGE);
-        }
     }
     let mut scenarios: Vec<Scenario> = Vec::new();
     let mut invalid = 0;
@@ -343,17 +314,4 @@ async fn run(
 /// `--filter` and `--exclude`.
 fn matches_text(scenario: &Scenario, text: &str) -> bool {
     scenario.name.contains(text) || scenario.path.to_string_lossy().contains(text)
-}
-
-/// Returns whether two report paths name one file: the same text, or the same
-/// file once both are resolved against their folders.
-fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
-    if a == b {
-        return true;
-    }
-    let resolve = |path: &std::path::Path| {
-        let folder = std::fs::canonicalize(crate::folder_of(path)).ok()?;
-        Some(folder.join(path.file_name()?))
-    };
-    matches!((resolve(a), resolve(b)), (Some(a), Some(b)) if a == b)
 }

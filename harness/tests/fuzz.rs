@@ -337,6 +337,130 @@ fn cli_prints_seed_and_writes_scenario() {
     assert!(plan_seed <= 9_007_199_254_740_991, "{written}");
 }
 
+/// Runs `fakestripe fuzz ARGS` as [`fuzz_cli`] does, with `--junit` and
+/// `--json` reports in `dir`. Returns the exit code, the standard output,
+/// the JUnit XML and the JSON report.
+fn fuzz_cli_reports(args: &[&str], app: &Path, dir: &Path) -> (Option<i32>, String, String, Value) {
+    let junit = dir.join("report.xml");
+    let json = dir.join("report.json");
+    let mut all: Vec<&str> = args.to_vec();
+    let paths = [junit.to_str(), json.to_str()].map(|path| path.expect("the path is UTF-8"));
+    all.extend(["--junit", paths[0], "--json", paths[1]]);
+    let (code, stdout) = fuzz_cli(&all, app, &dir.join("found.yaml"));
+    let xml = std::fs::read_to_string(&junit)
+        .unwrap_or_else(|err| panic!("no JUnit report ({err}):\n{stdout}"));
+    let text = std::fs::read_to_string(&json)
+        .unwrap_or_else(|err| panic!("no JSON report ({err}):\n{stdout}"));
+    let report = serde_json::from_str(&text).expect("the report is JSON");
+    (code, stdout, xml, report)
+}
+
+/// A failing run's reports name the broken invariant, the seed, the
+/// cases run and the shrunk scenario file.
+#[test]
+fn cli_reports_name_failure() {
+    let dir = scratch("reports-failure");
+    let app = buggy_shop_app("redirect-fulfils-too", &dir);
+    let args = ["--cases", "50", "--seed", "21", "--flow", "card"];
+    let (code, stdout, xml, report) = fuzz_cli_reports(&args, &app, &dir);
+    assert_eq!(code, Some(1), "{stdout}");
+
+    let out = dir.join("found.yaml").display().to_string();
+    let failure = &report["failure"];
+    assert_eq!(report["passed"], false, "{report}");
+    assert_eq!(report["seed"], 21, "{report}");
+    assert_eq!(report["cases"], 50, "{report}");
+    assert_eq!(failure["flow"], "card", "{report}");
+    assert_eq!(failure["scenario"], out.as_str(), "{report}");
+    assert_eq!(failure["written"], true, "{report}");
+    assert_eq!(failure["replayed"], true, "{report}");
+    assert_eq!(failure["result"]["passed"], false, "{report}");
+    let invariant = failure["invariant"].as_str().unwrap_or_default();
+    assert!(
+        ["paid_fulfilled_once", "duplicates_ignored"].contains(&invariant),
+        "{report}"
+    );
+    let case = failure["case"]
+        .as_u64()
+        .expect("the failing case is a number");
+    assert_eq!(report["cases_run"], case, "{report}");
+    assert!(
+        stdout.contains(&format!(
+            "FAIL case {case} of the card flow broke invariant {invariant} "
+        )),
+        "{stdout}"
+    );
+
+    assert!(xml.contains(" failures=\"1\""), "{xml}");
+    assert!(
+        xml.contains("<property name=\"seed\" value=\"21\"/>"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(&format!("<property name=\"cases_run\" value=\"{case}\"/>")),
+        "{xml}"
+    );
+    let message = format!(
+        "<failure message=\"case {case} of the card flow broke invariant {invariant}; the shrunk scenario is {out}\" type=\"invariant {invariant}\">"
+    );
+    assert!(xml.contains(&message), "no {message} in:\n{xml}");
+}
+
+/// A passing run's reports mark it as passed and count every case.
+#[test]
+fn cli_reports_pass() {
+    let dir = scratch("reports-pass");
+    let args = ["--cases", "3", "--seed", "5", "--flow", "card"];
+    let (code, stdout, xml, report) = fuzz_cli_reports(&args, &shop_app(), &dir);
+    assert_eq!(code, Some(0), "{stdout}");
+
+    assert_eq!(report["passed"], true, "{report}");
+    assert_eq!(report["cases_run"], 3, "{report}");
+    assert_eq!(report["seed"], 5, "{report}");
+    assert_eq!(report["failure"], Value::Null, "{report}");
+    assert_eq!(report["flows"], serde_json::json!(["card"]), "{report}");
+
+    assert!(xml.contains(" tests=\"1\""), "{xml}");
+    assert!(xml.contains(" failures=\"0\""), "{xml}");
+    assert!(xml.contains(" errors=\"0\""), "{xml}");
+    assert!(xml.contains(" skipped=\"0\""), "{xml}");
+    assert!(
+        xml.contains("<testcase name=\"shop-rust\" classname=\"fuzz\""),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<system-out>3 of 3 cases run, seed 5\n</system-out>"),
+        "{xml}"
+    );
+    assert!(!dir.join("found.yaml").exists(), "{stdout}");
+}
+
+/// A report that names the `--out` file is rejected before the app starts.
+#[test]
+fn cli_rejects_report_at_out() {
+    let dir = scratch("report-at-out");
+    let out = dir.join("found.yaml");
+    let output = Command::new(env!("CARGO_BIN_EXE_fakestripe"))
+        .args(["fuzz", "--cases", "1", "--flow", "card", "--app"])
+        .arg(shop_app())
+        .arg("--out")
+        .arg(&out)
+        .arg("--json")
+        .arg(&out)
+        .output()
+        .expect("fakestripe runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "error: --json and --out both name {}",
+            out.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("starting the app"), "{stderr}");
+}
+
 #[test]
 fn cli_rejects_zero_cases() {
     let output = Command::new(env!("CARGO_BIN_EXE_fakestripe"))

@@ -10,13 +10,15 @@
 //! - [`schedule`]: the actions of a schedule, their proptest strategy, and
 //!   their rendering as a scenario file.
 //! - [`explore`]: the loop that generates, runs and shrinks cases.
+//! - [`report`]: the `--junit` and `--json` reports of a run.
 
 pub mod explore;
 pub mod flow;
+pub mod report;
 pub mod schedule;
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +27,7 @@ use clap::Args;
 
 pub use explore::{FuzzError, FuzzOptions, FuzzOutcome, Progress, Stop, Tags, check_out, fuzz};
 pub use flow::Flow;
+pub use report::ReportFiles;
 pub use schedule::MAX_ACTIONS;
 
 use crate::cli::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_START, EXIT_USAGE};
@@ -75,6 +78,12 @@ pub struct FuzzArgs {
     /// directory.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also write a JUnit XML report of the run to this file.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Also write a JSON report of the run to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
     /// Use the fake running at this URL instead of starting one.
     /// Default: the FAKESTRIPE_URL environment variable, when set.
     #[arg(long, value_parser = crate::cli::parse_fake_url)]
@@ -163,6 +172,14 @@ pub fn main(mut args: FuzzArgs) -> ExitCode {
         errln!("error: {err}. Give --out a path in an existing, writable folder.");
         return ExitCode::from(EXIT_USAGE);
     }
+    let reports = ReportFiles {
+        junit: args.junit.clone(),
+        json: args.json.clone(),
+    };
+    if let Err(err) = check_reports(&reports, &options.out) {
+        errln!("error: {err}");
+        return ExitCode::from(EXIT_USAGE);
+    }
     outln!("fakestripe fuzz: seed {seed}");
 
     let runtime = match tokio::runtime::Runtime::new() {
@@ -172,7 +189,25 @@ pub fn main(mut args: FuzzArgs) -> ExitCode {
             return ExitCode::from(EXIT_START);
         }
     };
-    runtime.block_on(run(app, options))
+    runtime.block_on(run(app, options, reports))
+}
+
+/// Checks the report files before the first case: each can be written,
+/// and none is the `--out` scenario file or the other report.
+fn check_reports(reports: &ReportFiles, out: &Path) -> Result<(), String> {
+    crate::report::check_report_paths(reports.junit.as_deref(), reports.json.as_deref())?;
+    let given = [("--junit", &reports.junit), ("--json", &reports.json)];
+    for (flag, path) in given {
+        if let Some(path) = path
+            && crate::report::same_file(path, out)
+        {
+            return Err(format!(
+                "{flag} and --out both name {}; give the report its own file",
+                path.display()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Draws a seed from the clock, for runs without `--seed`.
@@ -185,7 +220,11 @@ fn clock_seed() -> u64 {
     explore::mix(nanos) % 1_000_000
 }
 
-async fn run(app: Arc<crate::app::AppConfig>, options: FuzzOptions) -> ExitCode {
+async fn run(
+    app: Arc<crate::app::AppConfig>,
+    options: FuzzOptions,
+    reports: ReportFiles,
+) -> ExitCode {
     let name = app.name.clone();
     outln!(
         "Fuzzing {name}: {} over the flows {}, at most {} actions each",
@@ -241,6 +280,14 @@ async fn run(app: Arc<crate::app::AppConfig>, options: FuzzOptions) -> ExitCode 
     // the cases that finished and a failure shrunk as far as it got.
     let outcome = fuzz(app, &options, &mut report, &stop).await;
     printer.clear();
+    // A run that ended before its first case, for want of an app, a fake
+    // or a flow, writes no report, as `fakestripe run` does.
+    let ran = !matches!(outcome, Err(FuzzError::Start(_) | FuzzError::NoFlow(_)));
+    let reports_written = if ran {
+        reports.write(&name, &options, outcome.as_ref())
+    } else {
+        Ok(())
+    };
     let code = match outcome {
         Ok(outcome) => report_outcome(&outcome, &options),
         Err(err) => {
@@ -255,6 +302,10 @@ async fn run(app: Arc<crate::app::AppConfig>, options: FuzzOptions) -> ExitCode 
         }
     };
     outln!("seed {}", options.seed);
+    if let Err(err) = reports_written {
+        errln!("error: cannot write a report: {err}");
+        return ExitCode::from(EXIT_USAGE);
+    }
     code
 }
 

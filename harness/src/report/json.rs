@@ -103,7 +103,7 @@ impl Reporter for JsonReporter {
 
 /// Returns a scenario's result as JSON with `passed`, so that a reader
 /// need not infer the outcome from an empty `failures` list.
-fn with_outcome(result: &ScenarioResult) -> serde_json::Result<serde_json::Value> {
+pub(crate) fn with_outcome(result: &ScenarioResult) -> serde_json::Result<serde_json::Value> {
     let mut value = serde_json::to_value(result)?;
     if let Some(fields) = value.as_object_mut() {
         fields.insert("passed".to_owned(), json!(result.passed()));

@@ -206,7 +206,7 @@ fn folder_names(path: &Path) -> Vec<String> {
 
 /// Renders every failure with expected and actual values, the timeline and the
 /// replay command, as plain text.
-fn details(result: &ScenarioResult) -> String {
+pub(crate) fn details(result: &ScenarioResult) -> String {
     let mut out: Vec<u8> = Vec::new();
     for failure in &result.failures {
         let _ = write_failure(&mut out, failure, false);
