@@ -484,7 +484,7 @@ fn app_exit_on_reset_output_heading() {
     let text = output(&dir);
     assert_eq!(status.code(), Some(3), "{text}");
     assert!(
-        text.contains("harness: the app exited (exit code 5) while the scenario ran"),
+        text.contains("harness: the app exited (exit code 5) before the scenario's first step"),
         "{text}"
     );
     assert!(

@@ -655,11 +655,17 @@ impl Job {
                 self.progress.record(index, result);
                 continue;
             };
+            // No step has started when the app exited during the reset.
+            let during = if result.steps_run == 0 {
+                "before the scenario's first step"
+            } else {
+                "while the scenario ran"
+            };
             result.failures.insert(
                 0,
                 Failure {
                     kind: FailureKind::Harness,
-                    message: format!("the app exited ({status}) while the scenario ran"),
+                    message: format!("the app exited ({status}) {during}"),
                     mismatches: Vec::new(),
                 },
             );
