@@ -137,27 +137,7 @@ fn unmodelled(name: &str) -> ApiError {
 }
 
 pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> ApiResult<Value> {
-    // `automatic_tax[enabled]=false` requests nothing the fake lacks, and
-    // apps often send it, so it is taken and dropped.
-    if let Some(mut tax) = params.hash("automatic_tax")?
-        && (tax.boolean("enabled")? != Some(false) || !tax.is_empty())
-    {
-        return Err(unmodelled("automatic_tax"));
-    }
-    // Only a request with a parameter outside CREATE_PARAMS can hold an
-    // unmodelled one, so the list is searched on that path alone.
-    if let Err(unknown) = params.reject_unknown(CREATE_PARAMS) {
-        return Err(
-            match UNMODELLED_PARAMS.iter().find(|name| params.contains(name)) {
-                Some(name) => unmodelled(name),
-                None => unknown,
-            },
-        );
-    }
-    params.forbid_empty(&[
-        "payment_method_options[acss_debit][mandate_options][custom_mandate_url]",
-        "payment_method_options[konbini][expires_after_days]",
-    ]);
+    reject_unmodelled(&mut params)?;
     let mode = params
         .one_of("mode", &["payment", "subscription", "setup"])?
         .ok_or_else(|| ApiError::missing_param("mode"))?;
@@ -169,60 +149,13 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
             ),
         ));
     }
-    let [hosted, embedded, elements] = ui_modes(&ctx.api_version);
-    let renamed = version::at_least(&ctx.api_version, version::RENAMED_UI_MODES);
-    let known: &[&str] = if renamed {
-        &[hosted, embedded, elements, UNMODELLED_UI_MODE]
-    } else {
-        &[hosted, embedded, elements]
-    };
-    let ui_mode = params
-        .one_of("ui_mode", known)?
-        .unwrap_or_else(|| hosted.to_owned());
-    if ui_mode == UNMODELLED_UI_MODE {
-        return Err(ApiError::invalid_param(
-            "ui_mode",
-            format!(
-                "ui_mode={UNMODELLED_UI_MODE} is a Checkout Session UI mode that fakestripe does not model yet. Use {hosted}, {embedded} or {elements}."
-            ),
-        ));
-    }
-    let success_url = params.string("success_url")?;
-    let cancel_url = params.string("cancel_url")?;
-    let return_url = params.string("return_url")?;
-    let redirect_on_completion = params.one_of(
-        "redirect_on_completion",
-        &["always", "if_required", "never"],
-    )?;
-    if ui_mode == hosted {
-        if return_url.is_some() {
-            return Err(ApiError::invalid_param(
-                "return_url",
-                format!("return_url cannot be used with ui_mode={hosted}; use success_url."),
-            ));
-        }
-    } else {
-        for (name, value) in [("success_url", &success_url), ("cancel_url", &cancel_url)] {
-            if value.is_some() {
-                return Err(ApiError::invalid_param(
-                    name,
-                    format!("{name} cannot be used with ui_mode={ui_mode}; use return_url."),
-                ));
-            }
-        }
-        if return_url.is_none() && redirect_on_completion.as_deref() != Some("never") {
-            return Err(ApiError::missing_param("return_url"));
-        }
-    }
-    for (name, value) in [
-        ("success_url", &success_url),
-        ("cancel_url", &cancel_url),
-        ("return_url", &return_url),
-    ] {
-        if let Some(url) = value {
-            check_url(name, url)?;
-        }
-    }
+    let (ui_mode, [hosted, _, elements]) = take_ui_mode(&mut params, &ctx.api_version)?;
+    let Redirects {
+        success_url,
+        cancel_url,
+        return_url,
+        redirect_on_completion,
+    } = take_redirects(&mut params, &ui_mode, hosted)?;
 
     let client_reference_id = params
         .string("client_reference_id")?
@@ -236,48 +169,12 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
             "client_reference_id must be at most 200 characters.",
         ));
     }
-    let customer = params.string("customer")?.filter(|s| !s.is_empty());
-    // The email becomes the customer's when Checkout creates one.
-    let customer_email = params
-        .string_at_most("customer_email", super::customers::MAX_EMAIL_CHARS)?
-        .filter(|s| !s.is_empty());
-    if customer.is_some() && customer_email.is_some() {
-        return Err(ApiError::invalid_param(
-            "customer_email",
-            "You may only specify one of these parameters: customer, customer_email.",
-        ));
-    }
-    if let Some(id) = &customer
-        && !data.store.contains("customer", id)
-    {
-        return Err(ApiError::no_such_param("customer", id, "customer"));
-    }
-    if let Some(email) = &customer_email
-        && !super::payment_checks::looks_like_email(email)
-    {
-        return Err(ApiError::invalid_param(
-            "customer_email",
-            format!("Invalid email address: {email}"),
-        )
-        .with_code("email_invalid"));
-    }
-    let customer_creation = params.one_of("customer_creation", &["always", "if_required"])?;
-    if customer_creation.is_some() && customer.is_some() {
-        return Err(ApiError::invalid_param(
-            "customer_creation",
-            "customer_creation cannot be used together with customer.",
-        ));
-    }
-    let customer_update = match params.hash("customer_update")? {
-        Some(_) if customer.is_none() => {
-            return Err(ApiError::invalid_param(
-                "customer_update",
-                "customer_update can only be used with customer.",
-            ));
-        }
-        Some(update) => Some(take_customer_update(update)?),
-        None => None,
-    };
+    let CustomerParams {
+        customer,
+        customer_email,
+        customer_creation,
+        customer_update,
+    } = take_customer_params(data, &mut params)?;
     let meta = match params.hash("metadata")? {
         Some(update) => metadata::apply(&Map::new(), update)?,
         None => Map::new(),
@@ -350,48 +247,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         Some(collection) => Some(take_shipping_address_collection(collection)?),
         None => None,
     };
-    let requested_currency = params.string("currency")?;
-    let line_item_params = params.hash_array("line_items")?.unwrap_or_default();
-    if line_item_params.is_empty() {
-        return Err(ApiError::missing_param("line_items"));
-    }
-    if line_item_params.len() > 100 {
-        return Err(ApiError::invalid_param(
-            "line_items",
-            "A Checkout Session can have at most 100 line items.",
-        ));
-    }
-    let mut items = Vec::with_capacity(line_item_params.len());
-    for item in line_item_params {
-        items.push(line_item(data, item)?);
-    }
-    let currency = items[0].currency.clone();
-    if let Some((index, other)) = items
-        .iter()
-        .enumerate()
-        .find(|(_, item)| item.currency != currency)
-    {
-        return Err(ApiError::invalid_param(
-            format!("line_items[{index}]"),
-            format!(
-                "All line items must use the same currency; line_items[0] is in {currency} and line_items[{index}] is in {}.",
-                other.currency
-            ),
-        ));
-    }
-    // A session in payment mode takes its currency from its line items,
-    // so `currency` may only repeat it. Stripe's codes are lowercase, and
-    // the comparison ignores case.
-    if let Some(requested) = requested_currency
-        && !requested.eq_ignore_ascii_case(&currency)
-    {
-        return Err(ApiError::invalid_param(
-            "currency",
-            format!(
-                "currency is `{requested}`, but this session's line items are in {currency}. Send currency={currency}, or leave currency out."
-            ),
-        ));
-    }
+    let (mut items, currency) = take_line_items(data, &mut params)?;
     if let Some(listed) = &methods.listed {
         super::payment_checks::check_methods_for_currency(
             listed,
@@ -405,31 +261,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         .chosen(&currency, || default_methods(&currency))?
         .or_else(|| methods.listed.clone());
     params.finish()?;
-    // Each line total fits in an i64 (both factors are bounded), and so
-    // does the sum of at most 100 of them.
-    let amount: i64 = items.iter().map(|item| item.amount_total).sum();
-    if amount > super::MAX_AMOUNT {
-        return Err(ApiError::invalid_param(
-            "line_items",
-            format!(
-                "The Checkout Session's total amount due must be at most {} in the currency's smallest unit. These line items add up to {amount}.",
-                super::MAX_AMOUNT
-            ),
-        )
-        .with_code("amount_too_large"));
-    }
-    if amount < super::minimum_charge(&currency) {
-        // NOTE: the message is Stripe's; the code and param are this
-        // fake's choice, as public reports quote only the message.
-        return Err(ApiError::invalid_param(
-            "line_items",
-            format!(
-                "The Checkout Session's total amount due must add up to at least {}. These line items add up to {amount}.",
-                super::minimum_charge_text(&currency)
-            ),
-        )
-        .with_code("amount_too_small"));
-    }
+    let amount = total_amount(&items, &currency)?;
     for item in &mut items {
         if let ItemPrice::Made(price) = &mut item.price {
             prices::commit_product(data, price);
@@ -582,6 +414,258 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     // The printed body is the response. The API layer reads it back only
     // to expand it.
     Ok(Value::Null)
+}
+
+/// Rejects the parameters of Stripe's session create that the fake does
+/// not model, each with an error saying so, and any other unknown
+/// parameter as unknown.
+fn reject_unmodelled(params: &mut Params) -> ApiResult<()> {
+    // `automatic_tax[enabled]=false` requests nothing the fake lacks, and
+    // apps often send it, so it is taken and dropped.
+    if let Some(mut tax) = params.hash("automatic_tax")?
+        && (tax.boolean("enabled")? != Some(false) || !tax.is_empty())
+    {
+        return Err(unmodelled("automatic_tax"));
+    }
+    // Only a request with a parameter outside CREATE_PARAMS can hold an
+    // unmodelled one, so the list is searched on that path alone.
+    if let Err(unknown) = params.reject_unknown(CREATE_PARAMS) {
+        return Err(
+            match UNMODELLED_PARAMS.iter().find(|name| params.contains(name)) {
+                Some(name) => unmodelled(name),
+                None => unknown,
+            },
+        );
+    }
+    params.forbid_empty(&[
+        "payment_method_options[acss_debit][mandate_options][custom_mandate_url]",
+        "payment_method_options[konbini][expires_after_days]",
+    ]);
+    Ok(())
+}
+
+/// Reads `ui_mode`, which defaults to the hosted page. Returns it with the
+/// names of the three modelled modes in the request's API version.
+fn take_ui_mode(params: &mut Params, api_version: &str) -> ApiResult<(String, [&'static str; 3])> {
+    let [hosted, embedded, elements] = ui_modes(api_version);
+    let renamed = version::at_least(api_version, version::RENAMED_UI_MODES);
+    let known: &[&str] = if renamed {
+        &[hosted, embedded, elements, UNMODELLED_UI_MODE]
+    } else {
+        &[hosted, embedded, elements]
+    };
+    let ui_mode = params
+        .one_of("ui_mode", known)?
+        .unwrap_or_else(|| hosted.to_owned());
+    if ui_mode == UNMODELLED_UI_MODE {
+        return Err(ApiError::invalid_param(
+            "ui_mode",
+            format!(
+                "ui_mode={UNMODELLED_UI_MODE} is a Checkout Session UI mode that fakestripe does not model yet. Use {hosted}, {embedded} or {elements}."
+            ),
+        ));
+    }
+    Ok((ui_mode, [hosted, embedded, elements]))
+}
+
+/// The redirect parameters of a session create request.
+struct Redirects {
+    success_url: Option<String>,
+    cancel_url: Option<String>,
+    return_url: Option<String>,
+    redirect_on_completion: Option<String>,
+}
+
+/// Reads the redirect parameters and checks them against the UI mode: a
+/// hosted page returns to `success_url` or `cancel_url`, and the other
+/// modes to `return_url`.
+fn take_redirects(params: &mut Params, ui_mode: &str, hosted: &str) -> ApiResult<Redirects> {
+    let success_url = params.string("success_url")?;
+    let cancel_url = params.string("cancel_url")?;
+    let return_url = params.string("return_url")?;
+    let redirect_on_completion = params.one_of(
+        "redirect_on_completion",
+        &["always", "if_required", "never"],
+    )?;
+    if ui_mode == hosted {
+        if return_url.is_some() {
+            return Err(ApiError::invalid_param(
+                "return_url",
+                format!("return_url cannot be used with ui_mode={hosted}; use success_url."),
+            ));
+        }
+    } else {
+        for (name, value) in [("success_url", &success_url), ("cancel_url", &cancel_url)] {
+            if value.is_some() {
+                return Err(ApiError::invalid_param(
+                    name,
+                    format!("{name} cannot be used with ui_mode={ui_mode}; use return_url."),
+                ));
+            }
+        }
+        if return_url.is_none() && redirect_on_completion.as_deref() != Some("never") {
+            return Err(ApiError::missing_param("return_url"));
+        }
+    }
+    for (name, value) in [
+        ("success_url", &success_url),
+        ("cancel_url", &cancel_url),
+        ("return_url", &return_url),
+    ] {
+        if let Some(url) = value {
+            check_url(name, url)?;
+        }
+    }
+    Ok(Redirects {
+        success_url,
+        cancel_url,
+        return_url,
+        redirect_on_completion,
+    })
+}
+
+/// The customer parameters of a session create request.
+struct CustomerParams {
+    customer: Option<String>,
+    customer_email: Option<String>,
+    customer_creation: Option<String>,
+    customer_update: Option<CustomerUpdate>,
+}
+
+/// Reads the customer parameters: an existing `customer` or a
+/// `customer_email` to prefill, and the settings that apply to each.
+fn take_customer_params(data: &AccountData, params: &mut Params) -> ApiResult<CustomerParams> {
+    let customer = params.string("customer")?.filter(|s| !s.is_empty());
+    // The email becomes the customer's when Checkout creates one.
+    let customer_email = params
+        .string_at_most("customer_email", super::customers::MAX_EMAIL_CHARS)?
+        .filter(|s| !s.is_empty());
+    if customer.is_some() && customer_email.is_some() {
+        return Err(ApiError::invalid_param(
+            "customer_email",
+            "You may only specify one of these parameters: customer, customer_email.",
+        ));
+    }
+    if let Some(id) = &customer
+        && !data.store.contains("customer", id)
+    {
+        return Err(ApiError::no_such_param("customer", id, "customer"));
+    }
+    if let Some(email) = &customer_email
+        && !super::payment_checks::looks_like_email(email)
+    {
+        return Err(ApiError::invalid_param(
+            "customer_email",
+            format!("Invalid email address: {email}"),
+        )
+        .with_code("email_invalid"));
+    }
+    let customer_creation = params.one_of("customer_creation", &["always", "if_required"])?;
+    if customer_creation.is_some() && customer.is_some() {
+        return Err(ApiError::invalid_param(
+            "customer_creation",
+            "customer_creation cannot be used together with customer.",
+        ));
+    }
+    let customer_update = match params.hash("customer_update")? {
+        Some(_) if customer.is_none() => {
+            return Err(ApiError::invalid_param(
+                "customer_update",
+                "customer_update can only be used with customer.",
+            ));
+        }
+        Some(update) => Some(take_customer_update(update)?),
+        None => None,
+    };
+    Ok(CustomerParams {
+        customer,
+        customer_email,
+        customer_creation,
+        customer_update,
+    })
+}
+
+/// Reads and checks `line_items`, and `currency`, which may only repeat
+/// the line items' currency. Returns the items and their currency. Prices
+/// made from `price_data` are built but not yet stored.
+fn take_line_items(
+    data: &mut AccountData,
+    params: &mut Params,
+) -> ApiResult<(Vec<LineItem>, String)> {
+    let requested_currency = params.string("currency")?;
+    let line_item_params = params.hash_array("line_items")?.unwrap_or_default();
+    if line_item_params.is_empty() {
+        return Err(ApiError::missing_param("line_items"));
+    }
+    if line_item_params.len() > 100 {
+        return Err(ApiError::invalid_param(
+            "line_items",
+            "A Checkout Session can have at most 100 line items.",
+        ));
+    }
+    let mut items = Vec::with_capacity(line_item_params.len());
+    for item in line_item_params {
+        items.push(line_item(data, item)?);
+    }
+    let currency = items[0].currency.clone();
+    if let Some((index, other)) = items
+        .iter()
+        .enumerate()
+        .find(|(_, item)| item.currency != currency)
+    {
+        return Err(ApiError::invalid_param(
+            format!("line_items[{index}]"),
+            format!(
+                "All line items must use the same currency; line_items[0] is in {currency} and line_items[{index}] is in {}.",
+                other.currency
+            ),
+        ));
+    }
+    // A session in payment mode takes its currency from its line items,
+    // so `currency` may only repeat it. Stripe's codes are lowercase, and
+    // the comparison ignores case.
+    if let Some(requested) = requested_currency
+        && !requested.eq_ignore_ascii_case(&currency)
+    {
+        return Err(ApiError::invalid_param(
+            "currency",
+            format!(
+                "currency is `{requested}`, but this session's line items are in {currency}. Send currency={currency}, or leave currency out."
+            ),
+        ));
+    }
+    Ok((items, currency))
+}
+
+/// Returns the session's total, checked against Stripe's maximum amount
+/// and the currency's minimum charge.
+fn total_amount(items: &[LineItem], currency: &str) -> ApiResult<i64> {
+    // Each line total fits in an i64 (both factors are bounded), and so
+    // does the sum of at most 100 of them.
+    let amount: i64 = items.iter().map(|item| item.amount_total).sum();
+    if amount > super::MAX_AMOUNT {
+        return Err(ApiError::invalid_param(
+            "line_items",
+            format!(
+                "The Checkout Session's total amount due must be at most {} in the currency's smallest unit. These line items add up to {amount}.",
+                super::MAX_AMOUNT
+            ),
+        )
+        .with_code("amount_too_large"));
+    }
+    if amount < super::minimum_charge(currency) {
+        // NOTE: the message is Stripe's; the code and param are this
+        // fake's choice, as public reports quote only the message.
+        return Err(ApiError::invalid_param(
+            "line_items",
+            format!(
+                "The Checkout Session's total amount due must add up to at least {}. These line items add up to {amount}.",
+                super::minimum_charge_text(currency)
+            ),
+        )
+        .with_code("amount_too_small"));
+    }
+    Ok(amount)
 }
 
 /// A new session as the API prints it, in Stripe's field order.
