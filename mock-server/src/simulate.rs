@@ -326,6 +326,17 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
         None => return Err(ApiError::internal("session without status")),
     }
     let method = request.payment_method.as_str();
+    check_method_offered(&session, method)?;
+    let entered = read_entry(data, &session, request)?;
+    if method == "card" {
+        return pay_card(data, session_id, session, request, entered);
+    }
+    pay_bank_debit(data, session_id, &session, method, request, entered)
+}
+
+/// Checks that the session offers `method`: among its allowed methods
+/// when it lists them, and otherwise in a currency the method takes.
+fn check_method_offered(session: &Value, method: &str) -> ApiResult<()> {
     if !crate::resources::payment_checks::PAYMENT_METHODS.contains(&method) {
         return Err(ApiError::invalid_param(
             "payment_method",
@@ -361,6 +372,17 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
         }
         _ => {}
     }
+    Ok(())
+}
+
+/// Reads and checks what the customer enters on the page besides the
+/// payment details: email, name, phone, addresses, consent and custom
+/// fields.
+fn read_entry(
+    data: &AccountData,
+    session: &Value,
+    request: &PayRequest,
+) -> ApiResult<CustomerEntry> {
     // What the customer types may become a customer's email and name.
     if let Some(email) = &request.email {
         check_length("email", email, crate::resources::customers::MAX_EMAIL_CHARS)?;
@@ -378,7 +400,7 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
     }
     // Checkout shows the email the session brings and does not let the
     // customer change it.
-    let fixed_email = fixed_email(data, &session);
+    let fixed_email = fixed_email(data, session);
     // The comparison ignores case, as a buyer may type the address shown
     // in other letters.
     if let (Some(fixed), Some(given)) = (&fixed_email, &request.email)
@@ -391,22 +413,21 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
             ),
         ));
     }
-    let phone = entered_phone(&session, request.phone.as_deref())?;
-    let address = entered_address(&session, request.address.as_ref())?;
-    let shipping = entered_shipping(&session, request.shipping.as_ref(), request.name.as_deref())?;
-    let consent = entered_consent(&session, request)?;
+    let phone = entered_phone(session, request.phone.as_deref())?;
+    let address = entered_address(session, request.address.as_ref())?;
+    let shipping = entered_shipping(session, request.shipping.as_ref(), request.name.as_deref())?;
+    let consent = entered_consent(session, request)?;
     let custom_fields = crate::resources::custom_fields::enter(
         &session["custom_fields"],
         request.custom_fields.as_ref(),
     )?;
-    let origin = Origin::default();
     // The session's spelling wins over a matching one typed in another
     // case.
     let email = fixed_email
         .or_else(|| request.email.clone())
         .or_else(|| Some(DEFAULT_EMAIL.to_owned()));
     let name = request.name.clone();
-    let entered = CustomerEntry {
+    Ok(CustomerEntry {
         email,
         name,
         phone,
@@ -414,74 +435,95 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
         shipping,
         consent,
         custom_fields,
-    };
+    })
+}
 
-    if method == "card" {
-        let number = request
-            .card_number
-            .as_deref()
-            .ok_or_else(|| ApiError::missing_param("card_number"))?;
-        let card = session_card(&session, number)?;
-        if request.outcome.is_some() || request.delay_seconds.is_some() {
+/// Pays an open session by card: the card number decides the outcome,
+/// and a declined card leaves the session open.
+fn pay_card(
+    data: &mut AccountData,
+    session_id: &str,
+    session: Value,
+    request: &PayRequest,
+    entered: CustomerEntry,
+) -> ApiResult<PayResult> {
+    let origin = Origin::default();
+    let number = request
+        .card_number
+        .as_deref()
+        .ok_or_else(|| ApiError::missing_param("card_number"))?;
+    let card = session_card(&session, number)?;
+    if request.outcome.is_some() || request.delay_seconds.is_some() {
+        return Err(ApiError::invalid_param(
+            "outcome",
+            "outcome and delay_seconds apply to sepa_debit and us_bank_account; a card's number decides its outcome.",
+        ));
+    }
+    let fail_3ds = match request.three_d_secure.as_deref() {
+        None | Some("complete") => false,
+        Some("fail") => true,
+        Some(other) => {
             return Err(ApiError::invalid_param(
-                "outcome",
-                "outcome and delay_seconds apply to sepa_debit and us_bank_account; a card's number decides its outcome.",
+                "three_d_secure",
+                format!("Use complete or fail, not `{other}`."),
             ));
         }
-        let fail_3ds = match request.three_d_secure.as_deref() {
-            None | Some("complete") => false,
-            Some("fail") => true,
-            Some(other) => {
-                return Err(ApiError::invalid_param(
-                    "three_d_secure",
-                    format!("Use complete or fail, not `{other}`."),
-                ));
+    };
+    data.trace("customer", json!({"session": session_id, "action": "pay", "method": "card", "card": last4(&card.number)}));
+    let pi_id = ensure_payment_intent(data, session_id, &origin);
+    record_shipping(data, &pi_id, &entered.shipping);
+    let pm = payment_method(data, "card", Some(&card), entered_billing_details(&entered));
+    let authentication = if fail_3ds {
+        Authentication::Fail
+    } else {
+        Authentication::Complete
+    };
+    let result = attempt_card(data, &pi_id, &pm, &card, authentication, &origin);
+    match result {
+        Err(decline) => {
+            let session = data
+                .store
+                .get("checkout.session", session_id)
+                .unwrap_or(session);
+            Ok(PayResult {
+                result: "declined",
+                redirect_url: None,
+                session: public(&session),
+                error: Some(decline),
+            })
+        }
+        Ok(pi) => {
+            // An authorization that waits for its capture has moved no
+            // funds yet, so the session stays unpaid until the capture.
+            let awaiting_capture = pi["status"] == "requires_capture";
+            let payment_status = if awaiting_capture { "unpaid" } else { "paid" };
+            let completed =
+                complete_session(data, session_id, &pi_id, payment_status, entered, &origin);
+            if !awaiting_capture {
+                crate::faults::start_lag(data, session_id, &session);
+                attach_balance_transaction(data, &pi_id, &origin);
             }
-        };
-        data.trace("customer", json!({"session": session_id, "action": "pay", "method": "card", "card": last4(&card.number)}));
-        let pi_id = ensure_payment_intent(data, session_id, &origin);
-        record_shipping(data, &pi_id, &entered.shipping);
-        let pm = payment_method(data, "card", Some(&card), entered_billing_details(&entered));
-        let authentication = if fail_3ds {
-            Authentication::Fail
-        } else {
-            Authentication::Complete
-        };
-        let result = attempt_card(data, &pi_id, &pm, &card, authentication, &origin);
-        return match result {
-            Err(decline) => {
-                let session = data
-                    .store
-                    .get("checkout.session", session_id)
-                    .unwrap_or(session);
-                Ok(PayResult {
-                    result: "declined",
-                    redirect_url: None,
-                    session: public(&session),
-                    error: Some(decline),
-                })
-            }
-            Ok(pi) => {
-                // An authorization that waits for its capture has moved no
-                // funds yet, so the session stays unpaid until the capture.
-                let awaiting_capture = pi["status"] == "requires_capture";
-                let payment_status = if awaiting_capture { "unpaid" } else { "paid" };
-                let completed =
-                    complete_session(data, session_id, &pi_id, payment_status, entered, &origin);
-                if !awaiting_capture {
-                    crate::faults::start_lag(data, session_id, &session);
-                    attach_balance_transaction(data, &pi_id, &origin);
-                }
-                Ok(PayResult {
-                    result: "succeeded",
-                    redirect_url: redirect_url(&completed),
-                    session: public(&completed),
-                    error: None,
-                })
-            }
-        };
+            Ok(PayResult {
+                result: "succeeded",
+                redirect_url: redirect_url(&completed),
+                session: public(&completed),
+                error: None,
+            })
+        }
     }
+}
 
+/// Pays an open session by SEPA Direct Debit or US bank account: the
+/// session completes unpaid and the payment settles after a delay.
+fn pay_bank_debit(
+    data: &mut AccountData,
+    session_id: &str,
+    session: &Value,
+    method: &str,
+    request: &PayRequest,
+    entered: CustomerEntry,
+) -> ApiResult<PayResult> {
+    let origin = Origin::default();
     if request.card_number.is_some() || request.three_d_secure.is_some() {
         return Err(ApiError::invalid_param(
             "card_number",
@@ -510,7 +552,7 @@ pub fn pay(data: &mut AccountData, session_id: &str, request: &PayRequest) -> Ap
     record_shipping(data, &pi_id, &entered.shipping);
     let pm = payment_method(data, method, None, entered_billing_details(&entered));
     let completed = complete_session(data, session_id, &pi_id, "unpaid", entered, &origin);
-    crate::faults::start_lag(data, session_id, &session);
+    crate::faults::start_lag(data, session_id, session);
     start_processing(data, &pi_id, &pm, &origin);
     let now = data.now();
     data.schedule(
