@@ -641,6 +641,16 @@ fn decoder_names_parameter_at_fault() {
             b"line_items[0][quantity]=1&line_items[0]=x",
             "line_items[0]",
         ),
+        // The general decoder reports a missing index with no position, so
+        // the name comes from decoding each parameter's pairs alone.
+        (
+            b"mode=payment&line_items[0][quantity]=2&line_items[-1]=&ui_mode[metadata][1]=",
+            "ui_mode",
+        ),
+        (
+            b"ui_mode%5Bmetadata%5D%5B1%5D=&line_items[-1]=&line_items[0][quantity]=2",
+            "ui_mode",
+        ),
     ];
     for (input, param) in cases {
         let text = String::from_utf8_lossy(input);

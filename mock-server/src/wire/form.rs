@@ -60,7 +60,7 @@ fn decode_from(input: &[u8], source: Source) -> Result<Map<String, Value>, ApiEr
     }
     let value: Value = general_decoder().deserialize_bytes(input).map_err(|err| {
         let detail = err.to_string();
-        let param = param_at(input, &detail);
+        let param = param_at(input, &detail).or_else(|| failing_name(input));
         // The decoder's words for `a[]=x&a[0]=y`, in either order.
         let mixed = detail.contains("both a sequence and a");
         match (param, mixed) {
@@ -722,6 +722,46 @@ fn param_at(input: &[u8], detail: &str) -> Option<String> {
         .map(|(k, _)| k.into_owned())?;
     let name = key.split('[').next().unwrap_or_default().to_owned();
     (!name.is_empty()).then_some(name)
+}
+
+/// Finds the parameter that the general decoder fails on when its error
+/// gives no position, as for an array index it finds missing: the first
+/// top-level name whose pairs, decoded without the others, fail too.
+fn failing_name(input: &[u8]) -> Option<String> {
+    let mut names: Vec<&[u8]> = Vec::new();
+    for pair in input.split(|b| *b == b'&') {
+        let name = top_level_name(pair);
+        if !name.is_empty() && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names.into_iter().find_map(|name| {
+        let pairs: Vec<&[u8]> = input
+            .split(|b| *b == b'&')
+            .filter(|pair| top_level_name(pair) == name)
+            .collect();
+        let alone = pairs.join(&b'&');
+        general_decoder()
+            .deserialize_bytes::<Value>(&alone)
+            .is_err()
+            .then(|| {
+                String::from_utf8_lossy(&unescape(name).unwrap_or_else(|_| name.to_vec()))
+                    .into_owned()
+            })
+    })
+}
+
+/// Returns the part of a raw pair before its first bracket or `=`, as
+/// sent, escapes and all. A `%5B` counts as a bracket.
+fn top_level_name(pair: &[u8]) -> &[u8] {
+    let end = (0..pair.len())
+        .find(|&i| {
+            matches!(pair[i], b'[' | b'=')
+                || pair[i..].starts_with(b"%5B")
+                || pair[i..].starts_with(b"%5b")
+        })
+        .unwrap_or(pair.len());
+    &pair[..end]
 }
 
 fn invalid_input(source: Source, detail: &str) -> ApiError {
