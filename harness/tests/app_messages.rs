@@ -44,6 +44,8 @@ struct Shop {
     orders: Mutex<HashMap<String, common::Order>>,
     checkout_bodies: Mutex<Vec<Value>>,
     webhook_status: StatusCode,
+    /// How long the webhook route takes before it answers.
+    webhook_delay: std::time::Duration,
     /// Added to the success page's session retrieve.
     success_query: &'static str,
     http: reqwest::Client,
@@ -107,6 +109,7 @@ async fn success(
 }
 
 async fn webhook(State(shop): State<Arc<Shop>>) -> StatusCode {
+    tokio::time::sleep(shop.webhook_delay).await;
     shop.webhook_status
 }
 
@@ -129,6 +132,8 @@ struct AppFile {
     /// A query for the success page's session retrieve, such as
     /// `?expand[]=line_items`.
     success_query: &'static str,
+    /// How long the webhook route takes before it answers.
+    webhook_delay: std::time::Duration,
 }
 
 impl Default for AppFile {
@@ -139,6 +144,7 @@ impl Default for AppFile {
             order_path: "/orders/{{order_id}}",
             checkout_pointers: "  session_id: /session_id\n  url: /url\n",
             success_query: "",
+            webhook_delay: std::time::Duration::ZERO,
         }
     }
 }
@@ -165,6 +171,7 @@ fn start_app(
         orders: Mutex::default(),
         checkout_bodies: Mutex::default(),
         webhook_status,
+        webhook_delay: file.webhook_delay,
         success_query: file.success_query,
         http: reqwest::Client::new(),
     });
@@ -241,6 +248,48 @@ fn run_card_paid(test: &str, webhook_status: StatusCode, file: &AppFile) -> (App
     let app = start_app(&runtime, &dir, webhook_status, file);
     let outcome = run(&runtime, &app, &[card_paid()]);
     (app, outcome)
+}
+
+/// A webhook route slower than the fake's delivery timeout fails the
+/// scenario after a few timed-out deliveries, with a message that names
+/// the timeout and the event, instead of waiting out the timeout for every
+/// attempt of every event of the settle.
+#[test]
+fn slow_webhooks_stop_the_advance() {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    let dir = scratch::scratch("app-messages", "slow_webhooks_stop_the_advance");
+    let fake = runtime
+        .block_on(fakestripe_server::Server::start(
+            fakestripe_server::ServerConfig {
+                delivery_timeout: std::time::Duration::from_secs(1),
+                ..Default::default()
+            },
+        ))
+        .expect("the fake starts");
+    let file = AppFile {
+        webhook_delay: std::time::Duration::from_secs(30),
+        ..AppFile::default()
+    };
+    let app = start_app(&runtime, &dir, StatusCode::OK, &file);
+    let mut options = common::run_options(&app.file);
+    options.fake_url = Some(fake.base_url().to_owned());
+    let outcome = runtime
+        .block_on(run_files(&app.file, &[card_paid()], options))
+        .expect("the run starts");
+    let result = &outcome.results[0];
+    let failure = ScenarioFailure::Failed(Box::new((**result).clone())).to_string();
+    assert!(!result.passed(), "{failure}");
+    assert!(
+        failure.contains(
+            "step 4 (advance, line 17): 3 webhook deliveries timed out during one clock advance"
+        ),
+        "{failure}"
+    );
+    assert!(
+        failure.contains("Answer a webhook first and do slow work after it"),
+        "{failure}"
+    );
+    runtime.block_on(fake.shutdown());
 }
 
 fn assert_passed(outcome: &RunOutcome) {

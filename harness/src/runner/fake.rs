@@ -23,7 +23,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 /// A failed call to the fake.
 #[derive(Debug, thiserror::Error)]
 pub enum FakeError {
-    #[error("{method} {path} failed: {source}")]
+    #[error("{method} {path} failed: {}", transport_reason(source))]
     Transport {
         method: String,
         path: String,
@@ -36,6 +36,57 @@ pub enum FakeError {
         status: u16,
         message: String,
     },
+    /// Deliveries to an endpoint timed out so often during one advance
+    /// that the harness stopped waiting for it.
+    #[error(
+        "{count} webhook deliveries timed out during one clock advance, the last one {event_type} ({event_id}) to {url}: the app did not answer within the fake's delivery timeout, {timeout}. Stripe counts each as a failed delivery and sends it again later, and each retry would wait out the timeout again, so the harness stopped the advance. Answer a webhook first and do slow work after it"
+    )]
+    SlowWebhooks {
+        count: usize,
+        event_id: String,
+        event_type: String,
+        url: String,
+        timeout: String,
+    },
+}
+
+/// Describes a failed call to the fake, naming the harness's wait when
+/// the fake did not answer in time.
+fn transport_reason(source: &reqwest::Error) -> String {
+    if source.is_timeout() {
+        format!(
+            "the fake sent no response within {} s ({source})",
+            REQUEST_TIMEOUT.as_secs()
+        )
+    } else {
+        source.to_string()
+    }
+}
+
+/// Timed-out deliveries in one advance after which the harness stops
+/// waiting for it. An app that is slow once, such as on its first
+/// request, gets its retry; one whose handler is always slower than the
+/// delivery timeout would hold an advance for the timeout times every
+/// attempt of every event.
+const TIMEOUTS_BEFORE_GIVING_UP: usize = 3;
+
+/// How long an advance runs before the harness starts to watch its
+/// deliveries for timeouts. Most advances end well within it.
+const WATCH_AFTER: Duration = Duration::from_secs(1);
+
+/// How often a long advance's deliveries are read.
+const WATCH_EVERY: Duration = Duration::from_millis(500);
+
+/// Describes the fake's delivery timeout for a message: the fake's
+/// default, unless `fakestripe serve --delivery-timeout` set another for
+/// a fake given by `--fake`.
+pub fn delivery_timeout_text() -> String {
+    let default = fakestripe_server::ServerConfig::default()
+        .delivery_timeout
+        .as_secs();
+    format!(
+        "{default} s unless `fakestripe serve --delivery-timeout` set another for the fake given by `--fake`"
+    )
 }
 
 /// The fake's response to the customer's payment.
@@ -232,15 +283,59 @@ impl FakeClient {
         let mut remaining = seconds;
         loop {
             let step = remaining.min(MAX_STEP);
-            self.call::<Value>(
-                Method::POST,
-                "/_fakestripe/clock/advance",
-                Some(json!({"seconds": step})),
-            )
-            .await?;
+            self.advance_watched(step).await?;
             remaining -= step;
             if remaining == 0 {
                 return Ok(());
+            }
+        }
+    }
+
+    /// Makes one advance call. One that runs longer than [`WATCH_AFTER`]
+    /// is watched: when [`TIMEOUTS_BEFORE_GIVING_UP`] of its deliveries
+    /// time out, the call is dropped and a `SlowWebhooks` error returned.
+    /// The fake ends the dropped advance at the next reset.
+    async fn advance_watched(&self, seconds: u64) -> Result<(), FakeError> {
+        let call = self.call::<Value>(
+            Method::POST,
+            "/_fakestripe/clock/advance",
+            Some(json!({"seconds": seconds})),
+        );
+        tokio::pin!(call);
+        tokio::select! {
+            result = &mut call => return result.map(drop),
+            () = tokio::time::sleep(WATCH_AFTER) => {}
+        }
+        // A delivery that timed out before the watch began is not counted,
+        // which only delays the stop.
+        let key = |d: &Delivery| (d.event_id.clone(), d.endpoint.clone(), d.attempt);
+        let before: HashSet<_> = self
+            .deliveries()
+            .await?
+            .iter()
+            .filter(|d| d.timed_out())
+            .map(key)
+            .collect();
+        loop {
+            tokio::select! {
+                result = &mut call => return result.map(drop),
+                () = tokio::time::sleep(WATCH_EVERY) => {}
+            }
+            let deliveries = self.deliveries().await?;
+            let timed_out: Vec<&Delivery> = deliveries
+                .iter()
+                .filter(|d| d.timed_out() && !before.contains(&key(d)))
+                .collect();
+            if let Some(last) = timed_out.last()
+                && timed_out.len() >= TIMEOUTS_BEFORE_GIVING_UP
+            {
+                return Err(FakeError::SlowWebhooks {
+                    count: timed_out.len(),
+                    event_id: last.event_id.clone(),
+                    event_type: last.event_type.clone(),
+                    url: last.url.clone(),
+                    timeout: delivery_timeout_text(),
+                });
             }
         }
     }

@@ -135,7 +135,10 @@ pub async fn start(
                 let reason = error_chain(&err).trim_end_matches('.').to_owned();
                 let url = url.clone();
                 match err {
-                    fake::FakeError::Api { .. } => StartError::NotFake { url, reason },
+                    // A read of the clock sends no delivery.
+                    fake::FakeError::Api { .. } | fake::FakeError::SlowWebhooks { .. } => {
+                        StartError::NotFake { url, reason }
+                    }
                     fake::FakeError::Transport { .. } => {
                         StartError::FakeUnreachable { url, reason }
                     }

@@ -390,11 +390,9 @@ fn rejected_deliveries(deliveries: &[Delivery]) -> Option<RejectedDeliveries> {
             "all {count} webhook deliveries got 400 from the app, which most often means that its signature check failed. The check needs the raw request body, so a JSON body parser that runs before the webhook route, such as `app.use(express.json())` in Express, makes every check fail. Give the webhook route the raw body, and check that the app uses the STRIPE_WEBHOOK_SECRET the harness gave it"
         )
     } else if all(Delivery::timed_out) {
-        let default_timeout = fakestripe_server::ServerConfig::default()
-            .delivery_timeout
-            .as_secs();
         format!(
-            "all {count} webhook deliveries timed out: the app did not answer within the fake's delivery timeout, {default_timeout} s unless `fakestripe serve --delivery-timeout` set another for the fake given by `--fake`. Answer a webhook first and do slow work after it"
+            "all {count} webhook deliveries timed out: the app did not answer within the fake's delivery timeout, {}. Answer a webhook first and do slow work after it",
+            super::fake::delivery_timeout_text()
         )
     } else {
         "the app answered no webhook delivery with a 2xx; the delivery lines of the timeline and the app's output may show why".to_owned()
