@@ -46,6 +46,8 @@ struct Shop {
     webhook_status: StatusCode,
     /// How long the webhook route takes before it answers.
     webhook_delay: std::time::Duration,
+    /// The `api_version` of each event the webhook route received.
+    event_versions: Mutex<Vec<String>>,
     /// Added to the success page's session retrieve.
     success_query: &'static str,
     http: reqwest::Client,
@@ -108,8 +110,14 @@ async fn success(
     StatusCode::OK
 }
 
-async fn webhook(State(shop): State<Arc<Shop>>) -> StatusCode {
+async fn webhook(State(shop): State<Arc<Shop>>, body: axum::body::Bytes) -> StatusCode {
     tokio::time::sleep(shop.webhook_delay).await;
+    if let Ok(event) = serde_json::from_slice::<Value>(&body) {
+        shop.event_versions
+            .lock()
+            .expect("no panic held the lock")
+            .push(event["api_version"].as_str().unwrap_or_default().to_owned());
+    }
     shop.webhook_status
 }
 
@@ -134,6 +142,8 @@ struct AppFile {
     success_query: &'static str,
     /// How long the webhook route takes before it answers.
     webhook_delay: std::time::Duration,
+    /// Lines added at the end of the app file.
+    extra_keys: &'static str,
 }
 
 impl Default for AppFile {
@@ -145,6 +155,7 @@ impl Default for AppFile {
             checkout_pointers: "  session_id: /session_id\n  url: /url\n",
             success_query: "",
             webhook_delay: std::time::Duration::ZERO,
+            extra_keys: "",
         }
     }
 }
@@ -172,6 +183,7 @@ fn start_app(
         checkout_bodies: Mutex::default(),
         webhook_status,
         webhook_delay: file.webhook_delay,
+        event_versions: Mutex::default(),
         success_query: file.success_query,
         http: reqwest::Client::new(),
     });
@@ -205,11 +217,12 @@ checkout:
   amount: /amount_total
   currency: /currency
   status_map: {{ paid: [paid], pending: [pending] }}
-",
+{extra_keys}",
         checkout_path = file.checkout_path,
         webhook_path = file.webhook_path,
         order_path = file.order_path,
         pointers = file.checkout_pointers,
+        extra_keys = file.extra_keys,
     );
     let file = common::write_app_file(dir, &text);
     App { shop, file, text }
@@ -290,6 +303,66 @@ fn slow_webhooks_stop_the_advance() {
         "{failure}"
     );
     runtime.block_on(fake.shutdown());
+}
+
+/// An app file's `api_version` pins the app's webhook endpoint, so
+/// every event arrives in that version, and `expect: checkout_session`
+/// reads the session in it: `ui_mode` is `hosted` there, where the
+/// current version says `hosted_page`.
+#[test]
+fn api_version_pins_events_and_session_reads() {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    let dir = scratch::scratch("app-messages", "api_version_pins_events_and_session_reads");
+    let file = AppFile {
+        extra_keys: "api_version: 2024-06-20\n",
+        ..AppFile::default()
+    };
+    let app = start_app(&runtime, &dir, StatusCode::OK, &file);
+    let scenario = dir.join("pinned.yaml");
+    std::fs::write(
+        &scenario,
+        "version: 1\nname: a pinned app\nsteps:\n  - checkout: { order: O-1 }\n  - pay: {}\n  - redirect:\n  - advance: 1m\n  - expect:\n      checkout_session: { status: complete, fields: { /ui_mode: hosted } }\n",
+    )
+    .expect("the scenario file is written");
+    let outcome = run(&runtime, &app, &[scenario]);
+    assert_passed(&outcome);
+    let versions = app
+        .shop
+        .event_versions
+        .lock()
+        .expect("no panic held the lock")
+        .clone();
+    assert!(!versions.is_empty(), "the app received no event");
+    assert!(
+        versions.iter().all(|version| version == "2024-06-20"),
+        "{versions:?}"
+    );
+}
+
+/// An `api_version` that is no Stripe version fails to load, at its line.
+#[test]
+fn malformed_api_version_is_located() {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    let dir = scratch::scratch("app-messages", "malformed_api_version_is_located");
+    let file = AppFile {
+        extra_keys: "api_version: 2024-6-20\n",
+        ..AppFile::default()
+    };
+    let app = start_app(&runtime, &dir, StatusCode::OK, &file);
+    let output = Command::new(env!("CARGO_BIN_EXE_fakestripe"))
+        .arg("run")
+        .arg(card_paid())
+        .arg("--app")
+        .arg(&app.file)
+        .output()
+        .expect("fakestripe runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&app.location_of("2024-6-20")), "{stderr}");
+    assert!(
+        stderr.contains("`api_version` `2024-6-20` is not a Stripe API version"),
+        "{stderr}"
+    );
 }
 
 fn assert_passed(outcome: &RunOutcome) {

@@ -34,6 +34,10 @@ pub struct AppFile {
     /// The payment method types that the app's Checkout Sessions offer,
     /// by Stripe's names. Default: every type a `pay` step can use.
     pub payment_method_types: Option<Spanned<Vec<Spanned<String>>>>,
+    /// The Stripe API version the app's SDK is pinned to. The webhook
+    /// endpoint is registered with it, so events arrive in it, and
+    /// `expect: checkout_session` reads the session in it.
+    pub api_version: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -272,6 +276,10 @@ pub struct AppConfig {
     /// Whether the file lists `payment_method_types`, rather than the
     /// default of every type.
     pub payment_method_types_listed: bool,
+    /// The Stripe API version of the app's webhook endpoint and of the
+    /// harness's session reads for `expect`, or `None` for the fake's
+    /// default.
+    pub api_version: Option<String>,
 }
 
 impl AppConfig {
@@ -455,6 +463,9 @@ pub fn parse(path: &Path, text: &str) -> Result<AppConfig, Vec<FileError>> {
         Some(listed) => check_payment_method_types(&source, listed, &mut errors),
         None => PaymentMethod::ALL.to_vec(),
     };
+    if let Some(version) = &file.api_version {
+        check_api_version(&source, version, &mut errors);
+    }
     if file.order.status_map.value.paid.is_empty() {
         errors.push(source.at(
             &file.order.status_map,
@@ -486,7 +497,34 @@ pub fn parse(path: &Path, text: &str) -> Result<AppConfig, Vec<FileError>> {
         order: file.order,
         payment_method_types,
         payment_method_types_listed: file.payment_method_types.is_some(),
+        api_version: file.api_version.map(|version| version.value),
     })
+}
+
+/// Checks `api_version`: a dated Stripe API version that has been
+/// released, as the fake takes in `Stripe-Version`.
+fn check_api_version(source: &Source<'_>, version: &Spanned<String>, errors: &mut Vec<FileError>) {
+    use fakestripe_server::wire::version;
+    if !version::is_valid(&version.value) {
+        errors.push(source.at(
+            version,
+            format!(
+                "`api_version` `{}` is not a Stripe API version: give a date, optionally with the release name, such as 2024-06-20 or {}",
+                version.value,
+                version::DEFAULT_API_VERSION
+            ),
+            None,
+        ));
+    } else if version::is_unreleased(&version.value) {
+        errors.push(source.at(
+            version,
+            format!(
+                "`api_version` `{}` is dated in the future, and no such version has been released",
+                version.value
+            ),
+            None,
+        ));
+    }
 }
 
 /// Checks `payment_method_types`: a non-empty list of the types a `pay`

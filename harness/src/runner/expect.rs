@@ -295,7 +295,9 @@ async fn session_object(
             "{name} has no session to check: the app returned no session id"
         ))
     })?;
-    Ok(run.ctx.fake.session(id).await?)
+    // The session is read in the app's version, as the app reads it.
+    let api_version = run.ctx.app.config().api_version.as_deref();
+    Ok(run.ctx.fake.session_in(id, api_version).await?)
 }
 
 async fn session_mismatches(

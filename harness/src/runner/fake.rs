@@ -194,11 +194,26 @@ impl FakeClient {
         path: &str,
         form: &[(&str, &str)],
     ) -> Result<T, FakeError> {
+        self.stripe_in(method, path, form, None).await
+    }
+
+    /// Makes a Stripe API call with `Stripe-Version: api_version`, or in
+    /// the fake's default version for `None`.
+    async fn stripe_in<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        form: &[(&str, &str)],
+        api_version: Option<&str>,
+    ) -> Result<T, FakeError> {
         let url = format!("{}{path}", self.base_url);
         let mut request = self
             .http
             .request(method.clone(), &url)
             .bearer_auth(&self.key);
+        if let Some(version) = api_version {
+            request = request.header("Stripe-Version", version);
+        }
         if !form.is_empty() {
             request = request.form(form);
         }
@@ -468,13 +483,19 @@ impl FakeClient {
 
     /// Registers a webhook endpoint for every event type; returns its id
     /// and signing secret.
-    pub async fn register_endpoint(&self, url: &str) -> Result<(String, String), FakeError> {
+    /// Registers a webhook endpoint for every event type, with events in
+    /// `api_version` when it is given. Returns its id and secret.
+    pub async fn register_endpoint(
+        &self,
+        url: &str,
+        api_version: Option<&str>,
+    ) -> Result<(String, String), FakeError> {
+        let mut form = vec![("url", url), ("enabled_events[]", "*")];
+        if let Some(version) = api_version {
+            form.push(("api_version", version));
+        }
         let endpoint: Value = self
-            .stripe(
-                Method::POST,
-                "/v1/webhook_endpoints",
-                &[("url", url), ("enabled_events[]", "*")],
-            )
+            .stripe(Method::POST, "/v1/webhook_endpoints", &form)
             .await?;
         let id = endpoint["id"].as_str().unwrap_or_default().to_owned();
         match endpoint["secret"].as_str() {
@@ -505,10 +526,21 @@ impl FakeClient {
     }
 
     pub async fn session(&self, session_id: &str) -> Result<Value, FakeError> {
-        self.stripe(
+        self.session_in(session_id, None).await
+    }
+
+    /// Retrieves a session through the Stripe API in `api_version`, or in
+    /// the fake's default version for `None`.
+    pub async fn session_in(
+        &self,
+        session_id: &str,
+        api_version: Option<&str>,
+    ) -> Result<Value, FakeError> {
+        self.stripe_in(
             Method::GET,
             &format!("/v1/checkout/sessions/{session_id}"),
             &[],
+            api_version,
         )
         .await
     }

@@ -229,7 +229,10 @@ async fn start_worker(
                 .map_err(|err| StartError::App(format!("cannot find a free port: {err}")))?;
             let base_url = format!("http://127.0.0.1:{port}");
             let (_, secret) = fake
-                .register_endpoint(&format!("{base_url}{}", app.webhook_path))
+                .register_endpoint(
+                    &format!("{base_url}{}", app.webhook_path),
+                    app.api_version.as_deref(),
+                )
                 .await
                 .map_err(fake_error)?;
             let env = LaunchEnv {
@@ -260,7 +263,10 @@ async fn start_worker(
         Launch::Running { base_url, env_file } => {
             check_reachable(base_url, &app.path).await?;
             let (_, secret) = fake
-                .register_endpoint(&format!("{base_url}{}", app.webhook_path))
+                .register_endpoint(
+                    &format!("{base_url}{}", app.webhook_path),
+                    app.api_version.as_deref(),
+                )
                 .await
                 .map_err(fake_error)?;
             let mut env_lock = None;
