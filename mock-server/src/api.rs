@@ -896,18 +896,16 @@ fn sent_as_is(status: u16, body: Vec<u8>, request_id: &str, api_version: Option<
     response
 }
 
-/// Renders a response body in `version`. Sessions are stored in the
-/// current version's shape, so only a body for an older version that has
-/// a `ui_mode`, a field every session has, is parsed again.
+/// Renders a response body in `version`. Objects are stored in the
+/// current version's shape, so only a body for an older version that
+/// holds an object whose shape differs there is parsed again.
 fn in_version(body: Vec<u8>, version: &str) -> Vec<u8> {
-    if !version::renders_sessions(version)
-        || !body.windows(9).any(|window| window == b"\"ui_mode\"")
-    {
+    if !version::needs_rendering(version, &body) {
         return body;
     }
     match serde_json::from_slice::<Value>(&body) {
         Ok(mut value) => {
-            version::render_sessions(&mut value, version);
+            version::render_objects(&mut value, version);
             render(&value)
         }
         Err(_) => body,

@@ -2059,6 +2059,57 @@ async fn older_versions_show_top_level_shipping() {
     assert_eq!(listed.ok()["data"][0]["shipping_details"], details);
 }
 
+/// Before API version 2025-03-31 a payment intent and a charge have an
+/// `invoice` field, null for a Checkout payment, in reads and lists.
+#[tokio::test]
+async fn older_versions_show_invoice_of_payments() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_invoice_field");
+    let session = create_session(&api, &[]).await;
+    api.pay_card(session["id"].as_str().unwrap(), "4242424242424242")
+        .await
+        .ok();
+    let paid = api
+        .get(&format!("/v1/checkout/sessions/{}", id_of(&session)))
+        .await;
+    let pi_id = paid.ok()["payment_intent"].as_str().unwrap().to_owned();
+    let acacia = [("Stripe-Version", "2024-06-20")];
+    let basil = [("Stripe-Version", "2025-03-31.basil")];
+
+    let intent = api
+        .get_with(&format!("/v1/payment_intents/{pi_id}"), &acacia)
+        .await;
+    assert_eq!(
+        intent.ok().get("invoice"),
+        Some(&Value::Null),
+        "{:?}",
+        intent.ok()
+    );
+    let charge_id = intent.ok()["latest_charge"].as_str().unwrap().to_owned();
+    let charge = api
+        .get_with(&format!("/v1/charges/{charge_id}"), &acacia)
+        .await;
+    assert_eq!(
+        charge.ok().get("invoice"),
+        Some(&Value::Null),
+        "{:?}",
+        charge.ok()
+    );
+    let listed = api.get_with("/v1/payment_intents?limit=1", &acacia).await;
+    assert_eq!(listed.ok()["data"][0].get("invoice"), Some(&Value::Null));
+
+    for version in [&basil[..], &[]] {
+        let intent = api
+            .get_with(&format!("/v1/payment_intents/{pi_id}"), version)
+            .await;
+        assert_eq!(intent.ok().get("invoice"), None, "{version:?}");
+        let charge = api
+            .get_with(&format!("/v1/charges/{charge_id}"), version)
+            .await;
+        assert_eq!(charge.ok().get("invoice"), None, "{version:?}");
+    }
+}
+
 /// The form pairs of three custom fields: a required text field with
 /// length limits, a dropdown with a default value, and an optional
 /// numeric field.

@@ -311,6 +311,49 @@ async fn pinned_endpoint_gets_top_level_shipping_details() {
     assert_eq!(current["data"]["object"].get("shipping_details"), None);
 }
 
+/// An endpoint pinned to a version before 2025-03-31 gets payment intents
+/// and charges with `invoice`, null for a payment that no invoice made.
+/// The current version has no such field.
+#[tokio::test]
+async fn pinned_endpoint_gets_invoice_of_payments() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_invoice");
+    let receiver = Receiver::start().await;
+    current_and_pinned_endpoints(&api, &receiver, "*", "2024-06-20").await;
+
+    let session = create_session(&api, &[]).await;
+    api.pay_card(session["id"].as_str().unwrap(), "4242424242424242")
+        .await
+        .ok();
+    api.run_due().await;
+
+    let of_type = |path: &str, event_type: &str| {
+        receiver
+            .received_at(path)
+            .iter()
+            .map(|delivery| delivery.event())
+            .find(|event| event["type"] == event_type)
+            .unwrap_or_else(|| panic!("no {event_type} at {path}"))
+    };
+    for event_type in ["payment_intent.succeeded", "charge.succeeded"] {
+        let pinned = of_type("/pinned", event_type);
+        let current = of_type("/current", event_type);
+        let object = pinned["data"]["object"].as_object().unwrap();
+        assert_eq!(object.get("invoice"), Some(&Value::Null), "{event_type}");
+        let keys: Vec<&String> = object.keys().collect();
+        let position = |name: &str| keys.iter().position(|key| *key == name);
+        assert!(
+            position("id") < position("invoice") && position("invoice") < position("livemode"),
+            "{event_type}: {keys:?}"
+        );
+        assert_eq!(
+            current["data"]["object"].get("invoice"),
+            None,
+            "{event_type}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn enabled_events_filter_deliveries() {
     let fake = start_manual().await;

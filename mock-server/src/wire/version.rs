@@ -109,37 +109,68 @@ pub fn session_shipping_field(version: &str) -> Option<&'static str> {
     }
 }
 
-/// Returns whether a response in `version` needs its sessions rendered
-/// again: their `ui_mode` renamed, or their shipping details copied to a
-/// top-level field. Sessions are stored in the current version's shape.
-pub fn renders_sessions(version: &str) -> bool {
-    !at_least(version, RENAMED_UI_MODES) || session_shipping_field(version).is_some()
+/// From this version on (2025-03-31.basil), payment intents and charges
+/// have no `invoice` field. Before it they have one, which is null for a
+/// payment that no invoice made, as every payment in the fake is.
+pub const INVOICE_REMOVED: &str = "2025-03-31";
+
+/// Returns whether a response body in `version` needs its objects
+/// rendered again. Objects are stored in the current version's shape, so
+/// a body needs it when it holds a session, whose `ui_mode` or shipping
+/// field differs in `version`, or a payment intent or charge, which has an
+/// `invoice` field in `version`.
+pub fn needs_rendering(version: &str, body: &[u8]) -> bool {
+    let contains = |needle: &[u8]| body.windows(needle.len()).any(|window| window == needle);
+    let sessions = (!at_least(version, RENAMED_UI_MODES)
+        || session_shipping_field(version).is_some())
+        && contains(b"\"ui_mode\"");
+    let payments = !at_least(version, INVOICE_REMOVED)
+        && (contains(b"\"payment_intent\",") || contains(b"\"charge\","));
+    sessions || payments
 }
 
-/// Renders every Checkout Session in `value` in the shape `version` has:
-/// `ui_mode` in that version's names and, before
-/// `SHIPPING_DETAILS_REMOVED`, the top-level shipping field. An event is
-/// left as it is, because its `data` stays in the version the event was
-/// rendered in.
-pub fn render_sessions(value: &mut Value, version: &str) {
+/// Renders every Checkout Session, payment intent and charge in `value`
+/// in the shape `version` has: a session's `ui_mode` in that version's
+/// names and, before `SHIPPING_DETAILS_REMOVED`, its top-level shipping
+/// field, and before `INVOICE_REMOVED` the `invoice` of a payment intent
+/// or charge. An event is left as it is, because its `data` stays in the
+/// version the event was rendered in.
+pub fn render_objects(value: &mut Value, version: &str) {
     match value {
         Value::Object(map) => {
             match map.get("object").and_then(Value::as_str) {
                 Some("event") => return,
                 Some("checkout.session") => render_session(map, version),
+                Some("payment_intent" | "charge") if !at_least(version, INVOICE_REMOVED) => {
+                    insert_sorted(map, "invoice", Value::Null);
+                }
                 _ => {}
             }
             for field in map.values_mut() {
-                render_sessions(field, version);
+                render_objects(field, version);
             }
         }
         Value::Array(items) => {
             for item in items {
-                render_sessions(item, version);
+                render_objects(item, version);
             }
         }
         _ => {}
     }
+}
+
+/// Sets `field` of `object` to `value`, inserting it where its name sorts
+/// among the object's fields, as Stripe orders them, unless it is there.
+fn insert_sorted(object: &mut Map<String, Value>, field: &str, value: Value) {
+    if let Some(existing) = object.get_mut(field) {
+        *existing = value;
+        return;
+    }
+    let position = object
+        .keys()
+        .position(|key| key.as_str() > field)
+        .unwrap_or(object.len());
+    object.shift_insert(position, field.to_owned(), value);
 }
 
 /// Renders one stored session in `version`. The shipping field contains
@@ -159,15 +190,7 @@ fn render_session(session: &mut Map<String, Value>, version: &str) {
         .cloned()
         .unwrap_or(Value::Null);
     // A body rendered twice, as an idempotent response is, has the field.
-    if let Some(existing) = session.get_mut(field) {
-        *existing = details;
-        return;
-    }
-    let position = session
-        .keys()
-        .position(|key| key.as_str() > field)
-        .unwrap_or(session.len());
-    session.shift_insert(position, field.to_owned(), details);
+    insert_sorted(session, field, details);
 }
 
 /// Renders an event for an endpoint pinned to `version`: the label and the
@@ -176,7 +199,7 @@ pub fn render_event(event: &mut Value, version: &str) {
     event["api_version"] = Value::String(version.to_owned());
     if let Some(data) = event.get_mut("data").and_then(Value::as_object_mut) {
         for part in data.values_mut() {
-            render_sessions(part, version);
+            render_objects(part, version);
         }
     }
 }
