@@ -2110,6 +2110,47 @@ async fn older_versions_show_invoice_of_payments() {
     }
 }
 
+/// A customer's `shipping` is set on create, replaced on update and
+/// unset by an empty value, and needs a name and an address.
+#[tokio::test]
+async fn customer_shipping_is_set_replaced_and_unset() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_customer_shipping");
+    let created = api
+        .post(
+            "/v1/customers",
+            "shipping[name]=Ada&shipping[address][line1]=1+Main+St&shipping[address][country]=GB&shipping[phone]=%2B441234",
+        )
+        .await;
+    let shipping = &created.ok()["shipping"];
+    assert_eq!(shipping["name"], "Ada");
+    assert_eq!(shipping["phone"], "+441234");
+    assert_eq!(shipping["address"]["line1"], "1 Main St");
+    assert_eq!(shipping["address"]["country"], "GB");
+    assert_eq!(shipping["address"]["city"], Value::Null);
+    let path = format!("/v1/customers/{}", id_of(created.ok()));
+
+    let updated = api
+        .post(
+            &path,
+            "shipping[name]=Charles&shipping[address][line1]=2+High+St",
+        )
+        .await;
+    assert_eq!(updated.ok()["shipping"]["name"], "Charles");
+    assert_eq!(updated.ok()["shipping"]["address"]["country"], Value::Null);
+    assert_eq!(updated.ok()["shipping"]["phone"], Value::Null);
+
+    let unset = api.post(&path, "shipping=").await;
+    assert_eq!(unset.ok()["shipping"], Value::Null);
+
+    let nameless = api
+        .post("/v1/customers", "shipping[address][line1]=1+Main+St")
+        .await;
+    assert_eq!(nameless.expect(400)["error"]["param"], "shipping[name]");
+    let homeless = api.post(&path, "shipping[name]=Ada").await;
+    assert_eq!(homeless.expect(400)["error"]["param"], "shipping[address]");
+}
+
 /// The form pairs of three custom fields: a required text field with
 /// length limits, a dropdown with a default value, and an optional
 /// numeric field.

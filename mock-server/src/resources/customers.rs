@@ -31,6 +31,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     let description = params.string_at_most("description", MAX_DESCRIPTION_CHARS)?;
     let phone = params.string_at_most("phone", MAX_PHONE_CHARS)?;
     let address = take_address(&mut params)?;
+    let shipping = take_shipping(&mut params)?;
     let meta = match params.hash("metadata")? {
         Some(update) => metadata::apply(&Map::new(), update)?,
         None => Map::new(),
@@ -42,7 +43,7 @@ pub fn create(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
         description,
         phone,
         address: address.unwrap_or_default(),
-        shipping: Value::Null,
+        shipping: shipping.unwrap_or_default(),
         metadata: meta,
     };
     let customer = new_customer(data, fields, &origin(ctx));
@@ -71,19 +72,49 @@ const ADDRESS_FIELDS: [&str; 6] = ["city", "country", "line1", "line2", "postal_
 /// Takes a customer's `address`: a hash of the fields above, each at most
 /// 5000 characters, or an empty value, which unsets it (`Value::Null`).
 fn take_address(params: &mut Params) -> ApiResult<Option<Value>> {
-    let Some(mut hash) = params.hash("address")? else {
+    let Some(hash) = params.hash("address")? else {
         return Ok(None);
     };
     if hash.is_empty() {
         return Ok(Some(Value::Null));
     }
+    read_address(hash).map(Some)
+}
+
+/// Reads the fields of an address hash, each at most 5000 characters.
+fn read_address(mut hash: Params) -> ApiResult<Value> {
     let mut address = Map::new();
     for field in ADDRESS_FIELDS {
         let value = hash.string_at_most(field, MAX_ADDRESS_FIELD_CHARS)?;
         address.insert(field.to_owned(), json!(value.filter(|v| !v.is_empty())));
     }
     hash.finish()?;
-    Ok(Some(Value::Object(address)))
+    Ok(Value::Object(address))
+}
+
+/// Takes a customer's `shipping`: a hash with `name` and `address`, both
+/// required, and `phone`, or an empty value, which unsets it
+/// (`Value::Null`).
+fn take_shipping(params: &mut Params) -> ApiResult<Option<Value>> {
+    let Some(mut hash) = params.hash("shipping")? else {
+        return Ok(None);
+    };
+    if hash.is_empty() {
+        return Ok(Some(Value::Null));
+    }
+    let name = hash.required_string("name")?;
+    crate::wire::params::check_length(&hash.path("name"), &name, MAX_ADDRESS_FIELD_CHARS)?;
+    let address = hash
+        .hash("address")?
+        .ok_or_else(|| ApiError::missing_param(hash.path("address")))?;
+    let address = read_address(address)?;
+    let phone = hash.string_at_most("phone", MAX_ADDRESS_FIELD_CHARS)?;
+    hash.finish()?;
+    Ok(Some(json!({
+        "address": address,
+        "name": name,
+        "phone": phone.filter(|phone| !phone.is_empty()),
+    })))
 }
 
 /// Stores a new customer and returns it. Checkout calls this when it
@@ -156,6 +187,9 @@ pub fn update(ctx: &mut Ctx<'_>, data: &mut AccountData, mut params: Params) -> 
     }
     if let Some(address) = take_address(&mut params)? {
         customer["address"] = address;
+    }
+    if let Some(shipping) = take_shipping(&mut params)? {
+        customer["shipping"] = shipping;
     }
     if let Some(update) = params.hash("metadata")? {
         let current = customer["metadata"]
