@@ -1178,6 +1178,19 @@ async fn stripe_version_is_echoed() {
             .starts_with("Invalid Stripe API version: 2025-02-30.")
     );
 
+    // Acacia's first version is dated 2024-09-30, so no earlier date
+    // carries its name.
+    let wrong_release = api
+        .get_with("/v1/customers", &[("Stripe-Version", "2024-06-20.acacia")])
+        .await;
+    wrong_release.expect(400);
+    assert!(
+        wrong_release.error()["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Invalid Stripe API version: 2024-06-20.acacia.")
+    );
+
     // No released version is dated in the future. The SDKs pin versions
     // newer than the fake's default, and those still pass.
     let future = api

@@ -213,8 +213,8 @@ pub fn at_least(version: &str, date: &str) -> bool {
 }
 
 /// Returns whether a header value looks like a Stripe API version: a date
-/// that exists on the calendar (`YYYY-MM-DD`), and optionally a release
-/// name.
+/// that exists on the calendar (`YYYY-MM-DD`), and optionally the name of
+/// the release that date belongs to.
 pub fn is_valid(version: &str) -> bool {
     let bytes = version.as_bytes();
     bytes.len() >= 10
@@ -227,7 +227,33 @@ pub fn is_valid(version: &str) -> bool {
         })
         && is_calendar_date(&version[..10])
         && (bytes.len() == 10
-            || (bytes[10] == b'.' && bytes[11..].iter().all(|b| b.is_ascii_lowercase())))
+            || (bytes[10] == b'.'
+                && bytes.len() > 11
+                && bytes[11..].iter().all(|b| b.is_ascii_lowercase())
+                && release_name_fits(&version[..10], &version[11..])))
+}
+
+/// Stripe's named releases, each with the date of its first version, from
+/// its changelog. Every version from one of these dates until the next
+/// carries the release's name.
+const RELEASES: [(&str, &str); 5] = [
+    ("2024-09-30", "acacia"),
+    ("2025-03-31", "basil"),
+    ("2025-09-30", "clover"),
+    ("2026-03-25", "dahlia"),
+    ("2026-09-30", "endive"),
+];
+
+/// Returns whether `name` is the release name of versions dated `date`.
+/// Versions before the first named release have none. A version dated in
+/// the latest release listed here may also carry a name not listed, since
+/// a later release may have begun since this list was written.
+fn release_name_fits(date: &str, name: &str) -> bool {
+    let Some(index) = RELEASES.iter().rposition(|(start, _)| *start <= date) else {
+        return false;
+    };
+    RELEASES[index].1 == name
+        || (index == RELEASES.len() - 1 && RELEASES.iter().all(|(_, known)| *known != name))
 }
 
 /// Returns whether a valid version's date comes after `latest`
@@ -290,6 +316,28 @@ mod tests {
         assert!(is_valid("2026-03-25.dahlia"));
         assert!(!is_valid("latest"));
         assert!(!is_valid("2020-8-27"));
+    }
+
+    #[test]
+    fn release_names_follow_the_date() {
+        for version in [
+            "2024-09-30.acacia",
+            "2025-03-31.basil",
+            "2025-08-27.basil",
+            "2026-11-18.endive",
+            "2027-04-02.foxglove",
+        ] {
+            assert!(is_valid(version), "{version}");
+        }
+        for version in [
+            "2024-06-20.acacia",
+            "2025-03-31.acacia",
+            "2026-03-25.clover",
+            "2027-04-02.basil",
+            "2026-03-25.",
+        ] {
+            assert!(!is_valid(version), "{version}");
+        }
     }
 
     #[test]
