@@ -189,6 +189,13 @@ fn start_app(
     });
     let router = Router::new()
         .route("/checkout", post(checkout))
+        // Answers as an app that created its session with another key.
+        .route(
+            "/checkout-elsewhere",
+            post(|| async {
+                Json(json!({"session_id": "cs_test_made_with_another_key", "url": "http://127.0.0.1:9/pay"}))
+            }),
+        )
         .route("/webhooks", post(webhook))
         .route("/orders/{order_id}", get(read_order))
         .route("/success", get(success))
@@ -336,6 +343,35 @@ fn api_version_pins_events_and_session_reads() {
     assert!(
         versions.iter().all(|version| version == "2024-06-20"),
         "{versions:?}"
+    );
+}
+
+/// A session id that the app returned and that the account does not
+/// have, with no session created through the account, fails the
+/// checkout step with the likely cause: the app did not read the key the
+/// harness wrote to its `env_file`.
+#[test]
+fn session_from_another_account_fails_checkout() {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    let dir = scratch::scratch(
+        "app-messages",
+        "session_from_another_account_fails_checkout",
+    );
+    let file = AppFile {
+        checkout_path: "/checkout-elsewhere",
+        ..AppFile::default()
+    };
+    let app = start_app(&runtime, &dir, StatusCode::OK, &file);
+    let outcome = run(&runtime, &app, &[card_paid()]);
+    let result = &outcome.results[0];
+    let failure = ScenarioFailure::Failed(Box::new((**result).clone())).to_string();
+    assert!(
+        failure.contains("step 1 (checkout, line 10): the app returned the session id cs_test_made_with_another_key, which this account of the fake does not have"),
+        "{failure}"
+    );
+    assert!(
+        failure.contains("must read STRIPE_API_BASE and STRIPE_SECRET_KEY from its `env_file`"),
+        "{failure}"
     );
 }
 

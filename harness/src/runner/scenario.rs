@@ -965,6 +965,29 @@ impl ScenarioRun<'_> {
             })
     }
 
+    /// Fails the checkout when the session id the app returned, for a
+    /// session it did not create through this account, is unknown to the
+    /// account: the app then talks to another fake, or uses another key,
+    /// than the ones the harness gave it.
+    async fn check_session_in_account(&self, id: &str) -> Result<(), StepFailure> {
+        match self.ctx.fake.object(id).await {
+            Err(super::fake::FakeError::Api { status: 404, .. }) => {
+                let advice = match &self.ctx.app.config().launch {
+                    crate::app::Launch::Running { .. } => {
+                        "An app given by `base_url` must read STRIPE_API_BASE and STRIPE_SECRET_KEY from its `env_file`, which the harness writes anew for each run, or be restarted after the harness wrote it"
+                    }
+                    crate::app::Launch::Start(_) => {
+                        "Check that the app calls Stripe with the STRIPE_API_BASE and STRIPE_SECRET_KEY the harness set in its environment, not with values of its own"
+                    }
+                };
+                Err(StepFailure::new(format!(
+                    "the app returned the session id {id}, which this account of the fake does not have, and created no Checkout Session in it: the app used another fake, another secret key or a connected account. {advice}"
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Runs a `checkout` step: asks the app to start a checkout for the
     /// order, records the session it made, and checks its answer.
     async fn checkout(&mut self, checkout: &CheckoutStep) -> Result<(), StepFailure> {
@@ -993,6 +1016,7 @@ impl ScenarioRun<'_> {
             .session_id
             .clone()
             .or_else(|| created.last().cloned());
+        let created_none = created.is_empty();
         if let Some(record) = self.orders.get_mut(&name) {
             record.attempts.push(CheckoutAttempt {
                 session_id: session_id.clone(),
@@ -1040,6 +1064,12 @@ impl ScenarioRun<'_> {
                 "the app responded with {}{location} but returned no session id (pointer {pointer}) and created no Checkout Session: {}",
                 answer.http_status, answer.body_excerpt
             )));
+        }
+        if created_none
+            && (200..400).contains(&answer.http_status)
+            && let Some(id) = &session_id
+        {
+            self.check_session_in_account(id).await?;
         }
         if !url_pointer
             && (300..400).contains(&answer.http_status)
