@@ -82,6 +82,9 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
 
     // Checked before opening, since opening a named pipe waits for a writer.
     let metadata = std::fs::metadata(path).map_err(|err| err.to_string())?;
+    if metadata.is_dir() {
+        return Err("it is a folder; give a file".to_owned());
+    }
     if !metadata.is_file() {
         return Err(
             "it is not a regular file (a device, a pipe or a socket); give a file".to_owned(),

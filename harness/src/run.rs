@@ -62,6 +62,22 @@ pub struct RunArgs {
     pub verbose: bool,
 }
 
+/// The folder searched for scenarios when the command names no path.
+const DEFAULT_SCENARIOS: &str = "scenarios";
+
+/// Describes a run without scenario paths in a working folder that has no
+/// `scenarios` folder, with the two ways to name the scenarios.
+fn missing_default_folder() -> String {
+    let working_folder = std::env::current_dir()
+        .map(|dir| dir.display().to_string())
+        .unwrap_or_else(|_| "the current folder".to_owned());
+    format!(
+        "no scenario paths given, and the default ./{DEFAULT_SCENARIOS} does not exist in {working_folder}; \
+         pass scenario files or folders of them, as in `fakestripe run path/to/scenarios --app \
+         fakestripe.yaml`, or run from the folder that holds `{DEFAULT_SCENARIOS}/`"
+    )
+}
+
 pub fn main(mut args: RunArgs) -> ExitCode {
     crate::output::init_tracing(crate::output::command_log_filter(args.verbose));
     args.fake = match crate::cli::fake_url_or_env(args.fake.take()) {
@@ -73,7 +89,14 @@ pub fn main(mut args: RunArgs) -> ExitCode {
         return ExitCode::from(EXIT_USAGE);
     }
     let paths = if args.paths.is_empty() {
-        vec![PathBuf::from("scenarios")]
+        let default = PathBuf::from(DEFAULT_SCENARIOS);
+        if let Err(err) = std::fs::metadata(&default)
+            && err.kind() == std::io::ErrorKind::NotFound
+        {
+            errln!("error: {}", missing_default_folder());
+            return ExitCode::from(EXIT_USAGE);
+        }
+        vec![default]
     } else {
         args.paths.clone()
     };

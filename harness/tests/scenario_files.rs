@@ -1235,6 +1235,81 @@ fn run_rejects_app_file_as_scenario() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A folder given as the app file is named as a folder, with the app
+/// file inside it to pass instead.
+#[test]
+fn run_names_app_folder() {
+    let dir = std::env::temp_dir().join(format!("fakestripe-app-folder-{}", std::process::id()));
+    let shop = dir.join("shop");
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&shop).expect("the temporary directory is writable");
+    std::fs::create_dir_all(&empty).expect("the temporary directory is writable");
+    std::fs::write(
+        shop.join("fakestripe.yaml"),
+        "version: 1\nbase_url: http://127.0.0.1:4242\n",
+    )
+    .expect("the app file is written");
+    let scenario = dir.join("valid.yaml");
+    std::fs::write(&scenario, "version: 1\nsteps:\n  - advance: 1m\n")
+        .expect("the scenario file is written");
+    let run = |app: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_fakestripe"))
+            .arg("run")
+            .arg(&scenario)
+            .arg("--app")
+            .arg(app)
+            .output()
+            .expect("fakestripe runs")
+    };
+
+    let output = run(&shop);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("this is a folder, and --app takes the app file"),
+        "{stderr}"
+    );
+    let inside = format!(
+        "help: pass the app file in it: --app {}",
+        shop.join("fakestripe.yaml").display()
+    );
+    assert!(stderr.contains(&inside), "{stderr}");
+    assert!(!stderr.contains("not a regular file"), "{stderr}");
+
+    let output = run(&empty);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("this folder has no fakestripe.yaml"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A run without paths in a folder without `scenarios/` names the default
+/// it looked for and how to pass scenarios.
+#[test]
+fn run_without_paths_names_default() {
+    let dir = std::env::temp_dir().join(format!("fakestripe-no-paths-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_fakestripe"))
+        .args(["run", "--app", "fakestripe.yaml"])
+        .current_dir(&dir)
+        .output()
+        .expect("fakestripe runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no scenario paths given, and the default ./scenarios does not exist"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`fakestripe run path/to/scenarios --app fakestripe.yaml`"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn odd_inputs_do_not_panic() {
     let inputs = [

@@ -326,8 +326,31 @@ impl AppConfig {
 
 /// Reads and checks fakestripe.yaml.
 pub fn load(path: &Path) -> Result<AppConfig, Vec<FileError>> {
+    if path.is_dir() {
+        return Err(vec![folder_error(path)]);
+    }
     let text = crate::diagnostic::read_text(path, "the app file").map_err(|err| vec![err])?;
     parse(path, &text)
+}
+
+/// Builds the error for a folder given as the app file, naming the
+/// fakestripe.yaml inside it when there is one.
+fn folder_error(path: &Path) -> FileError {
+    let inside = path.join("fakestripe.yaml");
+    let help = if inside.is_file() {
+        format!("pass the app file in it: --app {}", inside.display())
+    } else {
+        format!(
+            "pass the app file in it, such as --app {}; this folder has no fakestripe.yaml",
+            inside.display()
+        )
+    };
+    let mut error = FileError::whole_file(
+        path,
+        "this is a folder, and --app takes the app file (fakestripe.yaml)",
+    );
+    error.help = Some(help);
+    error
 }
 
 /// Parses and checks the text of fakestripe.yaml.
