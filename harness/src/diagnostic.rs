@@ -399,6 +399,7 @@ impl Source<'_> {
         }
         let help = match help {
             None if message == "expected a map of keys and values" => self.indentation_help(line),
+            None if message == "expected a list" => self.list_help(line, column),
             help => help,
         };
         self.error(line, column, message, help)
@@ -468,6 +469,42 @@ impl Source<'_> {
             "the lines after `- {key}:` (line {}) start at the same column as `{key}`, so YAML reads them as keys beside `{key}`, which is left without a value. Indent them by two more spaces, or write the keys in braces: `- {key}: {{ … }}`",
             index + 1
         ))
+    }
+
+    /// Returns a help line with the list form of a plain value written
+    /// where a list is expected, such as `command: [bash, run.sh]` for
+    /// `command: bash run.sh`. A `command` is split at spaces into the
+    /// program and its arguments, and any other value becomes a list of
+    /// one item. A value in quotes or brackets gets no help line, except
+    /// for `command`, which gets an example.
+    fn list_help(&self, line: u32, column: u32) -> Option<String> {
+        let text = self.text.lines().nth((line as usize).checked_sub(1)?)?;
+        let start = text
+            .char_indices()
+            .nth(column.saturating_sub(1) as usize)
+            .map_or(text.len(), |(byte, _)| byte);
+        let (before, after) = text.split_at(start);
+        let before = before.trim_end().strip_suffix(':')?;
+        let key = before
+            .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .next()
+            .filter(|key| !key.is_empty())?;
+        // Inside braces the value ends at the next `,` or `}`.
+        let in_flow = before.contains('{');
+        let end = after
+            .find(|c| in_flow && (c == ',' || c == '}'))
+            .unwrap_or(after.len());
+        let value = after[..end].split(" #").next().unwrap_or("").trim();
+        let plain = !value.is_empty()
+            && !value.contains(['"', '\'', '[', ']', '{', '}', ',', '#'])
+            && !value.contains(": ");
+        let items = match (key, plain) {
+            ("command", true) => value.split_whitespace().collect::<Vec<_>>().join(", "),
+            ("command", false) => "bash, run.sh".to_owned(),
+            (_, true) => value.to_owned(),
+            (_, false) => return None,
+        };
+        Some(format!("write the value as a list: `{key}: [{items}]`"))
     }
 
     /// Returns the place of the first key of the block map that has a key

@@ -94,6 +94,41 @@ fn errors(text: &str) -> String {
     }
 }
 
+/// A command written as one string gets the list form of that string,
+/// at the string's line and column.
+#[test]
+fn command_string_shows_list_form() {
+    let block = MINIMAL.replace(
+        "start: { command: [./app] }",
+        "start:\n  command: bash run.sh  # the shop\n",
+    );
+    let message = errors(&block);
+    assert!(
+        message.starts_with("fakestripe.yaml:3:12: expected a list"),
+        "{message}"
+    );
+    assert!(
+        message.contains("help: write the value as a list: `command: [bash, run.sh]`"),
+        "{message}"
+    );
+
+    let flow = MINIMAL.replace("[./app]", "python3 -m shop");
+    let message = errors(&flow);
+    assert!(
+        message.starts_with("fakestripe.yaml:2:19: expected a list"),
+        "{message}"
+    );
+    assert!(
+        message.contains("`command: [python3, -m, shop]`"),
+        "{message}"
+    );
+
+    // A quoted command cannot be split safely, so the help shows an example.
+    let quoted = MINIMAL.replace("[./app]", "\"sh -c 'make run'\"");
+    let message = errors(&quoted);
+    assert!(message.contains("`command: [bash, run.sh]`"), "{message}");
+}
+
 #[test]
 fn unknown_template_variable() {
     insta::assert_snapshot!(errors(
