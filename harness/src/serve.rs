@@ -8,9 +8,13 @@ use std::time::Duration;
 
 use clap::Args;
 use fakestripe_server::{ClockMode, Server, ServerConfig};
+use serde_saphyr::Spanned;
 
 use crate::cli::{EXIT_INTERRUPTED, EXIT_START, EXIT_USAGE};
+use crate::diagnostic::{FileError, Source};
 use crate::output::errln;
+use crate::scenario::located::{LocatedValue, plan_error_location, plan_param_path};
+use crate::scenario::values::fault_event_type_errors;
 
 /// The exit codes of `fakestripe serve`, for `--help`.
 pub const EXIT_CODES: &str = "\
@@ -324,19 +328,83 @@ pub fn config_from(args: &ServeArgs) -> Result<ServerConfig, String> {
         config.public_url = Some(public_url(url)?);
     }
     if let Some(path) = &args.faults {
-        let text = crate::diagnostic::read_text(path, "the fault plan")
-            .map_err(|err| format!("--faults: {err}"))?;
-        let source = crate::diagnostic::Source { path, text: &text };
-        let plan: serde_json::Value = source
-            .deserialize("a fault plan is a map with `seed` and `faults`")
-            .map_err(|err| format!("--faults: {err}"))?;
-        fakestripe_server::faults::validate_plan(&plan).map_err(|err| match &err.param {
-            Some(param) => format!("--faults: {}: {param}: {}", path.display(), err.message),
-            None => format!("--faults: {}: {}", path.display(), err.message),
-        })?;
+        let plan = load_fault_plan(path).map_err(|err| format!("--faults: {err}"))?;
         config.default_faults = Some(plan);
     }
     Ok(config)
+}
+
+/// An example of the fault plan format, for errors about its shape.
+const PLAN_EXAMPLE: &str = "write it as\n\n    faults:\n      - kind: webhook_duplicate\n        types: [checkout.session.completed]";
+
+/// Reads and checks a `--faults` file. Each error gives the file, line and
+/// column of the part it concerns.
+fn load_fault_plan(path: &std::path::Path) -> Result<serde_json::Value, FileError> {
+    let text = crate::diagnostic::read_text(path, "the fault plan")?;
+    let source = Source { path, text: &text };
+    let requirement = "a fault plan is a map with `seed` and `faults`";
+    // The first parse reports syntax errors and repeated keys, and the
+    // second keeps the place of each part for the checks below.
+    source.deserialize::<serde_json::Value>(requirement)?;
+    let located: Spanned<LocatedValue> = source.deserialize(requirement)?;
+    if let Some(error) = plan_shape_error(&source, &located) {
+        return Err(error);
+    }
+
+    let plan = located.value.to_json();
+    if let Err(err) = fakestripe_server::faults::validate_plan(&plan) {
+        let param = err.param.as_deref().unwrap_or_default();
+        let path = if param.is_empty() {
+            Vec::new()
+        } else {
+            plan_param_path(param)
+        };
+        let place = plan_error_location(&located, &path, &err.message);
+        let message = if param.is_empty() {
+            err.message
+        } else {
+            format!("{param}: {}", err.message)
+        };
+        return Err(source.error(place.line() as u32, place.column() as u32, message, None));
+    }
+
+    if let Some(LocatedValue::List(entries)) = located.value.get("faults").map(|list| &list.value) {
+        let unsent = entries
+            .iter()
+            .flat_map(|entry| fault_event_type_errors(&entry.value))
+            .next();
+        if let Some((place, message, help)) = unsent {
+            return Err(source.error(place.line() as u32, place.column() as u32, message, help));
+        }
+    }
+    Ok(plan)
+}
+
+/// Returns an error for a plan written as one fault entry (a map with
+/// `kind` and no `faults`) or as a bare list of entries, which the fake's
+/// check would report only as unknown parameters or a wrong type.
+fn plan_shape_error(source: &Source<'_>, located: &Spanned<LocatedValue>) -> Option<FileError> {
+    match &located.value {
+        LocatedValue::Map(_) if located.value.get("faults").is_none() => {
+            let kind = located.value.find(located.referenced, &["kind"]).key?;
+            Some(source.error(
+                kind.line() as u32,
+                kind.column() as u32,
+                "this is one fault entry, and a fault plan is a map with a `faults:` list of entries",
+                Some(format!(
+                    "indent the entry under `faults:` as a list item; {PLAN_EXAMPLE}"
+                )),
+            ))
+        }
+        LocatedValue::List(_) => Some(source.at(
+            located,
+            "this is a list, and a fault plan is a map with a `faults:` list of entries",
+            Some(format!(
+                "put the list under a `faults:` key; {PLAN_EXAMPLE}"
+            )),
+        )),
+        _ => None,
+    }
 }
 
 /// The signals that stop `serve`: SIGINT (Ctrl-C) and SIGTERM. SIGHUP

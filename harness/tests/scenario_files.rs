@@ -964,6 +964,83 @@ fn event_type_patterns_point_at_pattern() {
     }
 }
 
+/// An event type or pattern that matches nothing the fake sends, in a
+/// step, a check or a fault entry, fails to load at the pattern, with the
+/// nearest type or pattern as help.
+#[test]
+fn event_types_not_sent_rejected() {
+    let cases = [
+        (
+            "resend.yaml",
+            "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - resend: { types: [checkout.session.complete] }\n",
+            "checkout.session.complete",
+            "unknown event type `checkout.session.complete`",
+            "did you mean `checkout.session.completed`?",
+        ),
+        (
+            "hold.yaml",
+            "version: 1\nsteps:\n  - hold: { types: [checkout.session.complete] }\n  - checkout: { order: O-1 }\n",
+            "checkout.session.complete",
+            "unknown event type `checkout.session.complete`",
+            "did you mean `checkout.session.completed`?",
+        ),
+        (
+            "prefix.yaml",
+            "version: 1\nsteps:\n  - hold: { types: [checkout.sesion.*] }\n  - checkout: { order: O-1 }\n",
+            "checkout.sesion.*",
+            "event type pattern `checkout.sesion.*` matches no event type that the fake sends",
+            "did you mean `checkout.session.*`?",
+        ),
+        (
+            "stripe-only.yaml",
+            "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - expect:\n      deliveries:\n        - { type: invoice.paid, count: 0 }\n",
+            "invoice.paid",
+            "the fake never sends `invoice.paid`, a Stripe event type",
+            "the fake sends these event types: charge.captured,",
+        ),
+        (
+            "fault.yaml",
+            "version: 1\nfaults:\n  - kind: webhook_duplicate\n    types: [charge.succeeded, payment_intent.succeded]\nsteps:\n  - checkout: { order: O-1 }\n",
+            "payment_intent.succeded",
+            "unknown event type `payment_intent.succeded`",
+            "did you mean `payment_intent.succeeded`?",
+        ),
+        (
+            "order.yaml",
+            "version: 1\nfaults:\n  - kind: webhook_order\n    order: [checkout.session.completed, payment_intents.*]\nsteps:\n  - checkout: { order: O-1 }\n",
+            "payment_intents.*",
+            "event type pattern `payment_intents.*` matches no event type",
+            "did you mean `payment_intent.*`?",
+        ),
+        (
+            "set-faults.yaml",
+            "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - set_faults: [{ kind: webhook_drop, types: [checkout.session.expird] }]\n",
+            "checkout.session.expird",
+            "unknown event type `checkout.session.expird`",
+            "did you mean `checkout.session.expired`?",
+        ),
+    ];
+    for (name, text, pattern, message, help) in cases {
+        let errors = parse(Path::new(name), text).expect_err("the pattern matches nothing");
+        assert_eq!(errors.len(), 1, "{name}: {errors:#?}");
+        let error = &errors[0];
+        let (index, line) = text
+            .lines()
+            .enumerate()
+            .find(|(_, line)| line.contains(pattern))
+            .expect("the text contains the pattern");
+        let column = line.find(pattern).expect("the line contains the pattern") + 1;
+        assert_eq!(
+            (error.line as usize, error.column as usize),
+            (index + 1, column),
+            "{name}: {error}"
+        );
+        assert!(error.message.starts_with(message), "{name}: {error}");
+        let help_text = error.help.as_deref().unwrap_or_default();
+        assert!(help_text.starts_with(help), "{name}: {error}");
+    }
+}
+
 #[test]
 fn field_pointers_invalid() {
     let text = r#"version: 1

@@ -485,6 +485,77 @@ async fn forward_to_prints_the_secret_and_delivers() {
     child.kill().await.unwrap();
 }
 
+/// An error in a `--faults` file names its line and column, and a plan
+/// written as one fault entry, or as a bare list, is named as such. An
+/// event type that the fake never sends is an error too.
+#[tokio::test]
+async fn fault_plan_errors_located() {
+    let stderr = serve_rejects_plan(
+        "f-range.yaml",
+        "seed: 1\nfaults:\n  - kind: webhook_duplicate\n    copies: 50\n",
+    )
+    .await;
+    assert!(
+        stderr.contains("f-range.yaml:4:13: faults[0][copies]: "),
+        "{stderr}"
+    );
+    assert!(stderr.contains(" 4 |     copies: 50"), "{stderr}");
+
+    let stderr = serve_rejects_plan(
+        "f-typo.yaml",
+        "faults:\n  - kind: hold\n    types: ['*']\n  - kind: webhook_dupe\n",
+    )
+    .await;
+    assert!(
+        stderr.contains("f-typo.yaml:4:11: faults[1][kind]: "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Did you mean `webhook_duplicate`?"),
+        "{stderr}"
+    );
+
+    let stderr = serve_rejects_plan("f-seed.json", "{\n  \"sed\": 1\n}\n").await;
+    assert!(stderr.contains("f-seed.json:2:3: sed: "), "{stderr}");
+
+    let stderr = serve_rejects_plan(
+        "f-entry.yaml",
+        "# one entry\nkind: webhook_duplicate\ncopies: 2\n",
+    )
+    .await;
+    assert!(
+        stderr.contains(
+            "f-entry.yaml:2:1: this is one fault entry, and a fault plan is a map with a `faults:` list of entries"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("\n    faults:\n      - kind: webhook_duplicate\n"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("unknown parameter"), "{stderr}");
+
+    let stderr = serve_rejects_plan(
+        "f-type.yaml",
+        "faults:\n  - kind: hold\n    types: [checkout.session.complete]\n",
+    )
+    .await;
+    assert!(
+        stderr.contains("f-type.yaml:3:13: unknown event type `checkout.session.complete`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("did you mean `checkout.session.completed`?"),
+        "{stderr}"
+    );
+
+    let stderr = serve_rejects_plan("f-list.yaml", "- kind: hold\n  types: ['*']\n").await;
+    assert!(
+        stderr.contains("f-list.yaml:1:1: this is a list, and a fault plan is a map"),
+        "{stderr}"
+    );
+}
+
 #[tokio::test]
 async fn invalid_flags_exit_with_usage_error() {
     let bad_secret = Command::new(BINARY)

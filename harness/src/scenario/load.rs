@@ -9,14 +9,14 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
-use super::located::LocatedValue;
+use super::located::{LocatedValue, plan_error_location, plan_param_path};
 use super::model::{
     ExpectStep, FAULT_KINDS, FieldChecks, Item, PayStep, PaymentMethod, STEP_NAMES, ScenarioFile,
     Step, StepEntry, WaitUntilStep,
 };
 use super::values::{
     EventTypePattern, EventTypePatterns, StoredSession, Wildcards, check_event_type_pattern,
-    check_field_pointer, format_seconds,
+    check_field_pointer, check_sent_event_type, fault_event_type_errors, format_seconds,
 };
 use crate::diagnostic::{FileError, Source, shorten, suggest, suggest_fault_kind, suggest_within};
 use crate::invariants::Invariant;
@@ -303,31 +303,34 @@ impl Checker<'_> {
             // invalid entry of a plan. The entry is then `faults[0]` in the
             // fake's message.
             let plan = serde_json::json!({ "seed": seed, "faults": [value] });
-            if let Err(err) = fakestripe_server::faults::validate_plan(&plan) {
-                // The fake's messages name the fault kind ("Invalid
-                // webhook_drop fault: …"), so they stand on their own.
-                let message = err
-                    .message
-                    .replace("faults[0]", &format!("faults[{index}]"));
-                let path = err
-                    .param
-                    .as_deref()
-                    .map(fault_param_path)
-                    .unwrap_or_default();
-                let found = entry.value.find(entry.referenced, &path);
-                // For an unknown key, which serde reports, the caret goes on
-                // the key. The fake's range and pattern checks name a value.
-                let location = match found.key {
-                    Some(key) if err.message.contains("unknown field") => key,
-                    _ => found.value,
-                };
-                self.errors.push(self.source.error(
-                    location.line() as u32,
-                    location.column() as u32,
-                    message,
-                    None,
-                ));
-            }
+            let Err(err) = fakestripe_server::faults::validate_plan(&plan) else {
+                for (place, message, help) in fault_event_type_errors(&entry.value) {
+                    self.errors.push(self.source.error(
+                        place.line() as u32,
+                        place.column() as u32,
+                        message,
+                        help,
+                    ));
+                }
+                continue;
+            };
+            // The fake's messages name the fault kind ("Invalid
+            // webhook_drop fault: …"), so they stand on their own.
+            let message = err
+                .message
+                .replace("faults[0]", &format!("faults[{index}]"));
+            let path = err
+                .param
+                .as_deref()
+                .map(fault_param_path)
+                .unwrap_or_default();
+            let location = plan_error_location(entry, &path, &err.message);
+            self.errors.push(self.source.error(
+                location.line() as u32,
+                location.column() as u32,
+                message,
+                None,
+            ));
         }
         values
     }
@@ -919,6 +922,8 @@ impl Checker<'_> {
         for pattern in patterns {
             if let Err(message) = check_event_type_pattern(pattern, wildcards) {
                 self.errors.push(self.source.at(&pattern.0, message, None));
+            } else if let Err((message, help)) = check_sent_event_type(pattern.as_str()) {
+                self.errors.push(self.source.at(&pattern.0, message, help));
             }
         }
     }
@@ -1009,14 +1014,11 @@ struct Position {
 /// Returns the path inside a fault entry that a fake error's `param`
 /// names: `["types", "1"]` for `faults[0][types][1]`.
 fn fault_param_path(param: &str) -> Vec<&str> {
-    let Some(rest) = param.strip_prefix("faults[") else {
+    if !param.starts_with("faults[") {
         return Vec::new();
-    };
-    // The first part is the entry's index in the plan.
-    rest.split('[')
-        .skip(1)
-        .map(|part| part.trim_end_matches(']'))
-        .collect()
+    }
+    // The first two parts are `faults` and the entry's index in the plan.
+    plan_param_path(param).split_off(2)
 }
 
 /// Finds the scenario files under `paths`: each file as given, and each

@@ -102,6 +102,33 @@ impl LocatedValue {
     }
 }
 
+/// Splits the `param` of a fake error about a fault plan into map keys
+/// and list indexes: `["faults", "0", "types", "1"]` for
+/// `faults[0][types][1]`.
+pub fn plan_param_path(param: &str) -> Vec<&str> {
+    param
+        .split('[')
+        .map(|part| part.trim_end_matches(']'))
+        .collect()
+}
+
+/// Returns where in `value` an error of the fake's fault plan check
+/// belongs. `path` comes from the error's `param`.
+/// An unknown key, which serde and the fake's parameter check report,
+/// points at the key, and any other error at the value.
+pub fn plan_error_location(
+    value: &Spanned<LocatedValue>,
+    path: &[&str],
+    message: &str,
+) -> Location {
+    let found = value.value.find(value.referenced, path);
+    let unknown_key = message.contains("unknown field") || message.contains("unknown parameter");
+    match found.key {
+        Some(key) if unknown_key => key,
+        _ => found.value,
+    }
+}
+
 /// Writes the value as its JSON, for the defaults in the JSON Schema.
 impl Serialize for LocatedValue {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

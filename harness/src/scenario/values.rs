@@ -12,6 +12,8 @@ use serde::de::{self, Deserialize, Deserializer, Visitor};
 use serde::{Serialize, Serializer};
 use serde_saphyr::Spanned;
 
+use super::located::LocatedValue;
+
 /// A span of virtual time, in whole seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Duration(pub u64);
@@ -636,6 +638,81 @@ pub fn check_event_type_pattern(pattern: &str, wildcards: Wildcards) -> Result<(
         ));
     }
     Ok(())
+}
+
+/// Checks that a well-shaped event type pattern matches at least one
+/// event type that the fake sends, as a misspelt type would match
+/// nothing and the step or fault would quietly do nothing. Returns the
+/// message and a help line otherwise.
+pub fn check_sent_event_type(pattern: &str) -> Result<(), (String, Option<String>)> {
+    use fakestripe_server::resources::event_types::{SENT_EVENT_TYPES, is_event_type};
+
+    let matches = |name: &&str| crate::runner::scenario::type_matches(pattern, name);
+    if SENT_EVENT_TYPES.iter().any(matches) {
+        return Ok(());
+    }
+    let quoted = crate::diagnostic::shorten(pattern);
+    let (message, candidates) = if pattern.contains('*') {
+        let message =
+            format!("event type pattern `{quoted}` matches no event type that the fake sends");
+        (message, sent_type_patterns())
+    } else if is_event_type(pattern) {
+        let message = format!(
+            "the fake never sends `{quoted}`, a Stripe event type, so this matches nothing"
+        );
+        (message, Vec::new())
+    } else {
+        let message = format!("unknown event type `{quoted}`");
+        let names = SENT_EVENT_TYPES.iter().map(|name| (*name).to_owned());
+        (message, names.collect())
+    };
+    let help = crate::diagnostic::suggest(pattern, &candidates).unwrap_or_else(|| {
+        format!(
+            "the fake sends these event types: {}",
+            SENT_EVENT_TYPES.join(", ")
+        )
+    });
+    Err((message, Some(help)))
+}
+
+/// Checks the event type patterns of a fault entry that the fake's own
+/// check accepted: its `types`, and the `order` of `webhook_order`.
+/// Returns the place, message and help line of each pattern that matches
+/// no event type the fake sends.
+pub fn fault_event_type_errors(
+    entry: &LocatedValue,
+) -> Vec<(serde_saphyr::Location, String, Option<String>)> {
+    let mut errors = Vec::new();
+    for key in ["types", "order"] {
+        let Some(list) = entry.get(key) else {
+            continue;
+        };
+        let LocatedValue::List(items) = &list.value else {
+            continue;
+        };
+        for item in items {
+            if let Some(pattern) = item.value.as_str()
+                && let Err((message, help)) = check_sent_event_type(pattern)
+            {
+                errors.push((item.referenced, message, help));
+            }
+        }
+    }
+    errors
+}
+
+/// Returns each event type the fake sends, and each pattern that ends one
+/// of them with `*` after a `.`, such as `checkout.session.*`, as the
+/// names a misspelt pattern is compared with.
+fn sent_type_patterns() -> Vec<String> {
+    let mut patterns = std::collections::BTreeSet::new();
+    for name in fakestripe_server::resources::event_types::SENT_EVENT_TYPES {
+        patterns.insert((*name).to_owned());
+        for (index, _) in name.match_indices('.') {
+            patterns.insert(format!("{}.*", &name[..index]));
+        }
+    }
+    patterns.into_iter().collect()
 }
 
 /// Returns `pattern` with each run of `*` written as one.

@@ -34,6 +34,10 @@ pub fn emit(
     previous: Option<Map<String, Value>>,
     origin: &Origin,
 ) -> String {
+    debug_assert!(
+        crate::resources::event_types::is_sent_event_type(event_type),
+        "{event_type} is missing from SENT_EVENT_TYPES"
+    );
     let id = data.new_id("evt_");
     let now = data.now();
     let subscribed: Vec<String> = data
