@@ -196,6 +196,10 @@ fn start_app(
                 Json(json!({"session_id": "cs_test_made_with_another_key", "url": "http://127.0.0.1:9/pay"}))
             }),
         )
+        .route(
+            "/checkout-fails",
+            post(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "database is down") }),
+        )
         .route("/webhooks", post(webhook))
         .route("/orders/{order_id}", get(read_order))
         .route("/success", get(success))
@@ -563,6 +567,27 @@ fn wrong_order_path_names_url() {
     assert!(hint.starts_with("all "), "{hint}");
     assert!(hint.contains(&format!("such as GET {request}")), "{hint}");
     assert!(hint.contains(&format!("check {source} against")), "{hint}");
+}
+
+/// A checkout request that fails leaves no order to read, so the run
+/// gives no hint that `order.request` names the wrong path.
+#[test]
+fn failed_checkout_no_order_path_hint() {
+    let file = AppFile {
+        checkout_path: "/checkout-fails",
+        ..AppFile::default()
+    };
+    let (_, outcome) = run_card_paid("failed-checkout", StatusCode::OK, &file);
+
+    let result = &outcome.results[0];
+    assert!(!result.passed());
+    let message = &result.failures[0].message;
+    assert!(message.contains("with 500: database is down"), "{message}");
+    let order_hint = result
+        .hints
+        .iter()
+        .find(|hint| hint.contains("order reads got 404"));
+    assert_eq!(order_hint, None, "{:?}", result.hints);
 }
 
 /// A `checkout.session_id` pointer that names nothing in the checkout

@@ -248,7 +248,7 @@ pub async fn run_scenario(
         warnings.append(&mut run.unlisted_types);
         hints.push(UNLISTED_TYPES_HINT.to_owned());
     }
-    hints.extend(orders_not_found(&run.observations, ctx.jobs));
+    hints.extend(orders_not_found(&run.orders, &run.observations, ctx.jobs));
     if !failures.is_empty() && ctx.jobs > 1 {
         hints.extend(orders_lost(&run.orders, &run.observations, ctx.jobs));
     }
@@ -404,10 +404,27 @@ fn rejected_deliveries(deliveries: &[Delivery]) -> Option<RejectedDeliveries> {
 /// the app file's `order.request` then most likely names a path the app
 /// does not serve. In a run of more than one job, apps that share one
 /// store lose their orders the same way, so the hint names both causes.
-fn orders_not_found(observations: &[Observation], jobs: usize) -> Option<String> {
+/// Only reads of orders with a checkout request that the app responded to
+/// with a 2xx or 3xx count: an order whose checkout failed or timed out
+/// was most likely never created, whatever path the app serves.
+fn orders_not_found(
+    orders: &BTreeMap<String, OrderRecord>,
+    observations: &[Observation],
+    jobs: usize,
+) -> Option<String> {
+    let checked_out = |name: &String| {
+        orders.get(name).is_some_and(|order| {
+            order
+                .attempts
+                .iter()
+                .any(|attempt| (200..400).contains(&attempt.http_status))
+        })
+    };
     let reads: Vec<&OrderView> = observations
         .iter()
-        .flat_map(|observation| observation.orders.values())
+        .flat_map(|observation| observation.orders.iter())
+        .filter(|(name, _)| checked_out(name))
+        .map(|(_, view)| view)
         .collect();
     let first = reads.first()?;
     if !reads.iter().all(|view| view.http_status == 404) {
