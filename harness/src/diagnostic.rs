@@ -202,6 +202,17 @@ pub struct Source<'a> {
     pub text: &'a str,
 }
 
+/// Returns the line and column, counted from 1 in characters, of the
+/// first character of `text` that is not whitespace.
+fn first_content_at(text: &str) -> (u32, u32) {
+    for (index, line) in text.lines().enumerate() {
+        if let Some(column) = line.chars().position(|c| !c.is_whitespace()) {
+            return (index as u32 + 1, column as u32 + 1);
+        }
+    }
+    (0, 0)
+}
+
 impl Source<'_> {
     pub fn error(
         &self,
@@ -300,6 +311,17 @@ impl Source<'_> {
                         Some("JSON has no comments; name the file .yaml to use them".to_owned())
                     }
                     Some(']' | '}') => Some("JSON allows no comma after the last item".to_owned()),
+                    // A JSON document starts with `{` or `[`; a key or a
+                    // `- ` item at the start is YAML in a .json file.
+                    Some(first)
+                        if (first.is_alphabetic() || first == '-')
+                            && first_content_at(self.text) == (line, column) =>
+                    {
+                        Some(
+                            "the file reads as YAML, not JSON; name it .yaml, or write it in JSON"
+                                .to_owned(),
+                        )
+                    }
                     _ => None,
                 };
                 return Err(self.error(line, column, message, help));

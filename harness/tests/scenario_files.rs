@@ -816,6 +816,21 @@ fn json_with_yaml_comment() {
 }
 
 #[test]
+fn yaml_in_json_file() {
+    let text = "version: 1\nsteps:\n  - advance: 1m\n";
+    let message = errors("yaml.json", text);
+    assert!(
+        message.starts_with("yaml.json:1:1: expected value"),
+        "{message}"
+    );
+    assert!(
+        message
+            .contains("help: the file reads as YAML, not JSON; name it .yaml, or write it in JSON"),
+        "{message}"
+    );
+}
+
+#[test]
 fn duplicate_key() {
     let text = "version: 1\nsteps:\n  - checkout:\n      order: O-1\n      order: O-2\n";
     insta::assert_snapshot!(errors("duplicate.yaml", text));
