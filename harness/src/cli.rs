@@ -139,7 +139,9 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0    every scenario passed
   1    a scenario failed
-  2    invalid usage, or an invalid scenario file or fakestripe.yaml
+  2    invalid usage, an invalid scenario file or fakestripe.yaml, or a
+       --junit or --json file that names an input or the other report, or
+       cannot be written (checked before the first scenario)
   3    the app or the fake could not be started or reached, or the app
        exited during the run
   4    no scenario matched the paths, --filter and --exclude, or every

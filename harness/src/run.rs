@@ -15,7 +15,7 @@ use crate::report::github::{GithubReporter, in_github_actions};
 use crate::report::json::JsonReporter;
 use crate::report::junit::{ClassNames, JunitReporter};
 use crate::report::terminal::TerminalReporter;
-use crate::report::{Reporters, check_report_paths, events::Event};
+use crate::report::{InputFile, Reporters, check_report_paths, events::Event};
 use crate::runner::{self, RunOptions};
 use crate::scenario::{Scenario, collect_files, load_file};
 use crate::signals::{StopSignal, StopSignals};
@@ -123,7 +123,17 @@ pub fn main(mut args: RunArgs) -> ExitCode {
         .into_iter()
         .filter(|file| app_file.is_none() || std::fs::canonicalize(file).ok() != app_file)
         .collect();
-    if let Err(err) = check_report_paths(args.junit.as_deref(), args.json.as_deref()) {
+    // A report that named the app file or a scenario file would replace
+    // it when the run ends.
+    let mut inputs = vec![InputFile {
+        path: &args.app,
+        role: "the app file given with --app",
+    }];
+    inputs.extend(files.iter().map(|file| InputFile {
+        path: file,
+        role: "a scenario file of the run",
+    }));
+    if let Err(err) = check_report_paths(args.junit.as_deref(), args.json.as_deref(), &inputs) {
         errln!("error: {err}");
         return ExitCode::from(EXIT_USAGE);
     }

@@ -453,7 +453,7 @@ fn cli_rejects_report_at_out() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains(&format!(
-            "error: --json and --out both name {}",
+            "error: --json names {}, the file that --out names",
             out.display()
         )),
         "{stderr}"

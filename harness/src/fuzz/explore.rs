@@ -416,43 +416,13 @@ fn classify(result: ScenarioResult) -> CaseOutcome {
 }
 
 /// Checks that the scenario file of a failure can be written at `path`,
-/// which means that its folder exists and the file can be opened for
-/// writing or created. When no file exists there, the check creates and
-/// removes a probe file beside `path`. An existing file is left unchanged.
+/// as [`crate::report::check_writable`] does, leaving an existing file
+/// unchanged.
 pub fn check_out(path: &Path) -> Result<(), FuzzError> {
-    let error = |message: String| FuzzError::Write {
+    crate::report::check_writable(path).map_err(|message| FuzzError::Write {
         path: path.display().to_string(),
         message,
-    };
-    let folder = crate::folder_of(path);
-    if !folder.is_dir() {
-        return Err(error(format!(
-            "the folder {} does not exist",
-            folder.display()
-        )));
-    }
-    if path.is_dir() {
-        return Err(error("it is a folder".to_owned()));
-    }
-    let opened = if path.exists() {
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(path)
-            .map(drop)
-    } else {
-        // The probe has a name of its own, so two checks of the same path
-        // at the same moment do not trip over each other's probe.
-        static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let number = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let name = path.file_name().unwrap_or_default().to_string_lossy();
-        let probe = folder.join(format!(".{name}.{}-{number}.probe", std::process::id()));
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&probe)
-            .and_then(|_| std::fs::remove_file(&probe))
-    };
-    opened.map_err(|err| error(err.to_string()))
+    })
 }
 
 /// Starts the fake and the app, explores, and stops them. `progress`

@@ -32,9 +32,9 @@ pub use schedule::MAX_ACTIONS;
 
 use crate::cli::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_START, EXIT_USAGE};
 use crate::output::{errln, outln};
-use crate::report::Reporter;
 use crate::report::events::Event;
 use crate::report::terminal::TerminalReporter;
+use crate::report::{InputFile, Reporter, check_report_paths, same_file};
 use crate::scenario::values::{format_seconds, parse_duration};
 use crate::signals::{StopSignal, StopSignals};
 
@@ -44,8 +44,10 @@ Exit codes:
   0    every case passed
   1    a case failed (the shrunk schedule is written to --out), or a case
        could not run
-  2    invalid usage, an invalid fakestripe.yaml, or --out cannot be written
-       (a shrunk schedule that cannot be written is printed instead)
+  2    invalid usage, an invalid fakestripe.yaml, or an --out, --junit or
+       --json file that names an input or another output, or cannot be
+       written (checked before the first case; a shrunk schedule that
+       cannot be written then is printed instead)
   3    the app or the fake could not be started or reached, no flow runs
        against the app, or the app exited during the run
   130  interrupted by Ctrl-C, SIGTERM or SIGHUP";
@@ -176,7 +178,7 @@ pub fn main(mut args: FuzzArgs) -> ExitCode {
         junit: args.junit.clone(),
         json: args.json.clone(),
     };
-    if let Err(err) = check_reports(&reports, &options.out) {
+    if let Err(err) = check_reports(&reports, &options.out, &args.app) {
         errln!("error: {err}");
         return ExitCode::from(EXIT_USAGE);
     }
@@ -192,22 +194,27 @@ pub fn main(mut args: FuzzArgs) -> ExitCode {
     runtime.block_on(run(app, options, reports))
 }
 
-/// Checks the report files before the first case: each can be written,
-/// and none is the `--out` scenario file or the other report.
-fn check_reports(reports: &ReportFiles, out: &Path) -> Result<(), String> {
-    crate::report::check_report_paths(reports.junit.as_deref(), reports.json.as_deref())?;
-    let given = [("--junit", &reports.junit), ("--json", &reports.json)];
-    for (flag, path) in given {
-        if let Some(path) = path
-            && crate::report::same_file(path, out)
-        {
-            return Err(format!(
-                "{flag} and --out both name {}; give the report its own file",
-                path.display()
-            ));
-        }
+/// Checks the output files before the first case: none is the app file,
+/// the reports differ from each other and from the `--out` scenario file,
+/// and each can be written.
+fn check_reports(reports: &ReportFiles, out: &Path, app: &Path) -> Result<(), String> {
+    if same_file(out, app) {
+        return Err(format!(
+            "--out names {}, the app file given with --app; give the shrunk scenario its own file, such as fuzz-failure.yaml",
+            out.display()
+        ));
     }
-    Ok(())
+    let inputs = [
+        InputFile {
+            path: app,
+            role: "the app file given with --app",
+        },
+        InputFile {
+            path: out,
+            role: "the file that --out names for the shrunk scenario",
+        },
+    ];
+    check_report_paths(reports.junit.as_deref(), reports.json.as_deref(), &inputs)
 }
 
 /// Draws a seed from the clock, for runs without `--seed`.

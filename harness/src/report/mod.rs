@@ -42,10 +42,23 @@ impl Reporters {
     }
 }
 
+/// A file that a run reads, which no report or output file may name.
+pub struct InputFile<'a> {
+    pub path: &'a Path,
+    /// The file's part in the run, named in the error, such as "the app
+    /// file given with --app".
+    pub role: &'a str,
+}
+
 /// Checks the files that `--junit` and `--json` name before a run starts,
-/// so a long run's result is not lost at the end. Returns the error to
+/// so a long run's result is not lost at the end: the two differ, neither
+/// names one of `inputs`, and each can be written. Returns the error to
 /// print.
-pub fn check_report_paths(junit: Option<&Path>, json: Option<&Path>) -> Result<(), String> {
+pub fn check_report_paths(
+    junit: Option<&Path>,
+    json: Option<&Path>,
+    inputs: &[InputFile<'_>],
+) -> Result<(), String> {
     if let (Some(junit), Some(json)) = (junit, json)
         && same_file(junit, json)
     {
@@ -54,37 +67,89 @@ pub fn check_report_paths(junit: Option<&Path>, json: Option<&Path>) -> Result<(
             junit.display()
         ));
     }
-    let reports = [(junit, "report.xml"), (json, "report.json")];
-    for (report, example) in reports
+    let reports = [
+        ("--junit", junit, "report.xml"),
+        ("--json", json, "report.json"),
+    ];
+    for (flag, report, example) in reports
         .into_iter()
-        .filter_map(|(path, example)| Some((path?, example)))
+        .filter_map(|(flag, path, example)| Some((flag, path?, example)))
     {
-        let parent = crate::folder_of(report);
-        if !parent.is_dir() {
+        if let Some(input) = inputs.iter().find(|input| same_file(report, input.path)) {
             return Err(format!(
-                "cannot write the report {}: the folder {} does not exist",
+                "{flag} names {}, {}; give the report its own file, such as {example}",
                 report.display(),
-                parent.display()
+                input.role
             ));
         }
-        if report.is_dir() {
-            return Err(format!(
-                "cannot write the report {}: it is a folder; give a file name such as {}",
-                report.display(),
-                report.join(example).display()
-            ));
-        }
+        check_writable(report).map_err(|err| {
+            let fix = if report.is_dir() {
+                format!(
+                    "; give a file name such as {}",
+                    report.join(example).display()
+                )
+            } else {
+                String::new()
+            };
+            format!("cannot write the report {}: {err}{fix}", report.display())
+        })?;
     }
     Ok(())
 }
 
-/// Returns whether two report paths name one file: the same text, or the same
-/// file once both are resolved against their folders.
+/// Checks that a file can be written at `path`: its folder exists, and the
+/// file can be opened for appending or, when there is none, created. The
+/// check creates and removes a probe file beside a `path` that does not
+/// exist, and leaves an existing file unchanged, so a run that fails
+/// later destroys nothing.
+pub fn check_writable(path: &Path) -> Result<(), String> {
+    let folder = crate::folder_of(path);
+    if !folder.is_dir() {
+        return Err(format!("the folder {} does not exist", folder.display()));
+    }
+    if path.is_dir() {
+        return Err("it is a folder".to_owned());
+    }
+    let opened = if path.exists() {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map(drop)
+    } else {
+        // The probe has a name of its own, so two checks of the same path
+        // at the same moment do not trip over each other's probe.
+        static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let number = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let probe = folder.join(format!(".{name}.{}-{number}.probe", std::process::id()));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&probe)
+            .and_then(|_| std::fs::remove_file(&probe))
+    };
+    opened.map_err(|err| err.to_string())
+}
+
+/// Returns whether two paths name one file: the same text, the same file
+/// on disk (through symbolic or hard links too), or the same path once
+/// both are resolved, for files that do not exist yet.
 pub fn same_file(a: &Path, b: &Path) -> bool {
     if a == b {
         return true;
     }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+
+        if let (Ok(a), Ok(b)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+            return a.dev() == b.dev() && a.ino() == b.ino();
+        }
+    }
     let resolve = |path: &Path| {
+        if let Ok(resolved) = std::fs::canonicalize(path) {
+            return Some(resolved);
+        }
         let folder = std::fs::canonicalize(crate::folder_of(path)).ok()?;
         Some(folder.join(path.file_name()?))
     };
