@@ -424,7 +424,8 @@ fn app_killed_during_run_exits_3() {
     let dir = app_folder("app-killed", false);
     std::fs::write(dir.join("a-1.yaml"), PASSING).expect("the scenario is written");
     std::fs::write(dir.join("z-after.yaml"), PASSING).expect("the scenario is written");
-    let mut harness = start(&dir, RUN_WITH_JSON);
+    let args = [RUN_WITH_JSON, &["--junit", "report.xml"]].concat();
+    let mut harness = start(&dir, &args);
     let pids = app_pids(&dir, &mut harness);
     wait_for_file(&dir, "checkout-received", &mut harness);
     kill(pids.0[0], Signal::SIGKILL).expect("the signal is sent");
@@ -457,6 +458,22 @@ fn app_killed_during_run_exits_3() {
         serde_json::json!(["./z-after.yaml"]),
         "{json}"
     );
+
+    // The JUnit case of the scenario that was running carries the app's
+    // output too, as the terminal and JSON reports do.
+    let xml = std::fs::read_to_string(dir.join("report.xml")).expect("the JUnit report exists");
+    let case_start = xml
+        .find("<testcase name=\"./scenario.yaml\"")
+        .expect("the running scenario has a test case");
+    let case = &xml[case_start..];
+    let case = &case[..case.find("</testcase>").expect("the test case ends")];
+    assert!(case.contains("<failure "), "{xml}");
+    let system_out = case
+        .split("<system-out>")
+        .nth(1)
+        .expect("the test case has system-out");
+    assert!(system_out.starts_with("app output "), "{xml}");
+    assert!(system_out.contains("  | serving on port "), "{xml}");
     // The app's child, `sleep`, is in the app's process group, which the
     // harness ends when it stops.
     assert_ends(pids.0[1], &text);

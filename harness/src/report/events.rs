@@ -121,6 +121,25 @@ pub enum OutputSpan {
 }
 
 impl ScenarioResult {
+    /// Returns the heading above `app_output`, which names its span and
+    /// line count, or `None` when there is no output.
+    pub fn app_output_heading(&self) -> Option<String> {
+        let count = self.app_output.len();
+        if count == 0 {
+            return None;
+        }
+        let lines = if count == 1 { "line" } else { "lines" };
+        let heading = match self.app_output_span {
+            OutputSpan::Scenario => {
+                format!("app output during the scenario (last {count} {lines})")
+            }
+            OutputSpan::BeforeReset => format!(
+                "app output from before the scenario's reset (last {count} {lines}); the app wrote none after it"
+            ),
+        };
+        Some(heading)
+    }
+
     pub fn passed(&self) -> bool {
         self.failures.is_empty()
     }

@@ -59,17 +59,19 @@ pub fn test_case(result: &ScenarioResult, classes: &ClassNames) -> TestCase {
     let mut case = TestCase::new(result.path.display().to_string(), status);
     case.set_classname(classes.class_of(&result.path));
     case.set_time(result.duration);
-    if let Some(lines) = warning_lines(result) {
+    if let Some(lines) = system_out(result) {
         case.set_system_out(lines);
     }
     case
 }
 
-/// Returns a scenario's warnings, then its hints, one per line, or `None`
-/// when it has neither. They go to the test case's `system-out`, because
-/// a passing case has no failure text to carry them.
-fn warning_lines(result: &ScenarioResult) -> Option<String> {
-    if result.warnings.is_empty() && result.hints.is_empty() {
+/// Returns a scenario's warnings, then its hints, one per line, then the
+/// app's output under the heading the terminal gives it, or `None` when
+/// the result has none of these. They go to the test case's `system-out`,
+/// because a passing case has no failure text to carry them.
+fn system_out(result: &ScenarioResult) -> Option<String> {
+    let heading = result.app_output_heading();
+    if result.warnings.is_empty() && result.hints.is_empty() && heading.is_none() {
         return None;
     }
     let mut lines = String::new();
@@ -78,6 +80,12 @@ fn warning_lines(result: &ScenarioResult) -> Option<String> {
     }
     for hint in &result.hints {
         lines.push_str(&format!("hint: {hint}\n"));
+    }
+    if let Some(heading) = heading {
+        lines.push_str(&format!("{heading}:\n"));
+        for line in &result.app_output {
+            lines.push_str(&format!("  | {line}\n"));
+        }
     }
     Some(lines)
 }

@@ -6,7 +6,7 @@
 use std::io::{self, Write};
 
 use super::Reporter;
-use super::events::{Event, Failure, OutputSpan, ScenarioResult, Summary};
+use super::events::{Event, Failure, ScenarioResult, Summary};
 use super::timeline::format_offset;
 
 const RED: &str = "\x1b[31m";
@@ -161,17 +161,7 @@ impl<W: Write> TerminalReporter<W> {
                 }
             }
         }
-        if !result.app_output.is_empty() {
-            let count = result.app_output.len();
-            let lines = if count == 1 { "line" } else { "lines" };
-            let heading = match result.app_output_span {
-                OutputSpan::Scenario => {
-                    format!("app output during the scenario (last {count} {lines})")
-                }
-                OutputSpan::BeforeReset => format!(
-                    "app output from before the scenario's reset (last {count} {lines}); the app wrote none after it"
-                ),
-            };
+        if let Some(heading) = result.app_output_heading() {
             writeln!(self.out, "  {heading}:")?;
             for line in &result.app_output {
                 writeln!(self.out, "    | {}", shown(line))?;
