@@ -13,7 +13,7 @@ use crate::cli::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_MATCH, EXIT_START, EXIT_
 use crate::output::errln;
 use crate::report::github::{GithubReporter, in_github_actions};
 use crate::report::json::JsonReporter;
-use crate::report::junit::{ClassNames, JunitReporter};
+use crate::report::junit::{CaseNames, JunitReporter};
 use crate::report::terminal::TerminalReporter;
 use crate::report::{InputFile, Reporters, check_report_paths, events::Event};
 use crate::runner::{self, RunOptions};
@@ -220,8 +220,8 @@ pub fn main(mut args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_START);
         }
     };
-    let classes = ClassNames::new(&paths);
-    runtime.block_on(run(app, scenarios, options, &args, classes))
+    let names = CaseNames::new(&paths);
+    runtime.block_on(run(app, scenarios, options, &args, names))
 }
 
 async fn run(
@@ -229,7 +229,7 @@ async fn run(
     scenarios: Vec<Scenario>,
     options: RunOptions,
     args: &RunArgs,
-    classes: ClassNames,
+    names: CaseNames,
 ) -> ExitCode {
     let total = scenarios.len();
     let mut signals = match StopSignals::listen() {
@@ -266,7 +266,7 @@ async fn run(
         progress,
     )));
     if let Some(path) = &args.junit {
-        reporters.push(Box::new(JunitReporter::new(path.clone(), classes)));
+        reporters.push(Box::new(JunitReporter::new(path.clone(), names)));
     }
     if let Some(path) = &args.json {
         reporters.push(Box::new(JsonReporter::new(path.clone())));

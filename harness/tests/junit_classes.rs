@@ -1,6 +1,7 @@
-//! The JUnit report of `fakestripe run` names a scenario's class after its
-//! folder, the same whether the scenario path was given relative to the
-//! current directory, absolute, or through `..`.
+//! The JUnit report of `fakestripe run` names a scenario's test case after
+//! its path and its class after its folder, the same whether the scenario
+//! path was given relative to the current directory, absolute, through
+//! `..` or through a symbolic link.
 
 use std::path::Path;
 use std::process::Command;
@@ -42,8 +43,8 @@ order:
 const PASSING: &str = "version: 1\nsteps:\n  - advance: 1s\n";
 
 /// Runs the scenarios at `path` from the folder `shop`, and returns the
-/// `classname` of every test case in the JUnit report.
-fn classes(shop: &Path, path: &str) -> Vec<String> {
+/// `classname` and the `name` of every test case in the JUnit report.
+fn cases(shop: &Path, path: &str) -> Vec<(String, String)> {
     let output = Command::new(env!("CARGO_BIN_EXE_fakestripe"))
         .args([
             "run",
@@ -64,13 +65,27 @@ fn classes(shop: &Path, path: &str) -> Vec<String> {
     );
     assert_eq!(output.status.code(), Some(0), "{path}: {text}");
     let xml = std::fs::read_to_string(shop.join("report.xml")).expect("the JUnit report exists");
-    let found: Vec<String> = xml
-        .split(" classname=\"")
+    let attribute = |case: &str, name: &str| {
+        let rest = &case[case
+            .find(&format!(" {name}=\""))
+            .expect("the attribute exists")..];
+        let rest = &rest[name.len() + 3..];
+        rest[..rest.find('"').expect("the attribute ends")].to_owned()
+    };
+    let found: Vec<(String, String)> = xml
+        .split("<testcase")
         .skip(1)
-        .map(|rest| rest[..rest.find('"').expect("the attribute ends")].to_owned())
+        .map(|case| (attribute(case, "classname"), attribute(case, "name")))
         .collect();
     assert!(!found.is_empty(), "{path}: no test case in {xml}");
     found
+}
+
+/// Returns the class and name that the test case of `late.yaml` in the
+/// folder `class` gets.
+fn late(class: &str) -> Vec<(String, String)> {
+    let name = format!("{}/late.yaml", class.replace('.', "/"));
+    vec![(class.to_owned(), name)]
 }
 
 #[test]
@@ -86,25 +101,46 @@ fn class_same_for_every_spelling() {
     std::fs::write(shop.join("app.py"), APP).expect("the app is written");
     std::fs::write(shop.join("fakestripe.yaml"), APP_FILE).expect("the app file is written");
 
-    // Scenarios under the current directory count from it.
+    // Links inside the current directory, to a folder inside it and to
+    // one outside it.
+    std::os::unix::fs::symlink("scenarios", shop.join("linked")).expect("the link is made");
+    std::os::unix::fs::symlink("../shared/scenarios", shop.join("shared-link"))
+        .expect("the link is made");
+
+    // Scenarios under the current directory count from it, with symbolic
+    // links resolved.
     let inside_spellings = [
         "scenarios".to_owned(),
         "./scenarios/ordering/late.yaml".to_owned(),
+        "scenarios/ordering/late.yaml".to_owned(),
         shop.join("scenarios").display().to_string(),
         "../shop/scenarios".to_owned(),
+        "linked".to_owned(),
+        "linked/ordering/late.yaml".to_owned(),
     ];
     for path in &inside_spellings {
-        assert_eq!(classes(&shop, path), ["scenarios.ordering"], "{path}");
+        assert_eq!(cases(&shop, path), late("scenarios.ordering"), "{path}");
     }
 
     // Scenarios outside it count from the folder given on the command
-    // line, named by its last folder.
+    // line, named by its last folder, also through a link inside the
+    // current directory.
     let outside_spellings = [
         "../shared/scenarios".to_owned(),
         dir.join("shared/scenarios").display().to_string(),
         dir.join("shared/./scenarios").display().to_string(),
+        "shared-link".to_owned(),
     ];
     for path in &outside_spellings {
-        assert_eq!(classes(&shop, path), ["scenarios.ordering"], "{path}");
+        assert_eq!(cases(&shop, path), late("scenarios.ordering"), "{path}");
+    }
+
+    // A file given on its own counts from its own folder.
+    let outside_files = [
+        "../shared/scenarios/ordering/late.yaml".to_owned(),
+        "shared-link/ordering/late.yaml".to_owned(),
+    ];
+    for path in &outside_files {
+        assert_eq!(cases(&shop, path), late("ordering"), "{path}");
     }
 }

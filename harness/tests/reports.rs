@@ -13,7 +13,7 @@ use fakestripe::report::events::{
 };
 use fakestripe::report::github::GithubReporter;
 use fakestripe::report::json::JsonReporter;
-use fakestripe::report::junit::{ClassNames, JunitReporter};
+use fakestripe::report::junit::{CaseNames, JunitReporter};
 use fakestripe::report::terminal::TerminalReporter;
 
 fn passed() -> ScenarioResult {
@@ -196,7 +196,7 @@ fn terminal_report_escapes_control_characters() {
 
 #[test]
 fn junit_report() {
-    let mut reporter = JunitReporter::new(PathBuf::from("unused.xml"), ClassNames::new(&[]));
+    let mut reporter = JunitReporter::new(PathBuf::from("unused.xml"), CaseNames::new(&[]));
     for event in events()
         .iter()
         .filter(|e| !matches!(e, Event::RunFinished { .. }))
@@ -213,7 +213,7 @@ fn junit_class_of_absolute_path() {
     let current_dir = std::env::current_dir().expect("the current directory exists");
     let mut result = passed();
     result.path = current_dir.join("scenarios/api-errors/session-create-down.yaml");
-    let case = fakestripe::report::junit::test_case(&result, &ClassNames::new(&[]));
+    let case = fakestripe::report::junit::test_case(&result, &CaseNames::new(&[]));
     let class = case.classname.as_ref().map(|name| name.as_str());
     assert_eq!(class, Some("scenarios.api-errors"));
 }

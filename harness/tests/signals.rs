@@ -463,7 +463,7 @@ fn app_killed_during_run_exits_3() {
     // output too, as the terminal and JSON reports do.
     let xml = std::fs::read_to_string(dir.join("report.xml")).expect("the JUnit report exists");
     let case_start = xml
-        .find("<testcase name=\"./scenario.yaml\"")
+        .find("<testcase name=\"scenario.yaml\"")
         .expect("the running scenario has a test case");
     let case = &xml[case_start..];
     let case = &case[..case.find("</testcase>").expect("the test case ends")];

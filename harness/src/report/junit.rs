@@ -1,5 +1,6 @@
 //! JUnit XML, for CI systems that show test results: one test suite per
-//! run, one test case per scenario, named by its path.
+//! run, one test case per scenario, named by its path and classed by its
+//! folder.
 
 use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
@@ -13,18 +14,18 @@ use super::terminal::write_failure;
 
 pub struct JunitReporter {
     path: PathBuf,
-    classes: ClassNames,
+    names: CaseNames,
     cases: Vec<(usize, TestCase)>,
     time: Duration,
 }
 
 impl JunitReporter {
     /// Creates a reporter that writes to `path` when the run finishes and
-    /// names the classes of the test cases with `classes`.
-    pub fn new(path: PathBuf, classes: ClassNames) -> Self {
+    /// names the test cases and their classes with `names`.
+    pub fn new(path: PathBuf, names: CaseNames) -> Self {
         JunitReporter {
             path,
-            classes,
+            names,
             cases: Vec::new(),
             time: Duration::ZERO,
         }
@@ -43,9 +44,9 @@ impl JunitReporter {
     }
 }
 
-/// Converts one scenario result into a test case of the class that
-/// `classes` names.
-pub fn test_case(result: &ScenarioResult, classes: &ClassNames) -> TestCase {
+/// Converts one scenario result into a test case named, and of the class
+/// named, by `names`.
+pub fn test_case(result: &ScenarioResult, names: &CaseNames) -> TestCase {
     let status = if result.passed() {
         TestCaseStatus::success()
     } else {
@@ -56,8 +57,8 @@ pub fn test_case(result: &ScenarioResult, classes: &ClassNames) -> TestCase {
         status.set_description(details(result));
         status
     };
-    let mut case = TestCase::new(result.path.display().to_string(), status);
-    case.set_classname(classes.class_of(&result.path));
+    let mut case = TestCase::new(names.case_of(&result.path), status);
+    case.set_classname(names.class_of(&result.path));
     case.set_time(result.duration);
     if let Some(lines) = system_out(result) {
         case.set_system_out(lines);
@@ -90,22 +91,24 @@ fn system_out(result: &ScenarioResult) -> Option<String> {
     Some(lines)
 }
 
-/// Names the JUnit class of each scenario file after its folder, dotted as
-/// a package (`scenarios.api-errors`), so viewers group a folder's
-/// scenarios together. The name depends on where the folder is, not on how
-/// its path was written, so `scenarios`, `./scenarios`, `$PWD/scenarios`
-/// and `../shop/scenarios` name one class.
+/// Names the JUnit test case of each scenario file after its path
+/// (`scenarios/api-errors/rate-limited.yaml`), and its class after its
+/// folder, dotted as a package (`scenarios.api-errors`), so viewers group
+/// a folder's scenarios together. CI tools key on class and name, so both
+/// depend on where the file is, with symbolic links resolved, not on how
+/// its path was written: `scenarios`, `./scenarios`, `$PWD/scenarios`,
+/// `../shop/scenarios` and a link to the folder give one name.
 #[derive(Debug, Clone, Default)]
-pub struct ClassNames {
-    /// The current directory, absolute.
+pub struct CaseNames {
+    /// The current directory, absolute, with symbolic links resolved.
     current_dir: Option<PathBuf>,
-    /// The folders of the paths given on the command line, absolute: a
-    /// folder itself, or the folder of a file.
+    /// The folders of the paths given on the command line, absolute and
+    /// resolved: a folder itself, or the folder of a file.
     roots: Vec<PathBuf>,
 }
 
-impl ClassNames {
-    /// Creates the class names of a run of the scenario files or folders
+impl CaseNames {
+    /// Creates the names of a run of the scenario files or folders
     /// `paths`, as given on the command line.
     pub fn new(paths: &[PathBuf]) -> Self {
         let current_dir = std::env::current_dir().ok();
@@ -122,26 +125,49 @@ impl ClassNames {
         Self::with_current_dir(current_dir, &roots)
     }
 
-    /// Creates the class names of a run in `current_dir` given the
-    /// folders `roots`.
+    /// Creates the names of a run in `current_dir` given the folders
+    /// `roots`.
     pub fn with_current_dir(current_dir: Option<PathBuf>, roots: &[PathBuf]) -> Self {
+        let current_dir = current_dir.map(|dir| resolved(&dir, None));
         let mut roots: Vec<PathBuf> = roots
             .iter()
-            .map(|root| absolute(root, current_dir.as_deref()))
+            .map(|root| resolved(root, current_dir.as_deref()))
             .collect();
         // A file under two given folders counts from the outer one, so the
-        // classes of one tree do not depend on which folder listed it.
+        // names of one tree do not depend on which folder listed it.
         roots.sort_by_key(|root| root.components().count());
-        ClassNames { current_dir, roots }
+        CaseNames { current_dir, roots }
     }
 
-    /// Returns the class of the scenario file at `path`: its folder counted
-    /// from the current directory when it is under it, else from the given
-    /// folder that contains it, starting with that folder's name. A file
-    /// under neither keeps every folder of its path without the root, so
-    /// `/srv/ci/scenarios/a.yaml` is in `srv.ci.scenarios`.
+    /// Returns the class of the scenario file at `path`: its folders from
+    /// [`CaseNames::folders_of`], joined with dots, or `scenarios` for a
+    /// file right in the folder that it counts from.
     pub fn class_of(&self, path: &Path) -> String {
-        let folder = absolute(crate::folder_of(path), self.current_dir.as_deref());
+        let parts = self.folders_of(path);
+        if parts.is_empty() {
+            "scenarios".to_owned()
+        } else {
+            parts.join(".")
+        }
+    }
+
+    /// Returns the test case name of the scenario file at `path`: its
+    /// folders from [`CaseNames::folders_of`] and its file name, joined
+    /// with `/`.
+    pub fn case_of(&self, path: &Path) -> String {
+        let mut parts = self.folders_of(path);
+        let file_name = path.file_name().unwrap_or(path.as_os_str());
+        parts.push(file_name.to_string_lossy().into_owned());
+        parts.join("/")
+    }
+
+    /// Returns the folders of the scenario file at `path`, counted from
+    /// the current directory when the file is under it, else from the
+    /// given folder that contains it, starting with that folder's name. A
+    /// file under neither keeps every folder of its path without the
+    /// root, so `/srv/ci/scenarios/a.yaml` is in `srv.ci.scenarios`.
+    fn folders_of(&self, path: &Path) -> Vec<String> {
+        let folder = resolved(crate::folder_of(path), self.current_dir.as_deref());
         let from_current_dir = self
             .current_dir
             .as_deref()
@@ -157,26 +183,23 @@ impl ClassNames {
                 Some(parts)
             })
         };
-        let parts = from_current_dir
+        from_current_dir
             .or_else(from_root)
-            .unwrap_or_else(|| folder_names(&folder));
-        if parts.is_empty() {
-            "scenarios".to_owned()
-        } else {
-            parts.join(".")
-        }
+            .unwrap_or_else(|| folder_names(&folder))
     }
 }
 
-/// Returns `path` joined to `current_dir` when it is relative, with `.` and
-/// `..` resolved by their names. A `..` after a symbolic link can name
-/// another folder than the file system would, so [`relative_names`] also
-/// compares the resolved paths.
-fn absolute(path: &Path, current_dir: Option<&Path>) -> PathBuf {
+/// Returns `path` joined to `current_dir` when it is relative, with
+/// symbolic links, `.` and `..` resolved by the file system. A path that
+/// does not exist has `.` and `..` resolved by their names instead.
+fn resolved(path: &Path, current_dir: Option<&Path>) -> PathBuf {
     let joined = match current_dir {
         Some(current_dir) if path.is_relative() => current_dir.join(path),
         _ => path.to_owned(),
     };
+    if let Ok(real) = std::fs::canonicalize(&joined) {
+        return real;
+    }
     let mut normal = PathBuf::new();
     for part in joined.components() {
         match part {
@@ -239,7 +262,7 @@ impl Reporter for JunitReporter {
     fn event(&mut self, event: &Event) -> io::Result<()> {
         match event {
             Event::ScenarioFinished { index, result } => {
-                self.cases.push((*index, test_case(result, &self.classes)))
+                self.cases.push((*index, test_case(result, &self.names)))
             }
             Event::ScenarioSkipped {
                 index,
@@ -254,8 +277,8 @@ impl Reporter for JunitReporter {
                     "not run"
                 };
                 status.set_message(message);
-                let mut case = TestCase::new(path.display().to_string(), status);
-                case.set_classname(self.classes.class_of(path));
+                let mut case = TestCase::new(self.names.case_of(path), status);
+                case.set_classname(self.names.class_of(path));
                 self.cases.push((*index, case));
             }
             Event::ScenarioUnsupported {
@@ -266,8 +289,8 @@ impl Reporter for JunitReporter {
             } => {
                 let mut status = TestCaseStatus::skipped();
                 status.set_message(reason.clone());
-                let mut case = TestCase::new(path.display().to_string(), status);
-                case.set_classname(self.classes.class_of(path));
+                let mut case = TestCase::new(self.names.case_of(path), status);
+                case.set_classname(self.names.class_of(path));
                 self.cases.push((*index, case));
             }
             Event::RunFinished { summary } => {
@@ -293,8 +316,8 @@ mod tests {
     /// Returns the class of `path` in a run in /work/shop given `roots`.
     fn class_in_shop(path: &str, roots: &[&str]) -> String {
         let roots: Vec<PathBuf> = roots.iter().map(PathBuf::from).collect();
-        let classes = ClassNames::with_current_dir(Some(PathBuf::from("/work/shop")), &roots);
-        classes.class_of(Path::new(path))
+        let names = CaseNames::with_current_dir(Some(PathBuf::from("/work/shop")), &roots);
+        names.class_of(Path::new(path))
     }
 
     #[test]
