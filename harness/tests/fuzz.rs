@@ -461,16 +461,21 @@ fn cli_rejects_report_at_out() {
     assert!(!stderr.contains("starting the app"), "{stderr}");
 }
 
+/// Zero and a count past `u32` are rejected with the range that `--cases`
+/// takes.
 #[test]
-fn cli_rejects_zero_cases() {
-    let output = Command::new(env!("CARGO_BIN_EXE_fakestripe"))
-        .args(["fuzz", "--cases", "0", "--app"])
-        .arg(shop_app())
-        .output()
-        .expect("fakestripe runs");
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("--cases must be at least 1"), "{stderr}");
+fn cli_rejects_cases_out_of_range() {
+    for cases in ["0", "4294967296"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_fakestripe"))
+            .args(["fuzz", "--cases", cases, "--app"])
+            .arg(shop_app())
+            .output()
+            .expect("fakestripe runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{cases}: {stderr}");
+        let expected = format!("{cases} is not in 1..=4294967295");
+        assert!(stderr.contains(&expected), "{cases}: {stderr}");
+    }
 }
 
 #[test]
@@ -624,6 +629,10 @@ fn cli_prints_scenario_when_write_fails() {
         .arg(&app)
         .arg("--out")
         .arg(&out)
+        .arg("--json")
+        .arg(dir.join("report.json"))
+        .arg("--junit")
+        .arg(dir.join("report.xml"))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -646,6 +655,26 @@ fn cli_prints_scenario_when_write_fails() {
     assert!(rest.contains("The scenario file:"), "{rest}");
     assert!(rest.contains("- checkout: { order: O-1 }"), "{rest}");
     assert!(rest.trim_end().ends_with("seed 21"), "{rest}");
+
+    // The reports state that the file was not written, and keep its text.
+    let not_written = format!(
+        "the shrunk scenario could not be written to {}: ",
+        out.display()
+    );
+    let json = std::fs::read_to_string(dir.join("report.json")).expect("the JSON report exists");
+    let report: Value = serde_json::from_str(&json).expect("the report is JSON");
+    let failure = &report["failure"];
+    assert_eq!(failure["written"], false, "{json}");
+    let message = failure["message"].as_str().unwrap_or_default();
+    assert!(message.contains(&not_written), "{json}");
+    let text = failure["scenario_text"].as_str().unwrap_or_default();
+    assert!(text.contains("- checkout: { order: O-1 }"), "{json}");
+    let xml = std::fs::read_to_string(dir.join("report.xml")).expect("the JUnit report exists");
+    assert!(xml.contains(&not_written), "{xml}");
+    assert!(
+        xml.contains("the scenario file, which could not be written:"),
+        "{xml}"
+    );
 }
 
 /// With `ignore-async` the shop never fulfils a SEPA Direct Debit that

@@ -61,8 +61,13 @@ pub struct FuzzArgs {
     /// once; cases take the flows in turn. Default: every flow.
     #[arg(long = "flow", value_enum, value_delimiter = ',')]
     pub flows: Vec<Flow>,
-    /// Cases to run when none fails.
-    #[arg(long, allow_negative_numbers = true, default_value_t = 200)]
+    /// Cases to run when none fails, at least 1.
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        default_value_t = 200,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
     pub cases: u32,
     /// Seed of the schedule generator. The same seed, app and fake run the
     /// same cases. Default: a seed drawn from the clock, always printed.
@@ -103,10 +108,6 @@ pub fn main(mut args: FuzzArgs) -> ExitCode {
         Ok(url) => url,
         Err(code) => return code,
     };
-    if args.cases == 0 {
-        errln!("error: --cases must be at least 1");
-        return ExitCode::from(EXIT_USAGE);
-    }
     if args.max_actions == 0 {
         errln!("error: --max-actions must be at least 1");
         return ExitCode::from(EXIT_USAGE);

@@ -54,14 +54,19 @@ fn invariant(found: &Found) -> Option<&str> {
     found.failure.strip_prefix("invariant ")
 }
 
-/// Returns the one-line summary of a failure that both reports carry.
+/// Returns the one-line summary of a failure that both reports carry,
+/// naming where the shrunk scenario is or why it could not be written.
 fn failure_line(found: &Found) -> String {
+    let scenario = match &found.write_error {
+        None => format!("the shrunk scenario is {}", found.path.display()),
+        Some(err) => format!(
+            "the shrunk scenario could not be written to {}: {err}",
+            found.path.display()
+        ),
+    };
     format!(
-        "case {} of the {} flow broke {}; the shrunk scenario is {}",
-        found.case,
-        found.flow,
-        found.failure,
-        found.path.display()
+        "case {} of the {} flow broke {}; {scenario}",
+        found.case, found.flow, found.failure
     )
 }
 
@@ -112,6 +117,11 @@ fn outcome_case(app: &str, options: &FuzzOptions, outcome: &FuzzOutcome) -> Test
             description.push_str(&format!("  {}. {line}\n", index + 1));
         }
         description.push_str(&crate::report::junit::details(&found.result));
+        if found.write_error.is_some() {
+            // The report is then the only file that keeps the scenario.
+            description.push_str("the scenario file, which could not be written:\n");
+            description.push_str(&found.minimal.text);
+        }
         status.set_description(description);
         status
     } else if let Some(message) = &outcome.app_exit {
@@ -163,6 +173,7 @@ fn json_document(options: &FuzzOptions, ending: Result<&FuzzOutcome, &FuzzError>
             "scenario": found.path.display().to_string(),
             "written": found.write_error.is_none(),
             "write_error": found.write_error,
+            "scenario_text": found.write_error.as_ref().map(|_| &found.minimal.text),
             "actions": found.original.effective.len(),
             "shrunk_actions": found.minimal.effective.len(),
             "schedule": found.minimal.lines,
