@@ -173,14 +173,24 @@ fn unreachable_base_url_exits_3() {
 /// Writes `file` to `app`, runs a scenario against it, checks that the run
 /// exits with 3 because the app never got ready, and returns the stderr.
 fn run_app_that_never_gets_ready(app: &Path, file: &str) -> String {
+    run_never_ready_with_log(app, file, None)
+}
+
+/// Runs as [`run_app_that_never_gets_ready`] does, with `RUST_LOG` set to
+/// `rust_log` or removed.
+fn run_never_ready_with_log(app: &Path, file: &str, rust_log: Option<&str>) -> String {
     std::fs::write(app, file).expect("the temporary directory is writable");
-    let output = Command::new(BINARY)
+    let mut command = Command::new(BINARY);
+    command
         .arg("run")
         .arg(scenario("card-paid.yaml"))
         .arg("--app")
-        .arg(app)
-        .output()
-        .expect("fakestripe runs");
+        .arg(app);
+    match rust_log {
+        Some(filter) => command.env("RUST_LOG", filter),
+        None => command.env_remove("RUST_LOG"),
+    };
+    let output = command.output().expect("fakestripe runs");
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "{stderr}");
     stderr
@@ -278,6 +288,108 @@ fn app_output_masks_secrets() {
             "an unmasked secret: {printed}"
         );
     }
+}
+
+/// Returns the secret key and the webhook secret that an app of the test
+/// wrote to `file`, one a line.
+fn written_secrets(file: &Path) -> (String, String) {
+    let text = std::fs::read_to_string(file).expect("the app wrote its secrets");
+    let mut lines = text.lines().map(str::to_owned);
+    let key = lines.next().expect("the key is written");
+    let webhook_secret = lines.next().expect("the webhook secret is written");
+    assert!(key.starts_with("sk_test_"), "{text}");
+    assert!(webhook_secret.starts_with("whsec_"), "{text}");
+    (key, webhook_secret)
+}
+
+/// The debug log of the app's output, which the harness writes with
+/// `RUST_LOG=debug`, masks the secret key and the webhook secret as the
+/// output it repeats does.
+#[test]
+fn debug_log_masks_secrets() {
+    let dir = scratch("debug-log-masks");
+    let app = dir.join("printer.yaml");
+    let secrets = dir.join("secrets");
+    let script = format!(
+        "printf '%s\\n%s\\n' \"$STRIPE_SECRET_KEY\" \"$STRIPE_WEBHOOK_SECRET\" > {}; \
+         echo key=$STRIPE_SECRET_KEY secret=$STRIPE_WEBHOOK_SECRET; exec sleep 30",
+        secrets.display()
+    );
+    let file = never_ready_app_file(&script, 1);
+    for filter in ["debug", "fakestripe=debug"] {
+        let stderr = run_never_ready_with_log(&app, &file, Some(filter));
+        let (key, webhook_secret) = written_secrets(&secrets);
+
+        let logged = stderr
+            .lines()
+            .find(|line| line.contains("fakestripe::app") && line.contains("key=sk_test_"))
+            .unwrap_or_else(|| panic!("{filter}: no debug line of the app's output:\n{stderr}"));
+        assert!(logged.contains("secret=whsec_"), "{filter}: {logged}");
+        assert!(
+            !stderr.contains(&key),
+            "{filter}: the key is shown:\n{stderr}"
+        );
+        assert!(
+            !stderr.contains(&webhook_secret),
+            "{filter}: the webhook secret is shown:\n{stderr}"
+        );
+    }
+}
+
+/// A line longer than the harness keeps, with the secret key across the
+/// cut, shows the key masked and ends with the cut mark, whether or not
+/// the app ended the line.
+#[test]
+fn long_line_masks_secret_across_cut() {
+    for (label, ending) in [("finished", "\\n"), ("unfinished", "")] {
+        let dir = scratch(&format!("long-line-{label}"));
+        let app = dir.join("long.yaml");
+        let secrets = dir.join("secrets");
+        // All of the key but its last character falls within the first
+        // 16 KiB of the line.
+        let script = format!(
+            "printf '%s\\n%s\\n' \"$STRIPE_SECRET_KEY\" \"$STRIPE_WEBHOOK_SECRET\" > {}; \
+             head -c $((16384 - ${{#STRIPE_SECRET_KEY}} + 1)) /dev/zero | tr '\\0' x; \
+             printf '%s{ending}' \"$STRIPE_SECRET_KEY\"; exec sleep 30",
+            secrets.display()
+        );
+        let file = never_ready_app_file(&script, 1);
+        let stderr = run_app_that_never_gets_ready(&app, &file);
+        let (key, _) = written_secrets(&secrets);
+
+        assert!(
+            !stderr.contains(&key[..key.len() - 1]),
+            "{label}: the key is shown:\n{stderr}"
+        );
+        let shown = stderr
+            .lines()
+            .find(|line| line.contains("xxxxsk_test_"))
+            .unwrap_or_else(|| panic!("{label}: the long line is not shown:\n{stderr}"));
+        // The mask keeps the key's first 8 and last 4 characters, and
+        // the cut takes off the last one.
+        let masked = format!(
+            "sk_test_{}{}",
+            "*".repeat(key.len() - 12),
+            &key[key.len() - 4..]
+        );
+        let expected_end = format!("x{} … [cut at 16 KiB]", &masked[..masked.len() - 1]);
+        assert!(
+            shown.ends_with(&expected_end),
+            "{label}: expected the end {expected_end:?}: {}",
+            last_chars(shown, 200)
+        );
+        assert_eq!(
+            shown.trim_start().len(),
+            16 * 1024 + " … [cut at 16 KiB]".len(),
+            "{label}"
+        );
+    }
+}
+
+/// Returns the last `count` characters of `text`.
+fn last_chars(text: &str, count: usize) -> String {
+    let skip = text.chars().count().saturating_sub(count);
+    text.chars().skip(skip).collect()
 }
 
 /// Output that the app has not ended with a newline is shown too.

@@ -23,11 +23,17 @@ const BINARY: &str = env!("CARGO_BIN_EXE_fakestripe");
 /// `GET /healthz` and a `POST /checkout` that creates `checkout-received`
 /// and never returns a response. `POST /_reset` prints `reset N` for the
 /// Nth request, except the second, on which the app exits with code 5
-/// without a word. With `--never-ready` it serves nothing.
+/// without a word. Any other POST gets a 500 at once. With `--never-ready`
+/// it serves nothing, and with `--booting` it first writes `booting` to
+/// stderr without a newline.
 const APP: &str = r#"
 import http.server, os, subprocess, sys, time
 
 resets = 0
+
+if "--booting" in sys.argv:
+    sys.stderr.write("booting")
+    sys.stderr.flush()
 
 child = subprocess.Popen(["sleep", "600"])
 with open("pids.tmp", "w") as pids:
@@ -52,6 +58,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 os._exit(5)
             print("reset", resets, flush=True)
             self.send_response(204)
+            self.end_headers()
+            return
+        if self.path != "/checkout":
+            self.send_response(500)
+            self.send_header("Content-Length", "0")
             self.end_headers()
             return
         open("checkout-received", "w").close()
@@ -480,6 +491,25 @@ fn app_killed_during_run_exits_3() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Adds a `reset` request to the app file in `dir` and a passing
+/// `a-2.yaml`, and runs every scenario in `dir`, on which the app exits on
+/// the second reset. Checks that the run exits with code 3, and returns
+/// the harness's output and the app's pids.
+fn run_until_second_reset(dir: &Path) -> (String, AppPids) {
+    let app_file = dir.join("fakestripe.yaml");
+    let mut text = std::fs::read_to_string(&app_file).expect("the app file is readable");
+    text.push_str("reset: { method: POST, path: /_reset }\n");
+    std::fs::write(&app_file, text).expect("the app file is written");
+    std::fs::write(dir.join("a-2.yaml"), PASSING).expect("the scenario is written");
+    let mut harness = start(dir, RUN_WITH_JSON);
+    let pids = app_pids(dir, &mut harness);
+
+    let status = wait_for_exit(dir, &mut harness, Duration::from_secs(60));
+    let text = output(dir);
+    assert_eq!(status.code(), Some(3), "{text}");
+    (text, pids)
+}
+
 /// The app exits on the reset request of the second scenario, without a
 /// line of output. The failure shows the app's earlier lines under a
 /// heading that places them before that reset, and the JSON report marks
@@ -487,19 +517,9 @@ fn app_killed_during_run_exits_3() {
 #[test]
 fn app_exit_on_reset_output_heading() {
     let dir = app_folder("exit-on-reset", false);
-    let app_file = dir.join("fakestripe.yaml");
-    let mut text = std::fs::read_to_string(&app_file).expect("the app file is readable");
-    text.push_str("reset: { method: POST, path: /_reset }\n");
-    std::fs::write(&app_file, text).expect("the app file is written");
     std::fs::remove_file(dir.join("scenario.yaml")).expect("the scenario is removed");
     std::fs::write(dir.join("a-1.yaml"), PASSING).expect("the scenario is written");
-    std::fs::write(dir.join("a-2.yaml"), PASSING).expect("the scenario is written");
-    let mut harness = start(&dir, RUN_WITH_JSON);
-    let pids = app_pids(&dir, &mut harness);
-
-    let status = wait_for_exit(&dir, &mut harness, Duration::from_secs(60));
-    let text = output(&dir);
-    assert_eq!(status.code(), Some(3), "{text}");
+    let (text, pids) = run_until_second_reset(&dir);
     assert!(
         text.contains("harness: the app exited (exit code 5) before the scenario's first step"),
         "{text}"
@@ -521,6 +541,55 @@ fn app_exit_on_reset_output_heading() {
     assert_eq!(
         report["scenarios"][0]["app_output_span"], "scenario",
         "{json}"
+    );
+    assert_ends(pids.0[1], &text);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The app writes `booting` without a newline when it starts, fails the
+/// checkout of the first scenario, and exits on the reset of the second.
+/// The unfinished line belongs before both scenarios: the first one's
+/// output leaves it out, and the second one's shows the app's output from
+/// before its reset, which has the line.
+#[test]
+fn unfinished_startup_line_before_reset() {
+    let dir = app_folder("booting", false);
+    let app_file = dir.join("fakestripe.yaml");
+    let text = std::fs::read_to_string(&app_file).expect("the app file is readable");
+    let changed = text
+        .replace("\"app.py\"]", "\"app.py\", \"--booting\"]")
+        .replace("path: /checkout", "path: /refuse");
+    assert!(
+        changed.contains("--booting") && changed.contains("/refuse"),
+        "the app file changed shape:\n{text}"
+    );
+    std::fs::write(&app_file, changed).expect("the app file is written");
+    std::fs::rename(dir.join("scenario.yaml"), dir.join("a-1.yaml"))
+        .expect("the scenario is renamed");
+    let (text, pids) = run_until_second_reset(&dir);
+    let (json, report) = json_report(&dir);
+    let checkout_failed = &report["scenarios"][0];
+    assert_eq!(checkout_failed["passed"], false, "{json}");
+    assert_eq!(checkout_failed["app_output_span"], "scenario", "{json}");
+    assert_eq!(
+        checkout_failed["app_output"],
+        serde_json::json!(["reset 1"]),
+        "{json}"
+    );
+
+    let exited = &report["scenarios"][1];
+    assert_eq!(exited["passed"], false, "{json}");
+    assert_eq!(exited["app_output_span"], "before_reset", "{json}");
+    assert_eq!(exited["app_output"][0], "booting", "{json}");
+    assert!(
+        text.contains("app output from before the scenario's reset"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "error: the app exited (exit code 5) while ./a-2.yaml ran; its last output:\n    booting\n"
+        ),
+        "{text}"
     );
     assert_ends(pids.0[1], &text);
     let _ = std::fs::remove_dir_all(&dir);

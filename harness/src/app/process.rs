@@ -30,15 +30,29 @@ const LOG_CAPACITY: usize = 2_000;
 /// fill memory.
 const MAX_LINE_BYTES: usize = 16 * 1024;
 
+/// The text that ends a line cut at [`MAX_LINE_BYTES`].
+const CUT_MARK: &str = " … [cut at 16 KiB]";
+
+/// One line of app output.
+#[derive(Debug)]
+struct LogLine {
+    /// The line's place in the order in which the lines began, counted
+    /// over stdout and stderr together.
+    number: u64,
+    text: String,
+}
+
 /// The app's output, interleaved from stdout and stderr.
 #[derive(Debug, Default)]
 pub struct AppLog {
-    lines: VecDeque<String>,
-    /// Lines received so far, including dropped ones.
-    total: u64,
+    /// Finished lines, in the order they began.
+    lines: VecDeque<LogLine>,
+    /// Lines begun so far, dropped ones included, which is also the
+    /// number of the next line.
+    begun: u64,
     /// Text the app wrote after its last newline, on stdout or stderr,
-    /// shown after the lines until the line ends.
-    partial: [Option<String>; 2],
+    /// shown among the lines from where it began until the line ends.
+    partial: [Option<LogLine>; 2],
     /// The secret key and webhook secret the app was given, masked in
     /// every line.
     secrets: Vec<String>,
@@ -57,6 +71,14 @@ impl AppLog {
         }
     }
 
+    /// Returns the bytes of one line that the reader must keep so that
+    /// [`AppLog::write`] can mask a secret that crosses the cut at
+    /// [`MAX_LINE_BYTES`].
+    fn kept_bytes(&self) -> usize {
+        let longest = self.secrets.iter().map(String::len).max().unwrap_or(0);
+        MAX_LINE_BYTES + longest
+    }
+
     /// Returns `line` with the secrets masked.
     fn masked(&self, line: String) -> String {
         self.secrets.iter().fold(line, |line, secret| {
@@ -71,39 +93,86 @@ impl AppLog {
         })
     }
 
-    fn push(&mut self, line: String) {
-        let line = self.masked(line);
-        if self.lines.len() == LOG_CAPACITY {
-            self.lines.pop_front();
+    /// Returns the text of a line from its bytes: the secrets masked, then
+    /// cut to [`MAX_LINE_BYTES`] and marked when it is longer or when the
+    /// reader dropped some of its bytes.
+    fn render(&self, bytes: &[u8], dropped: bool) -> String {
+        // Masking comes first, so that a secret crossing the cut is
+        // masked as a whole. The mask keeps the secret's length.
+        let mut text = self.masked(String::from_utf8_lossy(bytes).into_owned());
+        if text.len() <= MAX_LINE_BYTES && !dropped {
+            return text;
         }
-        self.lines.push_back(line);
-        self.total += 1;
+        let mut cut = MAX_LINE_BYTES.min(text.len());
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str(CUT_MARK);
+        text
     }
 
-    /// Sets the unfinished line of `stream` (0 for stdout, 1 for stderr).
-    fn set_partial(&mut self, stream: usize, text: Option<String>) {
-        self.partial[stream] = text.map(|text| self.masked(text));
+    /// Records the text of `stream` (0 for stdout, 1 for stderr) since its
+    /// last newline. `finished` ends the line, and `dropped` marks that
+    /// the reader dropped bytes past [`AppLog::kept_bytes`].
+    fn write(&mut self, stream: usize, bytes: &[u8], dropped: bool, finished: bool) {
+        let text = self.render(bytes, dropped);
+        let number = match self.partial[stream].take() {
+            Some(line) => line.number,
+            None => {
+                self.begun += 1;
+                self.begun - 1
+            }
+        };
+        let line = LogLine { number, text };
+        if finished {
+            self.push(line);
+        } else {
+            self.partial[stream] = Some(line);
+        }
+    }
+
+    /// Ends the unfinished line of `stream`, when the stream closes.
+    fn close(&mut self, stream: usize) {
+        if let Some(line) = self.partial[stream].take() {
+            self.push(line);
+        }
+    }
+
+    /// Adds a finished line at the place where it began.
+    fn push(&mut self, line: LogLine) {
+        // The text is masked, so a debug log shows no secret either.
+        tracing::debug!(target: "fakestripe::app", "{}", line.text);
+        let at = self.lines.partition_point(|kept| kept.number < line.number);
+        self.lines.insert(at, line);
+        if self.lines.len() > LOG_CAPACITY {
+            self.lines.pop_front();
+        }
     }
 
     /// Returns a position to read from later with [`AppLog::since`].
     pub fn mark(&self) -> u64 {
-        self.total
+        self.begun
     }
 
-    /// Returns the lines received after `mark`, at most `max` of them (the
-    /// last).
-    /// An unfinished line counts as the last line.
+    /// Returns the lines that began after `mark` was taken, unfinished
+    /// ones included, at most `max` of them (the last). A line that began
+    /// before the mark and ended after it is not included.
     pub fn since(&self, mark: u64, max: usize) -> Vec<String> {
-        let new = (self.total - mark.min(self.total)) as usize;
-        let available = new.min(self.lines.len());
-        let partial: Vec<String> = self.partial.iter().flatten().cloned().collect();
-        let keep = max.saturating_sub(partial.len());
-        let skip = self.lines.len() - available + available.saturating_sub(keep);
-        self.lines
-            .iter()
+        let first = self.lines.partition_point(|line| line.number < mark);
+        let mut lines: Vec<&LogLine> = self.lines.range(first..).collect();
+        lines.extend(
+            self.partial
+                .iter()
+                .flatten()
+                .filter(|line| line.number >= mark),
+        );
+        lines.sort_by_key(|line| line.number);
+        let skip = lines.len().saturating_sub(max);
+        lines
+            .into_iter()
             .skip(skip)
-            .cloned()
-            .chain(partial)
+            .map(|line| line.text.clone())
             .collect()
     }
 
@@ -418,8 +487,14 @@ fn signal_group(_group: Option<i32>, _kill: bool) {}
 /// by line. The text after the last newline is kept as the unfinished
 /// line, so output without a final newline still shows.
 async fn collect(stream: impl AsyncRead + Unpin, index: usize, log: Arc<Mutex<AppLog>>) {
+    let kept = log
+        .lock()
+        .map(|log| log.kept_bytes())
+        .unwrap_or(MAX_LINE_BYTES);
     let mut reader = BufReader::new(stream);
-    let mut bytes = Vec::new();
+    let mut colours = ColourFilter::default();
+    let mut line = Vec::new();
+    let mut dropped = false;
     // Bytes, not text: a line that is not UTF-8 must not end the reading,
     // or the pipe would close and the app's next write would kill it.
     loop {
@@ -428,74 +503,196 @@ async fn collect(stream: impl AsyncRead + Unpin, index: usize, log: Arc<Mutex<Ap
             _ => break,
         };
         let newline = chunk.iter().position(|byte| *byte == b'\n');
-        let consumed = newline.map_or(chunk.len(), |at| at + 1);
-        let room = MAX_LINE_BYTES.saturating_sub(bytes.len());
-        bytes.extend_from_slice(&chunk[..consumed.min(room)]);
-        reader.consume(consumed);
-        let text = String::from_utf8_lossy(&bytes);
-        let line = without_colours(text.trim_end_matches(['\n', '\r']));
-        let Ok(mut log) = log.lock() else { break };
+        let text_end = newline.unwrap_or(chunk.len());
+        for &byte in &chunk[..text_end] {
+            colours.feed(byte, &mut line);
+        }
         if newline.is_some() {
-            tracing::debug!(target: "fakestripe::app", "{line}");
-            log.set_partial(index, None);
-            log.push(line);
-            bytes.clear();
-        } else {
-            log.set_partial(index, Some(line));
+            colours.flush(&mut line);
+        }
+        if line.len() > kept {
+            line.truncate(kept);
+            dropped = true;
+        }
+        reader.consume(newline.map_or(text_end, |at| at + 1));
+        let Ok(mut log) = log.lock() else { break };
+        // A read that added only the start of a colour code adds no text.
+        if newline.is_some() || !line.is_empty() {
+            log.write(
+                index,
+                without_carriage_returns(&line),
+                dropped,
+                newline.is_some(),
+            );
+        }
+        if newline.is_some() {
+            line.clear();
+            dropped = false;
         }
     }
-    if let Ok(mut log) = log.lock()
-        && let Some(line) = log.partial[index].take()
-    {
-        log.push(line);
+    if let Ok(mut log) = log.lock() {
+        if colours.is_pending() {
+            colours.flush(&mut line);
+            log.write(index, without_carriage_returns(&line), dropped, false);
+        }
+        log.close(index);
     }
 }
 
+/// Returns `line` without the carriage returns at its end, which apps
+/// that write `\r\n` leave before the newline.
+fn without_carriage_returns(line: &[u8]) -> &[u8] {
+    let end = line
+        .iter()
+        .rposition(|byte| *byte != b'\r')
+        .map_or(0, |at| at + 1);
+    &line[..end]
+}
+
+/// The maximum length of a colour code held back while it may still end
+/// in `m`. A longer one is kept as text.
+const MAX_COLOUR_CODE: usize = 32;
+
 /// Removes the colour codes (`ESC [ … m`) that apps write to colour their
-/// logs, which the reports would otherwise show as escapes.
-fn without_colours(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut rest = line;
-    while let Some(start) = rest.find("\u{1b}[") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after.find(|c: char| !(c.is_ascii_digit() || c == ';'));
-        match end {
-            Some(end) if after[end..].starts_with('m') => rest = &after[end + 1..],
+/// logs, which the reports would otherwise show as escapes. It reads byte
+/// by byte, so it also removes a code that two reads split, and the limit
+/// on a line's bytes counts the text without the codes.
+#[derive(Debug, Default)]
+struct ColourFilter {
+    /// The start of what may be a colour code: ESC, `[`, then digits and
+    /// semicolons.
+    pending: Vec<u8>,
+}
+
+impl ColourFilter {
+    /// Adds `byte` to `out`, unless it may belong to a colour code.
+    fn feed(&mut self, byte: u8, out: &mut Vec<u8>) {
+        match (self.pending.len(), byte) {
+            (0, 0x1b) | (1, b'[') => self.pending.push(byte),
+            (0, _) => out.push(byte),
+            (2..MAX_COLOUR_CODE, b'0'..=b'9' | b';') => self.pending.push(byte),
+            (2.., b'm') => self.pending.clear(),
             _ => {
-                // Not a colour code: keep the escape for the report to show.
-                out.push('\u{1b}');
-                rest = &rest[start + 1..];
+                // Not a colour code: keep the escape for the report to
+                // show, and read the byte afresh.
+                self.flush(out);
+                self.feed(byte, out);
             }
         }
     }
-    out.push_str(rest);
-    out
+
+    /// Adds the bytes held back to `out`, at the end of a line.
+    fn flush(&mut self, out: &mut Vec<u8>) {
+        out.append(&mut self.pending);
+    }
+
+    fn is_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Runs `chunks` through a colour filter, each ending a read, and
+    /// returns the text.
+    fn filtered(chunks: &[&str]) -> String {
+        let mut filter = ColourFilter::default();
+        let mut out = Vec::new();
+        for chunk in chunks {
+            for byte in chunk.bytes() {
+                filter.feed(byte, &mut out);
+            }
+        }
+        filter.flush(&mut out);
+        String::from_utf8(out).expect("the filter keeps UTF-8 whole")
+    }
+
     #[test]
     fn colour_codes_are_removed() {
         assert_eq!(
-            without_colours("\u{1b}[35mINFO\u{1b}[0m ready \u{1b}[1;31mx\u{1b}[m"),
+            filtered(&["\u{1b}[35mINFO\u{1b}[0m ready \u{1b}[1;31mx\u{1b}[m"]),
             "INFO ready x"
         );
-        assert_eq!(without_colours("a\u{1b}[2Kb"), "a\u{1b}[2Kb");
-        assert_eq!(without_colours("tail \u{1b}["), "tail \u{1b}[");
+        assert_eq!(filtered(&["a\u{1b}[2Kb"]), "a\u{1b}[2Kb");
+        assert_eq!(filtered(&["tail \u{1b}["]), "tail \u{1b}[");
+        assert_eq!(filtered(&["a\u{1b}[12\u{1b}[0mb"]), "a\u{1b}[12b");
+    }
+
+    #[test]
+    fn colour_code_split_between_reads() {
+        assert_eq!(filtered(&["red \u{1b}", "[3", "1mtext"]), "red text");
+    }
+
+    #[test]
+    fn long_digit_run_kept_as_text() {
+        let digits = "1".repeat(MAX_COLOUR_CODE + 5);
+        let text = format!("\u{1b}[{digits}m");
+        assert_eq!(filtered(&[&text]), text);
+    }
+
+    fn finished(log: &mut AppLog, stream: usize, text: &str) {
+        log.write(stream, text.as_bytes(), false, true);
     }
 
     #[test]
     fn log_since_mark() {
         let mut log = AppLog::default();
-        log.push("a".into());
+        finished(&mut log, 0, "a");
         let mark = log.mark();
-        log.push("b".into());
-        log.push("c".into());
+        finished(&mut log, 0, "b");
+        finished(&mut log, 1, "c");
         assert_eq!(log.since(mark, 10), vec!["b", "c"]);
         assert_eq!(log.since(mark, 1), vec!["c"]);
         assert_eq!(log.tail(10), vec!["a", "b", "c"]);
+    }
+
+    #[test]
+    fn unfinished_line_stays_before_mark() {
+        let mut log = AppLog::default();
+        log.write(1, b"booting", false, false);
+        let mark = log.mark();
+        finished(&mut log, 0, "reset");
+
+        assert_eq!(log.since(mark, 10), vec!["reset"]);
+        log.write(1, b"booting done", false, true);
+        assert_eq!(log.since(mark, 10), vec!["reset"]);
+        assert_eq!(log.tail(10), vec!["booting done", "reset"]);
+    }
+
+    #[test]
+    fn unfinished_line_after_mark_shown() {
+        let mut log = AppLog::default();
+        finished(&mut log, 0, "a");
+        let mark = log.mark();
+        log.write(1, b"partial", false, false);
+        finished(&mut log, 0, "b");
+
+        assert_eq!(log.since(mark, 10), vec!["partial", "b"]);
+        log.close(1);
+        assert_eq!(log.since(mark, 10), vec!["partial", "b"]);
+    }
+
+    #[test]
+    fn secret_across_cut_masked() {
+        let secret = "sk_test_0123456789abcdefghijklmnopqrstuv";
+        let log = AppLog::masking(&[secret]);
+        // Every character of the secret but the last falls before the cut.
+        let line = format!("{}{secret}", "x".repeat(MAX_LINE_BYTES - secret.len() + 1));
+
+        let text = log.render(line.as_bytes(), false);
+        assert!(text.ends_with(CUT_MARK), "{text}");
+        assert!(!text.contains(&secret[..20]), "{text}");
+        assert!(text.contains("sk_test_****"), "{text}");
+        assert_eq!(text.len(), MAX_LINE_BYTES + CUT_MARK.len());
+    }
+
+    #[test]
+    fn line_at_limit_not_marked() {
+        let log = AppLog::default();
+        let line = "y".repeat(MAX_LINE_BYTES);
+        assert_eq!(log.render(line.as_bytes(), false), line);
+        assert!(log.render(line.as_bytes(), true).ends_with(CUT_MARK));
     }
 }
