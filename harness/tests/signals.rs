@@ -532,6 +532,14 @@ fn app_exit_on_reset_output_heading() {
     );
     assert!(text.contains("\n    | reset 1\n"), "{text}");
     assert!(!text.contains("app output during the scenario"), "{text}");
+    // The closing message places the exit where the failure does.
+    assert!(
+        text.contains(
+            "error: the app exited (exit code 5) before the first step of ./a-2.yaml; its last output:"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("while ./a-2.yaml ran"), "{text}");
 
     let (json, report) = json_report(&dir);
     let failed = &report["scenarios"][1];
@@ -587,7 +595,7 @@ fn unfinished_startup_line_before_reset() {
     );
     assert!(
         text.contains(
-            "error: the app exited (exit code 5) while ./a-2.yaml ran; its last output:\n    booting\n"
+            "error: the app exited (exit code 5) before the first step of ./a-2.yaml; its last output:\n    booting\n"
         ),
         "{text}"
     );

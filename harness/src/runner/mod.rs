@@ -665,10 +665,15 @@ impl Job {
                 continue;
             };
             // No step has started when the app exited during the reset.
-            let during = if result.steps_run == 0 {
-                "before the scenario's first step"
+            // The failure and the closing message place the exit alike.
+            let path = scenario.path.display();
+            let (during, closing) = if result.steps_run == 0 {
+                (
+                    "before the scenario's first step",
+                    format!("before the first step of {path}"),
+                )
             } else {
-                "while the scenario ran"
+                ("while the scenario ran", format!("while {path} ran"))
             };
             result.failures.insert(
                 0,
@@ -681,10 +686,7 @@ impl Job {
             if result.app_output.is_empty() {
                 (result.app_output, result.app_output_span) = self.ctx.output_at_exit(log_mark);
             }
-            let message = format!(
-                "the app exited ({status}) while {} ran",
-                scenario.path.display()
-            );
+            let message = format!("the app exited ({status}) {closing}");
             self.progress.record(index, result);
             self.progress.app_exited(self.ctx.with_output(message));
             return;
@@ -729,7 +731,7 @@ impl WorkerContext {
             .and_then(|log| log.lock().ok().map(|log| log.mark()))
     }
 
-    /// Returns the app's output lines written after `mark`, taken before
+    /// Returns the app's output lines that began after `mark`, taken before
     /// a scenario's reset. When the app wrote none, such as an app that
     /// exited silently on the reset request, returns its last lines from
     /// before the mark as [`OutputSpan::BeforeReset`], so that a report
