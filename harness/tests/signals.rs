@@ -252,6 +252,8 @@ fn signal_while_starting_stops_app() {
         ("run", Signal::SIGTERM),
         ("run", Signal::SIGHUP),
         ("fuzz", Signal::SIGTERM),
+        // One Ctrl-C stops at once, as no case runs that could finish.
+        ("fuzz", Signal::SIGINT),
     ];
     for (command, signal) in cases {
         let dir = app_folder(&format!("starting-{command}-{signal}"), true);
@@ -857,6 +859,33 @@ fn fuzz_stop_writes_shrunk_failure() {
     let written =
         std::fs::read_to_string(dir.join("failure.yaml")).expect("the scenario file was written");
     assert!(written.contains("- checkout: { order: O-1 }"), "{written}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One Ctrl-C while the fuzzer probes the flows, with the app holding the
+/// probe's checkout request: the fuzzer stops at once, without waiting for
+/// the request or probing on, ends the app and exits with code 130.
+#[test]
+fn fuzz_interrupt_while_probing() {
+    let dir = app_folder("fuzz-probing", false);
+    let mut harness = start_fuzz(&dir, "5");
+    let pids = app_pids(&dir, &mut harness);
+    wait_for_file(&dir, "checkout-received", &mut harness);
+    let sent = Instant::now();
+    signal_stops_everything(&dir, harness, &pids, Signal::SIGINT);
+    let (stdout, stderr) = read_output(&dir);
+    let text = output(&dir);
+
+    // The app never answers, and the harness waits 30 s for a response.
+    assert!(sent.elapsed() < Duration::from_secs(10), "{text}");
+    assert!(
+        stderr.contains("interrupted by SIGINT before the first case; stopping"),
+        "{text}"
+    );
+    assert!(!stderr.contains("finishing the running case"), "{text}");
+    assert!(!stderr.contains("no flow runs"), "{text}");
+    assert!(stdout.contains("STOPPED 0 of 50 cases passed"), "{text}");
+    assert!(stdout.trim_end().ends_with("seed 5"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -143,6 +143,9 @@ pub struct Stop {
     requested: AtomicBool,
     /// True once the run is to stop at once, abandoning the running case.
     now: tokio::sync::watch::Sender<bool>,
+    /// True once the app runs and the flows are probed, so that a case
+    /// may be running.
+    cases_begun: AtomicBool,
 }
 
 impl Stop {
@@ -150,7 +153,19 @@ impl Stop {
         Stop {
             requested: AtomicBool::new(false),
             now: tokio::sync::watch::Sender::new(false),
+            cases_begun: AtomicBool::new(false),
         }
+    }
+
+    /// Records that the run starts its cases.
+    fn begin_cases(&self) {
+        self.cases_begun.store(true, Ordering::SeqCst);
+    }
+
+    /// Returns whether the run has started its cases. Before then, the app
+    /// starts or the flows are probed, and no case could finish first.
+    pub fn cases_begun(&self) -> bool {
+        self.cases_begun.load(Ordering::SeqCst)
     }
 
     /// Requests a stop after the running case or shrink run.
@@ -564,6 +579,7 @@ impl Explorer<'_> {
             app_exit: None,
         };
         let began = Instant::now();
+        self.stop.begin_cases();
         for case in 1..=self.options.cases {
             if self.stop.is_requested() {
                 outcome.interrupted = true;

@@ -262,6 +262,16 @@ async fn run(
         let stop = stop.clone();
         tokio::spawn(async move {
             let signal = signals.recv().await;
+            // While the app starts or the flows are probed, no case runs
+            // that could finish, so every signal stops at once.
+            if !stop.cases_begun() {
+                errln!(
+                    "\ninterrupted by {} before the first case; stopping",
+                    signal.name()
+                );
+                stop.now();
+                return;
+            }
             stop.after_case();
             // SIGTERM and SIGHUP stop at once, because a process manager
             // that sends SIGTERM may send SIGKILL soon after, and that would
