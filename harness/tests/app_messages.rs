@@ -143,7 +143,7 @@ struct AppFile {
     /// How long the webhook route takes before it answers.
     webhook_delay: std::time::Duration,
     /// Lines added at the end of the app file.
-    extra_keys: &'static str,
+    extra_keys: String,
 }
 
 impl Default for AppFile {
@@ -155,7 +155,7 @@ impl Default for AppFile {
             checkout_pointers: "  session_id: /session_id\n  url: /url\n",
             success_query: "",
             webhook_delay: std::time::Duration::ZERO,
-            extra_keys: "",
+            extra_keys: String::new(),
         }
     }
 }
@@ -325,7 +325,7 @@ fn api_version_pins_events_and_session_reads() {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
     let dir = scratch::scratch("app-messages", "api_version_pins_events_and_session_reads");
     let file = AppFile {
-        extra_keys: "api_version: 2024-06-20\n",
+        extra_keys: "api_version: 2024-06-20\n".to_owned(),
         ..AppFile::default()
     };
     let app = start_app(&runtime, &dir, StatusCode::OK, &file);
@@ -379,13 +379,14 @@ fn session_from_another_account_fails_checkout() {
     );
 }
 
-/// An `api_version` that is no Stripe version fails to load, at its line.
-#[test]
-fn malformed_api_version_is_located() {
+/// Runs the card-paid scenario with the binary against an app file with
+/// `api_version: {value}`, and returns the app and the run's stderr after
+/// checking that the file failed to load (exit code 2).
+fn load_api_version(test: &str, value: &str) -> (App, String) {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
-    let dir = scratch::scratch("app-messages", "malformed_api_version_is_located");
+    let dir = scratch::scratch("app-messages", test);
     let file = AppFile {
-        extra_keys: "api_version: 2024-6-20\n",
+        extra_keys: format!("api_version: {value}\n"),
         ..AppFile::default()
     };
     let app = start_app(&runtime, &dir, StatusCode::OK, &file);
@@ -396,8 +397,33 @@ fn malformed_api_version_is_located() {
         .arg(&app.file)
         .output()
         .expect("fakestripe runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert_eq!(output.status.code(), Some(2), "{stderr}");
+    (app, stderr)
+}
+
+/// An `api_version` whose release name does not fit its date fails to
+/// load, with the version that fits.
+#[test]
+fn misnamed_api_version_names_the_fitting_one() {
+    let (app, stderr) = load_api_version(
+        "misnamed_api_version_names_the_fitting_one",
+        "2025-03-31.acacia",
+    );
+    assert!(
+        stderr.contains(&app.location_of("2025-03-31.acacia")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("did you mean 2025-03-31.basil?"),
+        "{stderr}"
+    );
+}
+
+/// An `api_version` that is no Stripe version fails to load, at its line.
+#[test]
+fn malformed_api_version_is_located() {
+    let (app, stderr) = load_api_version("malformed_api_version_is_located", "2024-6-20");
     assert!(stderr.contains(&app.location_of("2024-6-20")), "{stderr}");
     assert!(
         stderr.contains("`api_version` `2024-6-20` is not a Stripe API version"),

@@ -286,13 +286,19 @@ fn read_headers(headers: &HeaderMap) -> Result<RequestHeaders, ApiError> {
         auth::header_text(headers, &IDEMPOTENCY_KEY)?.filter(|key| !key.is_empty());
     let api_version = match auth::header_text(headers, &STRIPE_VERSION)? {
         Some(v) if !version::is_valid(&v) => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                crate::wire::ErrorType::InvalidRequest,
-                format!(
+            let message = match version::with_fitting_name(&v) {
+                Some(fitting) => format!(
+                    "Invalid Stripe API version: {v}. No release of that name has a version of that date; send {fitting}."
+                ),
+                None => format!(
                     "Invalid Stripe API version: {v}. Send a dated version such as {}.",
                     version::DEFAULT_API_VERSION
                 ),
+            };
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                crate::wire::ErrorType::InvalidRequest,
+                message,
             ));
         }
         Some(v) if version::is_unreleased(&v) => {

@@ -1188,7 +1188,7 @@ async fn stripe_version_is_echoed() {
         wrong_release.error()["message"]
             .as_str()
             .unwrap()
-            .starts_with("Invalid Stripe API version: 2024-06-20.acacia.")
+            .starts_with("Invalid Stripe API version: 2024-06-20.acacia. No release of that name has a version of that date; send 2024-06-20.")
     );
 
     // No released version is dated in the future. The SDKs pin versions

@@ -529,6 +529,9 @@ pub fn parse(path: &Path, text: &str) -> Result<AppConfig, Vec<FileError>> {
 fn check_api_version(source: &Source<'_>, version: &Spanned<String>, errors: &mut Vec<FileError>) {
     use fakestripe_server::wire::version;
     if !version::is_valid(&version.value) {
+        let help = version::with_fitting_name(&version.value).map(|fitting| {
+            format!("no release of that name has a version of that date; did you mean {fitting}?")
+        });
         errors.push(source.at(
             version,
             format!(
@@ -536,7 +539,7 @@ fn check_api_version(source: &Source<'_>, version: &Spanned<String>, errors: &mu
                 version.value,
                 version::DEFAULT_API_VERSION
             ),
-            None,
+            help,
         ));
     } else if version::is_unreleased(&version.value) {
         errors.push(source.at(

@@ -244,6 +244,32 @@ const RELEASES: [(&str, &str); 5] = [
     ("2026-09-30", "endive"),
 ];
 
+/// Returns the name of the release that versions dated `date`
+/// (`YYYY-MM-DD`) belong to, or `None` before the first named release.
+/// A date in the latest release listed here may belong to a later one.
+pub fn release_name(date: &str) -> Option<&'static str> {
+    RELEASES
+        .iter()
+        .rev()
+        .find(|(start, _)| *start <= date)
+        .map(|(_, name)| *name)
+}
+
+/// Returns `version` with the release name that its date belongs to, when
+/// `version` is a calendar date with a name that does not fit: `2024-06-20`
+/// for `2024-06-20.acacia`, `2025-03-31.basil` for `2025-03-31.acacia`.
+/// Returns `None` when the name is not the fault.
+pub fn with_fitting_name(version: &str) -> Option<String> {
+    let (date, name) = version.split_once('.')?;
+    if !is_valid(date) || release_name_fits(date, name) {
+        return None;
+    }
+    Some(match release_name(date) {
+        Some(release) => format!("{date}.{release}"),
+        None => date.to_owned(),
+    })
+}
+
 /// Returns whether `name` is the release name of versions dated `date`.
 /// Versions before the first named release have none. A version dated in
 /// the latest release listed here may also carry a name not listed, since
@@ -338,6 +364,21 @@ mod tests {
         ] {
             assert!(!is_valid(version), "{version}");
         }
+    }
+
+    #[test]
+    fn names_the_fitting_release() {
+        assert_eq!(
+            with_fitting_name("2024-06-20.acacia").as_deref(),
+            Some("2024-06-20")
+        );
+        assert_eq!(
+            with_fitting_name("2025-03-31.acacia").as_deref(),
+            Some("2025-03-31.basil")
+        );
+        assert_eq!(with_fitting_name("2025-03-31.basil"), None);
+        assert_eq!(with_fitting_name("2025-02-30.acacia"), None);
+        assert_eq!(with_fitting_name("latest"), None);
     }
 
     #[test]
