@@ -433,7 +433,13 @@ impl Source<'_> {
     /// the last one with both keys that starts at or before that place.
     /// Returns None when the file has no such map.
     fn second_spelling_error(&self, line: u32, column: u32) -> Option<FileError> {
-        let tree: Spanned<LocatedValue> = serde_saphyr::from_str(self.text).ok()?;
+        // A key given again in the same spelling would fail this parse, and
+        // the first of its copies is the one the message needs.
+        let options = serde_saphyr::options! {
+            duplicate_keys: serde_saphyr::DuplicateKeyPolicy::FirstWins,
+        };
+        let tree: Spanned<LocatedValue> =
+            serde_saphyr::from_str_with_options(self.text, options).ok()?;
         let mut maps = Vec::new();
         maps_with_both_spellings(&tree, &mut maps);
         let place = (u64::from(line), u64::from(column));

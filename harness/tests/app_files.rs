@@ -527,4 +527,17 @@ fn fulfilments_pointer_both_spellings_rejected() {
             .contains("help: delete this `fulfillments` or the `fulfilments` at line 8, column 3"),
         "{rendered}"
     );
+
+    // A third copy in the second spelling leaves the error at the second key.
+    let thrice = MINIMAL.replace(
+        "  status: /state\n",
+        "  status: /state\n  fulfillments: /count\n  fulfilments: /count\n  fulfillments: /count\n",
+    );
+    let rendered = errors(&thrice);
+    assert!(
+        rendered.starts_with(
+            "fakestripe.yaml:9:3: `fulfilments` and `fulfillments` (line 8) are one key given twice, so keep one spelling"
+        ),
+        "{rendered}"
+    );
 }

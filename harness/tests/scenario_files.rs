@@ -1922,6 +1922,14 @@ fn fulfilments_both_spellings_rejected() {
         assert!(rendered.starts_with(first_line), "{rendered}");
     }
 
+    // A third key of the first spelling is pointed at too, not the map.
+    let thrice = "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - expect: { fulfilments: 0, fulfillments: 0, fulfilments: 0 }\n";
+    let rendered = errors("thrice.yaml", thrice);
+    assert!(
+        rendered.starts_with("thrice.yaml:4:31: `fulfillments` and `fulfilments` (line 4) are one key given twice, so keep one spelling"),
+        "{rendered}"
+    );
+
     let rendered = errors("flow.yaml", flow);
     assert!(
         rendered.contains(" 4 |   - expect: { fulfilments: 1, fulfillments: 1 }\n   |                               ^\n"),
