@@ -44,7 +44,7 @@ struct Shop {
     orders: Mutex<HashMap<String, common::Order>>,
     checkout_bodies: Mutex<Vec<Value>>,
     webhook_status: StatusCode,
-    /// How long the webhook route takes before it answers.
+    /// How long the webhook route takes before it responds.
     webhook_delay: std::time::Duration,
     /// The `api_version` of each event the webhook route received.
     event_versions: Mutex<Vec<String>>,
@@ -140,7 +140,7 @@ struct AppFile {
     /// A query for the success page's session retrieve, such as
     /// `?expand[]=line_items`.
     success_query: &'static str,
-    /// How long the webhook route takes before it answers.
+    /// How long the webhook route takes before it responds.
     webhook_delay: std::time::Duration,
     /// Lines added at the end of the app file.
     extra_keys: String,
@@ -189,7 +189,7 @@ fn start_app(
     });
     let router = Router::new()
         .route("/checkout", post(checkout))
-        // Answers as an app that created its session with another key.
+        // Responds as an app that created its session with another key.
         .route(
             "/checkout-elsewhere",
             post(|| async {
@@ -276,8 +276,8 @@ fn run_card_paid(test: &str, webhook_status: StatusCode, file: &AppFile) -> (App
 
 /// A webhook route slower than the fake's delivery timeout fails the
 /// scenario after a few timed-out deliveries, with a message that names
-/// the timeout and the event, instead of waiting out the timeout for every
-/// attempt of every event of the settle.
+/// the timeout and the event. The harness does not wait out the timeout
+/// for every attempt of every event.
 #[test]
 fn slow_webhooks_stop_the_advance() {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
@@ -319,7 +319,7 @@ fn slow_webhooks_stop_the_advance() {
 /// An app file's `api_version` pins the app's webhook endpoint, so
 /// every event arrives in that version, and `expect: checkout_session`
 /// reads the session in it: `ui_mode` is `hosted` there, where the
-/// current version says `hosted_page`.
+/// current version has `hosted_page`.
 #[test]
 fn api_version_pins_events_and_session_reads() {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");

@@ -876,7 +876,7 @@ fn fuzz_interrupt_while_probing() {
     let (stdout, stderr) = read_output(&dir);
     let text = output(&dir);
 
-    // The app never answers, and the harness waits 30 s for a response.
+    // The app never responds, and the harness waits 30 s for a response.
     assert!(sent.elapsed() < Duration::from_secs(10), "{text}");
     assert!(
         stderr.contains("interrupted by SIGINT before the first case; stopping"),

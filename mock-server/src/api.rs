@@ -904,7 +904,7 @@ fn sent_as_is(status: u16, body: Vec<u8>, request_id: &str, api_version: Option<
 
 /// Renders a response body in `version`. Objects are stored in the
 /// current version's shape, so only a body for an older version that
-/// holds an object whose shape differs there is parsed again.
+/// contains an object whose shape differs there is parsed again.
 fn in_version(body: Vec<u8>, version: &str) -> Vec<u8> {
     if !version::needs_rendering(version, &body) {
         return body;

@@ -51,7 +51,7 @@ pub enum FakeError {
 }
 
 /// Describes a failed call to the fake, naming the harness's wait when
-/// the fake did not answer in time.
+/// the fake sent no response in time.
 fn transport_reason(source: &reqwest::Error) -> String {
     if source.is_timeout() {
         format!(
@@ -65,8 +65,8 @@ fn transport_reason(source: &reqwest::Error) -> String {
 
 /// Timed-out deliveries in one advance after which the harness stops
 /// waiting for it. An app that is slow once, such as on its first
-/// request, gets its retry; one whose handler is always slower than the
-/// delivery timeout would hold an advance for the timeout times every
+/// request, gets its retry. An app whose handler is always slower than
+/// the delivery timeout would hold an advance for the timeout times every
 /// attempt of every event.
 const TIMEOUTS_BEFORE_GIVING_UP: usize = 3;
 

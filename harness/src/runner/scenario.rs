@@ -1005,8 +1005,8 @@ impl ScenarioRun<'_> {
         }
     }
 
-    /// Runs a `checkout` step: asks the app to start a checkout for the
-    /// order, records the session it made, and checks its answer.
+    /// Runs a `checkout` step: sends the app's checkout request for the
+    /// order, records the session it made, and checks its response.
     async fn checkout(&mut self, checkout: &CheckoutStep) -> Result<(), StepFailure> {
         let name = checkout.order.clone();
         let app_id = format!("{name}-{}", self.tag);
@@ -1020,6 +1020,7 @@ impl ScenarioRun<'_> {
             });
         let attempt = record.attempts.len() + 1;
         let vars = checkout_variables(checkout, &record.app_id, attempt);
+
         let before = self.seq;
         let answer = self
             .ctx
@@ -1029,6 +1030,7 @@ impl ScenarioRun<'_> {
             .map_err(StepFailure::new)?;
         self.sync_trace().await.map_err(StepFailure::new)?;
         let created = self.sessions_created_since(before);
+
         let session_id = answer
             .session_id
             .clone()
@@ -1041,6 +1043,7 @@ impl ScenarioRun<'_> {
                 http_status: answer.http_status,
             });
         }
+
         self.redirects.remove(&name);
         let url_pointer = self.ctx.app.config().checkout.url.is_some();
         if let Err(mismatch) = check_checkout_status(
@@ -1057,6 +1060,7 @@ impl ScenarioRun<'_> {
                 mismatches: vec![mismatch],
             });
         }
+
         if (200..300).contains(&answer.http_status)
             && let Some(absent) = &answer.absent_pointers
         {
@@ -1064,6 +1068,7 @@ impl ScenarioRun<'_> {
                 "{absent}. Correct the pointer, or leave it out so that the harness reads the session from the Checkout URL or takes the session the app created"
             )));
         }
+
         if (200..400).contains(&answer.http_status) && session_id.is_none() {
             let pointer = self
                 .ctx
@@ -1082,12 +1087,14 @@ impl ScenarioRun<'_> {
                 answer.http_status, answer.body_excerpt
             )));
         }
+
         if created_none
             && (200..400).contains(&answer.http_status)
             && let Some(id) = &session_id
         {
             self.check_session_in_account(id).await?;
         }
+
         if !url_pointer
             && (300..400).contains(&answer.http_status)
             && let (Some(location), Some(session_id)) = (&answer.location, session_id)

@@ -244,7 +244,7 @@ struct Matches {
 /// of those at `start` or after. Under a `search_lag` fault each object is
 /// matched and shown as it was when the window began, and one created
 /// since is missing, as in Stripe's index.
-// NOTE: `ids` holds live objects only, and the store keeps no deletion
+// NOTE: `ids` contains live objects only, and the store keeps no deletion
 // time, so an object deleted inside the window leaves the results at
 // once rather than when the window passes. Otherwise payment intents are
 /// read as a list reads them, so the fault plan's stale reads and status

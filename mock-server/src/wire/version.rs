@@ -116,7 +116,7 @@ pub const INVOICE_REMOVED: &str = "2025-03-31";
 
 /// Returns whether a response body in `version` needs its objects
 /// rendered again. Objects are stored in the current version's shape, so
-/// a body needs it when it holds a session, whose `ui_mode` or shipping
+/// a body needs it when it contains a session, whose `ui_mode` or shipping
 /// field differs in `version`, or a payment intent or charge, which has an
 /// `invoice` field in `version`.
 pub fn needs_rendering(version: &str, body: &[u8]) -> bool {
