@@ -194,6 +194,38 @@ fn start_timeout_quoted_number() {
     assert_eq!(start.timeout().as_secs(), 90);
 }
 
+/// `request_timeout_seconds` defaults to 30 and takes a whole number of
+/// seconds up to an hour, located at its value otherwise.
+#[test]
+fn request_timeout() {
+    let app = parse(Path::new("fakestripe.yaml"), MINIMAL).expect("the file is valid");
+    assert_eq!(app.request_timeout.as_secs(), 30);
+    let text = format!("{MINIMAL}request_timeout_seconds: 120\n");
+    let app = parse(Path::new("fakestripe.yaml"), &text).expect("the file is valid");
+    assert_eq!(app.request_timeout.as_secs(), 120);
+
+    for (value, shown) in [
+        ("0", "0"),
+        ("3601", "3601"),
+        ("1.5", "1.5"),
+        ("soon", "`soon`"),
+    ] {
+        let report = errors(&format!("{MINIMAL}request_timeout_seconds: {value}\n"));
+        assert!(
+            report.contains(&format!(
+                "fakestripe.yaml:9:26: `request_timeout_seconds` must be a whole number from 1 \
+                 to 3600; got {shown}"
+            )),
+            "{report}"
+        );
+    }
+    let report = errors(&format!("{MINIMAL}request_timeout_seconds: 0\n"));
+    assert!(
+        report.contains("leave it out for the default of 30"),
+        "{report}"
+    );
+}
+
 #[test]
 fn start_keys_located() {
     let report = errors(&MINIMAL.replace(

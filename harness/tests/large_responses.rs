@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use fakestripe::app::MAX_RESPONSE_BYTES;
-use fakestripe::{RunOutcome, ScenarioFailure, run_files};
+use fakestripe::{RunOutcome, ScenarioFailure};
 use serde_json::{Value, json};
 
 /// The sizes of the app's responses.
@@ -125,27 +125,7 @@ fn start_app(runtime: &tokio::runtime::Runtime, dir: &Path, sizes: Sizes) -> (St
         .with_state(shop);
     runtime.spawn(async move { axum::serve(listener, router).await });
 
-    let text = format!(
-        "\
-version: 1
-base_url: {base_url}
-env_file: app.env
-webhook_path: /webhooks
-checkout:
-  request:
-    method: POST
-    path: /checkout
-    json: {{ order_id: \"{{{{order_id}}}}\" }}
-  session_id: /session_id
-  url: /url
-order:
-  request: {{ path: \"/orders/{{{{order_id}}}}\" }}
-  status: /status
-  fulfilments: /fulfilment_count
-  session_id: /session_id
-  status_map: {{ paid: [paid], pending: [pending] }}
-"
-    );
+    let text = common::running_app_text(&base_url, "");
     let path = common::write_app_file(dir, &text);
     (base_url, path)
 }
@@ -157,15 +137,7 @@ fn run_checkout(test: &str, sizes: Sizes) -> (String, RunOutcome) {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
     let dir = scratch::scratch("large-responses", test);
     let (base_url, app) = start_app(&runtime, &dir, sizes);
-    let scenario = dir.join("checkout.yaml");
-    std::fs::write(
-        &scenario,
-        "version: 1\nsettle: 0\nsteps:\n  - checkout: { order: O-1 }\n  - expect: { status: pending }\n",
-    )
-    .expect("the temporary directory is writable");
-    let outcome = runtime
-        .block_on(run_files(&app, &[scenario], common::run_options(&app)))
-        .expect("the run starts");
+    let outcome = common::run_pending_checkout(&runtime, &dir, &app);
     (base_url, outcome)
 }
 

@@ -38,6 +38,10 @@ pub struct AppFile {
     /// endpoint is registered with it, so events arrive in it, and
     /// `expect: checkout_session` reads the session in it.
     pub api_version: Option<Spanned<String>>,
+    /// Seconds to wait for each response from the app, a whole number
+    /// from 1 to `MAX_REQUEST_SECONDS`. Default 30.
+    #[serde(default, deserialize_with = "read_seconds::<RequestTimeout, _>")]
+    pub request_timeout_seconds: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -56,87 +60,156 @@ pub struct StartConfig {
     /// Seconds to wait for readiness, a whole number from 1 to
     /// `MAX_START_SECONDS`. Default 60. Read as a float so that a value
     /// out of range gets the range in its error, not a type error.
-    #[serde(default, deserialize_with = "read_timeout_seconds")]
+    #[serde(default, deserialize_with = "read_seconds::<StartTimeout, _>")]
     pub timeout_seconds: Option<Spanned<f64>>,
 }
 
-/// Returns the error message for a `timeout_seconds` of `found`, the value
-/// as the message shows it.
-fn timeout_message(found: &str) -> String {
-    format!("`timeout_seconds` must be a whole number from 1 to {MAX_START_SECONDS}; got {found}")
+/// A key that holds a number of seconds, with the range it accepts.
+trait SecondsKey {
+    /// The key's name in the file.
+    const NAME: &'static str;
+    /// The largest value accepted; the smallest is 1.
+    const MAX: u64;
+    /// The value when the key is left out.
+    const DEFAULT: u64;
 }
 
-/// Reads `timeout_seconds` as any finite number, for the range check in
+/// `start.timeout_seconds`.
+struct StartTimeout;
+
+impl SecondsKey for StartTimeout {
+    const NAME: &'static str = "timeout_seconds";
+    const MAX: u64 = MAX_START_SECONDS;
+    const DEFAULT: u64 = 60;
+}
+
+/// `request_timeout_seconds`.
+struct RequestTimeout;
+
+impl SecondsKey for RequestTimeout {
+    const NAME: &'static str = "request_timeout_seconds";
+    const MAX: u64 = MAX_REQUEST_SECONDS;
+    const DEFAULT: u64 = DEFAULT_REQUEST_SECONDS;
+}
+
+/// Returns the error message for a value of key `K` shown as `found`.
+fn seconds_message<K: SecondsKey>(found: &str) -> String {
+    format!(
+        "`{}` must be a whole number from 1 to {}; got {found}",
+        K::NAME,
+        K::MAX
+    )
+}
+
+/// Reads a number of seconds as any finite number, for the range check in
 /// [`parse`]. A value that is not a number is rejected here, with the
 /// key's name and range, where the YAML parser's own float error names
 /// neither.
-fn read_timeout_seconds<'de, D: serde::Deserializer<'de>>(
+fn read_seconds<'de, K: SecondsKey, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Spanned<f64>>, D::Error> {
-    let seconds = Option::<Spanned<TimeoutSeconds>>::deserialize(deserializer)?;
+    let seconds = Option::<Spanned<Seconds<K>>>::deserialize(deserializer)?;
     Ok(seconds.map(|s| Spanned::new(s.value.0, s.referenced, s.defined)))
 }
 
-/// The number of `timeout_seconds`.
-struct TimeoutSeconds(f64);
+/// The number of seconds of key `K`.
+struct Seconds<K>(f64, std::marker::PhantomData<K>);
 
-impl<'de> Deserialize<'de> for TimeoutSeconds {
+impl<K> Seconds<K> {
+    fn new(value: f64) -> Seconds<K> {
+        Seconds(value, std::marker::PhantomData)
+    }
+}
+
+impl<'de, K: SecondsKey> Deserialize<'de> for Seconds<K> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(TimeoutVisitor)
+        deserializer.deserialize_any(SecondsVisitor(std::marker::PhantomData))
     }
 }
 
 /// Every error is `custom`, because serde-saphyr 2.2 puts the caret of a
 /// custom error on the value.
-struct TimeoutVisitor;
+struct SecondsVisitor<K>(std::marker::PhantomData<K>);
 
-impl<'de> serde::de::Visitor<'de> for TimeoutVisitor {
-    type Value = TimeoutSeconds;
+impl<'de, K: SecondsKey> serde::de::Visitor<'de> for SecondsVisitor<K> {
+    type Value = Seconds<K>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "a whole number from 1 to {MAX_START_SECONDS}")
+        write!(f, "a whole number from 1 to {}", K::MAX)
     }
 
-    fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<TimeoutSeconds, E> {
-        Ok(TimeoutSeconds(value as f64))
+    fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<Seconds<K>, E> {
+        Ok(Seconds::new(value as f64))
     }
 
-    fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<TimeoutSeconds, E> {
-        Ok(TimeoutSeconds(value as f64))
+    fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<Seconds<K>, E> {
+        Ok(Seconds::new(value as f64))
     }
 
-    fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<TimeoutSeconds, E> {
+    fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<Seconds<K>, E> {
         if value.is_finite() {
-            Ok(TimeoutSeconds(value))
+            Ok(Seconds::new(value))
         } else {
-            Err(E::custom(timeout_message(
+            Err(E::custom(seconds_message::<K>(
                 "a number that is infinite or beyond the range of a 64-bit float",
             )))
         }
     }
 
-    fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<TimeoutSeconds, E> {
+    fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Seconds<K>, E> {
         match value.trim().parse::<f64>() {
-            Ok(number) if number.is_finite() => Ok(TimeoutSeconds(number)),
-            _ => Err(E::custom(timeout_message(&format!(
+            Ok(number) if number.is_finite() => Ok(Seconds::new(number)),
+            _ => Err(E::custom(seconds_message::<K>(&format!(
                 "`{}`",
                 crate::diagnostic::shorten(value)
             )))),
         }
     }
 
-    fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<TimeoutSeconds, E> {
-        Err(E::custom(timeout_message(&value.to_string())))
+    fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<Seconds<K>, E> {
+        Err(E::custom(seconds_message::<K>(&value.to_string())))
     }
 
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<TimeoutSeconds, A::Error> {
-        Err(serde::de::Error::custom(timeout_message("a list")))
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<Seconds<K>, A::Error> {
+        Err(serde::de::Error::custom(seconds_message::<K>("a list")))
     }
 
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, _: A) -> Result<TimeoutSeconds, A::Error> {
-        Err(serde::de::Error::custom(timeout_message("a map")))
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, _: A) -> Result<Seconds<K>, A::Error> {
+        Err(serde::de::Error::custom(seconds_message::<K>("a map")))
     }
 }
+
+/// Checks that a number of seconds of key `K` is whole and in range.
+fn check_seconds<K: SecondsKey>(
+    source: &Source<'_>,
+    seconds: &Option<Spanned<f64>>,
+    errors: &mut Vec<FileError>,
+) {
+    let Some(seconds) = seconds else {
+        return;
+    };
+    let value = seconds.value;
+    if !(value.fract() == 0.0 && (1.0..=K::MAX as f64).contains(&value)) {
+        errors.push(source.at(
+            seconds,
+            seconds_message::<K>(&crate::diagnostic::number_text(value)),
+            Some(format!("leave it out for the default of {}", K::DEFAULT)),
+        ));
+    }
+}
+
+/// Returns the checked number of seconds of key `K`, or its default.
+fn seconds_or_default<K: SecondsKey>(seconds: &Option<Spanned<f64>>) -> std::time::Duration {
+    let value = seconds.as_ref().map_or(K::DEFAULT as f64, |s| s.value);
+    std::time::Duration::from_secs(value.clamp(1.0, K::MAX as f64) as u64)
+}
+
+/// The longest `request_timeout_seconds` the harness accepts: an hour.
+pub const MAX_REQUEST_SECONDS: u64 = 3_600;
+
+/// How long the harness waits for one response from the app when the
+/// file does not say.
+pub const DEFAULT_REQUEST_SECONDS: u64 = 30;
 
 /// The longest `start.timeout_seconds` the harness accepts: a day.
 pub const MAX_START_SECONDS: u64 = 86_400;
@@ -156,8 +229,7 @@ impl StartConfig {
 
     /// Returns the checked `timeout_seconds`, or the default of 60.
     pub fn timeout(&self) -> std::time::Duration {
-        let seconds = self.timeout_seconds.as_ref().map_or(60.0, |s| s.value);
-        std::time::Duration::from_secs(seconds.clamp(1.0, MAX_START_SECONDS as f64) as u64)
+        seconds_or_default::<StartTimeout>(&self.timeout_seconds)
     }
 }
 
@@ -280,6 +352,8 @@ pub struct AppConfig {
     /// harness's session reads for `expect`, or `None` for the fake's
     /// default.
     pub api_version: Option<String>,
+    /// How long the harness waits for each response from the app.
+    pub request_timeout: std::time::Duration,
 }
 
 impl AppConfig {
@@ -382,17 +456,7 @@ pub fn parse(path: &Path, text: &str) -> Result<AppConfig, Vec<FileError>> {
             {
                 errors.push(source.at(ready, "`ready` must be a path starting with `/`", None));
             }
-            if let Some(timeout) = &start.value.timeout_seconds {
-                let seconds = timeout.value;
-                if !(seconds.fract() == 0.0 && (1.0..=MAX_START_SECONDS as f64).contains(&seconds))
-                {
-                    errors.push(source.at(
-                        timeout,
-                        timeout_message(&crate::diagnostic::number_text(seconds)),
-                        Some("leave it out for the default of 60".to_owned()),
-                    ));
-                }
-            }
+            check_seconds::<StartTimeout>(&source, &start.value.timeout_seconds, &mut errors);
             if let Some(port_env) = &start.value.port_env {
                 let name = &port_env.value;
                 let valid = !name.is_empty()
@@ -489,6 +553,7 @@ pub fn parse(path: &Path, text: &str) -> Result<AppConfig, Vec<FileError>> {
     if let Some(version) = &file.api_version {
         check_api_version(&source, version, &mut errors);
     }
+    check_seconds::<RequestTimeout>(&source, &file.request_timeout_seconds, &mut errors);
     if file.order.status_map.value.paid.is_empty() {
         errors.push(source.at(
             &file.order.status_map,
@@ -521,6 +586,7 @@ pub fn parse(path: &Path, text: &str) -> Result<AppConfig, Vec<FileError>> {
         payment_method_types,
         payment_method_types_listed: file.payment_method_types.is_some(),
         api_version: file.api_version.map(|version| version.value),
+        request_timeout: seconds_or_default::<RequestTimeout>(&file.request_timeout_seconds),
     })
 }
 

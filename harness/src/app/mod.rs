@@ -17,9 +17,6 @@ use template::{Variables, encode_path_segment, render_text, render_value, scalar
 
 use crate::runner::record::{AbsentPointer, OrderView};
 
-/// How long the harness waits for one response from the app.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// The largest response body the harness reads from the app, 8 MiB. An
 /// order or a checkout response in JSON is a few kilobytes, and the limit
 /// keeps an app that sends without end from filling the harness's memory.
@@ -28,7 +25,11 @@ pub const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
 /// Reads a response body of at most [`MAX_RESPONSE_BYTES`]. Returns an
 /// error that names `request` (such as `GET http://…/orders/O-1`) when the
 /// body is larger or reading it fails.
-async fn read_body(mut response: reqwest::Response, request: &str) -> Result<Vec<u8>, String> {
+async fn read_body(
+    mut response: reqwest::Response,
+    request: &str,
+    timeout: Duration,
+) -> Result<Vec<u8>, String> {
     let too_large = || {
         format!(
             "{request}: the response body is larger than {} MiB, the harness's limit \
@@ -46,7 +47,7 @@ async fn read_body(mut response: reqwest::Response, request: &str) -> Result<Vec
         let chunk = response.chunk().await.map_err(|err| {
             format!(
                 "{request}: reading the body failed: {}",
-                request_error(&err)
+                request_error(&err, timeout)
             )
         })?;
         let Some(chunk) = chunk else {
@@ -60,12 +61,14 @@ async fn read_body(mut response: reqwest::Response, request: &str) -> Result<Vec
 }
 
 /// Describes a failed request to the app by its cause, which reqwest's
-/// own message leaves to the error's sources.
-fn request_error(err: &reqwest::Error) -> String {
+/// own message leaves to the error's sources. `timeout` is the limit the
+/// request had.
+fn request_error(err: &reqwest::Error, timeout: Duration) -> String {
     if err.is_timeout() {
         return format!(
-            "no response within {} s, the harness's limit for one request to the app",
-            REQUEST_TIMEOUT.as_secs()
+            "no response within {} s, the harness's limit for one request to the app \
+             (`request_timeout_seconds` in the app file)",
+            timeout.as_secs()
         );
     }
     let mut causes = Vec::new();
@@ -135,8 +138,9 @@ pub struct AppClient {
 
 impl AppClient {
     pub fn new(config: std::sync::Arc<AppConfig>, base_url: String) -> AppClient {
+        let timeout = config.request_timeout;
         let http = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
+            .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
@@ -146,7 +150,7 @@ impl AppClient {
             .ok()
             .map(|url| (url.host_str().map(str::to_owned), url.port()));
         let browser = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
+            .timeout(timeout)
             .redirect(reqwest::redirect::Policy::custom(move |attempt| {
                 let same = authority.as_ref().is_some_and(|(host, port)| {
                     attempt.url().host_str() == host.as_deref() && attempt.url().port() == *port
@@ -169,6 +173,16 @@ impl AppClient {
 
     pub fn config(&self) -> &AppConfig {
         &self.config
+    }
+
+    /// Returns how long the harness waits for each response from the app.
+    fn timeout(&self) -> Duration {
+        self.config.request_timeout
+    }
+
+    /// Describes a request to the app that failed.
+    fn failure(&self, err: &reqwest::Error) -> String {
+        request_error(err, self.timeout())
     }
 
     /// Sends the reset request, if the app has one.
@@ -341,9 +355,9 @@ impl AppClient {
             .get(&url)
             .send()
             .await
-            .map_err(|err| format!("GET {url} failed: {}", request_error(&err)))?;
+            .map_err(|err| format!("GET {url} failed: {}", self.failure(&err)))?;
         let http_status = response.status().as_u16();
-        let body = read_body(response, &format!("GET {url}")).await?;
+        let body = read_body(response, &format!("GET {url}"), self.timeout()).await?;
         Ok(PageAnswer {
             http_status,
             url,
@@ -417,7 +431,7 @@ impl AppClient {
         let response = request
             .send()
             .await
-            .map_err(|err| format!("{method} {url} failed: {}", request_error(&err)))?;
+            .map_err(|err| format!("{method} {url} failed: {}", self.failure(&err)))?;
         let status = response.status().as_u16();
         let location = response
             .headers()
@@ -425,7 +439,7 @@ impl AppClient {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let request = format!("{method} {url}");
-        let body = read_body(response, &request).await?;
+        let body = read_body(response, &request, self.timeout()).await?;
         Ok(Answer {
             status,
             body,

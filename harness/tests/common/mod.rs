@@ -130,6 +130,55 @@ pub(crate) async fn checkout_session(
     Ok((order_id, id.to_owned(), url.to_owned()))
 }
 
+/// Returns the app file of a test shop at `base_url` that the harness
+/// does not start, with `extra` (whole lines) after `env_file`. The shop
+/// takes `{order_id, items}` at `POST /checkout` and serves orders at
+/// `/orders/{id}` with the words `paid` and `pending`.
+// Only the tests that run one pending checkout use it.
+#[allow(dead_code)]
+pub(crate) fn running_app_text(base_url: &str, extra: &str) -> String {
+    format!(
+        "\
+version: 1
+base_url: {base_url}
+env_file: app.env
+{extra}webhook_path: /webhooks
+checkout:
+  request:
+    method: POST
+    path: /checkout
+    json: {{ order_id: \"{{{{order_id}}}}\", items: \"{{{{items}}}}\" }}
+  session_id: /session_id
+  url: /url
+order:
+  request: {{ path: \"/orders/{{{{order_id}}}}\" }}
+  status: /status
+  fulfilments: /fulfilment_count
+  session_id: /session_id
+  status_map: {{ paid: [paid], pending: [pending] }}
+"
+    )
+}
+
+/// Runs a checkout of order O-1 and a read of the pending order against
+/// the app file `app`, from a scenario file written into `dir`.
+#[allow(dead_code)]
+pub(crate) fn run_pending_checkout(
+    runtime: &tokio::runtime::Runtime,
+    dir: &Path,
+    app: &Path,
+) -> fakestripe::RunOutcome {
+    let scenario = dir.join("checkout.yaml");
+    std::fs::write(
+        &scenario,
+        "version: 1\nsettle: 0\nsteps:\n  - checkout: { order: O-1 }\n  - expect: { status: pending }\n",
+    )
+    .expect("the temporary directory is writable");
+    runtime
+        .block_on(fakestripe::run_files(app, &[scenario], run_options(app)))
+        .expect("the run starts")
+}
+
 /// Writes a test shop's app file as `fakestripe.yaml` in `dir` and returns
 /// its path.
 pub(crate) fn write_app_file(dir: &Path, text: &str) -> PathBuf {
