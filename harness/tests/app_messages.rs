@@ -313,6 +313,11 @@ fn slow_webhooks_stop_the_advance() {
         failure.contains("Answer a webhook first and do slow work after it"),
         "{failure}"
     );
+    // The timeout is the one this fake waited, not the default.
+    assert!(
+        failure.contains("the fake's delivery timeout, 1 s (`fakestripe serve --delivery-timeout`"),
+        "{failure}"
+    );
     runtime.block_on(fake.shutdown());
 }
 

@@ -95,6 +95,7 @@ fn delivery(event_id: &str, status: u16, forged: Option<&str>) -> Delivery {
         sent_at: 0,
         status: Some(status),
         error: None,
+        latency_ms: 2,
         response_body: String::new(),
         forged: forged.map(str::to_owned),
         duplicate: false,

@@ -77,16 +77,28 @@ const WATCH_AFTER: Duration = Duration::from_secs(1);
 /// How often a long advance's deliveries are read.
 const WATCH_EVERY: Duration = Duration::from_millis(500);
 
-/// Describes the fake's delivery timeout for a message: the fake's
-/// default, unless `fakestripe serve --delivery-timeout` set another for
-/// a fake given by `--fake`.
-pub fn delivery_timeout_text() -> String {
-    let default = fakestripe_server::ServerConfig::default()
-        .delivery_timeout
-        .as_secs();
-    format!(
-        "{default} s unless `fakestripe serve --delivery-timeout` set another for the fake given by `--fake`"
-    )
+/// Describes the fake's delivery timeout for a message, from the time the
+/// fake waited for the first of `timed_out`, the attempts that timed out.
+/// A fake given by `--fake` may have another timeout than the default, and
+/// every attempt that timed out waited that long.
+pub fn delivery_timeout_text(timed_out: &[&Delivery]) -> String {
+    let waited = timed_out.iter().map(|d| d.latency_ms).min().unwrap_or(0);
+    if waited == 0 {
+        let default = fakestripe_server::ServerConfig::default()
+            .delivery_timeout
+            .as_secs();
+        return format!("{default} s unless `fakestripe serve --delivery-timeout` set another");
+    }
+    // Tenths of a second, as the fake's timeout may be a fraction; the
+    // attempt ends a few milliseconds after the timeout.
+    let tenths = waited.div_euclid(100) + u64::from(waited % 100 >= 50);
+    let tenths = tenths.max(1);
+    let seconds = if tenths % 10 == 0 {
+        format!("{}", tenths / 10)
+    } else {
+        format!("{}.{}", tenths / 10, tenths % 10)
+    };
+    format!("{seconds} s (`fakestripe serve --delivery-timeout` sets it)")
 }
 
 /// The fake's response to the customer's payment.
@@ -349,7 +361,7 @@ impl FakeClient {
                     event_id: last.event_id.clone(),
                     event_type: last.event_type.clone(),
                     url: last.url.clone(),
-                    timeout: delivery_timeout_text(),
+                    timeout: delivery_timeout_text(&timed_out),
                 });
             }
         }

@@ -293,6 +293,9 @@ pub struct Delivery {
     pub sent_at: i64,
     pub status: Option<u16>,
     pub error: Option<String>,
+    /// Real milliseconds from sending the attempt to its outcome.
+    #[serde(default)]
+    pub latency_ms: u64,
     #[serde(default)]
     pub response_body: String,
     pub forged: Option<String>,

@@ -392,7 +392,7 @@ fn rejected_deliveries(deliveries: &[Delivery]) -> Option<RejectedDeliveries> {
     } else if all(Delivery::timed_out) {
         format!(
             "all {count} webhook deliveries timed out: the app did not answer within the fake's delivery timeout, {}. Answer a webhook first and do slow work after it",
-            super::fake::delivery_timeout_text()
+            super::fake::delivery_timeout_text(&reached)
         )
     } else {
         "the app answered no webhook delivery with a 2xx; the delivery lines of the timeline and the app's output may show why".to_owned()
@@ -1460,6 +1460,8 @@ mod tests {
             sent_at: 0,
             status,
             error: error.map(str::to_owned),
+            // The fake's default delivery timeout and a few milliseconds.
+            latency_ms: if error.is_some() { 10_004 } else { 3 },
             response_body: String::new(),
             forged: forged.then(|| "wrong_secret".to_owned()),
             duplicate: false,
@@ -1493,7 +1495,13 @@ mod tests {
             "{}",
             rejected.hint
         );
-        assert!(rejected.hint.contains("10 s"), "{}", rejected.hint);
+        assert!(
+            rejected
+                .hint
+                .contains("delivery timeout, 10 s (`fakestripe serve"),
+            "{}",
+            rejected.hint
+        );
     }
 
     #[test]
