@@ -830,6 +830,7 @@ pub fn validate_plan(plan: &Value) -> Result<(), ApiError> {
 /// After a reset, ids drawn from the seed before are not drawn again.
 pub fn set_plan(data: &mut AccountData, plan: Value) -> Result<(), ApiError> {
     let parsed = parse_plan(&plan)?;
+    check_sent_types(&plan)?;
     let seed = parsed.seed.unwrap_or(data.faults.default_seed);
     let mut shown = plan;
     shown["seed"] = json!(seed);
@@ -870,6 +871,57 @@ pub fn clear_plan(data: &mut AccountData) {
     data.faults.matched.clear();
     data.faults.lags.clear();
     data.trace("fault", json!({"decision": "plan_cleared"}));
+}
+
+/// Rejects the first pattern of a fault's `types` or `order` that matches
+/// no event type the fake sends. Such a fault would never apply, which
+/// looks like an app that passes, so a plan with one is not set. The
+/// patterns are already well shaped ([`check_patterns`]).
+fn check_sent_types(plan: &Value) -> Result<(), ApiError> {
+    use crate::resources::event_types::{SENT_EVENT_TYPES, is_event_type};
+
+    let items = plan.get("faults").and_then(Value::as_array);
+    for (index, item) in items.into_iter().flatten().enumerate() {
+        for key in ["types", "order"] {
+            let patterns = item.get(key).and_then(Value::as_array);
+            for (at, pattern) in patterns.into_iter().flatten().enumerate() {
+                let Some(pattern) = pattern.as_str() else {
+                    continue;
+                };
+                if SENT_EVENT_TYPES
+                    .iter()
+                    .any(|name| type_matches(pattern, name))
+                {
+                    continue;
+                }
+                let mut nearest = String::new();
+                let reason = if pattern.ends_with('*') {
+                    format!("`{pattern}` matches no event type that the fake sends")
+                } else if is_event_type(pattern) {
+                    format!("The fake never sends `{pattern}` events")
+                } else {
+                    if let Some(name) = SENT_EVENT_TYPES
+                        .iter()
+                        .map(|name| (strsim::jaro_winkler(name, pattern), *name))
+                        .max_by(|a, b| a.0.total_cmp(&b.0))
+                        .filter(|(score, _)| *score >= 0.9)
+                        .map(|(_, name)| name)
+                    {
+                        nearest = format!(" Did you mean `{name}`?");
+                    }
+                    format!("Unknown event type `{pattern}`")
+                };
+                return Err(ApiError::invalid_param(
+                    format!("faults[{index}][{key}][{at}]"),
+                    format!(
+                        "{reason}, so this fault would never apply.{nearest} The fake sends: {}.",
+                        SENT_EVENT_TYPES.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Returns whether `pattern` is shaped like an event type pattern: `*`

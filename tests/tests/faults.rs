@@ -1205,6 +1205,57 @@ async fn invalid_plan_names_the_field() {
     assert_eq!(plan["faults"], json!([]));
 }
 
+/// A plan whose event type pattern matches nothing the fake sends is
+/// refused with the pattern's place, and the plan in force stays.
+#[tokio::test]
+async fn plan_with_unsent_event_type_is_refused() {
+    let fake = manual_fake().await;
+    let acct = Account::new(&fake, "sk_test_unsent_types");
+    let kept = json!({"faults": [{"kind": "webhook_duplicate", "types": ["charge.*"]}]});
+    let (status, _) = acct
+        .control(reqwest::Method::PUT, "/faults", kept.clone())
+        .await;
+    assert_eq!(status, 200);
+    let cases = [
+        (
+            json!({"kind": "hold", "types": ["charge.succeeded", "checkout.session.complete"]}),
+            "faults[0][types][1]",
+            "Unknown event type `checkout.session.complete`, so this fault would never apply. \
+             Did you mean `checkout.session.completed`?",
+        ),
+        (
+            json!({"kind": "webhook_drop", "types": ["invoice.paid"]}),
+            "faults[0][types][0]",
+            "The fake never sends `invoice.paid` events, so this fault would never apply.",
+        ),
+        (
+            json!({"kind": "webhook_order", "order": ["checkout.session.completed", "invoice.*"]}),
+            "faults[0][order][1]",
+            "`invoice.*` matches no event type that the fake sends, so this fault would never \
+             apply.",
+        ),
+    ];
+    for (fault, param, start) in cases {
+        let (status, body) = acct
+            .control(
+                reqwest::Method::PUT,
+                "/faults",
+                json!({ "faults": [fault] }),
+            )
+            .await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"]["param"], param, "{body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.starts_with(start), "{message}");
+        assert!(
+            message.contains("The fake sends: charge.captured, "),
+            "{message}"
+        );
+    }
+    let (_, plan) = acct.get("/_fakestripe/faults").await;
+    assert_eq!(plan["faults"], kept["faults"]);
+}
+
 /// Runs one seeded checkout with reordering faults on a fresh account and
 /// returns the trace and the delivery order.
 async fn seeded_run(
