@@ -1545,15 +1545,16 @@ fn address_object(prefix: &str, address: &AddressInput) -> ApiResult<Value> {
     if country.is_empty() {
         return Err(ApiError::missing_param(format!("{prefix}[country]")));
     }
-    if country.len() != 2 || !country.chars().all(|c| c.is_ascii_alphabetic()) {
+    let code = country.to_ascii_uppercase();
+    if !crate::resources::checkout_sessions::CHECKOUT_COUNTRIES.contains(&code.as_str()) {
         return Err(ApiError::invalid_param(
             format!("{prefix}[country]"),
             format!(
-                "`{country}` is not a country code. Use a two-letter ISO 3166-1 code, such as US or DE."
+                "`{country}` is not a country code that Checkout takes. Use a two-letter ISO 3166-1 code, such as US or DE."
             ),
         ));
     }
-    object.insert("country".to_owned(), json!(country.to_ascii_uppercase()));
+    object.insert("country".to_owned(), json!(code));
     Ok(Value::Object(object))
 }
 

@@ -1499,6 +1499,24 @@ async fn hosted_page_collects_billing_address() {
     let rejected = without_street.text().await.unwrap();
     assert!(rejected.contains("billing address"), "{rejected}");
 
+    // Two letters that name no country are refused as the page would.
+    let unknown_country = post_page_form(
+        &page_url,
+        &[
+            ("payment_method", "card"),
+            ("card_number", "4242424242424242"),
+            ("address[line1]", "Unter den Linden 1"),
+            ("address[country]", "QQ"),
+        ],
+    )
+    .await;
+    assert_eq!(unknown_country.status(), 400);
+    let rejected = unknown_country.text().await.unwrap();
+    assert!(
+        rejected.contains("`QQ` is not a country code that Checkout takes"),
+        "{rejected}"
+    );
+
     let paid = post_page_form(
         &page_url,
         &[

@@ -1064,8 +1064,9 @@ fn take_custom_text(mut text: Params) -> ApiResult<CustomText> {
 }
 
 /// The countries `shipping_address_collection[allowed_countries]` takes,
-/// as stripe-python 16.1.0 lists them for API version 2026-10-28.
-const SHIPPING_COUNTRIES: &[&str] = &[
+/// as stripe-python 16.1.0 lists them for API version 2026-10-28. The
+/// customer's addresses on the Checkout page are checked against it too.
+pub(crate) const CHECKOUT_COUNTRIES: &[&str] = &[
     "AC", "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AT", "AU", "AW", "AX", "AZ",
     "BA", "BB", "BD", "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ", "BR", "BS",
     "BT", "BV", "BW", "BY", "BZ", "CA", "CD", "CF", "CG", "CH", "CI", "CK", "CL", "CM", "CN", "CO",
@@ -1100,7 +1101,7 @@ fn take_shipping_address_collection(
         .filter(|countries| !countries.is_empty())
         .ok_or_else(|| ApiError::missing_param(&name))?;
     for (index, country) in allowed_countries.iter().enumerate() {
-        if !SHIPPING_COUNTRIES.contains(&country.as_str()) {
+        if !CHECKOUT_COUNTRIES.contains(&country.as_str()) {
             return Err(ApiError::invalid_param(
                 format!("{name}[{index}]"),
                 format!(
