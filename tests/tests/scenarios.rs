@@ -134,6 +134,18 @@ fn shop_python_passes_library() {
     assert_library_passes(&shop_python_app());
 }
 
+/// With embedded Checkout the shop's sessions have a `return_url` and no
+/// `cancel_url`, so the customer who cancels closes the page and no
+/// request reaches the app. The checkout response carries a client secret.
+#[test]
+fn shop_rust_embedded_passes_library() {
+    let app_file = shop_rust_app();
+    let app = app_with_env(&app_file, "SHOP_UI_MODE", "embedded");
+    let runtime = tokio::runtime::Runtime::new().expect("start the async runtime");
+    let results = runtime.block_on(run_library(app, &app_file, JOBS));
+    assert_all_passed(&results, "shop-rust with SHOP_UI_MODE=embedded");
+}
+
 /// With the SDK's default of two automatic retries, a failed call is sent
 /// up to three times. The library's API faults last long enough that a
 /// retrying app meets each of them too.

@@ -27,6 +27,9 @@ pub(crate) struct Config {
     /// Empty means the session does not name any, and Stripe offers the
     /// types that suit its currency.
     pub(crate) payment_method_types: Vec<String>,
+    /// Whether the shop's sessions use embedded Checkout (`SHOP_UI_MODE`,
+    /// `hosted`, the default, or `embedded`).
+    pub(crate) embedded: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -37,6 +40,8 @@ pub(crate) enum ConfigError {
     InvalidPort(String),
     #[error("unknown SHOP_BUG {0:?} (run with --list-bugs to see the names)")]
     UnknownBug(String),
+    #[error("unknown SHOP_UI_MODE {0:?}: expected hosted or embedded")]
+    UnknownUiMode(String),
 }
 
 impl Config {
@@ -64,6 +69,11 @@ impl Config {
             None => None,
             Some(name) => Some(Bug::from_name(&name).ok_or(ConfigError::UnknownBug(name))?),
         };
+        let embedded = match get("SHOP_UI_MODE").as_deref() {
+            None | Some("hosted") => false,
+            Some("embedded") => true,
+            Some(other) => return Err(ConfigError::UnknownUiMode(other.to_owned())),
+        };
 
         Ok(Config {
             port,
@@ -82,6 +92,7 @@ impl Config {
                         .collect()
                 })
                 .unwrap_or_default(),
+            embedded,
         })
     }
 }
@@ -123,6 +134,18 @@ mod tests {
         pairs.push(("SHOP_PAYMENT_METHOD_TYPES", "card, sepa_debit"));
         let config = Config::from_lookup(lookup_from(&pairs)).unwrap();
         assert_eq!(config.payment_method_types, ["card", "sepa_debit"]);
+    }
+
+    #[test]
+    fn ui_mode_read() {
+        let mut pairs = BASE.to_vec();
+        assert!(!Config::from_lookup(lookup_from(&pairs)).unwrap().embedded);
+        pairs.push(("SHOP_UI_MODE", "embedded"));
+        assert!(Config::from_lookup(lookup_from(&pairs)).unwrap().embedded);
+        pairs.pop();
+        pairs.push(("SHOP_UI_MODE", "popup"));
+        let error = Config::from_lookup(lookup_from(&pairs)).unwrap_err();
+        assert_eq!(error, ConfigError::UnknownUiMode("popup".to_owned()));
     }
 
     #[test]

@@ -97,8 +97,9 @@ pub(crate) struct ScenarioRun<'a> {
     tag: String,
     pub orders: BTreeMap<String, OrderRecord>,
     /// The next page the browser opens for each order: a success or
-    /// cancel URL.
-    redirects: BTreeMap<String, String>,
+    /// cancel URL, or `None` after the customer left a Checkout page that
+    /// has no way back to the app (a session without `cancel_url`).
+    redirects: BTreeMap<String, Option<String>>,
     faults: Vec<Value>,
     pub observations: Vec<Observation>,
     /// Trace entries written since the scenario began.
@@ -846,6 +847,20 @@ impl ScenarioRun<'_> {
         })
     }
 
+    /// Schedules one more delivery of each of the scenario's events that
+    /// match one of `patterns`, to be sent by the next advance.
+    async fn resend_matching(
+        &mut self,
+        patterns: &[crate::scenario::values::EventTypePattern],
+    ) -> Result<(), StepFailure> {
+        for pattern in patterns {
+            for id in self.scenario_events(pattern).await? {
+                self.ctx.fake.resend(&id, 1, false).await?;
+            }
+        }
+        Ok(())
+    }
+
     async fn step(&mut self, planned: &PlannedStep) -> Result<(), StepFailure> {
         let fake = self.ctx.fake.clone();
         match &planned.step {
@@ -855,17 +870,13 @@ impl ScenarioRun<'_> {
                 let attempt = session.as_ref().and_then(|s| s.attempt.as_ref());
                 let attempt = attempt.map(|a| a.value);
                 let id = self.session(planned, attempt)?;
+                // Embedded Checkout, and hosted Checkout created without
+                // cancel_url, have no link back: the customer closes the
+                // page, and nothing reaches the app.
                 let url = fake.cancel(&id).await?;
                 let name = planned.order.clone().unwrap_or_default();
-                match url {
-                    Some(url) => {
-                        self.redirects.insert(name, url);
-                        Ok(())
-                    }
-                    None => Err(StepFailure::new(format!(
-                        "{id} has no cancel_url to return to"
-                    ))),
-                }
+                self.redirects.insert(name, url);
+                Ok(())
             }
             Step::Redirect(redirect) => {
                 let name = planned.order.clone().unwrap_or_default();
@@ -875,17 +886,22 @@ impl ScenarioRun<'_> {
                     )));
                 };
                 let race = redirect.as_ref().and_then(|r| r.race.as_deref());
+                let Some(url) = url else {
+                    // The customer left without a page to return to, so the
+                    // browser opens nothing; the raced events still go.
+                    if let Some(types) = race {
+                        self.resend_matching(types).await?;
+                        fake.advance(0).await?;
+                    }
+                    return Ok(());
+                };
                 let page = match race {
                     None => self.ctx.app.visit(&url).await.map_err(StepFailure::new)?,
                     Some(types) => {
                         // The resends are scheduled first, so the advance
                         // that sends them runs alongside the browser's
                         // request.
-                        for pattern in types {
-                            for id in self.scenario_events(pattern).await? {
-                                fake.resend(&id, 1, false).await?;
-                            }
-                        }
+                        self.resend_matching(types).await?;
                         let (page, sent) = tokio::join!(self.ctx.app.visit(&url), fake.advance(0));
                         sent?;
                         page.map_err(StepFailure::new)?
@@ -1149,7 +1165,7 @@ impl ScenarioRun<'_> {
         let answer = self.ctx.fake.pay(&id, body).await?;
         if let Some(url) = &answer.redirect_url {
             self.redirects
-                .insert(planned.order.clone().unwrap_or_default(), url.clone());
+                .insert(planned.order.clone().unwrap_or_default(), Some(url.clone()));
         }
         if let Some(expected) = pay.expect
             && answer.result != expected.as_str()

@@ -44,7 +44,11 @@ enum Item {
 pub(super) struct CheckoutResponse {
     order_id: String,
     session_id: String,
+    /// The hosted Checkout page, or null for embedded Checkout.
     url: Option<String>,
+    /// The secret the shop's page mounts embedded Checkout with, or null
+    /// for hosted Checkout.
+    client_secret: Option<String>,
 }
 
 pub(super) async fn create(
@@ -118,6 +122,7 @@ pub(super) async fn create(
         order_id: request.order_id,
         session_id: session.id,
         url: session.url,
+        client_secret: session.client_secret,
     }))
 }
 
@@ -241,6 +246,15 @@ fn session_params(
     });
     if !state.config.payment_method_types.is_empty() {
         params["payment_method_types"] = json!(state.config.payment_method_types);
+    }
+    if state.config.embedded {
+        // Embedded Checkout returns to one URL and has no cancel link: a
+        // buyer who gives up closes the page, and the session expires.
+        let fields = params.as_object_mut().expect("params is an object");
+        let success_url = fields.remove("success_url").unwrap_or_default();
+        fields.remove("cancel_url");
+        fields.insert("return_url".to_owned(), success_url);
+        fields.insert("ui_mode".to_owned(), json!("embedded_page"));
     }
     if state.bug_is(Bug::PiMetadata) {
         // BUG(pi-metadata): the payment intent gets no order id.

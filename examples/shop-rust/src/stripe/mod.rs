@@ -78,6 +78,10 @@ pub(crate) struct CheckoutSession {
     pub(crate) currency: Option<String>,
     #[serde(default)]
     pub(crate) url: Option<String>,
+    /// The secret that mounts an embedded Checkout on the shop's page;
+    /// null for hosted Checkout.
+    #[serde(default)]
+    pub(crate) client_secret: Option<String>,
     /// The email the shop prefilled. The buyer may change it.
     #[serde(default)]
     pub(crate) customer_email: Option<String>,

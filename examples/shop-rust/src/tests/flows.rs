@@ -72,6 +72,22 @@ async fn checkout_sends_session_params() {
     assert!(create.idempotency_key.is_some());
 }
 
+/// An embedded session returns to the success page by `return_url` and
+/// has no cancel link.
+#[tokio::test]
+async fn embedded_checkout_sends_return_url() {
+    let shop = TestShop::start_with(None, true).await;
+    shop.checkout("O-1").await;
+    let create = &shop.stub.creates()[0];
+    assert_eq!(create.param("ui_mode"), Some("embedded_page"));
+    assert_eq!(
+        create.param("return_url"),
+        Some(format!("{}/success?session_id={{CHECKOUT_SESSION_ID}}", shop.base).as_str())
+    );
+    assert_eq!(create.param("success_url"), None);
+    assert_eq!(create.param("cancel_url"), None);
+}
+
 #[tokio::test]
 async fn checkout_with_catalogue_price() {
     let shop = TestShop::start(None).await;

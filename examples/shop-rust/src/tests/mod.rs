@@ -44,6 +44,12 @@ fn unix_now() -> i64 {
 
 impl TestShop {
     async fn start(bug: Option<Bug>) -> TestShop {
+        TestShop::start_with(bug, false).await
+    }
+
+    /// Starts the shop with `bug`, its sessions in embedded Checkout when
+    /// `embedded` is set.
+    async fn start_with(bug: Option<Bug>, embedded: bool) -> TestShop {
         let stub = Arc::new(stub::Stub::default());
         let stripe_api_base = spawn_server(stub::router(stub.clone())).await;
 
@@ -59,6 +65,7 @@ impl TestShop {
             database: None,
             bug,
             payment_method_types: Vec::new(),
+            embedded,
         };
         let state = AppState::new(config).unwrap();
         tokio::spawn(async move { axum::serve(listener, app(state)).await });
