@@ -2805,6 +2805,20 @@ async fn ui_mode_form_is_unmodelled() {
         ),
         "{message}"
     );
+
+    // A value that Stripe does not take gets Stripe's modes and a note
+    // that the fake rejects one of them.
+    let body = body.replace("ui_mode=form", "ui_mode=popup");
+    let reply = api.post("/v1/checkout/sessions", &body).await;
+    let error = reply.expect(400);
+    assert_eq!(error["error"]["param"], "ui_mode");
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(
+        message.ends_with(
+            "fakestripe does not model form yet, so use hosted_page, embedded_page or elements."
+        ),
+        "{message}"
+    );
 }
 
 /// The fields the session object gained up to API version

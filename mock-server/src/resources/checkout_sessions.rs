@@ -455,7 +455,16 @@ fn take_ui_mode(params: &mut Params, api_version: &str) -> ApiResult<(String, [&
         &[hosted, embedded, elements]
     };
     let ui_mode = params
-        .one_of("ui_mode", known)?
+        .one_of("ui_mode", known)
+        .map_err(|mut err| {
+            // The list is Stripe's, and one of its values is refused below.
+            if renamed && err.param.as_deref() == Some("ui_mode") {
+                err.message.push_str(&format!(
+                    " fakestripe does not model {UNMODELLED_UI_MODE} yet, so use {hosted}, {embedded} or {elements}."
+                ));
+            }
+            err
+        })?
         .unwrap_or_else(|| hosted.to_owned());
     if ui_mode == UNMODELLED_UI_MODE {
         return Err(ApiError::invalid_param(
