@@ -51,6 +51,15 @@ pub struct ServeArgs {
     /// A fault plan (YAML or JSON) applied to every new account.
     #[arg(long, env = "FAKESTRIPE_FAULTS")]
     pub faults: Option<PathBuf>,
+    /// Seed of every account's ids and secrets, mixed with its key. Drawn
+    /// at start and printed when not given, so a restart with the same key
+    /// gives new ids. The printed seed gives the same ids again.
+    #[arg(
+        long,
+        env = "FAKESTRIPE_SEED",
+        value_parser = clap::value_parser!(u64).range(..fakestripe_server::ids::MAX_DRAWN_SEED)
+    )]
+    pub seed: Option<u64>,
     /// Start every account's clock in manual mode: time moves only through
     /// `POST /_fakestripe/clock/advance`.
     #[arg(long, conflicts_with = "speed")]
@@ -139,6 +148,12 @@ pub fn main(args: ServeArgs) -> ExitCode {
             } else {
                 let _ = writeln!(out, "webhook signing secret: {}", config.forward_secret);
             }
+        }
+        if let (Some(seed), None) = (config.seed, args.seed) {
+            let _ = writeln!(
+                out,
+                "seed {seed}: a key gets new ids on each start; pass --seed {seed} to get these again"
+            );
         }
         let _ = out.flush();
         drop(out);
@@ -279,6 +294,7 @@ pub fn config_from(args: &ServeArgs) -> Result<ServerConfig, String> {
     let mut config = ServerConfig {
         host: args.host,
         port: args.port,
+        seed: Some(args.seed.unwrap_or_else(crate::clock_seed)),
         ..ServerConfig::default()
     };
     let max_speed = fakestripe_server::clock::MAX_SPEED;

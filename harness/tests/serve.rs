@@ -20,7 +20,7 @@ const BINARY: &str = env!("CARGO_BIN_EXE_fakestripe");
 type Received = Arc<Mutex<Vec<(String, Bytes)>>>;
 
 /// Starts `fakestripe serve` with `args` and returns the process and the
-/// lines it printed up to and including the base URL's.
+/// lines it printed at start.
 async fn serve(args: &[&str]) -> (Child, Vec<String>) {
     serve_logging(args, "warn").await
 }
@@ -38,13 +38,17 @@ async fn serve_logging(args: &[&str], log_filter: &str) -> (Child, Vec<String>) 
         .expect("starting fakestripe serve");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut printed = Vec::new();
-    let expected_lines = if args.contains(&"--forward-to") {
+    let mut expected_lines = if args.contains(&"--forward-to") {
         3
     } else if args.contains(&"--public-url") {
         2
     } else {
         1
     };
+    // Without --seed, the last line gives the seed drawn at start.
+    if !args.contains(&"--seed") {
+        expected_lines += 1;
+    }
     while printed.len() < expected_lines {
         let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
             .await
@@ -70,6 +74,48 @@ async fn first_line_is_the_base_url() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+    child.kill().await.unwrap();
+}
+
+/// Creates a customer with `key` on the server at `base` and returns its id.
+async fn customer_id(base: &str, key: &str) -> String {
+    let create = reqwest::Client::new()
+        .post(format!("{base}/v1/customers"))
+        .bearer_auth(key);
+    json_of(create).await["id"]
+        .as_str()
+        .expect("the customer has an id")
+        .to_owned()
+}
+
+/// A restart gives the same key new ids, as Stripe never repeats one,
+/// and prints the seed it drew. `--seed` with that seed gives the first
+/// start's ids again.
+#[tokio::test]
+async fn each_start_draws_a_seed_for_new_ids() {
+    let key = "sk_test_restart";
+    let mut ids = Vec::new();
+    let mut seeds = Vec::new();
+    for _ in 0..2 {
+        let (mut child, lines) = serve(&["--port", "0"]).await;
+        let line = &lines[1];
+        let seed = line
+            .strip_prefix("seed ")
+            .and_then(|rest| rest.split(':').next())
+            .unwrap_or_else(|| panic!("{line}"))
+            .to_owned();
+        assert!(
+            line.ends_with(&format!("pass --seed {seed} to get these again")),
+            "{line}"
+        );
+        ids.push(customer_id(&lines[0], key).await);
+        seeds.push(seed);
+        child.kill().await.unwrap();
+    }
+    assert_ne!(ids[0], ids[1], "{seeds:?}");
+
+    let (mut child, lines) = serve(&["--port", "0", "--seed", &seeds[0]]).await;
+    assert_eq!(customer_id(&lines[0], key).await, ids[0]);
     child.kill().await.unwrap();
 }
 

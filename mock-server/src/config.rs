@@ -42,6 +42,11 @@ pub struct ServerConfig {
     /// fake by another name than the address it binds. `None` uses the
     /// address it binds (see `Server::base_url`).
     pub public_url: Option<String>,
+    /// Mixed with each account's key into the account's seed, so that two
+    /// servers with different seeds give one key different ids and
+    /// secrets, as a restarted Stripe never repeats an id. `None` lets the
+    /// key alone decide.
+    pub seed: Option<u64>,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +63,7 @@ impl Default for ServerConfig {
             log_limit: crate::account::DEFAULT_LOG_LIMIT,
             default_faults: None,
             public_url: None,
+            seed: None,
         }
     }
 }

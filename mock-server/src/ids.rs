@@ -296,6 +296,17 @@ pub fn seed_from_key(key: &str) -> u64 {
     hash % MAX_DRAWN_SEED
 }
 
+/// Returns the seed of a new account: its key's, mixed with the server's
+/// seed when the server has one. It is below [`MAX_DRAWN_SEED`], as the
+/// account's plan shows it.
+pub fn account_seed(server_seed: Option<u64>, key: &str) -> u64 {
+    let from_key = seed_from_key(key);
+    match server_seed {
+        None => from_key,
+        Some(seed) => splitmix(seed ^ from_key) % MAX_DRAWN_SEED,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,7 +21,7 @@ use tower::ServiceExt as _;
 use crate::account::{Account, AccountData, Endpoint};
 use crate::clock::Clock;
 use crate::config::ServerConfig;
-use crate::ids::seed_from_key;
+use crate::ids::account_seed;
 use crate::wire::auth::mask;
 
 /// State shared by every request and background task.
@@ -128,7 +128,7 @@ impl Shared {
         }
         let mut data = AccountData::new(
             Clock::new(self.config.clock_mode),
-            seed_from_key(scope),
+            account_seed(self.config.seed, scope),
             connected.map(str::to_owned),
         )
         .with_log_limit(self.config.log_limit)

@@ -130,7 +130,7 @@ pub fn main(mut args: FuzzArgs) -> ExitCode {
         }
     };
 
-    let seed = args.seed.unwrap_or_else(clock_seed);
+    let seed = args.seed.unwrap_or_else(crate::clock_seed);
     let mut flows = if args.flows.is_empty() {
         Flow::ALL.to_vec()
     } else {
@@ -216,16 +216,6 @@ fn check_reports(reports: &ReportFiles, out: &Path, app: &Path) -> Result<(), St
         },
     ];
     check_report_paths(reports.junit.as_deref(), reports.json.as_deref(), &inputs)
-}
-
-/// Draws a seed from the clock, for runs without `--seed`.
-fn clock_seed() -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    // Small numbers are easier to type back in.
-    explore::mix(nanos) % 1_000_000
 }
 
 async fn run(
