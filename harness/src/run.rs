@@ -15,7 +15,9 @@ use crate::report::github::{GithubReporter, in_github_actions};
 use crate::report::json::JsonReporter;
 use crate::report::junit::{CaseNames, JunitReporter};
 use crate::report::terminal::TerminalReporter;
-use crate::report::{InputFile, Reporters, check_report_paths, events::Event};
+use crate::report::{
+    InputFile, Reporters, check_env_file, check_report_paths, events::Event, written_reports,
+};
 use crate::runner::{self, RunOptions};
 use crate::scenario::{Scenario, collect_files, load_file};
 use crate::signals::{StopSignal, StopSignals};
@@ -190,6 +192,15 @@ pub fn main(mut args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    let mut written = written_reports(args.junit.as_deref(), args.json.as_deref());
+    written.extend(inputs.iter().skip(1).map(|file| InputFile {
+        path: file.path,
+        role: file.role,
+    }));
+    if let Err(err) = check_env_file(&app, &written) {
+        errln!("error: {err}");
+        return ExitCode::from(EXIT_USAGE);
+    }
     let runnable = scenarios
         .iter()
         .filter(|s| {

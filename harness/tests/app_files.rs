@@ -226,6 +226,48 @@ fn request_timeout() {
     );
 }
 
+/// `env_file` may not be empty, a folder or the app file itself, which
+/// the harness would overwrite; the error is at its value.
+#[test]
+fn env_file_of_its_own() {
+    let running = MINIMAL.replace(
+        "start: { command: [./app] }",
+        "base_url: http://127.0.0.1:4242",
+    );
+    for (value, problem) in [
+        ("\"\"", "`env_file` is empty"),
+        (".", "`env_file` names a folder"),
+        ("..", "`env_file` names a folder"),
+        (
+            "fakestripe.yaml",
+            "`env_file` names this app file, which the harness would overwrite",
+        ),
+    ] {
+        let text = running.replace(
+            "webhook_path:",
+            &format!("env_file: {value}\nwebhook_path:"),
+        );
+        let report = errors(&text);
+        assert!(
+            report.contains(&format!(
+                "fakestripe.yaml:3:11: {problem}; the harness writes STRIPE_API_BASE, \
+                 STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET there"
+            )),
+            "{value}: {report}"
+        );
+        assert!(
+            report.contains("give a file of its own, such as .fakestripe.env"),
+            "{report}"
+        );
+    }
+    let text = running.replace("webhook_path:", "env_file: .fakestripe.env\nwebhook_path:");
+    let app = parse(Path::new("fakestripe.yaml"), &text).expect("the file is valid");
+    assert_eq!(
+        app.env_file_path(),
+        Some(Path::new("./.fakestripe.env").to_path_buf())
+    );
+}
+
 #[test]
 fn start_keys_located() {
     let report = errors(&MINIMAL.replace(

@@ -96,6 +96,95 @@ fn output_naming_input_rejected() {
     }
 }
 
+/// The app file's `env_file`, which the harness writes when the run
+/// starts, may not name the app file, a scenario file, a report or the
+/// shrunk scenario, nor a folder. Each run stops with exit code 2 before
+/// anything is written, and no lock file is left beside a folder.
+#[test]
+fn env_file_naming_another_file_rejected() {
+    let dir = shop("env-file");
+    let cases: [(&str, &[&str], &str); 6] = [
+        (
+            "app.yaml",
+            &["run", "sc", "--app", "with-env.yaml"],
+            "`env_file` names this app file, which the harness would overwrite",
+        ),
+        (
+            ".",
+            &["run", "sc", "--app", "with-env.yaml"],
+            "`env_file` names a folder",
+        ),
+        (
+            "sc/sub/a.yaml",
+            &["run", "sc", "--app", "with-env.yaml"],
+            "names sc/sub/a.yaml, a scenario file of the run, which the harness would overwrite",
+        ),
+        (
+            "report.xml",
+            &[
+                "run",
+                "sc",
+                "--app",
+                "with-env.yaml",
+                "--junit",
+                "report.xml",
+            ],
+            "names report.xml, the report that --junit names",
+        ),
+        (
+            "report.json",
+            &["fuzz", "--app", "with-env.yaml", "--json", "report.json"],
+            "names report.json, the report that --json names",
+        ),
+        (
+            "shrunk.yaml",
+            &["fuzz", "--app", "with-env.yaml", "--out", "shrunk.yaml"],
+            "names shrunk.yaml, the file that --out names for the shrunk scenario",
+        ),
+    ];
+    for (env_file, args, expected) in cases {
+        // The app file is the one with the `env_file`, except when that
+        // names the app file itself.
+        let app_text = APP_FILE.replace(
+            "webhook_path:",
+            &format!("env_file: \"{env_file}\"\nwebhook_path:"),
+        );
+        let app_name = if env_file == "app.yaml" {
+            "app.yaml"
+        } else {
+            "with-env.yaml"
+        };
+        std::fs::write(dir.join(app_name), &app_text).expect("the app file is written");
+        let args: Vec<&str> = args
+            .iter()
+            .map(|arg| {
+                if *arg == "with-env.yaml" {
+                    app_name
+                } else {
+                    arg
+                }
+            })
+            .collect();
+        let (code, stderr) = fakestripe(&dir, &args);
+        assert_eq!(code, Some(2), "{env_file}: {stderr}");
+        assert!(stderr.contains(expected), "{env_file}: {stderr}");
+        let app = std::fs::read_to_string(dir.join(app_name)).expect("the app file is kept");
+        assert_eq!(app, app_text, "{env_file}");
+        let scenario = std::fs::read_to_string(dir.join("sc/sub/a.yaml")).expect("kept");
+        assert_eq!(scenario, SCENARIO, "{env_file}");
+        std::fs::write(dir.join("app.yaml"), APP_FILE).expect("the app file is written");
+    }
+    for leftover in [
+        "report.xml",
+        "report.json",
+        "shrunk.yaml",
+        ".lock",
+        "..lock",
+    ] {
+        assert!(!dir.join(leftover).exists(), "{leftover} was written");
+    }
+}
+
 #[test]
 fn report_through_link_rejected() {
     let dir = shop("link");

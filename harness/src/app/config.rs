@@ -24,7 +24,7 @@ pub struct AppFile {
     /// With `base_url`: a file the harness writes `STRIPE_API_BASE`,
     /// `STRIPE_SECRET_KEY` and `STRIPE_WEBHOOK_SECRET` to, as `KEY=value`
     /// lines, for the running app to read.
-    pub env_file: Option<PathBuf>,
+    pub env_file: Option<Spanned<PathBuf>>,
     /// The path of the app's webhook endpoint.
     pub webhook_path: Spanned<String>,
     /// A request that deletes the app's orders, sent before each scenario.
@@ -64,7 +64,7 @@ pub struct StartConfig {
     pub timeout_seconds: Option<Spanned<f64>>,
 }
 
-/// A key that holds a number of seconds, with the range it accepts.
+/// A key whose value is a number of seconds, with the range it accepts.
 trait SecondsKey {
     /// The key's name in the file.
     const NAME: &'static str;
@@ -208,7 +208,7 @@ fn seconds_or_default<K: SecondsKey>(seconds: &Option<Spanned<f64>>) -> std::tim
 pub const MAX_REQUEST_SECONDS: u64 = 3_600;
 
 /// How long the harness waits for one response from the app when the
-/// file does not say.
+/// file leaves `request_timeout_seconds` out.
 pub const DEFAULT_REQUEST_SECONDS: u64 = 30;
 
 /// The longest `start.timeout_seconds` the harness accepts: a day.
@@ -387,6 +387,18 @@ impl AppConfig {
 }
 
 impl AppConfig {
+    /// Returns the file the harness writes the app's settings to, for an
+    /// app given by `base_url` with an `env_file`.
+    pub fn env_file_path(&self) -> Option<PathBuf> {
+        match &self.launch {
+            Launch::Running {
+                env_file: Some(env_file),
+                ..
+            } => Some(self.dir.join(env_file)),
+            _ => None,
+        }
+    }
+
     /// Returns the place of a key's value in the file, as `path:line:column`.
     pub fn location<T>(&self, value: &Spanned<T>) -> String {
         format!(
@@ -478,7 +490,11 @@ pub fn parse(path: &Path, text: &str) -> Result<AppConfig, Vec<FileError>> {
         (None, Some(base_url)) => match url::Url::parse(&base_url.value) {
             Ok(url) if matches!(url.scheme(), "http" | "https") => Some(Launch::Running {
                 base_url: base_url.value.trim_end_matches('/').to_owned(),
-                env_file: file.env_file.clone(),
+                env_file: file
+                    .env_file
+                    .as_ref()
+                    .filter(|env_file| check_env_file(&source, env_file, &mut errors))
+                    .map(|env_file| env_file.value.clone()),
             }),
             _ => {
                 errors.push(source.at(
@@ -588,6 +604,37 @@ pub fn parse(path: &Path, text: &str) -> Result<AppConfig, Vec<FileError>> {
         api_version: file.api_version.map(|version| version.value),
         request_timeout: seconds_or_default::<RequestTimeout>(&file.request_timeout_seconds),
     })
+}
+
+/// Checks `env_file`: a file the harness can write without destroying
+/// the app file, so not empty, not a folder and not the app file itself.
+/// Returns whether it passed.
+fn check_env_file(
+    source: &Source<'_>,
+    env_file: &Spanned<PathBuf>,
+    errors: &mut Vec<FileError>,
+) -> bool {
+    let path = crate::folder_of(source.path).join(&env_file.value);
+    let problem = if env_file.value.as_os_str().is_empty() {
+        Some("`env_file` is empty")
+    } else if path.is_dir() || env_file.value.ends_with(".") || env_file.value.ends_with("..") {
+        Some("`env_file` names a folder")
+    } else if crate::report::same_file(&path, source.path) {
+        Some("`env_file` names this app file, which the harness would overwrite")
+    } else {
+        None
+    };
+    let Some(problem) = problem else {
+        return true;
+    };
+    errors.push(source.at(
+        env_file,
+        format!(
+            "{problem}; the harness writes STRIPE_API_BASE, STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET there"
+        ),
+        Some("give a file of its own, such as .fakestripe.env".to_owned()),
+    ));
+    false
 }
 
 /// Checks `api_version`: a dated Stripe API version that has been

@@ -34,7 +34,9 @@ use crate::cli::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_START, EXIT_USAGE};
 use crate::output::{errln, outln};
 use crate::report::events::Event;
 use crate::report::terminal::TerminalReporter;
-use crate::report::{InputFile, Reporter, check_report_paths, same_file};
+use crate::report::{
+    InputFile, Reporter, check_env_file, check_report_paths, same_file, written_reports,
+};
 use crate::scenario::values::{format_seconds, parse_duration};
 use crate::signals::{StopSignal, StopSignals};
 
@@ -180,6 +182,15 @@ pub fn main(mut args: FuzzArgs) -> ExitCode {
         json: args.json.clone(),
     };
     if let Err(err) = check_reports(&reports, &options.out, &args.app) {
+        errln!("error: {err}");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let mut written = written_reports(reports.junit.as_deref(), reports.json.as_deref());
+    written.push(InputFile {
+        path: &options.out,
+        role: "the file that --out names for the shrunk scenario",
+    });
+    if let Err(err) = check_env_file(&app, &written) {
         errln!("error: {err}");
         return ExitCode::from(EXIT_USAGE);
     }

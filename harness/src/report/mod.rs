@@ -97,6 +97,38 @@ pub fn check_report_paths(
     Ok(())
 }
 
+/// Returns the reports that `--junit` and `--json` name, as files the
+/// run writes, for [`check_env_file`].
+pub fn written_reports<'a>(junit: Option<&'a Path>, json: Option<&'a Path>) -> Vec<InputFile<'a>> {
+    let junit = junit.map(|path| InputFile {
+        path,
+        role: "the report that --junit names",
+    });
+    let json = json.map(|path| InputFile {
+        path,
+        role: "the report that --json names",
+    });
+    junit.into_iter().chain(json).collect()
+}
+
+/// Checks that the app's `env_file`, which the harness writes when the run
+/// starts, names none of `files`, the run's scenario files and reports.
+/// Returns the error to print.
+pub fn check_env_file(app: &crate::app::AppConfig, files: &[InputFile<'_>]) -> Result<(), String> {
+    let Some(env_file) = app.env_file_path() else {
+        return Ok(());
+    };
+    match files.iter().find(|file| same_file(&env_file, file.path)) {
+        Some(file) => Err(format!(
+            "`env_file` in {} names {}, {}, which the harness would overwrite with the app's settings; give `env_file` a file of its own, such as .fakestripe.env",
+            app.path.display(),
+            file.path.display(),
+            file.role
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Checks that a file can be written at `path`: its folder exists, and the
 /// file can be opened for appending or, when there is none, created. The
 /// check creates and removes a probe file beside a `path` that does not
