@@ -345,7 +345,7 @@ async fn run(
     }
     if summary.interrupted {
         ExitCode::from(EXIT_INTERRUPTED)
-    } else if summary.app_exited {
+    } else if summary.app_exited || summary.fake_lost {
         ExitCode::from(EXIT_START)
     } else if summary.failed > 0 {
         ExitCode::from(EXIT_FAILED)

@@ -138,6 +138,7 @@ fn events() -> Vec<Event> {
                 duration: Duration::from_millis(1_700),
                 interrupted: false,
                 app_exited: false,
+                fake_lost: false,
                 warned: 2,
             },
         },

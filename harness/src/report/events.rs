@@ -69,6 +69,9 @@ pub struct Summary {
     /// True when an app the harness started exited during the run, which
     /// stopped the scenarios of its worker.
     pub app_exited: bool,
+    /// True when the fake stopped responding during the run, which stopped
+    /// every worker.
+    pub fake_lost: bool,
     /// Finished scenarios with a warning, passed or failed.
     pub warned: usize,
 }

@@ -205,6 +205,8 @@ impl<W: Write> TerminalReporter<W> {
         }
         if summary.interrupted {
             line.push_str(" (interrupted)");
+        } else if summary.fake_lost {
+            line.push_str(" (the fake stopped responding)");
         } else if summary.app_exited {
             line.push_str(" (the app exited)");
         }

@@ -469,6 +469,9 @@ struct ProgressState {
     warned: usize,
     /// A message for each app that exited during the run.
     app_exits: Vec<String>,
+    /// Why the fake stopped responding during the run, which stops every
+    /// worker, as they share it.
+    fake_lost: Option<String>,
     /// The summary, once the run finished.
     summary: Option<Summary>,
 }
@@ -536,10 +539,19 @@ impl Progress {
         self.lock().app_exits.push(message);
     }
 
+    /// Records that the fake stopped responding, so no worker starts a
+    /// further scenario and the summary reports it.
+    fn fake_lost(&self, message: String) {
+        self.lock().fake_lost.get_or_insert(message);
+    }
+
     /// Returns a message for each app that exited during the run, with its
-    /// last output.
+    /// last output, and for a fake that stopped responding.
     pub fn app_exits(&self) -> Vec<String> {
-        self.lock().app_exits.clone()
+        let state = self.lock();
+        let mut messages = state.app_exits.clone();
+        messages.extend(state.fake_lost.clone());
+        messages
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ProgressState> {
@@ -554,7 +566,7 @@ impl Progress {
     /// unless the run is cancelled, finished or stopped by `--fail-fast`.
     fn next(&self) -> Option<usize> {
         let mut state = self.lock();
-        let stopped = self.fail_fast && state.failed > 0;
+        let stopped = (self.fail_fast && state.failed > 0) || state.fake_lost.is_some();
         if self.cancel.load(Ordering::SeqCst) || stopped || state.summary.is_some() {
             return None;
         }
@@ -624,6 +636,7 @@ impl Progress {
             duration: self.begun.elapsed(),
             interrupted: self.cancel.load(Ordering::SeqCst),
             app_exited: !state.app_exits.is_empty(),
+            fake_lost: state.fake_lost.is_some(),
             warned: state.warned,
         };
         state.summary = Some(summary);
@@ -661,7 +674,33 @@ impl Job {
             let log_mark = self.ctx.log_mark();
             let mut result = scenario::run_scenario(scenario, seed, &self.ctx, tag).await;
             let Some(status) = self.ctx.app_exit(!result.passed()).await else {
+                // A fake given by --fake may have stopped, which fails
+                // every scenario after it for a cause that is not the
+                // app's.
+                let lost = match result.passed() {
+                    true => None,
+                    false => self.ctx.fake_unreachable().await,
+                };
+                if let Some(reason) = &lost {
+                    result.failures.insert(
+                        0,
+                        Failure {
+                            kind: FailureKind::Harness,
+                            message: format!("the fake stopped responding: {reason}"),
+                            mismatches: Vec::new(),
+                        },
+                    );
+                }
                 self.progress.record(index, result);
+                if let Some(reason) = lost {
+                    self.progress.fake_lost(format!(
+                        "the fake at {} stopped responding during {}: {reason}; \
+                         the run stopped, as every scenario needs it",
+                        self.ctx.fake.base_url(),
+                        scenario.path.display()
+                    ));
+                    return;
+                }
                 continue;
             };
             // No step has started when the app exited during the reset.
@@ -712,6 +751,15 @@ impl WorkerContext {
             tokio::time::timeout(EXIT_GRACE, exit.wait()).await.ok()
         } else {
             exit.status()
+        }
+    }
+
+    /// Returns why the fake cannot be reached, when a read of its clock
+    /// fails to connect or gets no response, or `None` when it answers.
+    pub async fn fake_unreachable(&self) -> Option<String> {
+        match self.fake.now().await {
+            Err(err @ fake::FakeError::Transport { .. }) => Some(error_chain(&err)),
+            _ => None,
         }
     }
 
