@@ -53,6 +53,12 @@ pub fn fake_url_or_env(fake: Option<String>) -> Result<Option<String>, ExitCode>
 fn check_fake_url(text: &str, source: &str) -> Result<String, String> {
     let example = "such as http://127.0.0.1:12111";
     let problem = match base_url_problem(text) {
+        // The fake serves plain HTTP, and the harness speaks no TLS.
+        None if text.trim_start().to_ascii_lowercase().starts_with("https:") => {
+            return Err(format!(
+                "{source} takes an http:// URL, {example}: fakestripe serve listens on plain HTTP"
+            ));
+        }
         None => return Ok(text.to_owned()),
         Some(problem) => problem,
     };
@@ -61,7 +67,7 @@ fn check_fake_url(text: &str, source: &str) -> Result<String, String> {
             format!("{err}: give the fake's base URL, {example}")
         }
         BaseUrlProblem::NotHttp => {
-            format!("{source} takes an http:// or https:// URL with a host, {example}")
+            format!("{source} takes an http:// URL with a host, {example}")
         }
         BaseUrlProblem::UserInfo => {
             format!("{source} takes the base URL, {example}, without a user name or password")
@@ -204,11 +210,7 @@ mod tests {
 
     #[test]
     fn fake_url_base_only() {
-        for valid in [
-            "http://127.0.0.1:12111",
-            "http://127.0.0.1:12111/",
-            "https://fake.test",
-        ] {
+        for valid in ["http://127.0.0.1:12111", "http://127.0.0.1:12111/"] {
             assert_eq!(parse_fake_url(valid).as_deref(), Ok(valid), "{valid}");
         }
         let path = "--fake takes the base URL, such as http://127.0.0.1:12111, without a path";
@@ -225,6 +227,10 @@ mod tests {
             ("http://127.0.0.1:12111#top", query),
             ("http://user:pw@127.0.0.1:12111", user),
             ("http://user@127.0.0.1:12111/", user),
+            (
+                "https://fake.test",
+                "--fake takes an http:// URL, such as http://127.0.0.1:12111: fakestripe serve listens on plain HTTP",
+            ),
         ];
         for (url, expected) in cases {
             assert_eq!(parse_fake_url(url), Err(expected.to_owned()), "{url}");

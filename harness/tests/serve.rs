@@ -653,7 +653,7 @@ async fn invalid_flags_exit_with_usage_error() {
         "{stderr}"
     );
 
-    let cases: [(&[&str], &str); 13] = [
+    let cases: [(&[&str], &str); 14] = [
         (
             &["serve", "--port", "0", "--forward-to", "notaurl"],
             "give the app's webhook URL, such as http://127.0.0.1:4242/webhook",
@@ -731,6 +731,10 @@ async fn invalid_flags_exit_with_usage_error() {
                 "http://user:pw@127.0.0.1:12111",
             ],
             "without a user name or password",
+        ),
+        (
+            &["run", "scenarios", "--fake", "https://127.0.0.1:12111"],
+            "--fake takes an http:// URL, such as http://127.0.0.1:12111: fakestripe serve listens on plain HTTP",
         ),
     ];
     for (args, expected) in cases {

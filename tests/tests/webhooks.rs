@@ -483,6 +483,29 @@ async fn deliveries_filter_by_event_and_type() {
     api.control_get("/deliveries?colour=red").await.expect(400);
 }
 
+/// The fake speaks no TLS, so a delivery to an https URL fails with that
+/// cause, not a refused connection, although its port listens.
+#[tokio::test]
+async fn https_endpoint_delivery_names_plain_http() {
+    let fake = start_manual().await;
+    let api = Api::new(fake.base_url(), "sk_test_wh_https");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let url = format!("https://{addr}/hook");
+    api.webhook_endpoint(&url, &["*"]).await;
+    create_product(&api, &[]).await;
+
+    api.run_due().await;
+    let deliveries = api.deliveries().await;
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(deliveries[0]["status"], Value::Null);
+    assert_eq!(
+        deliveries[0]["error"],
+        "not sent: the fake delivers webhooks over plain HTTP only; register an http:// URL"
+    );
+    drop(listener);
+}
+
 #[tokio::test]
 async fn refused_connection_is_retried() {
     let fake = start_manual().await;

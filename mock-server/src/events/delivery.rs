@@ -177,10 +177,7 @@ pub async fn send(http: &reqwest::Client, prepared: &Prepared) -> Outcome {
     let mut response = match result {
         Ok(response) => response,
         Err(err) if err.is_timeout() => return Outcome::failed(started, "timed out".to_owned()),
-        Err(err) if err.is_connect() => {
-            return Outcome::failed(started, "connection refused".to_owned());
-        }
-        Err(err) => return Outcome::failed(started, format!("request failed: {err}")),
+        Err(err) => return Outcome::failed(started, failure_text(&prepared.url, &err)),
     };
     // Only the start of the body is kept, so only that much is read, and
     // an endpoint that responds with a huge body costs no memory.
@@ -201,6 +198,29 @@ pub async fn send(http: &reqwest::Client, prepared: &Prepared) -> Outcome {
         error,
         latency_ms: started.elapsed().as_millis() as u64,
         response_body: snippet(&head),
+    }
+}
+
+/// Describes a delivery attempt that got no response, by its cause.
+fn failure_text(url: &str, err: &reqwest::Error) -> String {
+    if url
+        .get(..6)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https:"))
+    {
+        return "not sent: the fake delivers webhooks over plain HTTP only; register an http:// URL"
+            .to_owned();
+    }
+    let mut cause: &dyn std::error::Error = err;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    let cause = cause.to_string();
+    if err.is_connect() && cause.to_ascii_lowercase().contains("refused") {
+        "connection refused".to_owned()
+    } else if err.is_connect() {
+        format!("connection failed: {cause}")
+    } else {
+        format!("request failed: {cause}")
     }
 }
 
