@@ -40,8 +40,25 @@ impl JunitReporter {
         let mut report = Report::new("fakestripe");
         report.set_time(self.time);
         report.add_test_suite(suite);
-        report.to_string().map_err(io::Error::other)
+        let xml = report.to_string().map_err(io::Error::other)?;
+        Ok(xml_text(xml))
     }
+}
+
+/// Returns `text` with each character that XML 1.0 does not allow, such
+/// as U+FFFE in an app's output, replaced by U+FFFD. One such character
+/// makes an XML parser, and so a CI tool, reject the whole report.
+fn xml_text(text: String) -> String {
+    let allowed = |c: char| {
+        matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}')
+            || c >= '\u{10000}'
+    };
+    if text.chars().all(allowed) {
+        return text;
+    }
+    text.chars()
+        .map(|c| if allowed(c) { c } else { '\u{FFFD}' })
+        .collect()
 }
 
 /// Converts one scenario result into a test case named, and of the class
@@ -318,6 +335,15 @@ mod tests {
         let roots: Vec<PathBuf> = roots.iter().map(PathBuf::from).collect();
         let names = CaseNames::with_current_dir(Some(PathBuf::from("/work/shop")), &roots);
         names.class_of(Path::new(path))
+    }
+
+    #[test]
+    fn characters_xml_refuses_are_replaced() {
+        assert_eq!(
+            xml_text("a\u{FFFE}b\u{FFFF}c\u{1}d\te\u{10000}".to_owned()),
+            "a\u{FFFD}b\u{FFFD}c\u{FFFD}d\te\u{10000}"
+        );
+        assert_eq!(xml_text("plain <x/>".to_owned()), "plain <x/>");
     }
 
     #[test]
