@@ -222,6 +222,25 @@ order:
     assert!(stderr.contains("$SHOP_PORT"), "{stderr}");
 }
 
+/// An app that accepts the ready check's connection but never responds
+/// times out with that cause, not a bare failed request.
+#[test]
+fn app_that_never_answers_ready_check_says_so() {
+    let dir = scratch("never-answers");
+    let app = dir.join("silent.yaml");
+    // The app takes the checks' connections and never reads from them.
+    let script = "exec python3 -c \"import os, socket, time; s = socket.socket(); \
+                  s.bind(('127.0.0.1', int(os.environ['PORT']))); s.listen(); \
+                  held = [s.accept() for _ in range(3)]; time.sleep(60)\"";
+    let file = never_ready_app_file(script, 1);
+    let stderr = run_app_that_never_gets_ready(&app, &file);
+    assert!(stderr.contains("was not ready after 1s"), "{stderr}");
+    assert!(
+        stderr.contains("got no response within 2 s: the app accepts connections but does not answer the ready check"),
+        "{stderr}"
+    );
+}
+
 /// An app whose output is not UTF-8 keeps being read to the end. The
 /// harness used to stop reading at such a line and close the pipe, and
 /// the app's next write killed it. The app here writes a byte that is not

@@ -79,17 +79,21 @@ impl AppLog {
         MAX_LINE_BYTES + longest
     }
 
-    /// Returns `line` with the secrets masked.
+    /// Returns `line` with the secrets masked, and the start of a secret
+    /// at its end, which an app that exits or stalls in the middle of a
+    /// write leaves there.
     fn masked(&self, line: String) -> String {
         self.secrets.iter().fold(line, |line, secret| {
-            if line.contains(secret.as_str()) {
+            let mut line = if line.contains(secret.as_str()) {
                 line.replace(
                     secret.as_str(),
                     &fakestripe_server::wire::auth::mask(secret),
                 )
             } else {
                 line
-            }
+            };
+            mask_cut_secret(&mut line, secret);
+            line
         })
     }
 
@@ -179,6 +183,37 @@ impl AppLog {
     pub fn tail(&self, max: usize) -> Vec<String> {
         self.since(0, max)
     }
+}
+
+/// How long one ready check waits for the app's response.
+const READY_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The characters at the start of a secret that its mask shows, such as
+/// `sk_test_`: a line that ends with no more than these gives nothing
+/// away.
+const SHOWN_PREFIX_CHARS: usize = 8;
+
+/// Masks the end of `line` when it is the start of `secret`, longer than
+/// the prefix a mask shows: the characters past that prefix become `*`.
+fn mask_cut_secret(line: &mut String, secret: &str) {
+    let boundaries = secret
+        .char_indices()
+        .map(|(at, _)| at)
+        .skip(SHOWN_PREFIX_CHARS + 1);
+    // The maximum start of the secret that ends the line.
+    let Some(cut) = boundaries
+        .filter(|&at| line.ends_with(&secret[..at]))
+        .last()
+    else {
+        return;
+    };
+    let start = line.len() - cut;
+    let shown: usize = secret[..cut]
+        .char_indices()
+        .nth(SHOWN_PREFIX_CHARS)
+        .map_or(cut, |(at, _)| at);
+    let hidden = secret[shown..cut].chars().count();
+    line.replace_range(start + shown.., &"*".repeat(hidden));
 }
 
 /// The values the harness passes to the app.
@@ -391,7 +426,7 @@ impl AppProcess {
     ) -> Result<(), StartError> {
         let url = format!("{}{path}", self.base_url);
         let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
+            .timeout(READY_PROBE_TIMEOUT)
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
         let started = Instant::now();
@@ -411,6 +446,10 @@ impl AppProcess {
                 // own choosing.
                 Err(err) if err.is_connect() => format!(
                     "was refused: nothing listens there; the app must listen on the port in ${port_env}"
+                ),
+                Err(err) if err.is_timeout() => format!(
+                    "got no response within {} s: the app accepts connections but does not answer the ready check",
+                    READY_PROBE_TIMEOUT.as_secs()
                 ),
                 Err(err) => format!("failed: {err}"),
             };
@@ -686,6 +725,35 @@ mod tests {
         assert!(!text.contains(&secret[..20]), "{text}");
         assert!(text.contains("sk_test_****"), "{text}");
         assert_eq!(text.len(), MAX_LINE_BYTES + CUT_MARK.len());
+    }
+
+    /// An app that exits in the middle of writing a secret leaves its
+    /// start at the end of an unfinished line. All of it past the prefix a
+    /// mask shows is hidden, in the line as kept and as shown.
+    #[test]
+    fn start_of_secret_at_line_end_masked() {
+        let key = "sk_test_fakestripe_0123456789abcdef";
+        let hook = "whsec_0123456789abcdefghij";
+        let mut log = AppLog::masking(&[key, hook]);
+        let key_line = format!("key={}", &key[..key.len() - 3]);
+        let hook_line = format!("hook={}", &hook[..hook.len() - 2]);
+        log.write(0, key_line.as_bytes(), false, false);
+        log.write(1, hook_line.as_bytes(), false, false);
+        let shown = log.tail(2);
+        assert_eq!(
+            shown,
+            vec![
+                format!("key=sk_test_{}", "*".repeat(key.len() - 11)),
+                format!("hook=whsec_01{}", "*".repeat(hook.len() - 10)),
+            ]
+        );
+        log.close(0);
+        log.close(1);
+        assert_eq!(log.tail(2), shown);
+        // What a mask shows of a secret, and other text, is left alone.
+        let mut plain = AppLog::masking(&[key]);
+        plain.write(0, b"sk_test_ and sk_test_", false, true);
+        assert_eq!(plain.tail(1), vec!["sk_test_ and sk_test_"]);
     }
 
     #[test]
