@@ -495,12 +495,19 @@ pub fn replay_command(path: &std::path::Path, args: &ReplayArgs, seed: u64) -> S
 /// `target/debug/fakestripe` after `cargo run`.
 fn program_name() -> String {
     let ran = std::env::args_os().next().map(std::path::PathBuf::from);
+    program_from(ran, &std::env::current_dir().unwrap_or_default())
+}
+
+/// Returns the program for a replay command from the path it ran as and
+/// the current folder. A program right inside the current folder is
+/// written `./name`, since a shell looks a bare name up on the PATH.
+fn program_from(ran: Option<std::path::PathBuf>, current_dir: &std::path::Path) -> String {
     let Some(ran) = ran.filter(|path| path.components().count() > 1) else {
         return "fakestripe".to_owned();
     };
-    let current_dir = std::env::current_dir().unwrap_or_default();
     let full = current_dir.join(&ran);
-    match full.strip_prefix(&current_dir) {
+    match full.strip_prefix(current_dir) {
+        Ok(inside) if inside.components().count() == 1 => format!("./{}", inside.display()),
         Ok(inside) => inside.display().to_string(),
         Err(_) => full.display().to_string(),
     }
@@ -1709,5 +1716,27 @@ mod tests {
             rest,
             "'my scenarios/a.yaml' --app fakestripe.yaml --fake http://127.0.0.1:12111 --seed 7"
         );
+    }
+
+    #[test]
+    fn replay_program_runs_from_the_current_folder() {
+        use std::path::{Path, PathBuf};
+        let here = Path::new("/work/shop");
+        let program = |ran: &str| program_from(Some(PathBuf::from(ran)), here);
+        assert_eq!(program("./fakestripe-bin"), "./fakestripe-bin");
+        assert_eq!(program("/work/shop/fakestripe-bin"), "./fakestripe-bin");
+        assert_eq!(
+            program("target/debug/fakestripe"),
+            "target/debug/fakestripe"
+        );
+        assert_eq!(
+            program("/usr/local/bin/fakestripe"),
+            "/usr/local/bin/fakestripe"
+        );
+        assert_eq!(
+            program_from(Some(PathBuf::from("fakestripe")), here),
+            "fakestripe"
+        );
+        assert_eq!(program_from(None, here), "fakestripe");
     }
 }
