@@ -191,7 +191,7 @@ fn search(
     params::check_length("query", &text, MAX_QUERY_CHARS)?;
     let limit = params.integer_in("limit", 1, 100)?.unwrap_or(10) as usize;
     let cursor = match params.string("page")?.filter(|page| !page.is_empty()) {
-        Some(page) => Some(decode_page(&page)?),
+        Some(page) => Some(decode_page(&page, resource.kind)?),
         None => None,
     };
     params.finish()?;
@@ -209,7 +209,7 @@ fn search(
     let start = match &cursor {
         Some(cursor) => {
             let Some(rank) = data.store.creation_rank(cursor) else {
-                return Err(invalid_page(&encode_page(cursor)));
+                return Err(invalid_page(&encode_page(resource.kind, cursor)));
             };
             ids.iter()
                 .position(|id| data.store.creation_rank(id).is_some_and(|r| r < rank))
@@ -220,7 +220,10 @@ fn search(
 
     let page = scan(data, resource, &query, &ids, start, limit);
     let next_page = match (page.has_more, page.data.last()) {
-        (true, Some(last)) => json!(encode_page(last["id"].as_str().unwrap_or_default())),
+        (true, Some(last)) => json!(encode_page(
+            resource.kind,
+            last["id"].as_str().unwrap_or_default()
+        )),
         _ => Value::Null,
     };
     Ok(json!({
@@ -307,13 +310,16 @@ fn scan(
     matches
 }
 
-fn encode_page(id: &str) -> String {
-    let body = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id);
+/// Returns the cursor of a page of `kind` objects that ends with `id`. It
+/// names the kind, so a cursor of one resource's search is refused by
+/// another's.
+fn encode_page(kind: &str, id: &str) -> String {
+    let body = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"));
     format!("{PAGE_PREFIX}{body}")
 }
 
-/// Returns the id a `page` cursor continues after.
-fn decode_page(page: &str) -> ApiResult<String> {
+/// Returns the id a `page` cursor of a search of `kind` continues after.
+fn decode_page(page: &str, kind: &str) -> ApiResult<String> {
     page.strip_prefix(PAGE_PREFIX)
         .and_then(|body| {
             base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -321,6 +327,10 @@ fn decode_page(page: &str) -> ApiResult<String> {
                 .ok()
         })
         .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| {
+            let (from, id) = text.split_once(':')?;
+            (from == kind).then(|| id.to_owned())
+        })
         .ok_or_else(|| invalid_page(page))
 }
 
@@ -341,15 +351,22 @@ mod tests {
 
     #[test]
     fn page_cursor_round_trips() {
-        let page = encode_page("pi_3AbC");
+        let page = encode_page("payment_intent", "pi_3AbC");
         assert!(page.starts_with(PAGE_PREFIX));
-        assert_eq!(decode_page(&page).unwrap(), "pi_3AbC");
+        assert_eq!(decode_page(&page, "payment_intent").unwrap(), "pi_3AbC");
+    }
+
+    #[test]
+    fn page_of_another_resource_is_400() {
+        let page = encode_page("customer", "cus_3AbC");
+        let err = decode_page(&page, "payment_intent").unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("page"));
     }
 
     #[test]
     fn malformed_page_is_400() {
         for page in ["pi_123", "page_***", "page_gA"] {
-            let err = decode_page(page).unwrap_err();
+            let err = decode_page(page, "payment_intent").unwrap_err();
             assert_eq!(err.status.as_u16(), 400, "{page}");
             assert_eq!(err.param.as_deref(), Some("page"), "{page}");
         }

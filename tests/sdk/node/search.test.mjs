@@ -69,6 +69,12 @@ test('pagination follows next_page', async () => {
   assert.equal(third.has_more, false);
   assert.equal(third.next_page, null);
   assert.deepEqual(walked, newestFirst);
+
+  // A cursor of the customer search means nothing to another resource's.
+  await assert.rejects(
+    stripe.paymentIntents.search({ query: "status:'succeeded'", page: first.next_page }),
+    (err) => err.statusCode === 400 && err.param === 'page',
+  );
 });
 
 test('total_count when expanded', async () => {
