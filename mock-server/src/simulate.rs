@@ -385,10 +385,10 @@ fn read_entry(
 ) -> ApiResult<CustomerEntry> {
     // What the customer types may become a customer's email and name.
     if let Some(email) = &request.email {
-        check_length("email", email, crate::resources::customers::MAX_EMAIL_CHARS)?;
+        check_entered("email", email, crate::resources::customers::MAX_EMAIL_CHARS)?;
     }
     if let Some(name) = &request.name {
-        check_length("name", name, crate::resources::customers::MAX_NAME_CHARS)?;
+        check_entered("name", name, crate::resources::customers::MAX_NAME_CHARS)?;
     }
     if let Some(email) = &request.email
         && !email.contains('@')
@@ -1435,7 +1435,7 @@ fn entered_phone(session: &Value, given: Option<&str>) -> ApiResult<Option<Strin
     let collects_phone = session["phone_number_collection"]["enabled"] == true;
     match (given, collects_phone) {
         (Some(phone), true) => {
-            check_length("phone", phone, crate::resources::customers::MAX_PHONE_CHARS)?;
+            check_entered("phone", phone, crate::resources::customers::MAX_PHONE_CHARS)?;
             Ok(Some(phone.to_owned()))
         }
         (None, true) => Ok(Some(DEFAULT_PHONE.to_owned())),
@@ -1514,12 +1514,29 @@ fn entered_shipping(
         .filter(|name| !name.is_empty())
         .or(payer_name)
         .unwrap_or(DEFAULT_SHIPPING_NAME);
-    check_length(
+    check_entered(
         "shipping[name]",
         name,
         crate::resources::customers::MAX_NAME_CHARS,
     )?;
     Ok(json!({"address": address, "name": name}))
+}
+
+/// Checks a text the customer entered: at most `max` characters, and no
+/// control character or U+FFFD, which stands for bytes that were not
+/// UTF-8 in the page's form. Such text would reach the customer and the
+/// payment method, where the API itself refuses it.
+fn check_entered(param: &str, text: &str, max: usize) -> ApiResult<()> {
+    if let Some(bad) = text.chars().find(|c| c.is_control() || *c == '\u{FFFD}') {
+        return Err(ApiError::invalid_param(
+            param,
+            format!(
+                "Invalid `{param}`: it holds U+{:04X}, which is not text a customer can enter.",
+                u32::from(bad)
+            ),
+        ));
+    }
+    check_length(param, text, max)
 }
 
 /// Checks an entered address and returns it as a customer's `address`
@@ -1530,7 +1547,7 @@ fn address_object(prefix: &str, address: &AddressInput) -> ApiResult<Value> {
     for (field, value) in address.fields() {
         let value = value.as_deref().map(str::trim).filter(|v| !v.is_empty());
         if let Some(text) = value {
-            check_length(
+            check_entered(
                 &format!("{prefix}[{field}]"),
                 text,
                 crate::resources::customers::MAX_ADDRESS_FIELD_CHARS,

@@ -1499,6 +1499,35 @@ async fn hosted_page_collects_billing_address() {
     let rejected = without_street.text().await.unwrap();
     assert!(rejected.contains("billing address"), "{rejected}");
 
+    // Bytes that are not UTF-8, which a form decodes to U+FFFD, and a
+    // control character are not text a customer can enter.
+    let page_client = reqwest::Client::new();
+    let not_text = page_client
+        .post(&page_url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("payment_method=card&card_number=4242424242424242&name=%ff%fe&address[line1]=x&address[country]=DE")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_text.status(), 400);
+    let rejected = not_text.text().await.unwrap();
+    assert!(
+        rejected.contains("Invalid `name`: it holds U+FFFD"),
+        "{rejected}"
+    );
+    let reply = api
+        .control(
+            &format!("/checkout/sessions/{}/pay", id_of(&session)),
+            json!({
+                "payment_method": "card",
+                "card_number": "4242424242424242",
+                "address": {"line1": "a\u{0}b", "country": "DE"},
+            }),
+        )
+        .await;
+    let control = reply.expect(400);
+    assert_eq!(control["error"]["param"], "address[line1]");
+
     // Two letters that name no country are refused as the page would.
     let unknown_country = post_page_form(
         &page_url,
