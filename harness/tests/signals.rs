@@ -821,6 +821,8 @@ fn start_fuzz(dir: &Path, seed: &str) -> Child {
             seed,
             "--out",
             "failure.yaml",
+            "--junit",
+            "report.xml",
         ],
     )
 }
@@ -859,6 +861,8 @@ fn fuzz_stop_writes_shrunk_failure() {
     let written =
         std::fs::read_to_string(dir.join("failure.yaml")).expect("the scenario file was written");
     assert!(written.contains("- checkout: { order: O-1 }"), "{written}");
+    // Cases ran, so the report of the stopped run is written.
+    assert!(dir.join("report.xml").exists(), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -886,6 +890,9 @@ fn fuzz_interrupt_while_probing() {
     assert!(!stderr.contains("no flow runs"), "{text}");
     assert!(stdout.contains("STOPPED 0 of 50 cases passed"), "{text}");
     assert!(stdout.trim_end().ends_with("seed 5"), "{text}");
+    // No case ran, so no report is written, as `fakestripe run` writes
+    // none when stopped while its apps start.
+    assert!(!dir.join("report.xml").exists(), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -300,8 +300,12 @@ async fn run(
     let outcome = fuzz(app, &options, &mut report, &stop).await;
     printer.clear();
     // A run that ended before its first case, for want of an app, a fake
-    // or a flow, writes no report, as `fakestripe run` does.
-    let ran = !matches!(outcome, Err(FuzzError::Start(_) | FuzzError::NoFlow(_)));
+    // or a flow, or on a stop request, writes no report, as `fakestripe
+    // run` does.
+    let stopped_before_cases =
+        !stop.cases_begun() && outcome.as_ref().is_ok_and(|outcome| outcome.interrupted);
+    let ran = !matches!(outcome, Err(FuzzError::Start(_) | FuzzError::NoFlow(_)))
+        && !stopped_before_cases;
     let reports_written = if ran {
         reports.write(&name, &options, outcome.as_ref())
     } else {
