@@ -677,9 +677,10 @@ impl Job {
                 // A fake given by --fake may have stopped, which fails
                 // every scenario after it for a cause that is not the
                 // app's.
-                let lost = match result.passed() {
-                    true => None,
-                    false => self.ctx.fake_unreachable().await,
+                let lost = if result.passed() {
+                    None
+                } else {
+                    self.ctx.fake_unreachable().await
                 };
                 if let Some(reason) = &lost {
                     result.failures.insert(
