@@ -1371,6 +1371,19 @@ async fn ui_mode_names_follow_version() {
     let event = &events.ok()["data"][0];
     assert_eq!(event["api_version"], "2026-03-25.dahlia");
     assert_eq!(event["data"]["object"]["ui_mode"], "hosted_page");
+
+    // `custom` came with 2025-03-31.basil, so the version before it
+    // rejects it, and basil takes it.
+    let acacia = [("Stripe-Version", "2025-02-24.acacia")];
+    let custom_before = api
+        .post_with("/v1/checkout/sessions", &embedded("custom"), &acacia)
+        .await;
+    custom_before.expect(400);
+    assert_eq!(custom_before.error()["param"], "ui_mode");
+    let custom_basil = api
+        .post_with("/v1/checkout/sessions", &embedded("custom"), &old)
+        .await;
+    assert_eq!(custom_basil.ok()["ui_mode"], "custom");
 }
 
 #[tokio::test]

@@ -451,8 +451,10 @@ fn take_ui_mode(params: &mut Params, api_version: &str) -> ApiResult<(String, [&
     let renamed = version::at_least(api_version, version::RENAMED_UI_MODES);
     let known: &[&str] = if renamed {
         &[hosted, embedded, elements, UNMODELLED_UI_MODE]
-    } else {
+    } else if version::at_least(api_version, version::CUSTOM_UI_MODE) {
         &[hosted, embedded, elements]
+    } else {
+        &[hosted, embedded]
     };
     let ui_mode = params
         .one_of("ui_mode", known)

@@ -64,6 +64,10 @@ pub fn embeds_charge_lists(version: &str) -> bool {
 /// guide.
 pub const SEARCH_MINIMUM: &str = "2020-08-27";
 
+/// The version that added `custom` to Checkout Session `ui_mode`
+/// (2025-03-31.basil). Before it, `ui_mode` takes `hosted` and `embedded`.
+pub const CUSTOM_UI_MODE: &str = "2025-03-31";
+
 /// From this version on, `ui_mode` takes `hosted_page`, `embedded_page` and
 /// `elements` instead of `hosted`, `embedded` and `custom`.
 pub const RENAMED_UI_MODES: &str = "2026-03-25";
