@@ -139,11 +139,7 @@ fn shop_python_passes_library() {
 /// request reaches the app. The checkout response carries a client secret.
 #[test]
 fn shop_rust_embedded_passes_library() {
-    let app_file = shop_rust_app();
-    let app = app_with_env(&app_file, "SHOP_UI_MODE", "embedded");
-    let runtime = tokio::runtime::Runtime::new().expect("start the async runtime");
-    let results = runtime.block_on(run_library(app, &app_file, JOBS));
-    assert_all_passed(&results, "shop-rust with SHOP_UI_MODE=embedded");
+    assert_library_passes_with(&shop_rust_app(), "shop-rust", "SHOP_UI_MODE", "embedded");
 }
 
 /// With the SDK's default of two automatic retries, a failed call is sent
@@ -151,11 +147,17 @@ fn shop_rust_embedded_passes_library() {
 /// retrying app meets each of them too.
 #[test]
 fn shop_python_with_sdk_retries_passes_library() {
-    let app_file = shop_python_app();
-    let app = app_with_env(&app_file, "SHOP_SDK_RETRIES", "2");
+    assert_library_passes_with(&shop_python_app(), "shop-python", "SHOP_SDK_RETRIES", "2");
+}
+
+/// Runs the whole library against `shop`, whose app file is `app_file`,
+/// started with `name=value` in its environment, and fails as
+/// [`assert_all_passed`] does.
+fn assert_library_passes_with(app_file: &Path, shop: &str, name: &str, value: &str) {
+    let app = app_with_env(app_file, name, value);
     let runtime = tokio::runtime::Runtime::new().expect("start the async runtime");
-    let results = runtime.block_on(run_library(app, &app_file, JOBS));
-    assert_all_passed(&results, "shop-python with SHOP_SDK_RETRIES=2");
+    let results = runtime.block_on(run_library(app, app_file, JOBS));
+    assert_all_passed(&results, &format!("{shop} with {name}={value}"));
 }
 
 /// Lists shop-rust's bug switches with `--list-bugs`, which also builds
