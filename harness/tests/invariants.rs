@@ -427,6 +427,46 @@ fn copies_together_blame_repeat() {
     );
 }
 
+/// An order without a fulfilment before rises by as many as the deliveries
+/// of one repeated event, beside as many first deliveries of other types:
+/// the rise is blamed on that event's repeats, as an app that fulfils on
+/// every delivery of it shows. One fewer fulfilment blames nothing.
+#[test]
+fn deliveries_of_one_event_make_the_rise() {
+    let trace = vec![
+        event_entry(1, "evt_pi", "payment_intent.succeeded", "pi_1"),
+        event_entry(
+            2,
+            "evt_as",
+            "checkout.session.async_payment_succeeded",
+            "cs_1",
+        ),
+        event_entry(3, "evt_cs", "checkout.session.completed", "cs_1"),
+        delivery_entry(6, "evt_pi", "payment_intent.succeeded", 200),
+        delivery_entry(7, "evt_as", "checkout.session.async_payment_succeeded", 200),
+        delivery_entry(8, "evt_cs", "checkout.session.completed", 200),
+        delivery_entry(9, "evt_cs", "checkout.session.completed", 200),
+        delivery_entry(10, "evt_cs", "checkout.session.completed", 200),
+    ];
+    let mut record = paid_record(&[0, 3]);
+    record.trace = trace.clone();
+    let violations = check(&record, true);
+    assert_eq!(broken(&record), vec![Invariant::DuplicatesIgnored]);
+    let message = &violations[0].message;
+    assert!(
+        message.contains("event evt_cs (checkout.session.completed) was delivered 3 times"),
+        "{message}"
+    );
+    assert!(
+        message.contains("the rise equals the deliveries of this one event"),
+        "{message}"
+    );
+
+    let mut record = paid_record(&[0, 2]);
+    record.trace = trace;
+    assert_eq!(broken(&record), vec![Invariant::PaidFulfilledOnce]);
+}
+
 /// A rise larger than the first deliveries in its window can explain is
 /// blamed on the repeat, even after an earlier fulfilment.
 #[test]

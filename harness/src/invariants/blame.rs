@@ -270,11 +270,16 @@ pub(super) fn extra_fulfilments<'a>(
 ///   it. Every first delivery in it is also of an event that is repeated
 ///   there, as when a `webhook_duplicate` fault or a concurrent `resend`
 ///   sends copies together. An app that skips repeated event ids would
-///   then have fulfilled at most once per event type.
+///   then have fulfilled at most once per event type; or
+/// - the order had no fulfilment before the window, no redirect is in it,
+///   and the rise equals the number of deliveries of one repeated event
+///   there, as when an app fulfils on every delivery of
+///   checkout.session.completed.
 ///
-/// NOTE: the last case is wrong for an app that skips repeated event ids
-/// but fulfils from two event types of one payment, when both arrive with
-/// their copies in one step. Such a rise is blamed on a repeated delivery.
+/// NOTE: the last two cases are wrong for an app that skips repeated event
+/// ids but fulfils from several event types of one payment, when the
+/// copies or the count happen to match. Such a rise is blamed on a
+/// repeated delivery.
 fn blamed_repeat<'a>(
     window: &[AcceptedDelivery<'a>],
     redirects: usize,
@@ -300,14 +305,37 @@ fn blamed_repeat<'a>(
         && firsts
             .iter()
             .all(|first| repeats.iter().any(|repeat| repeat.event_id == *first));
-    let reason = if other_causes == 0 {
-        "nothing else could have fulfilled the order"
+    // An event that, counted with its repeats, makes up the whole rise.
+    let whole_rise = (previous == 0 && redirects == 0)
+        .then(|| {
+            repeats.iter().find(|repeat| {
+                let deliveries = window
+                    .iter()
+                    .filter(|d| d.event_id == repeat.event_id)
+                    .count();
+                deliveries as u64 == count
+            })
+        })
+        .flatten();
+    let (blamed, reason) = if other_causes == 0 {
+        (named, "nothing else could have fulfilled the order")
     } else if count - previous > other_causes as u64 {
-        "the rise is larger than the other causes explain, each fulfilling at most once"
+        (
+            named,
+            "the rise is larger than the other causes explain, each fulfilling at most once",
+        )
     } else if only_copies {
-        "the order had no fulfilment before, and each first delivery came with its own copy"
+        (
+            named,
+            "the order had no fulfilment before, and each first delivery came with its own copy",
+        )
+    } else if let Some(repeat) = whole_rise {
+        (
+            repeat,
+            "the order had no fulfilment before, and the rise equals the deliveries of this one event",
+        )
     } else {
         return None;
     };
-    Some((**named, reason))
+    Some((**blamed, reason))
 }
