@@ -191,7 +191,7 @@ fn search(
     params::check_length("query", &text, MAX_QUERY_CHARS)?;
     let limit = params.integer_in("limit", 1, 100)?.unwrap_or(10) as usize;
     let cursor = match params.string("page")?.filter(|page| !page.is_empty()) {
-        Some(page) => Some(decode_page(&page, resource.kind)?),
+        Some(page) => Some(decode_page(&page, &page_scope(resource.kind, &text))?),
         None => None,
     };
     params.finish()?;
@@ -209,7 +209,10 @@ fn search(
     let start = match &cursor {
         Some(cursor) => {
             let Some(rank) = data.store.creation_rank(cursor) else {
-                return Err(invalid_page(&encode_page(resource.kind, cursor)));
+                return Err(invalid_page(&encode_page(
+                    &page_scope(resource.kind, &text),
+                    cursor,
+                )));
             };
             ids.iter()
                 .position(|id| data.store.creation_rank(id).is_some_and(|r| r < rank))
@@ -221,7 +224,7 @@ fn search(
     let page = scan(data, resource, &query, &ids, start, limit);
     let next_page = match (page.has_more, page.data.last()) {
         (true, Some(last)) => json!(encode_page(
-            resource.kind,
+            &page_scope(resource.kind, &text),
             last["id"].as_str().unwrap_or_default()
         )),
         _ => Value::Null,
@@ -310,16 +313,27 @@ fn scan(
     matches
 }
 
-/// Returns the cursor of a page of `kind` objects that ends with `id`. It
-/// names the kind, so a cursor of one resource's search is refused by
-/// another's.
-fn encode_page(kind: &str, id: &str) -> String {
-    let body = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"));
+/// Returns what a cursor is valid for: the search of `kind` objects with
+/// the query `text`, as the kind and a hash of the text.
+fn page_scope(kind: &str, text: &str) -> String {
+    // FNV-1a, which is stable across runs, unlike the std hasher.
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{kind}:{hash:016x}")
+}
+
+/// Returns the cursor of a page that ends with `id`, for the search that
+/// `scope` names, so that another resource's search, or a search with
+/// another query, rejects it.
+fn encode_page(scope: &str, id: &str) -> String {
+    let body = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{scope}:{id}"));
     format!("{PAGE_PREFIX}{body}")
 }
 
-/// Returns the id a `page` cursor of a search of `kind` continues after.
-fn decode_page(page: &str, kind: &str) -> ApiResult<String> {
+/// Returns the id a `page` cursor of the search that `scope` names
+/// continues after.
+fn decode_page(page: &str, scope: &str) -> ApiResult<String> {
     page.strip_prefix(PAGE_PREFIX)
         .and_then(|body| {
             base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -328,8 +342,8 @@ fn decode_page(page: &str, kind: &str) -> ApiResult<String> {
         })
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .and_then(|text| {
-            let (from, id) = text.split_once(':')?;
-            (from == kind).then(|| id.to_owned())
+            let id = text.strip_prefix(scope)?.strip_prefix(':')?;
+            Some(id.to_owned())
         })
         .ok_or_else(|| invalid_page(page))
 }
@@ -351,22 +365,29 @@ mod tests {
 
     #[test]
     fn page_cursor_round_trips() {
-        let page = encode_page("payment_intent", "pi_3AbC");
+        let scope = page_scope("payment_intent", "status:'succeeded'");
+        let page = encode_page(&scope, "pi_3AbC");
         assert!(page.starts_with(PAGE_PREFIX));
-        assert_eq!(decode_page(&page, "payment_intent").unwrap(), "pi_3AbC");
+        assert_eq!(decode_page(&page, &scope).unwrap(), "pi_3AbC");
     }
 
     #[test]
-    fn page_of_another_resource_is_400() {
-        let page = encode_page("customer", "cus_3AbC");
-        let err = decode_page(&page, "payment_intent").unwrap_err();
-        assert_eq!(err.param.as_deref(), Some("page"));
+    fn page_of_another_search_is_400() {
+        let query = "email:'a@example.com'";
+        let page = encode_page(&page_scope("customer", query), "cus_3AbC");
+        for scope in [
+            page_scope("payment_intent", query),
+            page_scope("customer", "email:'b@example.com'"),
+        ] {
+            let err = decode_page(&page, &scope).unwrap_err();
+            assert_eq!(err.param.as_deref(), Some("page"), "{scope}");
+        }
     }
 
     #[test]
     fn malformed_page_is_400() {
         for page in ["pi_123", "page_***", "page_gA"] {
-            let err = decode_page(page, "payment_intent").unwrap_err();
+            let err = decode_page(page, &page_scope("payment_intent", "")).unwrap_err();
             assert_eq!(err.status.as_u16(), 400, "{page}");
             assert_eq!(err.param.as_deref(), Some("page"), "{page}");
         }

@@ -70,9 +70,13 @@ test('pagination follows next_page', async () => {
   assert.equal(third.next_page, null);
   assert.deepEqual(walked, newestFirst);
 
-  // A cursor of the customer search means nothing to another resource's.
+  // A cursor belongs to its resource's search with its query.
   await assert.rejects(
     stripe.paymentIntents.search({ query: "status:'succeeded'", page: first.next_page }),
+    (err) => err.statusCode === 400 && err.param === 'page',
+  );
+  await assert.rejects(
+    stripe.customers.search({ query: 'metadata["batch"]:"b2"', page: first.next_page }),
     (err) => err.statusCode === 400 && err.param === 'page',
   );
 });
