@@ -1,59 +1,96 @@
 //! A fake given by `--fake` that stops responding during a run stops the
-//! run: the scenario that was running fails with the cause, the rest are
-//! not run, and the summary says so, where they would otherwise each fail
-//! as if the app were at fault.
+//! run. Under `fakestripe run`, the scenario that was running fails with
+//! the cause, the rest are not run, and the summary reports it, where they
+//! would otherwise each fail as if the app were at fault. Under
+//! `fakestripe fuzz`, the case that was running is not counted as a
+//! failure of the app, and the outcome names the cause.
 //!
 //! The app runs inside the test, as an axum server that the app file names
-//! by `base_url`. Its checkout route shuts the fake down.
+//! by `base_url`. Its checkout route shuts the fake down on a chosen
+//! request, and creates a Checkout Session on the ones before it.
 
 mod common;
 mod scratch;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use axum::Router;
+use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::{Json, Router};
+use fakestripe::fuzz::explore::{FuzzOptions, Stop, fuzz};
+use fakestripe::fuzz::flow::Flow;
 use fakestripe::run_files;
+use serde_json::{Value, json};
 
-/// The fake, until the app's checkout route takes it to shut it down.
-type Fake = Arc<Mutex<Option<fakestripe_server::Server>>>;
+/// The app's state: the fake, until the checkout route takes it to shut
+/// it down, and the number of checkout requests so far.
+struct Shop {
+    fake: Mutex<Option<fakestripe_server::Server>>,
+    checkouts: AtomicUsize,
+    /// The checkout request, counted from 1, that shuts the fake down.
+    stop_at: usize,
+    base_url: String,
+    env_file: PathBuf,
+    http: reqwest::Client,
+}
 
-#[test]
-fn fake_that_stops_ends_the_run() {
-    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
-    let dir = scratch::scratch("lost-fake", "fake_that_stops_ends_the_run");
+/// Creates the order's Checkout Session, or shuts the fake down on the
+/// request `stop_at` and responds with a 502.
+async fn checkout(State(shop): State<Arc<Shop>>, Json(body): Json<Value>) -> Response {
+    if shop.checkouts.fetch_add(1, Ordering::SeqCst) + 1 >= shop.stop_at {
+        let server = shop.fake.lock().expect("no panic held the lock").take();
+        if let Some(server) = server {
+            server.shutdown().await;
+        }
+        return StatusCode::BAD_GATEWAY.into_response();
+    }
+    match common::checkout_session(&shop.http, &shop.base_url, &shop.env_file, &body).await {
+        Ok((_, id, url)) => Json(json!({ "session_id": id, "url": url })).into_response(),
+        Err(response) => response,
+    }
+}
+
+/// Starts the fake and the app in `dir`; returns the fake's URL and the
+/// app file's path.
+fn start(runtime: &tokio::runtime::Runtime, dir: &Path, stop_at: usize) -> (String, PathBuf) {
     let server = runtime
         .block_on(fakestripe_server::Server::start(
             fakestripe_server::ServerConfig::default(),
         ))
         .expect("the fake starts");
     let fake_url = server.base_url().to_owned();
-    let fake: Fake = Arc::new(Mutex::new(Some(server)));
-
-    let (listener, base_url) = common::bind_app(&runtime);
+    let (listener, base_url) = common::bind_app(runtime);
+    let shop = Arc::new(Shop {
+        fake: Mutex::new(Some(server)),
+        checkouts: AtomicUsize::new(0),
+        stop_at,
+        base_url: base_url.clone(),
+        env_file: dir.join("app.env"),
+        http: reqwest::Client::new(),
+    });
     let router = Router::new()
-        .route(
-            "/checkout",
-            post(
-                |axum::extract::State(fake): axum::extract::State<Fake>| async move {
-                    let server = fake.lock().expect("no panic held the lock").take();
-                    if let Some(server) = server {
-                        server.shutdown().await;
-                    }
-                    StatusCode::BAD_GATEWAY
-                },
-            ),
-        )
+        .route("/checkout", post(checkout))
         .route("/webhooks", post(|| async { "ok" }))
         .route(
             "/orders/{order_id}",
-            get(|| async { StatusCode::NOT_FOUND }),
+            get(|| async { Json(json!({ "status": "pending", "fulfilment_count": 0 })) }),
         )
-        .with_state(fake);
+        .with_state(shop);
     runtime.spawn(async move { axum::serve(listener, router).await });
-    let app = common::write_app_file(&dir, &common::running_app_text(&base_url, ""));
+    let app = common::write_app_file(dir, &common::running_app_text(&base_url, ""));
+    (fake_url, app)
+}
+
+#[test]
+fn fake_that_stops_ends_the_run() {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    let dir = scratch::scratch("lost-fake", "fake_that_stops_ends_the_run");
+    let (fake_url, app) = start(&runtime, &dir, 1);
 
     let scenarios: Vec<PathBuf> = ["a.yaml", "b.yaml"]
         .iter()
@@ -65,7 +102,7 @@ fn fake_that_stops_ends_the_run() {
         })
         .collect();
     let mut options = common::run_options(&app);
-    options.fake_url = Some(fake_url.clone());
+    options.fake_url = Some(fake_url);
     let outcome = runtime
         .block_on(run_files(&app, &scenarios, options))
         .expect("the run starts");
@@ -78,4 +115,35 @@ fn fake_that_stops_ends_the_run() {
         message.starts_with("the fake stopped responding: GET /_fakestripe/clock failed"),
         "{message}"
     );
+}
+
+/// The fuzzer's probe of the card flow makes the first checkout, and the
+/// first case the second, which stops the fake.
+#[test]
+fn fake_that_stops_ends_fuzzing() {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    let dir = scratch::scratch("lost-fake", "fake_that_stops_ends_fuzzing");
+    let (fake_url, app) = start(&runtime, &dir, 2);
+    let config = fakestripe::app::config::load(&app).expect("the app file is valid");
+    let options = FuzzOptions {
+        flows: vec![Flow::Card],
+        cases: 5,
+        seed: 1,
+        max_actions: 8,
+        max_shrink_time: Duration::from_secs(60),
+        out: dir.join("failure.yaml"),
+        app_arg: app.display().to_string(),
+        fake_url: Some(fake_url),
+    };
+    let outcome = runtime
+        .block_on(fuzz(Arc::new(config), &options, &mut |_| {}, &Stop::new()))
+        .expect("the fuzz run starts");
+
+    let lost = outcome.fake_lost.as_deref().unwrap_or_default();
+    assert!(
+        lost.starts_with("the fake stopped responding while case 1 ran: "),
+        "{lost}"
+    );
+    assert!(outcome.failure.is_none());
+    assert_eq!(outcome.cases_run, 0);
 }

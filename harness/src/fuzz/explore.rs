@@ -106,9 +106,17 @@ pub struct FuzzOutcome {
     /// the run, with the app's last output. The run ended there, and no
     /// case counts the exit as a failure.
     pub app_exit: Option<String>,
+    /// A message naming the cause when the fake stopped responding during
+    /// the run. The run ended there too.
+    pub fake_lost: Option<String>,
 }
 
 impl FuzzOutcome {
+    /// Returns why the run was cut short by the app or the fake, if it was.
+    pub fn cut_short(&self) -> Option<&String> {
+        self.app_exit.as_ref().or(self.fake_lost.as_ref())
+    }
+
     /// Returns the outcome of a run stopped before its first case.
     fn stopped_early(seed: u64) -> FuzzOutcome {
         FuzzOutcome {
@@ -121,6 +129,7 @@ impl FuzzOutcome {
             interrupted: true,
             stopped_case: None,
             app_exit: None,
+            fake_lost: None,
         }
     }
 
@@ -399,6 +408,9 @@ enum CaseOutcome {
     /// the result does not reflect the schedule. The text is how the app
     /// ended, such as `exit code 1`.
     AppExited(String),
+    /// The fake stopped responding, so the result does not reflect the
+    /// schedule either. The text is the cause.
+    FakeLost(String),
 }
 
 fn classify(result: ScenarioResult) -> CaseOutcome {
@@ -476,6 +488,7 @@ pub async fn fuzz(
                     .collect(),
                 runs: 0,
                 app_exit: None,
+                fake_lost: None,
             };
             explorer.explore(progress).await
         }
@@ -502,6 +515,9 @@ struct Explorer<'a> {
     /// The message naming how the app exited, with its last output, once a
     /// run saw it exit.
     app_exit: Option<String>,
+    /// The message naming why the fake stopped responding, once a run saw
+    /// it stop.
+    fake_lost: Option<String>,
 }
 
 impl Explorer<'_> {
@@ -577,6 +593,7 @@ impl Explorer<'_> {
             interrupted: false,
             stopped_case: None,
             app_exit: None,
+            fake_lost: None,
         };
         let began = Instant::now();
         self.stop.begin_cases();
@@ -597,7 +614,10 @@ impl Explorer<'_> {
             })?;
             let actions = tree.current();
             let (rendered, run) = self.run(flow, &actions, case).await;
-            if !matches!(run, CaseOutcome::Stopped | CaseOutcome::AppExited(_)) {
+            if !matches!(
+                run,
+                CaseOutcome::Stopped | CaseOutcome::AppExited(_) | CaseOutcome::FakeLost(_)
+            ) {
                 outcome.cases_run = case;
             }
             match run {
@@ -614,6 +634,12 @@ impl Explorer<'_> {
                 CaseOutcome::AppExited(status) => {
                     let message = format!("the app exited ({status}) while case {case} ran");
                     outcome.app_exit = Some(self.ctx.with_output(message));
+                    break;
+                }
+                CaseOutcome::FakeLost(reason) => {
+                    outcome.fake_lost = Some(format!(
+                        "the fake stopped responding while case {case} ran: {reason}"
+                    ));
                     break;
                 }
                 CaseOutcome::NotRun(message) => {
@@ -643,6 +669,7 @@ impl Explorer<'_> {
                         .await?;
                     outcome.interrupted = self.stop.is_requested();
                     outcome.app_exit = self.app_exit.take();
+                    outcome.fake_lost = self.fake_lost.take();
                     outcome.failure = Some(found);
                     return Ok(outcome);
                 }
@@ -678,6 +705,16 @@ impl Explorer<'_> {
     }
 
     async fn run_text_to_end(&self, text: &str) -> CaseOutcome {
+        let outcome = self.run_on_fake(text).await;
+        if matches!(outcome, CaseOutcome::NotRun(_) | CaseOutcome::Failed { .. })
+            && let Some(reason) = self.ctx.fake_unreachable().await
+        {
+            return CaseOutcome::FakeLost(reason);
+        }
+        outcome
+    }
+
+    async fn run_on_fake(&self, text: &str) -> CaseOutcome {
         if let Err(err) = self.ctx.fake.reset(true).await {
             return CaseOutcome::NotRun(format!("resetting the account failed: {err}"));
         }
@@ -764,7 +801,7 @@ impl Explorer<'_> {
             break;
         }
         let shrink_time = began.elapsed();
-        let shrink_stopped = self.stop.is_requested() || self.app_exit.is_some();
+        let shrink_stopped = self.stop.is_requested() || self.cut_short();
 
         let (smallest, smallest_result) = state.best;
         let runs = state.runs;
@@ -807,7 +844,7 @@ impl Explorer<'_> {
 
         // The written file runs once more, as `fakestripe run` would, to
         // show whether the failure reproduces.
-        let (replayed, result) = if self.stop.is_requested() || self.app_exit.is_some() {
+        let (replayed, result) = if self.stop.is_requested() || self.cut_short() {
             (None, smallest_result)
         } else {
             match self.run_text(&minimal.text).await {
@@ -819,6 +856,12 @@ impl Explorer<'_> {
                     let message =
                         format!("the app exited ({status}) while the written scenario ran again");
                     self.app_exit = Some(self.ctx.with_output(message));
+                    (None, smallest_result)
+                }
+                CaseOutcome::FakeLost(reason) => {
+                    self.fake_lost = Some(format!(
+                        "the fake stopped responding while the written scenario ran again: {reason}"
+                    ));
                     (None, smallest_result)
                 }
                 _ => (Some(false), smallest_result),
@@ -875,6 +918,12 @@ impl Explorer<'_> {
             self.app_exit = Some(self.ctx.with_output(message));
             return false;
         }
+        if let CaseOutcome::FakeLost(reason) = outcome {
+            self.fake_lost = Some(format!(
+                "the fake stopped responding while shrinking the failure of case {case}: {reason}"
+            ));
+            return false;
+        }
         state.runs += 1;
         let reproduced = match outcome {
             CaseOutcome::Failed {
@@ -904,9 +953,14 @@ impl Explorer<'_> {
     }
 
     /// Returns whether shrinking must end: at `deadline`, at a stop request,
-    /// or once the app exited.
+    /// or once the app exited or the fake stopped responding.
     fn shrink_ends(&self, deadline: Instant) -> bool {
-        Instant::now() >= deadline || self.stop.is_requested() || self.app_exit.is_some()
+        Instant::now() >= deadline || self.stop.is_requested() || self.cut_short()
+    }
+
+    /// Returns whether the app exited or the fake stopped responding.
+    fn cut_short(&self) -> bool {
+        self.app_exit.is_some() || self.fake_lost.is_some()
     }
 
     /// Returns the key of a candidate's rendering, which decides what the

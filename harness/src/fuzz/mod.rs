@@ -343,13 +343,15 @@ fn report_outcome(outcome: &FuzzOutcome, options: &FuzzOptions) -> ExitCode {
         0.0
     };
     let Some(found) = &outcome.failure else {
-        let word = if outcome.interrupted || outcome.app_exit.is_some() {
+        let word = if outcome.interrupted || outcome.cut_short().is_some() {
             "STOPPED"
         } else {
             "PASS"
         };
         let exited = if outcome.app_exit.is_some() {
             ", then the app exited"
+        } else if outcome.fake_lost.is_some() {
+            ", then the fake stopped responding"
         } else {
             ""
         };
@@ -408,6 +410,9 @@ fn report_outcome(outcome: &FuzzOutcome, options: &FuzzOptions) -> ExitCode {
         None if outcome.app_exit.is_some() => {
             "; it did not run again to the end, because the app exited"
         }
+        None if outcome.fake_lost.is_some() => {
+            "; it did not run again to the end, because the fake stopped responding"
+        }
         None => "; the run was stopped before running it again",
     };
     if let Some(err) = &found.write_error {
@@ -432,16 +437,17 @@ fn report_outcome(outcome: &FuzzOutcome, options: &FuzzOptions) -> ExitCode {
     }
 }
 
-/// Prints how the app exited, if it did during the run, and returns the
-/// exit code: 130 after a stop request, 3 after the app exited, and
-/// `otherwise` when neither happened.
+/// Prints how the app exited or why the fake stopped responding, if either
+/// happened during the run, and returns the exit code: 130 after a stop
+/// request, 3 after the app exited or the fake stopped, and `otherwise`
+/// when none of these happened.
 fn finish(outcome: &FuzzOutcome, otherwise: ExitCode) -> ExitCode {
-    if let Some(message) = &outcome.app_exit {
+    if let Some(message) = outcome.cut_short() {
         errln!("error: {message}");
     }
     if outcome.interrupted {
         ExitCode::from(EXIT_INTERRUPTED)
-    } else if outcome.app_exit.is_some() {
+    } else if outcome.cut_short().is_some() {
         ExitCode::from(EXIT_START)
     } else {
         otherwise

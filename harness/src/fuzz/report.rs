@@ -124,7 +124,7 @@ fn outcome_case(app: &str, options: &FuzzOptions, outcome: &FuzzOutcome) -> Test
         }
         status.set_description(description);
         status
-    } else if let Some(message) = &outcome.app_exit {
+    } else if let Some(message) = outcome.cut_short() {
         let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
         status.set_message(message.clone());
         status
@@ -141,7 +141,7 @@ fn outcome_case(app: &str, options: &FuzzOptions, outcome: &FuzzOutcome) -> Test
     for (flow, reason) in &outcome.skipped {
         out.push_str(&format!("the {flow} flow is left out: {reason}\n"));
     }
-    if let (Some(_), Some(message)) = (&outcome.failure, &outcome.app_exit) {
+    if let (Some(_), Some(message)) = (&outcome.failure, outcome.cut_short()) {
         out.push_str(&format!("then {message}\n"));
     }
     case.set_system_out(out);
@@ -188,7 +188,7 @@ fn json_document(options: &FuzzOptions, ending: Result<&FuzzOutcome, &FuzzError>
         .iter()
         .map(|(flow, reason)| json!({ "flow": flow.name(), "reason": reason }))
         .collect();
-    let passed = outcome.failure.is_none() && !outcome.interrupted && outcome.app_exit.is_none();
+    let passed = outcome.failure.is_none() && !outcome.interrupted && outcome.cut_short().is_none();
     json!({
         "passed": passed,
         "seed": options.seed,
@@ -200,6 +200,7 @@ fn json_document(options: &FuzzOptions, ending: Result<&FuzzOutcome, &FuzzError>
         "interrupted": outcome.interrupted,
         "stopped_case": outcome.stopped_case,
         "app_exit": outcome.app_exit,
+        "fake_lost": outcome.fake_lost,
         "failure": failure,
         "error": Value::Null,
     })
