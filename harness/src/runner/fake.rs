@@ -15,15 +15,30 @@ use serde_json::{Value, json};
 
 use super::record::{Delivery, TraceEntry};
 
-/// How long the harness waits for one response from the fake. An advance
-/// over days of virtual time sends every delivery due in it, each of which
-/// may wait for the app, so this is long.
+/// How long the harness waits for the fake's response to a clock advance.
+/// An advance over days of virtual time sends every delivery due in it,
+/// each of which may wait for the app, so this is long.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How long the harness waits for the fake's response to any other call,
+/// which includes the 60 s that an `api_error` fault's `latency_ms` may
+/// add. A fake that hangs is found after this long.
+const CALL_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Returns how long the harness waits for the fake's response to a call
+/// of `path`.
+fn timeout_of(path: &str) -> Duration {
+    if path.starts_with("/_fakestripe/clock/advance") {
+        REQUEST_TIMEOUT
+    } else {
+        CALL_TIMEOUT
+    }
+}
 
 /// A failed call to the fake.
 #[derive(Debug, thiserror::Error)]
 pub enum FakeError {
-    #[error("{method} {path} failed: {}", transport_reason(source))]
+    #[error("{method} {path} failed: {}", transport_reason(path, source))]
     Transport {
         method: String,
         path: String,
@@ -52,11 +67,11 @@ pub enum FakeError {
 
 /// Describes a failed call to the fake, naming the harness's wait when
 /// the fake sent no response in time.
-fn transport_reason(source: &reqwest::Error) -> String {
+fn transport_reason(path: &str, source: &reqwest::Error) -> String {
     if source.is_timeout() {
         format!(
             "the fake sent no response within {} s ({source})",
-            REQUEST_TIMEOUT.as_secs()
+            timeout_of(path).as_secs()
         )
     } else {
         source.to_string()
@@ -184,6 +199,7 @@ impl FakeClient {
         let mut request = self
             .http
             .request(method.clone(), &url)
+            .timeout(timeout_of(path))
             .bearer_auth(&self.key);
         if let Some(body) = body {
             request = request.json(&body);
@@ -222,6 +238,7 @@ impl FakeClient {
         let mut request = self
             .http
             .request(method.clone(), &url)
+            .timeout(timeout_of(path))
             .bearer_auth(&self.key);
         if let Some(version) = api_version {
             request = request.header("Stripe-Version", version);
@@ -597,4 +614,19 @@ pub fn fresh_key() -> String {
         text.push_str(&format!("{:016x}", hasher.finish()));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only a clock advance, which waits for its deliveries, gets the long
+    /// wait; a fake that hangs on any other call is found after 90 s.
+    #[test]
+    fn waits_by_call() {
+        assert_eq!(timeout_of("/_fakestripe/clock/advance").as_secs(), 300);
+        assert_eq!(timeout_of("/_fakestripe/reset").as_secs(), 90);
+        assert_eq!(timeout_of("/_fakestripe/clock").as_secs(), 90);
+        assert_eq!(timeout_of("/v1/checkout/sessions/cs_1").as_secs(), 90);
+    }
 }
