@@ -260,6 +260,29 @@ fn env_file_of_its_own() {
             "{report}"
         );
     }
+    // The lock file beside the env file would replace an app file named
+    // like it, and a missing folder fails to load rather than to start.
+    let text = running.replace("webhook_path:", "env_file: shop.yaml\nwebhook_path:");
+    let report = match parse(Path::new("shop.yaml.lock"), &text) {
+        Ok(_) => panic!("the file should be invalid"),
+        Err(errors) => errors[0].to_string(),
+    };
+    assert!(
+        report.contains(
+            "`env_file` has its lock file, the name with `.lock` added, at this app file"
+        ),
+        "{report}"
+    );
+    let text = running.replace(
+        "webhook_path:",
+        "env_file: no-such-folder/x.env\nwebhook_path:",
+    );
+    let report = errors(&text);
+    assert!(
+        report.contains("`env_file` is in the folder ./no-such-folder, which does not exist"),
+        "{report}"
+    );
+
     let text = running.replace("webhook_path:", "env_file: .fakestripe.env\nwebhook_path:");
     let app = parse(Path::new("fakestripe.yaml"), &text).expect("the file is valid");
     assert_eq!(

@@ -679,6 +679,61 @@ fn email_without_value_renders_null() {
     assert_eq!(bodies[0].get("email"), Some(&Value::Null), "{}", bodies[0]);
 }
 
+/// A run whose `env_file` reaches a locked env file through a link stops
+/// as well. Through a symbolic link it finds the lock file beside the
+/// file the link leads to, and through a hard link the lock on the env
+/// file itself.
+#[test]
+fn env_file_through_link_stops() {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    let dir = scratch::scratch("app-messages", "env-file-link");
+    let app = start_app(&runtime, &dir, StatusCode::OK, &AppFile::default());
+    std::fs::write(dir.join("app.env"), "").expect("the env file is writable");
+    std::os::unix::fs::symlink("app.env", dir.join("soft.env")).expect("the link is made");
+    std::fs::hard_link(dir.join("app.env"), dir.join("hard.env")).expect("the link is made");
+    let text = std::fs::read_to_string(&app.file).expect("the app file is readable");
+    let run_through = |link: &str| {
+        std::fs::write(
+            &app.file,
+            text.replace("env_file: app.env", &format!("env_file: {link}")),
+        )
+        .expect("the app file is writable");
+        let output = Command::new(env!("CARGO_BIN_EXE_fakestripe"))
+            .arg("run")
+            .arg(card_paid())
+            .arg("--app")
+            .arg(&app.file)
+            .env_remove("FAKESTRIPE_URL")
+            .output()
+            .expect("fakestripe runs");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+
+    let lock = std::fs::File::create(dir.join("app.env.lock")).expect("the lock file is writable");
+    lock.lock().expect("nothing else holds the lock");
+    let (code, stderr) = run_through("soft.env");
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("is using the app's env file"), "{stderr}");
+    lock.unlock().expect("the lock is held");
+
+    let env = std::fs::File::open(dir.join("app.env")).expect("the env file is readable");
+    env.lock().expect("nothing else holds the lock");
+    let (code, stderr) = run_through("hard.env");
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        stderr.contains("under another name, a link to it"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("app.env")).expect("the env file is readable"),
+        "",
+        "the blocked run wrote the env file"
+    );
+}
+
 /// A run against an app whose env file another process has locked stops
 /// before the first scenario and names that process. Once the lock is
 /// free, a run takes it, writes its own id into the lock file and

@@ -615,16 +615,22 @@ fn check_env_file(
     errors: &mut Vec<FileError>,
 ) -> bool {
     let path = crate::folder_of(source.path).join(&env_file.value);
+    let mut lock = path.clone().into_os_string();
+    lock.push(".lock");
     let problem = if env_file.value.as_os_str().is_empty() {
-        Some("`env_file` is empty")
+        "`env_file` is empty".to_owned()
     } else if path.is_dir() || env_file.value.ends_with(".") || env_file.value.ends_with("..") {
-        Some("`env_file` names a folder")
+        "`env_file` names a folder".to_owned()
     } else if crate::report::same_file(&path, source.path) {
-        Some("`env_file` names this app file, which the harness would overwrite")
+        "`env_file` names this app file, which the harness would overwrite".to_owned()
+    } else if crate::report::same_file(Path::new(&lock), source.path) {
+        "`env_file` has its lock file, the name with `.lock` added, at this app file, which the harness would overwrite".to_owned()
+    } else if !crate::folder_of(&path).is_dir() {
+        format!(
+            "`env_file` is in the folder {}, which does not exist",
+            crate::folder_of(&path).display()
+        )
     } else {
-        None
-    };
-    let Some(problem) = problem else {
         return true;
     };
     errors.push(source.at(

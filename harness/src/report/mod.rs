@@ -178,12 +178,23 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
             return a.dev() == b.dev() && a.ino() == b.ino();
         }
     }
-    let resolve = |path: &Path| {
-        if let Ok(resolved) = std::fs::canonicalize(path) {
-            return Some(resolved);
-        }
-        let folder = std::fs::canonicalize(crate::folder_of(path)).ok()?;
-        Some(folder.join(path.file_name()?))
-    };
-    matches!((resolve(a), resolve(b)), (Some(a), Some(b)) if a == b)
+    resolved(a) == resolved(b)
+}
+
+/// Returns `path` with symbolic links resolved, for a file that may not
+/// exist yet: the whole path when it exists, else the path a dangling link
+/// leads to, else its folder resolved with the name joined. Returns `path`
+/// itself when even the folder does not exist.
+pub fn resolved(path: &Path) -> std::path::PathBuf {
+    if let Ok(resolved) = std::fs::canonicalize(path) {
+        return resolved;
+    }
+    let target = std::fs::read_link(path)
+        .map(|target| crate::folder_of(path).join(target))
+        .unwrap_or_else(|_| path.to_path_buf());
+    let folder = std::fs::canonicalize(crate::folder_of(&target));
+    match (folder, target.file_name()) {
+        (Ok(folder), Some(name)) => folder.join(name),
+        _ => target,
+    }
 }

@@ -621,7 +621,7 @@ mod tests {
     use super::*;
 
     /// Only a clock advance, which waits for its deliveries, gets the long
-    /// wait; a fake that hangs on any other call is found after 90 s.
+    /// wait. A fake that hangs on any other call is found after 90 s.
     #[test]
     fn waits_by_call() {
         assert_eq!(timeout_of("/_fakestripe/clock/advance").as_secs(), 300);

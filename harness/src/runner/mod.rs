@@ -76,7 +76,7 @@ struct Worker {
     process: Option<AppProcess>,
     /// The lock on the app's `env_file`, held until the run ends. The
     /// system releases it when the process exits in any way.
-    _env_lock: Option<std::fs::File>,
+    _env_lock: Option<[std::fs::File; 2]>,
 }
 
 /// Everything a run started, to stop at the end.
@@ -301,9 +301,13 @@ async fn start_worker(
 /// process's id into it. A second run against the same app would rewrite
 /// the env file with its own key and webhook secret, and the two runs
 /// would then fail each other's scenarios. So the second one stops here
-/// with the first one's process id.
-fn lock_env_file(env_file: &std::path::Path) -> Result<std::fs::File, StartError> {
+/// with the first one's process id. The lock file sits beside the file a
+/// symbolic link leads to, and the env file itself is locked too, so two
+/// runs that reach one file through different links, hard ones included,
+/// also stop. Returns both locked files.
+fn lock_env_file(env_file: &std::path::Path) -> Result<[std::fs::File; 2], StartError> {
     use std::io::{Read, Seek, Write};
+    let env_file = &crate::report::resolved(env_file);
     let mut name = env_file.as_os_str().to_owned();
     name.push(".lock");
     let lock_path = PathBuf::from(name);
@@ -337,7 +341,23 @@ fn lock_env_file(env_file: &std::path::Path) -> Result<std::fs::File, StartError
     file.set_len(0).map_err(failed)?;
     file.rewind().map_err(failed)?;
     writeln!(file, "{}", std::process::id()).map_err(failed)?;
-    Ok(file)
+
+    let failed =
+        |err: std::io::Error| StartError::App(format!("cannot lock {}: {err}", env_file.display()));
+    let env = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(env_file)
+        .map_err(failed)?;
+    match env.try_lock() {
+        Ok(()) => Ok([file, env]),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StartError::EnvFileLocked(format!(
+            "another fakestripe run or fuzz is using the app's env file {} under another name, a link to it. A second run would write its own key and webhook secret into the file and break the first run's scenarios. Wait until the other run ends, or stop it, then start this run again.",
+            env_file.display()
+        ))),
+        Err(std::fs::TryLockError::Error(err)) => Err(failed(err)),
+    }
 }
 
 /// Formats an error with its sources, such as `GET /_fakestripe/clock
@@ -469,8 +489,8 @@ struct ProgressState {
     warned: usize,
     /// A message for each app that exited during the run.
     app_exits: Vec<String>,
-    /// Why the fake stopped responding during the run, which stops every
-    /// worker, as they share it.
+    /// The cause when the fake stopped responding during the run, which
+    /// stops every worker, as they share it.
     fake_lost: Option<String>,
     /// The summary, once the run finished.
     summary: Option<Summary>,
@@ -756,7 +776,7 @@ impl WorkerContext {
     }
 
     /// Returns why the fake cannot be reached, when a read of its clock
-    /// fails to connect or gets no response, or `None` when it answers.
+    /// fails to connect or gets no response, or `None` when it responds.
     pub async fn fake_unreachable(&self) -> Option<String> {
         match self.fake.now().await {
             Err(err @ fake::FakeError::Transport { .. }) => Some(error_chain(&err)),
