@@ -1522,20 +1522,11 @@ fn entered_shipping(
     Ok(json!({"address": address, "name": name}))
 }
 
-/// Checks a text the customer entered: at most `max` characters, and no
-/// control character or U+FFFD, which stands for bytes that were not
-/// UTF-8 in the page's form. Such text would reach the customer and the
-/// payment method, where the API itself refuses it.
+/// Checks a text the customer entered: typed text
+/// ([`crate::wire::params::check_typed_text`]) of at most `max`
+/// characters.
 fn check_entered(param: &str, text: &str, max: usize) -> ApiResult<()> {
-    if let Some(bad) = text.chars().find(|c| c.is_control() || *c == '\u{FFFD}') {
-        return Err(ApiError::invalid_param(
-            param,
-            format!(
-                "Invalid `{param}`: it holds U+{:04X}, which is not text a customer can enter.",
-                u32::from(bad)
-            ),
-        ));
-    }
+    crate::wire::params::check_typed_text(param, text)?;
     check_length(param, text, max)
 }
 

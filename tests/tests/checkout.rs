@@ -2307,6 +2307,10 @@ async fn custom_fields_take_values_on_payment() {
         (json!({"vat": "12a"}), "custom_fields[vat]"),
         (json!({"engraving": "x"}), "custom_fields[engraving]"),
         (json!({"engraving": ""}), "custom_fields[engraving]"),
+        (
+            json!({"engraving": "A\u{1}\u{1b}[31mB"}),
+            "custom_fields[engraving]",
+        ),
         (json!({"colour": "red"}), "custom_fields[colour]"),
     ] {
         let body = json!({"payment_method": "card", "card_number": "4242424242424242", "custom_fields": inputs});

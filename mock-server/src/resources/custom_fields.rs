@@ -360,6 +360,7 @@ fn sample_value(kind: &str, settings: &Value) -> String {
 /// before it lets the customer pay.
 fn checked_input(key: &str, kind: &str, settings: &Value, input: &str) -> ApiResult<String> {
     let param = format!("custom_fields[{key}]");
+    crate::wire::params::check_typed_text(&param, input)?;
     if kind == "dropdown" {
         let options = settings["options"]
             .as_array()

@@ -340,6 +340,22 @@ pub fn check_length(param: &str, text: &str, max: usize) -> ApiResult<()> {
     ))
 }
 
+/// Checks text a customer typed on the Checkout page: no control character
+/// and no U+FFFD, which stands for bytes that were not UTF-8 in the page's
+/// form. Such text would reach the customer and the payment method.
+pub fn check_typed_text(param: &str, text: &str) -> ApiResult<()> {
+    match text.chars().find(|c| c.is_control() || *c == '\u{FFFD}') {
+        Some(bad) => Err(ApiError::invalid_param(
+            param,
+            format!(
+                "Invalid `{param}`: it holds U+{:04X}, which is not text a customer can enter.",
+                u32::from(bad)
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
