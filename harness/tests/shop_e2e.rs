@@ -32,17 +32,23 @@ fn scenario(name: &str) -> PathBuf {
 /// Writes a copy of the shop's fakestripe.yaml that turns on one bug
 /// switch, and returns its path.
 fn buggy_shop_app(bug: &str) -> (scratch::Scratch, PathBuf) {
+    shop_app_with_env("SHOP_BUG", bug)
+}
+
+/// Writes a copy of the shop's fakestripe.yaml that starts the shop with
+/// `name=value` in its environment, and returns its path.
+fn shop_app_with_env(name: &str, value: &str) -> (scratch::Scratch, PathBuf) {
     let text = std::fs::read_to_string(shop_app()).expect("the shop's fakestripe.yaml exists");
     let root = workspace_root().display().to_string();
     let text = text.replace("cwd: ../..", &format!("cwd: {root}")).replace(
         "env: { RUST_LOG: warn }",
-        &format!("env: {{ RUST_LOG: warn, SHOP_BUG: {bug} }}"),
+        &format!("env: {{ RUST_LOG: warn, {name}: {value} }}"),
     );
     assert!(
-        text.contains(&format!("SHOP_BUG: {bug}")),
-        "the bug switch was not added to the app file"
+        text.contains(&format!("{name}: {value}")),
+        "the variable was not added to the app file"
     );
-    let dir = scratch::scratch("e2e", bug);
+    let dir = scratch::scratch("e2e", value);
     let path = dir.join("fakestripe.yaml");
     std::fs::write(&path, text).expect("the temporary directory is writable");
     (dir, path)
@@ -144,6 +150,31 @@ fn trust_redirect_bug_is_caught() {
         result.replay
     );
     assert!(result.replay.ends_with("--seed 0"), "{}", result.replay);
+}
+
+/// After a `cancel` on an embedded session, which has no cancel_url, the
+/// browser opens no page, so a `redirect` that expects a status fails
+/// and says why.
+#[test]
+fn expect_status_after_cancel_without_page_fails() {
+    let (dir, app) = shop_app_with_env("SHOP_UI_MODE", "embedded");
+    let scenario = dir.join("cancel.yaml");
+    std::fs::write(
+        &scenario,
+        "version: 1\nsteps:\n  - checkout: { order: O-1 }\n  - cancel:\n  - redirect: { expect_status: 200 }\n",
+    )
+    .expect("the scenario is written");
+    let results = run(&app, &[scenario], 1);
+    let result = &results[0];
+    assert!(!result.passed(), "{}", report(result));
+    assert_eq!(result.steps_run, 3, "{}", report(result));
+    assert!(
+        result.failures[0]
+            .message
+            .contains("has no cancel_url, so after `cancel` the browser opens no page"),
+        "{}",
+        report(result)
+    );
 }
 
 #[test]

@@ -896,6 +896,11 @@ impl ScenarioRun<'_> {
                 let Some(url) = url else {
                     // The customer left without a page to return to, so the
                     // browser opens nothing; the raced events still go.
+                    if redirect.as_ref().is_some_and(|r| r.expect_status.is_some()) {
+                        return Err(StepFailure::new(format!(
+                            "{name}'s session has no cancel_url, so after `cancel` the browser opens no page and `expect_status` has no response to check; leave it out, or give the session a cancel_url"
+                        )));
+                    }
                     if let Some(types) = race {
                         self.resend_matching(types).await?;
                         fake.advance(0).await?;
