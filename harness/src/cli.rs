@@ -52,6 +52,11 @@ pub fn fake_url_or_env(fake: Option<String>) -> Result<Option<String>, ExitCode>
 /// error.
 fn check_fake_url(text: &str, source: &str) -> Result<String, String> {
     let example = "such as http://127.0.0.1:12111";
+    if text.trim() != text {
+        return Err(format!(
+            "{source} has white space around the URL; give the base URL alone, {example}"
+        ));
+    }
     let problem = match base_url_problem(text) {
         // The fake serves plain HTTP, and the harness speaks no TLS.
         None if text.trim_start().to_ascii_lowercase().starts_with("https:") => {
@@ -227,6 +232,10 @@ mod tests {
             ("http://127.0.0.1:12111#top", query),
             ("http://user:pw@127.0.0.1:12111", user),
             ("http://user@127.0.0.1:12111/", user),
+            (
+                "http://127.0.0.1:12111 ",
+                "--fake has white space around the URL; give the base URL alone, such as http://127.0.0.1:12111",
+            ),
             (
                 "https://fake.test",
                 "--fake takes an http:// URL, such as http://127.0.0.1:12111: fakestripe serve listens on plain HTTP",

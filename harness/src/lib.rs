@@ -158,13 +158,3 @@ macro_rules! scenario_tests {
         )*
     };
 }
-
-/// Draws a seed from the clock, for runs without `--seed`. Small numbers
-/// are easier to type back in.
-pub fn clock_seed() -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    fuzz::explore::mix(nanos) % 1_000_000
-}

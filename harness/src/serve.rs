@@ -57,6 +57,7 @@ pub struct ServeArgs {
     #[arg(
         long,
         env = "FAKESTRIPE_SEED",
+        allow_negative_numbers = true,
         value_parser = clap::value_parser!(u64).range(..fakestripe_server::ids::MAX_DRAWN_SEED)
     )]
     pub seed: Option<u64>,
@@ -289,12 +290,24 @@ fn exposure_warning(host: IpAddr) -> Option<String> {
     ))
 }
 
+/// Draws the server's seed from the clock, below 2^53 as the accounts'
+/// seeds are. Its whole range keeps two starts from drawing the same
+/// ids, where `run` and `fuzz` draw small seeds that are easy to type.
+fn drawn_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    crate::fuzz::explore::mix(nanos ^ u64::from(std::process::id()))
+        % fakestripe_server::ids::MAX_DRAWN_SEED
+}
+
 /// Builds the server settings from the flags.
 pub fn config_from(args: &ServeArgs) -> Result<ServerConfig, String> {
     let mut config = ServerConfig {
         host: args.host,
         port: args.port,
-        seed: Some(args.seed.unwrap_or_else(crate::clock_seed)),
+        seed: Some(args.seed.unwrap_or_else(drawn_seed)),
         ..ServerConfig::default()
     };
     let max_speed = fakestripe_server::clock::MAX_SPEED;

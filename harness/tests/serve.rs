@@ -653,7 +653,7 @@ async fn invalid_flags_exit_with_usage_error() {
         "{stderr}"
     );
 
-    let cases: [(&[&str], &str); 14] = [
+    let cases: [(&[&str], &str); 16] = [
         (
             &["serve", "--port", "0", "--forward-to", "notaurl"],
             "give the app's webhook URL, such as http://127.0.0.1:4242/webhook",
@@ -731,6 +731,14 @@ async fn invalid_flags_exit_with_usage_error() {
                 "http://user:pw@127.0.0.1:12111",
             ],
             "without a user name or password",
+        ),
+        (
+            &["serve", "--port", "0", "--seed", "-1"],
+            "invalid value '-1' for '--seed <SEED>'",
+        ),
+        (
+            &["serve", "--port", "0", "--seed", "9007199254740992"],
+            "9007199254740992 is not in 0..9007199254740992",
         ),
         (
             &["run", "scenarios", "--fake", "https://127.0.0.1:12111"],

@@ -132,7 +132,7 @@ pub fn main(mut args: FuzzArgs) -> ExitCode {
         }
     };
 
-    let seed = args.seed.unwrap_or_else(crate::clock_seed);
+    let seed = args.seed.unwrap_or_else(clock_seed);
     let mut flows = if args.flows.is_empty() {
         Flow::ALL.to_vec()
     } else {
@@ -584,4 +584,14 @@ fn count_cases(count: impl Into<u64>) -> String {
         1 => "1 case".to_owned(),
         count => format!("{count} cases"),
     }
+}
+
+/// Draws a seed from the clock, for runs without `--seed`. Small numbers
+/// are easier to type back in.
+fn clock_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    explore::mix(nanos) % 1_000_000
 }
