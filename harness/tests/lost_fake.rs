@@ -34,6 +34,8 @@ struct Shop {
     checkouts: AtomicUsize,
     /// The checkout request, counted from 1, that shuts the fake down.
     stop_at: usize,
+    /// Whether a new fake then starts on the same port, as after a restart.
+    restart: bool,
     base_url: String,
     env_file: PathBuf,
     http: reqwest::Client,
@@ -45,7 +47,18 @@ async fn checkout(State(shop): State<Arc<Shop>>, Json(body): Json<Value>) -> Res
     if shop.checkouts.fetch_add(1, Ordering::SeqCst) + 1 >= shop.stop_at {
         let server = shop.fake.lock().expect("no panic held the lock").take();
         if let Some(server) = server {
+            let port = server.addr().port();
             server.shutdown().await;
+            if shop.restart {
+                let config = fakestripe_server::ServerConfig {
+                    port,
+                    ..Default::default()
+                };
+                let fresh = fakestripe_server::Server::start(config)
+                    .await
+                    .expect("the fake starts again on its port");
+                *shop.fake.lock().expect("no panic held the lock") = Some(fresh);
+            }
         }
         return StatusCode::BAD_GATEWAY.into_response();
     }
@@ -57,7 +70,12 @@ async fn checkout(State(shop): State<Arc<Shop>>, Json(body): Json<Value>) -> Res
 
 /// Starts the fake and the app in `dir`; returns the fake's URL and the
 /// app file's path.
-fn start(runtime: &tokio::runtime::Runtime, dir: &Path, stop_at: usize) -> (String, PathBuf) {
+fn start(
+    runtime: &tokio::runtime::Runtime,
+    dir: &Path,
+    stop_at: usize,
+    restart: bool,
+) -> (String, PathBuf) {
     let server = runtime
         .block_on(fakestripe_server::Server::start(
             fakestripe_server::ServerConfig::default(),
@@ -69,6 +87,7 @@ fn start(runtime: &tokio::runtime::Runtime, dir: &Path, stop_at: usize) -> (Stri
         fake: Mutex::new(Some(server)),
         checkouts: AtomicUsize::new(0),
         stop_at,
+        restart,
         base_url: base_url.clone(),
         env_file: dir.join("app.env"),
         http: reqwest::Client::new(),
@@ -86,13 +105,9 @@ fn start(runtime: &tokio::runtime::Runtime, dir: &Path, stop_at: usize) -> (Stri
     (fake_url, app)
 }
 
-#[test]
-fn fake_that_stops_ends_the_run() {
-    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
-    let dir = scratch::scratch("lost-fake", "fake_that_stops_ends_the_run");
-    let (fake_url, app) = start(&runtime, &dir, 1);
-
-    let scenarios: Vec<PathBuf> = ["a.yaml", "b.yaml"]
+/// Writes two scenarios of one checkout each into `dir`.
+fn checkout_scenarios(dir: &Path) -> Vec<PathBuf> {
+    ["a.yaml", "b.yaml"]
         .iter()
         .map(|name| {
             let path = dir.join(name);
@@ -100,7 +115,16 @@ fn fake_that_stops_ends_the_run() {
                 .expect("the scenario is written");
             path
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn fake_that_stops_ends_the_run() {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    let dir = scratch::scratch("lost-fake", "fake_that_stops_ends_the_run");
+    let (fake_url, app) = start(&runtime, &dir, 1, false);
+
+    let scenarios = checkout_scenarios(&dir);
     let mut options = common::run_options(&app);
     options.fake_url = Some(fake_url);
     let outcome = runtime
@@ -123,7 +147,7 @@ fn fake_that_stops_ends_the_run() {
 fn fake_that_stops_ends_fuzzing() {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
     let dir = scratch::scratch("lost-fake", "fake_that_stops_ends_fuzzing");
-    let (fake_url, app) = start(&runtime, &dir, 2);
+    let (fake_url, app) = start(&runtime, &dir, 2, false);
     let config = fakestripe::app::config::load(&app).expect("the app file is valid");
     let options = FuzzOptions {
         flows: vec![Flow::Card],
@@ -146,4 +170,28 @@ fn fake_that_stops_ends_fuzzing() {
     );
     assert!(outcome.failure.is_none());
     assert_eq!(outcome.cases_run, 0);
+}
+
+/// A fake restarted on its port during the run responds again, but the
+/// account has lost the run's webhook endpoint, so the run stops with that
+/// cause rather than fail every later scenario as the app's fault.
+#[test]
+fn restarted_fake_ends_the_run() {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    let dir = scratch::scratch("lost-fake", "restarted_fake_ends_the_run");
+    let (fake_url, app) = start(&runtime, &dir, 1, true);
+    let scenarios = checkout_scenarios(&dir);
+    let mut options = common::run_options(&app);
+    options.fake_url = Some(fake_url);
+    let outcome = runtime
+        .block_on(run_files(&app, &scenarios, options))
+        .expect("the run starts");
+
+    assert!(outcome.summary.fake_lost);
+    assert_eq!(outcome.summary.skipped, 1);
+    let message = &outcome.results[0].failures[0].message;
+    assert!(
+        message.contains("no longer has the webhook endpoint registered at the start of the run"),
+        "{message}"
+    );
 }

@@ -538,6 +538,14 @@ impl FakeClient {
         }
     }
 
+    /// Returns how many webhook endpoints the account has.
+    pub async fn endpoint_count(&self) -> Result<usize, FakeError> {
+        let list: Value = self
+            .stripe(Method::GET, "/v1/webhook_endpoints?limit=100", &[])
+            .await?;
+        Ok(list["data"].as_array().map_or(0, Vec::len))
+    }
+
     pub async fn expire(&self, session_id: &str) -> Result<Value, FakeError> {
         self.stripe(
             Method::POST,

@@ -775,11 +775,21 @@ impl WorkerContext {
         }
     }
 
-    /// Returns why the fake cannot be reached, when a read of its clock
-    /// fails to connect or gets no response, or `None` when it responds.
+    /// Returns why the fake cannot serve the run any more, or `None` when
+    /// it can. Either a read of its clock fails to connect or gets no
+    /// response, or the account lost the webhook endpoint the harness
+    /// registered at start, as on a fake that was restarted.
     pub async fn fake_unreachable(&self) -> Option<String> {
         match self.fake.now().await {
-            Err(err @ fake::FakeError::Transport { .. }) => Some(error_chain(&err)),
+            Err(err @ fake::FakeError::Transport { .. }) => return Some(error_chain(&err)),
+            Err(_) => return None,
+            Ok(_) => {}
+        }
+        match self.fake.endpoint_count().await {
+            Ok(0) => Some(
+                "the account no longer has the webhook endpoint registered at the start of the run, so the fake was restarted or its accounts were reset from outside the run"
+                    .to_owned(),
+            ),
             _ => None,
         }
     }
