@@ -105,9 +105,15 @@ fn start(
     (fake_url, app)
 }
 
-/// Writes two scenarios of one checkout each into `dir`.
-fn checkout_scenarios(dir: &Path) -> Vec<PathBuf> {
-    ["a.yaml", "b.yaml"]
+/// Runs two scenarios of one checkout each against a fake that the first
+/// checkout stops, and restarts on its port when `restart` is set. Checks
+/// that the run stopped after the first, and returns the first failure's
+/// message.
+fn run_until_fake_stops(test: &str, restart: bool) -> String {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    let dir = scratch::scratch("lost-fake", test);
+    let (fake_url, app) = start(&runtime, &dir, 1, restart);
+    let scenarios: Vec<PathBuf> = ["a.yaml", "b.yaml"]
         .iter()
         .map(|name| {
             let path = dir.join(name);
@@ -115,16 +121,7 @@ fn checkout_scenarios(dir: &Path) -> Vec<PathBuf> {
                 .expect("the scenario is written");
             path
         })
-        .collect()
-}
-
-#[test]
-fn fake_that_stops_ends_the_run() {
-    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
-    let dir = scratch::scratch("lost-fake", "fake_that_stops_ends_the_run");
-    let (fake_url, app) = start(&runtime, &dir, 1, false);
-
-    let scenarios = checkout_scenarios(&dir);
+        .collect();
     let mut options = common::run_options(&app);
     options.fake_url = Some(fake_url);
     let outcome = runtime
@@ -134,7 +131,12 @@ fn fake_that_stops_ends_the_run() {
     assert!(outcome.summary.fake_lost);
     assert_eq!(outcome.summary.skipped, 1);
     assert_eq!(outcome.results.len(), 1);
-    let message = &outcome.results[0].failures[0].message;
+    outcome.results[0].failures[0].message.clone()
+}
+
+#[test]
+fn fake_that_stops_ends_the_run() {
+    let message = run_until_fake_stops("fake_that_stops_ends_the_run", false);
     assert!(
         message.starts_with("the fake stopped responding: GET /_fakestripe/clock failed"),
         "{message}"
@@ -177,19 +179,7 @@ fn fake_that_stops_ends_fuzzing() {
 /// cause rather than fail every later scenario as the app's fault.
 #[test]
 fn restarted_fake_ends_the_run() {
-    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
-    let dir = scratch::scratch("lost-fake", "restarted_fake_ends_the_run");
-    let (fake_url, app) = start(&runtime, &dir, 1, true);
-    let scenarios = checkout_scenarios(&dir);
-    let mut options = common::run_options(&app);
-    options.fake_url = Some(fake_url);
-    let outcome = runtime
-        .block_on(run_files(&app, &scenarios, options))
-        .expect("the run starts");
-
-    assert!(outcome.summary.fake_lost);
-    assert_eq!(outcome.summary.skipped, 1);
-    let message = &outcome.results[0].failures[0].message;
+    let message = run_until_fake_stops("restarted_fake_ends_the_run", true);
     assert!(
         message.contains("no longer has the webhook endpoint registered at the start of the run"),
         "{message}"
