@@ -164,6 +164,7 @@ fn start_timeout_out_of_range() {
             ".inf",
             "a number that is infinite or beyond the range of a 64-bit float",
         ),
+        (".nan", "`.nan`, which is not a number"),
     ];
     for (value, shown) in cases {
         let report = errors(&MINIMAL.replace(

@@ -149,6 +149,10 @@ impl<'de, K: SecondsKey> serde::de::Visitor<'de> for SecondsVisitor<K> {
     fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<Seconds<K>, E> {
         if value.is_finite() {
             Ok(Seconds::new(value))
+        } else if value.is_nan() {
+            Err(E::custom(seconds_message::<K>(
+                "`.nan`, which is not a number",
+            )))
         } else {
             Err(E::custom(seconds_message::<K>(
                 "a number that is infinite or beyond the range of a 64-bit float",
