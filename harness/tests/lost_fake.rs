@@ -22,7 +22,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use fakestripe::fuzz::explore::{FuzzOptions, Stop, fuzz};
+use fakestripe::fuzz::explore::{FuzzOptions, FuzzOutcome, Stop, fuzz};
 use fakestripe::fuzz::flow::Flow;
 use fakestripe::run_files;
 use serde_json::{Value, json};
@@ -143,13 +143,13 @@ fn fake_that_stops_ends_the_run() {
     );
 }
 
-/// The fuzzer's probe of the card flow makes the first checkout, and the
-/// first case the second, which stops the fake.
-#[test]
-fn fake_that_stops_ends_fuzzing() {
+/// Fuzzes the card flow against a fake that checkout `stop_at` stops, and
+/// returns the outcome. The fuzzer's probe of the flow makes the first
+/// checkout, and the first case the second.
+fn fuzz_until_fake_stops(test: &str, stop_at: usize) -> FuzzOutcome {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
-    let dir = scratch::scratch("lost-fake", "fake_that_stops_ends_fuzzing");
-    let (fake_url, app) = start(&runtime, &dir, 2, false);
+    let dir = scratch::scratch("lost-fake", test);
+    let (fake_url, app) = start(&runtime, &dir, stop_at, false);
     let config = fakestripe::app::config::load(&app).expect("the app file is valid");
     let options = FuzzOptions {
         flows: vec![Flow::Card],
@@ -161,16 +161,33 @@ fn fake_that_stops_ends_fuzzing() {
         app_arg: app.display().to_string(),
         fake_url: Some(fake_url),
     };
-    let outcome = runtime
+    runtime
         .block_on(fuzz(Arc::new(config), &options, &mut |_| {}, &Stop::new()))
-        .expect("the fuzz run starts");
+        .expect("the fuzz run starts")
+}
 
+#[test]
+fn fake_that_stops_ends_fuzzing() {
+    let outcome = fuzz_until_fake_stops("fake_that_stops_ends_fuzzing", 2);
     let lost = outcome.fake_lost.as_deref().unwrap_or_default();
     assert!(
         lost.starts_with("the fake stopped responding while case 1 ran: "),
         "{lost}"
     );
     assert!(outcome.failure.is_none());
+    assert_eq!(outcome.cases_run, 0);
+}
+
+/// A fake that stops while the fuzzer probes the flows ends the run with
+/// that cause, not with the flows left out as if the app failed them.
+#[test]
+fn fake_that_stops_while_probing_ends_fuzzing() {
+    let outcome = fuzz_until_fake_stops("fake_that_stops_while_probing", 1);
+    let lost = outcome.fake_lost.as_deref().unwrap_or_default();
+    assert!(
+        lost.starts_with("the fake stopped responding while the flows were probed: "),
+        "{lost}"
+    );
     assert_eq!(outcome.cases_run, 0);
 }
 

@@ -554,6 +554,18 @@ impl Explorer<'_> {
                 self.ctx.with_output(message),
             ));
         }
+        // So does every flow against a fake that stopped responding.
+        if !skipped.is_empty()
+            && let Some(reason) = self.ctx.fake_unreachable().await
+        {
+            return Ok(FuzzOutcome {
+                interrupted: false,
+                fake_lost: Some(format!(
+                    "the fake stopped responding while the flows were probed: {reason}"
+                )),
+                ..FuzzOutcome::stopped_early(seed)
+            });
+        }
         for (flow, reason) in &skipped {
             progress(Progress::FlowSkipped {
                 flow: *flow,
