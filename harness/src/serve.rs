@@ -291,8 +291,8 @@ fn exposure_warning(host: IpAddr) -> Option<String> {
 }
 
 /// Draws the server's seed from the clock, below 2^53 as the accounts'
-/// seeds are. Its whole range keeps two starts from drawing the same
-/// ids, where `run` and `fuzz` draw small seeds that are easy to type.
+/// seeds are. The whole range makes it unlikely that two starts draw the
+/// same ids, where `run` and `fuzz` draw small seeds that are easy to type.
 fn drawn_seed() -> u64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -610,9 +610,10 @@ pub fn parse(path: &Path, text: &str) -> Result<AppConfig, Vec<FileError>> {
     })
 }
 
-/// Checks `env_file`: a file the harness can write without destroying
-/// the app file, so not empty, not a folder and not the app file itself.
-/// Returns whether it passed.
+/// Checks `env_file`: a file the harness can write, with its lock file,
+/// without destroying the app file. So it is not empty, not a folder, in
+/// a folder that exists, and neither it nor its lock file is the app
+/// file. Returns whether it passed.
 fn check_env_file(
     source: &Source<'_>,
     env_file: &Spanned<PathBuf>,
