@@ -878,7 +878,7 @@ pub fn clear_plan(data: &mut AccountData) {
 /// looks like an app that passes, so a plan with one is not set. The
 /// patterns are already well shaped ([`check_patterns`]).
 fn check_sent_types(plan: &Value) -> Result<(), ApiError> {
-    use crate::resources::event_types::{SENT_EVENT_TYPES, is_event_type};
+    use crate::resources::event_types::{SENT_EVENT_TYPES, is_event_type, nearest_type};
 
     let items = plan.get("faults").and_then(Value::as_array);
     for (index, item) in items.into_iter().flatten().enumerate() {
@@ -894,23 +894,19 @@ fn check_sent_types(plan: &Value) -> Result<(), ApiError> {
                 {
                     continue;
                 }
-                let mut nearest = String::new();
+                // Only a name that is no event type may be a misspelt one.
+                let mut nearest = None;
                 let reason = if pattern.ends_with('*') {
                     format!("`{pattern}` matches no event type that the fake sends")
                 } else if is_event_type(pattern) {
                     format!("The fake never sends `{pattern}` events")
                 } else {
-                    if let Some(name) = SENT_EVENT_TYPES
-                        .iter()
-                        .map(|name| (strsim::jaro_winkler(name, pattern), *name))
-                        .max_by(|a, b| a.0.total_cmp(&b.0))
-                        .filter(|(score, _)| *score >= 0.9)
-                        .map(|(_, name)| name)
-                    {
-                        nearest = format!(" Did you mean `{name}`?");
-                    }
+                    nearest = nearest_type(SENT_EVENT_TYPES, pattern);
                     format!("Unknown event type `{pattern}`")
                 };
+                let nearest = nearest
+                    .map(|name| format!(" Did you mean `{name}`?"))
+                    .unwrap_or_default();
                 return Err(ApiError::invalid_param(
                     format!("faults[{index}][{key}][{at}]"),
                     format!(

@@ -322,6 +322,17 @@ pub const SENT_EVENT_TYPES: &[&str] = &[
     "refund.created",
 ];
 
+/// Returns the name in `names` nearest to `name`, when it is near enough
+/// to be a misspelling of it, for a "did you mean" hint.
+pub fn nearest_type(names: &[&'static str], name: &str) -> Option<&'static str> {
+    names
+        .iter()
+        .map(|known| (strsim::jaro_winkler(known, name), *known))
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .filter(|(score, _)| *score >= 0.9)
+        .map(|(_, known)| known)
+}
+
 /// Returns whether the fake sends events of type `name`.
 pub fn is_sent_event_type(name: &str) -> bool {
     SENT_EVENT_TYPES.binary_search(&name).is_ok()

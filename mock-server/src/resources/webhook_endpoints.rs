@@ -112,12 +112,8 @@ fn take_events(params: &mut Params) -> ApiResult<Option<Vec<String>>> {
             ));
         }
         if event != "*" && !is_event_type(event) {
-            let nearest = EVENT_TYPES
-                .iter()
-                .map(|known| (strsim::jaro_winkler(known, event), *known))
-                .max_by(|a, b| a.0.total_cmp(&b.0))
-                .filter(|(score, _)| *score >= 0.9)
-                .map(|(_, known)| format!(" Did you mean `{known}`?"))
+            let nearest = super::event_types::nearest_type(EVENT_TYPES, event)
+                .map(|known| format!(" Did you mean `{known}`?"))
                 .unwrap_or_default();
             return Err(ApiError::invalid_param(
                 format!("enabled_events[{index}]"),
