@@ -192,6 +192,8 @@ pub fn main(mut args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    // The app file, the first input, is checked against `env_file` when it
+    // loads, so only the scenario files and reports are left.
     let mut written = written_reports(args.junit.as_deref(), args.json.as_deref());
     written.extend(inputs.iter().skip(1).map(|file| InputFile {
         path: file.path,

@@ -231,7 +231,7 @@ fn app_that_never_answers_ready_check_says_so() {
     // The app takes the checks' connections and never reads from them.
     let script = "exec python3 -c \"import os, socket, time; s = socket.socket(); \
                   s.bind(('127.0.0.1', int(os.environ['PORT']))); s.listen(); \
-                  held = [s.accept() for _ in range(3)]; time.sleep(60)\"";
+                  connections = [s.accept() for _ in range(3)]; time.sleep(60)\"";
     let file = never_ready_app_file(script, 1);
     let stderr = run_app_that_never_gets_ready(&app, &file);
     assert!(stderr.contains("was not ready after 1s"), "{stderr}");

@@ -428,9 +428,9 @@ fn copies_together_blame_repeat() {
 }
 
 /// An order without a fulfilment before rises by as many as the deliveries
-/// of one repeated event, beside as many first deliveries of other types:
-/// the rise is blamed on that event's repeats, as an app that fulfils on
-/// every delivery of it shows. One fewer fulfilment blames nothing.
+/// of one repeated event, beside as many first deliveries of other types.
+/// The rise is blamed on that event's repeats, because an app that fulfils
+/// on every delivery of it shows that. One fewer fulfilment blames nothing.
 #[test]
 fn deliveries_of_one_event_make_the_rise() {
     let trace = vec![

@@ -154,7 +154,7 @@ fn trust_redirect_bug_is_caught() {
 
 /// After a `cancel` on an embedded session, which has no cancel_url, the
 /// browser opens no page, so a `redirect` that expects a status fails
-/// and says why.
+/// with the reason.
 #[test]
 fn expect_status_after_cancel_without_page_fails() {
     let (dir, app) = shop_app_with_env("SHOP_UI_MODE", "embedded");

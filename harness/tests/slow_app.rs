@@ -22,7 +22,7 @@ use axum::{Json, Router};
 use fakestripe::{RunOutcome, ScenarioFailure};
 use serde_json::{Value, json};
 
-/// How long the app takes to answer a checkout request.
+/// How long the app takes to respond to a checkout request.
 const CHECKOUT_DELAY: Duration = Duration::from_secs(2);
 
 /// The app's state: the session of each order, and the file the harness

@@ -1211,9 +1211,9 @@ async fn invalid_plan_names_the_field() {
 async fn plan_with_unsent_event_type_is_refused() {
     let fake = manual_fake().await;
     let acct = Account::new(&fake, "sk_test_unsent_types");
-    let kept = json!({"faults": [{"kind": "webhook_duplicate", "types": ["charge.*"]}]});
+    let in_force = json!({"faults": [{"kind": "webhook_duplicate", "types": ["charge.*"]}]});
     let (status, _) = acct
-        .control(reqwest::Method::PUT, "/faults", kept.clone())
+        .control(reqwest::Method::PUT, "/faults", in_force.clone())
         .await;
     assert_eq!(status, 200);
     let cases = [
@@ -1253,7 +1253,7 @@ async fn plan_with_unsent_event_type_is_refused() {
         );
     }
     let (_, plan) = acct.get("/_fakestripe/faults").await;
-    assert_eq!(plan["faults"], kept["faults"]);
+    assert_eq!(plan["faults"], in_force["faults"]);
 }
 
 /// Runs one seeded checkout with reordering faults on a fresh account and

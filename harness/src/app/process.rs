@@ -208,12 +208,12 @@ fn mask_cut_secret(line: &mut String, secret: &str) {
         return;
     };
     let start = line.len() - cut;
-    let shown: usize = secret[..cut]
+    let prefix_end: usize = secret[..cut]
         .char_indices()
         .nth(SHOWN_PREFIX_CHARS)
         .map_or(cut, |(at, _)| at);
-    let hidden = secret[shown..cut].chars().count();
-    line.replace_range(start + shown.., &"*".repeat(hidden));
+    let hidden = secret[prefix_end..cut].chars().count();
+    line.replace_range(start + prefix_end.., &"*".repeat(hidden));
 }
 
 /// The values the harness passes to the app.

@@ -813,7 +813,7 @@ impl Explorer<'_> {
             break;
         }
         let shrink_time = began.elapsed();
-        let shrink_stopped = self.stop.is_requested() || self.cut_short();
+        let shrink_stopped = self.stop.is_requested() || self.is_cut_short();
 
         let (smallest, smallest_result) = state.best;
         let runs = state.runs;
@@ -856,7 +856,7 @@ impl Explorer<'_> {
 
         // The written file runs once more, as `fakestripe run` would, to
         // show whether the failure reproduces.
-        let (replayed, result) = if self.stop.is_requested() || self.cut_short() {
+        let (replayed, result) = if self.stop.is_requested() || self.is_cut_short() {
             (None, smallest_result)
         } else {
             match self.run_text(&minimal.text).await {
@@ -967,11 +967,11 @@ impl Explorer<'_> {
     /// Returns whether shrinking must end: at `deadline`, at a stop request,
     /// or once the app exited or the fake stopped responding.
     fn shrink_ends(&self, deadline: Instant) -> bool {
-        Instant::now() >= deadline || self.stop.is_requested() || self.cut_short()
+        Instant::now() >= deadline || self.stop.is_requested() || self.is_cut_short()
     }
 
     /// Returns whether the app exited or the fake stopped responding.
-    fn cut_short(&self) -> bool {
+    fn is_cut_short(&self) -> bool {
         self.app_exit.is_some() || self.fake_lost.is_some()
     }
 

@@ -438,7 +438,7 @@ fn report_outcome(outcome: &FuzzOutcome, options: &FuzzOptions) -> ExitCode {
 }
 
 /// Prints how the app exited or why the fake stopped responding, if either
-/// happened during the run, and returns the exit code: 130 after a stop
+/// happened during the run. Returns the exit code: 130 after a stop
 /// request, 3 after the app exited or the fake stopped, and `otherwise`
 /// when none of these happened.
 fn finish(outcome: &FuzzOutcome, otherwise: ExitCode) -> ExitCode {

@@ -1726,8 +1726,8 @@ mod tests {
     #[test]
     fn replay_program_runs_from_the_current_folder() {
         use std::path::{Path, PathBuf};
-        let here = Path::new("/work/shop");
-        let program = |ran: &str| program_from(Some(PathBuf::from(ran)), here);
+        let current = Path::new("/work/shop");
+        let program = |ran: &str| program_from(Some(PathBuf::from(ran)), current);
         assert_eq!(program("./fakestripe-bin"), "./fakestripe-bin");
         assert_eq!(program("/work/shop/fakestripe-bin"), "./fakestripe-bin");
         assert_eq!(
@@ -1739,9 +1739,9 @@ mod tests {
             "/usr/local/bin/fakestripe"
         );
         assert_eq!(
-            program_from(Some(PathBuf::from("fakestripe")), here),
+            program_from(Some(PathBuf::from("fakestripe")), current),
             "fakestripe"
         );
-        assert_eq!(program_from(None, here), "fakestripe");
+        assert_eq!(program_from(None, current), "fakestripe");
     }
 }
